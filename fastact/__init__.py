@@ -1,0 +1,64 @@
+"""fastact: fast CPU kernels for neural-network activation functions.
+
+Every activation of the registry (``fastact.activations()``) is a function
+here with PyTorch's name and parameters, plus ``derivative``, ``backward`` and
+``get`` for any of them by name, and the numerically stable softmax family.
+Each has a NumPy reference, a parallel Numba kernel and a parallel Cython
+(OpenMP) kernel behind the same call::
+
+    import numpy as np, fastact
+    x = np.random.randn(1_000_000).astype(np.float32)
+    y = fastact.gelu(x)                       # best available backend
+    g = fastact.backward("gelu", np.ones_like(x), x)
+    p = fastact.softmax(x.reshape(1000, 1000), axis=-1)
+
+See ``fastact.show_config()`` for what is available on this machine.
+"""
+from __future__ import annotations
+
+from ._api import (
+    ALIAS_FUNCTIONS as _ALIAS_FUNCTIONS,
+    FUNCTIONS as _FUNCTIONS,
+    ROW_FUNCTIONS as _ROW_FUNCTIONS,
+    Activation,
+    activations,
+    backward,
+    derivative,
+    get,
+)
+from ._backends import (
+    available as backends,
+    get_backend,
+    get_num_threads,
+    set_backend,
+    set_num_threads,
+    use_backend,
+)
+from ._config import config, show_config
+
+__version__ = "0.1.0"
+
+globals().update(_FUNCTIONS)
+globals().update(_ALIAS_FUNCTIONS)
+globals().update(_ROW_FUNCTIONS)
+
+__all__ = (
+    list(_FUNCTIONS)
+    + list(_ALIAS_FUNCTIONS)
+    + list(_ROW_FUNCTIONS)
+    + [
+        "Activation",
+        "activations",
+        "backward",
+        "backends",
+        "config",
+        "derivative",
+        "get",
+        "get_backend",
+        "get_num_threads",
+        "set_backend",
+        "set_num_threads",
+        "show_config",
+        "use_backend",
+    ]
+)

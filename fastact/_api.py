@@ -1,0 +1,210 @@
+"""The public functions, generated from the registry.
+
+For every :class:`~fastact._registry.Activation` a function with PyTorch's
+name and parameter names is generated (real Python parameters, so calls cost
+no argument parsing), with a docstring built from the registry's formulas.
+``derivative``, ``backward``, ``get`` and ``activations`` work for any
+entry by name; the softmax family is generated from ``ROW_OPS``.
+"""
+from __future__ import annotations
+
+import textwrap
+
+from . import _dispatch
+from ._registry import ACTIVATIONS, ALIASES, REQUIRED, ROW_OPS, lookup
+
+_COMMON_DOC = """
+Parameters
+----------
+x : array_like
+    Input; float32/float64 keep their dtype, float16 is computed in float32,
+    bool/int become float64.
+{params}out : ndarray, optional
+    Where to write the result (shape and dtype of the result; may be ``x``).
+backend : {{"numpy", "numba", "cython", "auto"}}, optional
+    Implementation to use; default: ``fastact.get_backend()``.
+
+Returns
+-------
+ndarray (a NumPy scalar for 0-d input without ``out``), or ``out``.
+"""
+
+
+def _doc(entry) -> str:
+    params = "".join(
+        f"{p.name} : {'str' if p.choices else 'float'}"
+        f"{'' if p.default is REQUIRED else f', default {p.default!r}'}\n"
+        f"{'    One of ' + ', '.join(map(repr, p.choices)) + '.' if p.choices else ''}"
+        f"{chr(10) if p.choices else ''}"
+        for p in entry.params
+    )
+    y_line = (
+        f"f' from the output: {entry.y_derivative_formula}\n"
+        if entry.y_derivative is not None
+        else "f' needs the input x (it is not a function of the output).\n"
+    )
+    return (
+        f"{entry.summary}\n\n    {entry.formula}\n\n"
+        f"Derivative: {entry.derivative_formula}\n{y_line}"
+        f"(see ``fastact.derivative`` and ``fastact.backward``)\n"
+        + _COMMON_DOC.format(params=params)
+    )
+
+
+def _make_forward(entry):
+    sig = ", ".join(
+        p.name if p.default is REQUIRED else f"{p.name}=_defaults[{p.name!r}]" for p in entry.params
+    )
+    values = "".join(f"{p.name}, " for p in entry.params)
+    src = textwrap.dedent(
+        f"""
+        def {entry.name}(x{', ' + sig if sig else ''}, *, out=None, backend=None):
+            return _elementwise(_entry, "forward", x, None, ({values}), out, backend, {entry.name!r})
+        """
+    )
+    namespace = {"_elementwise": _dispatch.elementwise, "_entry": entry, "_defaults": entry.defaults}
+    exec(src, namespace)  # noqa: S102 - source generated from the registry above
+    fn = namespace[entry.name]
+    fn.__doc__ = _doc(entry)
+    fn.__module__ = "fastact"
+    fn.__qualname__ = entry.name
+    return fn
+
+
+FUNCTIONS: dict = {entry.name: _make_forward(entry) for entry in ACTIVATIONS}
+ALIAS_FUNCTIONS: dict = {alias: FUNCTIONS[name] for alias, name in ALIASES.items()}
+
+
+def activations() -> list:
+    """The names of every elementwise activation (aliases not included)."""
+    return [entry.name for entry in ACTIVATIONS]
+
+
+def derivative(name, x, *, out=None, backend=None, **params):
+    """f'(x) for the activation ``name`` with the given parameters.
+
+    Derivatives at kinks follow PyTorch's autograd: relu'(0) = 0,
+    leaky_relu'(0) = negative_slope, hardtanh'(min_val) = 0, ...
+    NaN in x gives NaN.
+    """
+    entry = lookup(name)
+    values = entry.bind((), params)
+    return _dispatch.elementwise(entry, "derivative", x, None, values, out, backend, "derivative")
+
+
+def backward(name, grad, x=None, *, y=None, out=None, backend=None, **params):
+    """grad * f'(x) in one fused pass (the vector-Jacobian product of ``name``).
+
+    Pass the forward input ``x``, or, where f' is a function of the output
+    (sigmoid, tanh, relu, elu with alpha >= 0, ...), the forward output
+    ``y = f(x)`` instead.  ``grad`` and ``x``/``y`` broadcast together.
+    """
+    entry = lookup(name)
+    values = entry.bind((), params)
+    if x is not None:
+        return _dispatch.elementwise(entry, "backward", x, grad, values, out, backend, "backward")
+    if y is None:
+        raise TypeError(f"fastact.backward({entry.name!r}): pass the forward input x= or output y=")
+    if not entry.accepts_y(values):
+        why = (
+            "for these parameters"
+            if entry.y_derivative is not None
+            else "(its derivative is not a function of its output)"
+        )
+        raise ValueError(
+            f"fastact.backward({entry.name!r}): cannot use y= {why}; pass the forward input x="
+        )
+    return _dispatch.elementwise(entry, "backward_y", y, grad, values, out, backend, "backward")
+
+
+class Activation:
+    """An activation with bound parameters: ``fastact.get("leaky_relu", negative_slope=0.2)``.
+
+    ``act(x)`` / ``act.forward(x)`` compute f(x), ``act.derivative(x)`` f'(x),
+    ``act.backward(grad, x=..., y=...)`` grad * f'(x).  Every method takes
+    ``out=`` and ``backend=`` keywords.
+    """
+
+    __slots__ = ("_entry", "_values", "name", "params")
+
+    def __init__(self, name, **params):
+        self._entry = lookup(name)
+        self._values = self._entry.bind((), params)
+        self._entry.resolve(self._values)  # validate now, not at the first call
+        self.name = self._entry.name
+        self.params = dict(zip(self._entry.param_names, self._values))
+
+    def forward(self, x, *, out=None, backend=None):
+        return _dispatch.elementwise(
+            self._entry, "forward", x, None, self._values, out, backend, self.name
+        )
+
+    __call__ = forward
+
+    def derivative(self, x, *, out=None, backend=None):
+        return _dispatch.elementwise(
+            self._entry, "derivative", x, None, self._values, out, backend, "derivative"
+        )
+
+    def backward(self, grad, x=None, *, y=None, out=None, backend=None):
+        return backward(self.name, grad, x, y=y, out=out, backend=backend, **self.params)
+
+    @property
+    def accepts_y(self) -> bool:
+        """True when ``backward`` may be given the output y instead of x."""
+        return self._entry.accepts_y(self._values)
+
+    def __repr__(self):
+        args = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        return f"fastact.get({self.name!r}{args})"
+
+    def __eq__(self, other):
+        return isinstance(other, Activation) and (self.name, self._values) == (
+            other.name,
+            other._values,
+        )
+
+    def __hash__(self):
+        return hash((self.name, self._values))
+
+
+def get(name, **params) -> Activation:
+    """The activation ``name`` with parameters bound (validated now)."""
+    return Activation(name, **params)
+
+
+# --------------------------------------------------------------- softmax family
+def _make_rowwise(op):
+    if op.backward:
+        def fn(grad, y, axis=-1, *, out=None, backend=None):
+            return _dispatch.rowwise(op.name, y, grad, axis, None, False, out, backend, op.name)
+        args = "grad, y : array_like\n    Upstream gradient and the forward output.\n"
+    elif op.reduces:
+        def fn(x, axis=-1, keepdims=False, *, where=None, out=None, backend=None):
+            return _dispatch.rowwise(op.name, x, None, axis, where, keepdims, out, backend, op.name)
+        args = (
+            "x : array_like\nkeepdims : bool\n    Keep the reduced axis with length 1.\n"
+            "where : bool array_like, optional\n    Entries to include (broadcast to x); "
+            "a row with none gives -inf.\n"
+        )
+    else:
+        def fn(x, axis=-1, *, where=None, out=None, backend=None):
+            return _dispatch.rowwise(op.name, x, None, axis, where, False, out, backend, op.name)
+        masked = "-inf" if op.name == "log_softmax" else "0"
+        args = (
+            "x : array_like\nwhere : bool array_like, optional\n    Entries to include "
+            f"(broadcast to x); excluded entries give {masked}, and a row with no entries "
+            f"(or only -inf) gives {masked} throughout, never NaN.\n"
+        )
+    fn.__name__ = fn.__qualname__ = op.name
+    fn.__module__ = "fastact"
+    fn.__doc__ = (
+        f"{op.summary}\n\n    {op.formula}\n\nNumerically stable; a row holding +inf or NaN "
+        f"gives NaN on that row only.\n\nParameters\n----------\n{args}"
+        "axis : int or None, default -1\n    The axis to work along (None: all elements).\n"
+        "out : ndarray, optional\nbackend : str, optional\n"
+    )
+    return fn
+
+
+ROW_FUNCTIONS: dict = {op.name: _make_rowwise(op) for op in ROW_OPS}

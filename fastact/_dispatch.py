@@ -1,0 +1,340 @@
+"""Input checks, dtype and ``out=`` rules, backend choice, and the call itself.
+
+All validation happens here, once; backends receive clean arrays (see
+``_backends`` for the exact guarantees).  The rules are NumPy's:
+
+* float32/float64 keep their dtype; float16 is computed in float32 and returned
+  as float16; bool and integer input becomes float64; byte-swapped input is
+  read as native; complex, object, string, datetime and long-double input is a
+  ``TypeError`` naming the dtype.
+* any shape (0-d and empty included) and any strides.
+* ``out=`` must be a writeable ndarray of the result's shape and dtype;
+  ``out=x`` works in place; a partially overlapping ``out`` still gives the
+  right answer (through a temporary).  Without ``out=`` inputs are never written.
+* a 0-d input without ``out=`` gives a NumPy scalar, as ufuncs do.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _backends
+from ._registry import ROW_OPS_BY_NAME
+
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+_F16 = np.dtype(np.float16)
+_NATIVE = (_F32, _F64)
+_ndarray = np.ndarray
+
+# (backend module, kernel id, mode) -> kernel callable
+_kernels: dict = {}
+
+
+def _kernel(backend, kernel_id, mode):
+    key = (backend, kernel_id, mode)
+    k = _kernels.get(key)
+    if k is None:
+        k = _kernels[key] = backend.get_elementwise(kernel_id, mode)
+    return k
+
+
+def _row_kernel(backend, op):
+    key = (backend, op, "row")
+    k = _kernels.get(key)
+    if k is None:
+        k = _kernels[key] = backend.get_rowwise(op)
+    return k
+
+
+# ---------------------------------------------------------------- conversions
+def as_float_array(a, what: str, func: str):
+    """(array in its compute dtype, result dtype) for an input argument."""
+    arr = a if type(a) is _ndarray else np.asarray(a)
+    dt = arr.dtype
+    if dt is _F32 or dt is _F64 or dt in _NATIVE:
+        return arr, dt
+    kind = dt.kind
+    if kind == "f":
+        if dt.itemsize == 2:
+            return arr.astype(_F32), _F16
+        if dt.itemsize in (4, 8):  # byte-swapped
+            native = dt.newbyteorder("=")
+            return arr.astype(native), native
+    elif kind in "biu":
+        return arr.astype(_F64), _F64
+    raise TypeError(
+        f"fastact.{func}(): {what} has dtype {dt} ({_dtype_word(dt)}), which fastact does not "
+        f"support; use float32 or float64 (float16, bool and integer input is converted)"
+    )
+
+
+def _dtype_word(dt) -> str:
+    return {
+        "c": "complex", "O": "object", "U": "string", "S": "bytes", "V": "structured/void",
+        "M": "datetime", "m": "timedelta", "f": "long double",
+    }.get(dt.kind, dt.kind)
+
+
+def check_out(out, shape, dtype, func: str):
+    if type(out) is not _ndarray and not isinstance(out, _ndarray):
+        raise TypeError(f"fastact.{func}(): out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(
+            f"fastact.{func}(): out has shape {out.shape}, but the result has shape {shape}"
+        )
+    if out.dtype != dtype:
+        raise TypeError(
+            f"fastact.{func}(): out has dtype {out.dtype}, but the result has dtype {dtype}"
+        )
+    if not out.flags.writeable:
+        raise ValueError(f"fastact.{func}(): out is read-only")
+
+
+def _same_view(a, b) -> bool:
+    return (
+        a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+        and a.strides == b.strides
+        and a.shape == b.shape
+    )
+
+
+def _direct_target(out, inputs, dtype):
+    """True when kernels may write straight into ``out``.
+
+    ``out`` must be C-contiguous in the compute dtype and either not overlap
+    the inputs or be one of them exactly (in place).
+    """
+    if out.dtype != dtype or not out.flags.c_contiguous:
+        return False
+    for a in inputs:
+        if a is not None and a is not out and np.may_share_memory(a, out) and not _same_view(a, out):
+            return False
+    return True
+
+
+def _finish(out, result_dtype, scalar):
+    if scalar:
+        return out[()]
+    return out
+
+
+# ---------------------------------------------------------------- elementwise
+def elementwise(entry, mode, x, grad, values, out, backend, func):
+    """Run one elementwise kernel of ``entry`` ("forward", "derivative", "backward")."""
+    kernel_id, params = entry.resolve(values)
+    be = _backends.resolve(backend)
+    n_threads = _backends.num_threads
+
+    # Fast path: contiguous native float arrays, out given or not.
+    if grad is None and type(x) is _ndarray:
+        dt = x.dtype
+        if (dt is _F32 or dt is _F64) and x.flags.c_contiguous:
+            if out is None:
+                o = np.empty_like(x)
+                _kernel(be, kernel_id, mode)(o, x, None, params, n_threads)
+                return o if x.ndim else o[()]
+            if (
+                type(out) is _ndarray
+                and out.dtype is dt
+                and out.shape == x.shape
+                and out.flags.c_contiguous
+                and out.flags.writeable
+                and (out is x or not np.may_share_memory(out, x))
+            ):
+                _kernel(be, kernel_id, mode)(out, x, None, params, n_threads)
+                return out
+    return _elementwise_general(be, kernel_id, params, mode, x, grad, out, n_threads, func)
+
+
+def _elementwise_general(be, kernel_id, params, mode, x, grad, out, n_threads, func):
+    x_arg = x
+    what = "y" if mode == "backward_y" else "x"
+    x, rdt = as_float_array(x, what, func)
+    scalar = x.ndim == 0 and out is None
+    inputs = [x]
+    if grad is not None:
+        grad_arg = grad
+        grad, gdt = as_float_array(grad, "grad", func)
+        rdt = np.result_type(rdt, gdt)
+        cdt = _F32 if rdt == _F16 else rdt
+        x = x.astype(cdt, copy=False)
+        grad = grad.astype(cdt, copy=False)
+        if grad.shape != x.shape:
+            try:
+                shape = np.broadcast_shapes(grad.shape, x.shape)
+            except ValueError:
+                raise ValueError(
+                    f"fastact.{func}(): grad of shape {grad.shape} and {what} of shape "
+                    f"{x.shape} do not broadcast together"
+                ) from None
+            grad, x = np.broadcast_to(grad, shape), np.broadcast_to(x, shape)
+        scalar = x.ndim == 0 and out is None
+        inputs = [x, grad]
+        originals = [x_arg, grad_arg]
+    else:
+        cdt = x.dtype
+        originals = [x_arg]
+    shape = x.shape
+    if out is not None:
+        check_out(out, shape, rdt, func)
+
+    # Elementwise kernels only need *some* common contiguous order:
+    # Fortran-ordered arrays are processed through their C-ordered transposes.
+    if x.ndim > 1 and all(a.flags.f_contiguous and not a.flags.c_contiguous for a in inputs) and (
+        out is None or out.flags.f_contiguous
+    ):
+        inputs = [a.T for a in inputs]
+        target_view = out.T if out is not None else None
+        transpose = True
+    else:
+        inputs = [a if a.flags.c_contiguous else a.copy(order="C") for a in inputs]
+        target_view = out
+        transpose = False
+
+    if target_view is not None and _direct_target(target_view, inputs + [
+        o for o in originals if isinstance(o, _ndarray)
+    ], cdt):
+        target = target_view
+    else:
+        target = np.empty(inputs[0].shape, cdt)
+    xs = inputs[0]
+    gs = inputs[1] if grad is not None else None
+    if xs.size:
+        _kernel(be, kernel_id, mode)(target, xs, gs, params, n_threads)
+    if transpose:
+        target = target.T
+    if out is None:
+        result = target if cdt == rdt else target.astype(rdt)
+        return _finish(result, rdt, scalar)
+    if target is not (target_view):
+        np.copyto(out, target.T if transpose else target, casting="unsafe")
+    return out
+
+
+# ---------------------------------------------------------------- softmax family
+def _normalize_axis(axis, ndim, func):
+    if axis is None:
+        return None
+    if isinstance(axis, bool) or not hasattr(axis, "__index__"):
+        raise TypeError(f"fastact.{func}(): axis must be an integer or None, got {axis!r}")
+    axis = axis.__index__()
+    if not -max(ndim, 1) <= axis < max(ndim, 1):
+        raise np.exceptions.AxisError(axis, ndim, f"fastact.{func}()")
+    return axis % max(ndim, 1)
+
+
+def rowwise(op_name, x, grad, axis, where, keepdims, out, backend, func):
+    """Run a softmax-family operation along ``axis``."""
+    op = ROW_OPS_BY_NAME[op_name]
+    be = _backends.resolve(backend)
+    n_threads = _backends.num_threads
+    what = "y" if op.backward else "x"
+    x_arg = x
+    x, rdt = as_float_array(x, what, func)
+    originals = [x_arg]
+    if op.backward:
+        originals.append(grad)
+        grad, gdt = as_float_array(grad, "grad", func)
+        rdt = np.result_type(rdt, gdt)
+        if grad.shape != x.shape:
+            raise ValueError(
+                f"fastact.{func}(): grad has shape {grad.shape} but y has shape {x.shape}"
+            )
+    cdt = _F32 if rdt == _F16 else rdt
+    x = x.astype(cdt, copy=False)
+    if grad is not None:
+        grad = grad.astype(cdt, copy=False)
+    orig_shape = x.shape
+    ndim = x.ndim
+    ax = _normalize_axis(axis, ndim, func)
+
+    # Bring the axis last and view the array as (rows, n).
+    if ndim == 0:
+        moved_shape, perm = (1,), None
+        work = [x.reshape(1)] + ([grad.reshape(1)] if grad is not None else [])
+    elif ax is None:
+        moved_shape, perm = (x.size,), None
+        work = [x.reshape(-1)] + ([grad.reshape(-1)] if grad is not None else [])
+    else:
+        perm = [i for i in range(ndim) if i != ax] + [ax]
+        work = [np.transpose(x, perm)] + ([np.transpose(grad, perm)] if grad is not None else [])
+        moved_shape = work[0].shape
+    n = moved_shape[-1]
+    rows = int(np.prod(moved_shape[:-1], dtype=np.int64))
+
+    mask = None
+    if where is not None:
+        if not op.masked:
+            raise TypeError(f"fastact.{func}() takes no where= mask")
+        wh = np.asarray(where)
+        if wh.dtype != np.bool_:
+            raise TypeError(f"fastact.{func}(): where must be a boolean array, got dtype {wh.dtype}")
+        try:
+            wh = np.broadcast_to(wh, orig_shape)
+        except ValueError:
+            raise ValueError(
+                f"fastact.{func}(): where of shape {wh.shape} does not broadcast to {orig_shape}"
+            ) from None
+        if ndim == 0 or ax is None:
+            wh = wh.reshape(-1)
+        else:
+            wh = np.transpose(wh, perm)
+        mask = np.ascontiguousarray(wh).reshape(rows, n)
+
+    # The result's shape, in the caller's axis order.
+    if op.reduces:
+        if ax is None or ndim == 0:
+            res_shape = (1,) * ndim if keepdims else ()
+        else:
+            res_shape = tuple(1 if i == ax else s for i, s in enumerate(orig_shape)) if keepdims \
+                else tuple(s for i, s in enumerate(orig_shape) if i != ax)
+    else:
+        res_shape = orig_shape
+    if out is not None:
+        check_out(out, res_shape, rdt, func)
+
+    # The kernel's view of the output: (rows, n) or (rows,).
+    k_shape = (rows,) if op.reduces else (rows, n)
+    target = None
+    inputs = None
+    if out is not None and cdt == rdt:
+        if op.reduces:
+            view = out.reshape(-1) if out.flags.c_contiguous else None
+        elif ndim == 0 or ax is None:
+            view = out.reshape(-1) if out.flags.c_contiguous else None
+        else:
+            view = np.transpose(out, perm)
+        if view is not None and view.flags.c_contiguous:
+            view = view.reshape(k_shape)
+            inputs = [np.ascontiguousarray(w).reshape(rows, n) for w in work]
+            if _direct_target(view, inputs + [o for o in originals if isinstance(o, _ndarray)], cdt):
+                target = view
+    direct = target is not None
+    if inputs is None:
+        inputs = [np.ascontiguousarray(w).reshape(rows, n) for w in work]
+    if target is None:
+        target = np.empty(k_shape, cdt)
+    xs = inputs[0]
+    gs = inputs[1] if grad is not None else None
+
+    if rows and n:
+        _row_kernel(be, op_name)(target, xs, gs, mask, n_threads)
+    elif rows and op.reduces:  # logsumexp over an empty axis
+        target[...] = -np.inf
+
+    # Back to the caller's layout.
+    if op.reduces:
+        result = target.reshape(res_shape)
+    elif ndim == 0:
+        result = target.reshape(())
+    elif ax is None:
+        result = target.reshape(orig_shape)
+    else:
+        result = np.transpose(target.reshape(moved_shape), np.argsort(perm))
+    if out is None:
+        if cdt != rdt:
+            result = result.astype(rdt)
+        return result[()] if result.ndim == 0 else result
+    if not direct:
+        np.copyto(out, result, casting="unsafe")
+    return out

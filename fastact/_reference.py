@@ -1,0 +1,371 @@
+"""Plain-NumPy implementations: the ``"numpy"`` backend and the test oracle's twin.
+
+Every kernel id of the registry has an entry in :data:`KERNELS` with
+``forward(x, *params)``, ``derivative(x, *params)`` and, where the registry
+allows it, ``derivative_y(y, *params)``.  They take a float32/float64 array and
+return an array of the same dtype.  They are written for accuracy over the
+whole float range (stable tails, exact limits at +-inf, NaN propagating), not
+for speed; :func:`elementwise` adds NaN propagation and the +-inf limits in one
+place so the formulas stay readable.
+
+The only non-NumPy routine needed is the complementary error function (and
+its scaled form) for GELU, taken from ``scipy.special`` on first use.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+from ._registry import GELU_TANH_K, SELU_ALPHA, SELU_SCALE
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@dataclass(frozen=True)
+class RefKernel:
+    forward: Callable
+    derivative: Callable
+    derivative_y: Optional[Callable] = None
+    # f(-inf), f(+inf) and f'(-inf), f'(+inf) where the formula would give NaN;
+    # a callable receives the numeric parameters.
+    forward_limits: Optional[Callable] = None
+    derivative_limits: Optional[Callable] = None
+
+
+def _scipy_special():
+    import scipy.special  # deferred: only GELU needs it, and it is slow to import
+
+    return scipy.special
+
+
+def _sigmoid(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+def _softplus0(u):
+    """log(1 + exp(u)) without overflow."""
+    return np.maximum(u, 0) + np.log1p(np.exp(-np.abs(u)))
+
+
+def _exp_neg_half_square(x):
+    """exp(-x**2 / 2) with x**2 split exactly (Veltkamp), float64."""
+    c = 134217729.0 * x
+    hi = c - (c - x)
+    lo = x - hi
+    hi = np.where(np.isfinite(hi), hi, x)
+    lo = np.where(np.isfinite(lo), lo, 0.0)
+    return np.exp(-0.5 * (hi * hi)) * np.exp(-0.5 * (lo * (2.0 * hi + lo)))
+
+
+def _normal_cdf(x):
+    """Phi(x) in float64, accurate to a few ULP in the lower tail too."""
+    sp = _scipy_special()
+    x = x.astype(np.float64, copy=False)
+    z = -x * _INV_SQRT_2
+    body = 0.5 * sp.erfc(z)
+    tail = 0.5 * sp.erfcx(z) * _exp_neg_half_square(x)
+    return np.where(x < -1.0, tail, body)
+
+
+def _gelu(x):
+    return (x * _normal_cdf(x)).astype(x.dtype, copy=False)
+
+
+def _gelu_d(x):
+    x64 = x.astype(np.float64, copy=False)
+    return (_normal_cdf(x64) + x64 * _exp_neg_half_square(x64) * _INV_SQRT_2PI).astype(
+        x.dtype, copy=False
+    )
+
+
+def _gelu_tanh_u2(x):
+    """2u = 2 sqrt(2/pi) (x + k x^3), in extended precision (the tail is sensitive to u)."""
+    xl = x.astype(np.longdouble)
+    return 2 * np.longdouble(_SQRT_2_OVER_PI) * (xl + np.longdouble(GELU_TANH_K) * xl**3)
+
+
+def _gelu_tanh(x):
+    # x/2 (1 + tanh u) = x * sigmoid(2u): no cancellation in the lower tail
+    return (x.astype(np.longdouble) * _sigmoid(_gelu_tanh_u2(x))).astype(x.dtype)
+
+
+def _gelu_tanh_d(x):
+    xl = x.astype(np.longdouble)
+    s = _sigmoid(_gelu_tanh_u2(x))
+    sn = _sigmoid(-_gelu_tanh_u2(x))
+    du = 2 * np.longdouble(_SQRT_2_OVER_PI) * (1 + 3 * np.longdouble(GELU_TANH_K) * xl * xl)
+    return (s + xl * s * sn * du).astype(x.dtype)
+
+
+# x - tanh(x) = sum c_k x^(2k+1) for |x| < pi/2; seven terms suffice below 0.1
+_TANHSHRINK_SERIES = (
+    1 / 3, -2 / 15, 17 / 315, -62 / 2835, 1382 / 155925, -21844 / 6081075, 929569 / 638512875,
+)
+
+
+def _tanhshrink(x):
+    x64 = x.astype(np.float64, copy=False)
+    x2 = x64 * x64
+    series = np.zeros_like(x64)
+    for c in reversed(_TANHSHRINK_SERIES):
+        series = series * x2 + c
+    series *= x2 * x64
+    xl = x.astype(np.longdouble)
+    direct = (xl - np.tanh(xl)).astype(np.float64)
+    return np.where(np.abs(x64) < 0.1, series, direct).astype(x.dtype, copy=False)
+
+
+def _mish(x):
+    e = np.exp(np.minimum(x, 20))
+    n = e * (e + 2)
+    return np.where(x > 20, x, x * (n / (n + 2)))
+
+
+def _mish_d(x):
+    e = np.exp(np.minimum(x, 20))
+    n = e * (e + 2)
+    t = np.where(x > 20, 1, n / (n + 2))
+    return t + x * _sigmoid(x) * (1 - t) * (1 + t)
+
+
+def _hardsigmoid(x):
+    return np.clip(x + 3, 0, 6) / 6
+
+
+def _between(x, lo, hi):
+    return ((x > lo) & (x < hi)).astype(x.dtype)
+
+
+def _ones(x, *_):
+    return np.ones_like(x)
+
+
+def _step(x, t=0.0):
+    return (x > t).astype(x.dtype)
+
+
+def _slope(x, lo, hi_where):
+    return np.where(hi_where, 1, lo).astype(x.dtype)
+
+
+KERNELS: dict = {
+    "identity": RefKernel(lambda x: x.copy(), _ones, _ones),
+    "relu": RefKernel(lambda x: np.maximum(x, 0), _step, _step),
+    "leaky_relu": RefKernel(
+        lambda x, a: np.where(x > 0, x, x * a),
+        lambda x, a: _slope(x, a, x > 0),
+        lambda y, a: _slope(y, a, y > 0),
+    ),
+    "sigmoid": RefKernel(
+        _sigmoid,
+        lambda x: _sigmoid(x) * _sigmoid(-x),
+        lambda y: y * (1 - y),
+    ),
+    "tanh": RefKernel(np.tanh, lambda x: 1 - np.tanh(x) ** 2, lambda y: (1 - y) * (1 + y)),
+    "gelu": RefKernel(_gelu, _gelu_d, forward_limits=lambda: (-0.0, np.inf),
+                      derivative_limits=lambda: (0.0, 1.0)),
+    "gelu_tanh": RefKernel(_gelu_tanh, _gelu_tanh_d, forward_limits=lambda: (-0.0, np.inf),
+                           derivative_limits=lambda: (0.0, 1.0)),
+    "silu": RefKernel(
+        lambda x: x * _sigmoid(x),
+        lambda x: _sigmoid(x) * (1 + x * _sigmoid(-x)),
+        forward_limits=lambda: (-0.0, np.inf),
+        derivative_limits=lambda: (0.0, 1.0),
+    ),
+    "swish": RefKernel(
+        lambda x, b: x * _sigmoid(b * x),
+        lambda x, b: _sigmoid(b * x) * (1 + b * x * _sigmoid(-b * x)),
+        forward_limits=lambda b: (-0.0, np.inf) if b > 0 else (-np.inf, 0.0),
+        derivative_limits=lambda b: (0.0, 1.0) if b > 0 else (1.0, 0.0),
+    ),
+    "elu": RefKernel(
+        lambda x, a: np.where(x > 0, x, a * np.expm1(x)),
+        lambda x, a: np.where(x > 0, 1, a * np.exp(x)),
+        lambda y, a: np.where(y > 0, 1, y + a),
+    ),
+    "selu": RefKernel(
+        lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x)),
+        lambda x: np.where(x > 0, SELU_SCALE, (SELU_SCALE * SELU_ALPHA) * np.exp(x)),
+        lambda y: np.where(y > 0, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA),
+    ),
+    "celu": RefKernel(
+        lambda x, a: np.where(x > 0, x, a * np.expm1(x / a)),
+        lambda x, a: np.where(x > 0, 1, np.exp(x / a)),
+        lambda y, a: np.where(y > 0, 1, y / a + 1),
+    ),
+    "softplus": RefKernel(
+        lambda x, b, t: np.where(x * b > t, x, _softplus0(x * b) / b),
+        lambda x, b, t: np.where(x * b > t, 1, _sigmoid(x * b)),
+    ),
+    "mish": RefKernel(_mish, _mish_d, forward_limits=lambda: (-0.0, np.inf),
+                      derivative_limits=lambda: (0.0, 1.0)),
+    "hardsigmoid": RefKernel(
+        _hardsigmoid,
+        lambda x: _between(x, -3, 3) / 6,
+        lambda y: _between(y, 0, 1) / 6,
+    ),
+    "hardswish": RefKernel(
+        lambda x: x * _hardsigmoid(x),
+        lambda x: np.where(x < -3, 0, np.where(x <= 3, x / 3 + 0.5, 1)),
+        forward_limits=lambda: (-0.0, np.inf),
+    ),
+    "hardtanh": RefKernel(
+        lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi),
+        lambda x, lo, hi: _between(x, lo, hi),
+        lambda y, lo, hi: _between(y, lo, hi),
+    ),
+    "relu6": RefKernel(
+        lambda x: np.minimum(np.maximum(x, 0), 6),
+        lambda x: _between(x, 0, 6),
+        lambda y: _between(y, 0, 6),
+    ),
+    "logsigmoid": RefKernel(
+        lambda x: np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x))),
+        lambda x: _sigmoid(-x),
+        lambda y: -np.expm1(y),
+    ),
+    "softsign": RefKernel(
+        lambda x: x / (1 + np.abs(x)),
+        lambda x: 1 / (1 + np.abs(x)) ** 2,
+        lambda y: (1 - np.abs(y)) ** 2,
+        forward_limits=lambda: (-1.0, 1.0),
+    ),
+    "tanhshrink": RefKernel(_tanhshrink, lambda x: np.tanh(x) ** 2),
+    "threshold": RefKernel(
+        lambda x, t, v: np.where(x > t, x, v),
+        lambda x, t, v: _step(x, t),
+    ),
+    "hardshrink": RefKernel(
+        lambda x, l: np.where(np.abs(x) > l, x, 0),
+        lambda x, l: _step(np.abs(x), l),
+        lambda y, l: (y != 0).astype(y.dtype),
+    ),
+    "softshrink": RefKernel(
+        lambda x, l: np.where(x > l, x - l, np.where(x < -l, x + l, 0)),
+        lambda x, l: _step(np.abs(x), l),
+        lambda y, l: (y != 0).astype(y.dtype),
+    ),
+}
+
+
+def _apply_limits(r, x, limits):
+    if limits is not None:
+        neg, pos = limits
+        r = np.where(x == -np.inf, neg, np.where(x == np.inf, pos, r))
+    return r
+
+
+def evaluate(kernel_id: str, mode: str, x, params: tuple = ()):
+    """f(x) (mode "forward"), f'(x) ("derivative") or f' from y ("derivative_y").
+
+    Returns a new array of x's dtype; NaN in x gives NaN.
+    """
+    k = KERNELS[kernel_id]
+    with np.errstate(all="ignore"):
+        if mode == "forward":
+            r = k.forward(x, *params)
+            limits = k.forward_limits(*params) if k.forward_limits else None
+        elif mode == "derivative":
+            r = k.derivative(x, *params)
+            limits = k.derivative_limits(*params) if k.derivative_limits else None
+        elif mode == "derivative_y":
+            r = k.derivative_y(x, *params)
+            limits = None
+        else:  # pragma: no cover - dispatch never asks for anything else
+            raise ValueError(mode)
+        r = _apply_limits(np.asarray(r), x, limits)
+        r = np.where(np.isnan(x), x, r)
+    return r.astype(x.dtype, copy=False)
+
+
+# ------------------------------------------------------------- backend interface
+NAME = "numpy"
+
+
+def config() -> dict:
+    return {"numpy": np.__version__, "threads": "1 (NumPy ufuncs are single-threaded)"}
+
+
+def get_elementwise(kernel_id, mode):
+    """The backend entry point for elementwise kernels (see ``_backends``)."""
+    if kernel_id not in KERNELS:
+        raise KeyError(kernel_id)
+    return lambda out, x, grad, params, n_threads: _elementwise(
+        kernel_id, mode, out, x, grad, params
+    )
+
+
+def _elementwise(kernel_id, mode, out, x, grad, params):
+    if mode == "forward":
+        np.copyto(out, evaluate(kernel_id, "forward", x, params))
+    elif mode == "derivative":
+        np.copyto(out, evaluate(kernel_id, "derivative", x, params))
+    elif mode == "backward":
+        d = evaluate(kernel_id, "derivative", x, params)
+        np.multiply(grad, d, out=out)
+    else:  # "backward_y": x holds y
+        d = evaluate(kernel_id, "derivative_y", x, params)
+        np.multiply(grad, d, out=out)
+
+
+# --------------------------------------------------------------- softmax family
+def _row_max_and_rest(x, mask):
+    """Row maximum m, and s = sum over the row except one argmax of exp(x - m).
+
+    Masked entries count as -inf.  Rows whose entries are all -inf (or masked)
+    get m = -inf and s = 0.
+    """
+    if mask is not None:
+        x = np.where(mask, x, -np.inf)
+    with np.errstate(all="ignore"):
+        m = np.max(x, axis=-1, keepdims=True)
+        empty = m == -np.inf
+        m_safe = np.where(empty, 0, m)
+        z = x - m_safe
+        e = np.exp(z)
+        arg = np.argmax(x, axis=-1)[..., None]
+        np.put_along_axis(e, arg, 0, axis=-1)
+        s = np.sum(e, axis=-1, keepdims=True)
+    return x, z, m, empty, s
+
+
+def get_rowwise(op):
+    """The backend entry point for the softmax family on 2-D (rows, n) arrays."""
+    return lambda out, x, grad, mask, n_threads: _rowwise(op, out, x, grad, mask)
+
+
+def _rowwise(op, out, x, grad, mask):
+    with np.errstate(all="ignore"):
+        if op == "softmax_backward":
+            y = x
+            dot = np.sum(grad * y, axis=-1, keepdims=True)
+            np.multiply(y, grad - dot, out=out)
+            return
+        if op == "log_softmax_backward":
+            y = x
+            total = np.sum(grad, axis=-1, keepdims=True)
+            np.subtract(grad, np.exp(y) * total, out=out)
+            return
+        if op == "softmin":
+            x = -x
+        x, z, m, empty, s = _row_max_and_rest(x, mask)
+        has_inf = m == np.inf  # a +inf logit: softmax is undefined on that row
+        if op in ("softmax", "softmin"):
+            r = np.exp(z) / (1 + s)
+            r = np.where(empty, 0, np.where(has_inf, np.nan, r))
+        elif op == "log_softmax":
+            r = z - np.log1p(s)
+            r = np.where(empty, -np.inf, np.where(has_inf, np.nan, r))
+        elif op == "logsumexp":
+            r = np.where(has_inf, np.inf, m + np.log1p(s))[..., 0]
+        else:  # pragma: no cover
+            raise ValueError(op)
+        if mask is not None and op != "logsumexp":
+            r = np.where(mask, r, 0 if op != "log_softmax" else -np.inf)
+        np.copyto(out, r, casting="unsafe")

@@ -1,0 +1,561 @@
+"""The single source of truth: every elementwise activation fastact knows.
+
+Each :class:`Activation` entry records its public name, its parameters (names
+and defaults follow PyTorch), the formula of the function and of its
+derivative (used for the generated docstrings), whether the derivative can be
+computed from the output ``y = f(x)``, and an mpmath oracle used by the tests.
+
+Everything else is generated from :data:`ACTIVATIONS`: the public functions
+and ``__all__`` (``fastact/__init__.py``), ``get``/``derivative``/``backward``
+(``fastact/_api.py``), the parametrization of the test-suite and the
+benchmark cases.  Each backend supplies one scalar formula per *kernel id*
+(see :meth:`Activation.resolve`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+REQUIRED = object()  # sentinel default: the parameter has no default
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter of an activation.
+
+    ``choices`` makes it a string option (like ``gelu(approximate=...)``);
+    otherwise it is a finite real number, optionally checked by ``check``
+    (a predicate) whose failure message is ``rule``.
+    """
+
+    name: str
+    default: Any = REQUIRED
+    choices: Optional[tuple] = None
+    check: Optional[Callable[[float], bool]] = None
+    rule: str = ""
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One elementwise activation ``y = f(x)``.
+
+    Attributes
+    ----------
+    name: public name (PyTorch's spelling).
+    formula / derivative_formula: plain-text formulas for the docstrings.
+    summary: one line saying what it is.
+    params: the parameters, in PyTorch's order.
+    y_derivative: ``None`` when f' is not a function of ``y``; else a
+        predicate of the parameter dict telling whether it is for those
+        parameters (e.g. ``leaky_relu`` needs ``negative_slope >= 0``).
+    smooth: False for the piecewise-linear functions (the tests demand exact
+        results for those, a ULP bound for the others).
+    aliases: other names users type.
+    oracle / oracle_derivative: ``(mp, x, **params) -> mpf`` in mpmath.
+    examples: extra parameter sets the tests sweep besides the defaults.
+    """
+
+    name: str
+    summary: str
+    formula: str
+    derivative_formula: str
+    oracle: Callable
+    oracle_derivative: Callable
+    params: tuple = ()
+    y_derivative: Optional[Callable[[dict], bool]] = None
+    y_derivative_formula: str = ""
+    smooth: bool = True
+    aliases: tuple = ()
+    examples: tuple = ()
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    # ------------------------------------------------------------------ params
+    @property
+    def param_names(self) -> tuple:
+        return tuple(p.name for p in self.params)
+
+    @property
+    def defaults(self) -> dict:
+        return {p.name: p.default for p in self.params if p.default is not REQUIRED}
+
+    def resolve(self, values: tuple):
+        """Validate parameter values (in declaration order).
+
+        Returns ``(kernel_id, numeric_params)``: the kernel id names the
+        scalar formula a backend must use (``"gelu"`` or ``"gelu_tanh"``),
+        the numeric parameters are the float parameters in order.
+        Results are cached, so repeated calls with the same values are a
+        dictionary lookup.
+        """
+        try:
+            return self._cache[values]
+        except (KeyError, TypeError):
+            pass
+        kernel_id = self.name
+        numeric = []
+        for p, v in zip(self.params, values):
+            if v is REQUIRED:
+                raise TypeError(f"{self.name}() missing required parameter {p.name!r}")
+            if p.choices is not None:
+                if not isinstance(v, str) or v not in p.choices:
+                    raise ValueError(
+                        f"{self.name}(): {p.name} must be one of "
+                        f"{', '.join(repr(c) for c in p.choices)}, got {v!r}"
+                    )
+                if v != p.default:
+                    kernel_id += "_" + v
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) and not _is_real_scalar(v):
+                raise TypeError(
+                    f"{self.name}(): {p.name} must be a real number, got {type(v).__name__}"
+                )
+            f = float(v)
+            if not math.isfinite(f):
+                raise ValueError(f"{self.name}(): {p.name} must be finite, got {v!r}")
+            if p.check is not None and not p.check(f):
+                raise ValueError(f"{self.name}(): {p.name} {p.rule}, got {v!r}")
+            numeric.append(f)
+        if self.name in _CROSS_CHECKS:
+            _CROSS_CHECKS[self.name](dict(zip(self.param_names, values)))
+        result = (kernel_id, tuple(numeric))
+        try:
+            self._cache[values] = result
+        except TypeError:  # unhashable value: nothing to cache
+            pass
+        return result
+
+    def bind(self, args: tuple, kwargs: dict) -> tuple:
+        """Turn positional/keyword parameters into a tuple in declaration order."""
+        if len(args) > len(self.params):
+            raise TypeError(
+                f"{self.name}() takes at most {len(self.params)} parameter(s) "
+                f"({', '.join(self.param_names) or 'none'}), got {len(args)}"
+            )
+        values = list(args) + [REQUIRED] * (len(self.params) - len(args))
+        for key, v in kwargs.items():
+            if key not in self.param_names:
+                raise TypeError(
+                    f"{self.name}() got an unexpected parameter {key!r}; "
+                    f"its parameters are: {', '.join(self.param_names) or 'none'}"
+                )
+            i = self.param_names.index(key)
+            if i < len(args):
+                raise TypeError(f"{self.name}() got multiple values for parameter {key!r}")
+            values[i] = v
+        for i, p in enumerate(self.params):
+            if values[i] is REQUIRED and p.default is not REQUIRED:
+                values[i] = p.default
+        return tuple(values)
+
+    def accepts_y(self, values: tuple) -> bool:
+        """True when f' can be computed from y = f(x) for these parameters."""
+        if self.y_derivative is None:
+            return False
+        return bool(self.y_derivative(dict(zip(self.param_names, values))))
+
+    def kernel_ids(self) -> tuple:
+        """Every kernel id this entry can resolve to (one per choice value)."""
+        ids = [self.name]
+        for p in self.params:
+            if p.choices is not None:
+                ids += [f"{self.name}_{c}" for c in p.choices if c != p.default]
+        return tuple(ids)
+
+    def signature_text(self) -> str:
+        parts = ["x"]
+        for p in self.params:
+            parts.append(p.name if p.default is REQUIRED else f"{p.name}={p.default!r}")
+        return ", ".join(parts)
+
+
+def _is_real_scalar(v) -> bool:
+    try:
+        import numpy as np
+
+        return isinstance(v, (np.integer, np.floating)) and not isinstance(v, np.bool_)
+    except ImportError:  # pragma: no cover
+        return False
+
+
+def _check_hardtanh(p):
+    if p["min_val"] is not REQUIRED and p["max_val"] is not REQUIRED and p["min_val"] > p["max_val"]:
+        raise ValueError(
+            f"hardtanh(): min_val must not exceed max_val, got {p['min_val']!r} > {p['max_val']!r}"
+        )
+
+
+_CROSS_CHECKS = {"hardtanh": _check_hardtanh}
+
+_nonzero = dict(check=lambda v: v != 0.0, rule="must be non-zero")
+_nonneg = dict(check=lambda v: v >= 0.0, rule="must be >= 0")
+
+# SELU constants (Klambauer et al. 2017), as PyTorch uses them.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+GELU_TANH_K = 0.044715  # cubic coefficient of the tanh approximation
+
+
+# ---------------------------------------------------------------- mpmath oracles
+def _sig(mp, x):
+    return 1 / (1 + mp.exp(-x))
+
+
+def _softplus(mp, x, beta, threshold):
+    if x * beta > threshold:
+        return x
+    return mp.log1p(mp.exp(beta * x)) / beta
+
+
+def _phi_cdf(mp, x):
+    return mp.erfc(-x / mp.sqrt(2)) / 2
+
+
+def _gelu_tanh_u(mp, x):
+    return mp.sqrt(2 / mp.pi) * (x + GELU_TANH_K * x**3)
+
+
+def _mish_d(mp, x):
+    sp = mp.log1p(mp.exp(x))
+    t = mp.tanh(sp)
+    return t + x * (1 - t * t) * _sig(mp, x)
+
+
+def _step(cond):
+    return 1 if cond else 0
+
+
+ACTIVATIONS: tuple = (
+    Activation(
+        name="identity",
+        summary="The identity (a linear layer's 'no activation').",
+        formula="identity(x) = x",
+        derivative_formula="identity'(x) = 1",
+        oracle=lambda mp, x: x,
+        oracle_derivative=lambda mp, x: 1,
+        y_derivative=lambda p: True,
+        y_derivative_formula="1",
+        smooth=False,
+        aliases=("linear",),
+    ),
+    Activation(
+        name="relu",
+        summary="Rectified linear unit.",
+        formula="relu(x) = max(0, x)",
+        derivative_formula="relu'(x) = 1 if x > 0 else 0   (relu'(0) = 0, as PyTorch)",
+        oracle=lambda mp, x: max(x, 0),
+        oracle_derivative=lambda mp, x: _step(x > 0),
+        y_derivative=lambda p: True,
+        y_derivative_formula="1 if y > 0 else 0",
+        smooth=False,
+    ),
+    Activation(
+        name="leaky_relu",
+        summary="Leaky rectified linear unit.",
+        formula="leaky_relu(x) = x if x > 0 else negative_slope * x",
+        derivative_formula="leaky_relu'(x) = 1 if x > 0 else negative_slope",
+        oracle=lambda mp, x, negative_slope: x if x > 0 else negative_slope * x,
+        oracle_derivative=lambda mp, x, negative_slope: 1 if x > 0 else negative_slope,
+        params=(Param("negative_slope", 0.01),),
+        y_derivative=lambda p: p["negative_slope"] >= 0,
+        y_derivative_formula="1 if y > 0 else negative_slope   (needs negative_slope >= 0)",
+        smooth=False,
+        examples=({"negative_slope": 0.2}, {"negative_slope": -0.5}),
+    ),
+    Activation(
+        name="sigmoid",
+        summary="Logistic sigmoid.",
+        formula="sigmoid(x) = 1 / (1 + exp(-x))",
+        derivative_formula="sigmoid'(x) = sigmoid(x) * (1 - sigmoid(x))",
+        oracle=lambda mp, x: _sig(mp, x),
+        oracle_derivative=lambda mp, x: _sig(mp, x) * _sig(mp, -x),
+        y_derivative=lambda p: True,
+        y_derivative_formula="y * (1 - y)",
+    ),
+    Activation(
+        name="tanh",
+        summary="Hyperbolic tangent.",
+        formula="tanh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x))",
+        derivative_formula="tanh'(x) = 1 - tanh(x)**2",
+        oracle=lambda mp, x: mp.tanh(x),
+        oracle_derivative=lambda mp, x: mp.sech(x) ** 2,
+        y_derivative=lambda p: True,
+        y_derivative_formula="1 - y**2",
+    ),
+    Activation(
+        name="gelu",
+        summary="Gaussian error linear unit (exact, or PyTorch's tanh approximation).",
+        formula=(
+            "gelu(x) = x * Phi(x) = x/2 * erfc(-x/sqrt(2));  with approximate='tanh': "
+            "x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x**3)))"
+        ),
+        derivative_formula=(
+            "gelu'(x) = Phi(x) + x * phi(x), phi(x) = exp(-x**2/2)/sqrt(2 pi); "
+            "for 'tanh' the derivative of the approximation"
+        ),
+        oracle=lambda mp, x, approximate: (
+            x * _phi_cdf(mp, x)
+            if approximate == "none"
+            else x / 2 * (1 + mp.tanh(_gelu_tanh_u(mp, x)))
+        ),
+        oracle_derivative=lambda mp, x, approximate: (
+            _phi_cdf(mp, x) + x * mp.exp(-x * x / 2) / mp.sqrt(2 * mp.pi)
+            if approximate == "none"
+            else (1 + mp.tanh(_gelu_tanh_u(mp, x))) / 2
+            + x / 2 * mp.sech(_gelu_tanh_u(mp, x)) ** 2
+            * mp.sqrt(2 / mp.pi) * (1 + 3 * GELU_TANH_K * x * x)
+        ),
+        params=(Param("approximate", "none", choices=("none", "tanh")),),
+        examples=({"approximate": "tanh"},),
+    ),
+    Activation(
+        name="silu",
+        summary="Sigmoid linear unit (swish with beta = 1).",
+        formula="silu(x) = x * sigmoid(x)",
+        derivative_formula="silu'(x) = sigmoid(x) * (1 + x * (1 - sigmoid(x)))",
+        oracle=lambda mp, x: x * _sig(mp, x),
+        oracle_derivative=lambda mp, x: _sig(mp, x) * (1 + x * _sig(mp, -x)),
+    ),
+    Activation(
+        name="swish",
+        summary="Swish with a trainable-style slope beta.",
+        formula="swish(x) = x * sigmoid(beta * x)",
+        derivative_formula="swish'(x) = s + beta * x * s * (1 - s),  s = sigmoid(beta * x)",
+        oracle=lambda mp, x, beta: x * _sig(mp, beta * x),
+        oracle_derivative=lambda mp, x, beta: _sig(mp, beta * x)
+        * (1 + beta * x * _sig(mp, -beta * x)),
+        params=(Param("beta", 1.0),),
+        examples=({"beta": 2.0}, {"beta": 0.5}),
+    ),
+    Activation(
+        name="elu",
+        summary="Exponential linear unit.",
+        formula="elu(x) = x if x > 0 else alpha * (exp(x) - 1)",
+        derivative_formula="elu'(x) = 1 if x > 0 else alpha * exp(x)",
+        oracle=lambda mp, x, alpha: x if x > 0 else alpha * mp.expm1(x),
+        oracle_derivative=lambda mp, x, alpha: 1 if x > 0 else alpha * mp.exp(x),
+        params=(Param("alpha", 1.0),),
+        y_derivative=lambda p: p["alpha"] >= 0,
+        y_derivative_formula="1 if y > 0 else y + alpha   (needs alpha >= 0)",
+        examples=({"alpha": 0.5},),
+    ),
+    Activation(
+        name="selu",
+        summary="Scaled exponential linear unit (self-normalising constants).",
+        formula="selu(x) = scale * (x if x > 0 else alpha * (exp(x) - 1)), "
+        "alpha = 1.6732632423543772, scale = 1.0507009873554805",
+        derivative_formula="selu'(x) = scale if x > 0 else scale * alpha * exp(x)",
+        oracle=lambda mp, x: mp.mpf(SELU_SCALE) * (x if x > 0 else mp.mpf(SELU_ALPHA) * mp.expm1(x)),
+        oracle_derivative=lambda mp, x: mp.mpf(SELU_SCALE)
+        * (1 if x > 0 else mp.mpf(SELU_ALPHA) * mp.exp(x)),
+        y_derivative=lambda p: True,
+        y_derivative_formula="scale if y > 0 else y + scale * alpha",
+    ),
+    Activation(
+        name="celu",
+        summary="Continuously differentiable exponential linear unit.",
+        formula="celu(x) = x if x > 0 else alpha * (exp(x / alpha) - 1)",
+        derivative_formula="celu'(x) = 1 if x > 0 else exp(x / alpha)",
+        oracle=lambda mp, x, alpha: x if x > 0 else alpha * mp.expm1(x / alpha),
+        oracle_derivative=lambda mp, x, alpha: 1 if x > 0 else mp.exp(x / alpha),
+        params=(Param("alpha", 1.0, **_nonzero),),
+        y_derivative=lambda p: p["alpha"] > 0,
+        y_derivative_formula="1 if y > 0 else y / alpha + 1   (needs alpha > 0)",
+        examples=({"alpha": 2.0},),
+    ),
+    Activation(
+        name="softplus",
+        summary="Smooth approximation of relu; linear above a threshold (as PyTorch).",
+        formula="softplus(x) = x if beta * x > threshold else log(1 + exp(beta * x)) / beta",
+        derivative_formula="softplus'(x) = 1 if beta * x > threshold else sigmoid(beta * x)",
+        oracle=lambda mp, x, beta, threshold: _softplus(mp, x, beta, threshold),
+        oracle_derivative=lambda mp, x, beta, threshold: 1
+        if x * beta > threshold
+        else _sig(mp, beta * x),
+        params=(Param("beta", 1.0, **_nonzero), Param("threshold", 20.0)),
+        examples=({"beta": 2.0, "threshold": 20.0}, {"beta": 1.0, "threshold": 5.0}),
+    ),
+    Activation(
+        name="mish",
+        summary="Mish, a self-regularised non-monotonic activation.",
+        formula="mish(x) = x * tanh(softplus(x)) = x * tanh(log(1 + exp(x)))",
+        derivative_formula="mish'(x) = tanh(sp) + x * sigmoid(x) * (1 - tanh(sp)**2), sp = softplus(x)",
+        oracle=lambda mp, x: x * mp.tanh(mp.log1p(mp.exp(x))),
+        oracle_derivative=lambda mp, x: _mish_d(mp, x),
+    ),
+    Activation(
+        name="hardsigmoid",
+        summary="Piecewise-linear approximation of sigmoid.",
+        formula="hardsigmoid(x) = min(max(x + 3, 0), 6) / 6",
+        derivative_formula="hardsigmoid'(x) = 1/6 if -3 < x < 3 else 0",
+        oracle=lambda mp, x: min(max(x + 3, 0), 6) / mp.mpf(6),
+        oracle_derivative=lambda mp, x: 1 / mp.mpf(6) if -3 < x < 3 else 0,
+        y_derivative=lambda p: True,
+        y_derivative_formula="1/6 if 0 < y < 1 else 0",
+        aliases=("hard_sigmoid",),
+    ),
+    Activation(
+        name="hardswish",
+        summary="x times hardsigmoid(x) (MobileNetV3).",
+        formula="hardswish(x) = x * min(max(x + 3, 0), 6) / 6",
+        derivative_formula="hardswish'(x) = 0 if x < -3 else (x / 3 + 1/2 if x <= 3 else 1)",
+        oracle=lambda mp, x: x * min(max(x + 3, 0), 6) / mp.mpf(6),
+        oracle_derivative=lambda mp, x: 0 if x < -3 else (x / 3 + mp.mpf(1) / 2 if x <= 3 else 1),
+        aliases=("hard_swish",),
+    ),
+    Activation(
+        name="hardtanh",
+        summary="Clamp to [min_val, max_val].",
+        formula="hardtanh(x) = min(max(x, min_val), max_val)",
+        derivative_formula="hardtanh'(x) = 1 if min_val < x < max_val else 0",
+        oracle=lambda mp, x, min_val, max_val: min(max(x, min_val), max_val),
+        oracle_derivative=lambda mp, x, min_val, max_val: _step(min_val < x < max_val),
+        params=(Param("min_val", -1.0), Param("max_val", 1.0)),
+        y_derivative=lambda p: True,
+        y_derivative_formula="1 if min_val < y < max_val else 0",
+        smooth=False,
+        aliases=("hard_tanh",),
+        examples=({"min_val": -2.0, "max_val": 0.5},),
+    ),
+    Activation(
+        name="relu6",
+        summary="relu clamped at 6.",
+        formula="relu6(x) = min(max(x, 0), 6)",
+        derivative_formula="relu6'(x) = 1 if 0 < x < 6 else 0",
+        oracle=lambda mp, x: min(max(x, 0), 6),
+        oracle_derivative=lambda mp, x: _step(0 < x < 6),
+        y_derivative=lambda p: True,
+        y_derivative_formula="1 if 0 < y < 6 else 0",
+        smooth=False,
+    ),
+    Activation(
+        name="logsigmoid",
+        summary="Logarithm of the sigmoid, computed without overflow.",
+        formula="logsigmoid(x) = log(sigmoid(x)) = -softplus(-x)",
+        derivative_formula="logsigmoid'(x) = 1 - sigmoid(x) = sigmoid(-x)",
+        oracle=lambda mp, x: -mp.log1p(mp.exp(-x)),
+        oracle_derivative=lambda mp, x: _sig(mp, -x),
+        y_derivative=lambda p: True,
+        y_derivative_formula="-expm1(y)",
+        aliases=("log_sigmoid",),
+    ),
+    Activation(
+        name="softsign",
+        summary="x / (1 + |x|).",
+        formula="softsign(x) = x / (1 + |x|)",
+        derivative_formula="softsign'(x) = 1 / (1 + |x|)**2",
+        oracle=lambda mp, x: x / (1 + abs(x)),
+        oracle_derivative=lambda mp, x: 1 / (1 + abs(x)) ** 2,
+        y_derivative=lambda p: True,
+        y_derivative_formula="(1 - |y|)**2",
+    ),
+    Activation(
+        name="tanhshrink",
+        summary="x - tanh(x) (accurate near 0).",
+        formula="tanhshrink(x) = x - tanh(x)",
+        derivative_formula="tanhshrink'(x) = tanh(x)**2",
+        oracle=lambda mp, x: x - mp.tanh(x),
+        oracle_derivative=lambda mp, x: mp.tanh(x) ** 2,
+    ),
+    Activation(
+        name="threshold",
+        summary="x where x > threshold, else a constant value.",
+        formula="threshold(x) = x if x > threshold else value",
+        derivative_formula="threshold'(x) = 1 if x > threshold else 0",
+        oracle=lambda mp, x, threshold, value: x if x > threshold else value,
+        oracle_derivative=lambda mp, x, threshold, value: _step(x > threshold),
+        params=(Param("threshold"), Param("value")),
+        smooth=False,
+        examples=({"threshold": 0.5, "value": -2.0}, {"threshold": -1.0, "value": 0.0}),
+    ),
+    Activation(
+        name="hardshrink",
+        summary="Zero inside [-lambd, lambd], identity outside.",
+        formula="hardshrink(x) = x if |x| > lambd else 0",
+        derivative_formula="hardshrink'(x) = 1 if |x| > lambd else 0",
+        oracle=lambda mp, x, lambd: x if abs(x) > lambd else 0,
+        oracle_derivative=lambda mp, x, lambd: _step(abs(x) > lambd),
+        params=(Param("lambd", 0.5, **_nonneg),),
+        y_derivative=lambda p: True,
+        y_derivative_formula="1 if y != 0 else 0",
+        smooth=False,
+        examples=({"lambd": 1.5},),
+    ),
+    Activation(
+        name="softshrink",
+        summary="Shrink towards 0 by lambd (soft thresholding).",
+        formula="softshrink(x) = x - lambd if x > lambd, x + lambd if x < -lambd, else 0",
+        derivative_formula="softshrink'(x) = 1 if |x| > lambd else 0",
+        oracle=lambda mp, x, lambd: x - lambd if x > lambd else (x + lambd if x < -lambd else 0),
+        oracle_derivative=lambda mp, x, lambd: _step(abs(x) > lambd),
+        params=(Param("lambd", 0.5, **_nonneg),),
+        y_derivative=lambda p: True,
+        y_derivative_formula="1 if y != 0 else 0",
+        smooth=False,
+        examples=({"lambd": 1.5},),
+    ),
+)
+
+BY_NAME: dict = {a.name: a for a in ACTIVATIONS}
+ALIASES: dict = {alias: a.name for a in ACTIVATIONS for alias in a.aliases}
+
+
+def lookup(name) -> Activation:
+    """The entry for ``name`` (or an alias); a helpful error otherwise."""
+    if not isinstance(name, str):
+        raise TypeError(f"activation name must be a string, got {type(name).__name__}")
+    entry = BY_NAME.get(ALIASES.get(name, name))
+    if entry is None:
+        entry = BY_NAME.get(ALIASES.get(name.lower(), name.lower()))
+    if entry is not None:
+        return entry
+    import difflib
+
+    known = sorted(BY_NAME) + sorted(ALIASES)
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"unknown activation {name!r}.{hint} Valid names: {', '.join(sorted(BY_NAME))}"
+        f" (aliases: {', '.join(sorted(ALIASES))})"
+    )
+
+
+def all_kernel_ids() -> tuple:
+    """Every elementwise kernel id a complete backend must provide."""
+    return tuple(k for a in ACTIVATIONS for k in a.kernel_ids())
+
+
+def y_kernel_ids() -> tuple:
+    """Kernel ids whose derivative a backend must also provide as a function of y."""
+    return tuple(a.name for a in ACTIVATIONS if a.y_derivative is not None)
+
+
+# --------------------------------------------------------------- softmax family
+@dataclass(frozen=True)
+class RowOp:
+    """A reduction-style operation along one axis (the softmax family)."""
+
+    name: str
+    formula: str
+    summary: str
+    reduces: bool = False  # output drops the axis (logsumexp)
+    backward: bool = False  # takes (grad, y)
+    masked: bool = True  # accepts where=
+
+
+ROW_OPS: tuple = (
+    RowOp("softmax", "softmax(x)_i = exp(x_i - m) / sum_j exp(x_j - m),  m = max_j x_j",
+          "Normalised exponentials along an axis."),
+    RowOp("log_softmax", "log_softmax(x)_i = (x_i - m) - log1p(sum_{j != argmax} exp(x_j - m))",
+          "Logarithm of softmax, accurate at the maximum too."),
+    RowOp("softmin", "softmin(x) = softmax(-x)", "Softmax of the negated input."),
+    RowOp("logsumexp", "logsumexp(x) = m + log1p(sum_{j != argmax} exp(x_j - m))",
+          "Log of the sum of exponentials along an axis.", reduces=True),
+    RowOp("softmax_backward", "dx = y * (grad - sum(grad * y)),  y = softmax(x)",
+          "Gradient of softmax given the upstream gradient and the output.", backward=True,
+          masked=False),
+    RowOp("log_softmax_backward", "dx = grad - exp(y) * sum(grad),  y = log_softmax(x)",
+          "Gradient of log_softmax given the upstream gradient and the output.",
+          backward=True, masked=False),
+)
+ROW_OPS_BY_NAME: dict = {op.name: op for op in ROW_OPS}

@@ -121,27 +121,30 @@ def _finish(out, result_dtype, scalar):
 # ---------------------------------------------------------------- elementwise
 def elementwise(entry, mode, x, grad, values, out, backend, func):
     """Run one elementwise kernel of ``entry`` ("forward", "derivative", "backward")."""
-    kernel_id, params = entry.resolve(values)
+    try:
+        kernel_id, params = entry._cache[values]
+    except (KeyError, TypeError):
+        kernel_id, params = entry.resolve(values)
     be = _backends.resolve(backend)
     n_threads = _backends.num_threads
 
-    # Fast path: contiguous native float arrays, out given or not.
+    # Fast path: one C-contiguous native float array, out absent or ready to use.
     if grad is None and type(x) is _ndarray:
         dt = x.dtype
         if (dt is _F32 or dt is _F64) and x.flags.c_contiguous:
+            kernel = _kernels.get((be, kernel_id, mode)) or _kernel(be, kernel_id, mode)
             if out is None:
                 o = np.empty_like(x)
-                _kernel(be, kernel_id, mode)(o, x, None, params, n_threads)
+                kernel(o, x, None, params, n_threads)
                 return o if x.ndim else o[()]
             if (
                 type(out) is _ndarray
                 and out.dtype is dt
                 and out.shape == x.shape
-                and out.flags.c_contiguous
-                and out.flags.writeable
+                and out.flags.carray  # C-contiguous, aligned and writeable
                 and (out is x or not np.may_share_memory(out, x))
             ):
-                _kernel(be, kernel_id, mode)(out, x, None, params, n_threads)
+                kernel(out, x, None, params, n_threads)
                 return out
     return _elementwise_general(be, kernel_id, params, mode, x, grad, out, n_threads, func)
 

@@ -13,17 +13,13 @@ its scaled form) for GELU, taken from ``scipy.special`` on first use.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
 
-from ._registry import GELU_TANH_K, SELU_ALPHA, SELU_SCALE
+from ._registry import GELU_TANH_C, GELU_TANH_K, SELU_ALPHA, SELU_SCALE
 
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 @dataclass(frozen=True)
@@ -53,41 +49,53 @@ def _softplus0(u):
     return np.maximum(u, 0) + np.log1p(np.exp(-np.abs(u)))
 
 
-def _exp_neg_half_square(x):
-    """exp(-x**2 / 2) with x**2 split exactly (Veltkamp), float64."""
-    c = 134217729.0 * x
-    hi = c - (c - x)
-    lo = x - hi
-    hi = np.where(np.isfinite(hi), hi, x)
-    lo = np.where(np.isfinite(lo), lo, 0.0)
-    return np.exp(-0.5 * (hi * hi)) * np.exp(-0.5 * (lo * (2.0 * hi + lo)))
+_LD = np.longdouble
+_LD_INV_SQRT_2PI = _LD("0.398942280401432677939946059934381868475858631164934657666")
+_LD_INV_SQRT_2 = _LD("0.707106781186547524400844362104849039284835937688474036588")
 
 
 def _normal_cdf(x):
-    """Phi(x) in float64, accurate to a few ULP in the lower tail too."""
+    """Phi(x) in long double, within ~1 float64 ULP everywhere except [-5, -3] (~3 ULP).
+
+    |x| <= 3: Phi = 1/2 + phi(x) * sum x^(2n+1) / (2n+1)!!  (long double absorbs the
+    cancellation for x < 0); x < -3: phi(x) * sqrt(pi/2) * erfcx(-x/sqrt 2), with
+    phi evaluated in long double so exp(-x^2/2) keeps its accuracy; x > 3: erfc.
+    """
     sp = _scipy_special()
-    x = x.astype(np.float64, copy=False)
-    z = -x * _INV_SQRT_2
-    body = 0.5 * sp.erfc(z)
-    tail = 0.5 * sp.erfcx(z) * _exp_neg_half_square(x)
-    return np.where(x < -1.0, tail, body)
+    x64 = x.astype(np.float64, copy=False)
+    xl = x64.astype(_LD)
+    phi = np.exp(-0.5 * xl * xl) * _LD_INV_SQRT_2PI
+    xs = np.clip(xl, -3, 3)
+    term = xs.copy()
+    total = xs.copy()
+    x2 = xs * xs
+    for k in range(1, 70):
+        term = term * x2 / (2 * k + 1)
+        total += term
+    series = 0.5 + phi * total
+    z = -x64 * float(_LD_INV_SQRT_2)
+    tail = 0.5 * sp.erfcx(z).astype(_LD) * np.exp(-0.5 * xl * xl)
+    upper = 0.5 * sp.erfc(z).astype(_LD)
+    return np.where(np.abs(x64) <= 3, series, np.where(x64 < 0, tail, upper))
+
+
+def _exp_neg_half_square(x):
+    return np.exp(-0.5 * x.astype(_LD) ** 2)
 
 
 def _gelu(x):
-    return (x * _normal_cdf(x)).astype(x.dtype, copy=False)
+    return (x.astype(_LD) * _normal_cdf(x)).astype(x.dtype)
 
 
 def _gelu_d(x):
-    x64 = x.astype(np.float64, copy=False)
-    return (_normal_cdf(x64) + x64 * _exp_neg_half_square(x64) * _INV_SQRT_2PI).astype(
-        x.dtype, copy=False
-    )
+    xl = x.astype(_LD)
+    return (_normal_cdf(x) + xl * _exp_neg_half_square(x) * _LD_INV_SQRT_2PI).astype(x.dtype)
 
 
 def _gelu_tanh_u2(x):
     """2u = 2 sqrt(2/pi) (x + k x^3), in extended precision (the tail is sensitive to u)."""
     xl = x.astype(np.longdouble)
-    return 2 * np.longdouble(_SQRT_2_OVER_PI) * (xl + np.longdouble(GELU_TANH_K) * xl**3)
+    return 2 * np.longdouble(GELU_TANH_C) * (xl + np.longdouble(GELU_TANH_K) * xl**3)
 
 
 def _gelu_tanh(x):
@@ -99,7 +107,7 @@ def _gelu_tanh_d(x):
     xl = x.astype(np.longdouble)
     s = _sigmoid(_gelu_tanh_u2(x))
     sn = _sigmoid(-_gelu_tanh_u2(x))
-    du = 2 * np.longdouble(_SQRT_2_OVER_PI) * (1 + 3 * np.longdouble(GELU_TANH_K) * xl * xl)
+    du = 2 * np.longdouble(GELU_TANH_C) * (1 + 3 * np.longdouble(GELU_TANH_K) * xl * xl)
     return (s + xl * s * sn * du).astype(x.dtype)
 
 

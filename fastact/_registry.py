@@ -194,6 +194,10 @@ _nonneg = dict(check=lambda v: v >= 0.0, rule="must be >= 0")
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 GELU_TANH_K = 0.044715  # cubic coefficient of the tanh approximation
+# sqrt(2/pi) rounded to float64: the tanh approximation is *defined* with the float64
+# constants (as in PyTorch); with the exact constant the far lower tail of a float64
+# result would move by tens of ULP (the tail's condition number is ~|2u| ~ 700).
+GELU_TANH_C = math.sqrt(2.0 / math.pi)
 
 
 # ---------------------------------------------------------------- mpmath oracles
@@ -208,17 +212,27 @@ def _softplus(mp, x, beta, threshold):
 
 
 def _phi_cdf(mp, x):
+    if abs(x) > 1e4:  # mpmath's erfc cannot take huge arguments; Phi is 0 or 1 to any precision
+        return mp.mpf(0) if x < 0 else mp.mpf(1)
     return mp.erfc(-x / mp.sqrt(2)) / 2
 
 
 def _gelu_tanh_u(mp, x):
-    return mp.sqrt(2 / mp.pi) * (x + GELU_TANH_K * x**3)
+    return mp.mpf(GELU_TANH_C) * (x + GELU_TANH_K * x**3)
 
 
 def _mish_d(mp, x):
     sp = mp.log1p(mp.exp(x))
     t = mp.tanh(sp)
     return t + x * (1 - t * t) * _sig(mp, x)
+
+
+def _tanhshrink(mp, x):
+    # x - tanh(x) ~ x**3/3 cancels 2*log2(1/|x|) bits: add them to the working precision
+    extra = 0 if x == 0 or abs(x) >= 1 else int(-2 * mp.log(abs(x), 2)) + 10
+    ctx = getattr(mp, "mp", mp)  # the mpmath module or a context
+    with ctx.workprec(ctx.prec + extra):
+        return +(x - mp.tanh(x))
 
 
 def _step(cond):
@@ -293,17 +307,19 @@ ACTIVATIONS: tuple = (
             "gelu'(x) = Phi(x) + x * phi(x), phi(x) = exp(-x**2/2)/sqrt(2 pi); "
             "for 'tanh' the derivative of the approximation"
         ),
+        # x/2 (1 + tanh u) is evaluated as x sigmoid(2u): the same function, without the
+        # cancellation that would ruin even a 50-digit evaluation in the lower tail.
         oracle=lambda mp, x, approximate: (
             x * _phi_cdf(mp, x)
             if approximate == "none"
-            else x / 2 * (1 + mp.tanh(_gelu_tanh_u(mp, x)))
+            else x * _sig(mp, 2 * _gelu_tanh_u(mp, x))
         ),
         oracle_derivative=lambda mp, x, approximate: (
             _phi_cdf(mp, x) + x * mp.exp(-x * x / 2) / mp.sqrt(2 * mp.pi)
             if approximate == "none"
-            else (1 + mp.tanh(_gelu_tanh_u(mp, x))) / 2
-            + x / 2 * mp.sech(_gelu_tanh_u(mp, x)) ** 2
-            * mp.sqrt(2 / mp.pi) * (1 + 3 * GELU_TANH_K * x * x)
+            else _sig(mp, 2 * _gelu_tanh_u(mp, x))
+            + x * _sig(mp, 2 * _gelu_tanh_u(mp, x)) * _sig(mp, -2 * _gelu_tanh_u(mp, x))
+            * 2 * mp.mpf(GELU_TANH_C) * (1 + 3 * GELU_TANH_K * x * x)
         ),
         params=(Param("approximate", "none", choices=("none", "tanh")),),
         examples=({"approximate": "tanh"},),
@@ -454,7 +470,7 @@ ACTIVATIONS: tuple = (
         summary="x - tanh(x) (accurate near 0).",
         formula="tanhshrink(x) = x - tanh(x)",
         derivative_formula="tanhshrink'(x) = tanh(x)**2",
-        oracle=lambda mp, x: x - mp.tanh(x),
+        oracle=lambda mp, x: _tanhshrink(mp, x),
         oracle_derivative=lambda mp, x: mp.tanh(x) ** 2,
     ),
     Activation(

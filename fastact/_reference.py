@@ -142,6 +142,13 @@ def _mish_d(x):
     return t + x * _sigmoid(x) * (1 - t) * (1 + t)
 
 
+def _wide(f):
+    """f evaluated in long double: x * sigmoid(x) near the underflow threshold would
+    otherwise multiply by a subnormal (losing digits of a normal result), and
+    beta * x would overflow to inf in swish'(x) (inf * 0 = NaN)."""
+    return lambda x, *p: f(x.astype(_LD), *p).astype(x.dtype)
+
+
 def _hardsigmoid(x):
     return np.clip(x + 3, 0, 6) / 6
 
@@ -181,14 +188,14 @@ KERNELS: dict = {
     "gelu_tanh": RefKernel(_gelu_tanh, _gelu_tanh_d, forward_limits=lambda: (-0.0, np.inf),
                            derivative_limits=lambda: (0.0, 1.0)),
     "silu": RefKernel(
-        lambda x: x * _sigmoid(x),
+        _wide(lambda x: x * _sigmoid(x)),
         lambda x: _sigmoid(x) * (1 + x * _sigmoid(-x)),
         forward_limits=lambda: (-0.0, np.inf),
         derivative_limits=lambda: (0.0, 1.0),
     ),
     "swish": RefKernel(
-        lambda x, b: x * _sigmoid(b * x),
-        lambda x, b: _sigmoid(b * x) * (1 + b * x * _sigmoid(-b * x)),
+        _wide(lambda x, b: x * _sigmoid(b * x)),
+        _wide(lambda x, b: _sigmoid(b * x) * (1 + b * x * _sigmoid(-b * x))),
         forward_limits=lambda b: (-0.0, np.inf) if b > 0 else (-np.inf, 0.0),
         derivative_limits=lambda b: (0.0, 1.0) if b > 0 else (1.0, 0.0),
     ),
@@ -211,7 +218,7 @@ KERNELS: dict = {
         lambda x, b, t: np.where(x * b > t, x, _softplus0(x * b) / b),
         lambda x, b, t: np.where(x * b > t, 1, _sigmoid(x * b)),
     ),
-    "mish": RefKernel(_mish, _mish_d, forward_limits=lambda: (-0.0, np.inf),
+    "mish": RefKernel(_wide(_mish), _mish_d, forward_limits=lambda: (-0.0, np.inf),
                       derivative_limits=lambda: (0.0, 1.0)),
     "hardsigmoid": RefKernel(
         _hardsigmoid,
@@ -275,6 +282,11 @@ def evaluate(kernel_id: str, mode: str, x, params: tuple = ()):
     Returns a new array of x's dtype; NaN in x gives NaN.
     """
     k = KERNELS[kernel_id]
+    if x.dtype == np.float32:
+        # Computed in float64 (no subnormal intermediates near float32's underflow
+        # threshold) with the parameters rounded to float32, as the kernels see them.
+        params = tuple(float(np.float32(p)) for p in params)
+        return evaluate(kernel_id, mode, x.astype(np.float64), params).astype(np.float32)
     with np.errstate(all="ignore"):
         if mode == "forward":
             r = k.forward(x, *params)

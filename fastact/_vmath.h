@@ -1,0 +1,245 @@
+/*
+ * fastact/_vmath.h -- branch-free, vectorizable elementary functions for the
+ * Cython kernels (fastact/_kernels.pyx and fastact/_softmax.pxi).
+ *
+ * Every function is `static inline`, uses only +, -, *, /, comparisons,
+ * selects (?:) and integer bit manipulation of the IEEE representation, so
+ * gcc/clang vectorize loops calling them (-O3, or `#pragma omp simd`) without
+ * -ffast-math.  NaN propagates, +-inf give the limits, -0.0 keeps its sign,
+ * subnormal inputs and results are handled.  Compile with -ffp-contract=off
+ * (setup.py does): results are then bitwise identical in the vector body and
+ * in the scalar remainder of a loop, hence for any thread count.
+ *
+ * Names (f64: double in/out, f32: float in/out):
+ *   fa_exp_f64(x)            e^x, < 1 ULP over the whole range
+ *   fa_exp_dd_f64(hi, lo)    e^(hi + lo) for an argument carried as a
+ *                            double-double (|lo| <= ulp(hi)); hi may be +-inf
+ *   fa_expm1_f64(x)          e^x - 1, accurate near 0
+ *   fa_log_f64(x)            natural log (x <= 0, subnormal x handled)
+ *   fa_log1p_f64(x)          log(1 + x), accurate near 0
+ *   fa_tanh_f64(x)           tanh(x)
+ *   fa_sigmoid_f64(x)        1 / (1 + e^-x), no overflow
+ *   fa_sigmoid_dd_f64(hi,lo) sigmoid of a double-double argument
+ *   fa_two_prod_f64(a, b, &lo) a*b rounded, *lo = the exact rounding error
+ *   fa_exp_f32(x)            e^x in float arithmetic, < 1 ULP (float)
+ *   fa_expm1_f32, fa_log_f32, fa_log1p_f32, fa_tanh_f32, fa_sigmoid_f32:
+ *                            float versions (computed through the f64 ones)
+ */
+#ifndef FASTACT_VMATH_H
+#define FASTACT_VMATH_H
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#define FA_INLINE static __inline
+#else
+#define FA_INLINE static inline __attribute__((always_inline))
+#endif
+
+/* ------------------------------------------------------------ bit casts */
+FA_INLINE uint64_t fa_bits_f64(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
+FA_INLINE double fa_from_bits_f64(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
+FA_INLINE uint32_t fa_bits_f32(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
+FA_INLINE float fa_from_bits_f32(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
+
+FA_INLINE double fa_abs_f64(double x) { return fa_from_bits_f64(fa_bits_f64(x) & 0x7fffffffffffffffULL); }
+FA_INLINE double fa_copysign_f64(double mag, double sgn) {
+    return fa_from_bits_f64((fa_bits_f64(mag) & 0x7fffffffffffffffULL) |
+                            (fa_bits_f64(sgn) & 0x8000000000000000ULL));
+}
+FA_INLINE float fa_abs_f32(float x) { return fa_from_bits_f32(fa_bits_f32(x) & 0x7fffffffU); }
+
+/* a*b = hi + lo exactly (Dekker/Veltkamp; an fma where the target has one). */
+FA_INLINE double fa_two_prod_f64(double a, double b, double *lo) {
+    double p = a * b;
+#if defined(__FMA__) || defined(__AVX512F__)
+    *lo = __builtin_fma(a, b, -p);
+#else
+    const double split = 134217729.0; /* 2^27 + 1 */
+    double ca = split * a, cb = split * b;
+    double ah = ca - (ca - a), al = a - ah;
+    double bh = cb - (cb - b), bl = b - bh;
+    *lo = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+#endif
+    return p;
+}
+
+/* ------------------------------------------------------------------ exp */
+#define FA_LOG2E 1.4426950408889634074
+#define FA_LN2_HI 6.93147180369123816490e-01 /* 33 significant bits: k*LN2_HI exact */
+#define FA_LN2_LO 1.90821492927058770002e-10
+#define FA_SHIFT52 6755399441055744.0 /* 1.5 * 2^52: adding it rounds to an integer */
+
+/* e^r - 1 for |r| <= 0.35 (Taylor to r^13: truncation < 5e-18 relative). */
+FA_INLINE double fa__expm1_poly_f64(double r) {
+    double q = 1.6059043836821614599e-10;        /* 1/13! */
+    q = q * r + 2.0876756987868098979e-09;       /* 1/12! */
+    q = q * r + 2.5052108385441718775e-08;       /* 1/11! */
+    q = q * r + 2.7557319223985890653e-07;       /* 1/10! */
+    q = q * r + 2.7557319223985890653e-06;       /* 1/9!  */
+    q = q * r + 2.4801587301587301587e-05;       /* 1/8!  */
+    q = q * r + 1.9841269841269841270e-04;       /* 1/7!  */
+    q = q * r + 1.3888888888888888889e-03;       /* 1/6!  */
+    q = q * r + 8.3333333333333333333e-03;       /* 1/5!  */
+    q = q * r + 4.1666666666666666667e-02;       /* 1/4!  */
+    q = q * r + 1.6666666666666666667e-01;       /* 1/3!  */
+    q = q * r + 0.5;
+    return r + (r * r) * q;
+}
+
+/* 2^k as a double for an integer k in [-1022, 1023] */
+FA_INLINE double fa__pow2i_f64(int64_t k) { return fa_from_bits_f64((uint64_t)(k + 1023) << 52); }
+
+FA_INLINE double fa_exp_dd_f64(double hi, double lo) {
+    /* clamp (NaN passes: comparisons with NaN are false) */
+    double xc = hi < -746.0 ? -746.0 : hi;
+    xc = xc > 710.0 ? 710.0 : xc;
+    double t = xc * FA_LOG2E + FA_SHIFT52;
+    double k = t - FA_SHIFT52;
+    int64_t ki = (int64_t)(fa_bits_f64(t) - fa_bits_f64(FA_SHIFT52)); /* k in [-1077, 1025] */
+    double r = ((xc - k * FA_LN2_HI) + lo) - k * FA_LN2_LO;
+    double p = fa__expm1_poly_f64(r);
+    /* 2^k in two factors so results in the subnormal range round only once */
+    int64_t k1 = (int64_t)((uint64_t)(ki + 2048) >> 1) - 1024;
+    int64_t k2 = ki - k1;
+    return ((1.0 + p) * fa__pow2i_f64(k1)) * fa__pow2i_f64(k2);
+}
+
+FA_INLINE double fa_exp_f64(double x) { return fa_exp_dd_f64(x, 0.0); }
+
+FA_INLINE double fa_expm1_f64(double x) {
+    double xc = x < -50.0 ? -50.0 : x;      /* e^-50 < 2^-53: expm1 = -1 below */
+    xc = xc > 709.8 ? 709.8 : xc;           /* overflows to +inf above */
+    double t = xc * FA_LOG2E + FA_SHIFT52;
+    double k = t - FA_SHIFT52;
+    int64_t ki = (int64_t)(fa_bits_f64(t) - fa_bits_f64(FA_SHIFT52)); /* [-73, 1024] */
+    double r = (xc - k * FA_LN2_HI) - k * FA_LN2_LO;
+    double p = fa__expm1_poly_f64(r);
+    /* 2^k (1 + p) - 1 = 2 (s p + (s - 1/2)), s = 2^(k-1): no overflow before the end */
+    double s = fa__pow2i_f64(ki - 1);
+    double big = (s * p + (s - 0.5)) * 2.0;
+    double res = ki == 0 ? p : big;
+    return x == 0.0 ? x : res; /* keeps -0.0 */
+}
+
+/* ------------------------------------------------------------------ log */
+/* log(m) for m in [sqrt(2)/2, sqrt(2)) : 2 atanh(s), s = (m-1)/(m+1), |s| <= 0.1716 */
+FA_INLINE double fa__log_reduced_f64(double f) {
+    double s = f / (2.0 + f);
+    double z = s * s;
+    double q = 1.0 / 25; /* 2 atanh(s) = 2s (1 + z/3 + z^2/5 + ...); z^12 < 4e-19 */
+    q = q * z + 1.0 / 23;
+    q = q * z + 1.0 / 21;
+    q = q * z + 1.0 / 19;
+    q = q * z + 1.0 / 17;
+    q = q * z + 1.0 / 15;
+    q = q * z + 1.0 / 13;
+    q = q * z + 1.0 / 11;
+    q = q * z + 1.0 / 9;
+    q = q * z + 1.0 / 7;
+    q = q * z + 1.0 / 5;
+    q = q * z + 1.0 / 3;
+    /* f - f^2/2 + ... arranged as in fdlibm: log(1+f) = f - hfsq + s (hfsq + R) */
+    double hfsq = 0.5 * f * f;
+    double R = z * q * 2.0;  /* 2 atanh(s)/s - 2 = 2 (z/3 + z^2/5 + ...) */
+    return f - (hfsq - s * (hfsq + R));
+}
+
+/* splits u > 0 (normal) as 2^e * m, m in [sqrt(2)/2, sqrt(2)); returns m - 1 */
+FA_INLINE double fa__log_split_f64(double u, double *e) {
+    uint64_t b = fa_bits_f64(u);
+    /* move the sqrt(2) boundary: add (1 - 0x3fe6a09e667f3bcd) to the bits, as musl does */
+    uint64_t bb = b + (0x3ff0000000000000ULL - 0x3fe6a09e667f3bcdULL);
+    int64_t ei = (int64_t)(bb >> 52) - 1023;
+    uint64_t mb = (bb & 0x000fffffffffffffULL) + 0x3fe6a09e667f3bcdULL;
+    *e = (double)ei;
+    return fa_from_bits_f64(mb) - 1.0;
+}
+
+FA_INLINE double fa_log_f64(double x) {
+    int sub = x < 2.2250738585072014e-308;
+    double u = sub ? x * 18014398509481984.0 : x; /* 2^54 */
+    double e;
+    double f = fa__log_split_f64(u, &e);
+    e = sub ? e - 54.0 : e;
+    double r = e * FA_LN2_HI + (fa__log_reduced_f64(f) + e * FA_LN2_LO);
+    r = x == 0.0 ? -__builtin_inf() : r;
+    r = x < 0.0 ? __builtin_nan("") : r;
+    r = x == __builtin_inf() ? x : r;
+    return x != x ? x : r;
+}
+
+FA_INLINE double fa_log1p_f64(double x) {
+    double u = 1.0 + x;
+    double c = x - (u - 1.0);     /* the part of x lost in rounding 1 + x */
+    double uu = u > 0.0 ? u : 1.0; /* keep the split defined; specials fixed below */
+    double e;
+    double f = fa__log_split_f64(uu, &e);
+    double corr = c / uu;
+    corr = u > 9007199254740992.0 ? 0.0 : corr;  /* inf - inf guard for huge x */
+    double r = e * FA_LN2_HI + (fa__log_reduced_f64(f) + (e * FA_LN2_LO + corr));
+    r = x == -1.0 ? -__builtin_inf() : r;
+    r = x < -1.0 ? __builtin_nan("") : r;
+    r = x == __builtin_inf() ? x : r;
+    r = x == 0.0 ? x : r;  /* keeps -0.0 */
+    return x != x ? x : r;
+}
+
+/* ------------------------------------------------------ tanh and sigmoid */
+FA_INLINE double fa_tanh_f64(double x) {
+    double a = fa_abs_f64(x);
+    double ac = a > 22.0 ? 22.0 : a;        /* tanh(22) rounds to 1 */
+    double e = fa_expm1_f64(2.0 * ac);
+    double t = e / (e + 2.0);
+    t = a > 22.0 ? 1.0 : t;                  /* NaN stays NaN */
+    return fa_copysign_f64(t, x);
+}
+
+FA_INLINE double fa_sigmoid_f64(double x) {
+    double e = fa_exp_f64(-fa_abs_f64(x));
+    double num = x >= 0.0 ? 1.0 : e;
+    return num / (1.0 + e);
+}
+
+FA_INLINE double fa_sigmoid_dd_f64(double hi, double lo) {
+    int pos = hi >= 0.0;
+    double e = fa_exp_dd_f64(pos ? -hi : hi, pos ? -lo : lo);
+    double num = pos ? 1.0 : e;
+    return num / (1.0 + e);
+}
+
+/* ---------------------------------------------------------------- float */
+#define FA_LOG2E_F 1.44269504088896341f
+#define FA_LN2_HI_F 0.693359375f          /* 0x1.63p-1: k*LN2_HI_F exact */
+#define FA_LN2_LO_F -2.12194440e-4f
+#define FA_SHIFT23_F 12582912.0f          /* 1.5 * 2^23 */
+
+FA_INLINE float fa_exp_f32(float x) {
+    float xc = x < -104.0f ? -104.0f : x;
+    xc = xc > 89.0f ? 89.0f : xc;
+    float t = xc * FA_LOG2E_F + FA_SHIFT23_F;
+    float k = t - FA_SHIFT23_F;
+    int32_t ki = (int32_t)(fa_bits_f32(t) - fa_bits_f32(FA_SHIFT23_F)); /* [-150, 128] */
+    float r = (xc - k * FA_LN2_HI_F) - k * FA_LN2_LO_F;
+    float q = 1.9841269841e-4f;                 /* 1/7! */
+    q = q * r + 1.3888888889e-3f;
+    q = q * r + 8.3333333333e-3f;
+    q = q * r + 4.1666666667e-2f;
+    q = q * r + 1.6666666667e-1f;
+    q = q * r + 0.5f;
+    float p = r + (r * r) * q;
+    int32_t k1 = (int32_t)((uint32_t)(ki + 256) >> 1) - 128;
+    int32_t k2 = ki - k1;
+    float s1 = fa_from_bits_f32((uint32_t)(k1 + 127) << 23);
+    float s2 = fa_from_bits_f32((uint32_t)(k2 + 127) << 23);
+    return ((1.0f + p) * s1) * s2;
+}
+
+FA_INLINE float fa_expm1_f32(float x) { return (float)fa_expm1_f64((double)x); }
+FA_INLINE float fa_log_f32(float x) { return (float)fa_log_f64((double)x); }
+FA_INLINE float fa_log1p_f32(float x) { return (float)fa_log1p_f64((double)x); }
+FA_INLINE float fa_tanh_f32(float x) { return (float)fa_tanh_f64((double)x); }
+FA_INLINE float fa_sigmoid_f32(float x) { return (float)fa_sigmoid_f64((double)x); }
+
+#endif /* FASTACT_VMATH_H */

@@ -119,7 +119,7 @@ FA_INLINE double fa_expm1_f64(double x) {
     /* 2^k (1 + p) - 1 = 2 (s p + (s - 1/2)), s = 2^(k-1): no overflow before the end */
     double s = fa__pow2i_f64(ki - 1);
     double big = (s * p + (s - 0.5)) * 2.0;
-    double res = ki == 0 ? p : big;
+    double res = k == 0.0 ? p : big;
     return x == 0.0 ? x : res; /* keeps -0.0 */
 }
 
@@ -151,9 +151,9 @@ FA_INLINE double fa__log_split_f64(double u, double *e) {
     uint64_t b = fa_bits_f64(u);
     /* move the sqrt(2) boundary: add (1 - 0x3fe6a09e667f3bcd) to the bits, as musl does */
     uint64_t bb = b + (0x3ff0000000000000ULL - 0x3fe6a09e667f3bcdULL);
-    int64_t ei = (int64_t)(bb >> 52) - 1023;
     uint64_t mb = (bb & 0x000fffffffffffffULL) + 0x3fe6a09e667f3bcdULL;
-    *e = (double)ei;
+    /* the exponent field as a double, without an int -> double conversion */
+    *e = fa_from_bits_f64((bb >> 52) | 0x4330000000000000ULL) - (4503599627370496.0 + 1023.0);
     return fa_from_bits_f64(mb) - 1.0;
 }
 

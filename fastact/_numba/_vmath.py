@@ -1,43 +1,56 @@
 """SIMD-friendly, branch-free transcendentals for Numba kernels.
 
 llvmlite ships no SVML, so ``math.exp`` & co. inside a Numba loop are scalar
-libm calls that block vectorization.  The functions here are written only
-with +, -, *, /, comparisons-and-selects, int<->float conversions and bit
-casts (``numba.extending.intrinsic``), which LLVM vectorizes to AVX2/AVX-512.
+libm calls that block vectorization.  The functions here use only +, -, *, /,
+fused multiply-add, comparisons feeding selects, int<->float conversions and
+bit casts (``numba.extending.intrinsic``), which LLVM vectorizes to AVX2 /
+AVX-512.  All are ``inline="always"`` so they melt into the caller's loop.
 
 Naming (stable; other modules import these):
 
-``exp_f64(x)``, ``expm1_f64(x)``, ``log1p_f64(x)``, ``tanh_f64(x)``,
-``erfc_f64(x)``, ...
-    float64 in, float64 out, accurate to ~1-2 ULP over the whole range
-    (NaN -> NaN, +-inf -> the limits, subnormal results handled).
-``exp_f32(x)``, ``expm1_f32(x)``, ``log1p_f32(x)``, ``tanh_f32(x)``, ...
-    float32 in, float32 out.  Computed in float64 with shorter polynomials
-    (relative error < 1e-9 before the final rounding to float32).
-``exp_lp(x)``, ``expm1_lp(x)``, ``log1p_lp(x)``, ...
-    float64 in, float64 out at "float32 precision" (relative error < 1e-9):
-    the building blocks of float32 kernels that work in float64 internally.
+``exp_f64, expm1_f64, log1p_f64, tanh_f64, ndtr_f64`` (float64 -> float64)
+    full float64 accuracy (<= ~2 ULP) over the whole range; NaN -> NaN,
+    +-inf -> the limits, subnormal results handled.
+``exp_lp, expm1_lp, log1p_lp, tanh_lp, ndtr_lp`` (float64 -> float64)
+    "float32 precision" (relative error < 1e-9 plus float64 rounding) with
+    shorter polynomials: the building blocks of float32 kernels, which compute
+    in float64 internally and round once at the end.
+``exp_f32, expm1_f32, log1p_f32, tanh_f32`` (float32 -> float32)
+    the ``_lp`` versions wrapped for float32 arguments.
+``vexp(z, like), vexpm1, vlog1p, vtanh, vndtr, vtanhshrink``
+    float64 ``z``; pick ``_lp`` when ``like`` is a float32 value, else ``_f64``
+    (resolved at compile time): one scalar formula serves both dtypes.
 
-Method (exp family): n = round(x / ln 2), r = x - n ln2 (ln 2 split in a
-high part with trailing zeros and a low part, so n * ln2_hi is exact),
-expm1(r) by a Taylor polynomial on |r| <= ln2/2 (degree 13 for float64:
-truncation error < 2e-17 relative), then exp(x) = 2^n (1 + expm1(r)) with
-2^n built by bit cast (two factors when n can leave the normal range) and
-expm1(x) = 2^n expm1(r) + (2^n - 1).
+Method (exp family): n = round(x / ln 2) (by adding and subtracting 1.5*2**52),
+r = x - n ln2 with ln2 split in a 32-bit high part (n * ln2_hi exact) and a
+low part; expm1(r) by its Taylor polynomial on |r| <= ln2/2 (degree 13:
+truncation < 2e-17 relative; degree 8 for _lp: < 1e-9); exp(x) = 2^n (1 + p)
+with 2^n built by a bit cast (as two factors so that subnormal results and
+overflow come out right), expm1(x) = 2^n p + (2^n - 1).
+log1p: u = 1 + x, c = (x - (u - 1)) / u corrects the rounding of u,
+u = 2^k m with m in [sqrt(1/2), sqrt(2)) read from the bits,
+log m = 2 atanh(s), s = (m - 1) / (m + 1), odd series in s (|s| <= 0.1716).
+tanh(x) = sign(x) e / (e + 2), e = expm1(2|x|).
+ndtr (Phi, the standard normal CDF): Phi(x) = erfc(-x/sqrt 2) / 2 with
+erfc(z) = t h(t) exp(-z**2), t = 2 / (2 + z), h a Chebyshev series in t
+(``_coefficients.ERFCX_T_*``), and exp(-x**2/2) evaluated with x**2 = p + e
+split exactly by an FMA (so the lower tail down to x = -38 keeps full
+relative accuracy).
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-
 from llvmlite import ir
 from numba import njit, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
+
+from . import _coefficients as _coef
 
 _JIT = dict(nogil=True, cache=True, inline="always", error_model="numpy")
 
-# ------------------------------------------------------------------ bit casts
+# ------------------------------------------------------- intrinsics (bit level)
 
 
 @intrinsic
@@ -64,14 +77,31 @@ def f64_as_i64(typingctx, v):
     return types.int64(types.float64), codegen
 
 
+@intrinsic
+def fma(typingctx, a, b, c):
+    """a * b + c with a single rounding (llvm.fma: one instruction on FMA CPUs)."""
+    if not (a == b == c == types.float64):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.fma(*args)
+
+    return types.float64(types.float64, types.float64, types.float64), codegen
+
+
 # ------------------------------------------------------------------ constants
 LOG2E = 1.4426950408889634
-LN2_HI = 0.6931471803691238  # 0x3fe62e42fee00000: ln2 rounded to 32 bits
+LN2 = 0.6931471805599453
+LN2_HI = 0.6931471803691238  # ln2 rounded to 32 significant bits
 LN2_LO = 1.9082149292705877e-10  # ln2 - LN2_HI
-SHIFTER = 6755399441055744.0  # 1.5 * 2**52: x + SHIFTER - SHIFTER rounds x to an integer
-EXP_HI = 709.8  # above: exp overflows (exp(709.78) = DBL_MAX)
-EXP_LO = -746.0  # below: exp underflows to 0
+SHIFTER = 6755399441055744.0  # 1.5 * 2**52: (x + SHIFTER) - SHIFTER rounds x to an integer
+EXP_HI = 709.8  # exp overflows above log(DBL_MAX) = 709.78
+EXP_LO = -746.0  # exp underflows to 0 below -745.13
 INF = math.inf
+NAN = math.nan
+INV_SQRT2 = 0.7071067811865476
+INV_SQRT_2PI = 0.3989422804014327
+TINY = 5.551115123125783e-17  # 2**-54: below, expm1(x) = log1p(x) = tanh(x) = x
 
 
 @njit(**_JIT)
@@ -80,35 +110,41 @@ def pow2_f64(n):
     return i64_as_f64((n + 1023) << 52)
 
 
+@njit(**_JIT)
+def is_nan(x):
+    """x != x."""
+    return x != x
+
+
 # ------------------------------------------------------- expm1 on |r| <= ln2/2
 @njit(**_JIT)
 def _expm1_poly_f64(r):
-    """expm1(r) for |r| <= 0.3466, Taylor degree 13 (rel. error < 2e-17)."""
-    q = (1.0 / 6227020800.0)
-    q = q * r + (1.0 / 479001600.0)
-    q = q * r + (1.0 / 39916800.0)
-    q = q * r + (1.0 / 3628800.0)
-    q = q * r + (1.0 / 362880.0)
-    q = q * r + (1.0 / 40320.0)
-    q = q * r + (1.0 / 5040.0)
-    q = q * r + (1.0 / 720.0)
-    q = q * r + (1.0 / 120.0)
-    q = q * r + (1.0 / 24.0)
-    q = q * r + (1.0 / 6.0)
+    """expm1(r) for |r| <= 0.3466: Taylor degree 13 (relative error < 2e-17)."""
+    q = 1.0 / 6227020800.0
+    q = q * r + 1.0 / 479001600.0
+    q = q * r + 1.0 / 39916800.0
+    q = q * r + 1.0 / 3628800.0
+    q = q * r + 1.0 / 362880.0
+    q = q * r + 1.0 / 40320.0
+    q = q * r + 1.0 / 5040.0
+    q = q * r + 1.0 / 720.0
+    q = q * r + 1.0 / 120.0
+    q = q * r + 1.0 / 24.0
+    q = q * r + 1.0 / 6.0
     q = q * r + 0.5
     return r + (r * r) * q
 
 
 @njit(**_JIT)
 def _expm1_poly_lp(r):
-    """expm1(r) for |r| <= 0.3466, Taylor degree 8 (rel. error < 1e-9)."""
-    q = (1.0 / 362880.0)
-    q = q * r + (1.0 / 40320.0)
-    q = q * r + (1.0 / 5040.0)
-    q = q * r + (1.0 / 720.0)
-    q = q * r + (1.0 / 120.0)
-    q = q * r + (1.0 / 24.0)
-    q = q * r + (1.0 / 6.0)
+    """expm1(r) for |r| <= 0.3466: Taylor degree 8 (relative error < 1e-9)."""
+    q = 1.0 / 362880.0
+    q = q * r + 1.0 / 40320.0
+    q = q * r + 1.0 / 5040.0
+    q = q * r + 1.0 / 720.0
+    q = q * r + 1.0 / 120.0
+    q = q * r + 1.0 / 24.0
+    q = q * r + 1.0 / 6.0
     q = q * r + 0.5
     return r + (r * r) * q
 
@@ -116,35 +152,271 @@ def _expm1_poly_lp(r):
 # ------------------------------------------------------------------------ exp
 @njit(**_JIT)
 def exp_f64(x):
-    """exp(x) in float64: 2^n (1 + expm1(r)), r = x - n ln2; <= 1 ULP."""
+    """exp(x) = 2^n (1 + expm1(r)), r = x - n ln2, float64, <= 1 ULP."""
     xc = x if x < EXP_HI else EXP_HI
-    xc = xc if xc > EXP_LO else EXP_LO  # NaN -> EXP_LO here, restored below
-    t = xc * LOG2E + SHIFTER
-    nf = t - SHIFTER
+    xc = xc if xc > EXP_LO else EXP_LO  # NaN ends up here; restored below
+    nf = (xc * LOG2E + SHIFTER) - SHIFTER
     r = (xc - nf * LN2_HI) - nf * LN2_LO
     p = 1.0 + _expm1_poly_f64(r)
     n = int(nf)
     n1 = n >> 1
     y = p * pow2_f64(n1) * pow2_f64(n - n1)
-    return y if x == x else x
+    return x if x != x else y
 
 
 @njit(**_JIT)
 def exp_lp(x):
-    """exp(x), float64 in/out, relative error < 1e-9 for results that fit a
-    float32 (x in [-104, 89]); x outside is clamped: exp(<=-110) = ~1e-48,
-    exp(>=90) = ~1.2e39 (both round correctly to 0 / inf in float32).
-    NaN propagates."""
+    """exp(x) with relative error < 1e-9 where the result fits a float32.
+
+    x is clamped to [-110, 90] (exp gives ~1e-48 and ~1.2e39 there, which
+    round to 0 and inf in float32); NaN propagates."""
     xc = x if x < 90.0 else 90.0
     xc = xc if xc > -110.0 else -110.0
-    t = xc * LOG2E + SHIFTER
-    nf = t - SHIFTER
+    nf = (xc * LOG2E + SHIFTER) - SHIFTER
     r = (xc - nf * LN2_HI) - nf * LN2_LO
     y = (1.0 + _expm1_poly_lp(r)) * pow2_f64(int(nf))
-    return y if x == x else x
+    return x if x != x else y
+
+
+# ---------------------------------------------------------------------- expm1
+@njit(**_JIT)
+def expm1_f64(x):
+    """expm1(x) = 2^n expm1(r) + (2^n - 1) (n < 54), 2^n (1 + expm1(r)) above."""
+    xc = x if x < EXP_HI else EXP_HI
+    xc = xc if xc > -40.0 else -40.0
+    nf = (xc * LOG2E + SHIFTER) - SHIFTER
+    r = (xc - nf * LN2_HI) - nf * LN2_LO
+    p = _expm1_poly_f64(r)
+    n = int(nf)
+    n1 = n >> 1
+    s1 = pow2_f64(n1)
+    s2 = pow2_f64(n - n1)
+    s = s1 * s2
+    small = s * p + (s - 1.0)
+    big = (1.0 + p) * s1 * s2
+    y = small if n < 54 else big
+    y = x if math.fabs(x) < TINY else y  # keeps -0.0 and subnormals
+    return x if x != x else y
 
 
 @njit(**_JIT)
+def expm1_lp(x):
+    """expm1(x), relative error < 1e-9 for float32-representable results."""
+    xc = x if x < 90.0 else 90.0
+    xc = xc if xc > -40.0 else -40.0
+    nf = (xc * LOG2E + SHIFTER) - SHIFTER
+    r = (xc - nf * LN2_HI) - nf * LN2_LO
+    p = _expm1_poly_lp(r)
+    s = pow2_f64(int(nf))
+    y = s * p + (s - 1.0)
+    y = x if math.fabs(x) < TINY else y
+    return x if x != x else y
+
+
+# ---------------------------------------------------------------------- log1p
+@njit(**_JIT)
+def _log1p_parts(x):
+    """(k, s, c): 1 + x = 2^k m (1 + c), m in [sqrt(1/2), sqrt(2)), s = (m-1)/(m+1)."""
+    u = 1.0 + x
+    c = (x - (u - 1.0)) / u  # u's rounding error, relative (0 for large x)
+    c = c if u < 9007199254740992.0 else 0.0
+    iu = f64_as_i64(u) + (0x3FF0000000000000 - 0x3FE6A09E667F3BCD)
+    k = (iu >> 52) - 1023
+    m = i64_as_f64((iu & 0x000FFFFFFFFFFFFF) + 0x3FE6A09E667F3BCD)
+    s = (m - 1.0) / (m + 1.0)
+    return k, s, c
+
+
+@njit(**_JIT)
+def _log1p_finish(x, y):
+    y = x if math.fabs(x) < TINY else y  # keeps -0.0 and subnormals
+    y = -INF if x == -1.0 else y
+    y = NAN if x < -1.0 else y
+    y = x if x == INF else y
+    return x if x != x else y
+
+
+@njit(**_JIT)
+def log1p_f64(x):
+    """log1p(x) = k ln2 + 2 atanh(s) + c (see ``_log1p_parts``), float64."""
+    k, s, c = _log1p_parts(x)
+    w = s * s
+    q = 1.0 / 21.0
+    q = q * w + 1.0 / 19.0
+    q = q * w + 1.0 / 17.0
+    q = q * w + 1.0 / 15.0
+    q = q * w + 1.0 / 13.0
+    q = q * w + 1.0 / 11.0
+    q = q * w + 1.0 / 9.0
+    q = q * w + 1.0 / 7.0
+    q = q * w + 1.0 / 5.0
+    q = q * w + 1.0 / 3.0
+    log_m = 2.0 * s + (2.0 * s) * (w * q)
+    kf = float(k)
+    y = kf * LN2_HI + (log_m + (kf * LN2_LO + c))
+    return _log1p_finish(x, y)
+
+
+@njit(**_JIT)
+def log1p_lp(x):
+    """log1p(x), relative error < 1e-9 (atanh series to s**13)."""
+    k, s, c = _log1p_parts(x)
+    w = s * s
+    q = 1.0 / 13.0
+    q = q * w + 1.0 / 11.0
+    q = q * w + 1.0 / 9.0
+    q = q * w + 1.0 / 7.0
+    q = q * w + 1.0 / 5.0
+    q = q * w + 1.0 / 3.0
+    log_m = 2.0 * s + (2.0 * s) * (w * q)
+    y = float(k) * LN2 + (log_m + c)
+    return _log1p_finish(x, y)
+
+
+# ----------------------------------------------------------------------- tanh
+@njit(**_JIT)
+def tanh_f64(x):
+    """tanh(x) = sign(x) e / (e + 2), e = expm1(2|x|) (|x| clamped to 22)."""
+    a = math.fabs(x)
+    a = a if a < 22.0 else 22.0
+    e = expm1_f64(a + a)
+    y = math.copysign(e / (e + 2.0), x)
+    return x if x != x else y
+
+
+@njit(**_JIT)
+def tanh_lp(x):
+    """tanh(x) for float32 results (e = expm1_lp(2|x|), |x| clamped to 12)."""
+    a = math.fabs(x)
+    a = a if a < 12.0 else 12.0
+    e = expm1_lp(a + a)
+    y = math.copysign(e / (e + 2.0), x)
+    return x if x != x else y
+
+
+# ------------------------------------------------------- Chebyshev evaluation
+def _clenshaw(coeffs, name):
+    """A jitted straight-line Clenshaw evaluation of sum c_k T_k(s)."""
+    lines = [f"def {name}(s):", "    s2 = s + s", "    b1 = 0.0", "    b2 = 0.0"]
+    for c in reversed(coeffs[1:]):
+        lines.append(f"    b1, b2 = {c!r} + s2 * b1 - b2, b1")
+    lines.append(f"    return {coeffs[0]!r} + s * b1 - b2")
+    namespace: dict = {}
+    exec("\n".join(lines), namespace)  # noqa: S102 - constant, generated text
+    fn = namespace[name]
+    fn.__doc__ = f"Chebyshev series of degree {len(coeffs) - 1} (Clenshaw)."
+    return njit(nogil=True, inline="always", error_model="numpy")(fn)
+
+
+_erfcx_t_f64 = _clenshaw(_coef.ERFCX_T_28, "_erfcx_t_f64")
+_erfcx_t_lp = _clenshaw(_coef.ERFCX_T_15, "_erfcx_t_lp")
+_tanhshrink_w_f64 = _clenshaw(_coef.TANHSHRINK_W_17, "_tanhshrink_w_f64")
+_tanhshrink_w_lp = _clenshaw(_coef.TANHSHRINK_W_8, "_tanhshrink_w_lp")
+
+
+# ------------------------------------------------------- normal CDF / density
+@njit(**_JIT)
+def exp_neg_half_square_f64(x):
+    """exp(-x**2 / 2) with x**2 = p + e split exactly by an FMA (|x| clamped to 40)."""
+    a = math.fabs(x)
+    a = a if a < 40.0 else 40.0
+    p = a * a
+    e = fma(a, a, -p)
+    return exp_f64(-0.5 * p) * (1.0 - 0.5 * e)
+
+
+@njit(**_JIT)
+def ndtr_f64(x):
+    """Phi(x) = erfc(-x/sqrt 2)/2; erfc(z) = t h(t) exp(-z**2), t = 2/(2+z)."""
+    z = math.fabs(x) * INV_SQRT2
+    t = 2.0 / (2.0 + z)
+    half_erfc = 0.5 * t * _erfcx_t_f64(t + t - 1.0) * exp_neg_half_square_f64(x)
+    y = half_erfc if x < 0.0 else 1.0 - half_erfc
+    return x if x != x else y
+
+
+@njit(**_JIT)
+def ndtr_lp(x):
+    """Phi(x) for float32 results (shorter series, plain exp(-x*x/2))."""
+    a = math.fabs(x)
+    a = a if a < 40.0 else 40.0
+    z = a * INV_SQRT2
+    t = 2.0 / (2.0 + z)
+    half_erfc = 0.5 * t * _erfcx_t_lp(t + t - 1.0) * exp_lp(-0.5 * (a * a))
+    y = half_erfc if x < 0.0 else 1.0 - half_erfc
+    return x if x != x else y
+
+
+# ------------------------------------------------------------- tanhshrink
+@njit(**_JIT)
+def tanhshrink_f64(x):
+    """x - tanh(x): x**3 g(x**2) (Chebyshev) for |x| < 1, else (|x|-1) + 2/(e^{2|x|}+1)."""
+    a = math.fabs(x)
+    w = a * a if a < 1.0 else 1.0
+    small = a * w * _tanhshrink_w_f64(w + w - 1.0)
+    large = (a - 1.0) + 2.0 / (exp_f64(a + a) + 1.0)
+    y = math.copysign(small if a < 1.0 else large, x)
+    return x if x != x else y
+
+
+@njit(**_JIT)
+def tanhshrink_lp(x):
+    """x - tanh(x) for float32 results."""
+    a = math.fabs(x)
+    w = a * a if a < 1.0 else 1.0
+    small = a * w * _tanhshrink_w_lp(w + w - 1.0)
+    large = (a - 1.0) + 2.0 / (exp_lp(a + a) + 1.0)
+    y = math.copysign(small if a < 1.0 else large, x)
+    return x if x != x else y
+
+
+# ------------------------------------------------------------ float32 wrappers
+@njit(**_JIT)
 def exp_f32(x):
-    """exp(x) for float32 x, float32 result (computed in float64)."""
+    """exp(x), float32 in and out (exp_lp in float64, rounded once)."""
     return np.float32(exp_lp(np.float64(x)))
+
+
+@njit(**_JIT)
+def expm1_f32(x):
+    """expm1(x), float32 in and out."""
+    return np.float32(expm1_lp(np.float64(x)))
+
+
+@njit(**_JIT)
+def log1p_f32(x):
+    """log1p(x), float32 in and out."""
+    return np.float32(log1p_lp(np.float64(x)))
+
+
+@njit(**_JIT)
+def tanh_f32(x):
+    """tanh(x), float32 in and out."""
+    return np.float32(tanh_lp(np.float64(x)))
+
+
+# ------------------------------------------------ precision chosen by a dtype
+def _by_precision(full, low, name):
+    """A function f(z, like) that compiles to ``low(z)`` if ``like`` is float32."""
+
+    def stub(z, like):  # pragma: no cover - only ever compiled
+        raise NotImplementedError
+
+    stub.__name__ = stub.__qualname__ = name
+    stub.__doc__ = f"{full.__name__}(z) or, for a float32 ``like``, {low.__name__}(z)."
+
+    @overload(stub, inline="always")
+    def _impl(z, like):
+        if isinstance(like, types.Float) and like.bitwidth == 32:
+            return lambda z, like: low(z)
+        return lambda z, like: full(z)
+
+    return stub
+
+
+vexp = _by_precision(exp_f64, exp_lp, "vexp")
+vexpm1 = _by_precision(expm1_f64, expm1_lp, "vexpm1")
+vlog1p = _by_precision(log1p_f64, log1p_lp, "vlog1p")
+vtanh = _by_precision(tanh_f64, tanh_lp, "vtanh")
+vndtr = _by_precision(ndtr_f64, ndtr_lp, "vndtr")
+vtanhshrink = _by_precision(tanhshrink_f64, tanhshrink_lp, "vtanhshrink")

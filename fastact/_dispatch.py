@@ -112,6 +112,12 @@ def _direct_target(out, inputs, dtype):
     return True
 
 
+def _narrow(a, dtype):
+    """a cast to the (narrower) result dtype; float16 overflow gives inf without a warning."""
+    with np.errstate(over="ignore"):
+        return a.astype(dtype)
+
+
 def _finish(out, result_dtype, scalar):
     if scalar:
         return out[()]
@@ -207,10 +213,11 @@ def _elementwise_general(be, kernel_id, params, mode, x, grad, out, n_threads, f
     if transpose:
         target = target.T
     if out is None:
-        result = target if cdt == rdt else target.astype(rdt)
+        result = target if cdt == rdt else _narrow(target, rdt)
         return _finish(result, rdt, scalar)
     if target is not (target_view):
-        np.copyto(out, target.T if transpose else target, casting="unsafe")
+        with np.errstate(over="ignore"):  # float32 -> float16 overflow is inf, silently
+            np.copyto(out, target.T if transpose else target, casting="unsafe")
     return out
 
 
@@ -336,8 +343,9 @@ def rowwise(op_name, x, grad, axis, where, keepdims, out, backend, func):
         result = np.transpose(target.reshape(moved_shape), np.argsort(perm))
     if out is None:
         if cdt != rdt:
-            result = result.astype(rdt)
+            result = _narrow(result, rdt)
         return result[()] if result.ndim == 0 else result
     if not direct:
-        np.copyto(out, result, casting="unsafe")
+        with np.errstate(over="ignore"):
+            np.copyto(out, result, casting="unsafe")
     return out

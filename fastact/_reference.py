@@ -286,7 +286,9 @@ def evaluate(kernel_id: str, mode: str, x, params: tuple = ()):
         # Computed in float64 (no subnormal intermediates near float32's underflow
         # threshold) with the parameters rounded to float32, as the kernels see them.
         params = tuple(float(np.float32(p)) for p in params)
-        return evaluate(kernel_id, mode, x.astype(np.float64), params).astype(np.float32)
+        r = evaluate(kernel_id, mode, x.astype(np.float64), params)
+        with np.errstate(over="ignore"):  # selu(3e38) is inf in float32, silently
+            return r.astype(np.float32)
     with np.errstate(all="ignore"):
         if mode == "forward":
             r = k.forward(x, *params)
@@ -328,10 +330,12 @@ def _elementwise(kernel_id, mode, out, x, grad, params):
         np.copyto(out, evaluate(kernel_id, "derivative", x, params))
     elif mode == "backward":
         d = evaluate(kernel_id, "derivative", x, params)
-        np.multiply(grad, d, out=out)
+        with np.errstate(all="ignore"):  # inf * 0 is NaN, silently
+            np.multiply(grad, d, out=out)
     else:  # "backward_y": x holds y
         d = evaluate(kernel_id, "derivative_y", x, params)
-        np.multiply(grad, d, out=out)
+        with np.errstate(all="ignore"):  # inf * 0 is NaN, silently
+            np.multiply(grad, d, out=out)
 
 
 # --------------------------------------------------------------- softmax family

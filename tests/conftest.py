@@ -48,6 +48,12 @@ def _backend_names() -> list:
 BACKENDS = _backend_names()
 
 
+def pytest_configure(config):
+    # fastact promises silence on overflow/invalid (sigmoid(-1000) is 0.0, silently):
+    # any RuntimeWarning raised during a test is a failure.
+    config.addinivalue_line("filterwarnings", "error::RuntimeWarning")
+
+
 def pytest_report_header(config):
     lines = [f"fastact backends under test: {', '.join(BACKENDS)}"]
     for name, why in _backends.unavailable().items():

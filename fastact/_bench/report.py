@@ -1,0 +1,283 @@
+"""Turning a report dict into a table (rich or plain text), JSON and a comparison.
+
+One table row per (function, dtype, size, call style).  Columns: the time of
+every fastact backend with its speed-up over the NumPy reference
+(``numpy_time / time``), the throughput (GB/s = bytes moved / time) and the
+roofline ratio (copy time of the same bytes / time) of the fastest fastact
+backend, the best peer and fastact's ratio to it (``peer_time / fastact_time``,
+above 1 means fastact is faster).
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections import defaultdict
+
+ALLOC_MARK = "*"  # the timed call allocates its result (no out= variant, or --alloc)
+MISMATCH_MARK = "!"  # the result disagreed with the NumPy reference
+
+
+# ------------------------------------------------------------------ analysis
+def row_key(r) -> tuple:
+    return (r["function"], r["dtype"], r["size"], r["call"])
+
+
+def rows(report) -> list:
+    """[(key, {impl: record})] in measurement order, with derived fields filled in."""
+    grouped: dict = {}
+    for r in report["results"]:
+        grouped.setdefault(row_key(r), {})[r["impl"]] = r
+    first_seen = {}
+    for f, _, _, _ in grouped:
+        first_seen.setdefault(f, len(first_seen))
+    settings = report["meta"]["settings"]
+    order = {"dtype": settings["dtypes"], "call": ["out", "alloc"]}
+    grouped = dict(sorted(grouped.items(), key=lambda kv: (
+        first_seen[kv[0][0]], order["dtype"].index(kv[0][1]), kv[0][2],
+        order["call"].index(kv[0][3]))))
+    for impls in grouped.values():
+        ref = impls.get("numpy")
+        ref_t = ref["time_s"] if ref and ref["impl_kind"] == "backend" else None
+        for r in impls.values():
+            t = r["time_s"]
+            r["speedup_vs_numpy"] = ref_t / t if ref_t and t else None
+    return list(grouped.items())
+
+
+def best(impls: dict, kind: str):
+    """The fastest measured record of ``kind`` ("backend" prefers compiled over numpy; "peer")."""
+    measured = [r for r in impls.values() if r["impl_kind"] == kind and r["time_s"]]
+    if kind == "backend":
+        compiled = [r for r in measured if r["impl"] != "numpy"]
+        measured = compiled or measured
+    return min(measured, key=lambda r: r["time_s"], default=None)
+
+
+def geomean(values) -> float:
+    values = [v for v in values if v and v > 0 and math.isfinite(v)]
+    return math.exp(sum(map(math.log, values)) / len(values)) if values else float("nan")
+
+
+# ---------------------------------------------------------------- formatting
+def fmt_time(seconds) -> str:
+    if seconds is None:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            break
+    else:
+        unit, scale = "ns", 1e-9
+    value = seconds / scale
+    return f"{value:.3g} {unit}" if value < 100 else f"{value:.0f} {unit}"
+
+
+def fmt_size(n: int) -> str:
+    exp = int(round(math.log10(n))) if n > 0 else 0
+    return f"1e{exp}" if 10**exp == n else str(n)
+
+
+def fmt_ratio(value) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"x{value:.3g}" if value < 100 else f"x{value:.0f}"
+
+
+def _cell(r, show_speedup=True) -> str:
+    if r is None:
+        return ""
+    if r["time_s"] is None:
+        return "error" if r.get("error") else "-"
+    text = fmt_time(r["time_s"])
+    if r["allocates"] and r["call"] == "out":
+        text += ALLOC_MARK
+    if r["mismatch"]:
+        text += MISMATCH_MARK
+    if show_speedup and r["impl"] != "numpy" and r.get("speedup_vs_numpy"):
+        text += f" {fmt_ratio(r['speedup_vs_numpy'])}"
+    return text
+
+
+def table_data(report, old=None):
+    """(header, rows of cells, section breaks) of the main table."""
+    backends = report["meta"]["backends"]
+    show_call = report["meta"]["settings"]["alloc"]
+    old_times = _index(old) if old else None
+    header = ["function", "dtype", "size"] + (["call"] if show_call else [])
+    header += [b if b != "numpy" else "numpy (ref)" for b in backends]
+    header += ["GB/s", "roofline", "best peer", "vs peer"] + (["vs old"] if old else [])
+    body, breaks, previous = [], [], None
+    for key, impls in rows(report):
+        function, dtype, size, call = key
+        if previous is not None and function != previous:
+            breaks.append(len(body))
+        previous = function
+        top, peer = best(impls, "backend"), best(impls, "peer")
+        cells = [function, dtype, fmt_size(size)] + ([call] if show_call else [])
+        cells += [_cell(impls.get(b)) for b in backends]
+        if top is not None:
+            cells += [f"{top['gbps']:.3g}", f"{top['roofline_ratio']:.2f}"]
+        else:
+            cells += ["-", "-"]
+        cells.append(f"{peer['impl']} {_cell(peer, False)}" if peer else "-")
+        cells.append(fmt_ratio(peer["time_s"] / top["time_s"]) if peer and top else "-")
+        if old_times is not None:
+            before = old_times.get((*key, top["impl"])) if top else None
+            cells.append(f"{top['time_s'] / before - 1:+.0%}" if before else "-")
+        body.append(cells)
+    return header, body, breaks
+
+
+def print_table(report, old=None, file=None, use_rich=True):
+    header, body, breaks = table_data(report, old)
+    console = _rich_console(file) if use_rich else None
+    if console is not None:
+        from rich.table import Table
+
+        table = Table(show_edge=False, header_style="bold", pad_edge=False)
+        for i, name in enumerate(header):
+            table.add_column(name, justify="left" if i < 3 else "right", no_wrap=True)
+        for i, cells in enumerate(body):
+            table.add_row(*cells, end_section=(i + 1) in breaks)
+        console.print(table)
+        return
+    out = file or sys.stdout
+    widths = [max(len(h), *(len(c[i]) for c in body)) if body else len(h)
+              for i, h in enumerate(header)]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if i < 3 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    print(line(header), file=out)
+    print("  ".join("-" * w for w in widths), file=out)
+    for i, cells in enumerate(body):
+        if i in breaks:
+            print(file=out)
+        print(line(cells), file=out)
+
+
+def _rich_console(file):
+    try:
+        from rich.console import Console
+    except ImportError:
+        return None
+    return Console(file=file, width=250 if file is not None or not sys.stdout.isatty() else None)
+
+
+def summary_lines(report, old=None, threshold=0.15) -> list:
+    """The text under the table: legend, compile times, roofline, geometric means, problems."""
+    meta = report["meta"]
+    all_rows = rows(report)
+    lines = [
+        f"Times are medians per call with preallocated out= ({ALLOC_MARK}: the call allocates its "
+        f"result; {MISMATCH_MARK}: result differs from the NumPy reference). xN after a backend "
+        "time: speed-up over the NumPy reference.",
+        "GB/s and roofline: the fastest fastact backend (bytes read + written / time; roofline = "
+        "time of a multi-threaded copy of the same bytes / time). vs peer: best peer time / "
+        "fastest fastact time (>1: fastact faster).",
+        f"threads: {meta['threads']} (fastact{''.join(f', {k}' for k in meta['peer_threads'])}); "
+        f"{meta['blas']}; {_threading_layers(meta)}",
+    ]
+    comp = ", ".join(f"{name} {info['seconds']:.2f} s ({info['method']})"
+                     for name, info in meta["compile"].items())
+    lines.append(f"compile / warm-up (excluded from the timings): {comp or 'none'}")
+    if meta["roofline_gbps"]:
+        largest = max(meta["roofline_gbps"], key=int)
+        lines.append(f"roofline: copying {int(largest) / 1e6:.3g} MB (read + write) runs at "
+                     f"{meta['roofline_gbps'][largest]:.1f} GB/s here (fastest of 1 and "
+                     f"{meta['threads']} threads)")
+    for size in meta["settings"]["sizes"]:
+        at_size = [impls for (f, d, s, c), impls in all_rows if s == size and c == "out"]
+        parts = []
+        for b in meta["backends"]:
+            if b == "numpy":
+                continue
+            g = geomean(impls[b].get("speedup_vs_numpy") for impls in at_size if b in impls)
+            if math.isfinite(g):
+                parts.append(f"{b} x{g:.3g} vs numpy")
+        vs = [best(i, "peer")["time_s"] / best(i, "backend")["time_s"] for i in at_size
+              if best(i, "peer") and best(i, "backend")]
+        if vs:
+            wins = sum(v >= 1 for v in vs)
+            parts.append(f"fastest fastact x{geomean(vs):.3g} vs best peer "
+                         f"(faster in {wins}/{len(vs)})")
+        if parts:
+            lines.append(f"geometric mean at size {fmt_size(size)}: " + "; ".join(parts))
+    problems = [r for _, impls in all_rows for r in impls.values() if r.get("error")]
+    by_impl = defaultdict(list)
+    for r in problems:
+        by_impl[r["impl"]].append(r)
+    for impl, rs in by_impl.items():
+        lines.append(f"errors: {impl} failed on {len(rs)} measurement(s), e.g. "
+                     f"{rs[0]['function']} {rs[0]['dtype']}: {rs[0]['error']}")
+    bad = sorted({(r["impl"], r["function"], r["dtype"]) for _, impls in all_rows
+                  for r in impls.values() if r["mismatch"]})
+    if bad:
+        lines.append("MISMATCH with the NumPy reference: "
+                     + ", ".join(f"{i} {f} {d}" for i, f, d in bad))
+    if old is not None:
+        lines += compare_lines(report, old, threshold)
+    lines.append(f"wall time {meta['wall_seconds']:.1f} s")
+    return lines
+
+
+def _threading_layers(meta) -> str:
+    facts = []
+    for name, info in meta["config"]["backends"].items():
+        if info.get("available") and name in meta["backends"]:
+            layer = {k: v for k, v in info.items() if "thread" in k or "openmp" in k.lower()}
+            if layer:
+                facts.append(f"{name}: " + ", ".join(f"{k}={v}" for k, v in layer.items()))
+    return "; ".join(facts) or "threading layers: n/a"
+
+
+# ----------------------------------------------------------------- JSON, compare
+def write_json(report, path):
+    with open(path, "w") as f:
+        json.dump(report, f, indent=1, default=str)
+
+
+def read_json(path) -> dict:
+    with open(path) as f:
+        report = json.load(f)
+    if "results" not in report or "meta" not in report:
+        raise ValueError(f"{path} is not a `fastact bench --json` report")
+    return report
+
+
+def _index(report) -> dict:
+    return {(*row_key(r), r["impl"]): r["time_s"] for r in report["results"] if r["time_s"]}
+
+
+def compare(report, old, threshold=0.15) -> tuple:
+    """(regressions, improvements, matched): fastact backend timings slower/faster than before."""
+    before = _index(old)
+    regressions, improvements, matched = [], [], 0
+    for r in report["results"]:
+        if r["impl_kind"] != "backend" or not r["time_s"]:
+            continue
+        t_old = before.get((*row_key(r), r["impl"]))
+        if not t_old:
+            continue
+        matched += 1
+        change = r["time_s"] / t_old - 1
+        if change > threshold:
+            regressions.append((change, r, t_old))
+        elif change < -threshold:
+            improvements.append((change, r, t_old))
+    regressions.sort(key=lambda x: -x[0])
+    improvements.sort(key=lambda x: x[0])
+    return regressions, improvements, matched
+
+
+def compare_lines(report, old, threshold=0.15) -> list:
+    regressions, improvements, matched = compare(report, old, threshold)
+    lines = [f"compared with {old['meta'].get('date', 'the old report')}: {matched} backend "
+             f"timings matched, {len(regressions)} slower and {len(improvements)} faster by more "
+             f"than {threshold:.0%}"]
+    for change, r, t_old in regressions:
+        lines.append(f"  REGRESSION {r['impl']:<7} {r['function']} {r['dtype']} "
+                     f"{fmt_size(r['size'])} {r['call']}: {fmt_time(t_old)} -> "
+                     f"{fmt_time(r['time_s'])} ({change:+.0%})")
+    return lines

@@ -1,0 +1,63 @@
+"""The roofline: how fast this machine can move the bytes a kernel moves.
+
+A kernel that reads ``r`` bytes and writes ``w`` bytes moves ``r + w`` bytes;
+a copy of ``(r + w) / 2`` bytes moves the same amount (it reads and writes
+each byte once).  The roofline time of a case is the faster of a
+single-threaded ``np.copyto`` and a ``threads``-way copy (contiguous chunks
+copied by a thread pool; ``np.copyto`` releases the GIL), measured in the same
+run as the kernels.  ``roofline_ratio = roofline time / kernel time`` (1.0 =
+as fast as a copy of its bytes).
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .timing import Policy, measure
+
+_ALIGN = 64  # chunk boundaries on cache lines
+
+
+class Roofline:
+    """Memoized copy times per byte count, for one thread count."""
+
+    def __init__(self, threads: int, policy: Policy = Policy()):
+        self.threads = max(1, int(threads))
+        self.policy = policy
+        self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+        self._times: dict = {}
+
+    def seconds(self, nbytes: int) -> float:
+        """Seconds to move ``nbytes`` bytes (read + write) with the best copy."""
+        half = max(1, int(nbytes) // 2)
+        if half not in self._times:
+            src = np.ones(half, dtype=np.uint8)
+            dst = np.zeros(half, dtype=np.uint8)
+            best = measure(lambda: np.copyto(dst, src), self.policy).median_s
+            if self._pool is not None and half >= 64 * 1024:
+                best = min(best, measure(self._threaded(dst, src), self.policy).median_s)
+            self._times[half] = best
+        return self._times[half]
+
+    def _threaded(self, dst, src):
+        n = src.size
+        step = -(-n // self.threads)
+        step = -(-step // _ALIGN) * _ALIGN
+        pieces = [(dst[i:i + step], src[i:i + step]) for i in range(0, n, step)]
+        submit = self._pool.submit
+
+        def copy():
+            for f in [submit(np.copyto, d, s) for d, s in pieces]:
+                f.result()
+
+        return copy
+
+    def table(self) -> dict:
+        """{bytes moved: GB/s} measured so far."""
+        return {2 * half: 2 * half / t / 1e9 for half, t in sorted(self._times.items())}
+
+    def close(self):
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None

@@ -1,0 +1,240 @@
+"""Running the case table: threads, compilation, correctness check, timing.
+
+:func:`run` measures every selected case at every dtype and size with every
+selected fastact backend and every installed peer, plus the roofline, and
+returns a report dict (the ``--json`` document): ``meta`` (machine, versions,
+threads, compile times, settings) and ``results`` (one record per case,
+dtype, size, call style and implementation).
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from . import cases as cases_mod
+from . import peers as peers_mod
+from .roofline import Roofline
+from .timing import Policy, measure
+
+DEFAULT_SIZES = (1_000, 100_000, 10_000_000)
+DEFAULT_DTYPES = ("float32", "float64")
+QUICK_SIZES = (10_000, 1_000_000)
+QUICK_DTYPES = ("float32",)
+CHECK_MAX_SIZE = 100_000  # results are compared with the NumPy reference up to this size
+
+
+@dataclass
+class Settings:
+    functions: tuple = ()  # --functions tokens (empty: every case)
+    dtypes: tuple = DEFAULT_DTYPES
+    sizes: tuple = DEFAULT_SIZES
+    backends: tuple = ()  # empty: every available backend
+    peers: tuple = peers_mod.LIBRARIES  # peer libraries to try
+    threads: int = 0  # 0: fastact.get_num_threads()
+    alloc: bool = False  # also time the allocating call
+    policy: Policy = field(default_factory=Policy)
+    check: bool = True
+
+
+def budget_for(size: int, quick: bool) -> Policy:
+    """The timing policy: a fixed time budget per implementation, smaller when quick."""
+    if quick:
+        return Policy(budget=0.01, min_repeats=3, min_sample=2e-4, slow_call=0.02)
+    return Policy(budget=0.04, min_repeats=3, min_sample=5e-4, slow_call=0.05)
+
+
+@contextlib.contextmanager
+def _pinned_blas():
+    """BLAS pools pinned to one thread: no measured kernel uses BLAS, idle pools must not compete."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield "threadpoolctl not installed: BLAS threads not pinned"
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield "BLAS pinned to 1 thread (threadpoolctl)"
+
+
+def _compile(backends, progress) -> dict:
+    """Call every backend's ``warmup()`` (ahead-of-time compilation), timing it."""
+    from .. import _backends
+
+    compile_times = {}
+    for name in backends:
+        module = _backends.load(name)
+        warm = getattr(module, "warmup", None)
+        if warm is None:
+            compile_times[name] = {"method": "first call (no warmup())", "seconds": 0.0}
+            continue
+        progress.note(f"compiling {name} kernels (warmup())...")
+        start = time.perf_counter()
+        warm()
+        compile_times[name] = {"method": "warmup()", "seconds": time.perf_counter() - start}
+    return compile_times
+
+
+def _as_array(result, bufs):
+    if result is None:
+        return bufs.out
+    if hasattr(result, "numpy") and not isinstance(result, np.ndarray):
+        return result.numpy()
+    return np.asarray(result)
+
+
+def _agrees(got, ref, dtype) -> bool:
+    if got.shape != ref.shape:
+        return False
+    tol = 2e-3 if np.dtype(dtype) == np.float32 else 1e-6
+    finite = np.isfinite(ref)
+    scale = float(np.max(np.abs(ref[finite]))) if finite.any() else 1.0
+    return bool(np.allclose(got, ref, rtol=tol, atol=tol * max(scale, 1e-30), equal_nan=True))
+
+
+def _implementations(case, bufs, backends, libraries, allocate):
+    """(label, kind, library, fn, allocates, note, error) for one case and call style."""
+    impls = []
+    for name in backends:
+        impls.append((name, "backend", "fastact", case.fastact_call(name, bufs, allocate), allocate,
+                      "", None))
+    for peer in case.peers:
+        if peer.library not in libraries:
+            continue
+        try:
+            fn, allocates = peer.make(bufs, allocate)
+            impls.append((peer.library, "peer", peer.library, fn, allocates, peer.note, None))
+        except Exception as exc:  # a peer that cannot be set up is reported, not fatal
+            impls.append((peer.library, "peer", peer.library, None, allocate, peer.note,
+                          f"{type(exc).__name__}: {exc}"))
+    return impls
+
+
+def run(settings: Settings, progress) -> dict:
+    """Measure every selected case; returns the report dict (see module docstring)."""
+    import fastact
+
+    started = time.perf_counter()
+    selected = cases_mod.select(settings.functions)
+    backends = tuple(settings.backends) or tuple(fastact.backends())
+    libraries = peers_mod.available_libraries(settings.peers)
+    threads = settings.threads or fastact.get_num_threads()
+    previous_threads = fastact.set_num_threads(threads)
+    peer_threads = peers_mod.set_threads(threads, libraries)
+    calls = ("out", "alloc") if settings.alloc else ("out",)
+    roofline = Roofline(threads, settings.policy)
+    pool = cases_mod.InputPool()
+    records = []
+    try:
+        with _pinned_blas() as blas_note:
+            compile_times = _compile(backends, progress)
+            total = len(settings.dtypes) * len(settings.sizes) * len(selected) * len(calls)
+            progress.start(total)
+            for dtype in settings.dtypes:
+                for size in settings.sizes:
+                    for case in selected:
+                        bufs = case.make_buffers(dtype, size, pool)
+                        ref = case.reference(bufs) if settings.check and size <= CHECK_MAX_SIZE else None
+                        roof_s = roofline.seconds(case.nbytes(size, dtype))
+                        for call in calls:
+                            progress.advance(f"{case.name} {dtype} {size:.0e} {call}")
+                            for impl in _implementations(case, bufs, backends, libraries,
+                                                         call == "alloc"):
+                                records.append(_measure_one(case, dtype, size, call, impl, bufs,
+                                                            ref, roof_s, settings.policy))
+                        del bufs
+                    pool.clear()
+            progress.finish()
+    finally:
+        fastact.set_num_threads(previous_threads)
+        roofline_table = roofline.table()
+        roofline.close()
+    _first_call_overheads(records, compile_times)
+    meta = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "config": safe_config(),
+        "threads": threads,
+        "peer_threads": peer_threads,
+        "blas": blas_note,
+        "peers": {lib: peers_mod.library_version(lib) for lib in peers_mod.LIBRARIES},
+        "backends": list(backends),
+        "compile": compile_times,
+        "roofline_gbps": {str(k): v for k, v in roofline_table.items()},
+        "settings": {
+            "functions": list(settings.functions), "dtypes": list(settings.dtypes),
+            "sizes": list(settings.sizes), "alloc": settings.alloc,
+            "policy": asdict(settings.policy), "input": f"N(0, {cases_mod.INPUT_SCALE}**2)",
+            "row_length": cases_mod.ROW_LENGTH,
+        },
+        "wall_seconds": time.perf_counter() - started,
+    }
+    return {"meta": meta, "results": records}
+
+
+def _measure_one(case, dtype, size, call, impl, bufs, ref, roof_s, policy) -> dict:
+    label, kind, library, fn, allocates, note, error = impl
+    nbytes = case.nbytes(size, dtype)
+    record = {
+        "function": case.name, "activation": case.activation, "mode": case.mode,
+        "kind": case.kind, "dtype": dtype, "size": int(size),
+        "shape": list(case.shape(size)), "bytes": nbytes, "call": call,
+        "impl": label, "impl_kind": kind, "allocates": bool(allocates), "note": note,
+        "roofline_s": roof_s, "time_s": None, "error": error, "mismatch": False,
+    }
+    if fn is None:
+        return record
+    first = None
+    try:
+        if ref is not None:  # the first call doubles as the correctness check
+            bufs.out.fill(0)
+            start = time.perf_counter()
+            result = fn()
+            first = time.perf_counter() - start
+            record["mismatch"] = not _agrees(_as_array(result, bufs), ref, dtype)
+        timing = measure(fn, policy)
+    except Exception as exc:  # an incomplete backend or a broken peer: report and go on
+        record["error"] = f"{type(exc).__name__}: {exc}"[:300]
+        return record
+    record.update(
+        time_s=timing.median_s, first_call_s=timing.first_s if first is None else first,
+        repeats=timing.repeats,
+        number=timing.number, gbps=nbytes / timing.median_s / 1e9,
+        roofline_ratio=roof_s / timing.median_s,
+    )
+    return record
+
+
+def _first_call_overheads(records, compile_times):
+    """For backends without warmup(): the first calls' excess over the median (JIT compile)."""
+    for name, info in compile_times.items():
+        if info["method"].startswith("first call"):
+            info["seconds"] = sum(
+                max(0.0, r["first_call_s"] - r["time_s"])
+                for r in records
+                if r["impl"] == name and r["time_s"] is not None and r["call"] == "out"
+            )
+
+
+def safe_config() -> dict:
+    """``fastact.config()``, surviving a backend whose ``config()`` is broken."""
+    from .. import _backends, _config
+
+    try:
+        return _config.config()
+    except Exception as exc:
+        import platform
+
+        backends = {}
+        for name in _backends.BACKEND_MODULES:
+            try:
+                module = _backends.load(name)
+                backends[name] = {"available": True, **module.config()}
+            except Exception as err:
+                backends[name] = {"available": name in _backends.available(),
+                                  "reason": f"{type(err).__name__}: {err}"}
+        return {"fastact": "?", "numpy": np.__version__, "platform": platform.platform(),
+                "processor": _config._cpu_name(), "cpu_isa": _config.cpu_isa(),
+                "num_threads": _backends.get_num_threads(), "backends": backends,
+                "config_error": f"{type(exc).__name__}: {exc}"}

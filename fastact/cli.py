@@ -1,0 +1,246 @@
+"""The ``fastact`` command: ``bench`` (the main job), ``info`` and ``warmup``.
+
+    fastact bench                 # every function, float32+float64, sizes 1e3 1e5 1e7
+    fastact bench --quick         # a taste in under a minute
+    fastact bench --functions gelu,softmax --sizes 1e6 --json out.json --plot out.png
+    fastact bench --compare old.json
+    fastact info                  # versions, backends (and why one is missing), threads, ISA
+    fastact warmup                # compile every backend's kernels now, not at first use
+
+Also ``python -m fastact ...``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def _csv(text):
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def _sizes(text):
+    try:
+        sizes = tuple(int(float(t)) for t in _csv(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes must be numbers like 1e3,1e5: {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"sizes must be positive: {text!r}")
+    return sizes
+
+
+def _dtypes(text):
+    dtypes = _csv(text)
+    bad = [d for d in dtypes if d not in ("float32", "float64")]
+    if bad or not dtypes:
+        raise argparse.ArgumentTypeError(f"dtypes must be float32 and/or float64, got {text!r}")
+    return dtypes
+
+
+def _positive_int(text):
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fastact", description="Fast CPU activation kernels: benchmarks and diagnostics.")
+    sub = parser.add_subparsers(dest="command", metavar="{bench,info,warmup}")
+
+    bench = sub.add_parser(
+        "bench", help="time every backend against NumPy, peers and the memory roofline",
+        description="Time every activation (forward, backward) and the softmax family with every "
+        "fastact backend, the NumPy reference, PyTorch/numexpr/SciPy where installed, and a "
+        "multi-threaded copy of the same bytes (the roofline).")
+    bench.add_argument("--functions", type=_csv, default=(),
+                       help="comma-separated names: an activation (gelu: all its kernels and "
+                       "passes), a case (gelu_tanh_backward) or a pattern ('*_backward_y')")
+    bench.add_argument("--dtypes", type=_dtypes, default=None, help="float32,float64 (default both)")
+    bench.add_argument("--sizes", type=_sizes, default=None,
+                       help="element counts, e.g. 1e3,1e5,1e7 (the default)")
+    bench.add_argument("--backends", type=_csv, default=(),
+                       help="fastact backends to time (default: all available)")
+    bench.add_argument("--peers", type=_csv, default=None,
+                       help="peer libraries: torch,numexpr,scipy,numpy-expr (default: those "
+                       "installed) or 'none'")
+    bench.add_argument("--threads", type=_positive_int, default=0,
+                       help="threads for fastact, torch and numexpr (default: fastact's setting)")
+    bench.add_argument("--quick", action="store_true",
+                       help="float32, sizes 1e4 and 1e6, a short time budget: under a minute")
+    bench.add_argument("--budget", type=float, default=None,
+                       help="seconds of timing per implementation and case")
+    bench.add_argument("--alloc", action="store_true",
+                       help="also time the allocating call (no out=), as separate rows")
+    bench.add_argument("--json", metavar="FILE", help="write the full report as JSON")
+    bench.add_argument("--plot", metavar="FILE.png", help="plot throughput vs size (matplotlib)")
+    bench.add_argument("--plot-dtype", choices=("float32", "float64"), default=None,
+                       help="dtype shown in the plot (default: the first measured)")
+    bench.add_argument("--compare", metavar="OLD.json", help="show regressions against an old report")
+    bench.add_argument("--threshold", type=float, default=0.15,
+                       help="relative slow-down counted as a regression by --compare (0.15)")
+    bench.add_argument("--no-check", action="store_true",
+                       help="skip comparing every result with the NumPy reference")
+    bench.add_argument("--plain", action="store_true", help="plain text, even if rich is installed")
+    bench.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    sub.add_parser("info", help="versions, backends (and why any is missing), threads, CPU ISA")
+    sub.add_parser("warmup", help="compile every backend's kernels ahead of use, and time it")
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "bench":
+        return bench(args)
+    if args.command == "info":
+        return info()
+    if args.command == "warmup":
+        return warmup()
+    parser.print_help()
+    return 0
+
+
+# ---------------------------------------------------------------------- bench
+def bench(args) -> int:
+    import fastact
+
+    from ._bench import cases, peers, report
+    from ._bench.progress import make_progress
+    from ._bench.run import (DEFAULT_DTYPES, DEFAULT_SIZES, QUICK_DTYPES, QUICK_SIZES, Settings,
+                             budget_for, run)
+    from ._bench.timing import Policy
+
+    try:
+        cases.select(args.functions)
+        available = fastact.backends()
+        missing = [b for b in args.backends if b not in available]
+        if missing:
+            raise ValueError(f"backend(s) {', '.join(missing)} not available here "
+                             f"(available: {', '.join(available)}; see `fastact info`)")
+        old = report.read_json(args.compare) if args.compare else None
+    except (ValueError, OSError) as exc:
+        print(f"fastact bench: {exc}", file=sys.stderr)
+        return 2
+    if args.peers is None:
+        libraries = peers.LIBRARIES
+    elif args.peers == ("none",):
+        libraries = ()
+    else:
+        unknown = [p for p in args.peers if p not in peers.LIBRARIES]
+        if unknown:
+            print(f"fastact bench: unknown peer(s) {', '.join(unknown)}; choose from "
+                  f"{', '.join(peers.LIBRARIES)} or none", file=sys.stderr)
+            return 2
+        libraries = args.peers
+    not_installed = [p for p in libraries if peers.library_version(p) is None]
+    policy = budget_for(0, args.quick)
+    if args.budget:
+        policy = Policy(**{**policy.__dict__, "budget": args.budget})
+    settings = Settings(
+        functions=args.functions,
+        dtypes=args.dtypes or (QUICK_DTYPES if args.quick else DEFAULT_DTYPES),
+        sizes=args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES),
+        backends=args.backends, peers=libraries, threads=args.threads, alloc=args.alloc,
+        policy=policy, check=not args.no_check,
+    )
+    use_rich = not args.plain and _has("rich")
+    progress = make_progress(use_rich=use_rich, enabled=not args.no_progress)
+    if not_installed and args.peers is not None:
+        print(f"note: peer(s) not installed, skipped: {', '.join(not_installed)}", file=sys.stderr)
+    result = run(settings, progress)
+    report.print_table(result, old, use_rich=use_rich)
+    print()
+    for line in report.summary_lines(result, old, args.threshold):
+        print(line)
+    if not use_rich and not args.plain:
+        print("(install rich for a formatted table: pip install 'fastact[bench]')")
+    if args.json:
+        report.write_json(result, args.json)
+        print(f"JSON report written to {args.json}")
+    if args.plot:
+        if not _has("matplotlib"):
+            print(f"--plot: matplotlib is not installed, no plot written "
+                  f"(pip install 'fastact[bench]')", file=sys.stderr)
+        else:
+            from ._bench.plot import plot
+
+            dtype = plot(result, args.plot, args.plot_dtype)
+            print(f"plot ({dtype}) written to {args.plot}")
+    return 0
+
+
+def _has(module) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+# ----------------------------------------------------------------------- info
+def info() -> int:
+    """Versions, backends and why any is missing, threads, threading layers, OpenMP, CPU ISA."""
+    from . import show_config
+    from ._bench import peers
+
+    show_config()
+    print("       peers:", ", ".join(f"{lib} {peers.library_version(lib) or '(not installed)'}"
+                                     for lib in peers.LIBRARIES if lib != "numpy-expr"))
+    for module in ("numba", "scipy", "threadpoolctl", "rich", "matplotlib"):
+        version = _version(module)
+        print(f"{module:>12}: {version or 'not installed'}")
+    print("      openmp:", _openmp_runtimes())
+    return 0
+
+
+def _version(module):
+    try:
+        from importlib.metadata import version
+
+        return version(module)
+    except Exception:
+        return None
+
+
+def _openmp_runtimes() -> str:
+    """OpenMP runtimes loaded in this process after loading the backends (threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (threadpoolctl not installed)"
+    libs = [i for i in threadpool_info() if i.get("user_api") == "openmp"]
+    if not libs:
+        return "none loaded"
+    return "; ".join(f"{i.get('internal_api')} {i.get('version') or ''} ({i.get('filepath')}, "
+                     f"{i.get('num_threads')} threads)" for i in libs)
+
+
+# --------------------------------------------------------------------- warmup
+def warmup() -> int:
+    """Call ``warmup()`` of every available backend that has one; print how long each took."""
+    from . import _backends
+
+    total = 0.0
+    for name in _backends.available():
+        module = _backends.load(name)
+        warm = getattr(module, "warmup", None)
+        if warm is None:
+            print(f"{name:>8}: nothing to compile")
+            continue
+        start = time.perf_counter()
+        try:
+            warm()
+        except Exception as exc:
+            print(f"{name:>8}: warmup failed: {type(exc).__name__}: {exc}")
+            return 1
+        took = time.perf_counter() - start
+        total += took
+        print(f"{name:>8}: compiled in {took:.2f} s")
+    print(f"   total: {total:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

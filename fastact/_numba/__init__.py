@@ -1,0 +1,160 @@
+"""The ``"numba"`` backend: parallel, vectorized Numba kernels.
+
+Interface (see ``fastact._backends``): ``NAME``, ``get_elementwise``,
+``get_rowwise``, ``config``, ``check_available``, ``warmup``.
+
+Layout: ``_vmath`` (branch-free exp/expm1/log1p/tanh/Phi that vectorize),
+``_formulas`` (one scalar formula per kernel id and mode), ``_factory``
+(generates and caches the loops), ``_threading`` (TBB or a guarded
+workqueue), ``_softmax`` (the softmax family, separate author).
+
+Kernels are compiled lazily, per (kernel id, mode, dtype), on first use, and
+cached on disk (``_factory.cache_dir()``); ``warmup()`` compiles everything.
+Arrays of at least :data:`PARALLEL_THRESHOLD` elements run on
+``min(n_threads, NUMBA_NUM_THREADS)`` threads, smaller ones serially in the
+calling thread.  Every kernel is elementwise, so results do not depend on
+the thread count.
+"""
+from __future__ import annotations
+
+import time
+
+import numba
+
+from . import _factory, _threading
+from .._registry import all_kernel_ids, y_kernel_ids
+
+NAME = "numba"
+
+# Below this many elements a kernel runs serially.  Measured on a 2-core AVX-512
+# machine (bench in the report): a TBB parallel launch costs ~10-20 us, the cheapest
+# kernels (relu, copy-like) process ~1-2 elements/ns on one core, so two threads win
+# from ~50k elements on for those and much earlier for transcendental ones; 32768 keeps
+# every kernel within a few percent of the better path.
+PARALLEL_THRESHOLD = 32768
+
+_LAYER = _threading.setup()
+_MAX_THREADS = _threading.max_threads()
+_DTYPE_NAMES = {"f": "float32", "d": "float64"}
+_KERNEL_IDS = frozenset(all_kernel_ids())
+_Y_IDS = frozenset(y_kernel_ids())
+
+
+def check_available() -> None:
+    """Raise if this backend cannot run here (Numba imported fine if we got here)."""
+    _threading.setup()
+
+
+def _check(kernel_id, mode):
+    if kernel_id not in _KERNEL_IDS:
+        raise KeyError(f"numba backend has no kernel {kernel_id!r}")
+    if mode not in _factory.MODES:
+        raise ValueError(f"unknown mode {mode!r}")
+    if mode == "backward_y" and kernel_id not in _Y_IDS:
+        raise ValueError(f"{kernel_id!r} has no derivative as a function of y")
+
+
+def _run_parallel(entry, out, x, grad, a, b, n_threads):
+    k = n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
+    with _threading.launch_lock:
+        previous = numba.get_num_threads()
+        if previous != k:
+            numba.set_num_threads(k)
+        try:
+            entry(out, x, grad, a, b, True)
+        finally:
+            if previous != k:
+                numba.set_num_threads(previous)
+
+
+def get_elementwise(kernel_id: str, mode: str):
+    """kernel(out, x, grad, params, n_threads): out = f(x), f'(x), grad*f'(x) or grad*f'(y)."""
+    _check(kernel_id, mode)
+    entries: dict = {}
+
+    def compile_for(char):
+        entry = entries.get(char)
+        if entry is None:
+            entry = entries[char] = _factory.compile_kernel(kernel_id, mode, _DTYPE_NAMES[char])[0]
+        return entry
+
+    def kernel(out, x, grad, params, n_threads):
+        entry = entries.get(x.dtype.char) or compile_for(x.dtype.char)
+        if x.ndim != 1:
+            x = x.reshape(-1)
+            out = out.reshape(-1)
+            if grad is not None:
+                grad = grad.reshape(-1)
+        if grad is None:
+            grad = x
+        n = len(params)
+        a = params[0] if n else 0.0
+        b = params[1] if n > 1 else 0.0
+        if x.size < PARALLEL_THRESHOLD or n_threads <= 1:
+            entry(out, x, grad, a, b, False)
+        else:
+            _run_parallel(entry, out, x, grad, a, b, n_threads)
+
+    kernel.compile_for = compile_for
+    kernel.__name__ = f"numba_{kernel_id}_{mode}"
+    kernel.__doc__ = f"Numba kernel {kernel_id} ({mode}); see fastact._numba._formulas."
+    return kernel
+
+
+def get_rowwise(op: str):
+    """The softmax-family kernel ``op`` (implemented in ``fastact._numba._softmax``)."""
+    try:
+        from . import _softmax
+    except ModuleNotFoundError as exc:
+        if exc.name != __name__ + "._softmax":
+            raise
+        raise NotImplementedError("the numba backend has no softmax kernels yet") from None
+    return _softmax.get_rowwise(op)
+
+
+def kernel_variants():
+    """Every (kernel id, mode, dtype) this backend compiles."""
+    for kernel_id in all_kernel_ids():
+        for mode in _factory.MODES:
+            if mode == "backward_y" and kernel_id not in _Y_IDS:
+                continue
+            for dtype in _factory.DTYPES:
+                yield kernel_id, mode, dtype
+
+
+def warmup(verbose: bool = False) -> dict:
+    """Compile (or load from the disk cache) every elementwise kernel; returns timings.
+
+    ``{"elementwise_seconds": s, "kernels": n, "rowwise_seconds": s2}``.
+    """
+    t0 = time.perf_counter()
+    count = 0
+    for kernel_id, mode, dtype in kernel_variants():
+        t = time.perf_counter()
+        _factory.compile_kernel(kernel_id, mode, dtype)
+        count += 1
+        if verbose:
+            print(f"{kernel_id:12s} {mode:11s} {dtype}: {time.perf_counter() - t:.2f} s")
+    t1 = time.perf_counter()
+    result = {"elementwise_seconds": t1 - t0, "kernels": count}
+    try:
+        from . import _softmax
+    except ModuleNotFoundError:
+        return result
+    rowwise_warmup = getattr(_softmax, "warmup", None)
+    if rowwise_warmup is not None:
+        rowwise_warmup()
+        result["rowwise_seconds"] = time.perf_counter() - t1
+    return result
+
+
+def config() -> dict:
+    """Facts for ``show_config()``."""
+    return {
+        "numba": numba.__version__,
+        "threading_layer": _threading.active_layer(),
+        "max_threads": _MAX_THREADS,
+        "parallel_threshold": PARALLEL_THRESHOLD,
+        "tbb_library": _threading._state["tbb_library"],
+        "cache_dir": _factory.cache_dir(),
+    }

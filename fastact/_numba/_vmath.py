@@ -4,7 +4,7 @@ llvmlite ships no SVML, so ``math.exp`` & co. inside a Numba loop are scalar
 libm calls that block vectorization.  The functions here use only +, -, *, /,
 fused multiply-add, comparisons feeding selects, int<->float conversions and
 bit casts (``numba.extending.intrinsic``), which LLVM vectorizes to AVX2 /
-AVX-512.  All are ``inline="always"`` so they melt into the caller's loop.
+AVX-512.  LLVM inlines them into the caller's loop (IR-level inlining is not needed).
 
 Naming (stable; other modules import these):
 
@@ -48,7 +48,7 @@ from numba.extending import intrinsic, overload
 
 from . import _coefficients as _coef
 
-_JIT = dict(nogil=True, cache=True, inline="always", error_model="numpy")
+_JIT = dict(nogil=True, cache=True, error_model="numpy")
 
 # ------------------------------------------------------- intrinsics (bit level)
 
@@ -305,7 +305,7 @@ def _clenshaw(coeffs, name):
     exec("\n".join(lines), namespace)  # noqa: S102 - constant, generated text
     fn = namespace[name]
     fn.__doc__ = f"Chebyshev series of degree {len(coeffs) - 1} (Clenshaw)."
-    return njit(nogil=True, inline="always", error_model="numpy")(fn)
+    return njit(nogil=True, error_model="numpy")(fn)
 
 
 _erfcx_t_f64 = _clenshaw(_coef.ERFCX_T_28, "_erfcx_t_f64")
@@ -405,7 +405,7 @@ def _by_precision(full, low, name):
     stub.__name__ = stub.__qualname__ = name
     stub.__doc__ = f"{full.__name__}(z) or, for a float32 ``like``, {low.__name__}(z)."
 
-    @overload(stub, inline="always")
+    @overload(stub)
     def _impl(z, like):
         if isinstance(like, types.Float) and like.bitwidth == 32:
             return lambda z, like: low(z)

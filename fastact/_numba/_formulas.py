@@ -1,0 +1,581 @@
+"""One scalar formula per kernel id: forward, derivative and derivative-from-y.
+
+For every kernel id ``k`` of the registry this module defines jitted scalar
+functions ``k__forward(x, a, b)``, ``k__derivative(x, a, b)`` and, where the
+registry allows it, ``k__derivative_y(y, a, b)``.  ``x`` has the array's
+dtype, ``a`` and ``b`` are the first two numeric parameters already cast to
+that dtype (unused ones are 0).  ``_factory`` turns them into loops.
+
+Conventions
+* Piecewise-linear formulas work in the array's dtype (``T(v, x)`` casts a
+  constant to x's type) and match NumPy's min/max on signed zeros.
+* Smooth formulas work in float64 (``W(x)``) and call ``_vmath``'s
+  ``v*`` functions with ``like=x``: full float64 accuracy for float64 arrays,
+  float32-precision (cheaper) polynomials for float32 arrays.  The result is
+  rounded once when stored.
+* NaN inputs are restored by the loop (NaN in -> NaN out for every mode); the
+  formulas handle +-inf themselves where the plain expression would give NaN.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+from ._vmath import (
+    exp_neg_half_square_f64,
+    fma,
+    vexp,
+    vexpm1,
+    vlog1p,
+    vndtr,
+    vtanh,
+    vtanhshrink,
+)
+
+_JIT = dict(nogil=True, cache=True, error_model="numpy")
+INF = math.inf
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+GELU_TANH_K = 0.044715
+SQRT_2_OVER_PI = 0.7978845608028654
+INV_SQRT_2PI = 0.3989422804014327
+
+
+# ------------------------------------------------------------------- helpers
+def T(v, x):  # pragma: no cover - only ever compiled
+    """v cast to the type of x."""
+    raise NotImplementedError
+
+
+@overload(T)
+def _T(v, x):
+    if isinstance(x, types.Float) and x.bitwidth == 32:
+        return lambda v, x: np.float32(v)
+    return lambda v, x: np.float64(v)
+
+
+@njit(**_JIT)
+def W(x):
+    """x widened to float64."""
+    return np.float64(x)
+
+
+def exp_neg_half_square(z, like):  # pragma: no cover - only ever compiled
+    """exp(-z**2/2): exact split of z**2 for float64, plain for float32 precision."""
+    raise NotImplementedError
+
+
+@overload(exp_neg_half_square)
+def _enhs(z, like):
+    if isinstance(like, types.Float) and like.bitwidth == 32:
+        return lambda z, like: vexp(-0.5 * (z * z), like)
+    return lambda z, like: exp_neg_half_square_f64(z)
+
+
+@njit(**_JIT)
+def sigmoid_pair(v, like):
+    """(sigmoid(v), sigmoid(-v)) from one e = exp(-|v|)."""
+    e = vexp(-math.fabs(v), like)
+    d = 1.0 / (1.0 + e)
+    ed = e * d
+    return (d, ed) if v >= 0.0 else (ed, d)
+
+
+@njit(**_JIT)
+def sigmoid_pair_dd(hi, lo, like):
+    """(sigmoid(v), sigmoid(-v)) for v = hi + lo (lo a tiny correction)."""
+    e = vexp(-math.fabs(hi), like) * (1.0 - math.copysign(lo, hi))
+    d = 1.0 / (1.0 + e)
+    ed = e * d
+    return (d, ed) if hi >= 0.0 else (ed, d)
+
+
+def gelu_tanh_2u(z, like):  # pragma: no cover - only ever compiled
+    """(hi, lo) with hi + lo = 2 sqrt(2/pi) (z + k z**3), z clamped to +-30."""
+    raise NotImplementedError
+
+
+@njit(**_JIT)
+def _gelu_tanh_2u_f64(z):
+    """2u in double-double (FMA products, two-sum): the lower tail of gelu_tanh
+    is exp(2u) with |2u| up to ~745, so u needs ~2**-60 relative accuracy."""
+    x = z if z < 30.0 else 30.0
+    x = x if x > -30.0 else -30.0
+    x2 = x * x
+    e2 = fma(x, x, -x2)
+    x3 = x2 * x
+    e3 = fma(x2, x, -x3) + e2 * x
+    kx3 = GELU_TANH_K * x3
+    ek = fma(GELU_TANH_K, x3, -kx3) + GELU_TANH_K * e3
+    s = x + kx3
+    bb = s - x
+    es = ((x - (s - bb)) + (kx3 - bb)) + ek
+    c2 = 2.0 * SQRT_2_OVER_PI
+    v = c2 * s
+    ev = fma(c2, s, -v) + c2 * es
+    hi = v + ev
+    lo = ev - (hi - v)
+    return hi, lo
+
+
+@overload(gelu_tanh_2u)
+def _g2u(z, like):
+    if isinstance(like, types.Float) and like.bitwidth == 32:
+
+        def impl(z, like):
+            x = z if z < 30.0 else 30.0
+            x = x if x > -30.0 else -30.0
+            return 2.0 * SQRT_2_OVER_PI * (x + GELU_TANH_K * (x * x * x)), 0.0
+
+        return impl
+    return lambda z, like: _gelu_tanh_2u_f64(z)
+
+
+@njit(**_JIT)
+def at_inf(z, r, neg, pos):
+    """r, except neg at z = -inf and pos at z = +inf (the mathematical limits)."""
+    r = neg if z == -INF else r
+    return pos if z == INF else r
+
+
+@njit(**_JIT)
+def step(c, x):
+    """1 if c else 0, in x's type."""
+    return T(1.0, x) if c else T(0.0, x)
+
+
+# ------------------------------------------------------------------ identity
+@njit(**_JIT)
+def identity__forward(x, a, b):
+    """identity(x) = x"""
+    return x
+
+
+@njit(**_JIT)
+def identity__derivative(x, a, b):
+    """identity'(x) = 1"""
+    return T(1.0, x)
+
+
+identity__derivative_y = identity__derivative
+
+
+# ---------------------------------------------------------------------- relu
+@njit(**_JIT)
+def relu__forward(x, a, b):
+    """relu(x) = max(x, 0) (NumPy's maximum: relu(-0.0) = 0.0)"""
+    return T(0.0, x) if x <= 0 else x
+
+
+@njit(**_JIT)
+def relu__derivative(x, a, b):
+    """relu'(x) = 1 if x > 0 else 0"""
+    return step(x > 0, x)
+
+
+relu__derivative_y = relu__derivative
+
+
+@njit(**_JIT)
+def leaky_relu__forward(x, a, b):
+    """leaky_relu(x) = x if x > 0 else a x"""
+    return x if x > 0 else x * a
+
+
+@njit(**_JIT)
+def leaky_relu__derivative(x, a, b):
+    """leaky_relu'(x) = 1 if x > 0 else a"""
+    return T(1.0, x) if x > 0 else a
+
+
+leaky_relu__derivative_y = leaky_relu__derivative
+
+
+# ------------------------------------------------------------------- sigmoid
+@njit(**_JIT)
+def sigmoid__forward(x, a, b):
+    """sigmoid(x) = 1/(1+exp(-x)) (e^x/(1+e^x) for x < 0)"""
+    return sigmoid_pair(W(x), x)[0]
+
+
+@njit(**_JIT)
+def sigmoid__derivative(x, a, b):
+    """sigmoid'(x) = sigmoid(x) sigmoid(-x)"""
+    s, sn = sigmoid_pair(W(x), x)
+    return s * sn
+
+
+@njit(**_JIT)
+def sigmoid__derivative_y(y, a, b):
+    """sigmoid' = y (1 - y)"""
+    w = W(y)
+    return w * (1.0 - w)
+
+
+# ---------------------------------------------------------------------- tanh
+@njit(**_JIT)
+def tanh__forward(x, a, b):
+    """tanh(x) = sign(x) e/(e+2), e = expm1(2|x|)"""
+    return vtanh(W(x), x)
+
+
+@njit(**_JIT)
+def tanh__derivative(x, a, b):
+    """tanh'(x) = sech(x)**2 = 4e/(1+e)**2, e = exp(-2|x|) (no cancellation)"""
+    e = vexp(-2.0 * math.fabs(W(x)), x)
+    return 4.0 * e / ((1.0 + e) * (1.0 + e))
+
+
+@njit(**_JIT)
+def tanh__derivative_y(y, a, b):
+    """tanh' = (1 - y)(1 + y)"""
+    w = W(y)
+    return (1.0 - w) * (1.0 + w)
+
+
+# ---------------------------------------------------------------------- gelu
+@njit(**_JIT)
+def gelu__forward(x, a, b):
+    """gelu(x) = x Phi(x)"""
+    z = W(x)
+    return at_inf(z, z * vndtr(z, x), -0.0, INF)
+
+
+@njit(**_JIT)
+def gelu__derivative(x, a, b):
+    """gelu'(x) = Phi(x) + x phi(x), phi(x) = exp(-x**2/2)/sqrt(2 pi)"""
+    z = W(x)
+    r = vndtr(z, x) + z * (INV_SQRT_2PI * exp_neg_half_square(z, x))
+    return at_inf(z, r, 0.0, 1.0)
+
+
+@njit(**_JIT)
+def gelu_tanh__forward(x, a, b):
+    """gelu_tanh(x) = x/2 (1 + tanh u) = x sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x**3)"""
+    z = W(x)
+    hi, lo = gelu_tanh_2u(z, x)
+    s, sn = sigmoid_pair_dd(hi, lo, x)
+    return at_inf(z, z * s, -0.0, INF)
+
+
+@njit(**_JIT)
+def gelu_tanh__derivative(x, a, b):
+    """gelu_tanh'(x) = s + x s (1-s) 2 sqrt(2/pi)(1 + 3k x**2), s = sigmoid(2u)"""
+    z = W(x)
+    hi, lo = gelu_tanh_2u(z, x)
+    s, sn = sigmoid_pair_dd(hi, lo, x)
+    zc = z if z < 30.0 else 30.0
+    zc = zc if zc > -30.0 else -30.0
+    du = 2.0 * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_K * (zc * zc))
+    return at_inf(z, s + zc * (s * sn) * du, 0.0, 1.0)
+
+
+# ------------------------------------------------------------- silu / swish
+@njit(**_JIT)
+def silu__forward(x, a, b):
+    """silu(x) = x sigmoid(x)"""
+    z = W(x)
+    return at_inf(z, z * sigmoid_pair(z, x)[0], -0.0, INF)
+
+
+@njit(**_JIT)
+def silu__derivative(x, a, b):
+    """silu'(x) = s (1 + x (1 - s)), s = sigmoid(x)"""
+    z = W(x)
+    s, sn = sigmoid_pair(z, x)
+    return at_inf(z, s * (1.0 + z * sn), 0.0, 1.0)
+
+
+@njit(**_JIT)
+def swish__forward(x, a, b):
+    """swish(x) = x sigmoid(beta x), beta = a"""
+    z = W(x)
+    beta = W(a)
+    r = z * sigmoid_pair(beta * z, x)[0]
+    return at_inf(z, r, -0.0, INF) if beta > 0.0 else at_inf(z, r, -INF, 0.0)
+
+
+@njit(**_JIT)
+def swish__derivative(x, a, b):
+    """swish'(x) = s (1 + beta x (1 - s)), s = sigmoid(beta x)"""
+    z = W(x)
+    v = W(a) * z
+    s, sn = sigmoid_pair(v, x)
+    r = s * (1.0 + v * sn)
+    return at_inf(z, r, 0.0, 1.0) if a > 0 else at_inf(z, r, 1.0, 0.0)
+
+
+# ------------------------------------------------------------ elu family
+@njit(**_JIT)
+def elu__forward(x, a, b):
+    """elu(x) = x if x > 0 else alpha expm1(x)"""
+    z = W(x)
+    return z if z > 0.0 else W(a) * vexpm1(z, x)
+
+
+@njit(**_JIT)
+def elu__derivative(x, a, b):
+    """elu'(x) = 1 if x > 0 else alpha exp(x)"""
+    z = W(x)
+    return 1.0 if z > 0.0 else W(a) * vexp(z, x)
+
+
+@njit(**_JIT)
+def elu__derivative_y(y, a, b):
+    """elu' = 1 if y > 0 else y + alpha"""
+    w = W(y)
+    return 1.0 if w > 0.0 else w + W(a)
+
+
+@njit(**_JIT)
+def selu__forward(x, a, b):
+    """selu(x) = scale (x if x > 0 else alpha expm1(x))"""
+    z = W(x)
+    return SELU_SCALE * (z if z > 0.0 else SELU_ALPHA * vexpm1(z, x))
+
+
+@njit(**_JIT)
+def selu__derivative(x, a, b):
+    """selu'(x) = scale if x > 0 else scale alpha exp(x)"""
+    z = W(x)
+    return SELU_SCALE if z > 0.0 else (SELU_SCALE * SELU_ALPHA) * vexp(z, x)
+
+
+@njit(**_JIT)
+def selu__derivative_y(y, a, b):
+    """selu' = scale if y > 0 else y + scale alpha"""
+    w = W(y)
+    return SELU_SCALE if w > 0.0 else w + SELU_SCALE * SELU_ALPHA
+
+
+@njit(**_JIT)
+def celu__forward(x, a, b):
+    """celu(x) = x if x > 0 else alpha expm1(x / alpha)"""
+    z = W(x)
+    return z if z > 0.0 else W(a) * vexpm1(z / W(a), x)
+
+
+@njit(**_JIT)
+def celu__derivative(x, a, b):
+    """celu'(x) = 1 if x > 0 else exp(x / alpha)"""
+    z = W(x)
+    return 1.0 if z > 0.0 else vexp(z / W(a), x)
+
+
+@njit(**_JIT)
+def celu__derivative_y(y, a, b):
+    """celu' = 1 if y > 0 else y / alpha + 1"""
+    w = W(y)
+    return 1.0 if w > 0.0 else w / W(a) + 1.0
+
+
+# ------------------------------------------------- softplus / mish / logsigmoid
+@njit(**_JIT)
+def softplus__forward(x, a, b):
+    """softplus(x) = x if beta x > threshold else (max(u,0) + log1p(exp(-|u|)))/beta, u = beta x"""
+    z = W(x)
+    beta = W(a)
+    u = beta * z
+    r = (max(u, 0.0) + vlog1p(vexp(-math.fabs(u), x), x)) / beta
+    return z if x * a > b else r
+
+
+@njit(**_JIT)
+def softplus__derivative(x, a, b):
+    """softplus'(x) = 1 if beta x > threshold else sigmoid(beta x)"""
+    r = sigmoid_pair(W(a) * W(x), x)[0]
+    return 1.0 if x * a > b else r
+
+
+@njit(**_JIT)
+def _mish_t(z, like):
+    """tanh(softplus(z)) = n / (n + 2), n = e (e + 2), e = exp(z) (1 above z = 20)."""
+    e = vexp(z if z < 20.0 else 20.0, like)
+    n = e * (e + 2.0)
+    return n / (n + 2.0) if z <= 20.0 else 1.0
+
+
+@njit(**_JIT)
+def mish__forward(x, a, b):
+    """mish(x) = x tanh(softplus(x))"""
+    z = W(x)
+    return at_inf(z, z * _mish_t(z, x), -0.0, INF)
+
+
+@njit(**_JIT)
+def mish__derivative(x, a, b):
+    """mish'(x) = t + x sigmoid(x) (1 - t**2), t = tanh(softplus(x))"""
+    z = W(x)
+    t = _mish_t(z, x)
+    s = sigmoid_pair(z, x)[0]
+    return at_inf(z, t + z * s * ((1.0 - t) * (1.0 + t)), 0.0, 1.0)
+
+
+@njit(**_JIT)
+def logsigmoid__forward(x, a, b):
+    """logsigmoid(x) = min(x, 0) - log1p(exp(-|x|))"""
+    z = W(x)
+    return min(z, 0.0) - vlog1p(vexp(-math.fabs(z), x), x)
+
+
+@njit(**_JIT)
+def logsigmoid__derivative(x, a, b):
+    """logsigmoid'(x) = sigmoid(-x)"""
+    return sigmoid_pair(W(x), x)[1]
+
+
+@njit(**_JIT)
+def logsigmoid__derivative_y(y, a, b):
+    """logsigmoid' = -expm1(y)"""
+    return -vexpm1(W(y), y)
+
+
+# ------------------------------------------------------------ hard functions
+@njit(**_JIT)
+def _hardsigmoid(x):
+    v = x + T(3.0, x)
+    v = T(0.0, x) if v <= 0 else v
+    v = T(6.0, x) if v >= 6 else v
+    return v / T(6.0, x)
+
+
+@njit(**_JIT)
+def hardsigmoid__forward(x, a, b):
+    """hardsigmoid(x) = min(max(x + 3, 0), 6) / 6"""
+    return _hardsigmoid(x)
+
+
+@njit(**_JIT)
+def hardsigmoid__derivative(x, a, b):
+    """hardsigmoid'(x) = 1/6 if -3 < x < 3 else 0"""
+    return T(1.0, x) / T(6.0, x) if (x > -3) and (x < 3) else T(0.0, x)
+
+
+@njit(**_JIT)
+def hardsigmoid__derivative_y(y, a, b):
+    """hardsigmoid' = 1/6 if 0 < y < 1 else 0"""
+    return T(1.0, y) / T(6.0, y) if (y > 0) and (y < 1) else T(0.0, y)
+
+
+@njit(**_JIT)
+def hardswish__forward(x, a, b):
+    """hardswish(x) = x hardsigmoid(x)"""
+    r = x * _hardsigmoid(x)
+    return T(-0.0, x) if x == -INF else r
+
+
+@njit(**_JIT)
+def hardswish__derivative(x, a, b):
+    """hardswish'(x) = 0 if x < -3 else (x/3 + 1/2 if x <= 3 else 1)"""
+    mid = x / T(3.0, x) + T(0.5, x)
+    return T(0.0, x) if x < -3 else (mid if x <= 3 else T(1.0, x))
+
+
+@njit(**_JIT)
+def hardtanh__forward(x, a, b):
+    """hardtanh(x) = min(max(x, min_val), max_val)"""
+    v = a if x <= a else x
+    return b if v >= b else v
+
+
+@njit(**_JIT)
+def hardtanh__derivative(x, a, b):
+    """hardtanh'(x) = 1 if min_val < x < max_val else 0"""
+    return step((x > a) and (x < b), x)
+
+
+hardtanh__derivative_y = hardtanh__derivative
+
+
+@njit(**_JIT)
+def relu6__forward(x, a, b):
+    """relu6(x) = min(max(x, 0), 6)"""
+    v = T(0.0, x) if x <= 0 else x
+    return T(6.0, x) if v >= 6 else v
+
+
+@njit(**_JIT)
+def relu6__derivative(x, a, b):
+    """relu6'(x) = 1 if 0 < x < 6 else 0"""
+    return step((x > 0) and (x < 6), x)
+
+
+relu6__derivative_y = relu6__derivative
+
+
+# ------------------------------------------------------------- the rest
+@njit(**_JIT)
+def softsign__forward(x, a, b):
+    """softsign(x) = x / (1 + |x|)"""
+    z = W(x)
+    return at_inf(z, z / (1.0 + math.fabs(z)), -1.0, 1.0)
+
+
+@njit(**_JIT)
+def softsign__derivative(x, a, b):
+    """softsign'(x) = 1 / (1 + |x|)**2"""
+    d = 1.0 + math.fabs(W(x))
+    return 1.0 / (d * d)
+
+
+@njit(**_JIT)
+def softsign__derivative_y(y, a, b):
+    """softsign' = (1 - |y|)**2"""
+    d = 1.0 - math.fabs(W(y))
+    return d * d
+
+
+@njit(**_JIT)
+def tanhshrink__forward(x, a, b):
+    """tanhshrink(x) = x - tanh(x) (series near 0, no cancellation)"""
+    return vtanhshrink(W(x), x)
+
+
+@njit(**_JIT)
+def tanhshrink__derivative(x, a, b):
+    """tanhshrink'(x) = tanh(x)**2"""
+    t = vtanh(W(x), x)
+    return t * t
+
+
+@njit(**_JIT)
+def threshold__forward(x, a, b):
+    """threshold(x) = x if x > threshold else value"""
+    return x if x > a else b
+
+
+@njit(**_JIT)
+def threshold__derivative(x, a, b):
+    """threshold'(x) = 1 if x > threshold else 0"""
+    return step(x > a, x)
+
+
+@njit(**_JIT)
+def hardshrink__forward(x, a, b):
+    """hardshrink(x) = x if |x| > lambd else 0"""
+    return x if abs(x) > a else T(0.0, x)
+
+
+@njit(**_JIT)
+def hardshrink__derivative(x, a, b):
+    """hardshrink'(x) = 1 if |x| > lambd else 0"""
+    return step(abs(x) > a, x)
+
+
+@njit(**_JIT)
+def hardshrink__derivative_y(y, a, b):
+    """hardshrink' = 1 if y != 0 else 0"""
+    return step(y != 0, y)
+
+
+@njit(**_JIT)
+def softshrink__forward(x, a, b):
+    """softshrink(x) = x - lambd if x > lambd, x + lambd if x < -lambd, else 0"""
+    return x - a if x > a else (x + a if x < -a else T(0.0, x))
+
+
+softshrink__derivative = hardshrink__derivative
+softshrink__derivative_y = hardshrink__derivative_y

@@ -1,0 +1,90 @@
+"""Numba threading-layer setup: TBB when it loads, else workqueue behind a lock.
+
+Numba's ``omp`` layer aborts a child made by ``fork()`` after the parent ran a
+parallel region, and ``workqueue`` is not safe when several Python threads
+launch parallel kernels at once.  TBB is both fork- and thread-safe.  The
+PyPI ``tbb`` wheel installs ``libtbb.so.12`` in ``<prefix>/lib``, where
+Numba's extension cannot find it, so we preload it (``RTLD_GLOBAL``) before
+Numba starts its threading layer.  If TBB cannot be loaded we use
+``workqueue`` and serialise parallel launches with a lock (:data:`launch_lock`
+is then a real lock, else a no-op context).
+
+``setup()`` must run before the first parallel kernel launch; it is called on
+import of ``fastact._numba``.  The user may force a layer with the usual
+``NUMBA_THREADING_LAYER`` environment variable; anything but ``tbb`` gets the
+lock.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import glob
+import os
+import sys
+import threading
+
+_state = {"layer": None, "tbb_library": None}
+launch_lock = contextlib.nullcontext()
+
+
+def _tbb_candidates():
+    prefixes = {sys.prefix, sys.exec_prefix, getattr(sys, "base_prefix", sys.prefix)}
+    for prefix in prefixes:
+        yield from sorted(glob.glob(os.path.join(prefix, "lib", "libtbb.so.12*")))
+    yield "libtbb.so.12"  # the system loader path
+
+
+def _load_tbb():
+    for path in _tbb_candidates():
+        try:
+            ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def _tbb_layer_works() -> bool:
+    try:
+        from numba.np.ufunc import tbbpool  # noqa: F401 - import is the test
+        return True
+    except Exception:
+        return False
+
+
+def setup() -> str:
+    """Choose and configure the threading layer; returns its name."""
+    global launch_lock
+    if _state["layer"] is not None:
+        return _state["layer"]
+    import numba
+
+    forced = os.environ.get("NUMBA_THREADING_LAYER")
+    layer = None
+    if forced in (None, "", "default", "safe", "tbb"):
+        _state["tbb_library"] = _load_tbb()
+        if _state["tbb_library"] and _tbb_layer_works():
+            layer = "tbb"
+    if layer is None:
+        layer = forced if forced not in (None, "", "default", "safe", "tbb") else "workqueue"
+        launch_lock = threading.Lock()
+    numba.config.THREADING_LAYER = layer
+    _state["layer"] = layer
+    return layer
+
+
+def max_threads() -> int:
+    """Numba's thread-pool size (``NUMBA_NUM_THREADS``)."""
+    import numba
+
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+def active_layer() -> str:
+    """The layer Numba actually launched (after the first parallel kernel), else the chosen one."""
+    import numba
+
+    try:
+        return numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet
+        return f"{_state['layer']} (not started)"

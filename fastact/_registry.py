@@ -88,8 +88,10 @@ class Activation:
         Results are cached, so repeated calls with the same values are a
         dictionary lookup.
         """
+        # The key holds the types too: True == 1.0 (same hash) must not hit 1.0's entry.
+        key = (values, tuple(type(v) for v in values))
         try:
-            return self._cache[values]
+            return self._cache[key]
         except (KeyError, TypeError):
             pass
         kernel_id = self.name
@@ -120,7 +122,7 @@ class Activation:
             _CROSS_CHECKS[self.name](dict(zip(self.param_names, values)))
         result = (kernel_id, tuple(numeric))
         try:
-            self._cache[values] = result
+            self._cache[key] = result
         except TypeError:  # unhashable value: nothing to cache
             pass
         return result

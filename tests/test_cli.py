@@ -1,0 +1,148 @@
+"""The ``fastact`` command line: ``bench`` (on a tiny subset), ``info``, ``warmup``.
+
+No timing assertions: only that the commands run, print the table and write
+a well-formed JSON report, and that every peer computes what the case means.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fastact import cli
+from fastact._bench import cases, peers, report
+from fastact._registry import ROW_OPS, all_kernel_ids, y_kernel_ids
+
+TINY = ["bench", "--quick", "--sizes", "1e3", "--no-progress", "--budget", "0.002"]
+
+
+def _run(*args, timeout=120):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, "-m", "fastact", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+def test_case_table_covers_the_registry():
+    table = cases.build_cases()
+    elementwise = [c for c in table if c.kind == "elementwise"]
+    assert {c.op for c in elementwise if c.mode == "forward"} == set(all_kernel_ids())
+    assert {c.op for c in elementwise if c.mode == "backward"} == set(all_kernel_ids())
+    assert {c.activation for c in elementwise if c.mode == "backward_y"} <= set(y_kernel_ids())
+    assert {c.op for c in table if c.kind == "rowwise"} == {op.name for op in ROW_OPS}
+    assert len({c.name for c in table}) == len(table)
+
+
+def test_function_selection():
+    assert {c.name for c in cases.select(["gelu"])} == {
+        "gelu", "gelu_backward", "gelu_tanh", "gelu_tanh_backward"}
+    assert all(c.mode == "backward_y" for c in cases.select(["*_backward_y"]))
+    with pytest.raises(ValueError, match="no benchmark case"):
+        cases.select(["no_such_function"])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_peer_computes_the_case(dtype):
+    """Each installed peer agrees with fastact's NumPy reference on N(0, 9) inputs."""
+    from fastact._bench.run import _agrees, _as_array
+
+    pool = cases.InputPool()
+    libraries = set(peers.available_libraries())
+    checked = 0
+    for case in cases.build_cases():
+        bufs = case.make_buffers(dtype, 1000, pool)
+        ref = case.reference(bufs)
+        for peer in case.peers:
+            if peer.library not in libraries:
+                continue
+            for allocate in (False, True):
+                bufs.out.fill(0)
+                fn, _ = peer.make(bufs, allocate)
+                got = _as_array(fn(), bufs)
+                assert _agrees(got, ref, dtype), (peer.library, case.name, dtype, allocate)
+                checked += 1
+    assert checked > 0
+
+
+def test_bench_quick_subset_json_plot_and_compare(tmp_path):
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    png = tmp_path / "plot.png"
+    proc = _run(*TINY, "--functions", "relu,softmax", "--json", str(first), "--plot", str(png),
+                "--plain")
+    assert proc.returncode == 0, proc.stderr
+    for word in ("relu", "relu_backward", "relu_backward_y", "softmax", "softmax_backward",
+                 "numpy (ref)", "GB/s", "roofline", "best peer", "compile / warm-up"):
+        assert word in proc.stdout
+    data = json.loads(first.read_text())
+    assert data["meta"]["threads"] >= 1
+    assert data["meta"]["config"]["cpu_isa"]
+    names = {r["function"] for r in data["results"]}
+    assert names == {"relu", "relu_backward", "relu_backward_y", "softmax", "softmax_backward"}
+    ref = [r for r in data["results"] if r["impl"] == "numpy"]
+    assert ref and all(r["time_s"] > 0 and r["gbps"] > 0 and not r["mismatch"] for r in ref)
+    for backend in data["meta"]["backends"]:
+        assert any(r["impl"] == backend for r in data["results"])
+    if report.__name__ and _has("matplotlib"):
+        assert png.stat().st_size > 10_000
+    proc = _run(*TINY, "--functions", "relu", "--backends", "numpy", "--peers", "none",
+                "--compare", str(first), "--json", str(second), "--plain")
+    assert proc.returncode == 0, proc.stderr
+    assert "compared with" in proc.stdout and "vs old" in proc.stdout
+
+
+def test_bench_in_process_plain_fallback_and_alloc(capsys, monkeypatch):
+    real_has = cli._has
+    monkeypatch.setattr(cli, "_has", lambda m: False if m in ("rich", "matplotlib") else real_has(m))
+    code = cli.main([*TINY, "--functions", "sigmoid", "--backends", "numpy", "--peers", "scipy",
+                     "--alloc", "--plot", "never.png"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "sigmoid_backward_y" in out and "alloc" in out
+    assert "install rich" in out
+    assert "matplotlib is not installed" in err
+    assert not os.path.exists("never.png")
+
+
+def test_bench_rejects_bad_options(capsys):
+    assert cli.main(["bench", "--functions", "nope"]) == 2
+    assert cli.main(["bench", "--backends", "no_such_backend"]) == 2
+    assert cli.main(["bench", "--peers", "tensorflow"]) == 2
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--dtypes", "float16"])
+    assert "no benchmark case" in capsys.readouterr().err
+
+
+def test_info():
+    proc = _run("info")
+    assert proc.returncode == 0, proc.stderr
+    for word in ("fastact", "numpy", "cpu_isa", "num_threads", "backends", "peers", "openmp"):
+        assert word in proc.stdout
+
+
+def test_warmup_reports_each_backend(capsys, monkeypatch):
+    from fastact import _backends
+
+    monkeypatch.setattr(_backends, "available", lambda: ["numpy"])
+    assert cli.main(["warmup"]) == 0
+    assert "numpy" in capsys.readouterr().out
+
+
+def test_no_command_prints_help(capsys):
+    assert cli.main([]) == 0
+    assert "bench" in capsys.readouterr().out
+
+
+def test_report_formatting():
+    assert report.fmt_time(1.5e-6) == "1.5 us"
+    assert report.fmt_time(0.25) == "250 ms"
+    assert report.fmt_size(10**7) == "1e7"
+    assert np.isclose(report.geomean([2, 8]), 4)
+
+
+def _has(module):
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None

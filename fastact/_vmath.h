@@ -21,6 +21,11 @@
  *   fa_sigmoid_f64(x)        1 / (1 + e^-x), no overflow
  *   fa_sigmoid_dd_f64(hi,lo) sigmoid of a double-double argument
  *   fa_two_prod_f64(a, b, &lo) a*b rounded, *lo = the exact rounding error
+ *   fa_exp_split_dd_f64(hi, lo, &scale)  e^(hi+lo) = result * scale, both normal
+ *   fa_normcdf_f64(x)        Phi(x), the standard normal CDF (Cody's rational
+ *                            approximations, exact x^2 split in the tails)
+ *   fa_x_normcdf_f64(x)      x * Phi(x) (gelu), one rounding near underflow
+ *   fa_normpdf_f64(x)        e^(-x^2/2) / sqrt(2 pi)
  *   fa_exp_f32(x)            e^x in float arithmetic, < 1 ULP (float)
  *   fa_expm1_f32, fa_log_f32, fa_log1p_f32, fa_tanh_f32, fa_sigmoid_f32:
  *                            float versions (computed through the f64 ones)
@@ -91,7 +96,10 @@ FA_INLINE double fa__expm1_poly_f64(double r) {
 /* 2^k as a double for an integer k in [-1022, 1023] */
 FA_INLINE double fa__pow2i_f64(int64_t k) { return fa_from_bits_f64((uint64_t)(k + 1023) << 52); }
 
-FA_INLINE double fa_exp_dd_f64(double hi, double lo) {
+/* e^(hi + lo) = m * (*scale), both factors normal: a product x * e^y whose
+ * result is normal but e^y is subnormal is computed as (x * m) * scale, with a
+ * single rounding into the subnormal range (silu, gelu, mish lower tails). */
+FA_INLINE double fa_exp_split_dd_f64(double hi, double lo, double *scale) {
     /* clamp (NaN passes: comparisons with NaN are false) */
     double xc = hi < -746.0 ? -746.0 : hi;
     xc = xc > 710.0 ? 710.0 : xc;
@@ -102,8 +110,14 @@ FA_INLINE double fa_exp_dd_f64(double hi, double lo) {
     double p = fa__expm1_poly_f64(r);
     /* 2^k in two factors so results in the subnormal range round only once */
     int64_t k1 = (int64_t)((uint64_t)(ki + 2048) >> 1) - 1024;
-    int64_t k2 = ki - k1;
-    return ((1.0 + p) * fa__pow2i_f64(k1)) * fa__pow2i_f64(k2);
+    *scale = fa__pow2i_f64(ki - k1);
+    return (1.0 + p) * fa__pow2i_f64(k1);
+}
+
+FA_INLINE double fa_exp_dd_f64(double hi, double lo) {
+    double scale;
+    double m = fa_exp_split_dd_f64(hi, lo, &scale);
+    return m * scale;
 }
 
 FA_INLINE double fa_exp_f64(double x) { return fa_exp_dd_f64(x, 0.0); }
@@ -207,6 +221,81 @@ FA_INLINE double fa_sigmoid_dd_f64(double hi, double lo) {
     double e = fa_exp_dd_f64(pos ? -hi : hi, pos ? -lo : lo);
     double num = pos ? 1.0 : e;
     return num / (1.0 + e);
+}
+
+/* ------------------------------------------------- normal distribution */
+#define FA_INV_SQRT_2PI 0.398942280401432677939946059934381868
+
+/* e^(-y^2/2) = m * (*scale) for y >= 0, with y^2 split exactly (Veltkamp) */
+FA_INLINE double fa_exp_neg_half_sq_split_f64(double y, double *scale) {
+    double yc = y > 40.0 ? 40.0 : y;   /* e^-800 = 0 */
+    double c = 134217729.0 * yc;
+    double hi = c - (c - yc);
+    double lo = yc - hi;
+    return fa_exp_split_dd_f64(-0.5 * (hi * hi), -0.5 * (lo * (2.0 * hi + lo)), scale);
+}
+
+/* Phi(x) split as: Phi(x) = x > 0.674.. ? 1 - lo * scale : lo * scale (|x| large)
+ * W. J. Cody's rational Chebyshev approximations (ACM TOMS 715), evaluated
+ * branch-free (all three ranges, then a select).  Returns the lower-tail
+ * factor `*tail` = Phi(-|x|) / scale, `*scale`, and Phi(x) itself. */
+FA_INLINE double fa_normcdf_parts_f64(double x, double *tail, double *scale) {
+    double y = fa_abs_f64(x);
+    /* |x| <= 0.67448975: Phi = 1/2 + x P(x^2) / Q(x^2) */
+    double xsq = x * x;
+    double xnum = 0.065682337918207449113 * xsq, xden = xsq;
+    xnum = (xnum + 2.2352520354606839287) * xsq;  xden = (xden + 47.20258190468824187) * xsq;
+    xnum = (xnum + 161.02823106855587881) * xsq;  xden = (xden + 976.09855173777669322) * xsq;
+    xnum = (xnum + 1067.6894854603709582) * xsq;  xden = (xden + 10260.932208618978205) * xsq;
+    double central = 0.5 + x * (xnum + 18154.981253343561249) / (xden + 45507.789335026729956);
+    /* 0.67448975 < |x| <= sqrt(32): Phi(-|x|) = e^(-x^2/2) R(|x|) */
+    double n = 1.0765576773720192317e-8 * y, d = y;
+    n = (n + 0.39894151208813466764) * y;  d = (d + 22.266688044328115691) * y;
+    n = (n + 8.8831497943883759412) * y;   d = (d + 235.38790178262499861) * y;
+    n = (n + 93.506656132177855979) * y;   d = (d + 1519.377599407554805) * y;
+    n = (n + 597.27027639480026226) * y;   d = (d + 6485.558298266760755) * y;
+    n = (n + 2494.5375852903726711) * y;   d = (d + 18615.571640885098091) * y;
+    n = (n + 6848.1904505362823326) * y;   d = (d + 34900.952721145977266) * y;
+    n = (n + 11602.651437647350124) * y;   d = (d + 38912.003286093271411) * y;
+    double mid = (n + 9842.7148383839780218) / (d + 19685.429676859990727);
+    /* |x| > sqrt(32): Phi(-|x|) = e^(-x^2/2) (1/sqrt(2 pi) - z P(z)/Q(z)) / |x|, z = 1/x^2 */
+    double yl = y > 1e150 ? 1e150 : y;
+    double z = 1.0 / (yl * yl);
+    double pn = 0.02307344176494017303 * z, pd = z;
+    pn = (pn + 0.21589853405795699) * z;     pd = (pd + 1.28426009614491121) * z;
+    pn = (pn + 0.1274011611602473639) * z;   pd = (pd + 0.468238212480865118) * z;
+    pn = (pn + 0.022235277870649807) * z;    pd = (pd + 0.0659881378689285515) * z;
+    pn = (pn + 0.001421619193227893466) * z; pd = (pd + 0.00378239633202758244) * z;
+    double far = (FA_INV_SQRT_2PI - z * (pn + 2.9112874951168792e-5) / (pd + 7.29751555083966205e-5)) / y;
+    double r = y <= 5.6568542494923801952 ? mid : far;
+    double m = fa_exp_neg_half_sq_split_f64(y, scale);
+    *tail = r * m;
+    double lower = *tail * *scale;
+    double phi = x > 0.0 ? 1.0 - lower : lower;
+    phi = y <= 0.67448975 ? central : phi;
+    return x != x ? x : phi;
+}
+
+FA_INLINE double fa_normcdf_f64(double x) {
+    double tail, scale;
+    return fa_normcdf_parts_f64(x, &tail, &scale);
+}
+
+/* x * Phi(x) with a single rounding where Phi(x) would be subnormal (gelu) */
+FA_INLINE double fa_x_normcdf_f64(double x) {
+    double tail, scale;
+    double phi = fa_normcdf_parts_f64(x, &tail, &scale);
+    double small = (x * tail) * scale;
+    double r = (x < -0.67448975) ? small : x * phi;
+    r = x == -__builtin_inf() ? -0.0 : r;
+    return r;
+}
+
+/* the standard normal density phi(x) = e^(-x^2/2) / sqrt(2 pi) */
+FA_INLINE double fa_normpdf_f64(double x) {
+    double scale;
+    double m = fa_exp_neg_half_sq_split_f64(fa_abs_f64(x), &scale);
+    return (m * FA_INV_SQRT_2PI) * scale;
 }
 
 /* ---------------------------------------------------------------- float */

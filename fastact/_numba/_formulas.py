@@ -28,9 +28,11 @@ from ._vmath import (
     exp_neg_half_square_f64,
     fma,
     vexp,
+    vexp_mul,
     vexpm1,
     vlog1p,
     vndtr,
+    vndtr_mul,
     vtanh,
     vtanhshrink,
 )
@@ -42,6 +44,7 @@ SELU_SCALE = 1.0507009873554804934193349852946
 GELU_TANH_K = 0.044715
 SQRT_2_OVER_PI = 0.7978845608028654
 INV_SQRT_2PI = 0.3989422804014327
+TWO_SQRT_2_OVER_PI_LO = -9.9693088091109203146e-17  # 2 sqrt(2/pi) - 2 * SQRT_2_OVER_PI
 
 
 # ------------------------------------------------------------------- helpers
@@ -87,7 +90,7 @@ def sigmoid_pair(v, like):
 @njit(**_JIT)
 def sigmoid_pair_dd(hi, lo, like):
     """(sigmoid(v), sigmoid(-v)) for v = hi + lo (lo a tiny correction)."""
-    e = vexp(-math.fabs(hi), like) * (1.0 - math.copysign(lo, hi))
+    e = vexp(-math.fabs(hi), like) * ((1.0 - lo) if hi >= 0.0 else (1.0 + lo))
     d = 1.0 / (1.0 + e)
     ed = e * d
     return (d, ed) if hi >= 0.0 else (ed, d)
@@ -115,7 +118,7 @@ def _gelu_tanh_2u_f64(z):
     es = ((x - (s - bb)) + (kx3 - bb)) + ek
     c2 = 2.0 * SQRT_2_OVER_PI
     v = c2 * s
-    ev = fma(c2, s, -v) + c2 * es
+    ev = fma(c2, s, -v) + (c2 * es + TWO_SQRT_2_OVER_PI_LO * s)
     hi = v + ev
     lo = ev - (hi - v)
     return hi, lo
@@ -241,7 +244,7 @@ def tanh__derivative_y(y, a, b):
 def gelu__forward(x, a, b):
     """gelu(x) = x Phi(x)"""
     z = W(x)
-    return at_inf(z, z * vndtr(z, x), -0.0, INF)
+    return at_inf(z, vndtr_mul(z, z, x), -0.0, INF)
 
 
 @njit(**_JIT)
@@ -257,8 +260,14 @@ def gelu_tanh__forward(x, a, b):
     """gelu_tanh(x) = x/2 (1 + tanh u) = x sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x**3)"""
     z = W(x)
     hi, lo = gelu_tanh_2u(z, x)
-    s, sn = sigmoid_pair_dd(hi, lo, x)
-    return at_inf(z, z * s, -0.0, INF)
+    # x sigmoid(v), v = hi + lo: x / (1 + e^-v) for v >= 0, (x e^v) / (1 + e^v) below,
+    # with x multiplied in before e^v's final scaling (x e^v can be normal when e^v is not)
+    a = -math.fabs(hi)
+    c = (1.0 - lo) if hi >= 0.0 else (1.0 + lo)
+    ze, e = vexp_mul(a, z * c, x)
+    e = e * c
+    r = z / (1.0 + e) if hi >= 0.0 else ze / (1.0 + e)
+    return at_inf(z, r, -0.0, INF)
 
 
 @njit(**_JIT)
@@ -304,7 +313,8 @@ def swish__derivative(x, a, b):
     z = W(x)
     v = W(a) * z
     s, sn = sigmoid_pair(v, x)
-    r = s * (1.0 + v * sn)
+    vc = v if math.fabs(v) < 1e4 else math.copysign(1e4, v)  # sn = 0 there; avoids inf * 0
+    r = s * (1.0 + vc * sn)
     return at_inf(z, r, 0.0, 1.0) if a > 0 else at_inf(z, r, 1.0, 0.0)
 
 

@@ -165,6 +165,31 @@ def exp_f64(x):
 
 
 @njit(**_JIT)
+def exp_mul_f64(x, m):
+    """(m exp(x), exp(x)): m is applied before the final power-of-two scaling, so
+    m exp(x) keeps full precision when exp(x) alone would be subnormal."""
+    xc = x if x < EXP_HI else EXP_HI
+    xc = xc if xc > EXP_LO else EXP_LO
+    nf = (xc * LOG2E + SHIFTER) - SHIFTER
+    r = (xc - nf * LN2_HI) - nf * LN2_LO
+    p = 1.0 + _expm1_poly_f64(r)
+    n = int(nf)
+    n1 = n >> 1
+    s1 = pow2_f64(n1)
+    s2 = pow2_f64(n - n1)
+    y = p * s1 * s2
+    my = (m * p) * s1 * s2
+    return (x, x) if x != x else (my, y)
+
+
+@njit(**_JIT)
+def exp_mul_lp(x, m):
+    """(m exp(x), exp(x)) at float32 precision."""
+    e = exp_lp(x)
+    return m * e, e
+
+
+@njit(**_JIT)
 def exp_lp(x):
     """exp(x) with relative error < 1e-9 where the result fits a float32.
 
@@ -336,6 +361,24 @@ def ndtr_f64(x):
 
 
 @njit(**_JIT)
+def ndtr_mul_f64(x, m):
+    """m * Phi(x), with m applied before the tiny exp factor (no early subnormal
+    rounding in gelu's lower tail, where x Phi(x) is normal but Phi(x) is not)."""
+    z = math.fabs(x) * INV_SQRT2
+    t = 2.0 / (2.0 + z)
+    half_erfcx = 0.5 * t * _erfcx_t_f64(t + t - 1.0)
+    e = exp_neg_half_square_f64(x)
+    y = (m * half_erfcx) * e if x < 0.0 else m * (1.0 - half_erfcx * e)
+    return x if x != x else y
+
+
+@njit(**_JIT)
+def ndtr_mul_lp(x, m):
+    """m * Phi(x) for float32 results."""
+    return m * ndtr_lp(x)
+
+
+@njit(**_JIT)
 def ndtr_lp(x):
     """Phi(x) for float32 results (shorter series, plain exp(-x*x/2))."""
     a = math.fabs(x)
@@ -420,3 +463,28 @@ vlog1p = _by_precision(log1p_f64, log1p_lp, "vlog1p")
 vtanh = _by_precision(tanh_f64, tanh_lp, "vtanh")
 vndtr = _by_precision(ndtr_f64, ndtr_lp, "vndtr")
 vtanhshrink = _by_precision(tanhshrink_f64, tanhshrink_lp, "vtanhshrink")
+
+
+def vndtr_mul(z, m, like):  # pragma: no cover - only ever compiled
+    """m * Phi(z): ndtr_mul_f64, or ndtr_mul_lp for a float32 ``like``."""
+    raise NotImplementedError
+
+
+@overload(vndtr_mul)
+def _vndtr_mul(z, m, like):
+    if isinstance(like, types.Float) and like.bitwidth == 32:
+        return lambda z, m, like: ndtr_mul_lp(z, m)
+    return lambda z, m, like: ndtr_mul_f64(z, m)
+
+
+
+def vexp_mul(z, m, like):  # pragma: no cover - only ever compiled
+    """(m exp(z), exp(z)): exp_mul_f64, or exp_mul_lp for a float32 ``like``."""
+    raise NotImplementedError
+
+
+@overload(vexp_mul)
+def _vexp_mul(z, m, like):
+    if isinstance(like, types.Float) and like.bitwidth == 32:
+        return lambda z, m, like: exp_mul_lp(z, m)
+    return lambda z, m, like: exp_mul_f64(z, m)

@@ -274,6 +274,8 @@ cdef inline real swish_derivative(real x, real p0, real p1) noexcept nogil:
     # s + b x s (1 - s),  s = sigmoid(b x)
     cdef double xd = x, b = p0
     cdef double u = b * xd
+    u = u if u > -800.0 else -800.0   # s (1 - s) = 0 there; keeps u * 0 finite
+    u = u if u < 800.0 else 800.0
     cdef double s = fa_sigmoid_f64(u)
     cdef double r = s + u * s * fa_sigmoid_f64(-u)
     if xd == INF:

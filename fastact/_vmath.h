@@ -111,7 +111,8 @@ FA_INLINE double fa_exp_split_dd_f64(double hi, double lo, double *scale) {
     /* 2^k in two factors so results in the subnormal range round only once */
     int64_t k1 = (int64_t)((uint64_t)(ki + 2048) >> 1) - 1024;
     *scale = fa__pow2i_f64(ki - k1);
-    return (1.0 + p) * fa__pow2i_f64(k1);
+    double m = (1.0 + p) * fa__pow2i_f64(k1);
+    return hi < -746.0 ? 0.0 : m;   /* so that x * m * scale is 0 for huge x too */
 }
 
 FA_INLINE double fa_exp_dd_f64(double hi, double lo) {

@@ -8,8 +8,9 @@ formula ``_formulas.<kernel_id>__<forward|derivative|derivative_y>``::
         v = x[i] if x[i] != x[i] else v  # NaN in -> NaN out, every mode
         out[i] = v                       # "backward*": out[i] = grad[i] * v
 
-Both loops live in one compiled function (a ``parallel`` flag picks one), so
-each (kernel id, mode, dtype) costs one compilation.
+Both loops are reached through one entry point (a ``parallel`` flag picks
+one); the serial loop is its own small function because LLVM does not
+inline/vectorize the formula inside the large parfor-bearing function.
 
 Why generated *files*: Numba's on-disk cache (``cache=True``) keys a function
 by its source file and the pickled closure variables, and closures over
@@ -29,6 +30,7 @@ import os
 import sys
 import tempfile
 import threading
+import warnings
 
 import numpy as np
 
@@ -47,24 +49,29 @@ from numba import njit, prange
 from fastact._numba._formulas import {formula} as F
 
 
+@njit(nogil=True, cache={cache}, error_model="numpy", boundscheck=False)
+def serial(out, x, grad, ca, cb):
+    """The serial loop, compiled on its own so LLVM inlines and vectorizes it."""
+    for i in range(x.size):
+        xi = x[i]
+        v = F(xi, ca, cb)
+        v = xi if xi != xi else v
+        out[i] = {store}
+
+
 @njit(parallel=True, nogil=True, cache={cache}, error_model="numpy", boundscheck=False)
 def kernel(out, x, grad, a, b, parallel):
     """out[i] = {expr} (NaN where x[i] is NaN), i in range(x.size)."""
     ca = np.{dtype}(a)
     cb = np.{dtype}(b)
-    n = x.size
     if parallel:
-        for i in prange(n):
+        for i in prange(x.size):
             xi = x[i]
             v = F(xi, ca, cb)
             v = xi if xi != xi else v
             out[i] = {store}
     else:
-        for i in range(n):
-            xi = x[i]
-            v = F(xi, ca, cb)
-            v = xi if xi != xi else v
-            out[i] = {store}
+        serial(out, x, grad, ca, cb)
 '''
 
 _lock = threading.RLock()
@@ -189,11 +196,16 @@ def compile_kernel(kernel_id: str, mode: str, dtype: str):
     (out, x, grad, a, b, parallel) = (1-D C arrays of ``dtype``, float, float, bool).
     """
     from numba import types
+    from numba.core.errors import NumbaIRAssumptionWarning
 
     dispatcher = load_dispatcher(kernel_id, mode, dtype)
     arr = types.Array(getattr(types, dtype), 1, "C")
     sig = (arr, arr, arr, types.float64, types.float64, types.boolean)
     with _lock:
         if sig not in dispatcher.overloads:
-            dispatcher.compile(sig)
+            with warnings.catch_warnings():
+                # Numba's IR inliner emits a pedantic, harmless SSA warning for our
+                # inline="always" helpers; keep users' logs clean.
+                warnings.simplefilter("ignore", NumbaIRAssumptionWarning)
+                dispatcher.compile(sig)
     return dispatcher.overloads[sig].entry_point, dispatcher

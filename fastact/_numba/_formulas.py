@@ -37,7 +37,7 @@ from ._vmath import (
     vtanhshrink,
 )
 
-_JIT = dict(nogil=True, cache=True, error_model="numpy")
+_JIT = dict(nogil=True, cache=True, inline="always", error_model="numpy")
 INF = math.inf
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -53,7 +53,7 @@ def T(v, x):  # pragma: no cover - only ever compiled
     raise NotImplementedError
 
 
-@overload(T)
+@overload(T, inline="always")
 def _T(v, x):
     if isinstance(x, types.Float) and x.bitwidth == 32:
         return lambda v, x: np.float32(v)
@@ -71,7 +71,7 @@ def exp_neg_half_square(z, like):  # pragma: no cover - only ever compiled
     raise NotImplementedError
 
 
-@overload(exp_neg_half_square)
+@overload(exp_neg_half_square, inline="always")
 def _enhs(z, like):
     if isinstance(like, types.Float) and like.bitwidth == 32:
         return lambda z, like: vexp(-0.5 * (z * z), like)
@@ -124,7 +124,7 @@ def _gelu_tanh_2u_f64(z):
     return hi, lo
 
 
-@overload(gelu_tanh_2u)
+@overload(gelu_tanh_2u, inline="always")
 def _g2u(z, like):
     if isinstance(like, types.Float) and like.bitwidth == 32:
 

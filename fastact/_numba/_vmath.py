@@ -4,7 +4,7 @@ llvmlite ships no SVML, so ``math.exp`` & co. inside a Numba loop are scalar
 libm calls that block vectorization.  The functions here use only +, -, *, /,
 fused multiply-add, comparisons feeding selects, int<->float conversions and
 bit casts (``numba.extending.intrinsic``), which LLVM vectorizes to AVX2 /
-AVX-512.  LLVM inlines them into the caller's loop (IR-level inlining is not needed).
+AVX-512.  All are inlined at the Numba IR level (``inline="always"``): LLVM's own inliner gives up on the larger ones in serial loops, which then stay scalar.
 
 Naming (stable; other modules import these):
 
@@ -48,7 +48,7 @@ from numba.extending import intrinsic, overload
 
 from . import _coefficients as _coef
 
-_JIT = dict(nogil=True, cache=True, error_model="numpy")
+_JIT = dict(nogil=True, cache=True, inline="always", error_model="numpy")
 
 # ------------------------------------------------------- intrinsics (bit level)
 
@@ -330,7 +330,7 @@ def _clenshaw(coeffs, name):
     exec("\n".join(lines), namespace)  # noqa: S102 - constant, generated text
     fn = namespace[name]
     fn.__doc__ = f"Chebyshev series of degree {len(coeffs) - 1} (Clenshaw)."
-    return njit(nogil=True, error_model="numpy")(fn)
+    return njit(nogil=True, inline="always", error_model="numpy")(fn)
 
 
 _erfcx_t_f64 = _clenshaw(_coef.ERFCX_T_28, "_erfcx_t_f64")
@@ -448,7 +448,7 @@ def _by_precision(full, low, name):
     stub.__name__ = stub.__qualname__ = name
     stub.__doc__ = f"{full.__name__}(z) or, for a float32 ``like``, {low.__name__}(z)."
 
-    @overload(stub)
+    @overload(stub, inline="always")
     def _impl(z, like):
         if isinstance(like, types.Float) and like.bitwidth == 32:
             return lambda z, like: low(z)
@@ -470,7 +470,7 @@ def vndtr_mul(z, m, like):  # pragma: no cover - only ever compiled
     raise NotImplementedError
 
 
-@overload(vndtr_mul)
+@overload(vndtr_mul, inline="always")
 def _vndtr_mul(z, m, like):
     if isinstance(like, types.Float) and like.bitwidth == 32:
         return lambda z, m, like: ndtr_mul_lp(z, m)
@@ -483,7 +483,7 @@ def vexp_mul(z, m, like):  # pragma: no cover - only ever compiled
     raise NotImplementedError
 
 
-@overload(vexp_mul)
+@overload(vexp_mul, inline="always")
 def _vexp_mul(z, m, like):
     if isinstance(like, types.Float) and like.bitwidth == 32:
         return lambda z, m, like: exp_mul_lp(z, m)

@@ -1,0 +1,701 @@
+"""Softmax-family kernels for the Numba backend.
+
+Entry point: :func:`get_rowwise(op) <get_rowwise>` returns
+``kernel(out, x, grad, mask, n_threads)`` for an op of ``ROW_OPS``, working
+along the last axis of C-contiguous 2-D ``(rows, n)`` float32/float64 arrays
+(``out`` is ``(rows,)`` for ``logsumexp``, seen as ``(rows, 1)`` inside; ``mask`` is None or a C-contiguous
+bool array; for the backward ops ``x`` holds y; ``out`` may be an input).
+The semantics are those of ``fastact._reference._rowwise``.
+
+Algorithm (forward ops, per row; softmin is softmax of -x):
+
+1. ``m = max_j x_j`` (masked entries count as -inf) by an integer max over
+   order-preserving keys of the float bits, so the loop vectorizes without
+   fast-math; a positive NaN key beats +inf and makes the row NaN.
+2. Per fixed block of ``BLOCK`` elements, ``e_j = exp(x_j - m)`` (in float64
+   for both dtypes) and its sum.  softmax/softmin store ``e`` into ``out`` and
+   add all of it (``S = 1 + s``); log_softmax/logsumexp write
+   ``e_j`` for ``x_j != m`` to a scratch block, count the ties ``x_j == m`` and
+   get ``s = sum_{j != one argmax} e_j`` exactly as the reference defines it.
+   Sums run in float64, in sub-blocks of ``SUB`` elements (vectorized, with
+   re-association allowed only in that loop) added in order, so their error
+   stays at a few ulp even for 50257-element rows.
+3. softmax: ``out_j = e_j * (1 / S)``; log_softmax: ``out_j = (x_j - m) -
+   log1p(s)``; logsumexp: ``m + log1p(s)``.
+
+Rows whose maximum is +-inf or NaN, or whose sum is NaN, are finished by
+:func:`_special_row` exactly as the reference: a NaN (or +inf) row gives NaN
+(logsumexp +inf for +inf without NaN), an all -inf / fully masked row gives
+0 (softmax), -inf (log_softmax, logsumexp); masked entries are 0 / -inf.
+
+Backward ops: ``softmax_backward`` ``dx = y * (g - sum(g * y))``,
+``log_softmax_backward`` ``dx = g - exp(y) * sum(g)``: a blocked sum, then one
+elementwise pass.
+
+Threads and determinism: a row's reductions are always the same sequence of
+block partial results combined in block order, whoever computes them.  Many
+rows: threads split the rows (one thread per row).  Few rows (fewer than two
+per thread) that span several blocks: threads split (row, block) tasks in three
+phases (block maxima, block sums, final pass).  Either way the bits of the
+result do not depend on the number of threads.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic, overload
+
+from . import _threading, _vmath
+
+BLOCK = 2048  # elements per reduction block (fixed: results independent of threads)
+SUB = 256  # elements per vectorized partial sum inside a block
+SERIAL_MAX = 1 << 15  # at most this many elements: run on the calling thread
+_NEG_INF = -math.inf
+_INF = math.inf
+_NAN = math.nan
+
+_JIT = dict(nogil=True, cache=True, error_model="numpy")
+_SUM_JIT = dict(_JIT, fastmath={"reassoc"})  # only for the pure partial-sum loops
+_PAR_JIT = dict(_JIT, parallel=True)
+
+# op families (compile-time constants of the generated kernels)
+SOFTMAX, LOG_SOFTMAX, LOGSUMEXP = 0, 1, 2
+
+
+# ---------------------------------------------------------- float <-> keys
+@intrinsic
+def _i32_as_f32(typingctx, v):
+    """Reinterpret the bits of an int32 as a float32."""
+    if v != types.int32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.int32), codegen
+
+
+def _key_of(b, flip):
+    """Order-preserving integer key of the float bits ``b ^ flip`` (same int type as b).
+
+    ``flip`` is 0 or the sign bit (the key of -v).  The map is an involution on
+    the bits, so :func:`_key_to_float` inverts it.
+    """
+
+
+@overload(_key_of, inline="never")
+def _key_of_impl(b, flip):
+    if b == types.int64:
+        def impl(b, flip):
+            v = np.int64(b ^ flip)
+            return np.int64(v ^ ((v >> np.int64(63)) & np.int64(0x7FFFFFFFFFFFFFFF)))
+        return impl
+    if b == types.int32:
+        def impl(b, flip):
+            v = np.int32(b ^ flip)
+            return np.int32(v ^ ((v >> np.int32(31)) & np.int32(0x7FFFFFFF)))
+        return impl
+    return None
+
+
+def _key_limits(xb):
+    """(sign bit, zero, key of -inf) in the integer type of the view xb."""
+
+
+@overload(_key_limits, inline="never")
+def _key_limits_impl(xb):
+    if xb.dtype == types.int64:
+        def impl(xb):
+            return np.int64(-0x8000000000000000), np.int64(0), np.int64(-0x7FF0000000000001)
+        return impl
+    if xb.dtype == types.int32:
+        def impl(xb):
+            return np.int32(-0x80000000), np.int32(0), np.int32(-0x7F800001)
+        return impl
+    return None
+
+
+def _key_to_float(k):
+    """The float (float32 for an int32 key, float64 for int64) whose key is k."""
+
+
+@overload(_key_to_float, inline="never")
+def _key_to_float_impl(k):
+    if k == types.int64:
+        def impl(k):
+            return _vmath.i64_as_f64(_key_of(k, np.int64(0)))
+        return impl
+    if k == types.int32:
+        def impl(k):
+            return _i32_as_f32(_key_of(k, np.int32(0)))
+        return impl
+    return None
+
+
+@intrinsic
+def _fma32(typingctx, a, b, c):
+    """a * b + c in float32 with one rounding (llvm.fma)."""
+    if not (a == b == c == types.float32):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.fma(*args)
+
+    return types.float32(types.float32, types.float32, types.float32), codegen
+
+
+@intrinsic
+def _f32_bits(typingctx, v):
+    """The bits of a float32 as an int32."""
+    if v != types.float32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return types.int32(types.float32), codegen
+
+
+# exp(v - m) for v <= m: the only exponentials the forward ops need.  Explicit
+# fma (never implicit contraction) keeps the vector body and the scalar
+# remainder of a loop bitwise identical.  Results below the smallest normal
+# are flushed to 0 (absolute error < smallest normal, the accuracy bar).
+_F32 = np.float32
+_LOG2E_F = _F32(1.4426950408889634)
+_SHIFT_F = _F32(12582912.0)  # 1.5 * 2**23: adding it rounds to an integer
+_LN2_HI_F = _F32(0.693145751953125)  # 16 significant bits: n * LN2_HI exact
+_LN2_LO_F = _F32(1.4286067653302226e-06)
+_LO_F = _F32(-87.33654)  # exp below is < 2**-126 (subnormal): 0
+_EXP_C_F = tuple(_F32(1.0 / math.factorial(k)) for k in range(8))
+_ZERO_F = _F32(0.0)
+_ONE_F = _F32(1.0)
+
+
+@njit(**_JIT)
+def exp_shift_f32(v, m):
+    """exp(v - m) for float32 v <= m, with v - m carried exactly (TwoSum), < 1.5 ULP.
+
+    n = round((v - m) / ln2), r = (v - m) - n ln2 + (rounding error of v - m),
+    exp(r) by its Taylor polynomial of degree 7 (|r| <= 0.35: < 6e-9 relative),
+    times 2**n built from the bits.  v = -inf gives 0, NaN gives NaN.
+    """
+    t = v - m
+    bb = t - v
+    err = (v - (t - bb)) + (-m - bb)
+    tc = _LO_F if t < _LO_F else t  # NaN stays NaN
+    k = _fma32(tc, _LOG2E_F, _SHIFT_F)
+    n = k - _SHIFT_F
+    r = _fma32(n, -_LN2_HI_F, tc)
+    r = _fma32(n, -_LN2_LO_F, r) + err
+    p = _EXP_C_F[7]
+    p = _fma32(p, r, _EXP_C_F[6])
+    p = _fma32(p, r, _EXP_C_F[5])
+    p = _fma32(p, r, _EXP_C_F[4])
+    p = _fma32(p, r, _EXP_C_F[3])
+    p = _fma32(p, r, _EXP_C_F[2])
+    p = _fma32(p, r, _ONE_F)
+    p = _fma32(p, r, _ONE_F)
+    scale = _i32_as_f32(np.int32((_f32_bits(k) - np.int32(0x4B400000) + np.int32(127)) << np.int32(23)))
+    y = p * scale
+    return _ZERO_F if t < _LO_F else y
+
+
+_LO_D = -708.3964185322641  # log(2**-1022): exp below is subnormal: 0
+_EXP_C_D = tuple(1.0 / math.factorial(k) for k in range(14))
+
+
+@njit(**_JIT)
+def exp_shift_f64(v, m):
+    """exp(v - m) for float64 v <= m (v - m rounded once, as in the reference), < 1 ULP.
+
+    Taylor polynomial of degree 13 on |r| <= 0.35 (< 4e-18 relative) with fma.
+    """
+    fma = _vmath.fma
+    t = v - m
+    tc = _LO_D if t < _LO_D else t
+    k = fma(tc, _vmath.LOG2E, _vmath.SHIFTER)
+    n = k - _vmath.SHIFTER
+    r = fma(n, -_vmath.LN2_HI, tc)
+    r = fma(n, -_vmath.LN2_LO, r)
+    p = _EXP_C_D[13]
+    p = fma(p, r, _EXP_C_D[12])
+    p = fma(p, r, _EXP_C_D[11])
+    p = fma(p, r, _EXP_C_D[10])
+    p = fma(p, r, _EXP_C_D[9])
+    p = fma(p, r, _EXP_C_D[8])
+    p = fma(p, r, _EXP_C_D[7])
+    p = fma(p, r, _EXP_C_D[6])
+    p = fma(p, r, _EXP_C_D[5])
+    p = fma(p, r, _EXP_C_D[4])
+    p = fma(p, r, _EXP_C_D[3])
+    p = fma(p, r, _EXP_C_D[2])
+    p = fma(p, r, 1.0)
+    p = fma(p, r, 1.0)
+    scale = _vmath.i64_as_f64((_vmath.f64_as_i64(k) - _vmath.f64_as_i64(_vmath.SHIFTER) + 1023) << 52)
+    y = p * scale
+    return 0.0 if t < _LO_D else y
+
+
+def _exp_shift(v, m):
+    """exp(v - m) in the type of v (float32 or float64)."""
+
+
+@overload(_exp_shift)
+def _exp_shift_impl(v, m):
+    if v == types.float32:
+        return lambda v, m: exp_shift_f32(v, m)
+    return lambda v, m: exp_shift_f64(v, m)
+
+
+def _exp(like, z):
+    """exp(z) for float64 z, accurate enough for the dtype of array ``like``."""
+
+
+@overload(_exp)
+def _exp_impl(like, z):
+    if like.dtype == types.float32:
+        return lambda like, z: _vmath.exp_lp(z)
+    return lambda like, z: _vmath.exp_f64(z)
+
+
+# ------------------------------------------------------------ block pieces
+@njit(**_JIT)
+def _block_max_key(xb, mask, r, lo, hi, negate):
+    """Largest key of row r in [lo, hi) (masked entries count as -inf)."""
+    sign, zero, kneg = _key_limits(xb)
+    flip = sign if negate else zero
+    k = kneg
+    xr = xb[r, lo:hi]
+    if mask is None:
+        for i in range(xr.shape[0]):
+            kv = _key_of(xr[i], flip)
+            k = kv if kv > k else k
+    else:
+        mr = mask[r, lo:hi]
+        for i in range(xr.shape[0]):
+            kv = _key_of(xr[i], flip)
+            kv = kv if mr[i] else kneg
+            k = kv if kv > k else k
+    return k
+
+
+@njit(**_SUM_JIT)
+def _sum_run(a, lo, hi):
+    """sum(a[lo:hi]) in float64 (vectorized: re-association allowed here only)."""
+    s = 0.0
+    v = a[lo:hi]
+    for i in range(v.shape[0]):
+        s += np.float64(v[i])
+    return s
+
+
+@njit(**_SUM_JIT)
+def _dot_run(a, b, lo, hi):
+    """sum(a[lo:hi] * b[lo:hi]) in float64."""
+    s = 0.0
+    u = a[lo:hi]
+    v = b[lo:hi]
+    for i in range(u.shape[0]):
+        s += np.float64(u[i]) * np.float64(v[i])
+    return s
+
+
+@njit(**_JIT)
+def _blocked_sum(a, lo, hi):
+    """sum(a[lo:hi]) as SUB-element partial sums added in order."""
+    s = 0.0
+    for j in range(lo, hi, SUB):
+        s += _sum_run(a, j, min(j + SUB, hi))
+    return s
+
+
+@njit(**_JIT)
+def _blocked_dot(a, b, lo, hi):
+    s = 0.0
+    for j in range(lo, hi, SUB):
+        s += _dot_run(a, b, j, min(j + SUB, hi))
+    return s
+
+
+@njit(**_JIT)
+def _exp_store_block(out, x, mask, r, lo, hi, m, negate):
+    """out[r, j] = exp(v_j - m) (0 where masked), v = -x if negate else x, on
+    [lo, hi); returns their float64 sum."""
+    o = out[r, lo:hi]
+    xr = x[r, lo:hi]
+    if mask is None:
+        for i in range(xr.shape[0]):
+            v = -xr[i] if negate else xr[i]
+            o[i] = _exp_shift(v, m)
+    else:
+        mr = mask[r, lo:hi]
+        for i in range(xr.shape[0]):
+            v = -xr[i] if negate else xr[i]
+            e = _exp_shift(v, m)
+            o[i] = e if mr[i] else 0.0
+    return _blocked_sum(o, 0, hi - lo)
+
+
+@njit(**_JIT)
+def _exp_rest_block(buf, x, mask, r, lo, hi, m, negate):
+    """(float64 sum of exp(v - m) over the entries v != m, number of entries == m)
+    on [lo, hi), v = -x if negate else x; buf (x's dtype) is scratch."""
+    xr = x[r, lo:hi]
+    ties = 0
+    if mask is None:
+        for i in range(xr.shape[0]):
+            v = -xr[i] if negate else xr[i]
+            e = _exp_shift(v, m)
+            tie = v == m
+            buf[i] = 0.0 if tie else e
+            ties += tie
+    else:
+        mr = mask[r, lo:hi]
+        for i in range(xr.shape[0]):
+            v = -xr[i] if negate else xr[i]
+            e = _exp_shift(v, m)
+            keep = mr[i]
+            tie = (v == m) & keep
+            buf[i] = e if (keep & (v != m)) else 0.0
+            ties += tie
+    return _blocked_sum(buf, 0, hi - lo), ties
+
+
+@njit(**_JIT)
+def _scale_block(out, r, lo, hi, inv):
+    o = out[r, lo:hi]
+    for i in range(o.shape[0]):
+        o[i] = np.float64(o[i]) * inv
+
+
+@njit(**_JIT)
+def _log_block(out, x, mask, r, lo, hi, m, lse, sgn):
+    """out[r, j] = (sgn x - m) - lse in float64, -inf where masked."""
+    o = out[r, lo:hi]
+    xr = x[r, lo:hi]
+    m = np.float64(m)
+    if mask is None:
+        for i in range(xr.shape[0]):
+            o[i] = (sgn * np.float64(xr[i]) - m) - lse
+    else:
+        mr = mask[r, lo:hi]
+        for i in range(xr.shape[0]):
+            v = (sgn * np.float64(xr[i]) - m) - lse
+            o[i] = v if mr[i] else _NEG_INF
+
+
+@njit(**_JIT)
+def _has_nan(x, mask, r):
+    xr = x[r]
+    if mask is None:
+        for i in range(xr.shape[0]):
+            if xr[i] != xr[i]:
+                return True
+    else:
+        for i in range(xr.shape[0]):
+            if xr[i] != xr[i] and mask[r, i]:
+                return True
+    return False
+
+
+@njit(**_JIT)
+def _special_row(kind, out, x, mask, r, m, nan_known):
+    """Finish row r when its max m is not finite or its sum is NaN (see module doc)."""
+    nan = nan_known or m != m or _has_nan(x, mask, r)
+    if kind == LOGSUMEXP:
+        out[r, 0] = _NAN if nan else np.float64(m)  # +inf or -inf
+        return
+    if nan or m == _INF:
+        fill = _NAN
+    else:  # m == -inf: nothing in the row
+        fill = 0.0 if kind == SOFTMAX else _NEG_INF
+    off = 0.0 if kind == SOFTMAX else _NEG_INF
+    o = out[r]
+    if mask is None:
+        o[:] = fill
+    else:
+        for i in range(o.shape[0]):
+            o[i] = fill if mask[r, i] else off
+
+
+@njit(**_JIT)
+def _finite(v):
+    return v - v == 0.0
+
+
+# ------------------------------------------------------------ whole rows
+@njit(**_JIT)
+def _row_max(xb, mask, r, n, negate):
+    _, _, kneg = _key_limits(xb)
+    k = kneg
+    for lo in range(0, n, BLOCK):
+        kb = _block_max_key(xb, mask, r, lo, min(lo + BLOCK, n), negate)
+        k = kb if kb > k else k
+    return _key_to_float(k)
+
+
+@njit(**_JIT)
+def _forward_row(kind, out, x, xb, mask, r, buf, negate):
+    """One row of softmax (kind SOFTMAX, negate for softmin), log_softmax or logsumexp."""
+    n = x.shape[1]
+    sgn = -1.0 if negate else 1.0
+    m = _row_max(xb, mask, r, n, negate)
+    if not _finite(m):
+        _special_row(kind, out, x, mask, r, m, False)
+        return
+    if kind == SOFTMAX:
+        total = 0.0
+        for lo in range(0, n, BLOCK):
+            total += _exp_store_block(out, x, mask, r, lo, min(lo + BLOCK, n), m, negate)
+        if total != total:
+            _special_row(kind, out, x, mask, r, m, True)
+            return
+        inv = 1.0 / total
+        for lo in range(0, n, BLOCK):
+            _scale_block(out, r, lo, min(lo + BLOCK, n), inv)
+        return
+    s = 0.0
+    ties = 0
+    for lo in range(0, n, BLOCK):
+        sb, tb = _exp_rest_block(buf, x, mask, r, lo, min(lo + BLOCK, n), m, negate)
+        s += sb
+        ties += tb
+    if s != s:
+        _special_row(kind, out, x, mask, r, m, True)
+        return
+    lse = math.log1p(s + (ties - 1))
+    if kind == LOGSUMEXP:
+        out[r, 0] = np.float64(m) + lse
+        return
+    for lo in range(0, n, BLOCK):
+        _log_block(out, x, mask, r, lo, min(lo + BLOCK, n), m, lse, sgn)
+
+
+@njit(**_JIT)
+def _forward_rows(kind, out, x, xb, mask, r0, r1, negate):
+    buf = np.empty(min(BLOCK, x.shape[1]), x.dtype)
+    for r in range(r0, r1):
+        _forward_row(kind, out, x, xb, mask, r, buf, negate)
+
+
+@njit(**_PAR_JIT)
+def _forward_rows_parallel(kind, out, x, xb, mask, negate, n_chunks):
+    rows = x.shape[0]
+    for c in prange(n_chunks):
+        _forward_rows(kind, out, x, xb, mask, rows * c // n_chunks, rows * (c + 1) // n_chunks,
+                      negate)
+
+
+# ----------------------------------------------- few long rows: (row, block) tasks
+@njit(**_PAR_JIT)
+def _forward_blocks_parallel(kind, out, x, xb, mask, negate, n_chunks):
+    rows, n = x.shape
+    nb = (n + BLOCK - 1) // BLOCK
+    tasks = rows * nb
+    _, _, kneg = _key_limits(xb)
+    keys = np.empty(tasks, xb.dtype)
+    for c in prange(n_chunks):
+        for t in range(tasks * c // n_chunks, tasks * (c + 1) // n_chunks):
+            r, b = t // nb, t % nb
+            keys[t] = _block_max_key(xb, mask, r, b * BLOCK, min(b * BLOCK + BLOCK, n), negate)
+    ms = np.empty(rows, x.dtype)
+    for r in range(rows):
+        k = kneg
+        for b in range(nb):
+            kb = keys[r * nb + b]
+            k = kb if kb > k else k
+        ms[r] = _key_to_float(k)
+    sgn = -1.0 if negate else 1.0
+    sums = np.empty(tasks, np.float64)
+    ties = np.zeros(tasks, np.int64)
+    bufs = np.empty((n_chunks, BLOCK), x.dtype)
+    for c in prange(n_chunks):
+        for t in range(tasks * c // n_chunks, tasks * (c + 1) // n_chunks):
+            r, b = t // nb, t % nb
+            m = ms[r]
+            if not _finite(m):
+                continue
+            lo, hi = b * BLOCK, min(b * BLOCK + BLOCK, n)
+            if kind == SOFTMAX:
+                sums[t] = _exp_store_block(out, x, mask, r, lo, hi, m, negate)
+            else:
+                sb, tb = _exp_rest_block(bufs[c], x, mask, r, lo, hi, m, negate)
+                sums[t] = sb
+                ties[t] = tb
+    fin = np.empty(rows, np.float64)  # 1/S (softmax) or log1p(s) (log ops); NaN: special
+    for r in range(rows):
+        m = ms[r]
+        if not _finite(m):
+            _special_row(kind, out, x, mask, r, m, False)
+            fin[r] = _NAN
+            continue
+        s = 0.0
+        tie = 0
+        for b in range(nb):
+            s += sums[r * nb + b]
+            tie += ties[r * nb + b]
+        if s != s:
+            _special_row(kind, out, x, mask, r, m, True)
+            fin[r] = _NAN
+        elif kind == SOFTMAX:
+            fin[r] = 1.0 / s
+        else:
+            fin[r] = math.log1p(s + (tie - 1))
+            if kind == LOGSUMEXP:
+                out[r, 0] = np.float64(m) + fin[r]
+    if kind == LOGSUMEXP:
+        return
+    for c in prange(n_chunks):
+        for t in range(tasks * c // n_chunks, tasks * (c + 1) // n_chunks):
+            r, b = t // nb, t % nb
+            f = fin[r]
+            if f != f:
+                continue
+            lo, hi = b * BLOCK, min(b * BLOCK + BLOCK, n)
+            if kind == SOFTMAX:
+                _scale_block(out, r, lo, hi, f)
+            else:
+                _log_block(out, x, mask, r, lo, hi, ms[r], f, sgn)
+
+
+# ------------------------------------------------------------ backward ops
+@njit(**_JIT)
+def _backward_block_sum(softmax, y, g, r, lo, hi):
+    """sum(g * y) (softmax) or sum(g) (log_softmax) over row r, [lo, hi)."""
+    if softmax:
+        return _blocked_dot(g[r], y[r], lo, hi)
+    return _blocked_sum(g[r], lo, hi)
+
+
+@njit(**_JIT)
+def _backward_block(softmax, out, y, g, r, lo, hi, s):
+    """softmax: y * (g - s); log_softmax: g - exp(y) * s, on row r, [lo, hi)."""
+    o, yr, gr = out[r, lo:hi], y[r, lo:hi], g[r, lo:hi]
+    if softmax:
+        for i in range(o.shape[0]):
+            o[i] = np.float64(yr[i]) * (np.float64(gr[i]) - s)
+    else:
+        for i in range(o.shape[0]):
+            o[i] = np.float64(gr[i]) - _exp(y, np.float64(yr[i])) * s
+
+
+@njit(**_JIT)
+def _backward_rows(softmax, out, y, g, r0, r1):
+    n = y.shape[1]
+    for r in range(r0, r1):
+        s = 0.0
+        for lo in range(0, n, BLOCK):
+            s += _backward_block_sum(softmax, y, g, r, lo, min(lo + BLOCK, n))
+        for lo in range(0, n, BLOCK):
+            _backward_block(softmax, out, y, g, r, lo, min(lo + BLOCK, n), s)
+
+
+@njit(**_PAR_JIT)
+def _backward_rows_parallel(softmax, out, y, g, n_chunks):
+    rows = y.shape[0]
+    for c in prange(n_chunks):
+        _backward_rows(softmax, out, y, g, rows * c // n_chunks, rows * (c + 1) // n_chunks)
+
+
+@njit(**_PAR_JIT)
+def _backward_blocks_parallel(softmax, out, y, g, n_chunks):
+    rows, n = y.shape
+    nb = (n + BLOCK - 1) // BLOCK
+    tasks = rows * nb
+    sums = np.empty(tasks, np.float64)
+    for c in prange(n_chunks):
+        for t in range(tasks * c // n_chunks, tasks * (c + 1) // n_chunks):
+            r, b = t // nb, t % nb
+            sums[t] = _backward_block_sum(softmax, y, g, r, b * BLOCK, min(b * BLOCK + BLOCK, n))
+    tot = np.zeros(rows, np.float64)
+    for r in range(rows):
+        s = 0.0
+        for b in range(nb):
+            s += sums[r * nb + b]
+        tot[r] = s
+    for c in prange(n_chunks):
+        for t in range(tasks * c // n_chunks, tasks * (c + 1) // n_chunks):
+            r, b = t // nb, t % nb
+            _backward_block(softmax, out, y, g, r, b * BLOCK, min(b * BLOCK + BLOCK, n), tot[r])
+
+
+# ------------------------------------------------------------ entry point
+_FORWARD = {
+    "softmax": (SOFTMAX, False),
+    "softmin": (SOFTMAX, True),
+    "log_softmax": (LOG_SOFTMAX, False),
+    "logsumexp": (LOGSUMEXP, False),
+}
+_BACKWARD = {"softmax_backward": True, "log_softmax_backward": False}
+_INT_VIEW = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
+
+
+_threading.setup()  # the layer must be chosen before the first parallel launch
+_MAX_THREADS = _threading.max_threads()
+
+
+def _launch(fn, args, k):
+    """Run the parallel function ``fn(*args)`` on k threads (the backend's convention)."""
+    import numba
+
+    with _threading.launch_lock:
+        previous = numba.get_num_threads()
+        if previous != k:
+            numba.set_num_threads(k)
+        try:
+            fn(*args)
+        finally:
+            if previous != k:
+                numba.set_num_threads(previous)
+
+
+def _plan(rows, n, n_threads):
+    """("serial" | "rows" | "blocks", number of parallel chunks) for a (rows, n) call."""
+    n_threads = min(n_threads, _MAX_THREADS)
+    if n_threads <= 1 or rows * n <= SERIAL_MAX:
+        return "serial", 1
+    if rows < 2 * n_threads and n > BLOCK:
+        nb = (n + BLOCK - 1) // BLOCK
+        return "blocks", min(n_threads, rows * nb)
+    return "rows", min(n_threads, rows)
+
+
+def get_rowwise(op):
+    """``kernel(out, x, grad, mask, n_threads)`` for the softmax-family op ``op``."""
+    if op in _FORWARD:
+        kind, negate = _FORWARD[op]
+
+        def kernel(out, x, grad, mask, n_threads):
+            rows, n = x.shape
+            xb = x.view(_INT_VIEW[x.dtype])
+            if kind == LOGSUMEXP:
+                out = out.reshape(rows, 1)  # one code path: out[r, 0] is row r's result
+            how, chunks = _plan(rows, n, n_threads)
+            if how == "serial":
+                _forward_rows(kind, out, x, xb, mask, 0, rows, negate)
+            elif how == "rows":
+                _launch(_forward_rows_parallel, (kind, out, x, xb, mask, negate, chunks), chunks)
+            else:
+                _launch(_forward_blocks_parallel, (kind, out, x, xb, mask, negate, chunks), chunks)
+
+    elif op in _BACKWARD:
+        softmax = _BACKWARD[op]
+
+        def kernel(out, x, grad, mask, n_threads):
+            rows, n = x.shape
+            how, chunks = _plan(rows, n, n_threads)
+            if how == "serial":
+                _backward_rows(softmax, out, x, grad, 0, rows)
+            elif how == "rows":
+                _launch(_backward_rows_parallel, (softmax, out, x, grad, chunks), chunks)
+            else:
+                _launch(_backward_blocks_parallel, (softmax, out, x, grad, chunks), chunks)
+
+    else:
+        raise KeyError(op)
+    kernel.__name__ = f"numba_{op}"
+    kernel.__doc__ = f"Numba row kernel for {op} (see fastact._numba._softmax)."
+    return kernel

@@ -1,0 +1,135 @@
+"""Numba-specific checks: vector code without libm calls, threading layer,
+thread/fork/GIL safety, cache fallback.  Accuracy and semantics are covered by
+the shared backend-parametrized suites."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+numba = pytest.importorskip("numba")
+
+from fastact._registry import all_kernel_ids  # noqa: E402
+
+LIBM = re.compile(r"call\w*\s+\S*(exp|log|tanh|erf|pow)\w*", re.I)
+TRANSCENDENTAL = ("sigmoid", "tanh", "gelu", "gelu_tanh", "silu", "mish", "softplus", "logsigmoid")
+
+
+def _run(code: str, timeout=240, env=None):
+    """Run code in a fresh interpreter (a hang or abort cannot take pytest down)."""
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=timeout, env=full_env)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kernel_id", [k for k in TRANSCENDENTAL if k in all_kernel_ids()])
+def test_hot_loops_use_vector_registers_and_no_libm(kernel_id, dtype, tmp_path):
+    # Compile without the disk cache (cached code cannot be inspected).
+    proc = _run(f"""
+        import sys, re, numpy as np
+        from fastact._numba import _factory
+        _factory.compile_kernel({kernel_id!r}, "forward", {dtype!r})
+        mod = sys.modules["fastact._numba._generated_{kernel_id}_forward_{dtype}"]
+        x = np.ones(8, np.{dtype}); o = np.empty_like(x)
+        mod.serial.py_func.__globals__  # noqa
+        from numba import njit
+        serial = njit(nogil=True, error_model="numpy", cache=False)(mod.serial.py_func)
+        serial(o, x, x, np.{dtype}(0), np.{dtype}(0))
+        asm = serial.inspect_asm(serial.signatures[0])
+        print("VEC", ("zmm" in asm) or ("ymm" in asm))
+        print("LIBM", bool(re.search(r"call\\w*\\s+\\S*(exp|log|tanh|erf|pow)\\w*", asm, re.I)))
+    """, env={"FASTACT_CACHE_DIR": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    assert "VEC True" in proc.stdout, proc.stdout
+    assert "LIBM False" in proc.stdout, proc.stdout
+
+
+def test_threading_layer_is_thread_and_fork_safe():
+    proc = _run("""
+        import numpy as np, fastact._numba as nb
+        k = nb.get_elementwise("relu", "forward")
+        x = np.ones(1_000_000); o = np.empty_like(x); k(o, x, None, (), 2)
+        from fastact._numba import _threading
+        print("LAYER", _threading.active_layer(), type(_threading.launch_lock).__name__)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    layer = proc.stdout.split("LAYER")[1].split()
+    # TBB, or workqueue serialised by a lock
+    assert layer[0] == "tbb" or layer[1] == "lock", proc.stdout
+
+
+def test_concurrent_threads_fork_and_thread_count_give_identical_results():
+    proc = _run("""
+        import os, threading, numpy as np, fastact._numba as nb
+        k = nb.get_elementwise("gelu", "forward")
+        x = np.random.default_rng(0).standard_normal(400_000)
+        ref = np.empty_like(x); k(ref, x, None, (), 1)
+        o2 = np.empty_like(x); k(o2, x, None, (), 2)
+        assert np.array_equal(ref, o2), "thread count changed results"
+        ok = []
+        def work():
+            o = np.empty_like(x)
+            for _ in range(10):
+                k(o, x, None, (), 2)
+            ok.append(np.array_equal(o, ref))
+        ts = [threading.Thread(target=work) for _ in range(8)]
+        [t.start() for t in ts]; [t.join() for t in ts]
+        assert ok == [True] * 8, ok
+        pid = os.fork()
+        if pid == 0:
+            o = np.empty_like(x); k(o, x, None, (), 2)
+            os._exit(0 if np.array_equal(o, ref) else 3)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+        print("OK")
+    """)
+    assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr
+
+
+def test_kernels_release_the_gil():
+    proc = _run("""
+        import threading, time, numpy as np, fastact._numba as nb
+        k = nb.get_elementwise("tanh", "forward")
+        x = np.random.default_rng(0).standard_normal(4_000_000); o = np.empty_like(x)
+        k(o, x[:8], None, (), 1)
+        state = {"ticks": 0, "done": False}
+        def run():
+            for _ in range(5):
+                k(o, x, None, (), 1)
+            state["done"] = True
+        t = threading.Thread(target=run); t.start()
+        while not state["done"]:
+            state["ticks"] += 1   # the main thread keeps running Python code
+            time.sleep(0)
+        t.join()
+        print("TICKS", state["ticks"])
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout.split("TICKS")[1]) > 10, proc.stdout
+
+
+def test_read_only_cache_dir_falls_back(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    proc = _run("""
+        import numpy as np, fastact._numba as nb
+        from fastact._numba import _factory
+        k = nb.get_elementwise("sigmoid", "forward")
+        x = np.array([0.0, 1.0]); o = np.empty_like(x); k(o, x, None, (), 1)
+        print("DIR", _factory.cache_dir(), o[0])
+    """, env={"FASTACT_CACHE_DIR": str(ro), "XDG_CACHE_HOME": str(ro)})
+    ro.chmod(0o700)
+    assert proc.returncode == 0, proc.stderr
+    assert "0.5" in proc.stdout and str(ro) not in proc.stdout.split("DIR")[1].split()[0]
+
+
+def test_import_fastact_does_not_import_numba():
+    proc = _run("import sys, fastact; print('NUMBA' if 'numba' in sys.modules else 'CLEAN')")
+    assert proc.stdout.strip().endswith("CLEAN"), proc.stdout + proc.stderr

@@ -115,9 +115,8 @@ def test_kernels_release_the_gil():
 
 
 def test_read_only_cache_dir_falls_back(tmp_path):
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o500)
+    ro = tmp_path / "not-a-directory"  # unwritable even for root
+    ro.write_text("")
     proc = _run("""
         import numpy as np, fastact._numba as nb
         from fastact._numba import _factory
@@ -125,7 +124,6 @@ def test_read_only_cache_dir_falls_back(tmp_path):
         x = np.array([0.0, 1.0]); o = np.empty_like(x); k(o, x, None, (), 1)
         print("DIR", _factory.cache_dir(), o[0])
     """, env={"FASTACT_CACHE_DIR": str(ro), "XDG_CACHE_HOME": str(ro)})
-    ro.chmod(0o700)
     assert proc.returncode == 0, proc.stderr
     assert "0.5" in proc.stdout and str(ro) not in proc.stdout.split("DIR")[1].split()[0]
 

@@ -127,8 +127,8 @@ def _finish(out, result_dtype, scalar):
 # ---------------------------------------------------------------- elementwise
 def elementwise(entry, mode, x, grad, values, out, backend, func):
     """Run one elementwise kernel of ``entry`` ("forward", "derivative", "backward")."""
-    try:
-        kernel_id, params = entry._cache[values]
+    try:  # the registry's cache of validated parameters (keyed with types, see resolve)
+        kernel_id, params = entry._cache[(values, tuple(map(type, values)) if values else ())]
     except (KeyError, TypeError):
         kernel_id, params = entry.resolve(values)
     be = _backends.resolve(backend)

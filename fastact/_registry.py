@@ -89,7 +89,7 @@ class Activation:
         dictionary lookup.
         """
         # The key holds the types too: True == 1.0 (same hash) must not hit 1.0's entry.
-        key = (values, tuple(type(v) for v in values))
+        key = (values, tuple(map(type, values)) if values else ())
         try:
             return self._cache[key]
         except (KeyError, TypeError):

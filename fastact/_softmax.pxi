@@ -1,13 +1,688 @@
 # fastact/_softmax.pxi -- the softmax-family Cython kernels, included at the end of
-# fastact/_kernels.pyx.  PLACEHOLDER created by the elementwise-backend author so the
-# extension builds; the softmax-family author owns this file and replaces it.
+# fastact/_kernels.pyx (owned by the softmax-family author).
 #
-# Contract: define  rowwise_kernel(op) -> kernel(out, x, grad, mask, n_threads)
-# (see fastact/_backends.py); everything defined in _kernels.pyx before the
-# include is available: the fused type `real`, the fa_* math of _vmath.h,
-# prange, cnp, PARALLEL_MIN, NOGIL_MIN and the fork flag _forked_child
-# (when it is set, never enter a parallel region).
+# Entry point (used by fastact/_cython.py::get_rowwise):
+#
+#     rowwise_kernel(op) -> RowKernel, callable as kernel(out, x, grad, mask, n_threads)
+#
+# op is a name of fastact._registry.ROW_OPS.  x (y for the backward ops), grad
+# and out are C-contiguous 2-D (rows, n) float32/float64 arrays of one dtype
+# (out is (rows,) for logsumexp), mask None or a C-contiguous 2-D bool array;
+# out may be one of the inputs exactly (in place).  The semantics are those of
+# fastact._reference._rowwise.
+#
+# Algorithm (the same as fastact/_numba/_softmax.py; its docstring has the
+# details): per row, m = max (masked entries -inf); per fixed block of
+# FA_SM_BLOCK elements e = exp(x - m) (softmax: stored in out; log_softmax /
+# logsumexp: into scratch, entries equal to m excluded and counted), summed in
+# double by 16 accumulators per 256-element piece, pieces and blocks added in
+# order; then out *= 1/S, or out = (x - m) - log1p(s), or m + log1p(s).
+# Rows whose max is +-inf/NaN or whose sum is NaN are finished by the special
+# path (NaN row, +inf for logsumexp, empty row 0 / -inf; masked 0 / -inf).
+# Backward: softmax dx = y (g - sum(g y)), log_softmax dx = g - exp(y) sum(g).
+#
+# Threads: many rows -> threads split the rows; fewer than two rows per thread
+# that span several blocks -> threads split (row, block) tasks in phases.  A
+# row's reductions are always the same block results combined in block order,
+# so the bits of the result do not depend on the thread count.  exp is
+# computed with explicit fma (when the build targets FMA), never implicit
+# contraction, so vector body and scalar remainder agree bitwise.
 
-def rowwise_kernel(op):
-    """Placeholder: the softmax family is not implemented in Cython yet."""
-    raise NotImplementedError(f"the cython backend has no softmax-family kernels yet ({op!r})")
+cdef extern from *:
+    """
+    #include <math.h>
+    #define FA_SM_BLOCK 2048
+    #define FA_SM_PIECE 256
+    #define FA_SM_LANES 16
+    #if defined(__FMA__) || defined(__AVX512F__)
+    #define FA_SM_FMA(a, b, c) __builtin_fma((a), (b), (c))
+    #define FA_SM_FMAF(a, b, c) __builtin_fmaf((a), (b), (c))
+    #else
+    #define FA_SM_FMA(a, b, c) ((a) * (b) + (c))
+    #define FA_SM_FMAF(a, b, c) ((a) * (b) + (c))
+    #endif
+    enum { FA_SM_SOFTMAX = 0, FA_SM_LOG_SOFTMAX = 1, FA_SM_LOGSUMEXP = 2 };
+
+    /* exp(t) for t = v - m <= 0 (float): n = round(t/ln2), r = t - n ln2 (fma),
+       Taylor degree 7 (|r| <= 0.35: < 6e-9 relative), times 2^n from the bits.
+       Results below 2^-126 are flushed to 0 (absolute error < smallest normal);
+       t = -inf gives 0, NaN gives NaN. */
+    static inline float fa_sm_exp_f32(float t) {
+        const float lo = -87.33654f;
+        float tc = t < lo ? lo : t;
+        float k = FA_SM_FMAF(tc, 1.44269504088896341f, 12582912.0f);
+        float n = k - 12582912.0f;
+        float r = FA_SM_FMAF(n, -0.693145751953125f, tc);
+        r = FA_SM_FMAF(n, -1.42860676533e-06f, r);
+        float p = 1.98412698412698413e-04f;         /* 1/7! */
+        p = FA_SM_FMAF(p, r, 1.38888888888888889e-03f);
+        p = FA_SM_FMAF(p, r, 8.33333333333333333e-03f);
+        p = FA_SM_FMAF(p, r, 4.16666666666666667e-02f);
+        p = FA_SM_FMAF(p, r, 1.66666666666666667e-01f);
+        p = FA_SM_FMAF(p, r, 0.5f);
+        p = FA_SM_FMAF(p, r, 1.0f);
+        p = FA_SM_FMAF(p, r, 1.0f);
+        uint32_t e = fa_bits_f32(k) - 0x4B400000u + 127u;
+        float y = p * fa_from_bits_f32(e << 23);
+        return t < lo ? 0.0f : y;
+    }
+
+    /* exp(t) for t <= 0 (double): as above, Taylor degree 13 (< 4e-18 relative). */
+    static inline double fa_sm_exp_f64(double t) {
+        const double lo = -708.3964185322641;
+        double tc = t < lo ? lo : t;
+        double k = FA_SM_FMA(tc, 1.4426950408889634, 6755399441055744.0);
+        double n = k - 6755399441055744.0;
+        double r = FA_SM_FMA(n, -6.93147180369123816490e-01, tc);
+        r = FA_SM_FMA(n, -1.90821492927058770002e-10, r);
+        double p = 1.6059043836821614599e-10;
+        p = FA_SM_FMA(p, r, 2.0876756987868098979e-09);
+        p = FA_SM_FMA(p, r, 2.5052108385441718775e-08);
+        p = FA_SM_FMA(p, r, 2.7557319223985890653e-07);
+        p = FA_SM_FMA(p, r, 2.7557319223985890653e-06);
+        p = FA_SM_FMA(p, r, 2.4801587301587301587e-05);
+        p = FA_SM_FMA(p, r, 1.9841269841269841270e-04);
+        p = FA_SM_FMA(p, r, 1.3888888888888888889e-03);
+        p = FA_SM_FMA(p, r, 8.3333333333333333333e-03);
+        p = FA_SM_FMA(p, r, 4.1666666666666666667e-02);
+        p = FA_SM_FMA(p, r, 1.6666666666666666667e-01);
+        p = FA_SM_FMA(p, r, 0.5);
+        p = FA_SM_FMA(p, r, 1.0);
+        p = FA_SM_FMA(p, r, 1.0);
+        uint64_t e = fa_bits_f64(k) - fa_bits_f64(6755399441055744.0) + 1023u;
+        double y = p * fa_from_bits_f64(e << 52);
+        return t < lo ? 0.0 : y;
+    }
+
+    /* exp(y) over the whole range for the log_softmax backward (any y). */
+    static inline float fa_sm_expany_f32(float y) { return fa_exp_f32(y); }
+    static inline double fa_sm_expany_f64(double y) { return fa_exp_f64(y); }
+
+    /* The kernels for one float type T (suffix S), generated by this macro. */
+    #define FA_SM_DEFINE(T, S)                                                          \
+    /* sum of a[0:len] in double: 16 accumulators per piece, pieces in order */         \
+    static double fa_sm_sum_##S(const T *a, Py_ssize_t len) {                           \
+        double total = 0.0;                                                             \
+        for (Py_ssize_t p0 = 0; p0 < len; p0 += FA_SM_PIECE) {                          \
+            Py_ssize_t pl = len - p0 < FA_SM_PIECE ? len - p0 : FA_SM_PIECE;            \
+            const T *q = a + p0;                                                        \
+            double acc[FA_SM_LANES] = {0};                                              \
+            Py_ssize_t i = 0;                                                           \
+            for (; i + FA_SM_LANES <= pl; i += FA_SM_LANES)                             \
+                for (int j = 0; j < FA_SM_LANES; j++) acc[j] += (double)q[i + j];       \
+            for (int j = 0; i < pl; i++, j++) acc[j] += (double)q[i];                   \
+            for (int w = FA_SM_LANES / 2; w > 0; w /= 2)                                \
+                for (int j = 0; j < w; j++) acc[j] += acc[j + w];                       \
+            total += acc[0];                                                            \
+        }                                                                               \
+        return total;                                                                   \
+    }                                                                                   \
+    /* sum of a[i] * b[i] in double, same order */                                      \
+    static double fa_sm_dot_##S(const T *a, const T *b, Py_ssize_t len) {               \
+        double total = 0.0;                                                             \
+        for (Py_ssize_t p0 = 0; p0 < len; p0 += FA_SM_PIECE) {                          \
+            Py_ssize_t pl = len - p0 < FA_SM_PIECE ? len - p0 : FA_SM_PIECE;            \
+            const T *q = a + p0, *u = b + p0;                                           \
+            double acc[FA_SM_LANES] = {0};                                              \
+            Py_ssize_t i = 0;                                                           \
+            for (; i + FA_SM_LANES <= pl; i += FA_SM_LANES)                             \
+                for (int j = 0; j < FA_SM_LANES; j++)                                   \
+                    acc[j] += (double)q[i + j] * (double)u[i + j];                      \
+            for (int j = 0; i < pl; i++, j++) acc[j] += (double)q[i] * (double)u[i];    \
+            for (int w = FA_SM_LANES / 2; w > 0; w /= 2)                                \
+                for (int j = 0; j < w; j++) acc[j] += acc[j + w];                       \
+            total += acc[0];                                                            \
+        }                                                                               \
+        return total;                                                                   \
+    }                                                                                   \
+    /* max of v = (negate ? -x : x) over [0, len), masked entries -inf; NaN ignored */   \
+    static T fa_sm_max_##S(const T *x, const unsigned char *mk, Py_ssize_t len,         \
+                           int negate) {                                                \
+        T acc[FA_SM_LANES];                                                             \
+        const T ninf = -(T)INFINITY;                                                    \
+        const T sg = negate ? (T)-1 : (T)1;                                             \
+        for (int j = 0; j < FA_SM_LANES; j++) acc[j] = ninf;                            \
+        Py_ssize_t i = 0;                                                               \
+        if (mk == NULL) {                                                               \
+            for (; i + FA_SM_LANES <= len; i += FA_SM_LANES)                            \
+                for (int j = 0; j < FA_SM_LANES; j++) {                                 \
+                    T v = sg * x[i + j];                                                \
+                    acc[j] = v > acc[j] ? v : acc[j];                                   \
+                }                                                                       \
+            for (; i < len; i++) { T v = sg * x[i]; acc[0] = v > acc[0] ? v : acc[0]; } \
+        } else {                                                                        \
+            for (; i + FA_SM_LANES <= len; i += FA_SM_LANES)                            \
+                for (int j = 0; j < FA_SM_LANES; j++) {                                 \
+                    T v = mk[i + j] ? sg * x[i + j] : ninf;                             \
+                    acc[j] = v > acc[j] ? v : acc[j];                                   \
+                }                                                                       \
+            for (; i < len; i++) {                                                      \
+                T v = mk[i] ? sg * x[i] : ninf; acc[0] = v > acc[0] ? v : acc[0];       \
+            }                                                                           \
+        }                                                                               \
+        T m = ninf;                                                                     \
+        for (int j = 0; j < FA_SM_LANES; j++) m = acc[j] > m ? acc[j] : m;              \
+        return m;                                                                       \
+    }                                                                                   \
+    /* o = exp(v - m) (0 where masked) on [0, len); returns the double sum */           \
+    static double fa_sm_exp_store_##S(T *o, const T *x, const unsigned char *mk,        \
+                                      Py_ssize_t len, T m, int negate) {                \
+        const T sg = negate ? (T)-1 : (T)1;                                             \
+        if (mk == NULL) {                                                               \
+            for (Py_ssize_t i = 0; i < len; i++) o[i] = fa_sm_exp_##S(sg * x[i] - m);    \
+        } else {                                                                        \
+            for (Py_ssize_t i = 0; i < len; i++) {                                      \
+                T e = fa_sm_exp_##S(sg * x[i] - m);                                      \
+                o[i] = mk[i] ? e : (T)0;                                                \
+            }                                                                           \
+        }                                                                               \
+        return fa_sm_sum_##S(o, len);                                                   \
+    }                                                                                   \
+    /* buf = exp(v - m) for v != m, 0 else (and where masked); *ties = #(v == m) */     \
+    static double fa_sm_exp_rest_##S(T *buf, const T *x, const unsigned char *mk,       \
+                                     Py_ssize_t len, T m, int negate, Py_ssize_t *ties) { \
+        const T sg = negate ? (T)-1 : (T)1;                                             \
+        Py_ssize_t t = 0;                                                               \
+        if (mk == NULL) {                                                               \
+            for (Py_ssize_t i = 0; i < len; i++) {                                      \
+                T v = sg * x[i];                                                        \
+                T e = fa_sm_exp_##S(v - m);                                              \
+                buf[i] = v == m ? (T)0 : e;                                             \
+                t += v == m;                                                            \
+            }                                                                           \
+        } else {                                                                        \
+            for (Py_ssize_t i = 0; i < len; i++) {                                      \
+                T v = sg * x[i];                                                        \
+                T e = fa_sm_exp_##S(v - m);                                              \
+                int keep = mk[i] != 0;                                                  \
+                buf[i] = (keep & (v != m)) ? e : (T)0;                                  \
+                t += keep & (v == m);                                                   \
+            }                                                                           \
+        }                                                                               \
+        *ties = t;                                                                      \
+        return fa_sm_sum_##S(buf, len);                                                 \
+    }                                                                                   \
+    static void fa_sm_scale_##S(T *o, Py_ssize_t len, double inv) {                     \
+        for (Py_ssize_t i = 0; i < len; i++) o[i] = (T)((double)o[i] * inv);            \
+    }                                                                                   \
+    /* o = (v - m) - lse in double, -inf where masked */                                \
+    static void fa_sm_log_##S(T *o, const T *x, const unsigned char *mk,                \
+                              Py_ssize_t len, double m, double lse, int negate) {       \
+        const double sg = negate ? -1.0 : 1.0;                                          \
+        if (mk == NULL) {                                                               \
+            for (Py_ssize_t i = 0; i < len; i++)                                        \
+                o[i] = (T)((sg * (double)x[i] - m) - lse);                              \
+        } else {                                                                        \
+            for (Py_ssize_t i = 0; i < len; i++) {                                      \
+                T v = (T)((sg * (double)x[i] - m) - lse);                               \
+                o[i] = mk[i] ? v : -(T)INFINITY;                                        \
+            }                                                                           \
+        }                                                                               \
+    }                                                                                   \
+    /* finish a row whose max m is not finite or whose sum is NaN */                    \
+    static void fa_sm_special_##S(int kind, T *o, const T *x, const unsigned char *mk,  \
+                                  Py_ssize_t n, T m, int nan_known) {                   \
+        int nan = nan_known || m != m;                                                  \
+        for (Py_ssize_t i = 0; i < n && !nan; i++)                                      \
+            nan = x[i] != x[i] && (mk == NULL || mk[i]);                                \
+        if (kind == FA_SM_LOGSUMEXP) { o[0] = nan ? (T)NAN : m; return; }               \
+        T fill = (nan || m == (T)INFINITY) ? (T)NAN                                     \
+                 : (kind == FA_SM_SOFTMAX ? (T)0 : -(T)INFINITY);                       \
+        T off = kind == FA_SM_SOFTMAX ? (T)0 : -(T)INFINITY;                            \
+        for (Py_ssize_t i = 0; i < n; i++) o[i] = (mk == NULL || mk[i]) ? fill : off;   \
+    }                                                                                   \
+    /* one whole row of a forward op; o is the row (or the 1 result of logsumexp) */     \
+    static void fa_sm_forward_row_##S(int kind, int negate, T *o, const T *x,           \
+                                      const unsigned char *mk, Py_ssize_t n, T *buf) {  \
+        T m = -(T)INFINITY;                                                             \
+        for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                            \
+            Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK;               \
+            T mb = fa_sm_max_##S(x + lo, mk ? mk + lo : NULL, len, negate);             \
+            m = mb > m ? mb : m;                                                        \
+        }                                                                               \
+        if (!(m - m == 0)) { fa_sm_special_##S(kind, o, x, mk, n, m, 0); return; }      \
+        if (kind == FA_SM_SOFTMAX) {                                                    \
+            double total = 0.0;                                                         \
+            for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                        \
+                Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK;           \
+                total += fa_sm_exp_store_##S(o + lo, x + lo, mk ? mk + lo : NULL, len,  \
+                                             m, negate);                                \
+            }                                                                           \
+            if (total != total) { fa_sm_special_##S(kind, o, x, mk, n, m, 1); return; } \
+            double inv = 1.0 / total;                                                   \
+            for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                        \
+                Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK;           \
+                fa_sm_scale_##S(o + lo, len, inv);                                      \
+            }                                                                           \
+            return;                                                                     \
+        }                                                                               \
+        double s = 0.0;                                                                 \
+        Py_ssize_t ties = 0;                                                            \
+        for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                            \
+            Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK, tb;           \
+            s += fa_sm_exp_rest_##S(buf, x + lo, mk ? mk + lo : NULL, len, m, negate, &tb); \
+            ties += tb;                                                                 \
+        }                                                                               \
+        if (s != s) { fa_sm_special_##S(kind, o, x, mk, n, m, 1); return; }            \
+        double lse = log1p(s + (double)(ties - 1));                                     \
+        if (kind == FA_SM_LOGSUMEXP) { o[0] = (T)((double)m + lse); return; }           \
+        for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                            \
+            Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK;               \
+            fa_sm_log_##S(o + lo, x + lo, mk ? mk + lo : NULL, len, (double)m, lse, negate); \
+        }                                                                               \
+    }                                                                                   \
+    /* backward: the row sum (softmax: sum g*y, log_softmax: sum g) of a block */       \
+    static double fa_sm_bsum_##S(int softmax, const T *y, const T *g, Py_ssize_t len) { \
+        return softmax ? fa_sm_dot_##S(g, y, len) : fa_sm_sum_##S(g, len);              \
+    }                                                                                   \
+    static void fa_sm_bwd_##S(int softmax, T *o, const T *y, const T *g,                \
+                              Py_ssize_t len, double s) {                               \
+        if (softmax) {                                                                  \
+            for (Py_ssize_t i = 0; i < len; i++)                                        \
+                o[i] = (T)((double)y[i] * ((double)g[i] - s));                          \
+        } else {                                                                        \
+            for (Py_ssize_t i = 0; i < len; i++)                                        \
+                o[i] = (T)((double)g[i] - (double)fa_sm_expany_##S(y[i]) * s);          \
+        }                                                                               \
+    }                                                                                   \
+    /* rows [r0, r1) of a forward op (scratch on the stack) */                          \
+    static void fa_sm_forward_rows_##S(int kind, int negate, T *o, const T *x,          \
+                                       const unsigned char *mk, Py_ssize_t r0,          \
+                                       Py_ssize_t r1, Py_ssize_t n) {                   \
+        T buf[FA_SM_BLOCK];                                                             \
+        Py_ssize_t ostride = kind == FA_SM_LOGSUMEXP ? 1 : n;                           \
+        for (Py_ssize_t r = r0; r < r1; r++)                                            \
+            fa_sm_forward_row_##S(kind, negate, o + r * ostride, x + r * n,             \
+                                  mk ? mk + r * n : NULL, n, buf);                      \
+    }                                                                                   \
+    /* one block's sum for the (row, block) path: the softmax block also stores e */    \
+    static double fa_sm_block_sum_##S(int kind, T *o, const T *x, const unsigned char *mk, \
+                                      Py_ssize_t len, T m, int negate, Py_ssize_t *ties) { \
+        T buf[FA_SM_BLOCK];                                                             \
+        if (kind == FA_SM_SOFTMAX) {                                                    \
+            *ties = 0;                                                                  \
+            return fa_sm_exp_store_##S(o, x, mk, len, m, negate);                       \
+        }                                                                               \
+        return fa_sm_exp_rest_##S(buf, x, mk, len, m, negate, ties);                    \
+    }                                                                                   \
+    static void fa_sm_backward_row_##S(int softmax, T *o, const T *y, const T *g,       \
+                                       Py_ssize_t n) {                                  \
+        double s = 0.0;                                                                 \
+        for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                            \
+            Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK;               \
+            s += fa_sm_bsum_##S(softmax, y + lo, g + lo, len);                          \
+        }                                                                               \
+        for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                            \
+            Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK;               \
+            fa_sm_bwd_##S(softmax, o + lo, y + lo, g + lo, len, s);                     \
+        }                                                                               \
+    }
+
+    FA_SM_DEFINE(float, f32)
+    FA_SM_DEFINE(double, f64)
+    """
+    enum: FA_SM_BLOCK
+    enum: FA_SM_SOFTMAX
+    enum: FA_SM_LOG_SOFTMAX
+    enum: FA_SM_LOGSUMEXP
+    float fa_sm_max_f32(const float *x, const unsigned char *mk, Py_ssize_t n, int negate) nogil
+    double fa_sm_max_f64(const double *x, const unsigned char *mk, Py_ssize_t n, int negate) nogil
+    double fa_sm_exp_store_f32(float *o, const float *x, const unsigned char *mk, Py_ssize_t n,
+                               float m, int negate) nogil
+    double fa_sm_exp_store_f64(double *o, const double *x, const unsigned char *mk, Py_ssize_t n,
+                               double m, int negate) nogil
+    double fa_sm_exp_rest_f32(float *buf, const float *x, const unsigned char *mk, Py_ssize_t n,
+                              float m, int negate, Py_ssize_t *ties) nogil
+    double fa_sm_exp_rest_f64(double *buf, const double *x, const unsigned char *mk, Py_ssize_t n,
+                              double m, int negate, Py_ssize_t *ties) nogil
+    void fa_sm_scale_f32(float *o, Py_ssize_t n, double inv) nogil
+    void fa_sm_scale_f64(double *o, Py_ssize_t n, double inv) nogil
+    void fa_sm_log_f32(float *o, const float *x, const unsigned char *mk, Py_ssize_t n,
+                       double m, double lse, int negate) nogil
+    void fa_sm_log_f64(double *o, const double *x, const unsigned char *mk, Py_ssize_t n,
+                       double m, double lse, int negate) nogil
+    void fa_sm_special_f32(int kind, float *o, const float *x, const unsigned char *mk,
+                           Py_ssize_t n, float m, int nan_known) nogil
+    void fa_sm_special_f64(int kind, double *o, const double *x, const unsigned char *mk,
+                           Py_ssize_t n, double m, int nan_known) nogil
+    void fa_sm_forward_rows_f32(int kind, int negate, float *o, const float *x,
+                                const unsigned char *mk, Py_ssize_t r0, Py_ssize_t r1,
+                                Py_ssize_t n) nogil
+    void fa_sm_forward_rows_f64(int kind, int negate, double *o, const double *x,
+                                const unsigned char *mk, Py_ssize_t r0, Py_ssize_t r1,
+                                Py_ssize_t n) nogil
+    double fa_sm_block_sum_f32(int kind, float *o, const float *x, const unsigned char *mk,
+                               Py_ssize_t n, float m, int negate, Py_ssize_t *ties) nogil
+    double fa_sm_block_sum_f64(int kind, double *o, const double *x, const unsigned char *mk,
+                               Py_ssize_t n, double m, int negate, Py_ssize_t *ties) nogil
+    double fa_sm_bsum_f32(int softmax, const float *y, const float *g, Py_ssize_t n) nogil
+    double fa_sm_bsum_f64(int softmax, const double *y, const double *g, Py_ssize_t n) nogil
+    void fa_sm_bwd_f32(int softmax, float *o, const float *y, const float *g, Py_ssize_t n,
+                       double s) nogil
+    void fa_sm_bwd_f64(int softmax, double *o, const double *y, const double *g, Py_ssize_t n,
+                       double s) nogil
+    void fa_sm_backward_row_f32(int softmax, float *o, const float *y, const float *g,
+                                Py_ssize_t n) nogil
+    void fa_sm_backward_row_f64(int softmax, double *o, const double *y, const double *g,
+                                Py_ssize_t n) nogil
+
+from libc.math cimport log1p as _sm_log1p, isfinite as _sm_isfinite, NAN as _SM_NAN
+from libc.stdlib cimport malloc as _sm_malloc, free as _sm_free
+
+# op name -> (kind, negate, backward)
+_SM_OPS = {
+    "softmax": (FA_SM_SOFTMAX, 0, 0),
+    "softmin": (FA_SM_SOFTMAX, 1, 0),
+    "log_softmax": (FA_SM_LOG_SOFTMAX, 0, 0),
+    "logsumexp": (FA_SM_LOGSUMEXP, 0, 0),
+    "softmax_backward": (1, 0, 1),
+    "log_softmax_backward": (0, 0, 1),
+}
+# At most this many elements: run on the calling thread (as the Numba backend).
+cdef Py_ssize_t SM_SERIAL_MAX = 32768
+
+
+cdef inline Py_ssize_t _sm_chunk_lo(Py_ssize_t total, Py_ssize_t c, Py_ssize_t k) noexcept nogil:
+    return total * c // k
+
+
+# --------------------------------------------------------------- forward, by rows
+cdef void _sm_fwd_rows(int kind, int negate, int dbl, char *o, const char *x,
+                       const unsigned char *mk, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n) noexcept nogil:
+    """Rows [r0, r1) of a forward op on one thread."""
+    if dbl:
+        fa_sm_forward_rows_f64(kind, negate, <double *>o, <const double *>x, mk, r0, r1, n)
+    else:
+        fa_sm_forward_rows_f32(kind, negate, <float *>o, <const float *>x, mk, r0, r1, n)
+
+
+cdef void _sm_fwd_rows_parallel(int kind, int negate, int dbl, char *o, const char *x,
+                                const unsigned char *mk, Py_ssize_t rows, Py_ssize_t n,
+                                Py_ssize_t k) noexcept nogil:
+    cdef Py_ssize_t c
+    for c in prange(k, schedule="static", num_threads=k):
+        _sm_fwd_rows(kind, negate, dbl, o, x, mk, _sm_chunk_lo(rows, c, k),
+                     _sm_chunk_lo(rows, c + 1, k), n)
+
+
+# ------------------------------------------------ forward, few long rows: (row, block) tasks
+cdef int _sm_fwd_blocks(int kind, int negate, int dbl, char *o, const char *x,
+                        const unsigned char *mk, Py_ssize_t rows, Py_ssize_t n,
+                        Py_ssize_t k) noexcept nogil:
+    """Phases over (row, block) tasks: block maxima, block sums, final pass. -1: no memory."""
+    cdef Py_ssize_t nb = (n + FA_SM_BLOCK - 1) // FA_SM_BLOCK
+    cdef Py_ssize_t tasks = rows * nb
+    cdef Py_ssize_t c, t, r, b, lo, ln, tb, i
+    cdef double *bmax = <double *>_sm_malloc(tasks * sizeof(double))
+    cdef double *bsum = <double *>_sm_malloc(tasks * sizeof(double))
+    cdef Py_ssize_t *bties = <Py_ssize_t *>_sm_malloc(tasks * sizeof(Py_ssize_t))
+    cdef double *rmax = <double *>_sm_malloc(rows * sizeof(double))
+    cdef double *rfin = <double *>_sm_malloc(rows * sizeof(double))
+    cdef const unsigned char *mb
+    cdef double m, s, mv
+    cdef Py_ssize_t ties
+    cdef Py_ssize_t ostride = 1 if kind == FA_SM_LOGSUMEXP else n
+    if bmax == NULL or bsum == NULL or bties == NULL or rmax == NULL or rfin == NULL:
+        _sm_free(bmax); _sm_free(bsum); _sm_free(bties); _sm_free(rmax); _sm_free(rfin)
+        return -1
+    # phase 1: block maxima (exact whatever the order)
+    for c in prange(k, schedule="static", num_threads=k):
+        for t in range(_sm_chunk_lo(tasks, c, k), _sm_chunk_lo(tasks, c + 1, k)):
+            r = t // nb
+            b = t - r * nb
+            lo = b * FA_SM_BLOCK
+            ln = n - lo if n - lo < FA_SM_BLOCK else FA_SM_BLOCK
+            mb = (mk + r * n + lo) if mk != NULL else NULL
+            if dbl:
+                bmax[t] = fa_sm_max_f64((<const double *>x) + r * n + lo, mb, ln, negate)
+            else:
+                bmax[t] = fa_sm_max_f32((<const float *>x) + r * n + lo, mb, ln, negate)
+    for r in range(rows):
+        m = -INF
+        for b in range(nb):
+            mv = bmax[r * nb + b]
+            if mv > m:
+                m = mv
+        rmax[r] = m
+    # phase 2: block sums, in tasks of rows whose max is finite
+    for c in prange(k, schedule="static", num_threads=k):
+        for t in range(_sm_chunk_lo(tasks, c, k), _sm_chunk_lo(tasks, c + 1, k)):
+            r = t // nb
+            b = t - r * nb
+            bsum[t] = 0.0
+            bties[t] = 0
+            if not _sm_isfinite(rmax[r]):
+                continue
+            lo = b * FA_SM_BLOCK
+            ln = n - lo if n - lo < FA_SM_BLOCK else FA_SM_BLOCK
+            mb = (mk + r * n + lo) if mk != NULL else NULL
+            if dbl:
+                bsum[t] = fa_sm_block_sum_f64(kind, (<double *>o) + r * n + lo,
+                                              (<const double *>x) + r * n + lo, mb, ln,
+                                              rmax[r], negate, &bties[t])
+            else:
+                bsum[t] = fa_sm_block_sum_f32(kind, (<float *>o) + r * n + lo,
+                                              (<const float *>x) + r * n + lo, mb, ln,
+                                              <float>rmax[r], negate, &bties[t])
+    # per row: combine in block order; special rows are finished here
+    for r in range(rows):
+        m = rmax[r]
+        s = 0.0
+        ties = 0
+        for b in range(nb):
+            s += bsum[r * nb + b]
+            ties += bties[r * nb + b]
+        mb = (mk + r * n) if mk != NULL else NULL
+        if not _sm_isfinite(m) or s != s:
+            if dbl:
+                fa_sm_special_f64(kind, (<double *>o) + r * ostride, (<const double *>x) + r * n,
+                                  mb, n, m, _sm_isfinite(m))
+            else:
+                fa_sm_special_f32(kind, (<float *>o) + r * ostride, (<const float *>x) + r * n,
+                                  mb, n, <float>m, _sm_isfinite(m))
+            rfin[r] = _SM_NAN
+        elif kind == FA_SM_SOFTMAX:
+            rfin[r] = 1.0 / s
+        else:
+            rfin[r] = _sm_log1p(s + <double>(ties - 1))
+            if kind == FA_SM_LOGSUMEXP:
+                if dbl:
+                    (<double *>o)[r] = m + rfin[r]
+                else:
+                    (<float *>o)[r] = <float>(m + rfin[r])
+    # phase 3: the final pass
+    if kind != FA_SM_LOGSUMEXP:
+        for c in prange(k, schedule="static", num_threads=k):
+            for t in range(_sm_chunk_lo(tasks, c, k), _sm_chunk_lo(tasks, c + 1, k)):
+                r = t // nb
+                b = t - r * nb
+                if rfin[r] != rfin[r]:
+                    continue
+                lo = b * FA_SM_BLOCK
+                ln = n - lo if n - lo < FA_SM_BLOCK else FA_SM_BLOCK
+                mb = (mk + r * n + lo) if mk != NULL else NULL
+                if dbl:
+                    if kind == FA_SM_SOFTMAX:
+                        fa_sm_scale_f64((<double *>o) + r * n + lo, ln, rfin[r])
+                    else:
+                        fa_sm_log_f64((<double *>o) + r * n + lo, (<const double *>x) + r * n + lo,
+                                      mb, ln, rmax[r], rfin[r], negate)
+                else:
+                    if kind == FA_SM_SOFTMAX:
+                        fa_sm_scale_f32((<float *>o) + r * n + lo, ln, rfin[r])
+                    else:
+                        fa_sm_log_f32((<float *>o) + r * n + lo, (<const float *>x) + r * n + lo,
+                                      mb, ln, rmax[r], rfin[r], negate)
+    _sm_free(bmax); _sm_free(bsum); _sm_free(bties); _sm_free(rmax); _sm_free(rfin)
+    return 0
+
+
+# --------------------------------------------------------------------- backward
+cdef void _sm_bwd_rows(int softmax, int dbl, char *o, const char *y, const char *g,
+                       Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t r
+    for r in range(r0, r1):
+        if dbl:
+            fa_sm_backward_row_f64(softmax, (<double *>o) + r * n, (<const double *>y) + r * n,
+                                   (<const double *>g) + r * n, n)
+        else:
+            fa_sm_backward_row_f32(softmax, (<float *>o) + r * n, (<const float *>y) + r * n,
+                                   (<const float *>g) + r * n, n)
+
+
+cdef void _sm_bwd_rows_parallel(int softmax, int dbl, char *o, const char *y, const char *g,
+                                Py_ssize_t rows, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    cdef Py_ssize_t c
+    for c in prange(k, schedule="static", num_threads=k):
+        _sm_bwd_rows(softmax, dbl, o, y, g, _sm_chunk_lo(rows, c, k), _sm_chunk_lo(rows, c + 1, k), n)
+
+
+cdef int _sm_bwd_blocks(int softmax, int dbl, char *o, const char *y, const char *g,
+                        Py_ssize_t rows, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    cdef Py_ssize_t nb = (n + FA_SM_BLOCK - 1) // FA_SM_BLOCK
+    cdef Py_ssize_t tasks = rows * nb
+    cdef Py_ssize_t c, t, r, b, lo, ln, off
+    cdef double s
+    cdef double *bsum = <double *>_sm_malloc(tasks * sizeof(double))
+    cdef double *rsum = <double *>_sm_malloc(rows * sizeof(double))
+    if bsum == NULL or rsum == NULL:
+        _sm_free(bsum); _sm_free(rsum)
+        return -1
+    for c in prange(k, schedule="static", num_threads=k):
+        for t in range(_sm_chunk_lo(tasks, c, k), _sm_chunk_lo(tasks, c + 1, k)):
+            r = t // nb
+            b = t - r * nb
+            lo = b * FA_SM_BLOCK
+            ln = n - lo if n - lo < FA_SM_BLOCK else FA_SM_BLOCK
+            off = r * n + lo
+            if dbl:
+                bsum[t] = fa_sm_bsum_f64(softmax, (<const double *>y) + off, (<const double *>g) + off, ln)
+            else:
+                bsum[t] = fa_sm_bsum_f32(softmax, (<const float *>y) + off, (<const float *>g) + off, ln)
+    for r in range(rows):
+        s = 0.0
+        for b in range(nb):
+            s += bsum[r * nb + b]
+        rsum[r] = s
+    for c in prange(k, schedule="static", num_threads=k):
+        for t in range(_sm_chunk_lo(tasks, c, k), _sm_chunk_lo(tasks, c + 1, k)):
+            r = t // nb
+            b = t - r * nb
+            lo = b * FA_SM_BLOCK
+            ln = n - lo if n - lo < FA_SM_BLOCK else FA_SM_BLOCK
+            off = r * n + lo
+            if dbl:
+                fa_sm_bwd_f64(softmax, (<double *>o) + off, (<const double *>y) + off,
+                              (<const double *>g) + off, ln, rsum[r])
+            else:
+                fa_sm_bwd_f32(softmax, (<float *>o) + off, (<const float *>y) + off,
+                              (<const float *>g) + off, ln, rsum[r])
+    _sm_free(bsum); _sm_free(rsum)
+    return 0
+
+
+# --------------------------------------------------------------------- entry point
+cdef class RowKernel:
+    """kernel(out, x, grad, mask, n_threads): one softmax-family op on 2-D (rows, n) arrays.
+
+    See the comment at the top of fastact/_softmax.pxi for the contract and the
+    algorithm.  The GIL is released for arrays of NOGIL_MIN elements or more.
+    """
+
+    cdef readonly str op
+    cdef int kind, negate, backward
+
+    def __cinit__(self, str op):
+        if op not in _SM_OPS:
+            raise KeyError(f"the cython backend has no softmax-family op {op!r}")
+        self.op = op
+        self.kind, self.negate, self.backward = _SM_OPS[op]
+
+    def __repr__(self):
+        return f"<fastact cython row kernel {self.op}>"
+
+    def __call__(self, cnp.ndarray out not None, cnp.ndarray x not None, grad, mask,
+                 Py_ssize_t n_threads):
+        cdef int typ = cnp.PyArray_TYPE(x)
+        cdef int dbl
+        cdef Py_ssize_t rows, n, k, nb
+        cdef char *op
+        cdef const char *xp
+        cdef const char *gp = NULL
+        cdef const unsigned char *mp = NULL
+        cdef int how, rc = 0
+        if typ == cnp.NPY_FLOAT64:
+            dbl = 1
+        elif typ == cnp.NPY_FLOAT32:
+            dbl = 0
+        else:
+            raise TypeError(f"fastact cython row kernel: dtype {x.dtype} is not float32/float64")
+        if (cnp.PyArray_NDIM(x) != 2 or not cnp.PyArray_IS_C_CONTIGUOUS(x)
+                or not cnp.PyArray_IS_C_CONTIGUOUS(out) or cnp.PyArray_TYPE(out) != typ):
+            raise ValueError("fastact cython row kernel: x must be 2-D and x, out C-contiguous "
+                             "of one dtype")
+        rows = x.shape[0]
+        n = x.shape[1]
+        if cnp.PyArray_SIZE(out) != (rows if self.kind == FA_SM_LOGSUMEXP and not self.backward
+                                     else rows * n):
+            raise ValueError("fastact cython row kernel: out has the wrong size")
+        if self.backward:
+            if (not isinstance(grad, cnp.ndarray) or cnp.PyArray_TYPE(<cnp.ndarray>grad) != typ
+                    or cnp.PyArray_SIZE(<cnp.ndarray>grad) != rows * n
+                    or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>grad)):
+                raise ValueError("fastact cython row kernel: grad must match y")
+            gp = cnp.PyArray_BYTES(<cnp.ndarray>grad)
+        elif mask is not None:
+            if (not isinstance(mask, cnp.ndarray) or cnp.PyArray_TYPE(<cnp.ndarray>mask) != cnp.NPY_BOOL
+                    or cnp.PyArray_SIZE(<cnp.ndarray>mask) != rows * n
+                    or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>mask)):
+                raise ValueError("fastact cython row kernel: mask must be a C-contiguous bool "
+                                 "array shaped like x")
+            mp = <const unsigned char *>cnp.PyArray_BYTES(<cnp.ndarray>mask)
+        if rows == 0 or n == 0:
+            return
+        op = cnp.PyArray_BYTES(out)
+        xp = cnp.PyArray_BYTES(x)
+        # plan: 0 serial, 1 rows in parallel, 2 (row, block) tasks in parallel
+        k = n_threads
+        if _forked_child or not FASTACT_OPENMP or rows * n <= SM_SERIAL_MAX:
+            k = 1
+        nb = (n + FA_SM_BLOCK - 1) // FA_SM_BLOCK
+        if k <= 1:
+            how = 0
+        elif rows < 2 * k and n > FA_SM_BLOCK:
+            how = 2
+            k = min(k, rows * nb)
+        else:
+            how = 1
+            k = min(k, rows)
+        if rows * n < NOGIL_MIN:
+            rc = self._run(how, dbl, op, xp, gp, mp, rows, n, k)
+        else:
+            with nogil:
+                rc = self._run(how, dbl, op, xp, gp, mp, rows, n, k)
+        if rc != 0:
+            raise MemoryError("fastact cython row kernel: out of memory for scratch")
+
+    cdef int _run(self, int how, int dbl, char *op, const char *xp, const char *gp,
+                  const unsigned char *mp, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+        if self.backward:
+            if how == 0:
+                _sm_bwd_rows(self.kind, dbl, op, xp, gp, 0, rows, n)
+            elif how == 1:
+                _sm_bwd_rows_parallel(self.kind, dbl, op, xp, gp, rows, n, k)
+            else:
+                return _sm_bwd_blocks(self.kind, dbl, op, xp, gp, rows, n, k)
+            return 0
+        if how == 0:
+            _sm_fwd_rows(self.kind, self.negate, dbl, op, xp, mp, 0, rows, n)
+        elif how == 1:
+            _sm_fwd_rows_parallel(self.kind, self.negate, dbl, op, xp, mp, rows, n, k)
+        else:
+            return _sm_fwd_blocks(self.kind, self.negate, dbl, op, xp, mp, rows, n, k)
+        return 0
+
+
+def rowwise_kernel(str op):
+    """``kernel(out, x, grad, mask, n_threads)`` for the softmax-family op ``op``."""
+    return RowKernel(op)

@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--compare", metavar="OLD.json", help="show regressions against an old report")
     bench.add_argument("--threshold", type=float, default=0.15,
                        help="relative slow-down counted as a regression by --compare (0.15)")
+    bench.add_argument("--warmup", action="store_true",
+                       help="call every backend's warmup() first (compiles all its kernels, "
+                       "timed and reported); default: each kernel's first call is timed apart")
     bench.add_argument("--no-check", action="store_true",
                        help="skip comparing every result with the NumPy reference")
     bench.add_argument("--plain", action="store_true", help="plain text, even if rich is installed")
@@ -145,7 +148,7 @@ def bench(args) -> int:
         dtypes=args.dtypes or (QUICK_DTYPES if args.quick else DEFAULT_DTYPES),
         sizes=args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES),
         backends=args.backends, peers=libraries, threads=args.threads, alloc=args.alloc,
-        policy=policy, check=not args.no_check,
+        policy=policy, check=not args.no_check, warmup=args.warmup,
     )
     use_rich = not args.plain and _has("rich")
     progress = make_progress(use_rich=use_rich, enabled=not args.no_progress)

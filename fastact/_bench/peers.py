@@ -279,8 +279,7 @@ TORCH: dict = {
     ("softmax_backward", "backward"): (_aten(
         "_softmax_backward_data", "grad", "y", -1, lambda t: t["dtype"], out_kw="grad_input"), ""),
     ("log_softmax_backward", "backward"): (_aten(
-        "_log_softmax_backward_data", "grad", "y", -1, lambda t: t["dtype"],
-        out_kw="grad_input"), ""),
+        "_log_softmax_backward_data", "grad", "y", -1, lambda t: t["dtype"]), ""),
 }
 
 

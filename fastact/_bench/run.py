@@ -38,6 +38,7 @@ class Settings:
     alloc: bool = False  # also time the allocating call
     policy: Policy = field(default_factory=Policy)
     check: bool = True
+    warmup: bool = False  # call backends' warmup() first (compiles every kernel)
 
 
 def budget_for(size: int, quick: bool) -> Policy:
@@ -59,16 +60,21 @@ def _pinned_blas():
         yield "BLAS pinned to 1 thread (threadpoolctl)"
 
 
-def _compile(backends, progress) -> dict:
-    """Call every backend's ``warmup()`` (ahead-of-time compilation), timing it."""
+def _compile(backends, progress, use_warmup) -> dict:
+    """Compile ahead: every backend's ``warmup()`` when asked (timed), else first calls are timed.
+
+    ``warmup()`` compiles every kernel of a backend, also those a subset does
+    not measure; without it each kernel is compiled by its first call, which
+    is timed apart and never used as a sample.
+    """
     from .. import _backends
 
     compile_times = {}
     for name in backends:
         module = _backends.load(name)
-        warm = getattr(module, "warmup", None)
+        warm = getattr(module, "warmup", None) if use_warmup else None
         if warm is None:
-            compile_times[name] = {"method": "first call (no warmup())", "seconds": 0.0}
+            compile_times[name] = {"method": "first calls", "seconds": 0.0}
             continue
         progress.note(f"compiling {name} kernels (warmup())...")
         start = time.perf_counter()
@@ -129,7 +135,7 @@ def run(settings: Settings, progress) -> dict:
     records = []
     try:
         with _pinned_blas() as blas_note:
-            compile_times = _compile(backends, progress)
+            compile_times = _compile(backends, progress, settings.warmup)
             total = len(settings.dtypes) * len(settings.sizes) * len(selected) * len(calls)
             progress.start(total)
             for dtype in settings.dtypes:
@@ -187,12 +193,15 @@ def _measure_one(case, dtype, size, call, impl, bufs, ref, roof_s, policy) -> di
         return record
     first = None
     try:
-        if ref is not None:  # the first call doubles as the correctness check
+        if ref is not None or (kind == "backend" and label != "numpy"):
+            # an explicit first call: it compiles lazily compiled kernels (timed apart,
+            # never a sample) and, on small sizes, doubles as the correctness check
             bufs.out.fill(0)
             start = time.perf_counter()
             result = fn()
             first = time.perf_counter() - start
-            record["mismatch"] = not _agrees(_as_array(result, bufs), ref, dtype)
+            if ref is not None:
+                record["mismatch"] = not _agrees(_as_array(result, bufs), ref, dtype)
         timing = measure(fn, policy)
     except Exception as exc:  # an incomplete backend or a broken peer: report and go on
         record["error"] = f"{type(exc).__name__}: {exc}"[:300]
@@ -207,9 +216,9 @@ def _measure_one(case, dtype, size, call, impl, bufs, ref, roof_s, policy) -> di
 
 
 def _first_call_overheads(records, compile_times):
-    """For backends without warmup(): the first calls' excess over the median (JIT compile)."""
+    """Without warmup(): the first calls' excess over the median (JIT compile, cache loads)."""
     for name, info in compile_times.items():
-        if info["method"].startswith("first call"):
+        if info["method"] == "first calls":
             info["seconds"] = sum(
                 max(0.0, r["first_call_s"] - r["time_s"])
                 for r in records

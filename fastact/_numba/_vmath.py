@@ -100,6 +100,8 @@ EXP_LO = -746.0  # exp underflows to 0 below -745.13
 INF = math.inf
 NAN = math.nan
 INV_SQRT2 = 0.7071067811865476
+INV_SQRT2_LO = -4.833646656726457e-17  # 1/sqrt(2) - INV_SQRT2
+TWO_OVER_SQRT_PI = 1.1283791670955126
 INV_SQRT_2PI = 0.3989422804014327
 TINY = 5.551115123125783e-17  # 2**-54: below, expm1(x) = log1p(x) = tanh(x) = x
 
@@ -351,11 +353,30 @@ def exp_neg_half_square_f64(x):
 
 
 @njit(**_JIT)
+def half_erfcx_f64(a):
+    """erfcx(a / sqrt 2) / 2 for a = |x| >= 0: t h(t) / 2, t = 2/(2+z), z = a/sqrt 2.
+
+    t h(t) is erfcx at z_t = 2/t - 2, which differs from the true z by the
+    rounding of z, of 2 + z and of t; that difference d = ((2 + z) t - 2) / t
+    (FMA residuals) is put back to first order:
+    erfcx(z) = erfcx(z_t) (1 + (2z - 2/(sqrt(pi) erfcx(z_t))) d).
+    """
+    a = a if a < 40.0 else 40.0  # erfc(40/sqrt 2) = 0 in float64; keeps d finite
+    z = a * INV_SQRT2
+    dz = fma(a, INV_SQRT2, -z) + a * INV_SQRT2_LO  # z_true - z
+    w = 2.0 + z
+    ew = (2.0 - w) + z  # 2 + z - w (exact, w >= 2 > z or Sterbenz)
+    t = 2.0 / w
+    rho = fma(t, w, -2.0) + t * (ew + dz)  # (2 + z_true) t - 2
+    e = t * _erfcx_t_f64(t + t - 1.0)
+    e = e + e * ((2.0 * z - TWO_OVER_SQRT_PI / e) * (rho / t))
+    return 0.5 * e
+
+
+@njit(**_JIT)
 def ndtr_f64(x):
-    """Phi(x) = erfc(-x/sqrt 2)/2; erfc(z) = t h(t) exp(-z**2), t = 2/(2+z)."""
-    z = math.fabs(x) * INV_SQRT2
-    t = 2.0 / (2.0 + z)
-    half_erfc = 0.5 * t * _erfcx_t_f64(t + t - 1.0) * exp_neg_half_square_f64(x)
+    """Phi(x) = erfc(-x/sqrt 2)/2; erfc(z) = erfcx(z) exp(-z**2) (see half_erfcx_f64)."""
+    half_erfc = half_erfcx_f64(math.fabs(x)) * exp_neg_half_square_f64(x)
     y = half_erfc if x < 0.0 else 1.0 - half_erfc
     return x if x != x else y
 
@@ -364,9 +385,7 @@ def ndtr_f64(x):
 def ndtr_mul_f64(x, m):
     """m * Phi(x), with m applied before the tiny exp factor (no early subnormal
     rounding in gelu's lower tail, where x Phi(x) is normal but Phi(x) is not)."""
-    z = math.fabs(x) * INV_SQRT2
-    t = 2.0 / (2.0 + z)
-    half_erfcx = 0.5 * t * _erfcx_t_f64(t + t - 1.0)
+    half_erfcx = half_erfcx_f64(math.fabs(x))
     e = exp_neg_half_square_f64(x)
     y = (m * half_erfcx) * e if x < 0.0 else m * (1.0 - half_erfcx * e)
     return x if x != x else y

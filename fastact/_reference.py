@@ -365,6 +365,9 @@ def get_rowwise(op):
 
 
 def _rowwise(op, out, x, grad, mask):
+    if x.dtype == np.float32:  # computed in float64 and rounded once, like the elementwise ops
+        x = x.astype(np.float64)
+        grad = None if grad is None else grad.astype(np.float64)
     with np.errstate(all="ignore"):
         if op == "softmax_backward":
             y = x

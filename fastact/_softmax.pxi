@@ -43,17 +43,20 @@ cdef extern from *:
     #endif
     enum { FA_SM_SOFTMAX = 0, FA_SM_LOG_SOFTMAX = 1, FA_SM_LOGSUMEXP = 2 };
 
-    /* exp(t) for t = v - m <= 0 (float): n = round(t/ln2), r = t - n ln2 (fma),
-       Taylor degree 7 (|r| <= 0.35: < 6e-9 relative), times 2^n from the bits.
-       Results below 2^-126 are flushed to 0 (absolute error < smallest normal);
-       t = -inf gives 0, NaN gives NaN. */
-    static inline float fa_sm_exp_f32(float t) {
-        const float lo = -87.33654f;
+    /* exp(v - m) for float v <= m, with v - m carried exactly (t + err, TwoSum):
+       n = round(t/ln2), r = t - n ln2 + err (fma), Taylor degree 7 (|r| <= 0.35:
+       < 6e-9 relative), times 2^(n+64) from the bits, times 2^-64 (so subnormal
+       results are rounded once): < 1.5 ULP; v = -inf gives 0, NaN gives NaN. */
+    static inline float fa_sm_exp_f32(float v, float m) {
+        const float lo = -104.0f;
+        float t = v - m;
+        float bb = t - v;
+        float err = (v - (t - bb)) + (-m - bb);
         float tc = t < lo ? lo : t;
         float k = FA_SM_FMAF(tc, 1.44269504088896341f, 12582912.0f);
         float n = k - 12582912.0f;
         float r = FA_SM_FMAF(n, -0.693145751953125f, tc);
-        r = FA_SM_FMAF(n, -1.42860676533e-06f, r);
+        r = FA_SM_FMAF(n, -1.42860676533e-06f, r) + err;
         float p = 1.98412698412698413e-04f;         /* 1/7! */
         p = FA_SM_FMAF(p, r, 1.38888888888888889e-03f);
         p = FA_SM_FMAF(p, r, 8.33333333333333333e-03f);
@@ -62,14 +65,16 @@ cdef extern from *:
         p = FA_SM_FMAF(p, r, 0.5f);
         p = FA_SM_FMAF(p, r, 1.0f);
         p = FA_SM_FMAF(p, r, 1.0f);
-        uint32_t e = fa_bits_f32(k) - 0x4B400000u + 127u;
-        float y = p * fa_from_bits_f32(e << 23);
+        uint32_t e = fa_bits_f32(k) - 0x4B400000u + (127u + 64u);
+        float y = (p * fa_from_bits_f32(e << 23)) * 5.42101086242752217e-20f; /* 2^-64 */
         return t < lo ? 0.0f : y;
     }
 
-    /* exp(t) for t <= 0 (double): as above, Taylor degree 13 (< 4e-18 relative). */
-    static inline double fa_sm_exp_f64(double t) {
-        const double lo = -708.3964185322641;
+    /* exp(v - m) for double v <= m (v - m rounded once, as in the reference):
+       as above, Taylor degree 13 (< 4e-18 relative), 2^(n+128) 2^-128. */
+    static inline double fa_sm_exp_f64(double v, double m) {
+        const double lo = -745.2;
+        double t = v - m;
         double tc = t < lo ? lo : t;
         double k = FA_SM_FMA(tc, 1.4426950408889634, 6755399441055744.0);
         double n = k - 6755399441055744.0;
@@ -89,8 +94,8 @@ cdef extern from *:
         p = FA_SM_FMA(p, r, 0.5);
         p = FA_SM_FMA(p, r, 1.0);
         p = FA_SM_FMA(p, r, 1.0);
-        uint64_t e = fa_bits_f64(k) - fa_bits_f64(6755399441055744.0) + 1023u;
-        double y = p * fa_from_bits_f64(e << 52);
+        uint64_t e = fa_bits_f64(k) - fa_bits_f64(6755399441055744.0) + (1023u + 128u);
+        double y = (p * fa_from_bits_f64(e << 52)) * 2.9387358770557188e-39; /* 2^-128 */
         return t < lo ? 0.0 : y;
     }
 
@@ -169,10 +174,10 @@ cdef extern from *:
                                       Py_ssize_t len, T m, int negate) {                \
         const T sg = negate ? (T)-1 : (T)1;                                             \
         if (mk == NULL) {                                                               \
-            for (Py_ssize_t i = 0; i < len; i++) o[i] = fa_sm_exp_##S(sg * x[i] - m);    \
+            for (Py_ssize_t i = 0; i < len; i++) o[i] = fa_sm_exp_##S(sg * x[i], m);    \
         } else {                                                                        \
             for (Py_ssize_t i = 0; i < len; i++) {                                      \
-                T e = fa_sm_exp_##S(sg * x[i] - m);                                      \
+                T e = fa_sm_exp_##S(sg * x[i], m);                                       \
                 o[i] = mk[i] ? e : (T)0;                                                \
             }                                                                           \
         }                                                                               \
@@ -186,14 +191,14 @@ cdef extern from *:
         if (mk == NULL) {                                                               \
             for (Py_ssize_t i = 0; i < len; i++) {                                      \
                 T v = sg * x[i];                                                        \
-                T e = fa_sm_exp_##S(v - m);                                              \
+                T e = fa_sm_exp_##S(v, m);                                                \
                 buf[i] = v == m ? (T)0 : e;                                             \
                 t += v == m;                                                            \
             }                                                                           \
         } else {                                                                        \
             for (Py_ssize_t i = 0; i < len; i++) {                                      \
                 T v = sg * x[i];                                                        \
-                T e = fa_sm_exp_##S(v - m);                                              \
+                T e = fa_sm_exp_##S(v, m);                                                \
                 int keep = mk[i] != 0;                                                  \
                 buf[i] = (keep & (v != m)) ? e : (T)0;                                  \
                 t += keep & (v == m);                                                   \

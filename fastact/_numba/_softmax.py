@@ -161,14 +161,16 @@ def _f32_bits(typingctx, v):
 
 # exp(v - m) for v <= m: the only exponentials the forward ops need.  Explicit
 # fma (never implicit contraction) keeps the vector body and the scalar
-# remainder of a loop bitwise identical.  Results below the smallest normal
-# are flushed to 0 (absolute error < smallest normal, the accuracy bar).
+# remainder of a loop bitwise identical.  2**n is applied as 2**(n + 64) (or
+# + 128) times 2**-64 (2**-128), so subnormal results are rounded once:
+# sums of many of them (log_softmax at the max element) stay right.
 _F32 = np.float32
 _LOG2E_F = _F32(1.4426950408889634)
 _SHIFT_F = _F32(12582912.0)  # 1.5 * 2**23: adding it rounds to an integer
 _LN2_HI_F = _F32(0.693145751953125)  # 16 significant bits: n * LN2_HI exact
 _LN2_LO_F = _F32(1.4286067653302226e-06)
-_LO_F = _F32(-87.33654)  # exp below is < 2**-126 (subnormal): 0
+_LO_F = _F32(-104.0)  # exp below rounds to 0 in float32
+_TINY_F = _F32(2.0 ** -64)
 _EXP_C_F = tuple(_F32(1.0 / math.factorial(k)) for k in range(8))
 _ZERO_F = _F32(0.0)
 _ONE_F = _F32(1.0)
@@ -180,7 +182,8 @@ def exp_shift_f32(v, m):
 
     n = round((v - m) / ln2), r = (v - m) - n ln2 + (rounding error of v - m),
     exp(r) by its Taylor polynomial of degree 7 (|r| <= 0.35: < 6e-9 relative),
-    times 2**n built from the bits.  v = -inf gives 0, NaN gives NaN.
+    times 2**n built from the bits (subnormal results rounded once).  v = -inf
+    gives 0, NaN gives NaN.
     """
     t = v - m
     bb = t - v
@@ -198,12 +201,13 @@ def exp_shift_f32(v, m):
     p = _fma32(p, r, _EXP_C_F[2])
     p = _fma32(p, r, _ONE_F)
     p = _fma32(p, r, _ONE_F)
-    scale = _i32_as_f32(np.int32((_f32_bits(k) - np.int32(0x4B400000) + np.int32(127)) << np.int32(23)))
-    y = p * scale
+    scale = _i32_as_f32(np.int32((_f32_bits(k) - np.int32(0x4B400000) + np.int32(127 + 64))
+                                 << np.int32(23)))
+    y = (p * scale) * _TINY_F
     return _ZERO_F if t < _LO_F else y
 
 
-_LO_D = -708.3964185322641  # log(2**-1022): exp below is subnormal: 0
+_LO_D = -745.2  # exp below rounds to 0 in float64
 _EXP_C_D = tuple(1.0 / math.factorial(k) for k in range(14))
 
 
@@ -234,8 +238,9 @@ def exp_shift_f64(v, m):
     p = fma(p, r, _EXP_C_D[2])
     p = fma(p, r, 1.0)
     p = fma(p, r, 1.0)
-    scale = _vmath.i64_as_f64((_vmath.f64_as_i64(k) - _vmath.f64_as_i64(_vmath.SHIFTER) + 1023) << 52)
-    y = p * scale
+    scale = _vmath.i64_as_f64((_vmath.f64_as_i64(k) - _vmath.f64_as_i64(_vmath.SHIFTER)
+                               + (1023 + 128)) << 52)
+    y = (p * scale) * 2.9387358770557188e-39  # 2**-128
     return 0.0 if t < _LO_D else y
 
 

@@ -1,0 +1,234 @@
+"""Kernel internals of the softmax family (numba and cython row kernels).
+
+The shared suite (test_softmax.py) checks the public API against mpmath and
+the reference; this file calls the backend kernels ``kernel(out, x, grad,
+mask, n_threads)`` directly and checks what only the kernels decide:
+
+* results bitwise independent of the thread count, on every plan (serial,
+  rows split between threads, one long row split into fixed blocks);
+* the long-row shapes (1, 50257), (3, 10000) and (4096, 2048);
+* out identical to an input (in place);
+* float32 accuracy against the float64 reference;
+* masks (including fully masked rows), rows with +inf / NaN / -inf;
+* log_softmax at the maximum element against mpmath (the log1p formulation),
+  including sums of subnormal terms.
+"""
+import numpy as np
+import pytest
+
+from fastact import _backends, _reference
+from fastact._registry import ROW_OPS
+
+KERNEL_BACKENDS = [b for b in ("numba", "cython") if b in _backends.available()]
+OPS = [op.name for op in ROW_OPS]
+FORWARD = [op.name for op in ROW_OPS if not op.backward]
+FLOATS = [np.float32, np.float64]
+THREADS = (1, 2, 3, 4, 8)
+
+pytestmark = pytest.mark.skipif(not KERNEL_BACKENDS, reason="no compiled backend here")
+
+
+def kernel(backend, op):
+    return _backends.load(backend).get_rowwise(op)
+
+
+def inputs(op, shape, dtype, seed=0, mask=False):
+    """(x or y, grad, mask) for op on a (rows, n) shape."""
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * np.array([1.0, 8.0, 40.0])[np.arange(shape[0]) % 3][:, None])
+    x = x.astype(dtype)
+    grad = None
+    if op.endswith("_backward"):
+        fwd = op.replace("_backward", "")
+        y = np.empty_like(x)
+        _reference.get_rowwise(fwd)(y, x, None, None, 1)
+        x, grad = y, rng.standard_normal(shape).astype(dtype)
+    m = (rng.random(shape) < 0.7) if mask and not op.endswith("_backward") else None
+    return x, grad, m
+
+
+def run(kb, op, x, grad=None, mask=None, n_threads=1, out=None):
+    if out is None:
+        out = np.empty(x.shape[:1] if op == "logsumexp" else x.shape, x.dtype)
+    kernel(kb, op)(out, x, grad, mask, n_threads)
+    return out
+
+
+def reference(op, x, grad=None, mask=None):
+    out = np.empty(x.shape[:1] if op == "logsumexp" else x.shape, x.dtype)
+    _reference.get_rowwise(op)(out, x, grad, mask, 1)
+    return out
+
+
+def assert_close(got, want, dtype, ulps=16, scale=None):
+    """got == want within ulps eps relative (+ ulps eps * scale absolute: the backward
+    ops cancel, so they are compared relative to the size of their terms)."""
+    g, w = got.astype(np.float64), want.astype(np.float64)
+    same = (g == w) | (np.isnan(g) & np.isnan(w))
+    eps = float(np.finfo(dtype).eps)
+    tiny = float(np.finfo(dtype).smallest_normal)
+    atol = 2 * tiny if scale is None else ulps * eps * scale + 2 * tiny
+    with np.errstate(invalid="ignore"):
+        ok = np.abs(g - w) <= ulps * eps * np.abs(w) + atol
+    bad = ~(same | ok)
+    assert not bad.any(), f"{bad.sum()} mismatches, e.g. got {got[bad][:4]} want {want[bad][:4]}"
+
+
+def backward_scale(op, y, grad):
+    """Size of the terms of dx (y g and y sum(g y), or g and exp(y) sum(g)), per element."""
+    if grad is None:
+        return None
+    y, g = y.astype(np.float64), grad.astype(np.float64)
+    if op == "softmax_backward":
+        return np.abs(y) * (np.abs(g) + np.abs(g * y).sum(axis=-1, keepdims=True))
+    return np.abs(g) + np.exp(y) * np.abs(g).sum(axis=-1, keepdims=True)
+
+
+# ----------------------------------------------------------- thread-count invariance
+@pytest.mark.parametrize("kb", KERNEL_BACKENDS)
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("shape", [(1, 50257), (3, 10000), (5, 2049), (700, 300), (2, 40000)])
+@pytest.mark.parametrize("op", OPS)
+def test_bitwise_independent_of_threads(op, shape, dtype, kb):
+    for mask in (False, True):
+        x, grad, m = inputs(op, shape, dtype, seed=shape[1], mask=mask)
+        first = run(kb, op, x, grad, m, n_threads=1)
+        for t in THREADS[1:]:
+            again = run(kb, op, x, grad, m, n_threads=t)
+            assert np.array_equal(first, again, equal_nan=True), (op, shape, t, mask)
+        assert_close(first, reference(op, x, grad, m), dtype, ulps=64,
+                     scale=backward_scale(op, x, grad))
+
+
+@pytest.mark.parametrize("kb", KERNEL_BACKENDS)
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("op", ["softmax", "log_softmax", "softmax_backward"])
+def test_large_batch(op, dtype, kb):
+    x, grad, _ = inputs(op, (4096, 2048), dtype, seed=3)
+    a = run(kb, op, x, grad, n_threads=1)
+    b = run(kb, op, x, grad, n_threads=2)
+    assert np.array_equal(a, b)
+    if op == "softmax":
+        assert np.allclose(a.sum(axis=-1, dtype=np.float64), 1, rtol=0, atol=1e-5)
+    rows = slice(0, 4096, 257)
+    want = reference(op, x[rows], None if grad is None else grad[rows])
+    assert_close(a[rows], want, dtype, ulps=64,
+                 scale=backward_scale(op, x[rows], None if grad is None else grad[rows]))
+
+
+# ------------------------------------------------------------------- in place
+@pytest.mark.parametrize("kb", KERNEL_BACKENDS)
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("shape", [(6, 7), (2, 50257), (64, 1000)])
+@pytest.mark.parametrize("op", [o for o in OPS if o != "logsumexp"])
+def test_in_place(op, shape, dtype, kb):
+    for n_threads in (1, 2):
+        for mask in (False, True):
+            x, grad, m = inputs(op, shape, dtype, seed=7, mask=mask)
+            want = run(kb, op, x, grad, m, n_threads)
+            targets = ["x"] + (["grad"] if grad is not None else [])
+            for target in targets:
+                xi, gi = x.copy(), None if grad is None else grad.copy()
+                out = xi if target == "x" else gi
+                run(kb, op, xi, gi, m, n_threads, out=out)
+                assert np.array_equal(out, want, equal_nan=True), (target, n_threads, mask)
+
+
+# --------------------------------------------------------------- float32 accuracy
+@pytest.mark.parametrize("kb", KERNEL_BACKENDS)
+@pytest.mark.parametrize("n", [7, 2048, 50257])
+@pytest.mark.parametrize("op", FORWARD)
+def test_float32_against_float64(op, n, kb):
+    """float32 kernels carry x - m exactly: ~1 ULP from the float64 result, any logits."""
+    x32, _, _ = inputs(op, (3, n), np.float32, seed=n)
+    got = run(kb, op, x32)
+    true = reference(op, x32.astype(np.float64))
+    want = true.astype(np.float32)
+    tiny = float(np.finfo(np.float32).smallest_normal)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ulp = np.abs(got.astype(np.float64) - true) / np.spacing(np.abs(want)).astype(np.float64)
+    normal = np.abs(true) >= tiny
+    bar = 6 if op == "logsumexp" else 3
+    assert np.nanmax(np.where(normal, ulp, 0)) <= bar
+    assert np.all(np.abs(got.astype(np.float64) - true)[~normal] < tiny)
+
+
+# ----------------------------------------------------------- masks and special rows
+SPECIAL_ROWS = {
+    "finite": [1.0, 2.0, 3.0, -1.0, 0.5],
+    "+inf": [1.0, np.inf, 3.0, -1.0, 0.5],
+    "nan": [1.0, 2.0, np.nan, -1.0, 0.5],
+    "-nan": [1.0, 2.0, -np.nan, -1.0, 0.5],
+    "-inf": [-np.inf, 2.0, -np.inf, -1.0, 0.5],
+    "all -inf": [-np.inf] * 5,
+    "nan and -inf": [-np.inf, np.nan, -np.inf, -np.inf, -np.inf],
+    "nan and +inf": [np.inf, np.nan, 1.0, 2.0, 3.0],
+    "ties": [3.0, 3.0, 1.0, 3.0, -2.0],
+    "1e8": [1e8, 1e8 - 1, 1e8 - 30, -1e8, 0.0],
+    "-1e8": [-1e8, -1e8 + 1, -1e8 - 30, -1e8 + 2, -3e8],
+}
+
+
+@pytest.mark.parametrize("kb", KERNEL_BACKENDS)
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("op", FORWARD)
+def test_special_rows_and_masks(op, dtype, kb):
+    # each special row, repeated so that every plan (serial, rows, blocks) sees it
+    base = np.array(list(SPECIAL_ROWS.values()), dtype=dtype)
+    for reps, n_threads in ((1, 1), (1, 2), (500, 2), (2000, 2)):
+        x = np.tile(base, (1, reps))
+        rng = np.random.default_rng(reps)
+        masks = [None, rng.random(x.shape) < 0.6, np.zeros(x.shape, bool)]
+        masks[1][::3] = True
+        for m in masks:
+            got = run(kb, op, x, None, m, n_threads)
+            want = reference(op, x, None, m)
+            nan_got, nan_want = np.isnan(got), np.isnan(want)
+            assert np.array_equal(nan_got, nan_want), (op, reps, m is not None)
+            assert_close(got, want, dtype, ulps=64)
+    # the documented values on fully masked / empty rows
+    x = np.array([[np.inf, 1.0], [np.nan, 2.0], [1.0, 2.0]], dtype)
+    m = np.array([[False, True], [False, True], [False, False]])
+    got = run(kb, op, x, None, m, 1)
+    expect = {
+        "softmax": [[0, 1], [0, 1], [0, 0]],
+        "softmin": [[0, 1], [0, 1], [0, 0]],
+        "log_softmax": [[-np.inf, 0], [-np.inf, 0], [-np.inf, -np.inf]],
+        "logsumexp": [1.0, 2.0, -np.inf],
+    }[op]
+    assert np.array_equal(got, np.array(expect, dtype))
+
+
+# ------------------------------------------------------ log_softmax at the maximum
+@pytest.mark.parametrize("kb", KERNEL_BACKENDS)
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+def test_log_softmax_at_the_max_against_mpmath(dtype, kb):
+    """log_softmax(x)_argmax = -log1p(s): a few ULP even when s is tiny (down to sums of
+    subnormal exponentials), where x - m - log(sum) would return 0."""
+    mpmath = pytest.importorskip("mpmath")
+    gaps = [1.0, 10.0, 30.0, 60.0, 80.0, 86.0, 87.5, 90.0, 100.0, 300.0, 700.0, 740.0]
+    fi = np.finfo(dtype)
+    rows = []
+    for gap in gaps:
+        rows.append([5.0, 5.0 - gap, 5.0 - gap * 1.01, 5.0 - gap * 1.5])
+        rows.append([0.25] + [0.25 - gap] * 3)  # several equal small terms
+    x = np.array(rows, dtype=dtype)
+    got = run(kb, "log_softmax", x)
+    mpmath.mp.dps = 50
+    for r, row in enumerate(x):
+        vals = [mpmath.mpf(float(v)) for v in row]
+        m = max(vals)
+        k = vals.index(m)
+        # (v - m) - log1p(s): no cancellation of m against log(sum) at 50 digits
+        rest = mpmath.fsum(mpmath.exp(v - m) for i, v in enumerate(vals) if i != k)
+        for j in range(len(vals)):
+            true = (vals[j] - m) - mpmath.log1p(rest)
+            t = float(true)
+            if not np.isfinite(t) or abs(t) > float(fi.max):
+                continue
+            want = dtype(t)
+            if abs(t) < float(fi.smallest_normal):
+                assert abs(float(got[r, j]) - t) < float(fi.smallest_normal), (r, j)
+            else:
+                err = abs(float(got[r, j]) - t) / float(np.spacing(np.abs(want)))
+                assert err <= 2, (row, j, got[r, j], t, err)

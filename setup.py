@@ -32,6 +32,7 @@ import numpy as np
 from Cython import Tempita
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext as _build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATE = os.path.join("fastact", "_kernels.pyx.tp")
@@ -212,4 +213,14 @@ def extensions():
     return exts
 
 
-setup(ext_modules=extensions())
+class build_ext(_build_ext):
+    """build_ext that replaces an in-place extension by unlinking it first: copying
+    over it would truncate a library that running processes have mapped (SIGBUS)."""
+
+    def copy_file(self, infile, outfile, *args, **kwargs):
+        if str(outfile).endswith((".so", ".pyd")) and os.path.exists(outfile):
+            os.unlink(outfile)
+        return super().copy_file(infile, outfile, *args, **kwargs)
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": build_ext})

@@ -2083,6 +2083,30 @@ def _mark_forked_child():
     _forked_child = True
 
 
+cdef extern from *:
+    """
+    #if defined(_OPENMP)
+    #include <omp.h>
+    #define fa_omp_num_threads() omp_get_num_threads()
+    #else
+    #define fa_omp_num_threads() 1
+    #endif
+    """
+    int fa_omp_num_threads() noexcept nogil
+
+
+def _probe_threads(Py_ssize_t n_threads):
+    """The size of the OpenMP team a kernel asking for n_threads gets (1 when serial)."""
+    cdef Py_ssize_t i
+    cdef Py_ssize_t total = 0
+    if n_threads <= 1 or _forked_child or not FASTACT_OPENMP:
+        return 1
+    with nogil:
+        for i in prange(n_threads, schedule="static", num_threads=n_threads):
+            total += fa_omp_num_threads()  # a reduction: every iteration sees the team size
+    return total // n_threads
+
+
 def _set_parallel_min(Py_ssize_t n):
     """Set the serial/parallel size threshold (for benchmarks); returns the old one."""
     global PARALLEL_MIN

@@ -1,0 +1,331 @@
+"""Checks specific to the "cython" backend (fastact/_kernels.pyx, fastact/_cython.py).
+
+* the hot loops are vectorized (objdump of the loaded extension: packed
+  arithmetic on the widest registers its ISA level has, for every kernel id);
+* config()/show_config() report OpenMP, the vector ISA and the flags;
+* n_threads is honoured (the OpenMP team size), results are bitwise identical
+  for any thread count, 8 Python threads agree with a serial run, the GIL is
+  released during a kernel;
+* a child fork()ed after parallel kernels computes correctly and does not hang;
+* without the compiled extension `import fastact` works and "cython" is
+  omitted from backends() with the reason.
+
+Everything iterates over the registry (all_kernel_ids / y_kernel_ids).
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fastact
+from fastact import _backends
+from fastact._registry import BY_NAME, all_kernel_ids, y_kernel_ids
+
+if "cython" not in fastact.backends():
+    pytest.skip(f"cython backend unavailable: {_backends.unavailable().get('cython')}",
+                allow_module_level=True)
+
+from fastact import _cython  # noqa: E402
+
+K = _cython._module
+MODES = ("forward", "derivative", "backward", "backward_y")
+N_BIG = 200_003  # above the parallel threshold, not a multiple of anything
+
+
+def _params(kernel_id):
+    """Numeric parameters (defaults, or a valid example where there is no default)."""
+    name = kernel_id.split("_tanh")[0] if kernel_id == "gelu_tanh" else kernel_id
+    entry = BY_NAME[name]
+    values = []
+    for p in entry.params:
+        if p.choices is not None:
+            continue
+        default = p.default if p.default is not fastact._registry.REQUIRED else None
+        if default is None:
+            default = entry.examples[0][p.name]
+        values.append(float(default))
+    return tuple(values)
+
+
+def _modes(kernel_id):
+    return MODES if kernel_id in y_kernel_ids() else MODES[:3]
+
+
+def _inputs(n, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(n) * 4).astype(dtype)
+    x[::97] = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -3.0, 3.0, 6.0, 20.5],
+                       dtype)[np.arange(x[::97].size) % 10]
+    g = rng.standard_normal(n).astype(dtype)
+    return x, g
+
+
+def _run(kernel_id, mode, x, g, n_threads):
+    out = np.empty_like(x)
+    _cython.get_elementwise(kernel_id, mode)(out, x, g if "backward" in mode else None,
+                                             _params(kernel_id), n_threads)
+    return out
+
+
+# ------------------------------------------------------------------ config
+def test_config_reports_openmp_isa_and_flags():
+    cfg = _cython.config()
+    assert isinstance(cfg["openmp"], bool)
+    assert cfg["isa"] in ("avx512f", "avx2", "avx", "sse2", "neon", "generic")
+    assert cfg["variant"] in ("baseline", "x86_64_v3", "x86_64_v4")
+    assert "-O3" in cfg["cflags"] or "/O2" in cfg["cflags"]
+    assert "-ffast-math" not in cfg["cflags"]
+    assert cfg["kernels"] == len(all_kernel_ids())
+    if os.environ.get("FASTACT_DISABLE_OPENMP", "") in ("", "0") and sys.platform == "linux":
+        assert cfg["openmp"], "gcc on Linux has OpenMP: the build should have found it"
+    import io
+
+    buf = io.StringIO()
+    fastact.show_config(file=buf)
+    assert "openmp=" in buf.getvalue() and "isa=" in buf.getvalue()
+
+
+def test_best_variant_for_this_cpu_is_loaded():
+    if os.environ.get("FASTACT_CYTHON_ISA"):
+        pytest.skip("variant forced by FASTACT_CYTHON_ISA")
+    flags = _cython._cpu_flags()
+    expected = "baseline"
+    for level in ("x86_64_v3", "x86_64_v4"):
+        if _cython._variant_path(level) and _cython._supports(level, flags):
+            expected = level
+    assert _cython.config()["variant"] == expected
+
+
+# ----------------------------------------------------------- vectorization
+def _function_bodies(path):
+    """{symbol: disassembly text} for the generated loop functions of the .so."""
+    text = subprocess.run(["objdump", "-d", "--no-show-raw-insn", path], capture_output=True,
+                          text=True, check=True, timeout=300).stdout
+    bodies = {}
+    for block in text.split("\n\n"):
+        m = re.match(r"[0-9a-f]+ <(.*)>:", block.strip())
+        if m:
+            bodies[m.group(1)] = block
+    return bodies
+
+
+@pytest.mark.skipif(shutil.which("objdump") is None, reason="needs binutils' objdump")
+def test_hot_loops_are_vectorized():
+    """Every generated loop (kernel id x mode x dtype) contains packed arithmetic
+    on the widest vector registers of the build's ISA level (xmm for SSE2)."""
+    bodies = _function_bodies(K.__file__)
+    reg = {"avx512f": "zmm|ymm", "avx2": "ymm", "avx": "ymm"}.get(K.build_info()["isa"], "xmm")
+    packed = re.compile(r"\bv?(mul|add|sub|div|max|min|fmadd\d+|cmp\w*|blendv|and|or)p[sd]\b"
+                        r"[^\n]*%(" + reg + r")")
+    missing = []
+    for kid in all_kernel_ids():
+        for mode in _modes(kid):
+            for ct in ("f32", "f64"):
+                name = f"_{kid}_{mode}_{ct}"
+                syms = [s for s in bodies if re.search(rf"__pyx_f_\w*{re.escape(name)}\b", s)
+                        or s.endswith(name)]
+                text = "".join(bodies[s] for s in syms)
+                moved = kid == "identity" and re.search(r"vmov\w*[^\n]*%(" + reg + ")|memmove|memcpy", text)
+                if not syms or not (packed.search(text) or moved):
+                    missing.append(name)
+    assert not missing, f"loops without packed {reg} arithmetic: {missing}"
+
+
+# ---------------------------------------------------------------- threads
+def test_n_threads_is_honoured():
+    if not _cython.config()["openmp"]:
+        pytest.skip("built without OpenMP")
+    for n in (1, 2, 3):
+        assert K._probe_threads(n) == n
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bitwise_identical_for_any_thread_count(dtype):
+    x, g = _inputs(N_BIG, dtype)
+    for kid in all_kernel_ids():
+        for mode in _modes(kid):
+            ref = _run(kid, mode, x, g, 1)
+            for n in (2, 3, 5):
+                got = _run(kid, mode, x, g, n)
+                assert ref.tobytes() == got.tobytes(), f"{kid} {mode} {dtype.__name__} n={n}"
+
+
+def test_serial_and_parallel_paths_agree_with_small_arrays():
+    """Below the threshold (serial loop) and above it: same bits per element."""
+    x, g = _inputs(N_BIG, np.float64, seed=3)
+    for kid in all_kernel_ids():
+        whole = _run(kid, "forward", x, g, 2)
+        part = _run(kid, "forward", x[:1001].copy(), g[:1001].copy(), 2)
+        assert whole[:1001].tobytes() == part.tobytes(), kid
+
+
+def test_eight_python_threads_agree_with_serial():
+    x, g = _inputs(N_BIG, np.float32, seed=5)
+    kids = all_kernel_ids()
+    expected = {k: _run(k, "backward", x, g, 1) for k in kids}
+    errors = []
+
+    def worker(i):
+        try:
+            for j in range(len(kids)):
+                k = kids[(i + j) % len(kids)]
+                out = _run(k, "backward", x, g, 2)
+                if out.tobytes() != expected[k].tobytes():
+                    errors.append((i, k))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append((i, repr(exc)))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    assert not errors, errors[:5]
+
+
+def test_gil_released_during_a_kernel():
+    """While a long kernel runs in one thread, another Python thread keeps running:
+    its longest pause stays far below the kernel's duration."""
+    x = np.linspace(-10, 10, 6_000_000)
+    out = np.empty_like(x)
+    kernel = _cython.get_elementwise("gelu", "backward")
+    t0 = time.perf_counter()
+    kernel(out, x, x, (), 1)
+    duration = time.perf_counter() - t0
+    done = threading.Event()
+
+    def run():
+        for _ in range(3):
+            kernel(out, x, x, (), 1)
+        done.set()
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-4)
+    try:
+        worker = threading.Thread(target=run)
+        last = time.perf_counter()
+        worst = 0.0
+        worker.start()
+        while not done.is_set():
+            now = time.perf_counter()
+            worst = max(worst, now - last)
+            last = now
+        worker.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert worst < 0.5 * duration, f"main thread paused {worst:.3f}s; kernel takes {duration:.3f}s"
+
+
+# ------------------------------------------------------------------- fork
+def _run_subprocess(code, timeout=240, env=None, cwd=None):
+    p = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         env=env or dict(os.environ), cwd=cwd)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        pytest.fail(f"subprocess hung\nstdout:{out[-2000:]}\nstderr:{err[-2000:]}")
+    return p.returncode, out, err
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_fork_after_parallel_kernels_does_not_hang():
+    code = """
+    import os, sys, numpy as np, fastact
+    from fastact import _cython
+    fastact.set_num_threads(2)
+    x = np.linspace(-8, 8, 2_000_003)
+    want = {k: fastact.get(k.replace("gelu_tanh", "gelu"), **({"approximate": "tanh"} if k == "gelu_tanh" else {})).forward(x, backend="cython")
+            for k in ("sigmoid", "gelu", "gelu_tanh", "silu")}
+    assert _cython._module._probe_threads(2) == 2 or not _cython.config()["openmp"]
+    for round in range(2):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ok = all(np.array_equal(fastact.get(k.replace("gelu_tanh", "gelu"), **({"approximate": "tanh"} if k == "gelu_tanh" else {})).forward(x, backend="cython"), v)
+                         for k, v in want.items())
+                ok = ok and _cython._module._probe_threads(2) == 1   # the child runs serially
+                os._exit(0 if ok else 3)
+            except BaseException:
+                os._exit(4)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+        fastact.sigmoid(x, backend="cython")   # the parent keeps its threads
+    print("ok")
+    """
+    rc, out, err = _run_subprocess(code)
+    assert rc == 0 and "ok" in out, err[-3000:]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fork-based multiprocessing")
+def test_multiprocessing_fork_pool_after_parallel_kernels():
+    code = """
+    import multiprocessing as mp, numpy as np, fastact
+    fastact.set_num_threads(2)
+    x = np.linspace(-8, 8, 1_000_003)
+    want = fastact.gelu(x, backend="cython")
+    def work(i):
+        return float(np.abs(fastact.gelu(x, backend="cython") - want).max())
+    with mp.get_context("fork").Pool(2) as pool:
+        print(max(pool.map(work, range(4))))
+    """
+    rc, out, err = _run_subprocess(code)
+    assert rc == 0 and out.strip() == "0.0", err[-3000:]
+
+
+# ------------------------------------------------ missing compiled extension
+def test_without_the_extension_fastact_still_imports(tmp_path):
+    """A copy of the package without any compiled file: cython is omitted, with the reason."""
+    src = os.path.dirname(fastact.__file__)
+    dst = tmp_path / "fastact"
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.so", "*.pyd", "_isa", "*.c",
+                                                             "__pycache__"))
+    code = """
+    import numpy as np, fastact
+    from fastact import _backends
+    assert fastact.__file__.startswith(%r), fastact.__file__
+    assert "cython" not in fastact.backends(), fastact.backends()
+    reason = _backends.unavailable()["cython"]
+    assert "build_ext" in reason, reason
+    try:
+        fastact.relu(np.ones(3), backend="cython")
+    except RuntimeError as exc:
+        assert "not available" in str(exc) and "build_ext" in str(exc), exc
+    else:
+        raise AssertionError("asking for cython should fail")
+    assert fastact.relu(np.array([-1.0, 2.0])).tolist() == [0.0, 2.0]
+    print("ok")
+    """ % str(tmp_path)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(tmp_path)
+    rc, out, err = _run_subprocess(code, env=env, cwd=str(tmp_path))
+    assert rc == 0 and "ok" in out, err[-3000:]
+
+
+# ------------------------------------------------------------ bad calls
+def test_kernel_rejects_bad_arrays_instead_of_crashing():
+    k = _cython.get_elementwise("relu", "forward")
+    x = np.ones(10)
+    with pytest.raises(ValueError):
+        k(np.empty(5), x, None, (), 1)
+    with pytest.raises(ValueError):
+        k(np.empty(10, np.float32), x, None, (), 1)
+    with pytest.raises(TypeError):
+        k(np.empty(10, np.int64), np.ones(10, np.int64), None, (), 1)
+    with pytest.raises(TypeError):
+        _cython.get_elementwise("relu", "backward")(np.empty(10), x, None, (), 1)
+    with pytest.raises(KeyError):
+        _cython.get_elementwise("no_such_kernel", "forward")
+    with pytest.raises(KeyError):
+        _cython.get_elementwise("gelu", "backward_y")

@@ -21,7 +21,7 @@ import time
 
 import numba
 
-from . import _factory, _threading
+from . import _factory, _parallel, _threading
 from .._registry import all_kernel_ids, y_kernel_ids
 
 NAME = "numba"
@@ -54,14 +54,14 @@ def _check(kernel_id, mode):
         raise ValueError(f"{kernel_id!r} has no derivative as a function of y")
 
 
-def _run_parallel(entry, out, x, grad, a, b, n_threads):
+def _run_parallel(driver, serial, out, x, grad, a, b, n_threads):
     k = n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
     with _threading.launch_lock:
         previous = numba.get_num_threads()
         if previous != k:
             numba.set_num_threads(k)
         try:
-            entry(out, x, grad, a, b, True)
+            driver(serial, out, x, grad, a, b)
         finally:
             if previous != k:
                 numba.set_num_threads(previous)
@@ -70,16 +70,16 @@ def _run_parallel(entry, out, x, grad, a, b, n_threads):
 def get_elementwise(kernel_id: str, mode: str):
     """kernel(out, x, grad, params, n_threads): out = f(x), f'(x), grad*f'(x) or grad*f'(y)."""
     _check(kernel_id, mode)
-    entries: dict = {}
+    entries: dict = {}  # dtype char -> (serial entry point, serial dispatcher)
 
     def compile_for(char):
-        entry = entries.get(char)
-        if entry is None:
-            entry = entries[char] = _factory.compile_kernel(kernel_id, mode, _DTYPE_NAMES[char])[0]
-        return entry
+        found = entries.get(char)
+        if found is None:
+            found = entries[char] = _factory.compile_kernel(kernel_id, mode, _DTYPE_NAMES[char])
+        return found
 
     def kernel(out, x, grad, params, n_threads):
-        entry = entries.get(x.dtype.char) or compile_for(x.dtype.char)
+        entry, serial = entries.get(x.dtype.char) or compile_for(x.dtype.char)
         if x.ndim != 1:
             x = x.reshape(-1)
             out = out.reshape(-1)
@@ -91,9 +91,10 @@ def get_elementwise(kernel_id: str, mode: str):
         a = params[0] if n else 0.0
         b = params[1] if n > 1 else 0.0
         if x.size < PARALLEL_THRESHOLD or n_threads <= 1:
-            entry(out, x, grad, a, b, False)
+            entry(out, x, grad, a, b)
         else:
-            _run_parallel(entry, out, x, grad, a, b, n_threads)
+            driver = _parallel.driver_for(_DTYPE_NAMES[x.dtype.char])
+            _run_parallel(driver, serial, out, x, grad, a, b, n_threads)
 
     kernel.compile_for = compile_for
     kernel.__name__ = f"numba_{kernel_id}_{mode}"
@@ -135,6 +136,8 @@ def warmup(verbose: bool = False) -> dict:
         count += 1
         if verbose:
             print(f"{kernel_id:12s} {mode:11s} {dtype}: {time.perf_counter() - t:.2f} s")
+    for dtype in _factory.DTYPES:
+        _parallel.driver_for(dtype)
     t1 = time.perf_counter()
     result = {"elementwise_seconds": t1 - t0, "kernels": count}
     try:

@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--warmup", action="store_true",
                        help="call every backend's warmup() first (compiles all its kernels, "
                        "timed and reported); default: each kernel's first call is timed apart")
+    bench.add_argument("--reference-cap", type=float, default=1.0, metavar="SECONDS",
+                       help="a NumPy reference call predicted (from the smaller size) to take "
+                       "longer is timed on a slice and scaled up, marked ~ (default 1; 0: never)")
     bench.add_argument("--no-check", action="store_true",
                        help="skip comparing every result with the NumPy reference")
     bench.add_argument("--plain", action="store_true", help="plain text, even if rich is installed")
@@ -149,6 +152,7 @@ def bench(args) -> int:
         sizes=args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES),
         backends=args.backends, peers=libraries, threads=args.threads, alloc=args.alloc,
         policy=policy, check=not args.no_check, warmup=args.warmup,
+        reference_cap=args.reference_cap,
     )
     use_rich = not args.plain and _has("rich")
     progress = make_progress(use_rich=use_rich, enabled=not args.no_progress)

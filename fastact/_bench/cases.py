@@ -120,6 +120,16 @@ class Case:
         out.fill(0)  # touch the pages now, not inside the first timed call
         return Buffers(x=x, grad=grad, y=y, out=out, params=self.kwargs)
 
+    def slice_buffers(self, bufs: "Buffers", elements: int) -> "Buffers":
+        """The first ``elements`` elements of ``bufs`` (whole rows for the softmax family)."""
+        rows = max(1, elements // bufs.x.shape[-1]) if self.kind == "rowwise" else elements
+
+        def cut(a):
+            return None if a is None else a[:rows]
+
+        return Buffers(x=cut(bufs.x), grad=cut(bufs.grad), y=cut(bufs.y), out=cut(bufs.out),
+                       params=bufs.params)
+
     def forward_output(self, x):
         """y = f(x) for the backward-from-output cases (fastest backend, untimed)."""
         import fastact

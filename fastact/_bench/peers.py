@@ -66,7 +66,8 @@ def library_version(library: str):
 
 def available_libraries(requested=None) -> list:
     """The peer libraries installed here, among ``requested`` (default: all)."""
-    return [lib for lib in (requested or LIBRARIES) if library_version(lib) is not None]
+    wanted = LIBRARIES if requested is None else requested
+    return [lib for lib in wanted if library_version(lib) is not None]
 
 
 def set_threads(n: int, libraries) -> dict:

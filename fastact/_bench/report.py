@@ -88,7 +88,7 @@ def _cell(r, show_speedup=True) -> str:
         return ""
     if r["time_s"] is None:
         return "error" if r.get("error") else "-"
-    text = fmt_time(r["time_s"])
+    text = ("~" if r.get("extrapolated_from") else "") + fmt_time(r["time_s"])
     if r["allocates"] and r["call"] == "out":
         text += ALLOC_MARK
     if r["mismatch"]:
@@ -132,6 +132,8 @@ def print_table(report, old=None, file=None, use_rich=True):
     header, body, breaks = table_data(report, old)
     console = _rich_console(file) if use_rich else None
     if console is not None:
+        from rich.console import Console
+        from rich.measure import Measurement
         from rich.table import Table
 
         table = Table(show_edge=False, header_style="bold", pad_edge=False)
@@ -139,6 +141,9 @@ def print_table(report, old=None, file=None, use_rich=True):
             table.add_column(name, justify="left" if i < 3 else "right", no_wrap=True)
         for i, cells in enumerate(body):
             table.add_row(*cells, end_section=(i + 1) in breaks)
+        needed = Measurement.get(console, console.options.update_width(100_000), table).maximum
+        if needed > console.width:  # never truncate numbers: let long lines wrap instead
+            console = Console(file=file, width=needed)
         console.print(table)
         return
     out = file or sys.stdout
@@ -162,7 +167,7 @@ def _rich_console(file):
         from rich.console import Console
     except ImportError:
         return None
-    return Console(file=file, width=250 if file is not None or not sys.stdout.isatty() else None)
+    return Console(file=file)
 
 
 def summary_lines(report, old=None, threshold=0.15) -> list:
@@ -173,6 +178,10 @@ def summary_lines(report, old=None, threshold=0.15) -> list:
         f"Times are medians per call with preallocated out= ({ALLOC_MARK}: the call allocates its "
         f"result; {MISMATCH_MARK}: result differs from the NumPy reference). xN after a backend "
         "time: speed-up over the NumPy reference.",
+        *([f"~: a NumPy reference call predicted to exceed "
+           f"{meta['settings'].get('reference_cap_s')} s was timed on a slice of the input and "
+           "scaled up linearly (--reference-cap)."]
+          if any(r.get("extrapolated_from") for r in report["results"]) else []),
         "GB/s and roofline: the fastest fastact backend (bytes read + written / time; roofline = "
         "time of a multi-threaded copy of the same bytes / time). vs peer: best peer time / "
         "fastest fastact time (>1: fastact faster).",

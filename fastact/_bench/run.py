@@ -39,6 +39,7 @@ class Settings:
     policy: Policy = field(default_factory=Policy)
     check: bool = True
     warmup: bool = False  # call backends' warmup() first (compiles every kernel)
+    reference_cap: float = 1.0  # seconds: a slower NumPy reference call is timed on a slice
 
 
 def budget_for(size: int, quick: bool) -> Policy:
@@ -100,21 +101,61 @@ def _agrees(got, ref, dtype) -> bool:
     return bool(np.allclose(got, ref, rtol=tol, atol=tol * max(scale, 1e-30), equal_nan=True))
 
 
-def _implementations(case, bufs, backends, libraries, allocate):
-    """(label, kind, library, fn, allocates, note, error) for one case and call style."""
+@dataclass
+class Impl:
+    """One implementation of one case, ready to time."""
+
+    label: str  # backend name or peer library
+    kind: str  # "backend" or "peer"
+    fn: object  # zero-argument callable (None when it could not be set up)
+    allocates: bool
+    note: str = ""
+    error: object = None
+    scale: float = 1.0  # the callable runs on 1/scale of the elements (slow reference)
+    elements: int = 0  # elements the callable processes
+
+
+def _reference_slice(case, dtype, size, call, records, cap):
+    """Elements to time the NumPy reference on, when the full size would take over ``cap`` s.
+
+    The prediction scales the reference's time at the largest smaller size
+    linearly; the reported time is then the measured time scaled back up
+    (marked as extrapolated).  None: time the full size.
+    """
+    if not cap:
+        return None
+    previous = [r for r in records if r["function"] == case.name and r["dtype"] == dtype
+                and r["call"] == call and r["impl"] == "numpy" and r["time_s"]
+                and r["size"] < size]
+    if not previous:
+        return None
+    last = max(previous, key=lambda r: r["size"])
+    predicted = last["time_s"] * size / last["size"]
+    if predicted <= cap:
+        return None
+    return max(last["size"], int(size * cap / predicted))
+
+
+def _implementations(case, bufs, backends, libraries, allocate, ref_elements=None):
+    """Every fastact backend and every peer of ``case``, as :class:`Impl`."""
     impls = []
+    n = int(np.prod(case.shape(bufs.x.size)))
     for name in backends:
-        impls.append((name, "backend", "fastact", case.fastact_call(name, bufs, allocate), allocate,
-                      "", None))
+        b, scale = bufs, 1.0
+        if name == "numpy" and ref_elements:
+            b = case.slice_buffers(bufs, ref_elements)
+            scale = bufs.x.size / b.x.size
+        impls.append(Impl(name, "backend", case.fastact_call(name, b, allocate), allocate,
+                          scale=scale, elements=b.x.size))
     for peer in case.peers:
         if peer.library not in libraries:
             continue
         try:
             fn, allocates = peer.make(bufs, allocate)
-            impls.append((peer.library, "peer", peer.library, fn, allocates, peer.note, None))
+            impls.append(Impl(peer.library, "peer", fn, allocates, peer.note, elements=n))
         except Exception as exc:  # a peer that cannot be set up is reported, not fatal
-            impls.append((peer.library, "peer", peer.library, None, allocate, peer.note,
-                          f"{type(exc).__name__}: {exc}"))
+            impls.append(Impl(peer.library, "peer", None, allocate, peer.note,
+                              f"{type(exc).__name__}: {exc}", elements=n))
     return impls
 
 
@@ -146,8 +187,10 @@ def run(settings: Settings, progress) -> dict:
                         roof_s = roofline.seconds(case.nbytes(size, dtype))
                         for call in calls:
                             progress.advance(f"{case.name} {dtype} {size:.0e} {call}")
+                            sliced = _reference_slice(case, dtype, size, call, records,
+                                                      settings.reference_cap)
                             for impl in _implementations(case, bufs, backends, libraries,
-                                                         call == "alloc"):
+                                                         call == "alloc", sliced):
                                 records.append(_measure_one(case, dtype, size, call, impl, bufs,
                                                             ref, roof_s, settings.policy))
                         del bufs
@@ -172,7 +215,7 @@ def run(settings: Settings, progress) -> dict:
             "functions": list(settings.functions), "dtypes": list(settings.dtypes),
             "sizes": list(settings.sizes), "alloc": settings.alloc,
             "policy": asdict(settings.policy), "input": f"N(0, {cases_mod.INPUT_SCALE}**2)",
-            "row_length": cases_mod.ROW_LENGTH,
+            "row_length": cases_mod.ROW_LENGTH, "reference_cap_s": settings.reference_cap,
         },
         "wall_seconds": time.perf_counter() - started,
     }
@@ -180,14 +223,15 @@ def run(settings: Settings, progress) -> dict:
 
 
 def _measure_one(case, dtype, size, call, impl, bufs, ref, roof_s, policy) -> dict:
-    label, kind, library, fn, allocates, note, error = impl
+    label, kind, fn = impl.label, impl.kind, impl.fn
     nbytes = case.nbytes(size, dtype)
     record = {
         "function": case.name, "activation": case.activation, "mode": case.mode,
         "kind": case.kind, "dtype": dtype, "size": int(size),
         "shape": list(case.shape(size)), "bytes": nbytes, "call": call,
-        "impl": label, "impl_kind": kind, "allocates": bool(allocates), "note": note,
-        "roofline_s": roof_s, "time_s": None, "error": error, "mismatch": False,
+        "impl": label, "impl_kind": kind, "allocates": bool(impl.allocates), "note": impl.note,
+        "roofline_s": roof_s, "time_s": None, "error": impl.error, "mismatch": False,
+        "extrapolated_from": impl.elements if impl.scale != 1.0 else None,
     }
     if fn is None:
         return record
@@ -200,17 +244,17 @@ def _measure_one(case, dtype, size, call, impl, bufs, ref, roof_s, policy) -> di
             start = time.perf_counter()
             result = fn()
             first = time.perf_counter() - start
-            if ref is not None:
+            if ref is not None and impl.scale == 1.0:
                 record["mismatch"] = not _agrees(_as_array(result, bufs), ref, dtype)
         timing = measure(fn, policy)
     except Exception as exc:  # an incomplete backend or a broken peer: report and go on
         record["error"] = f"{type(exc).__name__}: {exc}"[:300]
         return record
+    median = timing.median_s * impl.scale
     record.update(
-        time_s=timing.median_s, first_call_s=timing.first_s if first is None else first,
+        time_s=median, first_call_s=(timing.first_s if first is None else first) * impl.scale,
         repeats=timing.repeats,
-        number=timing.number, gbps=nbytes / timing.median_s / 1e9,
-        roofline_ratio=roof_s / timing.median_s,
+        number=timing.number, gbps=nbytes / median / 1e9, roofline_ratio=roof_s / median,
     )
     return record
 

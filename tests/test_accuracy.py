@@ -67,12 +67,24 @@ def test_backward_from_y(case, dtype, backend, oracle):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CASE_PARAMS)
 def test_backward_is_grad_times_derivative(case, dtype, backend, oracle):
-    """backward is exactly one multiplication: grad * f'(x), inf * 0 giving NaN."""
+    """backward is a multiplication grad * f'(x): inf * 0 gives NaN, NaN propagates, and the
+    values match grad * derivative up to the rounding of f' (a fused kernel may skip it).
+
+    Where f'(x) is not 0 but underflows to 0 in the dtype, inf * f' may be inf (computed
+    from the unrounded f') or NaN (from the rounded one): both are accepted there.
+    """
     t = oracle.table(case, dtype)
     x = t["x"]
     d = fastact.derivative(case.name, x, backend=backend, **case.kwargs)
-    for grad in (t["grad"], np.full_like(x, np.inf), np.full_like(x, np.nan)):
+    eps, tiny = float(np.finfo(dtype).eps), float(np.finfo(dtype).smallest_normal)
+    for grad in (t["grad"], np.full_like(x, np.inf), np.full_like(x, -np.inf),
+                 np.full_like(x, np.nan), np.zeros_like(x)):
         got = fastact.backward(case.name, grad, x, backend=backend, **case.kwargs)
         with np.errstate(all="ignore"):
-            want = grad * d
-        np.testing.assert_array_equal(got, want, err_msg=f"{case} {dtype} [{backend}]")
+            want = (grad * d).astype(np.float64)
+            g = got.astype(np.float64)
+            ok = (g == want) | (np.isnan(g) & np.isnan(want)) | (
+                np.isfinite(want) & (np.abs(g - want) <= 2 * eps * np.abs(want) + tiny))
+            ok |= np.isinf(grad) & (d == 0) & (t["d"] != 0) & ~np.isfinite(g)
+        assert ok.all(), f"{case} {dtype} [{backend}] grad={grad[0]}\n" + describe(
+            x, got, want, ~ok)

@@ -704,3 +704,22 @@ def get_rowwise(op):
     kernel.__name__ = f"numba_{op}"
     kernel.__doc__ = f"Numba row kernel for {op} (see fastact._numba._softmax)."
     return kernel
+
+
+def warmup() -> None:
+    """Compile (or load from the disk cache) every softmax-family variant:
+    float32/float64, with and without a mask, serial, by rows and by blocks."""
+    for dtype in (np.float32, np.float64):
+        x = np.zeros((2, 3), dtype)
+        xb = x.view(_INT_VIEW[x.dtype])
+        out = np.empty_like(x)
+        for mask in (None, np.ones(x.shape, np.bool_)):
+            for kind in (SOFTMAX, LOG_SOFTMAX, LOGSUMEXP):
+                o = out[:, :1] if kind == LOGSUMEXP else out
+                _forward_rows(kind, o, x, xb, mask, 0, 2, False)
+                _forward_rows_parallel(kind, o, x, xb, mask, False, 1)
+                _forward_blocks_parallel(kind, o, x, xb, mask, False, 1)
+        for softmax in (True, False):
+            _backward_rows(softmax, out, x, x, 0, 2)
+            _backward_rows_parallel(softmax, out, x, x, 1)
+            _backward_blocks_parallel(softmax, out, x, x, 1)

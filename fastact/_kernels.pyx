@@ -39,6 +39,7 @@ cdef extern from "_vmath.h" nogil:
     float fa_exp_f32(float x)
     float fa_exp_split_dd_f32(float hi, float lo, float *scale)
     float fa_abs_f32(float x)
+    float fa_log1p_f32(float x)
     double fa_normcdf_lp_f64(double x)
     float fa_expm1_f32(float x)
     float fa_log_f32(float x)
@@ -239,14 +240,14 @@ cdef inline real gelu_tanh_forward(real x, real p0, real p1) noexcept nogil:
     cdef double xd = x
     cdef double xc = _clamp30(xd)
     cdef double lo = 0.0, hi, e, scale, r
+    cdef float fh
     if real is double:
         hi = _gelu_tanh_u2(xc, &lo)
+        r = _x_sigmoid(xd, hi, lo)
     else:
         hi = GELU_TANH_2C * (xc + GELU_TANH_K * (xc * xc * xc))
-    # x sigmoid(2u) = x e / (1 + e) for u < 0 with e = m * scale (one rounding near underflow)
-    cdef bint pos = hi >= 0
-    e = fa_exp_split_dd_f64(-hi if pos else hi, -lo if pos else lo, &scale)
-    r = ((xd * (1.0 if pos else e)) / (1.0 + e * scale)) * (1.0 if pos else scale)
+        fh = <float>hi
+        r = _x_sigmoid_f32(x, fh, _float_lo(hi, fh))
     if xd == -INF:
         r = -0.0
     return <real>r
@@ -254,11 +255,11 @@ cdef inline real gelu_tanh_forward(real x, real p0, real p1) noexcept nogil:
 cdef inline real gelu_tanh_derivative(real x, real p0, real p1) noexcept nogil:
     # s + x s (1 - s) d(2u)/dx,  s = sigmoid(2u)
     cdef double xc = _clamp30(x)
-    cdef double u2 = GELU_TANH_2C * (xc + GELU_TANH_K * (xc * xc * xc))
-    cdef double s = fa_sigmoid_f64(u2)
-    cdef double sn = fa_sigmoid_f64(-u2)
-    cdef double du = GELU_TANH_2C * (1.0 + 3.0 * GELU_TANH_K * (xc * xc))
-    return <real>(s + xc * s * sn * du)
+    cdef real u2 = <real>(GELU_TANH_2C * (xc + GELU_TANH_K * (xc * xc * xc)))
+    cdef real sn
+    cdef real s = _sigmoid_pair(u2, &sn)
+    cdef real du = <real>(GELU_TANH_2C * (1.0 + 3.0 * GELU_TANH_K * (xc * xc)))
+    return s + (<real>xc) * s * sn * du
 
 # -------------------------------------------------------------------- silu
 cdef inline double _x_sigmoid(double x, double uh, double ul) noexcept nogil:
@@ -268,17 +269,38 @@ cdef inline double _x_sigmoid(double x, double uh, double ul) noexcept nogil:
     e = fa_exp_split_dd_f64(-uh if pos else uh, -ul if pos else ul, &scale)
     return ((x * (1.0 if pos else e)) / (1.0 + e * scale)) * (1.0 if pos else scale)
 
-cdef inline float _x_sigmoid_f32(float x) noexcept nogil:
-    """x * sigmoid(x) in float, rounded once where sigmoid would be subnormal."""
+cdef inline float _x_sigmoid_f32(float x, float uh, float ul) noexcept nogil:
+    """x * sigmoid(uh + ul) in float, rounded once where sigmoid would be subnormal."""
     cdef float scale, e
-    cdef bint pos = x >= 0
-    e = fa_exp_split_dd_f32(-x if pos else x, 0.0, &scale)
+    cdef bint pos = uh >= 0
+    e = fa_exp_split_dd_f32(-uh if pos else uh, -ul if pos else ul, &scale)
     return ((x * (1.0 if pos else e)) / (1.0 + e * scale)) * (1.0 if pos else scale)
+
+cdef inline float _float_lo(double u, float hi) noexcept nogil:
+    """u - hi as a float (0 where it is not finite): the low part of u = hi + lo."""
+    cdef float lo = <float>(u - <double>hi)
+    return lo if lo - lo == 0 else 0.0
+
+cdef inline real _sigmoid_pair(real u, real *sn) noexcept nogil:
+    """sigmoid(u), and *sn = sigmoid(-u) = 1 - sigmoid(u), from one exponential."""
+    cdef real e, d
+    if real is float:
+        e = fa_exp_f32(-fa_abs_f32(u))
+    else:
+        e = fa_exp_f64(-fa_abs_f64(u))
+    d = 1 / (1 + e)
+    sn[0] = e * d if u >= 0 else d
+    return d if u >= 0 else e * d
+
+cdef inline double _clamp_arg(double u) noexcept nogil:
+    """u clamped to [-200, 200] (sigmoid is 0 or 1 beyond; no inf * 0 from it)."""
+    u = u if u > -200.0 else -200.0
+    return u if u < 200.0 else 200.0
 
 cdef inline real silu_forward(real x, real p0, real p1) noexcept nogil:
     cdef real r
     if real is float:
-        r = _x_sigmoid_f32(x)
+        r = _x_sigmoid_f32(x, x, 0.0)
     else:
         r = _x_sigmoid(x, x, 0.0)
     if x == -INF:
@@ -287,13 +309,9 @@ cdef inline real silu_forward(real x, real p0, real p1) noexcept nogil:
 
 cdef inline real silu_derivative(real x, real p0, real p1) noexcept nogil:
     # s (1 + x (1 - s))
-    cdef real s, r
-    if real is float:
-        s = fa_sigmoid_f32(x)
-        r = s * (1 + x * fa_sigmoid_f32(-x))
-    else:
-        s = fa_sigmoid_f64(x)
-        r = s * (1 + x * fa_sigmoid_f64(-x))
+    cdef real sn
+    cdef real s = _sigmoid_pair(x, &sn)
+    cdef real r = s * (1 + x * sn)
     if x == INF:
         r = 1
     if x == -INF:
@@ -304,10 +322,15 @@ cdef inline real silu_derivative(real x, real p0, real p1) noexcept nogil:
 cdef inline real swish_forward(real x, real p0, real p1) noexcept nogil:
     cdef double xd = x, b = p0
     cdef double ul = 0.0
-    cdef double uh = b * xd
+    cdef double uh = b * xd   # exact for float32 inputs
+    cdef float fh
+    cdef double r
     if real is double:
         ul = _prod_lo(b, xd, uh)
-    cdef double r = _x_sigmoid(xd, uh, ul)
+        r = _x_sigmoid(xd, uh, ul)
+    else:
+        fh = <float>uh
+        r = _x_sigmoid_f32(x, fh, _float_lo(uh, fh))
     if xd == INF:
         r = INF if b > 0 else 0.0
     if xd == -INF:
@@ -316,17 +339,16 @@ cdef inline real swish_forward(real x, real p0, real p1) noexcept nogil:
 
 cdef inline real swish_derivative(real x, real p0, real p1) noexcept nogil:
     # s + b x s (1 - s),  s = sigmoid(b x)
-    cdef double xd = x, b = p0
-    cdef double u = b * xd
-    u = u if u > -800.0 else -800.0   # s (1 - s) = 0 there; keeps u * 0 finite
-    u = u if u < 800.0 else 800.0
-    cdef double s = fa_sigmoid_f64(u)
-    cdef double r = s + u * s * fa_sigmoid_f64(-u)
-    if xd == INF:
-        r = 1.0 if b > 0 else 0.0
-    if xd == -INF:
-        r = 0.0 if b > 0 else 1.0
-    return <real>r
+    cdef double b = p0
+    cdef real u = <real>_clamp_arg(b * <double>x)   # s (1 - s) = 0 beyond the clamp
+    cdef real sn
+    cdef real s = _sigmoid_pair(u, &sn)
+    cdef real r = s + u * s * sn
+    if x == INF:
+        r = 1 if b > 0 else 0
+    if x == -INF:
+        r = 0 if b > 0 else 1
+    return r
 
 # ------------------------------------------------------- elu (p0 = alpha)
 cdef inline real _expm1(real x) noexcept nogil:
@@ -354,10 +376,10 @@ cdef inline real elu_derivative_y(real y, real p0, real p1) noexcept nogil:
 
 cdef inline real selu_forward(real x, real p0, real p1) noexcept nogil:
     cdef double xd = x
-    return <real>(SELU_SCALE * xd if xd > 0 else SELU_SCALE_ALPHA * fa_expm1_f64(xd))
+    return <real>(SELU_SCALE * xd if xd > 0 else SELU_SCALE_ALPHA * <double>_expm1(x))
 
 cdef inline real selu_derivative(real x, real p0, real p1) noexcept nogil:
-    return <real>(SELU_SCALE if x > 0 else SELU_SCALE_ALPHA * fa_exp_f64(x))
+    return <real>(SELU_SCALE if x > 0 else SELU_SCALE_ALPHA * <double>_exp(x))
 
 cdef inline real selu_derivative_y(real y, real p0, real p1) noexcept nogil:
     return <real>SELU_SCALE if y > 0 else y + <real>SELU_SCALE_ALPHA
@@ -382,13 +404,25 @@ cdef inline real softplus_forward(real x, real p0, real p1) noexcept nogil:
     if real is double:
         ul = _prod_lo(b, xd, uh)
     cdef bint neg = uh < 0
-    cdef double e = fa_exp_dd_f64(uh if neg else -uh, ul if neg else -ul)
-    cdef double r = ((0.0 if neg else uh) + fa_log1p_f64(e)) / b
-    return x if uu > p1 else <real>r
+    cdef double e, r
+    cdef float fh, fl, fe, scale
+    if real is double:
+        e = fa_exp_dd_f64(uh if neg else -uh, ul if neg else -ul)
+        r = ((0.0 if neg else uh) + fa_log1p_f64(e)) / b
+        return x if uu > p1 else r
+    else:
+        fh = <float>uh
+        fl = _float_lo(uh, fh)
+        fe = fa_exp_split_dd_f32(fh if neg else -fh, fl if neg else -fl, &scale) * scale
+        return x if uu > p1 else ((0 if neg else fh) + fa_log1p_f32(fe)) / p0
 
 cdef inline real softplus_derivative(real x, real p0, real p1) noexcept nogil:
     cdef real uu = x * p0
-    return 1 if uu > p1 else <real>fa_sigmoid_f64(<double>x * <double>p0)
+    cdef real u = <real>_clamp_arg(<double>x * <double>p0)
+    if real is float:
+        return 1 if uu > p1 else fa_sigmoid_f32(u)
+    else:
+        return 1 if uu > p1 else fa_sigmoid_f64(u)
 
 # -------------------------------------------------------------------- mish
 cdef inline real mish_forward(real x, real p0, real p1) noexcept nogil:
@@ -423,10 +457,10 @@ cdef inline real mish_derivative(real x, real p0, real p1) noexcept nogil:
 
 # ------------------------------------------------------------- hardsigmoid
 cdef inline real hardsigmoid_forward(real x, real p0, real p1) noexcept nogil:
-    cdef double v = <double>x + 3.0
-    v = v if v > 0.0 else 0.0
-    v = v if v < 6.0 else 6.0
-    return <real>(v / 6.0)
+    cdef real v = x + 3
+    v = v if v > 0 else 0
+    v = v if v < 6 else 6
+    return v / 6
 
 cdef inline real hardsigmoid_derivative(real x, real p0, real p1) noexcept nogil:
     return <real>(1.0 / 6.0) if (x > -3) & (x < 3) else 0
@@ -436,18 +470,16 @@ cdef inline real hardsigmoid_derivative_y(real y, real p0, real p1) noexcept nog
 
 # --------------------------------------------------------------- hardswish
 cdef inline real hardswish_forward(real x, real p0, real p1) noexcept nogil:
-    cdef double xd = x
-    cdef double v = xd + 3.0
-    v = v if v > 0.0 else 0.0
-    v = v if v < 6.0 else 6.0
-    cdef double r = xd * (v / 6.0)
-    if xd == -INF:
+    cdef real v = x + 3
+    v = v if v > 0 else 0
+    v = v if v < 6 else 6
+    cdef real r = x * (v / 6)
+    if x == -INF:
         r = -0.0
-    return <real>r
+    return r
 
 cdef inline real hardswish_derivative(real x, real p0, real p1) noexcept nogil:
-    cdef double xd = x
-    return <real>(0.0 if xd < -3.0 else (xd / 3.0 + 0.5 if xd <= 3.0 else 1.0))
+    return 0 if x < -3 else (x / 3 + <real>0.5 if x <= 3 else 1)
 
 # -------------------------------------- hardtanh (p0 = min_val, p1 = max_val)
 cdef inline real hardtanh_forward(real x, real p0, real p1) noexcept nogil:
@@ -472,14 +504,19 @@ cdef inline real relu6_derivative_y(real y, real p0, real p1) noexcept nogil:
 # -------------------------------------------------------------- logsigmoid
 cdef inline real logsigmoid_forward(real x, real p0, real p1) noexcept nogil:
     # min(x, 0) - log1p(exp(-|x|))
-    cdef double xd = x
-    return <real>((xd if xd < 0.0 else 0.0) - fa_log1p_f64(fa_exp_f64(-fa_abs_f64(xd))))
+    if real is float:
+        return (x if x < 0 else 0) - fa_log1p_f32(fa_exp_f32(-fa_abs_f32(x)))
+    else:
+        return (x if x < 0 else 0) - fa_log1p_f64(fa_exp_f64(-fa_abs_f64(x)))
 
 cdef inline real logsigmoid_derivative(real x, real p0, real p1) noexcept nogil:
-    return <real>fa_sigmoid_f64(-<double>x)
+    if real is float:
+        return fa_sigmoid_f32(-x)
+    else:
+        return fa_sigmoid_f64(-x)
 
 cdef inline real logsigmoid_derivative_y(real y, real p0, real p1) noexcept nogil:
-    return <real>(-fa_expm1_f64(y))
+    return -_expm1(y)
 
 # ---------------------------------------------------------------- softsign
 cdef inline real softsign_forward(real x, real p0, real p1) noexcept nogil:

@@ -376,7 +376,33 @@ FA_INLINE float fa_sigmoid_f32(float x) {
 }
 
 FA_INLINE float fa_log_f32(float x) { return (float)fa_log_f64((double)x); }
-FA_INLINE float fa_log1p_f32(float x) { return (float)fa_log1p_f64((double)x); }
+
+/* log(1 + x) in float arithmetic, accurate near 0 (same scheme as the f64 one) */
+FA_INLINE float fa_log1p_f32(float x) {
+    float u = 1.0f + x;
+    float c = x - (u - 1.0f);
+    float uu = u > 0.0f ? u : 1.0f;
+    uint32_t b = fa_bits_f32(uu) + (0x3f800000U - 0x3f3504f3U);   /* sqrt(2)/2 boundary */
+    float e = fa_from_bits_f32((b >> 23) | 0x4b000000U) - (8388608.0f + 127.0f);
+    float f = fa_from_bits_f32((b & 0x007fffffU) + 0x3f3504f3U) - 1.0f;
+    float s = f / (2.0f + f);
+    float z = s * s;
+    float q = 1.0f / 9;   /* 2 atanh(s) = 2s (1 + z/3 + ... + z^4/9); z <= 0.0295 */
+    q = q * z + 1.0f / 7;
+    q = q * z + 1.0f / 5;
+    q = q * z + 1.0f / 3;
+    float hfsq = 0.5f * f * f;
+    float R = z * q * 2.0f;
+    float lg = f - (hfsq - s * (hfsq + R));
+    float corr = c / uu;
+    corr = u > 16777216.0f ? 0.0f : corr;
+    float r = e * FA_LN2_HI_F + (lg + (e * FA_LN2_LO_F + corr));
+    r = x == -1.0f ? -__builtin_inff() : r;
+    r = x < -1.0f ? __builtin_nanf("") : r;
+    r = x == __builtin_inff() ? x : r;
+    r = x == 0.0f ? x : r;
+    return x != x ? x : r;
+}
 
 /* Phi(x) to float accuracy (relative error ~1e-7), computed in double:
  * erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2)  (the Chebyshev fit published in

@@ -3,8 +3,9 @@
 Entry point: :func:`get_rowwise(op) <get_rowwise>` returns
 ``kernel(out, x, grad, mask, n_threads)`` for an op of ``ROW_OPS``, working
 along the last axis of C-contiguous 2-D ``(rows, n)`` float32/float64 arrays
-(``out`` is ``(rows,)`` for ``logsumexp``, seen as ``(rows, 1)`` inside; ``mask`` is None or a C-contiguous
-bool array; for the backward ops ``x`` holds y; ``out`` may be an input).
+(``out`` is ``(rows,)`` for ``logsumexp``, seen as ``(rows, 1)`` inside;
+``mask`` is None or a C-contiguous bool array; for the backward ops ``x``
+holds y; ``out`` may be an input).
 The semantics are those of ``fastact._reference._rowwise``.
 
 Algorithm (forward ops, per row; softmin is softmax of -x):
@@ -12,8 +13,10 @@ Algorithm (forward ops, per row; softmin is softmax of -x):
 1. ``m = max_j x_j`` (masked entries count as -inf) by an integer max over
    order-preserving keys of the float bits, so the loop vectorizes without
    fast-math; a positive NaN key beats +inf and makes the row NaN.
-2. Per fixed block of ``BLOCK`` elements, ``e_j = exp(x_j - m)`` (in float64
-   for both dtypes) and its sum.  softmax/softmin store ``e`` into ``out`` and
+2. Per fixed block of ``BLOCK`` elements, ``e_j = exp(x_j - m)`` in the
+   array's type by :func:`exp_shift_f32` / :func:`exp_shift_f64` (float32
+   carries ``x_j - m`` exactly by TwoSum: ~1 ULP for any logits; subnormal
+   results rounded once), and its sum.  softmax/softmin store ``e`` into ``out`` and
    add all of it (``S = 1 + s``); log_softmax/logsumexp write
    ``e_j`` for ``x_j != m`` to a scratch block, count the ties ``x_j == m`` and
    get ``s = sum_{j != one argmax} e_j`` exactly as the reference defines it.

@@ -67,7 +67,7 @@ def test_every_peer_computes_the_case(dtype):
     assert checked > 0
 
 
-def test_bench_quick_subset_json_plot_and_compare(tmp_path):
+def test_bench_quick_subset_json_plot_and_compare(tmp_path, capsys):
     first, second = tmp_path / "a.json", tmp_path / "b.json"
     png = tmp_path / "plot.png"
     proc = _run(*TINY, "--functions", "relu,softmax_backward", "--json", str(first),
@@ -87,10 +87,12 @@ def test_bench_quick_subset_json_plot_and_compare(tmp_path):
         assert any(r["impl"] == backend for r in data["results"])
     if _has("matplotlib"):
         assert png.stat().st_size > 10_000
-    proc = _run(*TINY, "--functions", "relu", "--backends", "numpy", "--peers", "none",
-                "--compare", str(first), "--json", str(second), "--plain")
-    assert proc.returncode == 0, proc.stderr
-    assert "compared with" in proc.stdout and "vs old" in proc.stdout
+    code = cli.main([*TINY, "--functions", "relu", "--backends", "numpy", "--peers", "none",
+                     "--compare", str(first), "--json", str(second), "--plain"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "compared with" in out and "vs old" in out
+    assert json.loads(second.read_text())["results"]
 
 
 def test_bench_in_process_plain_fallback_and_alloc(capsys, monkeypatch):
@@ -146,3 +148,18 @@ def _has(module):
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
+
+
+def test_slow_reference_is_timed_on_a_slice(tmp_path, capsys):
+    """--reference-cap: a NumPy reference call predicted to be slow runs on a slice, marked ~."""
+    path = tmp_path / "r.json"
+    code = cli.main(["bench", "--functions", "softmax,tanh", "--sizes", "1e3,1e4",
+                     "--backends", "numpy", "--peers", "none", "--budget", "0.002",
+                     "--reference-cap", "1e-9", "--no-progress", "--plain", "--json", str(path)])
+    assert code == 0
+    assert "~" in capsys.readouterr().out
+    results = json.loads(path.read_text())["results"]
+    big = [r for r in results if r["size"] == 10_000]
+    small = [r for r in results if r["size"] == 1_000]
+    assert big and all(r["extrapolated_from"] and r["extrapolated_from"] < 10_000 for r in big)
+    assert all(r["extrapolated_from"] is None for r in small)

@@ -459,7 +459,8 @@ def peers_for(op: str, mode: str) -> tuple:
     expr = EXPRESSIONS.get((op, mode))
     if expr is not None:
         found.append(Peer("numexpr", _numexpr(expr), expr))
-        found.append(Peer("numpy-expr", _numpy_expr(expr), expr))
+        if not expr.isidentifier():  # NumPy would return the input itself, not a result
+            found.append(Peer("numpy-expr", _numpy_expr(expr), expr))
     if (op, mode) in SCIPY:
         make, note = SCIPY[(op, mode)]
         found.append(Peer("scipy", make, note))

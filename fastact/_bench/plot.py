@@ -30,38 +30,48 @@ def plot(report, path, dtype=None, functions=None):
     colours = {impl: plt.get_cmap("tab10")(i % 10) for i, impl in enumerate(impls)}
     ncols = min(6, len(functions), math.ceil(math.sqrt(1.5 * len(functions))))
     nrows = math.ceil(len(functions) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.5 * nrows + 1.2),
-                             squeeze=False, sharex=True, sharey=True)
-    for ax, function in zip(axes.flat, functions):
+    width, height = 3.0 * ncols + 0.8, 2.3 * nrows + 1.4
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
+    # one scale for every panel, set by hand: shared axes make matplotlib O(panels**2)
+    gbps = [r["gbps"] for r in records if r["time_s"]]
+    gbps += [r["bytes"] / r["roofline_s"] / 1e9 for r in records]
+    ylim = (10 ** math.floor(math.log10(min(gbps))), 10 ** math.ceil(math.log10(max(gbps))))
+    sizes = [r["size"] for r in records]
+    xlim = (min(sizes) / 1.6, max(sizes) * 1.6)
+    for i, (ax, function) in enumerate(zip(axes.flat, functions)):
         mine = [r for r in records if r["function"] == function]
         roof = sorted({(r["size"], r["bytes"] / r["roofline_s"] / 1e9) for r in mine})
-        ax.plot(*zip(*roof), "k--", lw=1.2, label="roofline (copy)")
+        ax.plot(*zip(*roof), "k--", lw=1.2)
         for impl in impls:
             pts = sorted((r["size"], r["gbps"]) for r in mine if r["impl"] == impl and r["time_s"])
             if pts:
-                ax.plot(*zip(*pts), "o-", ms=3, lw=1.2, color=colours[impl], label=impl)
+                ax.plot(*zip(*pts), "o-", ms=3, lw=1.2, color=colours[impl])
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_xlim(*xlim)
+        ax.set_ylim(*ylim)
         ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set_title(function, fontsize=9)
-        ax.tick_params(labelsize=7)
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set_title(function, fontsize=9, pad=3)
+        first_column, last_row = i % ncols == 0, i + ncols >= len(functions)
+        ax.tick_params(labelsize=7, labelleft=first_column, labelbottom=last_row)
+        if first_column:
+            ax.set_ylabel("GB/s", fontsize=8)
+        if last_row:
+            ax.set_xlabel("elements", fontsize=8)
         ax.grid(True, which="major", alpha=0.3)
     for ax in axes.flat[len(functions):]:
         ax.set_visible(False)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("GB/s", fontsize=8)
-    for ax in axes[-1, :]:
-        ax.set_xlabel("elements", fontsize=8)
     handles = [plt.Line2D([], [], color="k", ls="--", label="roofline (copy)")]
     handles += [plt.Line2D([], [], color=colours[i], marker="o", ms=3, label=i) for i in impls]
     cpu = meta["config"].get("processor", "")
-    height = fig.get_figheight()
     fig.suptitle(f"fastact bench: throughput (GB/s, higher is better) vs size ({dtype}, "
                  f"{meta['threads']} threads, {cpu}, {meta['config'].get('cpu_isa', '')})",
                  fontsize=11, y=1 - 0.12 / height, va="top")
     fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=9,
                bbox_to_anchor=(0.5, 1 - 0.45 / height), frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.7 / height))
+    fig.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width, bottom=0.55 / height,
+                        top=1 - 0.95 / height, wspace=0.12, hspace=0.32)
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return dtype

@@ -88,6 +88,15 @@ def sigmoid_pair(v, like):
 
 
 @njit(**_JIT)
+def mul_sigmoid(m, v, like):
+    """m sigmoid(v), with m multiplied in before exp's final scaling (m e^v can be a
+    normal number when e^v alone is subnormal: silu(-714))."""
+    me, e = vexp_mul(-math.fabs(v), m, like)
+    d = 1.0 / (1.0 + e)
+    return m * d if v >= 0.0 else me * d
+
+
+@njit(**_JIT)
 def sigmoid_pair_dd(hi, lo, like):
     """(sigmoid(v), sigmoid(-v)) for v = hi + lo (lo a tiny correction)."""
     e = vexp(-math.fabs(hi), like) * ((1.0 - lo) if hi >= 0.0 else (1.0 + lo))
@@ -267,6 +276,7 @@ def gelu_tanh__forward(x, a, b):
     ze, e = vexp_mul(a, z * c, x)
     e = e * c
     r = z / (1.0 + e) if hi >= 0.0 else ze / (1.0 + e)
+    r = -0.0 if z < -30.0 else r  # 2u < -1975 there (u is computed from clamped x)
     return at_inf(z, r, -0.0, INF)
 
 
@@ -287,7 +297,7 @@ def gelu_tanh__derivative(x, a, b):
 def silu__forward(x, a, b):
     """silu(x) = x sigmoid(x)"""
     z = W(x)
-    return at_inf(z, z * sigmoid_pair(z, x)[0], -0.0, INF)
+    return at_inf(z, mul_sigmoid(z, z, x), -0.0, INF)
 
 
 @njit(**_JIT)
@@ -303,7 +313,7 @@ def swish__forward(x, a, b):
     """swish(x) = x sigmoid(beta x), beta = a"""
     z = W(x)
     beta = W(a)
-    r = z * sigmoid_pair(beta * z, x)[0]
+    r = mul_sigmoid(z, beta * z, x)
     return at_inf(z, r, -0.0, INF) if beta > 0.0 else at_inf(z, r, -INF, 0.0)
 
 
@@ -410,9 +420,12 @@ def _mish_t(z, like):
 
 @njit(**_JIT)
 def mish__forward(x, a, b):
-    """mish(x) = x tanh(softplus(x))"""
+    """mish(x) = x tanh(softplus(x)) = (x e)(e + 2) / (n + 2), n = e (e + 2), e = exp(x)"""
     z = W(x)
-    return at_inf(z, z * _mish_t(z, x), -0.0, INF)
+    ze, e = vexp_mul(z if z < 20.0 else 20.0, z, x)
+    n = e * (e + 2.0)
+    r = (ze * (e + 2.0)) / (n + 2.0) if z <= 20.0 else z
+    return at_inf(z, r, -0.0, INF)
 
 
 @njit(**_JIT)

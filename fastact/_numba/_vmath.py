@@ -168,19 +168,23 @@ def exp_f64(x):
 
 @njit(**_JIT)
 def exp_mul_f64(x, m):
-    """(m exp(x), exp(x)): m is applied before the final power-of-two scaling, so
-    m exp(x) keeps full precision when exp(x) alone would be subnormal."""
+    """(m exp(x), exp(x)) for x <= 20 (callers' range), m finite.
+
+    m is multiplied in before the power-of-two scaling, which is split in four
+    factors so that x down to -1500 works: m exp(x) is a normal number for
+    x = -714, m = -714 (silu) although exp(-714) is subnormal, and is still
+    non-zero for m ~ 1e308, x ~ -1400."""
     xc = x if x < EXP_HI else EXP_HI
-    xc = xc if xc > EXP_LO else EXP_LO
+    xc = xc if xc > -1500.0 else -1500.0
     nf = (xc * LOG2E + SHIFTER) - SHIFTER
     r = (xc - nf * LN2_HI) - nf * LN2_LO
     p = 1.0 + _expm1_poly_f64(r)
     n = int(nf)
-    n1 = n >> 1
-    s1 = pow2_f64(n1)
-    s2 = pow2_f64(n - n1)
-    y = p * s1 * s2
-    my = (m * p) * s1 * s2
+    q = n >> 2
+    s1 = pow2_f64(q)
+    s4 = pow2_f64(n - 3 * q)
+    y = p * s1 * s1 * s1 * s4
+    my = (m * s1) * p * s1 * s1 * s4
     return (x, x) if x != x else (my, y)
 
 
@@ -195,13 +199,15 @@ def exp_mul_lp(x, m):
 def exp_lp(x):
     """exp(x) with relative error < 1e-9 where the result fits a float32.
 
-    x is clamped to [-110, 90] (exp gives ~1e-48 and ~1.2e39 there, which
-    round to 0 and inf in float32); NaN propagates."""
+    Below -110 the result is 0, above 90 it is inf (both far outside
+    float32's range); NaN propagates."""
     xc = x if x < 90.0 else 90.0
     xc = xc if xc > -110.0 else -110.0
     nf = (xc * LOG2E + SHIFTER) - SHIFTER
     r = (xc - nf * LN2_HI) - nf * LN2_LO
     y = (1.0 + _expm1_poly_lp(r)) * pow2_f64(int(nf))
+    y = 0.0 if x < -110.0 else y  # exact limits: a huge factor must not revive them
+    y = INF if x > 90.0 else y
     return x if x != x else y
 
 
@@ -236,6 +242,7 @@ def expm1_lp(x):
     p = _expm1_poly_lp(r)
     s = pow2_f64(int(nf))
     y = s * p + (s - 1.0)
+    y = INF if x > 90.0 else y
     y = x if math.fabs(x) < TINY else y
     return x if x != x else y
 

@@ -18,7 +18,7 @@ def _env_list(name, default):
     return tuple(t.strip() for t in os.environ.get(name, default).split(",") if t.strip())
 
 
-SIZES = tuple(int(float(s)) for s in _env_list("FASTACT_BENCH_SIZES", "1e3,1e6"))
+SIZES = tuple(int(float(s)) for s in _env_list("FASTACT_BENCH_SIZES", "1e3,1e5"))
 DTYPES = _env_list("FASTACT_BENCH_DTYPES", "float32,float64")
 ALLOCATE = os.environ.get("FASTACT_BENCH_ALLOC", "0") not in ("", "0")
 

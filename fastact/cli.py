@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--alloc", action="store_true",
                        help="also time the allocating call (no out=), as separate rows")
     bench.add_argument("--json", metavar="FILE", help="write the full report as JSON")
+    bench.add_argument("--markdown", metavar="FILE.md", help="write the table as markdown")
     bench.add_argument("--plot", metavar="FILE.png", help="plot throughput vs size (matplotlib)")
     bench.add_argument("--plot-dtype", choices=("float32", "float64"), default=None,
                        help="dtype shown in the plot (default: the first measured)")
@@ -168,6 +169,10 @@ def bench(args) -> int:
     if args.json:
         report.write_json(result, args.json)
         print(f"JSON report written to {args.json}")
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(report.markdown_table(result, old))
+        print(f"markdown table written to {args.markdown}")
     if args.plot:
         if not _has("matplotlib"):
             print(f"--plot: matplotlib is not installed, no plot written "

@@ -162,6 +162,24 @@ def print_table(report, old=None, file=None, use_rich=True):
         print(line(cells), file=out)
 
 
+def markdown_table(report, old=None, functions=None, dtypes=None, sizes=None) -> str:
+    """The main table as GitHub markdown (optionally only some functions, dtypes, sizes)."""
+    header, body, _ = table_data(report, old)
+    keep = []
+    for cells in body:
+        function, dtype, size = cells[0], cells[1], cells[2]
+        if functions and function not in functions:
+            continue
+        if dtypes and dtype not in dtypes:
+            continue
+        if sizes and size not in {fmt_size(int(s)) for s in sizes}:
+            continue
+        keep.append(cells)
+    align = ["---" if i < 3 else "---:" for i in range(len(header))]
+    lines = ["| " + " | ".join(row) + " |" for row in [header, align, *keep]]
+    return "\n".join(lines).replace("*", "\\*") + "\n"
+
+
 def _rich_console(file):
     try:
         from rich.console import Console

@@ -41,10 +41,11 @@ _JIT = dict(nogil=True, cache=True, inline="always", error_model="numpy")
 INF = math.inf
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
-GELU_TANH_K = 0.044715
-SQRT_2_OVER_PI = 0.7978845608028654
+# the tanh-GELU constants as PyTorch uses them (doubles; the registry's oracle too)
+from .._registry import GELU_TANH_C as SQRT_2_OVER_PI  # noqa: E402
+from .._registry import GELU_TANH_K  # noqa: E402
+
 INV_SQRT_2PI = 0.3989422804014327
-TWO_SQRT_2_OVER_PI_LO = -9.9693088091109203146e-17  # 2 sqrt(2/pi) - 2 * SQRT_2_OVER_PI
 
 
 # ------------------------------------------------------------------- helpers
@@ -113,7 +114,9 @@ def gelu_tanh_2u(z, like):  # pragma: no cover - only ever compiled
 @njit(**_JIT)
 def _gelu_tanh_2u_f64(z):
     """2u in double-double (FMA products, two-sum): the lower tail of gelu_tanh
-    is exp(2u) with |2u| up to ~745, so u needs ~2**-60 relative accuracy."""
+    is exp(2u) with |2u| up to ~745, so u needs ~2**-60 relative accuracy.
+    c = sqrt(2/pi) and k = 0.044715 are taken as the float64 constants (the
+    function PyTorch and the registry define)."""
     x = z if z < 30.0 else 30.0
     x = x if x > -30.0 else -30.0
     x2 = x * x
@@ -127,7 +130,7 @@ def _gelu_tanh_2u_f64(z):
     es = ((x - (s - bb)) + (kx3 - bb)) + ek
     c2 = 2.0 * SQRT_2_OVER_PI
     v = c2 * s
-    ev = fma(c2, s, -v) + (c2 * es + TWO_SQRT_2_OVER_PI_LO * s)
+    ev = fma(c2, s, -v) + c2 * es
     hi = v + ev
     lo = ev - (hi - v)
     return hi, lo

@@ -26,11 +26,12 @@ from .._registry import all_kernel_ids, y_kernel_ids
 
 NAME = "numba"
 
-# Below this many elements a kernel runs serially.  Measured on a 2-core AVX-512
-# machine (bench in the report): a TBB parallel launch costs ~10-20 us, the cheapest
-# kernels (relu, copy-like) process ~1-2 elements/ns on one core, so two threads win
-# from ~50k elements on for those and much earlier for transcendental ones; 32768 keeps
-# every kernel within a few percent of the better path.
+# Below this many elements a kernel runs serially in the calling thread.  A TBB
+# parallel launch (plus set_num_threads) costs ~10-30 us here; the cheapest kernels
+# (relu, copy-like) take ~0.1-0.3 ns/element on one core from cache and the
+# transcendental ones ~1-3 ns, so 32768 elements (~3-100 us of work) is where two
+# threads start to pay for all of them.  Measured only roughly: the development
+# machine (2 cores) was shared and loaded; re-measure with bench/ on a quiet machine.
 PARALLEL_THRESHOLD = 32768
 
 _LAYER = _threading.setup()

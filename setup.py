@@ -75,6 +75,7 @@ def render_kernels_pyx():
     text = Tempita.sub(
         template,
         kernels=kernels,
+        cheap=[kid for a in reg.ACTIVATIONS if not a.smooth for kid in a.kernel_ids()],
         gelu_tanh_c=repr(float(reg.GELU_TANH_C)),
         gelu_tanh_k=repr(float(reg.GELU_TANH_K)),
         selu_scale=repr(float(reg.SELU_SCALE)),

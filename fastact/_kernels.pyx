@@ -2161,7 +2161,12 @@ _LOOPS_F64[95] = _softshrink_backward_y_f64
 # ======================================================================
 # Below this many elements a kernel runs on the calling thread (a parallel
 # region costs a few microseconds); above it, on up to n_threads threads.
-cdef Py_ssize_t PARALLEL_MIN = 32768
+# Measured on a 2-core AVX-512 machine (1 vs 2 threads break even): ~4-8k
+# elements for the transcendental kernels, ~32-64k for the piecewise-linear
+# ones and the from-y derivatives (a few operations per element).
+cdef Py_ssize_t PARALLEL_MIN = 8192
+cdef Py_ssize_t PARALLEL_MIN_CHEAP = 49152
+CHEAP_KERNEL_IDS = frozenset(("identity", "relu", "leaky_relu", "hardtanh", "relu6", "threshold", "hardshrink", "softshrink", ))
 # Below this many elements the GIL is kept (releasing it costs more than the work).
 cdef Py_ssize_t NOGIL_MIN = 4096
 # Set in a child process created by fork(): GNU OpenMP's thread pool does not
@@ -2200,11 +2205,12 @@ def _probe_threads(Py_ssize_t n_threads):
     return total // n_threads
 
 
-def _set_parallel_min(Py_ssize_t n):
-    """Set the serial/parallel size threshold (for benchmarks); returns the old one."""
-    global PARALLEL_MIN
-    old = PARALLEL_MIN
-    PARALLEL_MIN = max(n, 1)
+def _set_parallel_min(n, n_cheap=None):
+    """Set the serial/parallel size thresholds (benchmarks, tests); returns the old pair."""
+    global PARALLEL_MIN, PARALLEL_MIN_CHEAP
+    old = (PARALLEL_MIN, PARALLEL_MIN_CHEAP)
+    PARALLEL_MIN = max(int(n), 1)
+    PARALLEL_MIN_CHEAP = max(int(n if n_cheap is None else n_cheap), 1)
     return old
 
 
@@ -2216,9 +2222,10 @@ cdef inline Py_ssize_t _n_chunks(Py_ssize_t n, Py_ssize_t n_threads, Py_ssize_t 
     return (n + c - 1) // c
 
 cdef void _run_f32(loop_f32 f, float *out, const float *x, const float *g,
-                   Py_ssize_t n, float p0, float p1, Py_ssize_t n_threads) noexcept nogil:
+                   Py_ssize_t n, float p0, float p1, Py_ssize_t n_threads,
+                   Py_ssize_t parallel_min) noexcept nogil:
     cdef Py_ssize_t chunk, c, start, m, nchunks
-    if n_threads <= 1 or n < PARALLEL_MIN or _forked_child or not FASTACT_OPENMP:
+    if n_threads <= 1 or n < parallel_min or _forked_child or not FASTACT_OPENMP:
         f(out, x, g, n, p0, p1)
         return
     nchunks = _n_chunks(n, n_threads, &chunk)
@@ -2228,9 +2235,10 @@ cdef void _run_f32(loop_f32 f, float *out, const float *x, const float *g,
         f(out + start, x + start, (g + start) if g != NULL else NULL, m, p0, p1)
 
 cdef void _run_f64(loop_f64 f, double *out, const double *x, const double *g,
-                   Py_ssize_t n, double p0, double p1, Py_ssize_t n_threads) noexcept nogil:
+                   Py_ssize_t n, double p0, double p1, Py_ssize_t n_threads,
+                   Py_ssize_t parallel_min) noexcept nogil:
     cdef Py_ssize_t chunk, c, start, m, nchunks
-    if n_threads <= 1 or n < PARALLEL_MIN or _forked_child or not FASTACT_OPENMP:
+    if n_threads <= 1 or n < parallel_min or _forked_child or not FASTACT_OPENMP:
         f(out, x, g, n, p0, p1)
         return
     nchunks = _n_chunks(n, n_threads, &chunk)
@@ -2255,6 +2263,7 @@ cdef class ElementwiseKernel:
     cdef readonly str kernel_id
     cdef readonly str mode
     cdef readonly bint needs_grad
+    cdef readonly bint cheap
 
     def __cinit__(self, str kernel_id, str mode):
         if kernel_id not in KERNEL_IDS:
@@ -2269,6 +2278,7 @@ cdef class ElementwiseKernel:
         self.kernel_id = kernel_id
         self.mode = mode
         self.needs_grad = mode in ("backward", "backward_y")
+        self.cheap = kernel_id in CHEAP_KERNEL_IDS or mode == "backward_y"
 
     def __repr__(self):
         return f"<fastact cython kernel {self.kernel_id}:{self.mode}>"
@@ -2295,23 +2305,24 @@ cdef class ElementwiseKernel:
                     or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>grad)):
                 raise ValueError("fastact cython kernel: grad must match x")
             gp = cnp.PyArray_BYTES(<cnp.ndarray>grad)
+        cdef Py_ssize_t parallel_min = PARALLEL_MIN_CHEAP if self.cheap else PARALLEL_MIN
         cdef char *op = cnp.PyArray_BYTES(out)
         cdef char *xp = cnp.PyArray_BYTES(x)
         if typ == cnp.NPY_FLOAT64:
             if n < NOGIL_MIN:
-                _run_f64(self.f64, <double *>op, <const double *>xp, <const double *>gp, n, p0, p1, 1)
+                _run_f64(self.f64, <double *>op, <const double *>xp, <const double *>gp, n, p0, p1, 1, parallel_min)
             else:
                 with nogil:
                     _run_f64(self.f64, <double *>op, <const double *>xp, <const double *>gp, n,
-                             p0, p1, n_threads)
+                             p0, p1, n_threads, parallel_min)
         elif typ == cnp.NPY_FLOAT32:
             if n < NOGIL_MIN:
                 _run_f32(self.f32, <float *>op, <const float *>xp, <const float *>gp, n,
-                         <float>p0, <float>p1, 1)
+                         <float>p0, <float>p1, 1, parallel_min)
             else:
                 with nogil:
                     _run_f32(self.f32, <float *>op, <const float *>xp, <const float *>gp, n,
-                             <float>p0, <float>p1, n_threads)
+                             <float>p0, <float>p1, n_threads, parallel_min)
         else:
             raise TypeError(f"fastact cython kernel: dtype {out.dtype} is not float32/float64")
 
@@ -2324,6 +2335,7 @@ def build_info():
         "fma": bool(FASTACT_HAS_FMA),
         "cflags": FASTACT_CFLAGS.decode(),
         "parallel_min": PARALLEL_MIN,
+        "parallel_min_cheap": PARALLEL_MIN_CHEAP,
         "kernels": len(KERNEL_IDS),
     }
 

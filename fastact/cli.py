@@ -225,8 +225,8 @@ def _openmp_runtimes() -> str:
     libs = [i for i in threadpool_info() if i.get("user_api") == "openmp"]
     if not libs:
         return "none loaded"
-    return "; ".join(f"{i.get('internal_api')} {i.get('version') or ''} ({i.get('filepath')}, "
-                     f"{i.get('num_threads')} threads)" for i in libs)
+    return "; ".join(" ".join(filter(None, (i.get("internal_api"), i.get("version"))))
+                     + f" ({i.get('filepath')}, {i.get('num_threads')} threads)" for i in libs)
 
 
 # --------------------------------------------------------------------- warmup

@@ -22,6 +22,7 @@ cnp.import_array()
 
 cdef extern from "_vmath.h" nogil:
     double fa_exp_f64(double x)
+    double fa_exp_lp_f64(double x)
     double fa_exp_dd_f64(double hi, double lo)
     double fa_exp_split_dd_f64(double hi, double lo, double *scale)
     double fa_expm1_f64(double x)
@@ -204,7 +205,7 @@ cdef inline real gelu_derivative(real x, real p0, real p1) noexcept nogil:
     cdef double xd = x
     cdef double r
     if real is float:  # x^2 is exact in double for a float x
-        r = fa_normcdf_lp_f64(xd) + xd * (fa_exp_f64(-0.5 * (xd * xd)) * 0.398942280401432677939946)
+        r = fa_normcdf_lp_f64(xd) + xd * (fa_exp_lp_f64(-0.5 * (xd * xd)) * 0.398942280401432677939946)
     else:
         r = fa_normcdf_f64(xd) + xd * fa_normpdf_f64(xd)
     if xd == INF:

@@ -38,6 +38,10 @@ BACKEND_MODULES = {
 AUTO_ORDER = ("cython", "numba", "numpy")  # "auto" takes the first that loads
 NAMES = tuple(BACKEND_MODULES) + ("auto",)
 
+class BackendUnavailable(RuntimeError, ValueError):
+    """The requested backend does not load here (the message says why)."""
+
+
 _loaded: dict = {}  # name -> module
 _failed: dict = {}  # name -> reason it is unavailable
 _lock = threading.Lock()
@@ -65,7 +69,7 @@ def load(name: str):
                 return module
             except Exception as exc:  # ImportError, a build problem, a missing library...
                 _failed[name] = f"{type(exc).__name__}: {exc}"
-    raise RuntimeError(
+    raise BackendUnavailable(
         f"fastact backend {name!r} is not available here ({_failed[name]}). "
         f"Available backends: {', '.join(n for n in BACKEND_MODULES if n not in _failed)}."
     )
@@ -78,7 +82,7 @@ def available() -> list:
         try:
             load(name)
             names.append(name)
-        except RuntimeError:
+        except BackendUnavailable:
             pass
     return names
 
@@ -110,7 +114,7 @@ def resolve(name):
                 try:
                     _auto_choice = load(candidate)
                     break
-                except RuntimeError:
+                except BackendUnavailable:
                     continue
         return _auto_choice
     module = _loaded.get(name)

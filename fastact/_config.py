@@ -30,7 +30,7 @@ def config() -> dict:
         try:
             module = _backends.load(name)
             backends[name] = {"available": True, **module.config()}
-        except RuntimeError:
+        except _backends.BackendUnavailable:
             backends[name] = {"available": False, "reason": _backends.unavailable().get(name)}
     return {
         "fastact": __version__,

@@ -118,7 +118,7 @@ def bench(args) -> int:
     from ._bench import cases, peers, report
     from ._bench.progress import make_progress
     from ._bench.run import (DEFAULT_DTYPES, DEFAULT_SIZES, QUICK_DTYPES, QUICK_SIZES, Settings,
-                             budget_for, run)
+                             default_policy, run)
     from ._bench.timing import Policy
 
     try:
@@ -144,7 +144,7 @@ def bench(args) -> int:
             return 2
         libraries = args.peers
     not_installed = [p for p in libraries if peers.library_version(p) is None]
-    policy = budget_for(0, args.quick)
+    policy = default_policy(args.quick)
     if args.budget:
         policy = Policy(**{**policy.__dict__, "budget": args.budget})
     settings = Settings(
@@ -159,7 +159,11 @@ def bench(args) -> int:
     progress = make_progress(use_rich=use_rich, enabled=not args.no_progress)
     if not_installed and args.peers is not None:
         print(f"note: peer(s) not installed, skipped: {', '.join(not_installed)}", file=sys.stderr)
-    result = run(settings, progress)
+    try:
+        result = run(settings, progress)
+    except KeyboardInterrupt:
+        print("fastact bench: interrupted", file=sys.stderr)
+        return 130
     report.print_table(result, old, use_rich=use_rich)
     print()
     for line in report.summary_lines(result, old, args.threshold):

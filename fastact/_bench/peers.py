@@ -404,7 +404,7 @@ def _numpy_expr(expr):
 
 
 # ---------------------------------------------------------------------- scipy
-def _scipy_ufunc(name, transform=None):
+def _scipy_ufunc(name):
     def make(bufs, allocate):
         import scipy.special
 

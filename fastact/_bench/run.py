@@ -42,8 +42,8 @@ class Settings:
     reference_cap: float = 1.0  # seconds: a slower NumPy reference call is timed on a slice
 
 
-def budget_for(size: int, quick: bool) -> Policy:
-    """The timing policy: a fixed time budget per implementation, smaller when quick."""
+def default_policy(quick: bool) -> Policy:
+    """The timing policy: a fixed time budget per implementation and case, smaller when quick."""
     if quick:
         return Policy(budget=0.01, min_repeats=3, min_sample=2e-4, slow_call=0.02)
     return Policy(budget=0.04, min_repeats=3, min_sample=5e-4, slow_call=0.05)
@@ -195,8 +195,8 @@ def run(settings: Settings, progress) -> dict:
                                                             ref, roof_s, settings.policy))
                         del bufs
                     pool.clear()
-            progress.finish()
     finally:
+        progress.finish()
         fastact.set_num_threads(previous_threads)
         roofline_table = roofline.table()
         roofline.close()

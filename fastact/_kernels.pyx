@@ -333,7 +333,7 @@ cdef inline real swish_forward(real x, real p0, real p1) noexcept nogil:
         fh = <float>uh
         r = _x_sigmoid_f32(x, fh, _float_lo(uh, fh))
     if xd == INF:
-        r = INF if b > 0 else 0.0
+        r = 0.0 if b < 0 else INF
     if xd == -INF:
         r = -0.0 if b > 0 else -INF
     return <real>r
@@ -346,9 +346,9 @@ cdef inline real swish_derivative(real x, real p0, real p1) noexcept nogil:
     cdef real s = _sigmoid_pair(u, &sn)
     cdef real r = s + u * s * sn
     if x == INF:
-        r = 1 if b > 0 else 0
+        r = 1 if b > 0 else (0.5 if b == 0 else 0)
     if x == -INF:
-        r = 0 if b > 0 else 1
+        r = 0 if b > 0 else (0.5 if b == 0 else 1)
     return r
 
 # ------------------------------------------------------- elu (p0 = alpha)

@@ -196,8 +196,9 @@ KERNELS: dict = {
     "swish": RefKernel(
         _wide(lambda x, b: x * _sigmoid(b * x)),
         _wide(lambda x, b: _sigmoid(b * x) * (1 + b * x * _sigmoid(-b * x))),
-        forward_limits=lambda b: (-0.0, np.inf) if b > 0 else (-np.inf, 0.0),
-        derivative_limits=lambda b: (0.0, 1.0) if b > 0 else (1.0, 0.0),
+        forward_limits=lambda b: (-0.0, np.inf) if b > 0 else (
+            (-np.inf, np.inf) if b == 0 else (-np.inf, 0.0)),
+        derivative_limits=lambda b: (0.0, 1.0) if b > 0 else ((0.5, 0.5) if b == 0 else (1.0, 0.0)),
     ),
     "elu": RefKernel(
         lambda x, a: np.where(x > 0, x, a * np.expm1(x)),

@@ -343,7 +343,7 @@ ACTIVATIONS: tuple = (
         oracle_derivative=lambda mp, x, beta: _sig(mp, beta * x)
         * (1 + beta * x * _sig(mp, -beta * x)),
         params=(Param("beta", 1.0),),
-        examples=({"beta": 2.0}, {"beta": 0.5}),
+        examples=({"beta": 2.0}, {"beta": 0.5}, {"beta": 0.0}, {"beta": -1.0}),
     ),
     Activation(
         name="elu",

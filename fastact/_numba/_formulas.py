@@ -317,7 +317,9 @@ def swish__forward(x, a, b):
     z = W(x)
     beta = W(a)
     r = mul_sigmoid(z, beta * z, x)
-    return at_inf(z, r, -0.0, INF) if beta > 0.0 else at_inf(z, r, -INF, 0.0)
+    if beta > 0.0:
+        return at_inf(z, r, -0.0, INF)
+    return at_inf(z, r, -INF, INF) if beta == 0.0 else at_inf(z, r, -INF, 0.0)
 
 
 @njit(**_JIT)
@@ -328,7 +330,9 @@ def swish__derivative(x, a, b):
     s, sn = sigmoid_pair(v, x)
     vc = v if math.fabs(v) < 1e4 else math.copysign(1e4, v)  # sn = 0 there; avoids inf * 0
     r = s * (1.0 + vc * sn)
-    return at_inf(z, r, 0.0, 1.0) if a > 0 else at_inf(z, r, 1.0, 0.0)
+    if a > 0:
+        return at_inf(z, r, 0.0, 1.0)
+    return at_inf(z, r, 0.5, 0.5) if a == 0 else at_inf(z, r, 1.0, 0.0)
 
 
 # ------------------------------------------------------------ elu family

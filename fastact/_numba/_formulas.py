@@ -25,8 +25,12 @@ from numba import njit, types
 from numba.extending import overload
 
 from ._vmath import (
+    F32_1,
+    exp_f32n,
     exp_neg_half_square_f64,
     fma,
+    mul_sigmoid_f32n,
+    sigmoid_pair_f32n,
     vexp,
     vexp_mul,
     vexpm1,
@@ -61,6 +65,30 @@ def _T(v, x):
     return lambda v, x: np.float64(v)
 
 
+def by_dtype(f64_impl, f32_impl, name, doc):
+    """A formula f(x, a, b) compiling to ``f32_impl`` for float32 x (computed natively
+    in float32: 16 AVX-512 lanes), else to ``f64_impl``."""
+
+    def stub(x, a, b):  # pragma: no cover - only ever compiled
+        raise NotImplementedError
+
+    stub.__name__ = stub.__qualname__ = name
+    stub.__doc__ = doc
+
+    @overload(stub, inline="always")
+    def _impl(x, a, b):
+        if isinstance(x, types.Float) and x.bitwidth == 32:
+            return lambda x, a, b: f32_impl(x, a, b)
+        return lambda x, a, b: f64_impl(x, a, b)
+
+    return stub
+
+
+def sigmoid_pair_x(x):  # pragma: no cover - only ever compiled
+    """(sigmoid(x), sigmoid(-x)) in x's own type (native float32 for float32 x)."""
+    raise NotImplementedError
+
+
 @njit(**_JIT)
 def W(x):
     """x widened to float64."""
@@ -77,6 +105,25 @@ def _enhs(z, like):
     if isinstance(like, types.Float) and like.bitwidth == 32:
         return lambda z, like: vexp(-0.5 * (z * z), like)
     return lambda z, like: exp_neg_half_square_f64(z)
+
+
+@overload(sigmoid_pair_x, inline="always")
+def _sigmoid_pair_x(x):
+    if isinstance(x, types.Float) and x.bitwidth == 32:
+        return lambda x: sigmoid_pair_f32n(x)
+    return lambda x: sigmoid_pair(x, x)
+
+
+def vexp_x(x):  # pragma: no cover - only ever compiled
+    """exp(x) in x's own type (native float32 for float32 x)."""
+    raise NotImplementedError
+
+
+@overload(vexp_x, inline="always")
+def _vexp_x(x):
+    if isinstance(x, types.Float) and x.bitwidth == 32:
+        return lambda x: exp_f32n(x)
+    return lambda x: vexp(x, x)
 
 
 @njit(**_JIT)
@@ -212,14 +259,14 @@ leaky_relu__derivative_y = leaky_relu__derivative
 # ------------------------------------------------------------------- sigmoid
 @njit(**_JIT)
 def sigmoid__forward(x, a, b):
-    """sigmoid(x) = 1/(1+exp(-x)) (e^x/(1+e^x) for x < 0)"""
-    return sigmoid_pair(W(x), x)[0]
+    """sigmoid(x) = 1/(1+exp(-x)) (e^x/(1+e^x) for x < 0), in x's type"""
+    return sigmoid_pair_x(x)[0]
 
 
 @njit(**_JIT)
 def sigmoid__derivative(x, a, b):
-    """sigmoid'(x) = sigmoid(x) sigmoid(-x)"""
-    s, sn = sigmoid_pair(W(x), x)
+    """sigmoid'(x) = sigmoid(x) sigmoid(-x), in x's type"""
+    s, sn = sigmoid_pair_x(x)
     return s * sn
 
 
@@ -238,10 +285,21 @@ def tanh__forward(x, a, b):
 
 
 @njit(**_JIT)
-def tanh__derivative(x, a, b):
-    """tanh'(x) = sech(x)**2 = 4e/(1+e)**2, e = exp(-2|x|) (no cancellation)"""
+def _tanh_derivative_f64(x, a, b):
     e = vexp(-2.0 * math.fabs(W(x)), x)
     return 4.0 * e / ((1.0 + e) * (1.0 + e))
+
+
+@njit(**_JIT)
+def _tanh_derivative_f32(x, a, b):
+    e = exp_f32n(np.float32(-2.0) * abs(x))
+    d = F32_1 + e
+    return (np.float32(4.0) * e) / (d * d)
+
+
+tanh__derivative = by_dtype(
+    _tanh_derivative_f64, _tanh_derivative_f32, "tanh__derivative",
+    "tanh'(x) = sech(x)**2 = 4e/(1+e)**2, e = exp(-2|x|) (no cancellation)")
 
 
 @njit(**_JIT)
@@ -297,18 +355,25 @@ def gelu_tanh__derivative(x, a, b):
 
 # ------------------------------------------------------------- silu / swish
 @njit(**_JIT)
-def silu__forward(x, a, b):
-    """silu(x) = x sigmoid(x)"""
+def _silu_forward_f64(x, a, b):
     z = W(x)
     return at_inf(z, mul_sigmoid(z, z, x), -0.0, INF)
 
 
 @njit(**_JIT)
+def _silu_forward_f32(x, a, b):
+    return at_inf(x, mul_sigmoid_f32n(x, x), T(-0.0, x), T(INF, x))
+
+
+silu__forward = by_dtype(_silu_forward_f64, _silu_forward_f32, "silu__forward",
+                         "silu(x) = x sigmoid(x)")
+
+
+@njit(**_JIT)
 def silu__derivative(x, a, b):
-    """silu'(x) = s (1 + x (1 - s)), s = sigmoid(x)"""
-    z = W(x)
-    s, sn = sigmoid_pair(z, x)
-    return at_inf(z, s * (1.0 + z * sn), 0.0, 1.0)
+    """silu'(x) = s (1 + x (1 - s)), s = sigmoid(x), in x's type"""
+    s, sn = sigmoid_pair_x(x)
+    return at_inf(x, s * (T(1.0, x) + x * sn), T(0.0, x), T(1.0, x))
 
 
 @njit(**_JIT)
@@ -345,9 +410,8 @@ def elu__forward(x, a, b):
 
 @njit(**_JIT)
 def elu__derivative(x, a, b):
-    """elu'(x) = 1 if x > 0 else alpha exp(x)"""
-    z = W(x)
-    return 1.0 if z > 0.0 else W(a) * vexp(z, x)
+    """elu'(x) = 1 if x > 0 else alpha exp(x), in x's type"""
+    return T(1.0, x) if x > 0 else a * vexp_x(x)
 
 
 @njit(**_JIT)
@@ -366,9 +430,8 @@ def selu__forward(x, a, b):
 
 @njit(**_JIT)
 def selu__derivative(x, a, b):
-    """selu'(x) = scale if x > 0 else scale alpha exp(x)"""
-    z = W(x)
-    return SELU_SCALE if z > 0.0 else (SELU_SCALE * SELU_ALPHA) * vexp(z, x)
+    """selu'(x) = scale if x > 0 else scale alpha exp(x), in x's type"""
+    return T(SELU_SCALE, x) if x > 0 else T(SELU_SCALE * SELU_ALPHA, x) * vexp_x(x)
 
 
 @njit(**_JIT)
@@ -453,8 +516,8 @@ def logsigmoid__forward(x, a, b):
 
 @njit(**_JIT)
 def logsigmoid__derivative(x, a, b):
-    """logsigmoid'(x) = sigmoid(-x)"""
-    return sigmoid_pair(W(x), x)[1]
+    """logsigmoid'(x) = sigmoid(-x), in x's type"""
+    return sigmoid_pair_x(x)[1]
 
 
 @njit(**_JIT)

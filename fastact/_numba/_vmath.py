@@ -79,14 +79,32 @@ def f64_as_i64(typingctx, v):
 
 @intrinsic
 def fma(typingctx, a, b, c):
-    """a * b + c with a single rounding (llvm.fma: one instruction on FMA CPUs)."""
-    if not (a == b == c == types.float64):
+    """a * b + c with a single rounding (llvm.fma: one instruction on FMA CPUs).
+
+    All three float64, or all three float32."""
+    if not (a == b == c and a in (types.float64, types.float32)):
         return None
 
     def codegen(context, builder, sig, args):
         return builder.fma(*args)
 
-    return types.float64(types.float64, types.float64, types.float64), codegen
+    return a(a, a, a), codegen
+
+
+@intrinsic
+def pow2_f32(typingctx, nf):
+    """2.0**n as a float32 for an integer-valued float32 n in [-126, 127] (exponent bits
+    built in int32, so the vector loop keeps 16 float32 lanes)."""
+    if nf != types.float32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        i32 = ir.IntType(32)
+        n = builder.fptosi(args[0], i32)
+        bits = builder.shl(builder.add(n, ir.Constant(i32, 127)), ir.Constant(i32, 23))
+        return builder.bitcast(bits, ir.FloatType())
+
+    return types.float32(types.float32), codegen
 
 
 # ------------------------------------------------------------------ constants
@@ -437,6 +455,97 @@ def tanhshrink_lp(x):
     large = (a - 1.0) + 2.0 / (exp_lp(a + a) + 1.0)
     y = math.copysign(small if a < 1.0 else large, x)
     return x if x != x else y
+
+
+# ------------------------------------------- native float32 (16 AVX-512 lanes)
+# float32 globals stay float32 in Numba (a float literal would widen to float64).
+F32_0 = np.float32(0.0)
+F32_1 = np.float32(1.0)
+F32_INF = np.float32(np.inf)
+F32_LOG2E = np.float32(LOG2E)
+F32_SHIFTER = np.float32(12582912.0)  # 1.5 * 2**23: (x + S) - S rounds x to an integer
+F32_HALF_FLOOR = np.float32(0.25)  # (n/2 - 1/4) rounds to floor(n/2) for integer n
+F32_QUARTER_FLOOR = np.float32(0.375)  # (n/4 - 3/8) rounds to floor(n/4)
+F32_LN2_HI = np.float32(0.693359375)  # 9 significant bits: n * LN2_HI exact for |n| < 2**15
+F32_LN2_LO = np.float32(-2.12194440e-4)  # ln2 - F32_LN2_HI
+F32_EXP_HI = np.float32(89.0)  # expf overflows above 88.72
+F32_EXP_LO = np.float32(-110.0)  # expf is 0 below -103.98
+F32_EXP_MUL_LO = np.float32(-200.0)  # FLT_MAX exp(-200) rounds to 0
+# minimax coefficients of (exp(r) - 1 - r) / r**2 on |r| <= ln2/2 (Cephes expf)
+F32_EXP_P = (
+    np.float32(1.9875691500e-4),
+    np.float32(1.3981999507e-3),
+    np.float32(8.3334519073e-3),
+    np.float32(4.1665795894e-2),
+    np.float32(1.6666665459e-1),
+    np.float32(5.0000001201e-1),
+)
+
+
+@njit(**_JIT)
+def _exp_reduce_f32(x, lo, hi):
+    """(n, p): x clamped to [lo, hi] = n ln2 + r, |r| <= ln2/2, p = exp(r) (float32).
+
+    r = (x - n LN2_HI) - n LN2_LO with the first step exact; p = 1 + r + r**2 P(r),
+    P of degree 5 (relative error ~1 ulp)."""
+    xc = x if x < hi else hi
+    xc = xc if xc > lo else lo
+    nf = (xc * F32_LOG2E + F32_SHIFTER) - F32_SHIFTER
+    r = xc - nf * F32_LN2_HI
+    r = fma(nf, -F32_LN2_LO, r)
+    c0, c1, c2, c3, c4, c5 = F32_EXP_P
+    q = fma(c0, r, c1)
+    q = fma(q, r, c2)
+    q = fma(q, r, c3)
+    q = fma(q, r, c4)
+    q = fma(q, r, c5)
+    return nf, F32_1 + fma(q, r * r, r)
+
+
+@njit(**_JIT)
+def exp_f32n(x):
+    """exp(x) computed in float32 (<= ~2 ulp; 0 below -103.98, inf above 88.72, NaN kept).
+
+    exp(x) = p 2^n, 2^n applied as two factors 2^floor(n/2) 2^(n - floor(n/2)) so
+    that a subnormal result is rounded once."""
+    nf, p = _exp_reduce_f32(x, F32_EXP_LO, F32_EXP_HI)
+    n1 = (nf * np.float32(0.5) - F32_HALF_FLOOR + F32_SHIFTER) - F32_SHIFTER
+    y = p * pow2_f32(n1) * pow2_f32(nf - n1)
+    y = F32_INF if x > F32_EXP_HI else y
+    return x if x != x else y
+
+
+@njit(**_JIT)
+def exp_mul_f32n(x, m):
+    """(m exp(x), exp(x)) in float32 for x <= 0, m finite.
+
+    m is multiplied in before the power-of-two scaling (four factors 2^q 2^q 2^q
+    2^(n-3q), q = floor(n/4)): m exp(x) is normal for x = -90, m = -90 (silu)
+    although exp(-90) is subnormal."""
+    nf, p = _exp_reduce_f32(x, F32_EXP_MUL_LO, F32_0)
+    q = (nf * F32_HALF_FLOOR - F32_QUARTER_FLOOR + F32_SHIFTER) - F32_SHIFTER
+    s1 = pow2_f32(q)
+    s4 = pow2_f32(nf - np.float32(3.0) * q)
+    y = p * s1 * s1 * s1 * s4
+    my = (m * s1) * p * s1 * s1 * s4
+    return (x, x) if x != x else (my, y)
+
+
+@njit(**_JIT)
+def sigmoid_pair_f32n(v):
+    """(sigmoid(v), sigmoid(-v)) in float32 from one e = exp(-|v|): 1/(1+e), e/(1+e)."""
+    e = exp_f32n(-abs(v))
+    d = F32_1 / (F32_1 + e)
+    ed = e * d
+    return (d, ed) if v >= F32_0 else (ed, d)
+
+
+@njit(**_JIT)
+def mul_sigmoid_f32n(m, v):
+    """m sigmoid(v) in float32, m applied before exp's final scaling."""
+    me, e = exp_mul_f32n(-abs(v), m)
+    d = F32_1 / (F32_1 + e)
+    return m * d if v >= F32_0 else me * d
 
 
 # ------------------------------------------------------------ float32 wrappers

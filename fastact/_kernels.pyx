@@ -274,11 +274,15 @@ cdef inline double _x_sigmoid(double x, double uh, double ul) noexcept nogil:
     return ((x * (1.0 if pos else e)) / (1.0 + e * scale)) * (1.0 if pos else scale)
 
 cdef inline float _x_sigmoid_f32(float x, float uh, float ul) noexcept nogil:
-    """x * sigmoid(uh + ul) in float, rounded once where sigmoid would be subnormal."""
+    """x * sigmoid(uh + ul) in float, rounded once where sigmoid would be subnormal.
+
+    Float literals throughout: a `1.0` would make Cython promote the arithmetic
+    to double (half the lanes per vector and conversions)."""
     cdef float scale, e
+    cdef float one = 1
     cdef bint pos = uh >= 0
     e = fa_exp_split_dd_f32(-uh if pos else uh, -ul if pos else ul, &scale)
-    return ((x * (1.0 if pos else e)) / (1.0 + e * scale)) * (1.0 if pos else scale)
+    return ((x * (one if pos else e)) / (one + e * scale)) * (one if pos else scale)
 
 cdef inline float _float_lo(double u, float hi) noexcept nogil:
     """u - hi as a float (0 where it is not finite): the low part of u = hi + lo."""

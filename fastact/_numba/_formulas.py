@@ -25,8 +25,12 @@ from numba import njit, types
 from numba.extending import overload
 
 from ._vmath import (
+    F32_0,
     F32_1,
     exp_f32n,
+    exp_neg_abs_dd_f32n,
+    log1p_unit_f32n,
+    sigmoid_pair_dd_f32n,
     exp_neg_half_square_f64,
     fma,
     mul_sigmoid_f32n,
@@ -362,7 +366,7 @@ def _silu_forward_f64(x, a, b):
 
 @njit(**_JIT)
 def _silu_forward_f32(x, a, b):
-    return at_inf(x, mul_sigmoid_f32n(x, x), T(-0.0, x), T(INF, x))
+    return at_inf(x, mul_sigmoid_f32n(x, x, F32_0), T(-0.0, x), T(INF, x))
 
 
 silu__forward = by_dtype(_silu_forward_f64, _silu_forward_f32, "silu__forward",
@@ -376,28 +380,73 @@ def silu__derivative(x, a, b):
     return at_inf(x, s * (T(1.0, x) + x * sn), T(0.0, x), T(1.0, x))
 
 
+def beta_x(x, a):  # pragma: no cover - only ever compiled
+    """(hi, lo) with hi + lo = a x: (a x in float64, 0) for float64 arrays, where the product
+    is the reference's; (fl(a x), FMA residual) in float32, exact."""
+    raise NotImplementedError
+
+
+@njit(**_JIT)
+def _beta_x_f32(x, a):
+    hi = a * x
+    lo = fma(a, x, -hi)
+    return hi, (lo if abs(hi) < T(INF, x) else T(0.0, x))  # lo = -+inf if a x overflows
+
+
+@overload(beta_x, inline="always")
+def _beta_x(x, a):
+    if isinstance(x, types.Float) and x.bitwidth == 32:
+        # float32: hi = fl(a x), lo = its exact rounding error (FMA residual)
+        return lambda x, a: _beta_x_f32(x, a)
+    return lambda x, a: (W(a) * W(x), 0.0)
+
+
+def mul_sigmoid_dd(m, hi, lo):  # pragma: no cover - only ever compiled
+    """m sigmoid(hi + lo) in m's type (lo ignored for float64, where hi is exact enough)."""
+    raise NotImplementedError
+
+
+@overload(mul_sigmoid_dd, inline="always")
+def _mul_sigmoid_dd(m, hi, lo):
+    if isinstance(m, types.Float) and m.bitwidth == 32:
+        return lambda m, hi, lo: mul_sigmoid_f32n(m, hi, lo)
+    return lambda m, hi, lo: mul_sigmoid(W(m), hi, m)
+
+
+def sigmoid_pair_beta(hi, lo):  # pragma: no cover - only ever compiled
+    """(sigmoid(v), sigmoid(-v)), v = hi + lo, in hi's type."""
+    raise NotImplementedError
+
+
+@overload(sigmoid_pair_beta, inline="always")
+def _sigmoid_pair_beta(hi, lo):
+    if isinstance(hi, types.Float) and hi.bitwidth == 32:
+        return lambda hi, lo: sigmoid_pair_dd_f32n(hi, lo)
+    return lambda hi, lo: sigmoid_pair(hi, hi)
+
+
 @njit(**_JIT)
 def swish__forward(x, a, b):
-    """swish(x) = x sigmoid(beta x), beta = a"""
-    z = W(x)
-    beta = W(a)
-    r = mul_sigmoid(z, beta * z, x)
-    if beta > 0.0:
-        return at_inf(z, r, -0.0, INF)
-    return at_inf(z, r, -INF, INF) if beta == 0.0 else at_inf(z, r, -INF, 0.0)
+    """swish(x) = x sigmoid(beta x), beta = a (float32: computed in float32, beta x
+    carried as hi + lo)"""
+    hi, lo = beta_x(x, a)
+    r = mul_sigmoid_dd(x, hi, lo)
+    if a > 0:
+        return at_inf(x, r, T(-0.0, x), T(INF, x))
+    return at_inf(x, r, T(-INF, x), T(INF, x)) if a == 0 else at_inf(x, r, T(-INF, x), T(0.0, x))
 
 
 @njit(**_JIT)
 def swish__derivative(x, a, b):
-    """swish'(x) = s (1 + beta x (1 - s)), s = sigmoid(beta x)"""
-    z = W(x)
-    v = W(a) * z
-    s, sn = sigmoid_pair(v, x)
-    vc = v if math.fabs(v) < 1e4 else math.copysign(1e4, v)  # sn = 0 there; avoids inf * 0
-    r = s * (1.0 + vc * sn)
+    """swish'(x) = s (1 + beta x (1 - s)), s = sigmoid(beta x), in x's type"""
+    v, lo = beta_x(x, a)
+    s, sn = sigmoid_pair_beta(v, lo)
+    big = T(1e4, x)
+    vc = v if abs(v) < big else (big if v > 0 else -big)  # sn = 0 there; avoids inf * 0
+    r = s * (T(1.0, x) + vc * sn)
     if a > 0:
-        return at_inf(z, r, 0.0, 1.0)
-    return at_inf(z, r, 0.5, 0.5) if a == 0 else at_inf(z, r, 1.0, 0.0)
+        return at_inf(x, r, T(0.0, x), T(1.0, x))
+    return at_inf(x, r, T(0.5, x), T(0.5, x)) if a == 0 else at_inf(x, r, T(1.0, x), T(0.0, x))
 
 
 # ------------------------------------------------------------ elu family
@@ -464,8 +513,7 @@ def celu__derivative_y(y, a, b):
 
 # ------------------------------------------------- softplus / mish / logsigmoid
 @njit(**_JIT)
-def softplus__forward(x, a, b):
-    """softplus(x) = x if beta x > threshold else (max(u,0) + log1p(exp(-|u|)))/beta, u = beta x"""
+def _softplus_forward_f64(x, a, b):
     z = W(x)
     beta = W(a)
     u = beta * z
@@ -474,10 +522,26 @@ def softplus__forward(x, a, b):
 
 
 @njit(**_JIT)
+def _softplus_forward_f32(x, a, b):
+    u, lo = beta_x(x, a)
+    pos = u > F32_0
+    r = ((u if pos else F32_0) + ((lo if pos else F32_0)
+                                  + log1p_unit_f32n(exp_neg_abs_dd_f32n(u, lo)))) / a
+    r = r if u == u else u  # NaN u (0 * inf)
+    return x if x * a > b else r
+
+
+softplus__forward = by_dtype(
+    _softplus_forward_f64, _softplus_forward_f32, "softplus__forward",
+    "softplus(x) = x if beta x > threshold else (max(u,0) + log1p(exp(-|u|)))/beta, u = beta x")
+
+
+@njit(**_JIT)
 def softplus__derivative(x, a, b):
-    """softplus'(x) = 1 if beta x > threshold else sigmoid(beta x)"""
-    r = sigmoid_pair(W(a) * W(x), x)[0]
-    return 1.0 if x * a > b else r
+    """softplus'(x) = 1 if beta x > threshold else sigmoid(beta x), in x's type"""
+    hi, lo = beta_x(x, a)
+    r = sigmoid_pair_beta(hi, lo)[0]
+    return T(1.0, x) if x * a > b else r
 
 
 @njit(**_JIT)
@@ -508,10 +572,19 @@ def mish__derivative(x, a, b):
 
 
 @njit(**_JIT)
-def logsigmoid__forward(x, a, b):
-    """logsigmoid(x) = min(x, 0) - log1p(exp(-|x|))"""
+def _logsigmoid_forward_f64(x, a, b):
     z = W(x)
     return min(z, 0.0) - vlog1p(vexp(-math.fabs(z), x), x)
+
+
+@njit(**_JIT)
+def _logsigmoid_forward_f32(x, a, b):
+    return min(x, F32_0) - log1p_unit_f32n(exp_f32n(-abs(x)))
+
+
+logsigmoid__forward = by_dtype(
+    _logsigmoid_forward_f64, _logsigmoid_forward_f32, "logsigmoid__forward",
+    "logsigmoid(x) = min(x, 0) - log1p(exp(-|x|))")
 
 
 @njit(**_JIT)

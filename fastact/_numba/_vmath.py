@@ -531,6 +531,60 @@ def exp_mul_f32n(x, m):
     return (x, x) if x != x else (my, y)
 
 
+F32_SQRT2 = np.float32(1.4142135)
+F32_HALF = np.float32(0.5)
+# minimax coefficients of (log(1+f) - f + f**2/2) / f**3 on sqrt(1/2)-1 <= f < sqrt(2)-1
+# (Cephes logf), highest degree first
+F32_LOG_P = (
+    np.float32(7.0376836292e-2),
+    np.float32(-1.1514610310e-1),
+    np.float32(1.1676998740e-1),
+    np.float32(-1.2420140846e-1),
+    np.float32(1.4249322787e-1),
+    np.float32(-1.6668057665e-1),
+    np.float32(2.0000714765e-1),
+    np.float32(-2.4999993993e-1),
+    np.float32(3.3333331174e-1),
+)
+
+
+@njit(**_JIT)
+def log1p_unit_f32n(e):
+    """log1p(e) in float32 for 0 <= e <= 1 (the softplus/logsigmoid range), <= ~2 ulp.
+
+    u = 1 + e = 2^k (1 + f) with k in {0, 1}, f in [sqrt(1/2)-1, sqrt(2)-1) exact,
+    log(1 + f) = f - f**2/2 + f**3 P(f), plus u's rounding error t = e - (u - 1)
+    (exact) as t/u, 1/u from two Newton steps (t is below 2**-24 u)."""
+    u = F32_1 + e
+    t = e - (u - F32_1)
+    big = u > F32_SQRT2
+    f = (u * F32_HALF - F32_1) if big else (u - F32_1)
+    kf = F32_1 if big else F32_0
+    c0, c1, c2, c3, c4, c5, c6, c7, c8 = F32_LOG_P
+    q = fma(c0, f, c1)
+    q = fma(q, f, c2)
+    q = fma(q, f, c3)
+    q = fma(q, f, c4)
+    q = fma(q, f, c5)
+    q = fma(q, f, c6)
+    q = fma(q, f, c7)
+    q = fma(q, f, c8)
+    z = f * f
+    r = np.float32(1.5) - F32_HALF * u  # ~1/u within 12%
+    r = r * (np.float32(2.0) - u * r)  # within 1.5%
+    lo = fma(kf, F32_LN2_LO, t * r)
+    y = fma(f * z, q, lo) - F32_HALF * z
+    return fma(kf, F32_LN2_HI, f + y)
+
+
+@njit(**_JIT)
+def exp_neg_abs_dd_f32n(hi, lo):
+    """exp(-|hi + lo|) in float32 for a tiny correction lo: exp(-|hi|) (1 -+ lo)."""
+    e = exp_f32n(-abs(hi))
+    lo = lo if abs(hi) < np.float32(128.0) else F32_0  # e = 0 there; lo may be inf
+    return e * ((F32_1 - lo) if hi >= F32_0 else (F32_1 + lo))
+
+
 @njit(**_JIT)
 def sigmoid_pair_f32n(v):
     """(sigmoid(v), sigmoid(-v)) in float32 from one e = exp(-|v|): 1/(1+e), e/(1+e)."""
@@ -541,11 +595,23 @@ def sigmoid_pair_f32n(v):
 
 
 @njit(**_JIT)
-def mul_sigmoid_f32n(m, v):
-    """m sigmoid(v) in float32, m applied before exp's final scaling."""
+def mul_sigmoid_f32n(m, v, lo):
+    """m sigmoid(v + lo) in float32 (lo a tiny correction, e.g. the FMA residual of
+    v = beta x), m applied before exp's final scaling."""
     me, e = exp_mul_f32n(-abs(v), m)
+    lo = lo if abs(v) < np.float32(128.0) else F32_0
+    c = (F32_1 - lo) if v >= F32_0 else (F32_1 + lo)
+    d = F32_1 / (F32_1 + e * c)
+    return m * d if v >= F32_0 else (me * c) * d
+
+
+@njit(**_JIT)
+def sigmoid_pair_dd_f32n(hi, lo):
+    """(sigmoid(v), sigmoid(-v)) in float32 for v = hi + lo (lo a tiny correction)."""
+    e = exp_neg_abs_dd_f32n(hi, lo)
     d = F32_1 / (F32_1 + e)
-    return m * d if v >= F32_0 else me * d
+    ed = e * d
+    return (d, ed) if hi >= F32_0 else (ed, d)
 
 
 # ------------------------------------------------------------ float32 wrappers

@@ -158,12 +158,15 @@ cdef inline real sigmoid_forward(real x, real p0, real p1) noexcept nogil:
 
 cdef inline real sigmoid_derivative(real x, real p0, real p1) noexcept nogil:
     # s(x) s(-x) = e / (1 + e)^2, e = exp(-|x|)
+    # (<real> literals: a bare 1 becomes a double 1.0 in Cython's C and
+    # promotes float32 arithmetic to double)
     cdef real e, s
+    cdef real one = 1
     if real is float:
         e = fa_exp_f32(-fa_abs_f32(x))
     else:
         e = fa_exp_f64(-fa_abs_f64(x))
-    s = 1 / (1 + e)
+    s = one / (one + e)
     return (e * s) * s
 
 cdef inline real sigmoid_derivative_y(real y, real p0, real p1) noexcept nogil:
@@ -179,12 +182,13 @@ cdef inline real tanh_forward(real x, real p0, real p1) noexcept nogil:
 cdef inline real tanh_derivative(real x, real p0, real p1) noexcept nogil:
     # sech^2 x = 4e / (1 + e)^2, e = exp(-2|x|)
     cdef real e, s
+    cdef real one = 1, two = 2, four = 4
     if real is float:
-        e = fa_exp_f32(-2 * fa_abs_f32(x))
+        e = fa_exp_f32(-two * fa_abs_f32(x))
     else:
-        e = fa_exp_f64(-2 * fa_abs_f64(x))
-    s = 1 / (1 + e)
-    return (4 * e * s) * s
+        e = fa_exp_f64(-two * fa_abs_f64(x))
+    s = one / (one + e)
+    return (four * e * s) * s
 
 cdef inline real tanh_derivative_y(real y, real p0, real p1) noexcept nogil:
     return <real>((1.0 - <double>y) * (1.0 + <double>y))
@@ -292,11 +296,12 @@ cdef inline float _float_lo(double u, float hi) noexcept nogil:
 cdef inline real _sigmoid_pair(real u, real *sn) noexcept nogil:
     """sigmoid(u), and *sn = sigmoid(-u) = 1 - sigmoid(u), from one exponential."""
     cdef real e, d
+    cdef real one = 1   # (not a bare 1: Cython writes 1.0, a double)
     if real is float:
         e = fa_exp_f32(-fa_abs_f32(u))
     else:
         e = fa_exp_f64(-fa_abs_f64(u))
-    d = 1 / (1 + e)
+    d = one / (one + e)
     sn[0] = e * d if u >= 0 else d
     return d if u >= 0 else e * d
 
@@ -333,8 +338,9 @@ cdef inline real silu_forward(real x, real p0, real p1) noexcept nogil:
 cdef inline real silu_derivative(real x, real p0, real p1) noexcept nogil:
     # s (1 + x (1 - s))
     cdef real sn
+    cdef real one = 1
     cdef real s = _sigmoid_pair(x, &sn)
-    cdef real r = s * (1 + x * sn)
+    cdef real r = s * (one + x * sn)
     if x == INF:
         r = 1
     if x == -INF:

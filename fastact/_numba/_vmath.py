@@ -139,34 +139,34 @@ def is_nan(x):
 # ------------------------------------------------------- expm1 on |r| <= ln2/2
 @njit(**_JIT)
 def _expm1_poly_f64(r):
-    """expm1(r) for |r| <= 0.3466: Taylor degree 13 (relative error < 2e-17)."""
+    """expm1(r) for |r| <= 0.3466: Taylor degree 13 (relative error < 2e-17), FMA Horner."""
     q = 1.0 / 6227020800.0
-    q = q * r + 1.0 / 479001600.0
-    q = q * r + 1.0 / 39916800.0
-    q = q * r + 1.0 / 3628800.0
-    q = q * r + 1.0 / 362880.0
-    q = q * r + 1.0 / 40320.0
-    q = q * r + 1.0 / 5040.0
-    q = q * r + 1.0 / 720.0
-    q = q * r + 1.0 / 120.0
-    q = q * r + 1.0 / 24.0
-    q = q * r + 1.0 / 6.0
-    q = q * r + 0.5
-    return r + (r * r) * q
+    q = fma(q, r, 1.0 / 479001600.0)
+    q = fma(q, r, 1.0 / 39916800.0)
+    q = fma(q, r, 1.0 / 3628800.0)
+    q = fma(q, r, 1.0 / 362880.0)
+    q = fma(q, r, 1.0 / 40320.0)
+    q = fma(q, r, 1.0 / 5040.0)
+    q = fma(q, r, 1.0 / 720.0)
+    q = fma(q, r, 1.0 / 120.0)
+    q = fma(q, r, 1.0 / 24.0)
+    q = fma(q, r, 1.0 / 6.0)
+    q = fma(q, r, 0.5)
+    return fma(r * r, q, r)
 
 
 @njit(**_JIT)
 def _expm1_poly_lp(r):
     """expm1(r) for |r| <= 0.3466: Taylor degree 8 (relative error < 1e-9)."""
     q = 1.0 / 362880.0
-    q = q * r + 1.0 / 40320.0
-    q = q * r + 1.0 / 5040.0
-    q = q * r + 1.0 / 720.0
-    q = q * r + 1.0 / 120.0
-    q = q * r + 1.0 / 24.0
-    q = q * r + 1.0 / 6.0
-    q = q * r + 0.5
-    return r + (r * r) * q
+    q = fma(q, r, 1.0 / 40320.0)
+    q = fma(q, r, 1.0 / 5040.0)
+    q = fma(q, r, 1.0 / 720.0)
+    q = fma(q, r, 1.0 / 120.0)
+    q = fma(q, r, 1.0 / 24.0)
+    q = fma(q, r, 1.0 / 6.0)
+    q = fma(q, r, 0.5)
+    return fma(r * r, q, r)
 
 
 # ------------------------------------------------------------------------ exp
@@ -294,15 +294,15 @@ def log1p_f64(x):
     k, s, c = _log1p_parts(x)
     w = s * s
     q = 1.0 / 21.0
-    q = q * w + 1.0 / 19.0
-    q = q * w + 1.0 / 17.0
-    q = q * w + 1.0 / 15.0
-    q = q * w + 1.0 / 13.0
-    q = q * w + 1.0 / 11.0
-    q = q * w + 1.0 / 9.0
-    q = q * w + 1.0 / 7.0
-    q = q * w + 1.0 / 5.0
-    q = q * w + 1.0 / 3.0
+    q = fma(q, w, 1.0 / 19.0)
+    q = fma(q, w, 1.0 / 17.0)
+    q = fma(q, w, 1.0 / 15.0)
+    q = fma(q, w, 1.0 / 13.0)
+    q = fma(q, w, 1.0 / 11.0)
+    q = fma(q, w, 1.0 / 9.0)
+    q = fma(q, w, 1.0 / 7.0)
+    q = fma(q, w, 1.0 / 5.0)
+    q = fma(q, w, 1.0 / 3.0)
     log_m = 2.0 * s + (2.0 * s) * (w * q)
     kf = float(k)
     y = kf * LN2_HI + (log_m + (kf * LN2_LO + c))
@@ -315,11 +315,11 @@ def log1p_lp(x):
     k, s, c = _log1p_parts(x)
     w = s * s
     q = 1.0 / 13.0
-    q = q * w + 1.0 / 11.0
-    q = q * w + 1.0 / 9.0
-    q = q * w + 1.0 / 7.0
-    q = q * w + 1.0 / 5.0
-    q = q * w + 1.0 / 3.0
+    q = fma(q, w, 1.0 / 11.0)
+    q = fma(q, w, 1.0 / 9.0)
+    q = fma(q, w, 1.0 / 7.0)
+    q = fma(q, w, 1.0 / 5.0)
+    q = fma(q, w, 1.0 / 3.0)
     log_m = 2.0 * s + (2.0 * s) * (w * q)
     y = float(k) * LN2 + (log_m + c)
     return _log1p_finish(x, y)

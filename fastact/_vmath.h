@@ -35,7 +35,7 @@
  *   fa_exp_lp_f64(x)         e^x to ~2e-10 relative (for float32 results)
  *   fa_two_prod_f32(a, b, &lo) float analogue of fa_two_prod_f64
  *   fa_exp_split_sum_f32(hi, lo, &scale)  e^(hi+lo) = result * scale, |lo| <= ~2
- *   fa_normcdf_lower_split_f32(y, &scale) Phi(-y) = result * scale in float, ~5e-7 rel.
+ *   fa_normcdf_lower_split_f32(y, &scale) Phi(-y) = result * scale in float
  *   fa_gelu_derivative_f32(x) Phi(x) + x phi(x) in float arithmetic
  */
 #ifndef FASTACT_VMATH_H
@@ -488,23 +488,28 @@ FA_INLINE float fa_exp_split_sum_f32(float hi, float lo, float *scale) {
 /* Phi(-y) = m * (*scale) for y >= 0 in float arithmetic:
  * Phi(-y) = erfc(z)/2, z = y/sqrt(2), erfc(z) = t exp(-z^2 + P(t)), t = 1/(1 + z/2)
  * (the Chebyshev fit published in Numerical Recipes, relative error < 1.2e-7);
- * z^2 = y^2/2 carried exactly as a float pair.  The float Horner sum of P(t)
- * cancels: ~5e-7 relative overall (7 ULP), enough for the derivative (16 eps
- * relative + 4 eps absolute) but not for the forward bar (4 ULP). */
+ * z^2 = y^2/2 carried exactly as a float pair; P evaluated around t = 1/2.
+ * ~5e-7 relative (t = 1/(1 + z/2) rounded in float moves the fit by
+ * (1 + t P'(t)) dt/t): enough for the gelu derivative (16 eps relative + 4 eps
+ * absolute), not for a 4 ULP forward (7 ULP measured); gelu's float32 forward
+ * uses fa_normcdf_lp_f64. */
 FA_INLINE float fa_normcdf_lower_split_f32(float y, float *scale) {
     float yc = y > 20.0f ? 20.0f : y;  /* Phi(-20) = 0 in float */
     float z = yc * 0.70710678118654752f;
     float t = 1.0f / (1.0f + 0.5f * z);
+    /* P(t) = Q(t - 1/2): the same polynomial re-expanded around 1/2 (it rounds ~5x
+     * less in float; fastact/_fit_vmath_f32.py derives these) */
+    float u = t - 0.5f;
     float q = 0.17087277f;
-    q = q * t - 0.82215223f;
-    q = q * t + 1.48851587f;
-    q = q * t - 1.13520398f;
-    q = q * t + 0.27886807f;
-    q = q * t - 0.18628806f;
-    q = q * t + 0.09678418f;
-    q = q * t + 0.37409196f;
-    q = q * t + 1.00002368f;
-    q = q * t - 1.26551223f;
+    q = q * u - 0.053224765f;
+    q = q * u - 0.26223812f;
+    q = q * u + 0.11370004f;
+    q = q * u + 0.27852190125f;
+    q = q * u - 0.157980353125f;
+    q = q * u - 0.37499914125f;
+    q = q * u + 0.189372401875f;
+    q = q * u + 1.3452844253515626f;
+    q = q * u - 0.67179408228515625f;
     float x2l;
     float x2 = fa_two_prod_f32(yc, yc, &x2l);
     float m = fa_exp_split_sum_f32(-0.5f * x2, q - 0.5f * x2l, scale);

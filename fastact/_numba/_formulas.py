@@ -34,6 +34,7 @@ from ._vmath import (
     exp_neg_half_square_f64,
     fma,
     mul_sigmoid_f32n,
+    sigmoid_f32n,
     sigmoid_pair_f32n,
     vexp,
     vexp_mul,
@@ -109,6 +110,18 @@ def _enhs(z, like):
     if isinstance(like, types.Float) and like.bitwidth == 32:
         return lambda z, like: vexp(-0.5 * (z * z), like)
     return lambda z, like: exp_neg_half_square_f64(z)
+
+
+def sigmoid_x(x):  # pragma: no cover - only ever compiled
+    """sigmoid(x) in x's own type (native float32 for float32 x)."""
+    raise NotImplementedError
+
+
+@overload(sigmoid_x, inline="always")
+def _sigmoid_x(x):
+    if isinstance(x, types.Float) and x.bitwidth == 32:
+        return lambda x: sigmoid_f32n(x)
+    return lambda x: sigmoid_pair(x, x)[0]
 
 
 @overload(sigmoid_pair_x, inline="always")
@@ -264,7 +277,7 @@ leaky_relu__derivative_y = leaky_relu__derivative
 @njit(**_JIT)
 def sigmoid__forward(x, a, b):
     """sigmoid(x) = 1/(1+exp(-x)) (e^x/(1+e^x) for x < 0), in x's type"""
-    return sigmoid_pair_x(x)[0]
+    return sigmoid_x(x)
 
 
 @njit(**_JIT)

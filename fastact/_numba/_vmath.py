@@ -595,14 +595,20 @@ def sigmoid_pair_f32n(v):
 
 
 @njit(**_JIT)
+def sigmoid_f32n(v):
+    """sigmoid(v) in float32: 1/(1+e) or e/(1+e), e = exp(-|v|) (one division, one rounding)."""
+    e = exp_f32n(-abs(v))
+    return (F32_1 if v >= F32_0 else e) / (F32_1 + e)
+
+
+@njit(**_JIT)
 def mul_sigmoid_f32n(m, v, lo):
     """m sigmoid(v + lo) in float32 (lo a tiny correction, e.g. the FMA residual of
     v = beta x), m applied before exp's final scaling."""
     me, e = exp_mul_f32n(-abs(v), m)
     lo = lo if abs(v) < np.float32(128.0) else F32_0
     c = (F32_1 - lo) if v >= F32_0 else (F32_1 + lo)
-    d = F32_1 / (F32_1 + e * c)
-    return m * d if v >= F32_0 else (me * c) * d
+    return (m if v >= F32_0 else me * c) / (F32_1 + e * c)
 
 
 @njit(**_JIT)

@@ -17,6 +17,13 @@ Naming (stable; other modules import these):
     in float64 internally and round once at the end.
 ``exp_f32, expm1_f32, log1p_f32, tanh_f32`` (float32 -> float32)
     the ``_lp`` versions wrapped for float32 arguments.
+``exp_f32n, exp_mul_f32n, log1p_unit_f32n, sigmoid_f32n, sigmoid_pair_f32n,
+mul_sigmoid_f32n, sigmoid_pair_dd_f32n`` (float32 -> float32)
+    computed natively in float32 (16 AVX-512 lanes instead of 8): Cody-Waite
+    reduction with a 9-bit ln2 head, Cephes' degree-5 expf and degree-8 logf
+    minimax polynomials, 2^n built from int32 exponent bits (``pow2_f32``) and
+    applied as several factors so that a subnormal result is rounded once.
+    exp_f32n <= 1 ulp, log1p_unit_f32n (0 <= e <= 1) <= 0.9 ulp.
 ``vexp(z, like), vexpm1, vlog1p, vtanh, vndtr, vtanhshrink``
     float64 ``z``; pick ``_lp`` when ``like`` is a float32 value, else ``_f64``
     (resolved at compile time): one scalar formula serves both dtypes.

@@ -14,7 +14,7 @@ Conventions
   float32-precision (cheaper) polynomials for float32 arrays.  The result is
   rounded once when stored.
 * Exceptions, for speed (16 float32 lanes instead of 8): the sigmoid-, exp- and
-  log1p(exp)-based kernels (sigmoid, silu, swish, softplus, logsigmoid forward;
+  log1p(exp)-based kernels (sigmoid, silu, swish, softplus, logsigmoid, elu, selu, celu forward;
   their derivatives; tanh', elu', selu') compute float32 arrays natively in
   float32 with ``_vmath``'s ``*_f32n`` functions, chosen per dtype at compile
   time (``by_dtype``, ``sigmoid_x``, ``sigmoid_pair_x``, ``vexp_x``, ...).
@@ -36,6 +36,7 @@ from ._vmath import (
     F32_1,
     exp_f32n,
     exp_neg_abs_dd_f32n,
+    expm1_f32n,
     log1p_unit_f32n,
     sigmoid_pair_dd_f32n,
     exp_neg_half_square_f64,
@@ -471,10 +472,18 @@ def swish__derivative(x, a, b):
 
 # ------------------------------------------------------------ elu family
 @njit(**_JIT)
-def elu__forward(x, a, b):
-    """elu(x) = x if x > 0 else alpha expm1(x)"""
+def _elu_forward_f64(x, a, b):
     z = W(x)
     return z if z > 0.0 else W(a) * vexpm1(z, x)
+
+
+@njit(**_JIT)
+def _elu_forward_f32(x, a, b):
+    return x if x > 0 else a * expm1_f32n(x)
+
+
+elu__forward = by_dtype(_elu_forward_f64, _elu_forward_f32, "elu__forward",
+                        "elu(x) = x if x > 0 else alpha expm1(x)")
 
 
 @njit(**_JIT)
@@ -491,10 +500,20 @@ def elu__derivative_y(y, a, b):
 
 
 @njit(**_JIT)
-def selu__forward(x, a, b):
-    """selu(x) = scale (x if x > 0 else alpha expm1(x))"""
+def _selu_forward_f64(x, a, b):
     z = W(x)
     return SELU_SCALE * (z if z > 0.0 else SELU_ALPHA * vexpm1(z, x))
+
+
+@njit(**_JIT)
+def _selu_forward_f32(x, a, b):
+    if x > 0:
+        return T(SELU_SCALE, x) * x
+    return T(SELU_SCALE * SELU_ALPHA, x) * expm1_f32n(x)
+
+
+selu__forward = by_dtype(_selu_forward_f64, _selu_forward_f32, "selu__forward",
+                         "selu(x) = scale (x if x > 0 else alpha expm1(x))")
 
 
 @njit(**_JIT)
@@ -511,10 +530,19 @@ def selu__derivative_y(y, a, b):
 
 
 @njit(**_JIT)
-def celu__forward(x, a, b):
-    """celu(x) = x if x > 0 else alpha expm1(x / alpha)"""
+def _celu_forward_f64(x, a, b):
     z = W(x)
     return z if z > 0.0 else W(a) * vexpm1(z / W(a), x)
+
+
+@njit(**_JIT)
+def _celu_forward_f32(x, a, b):
+    # expm1's relative sensitivity to its argument is <= 1 for x <= 0: x / alpha may round
+    return x if x > 0 else a * expm1_f32n(x / a)
+
+
+celu__forward = by_dtype(_celu_forward_f64, _celu_forward_f32, "celu__forward",
+                         "celu(x) = x if x > 0 else alpha expm1(x / alpha)")
 
 
 @njit(**_JIT)

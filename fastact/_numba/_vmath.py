@@ -523,6 +523,32 @@ def exp_f32n(x):
 
 
 @njit(**_JIT)
+def expm1_f32n(x):
+    """expm1(x) in float32, <= ~1 ulp; -0.0 and subnormals kept, inf above 88.72.
+
+    x = n ln2 + r: expm1(x) = 2^n expm1(r) + (2^n - 1) with one rounding (FMA),
+    expm1(r) = r + r**2 P(r) (the expf polynomial without its 1); above 20,
+    expm1(x) = exp(x) in float32."""
+    xc = x if x > np.float32(-30.0) else np.float32(-30.0)  # expm1 = -1 below -17.4
+    xc = xc if xc < np.float32(20.0) else np.float32(20.0)
+    nf = (xc * F32_LOG2E + F32_SHIFTER) - F32_SHIFTER
+    r = xc - nf * F32_LN2_HI
+    r = fma(nf, -F32_LN2_LO, r)
+    c0, c1, c2, c3, c4, c5 = F32_EXP_P
+    q = fma(c0, r, c1)
+    q = fma(q, r, c2)
+    q = fma(q, r, c3)
+    q = fma(q, r, c4)
+    q = fma(q, r, c5)
+    p = fma(q, r * r, r)
+    s = pow2_f32(nf)
+    y = fma(s, p, s - F32_1)
+    y = exp_f32n(x) if x > np.float32(20.0) else y
+    y = x if abs(x) < np.float32(5.9604645e-08) else y  # |x| < 2**-24: expm1(x) rounds to x
+    return x if x != x else y
+
+
+@njit(**_JIT)
 def exp_mul_f32n(x, m):
     """(m exp(x), exp(x)) in float32 for x <= 0, m finite.
 

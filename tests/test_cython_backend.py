@@ -15,10 +15,8 @@ Everything iterates over the registry (all_kernel_ids / y_kernel_ids).
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 
@@ -28,6 +26,8 @@ import pytest
 import fastact
 from fastact import _backends
 from fastact._registry import BY_NAME, all_kernel_ids, y_kernel_ids
+
+from _subprocess import run_python
 
 if "cython" not in fastact.backends():
     pytest.skip(f"cython backend unavailable: {_backends.unavailable().get('cython')}",
@@ -227,16 +227,7 @@ def test_gil_released_during_a_kernel():
 
 # ------------------------------------------------------------------- fork
 def _run_subprocess(code, timeout=240, env=None, cwd=None):
-    p = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, start_new_session=True,
-                         env=env or dict(os.environ), cwd=cwd)
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        pytest.fail(f"subprocess hung\nstdout:{out[-2000:]}\nstderr:{err[-2000:]}")
-    return p.returncode, out, err
+    return run_python(code, timeout=timeout, env=env, cwd=cwd)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")

@@ -6,10 +6,7 @@ could hang or abort (fork) runs in a subprocess with a timeout, so a hang is
 a test failure, not a stuck CI job.
 """
 import os
-import signal
-import subprocess
 import sys
-import textwrap
 import threading
 
 import numpy as np
@@ -17,6 +14,7 @@ import pytest
 
 import fastact
 from _arrays import FORWARD_ROW_OPS, KERNEL_CASES, case_modes, large_array
+from _subprocess import run_python
 
 BIG = 1_000_003  # well above any serial threshold
 
@@ -29,18 +27,10 @@ HERE = os.path.dirname(__file__)
 
 
 def _run_subprocess(code, timeout=300):
-    """Run ``code`` in a fresh interpreter in its own session; kill the group on timeout."""
+    """Run ``code`` in a fresh interpreter that can import the tests' helpers."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([HERE, env.get("PYTHONPATH", "")])
-    p = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        pytest.fail(f"subprocess hung (> {timeout}s)\nstdout:\n{out[-3000:]}\nstderr:\n{err[-3000:]}")
-    return p.returncode, out, err
+    return run_python(code, timeout=timeout, env=env)
 
 
 def _call(case, mode, x, g, backend, out=None):

@@ -43,10 +43,50 @@ cdef extern from *:
     #endif
     enum { FA_SM_SOFTMAX = 0, FA_SM_LOG_SOFTMAX = 1, FA_SM_LOGSUMEXP = 2 };
 
-    /* exp(v - m) for float v <= m, with v - m carried exactly (t + err, TwoSum):
-       n = round(t/ln2), r = t - n ln2 + err (fma), Taylor degree 7 (|r| <= 0.35:
-       < 6e-9 relative), times 2^(n+64) from the bits, times 2^-64 (so subnormal
-       results are rounded once): < 1.5 ULP; v = -inf gives 0, NaN gives NaN. */
+    /* exp(r) = 1 + r + r^2 Q(r) on |r| <= ln2/2: Q a Chebyshev fit by
+       fastact/_fit_softmax_exp.py (relative error of the sum 0.08 eps in either
+       type), evaluated by Horner down to the two unit coefficients. */
+    #define FA_SM_POLY_F32(r) \
+        FA_SM_FMAF(FA_SM_FMAF(FA_SM_FMAF(FA_SM_FMAF(FA_SM_FMAF(FA_SM_FMAF( \
+        0.0013926175888627768f, r, 0.008363173343241215f), r, 0.041666556149721146f), r, \
+        0.16666577756404877f), r, 0.5f), r, 1.0f), r, 1.0f)
+    #define FA_SM_POLY_F64(r) \
+        FA_SM_FMA(FA_SM_FMA(FA_SM_FMA(FA_SM_FMA(FA_SM_FMA(FA_SM_FMA(FA_SM_FMA( \
+        FA_SM_FMA(FA_SM_FMA(FA_SM_FMA(FA_SM_FMA(2.5100375832561234e-08, r, \
+        2.7620075879983367e-07), r, 2.7557268480310024e-06), r, 2.4801521322368692e-05), r, \
+        0.00019841269863040545), r, 0.0013888888917196719), r, 0.008333333333330065), r, \
+        0.041666666666624164), r, 0.16666666666666669), r, 0.5000000000000001), r, 1.0), r, 1.0)
+
+    /* softmax's exp(t) for t = v - m <= 0 rounded once (the |log p| term of the
+       accuracy bar covers that rounding): n = round(t / ln2), r = t - n ln2 (two
+       constants, fma), the polynomial, times 2^n from the bits.  Below the
+       smallest normal the result may be flushed (n = -127 / -1023 gives 2^n = 0):
+       p = e / S with S >= 1 is then below the smallest normal too.  -inf gives 0,
+       NaN gives NaN; t > 0 (masked entries only) gives garbage that is selected away. */
+    static inline float fa_sm_expneg_f32(float t) {
+        float tc = t < -88.0f ? -88.0f : t;
+        float k = FA_SM_FMAF(tc, 1.44269504088896341f, 12582912.0f);
+        float n = k - 12582912.0f;
+        float r = FA_SM_FMAF(n, -0.693145751953125f, tc);
+        r = FA_SM_FMAF(n, -1.42860676533e-06f, r);
+        float p = FA_SM_POLY_F32(r);
+        return p * fa_from_bits_f32((fa_bits_f32(k) - 0x4B400000u + 127u) << 23);
+    }
+    static inline double fa_sm_expneg_f64(double t) {
+        double tc = t < -709.0 ? -709.0 : t;
+        double k = FA_SM_FMA(tc, 1.4426950408889634, 6755399441055744.0);
+        double n = k - 6755399441055744.0;
+        double r = FA_SM_FMA(n, -6.93147180369123816490e-01, tc);
+        r = FA_SM_FMA(n, -1.90821492927058770002e-10, r);
+        double p = FA_SM_POLY_F64(r);
+        return p * fa_from_bits_f64((fa_bits_f64(k) - 0x4338000000000000ull + 1023u) << 52);
+    }
+
+    /* log_softmax's and logsumexp's exp(v - m) for v <= m, accurate for every
+       logit (their 4-ULP bar has no |log p| term): float32 carries v - m exactly
+       (t + err, TwoSum) into the reduction; double rounds it once, as the reference.
+       Subnormal results are rounded once (2^(n+64) 2^-64, 2^(n+128) 2^-128): a
+       sum of many of them can be a normal number.  -inf gives 0, NaN gives NaN. */
     static inline float fa_sm_exp_f32(float v, float m) {
         const float lo = -104.0f;
         float t = v - m;
@@ -57,21 +97,11 @@ cdef extern from *:
         float n = k - 12582912.0f;
         float r = FA_SM_FMAF(n, -0.693145751953125f, tc);
         r = FA_SM_FMAF(n, -1.42860676533e-06f, r) + err;
-        float p = 1.98412698412698413e-04f;         /* 1/7! */
-        p = FA_SM_FMAF(p, r, 1.38888888888888889e-03f);
-        p = FA_SM_FMAF(p, r, 8.33333333333333333e-03f);
-        p = FA_SM_FMAF(p, r, 4.16666666666666667e-02f);
-        p = FA_SM_FMAF(p, r, 1.66666666666666667e-01f);
-        p = FA_SM_FMAF(p, r, 0.5f);
-        p = FA_SM_FMAF(p, r, 1.0f);
-        p = FA_SM_FMAF(p, r, 1.0f);
+        float p = FA_SM_POLY_F32(r);
         uint32_t e = fa_bits_f32(k) - 0x4B400000u + (127u + 64u);
         float y = (p * fa_from_bits_f32(e << 23)) * 5.42101086242752217e-20f; /* 2^-64 */
         return t < lo ? 0.0f : y;
     }
-
-    /* exp(v - m) for double v <= m (v - m rounded once, as in the reference):
-       as above, Taylor degree 13 (< 4e-18 relative), 2^(n+128) 2^-128. */
     static inline double fa_sm_exp_f64(double v, double m) {
         const double lo = -745.2;
         double t = v - m;
@@ -80,21 +110,8 @@ cdef extern from *:
         double n = k - 6755399441055744.0;
         double r = FA_SM_FMA(n, -6.93147180369123816490e-01, tc);
         r = FA_SM_FMA(n, -1.90821492927058770002e-10, r);
-        double p = 1.6059043836821614599e-10;
-        p = FA_SM_FMA(p, r, 2.0876756987868098979e-09);
-        p = FA_SM_FMA(p, r, 2.5052108385441718775e-08);
-        p = FA_SM_FMA(p, r, 2.7557319223985890653e-07);
-        p = FA_SM_FMA(p, r, 2.7557319223985890653e-06);
-        p = FA_SM_FMA(p, r, 2.4801587301587301587e-05);
-        p = FA_SM_FMA(p, r, 1.9841269841269841270e-04);
-        p = FA_SM_FMA(p, r, 1.3888888888888888889e-03);
-        p = FA_SM_FMA(p, r, 8.3333333333333333333e-03);
-        p = FA_SM_FMA(p, r, 4.1666666666666666667e-02);
-        p = FA_SM_FMA(p, r, 1.6666666666666666667e-01);
-        p = FA_SM_FMA(p, r, 0.5);
-        p = FA_SM_FMA(p, r, 1.0);
-        p = FA_SM_FMA(p, r, 1.0);
-        uint64_t e = fa_bits_f64(k) - fa_bits_f64(6755399441055744.0) + (1023u + 128u);
+        double p = FA_SM_POLY_F64(r);
+        uint64_t e = fa_bits_f64(k) - 0x4338000000000000ull + (1023u + 128u);
         double y = (p * fa_from_bits_f64(e << 52)) * 2.9387358770557188e-39; /* 2^-128 */
         return t < lo ? 0.0 : y;
     }
@@ -123,6 +140,25 @@ cdef extern from *:
         }                                                                               \
         return total;                                                                   \
     }                                                                                   \
+    /* softmax's sum of a[0:len] (a >= 0): float partial sums of 4 elements per lane \
+       (<= 3 roundings: relative error < 3 2^-24 in float, far less in double), added \
+       into 16 double lanes, then the lanes pairwise; the order depends on len only */ \
+    static double fa_sm_sum_pos_##S(const T *a, Py_ssize_t len) {                      \
+        double dacc[FA_SM_LANES] = {0};                                                 \
+        Py_ssize_t i = 0;                                                               \
+        for (; i + 4 * FA_SM_LANES <= len; i += 4 * FA_SM_LANES) {                      \
+            T acc[FA_SM_LANES];                                                         \
+            for (int j = 0; j < FA_SM_LANES; j++) acc[j] = a[i + j];                    \
+            for (int k = FA_SM_LANES; k < 4 * FA_SM_LANES; k += FA_SM_LANES)            \
+                for (int j = 0; j < FA_SM_LANES; j++) acc[j] += a[i + k + j];           \
+            for (int j = 0; j < FA_SM_LANES; j++) dacc[j] += (double)acc[j];            \
+        }                                                                               \
+        for (int j = 0; i < len; i++, j = (j + 1) & (FA_SM_LANES - 1))                  \
+            dacc[j] += (double)a[i];                                                    \
+        for (int w = FA_SM_LANES / 2; w > 0; w /= 2)                                    \
+            for (int j = 0; j < w; j++) dacc[j] += dacc[j + w];                         \
+        return dacc[0];                                                                 \
+    }                                                                                   \
     /* sum of a[i] * b[i] in double, same order */                                      \
     static double fa_sm_dot_##S(const T *a, const T *b, Py_ssize_t len) {               \
         double total = 0.0;                                                             \
@@ -141,47 +177,46 @@ cdef extern from *:
         }                                                                               \
         return total;                                                                   \
     }                                                                                   \
-    /* max of v = (negate ? -x : x) over [0, len), masked entries -inf, as an        \
-       integer max of order-preserving keys of the bits (vectorizes without         \
-       fast-math); a positive NaN beats +inf (the row is then special), a negative  \
-       NaN is ignored here and caught by the NaN sum later */                        \
+    /* max of v = (negate ? -x : x) over [0, len), masked entries -inf, from two     \
+       integer reductions of the bits b (vectorize without fast-math): among v >= +0 \
+       the largest b is the largest v, among v <= -0 the smallest b is; so the max  \
+       is max(b) if that is >= 0, else min(b).  A positive NaN beats +inf (the row  \
+       is then special); a negative NaN never wins and is caught by the NaN sum.   */\
     static T fa_sm_max_##S(const T *x, const unsigned char *mk, Py_ssize_t len,         \
                            int negate) {                                                \
-        const I sign = (I)1 << (8 * sizeof(T) - 1);                   \
-        const I mag = ~sign;                                                   \
-        const I flip = negate ? sign : 0;                                      \
-        const I kneg = (I)BITS(-(T)INFINITY) ^ mag;          \
-        I k = kneg;                                                            \
+        const I sign = (I)((I)1 << (8 * sizeof(T) - 1));                                \
+        const I flip = negate ? sign : 0;                                               \
+        const I neginf = (I)BITS(-(T)INFINITY);                                         \
+        I hi = sign, lo = neginf;                                                       \
         if (mk == NULL) {                                                               \
             for (Py_ssize_t i = 0; i < len; i++) {                                      \
-                I b = (I)BITS(x[i]) ^ flip;                  \
-                I kv = b ^ ((b >> (8 * sizeof(T) - 1)) & mag);                 \
-                k = kv > k ? kv : k;                                                    \
+                I b = (I)BITS(x[i]) ^ flip;                                             \
+                hi = b > hi ? b : hi;                                                   \
+                lo = b < lo ? b : lo;                                                   \
             }                                                                           \
         } else {                                                                        \
             for (Py_ssize_t i = 0; i < len; i++) {                                      \
-                I b = (I)BITS(x[i]) ^ flip;                  \
-                I kv = b ^ ((b >> (8 * sizeof(T) - 1)) & mag);                 \
-                kv = mk[i] ? kv : kneg;                                                 \
-                k = kv > k ? kv : k;                                                    \
+                I b = (I)BITS(x[i]) ^ flip;                                             \
+                I bh = mk[i] ? b : sign, bl = mk[i] ? b : neginf;                       \
+                hi = bh > hi ? bh : hi;                                                 \
+                lo = bl < lo ? bl : lo;                                                 \
             }                                                                           \
         }                                                                               \
-        I b = k ^ ((k >> (8 * sizeof(T) - 1)) & mag);                          \
-        return FROM(b);                                                        \
+        return FROM(hi >= 0 ? hi : lo);                                                 \
     }                                                                                   \
     /* o = exp(v - m) (0 where masked) on [0, len); returns the double sum */           \
     static double fa_sm_exp_store_##S(T *o, const T *x, const unsigned char *mk,        \
                                       Py_ssize_t len, T m, int negate) {                \
         const T sg = negate ? (T)-1 : (T)1;                                             \
         if (mk == NULL) {                                                               \
-            for (Py_ssize_t i = 0; i < len; i++) o[i] = fa_sm_exp_##S(sg * x[i], m);    \
+            for (Py_ssize_t i = 0; i < len; i++) o[i] = fa_sm_expneg_##S(sg * x[i] - m); \
         } else {                                                                        \
             for (Py_ssize_t i = 0; i < len; i++) {                                      \
-                T e = fa_sm_exp_##S(sg * x[i], m);                                       \
+                T e = fa_sm_expneg_##S(sg * x[i] - m);                                  \
                 o[i] = mk[i] ? e : (T)0;                                                \
             }                                                                           \
         }                                                                               \
-        return fa_sm_sum_##S(o, len);                                                   \
+        return fa_sm_sum_pos_##S(o, len);                                               \
     }                                                                                   \
     /* buf = exp(v - m) for v != m, 0 else (and where masked); *ties = #(v == m) */     \
     static double fa_sm_exp_rest_##S(T *buf, const T *x, const unsigned char *mk,       \
@@ -207,19 +242,21 @@ cdef extern from *:
         *ties = t;                                                                      \
         return fa_sm_sum_##S(buf, len);                                                 \
     }                                                                                   \
+    /* o *= 1/S, 1/S rounded to T (with e's ~1 ULP: < 2.5 ULP in all) */               \
     static void fa_sm_scale_##S(T *o, Py_ssize_t len, double inv) {                     \
-        for (Py_ssize_t i = 0; i < len; i++) o[i] = (T)((double)o[i] * inv);            \
+        const T f = (T)inv;                                                             \
+        for (Py_ssize_t i = 0; i < len; i++) o[i] *= f;                                 \
     }                                                                                   \
-    /* o = (v - m) - lse in double, -inf where masked */                                \
+    /* o = (v - m) - lse in T, -inf where masked: v - m <= 0 and lse >= 0 have one  \
+       sign, so |v - m| and lse are at most |o|: the three roundings cost <= 1.5 ULP  */\
     static void fa_sm_log_##S(T *o, const T *x, const unsigned char *mk,                \
                               Py_ssize_t len, double m, double lse, int negate) {       \
-        const double sg = negate ? -1.0 : 1.0;                                          \
+        const T sg = negate ? (T)-1 : (T)1, mt = (T)m, lt = (T)lse;                     \
         if (mk == NULL) {                                                               \
-            for (Py_ssize_t i = 0; i < len; i++)                                        \
-                o[i] = (T)((sg * (double)x[i] - m) - lse);                              \
+            for (Py_ssize_t i = 0; i < len; i++) o[i] = (sg * x[i] - mt) - lt;          \
         } else {                                                                        \
             for (Py_ssize_t i = 0; i < len; i++) {                                      \
-                T v = (T)((sg * (double)x[i] - m) - lse);                               \
+                T v = (sg * x[i] - mt) - lt;                                            \
                 o[i] = mk[i] ? v : -(T)INFINITY;                                        \
             }                                                                           \
         }                                                                               \

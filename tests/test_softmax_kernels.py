@@ -139,7 +139,12 @@ def test_in_place(op, shape, dtype, kb):
 @pytest.mark.parametrize("n", [7, 2048, 50257])
 @pytest.mark.parametrize("op", FORWARD)
 def test_float32_against_float64(op, n, kb):
-    """float32 kernels carry x - m exactly: ~1 ULP from the float64 result, any logits."""
+    """float32 kernels against the float64 result of the same float32 logits.
+
+    log_softmax and logsumexp carry x - m exactly (TwoSum): ~1 ULP for any
+    logits.  softmax/softmin round t = x - m once, as PyTorch and NumPy do (and
+    as the accuracy bar of test_softmax allows): that moves p by up to |t| ULP,
+    so their bar is 3 + |t| ULP (and 3 ULP where |t| < 1, the largest p)."""
     x32, _, _ = inputs(op, (3, n), np.float32, seed=n)
     got = run(kb, op, x32)
     true = reference(op, x32.astype(np.float64))
@@ -148,8 +153,14 @@ def test_float32_against_float64(op, n, kb):
     with np.errstate(divide="ignore", invalid="ignore"):
         ulp = np.abs(got.astype(np.float64) - true) / np.spacing(np.abs(want)).astype(np.float64)
     normal = np.abs(true) >= tiny
-    bar = 6 if op == "logsumexp" else 3
-    assert np.nanmax(np.where(normal, ulp, 0)) <= bar
+    if op == "logsumexp":
+        bar = 6
+    elif op == "log_softmax":
+        bar = 3
+    else:
+        v = -x32.astype(np.float64) if op == "softmin" else x32.astype(np.float64)
+        bar = 3 + (v.max(axis=1, keepdims=True) - v)
+    assert np.nanmax(np.where(normal, ulp - bar, 0)) <= 0
     assert np.all(np.abs(got.astype(np.float64) - true)[~normal] < tiny)
 
 

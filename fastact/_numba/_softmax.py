@@ -81,60 +81,47 @@ def _i32_as_f32(typingctx, v):
     return types.float32(types.int32), codegen
 
 
-def _key_of(b, flip):
-    """Order-preserving integer key of the float bits ``b ^ flip`` (same int type as b).
-
-    ``flip`` is 0 or the sign bit (the key of -v).  The map is an involution on
-    the bits, so :func:`_key_to_float` inverts it.
-    """
+def _bit_limits(xb):
+    """(sign bit, zero, bits of -inf) as signed integers of the type of the view xb."""
 
 
-@overload(_key_of, inline="never")
-def _key_of_impl(b, flip):
-    if b == types.int64:
-        def impl(b, flip):
-            v = np.int64(b ^ flip)
-            return np.int64(v ^ ((v >> np.int64(63)) & np.int64(0x7FFFFFFFFFFFFFFF)))
-        return impl
-    if b == types.int32:
-        def impl(b, flip):
-            v = np.int32(b ^ flip)
-            return np.int32(v ^ ((v >> np.int32(31)) & np.int32(0x7FFFFFFF)))
-        return impl
-    return None
-
-
-def _key_limits(xb):
-    """(sign bit, zero, key of -inf) in the integer type of the view xb."""
-
-
-@overload(_key_limits, inline="never")
-def _key_limits_impl(xb):
+@overload(_bit_limits, inline="never")
+def _bit_limits_impl(xb):
     if xb.dtype == types.int64:
         def impl(xb):
-            return np.int64(-0x8000000000000000), np.int64(0), np.int64(-0x7FF0000000000001)
+            return np.int64(-0x8000000000000000), np.int64(0), np.int64(-0x0010000000000000)
         return impl
     if xb.dtype == types.int32:
         def impl(xb):
-            return np.int32(-0x80000000), np.int32(0), np.int32(-0x7F800001)
+            return np.int32(-0x80000000), np.int32(0), np.int32(-0x00800000)
         return impl
     return None
 
 
-def _key_to_float(k):
-    """The float (float32 for an int32 key, float64 for int64) whose key is k."""
+def _xor_bits(b, flip):
+    """b ^ flip in the integer type of b (int32 stays int32: 16 vector lanes)."""
 
 
-@overload(_key_to_float, inline="never")
-def _key_to_float_impl(k):
-    if k == types.int64:
-        def impl(k):
-            return _vmath.i64_as_f64(_key_of(k, np.int64(0)))
-        return impl
-    if k == types.int32:
-        def impl(k):
-            return _i32_as_f32(_key_of(k, np.int32(0)))
-        return impl
+@overload(_xor_bits, inline="always")
+def _xor_bits_impl(b, flip):
+    if b == types.int64:
+        return lambda b, flip: np.int64(b ^ flip)
+    if b == types.int32:
+        return lambda b, flip: np.int32(b ^ flip)
+    return None
+
+
+def _max_of_bits(hi, lo):
+    """The row max from the two bit reductions: float(hi) if hi >= 0 else float(lo)
+    (float32 for int32 bits, float64 for int64)."""
+
+
+@overload(_max_of_bits, inline="never")
+def _max_of_bits_impl(hi, lo):
+    if hi == types.int64:
+        return lambda hi, lo: _vmath.i64_as_f64(hi if hi >= 0 else lo)
+    if hi == types.int32:
+        return lambda hi, lo: _i32_as_f32(hi if hi >= 0 else lo)
     return None
 
 
@@ -162,31 +149,110 @@ def _f32_bits(typingctx, v):
     return types.int32(types.float32), codegen
 
 
-# exp(v - m) for v <= m: the only exponentials the forward ops need.  Explicit
-# fma (never implicit contraction) keeps the vector body and the scalar
-# remainder of a loop bitwise identical.  2**n is applied as 2**(n + 64) (or
-# + 128) times 2**-64 (2**-128), so subnormal results are rounded once:
-# sums of many of them (log_softmax at the max element) stay right.
+# exp(r) = 1 + r + r^2 Q(r) on |r| <= ln2/2, Q a Chebyshev fit (relative error of
+# the sum 0.08 eps in either type; the same coefficients as fastact/_softmax.pxi),
+# highest degree first, evaluated by Horner with explicit fma down to the two
+# unit coefficients.  Explicit fma (never implicit contraction) keeps the vector
+# body and the scalar remainder of a loop bitwise identical.
 _F32 = np.float32
+_POLY_F = tuple(_F32(c) for c in (
+    0.0013926175888627768, 0.008363173343241215, 0.041666556149721146,
+    0.16666577756404877, 0.5, 1.0, 1.0))
+_POLY_D = (
+    2.5100375832561234e-08, 2.7620075879983367e-07, 2.7557268480310024e-06,
+    2.4801521322368692e-05, 0.00019841269863040545, 0.0013888888917196719,
+    0.008333333333330065, 0.041666666666624164, 0.16666666666666669,
+    0.5000000000000001, 1.0, 1.0)
+
+
+@njit(**_JIT)
+def _poly_f32(r):
+    """exp(r) for float32 |r| <= ln2/2 (fitted polynomial, Horner with fma)."""
+    p = _POLY_F[0]
+    p = _fma32(p, r, _POLY_F[1])
+    p = _fma32(p, r, _POLY_F[2])
+    p = _fma32(p, r, _POLY_F[3])
+    p = _fma32(p, r, _POLY_F[4])
+    p = _fma32(p, r, _POLY_F[5])
+    return _fma32(p, r, _POLY_F[6])
+
+
+@njit(**_JIT)
+def _poly_f64(r):
+    """exp(r) for float64 |r| <= ln2/2 (fitted polynomial, Horner with fma)."""
+    fma = _vmath.fma
+    p = _POLY_D[0]
+    p = fma(p, r, _POLY_D[1])
+    p = fma(p, r, _POLY_D[2])
+    p = fma(p, r, _POLY_D[3])
+    p = fma(p, r, _POLY_D[4])
+    p = fma(p, r, _POLY_D[5])
+    p = fma(p, r, _POLY_D[6])
+    p = fma(p, r, _POLY_D[7])
+    p = fma(p, r, _POLY_D[8])
+    p = fma(p, r, _POLY_D[9])
+    p = fma(p, r, _POLY_D[10])
+    return fma(p, r, _POLY_D[11])
+
+
 _LOG2E_F = _F32(1.4426950408889634)
 _SHIFT_F = _F32(12582912.0)  # 1.5 * 2**23: adding it rounds to an integer
 _LN2_HI_F = _F32(0.693145751953125)  # 16 significant bits: n * LN2_HI exact
 _LN2_LO_F = _F32(1.4286067653302226e-06)
 _LO_F = _F32(-104.0)  # exp below rounds to 0 in float32
+_FLUSH_F = _F32(-88.0)  # softmax's exp clamp: n = -127 there, 2**n = 0
 _TINY_F = _F32(2.0 ** -64)
-_EXP_C_F = tuple(_F32(1.0 / math.factorial(k)) for k in range(8))
 _ZERO_F = _F32(0.0)
 _ONE_F = _F32(1.0)
+_FLUSH_D = -709.0  # softmax's exp clamp: n = -1023 there, 2**n = 0
 
 
+# softmax's exp(t) of the rounded t = v - m <= 0 (the |log p| term of softmax's
+# accuracy bar covers that rounding).  Below the smallest normal the result may
+# be flushed to 0 (2**-127 / 2**-1023 from the bits is 0): p = e / S with S >= 1
+# is then below the smallest normal too.
+@njit(**_JIT)
+def expneg_f32(t):
+    """exp(t) for float32 t <= 0, flushed below the smallest normal.
+
+    tc = max(t, -88), n = round(tc / ln2), r = tc - n ln2 (two constants, fma),
+    exp(r) by the fitted polynomial, times 2**n from the bits (2**-127 = 0).
+    -inf gives 0, NaN gives NaN; t > 0 (masked entries only) gives garbage.
+    """
+    tc = _FLUSH_F if t < _FLUSH_F else t  # NaN stays NaN
+    k = _fma32(tc, _LOG2E_F, _SHIFT_F)
+    n = k - _SHIFT_F
+    r = _fma32(n, -_LN2_HI_F, tc)
+    r = _fma32(n, -_LN2_LO_F, r)
+    scale = _i32_as_f32(np.int32((_f32_bits(k) - np.int32(0x4B400000 - 127)) << np.int32(23)))
+    return _poly_f32(r) * scale
+
+
+@njit(**_JIT)
+def expneg_f64(t):
+    """exp(t) for float64 t <= 0, flushed below the smallest normal (as expneg_f32,
+    clamp at -709: 2**-1023 from the bits is 0)."""
+    fma = _vmath.fma
+    tc = _FLUSH_D if t < _FLUSH_D else t
+    k = fma(tc, _vmath.LOG2E, _vmath.SHIFTER)
+    n = k - _vmath.SHIFTER
+    r = fma(n, -_vmath.LN2_HI, tc)
+    r = fma(n, -_vmath.LN2_LO, r)
+    scale = _vmath.i64_as_f64((_vmath.f64_as_i64(k) - (0x4338000000000000 - 1023)) << 52)
+    return _poly_f64(r) * scale
+
+
+# log_softmax's and logsumexp's exp(v - m) for v <= m, accurate for every logit
+# (their bar has no |log p| term).  2**n is applied as 2**(n + 64) (or + 128)
+# times 2**-64 (2**-128), so subnormal results are rounded once: sums of many
+# of them (log_softmax at the max element) stay right.
 @njit(**_JIT)
 def exp_shift_f32(v, m):
     """exp(v - m) for float32 v <= m, with v - m carried exactly (TwoSum), < 1.5 ULP.
 
     n = round((v - m) / ln2), r = (v - m) - n ln2 + (rounding error of v - m),
-    exp(r) by its Taylor polynomial of degree 7 (|r| <= 0.35: < 6e-9 relative),
-    times 2**n built from the bits (subnormal results rounded once).  v = -inf
-    gives 0, NaN gives NaN.
+    exp(r) by the fitted polynomial, times 2**n built from the bits (subnormal
+    results rounded once).  v = -inf gives 0, NaN gives NaN.
     """
     t = v - m
     bb = t - v
@@ -196,14 +262,7 @@ def exp_shift_f32(v, m):
     n = k - _SHIFT_F
     r = _fma32(n, -_LN2_HI_F, tc)
     r = _fma32(n, -_LN2_LO_F, r) + err
-    p = _EXP_C_F[7]
-    p = _fma32(p, r, _EXP_C_F[6])
-    p = _fma32(p, r, _EXP_C_F[5])
-    p = _fma32(p, r, _EXP_C_F[4])
-    p = _fma32(p, r, _EXP_C_F[3])
-    p = _fma32(p, r, _EXP_C_F[2])
-    p = _fma32(p, r, _ONE_F)
-    p = _fma32(p, r, _ONE_F)
+    p = _poly_f32(r)
     scale = _i32_as_f32(np.int32((_f32_bits(k) - np.int32(0x4B400000) + np.int32(127 + 64))
                                  << np.int32(23)))
     y = (p * scale) * _TINY_F
@@ -211,14 +270,13 @@ def exp_shift_f32(v, m):
 
 
 _LO_D = -745.2  # exp below rounds to 0 in float64
-_EXP_C_D = tuple(1.0 / math.factorial(k) for k in range(14))
 
 
 @njit(**_JIT)
 def exp_shift_f64(v, m):
     """exp(v - m) for float64 v <= m (v - m rounded once, as in the reference), < 1 ULP.
 
-    Taylor polynomial of degree 13 on |r| <= 0.35 (< 4e-18 relative) with fma.
+    As exp_shift_f32 without the TwoSum, 2**(n + 128) 2**-128.
     """
     fma = _vmath.fma
     t = v - m
@@ -227,24 +285,33 @@ def exp_shift_f64(v, m):
     n = k - _vmath.SHIFTER
     r = fma(n, -_vmath.LN2_HI, tc)
     r = fma(n, -_vmath.LN2_LO, r)
-    p = _EXP_C_D[13]
-    p = fma(p, r, _EXP_C_D[12])
-    p = fma(p, r, _EXP_C_D[11])
-    p = fma(p, r, _EXP_C_D[10])
-    p = fma(p, r, _EXP_C_D[9])
-    p = fma(p, r, _EXP_C_D[8])
-    p = fma(p, r, _EXP_C_D[7])
-    p = fma(p, r, _EXP_C_D[6])
-    p = fma(p, r, _EXP_C_D[5])
-    p = fma(p, r, _EXP_C_D[4])
-    p = fma(p, r, _EXP_C_D[3])
-    p = fma(p, r, _EXP_C_D[2])
-    p = fma(p, r, 1.0)
-    p = fma(p, r, 1.0)
+    p = _poly_f64(r)
     scale = _vmath.i64_as_f64((_vmath.f64_as_i64(k) - _vmath.f64_as_i64(_vmath.SHIFTER)
                                + (1023 + 128)) << 52)
     y = (p * scale) * 2.9387358770557188e-39  # 2**-128
     return 0.0 if t < _LO_D else y
+
+
+def _expneg(t):
+    """softmax's exp(t), t <= 0, in the type of t (float32 or float64)."""
+
+
+@overload(_expneg)
+def _expneg_impl(t):
+    if t == types.float32:
+        return lambda t: expneg_f32(t)
+    return lambda t: expneg_f64(t)
+
+
+def _cast_like(a, v):
+    """v converted to the dtype of array a."""
+
+
+@overload(_cast_like)
+def _cast_like_impl(a, v):
+    if a.dtype == types.float32:
+        return lambda a, v: np.float32(v)
+    return lambda a, v: np.float64(v)
 
 
 def _exp_shift(v, m):
@@ -271,23 +338,35 @@ def _exp_impl(like, z):
 
 # ------------------------------------------------------------ block pieces
 @njit(**_JIT)
-def _block_max_key(xb, mask, r, lo, hi, negate):
-    """Largest key of row r in [lo, hi) (masked entries count as -inf)."""
-    sign, zero, kneg = _key_limits(xb)
+def _block_max_bits(xb, mask, r, lo, hi, negate):
+    """(max, min) of the signed bits b of v = -x if negate else x over row r,
+    [lo, hi); masked entries give (sign bit, bits of -inf), which never win.
+
+    Among v >= +0 the largest b is the largest v; among v <= -0 the smallest b
+    is: so the max of v is float(max b) if max b >= 0, else float(min b) (see
+    :func:`_max_of_bits`).  A positive NaN beats +inf (the row is then special);
+    a negative NaN never wins and is caught by the NaN sum later.  Two integer
+    reductions: vectorize without fast-math.
+    """
+    sign, zero, neginf = _bit_limits(xb)
     flip = sign if negate else zero
-    k = kneg
+    bhi = sign
+    blo = neginf
     xr = xb[r, lo:hi]
     if mask is None:
         for i in range(xr.shape[0]):
-            kv = _key_of(xr[i], flip)
-            k = kv if kv > k else k
+            v = _xor_bits(xr[i], flip)
+            bhi = v if v > bhi else bhi
+            blo = v if v < blo else blo
     else:
         mr = mask[r, lo:hi]
         for i in range(xr.shape[0]):
-            kv = _key_of(xr[i], flip)
-            kv = kv if mr[i] else kneg
-            k = kv if kv > k else k
-    return k
+            v = _xor_bits(xr[i], flip)
+            vh = v if mr[i] else sign
+            vl = v if mr[i] else neginf
+            bhi = vh if vh > bhi else bhi
+            blo = vl if vl < blo else blo
+    return bhi, blo
 
 
 @njit(**_SUM_JIT)
@@ -298,6 +377,25 @@ def _sum_run(a, lo, hi):
     for i in range(v.shape[0]):
         s += np.float64(v[i])
     return s
+
+
+@njit(**_SUM_JIT)
+def _sum_pos(a, n):
+    """softmax's sum(a[0:n]) of e >= 0: the run cut into four quarters of
+    L = n // 4, float partial sums (a_i + a_{i+L}) + (a_{i+2L} + a_{i+3L}) in a's
+    type (<= 3 roundings: < 3 2**-24 relative in float32), each converted and
+    added in float64; the last n - 4L elements in float64.  Vectorized
+    (re-association allowed here only: a float64 reduction of 4-term sums);
+    the order depends on n only."""
+    q = n // 4
+    q0 = a[0:q]
+    q1 = a[q:2 * q]
+    q2 = a[2 * q:3 * q]
+    q3 = a[3 * q:4 * q]
+    s = 0.0
+    for i in range(q):
+        s += np.float64((q0[i] + q1[i]) + (q2[i] + q3[i]))
+    return s + _sum_run(a, 4 * q, n)
 
 
 @njit(**_SUM_JIT)
@@ -331,20 +429,20 @@ def _blocked_dot(a, b, lo, hi):
 @njit(**_JIT)
 def _exp_store_block(out, x, mask, r, lo, hi, m, negate):
     """out[r, j] = exp(v_j - m) (0 where masked), v = -x if negate else x, on
-    [lo, hi); returns their float64 sum."""
+    [lo, hi), by softmax's exp of the rounded v - m; returns their sum (float64)."""
     o = out[r, lo:hi]
     xr = x[r, lo:hi]
     if mask is None:
         for i in range(xr.shape[0]):
             v = -xr[i] if negate else xr[i]
-            o[i] = _exp_shift(v, m)
+            o[i] = _expneg(v - m)
     else:
         mr = mask[r, lo:hi]
         for i in range(xr.shape[0]):
             v = -xr[i] if negate else xr[i]
-            e = _exp_shift(v, m)
+            e = _expneg(v - m)
             o[i] = e if mr[i] else 0.0
-    return _blocked_sum(o, 0, hi - lo)
+    return _sum_pos(o, hi - lo)
 
 
 @njit(**_JIT)
@@ -374,24 +472,31 @@ def _exp_rest_block(buf, x, mask, r, lo, hi, m, negate):
 
 @njit(**_JIT)
 def _scale_block(out, r, lo, hi, inv):
+    """out[r, lo:hi] *= f, f = inv rounded to out's type (one multiply in that type:
+    with e's ~1 ULP, < 2.5 ULP in all)."""
     o = out[r, lo:hi]
+    f = _cast_like(out, inv)
     for i in range(o.shape[0]):
-        o[i] = np.float64(o[i]) * inv
+        o[i] *= f
 
 
 @njit(**_JIT)
 def _log_block(out, x, mask, r, lo, hi, m, lse, sgn):
-    """out[r, j] = (sgn x - m) - lse in float64, -inf where masked."""
+    """out[r, j] = (sgn x - m) - lse in x's type, -inf where masked: v - m <= 0
+    and lse >= 0 have one sign, so |v - m| and lse are at most |out|: the three
+    roundings cost <= 1.5 ULP."""
     o = out[r, lo:hi]
     xr = x[r, lo:hi]
-    m = np.float64(m)
+    sg = _cast_like(x, sgn)
+    mt = _cast_like(x, m)
+    lt = _cast_like(x, lse)
     if mask is None:
         for i in range(xr.shape[0]):
-            o[i] = (sgn * np.float64(xr[i]) - m) - lse
+            o[i] = (sg * xr[i] - mt) - lt
     else:
         mr = mask[r, lo:hi]
         for i in range(xr.shape[0]):
-            v = (sgn * np.float64(xr[i]) - m) - lse
+            v = (sg * xr[i] - mt) - lt
             o[i] = v if mr[i] else _NEG_INF
 
 
@@ -437,12 +542,15 @@ def _finite(v):
 # ------------------------------------------------------------ whole rows
 @njit(**_JIT)
 def _row_max(xb, mask, r, n, negate):
-    _, _, kneg = _key_limits(xb)
-    k = kneg
+    """max of v = -x if negate else x over row r (masked entries -inf)."""
+    sign, _, neginf = _bit_limits(xb)
+    bhi = sign
+    blo = neginf
     for lo in range(0, n, BLOCK):
-        kb = _block_max_key(xb, mask, r, lo, min(lo + BLOCK, n), negate)
-        k = kb if kb > k else k
-    return _key_to_float(k)
+        h, l = _block_max_bits(xb, mask, r, lo, min(lo + BLOCK, n), negate)
+        bhi = h if h > bhi else bhi
+        blo = l if l < blo else blo
+    return _max_of_bits(bhi, blo)
 
 
 @njit(**_JIT)
@@ -503,19 +611,25 @@ def _forward_blocks_parallel(kind, out, x, xb, mask, negate, n_chunks):
     rows, n = x.shape
     nb = (n + BLOCK - 1) // BLOCK
     tasks = rows * nb
-    _, _, kneg = _key_limits(xb)
-    keys = np.empty(tasks, xb.dtype)
+    sign, _, neginf = _bit_limits(xb)
+    his = np.empty(tasks, xb.dtype)
+    los = np.empty(tasks, xb.dtype)
     for c in prange(n_chunks):
         for t in range(tasks * c // n_chunks, tasks * (c + 1) // n_chunks):
             r, b = t // nb, t % nb
-            keys[t] = _block_max_key(xb, mask, r, b * BLOCK, min(b * BLOCK + BLOCK, n), negate)
+            h, l = _block_max_bits(xb, mask, r, b * BLOCK, min(b * BLOCK + BLOCK, n), negate)
+            his[t] = h
+            los[t] = l
     ms = np.empty(rows, x.dtype)
     for r in range(rows):
-        k = kneg
+        bhi = sign
+        blo = neginf
         for b in range(nb):
-            kb = keys[r * nb + b]
-            k = kb if kb > k else k
-        ms[r] = _key_to_float(k)
+            h = his[r * nb + b]
+            l = los[r * nb + b]
+            bhi = h if h > bhi else bhi
+            blo = l if l < blo else blo
+        ms[r] = _max_of_bits(bhi, blo)
     sgn = -1.0 if negate else 1.0
     sums = np.empty(tasks, np.float64)
     ties = np.zeros(tasks, np.int64)

@@ -83,37 +83,38 @@ cdef extern from *:
     }
 
     /* log_softmax's and logsumexp's exp(v - m) for v <= m, accurate for every
-       logit (their 4-ULP bar has no |log p| term): float32 carries v - m exactly
-       (t + err, TwoSum) into the reduction; double rounds it once, as the reference.
-       Subnormal results are rounded once (2^(n+64) 2^-64, 2^(n+128) 2^-128): a
-       sum of many of them can be a normal number.  -inf gives 0, NaN gives NaN. */
+       logit (their 4-ULP bar has no |log p| term), returned SCALED by 2^64 (float)
+       or 2^128 (double), so that every result is a normal number or 0: a sum of
+       many results below the smallest normal can be a normal number, and the
+       caller removes the scale from the sum exactly (FA_SM_UNSCALE).  float32
+       carries v - m exactly (t + err, TwoSum) into the reduction; double rounds it
+       once, as the reference.  t is clamped where 2^(n + scale) becomes exactly 0
+       (results below 2^-190 / 2^-1150 are dropped); -inf gives 0 (float32: by a
+       select, as TwoSum turns it into NaN), NaN gives NaN. */
+    #define FA_SM_UNSCALE_f32 5.42101086242752217e-20   /* 2^-64 */
+    #define FA_SM_UNSCALE_f64 2.9387358770557188e-39    /* 2^-128 */
     static inline float fa_sm_exp_f32(float v, float m) {
-        const float lo = -104.0f;
         float t = v - m;
         float bb = t - v;
         float err = (v - (t - bb)) + (-m - bb);
-        float tc = t < lo ? lo : t;
+        float tc = t < -132.5f ? -132.5f : t;               /* n = -191: 2^(n+64) = 0 */
         float k = FA_SM_FMAF(tc, 1.44269504088896341f, 12582912.0f);
         float n = k - 12582912.0f;
         float r = FA_SM_FMAF(n, -0.693145751953125f, tc);
         r = FA_SM_FMAF(n, -1.42860676533e-06f, r) + err;
         float p = FA_SM_POLY_F32(r);
-        uint32_t e = fa_bits_f32(k) - 0x4B400000u + (127u + 64u);
-        float y = (p * fa_from_bits_f32(e << 23)) * 5.42101086242752217e-20f; /* 2^-64 */
-        return t < lo ? 0.0f : y;
+        float y = p * fa_from_bits_f32((fa_bits_f32(k) - 0x4B400000u + (127u + 64u)) << 23);
+        return t < -132.5f ? 0.0f : y;                      /* v = -inf: err is NaN */
     }
     static inline double fa_sm_exp_f64(double v, double m) {
-        const double lo = -745.2;
         double t = v - m;
-        double tc = t < lo ? lo : t;
+        double tc = t < -797.5 ? -797.5 : t;                /* n = -1151: 2^(n+128) = 0 */
         double k = FA_SM_FMA(tc, 1.4426950408889634, 6755399441055744.0);
         double n = k - 6755399441055744.0;
         double r = FA_SM_FMA(n, -6.93147180369123816490e-01, tc);
         r = FA_SM_FMA(n, -1.90821492927058770002e-10, r);
         double p = FA_SM_POLY_F64(r);
-        uint64_t e = fa_bits_f64(k) - 0x4338000000000000ull + (1023u + 128u);
-        double y = (p * fa_from_bits_f64(e << 52)) * 2.9387358770557188e-39; /* 2^-128 */
-        return t < lo ? 0.0 : y;
+        return p * fa_from_bits_f64((fa_bits_f64(k) - 0x4338000000000000ull + (1023u + 128u)) << 52);
     }
 
     /* exp(y) over the whole range for the log_softmax backward (any y). */
@@ -140,18 +141,18 @@ cdef extern from *:
         }                                                                               \
         return total;                                                                   \
     }                                                                                   \
-    /* softmax's sum of a[0:len] (a >= 0): float partial sums of 4 elements per lane \
-       (<= 3 roundings: relative error < 3 2^-24 in float, far less in double), added \
-       into 16 double lanes, then the lanes pairwise; the order depends on len only */ \
+    /* sum of a[0:len] (a >= 0) for the forward ops: per 64 elements a pairwise T   \
+       sum of 4 per lane ((a0 + a1) + (a2 + a3): every term rounded at most twice,   \
+       relative error < 2^-23 in float), added into 16 double lanes, then the lanes \
+       pairwise; the order depends on len only (not on threads)                    */\
     static double fa_sm_sum_pos_##S(const T *a, Py_ssize_t len) {                      \
         double dacc[FA_SM_LANES] = {0};                                                 \
         Py_ssize_t i = 0;                                                               \
         for (; i + 4 * FA_SM_LANES <= len; i += 4 * FA_SM_LANES) {                      \
-            T acc[FA_SM_LANES];                                                         \
-            for (int j = 0; j < FA_SM_LANES; j++) acc[j] = a[i + j];                    \
-            for (int k = FA_SM_LANES; k < 4 * FA_SM_LANES; k += FA_SM_LANES)            \
-                for (int j = 0; j < FA_SM_LANES; j++) acc[j] += a[i + k + j];           \
-            for (int j = 0; j < FA_SM_LANES; j++) dacc[j] += (double)acc[j];            \
+            const T *q = a + i;                                                         \
+            for (int j = 0; j < FA_SM_LANES; j++)                                       \
+                dacc[j] += (double)((q[j] + q[j + FA_SM_LANES])                          \
+                                    + (q[j + 2 * FA_SM_LANES] + q[j + 3 * FA_SM_LANES]));\
         }                                                                               \
         for (int j = 0; i < len; i++, j = (j + 1) & (FA_SM_LANES - 1))                  \
             dacc[j] += (double)a[i];                                                    \
@@ -207,10 +208,12 @@ cdef extern from *:
     /* o = exp(v - m) (0 where masked) on [0, len); returns the double sum */           \
     static double fa_sm_exp_store_##S(T *o, const T *x, const unsigned char *mk,        \
                                       Py_ssize_t len, T m, int negate) {                \
-        const T sg = negate ? (T)-1 : (T)1;                                             \
-        if (mk == NULL) {                                                               \
-            for (Py_ssize_t i = 0; i < len; i++) o[i] = fa_sm_expneg_##S(sg * x[i] - m); \
+        if (mk == NULL && !negate) {                                                    \
+            for (Py_ssize_t i = 0; i < len; i++) o[i] = fa_sm_expneg_##S(x[i] - m);     \
+        } else if (mk == NULL) {                                                        \
+            for (Py_ssize_t i = 0; i < len; i++) o[i] = fa_sm_expneg_##S(-x[i] - m);    \
         } else {                                                                        \
+            const T sg = negate ? (T)-1 : (T)1;                                         \
             for (Py_ssize_t i = 0; i < len; i++) {                                      \
                 T e = fa_sm_expneg_##S(sg * x[i] - m);                                  \
                 o[i] = mk[i] ? e : (T)0;                                                \
@@ -218,45 +221,45 @@ cdef extern from *:
         }                                                                               \
         return fa_sm_sum_pos_##S(o, len);                                               \
     }                                                                                   \
-    /* buf = exp(v - m) for v != m, 0 else (and where masked); *ties = #(v == m) */     \
+    /* buf = exp(x - m) for x != m, 0 else (and where masked); *ties = #(x == m)    \
+       (log_softmax and logsumexp: never negated) */                                    \
     static double fa_sm_exp_rest_##S(T *buf, const T *x, const unsigned char *mk,       \
-                                     Py_ssize_t len, T m, int negate, Py_ssize_t *ties) { \
-        const T sg = negate ? (T)-1 : (T)1;                                             \
+                                     Py_ssize_t len, T m, Py_ssize_t *ties) {           \
         Py_ssize_t t = 0;                                                               \
         if (mk == NULL) {                                                               \
             for (Py_ssize_t i = 0; i < len; i++) {                                      \
-                T v = sg * x[i];                                                        \
-                T e = fa_sm_exp_##S(v, m);                                                \
+                T v = x[i];                                                             \
+                T e = fa_sm_exp_##S(v, m);                                              \
                 buf[i] = v == m ? (T)0 : e;                                             \
                 t += v == m;                                                            \
             }                                                                           \
         } else {                                                                        \
             for (Py_ssize_t i = 0; i < len; i++) {                                      \
-                T v = sg * x[i];                                                        \
-                T e = fa_sm_exp_##S(v, m);                                                \
+                T v = x[i];                                                             \
+                T e = fa_sm_exp_##S(v, m);                                              \
                 int keep = mk[i] != 0;                                                  \
                 buf[i] = (keep & (v != m)) ? e : (T)0;                                  \
                 t += keep & (v == m);                                                   \
             }                                                                           \
         }                                                                               \
         *ties = t;                                                                      \
-        return fa_sm_sum_##S(buf, len);                                                 \
+        return fa_sm_sum_pos_##S(buf, len);                                             \
     }                                                                                   \
     /* o *= 1/S, 1/S rounded to T (with e's ~1 ULP: < 2.5 ULP in all) */               \
     static void fa_sm_scale_##S(T *o, Py_ssize_t len, double inv) {                     \
         const T f = (T)inv;                                                             \
         for (Py_ssize_t i = 0; i < len; i++) o[i] *= f;                                 \
     }                                                                                   \
-    /* o = (v - m) - lse in T, -inf where masked: v - m <= 0 and lse >= 0 have one  \
-       sign, so |v - m| and lse are at most |o|: the three roundings cost <= 1.5 ULP  */\
+    /* o = (x - m) - lse in T, -inf where masked: x - m <= 0 and lse >= 0 have one  \
+       sign, so |x - m| and lse are at most |o|: the three roundings cost <= 1.5 ULP  */\
     static void fa_sm_log_##S(T *o, const T *x, const unsigned char *mk,                \
-                              Py_ssize_t len, double m, double lse, int negate) {       \
-        const T sg = negate ? (T)-1 : (T)1, mt = (T)m, lt = (T)lse;                     \
+                              Py_ssize_t len, double m, double lse) {                   \
+        const T mt = (T)m, lt = (T)lse;                                                 \
         if (mk == NULL) {                                                               \
-            for (Py_ssize_t i = 0; i < len; i++) o[i] = (sg * x[i] - mt) - lt;          \
+            for (Py_ssize_t i = 0; i < len; i++) o[i] = (x[i] - mt) - lt;               \
         } else {                                                                        \
             for (Py_ssize_t i = 0; i < len; i++) {                                      \
-                T v = (sg * x[i] - mt) - lt;                                            \
+                T v = (x[i] - mt) - lt;                                                 \
                 o[i] = mk[i] ? v : -(T)INFINITY;                                        \
             }                                                                           \
         }                                                                               \
@@ -302,15 +305,15 @@ cdef extern from *:
         Py_ssize_t ties = 0;                                                            \
         for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                            \
             Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK, tb;           \
-            s += fa_sm_exp_rest_##S(buf, x + lo, mk ? mk + lo : NULL, len, m, negate, &tb); \
+            s += fa_sm_exp_rest_##S(buf, x + lo, mk ? mk + lo : NULL, len, m, &tb);         \
             ties += tb;                                                                 \
         }                                                                               \
         if (s != s) { fa_sm_special_##S(kind, o, x, mk, n, m, 1); return; }            \
-        double lse = log1p(s + (double)(ties - 1));                                     \
+        double lse = log1p(s * FA_SM_UNSCALE_##S + (double)(ties - 1));                 \
         if (kind == FA_SM_LOGSUMEXP) { o[0] = (T)((double)m + lse); return; }           \
         for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                            \
             Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK;               \
-            fa_sm_log_##S(o + lo, x + lo, mk ? mk + lo : NULL, len, (double)m, lse, negate); \
+            fa_sm_log_##S(o + lo, x + lo, mk ? mk + lo : NULL, len, (double)m, lse);         \
         }                                                                               \
     }                                                                                   \
     /* backward: the row sum (softmax: sum g*y, log_softmax: sum g) of a block */       \
@@ -345,7 +348,7 @@ cdef extern from *:
             *ties = 0;                                                                  \
             return fa_sm_exp_store_##S(o, x, mk, len, m, negate);                       \
         }                                                                               \
-        return fa_sm_exp_rest_##S(buf, x, mk, len, m, negate, ties);                    \
+        return fa_sm_exp_rest_##S(buf, x, mk, len, m, ties);                            \
     }                                                                                   \
     static void fa_sm_backward_row_##S(int softmax, T *o, const T *y, const T *g,       \
                                        Py_ssize_t n) {                                  \
@@ -367,6 +370,8 @@ cdef extern from *:
     enum: FA_SM_SOFTMAX
     enum: FA_SM_LOG_SOFTMAX
     enum: FA_SM_LOGSUMEXP
+    double FA_SM_UNSCALE_f32
+    double FA_SM_UNSCALE_f64
     float fa_sm_max_f32(const float *x, const unsigned char *mk, Py_ssize_t n, int negate) nogil
     double fa_sm_max_f64(const double *x, const unsigned char *mk, Py_ssize_t n, int negate) nogil
     double fa_sm_exp_store_f32(float *o, const float *x, const unsigned char *mk, Py_ssize_t n,
@@ -374,15 +379,15 @@ cdef extern from *:
     double fa_sm_exp_store_f64(double *o, const double *x, const unsigned char *mk, Py_ssize_t n,
                                double m, int negate) nogil
     double fa_sm_exp_rest_f32(float *buf, const float *x, const unsigned char *mk, Py_ssize_t n,
-                              float m, int negate, Py_ssize_t *ties) nogil
+                              float m, Py_ssize_t *ties) nogil
     double fa_sm_exp_rest_f64(double *buf, const double *x, const unsigned char *mk, Py_ssize_t n,
-                              double m, int negate, Py_ssize_t *ties) nogil
+                              double m, Py_ssize_t *ties) nogil
     void fa_sm_scale_f32(float *o, Py_ssize_t n, double inv) nogil
     void fa_sm_scale_f64(double *o, Py_ssize_t n, double inv) nogil
     void fa_sm_log_f32(float *o, const float *x, const unsigned char *mk, Py_ssize_t n,
-                       double m, double lse, int negate) nogil
+                       double m, double lse) nogil
     void fa_sm_log_f64(double *o, const double *x, const unsigned char *mk, Py_ssize_t n,
-                       double m, double lse, int negate) nogil
+                       double m, double lse) nogil
     void fa_sm_special_f32(int kind, float *o, const float *x, const unsigned char *mk,
                            Py_ssize_t n, float m, int nan_known) nogil
     void fa_sm_special_f64(int kind, double *o, const double *x, const unsigned char *mk,
@@ -526,7 +531,8 @@ cdef int _sm_fwd_blocks(int kind, int negate, int dbl, char *o, const char *x,
         elif kind == FA_SM_SOFTMAX:
             rfin[r] = 1.0 / s
         else:
-            rfin[r] = _sm_log1p(s + <double>(ties - 1))
+            rfin[r] = _sm_log1p(s * (FA_SM_UNSCALE_f64 if dbl else FA_SM_UNSCALE_f32)
+                                + <double>(ties - 1))
             if kind == FA_SM_LOGSUMEXP:
                 if dbl:
                     (<double *>o)[r] = m + rfin[r]
@@ -548,13 +554,13 @@ cdef int _sm_fwd_blocks(int kind, int negate, int dbl, char *o, const char *x,
                         fa_sm_scale_f64((<double *>o) + r * n + lo, ln, rfin[r])
                     else:
                         fa_sm_log_f64((<double *>o) + r * n + lo, (<const double *>x) + r * n + lo,
-                                      mb, ln, rmax[r], rfin[r], negate)
+                                      mb, ln, rmax[r], rfin[r])
                 else:
                     if kind == FA_SM_SOFTMAX:
                         fa_sm_scale_f32((<float *>o) + r * n + lo, ln, rfin[r])
                     else:
                         fa_sm_log_f32((<float *>o) + r * n + lo, (<const float *>x) + r * n + lo,
-                                      mb, ln, rmax[r], rfin[r], negate)
+                                      mb, ln, rmax[r], rfin[r])
     _sm_free(bmax); _sm_free(bsum); _sm_free(bties); _sm_free(rmax); _sm_free(rfin)
     return 0
 

@@ -243,3 +243,24 @@ def test_log_softmax_at_the_max_against_mpmath(dtype, kb):
             else:
                 err = abs(float(got[r, j]) - t) / float(np.spacing(np.abs(want)))
                 assert err <= 2, (row, j, got[r, j], t, err)
+
+
+@pytest.mark.parametrize("kb", KERNEL_BACKENDS)
+@pytest.mark.parametrize("dtype, t", [(np.float32, -95.0), (np.float64, -715.0)],
+                         ids=["float32", "float64"])
+@pytest.mark.parametrize("op", ["log_softmax", "logsumexp"])
+def test_many_subnormal_terms(op, dtype, t, kb):
+    """Terms exp(t) below the smallest normal whose sum is a normal number still count:
+    log_softmax at the max is -log1p(n e^t), not 0 (and logsumexp is m + log1p(n e^t))."""
+    import mpmath
+    n = 50000
+    for n_threads in (1, 2):
+        x = np.full((2, n + 1), t, dtype)
+        x[:, 0] = 0.0
+        x[1, 1] = -np.inf  # an -inf entry beside them changes nothing but the count
+        got = run(kb, op, x, n_threads=n_threads)
+        for r, count in ((0, n), (1, n - 1)):
+            want = float(mpmath.log1p(count * mpmath.exp(float(dtype(t)))))
+            assert want >= np.finfo(dtype).smallest_normal
+            value = got[r] if op == "logsumexp" else -got[r, 0]
+            assert abs(float(value) - want) <= 4 * np.spacing(dtype(want)), (r, value, want)

@@ -38,6 +38,19 @@ def _dtypes(text):
     return dtypes
 
 
+def _shapes(text):
+    """'4096x2048,64x1000' -> ((4096, 2048), (64, 1000))."""
+    try:
+        shapes = tuple(tuple(int(v) for v in t.lower().split("x")) for t in _csv(text))
+    except ValueError:
+        shapes = ()
+    if not shapes or any(len(s) != 2 or min(s) < 1 for s in shapes):
+        raise argparse.ArgumentTypeError(f"shapes must look like 4096x2048,64x1000: {text!r}")
+    if len({r * n for r, n in shapes}) != len(shapes):
+        raise argparse.ArgumentTypeError(f"shapes must have different element counts: {text!r}")
+    return shapes
+
+
 def _positive_int(text):
     n = int(text)
     if n < 1:
@@ -61,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--dtypes", type=_dtypes, default=None, help="float32,float64 (default both)")
     bench.add_argument("--sizes", type=_sizes, default=None,
                        help="element counts, e.g. 1e3,1e5,1e7 (the default)")
+    bench.add_argument("--shapes", type=_shapes, default=None, metavar="ROWSxN,...",
+                       help="softmax-family cases on these exact (rows, n) shapes, e.g. "
+                       "4096x2048,256x50257,64x1000 (sizes become rows*n; elementwise cases "
+                       "run flat at those sizes); replaces --sizes")
     bench.add_argument("--backends", type=_csv, default=(),
                        help="fastact backends to time (default: all available)")
     bench.add_argument("--peers", type=_csv, default=None,
@@ -147,10 +164,15 @@ def bench(args) -> int:
     policy = default_policy(args.quick)
     if args.budget:
         policy = Policy(**{**policy.__dict__, "budget": args.budget})
+    if args.shapes and args.sizes:
+        print("fastact bench: give --shapes or --sizes, not both", file=sys.stderr)
+        return 2
+    shape_sizes = tuple(r * n for r, n in args.shapes or ())
     settings = Settings(
         functions=args.functions,
         dtypes=args.dtypes or (QUICK_DTYPES if args.quick else DEFAULT_DTYPES),
-        sizes=args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES),
+        sizes=shape_sizes or args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES),
+        row_lengths=tuple((r * n, n) for r, n in args.shapes or ()),
         backends=args.backends, peers=libraries, threads=args.threads, alloc=args.alloc,
         policy=policy, check=not args.no_check, warmup=args.warmup,
         reference_cap=args.reference_cap,

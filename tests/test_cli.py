@@ -5,6 +5,7 @@ a well-formed JSON report, and that every peer computes what the case means.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -163,3 +164,28 @@ def test_slow_reference_is_timed_on_a_slice(tmp_path, capsys):
     small = [r for r in results if r["size"] == 1_000]
     assert big and all(r["extrapolated_from"] and r["extrapolated_from"] < 10_000 for r in big)
     assert all(r["extrapolated_from"] is None for r in small)
+
+
+def test_exact_row_shapes(tmp_path, capsys):
+    """--shapes: softmax-family cases at exact (rows, n) shapes, shown as RxN in the table."""
+    path = tmp_path / "r.json"
+    code = cli.main(["bench", "--functions", "softmax,relu", "--shapes", "3x2048,2x50257",
+                     "--dtypes", "float32", "--backends", "numpy", "--peers", "none",
+                     "--budget", "0.002", "--no-progress", "--plain", "--json", str(path)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "3x2048" in out and "2x50257" in out
+    results = json.loads(path.read_text())["results"]
+    shapes = {tuple(r["shape"]) for r in results if r["function"] == "softmax"}
+    assert shapes == {(3, 2048), (2, 50257)}
+    assert {r["size"] for r in results if r["function"] == "relu"} == {6144, 100514}
+    assert all(not r["mismatch"] for r in results)
+
+
+@pytest.mark.parametrize("bad", [["--shapes", "4096by2048"], ["--shapes", "0x5"],
+                                 ["--shapes", "2x3,3x2"], ["--shapes", "2x3", "--sizes", "1e3"]])
+def test_bad_shapes(bad, capsys):
+    with pytest.raises(SystemExit) if bad[-1] != "1e3" else contextlib.nullcontext():
+        code = cli.main(["bench", *bad, "--no-progress"])
+        assert code == 2
+    assert "shapes" in capsys.readouterr().err

@@ -6,7 +6,8 @@ most: the forward pass (``"gelu_tanh"``), the fused backward from the input
 output for the default parameters, the backward from the output
 (``"sigmoid_backward_y"``: grad * f'(y)).  Every op of ``ROW_OPS`` (the
 softmax family) gives one case, run along the last axis of a
-``(size // 1000, 1000)`` array.
+``(size // 1000, 1000)`` array, or of the exact ``(rows, n)`` shapes given by
+``row_lengths`` (``fastact bench --shapes 4096x2048,256x50257``).
 
 A :class:`Case` knows the bytes it must move (inputs read + output written,
 the numerator of GB/s and of the roofline ratio), how to call fastact with a
@@ -41,6 +42,7 @@ class Case:
     op: str  # kernel id ("gelu_tanh") or row op name ("softmax_backward")
     params: tuple = ()  # ((name, value), ...) passed to fastact
     peers: tuple = field(default=(), compare=False)  # filled by peers.attach
+    row_lengths: tuple = field(default=(), compare=False)  # ((size, n), ...): exact row shapes
 
     # ---------------------------------------------------------------- facts
     @property
@@ -60,7 +62,7 @@ class Case:
 
     def shape(self, size: int) -> tuple:
         if self.kind == "rowwise":
-            cols = min(size, ROW_LENGTH)
+            cols = dict(self.row_lengths).get(size) or min(size, ROW_LENGTH)
             return (max(1, size // cols), cols)
         return (size,)
 

@@ -14,6 +14,7 @@ import math
 import sys
 from collections import defaultdict
 
+
 ALLOC_MARK = "*"  # the timed call allocates its result (no out= variant, or --alloc)
 MISMATCH_MARK = "!"  # the result disagreed with the NumPy reference
 
@@ -77,6 +78,15 @@ def fmt_size(n: int) -> str:
     return f"1e{exp}" if 10**exp == n else str(n)
 
 
+def fmt_shape(impls, size) -> str:
+    """'4096x2048' for a softmax-family row (rows x row length), else the size."""
+    r = next(iter(impls.values()))
+    shape = r.get("shape") or []
+    if r.get("kind") == "rowwise" and len(shape) == 2:
+        return f"{shape[0]}x{shape[1]}"
+    return fmt_size(size)
+
+
 def fmt_ratio(value) -> str:
     if value is None or not math.isfinite(value):
         return "-"
@@ -113,7 +123,7 @@ def table_data(report, old=None):
             breaks.append(len(body))
         previous = function
         top, peer = best(impls, "backend"), best(impls, "peer")
-        cells = [function, dtype, fmt_size(size)] + ([call] if show_call else [])
+        cells = [function, dtype, fmt_shape(impls, size)] + ([call] if show_call else [])
         cells += [_cell(impls.get(b)) for b in backends]
         if top is not None:
             cells += [f"{top['gbps']:.3g}", f"{top['roofline_ratio']:.2f}"]

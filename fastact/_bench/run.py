@@ -9,6 +9,7 @@ dtype, size, call style and implementation).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import time
 from dataclasses import asdict, dataclass, field
@@ -40,6 +41,7 @@ class Settings:
     check: bool = True
     warmup: bool = False  # call backends' warmup() first (compiles every kernel)
     reference_cap: float = 1.0  # seconds: a slower NumPy reference call is timed on a slice
+    row_lengths: tuple = ()  # ((size, n), ...): softmax-family cases at (size // n, n)
 
 
 def default_policy(quick: bool) -> Policy:
@@ -164,7 +166,9 @@ def run(settings: Settings, progress) -> dict:
     import fastact
 
     started = time.perf_counter()
-    selected = cases_mod.select(settings.functions)
+    selected = tuple(
+        dataclasses.replace(c, row_lengths=settings.row_lengths) if c.kind == "rowwise" else c
+        for c in cases_mod.select(settings.functions))
     backends = tuple(settings.backends) or tuple(fastact.backends())
     libraries = peers_mod.available_libraries(settings.peers)
     threads = settings.threads or fastact.get_num_threads()
@@ -216,6 +220,7 @@ def run(settings: Settings, progress) -> dict:
             "sizes": list(settings.sizes), "alloc": settings.alloc,
             "policy": asdict(settings.policy), "input": f"N(0, {cases_mod.INPUT_SCALE}**2)",
             "row_length": cases_mod.ROW_LENGTH, "reference_cap_s": settings.reference_cap,
+            "row_lengths": [list(p) for p in settings.row_lengths],
         },
         "wall_seconds": time.perf_counter() - started,
     }

@@ -10,21 +10,27 @@ The semantics are those of ``fastact._reference._rowwise``.
 
 Algorithm (forward ops, per row; softmin is softmax of -x):
 
-1. ``m = max_j x_j`` (masked entries count as -inf) by an integer max over
-   order-preserving keys of the float bits, so the loop vectorizes without
-   fast-math; a positive NaN key beats +inf and makes the row NaN.
-2. Per fixed block of ``BLOCK`` elements, ``e_j = exp(x_j - m)`` in the
-   array's type by :func:`exp_shift_f32` / :func:`exp_shift_f64` (float32
-   carries ``x_j - m`` exactly by TwoSum: ~1 ULP for any logits; subnormal
-   results rounded once), and its sum.  softmax/softmin store ``e`` into ``out`` and
-   add all of it (``S = 1 + s``); log_softmax/logsumexp write
-   ``e_j`` for ``x_j != m`` to a scratch block, count the ties ``x_j == m`` and
-   get ``s = sum_{j != one argmax} e_j`` exactly as the reference defines it.
-   Sums run in float64, in sub-blocks of ``SUB`` elements (vectorized, with
-   re-association allowed only in that loop) added in order, so their error
-   stays at a few ulp even for 50257-element rows.
-3. softmax: ``out_j = e_j * (1 / S)``; log_softmax: ``out_j = (x_j - m) -
-   log1p(s)``; logsumexp: ``m + log1p(s)``.
+1. ``m = max_j x_j`` (masked entries count as -inf) from two integer
+   reductions of the float bits b: ``max(b)`` is the max if it is >= 0 (some
+   x >= +0), else ``min(b)`` is; the loops vectorize without fast-math.  A
+   positive NaN beats +inf and makes the row NaN; a negative NaN never wins and
+   is caught by the NaN sum.
+2. Per fixed block of ``BLOCK`` elements, the exponentials and their sum.
+   softmax/softmin: ``e_j = exp(t_j)`` of the rounded ``t_j = x_j - m`` by
+   :func:`expneg_f32` / :func:`expneg_f64` (fitted polynomial, results below
+   the smallest normal flushed: ``p = e / S`` with ``S >= 1`` is then below it
+   too), stored into ``out`` and summed (``S``).  log_softmax/logsumexp:
+   ``2**s exp(x_j - m)`` by :func:`exp_shift_f32` / :func:`exp_shift_f64`
+   (accurate for any logits: float32 carries ``x_j - m`` exactly by TwoSum;
+   scaled by ``2**64`` / ``2**128`` so that many terms below the smallest
+   normal still add up) for ``x_j != m`` into a scratch block; the ties
+   ``x_j == m`` are counted and ``s = sum_{j != one argmax} e_j`` is exactly
+   the reference's.  Sums (:func:`_sum_pos`): float partial sums of four
+   elements added in float64 (vectorized, re-association allowed only there),
+   blocks added in order: a few ulp even for 50257-element rows.
+3. softmax: ``out_j = e_j * f`` with ``f = 1 / S`` rounded to the dtype;
+   log_softmax: ``out_j = (x_j - m) - log1p(s)`` in the dtype; logsumexp:
+   ``m + log1p(s)``.
 
 Rows whose maximum is +-inf or NaN, or whose sum is NaN, are finished by
 :func:`_special_row` exactly as the reference: a NaN (or +inf) row gives NaN
@@ -40,15 +46,18 @@ block partial results combined in block order, whoever computes them.  Many
 rows: threads split the rows (one thread per row).  Few rows (fewer than two
 per thread) that span several blocks: threads split (row, block) tasks in three
 phases (block maxima, block sums, final pass).  Either way the bits of the
-result do not depend on the number of threads.
+result do not depend on the number of threads.  Small calls run on the calling
+thread (a parallel launch costs ~4 us): see :func:`_plan`.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
+from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from . import _threading, _vmath
@@ -56,6 +65,12 @@ from . import _threading, _vmath
 BLOCK = 2048  # elements per reduction block (fixed: results independent of threads)
 SUB = 256  # elements per vectorized partial sum inside a block
 SERIAL_MAX = 1 << 15  # at most this many elements: run on the calling thread
+# The forward ops by bytes: a parallel launch costs ~4-5 us (TBB), one thread
+# does ~2 float32 (~1 float64) elements per ns; measured break-even on 2 cores:
+# ~28k float32 / ~16k float64 elements split by rows, ~4x that by (row, block)
+# tasks (three parallel regions).
+FORWARD_SERIAL_BYTES = 1 << 17
+FORWARD_BLOCKS_SERIAL_BYTES = 1 << 19
 _NEG_INF = -math.inf
 _INF = math.inf
 _NAN = math.nan
@@ -199,9 +214,7 @@ _LOG2E_F = _F32(1.4426950408889634)
 _SHIFT_F = _F32(12582912.0)  # 1.5 * 2**23: adding it rounds to an integer
 _LN2_HI_F = _F32(0.693145751953125)  # 16 significant bits: n * LN2_HI exact
 _LN2_LO_F = _F32(1.4286067653302226e-06)
-_LO_F = _F32(-104.0)  # exp below rounds to 0 in float32
 _FLUSH_F = _F32(-88.0)  # softmax's exp clamp: n = -127 there, 2**n = 0
-_TINY_F = _F32(2.0 ** -64)
 _ZERO_F = _F32(0.0)
 _ONE_F = _F32(1.0)
 _FLUSH_D = -709.0  # softmax's exp clamp: n = -1023 there, 2**n = 0
@@ -243,53 +256,63 @@ def expneg_f64(t):
 
 
 # log_softmax's and logsumexp's exp(v - m) for v <= m, accurate for every logit
-# (their bar has no |log p| term).  2**n is applied as 2**(n + 64) (or + 128)
-# times 2**-64 (2**-128), so subnormal results are rounded once: sums of many
-# of them (log_softmax at the max element) stay right.
+# (their bar has no |log p| term), returned SCALED by 2**64 (float32) or 2**128
+# (float64) so that every result is a normal number or 0: a sum of many results
+# below the smallest normal can be a normal number (log_softmax at the max), and
+# the caller removes the scale from the sum exactly (:func:`_unscale`).
+_SCALED_LO_F = _F32(-132.5)  # n = -191 there: 2**(n + 64) is 0
+_SCALED_LO_D = -797.5  # n = -1151 there: 2**(n + 128) is 0
+
+
 @njit(**_JIT)
 def exp_shift_f32(v, m):
-    """exp(v - m) for float32 v <= m, with v - m carried exactly (TwoSum), < 1.5 ULP.
+    """2**64 exp(v - m) for float32 v <= m, v - m carried exactly (TwoSum), < 1.5 ULP.
 
     n = round((v - m) / ln2), r = (v - m) - n ln2 + (rounding error of v - m),
-    exp(r) by the fitted polynomial, times 2**n built from the bits (subnormal
-    results rounded once).  v = -inf gives 0, NaN gives NaN.
+    exp(r) by the fitted polynomial, times 2**(n + 64) built from the bits;
+    results below 2**-190 (unscaled) are dropped.  v = -inf gives 0 (by a
+    select: TwoSum turns it into NaN), NaN gives NaN.
     """
     t = v - m
     bb = t - v
     err = (v - (t - bb)) + (-m - bb)
-    tc = _LO_F if t < _LO_F else t  # NaN stays NaN
+    tc = _SCALED_LO_F if t < _SCALED_LO_F else t  # NaN stays NaN
     k = _fma32(tc, _LOG2E_F, _SHIFT_F)
     n = k - _SHIFT_F
     r = _fma32(n, -_LN2_HI_F, tc)
     r = _fma32(n, -_LN2_LO_F, r) + err
-    p = _poly_f32(r)
     scale = _i32_as_f32(np.int32((_f32_bits(k) - np.int32(0x4B400000) + np.int32(127 + 64))
                                  << np.int32(23)))
-    y = (p * scale) * _TINY_F
-    return _ZERO_F if t < _LO_F else y
-
-
-_LO_D = -745.2  # exp below rounds to 0 in float64
+    y = _poly_f32(r) * scale
+    return _ZERO_F if t < _SCALED_LO_F else y
 
 
 @njit(**_JIT)
 def exp_shift_f64(v, m):
-    """exp(v - m) for float64 v <= m (v - m rounded once, as in the reference), < 1 ULP.
-
-    As exp_shift_f32 without the TwoSum, 2**(n + 128) 2**-128.
-    """
+    """2**128 exp(v - m) for float64 v <= m (v - m rounded once, as in the
+    reference), < 1 ULP: as exp_shift_f32 without the TwoSum, 2**(n + 128);
+    results below 2**-1150 (unscaled) are dropped, -inf gives 0."""
     fma = _vmath.fma
     t = v - m
-    tc = _LO_D if t < _LO_D else t
+    tc = _SCALED_LO_D if t < _SCALED_LO_D else t
     k = fma(tc, _vmath.LOG2E, _vmath.SHIFTER)
     n = k - _vmath.SHIFTER
     r = fma(n, -_vmath.LN2_HI, tc)
     r = fma(n, -_vmath.LN2_LO, r)
-    p = _poly_f64(r)
-    scale = _vmath.i64_as_f64((_vmath.f64_as_i64(k) - _vmath.f64_as_i64(_vmath.SHIFTER)
-                               + (1023 + 128)) << 52)
-    y = (p * scale) * 2.9387358770557188e-39  # 2**-128
-    return 0.0 if t < _LO_D else y
+    scale = _vmath.i64_as_f64((_vmath.f64_as_i64(k) - (0x4338000000000000 - 1023 - 128)) << 52)
+    return _poly_f64(r) * scale
+
+
+def _unscale(like):
+    """The factor removing the scale of exp_shift from a sum, for the dtype of array
+    ``like`` (2**-64 for float32, 2**-128 for float64)."""
+
+
+@overload(_unscale)
+def _unscale_impl(like):
+    if like.dtype == types.float32:
+        return lambda like: 2.0 ** -64
+    return lambda like: 2.0 ** -128
 
 
 def _expneg(t):
@@ -446,14 +469,15 @@ def _exp_store_block(out, x, mask, r, lo, hi, m, negate):
 
 
 @njit(**_JIT)
-def _exp_rest_block(buf, x, mask, r, lo, hi, m, negate):
-    """(float64 sum of exp(v - m) over the entries v != m, number of entries == m)
-    on [lo, hi), v = -x if negate else x; buf (x's dtype) is scratch."""
+def _exp_rest_block(buf, x, mask, r, lo, hi, m):
+    """(sum of 2**s exp(x - m) over the entries x != m (float64, s the scale of
+    exp_shift), number of entries == m) on [lo, hi) (log_softmax, logsumexp: never
+    negated); buf (x's dtype) is scratch."""
     xr = x[r, lo:hi]
     ties = 0
     if mask is None:
         for i in range(xr.shape[0]):
-            v = -xr[i] if negate else xr[i]
+            v = xr[i]
             e = _exp_shift(v, m)
             tie = v == m
             buf[i] = 0.0 if tie else e
@@ -461,13 +485,13 @@ def _exp_rest_block(buf, x, mask, r, lo, hi, m, negate):
     else:
         mr = mask[r, lo:hi]
         for i in range(xr.shape[0]):
-            v = -xr[i] if negate else xr[i]
+            v = xr[i]
             e = _exp_shift(v, m)
             keep = mr[i]
             tie = (v == m) & keep
             buf[i] = e if (keep & (v != m)) else 0.0
             ties += tie
-    return _blocked_sum(buf, 0, hi - lo), ties
+    return _sum_pos(buf, hi - lo), ties
 
 
 @njit(**_JIT)
@@ -481,22 +505,21 @@ def _scale_block(out, r, lo, hi, inv):
 
 
 @njit(**_JIT)
-def _log_block(out, x, mask, r, lo, hi, m, lse, sgn):
-    """out[r, j] = (sgn x - m) - lse in x's type, -inf where masked: v - m <= 0
-    and lse >= 0 have one sign, so |v - m| and lse are at most |out|: the three
-    roundings cost <= 1.5 ULP."""
+def _log_block(out, x, mask, r, lo, hi, m, lse):
+    """out[r, j] = (x - m) - lse in x's type, -inf where masked (log_softmax: never
+    negated): x - m <= 0 and lse >= 0 have one sign, so |x - m| and lse are at
+    most |out|: the three roundings cost <= 1.5 ULP."""
     o = out[r, lo:hi]
     xr = x[r, lo:hi]
-    sg = _cast_like(x, sgn)
     mt = _cast_like(x, m)
     lt = _cast_like(x, lse)
     if mask is None:
         for i in range(xr.shape[0]):
-            o[i] = (sg * xr[i] - mt) - lt
+            o[i] = (xr[i] - mt) - lt
     else:
         mr = mask[r, lo:hi]
         for i in range(xr.shape[0]):
-            v = (sg * xr[i] - mt) - lt
+            v = (xr[i] - mt) - lt
             o[i] = v if mr[i] else _NEG_INF
 
 
@@ -557,7 +580,6 @@ def _row_max(xb, mask, r, n, negate):
 def _forward_row(kind, out, x, xb, mask, r, buf, negate):
     """One row of softmax (kind SOFTMAX, negate for softmin), log_softmax or logsumexp."""
     n = x.shape[1]
-    sgn = -1.0 if negate else 1.0
     m = _row_max(xb, mask, r, n, negate)
     if not _finite(m):
         _special_row(kind, out, x, mask, r, m, False)
@@ -576,18 +598,18 @@ def _forward_row(kind, out, x, xb, mask, r, buf, negate):
     s = 0.0
     ties = 0
     for lo in range(0, n, BLOCK):
-        sb, tb = _exp_rest_block(buf, x, mask, r, lo, min(lo + BLOCK, n), m, negate)
+        sb, tb = _exp_rest_block(buf, x, mask, r, lo, min(lo + BLOCK, n), m)
         s += sb
         ties += tb
     if s != s:
         _special_row(kind, out, x, mask, r, m, True)
         return
-    lse = math.log1p(s + (ties - 1))
+    lse = math.log1p(s * _unscale(x) + (ties - 1))
     if kind == LOGSUMEXP:
         out[r, 0] = np.float64(m) + lse
         return
     for lo in range(0, n, BLOCK):
-        _log_block(out, x, mask, r, lo, min(lo + BLOCK, n), m, lse, sgn)
+        _log_block(out, x, mask, r, lo, min(lo + BLOCK, n), m, lse)
 
 
 @njit(**_JIT)
@@ -597,17 +619,69 @@ def _forward_rows(kind, out, x, xb, mask, r0, r1, negate):
         _forward_row(kind, out, x, xb, mask, r, buf, negate)
 
 
+# Every parallel function runs its prange loops on n_chunks threads: it sets the
+# calling thread's Numba thread count to n_chunks on entry and restores it on
+# exit, inside the compiled code (~0.1 us instead of ~2 us from Python).  The
+# intrinsics call the threading layer's C functions by the symbols Numba
+# registers for its own parfors, so the functions stay cacheable (numba's
+# get/set_num_threads overloads use ctypes pointers, which are not).
+def _ensure_threads_launched():
+    from numba.np.ufunc.parallel import _launch_threads
+
+    _launch_threads()
+
+
+@intrinsic
+def _get_threads(typingctx):
+    """This thread's Numba thread count (the C ``int get_num_threads(void)``)."""
+    _ensure_threads_launched()
+
+    def codegen(context, builder, sig, args):
+        # declared as Numba's parfor lowering declares it (intp), which may share the
+        # module; the C function returns an int: keep its low 32 bits
+        fnty = ir.FunctionType(cgutils.intp_t, [])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "get_num_threads")
+        return builder.sext(builder.trunc(builder.call(fn, []), ir.IntType(32)), ir.IntType(64))
+
+    return types.int64(), codegen
+
+
+@intrinsic
+def _set_threads(typingctx, k):
+    """Set this thread's Numba thread count (the C ``void set_num_threads(int)``);
+    1 <= k <= NUMBA_NUM_THREADS."""
+    if k != types.int64:
+        return None
+    _ensure_threads_launched()
+
+    def codegen(context, builder, sig, args):
+        fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(32)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "set_num_threads")
+        builder.call(fn, [builder.trunc(args[0], ir.IntType(32))])
+        return context.get_dummy_value()
+
+    return types.none(types.int64), codegen
+
+
 @njit(**_PAR_JIT)
 def _forward_rows_parallel(kind, out, x, xb, mask, negate, n_chunks):
+    previous = _get_threads()
+    if previous != n_chunks:
+        _set_threads(np.int64(n_chunks))
     rows = x.shape[0]
     for c in prange(n_chunks):
         _forward_rows(kind, out, x, xb, mask, rows * c // n_chunks, rows * (c + 1) // n_chunks,
                       negate)
+    if previous != n_chunks:
+        _set_threads(previous)
 
 
 # ----------------------------------------------- few long rows: (row, block) tasks
 @njit(**_PAR_JIT)
 def _forward_blocks_parallel(kind, out, x, xb, mask, negate, n_chunks):
+    previous = _get_threads()
+    if previous != n_chunks:
+        _set_threads(np.int64(n_chunks))
     rows, n = x.shape
     nb = (n + BLOCK - 1) // BLOCK
     tasks = rows * nb
@@ -630,7 +704,6 @@ def _forward_blocks_parallel(kind, out, x, xb, mask, negate, n_chunks):
             bhi = h if h > bhi else bhi
             blo = l if l < blo else blo
         ms[r] = _max_of_bits(bhi, blo)
-    sgn = -1.0 if negate else 1.0
     sums = np.empty(tasks, np.float64)
     ties = np.zeros(tasks, np.int64)
     bufs = np.empty((n_chunks, BLOCK), x.dtype)
@@ -644,7 +717,7 @@ def _forward_blocks_parallel(kind, out, x, xb, mask, negate, n_chunks):
             if kind == SOFTMAX:
                 sums[t] = _exp_store_block(out, x, mask, r, lo, hi, m, negate)
             else:
-                sb, tb = _exp_rest_block(bufs[c], x, mask, r, lo, hi, m, negate)
+                sb, tb = _exp_rest_block(bufs[c], x, mask, r, lo, hi, m)
                 sums[t] = sb
                 ties[t] = tb
     fin = np.empty(rows, np.float64)  # 1/S (softmax) or log1p(s) (log ops); NaN: special
@@ -665,22 +738,23 @@ def _forward_blocks_parallel(kind, out, x, xb, mask, negate, n_chunks):
         elif kind == SOFTMAX:
             fin[r] = 1.0 / s
         else:
-            fin[r] = math.log1p(s + (tie - 1))
+            fin[r] = math.log1p(s * _unscale(x) + (tie - 1))
             if kind == LOGSUMEXP:
                 out[r, 0] = np.float64(m) + fin[r]
-    if kind == LOGSUMEXP:
-        return
-    for c in prange(n_chunks):
-        for t in range(tasks * c // n_chunks, tasks * (c + 1) // n_chunks):
-            r, b = t // nb, t % nb
-            f = fin[r]
-            if f != f:
-                continue
-            lo, hi = b * BLOCK, min(b * BLOCK + BLOCK, n)
-            if kind == SOFTMAX:
-                _scale_block(out, r, lo, hi, f)
-            else:
-                _log_block(out, x, mask, r, lo, hi, ms[r], f, sgn)
+    if kind != LOGSUMEXP:
+        for c in prange(n_chunks):
+            for t in range(tasks * c // n_chunks, tasks * (c + 1) // n_chunks):
+                r, b = t // nb, t % nb
+                f = fin[r]
+                if f != f:
+                    continue
+                lo, hi = b * BLOCK, min(b * BLOCK + BLOCK, n)
+                if kind == SOFTMAX:
+                    _scale_block(out, r, lo, hi, f)
+                else:
+                    _log_block(out, x, mask, r, lo, hi, ms[r], f)
+    if previous != n_chunks:
+        _set_threads(previous)
 
 
 # ------------------------------------------------------------ backward ops
@@ -717,13 +791,21 @@ def _backward_rows(softmax, out, y, g, r0, r1):
 
 @njit(**_PAR_JIT)
 def _backward_rows_parallel(softmax, out, y, g, n_chunks):
+    previous = _get_threads()
+    if previous != n_chunks:
+        _set_threads(np.int64(n_chunks))
     rows = y.shape[0]
     for c in prange(n_chunks):
         _backward_rows(softmax, out, y, g, rows * c // n_chunks, rows * (c + 1) // n_chunks)
+    if previous != n_chunks:
+        _set_threads(previous)
 
 
 @njit(**_PAR_JIT)
 def _backward_blocks_parallel(softmax, out, y, g, n_chunks):
+    previous = _get_threads()
+    if previous != n_chunks:
+        _set_threads(np.int64(n_chunks))
     rows, n = y.shape
     nb = (n + BLOCK - 1) // BLOCK
     tasks = rows * nb
@@ -742,6 +824,8 @@ def _backward_blocks_parallel(softmax, out, y, g, n_chunks):
         for t in range(tasks * c // n_chunks, tasks * (c + 1) // n_chunks):
             r, b = t // nb, t % nb
             _backward_block(softmax, out, y, g, r, b * BLOCK, min(b * BLOCK + BLOCK, n), tot[r])
+    if previous != n_chunks:
+        _set_threads(previous)
 
 
 # ------------------------------------------------------------ entry point
@@ -759,27 +843,28 @@ _threading.setup()  # the layer must be chosen before the first parallel launch
 _MAX_THREADS = _threading.max_threads()
 
 
-def _launch(fn, args, k):
-    """Run the parallel function ``fn(*args)`` on k threads (the backend's convention)."""
-    import numba
-
-    with _threading.launch_lock:
-        previous = numba.get_num_threads()
-        if previous != k:
-            numba.set_num_threads(k)
-        try:
+def _launch(fn, args):
+    """Run the parallel function ``fn(*args)`` (it sets its own thread count);
+    serialised by the lock of the workqueue layer, directly under TBB."""
+    lock = _threading.launch_lock
+    if isinstance(lock, contextlib.nullcontext):
+        fn(*args)
+    else:
+        with lock:
             fn(*args)
-        finally:
-            if previous != k:
-                numba.set_num_threads(previous)
 
 
-def _plan(rows, n, n_threads):
-    """("serial" | "rows" | "blocks", number of parallel chunks) for a (rows, n) call."""
+def _plan(rows, n, n_threads, serial_max=SERIAL_MAX, blocks_serial_max=SERIAL_MAX):
+    """("serial" | "rows" | "blocks", number of parallel chunks) for a (rows, n) call:
+    serial up to serial_max elements (blocks_serial_max when the threads would
+    split (row, block) tasks: several parallel regions, each ~4 us to launch)."""
     n_threads = min(n_threads, _MAX_THREADS)
-    if n_threads <= 1 or rows * n <= SERIAL_MAX:
+    size = rows * n
+    if n_threads <= 1 or size <= serial_max:
         return "serial", 1
     if rows < 2 * n_threads and n > BLOCK:
+        if size <= blocks_serial_max:
+            return "serial", 1
         nb = (n + BLOCK - 1) // BLOCK
         return "blocks", min(n_threads, rows * nb)
     return "rows", min(n_threads, rows)
@@ -795,13 +880,15 @@ def get_rowwise(op):
             xb = x.view(_INT_VIEW[x.dtype])
             if kind == LOGSUMEXP:
                 out = out.reshape(rows, 1)  # one code path: out[r, 0] is row r's result
-            how, chunks = _plan(rows, n, n_threads)
+            size = x.itemsize
+            how, chunks = _plan(rows, n, n_threads, FORWARD_SERIAL_BYTES // size,
+                                FORWARD_BLOCKS_SERIAL_BYTES // size)
             if how == "serial":
                 _forward_rows(kind, out, x, xb, mask, 0, rows, negate)
             elif how == "rows":
-                _launch(_forward_rows_parallel, (kind, out, x, xb, mask, negate, chunks), chunks)
+                _launch(_forward_rows_parallel, (kind, out, x, xb, mask, negate, chunks))
             else:
-                _launch(_forward_blocks_parallel, (kind, out, x, xb, mask, negate, chunks), chunks)
+                _launch(_forward_blocks_parallel, (kind, out, x, xb, mask, negate, chunks))
 
     elif op in _BACKWARD:
         softmax = _BACKWARD[op]
@@ -812,9 +899,9 @@ def get_rowwise(op):
             if how == "serial":
                 _backward_rows(softmax, out, x, grad, 0, rows)
             elif how == "rows":
-                _launch(_backward_rows_parallel, (softmax, out, x, grad, chunks), chunks)
+                _launch(_backward_rows_parallel, (softmax, out, x, grad, chunks))
             else:
-                _launch(_backward_blocks_parallel, (softmax, out, x, grad, chunks), chunks)
+                _launch(_backward_blocks_parallel, (softmax, out, x, grad, chunks))
 
     else:
         raise KeyError(op)

@@ -9,7 +9,9 @@ A backend is a module providing
   ``kernel(out, x, grad, params, n_threads)`` fills ``out``;
 * ``get_rowwise(op) -> kernel`` for the softmax family (``ROW_OPS`` in the
   registry), ``kernel(out, x, grad, mask, n_threads)`` working along the last
-  axis of 2-D arrays (``out`` is 1-D for ``logsumexp``);
+  axis of 2-D ``(rows, n)`` arrays (``out`` is ``(rows,)`` for ``logsumexp``),
+  or along axis 1 of 3-D ``(outer, n, inner)`` arrays, the memory layout of any
+  non-last axis (``out`` is ``(outer, inner)`` for ``logsumexp``);
 * ``config() -> dict``: facts for ``show_config()``.
 
 The dispatch layer (``_dispatch``) guarantees that every array a kernel

@@ -289,19 +289,15 @@ def rowwise(op_name, x, grad, axis, where, keepdims, out, backend, func):
     ndim = x.ndim
     ax = _normalize_axis(axis, ndim, func)
 
-    # Bring the axis last and view the array as (rows, n).
-    if ndim == 0:
-        moved_shape, perm = (1,), None
-        work = [x.reshape(1)] + ([grad.reshape(1)] if grad is not None else [])
-    elif ax is None:
-        moved_shape, perm = (x.size,), None
-        work = [x.reshape(-1)] + ([grad.reshape(-1)] if grad is not None else [])
+    # View the arrays as (outer, n, inner), reduced over n, in their own memory order
+    # (no transposes): (rows, n) when the axis is the last one.
+    if ndim == 0 or ax is None:
+        outer, n, inner = 1, x.size, 1
     else:
-        perm = [i for i in range(ndim) if i != ax] + [ax]
-        work = [np.transpose(x, perm)] + ([np.transpose(grad, perm)] if grad is not None else [])
-        moved_shape = work[0].shape
-    n = moved_shape[-1]
-    rows = int(np.prod(moved_shape[:-1], dtype=np.int64))
+        outer = int(np.prod(orig_shape[:ax], dtype=np.int64))
+        n = orig_shape[ax]
+        inner = int(np.prod(orig_shape[ax + 1:], dtype=np.int64))
+    k_in = (outer, n) if inner == 1 else (outer, n, inner)
 
     mask = None
     if where is not None:
@@ -316,13 +312,9 @@ def rowwise(op_name, x, grad, axis, where, keepdims, out, backend, func):
             raise ValueError(
                 f"fastact.{func}(): where of shape {wh.shape} does not broadcast to {orig_shape}"
             ) from None
-        if ndim == 0 or ax is None:
-            wh = wh.reshape(-1)
-        else:
-            wh = np.transpose(wh, perm)
-        mask = np.ascontiguousarray(wh).reshape(rows, n)
+        mask = np.ascontiguousarray(wh).reshape(k_in)
 
-    # The result's shape, in the caller's axis order.
+    # The result's shape.
     if op.reduces:
         if ax is None or ndim == 0:
             res_shape = (1,) * ndim if keepdims else ()
@@ -334,44 +326,27 @@ def rowwise(op_name, x, grad, axis, where, keepdims, out, backend, func):
     if out is not None:
         check_out(out, res_shape, rdt, func)
 
-    # The kernel's view of the output: (rows, n) or (rows,).
-    k_shape = (rows,) if op.reduces else (rows, n)
+    # The kernel's view of the output: like the input, or (outer,) / (outer, inner).
+    k_out = (k_in[0],) + k_in[2:] if op.reduces else k_in
+    contiguous = [np.ascontiguousarray(a) for a in (x, grad) if a is not None]
+    inputs = [a.reshape(k_in) for a in contiguous]
     target = None
-    inputs = None
-    if out is not None and cdt == rdt:
-        if op.reduces:
-            view = out.reshape(-1) if out.flags.c_contiguous else None
-        elif ndim == 0 or ax is None:
-            view = out.reshape(-1) if out.flags.c_contiguous else None
-        else:
-            view = np.transpose(out, perm)
-        if view is not None and view.flags.c_contiguous:
-            view = view.reshape(k_shape)
-            inputs = [np.ascontiguousarray(w).reshape(rows, n) for w in work]
-            if _direct_target(view, inputs + [o for o in originals if isinstance(o, _ndarray)], cdt):
-                target = view
+    if (out is not None and cdt == rdt and out.flags.c_contiguous and _direct_target(
+            out, contiguous + [o for o in originals if isinstance(o, _ndarray)], cdt)):
+        target = out.reshape(k_out)
     direct = target is not None
-    if inputs is None:
-        inputs = [np.ascontiguousarray(w).reshape(rows, n) for w in work]
     if target is None:
-        target = np.empty(k_shape, cdt)
+        target = np.empty(k_out, cdt)
     xs = inputs[0]
     gs = inputs[1] if grad is not None else None
+    rows = outer * inner
 
     if rows and n:
         _row_kernel(be, op_name)(target, xs, gs, mask, n_threads)
     elif rows and op.reduces:  # logsumexp over an empty axis
         target[...] = -np.inf
 
-    # Back to the caller's layout.
-    if op.reduces:
-        result = target.reshape(res_shape)
-    elif ndim == 0:
-        result = target.reshape(())
-    elif ax is None:
-        result = target.reshape(orig_shape)
-    else:
-        result = np.transpose(target.reshape(moved_shape), np.argsort(perm))
+    result = target.reshape(res_shape)
     if out is None:
         if cdt != rdt:
             result = _narrow(result, rdt)

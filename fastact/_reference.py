@@ -361,8 +361,17 @@ def _row_max_and_rest(x, mask):
 
 
 def get_rowwise(op):
-    """The backend entry point for the softmax family on 2-D (rows, n) arrays."""
-    return lambda out, x, grad, mask, n_threads: _rowwise(op, out, x, grad, mask)
+    """The backend entry point for the softmax family: 2-D (rows, n) arrays reduced
+    over their last axis, or 3-D (outer, n, inner) arrays reduced over axis 1."""
+
+    def kernel(out, x, grad, mask, n_threads):
+        if x.ndim == 3:  # the same along the last axis of (outer, inner, n) views
+            x, grad, mask = (None if a is None else a.transpose(0, 2, 1) for a in (x, grad, mask))
+            if op != "logsumexp":
+                out = out.transpose(0, 2, 1)
+        _rowwise(op, out, x, grad, mask)
+
+    return kernel
 
 
 def _rowwise(op, out, x, grad, mask):

@@ -39,6 +39,10 @@ cdef extern from *:
     #include <math.h>
     #define FA_SM_BLOCK 2048
     #define FA_SM_LANES 16
+    #define FA_SM_TILE 16
+    /* scratch row stride for n: whole cache lines, and an odd number of them, so
+       the FA_SM_TILE rows of a tile do not all map to one set of the L1 cache */
+    #define FA_SM_TILE_STRIDE(n) ((((n) + 15) / 16) | 1) * 16
     #if defined(__FMA__) || defined(__AVX512F__)
     #define FA_SM_FMA(a, b, c) __builtin_fma((a), (b), (c))
     #define FA_SM_FMAF(a, b, c) __builtin_fmaf((a), (b), (c))
@@ -356,12 +360,59 @@ cdef extern from *:
             Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK;               \
             fa_sm_bwd_##S(softmax, o + lo, y + lo, g + lo, len, s);                     \
         }                                                                               \
+    }                                                                                   \
+    /* A non-last axis: arrays (outer, n, inner), reduced over n.  Tile t (of         \
+       outer * ceil(inner / FA_SM_TILE)) = FA_SM_TILE neighbouring columns of one     \
+       outer index: gathered into rows of scratch (contiguous reads of the columns),  \
+       run through the row routines above, scattered back.  Every column gets the     \
+       bits the last-axis kernel gives its transposed row, whatever the threads.      \
+       sc: scratch of (2 + has mask) * FA_SM_TILE * n elements plus FA_SM_BLOCK.     */ \
+    static void fa_sm_gather_##S(T *d, Py_ssize_t ns, const T *x, Py_ssize_t n,        \
+                                 Py_ssize_t inner, Py_ssize_t w) {                      \
+        for (Py_ssize_t i = 0; i < n; i++)                                              \
+            for (Py_ssize_t c = 0; c < w; c++) d[c * ns + i] = x[i * inner + c];        \
+    }                                                                                   \
+    static void fa_sm_tiles_##S(int kind, int negate, int backward, T *o, const T *x,   \
+                                const T *g, const unsigned char *mk, Py_ssize_t n,      \
+                                Py_ssize_t inner, Py_ssize_t t0, Py_ssize_t t1, T *sc) { \
+        Py_ssize_t per = (inner + FA_SM_TILE - 1) / FA_SM_TILE;                          \
+        Py_ssize_t ns = FA_SM_TILE_STRIDE(n);                                           \
+        T *sx = sc, *so = sc + FA_SM_TILE * ns, *sg = so + FA_SM_TILE * ns;              \
+        T *buf = sg + FA_SM_TILE * ns;                                                  \
+        unsigned char *sm = (unsigned char *)(buf + FA_SM_BLOCK);                       \
+        for (Py_ssize_t t = t0; t < t1; t++) {                                          \
+            Py_ssize_t outer = t / per, c0 = (t - outer * per) * FA_SM_TILE;            \
+            Py_ssize_t w = inner - c0 < FA_SM_TILE ? inner - c0 : FA_SM_TILE;           \
+            Py_ssize_t base = outer * n * inner + c0;                                   \
+            fa_sm_gather_##S(sx, ns, x + base, n, inner, w);                            \
+            if (backward) fa_sm_gather_##S(sg, ns, g + base, n, inner, w);              \
+            if (mk != NULL)                                                             \
+                for (Py_ssize_t i = 0; i < n; i++)                                      \
+                    for (Py_ssize_t c = 0; c < w; c++)                                  \
+                        sm[c * ns + i] = mk[base + i * inner + c];                      \
+            for (Py_ssize_t c = 0; c < w; c++) {                                        \
+                if (backward)                                                           \
+                    fa_sm_backward_row_##S(kind, so + c * ns, sx + c * ns, sg + c * ns, n); \
+                else if (kind == FA_SM_LOGSUMEXP)                                       \
+                    fa_sm_forward_row_##S(kind, negate, o + outer * inner + c0 + c,      \
+                                          sx + c * ns, mk ? sm + c * ns : NULL, n, buf); \
+                else                                                                    \
+                    fa_sm_forward_row_##S(kind, negate, so + c * ns, sx + c * ns,       \
+                                          mk ? sm + c * ns : NULL, n, buf);             \
+            }                                                                           \
+            if (backward || kind != FA_SM_LOGSUMEXP)                                    \
+                for (Py_ssize_t i = 0; i < n; i++)                                      \
+                    for (Py_ssize_t c = 0; c < w; c++)                                  \
+                        o[base + i * inner + c] = so[c * ns + i];                       \
+        }                                                                               \
     }
 
     FA_SM_DEFINE(float, f32, int32_t, fa_bits_f32, fa_from_bits_f32)
     FA_SM_DEFINE(double, f64, int64_t, fa_bits_f64, fa_from_bits_f64)
     """
     enum: FA_SM_BLOCK
+    enum: FA_SM_TILE
+    Py_ssize_t FA_SM_TILE_STRIDE(Py_ssize_t n) nogil
     enum: FA_SM_SOFTMAX
     enum: FA_SM_LOG_SOFTMAX
     enum: FA_SM_LOGSUMEXP
@@ -403,6 +454,12 @@ cdef extern from *:
                        double s) nogil
     void fa_sm_bwd_f64(int softmax, double *o, const double *y, const double *g, Py_ssize_t n,
                        double s) nogil
+    void fa_sm_tiles_f32(int kind, int negate, int backward, float *o, const float *x,
+                         const float *g, const unsigned char *mk, Py_ssize_t n, Py_ssize_t inner,
+                         Py_ssize_t t0, Py_ssize_t t1, float *sc) nogil
+    void fa_sm_tiles_f64(int kind, int negate, int backward, double *o, const double *x,
+                         const double *g, const unsigned char *mk, Py_ssize_t n, Py_ssize_t inner,
+                         Py_ssize_t t0, Py_ssize_t t1, double *sc) nogil
     void fa_sm_backward_row_f32(int softmax, float *o, const float *y, const float *g,
                                 Py_ssize_t n) nogil
     void fa_sm_backward_row_f64(int softmax, double *o, const double *y, const double *g,
@@ -624,6 +681,36 @@ cdef int _sm_bwd_blocks(int softmax, int dbl, char *o, const char *y, const char
     return 0
 
 
+# ------------------------------------------------------- a non-last axis: column tiles
+cdef int _sm_tiles(int kind, int negate, int backward, int dbl, char *o, const char *x,
+                   const char *g, const unsigned char *mk, Py_ssize_t outer, Py_ssize_t n,
+                   Py_ssize_t inner, Py_ssize_t k) noexcept nogil:
+    """(outer, n, inner) arrays reduced over n: tiles of FA_SM_TILE columns split over k
+    threads (each with its own scratch).  -1: no memory."""
+    cdef Py_ssize_t tasks = outer * ((inner + FA_SM_TILE - 1) // FA_SM_TILE)
+    cdef Py_ssize_t item = 8 if dbl else 4
+    cdef Py_ssize_t ns = FA_SM_TILE_STRIDE(n)
+    cdef Py_ssize_t need = (3 * FA_SM_TILE * ns + FA_SM_BLOCK) * item + FA_SM_TILE * ns
+    cdef Py_ssize_t c
+    cdef int failed = 0
+    cdef char *sc
+    for c in prange(k, schedule="static", num_threads=k):
+        sc = <char *>_sm_malloc(need)
+        if sc == NULL:
+            failed = 1
+        else:
+            if dbl:
+                fa_sm_tiles_f64(kind, negate, backward, <double *>o, <const double *>x,
+                                <const double *>g, mk, n, inner, _sm_chunk_lo(tasks, c, k),
+                                _sm_chunk_lo(tasks, c + 1, k), <double *>sc)
+            else:
+                fa_sm_tiles_f32(kind, negate, backward, <float *>o, <const float *>x,
+                                <const float *>g, mk, n, inner, _sm_chunk_lo(tasks, c, k),
+                                _sm_chunk_lo(tasks, c + 1, k), <float *>sc)
+            _sm_free(sc)
+    return -1 if failed else 0
+
+
 # --------------------------------------------------------------------- entry point
 cdef class RowKernel:
     """kernel(out, x, grad, mask, n_threads): one softmax-family op on 2-D (rows, n) arrays.
@@ -647,8 +734,8 @@ cdef class RowKernel:
     def __call__(self, cnp.ndarray out not None, cnp.ndarray x not None, grad, mask,
                  Py_ssize_t n_threads):
         cdef int typ = cnp.PyArray_TYPE(x)
-        cdef int dbl
-        cdef Py_ssize_t rows, n, k, nb
+        cdef int dbl, nd = cnp.PyArray_NDIM(x)
+        cdef Py_ssize_t rows, n, k, nb, inner = 1, tasks
         cdef char *op
         cdef const char *xp
         cdef const char *gp = NULL
@@ -660,29 +747,44 @@ cdef class RowKernel:
             dbl = 0
         else:
             raise TypeError(f"fastact cython row kernel: dtype {x.dtype} is not float32/float64")
-        if (cnp.PyArray_NDIM(x) != 2 or not cnp.PyArray_IS_C_CONTIGUOUS(x)
+        if (nd not in (2, 3) or not cnp.PyArray_IS_C_CONTIGUOUS(x)
                 or not cnp.PyArray_IS_C_CONTIGUOUS(out) or cnp.PyArray_TYPE(out) != typ):
-            raise ValueError("fastact cython row kernel: x must be 2-D and x, out C-contiguous "
-                             "of one dtype")
+            raise ValueError("fastact cython row kernel: x must be 2-D or 3-D and x, out "
+                             "C-contiguous of one dtype")
         rows = x.shape[0]
         n = x.shape[1]
-        if cnp.PyArray_SIZE(out) != (rows if self.kind == FA_SM_LOGSUMEXP and not self.backward
-                                     else rows * n):
+        if nd == 3:
+            inner = x.shape[2]
+        if cnp.PyArray_SIZE(out) != (rows * inner if self.kind == FA_SM_LOGSUMEXP
+                                     and not self.backward else rows * n * inner):
             raise ValueError("fastact cython row kernel: out has the wrong size")
         if self.backward:
             if (not isinstance(grad, cnp.ndarray) or cnp.PyArray_TYPE(<cnp.ndarray>grad) != typ
-                    or cnp.PyArray_SIZE(<cnp.ndarray>grad) != rows * n
+                    or cnp.PyArray_SIZE(<cnp.ndarray>grad) != rows * n * inner
                     or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>grad)):
                 raise ValueError("fastact cython row kernel: grad must match y")
             gp = cnp.PyArray_BYTES(<cnp.ndarray>grad)
         elif mask is not None:
             if (not isinstance(mask, cnp.ndarray) or cnp.PyArray_TYPE(<cnp.ndarray>mask) != cnp.NPY_BOOL
-                    or cnp.PyArray_SIZE(<cnp.ndarray>mask) != rows * n
+                    or cnp.PyArray_SIZE(<cnp.ndarray>mask) != rows * n * inner
                     or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>mask)):
                 raise ValueError("fastact cython row kernel: mask must be a C-contiguous bool "
                                  "array shaped like x")
             mp = <const unsigned char *>cnp.PyArray_BYTES(<cnp.ndarray>mask)
-        if rows == 0 or n == 0:
+        if rows == 0 or n == 0 or inner == 0:
+            return
+        if nd == 3 and inner > 1:
+            # a non-last axis: column tiles (see fa_sm_tiles)
+            tasks = rows * ((inner + FA_SM_TILE - 1) // FA_SM_TILE)
+            k = 1 if (_forked_child or not FASTACT_OPENMP
+                      or rows * n * inner <= SM_SERIAL_MAX) else min(n_threads, tasks)
+            op = cnp.PyArray_BYTES(out)
+            xp = cnp.PyArray_BYTES(x)
+            with nogil:
+                rc = _sm_tiles(self.kind, self.negate, self.backward, dbl, op, xp, gp, mp,
+                               rows, n, inner, k)
+            if rc != 0:
+                raise MemoryError("fastact cython row kernel: out of memory for scratch")
             return
         op = cnp.PyArray_BYTES(out)
         xp = cnp.PyArray_BYTES(x)

@@ -264,3 +264,28 @@ def test_many_subnormal_terms(op, dtype, t, kb):
             assert want >= np.finfo(dtype).smallest_normal
             value = got[r] if op == "logsumexp" else -got[r, 0]
             assert abs(float(value) - want) <= 4 * np.spacing(dtype(want)), (r, value, want)
+
+
+@pytest.mark.parametrize("kb", KERNEL_BACKENDS)
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("shape", [(3, 7, 5), (2, 2048, 33), (1, 3, 40000), (40, 50, 1)])
+@pytest.mark.parametrize("op", OPS)
+def test_3d_is_the_transposed_rows(op, shape, dtype, kb):
+    """(outer, n, inner) reduced over axis 1 (a non-last axis) gives the bits of the
+    last-axis kernel on the transposed rows, for 1 and 2 threads, with masks."""
+    outer, n, inner = shape
+    rows_shape = (outer * inner, n)
+    for mask in (False, True):
+        x2, g2, m2 = inputs(op, rows_shape, dtype, seed=n + inner, mask=mask)
+        want = run(kb, op, x2, g2, m2)
+
+        def cols(a):
+            return None if a is None else np.ascontiguousarray(
+                a.reshape(outer, inner, n).transpose(0, 2, 1))
+
+        for n_threads in (1, 2):
+            out = np.empty((outer, inner) if op == "logsumexp" else shape, dtype)
+            kernel(kb, op)(out, cols(x2), cols(g2), cols(m2), n_threads)
+            got = out.reshape(-1) if op == "logsumexp" else \
+                out.transpose(0, 2, 1).reshape(rows_shape)
+            assert np.array_equal(got, want, equal_nan=True), (mask, n_threads)

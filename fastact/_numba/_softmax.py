@@ -474,14 +474,14 @@ def _exp_rest_block(buf, x, mask, r, lo, hi, m):
     exp_shift), number of entries == m) on [lo, hi) (log_softmax, logsumexp: never
     negated); buf (x's dtype) is scratch."""
     xr = x[r, lo:hi]
-    ties = 0
+    ties = np.int32(0)  # int32 lanes: the float32 loop keeps 16 lanes per vector
     if mask is None:
         for i in range(xr.shape[0]):
             v = xr[i]
             e = _exp_shift(v, m)
             tie = v == m
             buf[i] = 0.0 if tie else e
-            ties += tie
+            ties = np.int32(ties + np.int32(tie))
     else:
         mr = mask[r, lo:hi]
         for i in range(xr.shape[0]):
@@ -490,8 +490,8 @@ def _exp_rest_block(buf, x, mask, r, lo, hi, m):
             keep = mr[i]
             tie = (v == m) & keep
             buf[i] = e if (keep & (v != m)) else 0.0
-            ties += tie
-    return _sum_pos(buf, hi - lo), ties
+            ties = np.int32(ties + np.int32(tie))
+    return _sum_pos(buf, hi - lo), np.int64(ties)
 
 
 @njit(**_JIT)

@@ -38,8 +38,10 @@ Rows whose maximum is +-inf or NaN, or whose sum is NaN, are finished by
 0 (softmax), -inf (log_softmax, logsumexp); masked entries are 0 / -inf.
 
 Backward ops: ``softmax_backward`` ``dx = y * (g - sum(g * y))``,
-``log_softmax_backward`` ``dx = g - exp(y) * sum(g)``: a blocked sum, then one
-elementwise pass.
+``log_softmax_backward`` ``dx = g - exp(y) * sum(g)``: per block a float partial
+sum of 4 terms per lane added in float64 (:func:`_dot_pos`, :func:`_sum_pos`),
+blocks in order; then one elementwise pass in the array dtype with the sum
+rounded to it (:func:`_backward_block`).
 
 Threads and determinism: a row's reductions are always the same sequence of
 block partial results combined in block order, whoever computes them.  Many
@@ -63,7 +65,6 @@ from numba.extending import intrinsic, overload
 from . import _threading, _vmath
 
 BLOCK = 2048  # elements per reduction block (fixed: results independent of threads)
-SUB = 256  # elements per vectorized partial sum inside a block
 SERIAL_MAX = 1 << 15  # at most this many elements: run on the calling thread
 # The forward ops by bytes: a parallel launch costs ~4-5 us (TBB), one thread
 # does ~2 float32 (~1 float64) elements per ns; measured break-even on 2 cores:
@@ -348,17 +349,6 @@ def _exp_shift_impl(v, m):
     return lambda v, m: exp_shift_f64(v, m)
 
 
-def _exp(like, z):
-    """exp(z) for float64 z, accurate enough for the dtype of array ``like``."""
-
-
-@overload(_exp)
-def _exp_impl(like, z):
-    if like.dtype == types.float32:
-        return lambda like, z: _vmath.exp_lp(z)
-    return lambda like, z: _vmath.exp_f64(z)
-
-
 # ------------------------------------------------------------ block pieces
 @njit(**_JIT)
 def _block_max_bits(xb, mask, r, lo, hi, negate):
@@ -422,30 +412,22 @@ def _sum_pos(a, n):
 
 
 @njit(**_SUM_JIT)
-def _dot_run(a, b, lo, hi):
-    """sum(a[lo:hi] * b[lo:hi]) in float64."""
+def _dot_pos(a, b, n):
+    """softmax_backward's sum(a[0:n] * b[0:n]) (signed): as :func:`_sum_pos`, four
+    quarters of L = n // 4, float partial sums (a_i b_i + a_{i+L} b_{i+L}) +
+    (a_{i+2L} b_{i+2L} + a_{i+3L} b_{i+3L}) in a's type (no contraction: < 3 u
+    sum |a b| in all), each converted and added in float64; the last n - 4L
+    products in float64.  Vectorized; the order depends on n only."""
+    q = n // 4
+    a0, a1, a2, a3 = a[0:q], a[q:2 * q], a[2 * q:3 * q], a[3 * q:4 * q]
+    b0, b1, b2, b3 = b[0:q], b[q:2 * q], b[2 * q:3 * q], b[3 * q:4 * q]
     s = 0.0
-    u = a[lo:hi]
-    v = b[lo:hi]
+    for i in range(q):
+        s += np.float64((a0[i] * b0[i] + a1[i] * b1[i]) + (a2[i] * b2[i] + a3[i] * b3[i]))
+    u = a[4 * q:n]
+    v = b[4 * q:n]
     for i in range(u.shape[0]):
         s += np.float64(u[i]) * np.float64(v[i])
-    return s
-
-
-@njit(**_JIT)
-def _blocked_sum(a, lo, hi):
-    """sum(a[lo:hi]) as SUB-element partial sums added in order."""
-    s = 0.0
-    for j in range(lo, hi, SUB):
-        s += _sum_run(a, j, min(j + SUB, hi))
-    return s
-
-
-@njit(**_JIT)
-def _blocked_dot(a, b, lo, hi):
-    s = 0.0
-    for j in range(lo, hi, SUB):
-        s += _dot_run(a, b, j, min(j + SUB, hi))
     return s
 
 
@@ -760,22 +742,54 @@ def _forward_blocks_parallel(kind, out, x, xb, mask, negate, n_chunks):
 # ------------------------------------------------------------ backward ops
 @njit(**_JIT)
 def _backward_block_sum(softmax, y, g, r, lo, hi):
-    """sum(g * y) (softmax) or sum(g) (log_softmax) over row r, [lo, hi)."""
+    """sum(g * y) (softmax, :func:`_dot_pos`) or sum(g) (log_softmax, :func:`_sum_pos`)
+    over row r, [lo, hi), in float64."""
     if softmax:
-        return _blocked_dot(g[r], y[r], lo, hi)
-    return _blocked_sum(g[r], lo, hi)
+        return _dot_pos(g[r, lo:hi], y[r, lo:hi], hi - lo)
+    return _sum_pos(g[r, lo:hi], hi - lo)
+
+
+def _fma(a, b, c):
+    """a * b + c with one rounding (llvm.fma) in the type of a, b, c."""
+
+
+@overload(_fma, inline="always")
+def _fma_impl(a, b, c):
+    if a == b == c == types.float32:
+        return lambda a, b, c: _fma32(a, b, c)
+    if a == b == c == types.float64:
+        return lambda a, b, c: _vmath.fma(a, b, c)
+    return None
+
+
+def _exp_any(v):
+    """exp(v) of any v in the type of v: float32 natively (exp_f32n, <= 2 ULP),
+    float64 by exp_f64."""
+
+
+@overload(_exp_any, inline="always")
+def _exp_any_impl(v):
+    if v == types.float32:
+        return lambda v: _vmath.exp_f32n(v)
+    if v == types.float64:
+        return lambda v: _vmath.exp_f64(v)
+    return None
 
 
 @njit(**_JIT)
 def _backward_block(softmax, out, y, g, r, lo, hi, s):
-    """softmax: y * (g - s); log_softmax: g - exp(y) * s, on row r, [lo, hi)."""
+    """On row r, [lo, hi), in y's type T with s_T = s rounded to T: softmax
+    y * (g - s_T); log_softmax fma(-exp(y), s_T, g) (explicit fma: the vector body
+    and the remainder agree).  Error a few ulp of |y| (|g| + |s|), resp.
+    |g| + exp(y) |s|: inside the backward bar."""
     o, yr, gr = out[r, lo:hi], y[r, lo:hi], g[r, lo:hi]
+    st = _cast_like(y, s)
     if softmax:
         for i in range(o.shape[0]):
-            o[i] = np.float64(yr[i]) * (np.float64(gr[i]) - s)
+            o[i] = yr[i] * (gr[i] - st)
     else:
         for i in range(o.shape[0]):
-            o[i] = np.float64(gr[i]) - _exp(y, np.float64(yr[i])) * s
+            o[i] = _fma(-_exp_any(yr[i]), st, gr[i])
 
 
 @njit(**_JIT)

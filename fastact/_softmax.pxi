@@ -330,11 +330,91 @@ cdef extern from *:
         }                                                                               \
     }                                                                                   \
     /* rows [r0, r1) of a forward op (scratch on the stack) */                          \
+    /* Pipelined rows (no mask, n <= FA_SM_BLOCK): the max of row r + 1 is taken in   \
+       the exp pass of row r, so its loads from memory overlap that pass's arithmetic \
+       (the max is exact in any order: the bits are those of fa_sm_forward_row).      \
+       The fused loops below return the max of xn[0:nn] (nn = n, or 0 at the end).   */\
+    static T fa_sm_key_max_##S(I hi, I lo) { return FROM(hi >= 0 ? hi : lo); }          \
+    static T fa_sm_exp_store_next_##S(T *o, const T *x, Py_ssize_t n, T m, int negate, \
+                                      const T *xn, Py_ssize_t nn) {                     \
+        const I sign = (I)((I)1 << (8 * sizeof(T) - 1)), flip = negate ? sign : 0;      \
+        I hi = sign, lo = (I)BITS(-(T)INFINITY);                                        \
+        Py_ssize_t c = n < nn ? n : nn, i;                                              \
+        if (negate) {                                                                   \
+            for (i = 0; i < c; i++) {                                                   \
+                o[i] = fa_sm_expneg_##S(-x[i] - m);                                     \
+                I b = (I)BITS(xn[i]) ^ flip;                                            \
+                hi = b > hi ? b : hi;                                                   \
+                lo = b < lo ? b : lo;                                                   \
+            }                                                                           \
+        } else {                                                                        \
+            for (i = 0; i < c; i++) {                                                   \
+                o[i] = fa_sm_expneg_##S(x[i] - m);                                      \
+                I b = (I)BITS(xn[i]);                                                   \
+                hi = b > hi ? b : hi;                                                   \
+                lo = b < lo ? b : lo;                                                   \
+            }                                                                           \
+        }                                                                               \
+        for (i = c; i < n; i++) o[i] = fa_sm_expneg_##S((negate ? -x[i] : x[i]) - m);  \
+        return fa_sm_key_max_##S(hi, lo);                                               \
+    }                                                                                   \
+    static T fa_sm_exp_rest_next_##S(T *buf, const T *x, Py_ssize_t n, T m,             \
+                                     Py_ssize_t *ties, const T *xn, Py_ssize_t nn) {    \
+        I hi = (I)((I)1 << (8 * sizeof(T) - 1)), lo = (I)BITS(-(T)INFINITY);            \
+        Py_ssize_t c = n < nn ? n : nn, i, t = 0;                                       \
+        for (i = 0; i < c; i++) {                                                       \
+            T v = x[i];                                                                 \
+            T e = fa_sm_exp_##S(v, m);                                                  \
+            buf[i] = v == m ? (T)0 : e;                                                 \
+            t += v == m;                                                                \
+            I b = (I)BITS(xn[i]);                                                       \
+            hi = b > hi ? b : hi;                                                       \
+            lo = b < lo ? b : lo;                                                       \
+        }                                                                               \
+        for (i = c; i < n; i++) {                                                       \
+            T v = x[i];                                                                 \
+            T e = fa_sm_exp_##S(v, m);                                                  \
+            buf[i] = v == m ? (T)0 : e;                                                 \
+            t += v == m;                                                                \
+        }                                                                               \
+        *ties = t;                                                                      \
+        return fa_sm_key_max_##S(hi, lo);                                               \
+    }                                                                                   \
+    /* one pipelined row: m its max, returns the max of the next row (xn, nn) */        \
+    static T fa_sm_piped_row_##S(int kind, int negate, T *o, const T *x, Py_ssize_t n,  \
+                                 T m, const T *xn, Py_ssize_t nn, T *buf) {             \
+        if (!(m - m == 0)) {                                                            \
+            fa_sm_special_##S(kind, o, x, NULL, n, m, 0);                               \
+            return fa_sm_max_##S(xn, NULL, nn, negate);                                 \
+        }                                                                               \
+        if (kind == FA_SM_SOFTMAX) {                                                    \
+            T mn = fa_sm_exp_store_next_##S(o, x, n, m, negate, xn, nn);                \
+            double total = fa_sm_sum_pos_##S(o, n);                                     \
+            if (total != total) fa_sm_special_##S(kind, o, x, NULL, n, m, 1);           \
+            else fa_sm_scale_##S(o, n, 1.0 / total);                                    \
+            return mn;                                                                  \
+        }                                                                               \
+        Py_ssize_t ties;                                                                \
+        T mn = fa_sm_exp_rest_next_##S(buf, x, n, m, &ties, xn, nn);                    \
+        double s = fa_sm_sum_pos_##S(buf, n);                                           \
+        if (s != s) { fa_sm_special_##S(kind, o, x, NULL, n, m, 1); return mn; }        \
+        double lse = log1p(s * FA_SM_UNSCALE_##S + (double)(ties - 1));                 \
+        if (kind == FA_SM_LOGSUMEXP) o[0] = (T)((double)m + lse);                       \
+        else fa_sm_log_##S(o, x, NULL, n, (double)m, lse);                              \
+        return mn;                                                                      \
+    }                                                                                   \
     static void fa_sm_forward_rows_##S(int kind, int negate, T *o, const T *x,          \
                                        const unsigned char *mk, Py_ssize_t r0,          \
                                        Py_ssize_t r1, Py_ssize_t n) {                   \
         T buf[FA_SM_BLOCK];                                                             \
         Py_ssize_t ostride = kind == FA_SM_LOGSUMEXP ? 1 : n;                           \
+        if (mk == NULL && n <= FA_SM_BLOCK && r0 < r1) {                                \
+            T m = fa_sm_max_##S(x + r0 * n, NULL, n, negate);                           \
+            for (Py_ssize_t r = r0; r < r1; r++)                                        \
+                m = fa_sm_piped_row_##S(kind, negate, o + r * ostride, x + r * n, n, m, \
+                                        x + (r + 1) * n, r + 1 < r1 ? n : 0, buf);      \
+            return;                                                                     \
+        }                                                                               \
         for (Py_ssize_t r = r0; r < r1; r++)                                            \
             fa_sm_forward_row_##S(kind, negate, o + r * ostride, x + r * n,             \
                                   mk ? mk + r * n : NULL, n, buf);                      \

@@ -330,7 +330,7 @@ cdef extern from *:
         }                                                                               \
     }                                                                                   \
     /* rows [r0, r1) of a forward op (scratch on the stack) */                          \
-    /* Pipelined rows (no mask, n <= FA_SM_BLOCK): the max of row r + 1 is taken in   \
+    /* Pipelined rows (no mask): the max of row r + 1 is taken, block by block, in    \
        the exp pass of row r, so its loads from memory overlap that pass's arithmetic \
        (the max is exact in any order: the bits are those of fa_sm_forward_row).      \
        The fused loops below return the max of xn[0:nn] (nn = n, or 0 at the end).   */\
@@ -380,24 +380,42 @@ cdef extern from *:
         *ties = t;                                                                      \
         return fa_sm_key_max_##S(hi, lo);                                               \
     }                                                                                   \
-    /* one pipelined row: m its max, returns the max of the next row (xn, nn) */        \
+    /* one pipelined row: m its max, returns the max of the next row (xn, nn), both   \
+       in blocks of FA_SM_BLOCK as fa_sm_forward_row                                  */\
     static T fa_sm_piped_row_##S(int kind, int negate, T *o, const T *x, Py_ssize_t n,  \
                                  T m, const T *xn, Py_ssize_t nn, T *buf) {             \
+        T mn = -(T)INFINITY;                                                            \
         if (!(m - m == 0)) {                                                            \
             fa_sm_special_##S(kind, o, x, NULL, n, m, 0);                               \
-            return fa_sm_max_##S(xn, NULL, nn, negate);                                 \
-        }                                                                               \
-        if (kind == FA_SM_SOFTMAX) {                                                    \
-            T mn = fa_sm_exp_store_next_##S(o, x, n, m, negate, xn, nn);                \
-            double total = fa_sm_sum_pos_##S(o, n);                                     \
-            if (total != total) fa_sm_special_##S(kind, o, x, NULL, n, m, 1);           \
-            else fa_sm_scale_##S(o, n, 1.0 / total);                                    \
+            for (Py_ssize_t lo = 0; lo < nn; lo += FA_SM_BLOCK) {                       \
+                T mb = fa_sm_max_##S(xn + lo, NULL, nn - lo < FA_SM_BLOCK ? nn - lo : FA_SM_BLOCK, negate); \
+                mn = mb > mn ? mb : mn;                                                 \
+            }                                                                           \
             return mn;                                                                  \
         }                                                                               \
-        Py_ssize_t ties;                                                                \
-        T mn = fa_sm_exp_rest_next_##S(buf, x, n, m, &ties, xn, nn);                    \
-        double s = fa_sm_sum_pos_##S(buf, n);                                           \
+        double s = 0.0;                                                                 \
+        Py_ssize_t ties = 0;                                                            \
+        for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                            \
+            Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK, tb;           \
+            Py_ssize_t ln = nn - lo < len ? (nn > lo ? nn - lo : 0) : len;              \
+            T mb;                                                                       \
+            if (kind == FA_SM_SOFTMAX) {                                                \
+                mb = fa_sm_exp_store_next_##S(o + lo, x + lo, len, m, negate, xn + lo, ln); \
+                s += fa_sm_sum_pos_##S(o + lo, len);                                    \
+            } else {                                                                    \
+                mb = fa_sm_exp_rest_next_##S(buf, x + lo, len, m, &tb, xn + lo, ln);    \
+                s += fa_sm_sum_pos_##S(buf, len);                                       \
+                ties += tb;                                                             \
+            }                                                                           \
+            mn = mb > mn ? mb : mn;                                                     \
+        }                                                                               \
         if (s != s) { fa_sm_special_##S(kind, o, x, NULL, n, m, 1); return mn; }        \
+        if (kind == FA_SM_SOFTMAX) {                                                    \
+            double inv = 1.0 / s;                                                       \
+            for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK)                          \
+                fa_sm_scale_##S(o + lo, n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK, inv); \
+            return mn;                                                                  \
+        }                                                                               \
         double lse = log1p(s * FA_SM_UNSCALE_##S + (double)(ties - 1));                 \
         if (kind == FA_SM_LOGSUMEXP) o[0] = (T)((double)m + lse);                       \
         else fa_sm_log_##S(o, x, NULL, n, (double)m, lse);                              \
@@ -408,8 +426,13 @@ cdef extern from *:
                                        Py_ssize_t r1, Py_ssize_t n) {                   \
         T buf[FA_SM_BLOCK];                                                             \
         Py_ssize_t ostride = kind == FA_SM_LOGSUMEXP ? 1 : n;                           \
-        if (mk == NULL && n <= FA_SM_BLOCK && r0 < r1) {                                \
-            T m = fa_sm_max_##S(x + r0 * n, NULL, n, negate);                           \
+        if (mk == NULL && r0 < r1) {                                                    \
+            T m = -(T)INFINITY;                                                         \
+            for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                        \
+                T mb = fa_sm_max_##S(x + r0 * n + lo, NULL,                             \
+                                     n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK, negate); \
+                m = mb > m ? mb : m;                                                    \
+            }                                                                           \
             for (Py_ssize_t r = r0; r < r1; r++)                                        \
                 m = fa_sm_piped_row_##S(kind, negate, o + r * ostride, x + r * n, n, m, \
                                         x + (r + 1) * n, r + 1 < r1 ? n : 0, buf);      \

@@ -111,31 +111,7 @@ def get_rowwise(op: str):
         if exc.name != __name__ + "._softmax":
             raise
         raise NotImplementedError("the numba backend has no softmax kernels yet") from None
-    kernel = _softmax.get_rowwise(op)
-    if getattr(kernel, "takes_3d", False):
-        return kernel
-    return _by_transposed_rows(kernel, op == "logsumexp")
-
-
-def _by_transposed_rows(kernel, reduces):
-    """A row kernel that also takes 3-D (outer, n, inner) arrays, through transposed copies."""
-    import numpy as np
-
-    def run(out, x, grad, mask, n_threads):
-        if x.ndim != 3:
-            return kernel(out, x, grad, mask, n_threads)
-        outer, n, inner = x.shape
-
-        def rows(a):
-            return None if a is None else np.ascontiguousarray(a.transpose(0, 2, 1)).reshape(-1, n)
-
-        if reduces:
-            return kernel(out.reshape(-1), rows(x), rows(grad), rows(mask), n_threads)
-        result = np.empty((outer * inner, n), x.dtype)
-        kernel(result, rows(x), rows(grad), rows(mask), n_threads)
-        out[...] = result.reshape(outer, inner, n).transpose(0, 2, 1)
-
-    return run
+    return _softmax.get_rowwise(op)  # 2-D rows and 3-D (outer, n, inner) natively
 
 
 def kernel_variants():

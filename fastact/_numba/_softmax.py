@@ -842,6 +842,163 @@ def _backward_blocks_parallel(softmax, out, y, g, n_chunks):
         _set_threads(previous)
 
 
+# ------------------------------------------------ a non-last axis: column tiles
+# Arrays (outer, n, inner) reduced over n.  Tile t (of outer * ceil(inner / TILE))
+# = TILE neighbouring columns of one outer index: gathered into rows of scratch
+# (each source row read as TILE contiguous elements), each scratch row run
+# through the row functions above (the very code the 2-D kernel runs on that
+# row), the results scattered back.  Every column gets the bits the last-axis
+# kernel gives its transposed row, whatever the number of threads.
+TILE = 16
+
+
+@njit(**_JIT)
+def _tile_stride(n):
+    """Scratch row stride for n: whole 64-byte lines (16 elements: enough for both
+    dtypes), an odd number of 16-element groups, so the TILE rows of a tile do not
+    all map to one set of the L1 cache."""
+    return (((n + 15) // 16) | 1) * 16
+
+
+def _bits_view(a):
+    """a (float32/float64, 1-D) viewed as int32/int64."""
+
+
+@overload(_bits_view)
+def _bits_view_impl(a):
+    if a.dtype == types.float32:
+        return lambda a: a.view(np.int32)
+    return lambda a: a.view(np.int64)
+
+
+@njit(**_JIT)
+def _gather(d, ns, a, base, n, inner, w):
+    """d[c * ns + i] = a[base + i * inner + c] for i < n, c < w (flat arrays)."""
+    if w == TILE:  # full tiles: a fixed inner trip count (unrolled)
+        for i in range(n):
+            src = base + i * inner
+            for c in range(TILE):
+                d[c * ns + i] = a[src + c]
+    else:
+        for i in range(n):
+            src = base + i * inner
+            for c in range(w):
+                d[c * ns + i] = a[src + c]
+
+
+@njit(**_JIT)
+def _scatter(a, base, n, inner, w, d, ns):
+    """a[base + i * inner + c] = d[c * ns + i] for i < n, c < w (flat arrays)."""
+    if w == TILE:
+        for i in range(n):
+            dst = base + i * inner
+            for c in range(TILE):
+                a[dst + c] = d[c * ns + i]
+    else:
+        for i in range(n):
+            dst = base + i * inner
+            for c in range(w):
+                a[dst + c] = d[c * ns + i]
+
+
+@njit(**_JIT)
+def _forward_tiles(kind, out, x, mask, negate, t0, t1):
+    """Tiles [t0, t1) of a forward op on (outer, n, inner) x (out shaped like x, or
+    (outer, inner) for logsumexp), through :func:`_forward_row` on scratch rows."""
+    _, n, inner = x.shape
+    per = (inner + TILE - 1) // TILE
+    ns = _tile_stride(n)
+    xf = x.reshape(-1)
+    of = out.reshape(-1)
+    sx = np.empty(TILE * ns, x.dtype)
+    sxb = _bits_view(sx)
+    so = np.empty(TILE * ns if kind != LOGSUMEXP else 0, x.dtype)
+    sm = np.empty(TILE * ns if mask is not None else 0, np.bool_)
+    buf = np.empty(min(BLOCK, n), x.dtype)
+    for t in range(t0, t1):
+        o_idx = t // per
+        c0 = (t - o_idx * per) * TILE
+        w = min(inner - c0, TILE)
+        base = o_idx * n * inner + c0
+        _gather(sx, ns, xf, base, n, inner, w)
+        if mask is not None:
+            _gather(sm, ns, mask.reshape(-1), base, n, inner, w)
+        for c in range(w):
+            lo = c * ns
+            xc = sx[lo:lo + n].reshape(1, n)
+            xbc = sxb[lo:lo + n].reshape(1, n)
+            if kind == LOGSUMEXP:
+                j = o_idx * inner + c0 + c
+                oc = of[j:j + 1].reshape(1, 1)
+            else:
+                oc = so[lo:lo + n].reshape(1, n)
+            if mask is None:
+                _forward_row(kind, oc, xc, xbc, None, 0, buf, negate)
+            else:
+                _forward_row(kind, oc, xc, xbc, sm[lo:lo + n].reshape(1, n), 0, buf, negate)
+        if kind != LOGSUMEXP:
+            _scatter(of, base, n, inner, w, so, ns)
+
+
+@njit(**_JIT)
+def _backward_tiles(softmax, out, y, g, t0, t1):
+    """Tiles [t0, t1) of a backward op on (outer, n, inner) arrays, through
+    :func:`_backward_rows` on scratch rows."""
+    _, n, inner = y.shape
+    per = (inner + TILE - 1) // TILE
+    ns = _tile_stride(n)
+    yf = y.reshape(-1)
+    gf = g.reshape(-1)
+    of = out.reshape(-1)
+    sy = np.empty(TILE * ns, y.dtype)
+    sg = np.empty(TILE * ns, y.dtype)
+    so = np.empty(TILE * ns, y.dtype)
+    for t in range(t0, t1):
+        o_idx = t // per
+        c0 = (t - o_idx * per) * TILE
+        w = min(inner - c0, TILE)
+        base = o_idx * n * inner + c0
+        _gather(sy, ns, yf, base, n, inner, w)
+        _gather(sg, ns, gf, base, n, inner, w)
+        for c in range(w):
+            lo = c * ns
+            _backward_rows(softmax, so[lo:lo + n].reshape(1, n), sy[lo:lo + n].reshape(1, n),
+                           sg[lo:lo + n].reshape(1, n), 0, 1)
+        _scatter(of, base, n, inner, w, so, ns)
+
+
+def _tile_count(shape):
+    outer, _, inner = shape
+    return outer * ((inner + TILE - 1) // TILE)
+
+
+@njit(**_PAR_JIT)
+def _forward_tiles_parallel(kind, out, x, mask, negate, n_chunks):
+    previous = _get_threads()
+    if previous != n_chunks:
+        _set_threads(np.int64(n_chunks))
+    outer, _, inner = x.shape
+    tasks = outer * ((inner + TILE - 1) // TILE)
+    for c in prange(n_chunks):
+        _forward_tiles(kind, out, x, mask, negate, tasks * c // n_chunks,
+                       tasks * (c + 1) // n_chunks)
+    if previous != n_chunks:
+        _set_threads(previous)
+
+
+@njit(**_PAR_JIT)
+def _backward_tiles_parallel(softmax, out, y, g, n_chunks):
+    previous = _get_threads()
+    if previous != n_chunks:
+        _set_threads(np.int64(n_chunks))
+    outer, _, inner = y.shape
+    tasks = outer * ((inner + TILE - 1) // TILE)
+    for c in prange(n_chunks):
+        _backward_tiles(softmax, out, y, g, tasks * c // n_chunks, tasks * (c + 1) // n_chunks)
+    if previous != n_chunks:
+        _set_threads(previous)
+
+
 # ------------------------------------------------------------ entry point
 _FORWARD = {
     "softmax": (SOFTMAX, False),
@@ -884,17 +1041,39 @@ def _plan(rows, n, n_threads, serial_max=SERIAL_MAX, blocks_serial_max=SERIAL_MA
     return "rows", min(n_threads, rows)
 
 
+def _tile_chunks(x, n_threads, serial_max):
+    """Parallel chunks for the column tiles of a 3-D x (1: run on the calling thread)."""
+    n_threads = min(n_threads, _MAX_THREADS)
+    if n_threads <= 1 or x.size <= serial_max:
+        return 1
+    return max(1, min(n_threads, _tile_count(x.shape)))
+
+
 def get_rowwise(op):
-    """``kernel(out, x, grad, mask, n_threads)`` for the softmax-family op ``op``."""
+    """``kernel(out, x, grad, mask, n_threads)`` for the softmax-family op ``op``, on
+    2-D ``(rows, n)`` arrays along the last axis or 3-D ``(outer, n, inner)`` arrays
+    along axis 1 (column tiles, see :func:`_forward_tiles`); every op takes both."""
     if op in _FORWARD:
         kind, negate = _FORWARD[op]
 
         def kernel(out, x, grad, mask, n_threads):
+            size = x.itemsize
+            if x.ndim == 3:
+                if x.shape[2] != 1:
+                    chunks = _tile_chunks(x, n_threads, FORWARD_SERIAL_BYTES // size)
+                    if chunks == 1:
+                        _forward_tiles(kind, out, x, mask, negate, 0, _tile_count(x.shape))
+                    else:
+                        _launch(_forward_tiles_parallel, (kind, out, x, mask, negate, chunks))
+                    return
+                x = x.reshape(x.shape[:2])
+                mask = None if mask is None else mask.reshape(x.shape)
             rows, n = x.shape
             xb = x.view(_INT_VIEW[x.dtype])
             if kind == LOGSUMEXP:
                 out = out.reshape(rows, 1)  # one code path: out[r, 0] is row r's result
-            size = x.itemsize
+            else:
+                out = out.reshape(rows, n)
             how, chunks = _plan(rows, n, n_threads, FORWARD_SERIAL_BYTES // size,
                                 FORWARD_BLOCKS_SERIAL_BYTES // size)
             if how == "serial":
@@ -908,6 +1087,17 @@ def get_rowwise(op):
         softmax = _BACKWARD[op]
 
         def kernel(out, x, grad, mask, n_threads):
+            if x.ndim == 3:
+                if x.shape[2] != 1:
+                    chunks = _tile_chunks(x, n_threads, SERIAL_MAX)
+                    if chunks == 1:
+                        _backward_tiles(softmax, out, x, grad, 0, _tile_count(x.shape))
+                    else:
+                        _launch(_backward_tiles_parallel, (softmax, out, x, grad, chunks))
+                    return
+                x = x.reshape(x.shape[:2])
+                out = out.reshape(x.shape)
+                grad = grad.reshape(x.shape)
             rows, n = x.shape
             how, chunks = _plan(rows, n, n_threads)
             if how == "serial":
@@ -919,6 +1109,7 @@ def get_rowwise(op):
 
     else:
         raise KeyError(op)
+    kernel.takes_3d = True
     kernel.__name__ = f"numba_{op}"
     kernel.__doc__ = f"Numba row kernel for {op} (see fastact._numba._softmax)."
     return kernel
@@ -926,7 +1117,8 @@ def get_rowwise(op):
 
 def warmup() -> None:
     """Compile (or load from the disk cache) every softmax-family variant:
-    float32/float64, with and without a mask, serial, by rows and by blocks."""
+    float32/float64, with and without a mask, serial, by rows, by blocks and by
+    column tiles (3-D arrays)."""
     for dtype in (np.float32, np.float64):
         x = np.zeros((2, 3), dtype)
         xb = x.view(_INT_VIEW[x.dtype])
@@ -941,3 +1133,13 @@ def warmup() -> None:
             _backward_rows(softmax, out, x, x, 0, 2)
             _backward_rows_parallel(softmax, out, x, x, 1)
             _backward_blocks_parallel(softmax, out, x, x, 1)
+        x3 = np.zeros((1, 3, 2), dtype)
+        out3 = np.empty_like(x3)
+        for mask in (None, np.ones(x3.shape, np.bool_)):
+            for kind in (SOFTMAX, LOG_SOFTMAX, LOGSUMEXP):
+                o = np.empty((1, 2), dtype) if kind == LOGSUMEXP else out3
+                _forward_tiles(kind, o, x3, mask, False, 0, 1)
+                _forward_tiles_parallel(kind, o, x3, mask, False, 1)
+        for softmax in (True, False):
+            _backward_tiles(softmax, out3, x3, x3, 0, 1)
+            _backward_tiles_parallel(softmax, out3, x3, x3, 1)

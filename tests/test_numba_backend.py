@@ -135,8 +135,9 @@ def test_import_fastact_does_not_import_numba():
 
 def test_softmax_loops_use_vector_registers_and_keep_the_thread_count(tmp_path):
     # Compiled fresh (cached code cannot be inspected); each hot loop of the
-    # softmax family must use ymm/zmm registers and call no libm function; a
-    # 2-thread launch restores the caller's Numba thread count.
+    # softmax family (forward and backward) must use ymm/zmm registers and call no
+    # libm function; 2-thread launches (rows, column tiles) restore the caller's
+    # Numba thread count.
     proc = _run("""
         import re, numba, numpy as np
         from fastact._numba import _softmax as S
@@ -146,20 +147,25 @@ def test_softmax_loops_use_vector_registers_and_keep_the_thread_count(tmp_path):
             xb = x.view(S._INT_VIEW[x.dtype])
             for kind in (S.SOFTMAX, S.LOG_SOFTMAX):
                 S._forward_rows(kind, o, x, xb, None, 0, 3, False)
+            for softmax in (True, False):
+                S._backward_rows(softmax, o, x, x, 0, 3)
         for name in ("_block_max_bits", "_exp_store_block", "_sum_pos", "_scale_block",
-                     "_log_block", "_exp_rest_block"):
+                     "_log_block", "_exp_rest_block", "_dot_pos", "_backward_block"):
             fn = getattr(S, name)
             for sig in fn.signatures:
                 asm = fn.inspect_asm(sig)
                 vec = ("zmm" in asm) or ("ymm" in asm)
                 libm = bool(re.search(r"call\\w*\\s+\\S*(exp|log)\\w*", asm, re.I))
-                print("LOOP", name, sig[0].dtype, vec and not libm)
+                dtype = next(a.dtype for a in sig if hasattr(a, "dtype"))
+                print("LOOP", name, dtype, vec and not libm)
         numba.set_num_threads(1)
         x = np.ones((64, 4000)); o = np.empty_like(x)
         S.get_rowwise("softmax")(o, x, None, None, 2)
+        x3 = np.ones((4, 3000, 40)); o3 = np.empty_like(x3)  # a non-last axis: tiles
+        S.get_rowwise("softmax_backward")(o3, x3, x3, None, 2)
         print("THREADS", numba.get_num_threads())
     """, env={"FASTACT_CACHE_DIR": str(tmp_path), "NUMBA_CACHE_DIR": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     loops = [line for line in proc.stdout.splitlines() if line.startswith("LOOP")]
-    assert len(loops) == 12 and all(line.endswith("True") for line in loops), proc.stdout
+    assert len(loops) == 16 and all(line.endswith("True") for line in loops), proc.stdout
     assert "THREADS 1" in proc.stdout, proc.stdout

@@ -150,7 +150,8 @@ def test_softmax_loops_use_vector_registers_and_keep_the_thread_count(tmp_path):
             for softmax in (True, False):
                 S._backward_rows(softmax, o, x, x, 0, 3)
         for name in ("_block_max_bits", "_exp_store_block", "_sum_pos", "_scale_block",
-                     "_log_block", "_exp_rest_block", "_dot_pos", "_backward_block"):
+                     "_log_block", "_exp_rest_block", "_dot_lanes", "_sum_lanes",
+                     "_backward_block"):
             fn = getattr(S, name)
             for sig in fn.signatures:
                 asm = fn.inspect_asm(sig)
@@ -167,5 +168,5 @@ def test_softmax_loops_use_vector_registers_and_keep_the_thread_count(tmp_path):
     """, env={"FASTACT_CACHE_DIR": str(tmp_path), "NUMBA_CACHE_DIR": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     loops = [line for line in proc.stdout.splitlines() if line.startswith("LOOP")]
-    assert len(loops) == 16 and all(line.endswith("True") for line in loops), proc.stdout
+    assert len(loops) == 18 and all(line.endswith("True") for line in loops), proc.stdout
     assert "THREADS 1" in proc.stdout, proc.stdout

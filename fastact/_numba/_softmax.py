@@ -428,9 +428,10 @@ def _sum_lanes(a, n):
     acc = np.zeros(LANES, np.float64)
     m = n // (4 * LANES)
     for k in range(m):
-        p = a[4 * LANES * k:4 * LANES * (k + 1)]
+        b = 4 * LANES * k
         for j in range(LANES):
-            acc[j] += np.float64((p[j] + p[j + LANES]) + (p[j + 2 * LANES] + p[j + 3 * LANES]))
+            acc[j] += np.float64((a[b + j] + a[b + j + LANES])
+                                 + (a[b + j + 2 * LANES] + a[b + j + 3 * LANES]))
     for i in range(4 * LANES * m, n):
         acc[i % LANES] += np.float64(a[i])
     s = 0.0
@@ -448,12 +449,10 @@ def _dot_lanes(a, b, n):
     acc = np.zeros(LANES, np.float64)
     m = n // (4 * LANES)
     for k in range(m):
-        p = a[4 * LANES * k:4 * LANES * (k + 1)]
-        q = b[4 * LANES * k:4 * LANES * (k + 1)]
+        o = 4 * LANES * k
         for j in range(LANES):
-            acc[j] += np.float64((p[j] * q[j] + p[j + LANES] * q[j + LANES])
-                                 + (p[j + 2 * LANES] * q[j + 2 * LANES]
-                                    + p[j + 3 * LANES] * q[j + 3 * LANES]))
+            i0, i1, i2, i3 = o + j, o + j + LANES, o + j + 2 * LANES, o + j + 3 * LANES
+            acc[j] += np.float64((a[i0] * b[i0] + a[i1] * b[i1]) + (a[i2] * b[i2] + a[i3] * b[i3]))
     for i in range(4 * LANES * m, n):
         acc[i % LANES] += np.float64(a[i]) * np.float64(b[i])
     s = 0.0

@@ -272,46 +272,6 @@ cdef extern from *:
         T off = kind == FA_SM_SOFTMAX ? (T)0 : -(T)INFINITY;                            \
         for (Py_ssize_t i = 0; i < n; i++) o[i] = (mk == NULL || mk[i]) ? fill : off;   \
     }                                                                                   \
-    /* one whole row of a forward op; o is the row (or the 1 result of logsumexp) */     \
-    static void fa_sm_forward_row_##S(int kind, int negate, T *o, const T *x,           \
-                                      const unsigned char *mk, Py_ssize_t n, T *buf) {  \
-        T m = -(T)INFINITY;                                                             \
-        for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                            \
-            Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK;               \
-            T mb = fa_sm_max_##S(x + lo, mk ? mk + lo : NULL, len, negate);             \
-            m = mb > m ? mb : m;                                                        \
-        }                                                                               \
-        if (!(m - m == 0)) { fa_sm_special_##S(kind, o, x, mk, n, m, 0); return; }      \
-        if (kind == FA_SM_SOFTMAX) {                                                    \
-            double total = 0.0;                                                         \
-            for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                        \
-                Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK;           \
-                total += fa_sm_exp_store_##S(o + lo, x + lo, mk ? mk + lo : NULL, len,  \
-                                             m, negate);                                \
-            }                                                                           \
-            if (total != total) { fa_sm_special_##S(kind, o, x, mk, n, m, 1); return; } \
-            double inv = 1.0 / total;                                                   \
-            for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                        \
-                Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK;           \
-                fa_sm_scale_##S(o + lo, len, inv);                                      \
-            }                                                                           \
-            return;                                                                     \
-        }                                                                               \
-        double s = 0.0;                                                                 \
-        Py_ssize_t ties = 0;                                                            \
-        for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                            \
-            Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK, tb;           \
-            s += fa_sm_exp_rest_##S(buf, x + lo, mk ? mk + lo : NULL, len, m, &tb);         \
-            ties += tb;                                                                 \
-        }                                                                               \
-        if (s != s) { fa_sm_special_##S(kind, o, x, mk, n, m, 1); return; }            \
-        double lse = log1p(s * FA_SM_UNSCALE_##S + (double)(ties - 1));                 \
-        if (kind == FA_SM_LOGSUMEXP) { o[0] = (T)((double)m + lse); return; }           \
-        for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                            \
-            Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK;               \
-            fa_sm_log_##S(o + lo, x + lo, mk ? mk + lo : NULL, len, (double)m, lse);         \
-        }                                                                               \
-    }                                                                                   \
     /* backward: the row sum (softmax: sum g*y, log_softmax: sum g) of a block */       \
     static double fa_sm_bsum_##S(int softmax, const T *y, const T *g, Py_ssize_t len) { \
         return softmax ? fa_sm_dot_##S(g, y, len) : fa_sm_sum_pos_##S(g, len);          \
@@ -380,36 +340,51 @@ cdef extern from *:
         *ties = t;                                                                      \
         return fa_sm_key_max_##S(hi, lo);                                               \
     }                                                                                   \
-    /* one pipelined row: m its max, returns the max of the next row (xn, nn), both   \
-       in blocks of FA_SM_BLOCK as fa_sm_forward_row                                  */\
-    static T fa_sm_piped_row_##S(int kind, int negate, T *o, const T *x, Py_ssize_t n,  \
-                                 T m, const T *xn, Py_ssize_t nn, T *buf) {             \
+    /* max of a row of n, as the combination of its block maxima in block order */     \
+    static T fa_sm_row_max_##S(const T *x, const unsigned char *mk, Py_ssize_t n,       \
+                               int negate) {                                            \
+        T m = -(T)INFINITY;                                                             \
+        for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                            \
+            T mb = fa_sm_max_##S(x + lo, mk ? mk + lo : NULL,                           \
+                                 n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK, negate);  \
+            m = mb > m ? mb : m;                                                        \
+        }                                                                               \
+        return m;                                                                       \
+    }                                                                                   \
+    /* A forward row given its max m (o: the row, or the 1 result of logsumexp), block \
+       by block.  Without a mask the exp passes also take the max of the next row     \
+       (xn, nn; nn = 0: none), which is returned; with a mask nn must be 0.          */ \
+    static T fa_sm_row_rest_##S(int kind, int negate, T *o, const T *x,                 \
+                                const unsigned char *mk, Py_ssize_t n, T m,             \
+                                const T *xn, Py_ssize_t nn, T *buf) {                   \
         T mn = -(T)INFINITY;                                                            \
         if (!(m - m == 0)) {                                                            \
-            fa_sm_special_##S(kind, o, x, NULL, n, m, 0);                               \
-            for (Py_ssize_t lo = 0; lo < nn; lo += FA_SM_BLOCK) {                       \
-                T mb = fa_sm_max_##S(xn + lo, NULL, nn - lo < FA_SM_BLOCK ? nn - lo : FA_SM_BLOCK, negate); \
-                mn = mb > mn ? mb : mn;                                                 \
-            }                                                                           \
-            return mn;                                                                  \
+            fa_sm_special_##S(kind, o, x, mk, n, m, 0);                                 \
+            return fa_sm_row_max_##S(xn, NULL, nn, negate);                             \
         }                                                                               \
         double s = 0.0;                                                                 \
         Py_ssize_t ties = 0;                                                            \
         for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                            \
-            Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK, tb;           \
+            Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK, tb = 0;       \
             Py_ssize_t ln = nn - lo < len ? (nn > lo ? nn - lo : 0) : len;              \
-            T mb;                                                                       \
+            T mb = -(T)INFINITY;                                                        \
             if (kind == FA_SM_SOFTMAX) {                                                \
-                mb = fa_sm_exp_store_next_##S(o + lo, x + lo, len, m, negate, xn + lo, ln); \
-                s += fa_sm_sum_pos_##S(o + lo, len);                                    \
-            } else {                                                                    \
+                if (mk == NULL) {                                                       \
+                    mb = fa_sm_exp_store_next_##S(o + lo, x + lo, len, m, negate, xn + lo, ln); \
+                    s += fa_sm_sum_pos_##S(o + lo, len);                                \
+                } else {                                                                \
+                    s += fa_sm_exp_store_##S(o + lo, x + lo, mk + lo, len, m, negate);   \
+                }                                                                       \
+            } else if (mk == NULL) {                                                    \
                 mb = fa_sm_exp_rest_next_##S(buf, x + lo, len, m, &tb, xn + lo, ln);    \
                 s += fa_sm_sum_pos_##S(buf, len);                                       \
-                ties += tb;                                                             \
+            } else {                                                                    \
+                s += fa_sm_exp_rest_##S(buf, x + lo, mk + lo, len, m, &tb);             \
             }                                                                           \
+            ties += tb;                                                                 \
             mn = mb > mn ? mb : mn;                                                     \
         }                                                                               \
-        if (s != s) { fa_sm_special_##S(kind, o, x, NULL, n, m, 1); return mn; }        \
+        if (s != s) { fa_sm_special_##S(kind, o, x, mk, n, m, 1); return mn; }          \
         if (kind == FA_SM_SOFTMAX) {                                                    \
             double inv = 1.0 / s;                                                       \
             for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK)                          \
@@ -417,9 +392,17 @@ cdef extern from *:
             return mn;                                                                  \
         }                                                                               \
         double lse = log1p(s * FA_SM_UNSCALE_##S + (double)(ties - 1));                 \
-        if (kind == FA_SM_LOGSUMEXP) o[0] = (T)((double)m + lse);                       \
-        else fa_sm_log_##S(o, x, NULL, n, (double)m, lse);                              \
+        if (kind == FA_SM_LOGSUMEXP) { o[0] = (T)((double)m + lse); return mn; }        \
+        for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK)                              \
+            fa_sm_log_##S(o + lo, x + lo, mk ? mk + lo : NULL,                          \
+                          n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK, (double)m, lse); \
         return mn;                                                                      \
+    }                                                                                   \
+    /* one whole row of a forward op */                                                 \
+    static void fa_sm_forward_row_##S(int kind, int negate, T *o, const T *x,           \
+                                      const unsigned char *mk, Py_ssize_t n, T *buf) {  \
+        fa_sm_row_rest_##S(kind, negate, o, x, mk, n, fa_sm_row_max_##S(x, mk, n, negate), \
+                           NULL, 0, buf);                                               \
     }                                                                                   \
     static void fa_sm_forward_rows_##S(int kind, int negate, T *o, const T *x,          \
                                        const unsigned char *mk, Py_ssize_t r0,          \
@@ -427,15 +410,10 @@ cdef extern from *:
         T buf[FA_SM_BLOCK];                                                             \
         Py_ssize_t ostride = kind == FA_SM_LOGSUMEXP ? 1 : n;                           \
         if (mk == NULL && r0 < r1) {                                                    \
-            T m = -(T)INFINITY;                                                         \
-            for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                        \
-                T mb = fa_sm_max_##S(x + r0 * n + lo, NULL,                             \
-                                     n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK, negate); \
-                m = mb > m ? mb : m;                                                    \
-            }                                                                           \
+            T m = fa_sm_row_max_##S(x + r0 * n, NULL, n, negate);                       \
             for (Py_ssize_t r = r0; r < r1; r++)                                        \
-                m = fa_sm_piped_row_##S(kind, negate, o + r * ostride, x + r * n, n, m, \
-                                        x + (r + 1) * n, r + 1 < r1 ? n : 0, buf);      \
+                m = fa_sm_row_rest_##S(kind, negate, o + r * ostride, x + r * n, NULL, n, m, \
+                                       x + (r + 1) * n, r + 1 < r1 ? n : 0, buf);       \
             return;                                                                     \
         }                                                                               \
         for (Py_ssize_t r = r0; r < r1; r++)                                            \

@@ -151,7 +151,7 @@ def test_softmax_loops_use_vector_registers_and_keep_the_thread_count(tmp_path):
                 S._backward_rows(softmax, o, x, x, 0, 3)
         for name in ("_block_max_bits", "_exp_store_block", "_sum_pos", "_scale_block",
                      "_log_block", "_exp_rest_block", "_dot_lanes", "_sum_lanes",
-                     "_backward_block"):
+                     "_backward_block", "_exp_store_next_block", "_exp_rest_next_block"):
             fn = getattr(S, name)
             for sig in fn.signatures:
                 asm = fn.inspect_asm(sig)
@@ -168,5 +168,32 @@ def test_softmax_loops_use_vector_registers_and_keep_the_thread_count(tmp_path):
     """, env={"FASTACT_CACHE_DIR": str(tmp_path), "NUMBA_CACHE_DIR": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     loops = [line for line in proc.stdout.splitlines() if line.startswith("LOOP")]
-    assert len(loops) == 18 and all(line.endswith("True") for line in loops), proc.stdout
+    assert len(loops) == 22 and all(line.endswith("True") for line in loops), proc.stdout
     assert "THREADS 1" in proc.stdout, proc.stdout
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pipelined_rows_match_row_by_row(dtype):
+    # Pipelined rows (the next row's max inside this row's exp pass) give the bits
+    # of the row-by-row path, also around special rows (+-inf, NaN, all -inf) and
+    # for rows longer than a block.
+    from fastact._numba import _softmax as S
+
+    rng = np.random.default_rng(1)
+    for n in (7, 300, S.BLOCK + 5):
+        x = (rng.standard_normal((9, n)) * 4).astype(dtype)
+        x[1, 3] = np.inf
+        x[2, :] = -np.inf
+        x[4, 5] = np.nan
+        x[6, 2] = -np.inf
+        x[7, 0] = x[7].max()  # a tie at the max
+        xb = x.view(S._INT_VIEW[x.dtype])
+        for kind, negate in ((S.SOFTMAX, False), (S.SOFTMAX, True), (S.LOG_SOFTMAX, False),
+                             (S.LOGSUMEXP, False)):
+            shape = (9, 1) if kind == S.LOGSUMEXP else x.shape
+            piped, ref = np.empty(shape, dtype), np.empty(shape, dtype)
+            S._forward_rows(kind, piped, x, xb, None, 0, 9, negate)
+            buf = np.empty(min(S.BLOCK, n), dtype)
+            for r in range(9):
+                S._forward_row(kind, ref, x, xb, None, r, buf, negate)
+            assert piped.tobytes() == ref.tobytes(), (n, kind, negate)

@@ -32,6 +32,9 @@ Algorithm (forward ops, per row; softmin is softmax of -x):
    log_softmax: ``out_j = (x_j - m) - log1p(s)`` in the dtype; logsumexp:
    ``m + log1p(s)``.
 
+Pipelined rows (no mask, a thread's rows within ``PIPELINE_MAX_BYTES``): the
+max of row r + 1 is taken inside row r's exp pass, block by block (same bits).
+
 Rows whose maximum is +-inf or NaN, or whose sum is NaN, are finished by
 :func:`_special_row` exactly as the reference: a NaN (or +inf) row gives NaN
 (logsumexp +inf for +inf without NaN), an all -inf / fully masked row gives
@@ -72,6 +75,10 @@ SERIAL_MAX = 1 << 15  # at most this many elements: run on the calling thread
 # tasks (three parallel regions).
 FORWARD_SERIAL_BYTES = 1 << 17
 FORWARD_BLOCKS_SERIAL_BYTES = 1 << 19
+# Pipelined rows (see :func:`_forward_row_piped`) only while a thread's rows fit
+# in its L2 cache: there they run 4-12% faster; from memory (float32, rows of
+# ~2000) the fused exp + next-max loop ran 10-50% slower than the two passes.
+PIPELINE_MAX_BYTES = 1 << 20
 _NEG_INF = -math.inf
 _INF = math.inf
 _NAN = math.nan
@@ -589,32 +596,17 @@ def _row_max(xb, mask, r, n, negate):
 
 
 @njit(**_JIT)
-def _forward_row(kind, out, x, xb, mask, r, buf, negate):
-    """One row of softmax (kind SOFTMAX, negate for softmin), log_softmax or logsumexp."""
+def _finish_row(kind, out, x, mask, r, m, s, ties):
+    """Finish row r of a finite max m from its block sums: s (softmax: S; log ops:
+    the scaled s) and ties (log ops); a NaN s goes to :func:`_special_row`."""
     n = x.shape[1]
-    m = _row_max(xb, mask, r, n, negate)
-    if not _finite(m):
-        _special_row(kind, out, x, mask, r, m, False)
-        return
-    if kind == SOFTMAX:
-        total = 0.0
-        for lo in range(0, n, BLOCK):
-            total += _exp_store_block(out, x, mask, r, lo, min(lo + BLOCK, n), m, negate)
-        if total != total:
-            _special_row(kind, out, x, mask, r, m, True)
-            return
-        inv = 1.0 / total
-        for lo in range(0, n, BLOCK):
-            _scale_block(out, r, lo, min(lo + BLOCK, n), inv)
-        return
-    s = 0.0
-    ties = 0
-    for lo in range(0, n, BLOCK):
-        sb, tb = _exp_rest_block(buf, x, mask, r, lo, min(lo + BLOCK, n), m)
-        s += sb
-        ties += tb
     if s != s:
         _special_row(kind, out, x, mask, r, m, True)
+        return
+    if kind == SOFTMAX:
+        inv = 1.0 / s
+        for lo in range(0, n, BLOCK):
+            _scale_block(out, r, lo, min(lo + BLOCK, n), inv)
         return
     lse = math.log1p(s * _unscale(x) + (ties - 1))
     if kind == LOGSUMEXP:
@@ -625,8 +617,117 @@ def _forward_row(kind, out, x, xb, mask, r, buf, negate):
 
 
 @njit(**_JIT)
+def _forward_row(kind, out, x, xb, mask, r, buf, negate):
+    """One row of softmax (kind SOFTMAX, negate for softmin), log_softmax or logsumexp."""
+    _forward_row_of_max(kind, out, x, mask, r, buf, negate,
+                        _row_max(xb, mask, r, x.shape[1], negate))
+
+
+@njit(**_JIT)
+def _forward_row_of_max(kind, out, x, mask, r, buf, negate, m):
+    """:func:`_forward_row` given the row's max m."""
+    n = x.shape[1]
+    if not _finite(m):
+        _special_row(kind, out, x, mask, r, m, False)
+        return
+    s = 0.0
+    ties = 0
+    for lo in range(0, n, BLOCK):
+        if kind == SOFTMAX:
+            s += _exp_store_block(out, x, mask, r, lo, min(lo + BLOCK, n), m, negate)
+        else:
+            sb, tb = _exp_rest_block(buf, x, mask, r, lo, min(lo + BLOCK, n), m)
+            s += sb
+            ties += tb
+    _finish_row(kind, out, x, mask, r, m, s, ties)
+
+
+# Pipelined rows (no mask, up to PIPELINE_MAX_BYTES per thread): the max of row
+# r + 1 is taken, block by block, inside the exp pass of row r (the same loop),
+# so its loads overlap that pass's arithmetic.  The max is exact in any order and the exps and sums are
+# those of :func:`_forward_row`: the bits are the same.
+@njit(**_JIT)
+def _exp_store_next_block(out, x, xb, r, lo, hi, m, negate, rn):
+    """:func:`_exp_store_block` (no mask) on row r, [lo, hi), and in the same loop
+    the bit reductions of :func:`_block_max_bits` on row rn, [lo, hi):
+    (sum, max bits, min bits)."""
+    sign, zero, neginf = _bit_limits(xb)
+    flip = sign if negate else zero
+    bhi = sign
+    blo = neginf
+    o = out[r, lo:hi]
+    xr = x[r, lo:hi]
+    xn = xb[rn, lo:hi]
+    for i in range(xr.shape[0]):
+        v = -xr[i] if negate else xr[i]
+        o[i] = _expneg(v - m)
+        b = _xor_bits(xn[i], flip)
+        bhi = b if b > bhi else bhi
+        blo = b if b < blo else blo
+    return _sum_pos(o, hi - lo), bhi, blo
+
+
+@njit(**_JIT)
+def _exp_rest_next_block(buf, x, xb, r, lo, hi, m, rn):
+    """:func:`_exp_rest_block` (no mask) on row r, [lo, hi), and in the same loop
+    the bit reductions of :func:`_block_max_bits` on row rn, [lo, hi):
+    (sum, ties, max bits, min bits)."""
+    sign, _, neginf = _bit_limits(xb)
+    bhi = sign
+    blo = neginf
+    xr = x[r, lo:hi]
+    xn = xb[rn, lo:hi]
+    ties = np.int32(0)
+    for i in range(xr.shape[0]):
+        v = xr[i]
+        e = _exp_shift(v, m)
+        tie = v == m
+        buf[i] = 0.0 if tie else e
+        ties = np.int32(ties + np.int32(tie))
+        b = xn[i]
+        bhi = b if b > bhi else bhi
+        blo = b if b < blo else blo
+    return _sum_pos(buf, hi - lo), np.int64(ties), bhi, blo
+
+
+@njit(**_JIT)
+def _forward_row_piped(kind, out, x, xb, r, buf, negate, m, rn):
+    """Row r (no mask) of max m as :func:`_forward_row`; returns the max of row rn
+    (computed inside the exp pass; by :func:`_row_max` if row r is special)."""
+    n = x.shape[1]
+    if not _finite(m):
+        _special_row(kind, out, x, None, r, m, False)
+        return _row_max(xb, None, rn, n, negate)
+    sign, _, neginf = _bit_limits(xb)
+    bhi = sign
+    blo = neginf
+    s = 0.0
+    ties = 0
+    for lo in range(0, n, BLOCK):
+        hi = min(lo + BLOCK, n)
+        if kind == SOFTMAX:
+            sb, h, l = _exp_store_next_block(out, x, xb, r, lo, hi, m, negate, rn)
+        else:
+            sb, tb, h, l = _exp_rest_next_block(buf, x, xb, r, lo, hi, m, rn)
+            ties += tb
+        s += sb
+        bhi = h if h > bhi else bhi
+        blo = l if l < blo else blo
+    _finish_row(kind, out, x, None, r, m, s, ties)
+    return _max_of_bits(bhi, blo)
+
+
+@njit(**_JIT)
 def _forward_rows(kind, out, x, xb, mask, r0, r1, negate):
     buf = np.empty(min(BLOCK, x.shape[1]), x.dtype)
+    rows = r1 - r0
+    if mask is None and rows >= 2 and rows * x.shape[1] * x.itemsize <= PIPELINE_MAX_BYTES:
+        # pipelined rows (the last one has no next)
+        m = _row_max(xb, None, r0, x.shape[1], negate)
+        for r in range(r0, r1 - 1):
+            m = _forward_row_piped(kind, out, x, xb, r, buf, negate, m, r + 1)
+        _forward_row_of_max(kind, out, x, None, r1 - 1, buf, negate, m)
+        return
     for r in range(r0, r1):
         _forward_row(kind, out, x, xb, mask, r, buf, negate)
 

@@ -11,7 +11,8 @@
 * ``numexpr``: one multi-threaded expression per function where numexpr can
   express it (no ``erf``, so no exact GELU), written into ``out=``.
 * ``numpy-expr``: the same expression evaluated by plain NumPy, the naive
-  code a NumPy user writes (allocates temporaries).
+  code a NumPy user writes (allocates temporaries); for the softmax family
+  the usual ``exp(x - max) / sum`` and friends.
 * ``scipy``: ``scipy.special.expit``/``log_expit`` (ufuncs with ``out=``),
   ``x * ndtr(x)`` for GELU, ``softmax``/``log_softmax``/``logsumexp``
   (allocating: SciPy has no ``out=`` there).
@@ -403,6 +404,42 @@ def _numpy_expr(expr):
     return make
 
 
+# The naive NumPy a user writes for the softmax family (last axis; allocates).
+def _np_softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def _np_log_softmax(x):
+    z = x - x.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+def _np_logsumexp(x):
+    m = x.max(-1, keepdims=True)
+    return (m + np.log(np.exp(x - m).sum(-1, keepdims=True)))[..., 0]
+
+
+ROW_NUMPY: dict = {
+    "softmax": (_np_softmax, "exp(x - max) / sum"),
+    "softmin": (lambda x: _np_softmax(-x), "softmax of -x"),
+    "log_softmax": (_np_log_softmax, "(x - max) - log(sum(exp(x - max)))"),
+    "logsumexp": (_np_logsumexp, "max + log(sum(exp(x - max)))"),
+    "softmax_backward": (lambda g, y: y * (g - (g * y).sum(-1, keepdims=True)),
+                         "y * (g - sum(g * y))"),
+    "log_softmax_backward": (lambda g, y: g - np.exp(y) * g.sum(-1, keepdims=True),
+                             "g - exp(y) * sum(g)"),
+}
+
+
+def _numpy_rowwise(fn, backward):
+    def make(bufs, allocate):
+        args = (bufs.grad, bufs.y) if backward else (bufs.x,)
+        return functools.partial(fn, *args), True
+
+    return make
+
+
 # ---------------------------------------------------------------------- scipy
 def _scipy_ufunc(name):
     def make(bufs, allocate):
@@ -461,6 +498,9 @@ def peers_for(op: str, mode: str) -> tuple:
         found.append(Peer("numexpr", _numexpr(expr), expr))
         if not expr.isidentifier():  # NumPy would return the input itself, not a result
             found.append(Peer("numpy-expr", _numpy_expr(expr), expr))
+    if op in ROW_NUMPY:
+        fn, note = ROW_NUMPY[op]
+        found.append(Peer("numpy-expr", _numpy_rowwise(fn, mode == "backward"), note))
     if (op, mode) in SCIPY:
         make, note = SCIPY[(op, mode)]
         found.append(Peer("scipy", make, note))

@@ -56,6 +56,10 @@ def _jobs(dtype, n):
         jobs.append((op.name, lambda o=op.name, b=None: getattr(fastact, o)(rows, backend=b)))
     y = fastact.softmax(rows, backend="numpy")
     jobs.append(("softmax_backward", lambda b=None: fastact.softmax_backward(rows, y, backend=b)))
+    # a non-last axis: the kernels' (outer, n, inner) column-tile path
+    cube = rows.reshape(-1, 10, 100)
+    for op in ("softmax", "log_softmax", "logsumexp"):
+        jobs.append((f"{op} axis=1", lambda o=op, b=None: getattr(fastact, o)(cube, axis=1, backend=b)))
     return jobs
 
 
@@ -116,6 +120,7 @@ def test_fork_after_parallel_kernels(backend):
         for name in ("tanh", "gelu", "sigmoid", "relu"):
             want[name] = getattr(fastact, name)(x, backend=b)
         want["softmax"] = fastact.softmax(rows, backend=b)
+        want["axis0"] = fastact.log_softmax(rows, axis=0, backend=b)
         want["d"] = fastact.derivative("silu", x, backend=b)
         pids = []
         for k in range(2):
@@ -126,6 +131,7 @@ def test_fork_after_parallel_kernels(backend):
                     for name in ("tanh", "gelu", "sigmoid", "relu"):
                         ok &= np.array_equal(getattr(fastact, name)(x, backend=b), want[name])
                     ok &= np.array_equal(fastact.softmax(rows, backend=b), want["softmax"])
+                    ok &= np.array_equal(fastact.log_softmax(rows, axis=0, backend=b), want["axis0"])
                     ok &= np.array_equal(fastact.derivative("silu", x, backend=b), want["d"])
                     fastact.set_num_threads(1)
                     ok &= np.array_equal(fastact.tanh(x, backend=b), want["tanh"])

@@ -189,3 +189,24 @@ def test_bad_shapes(bad, capsys):
         code = cli.main(["bench", *bad, "--no-progress"])
         assert code == 2
     assert "shapes" in capsys.readouterr().err
+
+
+def test_measure_many_round_robin():
+    """measure_many samples every fast implementation in each round (so a drifting machine
+    slows them alike) and times a slow one alone; no timing assertions."""
+    import time as _time
+
+    from fastact._bench.timing import Policy, measure_many
+
+    order = []
+    fns = {"a": lambda: order.append("a"), "b": lambda: order.append("b"),
+           "slow": lambda: _time.sleep(0.03)}
+    policy = Policy(budget=0.002, min_repeats=4, max_repeats=6, min_sample=1e-4, slow_call=0.02)
+    timings = measure_many(fns, policy)
+    assert set(timings) == {"a", "b", "slow"}
+    assert timings["a"].repeats == timings["b"].repeats >= 4
+    assert timings["slow"].median_s >= 0.02
+    # after the two calibration calls each, samples alternate a-batch, b-batch
+    n_a, n_b = timings["a"].number, timings["b"].number
+    body = order[4:]
+    assert body[:n_a] == ["a"] * n_a and body[n_a:n_a + n_b] == ["b"] * n_b

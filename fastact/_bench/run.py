@@ -19,7 +19,7 @@ import numpy as np
 from . import cases as cases_mod
 from . import peers as peers_mod
 from .roofline import Roofline
-from .timing import Policy, measure
+from .timing import Policy, measure_many
 
 DEFAULT_SIZES = (1_000, 100_000, 10_000_000)
 DEFAULT_DTYPES = ("float32", "float64")
@@ -193,10 +193,10 @@ def run(settings: Settings, progress) -> dict:
                             progress.advance(f"{case.name} {dtype} {size:.0e} {call}")
                             sliced = _reference_slice(case, dtype, size, call, records,
                                                       settings.reference_cap)
-                            for impl in _implementations(case, bufs, backends, libraries,
-                                                         call == "alloc", sliced):
-                                records.append(_measure_one(case, dtype, size, call, impl, bufs,
-                                                            ref, roof_s, settings.policy))
+                            impls = _implementations(case, bufs, backends, libraries,
+                                                     call == "alloc", sliced)
+                            records.extend(_measure_case(case, dtype, size, call, impls, bufs,
+                                                         ref, roof_s, settings.policy))
                         del bufs
                     pool.clear()
     finally:
@@ -227,41 +227,54 @@ def run(settings: Settings, progress) -> dict:
     return {"meta": meta, "results": records}
 
 
-def _measure_one(case, dtype, size, call, impl, bufs, ref, roof_s, policy) -> dict:
-    label, kind, fn = impl.label, impl.kind, impl.fn
+def _measure_case(case, dtype, size, call, impls, bufs, ref, roof_s, policy) -> list:
+    """One record per implementation; the timings are taken round-robin (measure_many)."""
     nbytes = case.nbytes(size, dtype)
-    record = {
-        "function": case.name, "activation": case.activation, "mode": case.mode,
-        "kind": case.kind, "dtype": dtype, "size": int(size),
-        "shape": list(case.shape(size)), "bytes": nbytes, "call": call,
-        "impl": label, "impl_kind": kind, "allocates": bool(impl.allocates), "note": impl.note,
-        "roofline_s": roof_s, "time_s": None, "error": impl.error, "mismatch": False,
-        "extrapolated_from": impl.elements if impl.scale != 1.0 else None,
-    }
-    if fn is None:
-        return record
-    first = None
+    records, ready, firsts = [], {}, {}
+    for i, impl in enumerate(impls):
+        record = {
+            "function": case.name, "activation": case.activation, "mode": case.mode,
+            "kind": case.kind, "dtype": dtype, "size": int(size),
+            "shape": list(case.shape(size)), "bytes": nbytes, "call": call,
+            "impl": impl.label, "impl_kind": impl.kind, "allocates": bool(impl.allocates),
+            "note": impl.note, "roofline_s": roof_s, "time_s": None, "error": impl.error,
+            "mismatch": False,
+            "extrapolated_from": impl.elements if impl.scale != 1.0 else None,
+        }
+        records.append(record)
+        if impl.fn is None:
+            continue
+        try:
+            if ref is not None or (impl.kind == "backend" and impl.label != "numpy"):
+                # an explicit first call: it compiles lazily compiled kernels (timed apart,
+                # never a sample) and, on small sizes, doubles as the correctness check
+                bufs.out.fill(0)
+                start = time.perf_counter()
+                result = impl.fn()
+                firsts[i] = time.perf_counter() - start
+                if ref is not None and impl.scale == 1.0:
+                    record["mismatch"] = not _agrees(_as_array(result, bufs), ref, dtype)
+            ready[i] = impl.fn
+        except Exception as exc:  # an incomplete backend or a broken peer: report and go on
+            record["error"] = f"{type(exc).__name__}: {exc}"[:300]
     try:
-        if ref is not None or (kind == "backend" and label != "numpy"):
-            # an explicit first call: it compiles lazily compiled kernels (timed apart,
-            # never a sample) and, on small sizes, doubles as the correctness check
-            bufs.out.fill(0)
-            start = time.perf_counter()
-            result = fn()
-            first = time.perf_counter() - start
-            if ref is not None and impl.scale == 1.0:
-                record["mismatch"] = not _agrees(_as_array(result, bufs), ref, dtype)
-        timing = measure(fn, policy)
-    except Exception as exc:  # an incomplete backend or a broken peer: report and go on
-        record["error"] = f"{type(exc).__name__}: {exc}"[:300]
-        return record
-    median = timing.median_s * impl.scale
-    record.update(
-        time_s=median, first_call_s=(timing.first_s if first is None else first) * impl.scale,
-        repeats=timing.repeats,
-        number=timing.number, gbps=nbytes / median / 1e9, roofline_ratio=roof_s / median,
-    )
-    return record
+        timings = measure_many(ready, policy)
+    except Exception:  # one implementation failing while sampled: time them alone
+        timings = {}
+        for i, fn in ready.items():
+            try:
+                timings.update(measure_many({i: fn}, policy))
+            except Exception as exc:
+                records[i]["error"] = f"{type(exc).__name__}: {exc}"[:300]
+    for i, timing in timings.items():
+        impl, record = impls[i], records[i]
+        median = timing.median_s * impl.scale
+        record.update(
+            time_s=median, first_call_s=firsts.get(i, timing.first_s) * impl.scale,
+            repeats=timing.repeats, number=timing.number, gbps=nbytes / median / 1e9,
+            roofline_ratio=roof_s / median,
+        )
+    return records
 
 
 def _first_call_overheads(records, compile_times):

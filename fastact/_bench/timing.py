@@ -8,6 +8,11 @@ itself and a second call would blow the time budget.  Fast calls are batched
 seconds and the timer's resolution does not matter).  Samples are taken until
 ``budget`` seconds are spent and at least ``min_repeats`` samples exist, but
 never past ``hard_limit`` budgets; the median per-call time is reported.
+
+:func:`measure_many` times several implementations of one case round-robin
+(one sample of each per round), so that a machine whose speed drifts (shared
+memory bandwidth, other jobs: 2x within seconds on a shared VM) slows all of
+them alike and the ratios between them stay meaningful.
 """
 from __future__ import annotations
 
@@ -69,6 +74,48 @@ def measure(fn, policy: Policy = Policy()) -> Timing:
             samples.append(elapsed / number)
             estimate = elapsed / number
         return Timing(statistics.median(samples), first, tuple(samples), number)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def measure_many(fns: dict, policy: Policy = Policy()) -> dict:
+    """{key: Timing} for every ``fns[key]``, sampled round-robin.
+
+    Calls slower than ``policy.slow_call`` are timed alone by :func:`measure`
+    (a round would be as long as they are); the others get one calibrated
+    sample each per round until every one has ``min_repeats`` samples and
+    ``budget`` seconds per implementation are spent (at most ``hard_limit``
+    budgets, at most ``max_repeats`` rounds).  An unbatched sample (one call)
+    follows an untimed call of the same implementation: the previous one's
+    thread pool (PyTorch's OpenMP, Numba's TBB) may still spin for a moment.
+    """
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        timings, fast = {}, {}
+        for key, fn in fns.items():
+            first = _run(fn, 1)
+            if first >= policy.slow_call:
+                timings[key] = measure(fn, policy)
+                continue
+            estimate = _run(fn, 1)
+            fast[key] = (fn, first, max(1, int(policy.min_sample / max(estimate, 1e-9))), [])
+        spent, rounds = 0.0, 0
+        budget, limit = policy.budget * len(fast), policy.hard_limit * policy.budget * len(fast)
+        while fast and rounds < policy.max_repeats:
+            if rounds >= policy.min_repeats and spent >= budget or rounds and spent >= limit:
+                break
+            for fn, _, number, samples in fast.values():
+                if number == 1:  # a settling call: the previous implementation's thread
+                    _run(fn, 1)  # pool may still be spinning on the cores for a moment
+                elapsed = _run(fn, number)
+                spent += elapsed
+                samples.append(elapsed / number)
+            rounds += 1
+        for key, (_, first, number, samples) in fast.items():
+            timings[key] = Timing(statistics.median(samples), first, tuple(samples), number)
+        return timings
     finally:
         if gc_was_enabled:
             gc.enable()

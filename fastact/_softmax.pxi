@@ -317,27 +317,42 @@ cdef extern from *:
         for (i = c; i < n; i++) o[i] = fa_sm_expneg_##S((negate ? -x[i] : x[i]) - m);  \
         return fa_sm_key_max_##S(hi, lo);                                               \
     }                                                                                   \
-    static T fa_sm_exp_rest_next_##S(T *buf, const T *x, Py_ssize_t n, T m,             \
-                                     Py_ssize_t *ties, const T *xn, Py_ssize_t nn) {    \
-        I hi = (I)((I)1 << (8 * sizeof(T) - 1)), lo = (I)BITS(-(T)INFINITY);            \
-        Py_ssize_t c = n < nn ? n : nn, i, t = 0;                                       \
-        for (i = 0; i < c; i++) {                                                       \
-            T v = x[i];                                                                 \
-            T e = fa_sm_exp_##S(v, m);                                                  \
-            buf[i] = v == m ? (T)0 : e;                                                 \
-            t += v == m;                                                                \
-            I b = (I)BITS(xn[i]);                                                       \
-            hi = b > hi ? b : hi;                                                       \
-            lo = b < lo ? b : lo;                                                       \
+    /* log_softmax's unmasked block: sum of exp(x - m) over x != m, *ties = #(x == m), \
+       in one pass (no scratch): the terms of each 64 are added exactly as             \
+       fa_sm_sum_pos adds them, so the bits are those of exp_rest + sum_pos           */\
+    static double fa_sm_exp_rest_sum_##S(const T *x, Py_ssize_t len, T m,               \
+                                         Py_ssize_t *ties) {                            \
+        double dacc[FA_SM_LANES] = {0};                                                 \
+        Py_ssize_t i = 0, t = 0;                                                        \
+        for (; i + 4 * FA_SM_LANES <= len; i += 4 * FA_SM_LANES) {                      \
+            const T *q = x + i;                                                         \
+            for (int j = 0; j < FA_SM_LANES; j++) {                                     \
+                const int L = FA_SM_LANES;                                              \
+                T v0 = q[j], v1 = q[j + L], v2 = q[j + 2 * L], v3 = q[j + 3 * L];       \
+                T e0 = fa_sm_exp_##S(v0, m), e1 = fa_sm_exp_##S(v1, m);                 \
+                T e2 = fa_sm_exp_##S(v2, m), e3 = fa_sm_exp_##S(v3, m);                 \
+                e0 = v0 == m ? (T)0 : e0;                                               \
+                e1 = v1 == m ? (T)0 : e1;                                               \
+                e2 = v2 == m ? (T)0 : e2;                                               \
+                e3 = v3 == m ? (T)0 : e3;                                               \
+                t += (v0 == m) + (v1 == m) + (v2 == m) + (v3 == m);                     \
+                dacc[j] += (double)((e0 + e1) + (e2 + e3));                             \
+            }                                                                           \
         }                                                                               \
-        for (i = c; i < n; i++) {                                                       \
-            T v = x[i];                                                                 \
+        T tail[4 * FA_SM_LANES];                /* the last < 64: exps vectorized */    \
+        Py_ssize_t rest = len - i;                                                      \
+        for (Py_ssize_t k = 0; k < rest; k++) {                                         \
+            T v = x[i + k];                                                             \
             T e = fa_sm_exp_##S(v, m);                                                  \
-            buf[i] = v == m ? (T)0 : e;                                                 \
+            tail[k] = v == m ? (T)0 : e;                                                \
             t += v == m;                                                                \
         }                                                                               \
+        for (Py_ssize_t k = 0, j = 0; k < rest; k++, j = (j + 1) & (FA_SM_LANES - 1))   \
+            dacc[j] += (double)tail[k];                                                 \
+        for (int w = FA_SM_LANES / 2; w > 0; w /= 2)                                    \
+            for (int j = 0; j < w; j++) dacc[j] += dacc[j + w];                         \
         *ties = t;                                                                      \
-        return fa_sm_key_max_##S(hi, lo);                                               \
+        return dacc[0];                                                                 \
     }                                                                                   \
     /* max of a row of n, as the combination of its block maxima in block order */     \
     static T fa_sm_row_max_##S(const T *x, const unsigned char *mk, Py_ssize_t n,       \
@@ -375,8 +390,7 @@ cdef extern from *:
                     s += fa_sm_exp_store_##S(o + lo, x + lo, mk + lo, len, m, negate);   \
                 }                                                                       \
             } else if (mk == NULL) {                                                    \
-                mb = fa_sm_exp_rest_next_##S(buf, x + lo, len, m, &tb, xn + lo, ln);    \
-                s += fa_sm_sum_pos_##S(buf, len);                                       \
+                s += fa_sm_exp_rest_sum_##S(x + lo, len, m, &tb);                       \
             } else {                                                                    \
                 s += fa_sm_exp_rest_##S(buf, x + lo, mk + lo, len, m, &tb);             \
             }                                                                           \

@@ -446,6 +446,7 @@ cdef extern from *:
             *ties = 0;                                                                  \
             return fa_sm_exp_store_##S(o, x, mk, len, m, negate);                       \
         }                                                                               \
+        if (mk == NULL) return fa_sm_exp_rest_sum_##S(x, len, m, ties);                 \
         return fa_sm_exp_rest_##S(buf, x, mk, len, m, ties);                            \
     }                                                                                   \
     static void fa_sm_backward_row_##S(int softmax, T *o, const T *y, const T *g,       \

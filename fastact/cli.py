@@ -201,8 +201,8 @@ def bench(args) -> int:
         print(f"markdown table written to {args.markdown}")
     if args.plot:
         if not _has("matplotlib"):
-            print(f"--plot: matplotlib is not installed, no plot written "
-                  f"(pip install 'fastact[bench]')", file=sys.stderr)
+            print("--plot: matplotlib is not installed, no plot written "
+                  "(pip install 'fastact[bench]')", file=sys.stderr)
         else:
             from ._bench.plot import plot
 

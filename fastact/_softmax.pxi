@@ -560,8 +560,11 @@ cdef extern from *:
         if (mk == NULL) return fa_sm_exp_rest_sum_##S(x, len, m, ties, NULL);           \
         return fa_sm_exp_rest_##S(buf, x, mk, len, m, ties);                            \
     }                                                                                   \
+    /* a backward row; buf (FA_SM_BLOCK elements, or NULL): the elementwise pass goes   \
+       through buf and out by streaming stores, prefetching yn and gn (the next row,    \
+       or NULL) in chunks of 256 */                                                     \
     static void fa_sm_backward_row_##S(int softmax, T *o, const T *y, const T *g,       \
-                                       Py_ssize_t n) {                                  \
+                                       Py_ssize_t n, T *buf, const T *yn, const T *gn) { \
         double s = 0.0;                                                                 \
         for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                            \
             Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK;               \
@@ -569,8 +572,37 @@ cdef extern from *:
         }                                                                               \
         for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                            \
             Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK;               \
-            fa_sm_bwd_##S(softmax, o + lo, y + lo, g + lo, len, s);                     \
+            if (buf == NULL) {                                                          \
+                fa_sm_bwd_##S(softmax, o + lo, y + lo, g + lo, len, s);                 \
+                continue;                                                               \
+            }                                                                           \
+            const Py_ssize_t C = yn != NULL ? 256 : len;                                \
+            for (Py_ssize_t c = 0; c < len; c += C) {                                   \
+                if (yn != NULL)                                                         \
+                    for (int b = 0; b < (int)(256 * sizeof(T)); b += 64) {              \
+                        FA_SM_PREFETCH((const char *)(yn + lo + c) + b);                \
+                        FA_SM_PREFETCH((const char *)(gn + lo + c) + b);                \
+                    }                                                                   \
+                fa_sm_bwd_##S(softmax, buf + c, y + lo + c, g + lo + c,                 \
+                              len - c < C ? len - c : C, s);                            \
+            }                                                                           \
+            fa_sm_stream_scale_##S(o + lo, buf, len, 1.0);                              \
         }                                                                               \
+    }                                                                                   \
+    /* rows [r0, r1) of a backward op; large: as fa_sm_forward_rows, for softmax only   \
+       (log_softmax's pass, an exp per element, was 14-21% slower through buf) */       \
+    static void fa_sm_backward_rows_##S(int softmax, T *o, const T *y, const T *g,      \
+                                        Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,     \
+                                        int large) {                                    \
+        T buf[FA_SM_BLOCK];                                                             \
+        large = large && softmax;                                                       \
+        for (Py_ssize_t r = r0; r < r1; r++) {                                          \
+            int next = large && n <= FA_SM_BLOCK && r + 1 < r1;                         \
+            fa_sm_backward_row_##S(softmax, o + r * n, y + r * n, g + r * n, n,         \
+                                   large ? buf : NULL, next ? y + (r + 1) * n : NULL,   \
+                                   next ? g + (r + 1) * n : NULL);                      \
+        }                                                                               \
+        if (large) FA_SM_SFENCE();                                                      \
     }                                                                                   \
     /* A non-last axis: arrays (outer, n, inner), reduced over n.  Tile t (of         \
        outer * ceil(inner / FA_SM_TILE)) = FA_SM_TILE neighbouring columns of one     \
@@ -603,7 +635,8 @@ cdef extern from *:
                         sm[c * ns + i] = mk[base + i * inner + c];                      \
             for (Py_ssize_t c = 0; c < w; c++) {                                        \
                 if (backward)                                                           \
-                    fa_sm_backward_row_##S(kind, so + c * ns, sx + c * ns, sg + c * ns, n); \
+                    fa_sm_backward_row_##S(kind, so + c * ns, sx + c * ns, sg + c * ns, n, \
+                                           NULL, NULL, NULL);                           \
                 else if (kind == FA_SM_LOGSUMEXP)                                       \
                     fa_sm_forward_row_##S(kind, negate, o + outer * inner + c0 + c,      \
                                           sx + c * ns, mk ? sm + c * ns : NULL, n, buf); \
@@ -667,10 +700,10 @@ cdef extern from *:
     void fa_sm_tiles_f64(int kind, int negate, int backward, double *o, const double *x,
                          const double *g, const unsigned char *mk, Py_ssize_t n, Py_ssize_t inner,
                          Py_ssize_t t0, Py_ssize_t t1, double *sc) nogil
-    void fa_sm_backward_row_f32(int softmax, float *o, const float *y, const float *g,
-                                Py_ssize_t n) nogil
-    void fa_sm_backward_row_f64(int softmax, double *o, const double *y, const double *g,
-                                Py_ssize_t n) nogil
+    void fa_sm_backward_rows_f32(int softmax, float *o, const float *y, const float *g,
+                                 Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n, int large) nogil
+    void fa_sm_backward_rows_f64(int softmax, double *o, const double *y, const double *g,
+                                 Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n, int large) nogil
 
 from libc.math cimport log1p as _sm_log1p, isfinite as _sm_isfinite, NAN as _SM_NAN
 from libc.stdlib cimport malloc as _sm_malloc, free as _sm_free
@@ -832,22 +865,22 @@ cdef int _sm_fwd_blocks(int kind, int negate, int dbl, char *o, const char *x,
 
 # --------------------------------------------------------------------- backward
 cdef void _sm_bwd_rows(int softmax, int dbl, char *o, const char *y, const char *g,
-                       Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t r
-    for r in range(r0, r1):
-        if dbl:
-            fa_sm_backward_row_f64(softmax, (<double *>o) + r * n, (<const double *>y) + r * n,
-                                   (<const double *>g) + r * n, n)
-        else:
-            fa_sm_backward_row_f32(softmax, (<float *>o) + r * n, (<const float *>y) + r * n,
-                                   (<const float *>g) + r * n, n)
+                       Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n, int large) noexcept nogil:
+    if dbl:
+        fa_sm_backward_rows_f64(softmax, <double *>o, <const double *>y, <const double *>g,
+                                r0, r1, n, large)
+    else:
+        fa_sm_backward_rows_f32(softmax, <float *>o, <const float *>y, <const float *>g,
+                                r0, r1, n, large)
 
 
 cdef void _sm_bwd_rows_parallel(int softmax, int dbl, char *o, const char *y, const char *g,
-                                Py_ssize_t rows, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+                                Py_ssize_t rows, Py_ssize_t n, Py_ssize_t k,
+                                int large) noexcept nogil:
     cdef Py_ssize_t c
     for c in prange(k, schedule="static", num_threads=k):
-        _sm_bwd_rows(softmax, dbl, o, y, g, _sm_chunk_lo(rows, c, k), _sm_chunk_lo(rows, c + 1, k), n)
+        _sm_bwd_rows(softmax, dbl, o, y, g, _sm_chunk_lo(rows, c, k), _sm_chunk_lo(rows, c + 1, k),
+                     n, large)
 
 
 cdef int _sm_bwd_blocks(int softmax, int dbl, char *o, const char *y, const char *g,
@@ -1028,9 +1061,9 @@ cdef class RowKernel:
                   int large) noexcept nogil:
         if self.backward:
             if how == 0:
-                _sm_bwd_rows(self.kind, dbl, op, xp, gp, 0, rows, n)
+                _sm_bwd_rows(self.kind, dbl, op, xp, gp, 0, rows, n, large)
             elif how == 1:
-                _sm_bwd_rows_parallel(self.kind, dbl, op, xp, gp, rows, n, k)
+                _sm_bwd_rows_parallel(self.kind, dbl, op, xp, gp, rows, n, k, large)
             else:
                 return _sm_bwd_blocks(self.kind, dbl, op, xp, gp, rows, n, k)
             return 0

@@ -531,7 +531,7 @@ cdef extern from *:
            5-12% faster, softmax float32 rows longer than a block ~5-10% faster; float32 \
            rows of one block up to 26% slower from memory, log_softmax even or slower */ \
         if (mk == NULL && r0 < r1 && kind == FA_SM_SOFTMAX                              \
-                && ((sizeof(T) == 8 && !large) || n > FA_SM_BLOCK)) {                   \
+                && (sizeof(T) == 8 || n > FA_SM_BLOCK) && !large) {                     \
             T m = fa_sm_row_max_##S(x + r0 * n, NULL, n, negate);                       \
             for (Py_ssize_t r = r0; r < r1; r++)                                        \
                 m = fa_sm_row_rest_##S(kind, negate, o + r * ostride, x + r * n, NULL, n, m, \
@@ -540,7 +540,7 @@ cdef extern from *:
         } else {                                                                        \
             for (Py_ssize_t r = r0; r < r1; r++) {                                      \
                 const unsigned char *mr = mk ? mk + r * n : NULL;                       \
-                const T *pf = (large && n <= FA_SM_BLOCK && r + 1 < r1)                 \
+                const T *pf = (large && r + 1 < r1)                                     \
                               ? x + (r + 1) * n : NULL;                                 \
                 fa_sm_row_rest_##S(kind, negate, o + r * ostride, x + r * n, mr, n,     \
                                    fa_sm_row_max_##S(x + r * n, mr, n, negate), NULL, 0, \

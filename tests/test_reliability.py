@@ -60,6 +60,15 @@ def _jobs(dtype, n):
     cube = rows.reshape(-1, 10, 100)
     for op in ("softmax", "log_softmax", "logsumexp"):
         jobs.append((f"{op} axis=1", lambda o=op, b=None: getattr(fastact, o)(cube, axis=1, backend=b)))
+    if n >= BIG:
+        # past 8 MiB: the compiled kernels' prefetching, streaming-store paths
+        wide = large_array((9 << 20) // np.dtype(dtype).itemsize // 2000 * 2000, dtype,
+                           seed=4).reshape(-1, 2000)
+        wy = fastact.softmax(wide, backend="numpy")
+        for op in ("softmax", "log_softmax"):
+            jobs.append((f"{op} 9 MiB", lambda o=op, b=None: getattr(fastact, o)(wide, backend=b)))
+        jobs.append(("softmax_backward 9 MiB",
+                     lambda b=None: fastact.softmax_backward(wide, wy, backend=b)))
     return jobs
 
 

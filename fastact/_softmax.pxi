@@ -141,6 +141,101 @@ cdef extern from *:
         return p * fa_from_bits_f64((fa_bits_f64(k) - 0x4338000000000000ull + 1023u) << 52);
     }
 
+    /* AVX-512: softmax's exp pass and its block sum fused, 64 elements at a time:
+       the same operations as fa_sm_expneg and fa_sm_sum_pos (same bits), fewer
+       passes over the block.  Stores e to o[0:i) for the whole 64s i it covers,
+       leaves their 16 lane sums in dacc and returns i; the caller does the rest. */
+    #if defined(__AVX512F__) && (defined(__GNUC__) || defined(__clang__))
+    #define FA_SM_HAVE_AVX512 1
+    static inline __m512 fa_sm_expneg16(__m512 t) {
+        __m512 tc = _mm512_max_ps(_mm512_set1_ps(-88.0f), t);     /* NaN stays NaN */
+        __m512 k = _mm512_fmadd_ps(tc, _mm512_set1_ps(1.44269504088896341f),
+                                   _mm512_set1_ps(12582912.0f));
+        __m512 n = _mm512_sub_ps(k, _mm512_set1_ps(12582912.0f));
+        __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693145751953125f), tc);
+        r = _mm512_fmadd_ps(n, _mm512_set1_ps(-1.42860676533e-06f), r);
+        __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(0.0013926175888627768f), r,
+                                   _mm512_set1_ps(0.008363173343241215f));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.041666556149721146f));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.16666577756404877f));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+        __m512i e = _mm512_slli_epi32(_mm512_sub_epi32(_mm512_castps_si512(k),
+                                      _mm512_set1_epi32(0x4B400000 - 127)), 23);
+        return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+    }
+    static inline __m512d fa_sm_expneg8(__m512d t) {
+        __m512d tc = _mm512_max_pd(_mm512_set1_pd(-709.0), t);
+        __m512d k = _mm512_fmadd_pd(tc, _mm512_set1_pd(1.4426950408889634),
+                                    _mm512_set1_pd(6755399441055744.0));
+        __m512d n = _mm512_sub_pd(k, _mm512_set1_pd(6755399441055744.0));
+        __m512d r = _mm512_fmadd_pd(n, _mm512_set1_pd(-6.93147180369123816490e-01), tc);
+        r = _mm512_fmadd_pd(n, _mm512_set1_pd(-1.90821492927058770002e-10), r);
+        static const double c[12] = {2.5100375832561234e-08, 2.7620075879983367e-07,
+            2.7557268480310024e-06, 2.4801521322368692e-05, 0.00019841269863040545,
+            0.0013888888917196719, 0.008333333333330065, 0.041666666666624164,
+            0.16666666666666669, 0.5000000000000001, 1.0, 1.0};
+        __m512d p = _mm512_fmadd_pd(_mm512_set1_pd(c[0]), r, _mm512_set1_pd(c[1]));
+        for (int j = 2; j < 12; j++) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(c[j]));
+        __m512i e = _mm512_slli_epi64(_mm512_sub_epi64(_mm512_castpd_si512(k),
+                                      _mm512_set1_epi64(0x4338000000000000ll - 1023)), 52);
+        return _mm512_mul_pd(p, _mm512_castsi512_pd(e));
+    }
+    static inline __attribute__((always_inline)) Py_ssize_t fa_sm_exp_sum64_f32(float *o, const float *x, Py_ssize_t len,
+                                          float m, int negate, const float *pf,
+                                          double *dacc) {
+        const __m512 vm = _mm512_set1_ps(m);
+        __m512d d0 = _mm512_setzero_pd(), d1 = _mm512_setzero_pd();
+        Py_ssize_t i = 0;
+        for (; i + 64 <= len; i += 64) {
+            if (pf != NULL)
+                for (int b = 0; b < 256; b += 64) FA_SM_PREFETCH((const char *)(pf + i) + b);
+            __m512 e[4];
+            for (int q = 0; q < 4; q++) {
+                __m512 v = _mm512_loadu_ps(x + i + 16 * q);
+                v = negate ? _mm512_sub_ps(_mm512_setzero_ps(), v) : v;
+                e[q] = fa_sm_expneg16(_mm512_sub_ps(v, vm));
+                _mm512_storeu_ps(o + i + 16 * q, e[q]);
+            }
+            __m512 s = _mm512_add_ps(_mm512_add_ps(e[0], e[1]), _mm512_add_ps(e[2], e[3]));
+            d0 = _mm512_add_pd(d0, _mm512_cvtps_pd(_mm512_castps512_ps256(s)));
+            d1 = _mm512_add_pd(d1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(s, 1)));
+        }
+        _mm512_storeu_pd(dacc, d0);
+        _mm512_storeu_pd(dacc + 8, d1);
+        return i;
+    }
+    static inline __attribute__((always_inline)) Py_ssize_t fa_sm_exp_sum64_f64(double *o, const double *x, Py_ssize_t len,
+                                          double m, int negate, const double *pf,
+                                          double *dacc) {
+        const __m512d vm = _mm512_set1_pd(m);
+        __m512d d0 = _mm512_setzero_pd(), d1 = _mm512_setzero_pd();
+        Py_ssize_t i = 0;
+        for (; i + 64 <= len; i += 64) {
+            if (pf != NULL)
+                for (int b = 0; b < 512; b += 64) FA_SM_PREFETCH((const char *)(pf + i) + b);
+            __m512d e[8];
+            for (int q = 0; q < 8; q++) {
+                __m512d v = _mm512_loadu_pd(x + i + 8 * q);
+                v = negate ? _mm512_sub_pd(_mm512_setzero_pd(), v) : v;
+                e[q] = fa_sm_expneg8(_mm512_sub_pd(v, vm));
+                _mm512_storeu_pd(o + i + 8 * q, e[q]);
+            }
+            /* lanes 0-7 are elements 0-7, 16-23, 32-39, 48-55; lanes 8-15 the others */
+            d0 = _mm512_add_pd(d0, _mm512_add_pd(_mm512_add_pd(e[0], e[2]),
+                                                  _mm512_add_pd(e[4], e[6])));
+            d1 = _mm512_add_pd(d1, _mm512_add_pd(_mm512_add_pd(e[1], e[3]),
+                                                  _mm512_add_pd(e[5], e[7])));
+        }
+        _mm512_storeu_pd(dacc, d0);
+        _mm512_storeu_pd(dacc + 8, d1);
+        return i;
+    }
+    #else
+    #define FA_SM_HAVE_AVX512 0
+    #endif
+
     /* log_softmax's and logsumexp's exp(v - m) for v <= m, accurate for every
        logit (their 4-ULP bar has no |log p| term), returned SCALED by 2^64 (float)
        or 2^128 (double), so that every result is a normal number or 0: a sum of
@@ -187,20 +282,23 @@ cdef extern from *:
        (a2 + a3): every term rounded at most twice, error < 2^-23 sum |a| in float), \
        added into 16 double lanes, then the lanes pairwise; the order depends on len \
        only, not on the threads                                                     */\
-    static double fa_sm_sum_pos_##S(const T *a, Py_ssize_t len) {                      \
+    static double fa_sm_sum_finish_##S(double *dacc, const T *a, Py_ssize_t len) {      \
+        for (int j = 0, i = 0; i < len; i++, j = (j + 1) & (FA_SM_LANES - 1))           \
+            dacc[j] += (double)a[i];                                                    \
+        for (int w = FA_SM_LANES / 2; w > 0; w /= 2)                                    \
+            for (int j = 0; j < w; j++) dacc[j] += dacc[j + w];                         \
+        return dacc[0];                                                                 \
+    }                                                                                   \
+    static double fa_sm_sum_pos_##S(const T *a, Py_ssize_t len) {                       \
         double dacc[FA_SM_LANES] = {0};                                                 \
         Py_ssize_t i = 0;                                                               \
         for (; i + 4 * FA_SM_LANES <= len; i += 4 * FA_SM_LANES) {                      \
             const T *q = a + i;                                                         \
             for (int j = 0; j < FA_SM_LANES; j++)                                       \
-                dacc[j] += (double)((q[j] + q[j + FA_SM_LANES])                          \
-                                    + (q[j + 2 * FA_SM_LANES] + q[j + 3 * FA_SM_LANES]));\
+                dacc[j] += (double)((q[j] + q[j + FA_SM_LANES])                         \
+                                    + (q[j + 2 * FA_SM_LANES] + q[j + 3 * FA_SM_LANES])); \
         }                                                                               \
-        for (int j = 0; i < len; i++, j = (j + 1) & (FA_SM_LANES - 1))                  \
-            dacc[j] += (double)a[i];                                                    \
-        for (int w = FA_SM_LANES / 2; w > 0; w /= 2)                                    \
-            for (int j = 0; j < w; j++) dacc[j] += dacc[j + w];                         \
-        return dacc[0];                                                                 \
+        return fa_sm_sum_finish_##S(dacc, a + i, len - i);                              \
     }                                                                                   \
     /* sum of a[i] * b[i] (signed): per 64 elements a pairwise T sum of 4 products   \
        per lane (error < 3 u |a b| each), added into 16 double lanes, then the lanes  \
@@ -253,6 +351,14 @@ cdef extern from *:
        returns the double sum */                                                        \
     static double fa_sm_exp_store_##S(T *o, const T *x, const unsigned char *mk,        \
                                       Py_ssize_t len, T m, int negate, const T *pf) {   \
+        if (FA_SM_HAVE_AVX512 && mk == NULL) {                                          \
+            double dacc[FA_SM_LANES];                                                   \
+            Py_ssize_t i = negate ? fa_sm_exp_sum64_##S(o, x, len, m, 1, pf, dacc)      \
+                                  : fa_sm_exp_sum64_##S(o, x, len, m, 0, pf, dacc);     \
+            for (Py_ssize_t k = i; k < len; k++)                                        \
+                o[k] = fa_sm_expneg_##S((negate ? -x[k] : x[k]) - m);                   \
+            return fa_sm_sum_finish_##S(dacc, o + i, len - i);                          \
+        }                                                                               \
         if (mk == NULL && !negate) {                                                    \
             FA_SM_PREFETCHED_LOOP(T, i, len, pf, o[i] = fa_sm_expneg_##S(x[i] - m));    \
         } else if (mk == NULL) {                                                        \

@@ -324,3 +324,44 @@ def test_kernel_rejects_bad_arrays_instead_of_crashing():
         _cython.get_elementwise("no_such_kernel", "forward")
     with pytest.raises(KeyError):
         _cython.get_elementwise("gelu", "backward_y")
+
+
+def test_softmax_family_same_bits_on_every_isa_variant(tmp_path):
+    """The softmax family's AVX-512 loops (fused exp and block sum) and large-array paths
+    give the bits of the other ISA builds: each variant computes the same inputs in its
+    own interpreter (FASTACT_CYTHON_ISA), rows with tails, specials and a 9 MiB array."""
+    import importlib.util
+    variants = [v for v in ("baseline", "x86_64_v3", "x86_64_v4") if _cython._variant_path(v)]
+    flags = set()
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as feats
+        flags = {k.lower() for k, on in feats.items() if on}
+    except ImportError:
+        pass
+    variants = [v for v in variants if v == "baseline" or _cython._supports(v, flags)]
+    if len(variants) < 2:
+        pytest.skip(f"fewer than two runnable ISA variants built here: {variants}")
+    code = f"""
+        import numpy as np, fastact
+        rng = np.random.default_rng(5)
+        out = {{}}
+        for dt in (np.float32, np.float64):
+            small = (rng.standard_normal((5, 2047)) * 30).astype(dt)
+            small[1, 7] = -np.inf; small[2, :] = -1e30; small[3, 100] = np.nan
+            wide = (rng.standard_normal(((9 << 20) // np.dtype(dt).itemsize // 1000, 1000)) * 5).astype(dt)
+            for name, x in (("small", small), ("wide", wide), ("long", small.reshape(1, -1))):
+                for op in ("softmax", "softmin", "log_softmax", "logsumexp"):
+                    out[f"{{op}} {{name}} {{np.dtype(dt).name}}"] = getattr(fastact, op)(x, backend="cython")
+        np.savez(r"{tmp_path}/" + fastact.config()["backends"]["cython"]["variant"] + ".npz", **out)
+    """
+    results = {}
+    for v in variants:
+        env = dict(os.environ, FASTACT_CYTHON_ISA=v)
+        rc, out, err = run_python(code, env=env, timeout=600)
+        assert rc == 0, err[-3000:]
+        results[v] = np.load(tmp_path / f"{v}.npz")
+    first, *others = variants
+    for v in others:
+        for key in results[first].files:
+            a, b = results[first][key], results[v][key]
+            assert np.array_equal(a, b, equal_nan=True), f"{key}: {first} and {v} differ"

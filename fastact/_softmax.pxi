@@ -234,6 +234,13 @@ cdef extern from *:
     }
     #else
     #define FA_SM_HAVE_AVX512 0
+    /* never called (FA_SM_HAVE_AVX512 is 0); declared so the generic code compiles */
+    static inline Py_ssize_t fa_sm_exp_sum64_f32(float *o, const float *x, Py_ssize_t len,
+                                                 float m, int negate, const float *pf,
+                                                 double *dacc) { return 0; }
+    static inline Py_ssize_t fa_sm_exp_sum64_f64(double *o, const double *x, Py_ssize_t len,
+                                                 double m, int negate, const double *pf,
+                                                 double *dacc) { return 0; }
     #endif
 
     /* log_softmax's and logsumexp's exp(v - m) for v <= m, accurate for every

@@ -34,6 +34,9 @@ Algorithm (forward ops, per row; softmin is softmax of -x):
 
 Pipelined rows (no mask, a thread's rows within ``PIPELINE_MAX_BYTES``): the
 max of row r + 1 is taken inside row r's exp pass, block by block (same bits).
+Large arrays (``LARGE_BYTES``, no mask, softmax rows of one block and
+log_softmax, x86-64): the exp pass prefetches the next row and the final pass
+writes ``out`` with non-temporal vector stores (same bits; :func:`_forward_rows_large`).
 
 Rows whose maximum is +-inf or NaN, or whose sum is NaN, are finished by
 :func:`_special_row` exactly as the reference: a NaN (or +inf) row gives NaN
@@ -58,6 +61,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import platform
 
 import numpy as np
 from llvmlite import ir
@@ -732,6 +736,193 @@ def _forward_rows(kind, out, x, xb, mask, r0, r1, negate):
         _forward_row(kind, out, x, xb, mask, r, buf, negate)
 
 
+# ------------------------------------------ large arrays: prefetch, streaming stores
+# As the Cython kernels (fastact/_softmax.pxi, SM_LARGE_BYTES): from LARGE_BYTES of
+# x up, each row's exp pass prefetches the next row, and out is written with
+# non-temporal 64-byte vector stores (no line of out is read from memory before
+# it is written; softmax rows of one block keep their exps in a buffer until the
+# sum is known).  x86-64 only (elsewhere the plain path); the bits are the same.
+LARGE_BYTES = 8 << 20
+_STREAM = platform.machine().lower() in ("x86_64", "amd64")
+
+
+def _array_ptr(context, builder, aryty, ary, idx):
+    return builder.gep(context.make_array(aryty)(context, builder, ary).data, [idx])
+
+
+@intrinsic
+def _prefetch(typingctx, a, i):
+    """Prefetch the cache line of a[i] (1-D; never faults, any address)."""
+    if not (isinstance(a, types.Array) and a.ndim == 1):
+        return None
+
+    def codegen(context, builder, sig, args):
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        ptr = builder.bitcast(_array_ptr(context, builder, sig.args[0], args[0], args[1]), i8p)
+        builder.call(fn, [ptr, i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.none(a, types.intp), codegen
+
+
+@intrinsic
+def _misaligned64(typingctx, a, i):
+    """The address of a[i] (1-D) modulo 64."""
+    if not (isinstance(a, types.Array) and a.ndim == 1):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ptr = _array_ptr(context, builder, sig.args[0], args[0], args[1])
+        return builder.and_(builder.ptrtoint(ptr, cgutils.intp_t), cgutils.intp_t(63))
+
+    return types.intp(a, types.intp), codegen
+
+
+def _stream64_intrinsic(log):
+    """o[i:i + w] = a[i:i + w] * p (log: (a - p) - q) for the 64 bytes at o[i]
+    (w = 64 / itemsize), one non-temporal vector store; o[i] 64-byte aligned."""
+
+    def typer(typingctx, o, i, a, p, q):
+        if not (isinstance(o, types.Array) and o.ndim == 1 and isinstance(a, types.Array)
+                and a.ndim == 1 and a.dtype == o.dtype and p == o.dtype and q == o.dtype):
+            return None
+
+        def codegen(context, builder, sig, args):
+            lt = context.get_value_type(sig.args[0].dtype)
+            w = 64 // context.get_abi_sizeof(lt)
+            vt = ir.VectorType(lt, w)
+            src = builder.bitcast(_array_ptr(context, builder, sig.args[2], args[2], args[1]),
+                                  vt.as_pointer())
+            dst = builder.bitcast(_array_ptr(context, builder, sig.args[0], args[0], args[1]),
+                                  vt.as_pointer())
+            undef = ir.Constant(vt, ir.Undefined)
+            zeros = ir.Constant(ir.VectorType(ir.IntType(32), w), [0] * w)
+
+            def splat(v):
+                one = builder.insert_element(undef, v, ir.IntType(32)(0))
+                return builder.shuffle_vector(one, undef, zeros)
+
+            v = builder.load(src, align=context.get_abi_sizeof(lt))
+            if log:
+                r = builder.fsub(builder.fsub(v, splat(args[3])), splat(args[4]))
+            else:
+                r = builder.fmul(v, splat(args[3]))
+            st = builder.store(r, dst, align=64)
+            st.set_metadata("nontemporal",
+                            builder.module.add_metadata([ir.IntType(32)(1)]))
+            return context.get_dummy_value()
+
+        return types.none(o, types.intp, a, p, q), codegen
+
+    return intrinsic(typer)
+
+
+_stream64_scale = _stream64_intrinsic(False)
+_stream64_log = _stream64_intrinsic(True)
+
+
+@intrinsic
+def _sfence(typingctx):
+    """Order the non-temporal stores before what follows (x86 sfence)."""
+
+    def codegen(context, builder, sig, args):
+        fnty = ir.FunctionType(ir.VoidType(), [])
+        builder.call(cgutils.get_or_insert_function(builder.module, fnty,
+                                                    "llvm.x86.sse.sfence"), [])
+        return context.get_dummy_value()
+
+    return types.none(), codegen
+
+
+@njit(**_JIT)
+def _stream_final(log, o, a, p, q):
+    """o = a * p (softmax; q unused) or o = (a - p) - q (log_softmax), in o's type,
+    by streaming stores from the first 64-byte aligned element of o."""
+    n = o.shape[0]
+    w = 64 // o.itemsize
+    i = 0
+    while i < n and _misaligned64(o, i) != 0:
+        o[i] = ((a[i] - p) - q) if log else a[i] * p
+        i += 1
+    while i + w <= n:
+        if log:
+            _stream64_log(o, i, a, p, q)
+        else:
+            _stream64_scale(o, i, a, p, q)
+        i += w
+    while i < n:
+        o[i] = ((a[i] - p) - q) if log else a[i] * p
+        i += 1
+
+
+@njit(**_JIT)
+def _exp_prefetched(e, xr, xn, pf, m, negate):
+    """e = exp(v - m) (v = -x if negate else x) over the row xr, by softmax's exp, in
+    chunks of 64 that prefetch (if pf) the same 64 elements of xn (the next row);
+    returns the sum as :func:`_sum_pos`."""
+    n = xr.shape[0]
+    step = 64 // xr.itemsize
+    i = 0
+    if pf:
+        while i + 64 <= n:
+            for b in range(0, 64, step):
+                _prefetch(xn, i + b)
+            for j in range(i, i + 64):
+                v = -xr[j] if negate else xr[j]
+                e[j] = _expneg(v - m)
+            i += 64
+    for j in range(i, n):
+        v = -xr[j] if negate else xr[j]
+        e[j] = _expneg(v - m)
+    return _sum_pos(e, n)
+
+
+@njit(**_JIT)
+def _forward_rows_large(kind, out, x, xb, r0, r1, negate):
+    """Rows [r0, r1) of softmax/softmin (rows of one block) or log_softmax, no mask,
+    on arrays past the caches (see LARGE_BYTES); other cases as :func:`_forward_rows`."""
+    n = x.shape[1]
+    if kind == SOFTMAX and n > BLOCK:
+        _forward_rows(kind, out, x, xb, None, r0, r1, negate)
+        return
+    buf = np.empty(min(BLOCK, n), x.dtype)
+    step = 64 // x.itemsize
+    for r in range(r0, r1):
+        m = _row_max(xb, None, r, n, negate)
+        if not _finite(m):
+            _special_row(kind, out, x, None, r, m, False)
+            continue
+        pf = r + 1 < r1 and n <= BLOCK
+        xn = x[r + 1] if pf else x[r]
+        if kind == SOFTMAX:
+            s = _exp_prefetched(buf, x[r], xn, pf, m, negate)
+            if s != s:
+                _special_row(kind, out, x, None, r, m, True)
+                continue
+            f = _cast_like(x, 1.0 / s)
+            _stream_final(False, out[r], buf, f, f)
+            continue
+        s = 0.0
+        ties = 0
+        for lo in range(0, n, BLOCK):
+            hi = min(lo + BLOCK, n)
+            if pf:
+                for i in range(lo, hi, step):
+                    _prefetch(xn, i)
+            sb, tb = _exp_rest_block(buf, x, None, r, lo, hi, m)
+            s += sb
+            ties += tb
+        if s != s:
+            _special_row(kind, out, x, None, r, m, True)
+            continue
+        lse = math.log1p(s * _unscale(x) + (ties - 1))
+        _stream_final(True, out[r], x[r], _cast_like(x, m), _cast_like(x, lse))
+    _sfence()
+
+
 # Every parallel function runs its prange loops on n_chunks threads: it sets the
 # calling thread's Numba thread count to n_chunks on entry and restores it on
 # exit, inside the compiled code (~0.1 us instead of ~2 us from Python).  The
@@ -785,6 +976,19 @@ def _forward_rows_parallel(kind, out, x, xb, mask, negate, n_chunks):
     for c in prange(n_chunks):
         _forward_rows(kind, out, x, xb, mask, rows * c // n_chunks, rows * (c + 1) // n_chunks,
                       negate)
+    if previous != n_chunks:
+        _set_threads(previous)
+
+
+@njit(**_PAR_JIT)
+def _forward_rows_large_parallel(kind, out, x, xb, negate, n_chunks):
+    previous = _get_threads()
+    if previous != n_chunks:
+        _set_threads(np.int64(n_chunks))
+    rows = x.shape[0]
+    for c in prange(n_chunks):
+        _forward_rows_large(kind, out, x, xb, rows * c // n_chunks,
+                            rows * (c + 1) // n_chunks, negate)
     if previous != n_chunks:
         _set_threads(previous)
 
@@ -1207,10 +1411,18 @@ def get_rowwise(op):
                 out = out.reshape(rows, n)
             how, chunks = _plan(rows, n, n_threads, FORWARD_SERIAL_BYTES // size,
                                 FORWARD_BLOCKS_SERIAL_BYTES // size)
+            large = (_STREAM and mask is None and kind != LOGSUMEXP
+                     and rows * n * size >= LARGE_BYTES)
             if how == "serial":
-                _forward_rows(kind, out, x, xb, mask, 0, rows, negate)
+                if large:
+                    _forward_rows_large(kind, out, x, xb, 0, rows, negate)
+                else:
+                    _forward_rows(kind, out, x, xb, mask, 0, rows, negate)
             elif how == "rows":
-                _launch(_forward_rows_parallel, (kind, out, x, xb, mask, negate, chunks))
+                if large:
+                    _launch(_forward_rows_large_parallel, (kind, out, x, xb, negate, chunks))
+                else:
+                    _launch(_forward_rows_parallel, (kind, out, x, xb, mask, negate, chunks))
             else:
                 _launch(_forward_blocks_parallel, (kind, out, x, xb, mask, negate, chunks))
 
@@ -1248,8 +1460,8 @@ def get_rowwise(op):
 
 def warmup() -> None:
     """Compile (or load from the disk cache) every softmax-family variant:
-    float32/float64, with and without a mask, serial, by rows, by blocks and by
-    column tiles (3-D arrays)."""
+    float32/float64, with and without a mask, serial, by rows (and the large-array
+    rows), by blocks and by column tiles (3-D arrays)."""
     for dtype in (np.float32, np.float64):
         x = np.zeros((2, 3), dtype)
         xb = x.view(_INT_VIEW[x.dtype])
@@ -1260,6 +1472,9 @@ def warmup() -> None:
                 _forward_rows(kind, o, x, xb, mask, 0, 2, False)
                 _forward_rows_parallel(kind, o, x, xb, mask, False, 1)
                 _forward_blocks_parallel(kind, o, x, xb, mask, False, 1)
+                if _STREAM and mask is None and kind != LOGSUMEXP:
+                    _forward_rows_large(kind, o, x, xb, 0, 2, False)
+                    _forward_rows_large_parallel(kind, o, x, xb, False, 1)
         for softmax in (True, False):
             _backward_rows(softmax, out, x, x, 0, 2)
             _backward_rows_parallel(softmax, out, x, x, 1)

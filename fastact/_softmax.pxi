@@ -232,6 +232,100 @@ cdef extern from *:
         _mm512_storeu_pd(dacc + 8, d1);
         return i;
     }
+    /* log_softmax's and logsumexp's block: fa_sm_exp (scaled, x - m carried exactly
+       in float32) over x != m, ties counted, lanes summed as fa_sm_exp_rest_sum does
+       (same operations, same bits), 64 elements at a time; returns i as above and
+       adds the ties to *ties. */
+    static Py_ssize_t fa_sm_exp_rest_sum64_f32(const float *x, Py_ssize_t len, float m,
+                                               const float *pf, double *dacc,
+                                               Py_ssize_t *ties) {
+        const __m512 vm = _mm512_set1_ps(m), vnm = _mm512_set1_ps(-m);
+        const __m512 lo = _mm512_set1_ps(-132.5f), zero = _mm512_setzero_ps();
+        __m512d d0 = _mm512_setzero_pd(), d1 = _mm512_setzero_pd();
+        Py_ssize_t i = 0, t = 0;
+        for (; i + 64 <= len; i += 64) {
+            if (pf != NULL)
+                for (int b = 0; b < 256; b += 64) FA_SM_PREFETCH((const char *)(pf + i) + b);
+            __m512 e[4];
+            for (int q = 0; q < 4; q++) {
+                __m512 v = _mm512_loadu_ps(x + i + 16 * q);
+                __m512 tt = _mm512_sub_ps(v, vm);
+                __m512 bb = _mm512_sub_ps(tt, v);
+                __m512 err = _mm512_add_ps(_mm512_sub_ps(v, _mm512_sub_ps(tt, bb)),
+                                           _mm512_sub_ps(vnm, bb));
+                __m512 tc = _mm512_max_ps(lo, tt);
+                __m512 k = _mm512_fmadd_ps(tc, _mm512_set1_ps(1.44269504088896341f),
+                                           _mm512_set1_ps(12582912.0f));
+                __m512 n = _mm512_sub_ps(k, _mm512_set1_ps(12582912.0f));
+                __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693145751953125f), tc);
+                r = _mm512_add_ps(_mm512_fmadd_ps(n, _mm512_set1_ps(-1.42860676533e-06f), r),
+                                  err);
+                __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(0.0013926175888627768f), r,
+                                           _mm512_set1_ps(0.008363173343241215f));
+                p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.041666556149721146f));
+                p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.16666577756404877f));
+                p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+                p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+                p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+                __m512i sc = _mm512_slli_epi32(_mm512_sub_epi32(_mm512_castps_si512(k),
+                                               _mm512_set1_epi32(0x4B400000 - 191)), 23);
+                __m512 y = _mm512_mul_ps(p, _mm512_castsi512_ps(sc));
+                __mmask16 gone = _mm512_cmp_ps_mask(tt, lo, _CMP_LT_OQ);
+                __mmask16 tie = _mm512_cmp_ps_mask(v, vm, _CMP_EQ_OQ);
+                e[q] = _mm512_mask_blend_ps((__mmask16)(gone | tie), y, zero);
+                t += __builtin_popcount((unsigned)tie);
+            }
+            __m512 sum = _mm512_add_ps(_mm512_add_ps(e[0], e[1]), _mm512_add_ps(e[2], e[3]));
+            d0 = _mm512_add_pd(d0, _mm512_cvtps_pd(_mm512_castps512_ps256(sum)));
+            d1 = _mm512_add_pd(d1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(sum, 1)));
+        }
+        _mm512_storeu_pd(dacc, d0);
+        _mm512_storeu_pd(dacc + 8, d1);
+        *ties += t;
+        return i;
+    }
+    static Py_ssize_t fa_sm_exp_rest_sum64_f64(const double *x, Py_ssize_t len, double m,
+                                               const double *pf, double *dacc,
+                                               Py_ssize_t *ties) {
+        const __m512d vm = _mm512_set1_pd(m), lo = _mm512_set1_pd(-797.5);
+        const __m512d zero = _mm512_setzero_pd();
+        static const double c[12] = {2.5100375832561234e-08, 2.7620075879983367e-07,
+            2.7557268480310024e-06, 2.4801521322368692e-05, 0.00019841269863040545,
+            0.0013888888917196719, 0.008333333333330065, 0.041666666666624164,
+            0.16666666666666669, 0.5000000000000001, 1.0, 1.0};
+        __m512d d0 = _mm512_setzero_pd(), d1 = _mm512_setzero_pd();
+        Py_ssize_t i = 0, t = 0;
+        for (; i + 64 <= len; i += 64) {
+            if (pf != NULL)
+                for (int b = 0; b < 512; b += 64) FA_SM_PREFETCH((const char *)(pf + i) + b);
+            __m512d e[8];
+            for (int q = 0; q < 8; q++) {
+                __m512d v = _mm512_loadu_pd(x + i + 8 * q);
+                __m512d tc = _mm512_max_pd(lo, _mm512_sub_pd(v, vm));
+                __m512d k = _mm512_fmadd_pd(tc, _mm512_set1_pd(1.4426950408889634),
+                                            _mm512_set1_pd(6755399441055744.0));
+                __m512d n = _mm512_sub_pd(k, _mm512_set1_pd(6755399441055744.0));
+                __m512d r = _mm512_fmadd_pd(n, _mm512_set1_pd(-6.93147180369123816490e-01), tc);
+                r = _mm512_fmadd_pd(n, _mm512_set1_pd(-1.90821492927058770002e-10), r);
+                __m512d p = _mm512_fmadd_pd(_mm512_set1_pd(c[0]), r, _mm512_set1_pd(c[1]));
+                for (int j = 2; j < 12; j++) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(c[j]));
+                __m512i sc = _mm512_slli_epi64(_mm512_sub_epi64(_mm512_castpd_si512(k),
+                                  _mm512_set1_epi64(0x4338000000000000ll - (1023 + 128))), 52);
+                __m512d y = _mm512_mul_pd(p, _mm512_castsi512_pd(sc));
+                __mmask8 tie = _mm512_cmp_pd_mask(v, vm, _CMP_EQ_OQ);
+                e[q] = _mm512_mask_blend_pd(tie, y, zero);
+                t += __builtin_popcount((unsigned)tie);
+            }
+            d0 = _mm512_add_pd(d0, _mm512_add_pd(_mm512_add_pd(e[0], e[2]),
+                                                  _mm512_add_pd(e[4], e[6])));
+            d1 = _mm512_add_pd(d1, _mm512_add_pd(_mm512_add_pd(e[1], e[3]),
+                                                  _mm512_add_pd(e[5], e[7])));
+        }
+        _mm512_storeu_pd(dacc, d0);
+        _mm512_storeu_pd(dacc + 8, d1);
+        *ties += t;
+        return i;
+    }
     #else
     #define FA_SM_HAVE_AVX512 0
     /* never called (FA_SM_HAVE_AVX512 is 0); declared so the generic code compiles */
@@ -241,6 +335,14 @@ cdef extern from *:
     static inline Py_ssize_t fa_sm_exp_sum64_f64(double *o, const double *x, Py_ssize_t len,
                                                  double m, int negate, const double *pf,
                                                  double *dacc) { return 0; }
+    static inline Py_ssize_t fa_sm_exp_rest_sum64_f32(const float *x, Py_ssize_t len,
+                                                      float m, const float *pf, double *dacc,
+                                                      Py_ssize_t *ties) { return 0; }
+    static inline Py_ssize_t fa_sm_exp_rest_sum64_f64(const double *x, Py_ssize_t len,
+                                                      double m, const double *pf,
+                                                      double *dacc, Py_ssize_t *ties) {
+        return 0;
+    }
     #endif
 
     /* log_softmax's and logsumexp's exp(v - m) for v <= m, accurate for every
@@ -525,6 +627,7 @@ cdef extern from *:
                                          Py_ssize_t *ties, const T *pf) {               \
         double dacc[FA_SM_LANES] = {0};                                                 \
         Py_ssize_t i = 0, t = 0;                                                        \
+        if (FA_SM_HAVE_AVX512) i = fa_sm_exp_rest_sum64_##S(x, len, m, pf, dacc, &t);   \
         for (; i + 4 * FA_SM_LANES <= len; i += 4 * FA_SM_LANES) {                      \
             const T *q = x + i;                                                         \
             if (pf != NULL)                                                             \

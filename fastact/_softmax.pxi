@@ -147,13 +147,10 @@ cdef extern from *:
        leaves their 16 lane sums in dacc and returns i; the caller does the rest. */
     #if defined(__AVX512F__) && (defined(__GNUC__) || defined(__clang__))
     #define FA_SM_HAVE_AVX512 1
-    static inline __m512 fa_sm_expneg16(__m512 t) {
-        __m512 tc = _mm512_max_ps(_mm512_set1_ps(-88.0f), t);     /* NaN stays NaN */
-        __m512 k = _mm512_fmadd_ps(tc, _mm512_set1_ps(1.44269504088896341f),
-                                   _mm512_set1_ps(12582912.0f));
-        __m512 n = _mm512_sub_ps(k, _mm512_set1_ps(12582912.0f));
-        __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693145751953125f), tc);
-        r = _mm512_fmadd_ps(n, _mm512_set1_ps(-1.42860676533e-06f), r);
+    /* 2^(n + bias - bias0) * poly(r), n the integer in k = n + the rounding shift
+       (the scalar kernels' FA_SM_POLY_F32/F64 and bit-built power of two, lane by
+       lane); bias 127 / 1023 gives 2^n, more scales the result up */
+    static inline __m512 fa_sm_pow2_poly16(__m512 k, __m512 r, int bias) {
         __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(0.0013926175888627768f), r,
                                    _mm512_set1_ps(0.008363173343241215f));
         p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.041666556149721146f));
@@ -162,8 +159,28 @@ cdef extern from *:
         p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
         p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
         __m512i e = _mm512_slli_epi32(_mm512_sub_epi32(_mm512_castps_si512(k),
-                                      _mm512_set1_epi32(0x4B400000 - 127)), 23);
+                                      _mm512_set1_epi32(0x4B400000 - bias)), 23);
         return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+    }
+    static inline __m512d fa_sm_pow2_poly8(__m512d k, __m512d r, int bias) {
+        static const double c[12] = {2.5100375832561234e-08, 2.7620075879983367e-07,
+            2.7557268480310024e-06, 2.4801521322368692e-05, 0.00019841269863040545,
+            0.0013888888917196719, 0.008333333333330065, 0.041666666666624164,
+            0.16666666666666669, 0.5000000000000001, 1.0, 1.0};
+        __m512d p = _mm512_fmadd_pd(_mm512_set1_pd(c[0]), r, _mm512_set1_pd(c[1]));
+        for (int j = 2; j < 12; j++) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(c[j]));
+        __m512i e = _mm512_slli_epi64(_mm512_sub_epi64(_mm512_castpd_si512(k),
+                                      _mm512_set1_epi64(0x4338000000000000ll - bias)), 52);
+        return _mm512_mul_pd(p, _mm512_castsi512_pd(e));
+    }
+    static inline __m512 fa_sm_expneg16(__m512 t) {
+        __m512 tc = _mm512_max_ps(_mm512_set1_ps(-88.0f), t);     /* NaN stays NaN */
+        __m512 k = _mm512_fmadd_ps(tc, _mm512_set1_ps(1.44269504088896341f),
+                                   _mm512_set1_ps(12582912.0f));
+        __m512 n = _mm512_sub_ps(k, _mm512_set1_ps(12582912.0f));
+        __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693145751953125f), tc);
+        r = _mm512_fmadd_ps(n, _mm512_set1_ps(-1.42860676533e-06f), r);
+        return fa_sm_pow2_poly16(k, r, 127);
     }
     static inline __m512d fa_sm_expneg8(__m512d t) {
         __m512d tc = _mm512_max_pd(_mm512_set1_pd(-709.0), t);
@@ -172,15 +189,7 @@ cdef extern from *:
         __m512d n = _mm512_sub_pd(k, _mm512_set1_pd(6755399441055744.0));
         __m512d r = _mm512_fmadd_pd(n, _mm512_set1_pd(-6.93147180369123816490e-01), tc);
         r = _mm512_fmadd_pd(n, _mm512_set1_pd(-1.90821492927058770002e-10), r);
-        static const double c[12] = {2.5100375832561234e-08, 2.7620075879983367e-07,
-            2.7557268480310024e-06, 2.4801521322368692e-05, 0.00019841269863040545,
-            0.0013888888917196719, 0.008333333333330065, 0.041666666666624164,
-            0.16666666666666669, 0.5000000000000001, 1.0, 1.0};
-        __m512d p = _mm512_fmadd_pd(_mm512_set1_pd(c[0]), r, _mm512_set1_pd(c[1]));
-        for (int j = 2; j < 12; j++) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(c[j]));
-        __m512i e = _mm512_slli_epi64(_mm512_sub_epi64(_mm512_castpd_si512(k),
-                                      _mm512_set1_epi64(0x4338000000000000ll - 1023)), 52);
-        return _mm512_mul_pd(p, _mm512_castsi512_pd(e));
+        return fa_sm_pow2_poly8(k, r, 1023);
     }
     static inline __attribute__((always_inline)) Py_ssize_t fa_sm_exp_sum64_f32(float *o, const float *x, Py_ssize_t len,
                                           float m, int negate, const float *pf,
@@ -260,16 +269,7 @@ cdef extern from *:
                 __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693145751953125f), tc);
                 r = _mm512_add_ps(_mm512_fmadd_ps(n, _mm512_set1_ps(-1.42860676533e-06f), r),
                                   err);
-                __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(0.0013926175888627768f), r,
-                                           _mm512_set1_ps(0.008363173343241215f));
-                p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.041666556149721146f));
-                p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.16666577756404877f));
-                p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-                p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-                p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-                __m512i sc = _mm512_slli_epi32(_mm512_sub_epi32(_mm512_castps_si512(k),
-                                               _mm512_set1_epi32(0x4B400000 - 191)), 23);
-                __m512 y = _mm512_mul_ps(p, _mm512_castsi512_ps(sc));
+                __m512 y = fa_sm_pow2_poly16(k, r, 127 + 64);
                 __mmask16 gone = _mm512_cmp_ps_mask(tt, lo, _CMP_LT_OQ);
                 __mmask16 tie = _mm512_cmp_ps_mask(v, vm, _CMP_EQ_OQ);
                 e[q] = _mm512_mask_blend_ps((__mmask16)(gone | tie), y, zero);
@@ -289,10 +289,6 @@ cdef extern from *:
                                                Py_ssize_t *ties) {
         const __m512d vm = _mm512_set1_pd(m), lo = _mm512_set1_pd(-797.5);
         const __m512d zero = _mm512_setzero_pd();
-        static const double c[12] = {2.5100375832561234e-08, 2.7620075879983367e-07,
-            2.7557268480310024e-06, 2.4801521322368692e-05, 0.00019841269863040545,
-            0.0013888888917196719, 0.008333333333330065, 0.041666666666624164,
-            0.16666666666666669, 0.5000000000000001, 1.0, 1.0};
         __m512d d0 = _mm512_setzero_pd(), d1 = _mm512_setzero_pd();
         Py_ssize_t i = 0, t = 0;
         for (; i + 64 <= len; i += 64) {
@@ -307,11 +303,7 @@ cdef extern from *:
                 __m512d n = _mm512_sub_pd(k, _mm512_set1_pd(6755399441055744.0));
                 __m512d r = _mm512_fmadd_pd(n, _mm512_set1_pd(-6.93147180369123816490e-01), tc);
                 r = _mm512_fmadd_pd(n, _mm512_set1_pd(-1.90821492927058770002e-10), r);
-                __m512d p = _mm512_fmadd_pd(_mm512_set1_pd(c[0]), r, _mm512_set1_pd(c[1]));
-                for (int j = 2; j < 12; j++) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(c[j]));
-                __m512i sc = _mm512_slli_epi64(_mm512_sub_epi64(_mm512_castpd_si512(k),
-                                  _mm512_set1_epi64(0x4338000000000000ll - (1023 + 128))), 52);
-                __m512d y = _mm512_mul_pd(p, _mm512_castsi512_pd(sc));
+                __m512d y = fa_sm_pow2_poly8(k, r, 1023 + 128);
                 __mmask8 tie = _mm512_cmp_pd_mask(v, vm, _CMP_EQ_OQ);
                 e[q] = _mm512_mask_blend_pd(tie, y, zero);
                 t += __builtin_popcount((unsigned)tie);
@@ -757,7 +749,7 @@ cdef extern from *:
             for (Py_ssize_t r = r0; r < r1; r++)                                        \
                 m = fa_sm_row_rest_##S(kind, negate, o + r * ostride, x + r * n, NULL, n, m, \
                                        x + (r + 1) * n, r + 1 < r1 ? n : 0, buf, NULL,  \
-                                       stream);                                         \
+                                       0);                                              \
         } else {                                                                        \
             for (Py_ssize_t r = r0; r < r1; r++) {                                      \
                 const unsigned char *mr = mk ? mk + r * n : NULL;                       \

@@ -330,15 +330,9 @@ def test_softmax_family_same_bits_on_every_isa_variant(tmp_path):
     """The softmax family's AVX-512 loops (fused exp and block sum) and large-array paths
     give the bits of the other ISA builds: each variant computes the same inputs in its
     own interpreter (FASTACT_CYTHON_ISA), rows with tails, specials and a 9 MiB array."""
-    import importlib.util
-    variants = [v for v in ("baseline", "x86_64_v3", "x86_64_v4") if _cython._variant_path(v)]
-    flags = set()
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__ as feats
-        flags = {k.lower() for k, on in feats.items() if on}
-    except ImportError:
-        pass
-    variants = [v for v in variants if v == "baseline" or _cython._supports(v, flags)]
+    flags = _cython._cpu_flags()
+    variants = [v for v in ("baseline", "x86_64_v3", "x86_64_v4")
+                if _cython._variant_path(v) and (v == "baseline" or _cython._supports(v, flags))]
     if len(variants) < 2:
         pytest.skip(f"fewer than two runnable ISA variants built here: {variants}")
     code = f"""

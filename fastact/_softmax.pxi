@@ -144,7 +144,10 @@ cdef extern from *:
     /* AVX-512: softmax's exp pass and its block sum fused, 64 elements at a time:
        the same operations as fa_sm_expneg and fa_sm_sum_pos (same bits), fewer
        passes over the block.  Stores e to o[0:i) for the whole 64s i it covers,
-       leaves their 16 lane sums in dacc and returns i; the caller does the rest. */
+       leaves their 16 lane sums in dacc and returns i; the caller does the rest.
+       pf (the next row, or NULL): one line prefetched per vector of work; bursts of
+       prefetches are dropped (a row prefetched 4 lines at a time arrived mostly not
+       at all; spread out, the next max pass ran at L2 speed: forward A/B 0.86-0.98x) */
     #if defined(__AVX512F__) && (defined(__GNUC__) || defined(__clang__))
     #define FA_SM_HAVE_AVX512 1
     /* 2^(n + bias - bias0) * poly(r), n the integer in k = n + the rounding shift
@@ -198,10 +201,9 @@ cdef extern from *:
         __m512d d0 = _mm512_setzero_pd(), d1 = _mm512_setzero_pd();
         Py_ssize_t i = 0;
         for (; i + 64 <= len; i += 64) {
-            if (pf != NULL)
-                for (int b = 0; b < 256; b += 64) FA_SM_PREFETCH((const char *)(pf + i) + b);
             __m512 e[4];
             for (int q = 0; q < 4; q++) {
+                if (pf != NULL) FA_SM_PREFETCH(pf + i + 16 * q);
                 __m512 v = _mm512_loadu_ps(x + i + 16 * q);
                 v = negate ? _mm512_sub_ps(_mm512_setzero_ps(), v) : v;
                 e[q] = fa_sm_expneg16(_mm512_sub_ps(v, vm));
@@ -222,10 +224,9 @@ cdef extern from *:
         __m512d d0 = _mm512_setzero_pd(), d1 = _mm512_setzero_pd();
         Py_ssize_t i = 0;
         for (; i + 64 <= len; i += 64) {
-            if (pf != NULL)
-                for (int b = 0; b < 512; b += 64) FA_SM_PREFETCH((const char *)(pf + i) + b);
             __m512d e[8];
             for (int q = 0; q < 8; q++) {
+                if (pf != NULL) FA_SM_PREFETCH(pf + i + 8 * q);
                 __m512d v = _mm512_loadu_pd(x + i + 8 * q);
                 v = negate ? _mm512_sub_pd(_mm512_setzero_pd(), v) : v;
                 e[q] = fa_sm_expneg8(_mm512_sub_pd(v, vm));
@@ -253,10 +254,9 @@ cdef extern from *:
         __m512d d0 = _mm512_setzero_pd(), d1 = _mm512_setzero_pd();
         Py_ssize_t i = 0, t = 0;
         for (; i + 64 <= len; i += 64) {
-            if (pf != NULL)
-                for (int b = 0; b < 256; b += 64) FA_SM_PREFETCH((const char *)(pf + i) + b);
             __m512 e[4];
             for (int q = 0; q < 4; q++) {
+                if (pf != NULL) FA_SM_PREFETCH(pf + i + 16 * q);
                 __m512 v = _mm512_loadu_ps(x + i + 16 * q);
                 __m512 tt = _mm512_sub_ps(v, vm);
                 __m512 bb = _mm512_sub_ps(tt, v);
@@ -292,10 +292,9 @@ cdef extern from *:
         __m512d d0 = _mm512_setzero_pd(), d1 = _mm512_setzero_pd();
         Py_ssize_t i = 0, t = 0;
         for (; i + 64 <= len; i += 64) {
-            if (pf != NULL)
-                for (int b = 0; b < 512; b += 64) FA_SM_PREFETCH((const char *)(pf + i) + b);
             __m512d e[8];
             for (int q = 0; q < 8; q++) {
+                if (pf != NULL) FA_SM_PREFETCH(pf + i + 8 * q);
                 __m512d v = _mm512_loadu_pd(x + i + 8 * q);
                 __m512d tc = _mm512_max_pd(lo, _mm512_sub_pd(v, vm));
                 __m512d k = _mm512_fmadd_pd(tc, _mm512_set1_pd(1.4426950408889634),
@@ -775,7 +774,8 @@ cdef extern from *:
     }                                                                                   \
     /* a backward row; buf (FA_SM_BLOCK elements, or NULL): the elementwise pass goes   \
        through buf and out by streaming stores, prefetching yn and gn (the next row,    \
-       or NULL) in chunks of 256 */                                                     \
+       or NULL) 16 elements at a time (bursts of prefetches are dropped: chunks of 256  \
+       were 0-15% slower; prefetching long rows this way was 10-35% slower) */         \
     static void fa_sm_backward_row_##S(int softmax, T *o, const T *y, const T *g,       \
                                        Py_ssize_t n, T *buf, const T *yn, const T *gn) { \
         double s = 0.0;                                                                 \
@@ -789,10 +789,10 @@ cdef extern from *:
                 fa_sm_bwd_##S(softmax, o + lo, y + lo, g + lo, len, s);                 \
                 continue;                                                               \
             }                                                                           \
-            const Py_ssize_t C = yn != NULL ? 256 : len;                                \
+            const Py_ssize_t C = yn != NULL ? 16 : len;                                 \
             for (Py_ssize_t c = 0; c < len; c += C) {                                   \
                 if (yn != NULL)                                                         \
-                    for (int b = 0; b < (int)(256 * sizeof(T)); b += 64) {              \
+                    for (int b = 0; b < (int)(16 * sizeof(T)); b += 64) {               \
                         FA_SM_PREFETCH((const char *)(yn + lo + c) + b);                \
                         FA_SM_PREFETCH((const char *)(gn + lo + c) + b);                \
                     }                                                                   \

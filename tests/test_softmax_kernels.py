@@ -289,6 +289,41 @@ def test_many_subnormal_terms(op, dtype, t, kb):
 
 @pytest.mark.parametrize("kb", KERNEL_BACKENDS)
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+def test_log_softmax_backward_any_y(dtype, kb):
+    """log_softmax_backward on y that are not all log-probabilities of normal size (a
+    kernel may take a cheaper exp where every y of a block is in [lo, 0]): entries
+    above 0, far below (e^y subnormal or 0), -inf, +inf and NaN, each alone in a
+    block of otherwise ordinary values, out of place and in place."""
+    n = 7000
+    fi = np.finfo(dtype)
+    base = -np.abs(np.random.default_rng(5).standard_normal((8, n)) * 4).astype(dtype)
+    specials = [dtype(0.5), dtype(30.0), dtype(-90.0), dtype(-120.0), dtype(-720.0),
+                dtype(-800.0), -np.inf, np.inf, np.nan, -fi.tiny]
+    y = base.copy()
+    for r in range(8):
+        for k, v in enumerate(specials[r::8]):
+            y[r, 100 + 2048 * k + 37 * r] = v          # rows 0-1 get two, in two blocks
+    g = np.random.default_rng(6).standard_normal((8, n)).astype(dtype)
+    want = reference("log_softmax_backward", y, g)
+    with np.errstate(all="ignore"):
+        scale = np.abs(g.astype(float)) + np.exp(y.astype(float)) * np.abs(
+            g.astype(float)).sum(axis=-1, keepdims=True)
+    tol = 16 * float(fi.eps) * (np.log2(n) + 4) * scale
+    for n_threads in (1, 2):
+        for target in (None, "grad", "y"):
+            yi, gi = y.copy(), g.copy()
+            out = {None: None, "grad": gi, "y": yi}[target]
+            got = run(kb, "log_softmax_backward", yi, gi, n_threads=n_threads, out=out)
+            nan = np.isnan(want)
+            assert np.array_equal(np.isnan(got), nan), (target, n_threads)
+            assert np.array_equal(got[np.isinf(want)], want[np.isinf(want)])
+            fin = np.isfinite(want)
+            err = np.abs(got[fin].astype(float) - want[fin].astype(float))
+            assert (err <= tol[fin]).all(), (target, n_threads, err.max())
+
+
+@pytest.mark.parametrize("kb", KERNEL_BACKENDS)
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("shape", [(3, 7, 5), (2, 2048, 33), (1, 3, 40000), (40, 50, 1)])
 @pytest.mark.parametrize("op", OPS)
 def test_3d_is_the_transposed_rows(op, shape, dtype, kb):

@@ -1122,9 +1122,64 @@ def _backward_block(softmax, out, y, g, r, lo, hi, s):
     if softmax:
         for i in range(o.shape[0]):
             o[i] = yr[i] * (gr[i] - st)
+        return
+    # a block with every y in [lo, 0] (every log-probability unless e^y is below
+    # ~1e-38 / 1e-307) takes softmax's exp (normal results, ~1 ulp; 1.6-2x cheaper);
+    # decided per block, so the bits do not depend on the plan or the threads.  The
+    # test, on the bits b as signed integers (vectorizes; NaN and -inf fail it):
+    # max(b, with +0 as the least integer) <= bits(lo).
+    yb = _bits_view(yr)
+    least = _least_like(yb)
+    hi = least
+    if _apart(o, yr) and _apart(o, gr):
+        for i in range(o.shape[0]):  # check as it goes: one read of y
+            b = yb[i]
+            hi = max(hi, least if b == 0 else b)
+            o[i] = _fma(-_expneg(yr[i]), st, gr[i])
+        fast = hi <= _expneg_lo_bits(yb)
     else:
         for i in range(o.shape[0]):
+            b = yb[i]
+            hi = max(hi, least if b == 0 else b)
+        fast = hi <= _expneg_lo_bits(yb)
+        if fast:
+            for i in range(o.shape[0]):
+                o[i] = _fma(-_expneg(yr[i]), st, gr[i])
+    if not fast:
+        for i in range(o.shape[0]):
             o[i] = _fma(-_exp_any(yr[i]), st, gr[i])
+
+
+def _least_like(b):
+    """The least integer of b's type."""
+
+
+@overload(_least_like, inline="always")
+def _least_like_impl(b):
+    if b.dtype == types.int32:
+        return lambda b: np.int32(-2 ** 31)
+    return lambda b: np.int64(-2 ** 63)
+
+
+def _expneg_lo_bits(b):
+    """The bits (as b's signed integers) of the least y whose e^y :func:`_expneg`
+    gives as a normal number: -87.0 (float32), -708.0 (float64)."""
+
+
+@overload(_expneg_lo_bits, inline="always")
+def _expneg_lo_bits_impl(b):
+    if b.dtype == types.int32:
+        v = int(np.array(-87.0, np.float32).view(np.int32))
+        return lambda b: np.int32(v)
+    v = int(np.array(-708.0, np.float64).view(np.int64))
+    return lambda b: np.int64(v)
+
+
+@njit(**_JIT)
+def _apart(a, b):
+    """The 1-D contiguous arrays a and b share no byte."""
+    pa, pb = a.ctypes.data, b.ctypes.data
+    return pa + a.size * a.itemsize <= pb or pb + b.size * b.itemsize <= pa
 
 
 @njit(**_JIT)

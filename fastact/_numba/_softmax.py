@@ -881,6 +881,33 @@ def _exp_prefetched(e, xr, xn, pf, m, negate):
 
 
 @njit(**_JIT)
+def _exp_rest_prefetched(buf, xr, xn, m):
+    """:func:`_exp_rest_block` on the unmasked run xr (same values, same sum), 64
+    elements at a time, each chunk prefetching the same elements of xn (a burst of
+    a few lines per chunk: a whole block's lines at once were mostly dropped; a
+    chunk of one line does not vectorize)."""
+    n = xr.shape[0]
+    step = 64 // xr.itemsize
+    ties = np.int32(0)
+    i = 0
+    while i + 64 <= n:
+        for b in range(0, 64, step):
+            _prefetch(xn, i + b)
+        for j in range(i, i + 64):
+            v = xr[j]
+            tie = v == m
+            buf[j] = 0.0 if tie else _exp_shift(v, m)
+            ties = np.int32(ties + np.int32(tie))
+        i += 64
+    for j in range(i, n):
+        v = xr[j]
+        tie = v == m
+        buf[j] = 0.0 if tie else _exp_shift(v, m)
+        ties = np.int32(ties + np.int32(tie))
+    return _sum_pos(buf, n), np.int64(ties)
+
+
+@njit(**_JIT)
 def _forward_rows_large(kind, out, x, xb, r0, r1, negate):
     """Rows [r0, r1) of softmax/softmin (rows of one block) or log_softmax, no mask,
     on arrays past the caches (see LARGE_BYTES); other cases as :func:`_forward_rows`."""
@@ -889,7 +916,6 @@ def _forward_rows_large(kind, out, x, xb, r0, r1, negate):
         _forward_rows(kind, out, x, xb, None, r0, r1, negate)
         return
     buf = np.empty(min(BLOCK, n), x.dtype)
-    step = 64 // x.itemsize
     for r in range(r0, r1):
         m = _row_max(xb, None, r, n, negate)
         if not _finite(m):
@@ -910,9 +936,9 @@ def _forward_rows_large(kind, out, x, xb, r0, r1, negate):
         for lo in range(0, n, BLOCK):
             hi = min(lo + BLOCK, n)
             if pf:
-                for i in range(lo, hi, step):
-                    _prefetch(xn, i)
-            sb, tb = _exp_rest_block(buf, x, None, r, lo, hi, m)
+                sb, tb = _exp_rest_prefetched(buf, x[r, lo:hi], xn[lo:hi], m)
+            else:
+                sb, tb = _exp_rest_block(buf, x, None, r, lo, hi, m)
             s += sb
             ties += tb
         if s != s:

@@ -540,6 +540,33 @@ cdef extern from *:
     )                                                                                   \
         for (; i < len; i++) o[i] = a[i] * f;                                           \
     }                                                                                   \
+    /* softmax_backward's pass o = y (g - s_T) with streaming stores (same bits as     \
+       fa_sm_bwd), prefetching the lines of yn and gn (the next row, or NULL) at the    \
+       same offsets, one line of each per line of work */                              \
+    static void fa_sm_stream_bwd_##S(T *o, const T *y, const T *g, Py_ssize_t len,      \
+                                     double s, const T *yn, const T *gn) {              \
+        const T st = (T)s;                                                              \
+        Py_ssize_t i = 0;                                                               \
+    FA_SM_IF_STREAM(                                                                    \
+        typedef T V __attribute__((vector_size(FA_SM_VBYTES)));                         \
+        const Py_ssize_t W = FA_SM_VBYTES / (Py_ssize_t)sizeof(T);                      \
+        V vs;                                                                           \
+        for (int j = 0; j < W; j++) vs[j] = st;                                         \
+        for (; i < len && ((uintptr_t)(o + i) & (FA_SM_VBYTES - 1)); i++)               \
+            o[i] = y[i] * (g[i] - st);                                                  \
+        for (; i + W <= len; i += W) {                                                  \
+            if (yn != NULL && ((i * (Py_ssize_t)sizeof(T)) & 63) < FA_SM_VBYTES) {      \
+                FA_SM_PREFETCH(yn + i);                                                 \
+                FA_SM_PREFETCH(gn + i);                                                 \
+            }                                                                           \
+            V vy, vg;                                                                   \
+            memcpy(&vy, y + i, sizeof vy);                                              \
+            memcpy(&vg, g + i, sizeof vg);                                              \
+            FA_SM_STREAM_##S(o + i, vy * (vg - vs));                                    \
+        }                                                                               \
+    )                                                                                   \
+        for (; i < len; i++) o[i] = y[i] * (g[i] - st);                                 \
+    }                                                                                   \
     static void fa_sm_stream_log_##S(T *o, const T *x, Py_ssize_t len, double m,        \
                                      double lse) {                                      \
         const T mt = (T)m, lt = (T)lse;                                                 \
@@ -794,12 +821,12 @@ cdef extern from *:
         if (mk == NULL) return fa_sm_exp_rest_sum_##S(x, len, m, ties, NULL);           \
         return fa_sm_exp_rest_##S(buf, x, mk, len, m, ties);                            \
     }                                                                                   \
-    /* a backward row; buf (FA_SM_BLOCK elements, or NULL): the elementwise pass goes   \
-       through buf and out by streaming stores, prefetching yn and gn (the next row,    \
-       or NULL) 16 elements at a time (bursts of prefetches are dropped: chunks of 256  \
-       were 0-15% slower; prefetching long rows this way was 10-35% slower) */         \
+    /* a backward row; stream (softmax_backward on large arrays): the elementwise     \
+       pass writes out by streaming stores and prefetches yn and gn (the next row, or  \
+       NULL) as it goes (through an L1 buffer instead, in chunks: 0.83-0.97x) */       \
     static void fa_sm_backward_row_##S(int softmax, T *o, const T *y, const T *g,       \
-                                       Py_ssize_t n, T *buf, const T *yn, const T *gn) { \
+                                       Py_ssize_t n, int stream, const T *yn,           \
+                                       const T *gn) {                                   \
         double s = 0.0;                                                                 \
         for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                            \
             Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK;               \
@@ -807,34 +834,24 @@ cdef extern from *:
         }                                                                               \
         for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                            \
             Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK;               \
-            if (buf == NULL) {                                                          \
+            if (stream && softmax)                                                      \
+                fa_sm_stream_bwd_##S(o + lo, y + lo, g + lo, len, s,                    \
+                                     yn ? yn + lo : NULL, gn ? gn + lo : NULL);         \
+            else                                                                        \
                 fa_sm_bwd_##S(softmax, o + lo, y + lo, g + lo, len, s);                 \
-                continue;                                                               \
-            }                                                                           \
-            const Py_ssize_t C = yn != NULL ? 16 : len;                                 \
-            for (Py_ssize_t c = 0; c < len; c += C) {                                   \
-                if (yn != NULL)                                                         \
-                    for (int b = 0; b < (int)(16 * sizeof(T)); b += 64) {               \
-                        FA_SM_PREFETCH((const char *)(yn + lo + c) + b);                \
-                        FA_SM_PREFETCH((const char *)(gn + lo + c) + b);                \
-                    }                                                                   \
-                fa_sm_bwd_##S(softmax, buf + c, y + lo + c, g + lo + c,                 \
-                              len - c < C ? len - c : C, s);                            \
-            }                                                                           \
-            fa_sm_stream_scale_##S(o + lo, buf, len, 1.0);                              \
         }                                                                               \
     }                                                                                   \
     /* rows [r0, r1) of a backward op; large: as fa_sm_forward_rows, for softmax only   \
-       (log_softmax's pass, an exp per element, was 14-21% slower through buf) */       \
+       (log_softmax's pass, an exp per element, was 14-21% slower streamed); rows of   \
+       one block prefetch the next (longer ones: 10-35% slower) */                     \
     static void fa_sm_backward_rows_##S(int softmax, T *o, const T *y, const T *g,      \
                                         Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,     \
                                         int large) {                                    \
-        T buf[FA_SM_BLOCK];                                                             \
         large = large && softmax;                                                       \
         for (Py_ssize_t r = r0; r < r1; r++) {                                          \
             int next = large && n <= FA_SM_BLOCK && r + 1 < r1;                         \
-            fa_sm_backward_row_##S(softmax, o + r * n, y + r * n, g + r * n, n,         \
-                                   large ? buf : NULL, next ? y + (r + 1) * n : NULL,   \
+            fa_sm_backward_row_##S(softmax, o + r * n, y + r * n, g + r * n, n, large,  \
+                                   next ? y + (r + 1) * n : NULL,                       \
                                    next ? g + (r + 1) * n : NULL);                      \
         }                                                                               \
         if (large) FA_SM_SFENCE();                                                      \
@@ -871,7 +888,7 @@ cdef extern from *:
             for (Py_ssize_t c = 0; c < w; c++) {                                        \
                 if (backward)                                                           \
                     fa_sm_backward_row_##S(kind, so + c * ns, sx + c * ns, sg + c * ns, n, \
-                                           NULL, NULL, NULL);                           \
+                                           0, NULL, NULL);                              \
                 else if (kind == FA_SM_LOGSUMEXP)                                       \
                     fa_sm_forward_row_##S(kind, negate, o + outer * inner + c0 + c,      \
                                           sx + c * ns, mk ? sm + c * ns : NULL, n, buf); \

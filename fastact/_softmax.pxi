@@ -152,7 +152,7 @@ cdef extern from *:
        leaves their 16 lane sums in dacc and returns i; the caller does the rest.
        pf (the next row, or NULL): one line prefetched per vector of work; bursts of
        prefetches are dropped (a row prefetched 4 lines at a time arrived mostly not
-       at all; spread out, the next max pass ran at L2 speed: forward A/B 0.86-0.98x) */
+       at all; spread out, the next max pass ran at L2 speed: forward A/B 0.87-1.00x) */
     #if defined(__AVX512F__) && (defined(__GNUC__) || defined(__clang__))
     #define FA_SM_HAVE_AVX512 1
     /* 2^(n + bias - bias0) * poly(r), n the integer in k = n + the rounding shift
@@ -823,7 +823,7 @@ cdef extern from *:
     }                                                                                   \
     /* a backward row; stream (softmax_backward on large arrays): the elementwise     \
        pass writes out by streaming stores and prefetches yn and gn (the next row, or  \
-       NULL) as it goes (through an L1 buffer instead, in chunks: 0.83-0.97x) */       \
+       NULL) as it goes (0.79-1.03x the time of chunks through an L1 buffer) */        \
     static void fa_sm_backward_row_##S(int softmax, T *o, const T *y, const T *g,       \
                                        Py_ssize_t n, int stream, const T *yn,           \
                                        const T *gn) {                                   \

@@ -151,7 +151,10 @@ def test_softmax_loops_use_vector_registers_and_keep_the_thread_count(tmp_path):
                     S._forward_rows_large(kind, o, x, xb, 0, 3, False)
             for softmax in (True, False):
                 S._backward_rows(softmax, o, x, x, 0, 3)
-        large = ("_exp_prefetched", "_stream_final") if S._STREAM else ()
+            if S._STREAM:
+                S._backward_rows_large(o, x, x, 0, 3)
+        large = ("_exp_prefetched", "_stream_final", "_exp_rest_prefetched",
+                 "_stream_bwd") if S._STREAM else ()
         print("LARGE", len(large))
         for name in ("_block_max_bits", "_exp_store_block", "_sum_pos", "_scale_block",
                      "_log_block", "_exp_rest_block", "_dot_lanes", "_sum_lanes",
@@ -173,7 +176,7 @@ def test_softmax_loops_use_vector_registers_and_keep_the_thread_count(tmp_path):
     assert proc.returncode == 0, proc.stderr
     loops = [line for line in proc.stdout.splitlines() if line.startswith("LOOP")]
     names = {line.split()[1] for line in loops}
-    large = 2 if "LARGE 2" in proc.stdout else 0
+    large = int(re.search(r"^LARGE (\d+)$", proc.stdout, re.M).group(1))
     # every name compiled for both dtypes (the streaming loop has 2 signatures each)
     assert len(names) == 11 + large and len(loops) >= 22 + 2 * large, proc.stdout
     assert all(line.endswith("True") for line in loops), proc.stdout

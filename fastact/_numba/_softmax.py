@@ -36,7 +36,8 @@ Pipelined rows (no mask, a thread's rows within ``PIPELINE_MAX_BYTES``): the
 max of row r + 1 is taken inside row r's exp pass, block by block (same bits).
 Large arrays (``LARGE_BYTES``, no mask, softmax rows of one block and
 log_softmax, x86-64): the exp pass prefetches the next row and the final pass
-writes ``out`` with non-temporal vector stores (same bits; :func:`_forward_rows_large`).
+writes ``out`` with non-temporal vector stores (same bits; :func:`_forward_rows_large`);
+softmax_backward's pass is streamed the same way (:func:`_backward_rows_large`).
 
 Rows whose maximum is +-inf or NaN, or whose sum is NaN, are finished by
 :func:`_special_row` exactly as the reference: a NaN (or +inf) row gives NaN
@@ -825,6 +826,38 @@ _stream64_log = _stream64_intrinsic(True)
 
 
 @intrinsic
+def _stream64_bwd(typingctx, o, i, a, b, p):
+    """o[i:i + w] = a[i:i + w] * (b[i:i + w] - p) for the 64 bytes at o[i] (softmax's
+    backward pass; w = 64 / itemsize), one non-temporal vector store; o[i] 64-byte
+    aligned."""
+    if not (isinstance(o, types.Array) and o.ndim == 1 and isinstance(a, types.Array)
+            and a.ndim == 1 and isinstance(b, types.Array) and b.ndim == 1
+            and a.dtype == b.dtype == o.dtype and p == o.dtype):
+        return None
+
+    def codegen(context, builder, sig, args):
+        lt = context.get_value_type(sig.args[0].dtype)
+        w = 64 // context.get_abi_sizeof(lt)
+        vt = ir.VectorType(lt, w)
+
+        def vec_at(k):
+            return builder.bitcast(_array_ptr(context, builder, sig.args[k], args[k], args[1]),
+                                   vt.as_pointer())
+
+        undef = ir.Constant(vt, ir.Undefined)
+        one = builder.insert_element(undef, args[4], ir.IntType(32)(0))
+        ps = builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(ir.IntType(32), w),
+                                                            [0] * w))
+        va = builder.load(vec_at(2), align=context.get_abi_sizeof(lt))
+        vb = builder.load(vec_at(3), align=context.get_abi_sizeof(lt))
+        st = builder.store(builder.fmul(va, builder.fsub(vb, ps)), vec_at(0), align=64)
+        st.set_metadata("nontemporal", builder.module.add_metadata([ir.IntType(32)(1)]))
+        return context.get_dummy_value()
+
+    return types.none(o, types.intp, a, b, p), codegen
+
+
+@intrinsic
 def _sfence(typingctx):
     """Order the non-temporal stores before what follows (x86 sfence)."""
 
@@ -1219,6 +1252,60 @@ def _backward_rows(softmax, out, y, g, r0, r1):
             _backward_block(softmax, out, y, g, r, lo, min(lo + BLOCK, n), s)
 
 
+@njit(**_JIT)
+def _stream_bwd(o, y, g, st, yn, gn, pf):
+    """o = y * (g - st) (softmax_backward's pass, the bits of :func:`_backward_block`)
+    by streaming stores from the first 64-byte aligned element of o; if pf, each
+    64 bytes of work prefetch the lines of yn and gn (the next row) at that offset."""
+    n = o.shape[0]
+    w = 64 // o.itemsize
+    i = 0
+    while i < n and _misaligned64(o, i) != 0:
+        o[i] = y[i] * (g[i] - st)
+        i += 1
+    while i + w <= n:
+        if pf:
+            _prefetch(yn, i)
+            _prefetch(gn, i)
+        _stream64_bwd(o, i, y, g, st)
+        i += w
+    while i < n:
+        o[i] = y[i] * (g[i] - st)
+        i += 1
+
+
+@njit(**_JIT)
+def _backward_rows_large(out, y, g, r0, r1):
+    """softmax_backward's rows [r0, r1) on arrays past the caches (see LARGE_BYTES):
+    the sums as :func:`_backward_rows`, the pass streamed to out; rows of one block
+    prefetch the next row as they go (as the Cython kernels)."""
+    n = y.shape[1]
+    for r in range(r0, r1):
+        s = 0.0
+        for lo in range(0, n, BLOCK):
+            s += _backward_block_sum(True, y, g, r, lo, min(lo + BLOCK, n))
+        st = _cast_like(y, s)
+        pf = r + 1 < r1 and n <= BLOCK
+        rn = r + 1 if pf else r
+        for lo in range(0, n, BLOCK):
+            hi = min(lo + BLOCK, n)
+            _stream_bwd(out[r, lo:hi], y[r, lo:hi], g[r, lo:hi], st, y[rn, lo:hi],
+                        g[rn, lo:hi], pf)
+    _sfence()
+
+
+@njit(**_PAR_JIT)
+def _backward_rows_large_parallel(out, y, g, n_chunks):
+    previous = _get_threads()
+    if previous != n_chunks:
+        _set_threads(np.int64(n_chunks))
+    rows = y.shape[0]
+    for c in prange(n_chunks):
+        _backward_rows_large(out, y, g, rows * c // n_chunks, rows * (c + 1) // n_chunks)
+    if previous != n_chunks:
+        _set_threads(previous)
+
+
 @njit(**_PAR_JIT)
 def _backward_rows_parallel(softmax, out, y, g, n_chunks):
     previous = _get_threads()
@@ -1524,10 +1611,17 @@ def get_rowwise(op):
                 grad = grad.reshape(x.shape)
             rows, n = x.shape
             how, chunks = _plan(rows, n, n_threads)
+            large = _STREAM and softmax and rows * n * x.dtype.itemsize >= LARGE_BYTES
             if how == "serial":
-                _backward_rows(softmax, out, x, grad, 0, rows)
+                if large:
+                    _backward_rows_large(out, x, grad, 0, rows)
+                else:
+                    _backward_rows(softmax, out, x, grad, 0, rows)
             elif how == "rows":
-                _launch(_backward_rows_parallel, (softmax, out, x, grad, chunks))
+                if large:
+                    _launch(_backward_rows_large_parallel, (out, x, grad, chunks))
+                else:
+                    _launch(_backward_rows_parallel, (softmax, out, x, grad, chunks))
             else:
                 _launch(_backward_blocks_parallel, (softmax, out, x, grad, chunks))
 
@@ -1560,6 +1654,9 @@ def warmup() -> None:
             _backward_rows(softmax, out, x, x, 0, 2)
             _backward_rows_parallel(softmax, out, x, x, 1)
             _backward_blocks_parallel(softmax, out, x, x, 1)
+        if _STREAM:
+            _backward_rows_large(out, x, x, 0, 2)
+            _backward_rows_large_parallel(out, x, x, 1)
         x3 = np.zeros((1, 3, 2), dtype)
         out3 = np.empty_like(x3)
         for mask in (None, np.ones(x3.shape, np.bool_)):

@@ -614,20 +614,17 @@ cdef extern from *:
             for (Py_ssize_t i = 0; i < len; i++) o[i] = y[i] * (g[i] - st);             \
             return;                                                                     \
         }                                                                               \
+        /* the cheap pass checks y as it goes (one read of y); when o overlaps y or g,  \
+           a pass that could be undone must not overwrite them: check first         */ \
         int fast = 1;                                                                   \
-        if ((o + len <= y || y + len <= o) && (o + len <= g || g + len <= o)) {         \
-            /* o apart from y and g: the cheap pass checks as it goes (one read of y) */ \
+        if (!((o + len <= y || y + len <= o) && (o + len <= g || g + len <= o)))        \
+            for (Py_ssize_t i = 0; i < len; i++)                                        \
+                fast &= (y[i] >= FA_SM_EXPNEG_LO_##S) & (y[i] <= (T)0);                 \
+        if (fast)                                                                       \
             for (Py_ssize_t i = 0; i < len; i++) {                                      \
                 fast &= (y[i] >= FA_SM_EXPNEG_LO_##S) & (y[i] <= (T)0);                 \
                 o[i] = FA_SM_FMA_##S(-fa_sm_expneg_##S(y[i]), st, g[i]);                \
             }                                                                           \
-        } else {                                                                        \
-            for (Py_ssize_t i = 0; i < len; i++)                                        \
-                fast &= (y[i] >= FA_SM_EXPNEG_LO_##S) & (y[i] <= (T)0);                 \
-            if (fast)                                                                   \
-                for (Py_ssize_t i = 0; i < len; i++)                                    \
-                    o[i] = FA_SM_FMA_##S(-fa_sm_expneg_##S(y[i]), st, g[i]);            \
-        }                                                                               \
         if (!fast)                                                                      \
             for (Py_ssize_t i = 0; i < len; i++)                                        \
                 o[i] = FA_SM_FMA_##S(-fa_sm_expany_##S(y[i]), st, g[i]);               \

@@ -1187,24 +1187,22 @@ def _backward_block(softmax, out, y, g, r, lo, hi, s):
     # decided per block, so the bits do not depend on the plan or the threads.  The
     # test, on the bits b as signed integers (vectorizes; NaN and -inf fail it):
     # max(b, with +0 as the least integer) <= bits(lo).
+    # The cheap pass checks as it goes (one read of y); when o overlaps y or g, a
+    # pass that could be undone must not overwrite them: check first.
     yb = _bits_view(yr)
     least = _least_like(yb)
+    lo_bits = _expneg_lo_bits(yb)
     hi = least
-    if _apart(o, yr) and _apart(o, gr):
-        for i in range(o.shape[0]):  # check as it goes: one read of y
-            b = yb[i]
-            hi = max(hi, least if b == 0 else b)
-            o[i] = _fma(-_expneg(yr[i]), st, gr[i])
-        fast = hi <= _expneg_lo_bits(yb)
-    else:
+    if not (_apart(o, yr) and _apart(o, gr)):
         for i in range(o.shape[0]):
             b = yb[i]
             hi = max(hi, least if b == 0 else b)
-        fast = hi <= _expneg_lo_bits(yb)
-        if fast:
-            for i in range(o.shape[0]):
-                o[i] = _fma(-_expneg(yr[i]), st, gr[i])
-    if not fast:
+    if hi <= lo_bits:
+        for i in range(o.shape[0]):
+            b = yb[i]
+            hi = max(hi, least if b == 0 else b)
+            o[i] = _fma(-_expneg(yr[i]), st, gr[i])
+    if hi > lo_bits:
         for i in range(o.shape[0]):
             o[i] = _fma(-_exp_any(yr[i]), st, gr[i])
 

@@ -41,6 +41,12 @@ cdef extern from *:
     """
     #include <math.h>
     #define FA_SM_BLOCK 2048
+    /* the wave's longest row in bytes (see fa_sm_wave; interleaved A/B against the
+       rows scaled in place: rows of 0.2-1.6 MB 0.75-0.9x the time, of 2 MB and more
+       1.1-2x: its two rows of scratch no longer stay in the caches) */
+    #ifndef FA_SM_WAVE_ROW_MAX
+    #define FA_SM_WAVE_ROW_MAX (1 << 20)
+    #endif
     #define FA_SM_LANES 16
     #define FA_SM_TILE 16
     /* scratch row stride for n: whole cache lines, and an odd number of them, so
@@ -86,21 +92,38 @@ cdef extern from *:
     #define FA_SM_IF_STREAM(...)
     #endif
     /* for (i = 0; i < len; i++) STMT, in chunks of 64 elements of T, each chunk
-       prefetching the same 64 elements of pf (the next row; NULL: none) */
-    #define FA_SM_PREFETCHED_LOOP(T, i, len, pf, STMT)                                  \
+       prefetching the same 64 elements of pf (the next row; NULL: none) and then
+       streaming 64 elements of the waiting row of wave w (suffix S; NULL: none) */
+    #define FA_SM_PREFETCHED_LOOP(T, S, i, len, pf, w, STMT)                            \
         do {                                                                            \
             Py_ssize_t i = 0;                                                           \
-            if ((pf) != NULL)                                                           \
+            if ((pf) != NULL || (w) != NULL)                                            \
                 for (; i + 64 <= (len); ) {                                             \
                     const char *fa_pl = (const char *)((pf) + i);                       \
-                    for (int fa_b = 0; fa_b < (int)(64 * sizeof(T)); fa_b += 64)        \
-                        FA_SM_PREFETCH(fa_pl + fa_b);                                   \
+                    if ((pf) != NULL)                                                   \
+                        for (int fa_b = 0; fa_b < (int)(64 * sizeof(T)); fa_b += 64)    \
+                            FA_SM_PREFETCH(fa_pl + fa_b);                               \
                     for (Py_ssize_t fa_e = i + 64; i < fa_e; i++) { STMT; }             \
+                    fa_sm_wave_step_##S((w), 64);                                       \
                 }                                                                       \
             for (; i < (len); i++) { STMT; }                                            \
         } while (0)
     #define FA_SM_FMA_f64 FA_SM_FMA
     enum { FA_SM_SOFTMAX = 0, FA_SM_LOG_SOFTMAX = 1, FA_SM_LOGSUMEXP = 2 };
+    /* scratch on whole cache lines (free() it): misaligned, every vector store of the
+       exps would split two lines (the wave measured 1.13x slower with malloc's 16) */
+    static void *fa_sm_aligned_alloc(size_t bytes) {
+        void *p = NULL;
+        return posix_memalign(&p, 64, bytes) == 0 ? p : NULL;
+    }
+    /* the first q >= p (64-byte aligned) lying off bytes past x's line in its 4 KiB
+       page: scratch rows that share their page offsets with the rows of x (rows of
+       4096 floats) make every load wait on the stores before it that it only seems to
+       alias (the wave ran 1.4-1.7x slower at (2048, 4096)) */
+    static void *fa_sm_page_offset(void *p, const void *x, size_t off) {
+        uintptr_t want = (((uintptr_t)x & ~(uintptr_t)63) + off) & 4095;
+        return (char *)p + ((want - ((uintptr_t)p & 4095)) & 4095);
+    }
 
     /* exp(r) = 1 + r + r^2 Q(r) on |r| <= ln2/2: Q a Chebyshev fit by
        fastact/_fit_softmax_exp.py (relative error of the sum 0.08 eps in either
@@ -149,7 +172,10 @@ cdef extern from *:
     /* AVX-512: softmax's exp pass and its block sum fused, 64 elements at a time:
        the same operations as fa_sm_expneg and fa_sm_sum_pos (same bits), fewer
        passes over the block.  Stores e to o[0:i) for the whole 64s i it covers,
-       leaves their 16 lane sums in dacc and returns i; the caller does the rest.
+       adds their 16 lane sums into dacc (0 + a = a: a block in one call or in
+       pieces of 64 gives the same bits) and returns i; the caller does the rest.
+       so (or NULL; 64-byte aligned): so = se * f streamed too, one vector per vector
+       of exps (softmax's wave, see fa_sm_wave; with the fastest interleave measured).
        pf (the next row, or NULL): one line prefetched per vector of work; bursts of
        prefetches are dropped (a row prefetched 4 lines at a time arrived mostly not
        at all; spread out, the next max pass ran at L2 speed: forward A/B 0.87-1.00x) */
@@ -201,9 +227,9 @@ cdef extern from *:
     }
     static inline __attribute__((always_inline)) Py_ssize_t fa_sm_exp_sum64_f32(float *o, const float *x, Py_ssize_t len,
                                           float m, int negate, const float *pf,
-                                          double *dacc) {
-        const __m512 vm = _mm512_set1_ps(m);
-        __m512d d0 = _mm512_setzero_pd(), d1 = _mm512_setzero_pd();
+                                          double *dacc, float *so, const float *se, float f) {
+        const __m512 vm = _mm512_set1_ps(m), vf = _mm512_set1_ps(f);
+        __m512d d0 = _mm512_loadu_pd(dacc), d1 = _mm512_loadu_pd(dacc + 8);
         Py_ssize_t i = 0;
         for (; i + 64 <= len; i += 64) {
             __m512 e[4];
@@ -213,6 +239,9 @@ cdef extern from *:
                 v = negate ? _mm512_sub_ps(_mm512_setzero_ps(), v) : v;
                 e[q] = fa_sm_expneg16(_mm512_sub_ps(v, vm));
                 _mm512_storeu_ps(o + i + 16 * q, e[q]);
+                if (so != NULL)
+                    _mm512_stream_ps(so + i + 16 * q,
+                                     _mm512_mul_ps(_mm512_loadu_ps(se + i + 16 * q), vf));
             }
             __m512 s = _mm512_add_ps(_mm512_add_ps(e[0], e[1]), _mm512_add_ps(e[2], e[3]));
             d0 = _mm512_add_pd(d0, _mm512_cvtps_pd(_mm512_castps512_ps256(s)));
@@ -224,9 +253,9 @@ cdef extern from *:
     }
     static inline __attribute__((always_inline)) Py_ssize_t fa_sm_exp_sum64_f64(double *o, const double *x, Py_ssize_t len,
                                           double m, int negate, const double *pf,
-                                          double *dacc) {
-        const __m512d vm = _mm512_set1_pd(m);
-        __m512d d0 = _mm512_setzero_pd(), d1 = _mm512_setzero_pd();
+                                          double *dacc, double *so, const double *se, double f) {
+        const __m512d vm = _mm512_set1_pd(m), vf = _mm512_set1_pd(f);
+        __m512d d0 = _mm512_loadu_pd(dacc), d1 = _mm512_loadu_pd(dacc + 8);
         Py_ssize_t i = 0;
         for (; i + 64 <= len; i += 64) {
             __m512d e[8];
@@ -236,6 +265,9 @@ cdef extern from *:
                 v = negate ? _mm512_sub_pd(_mm512_setzero_pd(), v) : v;
                 e[q] = fa_sm_expneg8(_mm512_sub_pd(v, vm));
                 _mm512_storeu_pd(o + i + 8 * q, e[q]);
+                if (so != NULL)
+                    _mm512_stream_pd(so + i + 8 * q,
+                                     _mm512_mul_pd(_mm512_loadu_pd(se + i + 8 * q), vf));
             }
             /* lanes 0-7 are elements 0-7, 16-23, 32-39, 48-55; lanes 8-15 the others */
             d0 = _mm512_add_pd(d0, _mm512_add_pd(_mm512_add_pd(e[0], e[2]),
@@ -327,10 +359,12 @@ cdef extern from *:
     /* never called (FA_SM_HAVE_AVX512 is 0); declared so the generic code compiles */
     static inline Py_ssize_t fa_sm_exp_sum64_f32(float *o, const float *x, Py_ssize_t len,
                                                  float m, int negate, const float *pf,
-                                                 double *dacc) { return 0; }
+                                                 double *dacc, float *so, const float *se,
+                                                 float f) { return 0; }
     static inline Py_ssize_t fa_sm_exp_sum64_f64(double *o, const double *x, Py_ssize_t len,
                                                  double m, int negate, const double *pf,
-                                                 double *dacc) { return 0; }
+                                                 double *dacc, double *so, const double *se,
+                                                 double f) { return 0; }
     static inline Py_ssize_t fa_sm_exp_rest_sum64_f32(const float *x, Py_ssize_t len,
                                                       float m, const float *pf, double *dacc,
                                                       Py_ssize_t *ties) { return 0; }
@@ -452,22 +486,101 @@ cdef extern from *:
         }                                                                               \
         return FROM(hi >= 0 ? hi : lo);                                                 \
     }                                                                                   \
-    /* o = exp(v - m) (0 where masked) on [0, len), prefetching pf (or NULL);           \
-       returns the double sum */                                                        \
+    /* The wave (softmax rows longer than a block, large arrays): a row's exps wait in  \
+       scratch e until their sum is known, and its final pass o = e * (T)inv is        \
+       streamed out a piece at a time from inside the NEXT row's exp pass, so the      \
+       stores to memory overlap that pass's arithmetic (each core alternating exp      \
+       and store phases left the memory idle half the time).  Same operations, same    \
+       bits, as scaling the row in place.  The row is streamed from element h to n,    \
+       then from 0 to h (j: next element; [j, stop), then [0, wrap)).                */\
+    typedef struct {                                                                    \
+        T *o; const T *e; Py_ssize_t j, stop, wrap; double inv;                         \
+    } fa_sm_wave_##S;                                                                   \
+    static void fa_sm_stream_scale_##S(T *o, const T *a, Py_ssize_t len, double inv);   \
+    static inline int fa_sm_wave_more_##S(fa_sm_wave_##S *w) {                          \
+        if (w->j >= w->stop && w->wrap > 0) { w->j = 0; w->stop = w->wrap; w->wrap = 0; } \
+        return w->j < w->stop;                                                          \
+    }                                                                                   \
+    /* stream the next k elements of w's row (fewer: to a line boundary of o) */       \
+    static inline void fa_sm_wave_step_##S(fa_sm_wave_##S *w, Py_ssize_t k) {          \
+        if (w == NULL || !fa_sm_wave_more_##S(w)) return;                               \
+        Py_ssize_t end = w->j + k;                                                      \
+    FA_SM_IF_STREAM(                                                                    \
+        if (end <= w->stop && k == 64 && !((uintptr_t)(w->o + w->j) & 63)) {            \
+            typedef T V __attribute__((vector_size(FA_SM_VBYTES)));                     \
+            const Py_ssize_t W = FA_SM_VBYTES / (Py_ssize_t)sizeof(T);                  \
+            V vf;                                                                       \
+            for (int q = 0; q < W; q++) vf[q] = (T)w->inv;                              \
+            for (Py_ssize_t i = w->j; i < end; i += W) {                                \
+                V v;                                                                    \
+                memcpy(&v, w->e + i, sizeof v);                                         \
+                FA_SM_STREAM_##S(w->o + i, v * vf);                                     \
+            }                                                                           \
+            w->j = end;                                                                 \
+            return;                                                                     \
+        }                                                                               \
+    )                                                                                   \
+        if (end >= w->stop) {                                                           \
+            end = w->stop;                                                              \
+        } else {                                                                        \
+            Py_ssize_t back = (Py_ssize_t)(((uintptr_t)(w->o + end) & 63) / sizeof(T)); \
+            if (end - back > w->j) end -= back;                                         \
+        }                                                                               \
+        fa_sm_stream_scale_##S(w->o + w->j, w->e + w->j, end - w->j, w->inv);           \
+        w->j = end;                                                                     \
+    }                                                                                   \
+    static void fa_sm_wave_flush_##S(fa_sm_wave_##S *w) {                               \
+        while (fa_sm_wave_more_##S(w)) fa_sm_wave_step_##S(w, w->stop - w->j);          \
+    }                                                                                   \
+    /* the row o (exps e, n of them) waits, to be streamed in the exp pass of xn.  h:  \
+       the stream's stores stay ~half a page off the exp pass's loads (same offset in  \
+       a 4 KiB page: the CPU takes a load for one of the stores before it and waits;   \
+       1.6x slower where out and x share their page offsets, as rows of 4096 floats) */\
+    static void fa_sm_wave_start_##S(fa_sm_wave_##S *w, T *o, const T *e, Py_ssize_t n, \
+                                     double inv, const T *xn) {                         \
+        Py_ssize_t h = (Py_ssize_t)((2048 - ((uintptr_t)o - (uintptr_t)xn)) & 4095);     \
+        h -= (Py_ssize_t)(((uintptr_t)o + (uintptr_t)h) & 63);                          \
+        h = h < 0 ? 0 : h / (Py_ssize_t)sizeof(T);                                      \
+        if (h >= n) h = 0;                                                              \
+        w->o = o; w->e = e; w->j = h; w->stop = n; w->wrap = h; w->inv = inv;           \
+    }                                                                                   \
+    /* o = exp(v - m) (0 where masked) on [0, len), prefetching pf (or NULL) and        \
+       stepping wave w (or NULL; unmasked only); returns the double sum */              \
     static double fa_sm_exp_store_##S(T *o, const T *x, const unsigned char *mk,        \
-                                      Py_ssize_t len, T m, int negate, const T *pf) {   \
+                                      Py_ssize_t len, T m, int negate, const T *pf,     \
+                                      fa_sm_wave_##S *w) {                              \
         if (FA_SM_HAVE_AVX512 && mk == NULL) {                                          \
-            double dacc[FA_SM_LANES];                                                   \
-            Py_ssize_t i = negate ? fa_sm_exp_sum64_##S(o, x, len, m, 1, pf, dacc)      \
-                                  : fa_sm_exp_sum64_##S(o, x, len, m, 0, pf, dacc);     \
+            double dacc[FA_SM_LANES] = {0};                                             \
+            Py_ssize_t i = 0, span = 0;                                                 \
+            T *so = NULL;                                                               \
+            if (w != NULL && fa_sm_wave_more_##S(w)) {  /* align the row, then a span */ \
+                Py_ssize_t a = (Py_ssize_t)((64 - ((uintptr_t)(w->o + w->j) & 63)) & 63) \
+                               / (Py_ssize_t)sizeof(T);                                 \
+                if (a > 0) fa_sm_wave_step_##S(w, a);                                   \
+                if (fa_sm_wave_more_##S(w)) {                                           \
+                    span = (w->stop - w->j) < len ? (w->stop - w->j) : len;             \
+                    span -= span & 63;                                                  \
+                    so = ((uintptr_t)(w->o + w->j) & 63) ? NULL : w->o + w->j;          \
+                }                                                                       \
+            }                                                                           \
+            if (so != NULL) {                                                           \
+                const T *se = w->e + w->j;                                              \
+                const T f = (T)w->inv;                                                  \
+                i = negate ? fa_sm_exp_sum64_##S(o, x, span, m, 1, pf, dacc, so, se, f) \
+                           : fa_sm_exp_sum64_##S(o, x, span, m, 0, pf, dacc, so, se, f); \
+                w->j += span;                                                           \
+            }                                                                           \
+            const T *pi = pf ? pf + i : NULL;                                           \
+            i += negate ? fa_sm_exp_sum64_##S(o + i, x + i, len - i, m, 1, pi, dacc, NULL, NULL, 0) \
+                        : fa_sm_exp_sum64_##S(o + i, x + i, len - i, m, 0, pi, dacc, NULL, NULL, 0); \
             for (Py_ssize_t k = i; k < len; k++)                                        \
                 o[k] = fa_sm_expneg_##S((negate ? -x[k] : x[k]) - m);                   \
             return fa_sm_sum_finish_##S(dacc, o + i, len - i);                          \
         }                                                                               \
         if (mk == NULL && !negate) {                                                    \
-            FA_SM_PREFETCHED_LOOP(T, i, len, pf, o[i] = fa_sm_expneg_##S(x[i] - m));    \
+            FA_SM_PREFETCHED_LOOP(T, S, i, len, pf, w, o[i] = fa_sm_expneg_##S(x[i] - m)); \
         } else if (mk == NULL) {                                                        \
-            FA_SM_PREFETCHED_LOOP(T, i, len, pf, o[i] = fa_sm_expneg_##S(-x[i] - m));   \
+            FA_SM_PREFETCHED_LOOP(T, S, i, len, pf, w, o[i] = fa_sm_expneg_##S(-x[i] - m)); \
         } else {                                                                        \
             const T sg = negate ? (T)-1 : (T)1;                                         \
             for (Py_ssize_t i = 0; i < len; i++) {                                      \
@@ -717,13 +830,14 @@ cdef extern from *:
     static T fa_sm_row_rest_##S(int kind, int negate, T *o, const T *x,                 \
                                 const unsigned char *mk, Py_ssize_t n, T m,             \
                                 const T *xn, Py_ssize_t nn, T *buf, const T *pf,        \
-                                int stream) {                                           \
+                                int stream, fa_sm_wave_##S *w) {                        \
         T mn = -(T)INFINITY;                                                            \
         if (!(m - m == 0)) {                                                            \
             fa_sm_special_##S(kind, o, x, mk, n, m, 0);                                 \
             return fa_sm_row_max_##S(xn, NULL, nn, negate);                             \
         }                                                                               \
-        T *e = (kind == FA_SM_SOFTMAX && stream && n <= FA_SM_BLOCK) ? buf : o;         \
+        T *e = (w != NULL || (kind == FA_SM_SOFTMAX && stream && n <= FA_SM_BLOCK))     \
+               ? buf : o;                                                               \
         double s = 0.0;                                                                 \
         Py_ssize_t ties = 0;                                                            \
         for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                            \
@@ -736,7 +850,7 @@ cdef extern from *:
                     s += fa_sm_sum_pos_##S(e + lo, len);                                \
                 } else {                                                                \
                     s += fa_sm_exp_store_##S(e + lo, x + lo, mk ? mk + lo : NULL, len, m, \
-                                             negate, pf ? pf + lo : NULL);              \
+                                             negate, pf ? pf + lo : NULL, w);           \
                 }                                                                       \
             } else if (mk == NULL) {                                                    \
                 s += fa_sm_exp_rest_sum_##S(x + lo, len, m, &tb, pf ? pf + lo : NULL);  \
@@ -749,6 +863,11 @@ cdef extern from *:
         if (s != s) { fa_sm_special_##S(kind, o, x, mk, n, m, 1); return mn; }          \
         if (kind == FA_SM_SOFTMAX) {                                                    \
             double inv = 1.0 / s;                                                       \
+            if (w != NULL) {                /* this row waits; the last one is done */  \
+                fa_sm_wave_flush_##S(w);                                                \
+                fa_sm_wave_start_##S(w, o, e, n, inv, x + n);                           \
+                return mn;                                                              \
+            }                                                                           \
             if (e != o) {                                                               \
                 fa_sm_stream_scale_##S(o, e, n, inv);                                   \
                 return mn;                                                              \
@@ -772,7 +891,7 @@ cdef extern from *:
     static void fa_sm_forward_row_##S(int kind, int negate, T *o, const T *x,           \
                                       const unsigned char *mk, Py_ssize_t n, T *buf) {  \
         fa_sm_row_rest_##S(kind, negate, o, x, mk, n, fa_sm_row_max_##S(x, mk, n, negate), \
-                           NULL, 0, buf, NULL, 0);                                      \
+                           NULL, 0, buf, NULL, 0, NULL);                                \
     }                                                                                   \
     /* rows [r0, r1) of a forward op (scratch on the stack); large: arrays past the     \
        caches, so the exp passes prefetch the next row and the final passes use         \
@@ -781,7 +900,7 @@ cdef extern from *:
     static void fa_sm_forward_rows_##S(int kind, int negate, T *o, const T *x,          \
                                        const unsigned char *mk, Py_ssize_t r0,          \
                                        Py_ssize_t r1, Py_ssize_t n, int large) {        \
-        T buf[FA_SM_BLOCK];                                                             \
+        T buf[FA_SM_BLOCK] __attribute__((aligned(64)));   /* see fa_sm_aligned_alloc */ \
         Py_ssize_t ostride = kind == FA_SM_LOGSUMEXP ? 1 : n;                           \
         int stream = large && kind != FA_SM_LOGSUMEXP;                                  \
         /* pipelining measured (interleaved A/B, 1 and 2 threads): softmax float64      \
@@ -794,16 +913,33 @@ cdef extern from *:
             for (Py_ssize_t r = r0; r < r1; r++)                                        \
                 m = fa_sm_row_rest_##S(kind, negate, o + r * ostride, x + r * n, NULL, n, m, \
                                        x + (r + 1) * n, r + 1 < r1 ? n : 0, buf, NULL,  \
-                                       0);                                              \
+                                       0, NULL);                                        \
         } else {                                                                        \
+            /* softmax rows longer than a block: the wave (see fa_sm_wave), its two rows \
+               of scratch kept in L2; no scratch: scaled in place (same bits)        */ \
+            Py_ssize_t nl = (n + 15) & ~(Py_ssize_t)15;   /* whole lines: aligned rows */ \
+            T *sc = (FA_SM_HAVE_STREAM && stream && kind == FA_SM_SOFTMAX && mk == NULL \
+                     && n > FA_SM_BLOCK && n * (Py_ssize_t)sizeof(T) <= FA_SM_WAVE_ROW_MAX \
+                     && r0 < r1) ? (T *)fa_sm_aligned_alloc(2 * nl * sizeof(T) + 8192)  \
+                                 : NULL;                                                \
+            T *rows2[2] = {NULL, NULL};                                                 \
+            if (sc) {                                                                   \
+                rows2[0] = (T *)fa_sm_page_offset(sc, x + r0 * n, 2048);                \
+                rows2[1] = (T *)fa_sm_page_offset(rows2[0] + nl, x + r0 * n, 1024);     \
+            }                                                                           \
+            fa_sm_wave_##S wave = {NULL, NULL, 0, 0, 0, 0.0};                           \
+            int cur = 0;                                                                \
             for (Py_ssize_t r = r0; r < r1; r++) {                                      \
                 const unsigned char *mr = mk ? mk + r * n : NULL;                       \
                 const T *pf = (large && r + 1 < r1)                                     \
                               ? x + (r + 1) * n : NULL;                                 \
+                T *rb = sc ? rows2[cur] : buf;                                          \
                 fa_sm_row_rest_##S(kind, negate, o + r * ostride, x + r * n, mr, n,     \
                                    fa_sm_row_max_##S(x + r * n, mr, n, negate), NULL, 0, \
-                                   buf, pf, stream);                                    \
+                                   rb, pf, stream, sc ? &wave : NULL);                  \
+                if (sc && wave.e == rb) cur ^= 1;   /* rb waits: the next row, the other */ \
             }                                                                           \
+            if (sc) { fa_sm_wave_flush_##S(&wave); free(sc); }                          \
         }                                                                               \
         if (stream) FA_SM_SFENCE();                                                     \
     }                                                                                   \
@@ -813,7 +949,7 @@ cdef extern from *:
         T buf[FA_SM_BLOCK];                                                             \
         if (kind == FA_SM_SOFTMAX) {                                                    \
             *ties = 0;                                                                  \
-            return fa_sm_exp_store_##S(o, x, mk, len, m, negate, NULL);                 \
+            return fa_sm_exp_store_##S(o, x, mk, len, m, negate, NULL, NULL);           \
         }                                                                               \
         if (mk == NULL) return fa_sm_exp_rest_sum_##S(x, len, m, ties, NULL);           \
         return fa_sm_exp_rest_##S(buf, x, mk, len, m, ties);                            \

@@ -137,6 +137,34 @@ def test_large_arrays_same_bits_as_small(op, n, dtype, kb):
             assert np.array_equal(big[part], alone, equal_nan=True), (op, n, r, mask)
 
 
+@pytest.mark.parametrize("kb", KERNEL_BACKENDS)
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("n", [2049, 4096, 50257])
+@pytest.mark.parametrize("op", ["softmax", "softmin"])
+def test_large_long_rows_with_special_rows(op, n, dtype, kb):
+    """Softmax rows longer than a block in arrays past the caches: each row's final
+    pass is streamed during the next row's exp pass (cython's wave, from a rotated
+    start).  Rows of NaN / +-inf between them (alone, in pairs, first and last),
+    out aligned, misaligned and in place, 1-3 threads: every row keeps the bits
+    the same rows get in small pieces (which scale in place)."""
+    rows = (9 << 20) // (n * np.dtype(dtype).itemsize) + 2
+    x, _, _ = inputs(op, (rows, n), dtype, seed=n)
+    for r, v in ((0, np.nan), (1, np.inf), (2, -np.inf), (rows // 2, np.nan),
+                 (rows // 2 + 1, np.inf), (rows - 1, -np.inf)):
+        x[r, r % n] = v
+        if v == -np.inf:
+            x[r] = v                                          # a row of -inf only
+    want = np.concatenate([run(kb, op, x[r:r + 16]) for r in range(0, rows, 16)])
+    for n_threads in (1, 2, 3):
+        aligned = run(kb, op, x, n_threads=n_threads)
+        shifted = run(kb, op, x, n_threads=n_threads,
+                      out=np.empty(x.size + 1, dtype)[1:].reshape(x.shape))
+        xi = x.copy()
+        run(kb, op, xi, n_threads=n_threads, out=xi)
+        for got in (aligned, shifted, xi):
+            assert np.array_equal(got, want, equal_nan=True), (n_threads,)
+
+
 # ------------------------------------------------------------------- in place
 @pytest.mark.parametrize("kb", KERNEL_BACKENDS)
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)

@@ -282,13 +282,16 @@ cdef extern from *:
     /* log_softmax's and logsumexp's block: fa_sm_exp (scaled, x - m carried exactly
        in float32) over x != m, ties counted, lanes summed as fa_sm_exp_rest_sum does
        (same operations, same bits), 64 elements at a time; returns i as above and
-       adds the ties to *ties. */
+       adds the ties to *ties.  so (or NULL; aligned): log_softmax's wave, so = (se -
+       a) - b streamed one vector per vector of exps. */
     static Py_ssize_t fa_sm_exp_rest_sum64_f32(const float *x, Py_ssize_t len, float m,
                                                const float *pf, double *dacc,
-                                               Py_ssize_t *ties) {
+                                               Py_ssize_t *ties, float *so, const float *se,
+                                               float a, float b) {
         const __m512 vm = _mm512_set1_ps(m), vnm = _mm512_set1_ps(-m);
         const __m512 lo = _mm512_set1_ps(-132.5f), zero = _mm512_setzero_ps();
-        __m512d d0 = _mm512_setzero_pd(), d1 = _mm512_setzero_pd();
+        const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
+        __m512d d0 = _mm512_loadu_pd(dacc), d1 = _mm512_loadu_pd(dacc + 8);
         Py_ssize_t i = 0, t = 0;
         for (; i + 64 <= len; i += 64) {
             __m512 e[4];
@@ -311,6 +314,9 @@ cdef extern from *:
                 __mmask16 tie = _mm512_cmp_ps_mask(v, vm, _CMP_EQ_OQ);
                 e[q] = _mm512_mask_blend_ps((__mmask16)(gone | tie), y, zero);
                 t += __builtin_popcount((unsigned)tie);
+                if (so != NULL)
+                    _mm512_stream_ps(so + i + 16 * q, _mm512_sub_ps(_mm512_sub_ps(
+                                     _mm512_loadu_ps(se + i + 16 * q), va), vb));
             }
             __m512 sum = _mm512_add_ps(_mm512_add_ps(e[0], e[1]), _mm512_add_ps(e[2], e[3]));
             d0 = _mm512_add_pd(d0, _mm512_cvtps_pd(_mm512_castps512_ps256(sum)));
@@ -323,10 +329,12 @@ cdef extern from *:
     }
     static Py_ssize_t fa_sm_exp_rest_sum64_f64(const double *x, Py_ssize_t len, double m,
                                                const double *pf, double *dacc,
-                                               Py_ssize_t *ties) {
+                                               Py_ssize_t *ties, double *so, const double *se,
+                                               double a, double b) {
         const __m512d vm = _mm512_set1_pd(m), lo = _mm512_set1_pd(-797.5);
         const __m512d zero = _mm512_setzero_pd();
-        __m512d d0 = _mm512_setzero_pd(), d1 = _mm512_setzero_pd();
+        const __m512d va = _mm512_set1_pd(a), vb = _mm512_set1_pd(b);
+        __m512d d0 = _mm512_loadu_pd(dacc), d1 = _mm512_loadu_pd(dacc + 8);
         Py_ssize_t i = 0, t = 0;
         for (; i + 64 <= len; i += 64) {
             __m512d e[8];
@@ -343,6 +351,9 @@ cdef extern from *:
                 __mmask8 tie = _mm512_cmp_pd_mask(v, vm, _CMP_EQ_OQ);
                 e[q] = _mm512_mask_blend_pd(tie, y, zero);
                 t += __builtin_popcount((unsigned)tie);
+                if (so != NULL)
+                    _mm512_stream_pd(so + i + 8 * q, _mm512_sub_pd(_mm512_sub_pd(
+                                     _mm512_loadu_pd(se + i + 8 * q), va), vb));
             }
             d0 = _mm512_add_pd(d0, _mm512_add_pd(_mm512_add_pd(e[0], e[2]),
                                                   _mm512_add_pd(e[4], e[6])));
@@ -367,10 +378,15 @@ cdef extern from *:
                                                  double f) { return 0; }
     static inline Py_ssize_t fa_sm_exp_rest_sum64_f32(const float *x, Py_ssize_t len,
                                                       float m, const float *pf, double *dacc,
-                                                      Py_ssize_t *ties) { return 0; }
+                                                      Py_ssize_t *ties, float *so,
+                                                      const float *se, float a, float b) {
+        return 0;
+    }
     static inline Py_ssize_t fa_sm_exp_rest_sum64_f64(const double *x, Py_ssize_t len,
                                                       double m, const double *pf,
-                                                      double *dacc, Py_ssize_t *ties) {
+                                                      double *dacc, Py_ssize_t *ties,
+                                                      double *so, const double *se,
+                                                      double a, double b) {
         return 0;
     }
     #endif
@@ -486,17 +502,20 @@ cdef extern from *:
         }                                                                               \
         return FROM(hi >= 0 ? hi : lo);                                                 \
     }                                                                                   \
-    /* The wave (softmax rows longer than a block, large arrays): a row's exps wait in  \
-       scratch e until their sum is known, and its final pass o = e * (T)inv is        \
+    /* The wave (softmax and log_softmax rows longer than a block, large arrays): a    \
+       row's final pass, o = e * (T)inv (softmax: its exps e wait in scratch until    \
+       their sum is known) or o = (x - (T)m) - (T)lse (log_softmax: e = x), is        \
        streamed out a piece at a time from inside the NEXT row's exp pass, so the      \
        stores to memory overlap that pass's arithmetic (each core alternating exp      \
        and store phases left the memory idle half the time).  Same operations, same    \
-       bits, as scaling the row in place.  The row is streamed from element h to n,    \
+       bits, as the final pass done at once.  The row is streamed from element h to n, \
        then from 0 to h (j: next element; [j, stop), then [0, wrap)).                */\
     typedef struct {                                                                    \
-        T *o; const T *e; Py_ssize_t j, stop, wrap; double inv;                         \
+        T *o; const T *e; Py_ssize_t j, stop, wrap; int log; double a, b;               \
     } fa_sm_wave_##S;                                                                   \
     static void fa_sm_stream_scale_##S(T *o, const T *a, Py_ssize_t len, double inv);   \
+    static void fa_sm_stream_log_##S(T *o, const T *x, Py_ssize_t len, double m,        \
+                                     double lse);                                       \
     static inline int fa_sm_wave_more_##S(fa_sm_wave_##S *w) {                          \
         if (w->j >= w->stop && w->wrap > 0) { w->j = 0; w->stop = w->wrap; w->wrap = 0; } \
         return w->j < w->stop;                                                          \
@@ -509,12 +528,12 @@ cdef extern from *:
         if (end <= w->stop && k == 64 && !((uintptr_t)(w->o + w->j) & 63)) {            \
             typedef T V __attribute__((vector_size(FA_SM_VBYTES)));                     \
             const Py_ssize_t W = FA_SM_VBYTES / (Py_ssize_t)sizeof(T);                  \
-            V vf;                                                                       \
-            for (int q = 0; q < W; q++) vf[q] = (T)w->inv;                              \
+            V va, vb;                                                                   \
+            for (int q = 0; q < W; q++) { va[q] = (T)w->a; vb[q] = (T)w->b; }           \
             for (Py_ssize_t i = w->j; i < end; i += W) {                                \
                 V v;                                                                    \
                 memcpy(&v, w->e + i, sizeof v);                                         \
-                FA_SM_STREAM_##S(w->o + i, v * vf);                                     \
+                FA_SM_STREAM_##S(w->o + i, w->log ? (v - va) - vb : v * va);            \
             }                                                                           \
             w->j = end;                                                                 \
             return;                                                                     \
@@ -526,23 +545,42 @@ cdef extern from *:
             Py_ssize_t back = (Py_ssize_t)(((uintptr_t)(w->o + end) & 63) / sizeof(T)); \
             if (end - back > w->j) end -= back;                                         \
         }                                                                               \
-        fa_sm_stream_scale_##S(w->o + w->j, w->e + w->j, end - w->j, w->inv);           \
+        if (w->log)                                                                     \
+            fa_sm_stream_log_##S(w->o + w->j, w->e + w->j, end - w->j, w->a, w->b);     \
+        else                                                                            \
+            fa_sm_stream_scale_##S(w->o + w->j, w->e + w->j, end - w->j, w->a);         \
         w->j = end;                                                                     \
     }                                                                                   \
     static void fa_sm_wave_flush_##S(fa_sm_wave_##S *w) {                               \
         while (fa_sm_wave_more_##S(w)) fa_sm_wave_step_##S(w, w->stop - w->j);          \
     }                                                                                   \
-    /* the row o (exps e, n of them) waits, to be streamed in the exp pass of xn.  h:  \
-       the stream's stores stay ~half a page off the exp pass's loads (same offset in  \
-       a 4 KiB page: the CPU takes a load for one of the stores before it and waits;   \
-       1.6x slower where out and x share their page offsets, as rows of 4096 floats) */\
+    /* row o (n elements from e; log: o = (e - a) - b, else o = e * a) waits, to be    \
+       streamed in the exp pass of xn.  h: the stream's stores stay ~half a page off   \
+       that pass's loads (same offset in a 4 KiB page: the CPU takes a load for one of \
+       the stores before it and waits; 1.6x slower where out and x share their page    \
+       offsets, as rows of 4096 floats do) */                                          \
     static void fa_sm_wave_start_##S(fa_sm_wave_##S *w, T *o, const T *e, Py_ssize_t n, \
-                                     double inv, const T *xn) {                         \
+                                     int log, double a, double b, const T *xn) {        \
         Py_ssize_t h = (Py_ssize_t)((2048 - ((uintptr_t)o - (uintptr_t)xn)) & 4095);     \
         h -= (Py_ssize_t)(((uintptr_t)o + (uintptr_t)h) & 63);                          \
         h = h < 0 ? 0 : h / (Py_ssize_t)sizeof(T);                                      \
         if (h >= n) h = 0;                                                              \
-        w->o = o; w->e = e; w->j = h; w->stop = n; w->wrap = h; w->inv = inv;           \
+        w->o = o; w->e = e; w->j = h; w->stop = n; w->wrap = h;                         \
+        w->log = log; w->a = a; w->b = b;                                               \
+    }                                                                                   \
+    /* for an exp pass of len: w's row aligned to a line of o, then the span (whole    \
+       64s, <= len) to stream inside the pass from *so (NULL: none) */                 \
+    static inline Py_ssize_t fa_sm_wave_span_##S(fa_sm_wave_##S *w, Py_ssize_t len,     \
+                                                 T **so) {                              \
+        *so = NULL;                                                                     \
+        if (w == NULL || !fa_sm_wave_more_##S(w)) return 0;                             \
+        Py_ssize_t a = (Py_ssize_t)((64 - ((uintptr_t)(w->o + w->j) & 63)) & 63)         \
+                       / (Py_ssize_t)sizeof(T);                                         \
+        if (a > 0) fa_sm_wave_step_##S(w, a);                                           \
+        if (!fa_sm_wave_more_##S(w) || ((uintptr_t)(w->o + w->j) & 63)) return 0;        \
+        Py_ssize_t span = (w->stop - w->j) < len ? (w->stop - w->j) : len;              \
+        *so = w->o + w->j;                                                              \
+        return span - (span & 63);                                                      \
     }                                                                                   \
     /* o = exp(v - m) (0 where masked) on [0, len), prefetching pf (or NULL) and        \
        stepping wave w (or NULL; unmasked only); returns the double sum */              \
@@ -551,21 +589,12 @@ cdef extern from *:
                                       fa_sm_wave_##S *w) {                              \
         if (FA_SM_HAVE_AVX512 && mk == NULL) {                                          \
             double dacc[FA_SM_LANES] = {0};                                             \
-            Py_ssize_t i = 0, span = 0;                                                 \
-            T *so = NULL;                                                               \
-            if (w != NULL && fa_sm_wave_more_##S(w)) {  /* align the row, then a span */ \
-                Py_ssize_t a = (Py_ssize_t)((64 - ((uintptr_t)(w->o + w->j) & 63)) & 63) \
-                               / (Py_ssize_t)sizeof(T);                                 \
-                if (a > 0) fa_sm_wave_step_##S(w, a);                                   \
-                if (fa_sm_wave_more_##S(w)) {                                           \
-                    span = (w->stop - w->j) < len ? (w->stop - w->j) : len;             \
-                    span -= span & 63;                                                  \
-                    so = ((uintptr_t)(w->o + w->j) & 63) ? NULL : w->o + w->j;          \
-                }                                                                       \
-            }                                                                           \
+            Py_ssize_t i = 0;                                                           \
+            T *so;                                                                      \
+            Py_ssize_t span = fa_sm_wave_span_##S(w, len, &so);                         \
             if (so != NULL) {                                                           \
                 const T *se = w->e + w->j;                                              \
-                const T f = (T)w->inv;                                                  \
+                const T f = (T)w->a;                                                    \
                 i = negate ? fa_sm_exp_sum64_##S(o, x, span, m, 1, pf, dacc, so, se, f) \
                            : fa_sm_exp_sum64_##S(o, x, span, m, 0, pf, dacc, so, se, f); \
                 w->j += span;                                                           \
@@ -774,15 +803,27 @@ cdef extern from *:
        in one pass (no scratch): the terms of each 64 are added exactly as             \
        fa_sm_sum_pos adds them, so the bits are those of exp_rest + sum_pos           */\
     static double fa_sm_exp_rest_sum_##S(const T *x, Py_ssize_t len, T m,               \
-                                         Py_ssize_t *ties, const T *pf) {               \
+                                         Py_ssize_t *ties, const T *pf,                 \
+                                         fa_sm_wave_##S *w) {                           \
         double dacc[FA_SM_LANES] = {0};                                                 \
         Py_ssize_t i = 0, t = 0;                                                        \
-        if (FA_SM_HAVE_AVX512) i = fa_sm_exp_rest_sum64_##S(x, len, m, pf, dacc, &t);   \
+        if (FA_SM_HAVE_AVX512) {                                                        \
+            T *so;                                                                      \
+            Py_ssize_t span = fa_sm_wave_span_##S(w, len, &so);                         \
+            if (so != NULL) {                                                           \
+                i = fa_sm_exp_rest_sum64_##S(x, span, m, pf, dacc, &t, so, w->e + w->j, \
+                                             (T)w->a, (T)w->b);                         \
+                w->j += span;                                                           \
+            }                                                                           \
+            i += fa_sm_exp_rest_sum64_##S(x + i, len - i, m, pf ? pf + i : NULL, dacc,  \
+                                          &t, NULL, NULL, 0, 0);                        \
+        }                                                                               \
         for (; i + 4 * FA_SM_LANES <= len; i += 4 * FA_SM_LANES) {                      \
             const T *q = x + i;                                                         \
             if (pf != NULL)                                                             \
                 for (int b = 0; b < (int)(4 * FA_SM_LANES * sizeof(T)); b += 64)        \
                     FA_SM_PREFETCH((const char *)(pf + i) + b);                         \
+            fa_sm_wave_step_##S(w, 4 * FA_SM_LANES);                                    \
             for (int j = 0; j < FA_SM_LANES; j++) {                                     \
                 const int L = FA_SM_LANES;                                              \
                 T v0 = q[j], v1 = q[j + L], v2 = q[j + 2 * L], v3 = q[j + 3 * L];       \
@@ -853,7 +894,7 @@ cdef extern from *:
                                              negate, pf ? pf + lo : NULL, w);           \
                 }                                                                       \
             } else if (mk == NULL) {                                                    \
-                s += fa_sm_exp_rest_sum_##S(x + lo, len, m, &tb, pf ? pf + lo : NULL);  \
+                s += fa_sm_exp_rest_sum_##S(x + lo, len, m, &tb, pf ? pf + lo : NULL, w); \
             } else {                                                                    \
                 s += fa_sm_exp_rest_##S(buf, x + lo, mk + lo, len, m, &tb);             \
             }                                                                           \
@@ -865,7 +906,7 @@ cdef extern from *:
             double inv = 1.0 / s;                                                       \
             if (w != NULL) {                /* this row waits; the last one is done */  \
                 fa_sm_wave_flush_##S(w);                                                \
-                fa_sm_wave_start_##S(w, o, e, n, inv, x + n);                           \
+                fa_sm_wave_start_##S(w, o, e, n, 0, (double)(T)inv, 0.0, x + n);        \
                 return mn;                                                              \
             }                                                                           \
             if (e != o) {                                                               \
@@ -878,6 +919,11 @@ cdef extern from *:
         }                                                                               \
         double lse = log1p(s * FA_SM_UNSCALE_##S + (double)(ties - 1));                 \
         if (kind == FA_SM_LOGSUMEXP) { o[0] = (T)((double)m + lse); return mn; }        \
+        if (w != NULL) {                    /* this row waits; the last one is done */  \
+            fa_sm_wave_flush_##S(w);                                                    \
+            fa_sm_wave_start_##S(w, o, x, n, 1, (double)m, lse, x + n);                 \
+            return mn;                                                                  \
+        }                                                                               \
         for (Py_ssize_t lo = 0; lo < n; lo += FA_SM_BLOCK) {                            \
             Py_ssize_t len = n - lo < FA_SM_BLOCK ? n - lo : FA_SM_BLOCK;               \
             if (stream && mk == NULL)                                                   \
@@ -915,19 +961,21 @@ cdef extern from *:
                                        x + (r + 1) * n, r + 1 < r1 ? n : 0, buf, NULL,  \
                                        0, NULL);                                        \
         } else {                                                                        \
-            /* softmax rows longer than a block: the wave (see fa_sm_wave), its two rows \
-               of scratch kept in L2; no scratch: scaled in place (same bits)        */ \
-            Py_ssize_t nl = (n + 15) & ~(Py_ssize_t)15;   /* whole lines: aligned rows */ \
-            T *sc = (FA_SM_HAVE_STREAM && stream && kind == FA_SM_SOFTMAX && mk == NULL \
-                     && n > FA_SM_BLOCK && n * (Py_ssize_t)sizeof(T) <= FA_SM_WAVE_ROW_MAX \
-                     && r0 < r1) ? (T *)fa_sm_aligned_alloc(2 * nl * sizeof(T) + 8192)  \
-                                 : NULL;                                                \
+            /* rows longer than a block: the wave (see fa_sm_wave); softmax's two rows of \
+               scratch (none: scaled in place, same bits) on whole lines, their page    \
+               offsets half and a quarter page from x's (see fa_sm_page_offset)      */ \
+            int wave = FA_SM_HAVE_STREAM && stream && mk == NULL && n > FA_SM_BLOCK     \
+                       && n * (Py_ssize_t)sizeof(T) <= FA_SM_WAVE_ROW_MAX && r0 < r1;   \
+            Py_ssize_t nl = (n + 15) & ~(Py_ssize_t)15;                                 \
+            T *sc = (wave && kind == FA_SM_SOFTMAX)                                     \
+                    ? (T *)fa_sm_aligned_alloc(2 * nl * sizeof(T) + 8192) : NULL;       \
             T *rows2[2] = {NULL, NULL};                                                 \
             if (sc) {                                                                   \
                 rows2[0] = (T *)fa_sm_page_offset(sc, x + r0 * n, 2048);                \
                 rows2[1] = (T *)fa_sm_page_offset(rows2[0] + nl, x + r0 * n, 1024);     \
             }                                                                           \
-            fa_sm_wave_##S wave = {NULL, NULL, 0, 0, 0, 0.0};                           \
+            wave = wave && (sc != NULL || kind == FA_SM_LOG_SOFTMAX);                   \
+            fa_sm_wave_##S w = {NULL, NULL, 0, 0, 0, 0, 0.0, 0.0};                      \
             int cur = 0;                                                                \
             for (Py_ssize_t r = r0; r < r1; r++) {                                      \
                 const unsigned char *mr = mk ? mk + r * n : NULL;                       \
@@ -936,10 +984,11 @@ cdef extern from *:
                 T *rb = sc ? rows2[cur] : buf;                                          \
                 fa_sm_row_rest_##S(kind, negate, o + r * ostride, x + r * n, mr, n,     \
                                    fa_sm_row_max_##S(x + r * n, mr, n, negate), NULL, 0, \
-                                   rb, pf, stream, sc ? &wave : NULL);                  \
-                if (sc && wave.e == rb) cur ^= 1;   /* rb waits: the next row, the other */ \
+                                   rb, pf, stream, wave ? &w : NULL);                   \
+                if (sc && w.e == rb) cur ^= 1;  /* rb waits: the next row, the other */ \
             }                                                                           \
-            if (sc) { fa_sm_wave_flush_##S(&wave); free(sc); }                          \
+            if (wave) fa_sm_wave_flush_##S(&w);                                         \
+            free(sc);                                                                   \
         }                                                                               \
         if (stream) FA_SM_SFENCE();                                                     \
     }                                                                                   \
@@ -951,7 +1000,7 @@ cdef extern from *:
             *ties = 0;                                                                  \
             return fa_sm_exp_store_##S(o, x, mk, len, m, negate, NULL, NULL);           \
         }                                                                               \
-        if (mk == NULL) return fa_sm_exp_rest_sum_##S(x, len, m, ties, NULL);           \
+        if (mk == NULL) return fa_sm_exp_rest_sum_##S(x, len, m, ties, NULL, NULL);     \
         return fa_sm_exp_rest_##S(buf, x, mk, len, m, ties);                            \
     }                                                                                   \
     /* a backward row; stream (softmax_backward on large arrays): the elementwise     \

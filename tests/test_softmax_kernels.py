@@ -140,11 +140,10 @@ def test_large_arrays_same_bits_as_small(op, n, dtype, kb):
 @pytest.mark.parametrize("kb", KERNEL_BACKENDS)
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("n", [2049, 4096, 50257])
-@pytest.mark.parametrize("op", ["softmax", "softmin"])
+@pytest.mark.parametrize("op", ["softmax", "softmin", "log_softmax"])
 def test_large_long_rows_with_special_rows(op, n, dtype, kb):
-    """Softmax rows longer than a block in arrays past the caches: each row's final
-    pass is streamed during the next row's exp pass (cython's wave, from a rotated
-    start).  Rows of NaN / +-inf between them (alone, in pairs, first and last),
+    """Rows longer than a block in arrays past the caches: each row's final pass is
+    streamed during the next row's exp pass (cython's wave, from a rotated start).  Rows of NaN / +-inf between them (alone, in pairs, first and last),
     out aligned, misaligned and in place, 1-3 threads: every row keeps the bits
     the same rows get in small pieces (which scale in place)."""
     rows = (9 << 20) // (n * np.dtype(dtype).itemsize) + 2

@@ -83,26 +83,37 @@ cdef extern from *:
     #define FA_SM_STREAM_f64(p, v) _mm_stream_pd((p), (__m128d)(v))
     #endif
     #define FA_SM_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+    #define FA_SM_PREFETCH_L2(p) __builtin_prefetch((p), 0, 2)
     #define FA_SM_SFENCE() _mm_sfence()
     #define FA_SM_IF_STREAM(...) __VA_ARGS__
     #else
     #define FA_SM_HAVE_STREAM 0
     #define FA_SM_PREFETCH(p) ((void)0)
+    #define FA_SM_PREFETCH_L2(p) ((void)0)
     #define FA_SM_SFENCE() ((void)0)
     #define FA_SM_IF_STREAM(...)
     #endif
+    /* Softmax's exp passes prefetch the next row, pf (same offset as x: pf - x = n),
+       into L1 when it is one block or less, else into L2 only: a long row's lines
+       pushed through L1 evicted the lines in use (interleaved A/B: rows of 4096 and of
+       50257 0.8-0.87x the time; rows of 1000 1.05-1.2x slower with L2 only; the
+       log_softmax pass, neutral to 1.1x slower, keeps L1) */
+    #define FA_SM_PREFETCH_LONG(pf, x) ((pf) != NULL && (pf) - (x) > FA_SM_BLOCK)
+    #define FA_SM_PREFETCH_ROW(p, l2) \
+        do { if (l2) FA_SM_PREFETCH_L2(p); else FA_SM_PREFETCH(p); } while (0)
     /* for (i = 0; i < len; i++) STMT, in chunks of 64 elements of T, each chunk
-       prefetching the same 64 elements of pf (the next row; NULL: none) and then
+       prefetching the same 64 elements of pf (the next row of x; NULL: none) and then
        streaming 64 elements of the waiting row of wave w (suffix S; NULL: none) */
-    #define FA_SM_PREFETCHED_LOOP(T, S, i, len, pf, w, STMT)                            \
+    #define FA_SM_PREFETCHED_LOOP(T, S, i, len, x, pf, w, STMT)                         \
         do {                                                                            \
             Py_ssize_t i = 0;                                                           \
+            const int fa_l2 = FA_SM_PREFETCH_LONG(pf, x);                               \
             if ((pf) != NULL || (w) != NULL)                                            \
                 for (; i + 64 <= (len); ) {                                             \
                     const char *fa_pl = (const char *)((pf) + i);                       \
                     if ((pf) != NULL)                                                   \
                         for (int fa_b = 0; fa_b < (int)(64 * sizeof(T)); fa_b += 64)    \
-                            FA_SM_PREFETCH(fa_pl + fa_b);                               \
+                            FA_SM_PREFETCH_ROW(fa_pl + fa_b, fa_l2);                    \
                     for (Py_ssize_t fa_e = i + 64; i < fa_e; i++) { STMT; }             \
                     fa_sm_wave_step_##S((w), 64);                                       \
                 }                                                                       \
@@ -225,16 +236,17 @@ cdef extern from *:
         r = _mm512_fmadd_pd(n, _mm512_set1_pd(-1.90821492927058770002e-10), r);
         return fa_sm_pow2_poly8(k, r, 1023);
     }
-    static inline __attribute__((always_inline)) Py_ssize_t fa_sm_exp_sum64_f32(float *o, const float *x, Py_ssize_t len,
+    static inline __attribute__((always_inline)) Py_ssize_t fa_sm_exp_sum64_body_f32(float *o, const float *x, Py_ssize_t len,
                                           float m, int negate, const float *pf,
-                                          double *dacc, float *so, const float *se, float f) {
+                                          double *dacc, float *so, const float *se, float f,
+                                          const int l2) {
         const __m512 vm = _mm512_set1_ps(m), vf = _mm512_set1_ps(f);
         __m512d d0 = _mm512_loadu_pd(dacc), d1 = _mm512_loadu_pd(dacc + 8);
         Py_ssize_t i = 0;
         for (; i + 64 <= len; i += 64) {
             __m512 e[4];
             for (int q = 0; q < 4; q++) {
-                if (pf != NULL) FA_SM_PREFETCH(pf + i + 16 * q);
+                if (pf != NULL) FA_SM_PREFETCH_ROW(pf + i + 16 * q, l2);
                 __m512 v = _mm512_loadu_ps(x + i + 16 * q);
                 v = negate ? _mm512_sub_ps(_mm512_setzero_ps(), v) : v;
                 e[q] = fa_sm_expneg16(_mm512_sub_ps(v, vm));
@@ -251,16 +263,17 @@ cdef extern from *:
         _mm512_storeu_pd(dacc + 8, d1);
         return i;
     }
-    static inline __attribute__((always_inline)) Py_ssize_t fa_sm_exp_sum64_f64(double *o, const double *x, Py_ssize_t len,
+    static inline __attribute__((always_inline)) Py_ssize_t fa_sm_exp_sum64_body_f64(double *o, const double *x, Py_ssize_t len,
                                           double m, int negate, const double *pf,
-                                          double *dacc, double *so, const double *se, double f) {
+                                          double *dacc, double *so, const double *se, double f,
+                                          const int l2) {
         const __m512d vm = _mm512_set1_pd(m), vf = _mm512_set1_pd(f);
         __m512d d0 = _mm512_loadu_pd(dacc), d1 = _mm512_loadu_pd(dacc + 8);
         Py_ssize_t i = 0;
         for (; i + 64 <= len; i += 64) {
             __m512d e[8];
             for (int q = 0; q < 8; q++) {
-                if (pf != NULL) FA_SM_PREFETCH(pf + i + 8 * q);
+                if (pf != NULL) FA_SM_PREFETCH_ROW(pf + i + 8 * q, l2);
                 __m512d v = _mm512_loadu_pd(x + i + 8 * q);
                 v = negate ? _mm512_sub_pd(_mm512_setzero_pd(), v) : v;
                 e[q] = fa_sm_expneg8(_mm512_sub_pd(v, vm));
@@ -364,6 +377,19 @@ cdef extern from *:
         _mm512_storeu_pd(dacc + 8, d1);
         *ties += t;
         return i;
+    }
+    /* the loops above with the prefetch level a constant (see FA_SM_PREFETCH_LONG) */
+    static inline __attribute__((always_inline)) Py_ssize_t fa_sm_exp_sum64_f32(float *o, const float *x, Py_ssize_t len,
+            float m, int negate, const float *pf, double *dacc, float *so, const float *se, float f) {
+        return FA_SM_PREFETCH_LONG(pf, x)
+            ? fa_sm_exp_sum64_body_f32(o, x, len, m, negate, pf, dacc, so, se, f, 1)
+            : fa_sm_exp_sum64_body_f32(o, x, len, m, negate, pf, dacc, so, se, f, 0);
+    }
+    static inline __attribute__((always_inline)) Py_ssize_t fa_sm_exp_sum64_f64(double *o, const double *x, Py_ssize_t len,
+            double m, int negate, const double *pf, double *dacc, double *so, const double *se, double f) {
+        return FA_SM_PREFETCH_LONG(pf, x)
+            ? fa_sm_exp_sum64_body_f64(o, x, len, m, negate, pf, dacc, so, se, f, 1)
+            : fa_sm_exp_sum64_body_f64(o, x, len, m, negate, pf, dacc, so, se, f, 0);
     }
     #else
     #define FA_SM_HAVE_AVX512 0
@@ -607,9 +633,9 @@ cdef extern from *:
             return fa_sm_sum_finish_##S(dacc, o + i, len - i);                          \
         }                                                                               \
         if (mk == NULL && !negate) {                                                    \
-            FA_SM_PREFETCHED_LOOP(T, S, i, len, pf, w, o[i] = fa_sm_expneg_##S(x[i] - m)); \
+            FA_SM_PREFETCHED_LOOP(T, S, i, len, x, pf, w, o[i] = fa_sm_expneg_##S(x[i] - m)); \
         } else if (mk == NULL) {                                                        \
-            FA_SM_PREFETCHED_LOOP(T, S, i, len, pf, w, o[i] = fa_sm_expneg_##S(-x[i] - m)); \
+            FA_SM_PREFETCHED_LOOP(T, S, i, len, x, pf, w, o[i] = fa_sm_expneg_##S(-x[i] - m)); \
         } else {                                                                        \
             const T sg = negate ? (T)-1 : (T)1;                                         \
             for (Py_ssize_t i = 0; i < len; i++) {                                      \

@@ -239,8 +239,10 @@ cdef extern from *:
     static inline __attribute__((always_inline)) Py_ssize_t fa_sm_exp_sum64_body_f32(float *o, const float *x, Py_ssize_t len,
                                           float m, int negate, const float *pf,
                                           double *dacc, float *so, const float *se, float f,
-                                          const int l2) {
+                                          const float *xm, int *khi, int *klo, const int l2) {
         const __m512 vm = _mm512_set1_ps(m), vf = _mm512_set1_ps(f);
+        const __m512i kflip = _mm512_set1_epi32(negate ? (int)0x80000000u : 0);
+        __m512i khv = _mm512_set1_epi32(xm ? *khi : 0), klv = _mm512_set1_epi32(xm ? *klo : 0);
         __m512d d0 = _mm512_loadu_pd(dacc), d1 = _mm512_loadu_pd(dacc + 8);
         Py_ssize_t i = 0;
         for (; i + 64 <= len; i += 64) {
@@ -254,6 +256,12 @@ cdef extern from *:
                 if (so != NULL)
                     _mm512_stream_ps(so + i + 16 * q,
                                      _mm512_mul_ps(_mm512_loadu_ps(se + i + 16 * q), vf));
+                if (xm != NULL) {
+                    __m512i kb = _mm512_xor_si512(
+                        _mm512_loadu_si512((const void *)(xm + i + 16 * q)), kflip);
+                    khv = _mm512_max_epi32(khv, kb);
+                    klv = _mm512_min_epi32(klv, kb);
+                }
             }
             __m512 s = _mm512_add_ps(_mm512_add_ps(e[0], e[1]), _mm512_add_ps(e[2], e[3]));
             d0 = _mm512_add_pd(d0, _mm512_cvtps_pd(_mm512_castps512_ps256(s)));
@@ -261,13 +269,20 @@ cdef extern from *:
         }
         _mm512_storeu_pd(dacc, d0);
         _mm512_storeu_pd(dacc + 8, d1);
+        if (xm != NULL) {
+            *khi = _mm512_reduce_max_epi32(khv);
+            *klo = _mm512_reduce_min_epi32(klv);
+        }
         return i;
     }
     static inline __attribute__((always_inline)) Py_ssize_t fa_sm_exp_sum64_body_f64(double *o, const double *x, Py_ssize_t len,
                                           double m, int negate, const double *pf,
                                           double *dacc, double *so, const double *se, double f,
+                                          const double *xm, long long *khi, long long *klo,
                                           const int l2) {
         const __m512d vm = _mm512_set1_pd(m), vf = _mm512_set1_pd(f);
+        const __m512i kflip = _mm512_set1_epi64(negate ? (long long)0x8000000000000000ull : 0);
+        __m512i khv = _mm512_set1_epi64(xm ? *khi : 0), klv = _mm512_set1_epi64(xm ? *klo : 0);
         __m512d d0 = _mm512_loadu_pd(dacc), d1 = _mm512_loadu_pd(dacc + 8);
         Py_ssize_t i = 0;
         for (; i + 64 <= len; i += 64) {
@@ -281,6 +296,12 @@ cdef extern from *:
                 if (so != NULL)
                     _mm512_stream_pd(so + i + 8 * q,
                                      _mm512_mul_pd(_mm512_loadu_pd(se + i + 8 * q), vf));
+                if (xm != NULL) {
+                    __m512i kb = _mm512_xor_si512(
+                        _mm512_loadu_si512((const void *)(xm + i + 8 * q)), kflip);
+                    khv = _mm512_max_epi64(khv, kb);
+                    klv = _mm512_min_epi64(klv, kb);
+                }
             }
             /* lanes 0-7 are elements 0-7, 16-23, 32-39, 48-55; lanes 8-15 the others */
             d0 = _mm512_add_pd(d0, _mm512_add_pd(_mm512_add_pd(e[0], e[2]),
@@ -290,6 +311,10 @@ cdef extern from *:
         }
         _mm512_storeu_pd(dacc, d0);
         _mm512_storeu_pd(dacc + 8, d1);
+        if (xm != NULL) {
+            *khi = _mm512_reduce_max_epi64(khv);
+            *klo = _mm512_reduce_min_epi64(klv);
+        }
         return i;
     }
     /* log_softmax's and logsumexp's block: fa_sm_exp (scaled, x - m carried exactly
@@ -380,16 +405,18 @@ cdef extern from *:
     }
     /* the loops above with the prefetch level a constant (see FA_SM_PREFETCH_LONG) */
     static inline __attribute__((always_inline)) Py_ssize_t fa_sm_exp_sum64_f32(float *o, const float *x, Py_ssize_t len,
-            float m, int negate, const float *pf, double *dacc, float *so, const float *se, float f) {
+            float m, int negate, const float *pf, double *dacc, float *so, const float *se, float f,
+            const float *xm, int *khi, int *klo) {
         return FA_SM_PREFETCH_LONG(pf, x)
-            ? fa_sm_exp_sum64_body_f32(o, x, len, m, negate, pf, dacc, so, se, f, 1)
-            : fa_sm_exp_sum64_body_f32(o, x, len, m, negate, pf, dacc, so, se, f, 0);
+            ? fa_sm_exp_sum64_body_f32(o, x, len, m, negate, pf, dacc, so, se, f, xm, khi, klo, 1)
+            : fa_sm_exp_sum64_body_f32(o, x, len, m, negate, pf, dacc, so, se, f, xm, khi, klo, 0);
     }
     static inline __attribute__((always_inline)) Py_ssize_t fa_sm_exp_sum64_f64(double *o, const double *x, Py_ssize_t len,
-            double m, int negate, const double *pf, double *dacc, double *so, const double *se, double f) {
+            double m, int negate, const double *pf, double *dacc, double *so, const double *se, double f,
+            const double *xm, long long *khi, long long *klo) {
         return FA_SM_PREFETCH_LONG(pf, x)
-            ? fa_sm_exp_sum64_body_f64(o, x, len, m, negate, pf, dacc, so, se, f, 1)
-            : fa_sm_exp_sum64_body_f64(o, x, len, m, negate, pf, dacc, so, se, f, 0);
+            ? fa_sm_exp_sum64_body_f64(o, x, len, m, negate, pf, dacc, so, se, f, xm, khi, klo, 1)
+            : fa_sm_exp_sum64_body_f64(o, x, len, m, negate, pf, dacc, so, se, f, xm, khi, klo, 0);
     }
     #else
     #define FA_SM_HAVE_AVX512 0
@@ -397,11 +424,13 @@ cdef extern from *:
     static inline Py_ssize_t fa_sm_exp_sum64_f32(float *o, const float *x, Py_ssize_t len,
                                                  float m, int negate, const float *pf,
                                                  double *dacc, float *so, const float *se,
-                                                 float f) { return 0; }
+                                                 float f, const float *xm, int *khi,
+                                                 int *klo) { return 0; }
     static inline Py_ssize_t fa_sm_exp_sum64_f64(double *o, const double *x, Py_ssize_t len,
                                                  double m, int negate, const double *pf,
                                                  double *dacc, double *so, const double *se,
-                                                 double f) { return 0; }
+                                                 double f, const double *xm, long long *khi,
+                                                 long long *klo) { return 0; }
     static inline Py_ssize_t fa_sm_exp_rest_sum64_f32(const float *x, Py_ssize_t len,
                                                       float m, const float *pf, double *dacc,
                                                       Py_ssize_t *ties, float *so,
@@ -506,6 +535,17 @@ cdef extern from *:
        the largest b is the largest v, among v <= -0 the smallest b is; so the max  \
        is max(b) if that is >= 0, else min(b).  A positive NaN beats +inf (the row  \
        is then special); a negative NaN never wins and is caught by the NaN sum.   */\
+    static void fa_sm_keys_##S(const T *x, Py_ssize_t len, int negate, I *khi, I *klo) { \
+        const I flip = negate ? (I)((I)1 << (8 * sizeof(T) - 1)) : 0;                    \
+        I hi = *khi, lo = *klo;                                                         \
+        for (Py_ssize_t i = 0; i < len; i++) {                                          \
+            I b = (I)BITS(x[i]) ^ flip;                                                 \
+            hi = b > hi ? b : hi;                                                       \
+            lo = b < lo ? b : lo;                                                       \
+        }                                                                               \
+        *khi = hi; *klo = lo;                                                           \
+    }                                                                                   \
+    static T fa_sm_key_max_##S(I hi, I lo) { return FROM(hi >= 0 ? hi : lo); }          \
     static T fa_sm_max_##S(const T *x, const unsigned char *mk, Py_ssize_t len,         \
                            int negate) {                                                \
         const I sign = (I)((I)1 << (8 * sizeof(T) - 1));                                \
@@ -513,11 +553,7 @@ cdef extern from *:
         const I neginf = (I)BITS(-(T)INFINITY);                                         \
         I hi = sign, lo = neginf;                                                       \
         if (mk == NULL) {                                                               \
-            for (Py_ssize_t i = 0; i < len; i++) {                                      \
-                I b = (I)BITS(x[i]) ^ flip;                                             \
-                hi = b > hi ? b : hi;                                                   \
-                lo = b < lo ? b : lo;                                                   \
-            }                                                                           \
+            fa_sm_keys_##S(x, len, negate, &hi, &lo);                                   \
         } else {                                                                        \
             for (Py_ssize_t i = 0; i < len; i++) {                                      \
                 I b = (I)BITS(x[i]) ^ flip;                                             \
@@ -526,7 +562,7 @@ cdef extern from *:
                 lo = bl < lo ? bl : lo;                                                 \
             }                                                                           \
         }                                                                               \
-        return FROM(hi >= 0 ? hi : lo);                                                 \
+        return fa_sm_key_max_##S(hi, lo);                                               \
     }                                                                                   \
     /* The wave (softmax and log_softmax rows longer than a block, large arrays): a    \
        row's final pass, o = e * (T)inv (softmax: its exps e wait in scratch until    \
@@ -608,11 +644,12 @@ cdef extern from *:
         *so = w->o + w->j;                                                              \
         return span - (span & 63);                                                      \
     }                                                                                   \
-    /* o = exp(v - m) (0 where masked) on [0, len), prefetching pf (or NULL) and        \
-       stepping wave w (or NULL; unmasked only); returns the double sum */              \
+    /* o = exp(v - m) (0 where masked) on [0, len), prefetching pf (or NULL),           \
+       stepping wave w (or NULL; unmasked only) and taking the max keys of xm[0:len)    \
+       into *khi / *klo (xm NULL: none; see fa_sm_max); returns the double sum */       \
     static double fa_sm_exp_store_##S(T *o, const T *x, const unsigned char *mk,        \
                                       Py_ssize_t len, T m, int negate, const T *pf,     \
-                                      fa_sm_wave_##S *w) {                              \
+                                      fa_sm_wave_##S *w, const T *xm, I *khi, I *klo) { \
         if (FA_SM_HAVE_AVX512 && mk == NULL) {                                          \
             double dacc[FA_SM_LANES] = {0};                                             \
             Py_ssize_t i = 0;                                                           \
@@ -621,17 +658,23 @@ cdef extern from *:
             if (so != NULL) {                                                           \
                 const T *se = w->e + w->j;                                              \
                 const T f = (T)w->a;                                                    \
-                i = negate ? fa_sm_exp_sum64_##S(o, x, span, m, 1, pf, dacc, so, se, f) \
-                           : fa_sm_exp_sum64_##S(o, x, span, m, 0, pf, dacc, so, se, f); \
+                i = negate ? fa_sm_exp_sum64_##S(o, x, span, m, 1, pf, dacc, so, se, f, \
+                                                 xm, khi, klo)                          \
+                           : fa_sm_exp_sum64_##S(o, x, span, m, 0, pf, dacc, so, se, f, \
+                                                 xm, khi, klo);                         \
                 w->j += span;                                                           \
             }                                                                           \
-            const T *pi = pf ? pf + i : NULL;                                           \
-            i += negate ? fa_sm_exp_sum64_##S(o + i, x + i, len - i, m, 1, pi, dacc, NULL, NULL, 0) \
-                        : fa_sm_exp_sum64_##S(o + i, x + i, len - i, m, 0, pi, dacc, NULL, NULL, 0); \
+            const T *pi = pf ? pf + i : NULL, *mi = xm ? xm + i : NULL;                 \
+            i += negate ? fa_sm_exp_sum64_##S(o + i, x + i, len - i, m, 1, pi, dacc,    \
+                                              NULL, NULL, 0, mi, khi, klo)              \
+                        : fa_sm_exp_sum64_##S(o + i, x + i, len - i, m, 0, pi, dacc,    \
+                                              NULL, NULL, 0, mi, khi, klo);             \
             for (Py_ssize_t k = i; k < len; k++)                                        \
                 o[k] = fa_sm_expneg_##S((negate ? -x[k] : x[k]) - m);                   \
+            if (xm != NULL) fa_sm_keys_##S(xm + i, len - i, negate, khi, klo);          \
             return fa_sm_sum_finish_##S(dacc, o + i, len - i);                          \
         }                                                                               \
+        if (xm != NULL) fa_sm_keys_##S(xm, len, negate, khi, klo);                      \
         if (mk == NULL && !negate) {                                                    \
             FA_SM_PREFETCHED_LOOP(T, S, i, len, x, pf, w, o[i] = fa_sm_expneg_##S(x[i] - m)); \
         } else if (mk == NULL) {                                                        \
@@ -801,7 +844,6 @@ cdef extern from *:
        row r + 1 is taken, block by block, in the exp pass of row r, so its loads    \
        overlap that pass's arithmetic (the max is exact in any order: same bits).    \
        The fused loops below return the max of xn[0:nn] (nn = n, or 0 at the end).   */\
-    static T fa_sm_key_max_##S(I hi, I lo) { return FROM(hi >= 0 ? hi : lo); }          \
     static T fa_sm_exp_store_next_##S(T *o, const T *x, Py_ssize_t n, T m, int negate, \
                                       const T *xn, Py_ssize_t nn) {                     \
         const I sign = (I)((I)1 << (8 * sizeof(T) - 1)), flip = negate ? sign : 0;      \
@@ -899,9 +941,16 @@ cdef extern from *:
                                 const T *xn, Py_ssize_t nn, T *buf, const T *pf,        \
                                 int stream, fa_sm_wave_##S *w) {                        \
         T mn = -(T)INFINITY;                                                            \
+        /* the softmax wave (AVX-512) also takes the max of the next row pf, a block    \
+           behind its prefetch (exact in any order: the m of fa_sm_row_max, or NaN     \
+           where that row has a NaN, which makes it a NaN row either way) */           \
+        const T *xf = (FA_SM_HAVE_AVX512 && w != NULL && kind == FA_SM_SOFTMAX) ? pf : NULL; \
+        const I sign = (I)((I)1 << (8 * sizeof(T) - 1));                                \
+        I khi = sign, klo = (I)BITS(-(T)INFINITY);                                      \
         if (!(m - m == 0)) {                                                            \
             fa_sm_special_##S(kind, o, x, mk, n, m, 0);                                 \
-            return fa_sm_row_max_##S(xn, NULL, nn, negate);                             \
+            return xf ? fa_sm_row_max_##S(xf, NULL, n, negate)                          \
+                      : fa_sm_row_max_##S(xn, NULL, nn, negate);                        \
         }                                                                               \
         T *e = (w != NULL || (kind == FA_SM_SOFTMAX && stream && n <= FA_SM_BLOCK))     \
                ? buf : o;                                                               \
@@ -916,8 +965,14 @@ cdef extern from *:
                     mb = fa_sm_exp_store_next_##S(e + lo, x + lo, len, m, negate, xn + lo, ln); \
                     s += fa_sm_sum_pos_##S(e + lo, len);                                \
                 } else {                                                                \
+                    const T *xm = (xf && lo > 0) ? xf + lo - FA_SM_BLOCK : NULL;         \
                     s += fa_sm_exp_store_##S(e + lo, x + lo, mk ? mk + lo : NULL, len, m, \
-                                             negate, pf ? pf + lo : NULL, w);           \
+                                             negate, pf ? pf + lo : NULL, w, xm, &khi,  \
+                                             &klo);                                     \
+                    if (xm != NULL && len < FA_SM_BLOCK)  /* the rest of that block */  \
+                        fa_sm_keys_##S(xm + len, FA_SM_BLOCK - len, negate, &khi, &klo); \
+                    if (xf != NULL && lo + len == n)      /* and the last block */      \
+                        fa_sm_keys_##S(xf + lo, len, negate, &khi, &klo);               \
                 }                                                                       \
             } else if (mk == NULL) {                                                    \
                 s += fa_sm_exp_rest_sum_##S(x + lo, len, m, &tb, pf ? pf + lo : NULL, w); \
@@ -927,6 +982,7 @@ cdef extern from *:
             ties += tb;                                                                 \
             mn = mb > mn ? mb : mn;                                                     \
         }                                                                               \
+        if (xf != NULL) mn = fa_sm_key_max_##S(khi, klo);                               \
         if (s != s) { fa_sm_special_##S(kind, o, x, mk, n, m, 1); return mn; }          \
         if (kind == FA_SM_SOFTMAX) {                                                    \
             double inv = 1.0 / s;                                                       \
@@ -1003,15 +1059,22 @@ cdef extern from *:
             wave = wave && (sc != NULL || kind == FA_SM_LOG_SOFTMAX);                   \
             fa_sm_wave_##S w = {NULL, NULL, 0, 0, 0, 0, 0.0, 0.0};                      \
             int cur = 0;                                                                \
+            /* the softmax wave returns the next row's max (see row_rest) */            \
+            const int fused = FA_SM_HAVE_AVX512 && sc != NULL && large;                 \
+            T m = r0 < r1 ? fa_sm_row_max_##S(x + r0 * n, mk ? mk + r0 * n : NULL, n, negate) \
+                          : (T)0;                                                       \
             for (Py_ssize_t r = r0; r < r1; r++) {                                      \
                 const unsigned char *mr = mk ? mk + r * n : NULL;                       \
                 const T *pf = (large && r + 1 < r1)                                     \
                               ? x + (r + 1) * n : NULL;                                 \
                 T *rb = sc ? rows2[cur] : buf;                                          \
-                fa_sm_row_rest_##S(kind, negate, o + r * ostride, x + r * n, mr, n,     \
-                                   fa_sm_row_max_##S(x + r * n, mr, n, negate), NULL, 0, \
-                                   rb, pf, stream, wave ? &w : NULL);                   \
+                T mn = fa_sm_row_rest_##S(kind, negate, o + r * ostride, x + r * n, mr, \
+                                          n, m, NULL, 0, rb, pf, stream,                \
+                                          wave ? &w : NULL);                            \
                 if (sc && w.e == rb) cur ^= 1;  /* rb waits: the next row, the other */ \
+                if (r + 1 < r1)                                                         \
+                    m = fused ? mn : fa_sm_row_max_##S(x + (r + 1) * n, mk ? mk + (r + 1) * n \
+                                                       : NULL, n, negate);              \
             }                                                                           \
             if (wave) fa_sm_wave_flush_##S(&w);                                         \
             free(sc);                                                                   \
@@ -1024,7 +1087,8 @@ cdef extern from *:
         T buf[FA_SM_BLOCK];                                                             \
         if (kind == FA_SM_SOFTMAX) {                                                    \
             *ties = 0;                                                                  \
-            return fa_sm_exp_store_##S(o, x, mk, len, m, negate, NULL, NULL);           \
+            return fa_sm_exp_store_##S(o, x, mk, len, m, negate, NULL, NULL, NULL, NULL, \
+                                       NULL);                                           \
         }                                                                               \
         if (mk == NULL) return fa_sm_exp_rest_sum_##S(x, len, m, ties, NULL, NULL);     \
         return fa_sm_exp_rest_##S(buf, x, mk, len, m, ties);                            \

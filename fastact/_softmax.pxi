@@ -47,6 +47,9 @@ cdef extern from *:
     #ifndef FA_SM_WAVE_ROW_MAX
     #define FA_SM_WAVE_ROW_MAX (1 << 20)
     #endif
+    /* and its shortest row in elements (A/B at (4096, 2048): 0.9-0.95x the time of the
+       row streamed on its own; rows of 1000 and 500 even) */
+    #define FA_SM_WAVE_ROW_MIN 1024
     #define FA_SM_LANES 16
     #define FA_SM_TILE 16
     /* scratch row stride for n: whole cache lines, and an odd number of them, so
@@ -564,7 +567,7 @@ cdef extern from *:
         }                                                                               \
         return fa_sm_key_max_##S(hi, lo);                                               \
     }                                                                                   \
-    /* The wave (softmax and log_softmax rows longer than a block, large arrays): a    \
+    /* The wave (softmax and log_softmax rows of over FA_SM_WAVE_ROW_MIN, large): a    \
        row's final pass, o = e * (T)inv (softmax: its exps e wait in scratch until    \
        their sum is known) or o = (x - (T)m) - (T)lse (log_softmax: e = x), is        \
        streamed out a piece at a time from inside the NEXT row's exp pass, so the      \
@@ -1023,8 +1026,9 @@ cdef extern from *:
     }                                                                                   \
     /* rows [r0, r1) of a forward op (scratch on the stack); large: arrays past the     \
        caches, so the exp passes prefetch the next row and the final passes use         \
-       streaming stores (see row_rest; softmax rows longer than a block are scaled      \
-       in place: streaming them from a row of scratch measured 0.91-1.04x) */           \
+       streaming stores (see row_rest): rows of over FA_SM_WAVE_ROW_MIN, up to          \
+       FA_SM_WAVE_ROW_MAX bytes, by the wave; longer softmax rows are scaled in place  \
+       (streaming them from a row of scratch, without the wave, measured 0.91-1.04x) */ \
     static void fa_sm_forward_rows_##S(int kind, int negate, T *o, const T *x,          \
                                        const unsigned char *mk, Py_ssize_t r0,          \
                                        Py_ssize_t r1, Py_ssize_t n, int large) {        \
@@ -1043,10 +1047,10 @@ cdef extern from *:
                                        x + (r + 1) * n, r + 1 < r1 ? n : 0, buf, NULL,  \
                                        0, NULL);                                        \
         } else {                                                                        \
-            /* rows longer than a block: the wave (see fa_sm_wave); softmax's two rows of \
+            /* rows of over WAVE_ROW_MIN: the wave (see fa_sm_wave); softmax's two rows of \
                scratch (none: scaled in place, same bits) on whole lines, their page    \
                offsets half and a quarter page from x's (see fa_sm_page_offset)      */ \
-            int wave = FA_SM_HAVE_STREAM && stream && mk == NULL && n > FA_SM_BLOCK     \
+            int wave = FA_SM_HAVE_STREAM && stream && mk == NULL && n > FA_SM_WAVE_ROW_MIN \
                        && n * (Py_ssize_t)sizeof(T) <= FA_SM_WAVE_ROW_MAX && r0 < r1;   \
             Py_ssize_t nl = (n + 15) & ~(Py_ssize_t)15;                                 \
             T *sc = (wave && kind == FA_SM_SOFTMAX)                                     \

@@ -139,11 +139,11 @@ def test_large_arrays_same_bits_as_small(op, n, dtype, kb):
 
 @pytest.mark.parametrize("kb", KERNEL_BACKENDS)
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("n", [2049, 4096, 50257])
+@pytest.mark.parametrize("n", [1500, 2048, 2049, 4096, 50257])
 @pytest.mark.parametrize("op", ["softmax", "softmin", "log_softmax"])
 def test_large_long_rows_with_special_rows(op, n, dtype, kb):
-    """Rows longer than a block in arrays past the caches: each row's final pass is
-    streamed during the next row's exp pass (cython's wave, from a rotated start).  Rows of NaN / +-inf between them (alone, in pairs, first and last),
+    """Rows of over 1024 in arrays past the caches: each row's final pass is streamed
+    during the next row's exp pass (cython's wave, from a rotated start).  Rows of NaN / +-inf between them (alone, in pairs, first and last),
     out aligned, misaligned and in place, 1-3 threads: every row keeps the bits
     the same rows get in small pieces (which scale in place)."""
     rows = (9 << 20) // (n * np.dtype(dtype).itemsize) + 2
@@ -151,6 +151,7 @@ def test_large_long_rows_with_special_rows(op, n, dtype, kb):
     # each row's max where a pass over blocks could miss it (the wave takes the next
     # row's max inside this row's exp pass), rows of negative numbers only
     for r, pos in zip(range(3, 13), (0, n - 1, 2047, 2048, n - 2, n // 2, 1, n - 1, 0, 2047)):
+        pos %= n
         x[r] = -np.abs(x[r]) - 3 if r % 2 else x[r]
         x[r, pos] = (x[r].min() if op == "softmin" else x[r].max()) + (-1 if op == "softmin" else 1)
     for r, v in ((0, np.nan), (1, np.inf), (2, -np.inf), (rows // 2, np.nan),

@@ -406,6 +406,75 @@ cdef extern from *:
         *ties += t;
         return i;
     }
+    /* o = exp(v - m) for the last < 64 elements of a block, by masked vectors (the
+       same operations as the scalar fa_sm_expneg: same bits; scalar, the 40 left of
+       a row of 1000 cost as much as its other 960) */
+    static inline void fa_sm_exp_tail_f32(float *o, const float *x, Py_ssize_t len,
+                                          float m, int negate) {
+        const __m512 vm = _mm512_set1_ps(m);
+        for (Py_ssize_t k = 0; k < len; k += 16) {
+            __mmask16 k16 = len - k >= 16 ? (__mmask16)0xFFFF
+                                          : (__mmask16)((1u << (len - k)) - 1);
+            __m512 v = _mm512_maskz_loadu_ps(k16, x + k);
+            v = negate ? _mm512_sub_ps(_mm512_setzero_ps(), v) : v;
+            _mm512_mask_storeu_ps(o + k, k16, fa_sm_expneg16(_mm512_sub_ps(v, vm)));
+        }
+    }
+    static inline void fa_sm_exp_tail_f64(double *o, const double *x, Py_ssize_t len,
+                                          double m, int negate) {
+        const __m512d vm = _mm512_set1_pd(m);
+        for (Py_ssize_t k = 0; k < len; k += 8) {
+            __mmask8 k8 = len - k >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (len - k)) - 1);
+            __m512d v = _mm512_maskz_loadu_pd(k8, x + k);
+            v = negate ? _mm512_sub_pd(_mm512_setzero_pd(), v) : v;
+            _mm512_mask_storeu_pd(o + k, k8, fa_sm_expneg8(_mm512_sub_pd(v, vm)));
+        }
+    }
+    /* the block sum from the lanes dacc of exp_sum64 and the last < 64 exps e: those
+       as one more 64 padded with zeros (the same pairwise float sums per lane), then
+       the lanes folded as fa_sm_sum_finish folds them (scalar, a row of 16 spent
+       half its time here) */
+    static inline double fa_sm_tail_sum_f32(const double *dacc, const float *e,
+                                            Py_ssize_t len) {
+        __m512d d0 = _mm512_loadu_pd(dacc), d1 = _mm512_loadu_pd(dacc + 8);
+        if (len > 0) {
+            __m512 q[4];
+            for (int j = 0; j < 4; j++) {
+                Py_ssize_t r = len - 16 * j;
+                __mmask16 k16 = r >= 16 ? (__mmask16)0xFFFF
+                                : r > 0 ? (__mmask16)((1u << r) - 1) : (__mmask16)0;
+                q[j] = _mm512_maskz_loadu_ps(k16, e + 16 * j);
+            }
+            __m512 sm = _mm512_add_ps(_mm512_add_ps(q[0], q[1]), _mm512_add_ps(q[2], q[3]));
+            d0 = _mm512_add_pd(d0, _mm512_cvtps_pd(_mm512_castps512_ps256(sm)));
+            d1 = _mm512_add_pd(d1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(sm, 1)));
+        }
+        __m512d d = _mm512_add_pd(d0, d1);
+        __m256d h = _mm256_add_pd(_mm512_castpd512_pd256(d), _mm512_extractf64x4_pd(d, 1));
+        __m128d g = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
+        return _mm_cvtsd_f64(g) + _mm_cvtsd_f64(_mm_unpackhi_pd(g, g));
+    }
+    static inline double fa_sm_tail_sum_f64(const double *dacc, const double *e,
+                                            Py_ssize_t len) {
+        __m512d d0 = _mm512_loadu_pd(dacc), d1 = _mm512_loadu_pd(dacc + 8);
+        if (len > 0) {
+            __m512d q[8];
+            for (int j = 0; j < 8; j++) {
+                Py_ssize_t r = len - 8 * j;
+                __mmask8 k8 = r >= 8 ? (__mmask8)0xFF
+                              : r > 0 ? (__mmask8)((1u << r) - 1) : (__mmask8)0;
+                q[j] = _mm512_maskz_loadu_pd(k8, e + 8 * j);
+            }
+            d0 = _mm512_add_pd(d0, _mm512_add_pd(_mm512_add_pd(q[0], q[2]),
+                                                 _mm512_add_pd(q[4], q[6])));
+            d1 = _mm512_add_pd(d1, _mm512_add_pd(_mm512_add_pd(q[1], q[3]),
+                                                 _mm512_add_pd(q[5], q[7])));
+        }
+        __m512d d = _mm512_add_pd(d0, d1);
+        __m256d h = _mm256_add_pd(_mm512_castpd512_pd256(d), _mm512_extractf64x4_pd(d, 1));
+        __m128d g = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
+        return _mm_cvtsd_f64(g) + _mm_cvtsd_f64(_mm_unpackhi_pd(g, g));
+    }
     /* the loops above with the prefetch level a constant (see FA_SM_PREFETCH_LONG) */
     static inline __attribute__((always_inline)) Py_ssize_t fa_sm_exp_sum64_f32(float *o, const float *x, Py_ssize_t len,
             float m, int negate, const float *pf, double *dacc, float *so, const float *se, float f,
@@ -424,6 +493,14 @@ cdef extern from *:
     #else
     #define FA_SM_HAVE_AVX512 0
     /* never called (FA_SM_HAVE_AVX512 is 0); declared so the generic code compiles */
+    static inline void fa_sm_exp_tail_f32(float *o, const float *x, Py_ssize_t len,
+                                          float m, int negate) {}
+    static inline double fa_sm_tail_sum_f32(const double *dacc, const float *e,
+                                            Py_ssize_t len) { return 0; }
+    static inline double fa_sm_tail_sum_f64(const double *dacc, const double *e,
+                                            Py_ssize_t len) { return 0; }
+    static inline void fa_sm_exp_tail_f64(double *o, const double *x, Py_ssize_t len,
+                                          double m, int negate) {}
     static inline Py_ssize_t fa_sm_exp_sum64_f32(float *o, const float *x, Py_ssize_t len,
                                                  float m, int negate, const float *pf,
                                                  double *dacc, float *so, const float *se,
@@ -494,10 +571,16 @@ cdef extern from *:
     /* sum of a[0:len]: per 64 elements a pairwise T sum of 4 per lane ((a0 + a1) + \
        (a2 + a3): every term rounded at most twice, error < 2^-23 sum |a| in float), \
        added into 16 double lanes, then the lanes pairwise; the order depends on len \
-       only, not on the threads                                                     */\
+       only, not on the threads.  The last < 64 (a[0:len] here) count as one more 64 \
+       padded with zeros (fa_sm_tail_sum: the same with AVX-512).                   */\
     static double fa_sm_sum_finish_##S(double *dacc, const T *a, Py_ssize_t len) {      \
-        for (int j = 0, i = 0; i < len; i++, j = (j + 1) & (FA_SM_LANES - 1))           \
-            dacc[j] += (double)a[i];                                                    \
+        if (len > 0) {                                                                  \
+            T q[4 * FA_SM_LANES] = {0};                                                 \
+            memcpy(q, a, (size_t)len * sizeof(T));                                      \
+            for (int j = 0; j < FA_SM_LANES; j++)                                       \
+                dacc[j] += (double)((q[j] + q[j + FA_SM_LANES])                         \
+                                    + (q[j + 2 * FA_SM_LANES] + q[j + 3 * FA_SM_LANES])); \
+        }                                                                               \
         for (int w = FA_SM_LANES / 2; w > 0; w /= 2)                                    \
             for (int j = 0; j < w; j++) dacc[j] += dacc[j + w];                         \
         return dacc[0];                                                                 \
@@ -672,10 +755,9 @@ cdef extern from *:
                                               NULL, NULL, 0, mi, khi, klo)              \
                         : fa_sm_exp_sum64_##S(o + i, x + i, len - i, m, 0, pi, dacc,    \
                                               NULL, NULL, 0, mi, khi, klo);             \
-            for (Py_ssize_t k = i; k < len; k++)                                        \
-                o[k] = fa_sm_expneg_##S((negate ? -x[k] : x[k]) - m);                   \
+            fa_sm_exp_tail_##S(o + i, x + i, len - i, m, negate);                       \
             if (xm != NULL) fa_sm_keys_##S(xm + i, len - i, negate, khi, klo);          \
-            return fa_sm_sum_finish_##S(dacc, o + i, len - i);                          \
+            return fa_sm_tail_sum_##S(dacc, o + i, len - i);                            \
         }                                                                               \
         if (xm != NULL) fa_sm_keys_##S(xm, len, negate, khi, klo);                      \
         if (mk == NULL && !negate) {                                                    \
@@ -916,12 +998,8 @@ cdef extern from *:
             tail[k] = v == m ? (T)0 : e;                                                \
             t += v == m;                                                                \
         }                                                                               \
-        for (Py_ssize_t k = 0, j = 0; k < rest; k++, j = (j + 1) & (FA_SM_LANES - 1))   \
-            dacc[j] += (double)tail[k];                                                 \
-        for (int w = FA_SM_LANES / 2; w > 0; w /= 2)                                    \
-            for (int j = 0; j < w; j++) dacc[j] += dacc[j + w];                         \
         *ties = t;                                                                      \
-        return dacc[0];                                                                 \
+        return fa_sm_sum_finish_##S(dacc, tail, rest);                                  \
     }                                                                                   \
     /* max of a row of n, as the combination of its block maxima in block order */     \
     static T fa_sm_row_max_##S(const T *x, const unsigned char *mk, Py_ssize_t n,       \

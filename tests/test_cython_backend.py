@@ -327,9 +327,10 @@ def test_kernel_rejects_bad_arrays_instead_of_crashing():
 
 
 def test_softmax_family_same_bits_on_every_isa_variant(tmp_path):
-    """The softmax family's AVX-512 loops (fused exp and block sum) and large-array paths
-    give the bits of the other ISA builds: each variant computes the same inputs in its
-    own interpreter (FASTACT_CYTHON_ISA), rows with tails, specials and a 9 MiB array."""
+    """The softmax family's AVX-512 loops (fused exp and block sum, masked tails, the
+    wave's fused next-row max) and large-array paths give the bits of the other ISA
+    builds: each variant computes the same inputs in its own interpreter
+    (FASTACT_CYTHON_ISA), rows with tails, specials and 9 MiB arrays."""
     flags = _cython._cpu_flags()
     variants = [v for v in ("baseline", "x86_64_v3", "x86_64_v4")
                 if _cython._variant_path(v) and (v == "baseline" or _cython._supports(v, flags))]
@@ -343,7 +344,10 @@ def test_softmax_family_same_bits_on_every_isa_variant(tmp_path):
             small = (rng.standard_normal((5, 2047)) * 30).astype(dt)
             small[1, 7] = -np.inf; small[2, :] = -1e30; small[3, 100] = np.nan
             wide = (rng.standard_normal(((9 << 20) // np.dtype(dt).itemsize // 1000, 1000)) * 5).astype(dt)
-            for name, x in (("small", small), ("wide", wide), ("long", small.reshape(1, -1))):
+            waved = (rng.standard_normal(((9 << 20) // np.dtype(dt).itemsize // 3000, 3000)) * 5).astype(dt)
+            waved[3, 2999] = 40; waved[4, :] = -np.inf; waved[5, 10] = np.nan; waved[6, 2050] = np.inf
+            for name, x in (("small", small), ("wide", wide), ("waved", waved),
+                            ("long", small.reshape(1, -1))):
                 for op in ("softmax", "softmin", "log_softmax", "logsumexp"):
                     out[f"{{op}} {{name}} {{np.dtype(dt).name}}"] = getattr(fastact, op)(x, backend="cython")
         np.savez(r"{tmp_path}/" + fastact.config()["backends"]["cython"]["variant"] + ".npz", **out)

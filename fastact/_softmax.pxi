@@ -11,8 +11,8 @@
 # out may be one of the inputs exactly (in place).  The semantics are those of
 # fastact._reference._rowwise.
 #
-# Algorithm (the same as fastact/_numba/_softmax.py; its docstring has the
-# details): per row, m = max (masked entries -inf; two integer reductions of the
+# Algorithm (the same as fastact/_numba/_softmax.py, its docstring has the
+# details, but for the order of a block's last < 64 terms): per row, m = max (masked entries -inf; two integer reductions of the
 # float bits); per fixed block of FA_SM_BLOCK elements e = exp(x - m):
 #   softmax/softmin: t = x - m rounded once, a cheap exp (fitted polynomial,
 #   results below the smallest normal flushed: p = e / S <= e), stored in out;
@@ -20,11 +20,14 @@
 #   2^64 / 2^128 so tiny terms add up exactly, entries equal to m excluded and
 #   counted, into scratch;
 # each block summed by pairwise float partial sums of 4 elements per lane added
-# into 16 double lanes, blocks added in order; then out *= (T)(1/S), or
-# out = (x - m) - lse in T (one sign: <= 1.5 ULP), or m + log1p(s).
+# into 16 double lanes (the last < 64 as one more 64 padded with zeros), blocks
+# added in order; then out *= (T)(1/S), or out = (x - m) - lse in T (one sign:
+# <= 1.5 ULP), or m + log1p(s).
 # Arrays of at least SM_LARGE_BYTES: the exp pass prefetches the next row and the
-# final pass writes out with streaming stores (softmax rows of one block keep
-# their exps in an L1 buffer until then); the bits are the same.
+# final pass writes out with streaming stores (softmax rows of up to 1024 keep
+# their exps in an L1 buffer until then); rows of over 1024 (softmax and
+# log_softmax, up to 1 MiB) take the wave: a row's final pass is streamed during
+# the next row's exp pass (see fa_sm_wave).  The bits are the same on every path.
 # Rows whose max is +-inf/NaN or whose sum is NaN are finished by the special
 # path (NaN row, +inf for logsumexp, empty row 0 / -inf; masked 0 / -inf).
 # Backward (in T, sums as above): softmax dx = y (g - sum(g y)),

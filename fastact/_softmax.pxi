@@ -437,6 +437,12 @@ cdef extern from *:
        as one more 64 padded with zeros (the same pairwise float sums per lane), then
        the lanes folded as fa_sm_sum_finish folds them (scalar, a row of 16 spent
        half its time here) */
+    static inline double fa_sm_fold16(__m512d d0, __m512d d1) {      /* lanes j, j + 8 */
+        __m512d d = _mm512_add_pd(d0, d1);
+        __m256d h = _mm256_add_pd(_mm512_castpd512_pd256(d), _mm512_extractf64x4_pd(d, 1));
+        __m128d g = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
+        return _mm_cvtsd_f64(g) + _mm_cvtsd_f64(_mm_unpackhi_pd(g, g));
+    }
     static inline double fa_sm_tail_sum_f32(const double *dacc, const float *e,
                                             Py_ssize_t len) {
         __m512d d0 = _mm512_loadu_pd(dacc), d1 = _mm512_loadu_pd(dacc + 8);
@@ -452,10 +458,7 @@ cdef extern from *:
             d0 = _mm512_add_pd(d0, _mm512_cvtps_pd(_mm512_castps512_ps256(sm)));
             d1 = _mm512_add_pd(d1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(sm, 1)));
         }
-        __m512d d = _mm512_add_pd(d0, d1);
-        __m256d h = _mm256_add_pd(_mm512_castpd512_pd256(d), _mm512_extractf64x4_pd(d, 1));
-        __m128d g = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
-        return _mm_cvtsd_f64(g) + _mm_cvtsd_f64(_mm_unpackhi_pd(g, g));
+        return fa_sm_fold16(d0, d1);
     }
     static inline double fa_sm_tail_sum_f64(const double *dacc, const double *e,
                                             Py_ssize_t len) {
@@ -473,10 +476,81 @@ cdef extern from *:
             d1 = _mm512_add_pd(d1, _mm512_add_pd(_mm512_add_pd(q[1], q[3]),
                                                  _mm512_add_pd(q[5], q[7])));
         }
-        __m512d d = _mm512_add_pd(d0, d1);
-        __m256d h = _mm256_add_pd(_mm512_castpd512_pd256(d), _mm512_extractf64x4_pd(d, 1));
-        __m128d g = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
-        return _mm_cvtsd_f64(g) + _mm_cvtsd_f64(_mm_unpackhi_pd(g, g));
+        return fa_sm_fold16(d0, d1);
+    }
+    /* A softmax row of 1 to 64 elements (no mask) in registers, with the operations
+       and order of fa_sm_row_max, fa_sm_exp_store (the whole row is its tail) and
+       fa_sm_scale (the sum as fa_sm_tail_sum's, 0 + a being a): same bits, without
+       their calls and loop set-ups, which cost a row of 16 more than its arithmetic.
+       Returns 1, writing nothing (o may be x), when the row is special (max not
+       finite, or a NaN sum): the general path finishes it. */
+    static inline int fa_sm_short_row_f32(float *o, const float *x, Py_ssize_t n,
+                                          int negate) {
+        __m512 v[4];
+        __mmask16 k[4];
+        const __m512i flip = _mm512_set1_epi32(negate ? (int)0x80000000u : 0);
+        __m512i kh = _mm512_set1_epi32((int)0x80000000u);
+        __m512i kl = _mm512_set1_epi32((int)0xFF800000u);           /* -inf's bits */
+        for (int j = 0; j < 4; j++) {
+            Py_ssize_t r = n - 16 * j;
+            k[j] = r >= 16 ? (__mmask16)0xFFFF : r > 0 ? (__mmask16)((1u << r) - 1) : 0;
+            v[j] = _mm512_maskz_loadu_ps(k[j], x + 16 * j);
+            __m512i b = _mm512_xor_si512(_mm512_castps_si512(v[j]), flip);
+            kh = _mm512_mask_max_epi32(kh, k[j], kh, b);
+            kl = _mm512_mask_min_epi32(kl, k[j], kl, b);
+        }
+        int hi = _mm512_reduce_max_epi32(kh), lo = _mm512_reduce_min_epi32(kl);
+        float m = fa_from_bits_f32((uint32_t)(hi >= 0 ? hi : lo));
+        if (!(m - m == 0)) return 1;
+        const __m512 vm = _mm512_set1_ps(m);
+        __m512 e[4];
+        for (int j = 0; j < 4; j++) {                  /* unused vectors: 0, exactly */
+            __m512 t = negate ? _mm512_sub_ps(_mm512_setzero_ps(), v[j]) : v[j];
+            e[j] = k[j] ? _mm512_maskz_mov_ps(k[j], fa_sm_expneg16(_mm512_sub_ps(t, vm)))
+                        : _mm512_setzero_ps();
+        }
+        __m512 sm = _mm512_add_ps(_mm512_add_ps(e[0], e[1]), _mm512_add_ps(e[2], e[3]));
+        double s = fa_sm_fold16(_mm512_cvtps_pd(_mm512_castps512_ps256(sm)),
+                                _mm512_cvtps_pd(_mm512_extractf32x8_ps(sm, 1)));
+        if (s != s) return 1;
+        const __m512 f = _mm512_set1_ps((float)(1.0 / s));
+        for (int j = 0; j < 4; j++)
+            _mm512_mask_storeu_ps(o + 16 * j, k[j], _mm512_mul_ps(e[j], f));
+        return 0;
+    }
+    static inline int fa_sm_short_row_f64(double *o, const double *x, Py_ssize_t n,
+                                          int negate) {
+        __m512d v[8];
+        __mmask8 k[8];
+        const __m512i flip = _mm512_set1_epi64(negate ? (long long)0x8000000000000000ull : 0);
+        __m512i kh = _mm512_set1_epi64((long long)0x8000000000000000ull);
+        __m512i kl = _mm512_set1_epi64((long long)0xFFF0000000000000ull);
+        for (int j = 0; j < 8; j++) {
+            Py_ssize_t r = n - 8 * j;
+            k[j] = r >= 8 ? (__mmask8)0xFF : r > 0 ? (__mmask8)((1u << r) - 1) : 0;
+            v[j] = _mm512_maskz_loadu_pd(k[j], x + 8 * j);
+            __m512i b = _mm512_xor_si512(_mm512_castpd_si512(v[j]), flip);
+            kh = _mm512_mask_max_epi64(kh, k[j], kh, b);
+            kl = _mm512_mask_min_epi64(kl, k[j], kl, b);
+        }
+        long long hi = _mm512_reduce_max_epi64(kh), lo = _mm512_reduce_min_epi64(kl);
+        double m = fa_from_bits_f64((uint64_t)(hi >= 0 ? hi : lo));
+        if (!(m - m == 0)) return 1;
+        const __m512d vm = _mm512_set1_pd(m);
+        __m512d e[8];
+        for (int j = 0; j < 8; j++) {
+            __m512d t = negate ? _mm512_sub_pd(_mm512_setzero_pd(), v[j]) : v[j];
+            e[j] = k[j] ? _mm512_maskz_mov_pd(k[j], fa_sm_expneg8(_mm512_sub_pd(t, vm)))
+                        : _mm512_setzero_pd();
+        }
+        double s = fa_sm_fold16(
+            _mm512_add_pd(_mm512_add_pd(e[0], e[2]), _mm512_add_pd(e[4], e[6])),
+            _mm512_add_pd(_mm512_add_pd(e[1], e[3]), _mm512_add_pd(e[5], e[7])));
+        if (s != s) return 1;
+        const __m512d f = _mm512_set1_pd(1.0 / s);
+        for (int j = 0; j < 8; j++)
+            _mm512_mask_storeu_pd(o + 8 * j, k[j], _mm512_mul_pd(e[j], f));
+        return 0;
     }
     /* the loops above with the prefetch level a constant (see FA_SM_PREFETCH_LONG) */
     static inline __attribute__((always_inline)) Py_ssize_t fa_sm_exp_sum64_f32(float *o, const float *x, Py_ssize_t len,
@@ -500,6 +574,10 @@ cdef extern from *:
                                           float m, int negate) {}
     static inline double fa_sm_tail_sum_f32(const double *dacc, const float *e,
                                             Py_ssize_t len) { return 0; }
+    static inline int fa_sm_short_row_f32(float *o, const float *x, Py_ssize_t n,
+                                          int negate) { return 1; }
+    static inline int fa_sm_short_row_f64(double *o, const double *x, Py_ssize_t n,
+                                          int negate) { return 1; }
     static inline double fa_sm_tail_sum_f64(const double *dacc, const double *e,
                                             Py_ssize_t len) { return 0; }
     static inline void fa_sm_exp_tail_f64(double *o, const double *x, Py_ssize_t len,
@@ -1120,6 +1198,12 @@ cdef extern from *:
            5-12% faster, softmax float32 rows longer than a block ~5-10% faster; float32 \
            rows of one block up to 26% slower from memory, log_softmax even or slower;  \
            large arrays prefetch instead: as fast or up to 14% faster */                \
+        if (FA_SM_HAVE_AVX512 && mk == NULL && kind == FA_SM_SOFTMAX && n <= 64) {      \
+            for (Py_ssize_t r = r0; r < r1; r++)          /* see fa_sm_short_row */     \
+                if (fa_sm_short_row_##S(o + r * n, x + r * n, n, negate))               \
+                    fa_sm_forward_row_##S(kind, negate, o + r * n, x + r * n, NULL, n, buf); \
+            return;                                                                     \
+        }                                                                               \
         if (mk == NULL && r0 < r1 && kind == FA_SM_SOFTMAX                              \
                 && (sizeof(T) == 8 || n > FA_SM_BLOCK) && !large) {                     \
             T m = fa_sm_row_max_##S(x + r0 * n, NULL, n, negate);                       \

@@ -328,7 +328,7 @@ def test_kernel_rejects_bad_arrays_instead_of_crashing():
 
 def test_softmax_family_same_bits_on_every_isa_variant(tmp_path):
     """The softmax family's AVX-512 loops (fused exp and block sum, masked tails, the
-    wave's fused next-row max) and large-array paths give the bits of the other ISA
+    wave's fused next-row max, short rows in registers) and large-array paths give the bits of the other ISA
     builds: each variant computes the same inputs in its own interpreter
     (FASTACT_CYTHON_ISA), rows with tails, specials and 9 MiB arrays."""
     flags = _cython._cpu_flags()
@@ -346,7 +346,11 @@ def test_softmax_family_same_bits_on_every_isa_variant(tmp_path):
             wide = (rng.standard_normal(((9 << 20) // np.dtype(dt).itemsize // 1000, 1000)) * 5).astype(dt)
             waved = (rng.standard_normal(((9 << 20) // np.dtype(dt).itemsize // 3000, 3000)) * 5).astype(dt)
             waved[3, 2999] = 40; waved[4, :] = -np.inf; waved[5, 10] = np.nan; waved[6, 2050] = np.inf
+            short = (rng.standard_normal((300, 37)) * 30).astype(dt)
+            short[1, 7] = -np.inf; short[2, :] = -np.inf; short[3, 10] = np.nan
+            short[4, 0] = -np.nan; short[5, 36] = np.inf
             for name, x in (("small", small), ("wide", wide), ("waved", waved),
+                            ("short", short), ("short64", short[:, :32].repeat(2, 1)),
                             ("long", small.reshape(1, -1))):
                 for op in ("softmax", "softmin", "log_softmax", "logsumexp"):
                     out[f"{{op}} {{name}} {{np.dtype(dt).name}}"] = getattr(fastact, op)(x, backend="cython")

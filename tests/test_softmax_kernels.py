@@ -170,6 +170,31 @@ def test_large_long_rows_with_special_rows(op, n, dtype, kb):
             assert np.array_equal(got, want, equal_nan=True), (n_threads,)
 
 
+@pytest.mark.parametrize("kb", KERNEL_BACKENDS)
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("n", [1, 7, 16, 33, 64, 65])
+@pytest.mark.parametrize("op", ["softmax", "softmin"])
+def test_short_rows_special_in_place(op, n, dtype, kb):
+    """Rows of up to 64 (cython: in registers, the general path for special rows):
+    rows with a NaN of either sign, +-inf, all -inf, in place and not, 1-3 threads,
+    give the bits of the same rows one at a time."""
+    x, _, _ = inputs(op, (40, n), dtype, seed=n)
+    x[0, 0] = np.copysign(np.nan, -1)
+    x[1, n // 2] = np.nan
+    up = 1 if op == "softmax" else -1                  # softmin's logits are -x
+    x[2, n - 1] = up * np.inf
+    x[3] = -up * np.inf
+    x[4, 0] = -up * np.inf
+    x[5, n - 1] = -up * np.inf
+    want = np.concatenate([run(kb, op, x[r:r + 1]) for r in range(len(x))])
+    assert np.isnan(want[:3]).all() and not np.isnan(want[6:]).any()
+    for n_threads in (1, 2, 3):
+        assert np.array_equal(run(kb, op, x, n_threads=n_threads), want, equal_nan=True)
+        xi = x.copy()
+        run(kb, op, xi, n_threads=n_threads, out=xi)
+        assert np.array_equal(xi, want, equal_nan=True), n_threads
+
+
 # ------------------------------------------------------------------- in place
 @pytest.mark.parametrize("kb", KERNEL_BACKENDS)
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)

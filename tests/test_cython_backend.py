@@ -194,23 +194,24 @@ def test_eight_python_threads_agree_with_serial():
 
 def test_gil_released_during_a_kernel():
     """While a long kernel runs in one thread, another Python thread keeps running:
-    its longest pause stays far below the kernel's duration."""
+    its longest pause stays far below the kernel's duration.  A kernel holding the
+    GIL fails every attempt; a machine busy with other work may fail one, so the
+    best of three attempts is judged."""
     x = np.linspace(-10, 10, 6_000_000)
     out = np.empty_like(x)
     kernel = _cython.get_elementwise("gelu", "backward")
     t0 = time.perf_counter()
     kernel(out, x, x, (), 1)
     duration = time.perf_counter() - t0
-    done = threading.Event()
 
-    def run():
-        for _ in range(3):
-            kernel(out, x, x, (), 1)
-        done.set()
+    def longest_pause():
+        done = threading.Event()
 
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-4)
-    try:
+        def run():
+            for _ in range(3):
+                kernel(out, x, x, (), 1)
+            done.set()
+
         worker = threading.Thread(target=run)
         last = time.perf_counter()
         worst = 0.0
@@ -220,9 +221,19 @@ def test_gil_released_during_a_kernel():
             worst = max(worst, now - last)
             last = now
         worker.join()
+        return worst
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-4)
+    try:
+        best = float("inf")
+        for _ in range(3):
+            best = min(best, longest_pause())
+            if best < 0.5 * duration:
+                break
     finally:
         sys.setswitchinterval(old)
-    assert worst < 0.5 * duration, f"main thread paused {worst:.3f}s; kernel takes {duration:.3f}s"
+    assert best < 0.5 * duration, f"main thread paused {best:.3f}s; kernel takes {duration:.3f}s"
 
 
 # ------------------------------------------------------------------- fork

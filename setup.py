@@ -180,7 +180,7 @@ def extensions():
         return Extension(
             name,
             [source],
-            include_dirs=[np.get_include(), os.path.join(HERE, "fastact")],
+            include_dirs=[np.get_include(), os.path.join(HERE, "fastact", "_cython")],
             define_macros=macros,
             extra_compile_args=flags,
             extra_link_args=omp_l,

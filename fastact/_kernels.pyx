@@ -20,7 +20,7 @@ from libc.math cimport INFINITY as INF
 
 cnp.import_array()
 
-cdef extern from "_vmath.h" nogil:
+cdef extern from "vmath.h" nogil:
     double fa_exp_f64(double x)
     double fa_exp_lp_f64(double x)
     double fa_exp_dd_f64(double hi, double lo)
@@ -2365,4 +2365,4 @@ def build_info():
 # rowwise_kernel(op) -> kernel(out, x, grad, mask, n_threads) and may use
 # everything above (real, the fa_* math, _forked_child, PARALLEL_MIN, ...)
 # ======================================================================
-include "_softmax.pxi"
+include "_cython/softmax.pxi"

@@ -28,7 +28,7 @@ import sys
 
 NAME = "cython"
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
+_HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the package root
 _LEVELS = ("x86_64_v4", "x86_64_v3")  # best first
 _ENV_ISA = "FASTACT_CYTHON_ISA"
 

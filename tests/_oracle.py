@@ -22,7 +22,7 @@ import math
 import mpmath
 import numpy as np
 
-from _arrays import grads_like, value_grid
+from tests._arrays import grads_like, value_grid
 
 DPS = 50
 MP = mpmath.mp

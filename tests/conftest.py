@@ -9,15 +9,11 @@ backend a failure (test_api) instead of a silent omission.
 from __future__ import annotations
 
 import os
-import sys
 
-import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))  # the helper modules _arrays/_oracle
-
-import fastact  # noqa: E402
-from fastact import _backends  # noqa: E402
+import fastact
+from fastact import _backends
 
 try:
     from hypothesis import HealthCheck, settings
@@ -69,7 +65,7 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope="session")
 def oracle():
-    from _oracle import Oracle
+    from tests._oracle import Oracle
 
     return Oracle()
 

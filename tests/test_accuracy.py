@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import fastact
-from _arrays import CASES, FLOATS
-from _oracle import derivative_bad, describe, forward_bad
+from tests._arrays import CASES, FLOATS
+from tests._oracle import derivative_bad, describe, forward_bad
 
 DTYPES = [pytest.param(np.dtype(d), id=np.dtype(d).name) for d in FLOATS]
 CASE_PARAMS = [pytest.param(c, id=c.id) for c in CASES]

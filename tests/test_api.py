@@ -13,7 +13,7 @@ import pytest
 import fastact
 from fastact import _backends
 from fastact._registry import ACTIVATIONS, ALIASES, ROW_OPS
-from _arrays import CASES, base_values
+from tests._arrays import CASES, base_values
 
 API_NAMES = {"Activation", "activations", "backward", "backends", "config", "derivative", "get",
              "get_backend", "get_num_threads", "set_backend", "set_num_threads", "show_config",

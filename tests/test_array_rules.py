@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastact
-from _arrays import INTS, KERNEL_CASES, ROW_OP_NAMES, base_values, case_modes, cast, grads_like
+from tests._arrays import INTS, KERNEL_CASES, ROW_OP_NAMES, base_values, case_modes, cast, grads_like
 
 KCASES = [pytest.param(c, id=c.id) for c in KERNEL_CASES]
 

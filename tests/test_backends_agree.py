@@ -13,7 +13,7 @@ import pytest
 
 import fastact
 from fastact import _reference
-from _arrays import CASES, awkward_arrays, case_modes, grads_like
+from tests._arrays import CASES, awkward_arrays, case_modes, grads_like
 
 EXACT_MODES_TOL = 0
 

@@ -27,7 +27,7 @@ import fastact
 from fastact import _backends
 from fastact._registry import BY_NAME, all_kernel_ids, y_kernel_ids
 
-from _subprocess import run_python
+from tests._subprocess import run_python
 
 if "cython" not in fastact.backends():
     pytest.skip(f"cython backend unavailable: {_backends.unavailable().get('cython')}",

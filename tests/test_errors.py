@@ -8,7 +8,7 @@ import pytest
 import fastact
 from fastact import _backends
 from fastact._registry import ACTIVATIONS, ALIASES, REQUIRED
-from _arrays import KERNEL_CASES, ROW_OP_NAMES
+from tests._arrays import KERNEL_CASES, ROW_OP_NAMES
 
 FIRST = ACTIVATIONS[0].name  # any activation; the errors do not depend on which
 

@@ -10,7 +10,7 @@ from hypothesis import assume, given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastact
-from _arrays import CASES, kinks
+from tests._arrays import CASES, kinks
 
 F64 = np.float64
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import fastact
-from _arrays import FORWARD_ROW_OPS, KERNEL_CASES, case_modes, large_array
-from _subprocess import run_python
+from tests._arrays import FORWARD_ROW_OPS, KERNEL_CASES, case_modes, large_array
+from tests._subprocess import run_python
 
 BIG = 1_000_003  # well above any serial threshold
 

@@ -15,10 +15,9 @@ import numpy as np
 import pytest
 
 import fastact
-from fastact import _reference
 from fastact._registry import ROW_OPS
-from _arrays import FORWARD_ROW_OPS, cast
-from _oracle import ulp_error
+from tests._arrays import FORWARD_ROW_OPS, cast
+from tests._oracle import ulp_error
 
 FWD = [op.name for op in FORWARD_ROW_OPS]
 FLOATS = [np.float32, np.float64]

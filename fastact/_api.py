@@ -1,6 +1,6 @@
 """The public functions, generated from the registry.
 
-For every :class:`~fastact._registry.Activation` a function with PyTorch's
+For every :class:`~fastact._registry.ActivationSpec` a function with PyTorch's
 name and parameter names is generated (real Python parameters, so calls cost
 no argument parsing), with a docstring built from the registry's formulas.
 ``derivative``, ``backward``, ``get`` and ``activations`` work for any
@@ -39,8 +39,8 @@ def _doc(entry) -> str:
         for p in entry.params
     )
     y_line = (
-        f"f' from the output: {entry.y_derivative_formula}\n"
-        if entry.y_derivative is not None
+        f"f' from the output: {entry.from_y.formula}\n"
+        if entry.from_y is not None
         else "f' needs the input x (it is not a function of the output).\n"
     )
     return (
@@ -108,7 +108,7 @@ def backward(name, grad, x=None, *, y=None, out=None, backend=None, **params):
     if not entry.accepts_y(values):
         why = (
             "for these parameters"
-            if entry.y_derivative is not None
+            if entry.from_y is not None
             else "(its derivative is not a function of its output)"
         )
         raise ValueError(

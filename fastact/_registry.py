@@ -1,6 +1,6 @@
 """The single source of truth: every elementwise activation fastact knows.
 
-Each :class:`Activation` entry records its public name, its parameters (names
+Each :class:`ActivationSpec` entry records its public name, its parameters (names
 and defaults follow PyTorch), the formula of the function and of its
 derivative (used for the generated docstrings), whether the derivative can be
 computed from the output ``y = f(x)``, and an mpmath oracle used by the tests.
@@ -9,15 +9,16 @@ Everything else is generated from :data:`ACTIVATIONS`: the public functions
 and ``__all__`` (``fastact/__init__.py``), ``get``/``derivative``/``backward``
 (``fastact/_api.py``), the parametrization of the test-suite and the
 benchmark cases.  Each backend supplies one scalar formula per *kernel id*
-(see :meth:`Activation.resolve`).
+(see :meth:`ActivationSpec.resolve`).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 REQUIRED = object()  # sentinel default: the parameter has no default
+KERNEL_ARG_COUNT = 2  # a scalar formula takes (x, a, b): at most two numeric parameters
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,29 @@ class Param:
     rule: str = ""
 
 
+def _always(params: dict) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
-class Activation:
-    """One elementwise activation ``y = f(x)``.
+class FromY:
+    """How f' is computed from the output ``y = f(x)``.
+
+    ``formula`` is the text for the docstrings; ``valid`` is a predicate of the
+    parameter dict telling whether it holds for those parameters (e.g.
+    ``leaky_relu`` needs ``negative_slope >= 0``).
+    """
+
+    formula: str
+    valid: Callable[[dict], bool] = _always
+
+
+@dataclass(frozen=True)
+class ActivationSpec:
+    """The registry's entry for one elementwise activation ``y = f(x)``.
+
+    (The object ``fastact.get()`` returns, with parameters bound, is
+    ``fastact.Activation``.)
 
     Attributes
     ----------
@@ -46,9 +67,7 @@ class Activation:
     formula / derivative_formula: plain-text formulas for the docstrings.
     summary: one line saying what it is.
     params: the parameters, in PyTorch's order.
-    y_derivative: ``None`` when f' is not a function of ``y``; else a
-        predicate of the parameter dict telling whether it is for those
-        parameters (e.g. ``leaky_relu`` needs ``negative_slope >= 0``).
+    from_y: ``None`` when f' is not a function of ``y``; else a :class:`FromY`.
     smooth: False for the piecewise-linear functions (the tests demand exact
         results for those, a ULP bound for the others).
     aliases: other names users type.
@@ -63,12 +82,15 @@ class Activation:
     oracle: Callable
     oracle_derivative: Callable
     params: tuple = ()
-    y_derivative: Optional[Callable[[dict], bool]] = None
-    y_derivative_formula: str = ""
+    from_y: Optional[FromY] = None
     smooth: bool = True
     aliases: tuple = ()
     examples: tuple = ()
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self):
+        if sum(p.choices is None for p in self.params) > KERNEL_ARG_COUNT:
+            raise ValueError(f"{self.name}: a kernel takes at most {KERNEL_ARG_COUNT} numbers")
 
     # ------------------------------------------------------------------ params
     @property
@@ -152,9 +174,9 @@ class Activation:
 
     def accepts_y(self, values: tuple) -> bool:
         """True when f' can be computed from y = f(x) for these parameters."""
-        if self.y_derivative is None:
+        if self.from_y is None:
             return False
-        return bool(self.y_derivative(dict(zip(self.param_names, values))))
+        return bool(self.from_y.valid(dict(zip(self.param_names, values))))
 
     def kernel_ids(self) -> tuple:
         """Every kernel id this entry can resolve to (one per choice value)."""
@@ -164,11 +186,18 @@ class Activation:
                 ids += [f"{self.name}_{c}" for c in p.choices if c != p.default]
         return tuple(ids)
 
-    def signature_text(self) -> str:
-        parts = ["x"]
+    def params_selecting(self, kernel_id: str) -> dict:
+        """Parameter values that select ``kernel_id``: the defaults, the choice naming it,
+        and the first example's value for a parameter without a default."""
+        params = dict(self.defaults)
         for p in self.params:
-            parts.append(p.name if p.default is REQUIRED else f"{p.name}={p.default!r}")
-        return ", ".join(parts)
+            if p.choices is not None:
+                params.update({p.name: c for c in p.choices if f"{self.name}_{c}" == kernel_id})
+            elif p.default is REQUIRED:
+                params[p.name] = next(e for e in self.examples if p.name in e)[p.name]
+        if self.resolve(self.bind((), params))[0] != kernel_id:
+            raise KeyError(f"{self.name} has no kernel {kernel_id!r}")
+        return params
 
 
 def _is_real_scalar(v) -> bool:
@@ -242,30 +271,28 @@ def _step(cond):
 
 
 ACTIVATIONS: tuple = (
-    Activation(
+    ActivationSpec(
         name="identity",
         summary="The identity (a linear layer's 'no activation').",
         formula="identity(x) = x",
         derivative_formula="identity'(x) = 1",
         oracle=lambda mp, x: x,
         oracle_derivative=lambda mp, x: 1,
-        y_derivative=lambda p: True,
-        y_derivative_formula="1",
+        from_y=FromY("1"),
         smooth=False,
         aliases=("linear",),
     ),
-    Activation(
+    ActivationSpec(
         name="relu",
         summary="Rectified linear unit.",
         formula="relu(x) = max(0, x)",
         derivative_formula="relu'(x) = 1 if x > 0 else 0   (relu'(0) = 0, as PyTorch)",
         oracle=lambda mp, x: max(x, 0),
         oracle_derivative=lambda mp, x: _step(x > 0),
-        y_derivative=lambda p: True,
-        y_derivative_formula="1 if y > 0 else 0",
+        from_y=FromY("1 if y > 0 else 0"),
         smooth=False,
     ),
-    Activation(
+    ActivationSpec(
         name="leaky_relu",
         summary="Leaky rectified linear unit.",
         formula="leaky_relu(x) = x if x > 0 else negative_slope * x",
@@ -273,32 +300,30 @@ ACTIVATIONS: tuple = (
         oracle=lambda mp, x, negative_slope: x if x > 0 else negative_slope * x,
         oracle_derivative=lambda mp, x, negative_slope: 1 if x > 0 else negative_slope,
         params=(Param("negative_slope", 0.01),),
-        y_derivative=lambda p: p["negative_slope"] >= 0,
-        y_derivative_formula="1 if y > 0 else negative_slope   (needs negative_slope >= 0)",
+        from_y=FromY("1 if y > 0 else negative_slope   (needs negative_slope >= 0)",
+                     valid=lambda p: p["negative_slope"] >= 0),
         smooth=False,
         examples=({"negative_slope": 0.2}, {"negative_slope": -0.5}),
     ),
-    Activation(
+    ActivationSpec(
         name="sigmoid",
         summary="Logistic sigmoid.",
         formula="sigmoid(x) = 1 / (1 + exp(-x))",
         derivative_formula="sigmoid'(x) = sigmoid(x) * (1 - sigmoid(x))",
         oracle=lambda mp, x: _sig(mp, x),
         oracle_derivative=lambda mp, x: _sig(mp, x) * _sig(mp, -x),
-        y_derivative=lambda p: True,
-        y_derivative_formula="y * (1 - y)",
+        from_y=FromY("y * (1 - y)"),
     ),
-    Activation(
+    ActivationSpec(
         name="tanh",
         summary="Hyperbolic tangent.",
         formula="tanh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x))",
         derivative_formula="tanh'(x) = 1 - tanh(x)**2",
         oracle=lambda mp, x: mp.tanh(x),
         oracle_derivative=lambda mp, x: mp.sech(x) ** 2,
-        y_derivative=lambda p: True,
-        y_derivative_formula="1 - y**2",
+        from_y=FromY("1 - y**2"),
     ),
-    Activation(
+    ActivationSpec(
         name="gelu",
         summary="Gaussian error linear unit (exact, or PyTorch's tanh approximation).",
         formula=(
@@ -326,7 +351,7 @@ ACTIVATIONS: tuple = (
         params=(Param("approximate", "none", choices=("none", "tanh")),),
         examples=({"approximate": "tanh"},),
     ),
-    Activation(
+    ActivationSpec(
         name="silu",
         summary="Sigmoid linear unit (swish with beta = 1).",
         formula="silu(x) = x * sigmoid(x)",
@@ -334,7 +359,7 @@ ACTIVATIONS: tuple = (
         oracle=lambda mp, x: x * _sig(mp, x),
         oracle_derivative=lambda mp, x: _sig(mp, x) * (1 + x * _sig(mp, -x)),
     ),
-    Activation(
+    ActivationSpec(
         name="swish",
         summary="Swish with a trainable-style slope beta.",
         formula="swish(x) = x * sigmoid(beta * x)",
@@ -345,7 +370,7 @@ ACTIVATIONS: tuple = (
         params=(Param("beta", 1.0),),
         examples=({"beta": 2.0}, {"beta": 0.5}, {"beta": 0.0}, {"beta": -1.0}),
     ),
-    Activation(
+    ActivationSpec(
         name="elu",
         summary="Exponential linear unit.",
         formula="elu(x) = x if x > 0 else alpha * (exp(x) - 1)",
@@ -353,11 +378,11 @@ ACTIVATIONS: tuple = (
         oracle=lambda mp, x, alpha: x if x > 0 else alpha * mp.expm1(x),
         oracle_derivative=lambda mp, x, alpha: 1 if x > 0 else alpha * mp.exp(x),
         params=(Param("alpha", 1.0),),
-        y_derivative=lambda p: p["alpha"] >= 0,
-        y_derivative_formula="1 if y > 0 else y + alpha   (needs alpha >= 0)",
+        from_y=FromY("1 if y > 0 else y + alpha   (needs alpha >= 0)",
+                     valid=lambda p: p["alpha"] >= 0),
         examples=({"alpha": 0.5},),
     ),
-    Activation(
+    ActivationSpec(
         name="selu",
         summary="Scaled exponential linear unit (self-normalising constants).",
         formula="selu(x) = scale * (x if x > 0 else alpha * (exp(x) - 1)), "
@@ -366,10 +391,9 @@ ACTIVATIONS: tuple = (
         oracle=lambda mp, x: mp.mpf(SELU_SCALE) * (x if x > 0 else mp.mpf(SELU_ALPHA) * mp.expm1(x)),
         oracle_derivative=lambda mp, x: mp.mpf(SELU_SCALE)
         * (1 if x > 0 else mp.mpf(SELU_ALPHA) * mp.exp(x)),
-        y_derivative=lambda p: True,
-        y_derivative_formula="scale if y > 0 else y + scale * alpha",
+        from_y=FromY("scale if y > 0 else y + scale * alpha"),
     ),
-    Activation(
+    ActivationSpec(
         name="celu",
         summary="Continuously differentiable exponential linear unit.",
         formula="celu(x) = x if x > 0 else alpha * (exp(x / alpha) - 1)",
@@ -377,11 +401,11 @@ ACTIVATIONS: tuple = (
         oracle=lambda mp, x, alpha: x if x > 0 else alpha * mp.expm1(x / alpha),
         oracle_derivative=lambda mp, x, alpha: 1 if x > 0 else mp.exp(x / alpha),
         params=(Param("alpha", 1.0, **_nonzero),),
-        y_derivative=lambda p: p["alpha"] > 0,
-        y_derivative_formula="1 if y > 0 else y / alpha + 1   (needs alpha > 0)",
+        from_y=FromY("1 if y > 0 else y / alpha + 1   (needs alpha > 0)",
+                     valid=lambda p: p["alpha"] > 0),
         examples=({"alpha": 2.0},),
     ),
-    Activation(
+    ActivationSpec(
         name="softplus",
         summary="Smooth approximation of relu; linear above a threshold (as PyTorch).",
         formula="softplus(x) = x if beta * x > threshold else log(1 + exp(beta * x)) / beta",
@@ -393,7 +417,7 @@ ACTIVATIONS: tuple = (
         params=(Param("beta", 1.0, **_nonzero), Param("threshold", 20.0)),
         examples=({"beta": 2.0, "threshold": 20.0}, {"beta": 1.0, "threshold": 5.0}),
     ),
-    Activation(
+    ActivationSpec(
         name="mish",
         summary="Mish, a self-regularised non-monotonic activation.",
         formula="mish(x) = x * tanh(softplus(x)) = x * tanh(log(1 + exp(x)))",
@@ -401,18 +425,17 @@ ACTIVATIONS: tuple = (
         oracle=lambda mp, x: x * mp.tanh(mp.log1p(mp.exp(x))),
         oracle_derivative=lambda mp, x: _mish_d(mp, x),
     ),
-    Activation(
+    ActivationSpec(
         name="hardsigmoid",
         summary="Piecewise-linear approximation of sigmoid.",
         formula="hardsigmoid(x) = min(max(x + 3, 0), 6) / 6",
         derivative_formula="hardsigmoid'(x) = 1/6 if -3 < x < 3 else 0",
         oracle=lambda mp, x: min(max(x + 3, 0), 6) / mp.mpf(6),
         oracle_derivative=lambda mp, x: 1 / mp.mpf(6) if -3 < x < 3 else 0,
-        y_derivative=lambda p: True,
-        y_derivative_formula="1/6 if 0 < y < 1 else 0",
+        from_y=FromY("1/6 if 0 < y < 1 else 0"),
         aliases=("hard_sigmoid",),
     ),
-    Activation(
+    ActivationSpec(
         name="hardswish",
         summary="x times hardsigmoid(x) (MobileNetV3).",
         formula="hardswish(x) = x * min(max(x + 3, 0), 6) / 6",
@@ -421,7 +444,7 @@ ACTIVATIONS: tuple = (
         oracle_derivative=lambda mp, x: 0 if x < -3 else (x / 3 + mp.mpf(1) / 2 if x <= 3 else 1),
         aliases=("hard_swish",),
     ),
-    Activation(
+    ActivationSpec(
         name="hardtanh",
         summary="Clamp to [min_val, max_val].",
         formula="hardtanh(x) = min(max(x, min_val), max_val)",
@@ -429,45 +452,41 @@ ACTIVATIONS: tuple = (
         oracle=lambda mp, x, min_val, max_val: min(max(x, min_val), max_val),
         oracle_derivative=lambda mp, x, min_val, max_val: _step(min_val < x < max_val),
         params=(Param("min_val", -1.0), Param("max_val", 1.0)),
-        y_derivative=lambda p: True,
-        y_derivative_formula="1 if min_val < y < max_val else 0",
+        from_y=FromY("1 if min_val < y < max_val else 0"),
         smooth=False,
         aliases=("hard_tanh",),
         examples=({"min_val": -2.0, "max_val": 0.5},),
     ),
-    Activation(
+    ActivationSpec(
         name="relu6",
         summary="relu clamped at 6.",
         formula="relu6(x) = min(max(x, 0), 6)",
         derivative_formula="relu6'(x) = 1 if 0 < x < 6 else 0",
         oracle=lambda mp, x: min(max(x, 0), 6),
         oracle_derivative=lambda mp, x: _step(0 < x < 6),
-        y_derivative=lambda p: True,
-        y_derivative_formula="1 if 0 < y < 6 else 0",
+        from_y=FromY("1 if 0 < y < 6 else 0"),
         smooth=False,
     ),
-    Activation(
+    ActivationSpec(
         name="logsigmoid",
         summary="Logarithm of the sigmoid, computed without overflow.",
         formula="logsigmoid(x) = log(sigmoid(x)) = -softplus(-x)",
         derivative_formula="logsigmoid'(x) = 1 - sigmoid(x) = sigmoid(-x)",
         oracle=lambda mp, x: -mp.log1p(mp.exp(-x)),
         oracle_derivative=lambda mp, x: _sig(mp, -x),
-        y_derivative=lambda p: True,
-        y_derivative_formula="-expm1(y)",
+        from_y=FromY("-expm1(y)"),
         aliases=("log_sigmoid",),
     ),
-    Activation(
+    ActivationSpec(
         name="softsign",
         summary="x / (1 + |x|).",
         formula="softsign(x) = x / (1 + |x|)",
         derivative_formula="softsign'(x) = 1 / (1 + |x|)**2",
         oracle=lambda mp, x: x / (1 + abs(x)),
         oracle_derivative=lambda mp, x: 1 / (1 + abs(x)) ** 2,
-        y_derivative=lambda p: True,
-        y_derivative_formula="(1 - |y|)**2",
+        from_y=FromY("(1 - |y|)**2"),
     ),
-    Activation(
+    ActivationSpec(
         name="tanhshrink",
         summary="x - tanh(x) (accurate near 0).",
         formula="tanhshrink(x) = x - tanh(x)",
@@ -475,7 +494,7 @@ ACTIVATIONS: tuple = (
         oracle=lambda mp, x: _tanhshrink(mp, x),
         oracle_derivative=lambda mp, x: mp.tanh(x) ** 2,
     ),
-    Activation(
+    ActivationSpec(
         name="threshold",
         summary="x where x > threshold, else a constant value.",
         formula="threshold(x) = x if x > threshold else value",
@@ -486,7 +505,7 @@ ACTIVATIONS: tuple = (
         smooth=False,
         examples=({"threshold": 0.5, "value": -2.0}, {"threshold": -1.0, "value": 0.0}),
     ),
-    Activation(
+    ActivationSpec(
         name="hardshrink",
         summary="Zero inside [-lambd, lambd], identity outside.",
         formula="hardshrink(x) = x if |x| > lambd else 0",
@@ -494,12 +513,11 @@ ACTIVATIONS: tuple = (
         oracle=lambda mp, x, lambd: x if abs(x) > lambd else 0,
         oracle_derivative=lambda mp, x, lambd: _step(abs(x) > lambd),
         params=(Param("lambd", 0.5, **_nonneg),),
-        y_derivative=lambda p: True,
-        y_derivative_formula="1 if y != 0 else 0",
+        from_y=FromY("1 if y != 0 else 0"),
         smooth=False,
         examples=({"lambd": 1.5},),
     ),
-    Activation(
+    ActivationSpec(
         name="softshrink",
         summary="Shrink towards 0 by lambd (soft thresholding).",
         formula="softshrink(x) = x - lambd if x > lambd, x + lambd if x < -lambd, else 0",
@@ -507,8 +525,7 @@ ACTIVATIONS: tuple = (
         oracle=lambda mp, x, lambd: x - lambd if x > lambd else (x + lambd if x < -lambd else 0),
         oracle_derivative=lambda mp, x, lambd: _step(abs(x) > lambd),
         params=(Param("lambd", 0.5, **_nonneg),),
-        y_derivative=lambda p: True,
-        y_derivative_formula="1 if y != 0 else 0",
+        from_y=FromY("1 if y != 0 else 0"),
         smooth=False,
         examples=({"lambd": 1.5},),
     ),
@@ -518,7 +535,7 @@ BY_NAME: dict = {a.name: a for a in ACTIVATIONS}
 ALIASES: dict = {alias: a.name for a in ACTIVATIONS for alias in a.aliases}
 
 
-def lookup(name) -> Activation:
+def lookup(name) -> ActivationSpec:
     """The entry for ``name`` (or an alias); a helpful error otherwise."""
     if not isinstance(name, str):
         raise TypeError(f"activation name must be a string, got {type(name).__name__}")
@@ -545,7 +562,54 @@ def all_kernel_ids() -> tuple:
 
 def y_kernel_ids() -> tuple:
     """Kernel ids whose derivative a backend must also provide as a function of y."""
-    return tuple(a.name for a in ACTIVATIONS if a.y_derivative is not None)
+    return tuple(a.name for a in ACTIVATIONS if a.from_y is not None)
+
+
+# ------------------------------------------------------------- kernel contract
+class Mode(NamedTuple):
+    """What an elementwise kernel computes in one mode: ``grad * formula`` if ``takes_grad``."""
+
+    formula: str  # the scalar formula evaluated: "forward", "derivative" or "derivative_y"
+    takes_grad: bool
+
+
+MODES: dict = {
+    "forward": Mode("forward", False),  # f(x)
+    "derivative": Mode("derivative", False),  # f'(x)
+    "backward": Mode("derivative", True),  # grad * f'(x)
+    "backward_y": Mode("derivative_y", True),  # grad * f' computed from y = f(x)
+}
+
+
+def kernel_modes(kernel_id: str) -> tuple:
+    """The modes a complete backend provides for ``kernel_id`` ("backward_y" only with FromY)."""
+    if kernel_id in y_kernel_ids():
+        return tuple(MODES)
+    return tuple(m for m in MODES if m != "backward_y")
+
+
+def kernel_spec(kernel_id: str) -> ActivationSpec:
+    """The entry that resolves to ``kernel_id``."""
+    for a in ACTIVATIONS:
+        if kernel_id in a.kernel_ids():
+            return a
+    raise KeyError(f"no activation has the kernel id {kernel_id!r}")
+
+
+def params_for_kernel(kernel_id: str) -> dict:
+    """Parameter values selecting ``kernel_id`` (see :meth:`ActivationSpec.params_selecting`)."""
+    return kernel_spec(kernel_id).params_selecting(kernel_id)
+
+
+def kernel_params_for(kernel_id: str) -> tuple:
+    """The numeric parameters a kernel receives for :func:`params_for_kernel`'s values."""
+    spec = kernel_spec(kernel_id)
+    return spec.resolve(spec.bind((), params_for_kernel(kernel_id)))[1]
+
+
+def kernel_args(params: tuple) -> tuple:
+    """The positional parameters ``(a, b)`` of a scalar formula: ``params`` padded with 0.0."""
+    return (params + (0.0, 0.0))[:KERNEL_ARG_COUNT]
 
 
 # --------------------------------------------------------------- softmax family

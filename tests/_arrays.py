@@ -10,12 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fastact._registry import ACTIVATIONS, REQUIRED, ROW_OPS
+from fastact._registry import ACTIVATIONS, MODES, REQUIRED, ROW_OPS
 
 FLOATS = (np.float32, np.float64)
 ALL_FLOATS = (np.float16, np.float32, np.float64)
 INTS = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)
-MODES = ("forward", "derivative", "backward", "backward_y")
 
 
 # ------------------------------------------------------------------ registry cases
@@ -100,7 +99,8 @@ FORWARD_ROW_OPS = tuple(op for op in ROW_OPS if not op.backward)
 
 
 def case_modes(case) -> tuple:
-    return MODES if case.accepts_y else MODES[:3]
+    """The modes of ``case`` ("backward_y" only where f' is a function of y for its parameters)."""
+    return tuple(m for m in MODES if case.accepts_y or m != "backward_y")
 
 
 # ------------------------------------------------------------------ kinks and grids

@@ -10,7 +10,7 @@
 * without the compiled extension `import fastact` works and "cython" is
   omitted from backends() with the reason.
 
-Everything iterates over the registry (all_kernel_ids / y_kernel_ids).
+Everything iterates over the registry (all_kernel_ids / kernel_modes).
 """
 import os
 import re
@@ -25,7 +25,7 @@ import pytest
 
 import fastact
 from fastact import _backends
-from fastact._registry import BY_NAME, all_kernel_ids, y_kernel_ids
+from fastact._registry import all_kernel_ids, kernel_modes, kernel_params_for
 
 from tests._subprocess import run_python
 
@@ -36,27 +36,7 @@ if "cython" not in fastact.backends():
 from fastact import _cython  # noqa: E402
 
 K = _cython._module
-MODES = ("forward", "derivative", "backward", "backward_y")
 N_BIG = 200_003  # above the parallel threshold, not a multiple of anything
-
-
-def _params(kernel_id):
-    """Numeric parameters (defaults, or a valid example where there is no default)."""
-    name = kernel_id.split("_tanh")[0] if kernel_id == "gelu_tanh" else kernel_id
-    entry = BY_NAME[name]
-    values = []
-    for p in entry.params:
-        if p.choices is not None:
-            continue
-        default = p.default if p.default is not fastact._registry.REQUIRED else None
-        if default is None:
-            default = entry.examples[0][p.name]
-        values.append(float(default))
-    return tuple(values)
-
-
-def _modes(kernel_id):
-    return MODES if kernel_id in y_kernel_ids() else MODES[:3]
 
 
 def _inputs(n, dtype, seed=0):
@@ -71,7 +51,7 @@ def _inputs(n, dtype, seed=0):
 def _run(kernel_id, mode, x, g, n_threads):
     out = np.empty_like(x)
     _cython.get_elementwise(kernel_id, mode)(out, x, g if "backward" in mode else None,
-                                             _params(kernel_id), n_threads)
+                                             kernel_params_for(kernel_id), n_threads)
     return out
 
 
@@ -127,7 +107,7 @@ def test_hot_loops_are_vectorized():
                         r"[^\n]*%(" + reg + r")")
     missing = []
     for kid in all_kernel_ids():
-        for mode in _modes(kid):
+        for mode in kernel_modes(kid):
             for ct in ("f32", "f64"):
                 name = f"_{kid}_{mode}_{ct}"
                 syms = [s for s in bodies if re.search(rf"__pyx_f_\w*{re.escape(name)}\b", s)
@@ -151,7 +131,7 @@ def test_n_threads_is_honoured():
 def test_bitwise_identical_for_any_thread_count(dtype):
     x, g = _inputs(N_BIG, dtype)
     for kid in all_kernel_ids():
-        for mode in _modes(kid):
+        for mode in kernel_modes(kid):
             ref = _run(kid, mode, x, g, 1)
             for n in (2, 3, 5):
                 got = _run(kid, mode, x, g, n)

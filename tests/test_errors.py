@@ -139,7 +139,7 @@ ERRORS += [
 ]
 
 for a in ACTIVATIONS:
-    if a.y_derivative is None:
+    if a.from_y is None:
         ERRORS.append((f"{a.name}: y= although f' needs x",
                        (lambda a: lambda A, b: fastact.backward(
                            a.name, A["grad"], y=A["x"], out=A["out"], backend=b,

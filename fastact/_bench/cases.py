@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._registry import ACTIVATIONS, REQUIRED, ROW_OPS
+from .._registry import ACTIVATIONS, ROW_OPS
 
 ROW_LENGTH = 1000  # softmax-family cases work on rows of this many elements
 SEED = 20260101
@@ -182,25 +182,10 @@ class InputPool:
 
 
 # ------------------------------------------------------------------ the table
-def _params_for(entry, kernel_id: str) -> dict:
-    """Parameters selecting ``kernel_id``: defaults, the choice naming it, examples for required ones."""
-    params = dict(entry.defaults)
-    for p in entry.params:
-        if p.choices is not None:
-            for choice in p.choices:
-                if f"{entry.name}_{choice}" == kernel_id:
-                    params[p.name] = choice
-        elif p.default is REQUIRED:
-            example = next(e for e in entry.examples if p.name in e)
-            params[p.name] = example[p.name]
-    assert entry.resolve(entry.bind((), params))[0] == kernel_id, (entry.name, kernel_id)
-    return params
-
-
 def _registry_cases():
     for entry in ACTIVATIONS:
         for kernel_id in entry.kernel_ids():
-            params = _params_for(entry, kernel_id)
+            params = entry.params_selecting(kernel_id)
             items = tuple(params.items())
             yield Case(kernel_id, entry.name, "elementwise", "forward", kernel_id, items)
             yield Case(f"{kernel_id}_backward", entry.name, "elementwise", "backward", kernel_id, items)

@@ -22,7 +22,7 @@ import time
 import numba
 
 from . import _factory, _parallel, _threading
-from .._registry import all_kernel_ids, y_kernel_ids
+from .._registry import MODES, all_kernel_ids, kernel_args, kernel_modes, y_kernel_ids
 
 NAME = "numba"
 
@@ -49,7 +49,7 @@ def check_available() -> None:
 def _check(kernel_id, mode):
     if kernel_id not in _KERNEL_IDS:
         raise KeyError(f"numba backend has no kernel {kernel_id!r}")
-    if mode not in _factory.MODES:
+    if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}")
     if mode == "backward_y" and kernel_id not in _Y_IDS:
         raise ValueError(f"{kernel_id!r} has no derivative as a function of y")
@@ -88,9 +88,7 @@ def get_elementwise(kernel_id: str, mode: str):
                 grad = grad.reshape(-1)
         if grad is None:
             grad = x
-        n = len(params)
-        a = params[0] if n else 0.0
-        b = params[1] if n > 1 else 0.0
+        a, b = kernel_args(params)
         if x.size < PARALLEL_THRESHOLD or n_threads <= 1:
             entry(out, x, grad, a, b)
         else:
@@ -117,9 +115,7 @@ def get_rowwise(op: str):
 def kernel_variants():
     """Every (kernel id, mode, dtype) this backend compiles."""
     for kernel_id in all_kernel_ids():
-        for mode in _factory.MODES:
-            if mode == "backward_y" and kernel_id not in _Y_IDS:
-                continue
+        for mode in kernel_modes(kernel_id):
             for dtype in _factory.DTYPES:
                 yield kernel_id, mode, dtype
 

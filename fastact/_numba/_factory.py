@@ -38,12 +38,8 @@ import warnings
 
 import numpy as np
 
-MODES = {
-    "forward": ("forward", False),
-    "derivative": ("derivative", False),
-    "backward": ("derivative", True),
-    "backward_y": ("derivative_y", True),
-}
+from .._registry import MODES
+
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
 _TEMPLATE = '''\

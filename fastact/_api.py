@@ -59,7 +59,7 @@ def _make_forward(entry):
     src = textwrap.dedent(
         f"""
         def {entry.name}(x{', ' + sig if sig else ''}, *, out=None, backend=None):
-            return _elementwise(_entry, "forward", x, None, ({values}), out, backend, {entry.name!r})
+            return _elementwise(_entry, "forward", x, ({values}), out, backend)
         """
     )
     namespace = {"_elementwise": _dispatch.elementwise, "_entry": entry, "_defaults": entry.defaults}
@@ -89,7 +89,7 @@ def derivative(name, x, *, out=None, backend=None, **params):
     """
     entry = lookup(name)
     values = entry.bind((), params)
-    return _dispatch.elementwise(entry, "derivative", x, None, values, out, backend, "derivative")
+    return _dispatch.elementwise(entry, "derivative", x, values, out, backend)
 
 
 def backward(name, grad, x=None, *, y=None, out=None, backend=None, **params):
@@ -102,7 +102,7 @@ def backward(name, grad, x=None, *, y=None, out=None, backend=None, **params):
     entry = lookup(name)
     values = entry.bind((), params)
     if x is not None:
-        return _dispatch.elementwise(entry, "backward", x, grad, values, out, backend, "backward")
+        return _dispatch.elementwise(entry, "backward", x, values, out, backend, grad=grad)
     if y is None:
         raise TypeError(f"fastact.backward({entry.name!r}): pass the forward input x= or output y=")
     if not entry.accepts_y(values):
@@ -114,7 +114,7 @@ def backward(name, grad, x=None, *, y=None, out=None, backend=None, **params):
         raise ValueError(
             f"fastact.backward({entry.name!r}): cannot use y= {why}; pass the forward input x="
         )
-    return _dispatch.elementwise(entry, "backward_y", y, grad, values, out, backend, "backward")
+    return _dispatch.elementwise(entry, "backward_y", y, values, out, backend, grad=grad)
 
 
 class Activation:
@@ -135,16 +135,12 @@ class Activation:
         self.params = dict(zip(self._entry.param_names, self._values))
 
     def forward(self, x, *, out=None, backend=None):
-        return _dispatch.elementwise(
-            self._entry, "forward", x, None, self._values, out, backend, self.name
-        )
+        return _dispatch.elementwise(self._entry, "forward", x, self._values, out, backend)
 
     __call__ = forward
 
     def derivative(self, x, *, out=None, backend=None):
-        return _dispatch.elementwise(
-            self._entry, "derivative", x, None, self._values, out, backend, "derivative"
-        )
+        return _dispatch.elementwise(self._entry, "derivative", x, self._values, out, backend)
 
     def backward(self, grad, x=None, *, y=None, out=None, backend=None):
         return backward(self.name, grad, x, y=y, out=out, backend=backend, **self.params)
@@ -177,11 +173,12 @@ def get(name, **params) -> Activation:
 def _make_rowwise(op):
     if op.backward:
         def fn(grad, y, axis=-1, *, out=None, backend=None):
-            return _dispatch.rowwise(op.name, y, grad, axis, None, False, out, backend, op.name)
+            return _dispatch.rowwise(op.name, y, grad, axis, out, backend)
         args = "grad, y : array_like\n    Upstream gradient and the forward output.\n"
     elif op.reduces:
         def fn(x, axis=-1, keepdims=False, *, where=None, out=None, backend=None):
-            return _dispatch.rowwise(op.name, x, None, axis, where, keepdims, out, backend, op.name)
+            return _dispatch.rowwise(op.name, x, None, axis, out, backend, where=where,
+                                    keepdims=keepdims)
         args = (
             "x : array_like\nkeepdims : bool\n    Keep the reduced axis with length 1.\n"
             "where : bool array_like, optional\n    Entries to include (broadcast to x); "
@@ -189,7 +186,7 @@ def _make_rowwise(op):
         )
     else:
         def fn(x, axis=-1, *, where=None, out=None, backend=None):
-            return _dispatch.rowwise(op.name, x, None, axis, where, False, out, backend, op.name)
+            return _dispatch.rowwise(op.name, x, None, axis, out, backend, where=where)
         masked = "-inf" if op.name == "log_softmax" else "0"
         args = (
             "x : array_like\nwhere : bool array_like, optional\n    Entries to include "

@@ -15,6 +15,9 @@ All validation happens here, once; backends receive clean arrays (see
 """
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import numpy as np
 
 from . import _backends
@@ -118,15 +121,33 @@ def _narrow(a, dtype):
         return a.astype(dtype)
 
 
-def _finish(out, result_dtype, scalar):
-    if scalar:
-        return out[()]
+def _finish(result, out, result_dtype, direct):
+    """What a call returns: ``result`` in the result dtype (a NumPy scalar when 0-d), or
+    ``out``, into which ``result`` is copied unless the kernel wrote there (``direct``)."""
+    if out is None:
+        if result.dtype != result_dtype:
+            result = _narrow(result, result_dtype)
+        return result[()] if result.ndim == 0 else result
+    if not direct:
+        with np.errstate(over="ignore"):  # float32 -> float16 overflow is inf, silently
+            np.copyto(out, result, casting="unsafe")
     return out
 
 
+def _arrays_among(objects) -> list:
+    return [o for o in objects if isinstance(o, _ndarray)]
+
+
 # ---------------------------------------------------------------- elementwise
-def elementwise(entry, mode, x, grad, values, out, backend, func):
-    """Run one elementwise kernel of ``entry`` ("forward", "derivative", "backward")."""
+_FUNC_OF_MODE = {"derivative": "derivative", "backward": "backward", "backward_y": "backward"}
+
+
+def elementwise(entry, mode, x, values, out, backend, *, grad=None):
+    """Run one elementwise kernel of ``entry`` in ``mode`` (see ``_registry.MODES``).
+
+    ``values`` are the parameter values in declaration order; ``grad`` is given
+    in the backward modes.
+    """
     try:  # the registry's cache of validated parameters (keyed with types, see resolve)
         kernel_id, params = entry._cache[(values, tuple(map(type, values)) if values else ())]
     except (KeyError, TypeError):
@@ -134,14 +155,17 @@ def elementwise(entry, mode, x, grad, values, out, backend, func):
     be = _backends.resolve(backend)
     n_threads = _backends.num_threads
 
-    # Fast path: one C-contiguous native float array, out absent or ready to use.
-    if grad is None and type(x) is _ndarray:
+    # Fast path: C-contiguous native float arrays of one dtype and shape, out absent
+    # or ready to use (each input is out exactly or does not overlap it).
+    if type(x) is _ndarray:
         dt = x.dtype
-        if (dt is _F32 or dt is _F64) and x.flags.c_contiguous:
+        if (dt is _F32 or dt is _F64) and x.flags.c_contiguous and (
+                grad is None or (type(grad) is _ndarray and grad.dtype is dt
+                                 and grad.shape == x.shape and grad.flags.c_contiguous)):
             kernel = _kernels.get((be, kernel_id, mode)) or _kernel(be, kernel_id, mode)
             if out is None:
                 o = np.empty_like(x)
-                kernel(o, x, None, params, n_threads)
+                kernel(o, x, grad, params, n_threads)
                 return o if x.ndim else o[()]
             if (
                 type(out) is _ndarray
@@ -149,98 +173,98 @@ def elementwise(entry, mode, x, grad, values, out, backend, func):
                 and out.shape == x.shape
                 and out.flags.carray  # C-contiguous, aligned and writeable
                 and (out is x or not np.may_share_memory(out, x))
+                and (grad is None or out is grad or not np.may_share_memory(out, grad))
             ):
-                kernel(out, x, None, params, n_threads)
+                kernel(out, x, grad, params, n_threads)
                 return out
-    return _elementwise_general(be, kernel_id, params, mode, x, grad, out, n_threads, func)
+
+    run = _bind_elementwise(be, kernel_id, mode, params, n_threads)
+    return _elementwise_general(entry, mode, run, x, grad, out)
 
 
-def _elementwise_general(be, kernel_id, params, mode, x, grad, out, n_threads, func):
-    x_arg = x
-    what = "y" if mode == "backward_y" else "x"
-    x, rdt = as_float_array(x, what, func)
-    scalar = x.ndim == 0 and out is None
-    inputs = [x]
-    if grad is not None:
-        grad_arg = grad
-        grad, gdt = as_float_array(grad, "grad", func)
-        rdt = np.result_type(rdt, gdt)
-        cdt = _F32 if rdt == _F16 else rdt
-        x = x.astype(cdt, copy=False)
-        grad = grad.astype(cdt, copy=False)
-        if grad.shape != x.shape:
-            try:
-                shape = np.broadcast_shapes(grad.shape, x.shape)
-            except ValueError:
-                raise ValueError(
-                    f"fastact.{func}(): grad of shape {grad.shape} and {what} of shape "
-                    f"{x.shape} do not broadcast together"
-                ) from None
-            grad, x = np.broadcast_to(grad, shape), np.broadcast_to(x, shape)
-        scalar = x.ndim == 0 and out is None
-        inputs = [x, grad]
-        originals = [x_arg, grad_arg]
-    else:
-        cdt = x.dtype
-        originals = [x_arg]
-    shape = x.shape
-    if out is not None:
-        check_out(out, shape, rdt, func)
-
-    # Elementwise kernels only need *some* common contiguous order:
-    # Fortran-ordered arrays are processed through their C-ordered transposes.
-    if x.ndim > 1 and all(a.flags.f_contiguous and not a.flags.c_contiguous for a in inputs) and (
-        out is None or out.flags.f_contiguous
-    ):
-        inputs = [a.T for a in inputs]
-        target_view = out.T if out is not None else None
-        transpose = True
-    else:
-        inputs = [a if a.flags.c_contiguous else a.copy(order="C") for a in inputs]
-        target_view = out
-        transpose = False
-
-    if target_view is not None and _direct_target(target_view, inputs + [
-        o for o in originals if isinstance(o, _ndarray)
-    ], cdt):
-        target = target_view
-    else:
-        target = np.empty(inputs[0].shape, cdt)
-    xs = inputs[0]
-    gs = inputs[1] if grad is not None else None
-    if xs.size:
+def _bind_elementwise(be, kernel_id, mode, params, n_threads):
+    """``run(target, x, grad)``: the kernel with its parameters and thread count bound."""
+    def run(target, xs, gs):
         _kernel(be, kernel_id, mode)(target, xs, gs, params, n_threads)
-    if transpose:
-        target = target.T
-    if out is None:
-        result = target if cdt == rdt else _narrow(target, rdt)
-        return _finish(result, rdt, scalar)
-    if target is not (target_view):
-        with np.errstate(over="ignore"):  # float32 -> float16 overflow is inf, silently
-            np.copyto(out, target.T if transpose else target, casting="unsafe")
-    return out
+    return run
+
+
+def _elementwise_general(entry, mode, run, x, grad, out):
+    """Any input: convert, broadcast, bring to one memory order, run, convert back."""
+    func = entry.name if mode == "forward" else _FUNC_OF_MODE[mode]
+    arrays, originals, result_dtype, compute_dtype = _prepare_elementwise(x, grad, mode, func)
+    if out is not None:
+        check_out(out, arrays[0].shape, result_dtype, func)
+    arrays, view, transposed = _one_c_order(arrays, out)
+    direct = view is not None and _direct_target(
+        view, arrays + _arrays_among(originals), compute_dtype)
+    target = view if direct else np.empty(arrays[0].shape, compute_dtype)
+    if target.size:
+        run(target, arrays[0], arrays[1] if len(arrays) > 1 else None)
+    return _finish(target.T if transposed else target, out, result_dtype, direct)
+
+
+def _prepare_elementwise(x, grad, mode, func):
+    """``(arrays, originals, result dtype, compute dtype)``: x (and grad) in the compute
+    dtype and broadcast together; ``originals`` are the caller's objects."""
+    what = "y" if mode == "backward_y" else "x"
+    xs, result_dtype = as_float_array(x, what, func)
+    if grad is None:
+        return [xs], [x], result_dtype, xs.dtype
+    gs, grad_dtype = as_float_array(grad, "grad", func)
+    result_dtype = np.result_type(result_dtype, grad_dtype)
+    compute_dtype = _F32 if result_dtype == _F16 else result_dtype
+    xs = xs.astype(compute_dtype, copy=False)
+    gs = gs.astype(compute_dtype, copy=False)
+    if gs.shape != xs.shape:
+        try:
+            shape = np.broadcast_shapes(gs.shape, xs.shape)
+        except ValueError:
+            raise ValueError(
+                f"fastact.{func}(): grad of shape {gs.shape} and {what} of shape "
+                f"{xs.shape} do not broadcast together"
+            ) from None
+        gs, xs = np.broadcast_to(gs, shape), np.broadcast_to(xs, shape)
+    return [xs, gs], [x, grad], result_dtype, compute_dtype
+
+
+def _one_c_order(arrays, out):
+    """``(arrays, view of out, transposed)``: the operands C-contiguous in one order.
+
+    Elementwise kernels need only *some* common contiguous order: Fortran-ordered
+    operands are processed through their C-ordered transposes, others are copied.
+    """
+    if arrays[0].ndim > 1 and (out is None or out.flags.f_contiguous) and all(
+            a.flags.f_contiguous and not a.flags.c_contiguous for a in arrays):
+        return [a.T for a in arrays], (None if out is None else out.T), True
+    return [a if a.flags.c_contiguous else a.copy(order="C") for a in arrays], out, False
 
 
 # ---------------------------------------------------------------- softmax family
-def _normalize_axis(axis, ndim, func):
-    if axis is None:
-        return None
-    if isinstance(axis, bool) or not hasattr(axis, "__index__"):
-        raise TypeError(f"fastact.{func}(): axis must be an integer or None, got {axis!r}")
-    axis = axis.__index__()
-    if not -max(ndim, 1) <= axis < max(ndim, 1):
-        raise np.exceptions.AxisError(axis, ndim, f"fastact.{func}()")
-    return axis % max(ndim, 1)
+class _Along(NamedTuple):
+    """Where a softmax-family operation works: its axis, its mask, the reduced axis kept."""
+
+    axis: object
+    where: object
+    keepdims: bool
 
 
-def rowwise(op_name, x, grad, axis, where, keepdims, out, backend, func):
-    """Run a softmax-family operation along ``axis``."""
+class _RowLayout(NamedTuple):
+    """The kernel's view of the arrays, and the shape of the result."""
+
+    kernel_in: tuple  # (outer, n), or (outer, n, inner) when the axis is not the last
+    kernel_out: tuple  # kernel_in, or (outer,) / (outer, inner) for a reduction
+    result_shape: tuple
+
+
+def rowwise(op_name, x, grad, axis, out, backend, *, where=None, keepdims=False):
+    """Run a softmax-family operation along ``axis`` (``grad`` for the backward ops)."""
     op = ROW_OPS_BY_NAME[op_name]
     be = _backends.resolve(backend)
     n_threads = _backends.num_threads
 
     # Fast path: the last axis of C-contiguous native float arrays, no mask, out
-    # absent or ready to use (the common case costs ~2 us instead of ~20).
+    # absent or ready to use.
     if where is None and type(x) is _ndarray and (axis == -1 or axis == x.ndim - 1) \
             and type(axis) is int and x.ndim:
         dt = x.dtype
@@ -269,89 +293,107 @@ def rowwise(op_name, x, grad, axis, where, keepdims, out, backend, func):
                 kernel(k_out, x.reshape(rows, n), g2, None, n_threads)
                 return o if o.ndim else o[()]
 
-    what = "y" if op.backward else "x"
-    x_arg = x
-    x, rdt = as_float_array(x, what, func)
-    originals = [x_arg]
-    if op.backward:
-        originals.append(grad)
-        grad, gdt = as_float_array(grad, "grad", func)
-        rdt = np.result_type(rdt, gdt)
-        if grad.shape != x.shape:
-            raise ValueError(
-                f"fastact.{func}(): grad has shape {grad.shape} but y has shape {x.shape}"
-            )
-    cdt = _F32 if rdt == _F16 else rdt
-    x = x.astype(cdt, copy=False)
-    if grad is not None:
-        grad = grad.astype(cdt, copy=False)
-    orig_shape = x.shape
-    ndim = x.ndim
-    ax = _normalize_axis(axis, ndim, func)
+    run = _bind_rowwise(be, op_name, n_threads)
+    return _rowwise_general(op, run, x, grad, out, _Along(axis, where, keepdims))
 
-    # View the arrays as (outer, n, inner), reduced over n, in their own memory order
-    # (no transposes): (rows, n) when the axis is the last one.
-    if ndim == 0 or ax is None:
-        outer, n, inner = 1, x.size, 1
-    else:
-        outer = int(np.prod(orig_shape[:ax], dtype=np.int64))
-        n = orig_shape[ax]
-        inner = int(np.prod(orig_shape[ax + 1:], dtype=np.int64))
-    k_in = (outer, n) if inner == 1 else (outer, n, inner)
 
-    mask = None
-    if where is not None:
-        if not op.masked:
-            raise TypeError(f"fastact.{func}() takes no where= mask")
-        wh = np.asarray(where)
-        if wh.dtype != np.bool_:
-            raise TypeError(f"fastact.{func}(): where must be a boolean array, got dtype {wh.dtype}")
-        try:
-            wh = np.broadcast_to(wh, orig_shape)
-        except ValueError:
-            raise ValueError(
-                f"fastact.{func}(): where of shape {wh.shape} does not broadcast to {orig_shape}"
-            ) from None
-        mask = np.ascontiguousarray(wh).reshape(k_in)
-
-    # The result's shape.
-    if op.reduces:
-        if ax is None or ndim == 0:
-            res_shape = (1,) * ndim if keepdims else ()
-        else:
-            res_shape = tuple(1 if i == ax else s for i, s in enumerate(orig_shape)) if keepdims \
-                else tuple(s for i, s in enumerate(orig_shape) if i != ax)
-    else:
-        res_shape = orig_shape
-    if out is not None:
-        check_out(out, res_shape, rdt, func)
-
-    # The kernel's view of the output: like the input, or (outer,) / (outer, inner).
-    k_out = (k_in[0],) + k_in[2:] if op.reduces else k_in
-    contiguous = [np.ascontiguousarray(a) for a in (x, grad) if a is not None]
-    inputs = [a.reshape(k_in) for a in contiguous]
-    target = None
-    if (out is not None and cdt == rdt and out.flags.c_contiguous and _direct_target(
-            out, contiguous + [o for o in originals if isinstance(o, _ndarray)], cdt)):
-        target = out.reshape(k_out)
-    direct = target is not None
-    if target is None:
-        target = np.empty(k_out, cdt)
-    xs = inputs[0]
-    gs = inputs[1] if grad is not None else None
-    rows = outer * inner
-
-    if rows and n:
+def _bind_rowwise(be, op_name, n_threads):
+    """``run(target, x, grad, mask)``: the row kernel with its thread count bound."""
+    def run(target, xs, gs, mask):
         _row_kernel(be, op_name)(target, xs, gs, mask, n_threads)
-    elif rows and op.reduces:  # logsumexp over an empty axis
-        target[...] = -np.inf
+    return run
 
-    result = target.reshape(res_shape)
-    if out is None:
-        if cdt != rdt:
-            result = _narrow(result, rdt)
-        return result[()] if result.ndim == 0 else result
-    if not direct:
-        with np.errstate(over="ignore"):
-            np.copyto(out, result, casting="unsafe")
-    return out
+
+def _rowwise_general(op, run, x, grad, out, along):
+    """Any input and axis: convert, view as (outer, n, inner), run, convert back."""
+    arrays, originals, result_dtype, compute_dtype = _prepare_rowwise(op, x, grad)
+    shape = arrays[0].shape
+    ax = _normalize_axis(along.axis, len(shape), op.name)
+    layout = _row_layout(op, shape, ax, along.keepdims)
+    mask = _row_mask(op, along.where, shape, layout.kernel_in)
+    if out is not None:
+        check_out(out, layout.result_shape, result_dtype, op.name)
+    contiguous = [np.ascontiguousarray(a) for a in arrays]
+    direct = (out is not None and compute_dtype == result_dtype and out.flags.c_contiguous
+              and _direct_target(out, contiguous + _arrays_among(originals), compute_dtype))
+    target = out.reshape(layout.kernel_out) if direct else np.empty(layout.kernel_out,
+                                                                    compute_dtype)
+    inputs = [a.reshape(layout.kernel_in) for a in contiguous]
+    if target.size and layout.kernel_in[1]:
+        run(target, inputs[0], inputs[1] if op.backward else None, mask)
+    elif target.size and op.reduces:  # logsumexp over an empty axis
+        target[...] = -np.inf
+    return _finish(target.reshape(layout.result_shape), out, result_dtype, direct)
+
+
+def _prepare_rowwise(op, x, grad):
+    """``(arrays, originals, result dtype, compute dtype)``: x (and, for the backward
+    ops, grad of the same shape) in the compute dtype."""
+    xs, result_dtype = as_float_array(x, "y" if op.backward else "x", op.name)
+    arrays = [xs]
+    if op.backward:
+        gs, grad_dtype = as_float_array(grad, "grad", op.name)
+        result_dtype = np.result_type(result_dtype, grad_dtype)
+        if gs.shape != xs.shape:
+            raise ValueError(
+                f"fastact.{op.name}(): grad has shape {gs.shape} but y has shape {xs.shape}"
+            )
+        arrays.append(gs)
+    compute_dtype = _compute_dtype(result_dtype)
+    arrays = [a.astype(compute_dtype, copy=False) for a in arrays]
+    return arrays, [x, grad], result_dtype, compute_dtype
+
+
+def _compute_dtype(result_dtype):
+    """float16 results are computed in float32; float32/float64 in themselves."""
+    return _F32 if result_dtype == _F16 else result_dtype
+
+
+def _normalize_axis(axis, ndim, func):
+    if axis is None:
+        return None
+    if isinstance(axis, bool) or not hasattr(axis, "__index__"):
+        raise TypeError(f"fastact.{func}(): axis must be an integer or None, got {axis!r}")
+    axis = axis.__index__()
+    if not -max(ndim, 1) <= axis < max(ndim, 1):
+        raise np.exceptions.AxisError(axis, ndim, f"fastact.{func}()")
+    return axis % max(ndim, 1)
+
+
+def _row_layout(op, shape, ax, keepdims) -> _RowLayout:
+    """The arrays seen as (outer, n, inner), reduced over n, in their own memory order
+    (no transposes): (rows, n) when the axis is the last one."""
+    ndim = len(shape)
+    if ndim == 0 or ax is None:
+        outer, n, inner = 1, math.prod(shape), 1
+    else:
+        outer, n, inner = math.prod(shape[:ax]), shape[ax], math.prod(shape[ax + 1:])
+    kernel_in = (outer, n) if inner == 1 else (outer, n, inner)
+    if not op.reduces:
+        return _RowLayout(kernel_in, kernel_in, shape)
+    kernel_out = (outer,) + kernel_in[2:]
+    if ax is None or ndim == 0:
+        result_shape = (1,) * ndim if keepdims else ()
+    elif keepdims:
+        result_shape = shape[:ax] + (1,) + shape[ax + 1:]
+    else:
+        result_shape = shape[:ax] + shape[ax + 1:]
+    return _RowLayout(kernel_in, kernel_out, result_shape)
+
+
+def _row_mask(op, where, shape, kernel_in):
+    """The ``where=`` mask broadcast to ``shape``, C-contiguous, in the kernel's view."""
+    if where is None:
+        return None
+    if not op.masked:
+        raise TypeError(f"fastact.{op.name}() takes no where= mask")
+    wh = np.asarray(where)
+    if wh.dtype != np.bool_:
+        raise TypeError(f"fastact.{op.name}(): where must be a boolean array, got dtype {wh.dtype}")
+    try:
+        wh = np.broadcast_to(wh, shape)
+    except ValueError:
+        raise ValueError(
+            f"fastact.{op.name}(): where of shape {wh.shape} does not broadcast to {shape}"
+        ) from None
+    return np.ascontiguousarray(wh).reshape(kernel_in)

@@ -177,6 +177,12 @@ def test_out_rules(case, backend):
             o16 = np.empty_like(x16)
             run(case, mode, x16, backend, grad=grads_like(x16, np.float16), out=o16)
             assert same(o16, run(case, mode, x16, backend, grad=grads_like(x16, np.float16)))
+            # float16 Fortran input into a float16 Fortran out (computed in float32, copied)
+            x16f = np.asfortranarray(x16.reshape(6, 10))
+            o16f = np.empty((6, 10), np.float16, order="F")
+            g16f = np.asfortranarray(grads_like(x16, np.float16).reshape(6, 10))
+            run(case, mode, x16f, backend, grad=g16f, out=o16f)
+            assert same(o16f, o16.reshape(6, 10)), f"{case} {mode} float16 Fortran out"
 
 
 @pytest.mark.parametrize("case", KCASES)

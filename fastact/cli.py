@@ -59,10 +59,17 @@ def _positive_int(text):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``fastact`` command line: the ``bench``, ``info`` and ``warmup`` subcommands."""
     parser = argparse.ArgumentParser(
         prog="fastact", description="Fast CPU activation kernels: benchmarks and diagnostics.")
     sub = parser.add_subparsers(dest="command", metavar="{bench,info,warmup}")
+    _add_bench_parser(sub)
+    sub.add_parser("info", help="versions, backends (and why any is missing), threads, CPU ISA")
+    sub.add_parser("warmup", help="compile every backend's kernels ahead of use, and time it")
+    return parser
 
+
+def _add_bench_parser(sub) -> None:
     bench = sub.add_parser(
         "bench", help="time every backend against NumPy, peers and the memory roofline",
         description="Time every activation (forward, backward) and the softmax family with every "
@@ -110,10 +117,6 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--plain", action="store_true", help="plain text, even if rich is installed")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    sub.add_parser("info", help="versions, backends (and why any is missing), threads, CPU ISA")
-    sub.add_parser("warmup", help="compile every backend's kernels ahead of use, and time it")
-    return parser
-
 
 def main(argv=None) -> int:
     parser = build_parser()
@@ -130,45 +133,82 @@ def main(argv=None) -> int:
 
 # ---------------------------------------------------------------------- bench
 def bench(args) -> int:
-    import fastact
-
-    from ._bench import cases, peers, report
+    """``fastact bench``: measure the selected cases, print the table, write the reports."""
     from ._bench.progress import make_progress
-    from ._bench.run import (DEFAULT_DTYPES, DEFAULT_SIZES, QUICK_DTYPES, QUICK_SIZES, Settings,
-                             default_policy, run)
-    from ._bench.timing import Policy
+    from ._bench.run import run
 
     try:
-        cases.select(args.functions)
-        available = fastact.backends()
-        missing = [b for b in args.backends if b not in available]
-        if missing:
-            raise ValueError(f"backend(s) {', '.join(missing)} not available here "
-                             f"(available: {', '.join(available)}; see `fastact info`)")
-        old = report.read_json(args.compare) if args.compare else None
+        old = _check_bench_args(args)
+        libraries = _peer_libraries(args.peers)
+        settings = _bench_settings(args, libraries)
     except (ValueError, OSError) as exc:
         print(f"fastact bench: {exc}", file=sys.stderr)
         return 2
-    if args.peers is None:
-        libraries = peers.LIBRARIES
-    elif args.peers == ("none",):
-        libraries = ()
-    else:
-        unknown = [p for p in args.peers if p not in peers.LIBRARIES]
-        if unknown:
-            print(f"fastact bench: unknown peer(s) {', '.join(unknown)}; choose from "
-                  f"{', '.join(peers.LIBRARIES)} or none", file=sys.stderr)
-            return 2
-        libraries = args.peers
+    use_rich = not args.plain and _has("rich")
+    progress = make_progress(use_rich=use_rich, enabled=not args.no_progress)
+    _note_missing_peers(args.peers, libraries)
+    try:
+        result = run(settings, progress)
+    except KeyboardInterrupt:
+        print("fastact bench: interrupted", file=sys.stderr)
+        return 130
+    _print_report(result, old, args, use_rich)
+    _write_reports(result, old, args)
+    return 0
+
+
+def _check_bench_args(args):
+    """Raise ValueError for a selection that matches nothing or a missing backend;
+    returns the ``--compare`` report (or None)."""
+    import fastact
+
+    from ._bench import cases, report
+
+    cases.select(args.functions)
+    available = fastact.backends()
+    missing = [b for b in args.backends if b not in available]
+    if missing:
+        raise ValueError(f"backend(s) {', '.join(missing)} not available here "
+                         f"(available: {', '.join(available)}; see `fastact info`)")
+    return report.read_json(args.compare) if args.compare else None
+
+
+def _peer_libraries(requested) -> tuple:
+    """The peer libraries ``--peers`` asks for (all known ones by default, none for 'none')."""
+    from ._bench import peers
+
+    if requested is None:
+        return peers.LIBRARIES
+    if requested == ("none",):
+        return ()
+    unknown = [p for p in requested if p not in peers.LIBRARIES]
+    if unknown:
+        raise ValueError(f"unknown peer(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(peers.LIBRARIES)} or none")
+    return requested
+
+
+def _note_missing_peers(requested, libraries) -> None:
+    from ._bench import peers
+
     not_installed = [p for p in libraries if peers.library_version(p) is None]
+    if not_installed and requested is not None:
+        print(f"note: peer(s) not installed, skipped: {', '.join(not_installed)}", file=sys.stderr)
+
+
+def _bench_settings(args, libraries):
+    """The run's :class:`~fastact._bench.run.Settings` from the command line."""
+    from ._bench.run import (DEFAULT_DTYPES, DEFAULT_SIZES, QUICK_DTYPES, QUICK_SIZES, Settings,
+                             default_policy)
+    from ._bench.timing import Policy
+
     policy = default_policy(args.quick)
     if args.budget:
         policy = Policy(**{**policy.__dict__, "budget": args.budget})
     if args.shapes and args.sizes:
-        print("fastact bench: give --shapes or --sizes, not both", file=sys.stderr)
-        return 2
+        raise ValueError("give --shapes or --sizes, not both")
     shape_sizes = tuple(r * n for r, n in args.shapes or ())
-    settings = Settings(
+    return Settings(
         functions=args.functions,
         dtypes=args.dtypes or (QUICK_DTYPES if args.quick else DEFAULT_DTYPES),
         sizes=shape_sizes or args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES),
@@ -177,21 +217,23 @@ def bench(args) -> int:
         policy=policy, check=not args.no_check, warmup=args.warmup,
         reference_cap=args.reference_cap,
     )
-    use_rich = not args.plain and _has("rich")
-    progress = make_progress(use_rich=use_rich, enabled=not args.no_progress)
-    if not_installed and args.peers is not None:
-        print(f"note: peer(s) not installed, skipped: {', '.join(not_installed)}", file=sys.stderr)
-    try:
-        result = run(settings, progress)
-    except KeyboardInterrupt:
-        print("fastact bench: interrupted", file=sys.stderr)
-        return 130
+
+
+def _print_report(result, old, args, use_rich) -> None:
+    from ._bench import report
+
     report.print_table(result, old, use_rich=use_rich)
     print()
     for line in report.summary_lines(result, old, args.threshold):
         print(line)
     if not use_rich and not args.plain:
         print("(install rich for a formatted table: pip install 'fastact[bench]')")
+
+
+def _write_reports(result, old, args) -> None:
+    """The ``--json``, ``--markdown`` and ``--plot`` files asked for."""
+    from ._bench import report
+
     if args.json:
         report.write_json(result, args.json)
         print(f"JSON report written to {args.json}")
@@ -208,7 +250,6 @@ def bench(args) -> int:
 
             dtype = plot(result, args.plot, args.plot_dtype)
             print(f"plot ({dtype}) written to {args.plot}")
-    return 0
 
 
 def _has(module) -> bool:

@@ -12,7 +12,6 @@ import math
 def plot(report, path, dtype=None, functions=None):
     """Write the figure to ``path`` (only ``functions`` if given); returns the dtype plotted."""
     import matplotlib
-    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -32,38 +31,64 @@ def plot(report, path, dtype=None, functions=None):
     nrows = math.ceil(len(functions) / ncols)
     width, height = 3.0 * ncols + 0.8, 2.3 * nrows + 1.4
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
-    # one scale for every panel, set by hand: shared axes make matplotlib O(panels**2)
+    limits = _limits(records)
+    for i, (ax, function) in enumerate(zip(axes.flat, functions)):
+        mine = [r for r in records if r["function"] == function]
+        _panel(ax, function, mine, colours, limits)
+        _label_panel(ax, first_column=i % ncols == 0, last_row=i + ncols >= len(functions))
+    for ax in axes.flat[len(functions):]:
+        ax.set_visible(False)
+    _decorate(fig, meta, dtype, colours, (width, height))
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return dtype
+
+
+def _limits(records) -> tuple:
+    """``(xlim, ylim)`` shared by every panel, set by hand: shared axes make matplotlib
+    O(panels**2)."""
     gbps = [r["gbps"] for r in records if r["time_s"]]
     gbps += [r["bytes"] / r["roofline_s"] / 1e9 for r in records]
     ylim = (10 ** math.floor(math.log10(min(gbps))), 10 ** math.ceil(math.log10(max(gbps))))
     sizes = [r["size"] for r in records]
-    xlim = (min(sizes) / 1.6, max(sizes) * 1.6)
-    for i, (ax, function) in enumerate(zip(axes.flat, functions)):
-        mine = [r for r in records if r["function"] == function]
-        roof = sorted({(r["size"], r["bytes"] / r["roofline_s"] / 1e9) for r in mine})
-        ax.plot(*zip(*roof), "k--", lw=1.2)
-        for impl in impls:
-            pts = sorted((r["size"], r["gbps"]) for r in mine if r["impl"] == impl and r["time_s"])
-            if pts:
-                ax.plot(*zip(*pts), "o-", ms=3, lw=1.2, color=colours[impl])
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlim(*xlim)
-        ax.set_ylim(*ylim)
-        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-        ax.set_title(function, fontsize=9, pad=3)
-        first_column, last_row = i % ncols == 0, i + ncols >= len(functions)
-        ax.tick_params(labelsize=7, labelleft=first_column, labelbottom=last_row)
-        if first_column:
-            ax.set_ylabel("GB/s", fontsize=8)
-        if last_row:
-            ax.set_xlabel("elements", fontsize=8)
-        ax.grid(True, which="major", alpha=0.3)
-    for ax in axes.flat[len(functions):]:
-        ax.set_visible(False)
+    return (min(sizes) / 1.6, max(sizes) * 1.6), ylim
+
+
+def _panel(ax, function, records, colours, limits) -> None:
+    """One function: the roofline (dashed black) and one line per implementation."""
+    import matplotlib.ticker
+
+    roof = sorted({(r["size"], r["bytes"] / r["roofline_s"] / 1e9) for r in records})
+    ax.plot(*zip(*roof), "k--", lw=1.2)
+    for impl, colour in colours.items():
+        pts = sorted((r["size"], r["gbps"]) for r in records if r["impl"] == impl and r["time_s"])
+        if pts:
+            ax.plot(*zip(*pts), "o-", ms=3, lw=1.2, color=colour)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(*limits[0])
+    ax.set_ylim(*limits[1])
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.set_title(function, fontsize=9, pad=3)
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def _label_panel(ax, first_column, last_row) -> None:
+    ax.tick_params(labelsize=7, labelleft=first_column, labelbottom=last_row)
+    if first_column:
+        ax.set_ylabel("GB/s", fontsize=8)
+    if last_row:
+        ax.set_xlabel("elements", fontsize=8)
+
+
+def _decorate(fig, meta, dtype, colours, size) -> None:
+    """Title, legend and margins (in inches, whatever the number of panels)."""
+    import matplotlib.pyplot as plt
+
+    width, height = size
     handles = [plt.Line2D([], [], color="k", ls="--", label="roofline (copy)")]
-    handles += [plt.Line2D([], [], color=colours[i], marker="o", ms=3, label=i) for i in impls]
+    handles += [plt.Line2D([], [], color=c, marker="o", ms=3, label=i) for i, c in colours.items()]
     cpu = meta["config"].get("processor", "")
     fig.suptitle(f"fastact bench: throughput (GB/s, higher is better) vs size ({dtype}, "
                  f"{meta['threads']} threads, {cpu}, {meta['config'].get('cpu_isa', '')})",
@@ -72,6 +97,3 @@ def plot(report, path, dtype=None, functions=None):
                bbox_to_anchor=(0.5, 1 - 0.45 / height), frameon=False)
     fig.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width, bottom=0.55 / height,
                         top=1 - 0.95 / height, wspace=0.12, hspace=0.32)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return dtype

@@ -117,7 +117,20 @@ class Impl:
     elements: int = 0  # elements the callable processes
 
 
-def _reference_slice(case, dtype, size, call, records, cap):
+@dataclass
+class Point:
+    """One case at one dtype, size and call style, with its inputs."""
+
+    case: object
+    dtype: str
+    size: int
+    call: str  # "out" (preallocated result) or "alloc" (the call allocates it)
+    bufs: object  # the case's buffers (x, grad, out, ...)
+    ref: object = None  # the NumPy reference result to check against (None: no check)
+    roofline_s: float = 0.0  # time of a multi-threaded copy of the same bytes
+
+
+def _reference_slice(point, records, cap):
     """Elements to time the NumPy reference on, when the full size would take over ``cap`` s.
 
     The prediction scales the reference's time at the largest smaller size
@@ -126,20 +139,21 @@ def _reference_slice(case, dtype, size, call, records, cap):
     """
     if not cap:
         return None
-    previous = [r for r in records if r["function"] == case.name and r["dtype"] == dtype
-                and r["call"] == call and r["impl"] == "numpy" and r["time_s"]
-                and r["size"] < size]
+    previous = [r for r in records if r["function"] == point.case.name
+                and r["dtype"] == point.dtype and r["call"] == point.call
+                and r["impl"] == "numpy" and r["time_s"] and r["size"] < point.size]
     if not previous:
         return None
     last = max(previous, key=lambda r: r["size"])
-    predicted = last["time_s"] * size / last["size"]
+    predicted = last["time_s"] * point.size / last["size"]
     if predicted <= cap:
         return None
-    return max(last["size"], int(size * cap / predicted))
+    return max(last["size"], int(point.size * cap / predicted))
 
 
-def _implementations(case, bufs, backends, libraries, allocate, ref_elements=None):
-    """Every fastact backend and every peer of ``case``, as :class:`Impl`."""
+def _implementations(point, backends, libraries, ref_elements=None):
+    """Every fastact backend and every peer of ``point.case``, as :class:`Impl`."""
+    case, bufs, allocate = point.case, point.bufs, point.call == "alloc"
     impls = []
     n = int(np.prod(case.shape(bufs.x.size)))
     for name in backends:
@@ -166,39 +180,16 @@ def run(settings: Settings, progress) -> dict:
     import fastact
 
     started = time.perf_counter()
-    selected = tuple(
-        dataclasses.replace(c, row_lengths=settings.row_lengths) if c.kind == "rowwise" else c
-        for c in cases_mod.select(settings.functions))
     backends = tuple(settings.backends) or tuple(fastact.backends())
     libraries = peers_mod.available_libraries(settings.peers)
     threads = settings.threads or fastact.get_num_threads()
     previous_threads = fastact.set_num_threads(threads)
     peer_threads = peers_mod.set_threads(threads, libraries)
-    calls = ("out", "alloc") if settings.alloc else ("out",)
     roofline = Roofline(threads, settings.policy)
-    pool = cases_mod.InputPool()
-    records = []
     try:
         with _pinned_blas() as blas_note:
             compile_times = _compile(backends, progress, settings.warmup)
-            total = len(settings.dtypes) * len(settings.sizes) * len(selected) * len(calls)
-            progress.start(total)
-            for dtype in settings.dtypes:
-                for size in settings.sizes:
-                    for case in selected:
-                        bufs = case.make_buffers(dtype, size, pool)
-                        ref = case.reference(bufs) if settings.check and size <= CHECK_MAX_SIZE else None
-                        roof_s = roofline.seconds(case.nbytes(size, dtype))
-                        for call in calls:
-                            progress.advance(f"{case.name} {dtype} {size:.0e} {call}")
-                            sliced = _reference_slice(case, dtype, size, call, records,
-                                                      settings.reference_cap)
-                            impls = _implementations(case, bufs, backends, libraries,
-                                                     call == "alloc", sliced)
-                            records.extend(_measure_case(case, dtype, size, call, impls, bufs,
-                                                         ref, roof_s, settings.policy))
-                        del bufs
-                    pool.clear()
+            records = _measure_all(settings, backends, libraries, roofline, progress)
     finally:
         progress.finish()
         fastact.set_num_threads(previous_threads)
@@ -215,66 +206,115 @@ def run(settings: Settings, progress) -> dict:
         "backends": list(backends),
         "compile": compile_times,
         "roofline_gbps": {str(k): v for k, v in roofline_table.items()},
-        "settings": {
-            "functions": list(settings.functions), "dtypes": list(settings.dtypes),
-            "sizes": list(settings.sizes), "alloc": settings.alloc,
-            "policy": asdict(settings.policy), "input": f"N(0, {cases_mod.INPUT_SCALE}**2)",
-            "row_length": cases_mod.ROW_LENGTH, "reference_cap_s": settings.reference_cap,
-            "row_lengths": [list(p) for p in settings.row_lengths],
-        },
+        "settings": _settings_record(settings),
         "wall_seconds": time.perf_counter() - started,
     }
     return {"meta": meta, "results": records}
 
 
-def _measure_case(case, dtype, size, call, impls, bufs, ref, roof_s, policy) -> list:
+def _settings_record(settings: Settings) -> dict:
+    return {
+        "functions": list(settings.functions), "dtypes": list(settings.dtypes),
+        "sizes": list(settings.sizes), "alloc": settings.alloc,
+        "policy": asdict(settings.policy), "input": f"N(0, {cases_mod.INPUT_SCALE}**2)",
+        "row_length": cases_mod.ROW_LENGTH, "reference_cap_s": settings.reference_cap,
+        "row_lengths": [list(p) for p in settings.row_lengths],
+    }
+
+
+def _measure_all(settings, backends, libraries, roofline, progress) -> list:
+    """The records of every selected case at every dtype, size and call style."""
+    selected = tuple(
+        dataclasses.replace(c, row_lengths=settings.row_lengths) if c.kind == "rowwise" else c
+        for c in cases_mod.select(settings.functions))
+    calls = ("out", "alloc") if settings.alloc else ("out",)
+    pool = cases_mod.InputPool()
+    records = []
+    progress.start(len(settings.dtypes) * len(settings.sizes) * len(selected) * len(calls))
+    for dtype in settings.dtypes:
+        for size in settings.sizes:
+            for case in selected:
+                bufs = case.make_buffers(dtype, size, pool)
+                ref = case.reference(bufs) if settings.check and size <= CHECK_MAX_SIZE else None
+                roof_s = roofline.seconds(case.nbytes(size, dtype))
+                for call in calls:
+                    progress.advance(f"{case.name} {dtype} {size:.0e} {call}")
+                    point = Point(case, dtype, size, call, bufs, ref, roof_s)
+                    sliced = _reference_slice(point, records, settings.reference_cap)
+                    impls = _implementations(point, backends, libraries, sliced)
+                    records.extend(_measure_point(point, impls, settings.policy))
+                del bufs, point
+            pool.clear()
+    return records
+
+
+def _new_record(point, impl) -> dict:
+    """The record of one implementation at one point, before timing."""
+    case, size = point.case, point.size
+    return {
+        "function": case.name, "activation": case.activation, "mode": case.mode,
+        "kind": case.kind, "dtype": point.dtype, "size": int(size),
+        "shape": list(case.shape(size)), "bytes": case.nbytes(size, point.dtype),
+        "call": point.call, "impl": impl.label, "impl_kind": impl.kind,
+        "allocates": bool(impl.allocates), "note": impl.note, "roofline_s": point.roofline_s,
+        "time_s": None, "error": impl.error, "mismatch": False,
+        "extrapolated_from": impl.elements if impl.scale != 1.0 else None,
+    }
+
+
+def _first_call(point, impl, record):
+    """Time the first call apart (it compiles lazily compiled kernels; never a sample) and,
+    where there is a reference, check its result; None when no first call is needed."""
+    if point.ref is None and (impl.kind != "backend" or impl.label == "numpy"):
+        return None
+    point.bufs.out.fill(0)
+    start = time.perf_counter()
+    result = impl.fn()
+    seconds = time.perf_counter() - start
+    if point.ref is not None and impl.scale == 1.0:
+        got = _as_array(result, point.bufs)
+        record["mismatch"] = not _agrees(got, point.ref, point.dtype)
+    return seconds
+
+
+def _measure_point(point, impls, policy) -> list:
     """One record per implementation; the timings are taken round-robin (measure_many)."""
-    nbytes = case.nbytes(size, dtype)
     records, ready, firsts = [], {}, {}
     for i, impl in enumerate(impls):
-        record = {
-            "function": case.name, "activation": case.activation, "mode": case.mode,
-            "kind": case.kind, "dtype": dtype, "size": int(size),
-            "shape": list(case.shape(size)), "bytes": nbytes, "call": call,
-            "impl": impl.label, "impl_kind": impl.kind, "allocates": bool(impl.allocates),
-            "note": impl.note, "roofline_s": roof_s, "time_s": None, "error": impl.error,
-            "mismatch": False,
-            "extrapolated_from": impl.elements if impl.scale != 1.0 else None,
-        }
-        records.append(record)
+        records.append(_new_record(point, impl))
         if impl.fn is None:
             continue
         try:
-            if ref is not None or (impl.kind == "backend" and impl.label != "numpy"):
-                # an explicit first call: it compiles lazily compiled kernels (timed apart,
-                # never a sample) and, on small sizes, doubles as the correctness check
-                bufs.out.fill(0)
-                start = time.perf_counter()
-                result = impl.fn()
-                firsts[i] = time.perf_counter() - start
-                if ref is not None and impl.scale == 1.0:
-                    record["mismatch"] = not _agrees(_as_array(result, bufs), ref, dtype)
+            first = _first_call(point, impl, records[i])
+            if first is not None:
+                firsts[i] = first
             ready[i] = impl.fn
         except Exception as exc:  # an incomplete backend or a broken peer: report and go on
-            record["error"] = f"{type(exc).__name__}: {exc}"[:300]
+            records[i]["error"] = f"{type(exc).__name__}: {exc}"[:300]
+    for i, timing in _timings(ready, policy, records).items():
+        impl, record = impls[i], records[i]
+        median = timing.median_s * impl.scale
+        record.update(
+            time_s=median, first_call_s=firsts.get(i, timing.first_s) * impl.scale,
+            repeats=timing.repeats, number=timing.number,
+            gbps=record["bytes"] / median / 1e9, roofline_ratio=point.roofline_s / median,
+        )
+    return records
+
+
+def _timings(ready, policy, records) -> dict:
+    """``measure_many`` of the ready implementations; if one fails while sampled, each is
+    timed alone and a failure is recorded as its error."""
     try:
-        timings = measure_many(ready, policy)
-    except Exception:  # one implementation failing while sampled: time them alone
+        return measure_many(ready, policy)
+    except Exception:
         timings = {}
         for i, fn in ready.items():
             try:
                 timings.update(measure_many({i: fn}, policy))
             except Exception as exc:
                 records[i]["error"] = f"{type(exc).__name__}: {exc}"[:300]
-    for i, timing in timings.items():
-        impl, record = impls[i], records[i]
-        median = timing.median_s * impl.scale
-        record.update(
-            time_s=median, first_call_s=firsts.get(i, timing.first_s) * impl.scale,
-            repeats=timing.repeats, number=timing.number, gbps=nbytes / median / 1e9,
-            roofline_ratio=roof_s / median,
-        )
-    return records
+        return timings
 
 
 def _first_call_overheads(records, compile_times):

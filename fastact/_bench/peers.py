@@ -176,17 +176,33 @@ def _logsigmoid_backward(bufs, allocate):
 
 _A = _param
 _SELU = (SELU_ALPHA, SELU_SCALE)
-_ELU_X = lambda alpha, scale, inscale: _aten(  # noqa: E731
-    "elu_backward", "grad", alpha, scale, inscale, False, "x", overload="grad_input")
-_ELU_Y = lambda alpha, scale, inscale: _aten(  # noqa: E731
-    "elu_backward", "grad", alpha, scale, inscale, True, "y", overload="grad_input")
 _COMPOSITE = "composite of PyTorch ops (no fused kernel)"
+
+
+def _elu_backward(src, alpha, scale, inscale):
+    """aten.elu_backward from the input (src "x") or from the output (src "y")."""
+    return _aten("elu_backward", "grad", alpha, scale, inscale, src == "y", src,
+                 overload="grad_input")
+
+
+def _copy_of(name):
+    """(make, note) of a plain copy of the buffer ``name`` (identity and its gradient)."""
+    return (_torch_composite(
+        lambda t, o: (lambda: t[name].clone()) if o is None else functools.partial(o.copy_, t[name])),
+        "copy")
+
+
+def _relu_backward(src):
+    return _aten("threshold_backward", "grad", src, 0.0, overload="grad_input"), ""
+
+
+def _leaky_relu_backward(src):
+    return _aten("leaky_relu_backward", "grad", src, _A("negative_slope"), src == "y",
+                 overload="grad_input"), ""
 
 # (kernel id or row op, mode) -> (make, note)
 TORCH: dict = {
-    ("identity", "forward"): (_torch_composite(
-        lambda t, o: (lambda: t["x"].clone()) if o is None else functools.partial(o.copy_, t["x"])),
-        "copy"),
+    ("identity", "forward"): _copy_of("x"),
     ("relu", "forward"): (_aten("relu", "x"), ""),
     ("leaky_relu", "forward"): (_aten("leaky_relu", "x", _A("negative_slope")), ""),
     ("sigmoid", "forward"): (_aten("sigmoid", "x"), ""),
@@ -213,12 +229,9 @@ TORCH: dict = {
     ("hardshrink", "forward"): (_aten("hardshrink", "x", _A("lambd")), ""),
     ("softshrink", "forward"): (_aten("softshrink", "x", _A("lambd")), ""),
     # backward from x: the kernels autograd uses
-    ("identity", "backward"): (_torch_composite(
-        lambda t, o: (lambda: t["grad"].clone()) if o is None else functools.partial(o.copy_, t["grad"])),
-        "copy"),
-    ("relu", "backward"): (_aten("threshold_backward", "grad", "x", 0.0, overload="grad_input"), ""),
-    ("leaky_relu", "backward"): (_aten(
-        "leaky_relu_backward", "grad", "x", _A("negative_slope"), False, overload="grad_input"), ""),
+    ("identity", "backward"): _copy_of("grad"),
+    ("relu", "backward"): _relu_backward("x"),
+    ("leaky_relu", "backward"): _leaky_relu_backward("x"),
     ("sigmoid", "backward"): (_torch_composite(lambda t, o: lambda: torch_mul(
         t["grad"], _sigmoid_d(t["x"]), o)), _COMPOSITE),
     ("tanh", "backward"): (_torch_composite(lambda t, o: lambda: torch_mul(
@@ -229,9 +242,9 @@ TORCH: dict = {
                                       overload="grad_input"), ""),
     ("silu", "backward"): (_aten("silu_backward", "grad", "x", overload="grad_input"), ""),
     ("swish", "backward"): (_torch_composite(_swish_backward), "silu_backward when beta=1"),
-    ("elu", "backward"): (_ELU_X(_A("alpha"), 1.0, 1.0), ""),
-    ("selu", "backward"): (_ELU_X(*_SELU, 1.0), "elu_backward with SELU constants"),
-    ("celu", "backward"): (_ELU_X(_A("alpha"), 1.0, lambda t: 1.0 / t["p"]["alpha"]), ""),
+    ("elu", "backward"): (_elu_backward("x", _A("alpha"), 1.0, 1.0), ""),
+    ("selu", "backward"): (_elu_backward("x", *_SELU, 1.0), "elu_backward with SELU constants"),
+    ("celu", "backward"): (_elu_backward("x", _A("alpha"), 1.0, lambda t: 1.0 / t["p"]["alpha"]), ""),
     ("softplus", "backward"): (_aten("softplus_backward", "grad", "x", _A("beta"), _A("threshold"),
                                      overload="grad_input"), ""),
     ("mish", "backward"): (_aten("mish_backward", "grad", "x", overload=None),
@@ -255,17 +268,14 @@ TORCH: dict = {
     ("softshrink", "backward"): (_aten("softshrink_backward", "grad", "x", _A("lambd"),
                                        overload="grad_input"), ""),
     # backward from the output y, where PyTorch has the kernel
-    ("identity", "backward_y"): (_torch_composite(
-        lambda t, o: (lambda: t["grad"].clone()) if o is None else functools.partial(o.copy_, t["grad"])),
-        "copy"),
-    ("relu", "backward_y"): (_aten("threshold_backward", "grad", "y", 0.0, overload="grad_input"), ""),
-    ("leaky_relu", "backward_y"): (_aten(
-        "leaky_relu_backward", "grad", "y", _A("negative_slope"), True, overload="grad_input"), ""),
+    ("identity", "backward_y"): _copy_of("grad"),
+    ("relu", "backward_y"): _relu_backward("y"),
+    ("leaky_relu", "backward_y"): _leaky_relu_backward("y"),
     ("sigmoid", "backward_y"): (_aten("sigmoid_backward", "grad", "y", overload="grad_input"), ""),
     ("tanh", "backward_y"): (_aten("tanh_backward", "grad", "y", overload="grad_input"), ""),
-    ("elu", "backward_y"): (_ELU_Y(_A("alpha"), 1.0, 1.0), ""),
-    ("selu", "backward_y"): (_ELU_Y(*_SELU, 1.0), "elu_backward with SELU constants"),
-    ("celu", "backward_y"): (_ELU_Y(_A("alpha"), 1.0, lambda t: 1.0 / t["p"]["alpha"]), ""),
+    ("elu", "backward_y"): (_elu_backward("y", _A("alpha"), 1.0, 1.0), ""),
+    ("selu", "backward_y"): (_elu_backward("y", *_SELU, 1.0), "elu_backward with SELU constants"),
+    ("celu", "backward_y"): (_elu_backward("y", _A("alpha"), 1.0, lambda t: 1.0 / t["p"]["alpha"]), ""),
     ("hardtanh", "backward_y"): (_aten("hardtanh_backward", "grad", "y", _A("min_val"),
                                        _A("max_val"), overload="grad_input"), ""),
     ("relu6", "backward_y"): (_aten("hardtanh_backward", "grad", "y", 0.0, 6.0,

@@ -4,8 +4,8 @@ A backend is a module providing
 
 * ``NAME``: its name;
 * ``get_elementwise(kernel_id, mode) -> kernel`` where ``mode`` is one of
-  ``"forward"``, ``"derivative"``, ``"backward"`` (grad * f'(x)) and
-  ``"backward_y"`` (grad * f' computed from y), and
+  ``_registry.MODES``: ``"forward"``, ``"derivative"``, ``"backward"``
+  (grad * f'(x)) and ``"backward_y"`` (grad * f' computed from y), and
   ``kernel(out, x, grad, params, n_threads)`` fills ``out``;
 * ``get_rowwise(op) -> kernel`` for the softmax family (``ROW_OPS`` in the
   registry), ``kernel(out, x, grad, mask, n_threads)`` working along the last
@@ -18,9 +18,10 @@ The dispatch layer (``_dispatch``) guarantees that every array a kernel
 receives is C-contiguous, native float32 or float64 (all the same dtype), of
 the same shape (except the reduced ``out`` of ``logsumexp`` and the boolean
 ``mask``), and that ``out`` is either one of the inputs exactly or does not
-overlap them.  ``params`` is a tuple of Python floats.
+overlap them.  ``params`` is a tuple of at most ``_registry.KERNEL_ARG_COUNT``
+Python floats (``_registry.kernel_args`` pads it to a scalar formula's ``(a, b)``).
 
-Backends are imported lazily (Numba alone takes ~0.4 s to import), so
+Backends are imported lazily (importing Numba is slow, see docs/tuning.md), so
 ``import fastact`` stays fast.
 """
 from __future__ import annotations

@@ -178,29 +178,33 @@ def elementwise(entry, mode, x, values, out, backend, *, grad=None):
                 kernel(out, x, grad, params, n_threads)
                 return out
 
-    run = _bind_elementwise(be, kernel_id, mode, params, n_threads)
-    return _elementwise_general(entry, mode, run, x, grad, out)
+    kernel_call = (be, kernel_id, params, n_threads)
+    return _elementwise_general(entry, mode, kernel_call, x, grad, out)
 
 
-def _bind_elementwise(be, kernel_id, mode, params, n_threads):
-    """``run(target, x, grad)``: the kernel with its parameters and thread count bound."""
-    def run(target, xs, gs):
-        _kernel(be, kernel_id, mode)(target, xs, gs, params, n_threads)
-    return run
+def _elementwise_general(entry, mode, kernel_call, x, grad, out):
+    """Any input: convert, broadcast, bring to one memory order, run, convert back.
 
-
-def _elementwise_general(entry, mode, run, x, grad, out):
-    """Any input: convert, broadcast, bring to one memory order, run, convert back."""
+    ``kernel_call`` is ``(backend, kernel id, params, n_threads)``."""
     func = entry.name if mode == "forward" else _FUNC_OF_MODE[mode]
     arrays, originals, result_dtype, compute_dtype = _prepare_elementwise(x, grad, mode, func)
     if out is not None:
         check_out(out, arrays[0].shape, result_dtype, func)
-    arrays, view, transposed = _one_c_order(arrays, out)
+    # Elementwise kernels need only *some* common contiguous order: Fortran-ordered
+    # operands are processed through their C-ordered transposes, others are copied.
+    transposed = arrays[0].ndim > 1 and (out is None or out.flags.f_contiguous) and all(
+        a.flags.f_contiguous and not a.flags.c_contiguous for a in arrays)
+    if transposed:
+        arrays, view = [a.T for a in arrays], (None if out is None else out.T)
+    else:
+        arrays, view = [a if a.flags.c_contiguous else a.copy(order="C") for a in arrays], out
     direct = view is not None and _direct_target(
         view, arrays + _arrays_among(originals), compute_dtype)
     target = view if direct else np.empty(arrays[0].shape, compute_dtype)
     if target.size:
-        run(target, arrays[0], arrays[1] if len(arrays) > 1 else None)
+        be, kernel_id, params, n_threads = kernel_call
+        _kernel(be, kernel_id, mode)(target, arrays[0], arrays[1] if len(arrays) > 1 else None,
+                                     params, n_threads)
     return _finish(target.T if transposed else target, out, result_dtype, direct)
 
 
@@ -226,18 +230,6 @@ def _prepare_elementwise(x, grad, mode, func):
             ) from None
         gs, xs = np.broadcast_to(gs, shape), np.broadcast_to(xs, shape)
     return [xs, gs], [x, grad], result_dtype, compute_dtype
-
-
-def _one_c_order(arrays, out):
-    """``(arrays, view of out, transposed)``: the operands C-contiguous in one order.
-
-    Elementwise kernels need only *some* common contiguous order: Fortran-ordered
-    operands are processed through their C-ordered transposes, others are copied.
-    """
-    if arrays[0].ndim > 1 and (out is None or out.flags.f_contiguous) and all(
-            a.flags.f_contiguous and not a.flags.c_contiguous for a in arrays):
-        return [a.T for a in arrays], (None if out is None else out.T), True
-    return [a if a.flags.c_contiguous else a.copy(order="C") for a in arrays], out, False
 
 
 # ---------------------------------------------------------------- softmax family
@@ -293,19 +285,13 @@ def rowwise(op_name, x, grad, axis, out, backend, *, where=None, keepdims=False)
                 kernel(k_out, x.reshape(rows, n), g2, None, n_threads)
                 return o if o.ndim else o[()]
 
-    run = _bind_rowwise(be, op_name, n_threads)
-    return _rowwise_general(op, run, x, grad, out, _Along(axis, where, keepdims))
+    return _rowwise_general(op, (be, n_threads), x, grad, out, _Along(axis, where, keepdims))
 
 
-def _bind_rowwise(be, op_name, n_threads):
-    """``run(target, x, grad, mask)``: the row kernel with its thread count bound."""
-    def run(target, xs, gs, mask):
-        _row_kernel(be, op_name)(target, xs, gs, mask, n_threads)
-    return run
+def _rowwise_general(op, kernel_call, x, grad, out, along):
+    """Any input and axis: convert, view as (outer, n, inner), run, convert back.
 
-
-def _rowwise_general(op, run, x, grad, out, along):
-    """Any input and axis: convert, view as (outer, n, inner), run, convert back."""
+    ``kernel_call`` is ``(backend, n_threads)``."""
     arrays, originals, result_dtype, compute_dtype = _prepare_rowwise(op, x, grad)
     shape = arrays[0].shape
     ax = _normalize_axis(along.axis, len(shape), op.name)
@@ -320,7 +306,9 @@ def _rowwise_general(op, run, x, grad, out, along):
                                                                     compute_dtype)
     inputs = [a.reshape(layout.kernel_in) for a in contiguous]
     if target.size and layout.kernel_in[1]:
-        run(target, inputs[0], inputs[1] if op.backward else None, mask)
+        be, n_threads = kernel_call
+        _row_kernel(be, op.name)(target, inputs[0], inputs[1] if op.backward else None, mask,
+                                 n_threads)
     elif target.size and op.reduces:  # logsumexp over an empty axis
         target[...] = -np.inf
     return _finish(target.reshape(layout.result_shape), out, result_dtype, direct)

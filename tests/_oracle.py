@@ -9,7 +9,7 @@ kernels cast their parameters to the array dtype (as PyTorch does).
 +-inf inputs are evaluated at +-2**1100 (beyond every float's range), which gives
 the mathematical limits, signs included; NaN inputs expect NaN.
 
-Accuracy bars (issue 2):
+Accuracy bars:
 * piecewise-linear forward: exact (the correctly rounded value);
 * smooth forward: <= 4 ULP where the true value is a normal number, absolute
   error < the smallest normal otherwise;

@@ -1,6 +1,6 @@
 """Every registry entry x its parameter sets x float32/float64 x backend against mpmath.
 
-Bars (issue 2): piecewise-linear forward exact; smooth forward <= 4 ULP where
+Bars: piecewise-linear forward exact; smooth forward <= 4 ULP where
 the true value is normal, else absolute error < smallest normal; derivative
 and backward (from x, and from y where the entry allows it) within
 |grad| * (16 eps |f'| + 4 eps).  See ``_oracle`` for the grid and the oracle.

@@ -1,4 +1,4 @@
-"""Every error of issue 2 item 5: a TypeError/ValueError with a message a user can
+"""Every error: a TypeError/ValueError with a message a user can
 act on, raised before anything is written (every array is left unchanged)."""
 import re
 

@@ -1,4 +1,4 @@
-"""The softmax family (issue 5) for every backend.
+"""The softmax family for every backend.
 
 * against mpmath (50 digits) on rows of length 1, 2, 7, 2048 and 50257:
   log_softmax <= 4 ULP; softmax/softmin <= (4 + log2(n) + |log p|) ULP (the

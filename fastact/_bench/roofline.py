@@ -6,8 +6,9 @@ each byte once).  The roofline time of a case is the faster of a
 single-threaded ``np.copyto`` and a ``threads``-way copy (contiguous chunks
 copied by a thread pool; ``np.copyto`` releases the GIL), measured in the same
 run as the kernels; the fastest sample is kept (the roofline is what the
-machine can do, so noise from other processes should not lower it).  ``roofline_ratio = roofline time / kernel time`` (1.0 =
-as fast as a copy of its bytes).
+machine can do, so noise from other processes should not lower it).
+``roofline_ratio = roofline time / kernel time`` (1.0 = as fast as a copy of
+its bytes).
 """
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ never past ``hard_limit`` budgets; the median per-call time is reported.
 
 :func:`measure_many` times several implementations of one case round-robin
 (one sample of each per round), so that a machine whose speed drifts (shared
-memory bandwidth, other jobs: 2x within seconds on a shared VM) slows all of
-them alike and the ratios between them stay meaningful.
+memory bandwidth, other jobs) slows all of them alike and the ratios between
+them stay meaningful.
 """
 from __future__ import annotations
 

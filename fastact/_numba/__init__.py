@@ -6,7 +6,7 @@ Interface (see ``fastact._backends``): ``NAME``, ``get_elementwise``,
 Layout: ``_vmath`` (branch-free exp/expm1/log1p/tanh/Phi that vectorize),
 ``_formulas`` (one scalar formula per kernel id and mode), ``_factory``
 (generates and caches the loops), ``_threading`` (TBB or a guarded
-workqueue), ``_softmax`` (the softmax family, separate author).
+workqueue), ``_softmax`` (the softmax family).
 
 Kernels are compiled lazily, per (kernel id, mode, dtype), on first use, and
 cached on disk (``_factory.cache_dir()``); ``warmup()`` compiles everything.

@@ -102,7 +102,7 @@ def backward(name, grad, x=None, *, y=None, out=None, backend=None, **params):
     entry = lookup(name)
     values = entry.bind((), params)
     if x is not None:
-        return _dispatch.elementwise(entry, "backward", x, values, out, backend, grad=grad)
+        return _dispatch.elementwise(entry, "backward", x, values, out, backend, grad)
     if y is None:
         raise TypeError(f"fastact.backward({entry.name!r}): pass the forward input x= or output y=")
     if not entry.accepts_y(values):
@@ -114,7 +114,7 @@ def backward(name, grad, x=None, *, y=None, out=None, backend=None, **params):
         raise ValueError(
             f"fastact.backward({entry.name!r}): cannot use y= {why}; pass the forward input x="
         )
-    return _dispatch.elementwise(entry, "backward_y", y, values, out, backend, grad=grad)
+    return _dispatch.elementwise(entry, "backward_y", y, values, out, backend, grad)
 
 
 class Activation:
@@ -177,8 +177,7 @@ def _make_rowwise(op):
         args = "grad, y : array_like\n    Upstream gradient and the forward output.\n"
     elif op.reduces:
         def fn(x, axis=-1, keepdims=False, *, where=None, out=None, backend=None):
-            return _dispatch.rowwise(op.name, x, None, axis, out, backend, where=where,
-                                    keepdims=keepdims)
+            return _dispatch.rowwise(op.name, x, None, axis, out, backend, where, keepdims)
         args = (
             "x : array_like\nkeepdims : bool\n    Keep the reduced axis with length 1.\n"
             "where : bool array_like, optional\n    Entries to include (broadcast to x); "
@@ -186,7 +185,7 @@ def _make_rowwise(op):
         )
     else:
         def fn(x, axis=-1, *, where=None, out=None, backend=None):
-            return _dispatch.rowwise(op.name, x, None, axis, out, backend, where=where)
+            return _dispatch.rowwise(op.name, x, None, axis, out, backend, where)
         masked = "-inf" if op.name == "log_softmax" else "0"
         args = (
             "x : array_like\nwhere : bool array_like, optional\n    Entries to include "

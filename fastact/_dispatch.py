@@ -142,11 +142,12 @@ def _arrays_among(objects) -> list:
 _FUNC_OF_MODE = {"derivative": "derivative", "backward": "backward", "backward_y": "backward"}
 
 
-def elementwise(entry, mode, x, values, out, backend, *, grad=None):
+def elementwise(entry, mode, x, values, out, backend, grad=None):
     """Run one elementwise kernel of ``entry`` in ``mode`` (see ``_registry.MODES``).
 
     ``values`` are the parameter values in declaration order; ``grad`` is given
-    in the backward modes.
+    in the backward modes.  (A trailing default, not a keyword-only parameter: CPython
+    fills keyword-only defaults on every call, at a cost; see docs/tuning.md.)
     """
     try:  # the registry's cache of validated parameters (keyed with types, see resolve)
         kernel_id, params = entry._cache[(values, tuple(map(type, values)) if values else ())]
@@ -249,7 +250,7 @@ class _RowLayout(NamedTuple):
     result_shape: tuple
 
 
-def rowwise(op_name, x, grad, axis, out, backend, *, where=None, keepdims=False):
+def rowwise(op_name, x, grad, axis, out, backend, where=None, keepdims=False):
     """Run a softmax-family operation along ``axis`` (``grad`` for the backward ops)."""
     op = ROW_OPS_BY_NAME[op_name]
     be = _backends.resolve(backend)

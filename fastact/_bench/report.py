@@ -202,7 +202,30 @@ def summary_lines(report, old=None, threshold=0.15) -> list:
     """The text under the table: legend, compile times, roofline, geometric means, problems."""
     meta = report["meta"]
     all_rows = rows(report)
-    lines = [
+    lines = _legend_lines(report)
+    comp = ", ".join(f"{name} {info['seconds']:.2f} s ({info['method']})"
+                     for name, info in meta["compile"].items())
+    lines.append(f"compile / warm-up (excluded from the timings): {comp or 'none'}")
+    if meta["roofline_gbps"]:
+        largest = max(meta["roofline_gbps"], key=int)
+        lines.append(f"roofline: copying {int(largest) / 1e6:.3g} MB (read + write) runs at "
+                     f"{meta['roofline_gbps'][largest]:.1f} GB/s here (fastest of 1 and "
+                     f"{meta['threads']} threads)")
+    for size in meta["settings"]["sizes"]:
+        at_size = [impls for (f, d, s, c), impls in all_rows if s == size and c == "out"]
+        parts = _geomean_parts(meta["backends"], at_size)
+        if parts:
+            lines.append(f"geometric mean at size {fmt_size(size)}: " + "; ".join(parts))
+    lines += _problem_lines(all_rows)
+    if old is not None:
+        lines += compare_lines(report, old, threshold)
+    lines.append(f"wall time {meta['wall_seconds']:.1f} s")
+    return lines
+
+
+def _legend_lines(report) -> list:
+    meta = report["meta"]
+    return [
         f"Times are medians per call with preallocated out= ({ALLOC_MARK}: the call allocates its "
         f"result; {MISMATCH_MARK}: result differs from the NumPy reference). xN after a backend "
         "time: speed-up over the NumPy reference.",
@@ -216,35 +239,35 @@ def summary_lines(report, old=None, threshold=0.15) -> list:
         f"threads: {meta['threads']} (fastact{''.join(f', {k}' for k in meta['peer_threads'])}); "
         f"{meta['blas']}; {_threading_layers(meta)}",
     ]
-    comp = ", ".join(f"{name} {info['seconds']:.2f} s ({info['method']})"
-                     for name, info in meta["compile"].items())
-    lines.append(f"compile / warm-up (excluded from the timings): {comp or 'none'}")
-    if meta["roofline_gbps"]:
-        largest = max(meta["roofline_gbps"], key=int)
-        lines.append(f"roofline: copying {int(largest) / 1e6:.3g} MB (read + write) runs at "
-                     f"{meta['roofline_gbps'][largest]:.1f} GB/s here (fastest of 1 and "
-                     f"{meta['threads']} threads)")
-    for size in meta["settings"]["sizes"]:
-        at_size = [impls for (f, d, s, c), impls in all_rows if s == size and c == "out"]
-        parts = []
-        for b in meta["backends"]:
-            if b == "numpy":
-                continue
-            g = geomean(impls[b].get("speedup_vs_numpy") for impls in at_size if b in impls)
-            if math.isfinite(g):
-                parts.append(f"{b} x{g:.3g} vs numpy")
-        vs = [best(i, "peer")["time_s"] / best(i, "backend")["time_s"] for i in at_size
-              if best(i, "peer") and best(i, "backend")]
-        if vs:
-            wins = sum(v >= 1 for v in vs)
-            parts.append(f"fastest fastact x{geomean(vs):.3g} vs best peer "
-                         f"(faster in {wins}/{len(vs)})")
-        if parts:
-            lines.append(f"geometric mean at size {fmt_size(size)}: " + "; ".join(parts))
-    problems = [r for _, impls in all_rows for r in impls.values() if r.get("error")]
+
+
+def _geomean_parts(backends, at_size) -> list:
+    """Each compiled backend's geometric-mean speed-up over NumPy, and the fastest fastact
+    backend's over the best peer, over the rows of one size."""
+    parts = []
+    for b in backends:
+        if b == "numpy":
+            continue
+        g = geomean(impls[b].get("speedup_vs_numpy") for impls in at_size if b in impls)
+        if math.isfinite(g):
+            parts.append(f"{b} x{g:.3g} vs numpy")
+    vs = [best(i, "peer")["time_s"] / best(i, "backend")["time_s"] for i in at_size
+          if best(i, "peer") and best(i, "backend")]
+    if vs:
+        wins = sum(v >= 1 for v in vs)
+        parts.append(f"fastest fastact x{geomean(vs):.3g} vs best peer "
+                     f"(faster in {wins}/{len(vs)})")
+    return parts
+
+
+def _problem_lines(all_rows) -> list:
+    """Errors per implementation, and results that differ from the NumPy reference."""
+    lines = []
     by_impl = defaultdict(list)
-    for r in problems:
-        by_impl[r["impl"]].append(r)
+    for _, impls in all_rows:
+        for r in impls.values():
+            if r.get("error"):
+                by_impl[r["impl"]].append(r)
     for impl, rs in by_impl.items():
         lines.append(f"errors: {impl} failed on {len(rs)} measurement(s), e.g. "
                      f"{rs[0]['function']} {rs[0]['dtype']}: {rs[0]['error']}")
@@ -253,9 +276,6 @@ def summary_lines(report, old=None, threshold=0.15) -> list:
     if bad:
         lines.append("MISMATCH with the NumPy reference: "
                      + ", ".join(f"{i} {f} {d}" for i, f, d in bad))
-    if old is not None:
-        lines += compare_lines(report, old, threshold)
-    lines.append(f"wall time {meta['wall_seconds']:.1f} s")
     return lines
 
 

@@ -10,6 +10,13 @@ and ``__all__`` (``fastact/__init__.py``), ``get``/``derivative``/``backward``
 (``fastact/_api.py``), the parametrization of the test-suite and the
 benchmark cases.  Each backend supplies one scalar formula per *kernel id*
 (see :meth:`ActivationSpec.resolve`).
+
+The kernel contract every backend, the tests and the benchmarks share lives
+here too: :data:`MODES` (what a kernel computes in each mode),
+:func:`kernel_modes`, :func:`kernel_args` (the positional parameters of a
+scalar formula) and :func:`params_for_kernel` (parameter values selecting a
+kernel id).  ``setup.py`` loads this file by path: it imports nothing from
+the package.
 """
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
-"""The ``fastact`` command: ``bench`` (the main job), ``info`` and ``warmup``.
+"""The ``fastact`` command: ``bench`` (the main job), ``accuracy``, ``info`` and ``warmup``.
 
     fastact bench                 # every function, float32+float64, sizes 1e3 1e5 1e7
     fastact bench --quick         # a taste in under a minute
     fastact bench --functions gelu,softmax --sizes 1e6 --json out.json --plot out.png
     fastact bench --compare old.json
+    fastact accuracy --quick      # max ULP error of every backend and peer vs mpmath
+    fastact accuracy --functions gelu,sigmoid --dtypes float32 --plot err.png --json err.json
     fastact info                  # versions, backends (and why one is missing), threads, ISA
     fastact warmup                # compile every backend's kernels now, not at first use
 
@@ -62,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``fastact`` command line: the ``bench``, ``info`` and ``warmup`` subcommands."""
     parser = argparse.ArgumentParser(
         prog="fastact", description="Fast CPU activation kernels: benchmarks and diagnostics.")
-    sub = parser.add_subparsers(dest="command", metavar="{bench,info,warmup}")
+    sub = parser.add_subparsers(dest="command", metavar="{bench,accuracy,info,warmup}")
     _add_bench_parser(sub)
+    _add_accuracy_parser(sub)
     sub.add_parser("info", help="versions, backends (and why any is missing), threads, CPU ISA")
     sub.add_parser("warmup", help="compile every backend's kernels ahead of use, and time it")
     return parser
@@ -88,7 +91,7 @@ def _add_bench_parser(sub) -> None:
     bench.add_argument("--backends", type=_csv, default=(),
                        help="fastact backends to time (default: all available)")
     bench.add_argument("--peers", type=_csv, default=None,
-                       help="peer libraries: torch,numexpr,scipy,numpy-expr (default: those "
+                       help="peer libraries: torch,numexpr,scipy,onnxruntime,jax,numpy-expr (default: those "
                        "installed) or 'none'")
     bench.add_argument("--threads", type=_positive_int, default=0,
                        help="threads for fastact, torch and numexpr (default: fastact's setting)")
@@ -118,11 +121,36 @@ def _add_bench_parser(sub) -> None:
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _add_accuracy_parser(sub) -> None:
+    acc = sub.add_parser(
+        "accuracy", help="error in ULP of every backend and peer against a 50-digit oracle",
+        description="Evaluate every activation, its derivative and the softmax family with every "
+        "fastact backend and every installed peer on a fixed grid covering the whole float range "
+        "and compare with mpmath at 50 digits (cached on disk; see README 'Accuracy').")
+    acc.add_argument("--functions", type=_csv, default=(),
+                     help="comma-separated names as for bench (gelu: f and f' of both kernels)")
+    acc.add_argument("--dtypes", type=_dtypes, default=None, help="float32,float64 (default both)")
+    acc.add_argument("--quick", action="store_true", help="a smaller grid: under two minutes")
+    acc.add_argument("--backends", type=_csv, default=(),
+                     help="fastact backends (default: all available)")
+    acc.add_argument("--peers", type=_csv, default=None,
+                     help="peer libraries (default: those installed) or 'none'")
+    acc.add_argument("--json", metavar="FILE", help="write the full report as JSON")
+    acc.add_argument("--markdown", metavar="FILE.md", help="write the table as markdown")
+    acc.add_argument("--plot", metavar="FILE.png", help="plot the error in ULP against x")
+    acc.add_argument("--plot-dtype", choices=("float32", "float64"), default=None,
+                     help="dtype shown in the plot (default: the first measured)")
+    acc.add_argument("--plain", action="store_true", help="plain text, even if rich is installed")
+    acc.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "bench":
         return bench(args)
+    if args.command == "accuracy":
+        return accuracy(args)
     if args.command == "info":
         return info()
     if args.command == "warmup":
@@ -256,6 +284,64 @@ def _has(module) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
+
+
+# ------------------------------------------------------------------- accuracy
+def accuracy(args) -> int:
+    """``fastact accuracy``: measure, print the table and the findings, write the reports."""
+    from ._accuracy.run import Settings, run
+    from ._bench.progress import make_progress
+
+    try:
+        _check_accuracy_args(args)
+        libraries = _peer_libraries(args.peers)
+    except ValueError as exc:
+        print(f"fastact accuracy: {exc}", file=sys.stderr)
+        return 2
+    use_rich = not args.plain and _has("rich")
+    _note_missing_peers(args.peers if args.peers is not None else libraries, libraries)
+    settings = Settings(functions=args.functions, dtypes=args.dtypes or ("float32", "float64"),
+                        quick=args.quick, backends=args.backends, peers=libraries)
+    try:
+        result = run(settings, make_progress(use_rich=use_rich, enabled=not args.no_progress))
+    except KeyboardInterrupt:
+        print("fastact accuracy: interrupted", file=sys.stderr)
+        return 130
+    _accuracy_outputs(result, args, use_rich)
+    return 0
+
+
+def _check_accuracy_args(args) -> None:
+    """Raise ValueError for a selection that matches nothing, a missing backend or no mpmath."""
+    if not _has("mpmath"):
+        raise ValueError("needs mpmath (pip install mpmath, or 'fastact[test]')")
+    args.compare = None
+    _check_bench_args(args)
+
+
+def _accuracy_outputs(result, args, use_rich) -> None:
+    """The table and findings on stdout; the ``--json``, ``--markdown`` and ``--plot`` files."""
+    from ._accuracy import report
+
+    report.print_table(result.report, use_rich=use_rich)
+    print()
+    for line in report.summary_lines(result.report):
+        print(line)
+    if args.json:
+        report.write_json(result.report, args.json)
+        print(f"JSON report written to {args.json}")
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(report.markdown_table(result.report))
+        print(f"markdown table written to {args.markdown}")
+    if args.plot:
+        if not _has("matplotlib"):
+            print("--plot: matplotlib is not installed, no plot written", file=sys.stderr)
+            return
+        from ._accuracy.plot import plot
+
+        dtype = plot(result, args.plot, args.functions, args.plot_dtype)
+        print(f"plot ({dtype}) written to {args.plot}")
 
 
 # ----------------------------------------------------------------------- info

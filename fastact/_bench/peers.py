@@ -16,6 +16,10 @@
 * ``scipy``: ``scipy.special.expit``/``log_expit`` (ufuncs with ``out=``),
   ``x * ndtr(x)`` for GELU, ``softmax``/``log_softmax``/``logsumexp``
   (allocating: SciPy has no ``out=`` there).
+* ``onnxruntime``: a one-node ONNX model per op and dtype, run with IO binding
+  into the output buffer (:mod:`fastact._bench.peers_onnx`; needs ``onnx`` too).
+* ``jax``: ``jax.nn`` functions jitted on the CPU, backward by ``jax.vjp``
+  (:mod:`fastact._bench.peers_jax`).
 
 Each peer is a :class:`Peer` attached to its :class:`~fastact._bench.cases.Case`
 by :func:`attach`, so the CLI and the pytest-benchmark suite share one table.
@@ -33,8 +37,10 @@ from typing import Callable
 import numpy as np
 
 from .._registry import GELU_TANH_K, SELU_ALPHA, SELU_SCALE
+from . import peers_jax, peers_onnx
 
-LIBRARIES = ("torch", "numexpr", "scipy", "numpy-expr")
+LIBRARIES = ("torch", "numexpr", "scipy", "onnxruntime", "jax", "numpy-expr")
+REQUIRES = {"onnxruntime": ("onnx",)}  # modules a peer needs besides its own
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,7 @@ class Peer:
 def library_version(library: str):
     """The version of ``library`` if it is importable here, else None (without importing it)."""
     module = {"numpy-expr": "numpy"}.get(library, library)
-    if importlib.util.find_spec(module) is None:
+    if any(importlib.util.find_spec(m) is None for m in (module, *REQUIRES.get(library, ()))):
         return None
     try:
         from importlib.metadata import version
@@ -84,6 +90,9 @@ def set_threads(n: int, libraries) -> dict:
 
         numexpr.set_num_threads(n)
         done["numexpr"] = n
+    if "onnxruntime" in libraries:
+        peers_onnx.THREADS["n"] = n
+        done["onnxruntime"] = n
     return done
 
 
@@ -514,6 +523,8 @@ def peers_for(op: str, mode: str) -> tuple:
     if (op, mode) in SCIPY:
         make, note = SCIPY[(op, mode)]
         found.append(Peer("scipy", make, note))
+    for library, module in (("onnxruntime", peers_onnx), ("jax", peers_jax)):
+        found += [Peer(library, make, note) for make, note in module.peers(op, mode)]
     return tuple(sorted(found, key=lambda p: LIBRARIES.index(p.library)))
 
 

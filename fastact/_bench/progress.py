@@ -1,4 +1,4 @@
-"""A progress bar on the console while ``fastact bench`` runs (rich, or plain text)."""
+"""A progress bar on the console while ``fastact bench`` or ``fastact accuracy`` runs (rich, or plain text)."""
 from __future__ import annotations
 
 import sys
@@ -19,7 +19,7 @@ class PlainProgress:
         if self.enabled:
             print(message, file=self.stream, flush=True)
 
-    def start(self, total):
+    def start(self, total, title="benchmarking"):
         self.total, self.done, self.started = total, 0, time.perf_counter()
 
     def advance(self, description):
@@ -57,9 +57,9 @@ class RichProgress:
     def note(self, message):
         self.console.print(message)
 
-    def start(self, total):
+    def start(self, total, title="benchmarking"):
         self.bar.start()
-        self.task = self.bar.add_task("benchmarking", total=total)
+        self.task = self.bar.add_task(title, total=total)
 
     def advance(self, description):
         self.bar.update(self.task, advance=1, description=description)

@@ -1,0 +1,68 @@
+"""``fastact accuracy --plot``: the error in ULP against x, one panel per function.
+
+x is on a symmetric-log axis (linear within [-1, 1]); errors on a log axis, with
+exact points drawn at :data:`FLOOR` and special-value disagreements at the top of
+the axis.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+FLOOR = 1e-2  # exact results are drawn here on the log axis
+DEFAULT_FUNCTIONS = ("gelu", "sigmoid", "silu", "logsigmoid", "tanh", "mish")
+MAX_PANELS = 12
+
+
+def panels(curves, functions, dtype) -> list:
+    """The (label, curve) pairs to draw: f (not f') of ``functions`` (or the defaults) at ``dtype``."""
+    wanted = functions or DEFAULT_FUNCTIONS
+    found = [(label, c) for (label, d), c in curves.items()
+             if d == dtype and not c["derivative"] and (label in wanted or c["activation"] in wanted)]
+    return found[:MAX_PANELS]
+
+
+def plot(result, path, functions=(), dtype=None) -> str:
+    """Write the figure to ``path``; returns the dtype drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dtype = dtype or result.report["meta"]["settings"]["dtypes"][0]
+    chosen = panels(result.curves, functions, dtype) or panels(result.curves, (), dtype)
+    cols = min(3, max(1, len(chosen)))
+    rows = max(1, math.ceil(len(chosen) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), squeeze=False)
+    for ax, (label, curve) in zip(axes.flat, chosen):
+        _panel(ax, label, curve)
+    for ax in list(axes.flat)[len(chosen):]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 9), frameon=False)
+    fig.suptitle(f"fastact accuracy: |error| in ULP against x ({dtype}; exact points at "
+                 f"{FLOOR:g}, wrong special values on top)")
+    fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return dtype
+
+
+def _panel(ax, label, curve) -> None:
+    x = curve["x"]
+    keep = np.isfinite(x)
+    errors = {k: v[keep] for k, v in curve["errors"].items()}
+    finite = [v[np.isfinite(v)] for v in errors.values()]
+    top = max([FLOOR * 10] + [float(v.max()) for v in finite if v.size]) * 10
+    for i, (impl, err) in enumerate(errors.items()):
+        shown = np.where(np.isfinite(err), np.maximum(err, FLOOR), top)
+        ax.scatter(x[keep], shown, s=4, label=impl, alpha=0.6,
+                   marker="o" if i < 10 else "x", linewidths=0)
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_yscale("log")
+    ax.set_ylim(FLOOR / 2, top * 2)
+    ax.set_title(label)
+    ax.set_xlabel("x")
+    ax.set_ylabel("ULP")
+    ax.grid(True, alpha=0.3)

@@ -117,6 +117,8 @@ def _add_bench_parser(sub) -> None:
                        "longer is timed on a slice and scaled up, marked ~ (default 1; 0: never)")
     bench.add_argument("--no-check", action="store_true",
                        help="skip comparing every result with the NumPy reference")
+    bench.add_argument("--no-ulp", action="store_true",
+                       help="no 'max ULP' column (it is measured once per version and cached)")
     bench.add_argument("--plain", action="store_true", help="plain text, even if rich is installed")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -243,7 +245,7 @@ def _bench_settings(args, libraries):
         row_lengths=tuple((r * n, n) for r, n in args.shapes or ()),
         backends=args.backends, peers=libraries, threads=args.threads, alloc=args.alloc,
         policy=policy, check=not args.no_check, warmup=args.warmup,
-        reference_cap=args.reference_cap,
+        reference_cap=args.reference_cap, ulp=not args.no_ulp,
     )
 
 

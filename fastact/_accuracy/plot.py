@@ -1,8 +1,10 @@
 """``fastact accuracy --plot``: the error in ULP against x, one panel per function.
 
-x is on a symmetric-log axis (linear within [-1, 1]); errors on a log axis, with
-exact points drawn at :data:`FLOOR` and special-value disagreements at the top of
-the axis.
+x is on a symmetric-log axis (linear within [-1, 1]) limited to +-1.3 log(max),
+where exp() under- and overflows (the table covers the rest of the range);
+errors on a log axis, with exact points drawn at :data:`FLOOR` and special-value
+disagreements at the top of the axis.  The peers are drawn first (the first peer,
+PyTorch, last of them), fastact's backends on top.
 """
 from __future__ import annotations
 
@@ -35,32 +37,39 @@ def plot(result, path, functions=(), dtype=None) -> str:
     cols = min(3, max(1, len(chosen)))
     rows = max(1, math.ceil(len(chosen) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), squeeze=False)
+    x_limit = 1.3 * math.log(float(np.finfo(dtype).max))
     for ax, (label, curve) in zip(axes.flat, chosen):
-        _panel(ax, label, curve)
+        _panel(ax, label, curve, x_limit)
     for ax in list(axes.flat)[len(chosen):]:
         ax.set_visible(False)
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 9), frameon=False)
-    fig.suptitle(f"fastact accuracy: |error| in ULP against x ({dtype}; exact points at "
-                 f"{FLOOR:g}, wrong special values on top)")
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 9), frameon=False,
+               markerscale=4)
+    fig.suptitle(f"|error| in ULP against x, {dtype} (exact results at {FLOOR:g}, "
+                 "NaN/inf where the true value is finite on top)")
     fig.tight_layout(rect=(0, 0.06, 1, 0.96))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return dtype
 
 
-def _panel(ax, label, curve) -> None:
+def _panel(ax, label, curve, x_limit) -> None:
     x = curve["x"]
-    keep = np.isfinite(x)
+    keep = np.isfinite(x) & (np.abs(x) <= x_limit)
     errors = {k: v[keep] for k, v in curve["errors"].items()}
     finite = [v[np.isfinite(v)] for v in errors.values()]
     top = max([FLOOR * 10] + [float(v.max()) for v in finite if v.size]) * 10
-    for i, (impl, err) in enumerate(errors.items()):
+    colors = {impl: f"C{i}" for i, impl in enumerate(errors)}
+    backends = ("numpy", "numba", "cython")
+    peers_last_first = [k for k in reversed(list(errors)) if k not in backends]
+    for impl in peers_last_first + [k for k in errors if k in backends]:
+        err = errors[impl]
         shown = np.where(np.isfinite(err), np.maximum(err, FLOOR), top)
-        ax.scatter(x[keep], shown, s=4, label=impl, alpha=0.6,
-                   marker="o" if i < 10 else "x", linewidths=0)
+        ax.scatter(x[keep], shown, s=5, label=impl, color=colors[impl], alpha=0.7,
+                   linewidths=0)
     ax.set_xscale("symlog", linthresh=1.0)
     ax.set_yscale("log")
+    ax.set_xlim(-x_limit, x_limit)
     ax.set_ylim(FLOOR / 2, top * 2)
     ax.set_title(label)
     ax.set_xlabel("x")

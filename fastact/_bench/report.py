@@ -108,6 +108,16 @@ def _cell(r, show_speedup=True) -> str:
     return text
 
 
+def _ulp_cell(top, peer) -> str:
+    """'fastact / best peer' maximum errors in ULP ('-' where not measured)."""
+    from .._accuracy.report import fmt_ulp
+
+    values = [r.get("max_ulp") if r else None for r in (top, peer)]
+    if all(v is None for v in values):
+        return "-"
+    return " / ".join(fmt_ulp(v) for v in values)
+
+
 def table_data(report, old=None):
     """(header, rows of cells, section breaks) of the main table."""
     backends = report["meta"]["backends"]
@@ -115,7 +125,7 @@ def table_data(report, old=None):
     old_times = _index(old) if old else None
     header = ["function", "dtype", "size"] + (["call"] if show_call else [])
     header += [b if b != "numpy" else "numpy (ref)" for b in backends]
-    header += ["GB/s", "roofline", "best peer", "vs peer"] + (["vs old"] if old else [])
+    header += ["GB/s", "roofline", "best peer", "vs peer", "max ULP"] + (["vs old"] if old else [])
     body, breaks, previous = [], [], None
     for key, impls in rows(report):
         function, dtype, size, call = key
@@ -131,6 +141,7 @@ def table_data(report, old=None):
             cells += ["-", "-"]
         cells.append(f"{peer['impl']} {_cell(peer, False)}" if peer else "-")
         cells.append(fmt_ratio(peer["time_s"] / top["time_s"]) if peer and top else "-")
+        cells.append(_ulp_cell(top, peer))
         if old_times is not None:
             before = old_times.get((*key, top["impl"])) if top else None
             cells.append(f"{top['time_s'] / before - 1:+.0%}" if before else "-")
@@ -235,7 +246,8 @@ def _legend_lines(report) -> list:
           if any(r.get("extrapolated_from") for r in report["results"]) else []),
         "GB/s and roofline: the fastest fastact backend (bytes read + written / time; roofline = "
         "time of a multi-threaded copy of the same bytes / time). vs peer: best peer time / "
-        "fastest fastact time (>1: fastact faster).",
+        "fastest fastact time (>1: fastact faster). max ULP: the maximum error in ULP of that "
+        f"fastact backend / that peer against mpmath ({meta.get('max_ulp', 'not measured')}).",
         f"threads: {meta['threads']} (fastact{''.join(f', {k}' for k in meta['peer_threads'])}); "
         f"{meta['blas']}; {_threading_layers(meta)}",
     ]

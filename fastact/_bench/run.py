@@ -42,6 +42,7 @@ class Settings:
     warmup: bool = False  # call backends' warmup() first (compiles every kernel)
     reference_cap: float = 1.0  # seconds: a slower NumPy reference call is timed on a slice
     row_lengths: tuple = ()  # ((size, n), ...): softmax-family cases at (size // n, n)
+    ulp: bool = True  # the "max ULP" column (fastact accuracy's quick grid, cached by version)
 
 
 def default_policy(quick: bool) -> Policy:
@@ -196,6 +197,7 @@ def run(settings: Settings, progress) -> dict:
         roofline_table = roofline.table()
         roofline.close()
     _first_call_overheads(records, compile_times)
+    ulp_note = _attach_max_ulp(records, backends, libraries) if settings.ulp else "not measured"
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "config": safe_config(),
@@ -207,9 +209,22 @@ def run(settings: Settings, progress) -> dict:
         "compile": compile_times,
         "roofline_gbps": {str(k): v for k, v in roofline_table.items()},
         "settings": _settings_record(settings),
+        "max_ulp": ulp_note,
         "wall_seconds": time.perf_counter() - started,
     }
     return {"meta": meta, "results": records}
+
+
+def _attach_max_ulp(records, backends, libraries) -> str:
+    """Fill each record's "max_ulp" (see ``fastact._accuracy.bench_column``); returns a note."""
+    import importlib.util
+
+    if importlib.util.find_spec("mpmath") is None:
+        return "not measured: needs mpmath"
+    from .._accuracy import bench_column
+
+    bench_column.attach(records, backends, libraries)
+    return "fastact accuracy --quick grid, cached by version"
 
 
 def _settings_record(settings: Settings) -> dict:

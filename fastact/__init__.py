@@ -16,6 +16,7 @@ See ``fastact.show_config()`` for what is available on this machine.
 """
 from __future__ import annotations
 
+from ._accuracy import accuracy_report
 from ._api import (
     ALIAS_FUNCTIONS as _ALIAS_FUNCTIONS,
     FUNCTIONS as _FUNCTIONS,
@@ -48,6 +49,7 @@ __all__ = (
     + list(_ROW_FUNCTIONS)
     + [
         "Activation",
+        "accuracy_report",
         "activations",
         "backward",
         "backends",

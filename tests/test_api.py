@@ -15,7 +15,7 @@ from fastact import _backends
 from fastact._registry import ACTIVATIONS, ALIASES, ROW_OPS
 from tests._arrays import CASES, base_values
 
-API_NAMES = {"Activation", "activations", "backward", "backends", "config", "derivative", "get",
+API_NAMES = {"Activation", "accuracy_report", "activations", "backward", "backends", "config", "derivative", "get",
              "get_backend", "get_num_threads", "set_backend", "set_num_threads", "show_config",
              "use_backend"}
 
@@ -254,7 +254,8 @@ def test_show_config_prints_to_stdout(capsys):
 def test_import_is_lean():
     """import fastact must not import numba or scipy (or any backend)."""
     code = ("import sys, fastact; "
-            "heavy = [m for m in ('numba', 'scipy', 'llvmlite', 'torch', 'fastact._numba', "
+            "heavy = [m for m in ('numba', 'scipy', 'llvmlite', 'torch', 'jax', 'onnxruntime', "
+            "'onnx', 'numexpr', 'mpmath', 'fastact._numba', "
             "'fastact._cython', 'fastact._kernels') if m in sys.modules]; print(heavy)")
     r = _python(code)
     assert r.returncode == 0, r.stderr

@@ -61,7 +61,10 @@ def test_every_peer_computes_the_case(dtype):
                 continue
             for allocate in (False, True):
                 bufs.out.fill(0)
-                fn, _ = peer.make(bufs, allocate)
+                try:
+                    fn, _ = peer.make(bufs, allocate)
+                except peers.Unsupported:  # e.g. ONNX Runtime's float32-only kernels
+                    continue
                 got = _as_array(fn(), bufs)
                 assert _agrees(got, ref, dtype), (peer.library, case.name, dtype, allocate)
                 checked += 1

@@ -95,7 +95,8 @@ def points(dtype, params=(), size: GridSize = DEFAULT) -> np.ndarray:
     finite = finite[np.isfinite(finite)]
     grid = np.unique(np.concatenate([finite, kinks(params, dtype), subnormals(dtype),
                                      specials(dtype)]))
-    return np.insert(grid, np.searchsorted(grid, 0.0), np.asarray(-0.0, dtype))
+    grid = grid[grid != 0]
+    return np.insert(grid, np.searchsorted(grid, 0.0), np.array([-0.0, 0.0], dtype))
 
 
 def rows(dtype, size: GridSize = DEFAULT) -> np.ndarray:

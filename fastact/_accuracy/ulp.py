@@ -16,7 +16,7 @@ import numpy as np
 SPECIAL_KINDS = {
     "nan": "NaN where the true value is a number or +-inf",
     "not_nan": "a number where the true value is NaN",
-    "inf": "+-inf where the true value is finite, or the wrong infinity",
+    "inf": "+-inf where the true value is finite, a number where it is +-inf, or the wrong infinity",
     "sign": "a non-zero result of the wrong sign",
     "zero": "0 where the true value is a normal (not subnormal) number",
 }
@@ -50,9 +50,9 @@ def ulp_of(reference, dtype) -> np.ndarray:
     fi = np.finfo(dtype)
     r = np.abs(np.asarray(reference, np.float64))
     with np.errstate(invalid="ignore"):
-        _, exponent = np.frexp(np.where(np.isfinite(r), r, 1.0))
+        _, exponent = np.frexp(np.where(np.isfinite(r) & (r > 0), r, 1.0))
     ulp = np.ldexp(1.0, exponent - 1 - fi.nmant)
-    ulp = np.maximum(ulp, float(fi.smallest_subnormal))
+    ulp = np.where(r > 0, np.maximum(ulp, float(fi.smallest_subnormal)), float(fi.smallest_subnormal))
     return np.where(np.isfinite(r), ulp, np.nan)
 
 
@@ -81,7 +81,7 @@ def special_disagreements(got, hi, lo, dtype) -> dict:
     return {
         "nan": np.isnan(g) & number,
         "not_nan": ~np.isnan(g) & ~number,
-        "inf": np.isinf(g) & number & (g != ref),
-        "sign": (g != 0) & (ref != 0) & number & (np.sign(g) != np.sign(ref)),
+        "inf": (np.isinf(g) | np.isinf(ref)) & ~np.isnan(g) & number & (g != ref),
+        "sign": (g != 0) & (ref != 0) & number & ~np.isnan(g) & (np.sign(g) != np.sign(ref)),
         "zero": (g == 0) & (np.abs(ref) >= tiny),
     }

@@ -43,6 +43,10 @@ LIBRARIES = ("torch", "numexpr", "scipy", "onnxruntime", "jax", "numpy-expr")
 REQUIRES = {"onnxruntime": ("onnx",)}  # modules a peer needs besides its own
 
 
+class Unsupported(RuntimeError):
+    """The peer library has no kernel for this op at this dtype: the peer is absent, not broken."""
+
+
 @dataclass(frozen=True)
 class Peer:
     """One peer implementation of a case.

@@ -101,8 +101,7 @@ def make(op: str):
 
     def build(bufs, allocate):
         x = np.ascontiguousarray(bufs.x)
-        params = tuple(sorted(bufs.params.items()))
-        sess = session(op, x.dtype.name, params, THREADS["n"])
+        sess = _session_or_unsupported(op, x.dtype.name, tuple(sorted(bufs.params.items())))
         if allocate:
             return functools.partial(_run, sess, x), True
         binding = sess.io_binding()
@@ -112,6 +111,19 @@ def make(op: str):
         return functools.partial(sess.run_with_iobinding, binding), False
 
     return build
+
+
+def _session_or_unsupported(op, dtype, params):
+    """The session, or :class:`~fastact._bench.peers.Unsupported` when ONNX Runtime lacks the
+    kernel for this dtype (its NOT_IMPLEMENTED error)."""
+    from onnxruntime.capi.onnxruntime_pybind11_state import NotImplemented as Missing
+
+    from .peers import Unsupported
+
+    try:
+        return session(op, dtype, params, THREADS["n"])
+    except Missing as exc:
+        raise Unsupported(f"onnxruntime has no {op} kernel for {dtype}") from exc
 
 
 def _run(sess, x):

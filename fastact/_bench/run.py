@@ -170,6 +170,8 @@ def _implementations(point, backends, libraries, ref_elements=None):
         try:
             fn, allocates = peer.make(bufs, allocate)
             impls.append(Impl(peer.library, "peer", fn, allocates, peer.note, elements=n))
+        except peers_mod.Unsupported:  # no kernel for this dtype: not a peer of this point
+            continue
         except Exception as exc:  # a peer that cannot be set up is reported, not fatal
             impls.append(Impl(peer.library, "peer", None, allocate, peer.note,
                               f"{type(exc).__name__}: {exc}", elements=n))

@@ -95,23 +95,37 @@ def evaluate(make, bufs) -> np.ndarray:
 
 
 def score(target: Target, got, ref, where) -> tuple:
-    """The summary of one implementation's result, and its per-point ULP errors."""
+    """The summary of one implementation's result, and its per-point ULP errors.
+
+    ``max_ulp`` is over every point where the result and the true value are finite,
+    ``max_ulp_normal`` over those whose true value is a normal number.
+    """
     hi, lo = ref
     dtype = np.dtype(target.dtype)
     got = np.asarray(got, np.float64).reshape(hi.shape)
     err = ulp.ulp_errors(got, hi, lo, dtype)
-    finite = np.isfinite(err)
+    normal = np.abs(hi) >= float(np.finfo(dtype).smallest_normal)
     summary = {"points": int(err.size), "max_ulp": None, "x_at_max": None,
+               "max_ulp_normal": _max(err, normal)[0],
                "above_bound": float(np.mean(err > BOUND_ULP))}
-    if finite.any():
-        i = int(np.argmax(np.where(finite, err, -1.0)))
-        summary.update(max_ulp=float(err.flat[i]), x_at_max=float(where.flat[i]))
+    summary["max_ulp"], i = _max(err, np.isfinite(err))
+    if summary["max_ulp"]:
+        summary["x_at_max"] = float(where.flat[i])
         if target.case.kind == "rowwise":
             summary["row_at_max"] = int(np.unravel_index(i, err.shape)[0])
     summary["specials"] = {
         kind: {"count": int(mask.sum()), "x": float(where.flat[int(np.argmax(mask))])}
         for kind, mask in ulp.special_disagreements(got, hi, lo, dtype).items() if mask.any()}
     return summary, err
+
+
+def _max(err, mask) -> tuple:
+    """(largest finite error where ``mask``, or None; its flat index)."""
+    mask = mask & np.isfinite(err)
+    if not mask.any():
+        return None, 0
+    i = int(np.argmax(np.where(mask, err, -1.0)))
+    return float(err.flat[i]), i
 
 
 def within_promise(target: Target, got, ref) -> object:

@@ -110,12 +110,13 @@ def finding_lines(report, limit=40) -> list:
     bound = report["meta"]["bound_ulp"]
     bad = [r for r in report["results"] if not r.get("error")
            and ((r.get("max_ulp") or 0) > bound or r.get("specials"))]
-    bad.sort(key=lambda r: -(r.get("max_ulp") or math.inf))
+    bad.sort(key=lambda r: -(r["max_ulp"] if r.get("max_ulp") is not None else math.inf))
     lines = []
     for r in bad[:limit]:
         text = f"{r['impl']:>11} {r['function']:<20} {r['dtype']}: "
-        if r.get("max_ulp") is not None:
-            text += f"max {fmt_ulp(r['max_ulp'])} ULP at {_where(r)}, "
+        if r.get("max_ulp"):
+            text += f"max {fmt_ulp(r['max_ulp'])} ULP at {_where(r)} "
+            text += f"({fmt_ulp(r.get('max_ulp_normal'))} where the true value is normal), "
         text += f"{r['above_bound']:.1%} of points > {bound} ULP"
         for kind, info in r.get("specials", {}).items():
             text += f"; {kind} x{info['count']} (x={info['x']:.6g})"

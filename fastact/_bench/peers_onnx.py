@@ -115,14 +115,16 @@ def make(op: str):
 
 def _session_or_unsupported(op, dtype, params):
     """The session, or :class:`~fastact._bench.peers.Unsupported` when ONNX Runtime lacks the
-    kernel for this dtype (its NOT_IMPLEMENTED error)."""
+    kernel for this dtype (NOT_IMPLEMENTED, or INVALID_GRAPH where the op's schema itself
+    excludes the type, as Celu's does double)."""
+    from onnxruntime.capi.onnxruntime_pybind11_state import InvalidGraph
     from onnxruntime.capi.onnxruntime_pybind11_state import NotImplemented as Missing
 
     from .peers import Unsupported
 
     try:
         return session(op, dtype, params, THREADS["n"])
-    except Missing as exc:
+    except (Missing, InvalidGraph) as exc:
         raise Unsupported(f"onnxruntime has no {op} kernel for {dtype}") from exc
 
 

@@ -76,7 +76,8 @@ def _add_bench_parser(sub) -> None:
     bench = sub.add_parser(
         "bench", help="time every backend against NumPy, peers and the memory roofline",
         description="Time every activation (forward, backward) and the softmax family with every "
-        "fastact backend, the NumPy reference, PyTorch/numexpr/SciPy where installed, and a "
+        "fastact backend, the NumPy reference, PyTorch/numexpr/SciPy/ONNX Runtime/JAX where "
+        "installed, and a "
         "multi-threaded copy of the same bytes (the roofline).")
     bench.add_argument("--functions", type=_csv, default=(),
                        help="comma-separated names: an activation (gelu: all its kernels and "
@@ -91,21 +92,17 @@ def _add_bench_parser(sub) -> None:
     bench.add_argument("--backends", type=_csv, default=(),
                        help="fastact backends to time (default: all available)")
     bench.add_argument("--peers", type=_csv, default=None,
-                       help="peer libraries: torch,numexpr,scipy,onnxruntime,jax,numpy-expr (default: those "
-                       "installed) or 'none'")
+                       help="peer libraries: torch,numexpr,scipy,onnxruntime,jax,numpy-expr "
+                       "(default: those installed) or 'none'")
     bench.add_argument("--threads", type=_positive_int, default=0,
-                       help="threads for fastact, torch and numexpr (default: fastact's setting)")
+                       help="threads for fastact, torch, numexpr and onnxruntime (default: "
+                       "fastact's setting)")
     bench.add_argument("--quick", action="store_true",
                        help="float32, sizes 1e4 and 1e6, a short time budget: under a minute")
     bench.add_argument("--budget", type=float, default=None,
                        help="seconds of timing per implementation and case")
     bench.add_argument("--alloc", action="store_true",
                        help="also time the allocating call (no out=), as separate rows")
-    bench.add_argument("--json", metavar="FILE", help="write the full report as JSON")
-    bench.add_argument("--markdown", metavar="FILE.md", help="write the table as markdown")
-    bench.add_argument("--plot", metavar="FILE.png", help="plot throughput vs size (matplotlib)")
-    bench.add_argument("--plot-dtype", choices=("float32", "float64"), default=None,
-                       help="dtype shown in the plot (default: the first measured)")
     bench.add_argument("--compare", metavar="OLD.json", help="show regressions against an old report")
     bench.add_argument("--threshold", type=float, default=0.15,
                        help="relative slow-down counted as a regression by --compare (0.15)")
@@ -119,8 +116,7 @@ def _add_bench_parser(sub) -> None:
                        help="skip comparing every result with the NumPy reference")
     bench.add_argument("--no-ulp", action="store_true",
                        help="no 'max ULP' column (it is measured once per version and cached)")
-    bench.add_argument("--plain", action="store_true", help="plain text, even if rich is installed")
-    bench.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_output_args(bench, "plot throughput vs size (matplotlib)")
 
 
 def _add_accuracy_parser(sub) -> None:
@@ -137,13 +133,19 @@ def _add_accuracy_parser(sub) -> None:
                      help="fastact backends (default: all available)")
     acc.add_argument("--peers", type=_csv, default=None,
                      help="peer libraries (default: those installed) or 'none'")
-    acc.add_argument("--json", metavar="FILE", help="write the full report as JSON")
-    acc.add_argument("--markdown", metavar="FILE.md", help="write the table as markdown")
-    acc.add_argument("--plot", metavar="FILE.png", help="plot the error in ULP against x")
-    acc.add_argument("--plot-dtype", choices=("float32", "float64"), default=None,
-                     help="dtype shown in the plot (default: the first measured)")
-    acc.add_argument("--plain", action="store_true", help="plain text, even if rich is installed")
-    acc.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_output_args(acc, "plot the error in ULP against x (matplotlib)")
+
+
+def _add_output_args(parser, plot_help) -> None:
+    """--json, --markdown, --plot, --plot-dtype, --plain and --no-progress."""
+    parser.add_argument("--json", metavar="FILE", help="write the full report as JSON")
+    parser.add_argument("--markdown", metavar="FILE.md", help="write the table as markdown")
+    parser.add_argument("--plot", metavar="FILE.png", help=plot_help)
+    parser.add_argument("--plot-dtype", choices=("float32", "float64"), default=None,
+                        help="dtype shown in the plot (default: the first measured)")
+    parser.add_argument("--plain", action="store_true",
+                        help="plain text, even if rich is installed")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def main(argv=None) -> int:

@@ -22,6 +22,7 @@ import math
 import mpmath
 import numpy as np
 
+from fastact._accuracy.oracle import row_values
 from tests._arrays import grads_like, value_grid
 
 DPS = 50
@@ -99,46 +100,9 @@ class Oracle:
 
 def mp_rowwise(op, x2d, where=None) -> np.ndarray:
     """softmax / log_softmax / softmin / logsumexp of each finite row, in mpmath (float64 out)."""
-    parts = _row_parts(-x2d if op == "softmin" else x2d, where)
-    rows, n = x2d.shape
-    out = np.empty((rows,) if op == "logsumexp" else (rows, n))
-    with mpmath.workdps(DPS):
-        for r, (z, e, total, lse, log_total) in enumerate(parts):
-            if op == "logsumexp":
-                out[r] = float(lse)
-            elif op == "log_softmax":
-                out[r] = [float(zj - log_total) if ej is not None else -np.inf
-                          for zj, ej in zip(z, e)]
-            else:  # softmax, softmin
-                out[r] = [float(ej / total) if ej is not None else 0.0 for ej in e]
-    return out
-
-
-_PARTS: dict = {}
-
-
-def _row_parts(x2d, where):
-    """Per row: x_j - m, exp(x_j - m) (None where masked), their sum, logsumexp, log(sum).
-
-    Cached, so every op of the family on the same rows costs one exp per element.
-    """
-    key = (x2d.dtype.name, x2d.shape, x2d.tobytes(), None if where is None else where.tobytes())
-    parts = _PARTS.get(key)
-    if parts is not None:
-        return parts
-    parts = []
-    with mpmath.workdps(DPS):
-        for r in range(x2d.shape[0]):
-            keep = [True] * x2d.shape[1] if where is None else list(where[r])
-            vals = [MP.mpf(float(v)) for v in x2d[r]]
-            m = max(v for v, k in zip(vals, keep) if k)
-            z = [v - m for v in vals]
-            e = [MP.exp(zj) if k else None for zj, k in zip(z, keep)]
-            total = MP.fsum(ej for ej in e if ej is not None)
-            log_total = MP.log(total)
-            parts.append((z, e, total, m + log_total, log_total))
-    _PARTS[key] = parts
-    return parts
+    values = row_values(op, x2d, where)
+    out = np.array([[float(v) for v in row] for row in values])
+    return out[:, 0] if op == "logsumexp" else out
 
 
 # -------------------------------------------------------------------- measuring

@@ -41,7 +41,7 @@ class GridSize:
 
 
 QUICK = GridSize(linear=401, log=60, exp_range=121, row_length=64)
-DEFAULT = GridSize(linear=4001, log=500, exp_range=1201, row_length=512)
+DEFAULT = GridSize(linear=8001, log=1000, exp_range=2401, row_length=512)
 
 
 def kinks(params, dtype) -> np.ndarray:

@@ -13,7 +13,11 @@ import math
 import numpy as np
 
 FLOOR = 1e-2  # exact results are drawn here on the log axis
-DEFAULT_FUNCTIONS = ("gelu", "sigmoid", "silu", "logsigmoid", "tanh", "mish")
+DEFAULT_FUNCTIONS = ("gelu", "sigmoid", "silu", "tanh", "mish")
+# one colour per implementation in every panel: fastact's backends in cool colours
+COLORS = {"torch": "C3", "onnxruntime": "C6", "jax": "C1", "scipy": "C5", "numexpr": "C4",
+          "numpy-expr": "C8", "numpy": "C0", "numba": "C9", "cython": "C2"}
+BACKENDS = ("numpy", "numba", "cython")
 MAX_PANELS = 12
 
 
@@ -42,9 +46,9 @@ def plot(result, path, functions=(), dtype=None) -> str:
         _panel(ax, label, curve, x_limit)
     for ax in list(axes.flat)[len(chosen):]:
         ax.set_visible(False)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 9), frameon=False,
-               markerscale=4)
+    impls = [k for k in COLORS if any(k in c["errors"] for _, c in chosen)]
+    handles = [plt.Line2D([], [], ls="", marker="o", color=COLORS[k]) for k in impls]
+    fig.legend(handles, impls, loc="lower center", ncol=len(impls), frameon=False)
     fig.suptitle(f"|error| in ULP against x, {dtype} (exact results at {FLOOR:g}, "
                  "NaN/inf where the true value is finite on top)")
     fig.tight_layout(rect=(0, 0.06, 1, 0.96))
@@ -59,13 +63,11 @@ def _panel(ax, label, curve, x_limit) -> None:
     errors = {k: v[keep] for k, v in curve["errors"].items()}
     finite = [v[np.isfinite(v)] for v in errors.values()]
     top = max([FLOOR * 10] + [float(v.max()) for v in finite if v.size]) * 10
-    colors = {impl: f"C{i}" for i, impl in enumerate(errors)}
-    backends = ("numpy", "numba", "cython")
-    peers_last_first = [k for k in reversed(list(errors)) if k not in backends]
-    for impl in peers_last_first + [k for k in errors if k in backends]:
+    peers_last_first = [k for k in reversed(list(errors)) if k not in BACKENDS]
+    for impl in peers_last_first + [k for k in errors if k in BACKENDS]:
         err = errors[impl]
         shown = np.where(np.isfinite(err), np.maximum(err, FLOOR), top)
-        ax.scatter(x[keep], shown, s=5, label=impl, color=colors[impl], alpha=0.7,
+        ax.scatter(x[keep], shown, s=5, label=impl, color=COLORS.get(impl, "k"), alpha=0.7,
                    linewidths=0)
     ax.set_xscale("symlog", linthresh=1.0)
     ax.set_yscale("log")

@@ -6,7 +6,8 @@ the NumPy input and the preallocated output buffer with IO binding
 (``run_with_iobinding``: no copy, no allocation); the allocating call is
 ``session.run``.  ONNX has no derivative kernels for inference: no backward peers.
 An op or dtype ONNX Runtime lacks (several of its activation kernels are
-float32-only) fails when its session is created, which the caller reports.
+float32-only) raises :class:`~fastact._bench.peers.Unsupported` when its session is
+created.  Idle session threads do not spin (see :func:`session`).
 """
 from __future__ import annotations
 
@@ -90,6 +91,9 @@ def session(op: str, dtype: str, params: tuple, threads: int):
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    # idle worker threads sleep instead of spinning: the bench interleaves implementations,
+    # and a spinning pool would steal the cores of whatever is timed next
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
     return ort.InferenceSession(_model(op, dtype, params), options,

@@ -17,6 +17,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from ._constants import GELU_TANH_C, GELU_TANH_K, SELU_ALPHA, SELU_SCALE  # noqa: F401
+
 REQUIRED = object()  # sentinel default: the parameter has no default
 
 
@@ -192,14 +194,6 @@ _CROSS_CHECKS = {"hardtanh": _check_hardtanh}
 _nonzero = dict(check=lambda v: v != 0.0, rule="must be non-zero")
 _nonneg = dict(check=lambda v: v >= 0.0, rule="must be >= 0")
 
-# SELU constants (Klambauer et al. 2017), as PyTorch uses them.
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_SCALE = 1.0507009873554804934193349852946
-GELU_TANH_K = 0.044715  # cubic coefficient of the tanh approximation
-# sqrt(2/pi) rounded to float64: the tanh approximation is *defined* with the float64
-# constants (as in PyTorch); with the exact constant the far lower tail of a float64
-# result would move by tens of ULP (the tail's condition number is ~|2u| ~ 700).
-GELU_TANH_C = math.sqrt(2.0 / math.pi)
 
 
 # ---------------------------------------------------------------- mpmath oracles
@@ -416,9 +410,9 @@ ACTIVATIONS: tuple = (
         name="hardswish",
         summary="x times hardsigmoid(x) (MobileNetV3).",
         formula="hardswish(x) = x * min(max(x + 3, 0), 6) / 6",
-        derivative_formula="hardswish'(x) = 0 if x < -3 else (x / 3 + 1/2 if x <= 3 else 1)",
+        derivative_formula="hardswish'(x) = 0 if x <= -3 else (x / 3 + 1/2 if x <= 3 else 1)",
         oracle=lambda mp, x: x * min(max(x + 3, 0), 6) / mp.mpf(6),
-        oracle_derivative=lambda mp, x: 0 if x < -3 else (x / 3 + mp.mpf(1) / 2 if x <= 3 else 1),
+        oracle_derivative=lambda mp, x: 0 if x <= -3 else (x / 3 + mp.mpf(1) / 2 if x <= 3 else 1),
         aliases=("hard_swish",),
     ),
     Activation(

@@ -47,10 +47,12 @@ LN2_LO_F32 = _F32(-2.12194440e-4)  # ln2 - LN2_HI_F32
 ROUND_SHIFT_F32 = _F32(12582912.0)  # 1.5 * 2**23: (x + S) - S rounds x to an integer
 
 # Taylor coefficients 1/k! of (e^r - 1 - r) / r^2 on |r| <= ln2/2, highest first:
-# e^r - 1 to r^13 (truncation < 2e-17 relative), to r^9 (< 1e-11, for float32
-# results computed in float64), to r^7 in float32 arithmetic (5e-9).
+# e^r - 1 to r^13 (truncation < 2e-17 relative); for float32 results computed in
+# float64, to r^9 (< 1e-11, the Numba backend's exp_lp) or r^8 (< 2e-10, the Cython
+# backend's fa_exp_lp_f64); to r^7 in float32 arithmetic (5e-9).
 EXPM1_TAYLOR = tuple(1.0 / math.factorial(k) for k in range(13, 1, -1))
-EXPM1_TAYLOR_LP = EXPM1_TAYLOR[4:]
+EXPM1_TAYLOR_R9 = EXPM1_TAYLOR[4:]
+EXPM1_TAYLOR_R8 = EXPM1_TAYLOR[5:]
 EXPM1_TAYLOR_F32 = tuple(_F32(1.0 / math.factorial(k)) for k in range(7, 1, -1))
 # log(m) = 2 atanh(s) = 2s (1 + s^2/3 + s^4/5 + ...), |s| <= 0.1716: coefficients
 # 1/(2k+1) of the series in z = s^2, highest first; the last term kept is z^11
@@ -101,9 +103,39 @@ LOG_SPLIT_BITS_F32 = 0x3F3504F3  # bits of sqrt(1/2) (float32)
 # ------------------------------------------------- normal distribution
 INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2 pi)
 INV_SQRT2 = 0.7071067811865476  # 1/sqrt(2)
-INV_SQRT2_LO = -4.833646656726457e-17  # 1/sqrt(2) - INV_SQRT2
-TWO_OVER_SQRT_PI = 1.1283791670955126  # 2/sqrt(pi)
 NORMCDF_ARG_MAX = 40.0  # Phi(-40) = 0 in float64 (e^-800)
+NORMCDF_ARG_MAX_F32 = _F32(20.0)  # Phi(-20) = 0 in float32
+# Phi for float64 (and the gelu family): W. J. Cody's rational Chebyshev
+# approximations (ACM TOMS 715, ANORM), coefficients highest first, denominators
+# monic (leading 1):
+#   |x| <= CENTRAL_MAX: Phi(x) = 1/2 + x P(x^2) / Q(x^2)
+#   CENTRAL_MAX < |x| <= FAR_MIN: Phi(-|x|) = e^(-x^2/2) P(|x|) / Q(|x|)
+#   |x| > FAR_MIN: Phi(-|x|) = e^(-x^2/2) (1/sqrt(2 pi) - z P(z) / Q(z)) / |x|, z = 1/x^2
+NORMCDF_CENTRAL_MAX = 0.67448975
+NORMCDF_FAR_MIN = 5.6568542494923801952  # sqrt(32)
+NORMCDF_CODY_CENTRAL_NUM = (0.065682337918207449113, 2.2352520354606839287,
+                            161.02823106855587881, 1067.6894854603709582,
+                            18154.981253343561249)
+NORMCDF_CODY_CENTRAL_DEN = (1.0, 47.20258190468824187, 976.09855173777669322,
+                            10260.932208618978205, 45507.789335026729956)
+NORMCDF_CODY_MID_NUM = (1.0765576773720192317e-8, 0.39894151208813466764,
+                        8.8831497943883759412, 93.506656132177855979, 597.27027639480026226,
+                        2494.5375852903726711, 6848.1904505362823326, 11602.651437647350124,
+                        9842.7148383839780218)
+NORMCDF_CODY_MID_DEN = (1.0, 22.266688044328115691, 235.38790178262499861,
+                        1519.377599407554805, 6485.558298266760755, 18615.571640885098091,
+                        34900.952721145977266, 38912.003286093271411, 19685.429676859990727)
+NORMCDF_CODY_FAR_NUM = (0.02307344176494017303, 0.21589853405795699, 0.1274011611602473639,
+                        0.022235277870649807, 0.001421619193227893466, 2.9112874951168792e-5)
+NORMCDF_CODY_FAR_DEN = (1.0, 1.28426009614491121, 0.468238212480865118, 0.0659881378689285515,
+                        0.00378239633202758244, 7.29751555083966205e-5)
+NORMCDF_FAR_ARG_MAX = 1e150  # |x| clamp of z = 1/x^2 (the far term is 0 beyond)
+# Phi for float32 results: erfc(z) = t exp(-z^2 + P(t)), t = 1/(1 + z/2), z = |x|/sqrt(2)
+# (the Chebyshev fit of Numerical Recipes, erfcc: relative error < 1.2e-7), P highest
+# first; NORMCDF_NR_SHIFTED_F32 (in _coefficients) is the same P re-expanded around
+# t = 1/2 for float arithmetic.
+NORMCDF_NR = (0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806,
+              0.09678418, 0.37409196, 1.00002368, -1.26551223)
 
 # --------------------------------------------------- activation constants
 # SELU (Klambauer et al. 2017), as PyTorch uses them.

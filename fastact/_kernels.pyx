@@ -34,8 +34,8 @@ cdef extern from "vmath.h" nogil:
     double fa_normcdf_f64(double x)
     double fa_x_normcdf_f64(double x)
     double fa_normpdf_f64(double x)
-    double fa_x_normcdf_lp_f64(double x)
-    double fa_gelu_derivative_lp_f64(double x)
+    double fa_normcdf_lp_f64(double x)
+    float fa_gelu_derivative_f32(float x)
     double fa_tanhshrink_f64(double x)
     double fa_tanhshrink_lp_f64(double x)
     double fa_abs_f64(double x)
@@ -195,21 +195,28 @@ cdef inline real tanh_derivative_y(real y, real p0, real p1) noexcept nogil:
 
 # -------------------------------------------------- gelu (exact, erf form)
 cdef inline real gelu_forward(real x, real p0, real p1) noexcept nogil:
-    # x Phi(x); float32: the float32-precision Phi, in double
+    # float32: Phi to ~1e-7 relative in double (fa_normcdf_lp_f64)
+    cdef double xd = x
+    cdef double r
     if real is float:
-        return <float>fa_x_normcdf_lp_f64(x)
+        r = xd * fa_normcdf_lp_f64(xd)
+        if xd == -INF:
+            r = -0.0
+        return <float>r
     else:
         return fa_x_normcdf_f64(x)
 
 cdef inline real gelu_derivative(real x, real p0, real p1) noexcept nogil:
     # Phi(x) + x phi(x)
+    cdef double xd = x
     cdef double r
-    if real is float:
-        return <float>fa_gelu_derivative_lp_f64(x)
-    r = fa_normcdf_f64(x) + x * fa_normpdf_f64(x)
-    if x == INF:
+    if real is float:  # float arithmetic; Phi to ~5e-7 is ample for this bar
+        return fa_gelu_derivative_f32(x)
+    else:
+        r = fa_normcdf_f64(xd) + xd * fa_normpdf_f64(xd)
+    if xd == INF:
         r = 1.0
-    if x == -INF:
+    if xd == -INF:
         r = 0.0
     return <real>r
 

@@ -16,15 +16,16 @@
  *   fa_bits, fa_from_bits, fa_abs, fa_copysign, fa_two_prod, fa_exp, fa_exp_dd,
  *   fa_exp_split_dd, fa_expm1, fa_tanh, fa_sigmoid, fa_log1p  (contracts there)
  * In double only:
- *   fa_exp_lp_f64(x)           e^x to ~1e-11 relative (for float32 results)
- *   fa_normcdf_f64(x)          Phi(x), the standard normal CDF, <= ~2 ULP
+ *   fa_exp_lp_f64(x)           e^x to ~2e-10 relative (for float32 results)
+ *   fa_normcdf_f64(x)          Phi(x), the standard normal CDF (Cody), <= ~2 ULP
  *   fa_x_normcdf_f64(x)        x Phi(x) (gelu), one rounding near underflow
  *   fa_normpdf_f64(x)          e^(-x^2/2) / sqrt(2 pi)
- *   fa_x_normcdf_lp_f64(x), fa_gelu_derivative_lp_f64(x)  gelu and gelu' for
- *                              float32 results (~1e-9 relative before rounding)
+ *   fa_normcdf_lp_f64(x)       Phi(x) to ~1e-7 relative (Numerical Recipes' fit),
+ *                              for float32 results
+ *   fa_gelu_derivative_f32(x)  Phi(x) + x phi(x) in float arithmetic
  *   fa_tanhshrink_f64(x), fa_tanhshrink_lp_f64(x)  x - tanh(x), no cancellation
- * Phi and tanhshrink use the algorithms of the Numba backend (fastact/_numba/_vmath.py)
- * with the coefficients fitted by tools/fit/chebyshev.py.
+ * Phi and tanhshrink are the algorithms of the Numba backend (fastact/_numba/_vmath.py)
+ * too; the tanhshrink series is fitted by tools/fit/chebyshev.py.
  */
 #ifndef FASTACT_VMATH_H
 #define FASTACT_VMATH_H
@@ -77,9 +78,9 @@ typedef int32_t fa_int_f32;
 #define FA_N_TERMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* ------------------------------------------------ float32-precision exp */
-static const double fa__expm1_taylor_lp_f64[] = FA_EXPM1_TAYLOR_LP;
+static const double fa__expm1_taylor_lp_f64[] = FA_EXPM1_TAYLOR_R8;
 
-/* e^x to ~1e-11 relative (Taylor to r^9): for results rounded to float32 */
+/* e^x to ~2e-10 relative (Taylor to r^8): for results rounded to float32 */
 FA_INLINE double fa_exp_lp_f64(double x) {
     double xc = x < FA_EXP_ARG_MIN ? FA_EXP_ARG_MIN : x;
     xc = xc > FA_EXP_ARG_MAX ? FA_EXP_ARG_MAX : xc;
@@ -93,67 +94,58 @@ FA_INLINE double fa_exp_lp_f64(double x) {
 }
 
 /* ------------------------------------------------- normal distribution */
-/* Phi(-a) = erfc(z)/2, z = a/sqrt(2), erfc(z) = erfcx(z) e^(-z^2), erfcx(z) = t h(t),
- * t = 2/(2 + z), h a Chebyshev series in s = 2t - 1 (ERFCX_T; the first
- * ERFCX_T_LP_TERMS terms for float32 results). */
-static const double fa__erfcx_t[] = FA_ERFCX_T;
+/* Phi: W. J. Cody's rational approximations (float64), the Numerical Recipes fit
+ * (float32 results); the coefficients and ranges are in fastact/_constants.py. */
+static const double fa__cody_central_num[] = FA_NORMCDF_CODY_CENTRAL_NUM;
+static const double fa__cody_central_den[] = FA_NORMCDF_CODY_CENTRAL_DEN;
+static const double fa__cody_mid_num[] = FA_NORMCDF_CODY_MID_NUM;
+static const double fa__cody_mid_den[] = FA_NORMCDF_CODY_MID_DEN;
+static const double fa__cody_far_num[] = FA_NORMCDF_CODY_FAR_NUM;
+static const double fa__cody_far_den[] = FA_NORMCDF_CODY_FAR_DEN;
+static const double fa__normcdf_nr[] = FA_NORMCDF_NR;
+static const float fa__normcdf_nr_shifted_f32[] = FA_NORMCDF_NR_SHIFTED_F32;
 
-/* sum c_k T_k(s), k < n, by Clenshaw's recurrence */
-FA_INLINE double fa__chebyshev_f64(const double *c, int n, double s) {
-    double s2 = s + s, b1 = 0.0, b2 = 0.0;
-    FA_UNROLL
-    for (int k = n - 1; k >= 1; k--) {
-        double b = c[k] + s2 * b1 - b2;
-        b2 = b1;
-        b1 = b;
-    }
-    return c[0] + s * b1 - b2;
-}
+/* the value of a coefficient table at s (Horner, highest first) */
+#define FA_POLY(c, s) fa__horner_f64(c, FA_N_TERMS(c), s)
 
-/* erfcx(a/sqrt 2)/2 for a = |x|: t h(t)/2, with the rounding d of z, 2 + z and t
- * (d = ((2 + z) t - 2) / t, exact residuals) put back to first order:
- * erfcx(z) = erfcx(z_t) (1 + (2z - 2/(sqrt(pi) erfcx(z_t))) d). */
-FA_INLINE double fa__half_erfcx_f64(double a) {
-    double ac = a < FA_NORMCDF_ARG_MAX ? a : FA_NORMCDF_ARG_MAX;  /* keeps d finite */
-    double zl, tl;
-    double z = fa_two_prod_f64(ac, FA_INV_SQRT2, &zl);
-    double dz = zl + ac * FA_INV_SQRT2_LO;                         /* z_true - z */
-    double w = 2.0 + z;
-    double ew = (2.0 - w) + z;                                     /* 2 + z - w, exact */
-    double t = 2.0 / w;
-    double tw = fa_two_prod_f64(t, w, &tl);
-    double rho = ((tw - 2.0) + tl) + t * (ew + dz);                /* (2 + z_true) t - 2 */
-    double e = t * fa__chebyshev_f64(fa__erfcx_t, FA_N_TERMS(fa__erfcx_t), t + t - 1.0);
-    e = e + e * ((2.0 * z - FA_TWO_OVER_SQRT_PI / e) * (rho / t));
-    return 0.5 * e;
-}
-
-/* e^(-y^2/2) = m * (*scale) for y >= 0, y^2 carried exactly as p + lo */
+/* e^(-y^2/2) = m * (*scale) for y >= 0, with y^2 split exactly (Veltkamp) */
 FA_INLINE double fa__exp_neg_half_sq_split_f64(double y, double *scale) {
     double yc = y > FA_NORMCDF_ARG_MAX ? FA_NORMCDF_ARG_MAX : y;   /* e^-800 = 0 */
-    double lo;
-    double p = fa_two_prod_f64(yc, yc, &lo);
-    return fa_exp_split_dd_f64(-0.5 * p, -0.5 * lo, scale);
+    double c = FA_VELTKAMP_SPLIT * yc;
+    double hi = c - (c - yc);
+    double lo = yc - hi;
+    return fa_exp_split_dd_f64(-0.5 * (hi * hi), -0.5 * (lo * (2.0 * hi + lo)), scale);
 }
 
-/* Phi(-|x|) = (returned tail) * (*scale), both normal where Phi(-|x|) is not */
-FA_INLINE double fa__normcdf_lower_split_f64(double x, double *scale) {
-    double a = fa_abs_f64(x);
-    return fa__half_erfcx_f64(a) * fa__exp_neg_half_sq_split_f64(a, scale);
+/* Phi(x), and Phi(-|x|) = (*tail) * (*scale) with both factors normal (Cody's three
+ * ranges evaluated branch-free, then a select) */
+FA_INLINE double fa__normcdf_parts_f64(double x, double *tail, double *scale) {
+    double y = fa_abs_f64(x);
+    double xsq = x * x;
+    double central = 0.5 + x * FA_POLY(fa__cody_central_num, xsq) / FA_POLY(fa__cody_central_den, xsq);
+    double mid = FA_POLY(fa__cody_mid_num, y) / FA_POLY(fa__cody_mid_den, y);
+    double yl = y > FA_NORMCDF_FAR_ARG_MAX ? FA_NORMCDF_FAR_ARG_MAX : y;
+    double z = 1.0 / (yl * yl);
+    double far = (FA_INV_SQRT_2PI - z * FA_POLY(fa__cody_far_num, z) / FA_POLY(fa__cody_far_den, z)) / y;
+    double r = y <= FA_NORMCDF_FAR_MIN ? mid : far;
+    double m = fa__exp_neg_half_sq_split_f64(y, scale);
+    *tail = r * m;
+    double lower = *tail * *scale;
+    double phi = x > 0.0 ? 1.0 - lower : lower;
+    phi = y <= FA_NORMCDF_CENTRAL_MAX ? central : phi;
+    return x != x ? x : phi;
 }
 
 FA_INLINE double fa_normcdf_f64(double x) {
-    double scale;
-    double lower = fa__normcdf_lower_split_f64(x, &scale) * scale;
-    double phi = x < 0.0 ? lower : 1.0 - lower;
-    return x != x ? x : phi;
+    double tail, scale;
+    return fa__normcdf_parts_f64(x, &tail, &scale);
 }
 
 /* x * Phi(x) with a single rounding where Phi(x) would be subnormal (gelu) */
 FA_INLINE double fa_x_normcdf_f64(double x) {
-    double scale;
-    double tail = fa__normcdf_lower_split_f64(x, &scale);
-    double r = x < 0.0 ? (x * tail) * scale : x * (1.0 - tail * scale);
+    double tail, scale;
+    double phi = fa__normcdf_parts_f64(x, &tail, &scale);
+    double r = (x < -FA_NORMCDF_CENTRAL_MAX) ? (x * tail) * scale : x * phi;
     return x == -__builtin_inf() ? -0.0 : r;
 }
 
@@ -164,30 +156,43 @@ FA_INLINE double fa_normpdf_f64(double x) {
     return (m * FA_INV_SQRT_2PI) * scale;
 }
 
-/* (Phi(-|x|), e^(-x^2/2)) for float32 results: the short series, a plain x^2 */
-FA_INLINE double fa__normcdf_lower_lp_f64(double x, double *gauss) {
-    double a = fa_abs_f64(x);
-    a = a < FA_NORMCDF_ARG_MAX ? a : FA_NORMCDF_ARG_MAX;
-    double t = 2.0 / (2.0 + a * FA_INV_SQRT2);
-    *gauss = fa_exp_lp_f64(-0.5 * (a * a));
-    return 0.5 * t * fa__chebyshev_f64(fa__erfcx_t, FA_ERFCX_T_LP_TERMS, t + t - 1.0) * *gauss;
+/* Phi(x) to ~1e-7 relative (for float32 results), in double: the NR fit */
+FA_INLINE double fa_normcdf_lp_f64(double x) {
+    double y = fa_abs_f64(x);
+    double yc = y > FA_NORMCDF_ARG_MAX ? FA_NORMCDF_ARG_MAX : y;
+    double t = 1.0 / (1.0 + 0.5 * (yc * FA_INV_SQRT2));
+    double q = FA_POLY(fa__normcdf_nr, t);
+    double lower = 0.5 * t * fa_exp_lp_f64(q - 0.5 * (yc * yc));   /* Phi(-|x|) */
+    double phi = x > 0.0 ? 1.0 - lower : lower;
+    return x != x ? x : phi;
 }
 
-/* x Phi(x) for float32 results (gelu forward) */
-FA_INLINE double fa_x_normcdf_lp_f64(double x) {
-    double gauss;
-    double lower = fa__normcdf_lower_lp_f64(x, &gauss);
-    double r = x * (x < 0.0 ? lower : 1.0 - lower);
-    return x == -__builtin_inf() ? -0.0 : r;
+/* Phi(-y) = m * (*scale) for y >= 0 in float arithmetic: the NR fit with P
+ * re-expanded around t = 1/2 (rounds ~5x less in float), y^2/2 carried exactly as a
+ * float pair; ~5e-7 relative: enough for the gelu derivative's bar, not for a
+ * 4 ULP forward (which uses fa_normcdf_lp_f64) */
+FA_INLINE float fa__normcdf_lower_split_f32(float y, float *scale) {
+    float yc = y > FA_NORMCDF_ARG_MAX_F32 ? FA_NORMCDF_ARG_MAX_F32 : y;
+    float t = 1.0f / (1.0f + 0.5f * (yc * (float)FA_INV_SQRT2));
+    float q = fa__horner_f32(fa__normcdf_nr_shifted_f32, FA_N_TERMS(fa__normcdf_nr_shifted_f32),
+                             t - 0.5f);
+    float x2l;
+    float x2 = fa_two_prod_f32(yc, yc, &x2l);
+    float m = fa_exp_split_sum_f32(-0.5f * x2, q - 0.5f * x2l, scale);
+    return (0.5f * t) * m;
 }
 
-/* Phi(x) + x phi(x) for float32 results (gelu'; +-inf give 1, 0) */
-FA_INLINE double fa_gelu_derivative_lp_f64(double x) {
-    double gauss;
-    double lower = fa__normcdf_lower_lp_f64(x, &gauss);
-    double r = (x < 0.0 ? lower : 1.0 - lower) + x * (FA_INV_SQRT_2PI * gauss);
-    r = x == __builtin_inf() ? 1.0 : r;
-    return x == -__builtin_inf() ? 0.0 : r;
+/* Phi(x) + x phi(x) in float (the gelu derivative; +-inf give 1, 0) */
+FA_INLINE float fa_gelu_derivative_f32(float x) {
+    float scale;
+    float y = fa_abs_f32(x);
+    float lower = fa__normcdf_lower_split_f32(y, &scale) * scale;
+    float phi = x > 0.0f ? 1.0f - lower : lower;
+    float yc = y > FA_NORMCDF_ARG_MAX_F32 ? FA_NORMCDF_ARG_MAX_F32 : y;
+    float e = fa_exp_f32(-0.5f * (yc * yc));
+    float r = phi + x * (e * (float)FA_INV_SQRT_2PI);
+    r = x == __builtin_inff() ? 1.0f : r;
+    return x == -__builtin_inff() ? 0.0f : r;
 }
 
 /* ----------------------------------------------------------- tanhshrink */
@@ -209,5 +214,6 @@ FA_INLINE double fa__tanhshrink_any_f64(double x, int lp) {
 FA_INLINE double fa_tanhshrink_f64(double x) { return fa__tanhshrink_any_f64(x, 0); }
 FA_INLINE double fa_tanhshrink_lp_f64(double x) { return fa__tanhshrink_any_f64(x, 1); }
 
+#undef FA_POLY
 #undef FA_N_TERMS
 #endif /* FASTACT_VMATH_H */

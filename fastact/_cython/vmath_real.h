@@ -115,7 +115,7 @@ FA_INLINE FA_T FA_S(fa_exp)(FA_T x) { return FA_S(fa_exp_dd)(x, (FA_T)0); }
 FA_INLINE FA_T FA_S(fa_exp_split_sum)(FA_T hi, FA_T lo, FA_T *scale) {
     FA_T s = hi + lo;
     FA_T sc = s < FA_K(EXP_ARG_MIN) ? FA_K(EXP_ARG_MIN) : s;
-    sc = sc > FA_K(EXPM1_ARG_MAX) ? FA_K(EXPM1_ARG_MAX) : sc;
+    sc = sc > FA_K(EXP_ARG_MAX) ? FA_K(EXP_ARG_MAX) : sc;
     FA_T k;
     FA_I ki;
     FA_S(fa__exp_reduce)(sc, (FA_T)0, &k, &ki);

@@ -40,10 +40,10 @@ log1p: u = 1 + x, c = (x - (u - 1)) / u corrects the rounding of u,
 u = 2^k m with m in [sqrt(1/2), sqrt(2)) read from the bits,
 log m = 2 atanh(s), s = (m - 1) / (m + 1), odd series in s (|s| <= 0.1716).
 tanh(x) = sign(x) e / (e + 2), e = expm1(2|x|).
-ndtr (Phi, the standard normal CDF): Phi(x) = erfc(-x/sqrt 2) / 2 with
-erfc(z) = t h(t) exp(-z**2), t = 2 / (2 + z), h a Chebyshev series in t
-(``ERFCX_T``), and exp(-x**2/2) evaluated with x**2 = p + e split exactly by an
-FMA (so the lower tail down to x = -38 keeps full relative accuracy).
+ndtr (Phi, the standard normal CDF): W. J. Cody's rational approximations
+(float64), the tails as exp(-x**2/2) R(|x|) with x**2 = p + e split exactly by an
+FMA (so the lower tail down to x = -38 keeps full relative accuracy); for float32
+results the Chebyshev fit of Numerical Recipes (erfc(z) = t exp(-z**2 + P(t))).
 tanhshrink: x**3 g(x**2) for |x| < 1 (g a polynomial in w = x**2,
 ``TANHSHRINK_W``), (|x| - 1) + 2/(e^{2|x|} + 1) above.  Phi and tanhshrink are
 the algorithms of the Cython backend's vmath.h too.
@@ -133,51 +133,34 @@ def _is_f32(t):
     return isinstance(t, types.Float) and t.bitwidth == 32
 
 
-def _straight_line(name, doc, lines):
-    """A jitted function from generated straight-line code (constant coefficients)."""
-    namespace = {"fma": fma}
-    exec("\n".join(lines), namespace)  # noqa: S102 - constant, generated text
+def _horner(coeffs, name):
+    """A jitted c0 r^n + ... + cn (coefficients highest first) by Horner with FMA, as
+    straight-line code; float32 coefficients stay float32 (16 AVX-512 lanes)."""
+    def lit(c):
+        return f"f32({float(c)!r})" if isinstance(c, np.float32) else repr(float(c))
+
+    lines = [f"def {name}(r):", f"    q = {lit(coeffs[0])}"]
+    lines += [f"    q = fma(q, r, {lit(c)})" for c in coeffs[1:]]
+    namespace = {"fma": fma, "f32": np.float32}
+    exec("\n".join(lines + ["    return q"]), namespace)  # noqa: S102 - generated, constant
     fn = namespace[name]
-    fn.__doc__ = doc
+    fn.__doc__ = f"Polynomial of degree {len(coeffs) - 1} (Horner, FMA)."
     return njit(nogil=True, inline="always", error_model="numpy")(fn)
 
 
-def _horner(coeffs, name):
-    """c0 r^n + ... + cn by Horner with FMA (coefficients highest first), unrolled."""
-    lines = [f"def {name}(r):", f"    q = {coeffs[0]!r}"]
-    lines += [f"    q = fma(q, r, {c!r})" for c in coeffs[1:]]
-    return _straight_line(name, f"Polynomial of degree {len(coeffs) - 1} (Horner, FMA).",
-                          lines + ["    return q"])
-
-
-def _horner_f32(coeffs, name):
-    """The same for float32 coefficients (kept float32 in the generated code)."""
-    lines = [f"def {name}(r):", f"    q = f32({float(coeffs[0])!r})"]
-    lines += [f"    q = fma(q, r, f32({float(c)!r}))" for c in coeffs[1:]]
-    fn = "\n".join(lines + ["    return q"])
-    namespace = {"fma": fma, "f32": np.float32}
-    exec(fn, namespace)  # noqa: S102 - constant, generated text
-    out = namespace[name]
-    out.__doc__ = f"float32 polynomial of degree {len(coeffs) - 1} (Horner, FMA)."
-    return njit(nogil=True, inline="always", error_model="numpy")(out)
-
-
-def _clenshaw(coeffs, name):
-    """sum c_k T_k(s) (coefficients lowest first) by Clenshaw's recurrence, unrolled."""
-    lines = [f"def {name}(s):", "    s2 = s + s", "    b1 = 0.0", "    b2 = 0.0"]
-    lines += [f"    b1, b2 = {c!r} + s2 * b1 - b2, b1" for c in reversed(coeffs[1:])]
-    return _straight_line(name, f"Chebyshev series of degree {len(coeffs) - 1} (Clenshaw).",
-                          lines + [f"    return {coeffs[0]!r} + s * b1 - b2"])
-
-
 _expm1_taylor = _horner(C.EXPM1_TAYLOR, "_expm1_taylor")
-_expm1_taylor_lp = _horner(C.EXPM1_TAYLOR_LP, "_expm1_taylor_lp")
+_expm1_taylor_lp = _horner(C.EXPM1_TAYLOR_R9, "_expm1_taylor_lp")
 _log_atanh = _horner(C.LOG_ATANH_SERIES[2:], "_log_atanh")  # to s**21
 _log_atanh_lp = _horner(C.LOG_ATANH_SERIES[6:], "_log_atanh_lp")  # to s**13
-_expm1_cephes_f32 = _horner_f32(C.EXPM1_CEPHES_F32, "_expm1_cephes_f32")
-_log1p_cephes_f32 = _horner_f32(C.LOG1P_CEPHES_F32, "_log1p_cephes_f32")
-_erfcx_t_f64 = _clenshaw(C.ERFCX_T, "_erfcx_t_f64")
-_erfcx_t_lp = _clenshaw(C.ERFCX_T[: C.ERFCX_T_LP_TERMS], "_erfcx_t_lp")
+_expm1_cephes_f32 = _horner(C.EXPM1_CEPHES_F32, "_expm1_cephes_f32")
+_log1p_cephes_f32 = _horner(C.LOG1P_CEPHES_F32, "_log1p_cephes_f32")
+_cody_central_num = _horner(C.NORMCDF_CODY_CENTRAL_NUM, "_cody_central_num")
+_cody_central_den = _horner(C.NORMCDF_CODY_CENTRAL_DEN, "_cody_central_den")
+_cody_mid_num = _horner(C.NORMCDF_CODY_MID_NUM, "_cody_mid_num")
+_cody_mid_den = _horner(C.NORMCDF_CODY_MID_DEN, "_cody_mid_den")
+_cody_far_num = _horner(C.NORMCDF_CODY_FAR_NUM, "_cody_far_num")
+_cody_far_den = _horner(C.NORMCDF_CODY_FAR_DEN, "_cody_far_den")
+_normcdf_nr = _horner(C.NORMCDF_NR, "_normcdf_nr")
 _tanhshrink_w_f64 = _horner(C.TANHSHRINK_W, "_tanhshrink_w_f64")
 _tanhshrink_w_lp = _horner(C.TANHSHRINK_W_LP, "_tanhshrink_w_lp")
 
@@ -417,31 +400,31 @@ def exp_neg_half_square_f64(x):
 
 
 @njit(**_JIT)
-def half_erfcx_f64(a):
-    """erfcx(a / sqrt 2) / 2 for a = |x| >= 0: t h(t) / 2, t = 2/(2+z), z = a/sqrt 2.
+def _normcdf_central(x):
+    """Phi(x) for |x| <= NORMCDF_CENTRAL_MAX: 1/2 + x P(x**2) / Q(x**2) (Cody)."""
+    xsq = x * x
+    return 0.5 + x * _cody_central_num(xsq) / _cody_central_den(xsq)
 
-    t h(t) is erfcx at z_t = 2/t - 2, which differs from the true z by the
-    rounding of z, of 2 + z and of t; that difference d = ((2 + z) t - 2) / t
-    (FMA residuals) is put back to first order:
-    erfcx(z) = erfcx(z_t) (1 + (2z - 2/(sqrt(pi) erfcx(z_t))) d).
-    """
-    a = a if a < C.NORMCDF_ARG_MAX else C.NORMCDF_ARG_MAX  # keeps d finite
-    z = a * C.INV_SQRT2
-    dz = fma(a, C.INV_SQRT2, -z) + a * C.INV_SQRT2_LO  # z_true - z
-    w = 2.0 + z
-    ew = (2.0 - w) + z  # 2 + z - w (exact, w >= 2 > z or Sterbenz)
-    t = 2.0 / w
-    rho = fma(t, w, -2.0) + t * (ew + dz)  # (2 + z_true) t - 2
-    e = t * _erfcx_t_f64(t + t - 1.0)
-    e = e + e * ((2.0 * z - C.TWO_OVER_SQRT_PI / e) * (rho / t))
-    return 0.5 * e
+
+@njit(**_JIT)
+def _normcdf_tail_ratio(a):
+    """Phi(-a) e^(a**2/2) for a = |x| > NORMCDF_CENTRAL_MAX (Cody's two tail ranges,
+    both evaluated, then a select)."""
+    mid = _cody_mid_num(a) / _cody_mid_den(a)
+    al = a if a < C.NORMCDF_FAR_ARG_MAX else C.NORMCDF_FAR_ARG_MAX
+    z = 1.0 / (al * al)
+    far = (C.INV_SQRT_2PI - z * _cody_far_num(z) / _cody_far_den(z)) / a
+    return mid if a <= C.NORMCDF_FAR_MIN else far
 
 
 @njit(**_JIT)
 def ndtr_f64(x):
-    """Phi(x) = erfc(-x/sqrt 2)/2; erfc(z) = erfcx(z) exp(-z**2) (see half_erfcx_f64)."""
-    half_erfc = half_erfcx_f64(math.fabs(x)) * exp_neg_half_square_f64(x)
-    y = half_erfc if x < 0.0 else 1.0 - half_erfc
+    """Phi(x) by W. J. Cody's rational approximations (see fastact._constants), the
+    tails as e^(-x**2/2) R(|x|) with x**2 split exactly."""
+    a = math.fabs(x)
+    lower = _normcdf_tail_ratio(a) * exp_neg_half_square_f64(x)
+    y = lower if x < 0.0 else 1.0 - lower
+    y = _normcdf_central(x) if a <= C.NORMCDF_CENTRAL_MAX else y
     return x if x != x else y
 
 
@@ -449,9 +432,11 @@ def ndtr_f64(x):
 def ndtr_mul_f64(x, m):
     """m * Phi(x), with m applied before the tiny exp factor (no early subnormal
     rounding in gelu's lower tail, where x Phi(x) is normal but Phi(x) is not)."""
-    half_erfcx = half_erfcx_f64(math.fabs(x))
+    a = math.fabs(x)
+    ratio = _normcdf_tail_ratio(a)
     e = exp_neg_half_square_f64(x)
-    y = (m * half_erfcx) * e if x < 0.0 else m * (1.0 - half_erfcx * e)
+    y = (m * ratio) * e if x < 0.0 else m * (1.0 - ratio * e)
+    y = m * _normcdf_central(x) if a <= C.NORMCDF_CENTRAL_MAX else y
     return x if x != x else y
 
 
@@ -463,13 +448,13 @@ def ndtr_mul_lp(x, m):
 
 @njit(**_JIT)
 def ndtr_lp(x):
-    """Phi(x) for float32 results (shorter series, plain exp(-x*x/2))."""
+    """Phi(x) for float32 results (~1e-7 relative): Phi(-|x|) = erfc(z)/2 =
+    t exp(-z**2 + P(t)) / 2, t = 1/(1 + z/2), z = |x|/sqrt 2 (Numerical Recipes' fit)."""
     a = math.fabs(x)
     a = a if a < C.NORMCDF_ARG_MAX else C.NORMCDF_ARG_MAX
-    z = a * C.INV_SQRT2
-    t = 2.0 / (2.0 + z)
-    half_erfc = 0.5 * t * _erfcx_t_lp(t + t - 1.0) * exp_lp(-0.5 * (a * a))
-    y = half_erfc if x < 0.0 else 1.0 - half_erfc
+    t = 1.0 / (1.0 + 0.5 * (a * C.INV_SQRT2))
+    lower = 0.5 * t * exp_lp(_normcdf_nr(t) - 0.5 * (a * a))
+    y = lower if x < 0.0 else 1.0 - lower
     return x if x != x else y
 
 

@@ -1,13 +1,9 @@
-"""Chebyshev fits of the normal CDF's erfcx factor and of tanhshrink (needs mpmath).
+"""Chebyshev fit of tanhshrink's series (needs mpmath).
 
-Each function is interpolated at 80 Chebyshev nodes in 50-digit arithmetic and
+The function is interpolated at 80 Chebyshev nodes in 50-digit arithmetic and
 the series is truncated where the next coefficients drop below the target
 relative accuracy.
 
-* ``ERFCX_T``: h(t) = erfcx(z) / t with t = 2 / (2 + z), z >= 0, t in [0, 1]
-  (so erfc(z) = t h(t) exp(-z**2)), as a Chebyshev series in s = 2t - 1, lowest
-  order first, degree 28 (next |c| 8.9e-19); the float32-precision kernels use
-  its first ``ERFCX_T_LP_TERMS`` terms (next |c| 2.1e-12).
 * ``TANHSHRINK_W``: g(w) = (x - tanh x) / x**3 with w = x**2 in [0, 1], the
   Chebyshev series of degree 16 (next |c| 3.4e-19) converted exactly to powers of
   w, highest first (Horner); ``TANHSHRINK_W_LP`` the same of degree 8 (next |c|
@@ -19,8 +15,6 @@ from math import comb
 
 import mpmath as mp
 
-ERFCX_DEGREE = 28
-ERFCX_LP_DEGREE = 15
 TANHSHRINK_DEGREE = 16
 TANHSHRINK_LP_DEGREE = 8
 
@@ -50,14 +44,6 @@ def powers_of_w(c, degree):
             for j in range(degree + 1)]
 
 
-def _h(s):
-    t = (s + 1) / 2
-    if t == 0:
-        return 1 / (2 * mp.sqrt(mp.pi))
-    z = 2 / t - 2
-    return mp.erfc(z) * mp.exp(z * z) / t
-
-
 def _g(s):
     w = (s + 1) / 2
     if w == 0:
@@ -69,12 +55,8 @@ def _g(s):
 def coefficients():
     """[(name, value, comment)] for fastact/_coefficients.py."""
     mp.mp.dps = 50
-    h, g = chebyshev(_h), chebyshev(_g)
-    out = [("ERFCX_T", tuple(float(v) for v in h[: ERFCX_DEGREE + 1]),
-            f"Chebyshev series in s = 2t - 1, lowest first; next |c| = "
-            f"{mp.nstr(abs(h[ERFCX_DEGREE + 1]), 2)}"),
-           ("ERFCX_T_LP_TERMS", ERFCX_LP_DEGREE + 1,
-            f"float32 precision: the first terms (next |c| = {mp.nstr(abs(h[ERFCX_LP_DEGREE + 1]), 2)})")]
+    g = chebyshev(_g)
+    out = []
     for name, degree in (("TANHSHRINK_W", TANHSHRINK_DEGREE), ("TANHSHRINK_W_LP", TANHSHRINK_LP_DEGREE)):
         w = powers_of_w(g, degree)
         out.append((name, tuple(float(v) for v in reversed(w)),

@@ -17,6 +17,7 @@ TARGET = os.path.join(HERE, "..", "..", "fastact", "_coefficients.py")
 sys.path.insert(0, HERE)
 
 import chebyshev  # noqa: E402
+import normcdf_f32  # noqa: E402
 import softmax_exp  # noqa: E402
 
 HEADER = '''"""Fitted coefficients of fastact's kernels.
@@ -48,7 +49,8 @@ def render(entries):
 
 
 def main(argv):
-    text = render(chebyshev.coefficients() + softmax_exp.coefficients())
+    text = render(chebyshev.coefficients() + normcdf_f32.coefficients()
+                  + softmax_exp.coefficients())
     if "--check" in argv:
         with open(TARGET) as f:
             same = f.read() == text

@@ -160,10 +160,7 @@ cdef inline real leaky_relu_derivative_y(real y, real p0, real p1) noexcept nogi
 
 # ----------------------------------------------------------------- sigmoid
 cdef inline real sigmoid_forward(real x, real p0, real p1) noexcept nogil:
-    if real is float:
-        return fa_sigmoid_f32(x)
-    else:
-        return fa_sigmoid_f64(x)
+    return fa_sigmoid_f32(x) if real is float else fa_sigmoid_f64(x)
 
 cdef inline real sigmoid_derivative(real x, real p0, real p1) noexcept nogil:
     # s(x) s(-x) = e / (1 + e)^2, e = exp(-|x|)
@@ -176,10 +173,7 @@ cdef inline real sigmoid_derivative_y(real y, real p0, real p1) noexcept nogil:
 
 # -------------------------------------------------------------------- tanh
 cdef inline real tanh_forward(real x, real p0, real p1) noexcept nogil:
-    if real is float:
-        return fa_tanh_f32(x)
-    else:
-        return fa_tanh_f64(x)
+    return fa_tanh_f32(x) if real is float else fa_tanh_f64(x)
 
 cdef inline real tanh_derivative(real x, real p0, real p1) noexcept nogil:
     # sech^2 x = 4e / (1 + e)^2, e = exp(-2|x|)

@@ -238,21 +238,26 @@ def extensions():
             "initializedcheck": False,
         },
     )
-    # The same generated C file, built again for newer x86-64 levels (same module
-    # init name: fastact._cython loads one of them under the name fastact._kernels).
     x86 = platform.machine().lower() in ("x86_64", "amd64") and kind != "msvc"
     if x86 and os.environ.get("FASTACT_NO_ISA_VARIANTS", "").strip() in ("", "0"):
-        c_file = exts[0].sources[0]
-        for level, flag in ISA_LEVELS:
-            if not _accepts(flag):
-                continue
-            # a copy per level: each gets its own object file
-            copy_dir = os.path.join("build", "fastact_isa_src", level)
-            os.makedirs(copy_dir, exist_ok=True)
-            copy = os.path.join(copy_dir, "_kernels.c")
-            shutil.copyfile(c_file, copy)
-            exts.append(make(f"fastact._isa.{level}._kernels", copy, [flag]))
-            os.makedirs(os.path.join(HERE, "fastact", "_isa", level), exist_ok=True)  # --inplace
+        exts += _isa_variants(exts[0].sources[0], make)
+    return exts
+
+
+def _isa_variants(c_file, make):
+    """The same cythonized C file, built again for newer x86-64 levels (same module
+    init name: fastact._cython loads one of them under the name fastact._kernels)."""
+    exts = []
+    for level, flag in ISA_LEVELS:
+        if not _accepts(flag):
+            continue
+        # a copy per level: each gets its own object file
+        copy_dir = os.path.join("build", "fastact_isa_src", level)
+        os.makedirs(copy_dir, exist_ok=True)
+        copy = os.path.join(copy_dir, "_kernels.c")
+        shutil.copyfile(c_file, copy)
+        exts.append(make(f"fastact._isa.{level}._kernels", copy, [flag]))
+        os.makedirs(os.path.join(HERE, "fastact", "_isa", level), exist_ok=True)  # --inplace
     return exts
 
 

@@ -163,6 +163,8 @@ SOFTMAX_EXPNEG_LO_F32 = _F32(-87.0)
 SOFTMAX_EXPNEG_LO_F64 = -708.0
 # log_softmax / logsumexp: exp(v - max) scaled by 2^64 (float32) / 2^128 (float64)
 # so that every term is a normal number or 0; 0 below the clamp
+SOFTMAX_SCALE_EXP_F32 = 64  # the scales as powers of two (added to 2^n's exponent bits)
+SOFTMAX_SCALE_EXP_F64 = 128
 SOFTMAX_SCALE_F32 = _F32(2.0 ** 64)
 SOFTMAX_SCALE_F64 = 2.0 ** 128
 SOFTMAX_UNSCALE_F32 = _F32(2.0 ** -64)

@@ -12,9 +12,10 @@
  * Constants and coefficients: fa_constants.h, rendered by setup.py from
  * fastact/_constants.py (the Numba backend reads the same module).
  *
+ * fa_bits_f64/_f32, fa_from_bits_f64/_f32: the IEEE bits of a double / float and back.
  * For T = double (suffix _f64) and T = float (_f32), written once in vmath_real.h:
- *   fa_bits, fa_from_bits, fa_abs, fa_copysign, fa_two_prod, fa_exp, fa_exp_dd,
- *   fa_exp_split_dd, fa_expm1, fa_tanh, fa_sigmoid, fa_log1p  (contracts there)
+ *   fa_abs, fa_copysign, fa_two_prod, fa_exp, fa_exp_dd, fa_exp_split_dd,
+ *   fa_exp_split_sum, fa_expm1, fa_tanh, fa_sigmoid, fa_log1p  (contracts there)
  * In double only:
  *   fa_exp_lp_f64(x)           e^x to ~2e-10 relative (for float32 results)
  *   fa_normcdf_f64(x)          Phi(x), the standard normal CDF (Cody), <= ~2 ULP

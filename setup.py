@@ -1,8 +1,12 @@
 """Build fastact's Cython kernels, with OpenMP where the compiler has it.
 
-1. ``fastact/_kernels.pyx`` is rendered from the Tempita template
-   ``fastact/_kernels.pyx.tp`` with the kernel list of ``fastact/_registry.py``
-   (the single source of truth), then cythonized.
+1. Into the build directory (build/fastact_gen/, never the source tree):
+   ``_kernel_loops.pxi``, the per-kernel loops and their tables, rendered from the
+   Tempita template ``fastact/_cython/kernel_loops.pxi.tp`` with the kernel list of
+   ``fastact/_registry.py`` (the single source of truth); and ``fa_constants.h``,
+   the numeric constants of ``fastact/_constants.py`` as C macros (the rule is in
+   that module's docstring).  Then the hand-written ``fastact/_kernels.pyx``,
+   which includes both, is cythonized (its C file goes to build/ too).
 2. The OpenMP flag is found by compiling and running a tiny test program
    (gcc/clang: -fopenmp; MSVC: /openmp; Apple clang: -Xpreprocessor -fopenmp
    -lomp).  With none, or with FASTACT_DISABLE_OPENMP=1, the extension is
@@ -14,10 +18,10 @@
    FASTACT_NO_ISA_VARIANTS=1 skips them.
 Flags: -O3 -ffp-contract=off -fno-math-errno -fno-trapping-math, no -ffast-math
 (NaN, inf and -0.0 must behave exactly; the transcendental functions are
-branch-free polynomials in fastact/_vmath.h, so they vectorize without it).
+branch-free polynomials in fastact/_cython/vmath.h, so they vectorize without it).
 FASTACT_EXTRA_CFLAGS adds compiler flags.
 """
-import importlib.util
+import importlib
 import os
 import platform
 import shutil
@@ -26,6 +30,7 @@ import sys
 import sysconfig
 import tempfile
 import textwrap
+import types
 import warnings
 
 import numpy as np
@@ -35,8 +40,10 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext as _build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TEMPLATE = os.path.join("fastact", "_kernels.pyx.tp")
 PYX = os.path.join("fastact", "_kernels.pyx")
+LOOPS_TEMPLATE = os.path.join(HERE, "fastact", "_cython", "kernel_loops.pxi.tp")
+GEN_DIR = os.path.join("build", "fastact_gen")  # generated sources (relative: cwd = HERE)
+C_DIR = os.path.join("build", "fastact_c")  # the cythonized C file
 
 OPENMP_TEST = textwrap.dedent(
     """
@@ -53,39 +60,68 @@ OPENMP_TEST = textwrap.dedent(
 )
 
 
-# ------------------------------------------------------------------ template
-def _load_registry():
-    """fastact/_registry.py loaded by path (no import of the package itself)."""
-    spec = importlib.util.spec_from_file_location(
-        "_fastact_registry_for_build", os.path.join(HERE, "fastact", "_registry.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look the module up
-    spec.loader.exec_module(module)
-    return module
+# ------------------------------------------------------- generated sources
+def _load_build_modules():
+    """fastact/_constants.py and fastact/_registry.py, loaded by path as submodules of a
+    stand-in package (no import of fastact itself: it needs the compiled extension)."""
+    package = types.ModuleType("_fastact_build")
+    package.__path__ = [os.path.join(HERE, "fastact")]
+    sys.modules["_fastact_build"] = package
+    return (importlib.import_module("_fastact_build._constants"),
+            importlib.import_module("_fastact_build._registry"))
 
 
-def render_kernels_pyx():
-    """Render _kernels.pyx from the template; rewrite it only when it changes."""
-    reg = _load_registry()
-    with_y = set(reg.y_kernel_ids())
-    kernels = [(kid, kid in with_y) for kid in reg.all_kernel_ids()]
-    with open(os.path.join(HERE, TEMPLATE)) as f:
-        template = f.read()
-    text = Tempita.sub(
-        template,
-        kernels=kernels,
-        cheap=[kid for a in reg.ACTIVATIONS if not a.smooth for kid in a.kernel_ids()],
-        gelu_tanh_c=repr(float(reg.GELU_TANH_C)),
-        gelu_tanh_k=repr(float(reg.GELU_TANH_K)),
-        selu_scale=repr(float(reg.SELU_SCALE)),
-        selu_alpha=repr(float(reg.SELU_ALPHA)),
-    )
-    target = os.path.join(HERE, PYX)
-    old = open(target).read() if os.path.exists(target) else None
-    if old != text:
-        with open(target, "w") as f:
+def _write_if_changed(path, text):
+    """Write text to path unless it holds it already (keeps build timestamps)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if not os.path.exists(path) or open(path).read() != text:
+        with open(path, "w") as f:
             f.write(text)
+
+
+def _c_float(name, value):
+    """The exact C literal of a constant (float literal for _F32 names)."""
+    if name.endswith("_F32"):
+        if float(np.float32(value)) != float(value):
+            raise ValueError(f"{name}: {value!r} is not a float32 value")
+        return repr(float(value)) + "f"
+    return repr(float(value))
+
+
+def constants_header(constants):
+    """The text of fa_constants.h: every UPPER_CASE number / tuple of fastact._constants."""
+    lines = ["/* GENERATED by setup.py from fastact/_constants.py: do not edit. */",
+             "#ifndef FASTACT_CONSTANTS_H", "#define FASTACT_CONSTANTS_H"]
+    for name in sorted(n for n in vars(constants) if n.isupper() and not n.startswith("_")):
+        value = getattr(constants, name)
+        if isinstance(value, tuple):
+            body = ", ".join(_c_float(name, v) for v in value)
+            lines.append(f"#define FA_{name} {{{body}}}")
+        elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            lines.append(f"#define FA_{name} {int(value)}")
+        elif isinstance(value, (float, np.floating)):
+            lines.append(f"#define FA_{name} {_c_float(name, value)}")
+    return "\n".join(lines + ["#endif", ""])
+
+
+def kernel_loops_pxi(registry):
+    """The text of _kernel_loops.pxi: the loops of every kernel id, mode and dtype."""
+    with_y = set(registry.y_kernel_ids())
+    with open(LOOPS_TEMPLATE) as f:
+        template = f.read()
+    return Tempita.sub(
+        template,
+        kernels=[(kid, kid in with_y) for kid in registry.all_kernel_ids()],
+        cheap=[kid for a in registry.ACTIVATIONS if not a.smooth for kid in a.kernel_ids()],
+        modes=getattr(registry, "MODES", ("forward", "derivative", "backward", "backward_y")),
+    )
+
+
+def render_generated_sources():
+    """Write fa_constants.h and _kernel_loops.pxi into GEN_DIR."""
+    constants, registry = _load_build_modules()
+    _write_if_changed(os.path.join(GEN_DIR, "fa_constants.h"), constants_header(constants))
+    _write_if_changed(os.path.join(GEN_DIR, "_kernel_loops.pxi"), kernel_loops_pxi(registry))
 
 
 # ------------------------------------------------------------------- OpenMP
@@ -158,7 +194,7 @@ def _c_string(text):
 
 
 def extensions():
-    render_kernels_pyx()
+    render_generated_sources()
     omp_c, omp_l = openmp_flags()
     kind, _ = _compiler_kind()
     if kind == "msvc":
@@ -180,7 +216,11 @@ def extensions():
         return Extension(
             name,
             [source],
-            include_dirs=[np.get_include(), os.path.join(HERE, "fastact", "_cython")],
+            include_dirs=[np.get_include(), os.path.join(HERE, "fastact", "_cython"),
+                          os.path.join(HERE, GEN_DIR)],
+            depends=[os.path.join("fastact", "_cython", "vmath.h"),
+                     os.path.join("fastact", "_cython", "vmath_real.h"),
+                     os.path.join(GEN_DIR, "fa_constants.h")],
             define_macros=macros,
             extra_compile_args=flags,
             extra_link_args=omp_l,
@@ -188,6 +228,8 @@ def extensions():
 
     exts = cythonize(
         [make("fastact._kernels", PYX, [])],
+        include_path=[GEN_DIR],
+        build_dir=C_DIR,
         compiler_directives={
             "language_level": 3,
             "boundscheck": False,
@@ -196,21 +238,26 @@ def extensions():
             "initializedcheck": False,
         },
     )
-    # The same generated C file, built again for newer x86-64 levels (same module
-    # init name: fastact._cython loads one of them under the name fastact._kernels).
     x86 = platform.machine().lower() in ("x86_64", "amd64") and kind != "msvc"
     if x86 and os.environ.get("FASTACT_NO_ISA_VARIANTS", "").strip() in ("", "0"):
-        c_file = os.path.splitext(PYX)[0] + ".c"
-        for level, flag in ISA_LEVELS:
-            if not _accepts(flag):
-                continue
-            # a copy per level: each gets its own object file
-            copy_dir = os.path.join("build", "fastact_isa_src", level)
-            os.makedirs(copy_dir, exist_ok=True)
-            copy = os.path.join(copy_dir, "_kernels.c")
-            shutil.copyfile(c_file, copy)
-            exts.append(make(f"fastact._isa.{level}._kernels", copy, [flag]))
-            os.makedirs(os.path.join(HERE, "fastact", "_isa", level), exist_ok=True)  # --inplace
+        exts += _isa_variants(exts[0].sources[0], make)
+    return exts
+
+
+def _isa_variants(c_file, make):
+    """The same cythonized C file, built again for newer x86-64 levels (same module
+    init name: fastact._cython loads one of them under the name fastact._kernels)."""
+    exts = []
+    for level, flag in ISA_LEVELS:
+        if not _accepts(flag):
+            continue
+        # a copy per level: each gets its own object file
+        copy_dir = os.path.join("build", "fastact_isa_src", level)
+        os.makedirs(copy_dir, exist_ok=True)
+        copy = os.path.join(copy_dir, "_kernels.c")
+        shutil.copyfile(c_file, copy)
+        exts.append(make(f"fastact._isa.{level}._kernels", copy, [flag]))
+        os.makedirs(os.path.join(HERE, "fastact", "_isa", level), exist_ok=True)  # --inplace
     return exts
 
 

@@ -228,7 +228,7 @@ KERNELS: dict = {
     ),
     "hardswish": RefKernel(
         lambda x: x * _hardsigmoid(x),
-        lambda x: np.where(x < -3, 0, np.where(x <= 3, x / 3 + 0.5, 1)),
+        lambda x: np.where(x <= -3, 0, np.where(x <= 3, x / 3 + 0.5, 1)),
         forward_limits=lambda: (-0.0, np.inf),
     ),
     "hardtanh": RefKernel(

@@ -24,6 +24,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple, Optional
 
+from ._constants import GELU_TANH_C, GELU_TANH_K, SELU_ALPHA, SELU_SCALE  # noqa: F401
+
 REQUIRED = object()  # sentinel default: the parameter has no default
 KERNEL_ARG_COUNT = 2  # a scalar formula takes (x, a, b): at most two numeric parameters
 
@@ -228,14 +230,6 @@ _CROSS_CHECKS = {"hardtanh": _check_hardtanh}
 _nonzero = dict(check=lambda v: v != 0.0, rule="must be non-zero")
 _nonneg = dict(check=lambda v: v >= 0.0, rule="must be >= 0")
 
-# SELU constants (Klambauer et al. 2017), as PyTorch uses them.
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_SCALE = 1.0507009873554804934193349852946
-GELU_TANH_K = 0.044715  # cubic coefficient of the tanh approximation
-# sqrt(2/pi) rounded to float64: the tanh approximation is *defined* with the float64
-# constants (as in PyTorch); with the exact constant the far lower tail of a float64
-# result would move by tens of ULP (the tail's condition number is ~|2u| ~ 700).
-GELU_TANH_C = math.sqrt(2.0 / math.pi)
 
 
 # ---------------------------------------------------------------- mpmath oracles
@@ -442,8 +436,8 @@ ACTIVATIONS: tuple = (
         "hardswish", "x times hardsigmoid(x) (MobileNetV3).",
         formula="hardswish(x) = x * min(max(x + 3, 0), 6) / 6",
         oracle=lambda mp, x: x * min(max(x + 3, 0), 6) / mp.mpf(6),
-        derivative_formula="hardswish'(x) = 0 if x < -3 else (x / 3 + 1/2 if x <= 3 else 1)",
-        oracle_derivative=lambda mp, x: 0 if x < -3 else (x / 3 + mp.mpf(1) / 2 if x <= 3 else 1),
+        derivative_formula="hardswish'(x) = 0 if x <= -3 else (x / 3 + 1/2 if x <= 3 else 1)",
+        oracle_derivative=lambda mp, x: 0 if x <= -3 else (x / 3 + mp.mpf(1) / 2 if x <= 3 else 1),
         aliases=("hard_swish",),
     ),
     ActivationSpec(

@@ -88,3 +88,21 @@ def test_backward_is_grad_times_derivative(case, dtype, backend, oracle):
             ok |= np.isinf(grad) & (d == 0) & (t["d"] != 0) & ~np.isfinite(g)
         assert ok.all(), f"{case} {dtype} [{backend}] grad={grad[0]}\n" + describe(
             x, got, want, ~ok)
+
+
+# (name, x, f'(x)) at the kinks: the one-sided values PyTorch's autograd gives
+KINK_DERIVATIVES = [
+    ("hardswish", -3.0, 0.0),
+    ("hardswish", 3.0, 1.5),
+    ("hardsigmoid", -3.0, 0.0),
+    ("hardsigmoid", 3.0, 0.0),
+    ("relu", 0.0, 0.0),
+    ("relu6", 6.0, 0.0),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, x, want", KINK_DERIVATIVES)
+def test_derivative_at_kinks_is_pytorchs(name, x, want, dtype, backend):
+    got = fastact.derivative(name, np.array([x, x], dtype), backend=backend)
+    assert got.tolist() == [want, want], f"{name}'({x}) [{backend}] {dtype}: {got}"

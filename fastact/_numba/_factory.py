@@ -81,7 +81,7 @@ def source(kernel_id: str, mode: str, dtype: str, cache: bool = True) -> str:
 def _sources_hash() -> str:
     here = os.path.dirname(__file__)
     h = hashlib.sha256(_TEMPLATE.encode())
-    for name in ("_formulas.py", "_vmath.py", "_coefficients.py"):
+    for name in ("_formulas.py", "_vmath.py", "../_constants.py", "../_coefficients.py"):
         with open(os.path.join(here, name), "rb") as f:
             h.update(f.read())
     import numba

@@ -31,8 +31,18 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
+from .._constants import (
+    GELU_TANH_ARG_MAX,
+    GELU_TANH_C,
+    GELU_TANH_K,
+    INV_SQRT_2PI,
+    MISH_ARG_MAX,
+    SELU_ALPHA,
+    SELU_SCALE,
+)
 from ._vmath import (
     F32_0,
+    by_float32,
     F32_1,
     exp_f32n,
     exp_neg_abs_dd_f32n,
@@ -56,14 +66,6 @@ from ._vmath import (
 
 _JIT = dict(nogil=True, cache=True, inline="always", error_model="numpy")
 INF = math.inf
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_SCALE = 1.0507009873554804934193349852946
-# the tanh-GELU constants as PyTorch uses them (doubles; the registry's oracle too)
-from .._registry import GELU_TANH_C as SQRT_2_OVER_PI  # noqa: E402
-from .._registry import GELU_TANH_K  # noqa: E402
-
-INV_SQRT_2PI = 0.3989422804014327
-
 
 # ------------------------------------------------------------------- helpers
 def T(v, x):  # pragma: no cover - only ever compiled
@@ -81,25 +83,8 @@ def _T(v, x):
 def by_dtype(f64_impl, f32_impl, name, doc):
     """A formula f(x, a, b) compiling to ``f32_impl`` for float32 x (computed natively
     in float32: 16 AVX-512 lanes), else to ``f64_impl``."""
-
-    def stub(x, a, b):  # pragma: no cover - only ever compiled
-        raise NotImplementedError
-
-    stub.__name__ = stub.__qualname__ = name
-    stub.__doc__ = doc
-
-    @overload(stub, inline="always")
-    def _impl(x, a, b):
-        if isinstance(x, types.Float) and x.bitwidth == 32:
-            return lambda x, a, b: f32_impl(x, a, b)
-        return lambda x, a, b: f64_impl(x, a, b)
-
-    return stub
-
-
-def sigmoid_pair_x(x):  # pragma: no cover - only ever compiled
-    """(sigmoid(x), sigmoid(-x)) in x's own type (native float32 for float32 x)."""
-    raise NotImplementedError
+    return by_float32(name, "x, a, b", "x", lambda x, a, b: f32_impl(x, a, b),
+                      lambda x, a, b: f64_impl(x, a, b), doc)
 
 
 @njit(**_JIT)
@@ -108,47 +93,18 @@ def W(x):
     return np.float64(x)
 
 
-def exp_neg_half_square(z, like):  # pragma: no cover - only ever compiled
-    """exp(-z**2/2): exact split of z**2 for float64, plain for float32 precision."""
-    raise NotImplementedError
-
-
-@overload(exp_neg_half_square, inline="always")
-def _enhs(z, like):
-    if isinstance(like, types.Float) and like.bitwidth == 32:
-        return lambda z, like: vexp(-0.5 * (z * z), like)
-    return lambda z, like: exp_neg_half_square_f64(z)
-
-
-def sigmoid_x(x):  # pragma: no cover - only ever compiled
-    """sigmoid(x) in x's own type (native float32 for float32 x)."""
-    raise NotImplementedError
-
-
-@overload(sigmoid_x, inline="always")
-def _sigmoid_x(x):
-    if isinstance(x, types.Float) and x.bitwidth == 32:
-        return lambda x: sigmoid_f32n(x)
-    return lambda x: sigmoid_pair(x, x)[0]
-
-
-@overload(sigmoid_pair_x, inline="always")
-def _sigmoid_pair_x(x):
-    if isinstance(x, types.Float) and x.bitwidth == 32:
-        return lambda x: sigmoid_pair_f32n(x)
-    return lambda x: sigmoid_pair(x, x)
-
-
-def vexp_x(x):  # pragma: no cover - only ever compiled
-    """exp(x) in x's own type (native float32 for float32 x)."""
-    raise NotImplementedError
-
-
-@overload(vexp_x, inline="always")
-def _vexp_x(x):
-    if isinstance(x, types.Float) and x.bitwidth == 32:
-        return lambda x: exp_f32n(x)
-    return lambda x: vexp(x, x)
+exp_neg_half_square = by_float32(
+    "exp_neg_half_square", "z, like", "like", lambda z, like: vexp(-0.5 * (z * z), like),
+    lambda z, like: exp_neg_half_square_f64(z),
+    "exp(-z**2/2): exact split of z**2 for float64, plain for float32 precision.")
+sigmoid_x = by_float32("sigmoid_x", "x", "x", lambda x: sigmoid_f32n(x),
+                       lambda x: sigmoid_pair(x, x)[0],
+                       "sigmoid(x) in x's own type (native float32 for float32 x).")
+sigmoid_pair_x = by_float32("sigmoid_pair_x", "x", "x", lambda x: sigmoid_pair_f32n(x),
+                            lambda x: sigmoid_pair(x, x),
+                            "(sigmoid(x), sigmoid(-x)) in x's own type (native float32 for float32 x).")
+vexp_x = by_float32("vexp_x", "x", "x", lambda x: exp_f32n(x), lambda x: vexp(x, x),
+                    "exp(x) in x's own type (native float32 for float32 x).")
 
 
 @njit(**_JIT)
@@ -189,8 +145,8 @@ def _gelu_tanh_2u_f64(z):
     is exp(2u) with |2u| up to ~745, so u needs ~2**-60 relative accuracy.
     c = sqrt(2/pi) and k = 0.044715 are taken as the float64 constants (the
     function PyTorch and the registry define)."""
-    x = z if z < 30.0 else 30.0
-    x = x if x > -30.0 else -30.0
+    x = z if z < GELU_TANH_ARG_MAX else GELU_TANH_ARG_MAX
+    x = x if x > -GELU_TANH_ARG_MAX else -GELU_TANH_ARG_MAX
     x2 = x * x
     e2 = fma(x, x, -x2)
     x3 = x2 * x
@@ -200,7 +156,7 @@ def _gelu_tanh_2u_f64(z):
     s = x + kx3
     bb = s - x
     es = ((x - (s - bb)) + (kx3 - bb)) + ek
-    c2 = 2.0 * SQRT_2_OVER_PI
+    c2 = 2.0 * GELU_TANH_C
     v = c2 * s
     ev = fma(c2, s, -v) + c2 * es
     hi = v + ev
@@ -213,9 +169,9 @@ def _g2u(z, like):
     if isinstance(like, types.Float) and like.bitwidth == 32:
 
         def impl(z, like):
-            x = z if z < 30.0 else 30.0
-            x = x if x > -30.0 else -30.0
-            return 2.0 * SQRT_2_OVER_PI * (x + GELU_TANH_K * (x * x * x)), 0.0
+            x = z if z < GELU_TANH_ARG_MAX else GELU_TANH_ARG_MAX
+            x = x if x > -GELU_TANH_ARG_MAX else -GELU_TANH_ARG_MAX
+            return 2.0 * GELU_TANH_C * (x + GELU_TANH_K * (x * x * x)), 0.0
 
         return impl
     return lambda z, like: _gelu_tanh_2u_f64(z)
@@ -362,7 +318,7 @@ def gelu_tanh__forward(x, a, b):
     ze, e = vexp_mul(a, z * c, x)
     e = e * c
     r = z / (1.0 + e) if hi >= 0.0 else ze / (1.0 + e)
-    r = -0.0 if z < -30.0 else r  # 2u < -1975 there (u is computed from clamped x)
+    r = -0.0 if z < -GELU_TANH_ARG_MAX else r  # 2u < -1975 there (u is computed from clamped x)
     return at_inf(z, r, -0.0, INF)
 
 
@@ -372,9 +328,9 @@ def gelu_tanh__derivative(x, a, b):
     z = W(x)
     hi, lo = gelu_tanh_2u(z, x)
     s, sn = sigmoid_pair_dd(hi, lo, x)
-    zc = z if z < 30.0 else 30.0
-    zc = zc if zc > -30.0 else -30.0
-    du = 2.0 * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_TANH_K * (zc * zc))
+    zc = z if z < GELU_TANH_ARG_MAX else GELU_TANH_ARG_MAX
+    zc = zc if zc > -GELU_TANH_ARG_MAX else -GELU_TANH_ARG_MAX
+    du = 2.0 * GELU_TANH_C * (1.0 + 3.0 * GELU_TANH_K * (zc * zc))
     return at_inf(z, s + zc * (s * sn) * du, 0.0, 1.0)
 
 
@@ -595,18 +551,18 @@ def softplus__derivative(x, a, b):
 @njit(**_JIT)
 def _mish_t(z, like):
     """tanh(softplus(z)) = n / (n + 2), n = e (e + 2), e = exp(z) (1 above z = 20)."""
-    e = vexp(z if z < 20.0 else 20.0, like)
+    e = vexp(z if z < MISH_ARG_MAX else MISH_ARG_MAX, like)
     n = e * (e + 2.0)
-    return n / (n + 2.0) if z <= 20.0 else 1.0
+    return n / (n + 2.0) if z <= MISH_ARG_MAX else 1.0
 
 
 @njit(**_JIT)
 def mish__forward(x, a, b):
     """mish(x) = x tanh(softplus(x)) = (x e)(e + 2) / (n + 2), n = e (e + 2), e = exp(x)"""
     z = W(x)
-    ze, e = vexp_mul(z if z < 20.0 else 20.0, z, x)
+    ze, e = vexp_mul(z if z < MISH_ARG_MAX else MISH_ARG_MAX, z, x)
     n = e * (e + 2.0)
-    r = (ze * (e + 2.0)) / (n + 2.0) if z <= 20.0 else z
+    r = (ze * (e + 2.0)) / (n + 2.0) if z <= MISH_ARG_MAX else z
     return at_inf(z, r, -0.0, INF)
 
 
@@ -683,9 +639,9 @@ def hardswish__forward(x, a, b):
 
 @njit(**_JIT)
 def hardswish__derivative(x, a, b):
-    """hardswish'(x) = 0 if x < -3 else (x/3 + 1/2 if x <= 3 else 1)"""
+    """hardswish'(x) = 0 if x <= -3 else (x/3 + 1/2 if x <= 3 else 1)"""
     mid = x / T(3.0, x) + T(0.5, x)
-    return T(0.0, x) if x < -3 else (mid if x <= 3 else T(1.0, x))
+    return T(0.0, x) if x <= -3 else (mid if x <= 3 else T(1.0, x))
 
 
 @njit(**_JIT)

@@ -4,45 +4,49 @@ llvmlite ships no SVML, so ``math.exp`` & co. inside a Numba loop are scalar
 libm calls that block vectorization.  The functions here use only +, -, *, /,
 fused multiply-add, comparisons feeding selects, int<->float conversions and
 bit casts (``numba.extending.intrinsic``), which LLVM vectorizes to AVX2 /
-AVX-512.  All are inlined at the Numba IR level (``inline="always"``): LLVM's own inliner gives up on the larger ones in serial loops, which then stay scalar.
+AVX-512.  All are inlined at the Numba IR level (``inline="always"``): LLVM's
+own inliner gives up on the larger ones in serial loops, which then stay scalar.
+Constants and coefficients come from :mod:`fastact._constants` (the Cython
+backend's C header is rendered from the same module).
 
 Naming (stable; other modules import these):
 
-``exp_f64, expm1_f64, log1p_f64, tanh_f64, ndtr_f64`` (float64 -> float64)
+``exp_f64, expm1_f64, log1p_f64, ndtr_f64`` (float64 -> float64)
     full float64 accuracy (<= ~2 ULP) over the whole range; NaN -> NaN,
     +-inf -> the limits, subnormal results handled.
-``exp_lp, expm1_lp, log1p_lp, tanh_lp, ndtr_lp`` (float64 -> float64)
+``exp_lp, expm1_lp, log1p_lp, ndtr_lp`` (float64 -> float64)
     "float32 precision" (relative error < 1e-9 plus float64 rounding) with
     shorter polynomials: the building blocks of float32 kernels, which compute
     in float64 internally and round once at the end.
-``exp_f32, expm1_f32, log1p_f32, tanh_f32`` (float32 -> float32)
-    the ``_lp`` versions wrapped for float32 arguments.
 ``exp_f32n, exp_mul_f32n, log1p_unit_f32n, sigmoid_f32n, sigmoid_pair_f32n,
 mul_sigmoid_f32n, sigmoid_pair_dd_f32n`` (float32 -> float32)
-    computed natively in float32 (16 AVX-512 lanes instead of 8): Cody-Waite
-    reduction with a 9-bit ln2 head, Cephes' degree-5 expf and degree-8 logf
-    minimax polynomials, 2^n built from int32 exponent bits (``pow2_f32``) and
-    applied as several factors so that a subnormal result is rounded once.
-    exp_f32n <= 1 ulp, log1p_unit_f32n (0 <= e <= 1) <= 0.9 ulp.
+    computed natively in float32 (16 AVX-512 lanes instead of 8): Cephes'
+    degree-5 expf and degree-8 logf minimax polynomials, 2^n built from int32
+    exponent bits (``pow2_f32``) and applied as several factors so that a
+    subnormal result is rounded once.  exp_f32n <= 1 ulp, log1p_unit_f32n
+    (0 <= e <= 1) <= 0.9 ulp.
 ``vexp(z, like), vexpm1, vlog1p, vtanh, vndtr, vtanhshrink``
-    float64 ``z``; pick ``_lp`` when ``like`` is a float32 value, else ``_f64``
-    (resolved at compile time): one scalar formula serves both dtypes.
+    float64 ``z``; the float32-precision version when ``like`` is a float32
+    value, else the full one (resolved at compile time): one scalar formula
+    serves both dtypes.
 
-Method (exp family): n = round(x / ln 2) (by adding and subtracting 1.5*2**52),
-r = x - n ln2 with ln2 split in a 32-bit high part (n * ln2_hi exact) and a
-low part; expm1(r) by its Taylor polynomial on |r| <= ln2/2 (degree 13:
-truncation < 2e-17 relative; degree 8 for _lp: < 1e-9); exp(x) = 2^n (1 + p)
-with 2^n built by a bit cast (as two factors so that subnormal results and
-overflow come out right), expm1(x) = 2^n p + (2^n - 1).
+Method (exp family): ``exp_reduce``, the one range reduction: n = round(x / ln 2)
+(by adding and subtracting 1.5*2**52), r = x - n ln2 with ln2 split in a 32-bit
+high part (n * ln2_hi exact) and a low part; expm1(r) by its Taylor polynomial
+on |r| <= ln2/2 (degree 13: truncation < 2e-17 relative; to r**9 for _lp:
+< 1e-11); exp(x) = 2^n (1 + p) with 2^n built by a bit cast (as two factors so
+that subnormal results and overflow come out right), expm1(x) = 2^n p + (2^n - 1).
 log1p: u = 1 + x, c = (x - (u - 1)) / u corrects the rounding of u,
 u = 2^k m with m in [sqrt(1/2), sqrt(2)) read from the bits,
 log m = 2 atanh(s), s = (m - 1) / (m + 1), odd series in s (|s| <= 0.1716).
 tanh(x) = sign(x) e / (e + 2), e = expm1(2|x|).
-ndtr (Phi, the standard normal CDF): Phi(x) = erfc(-x/sqrt 2) / 2 with
-erfc(z) = t h(t) exp(-z**2), t = 2 / (2 + z), h a Chebyshev series in t
-(``_coefficients.ERFCX_T_*``), and exp(-x**2/2) evaluated with x**2 = p + e
-split exactly by an FMA (so the lower tail down to x = -38 keeps full
-relative accuracy).
+ndtr (Phi, the standard normal CDF): W. J. Cody's rational approximations
+(float64), the tails as exp(-x**2/2) R(|x|) with x**2 = p + e split exactly by an
+FMA (so the lower tail down to x = -38 keeps full relative accuracy); for float32
+results the Chebyshev fit of Numerical Recipes (erfc(z) = t exp(-z**2 + P(t))).
+tanhshrink: x**3 g(x**2) for |x| < 1 (g a polynomial in w = x**2,
+``TANHSHRINK_W``), (|x| - 1) + 2/(e^{2|x|} + 1) above.  Phi and tanhshrink are
+the algorithms of the Cython backend's vmath.h too.
 """
 from __future__ import annotations
 
@@ -53,7 +57,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
-from . import _coefficients as _coef
+from .. import _constants as C
 
 _JIT = dict(nogil=True, cache=True, inline="always", error_model="numpy")
 
@@ -115,20 +119,50 @@ def pow2_f32(typingctx, nf):
 
 
 # ------------------------------------------------------------------ constants
-LOG2E = 1.4426950408889634
-LN2 = 0.6931471805599453
-LN2_HI = 0.6931471803691238  # ln2 rounded to 32 significant bits
-LN2_LO = 1.9082149292705877e-10  # ln2 - LN2_HI
-SHIFTER = 6755399441055744.0  # 1.5 * 2**52: (x + SHIFTER) - SHIFTER rounds x to an integer
-EXP_HI = 709.8  # exp overflows above log(DBL_MAX) = 709.78
-EXP_LO = -746.0  # exp underflows to 0 below -745.13
+# (the names the softmax kernels read)
+LOG2E = C.LOG2E
+LN2 = C.LN2
+LN2_HI = C.LN2_HI
+LN2_LO = C.LN2_LO
+SHIFTER = C.ROUND_SHIFT
 INF = math.inf
 NAN = math.nan
-INV_SQRT2 = 0.7071067811865476
-INV_SQRT2_LO = -4.833646656726457e-17  # 1/sqrt(2) - INV_SQRT2
-TWO_OVER_SQRT_PI = 1.1283791670955126
-INV_SQRT_2PI = 0.3989422804014327
-TINY = 5.551115123125783e-17  # 2**-54: below, expm1(x) = log1p(x) = tanh(x) = x
+
+
+def _is_f32(t):
+    return isinstance(t, types.Float) and t.bitwidth == 32
+
+
+def _horner(coeffs, name):
+    """A jitted c0 r^n + ... + cn (coefficients highest first) by Horner with FMA, as
+    straight-line code; float32 coefficients stay float32 (16 AVX-512 lanes)."""
+    def lit(c):
+        return f"f32({float(c)!r})" if isinstance(c, np.float32) else repr(float(c))
+
+    lines = [f"def {name}(r):", f"    q = {lit(coeffs[0])}"]
+    lines += [f"    q = fma(q, r, {lit(c)})" for c in coeffs[1:]]
+    namespace = {"fma": fma, "f32": np.float32}
+    exec("\n".join(lines + ["    return q"]), namespace)  # noqa: S102 - generated, constant
+    fn = namespace[name]
+    fn.__doc__ = f"Polynomial of degree {len(coeffs) - 1} (Horner, FMA)."
+    return njit(nogil=True, inline="always", error_model="numpy")(fn)
+
+
+_expm1_taylor = _horner(C.EXPM1_TAYLOR, "_expm1_taylor")
+_expm1_taylor_lp = _horner(C.EXPM1_TAYLOR_R9, "_expm1_taylor_lp")
+_log_atanh = _horner(C.LOG_ATANH_SERIES[2:], "_log_atanh")  # to s**21
+_log_atanh_lp = _horner(C.LOG_ATANH_SERIES[6:], "_log_atanh_lp")  # to s**13
+_expm1_cephes_f32 = _horner(C.EXPM1_CEPHES_F32, "_expm1_cephes_f32")
+_log1p_cephes_f32 = _horner(C.LOG1P_CEPHES_F32, "_log1p_cephes_f32")
+_cody_central_num = _horner(C.NORMCDF_CODY_CENTRAL_NUM, "_cody_central_num")
+_cody_central_den = _horner(C.NORMCDF_CODY_CENTRAL_DEN, "_cody_central_den")
+_cody_mid_num = _horner(C.NORMCDF_CODY_MID_NUM, "_cody_mid_num")
+_cody_mid_den = _horner(C.NORMCDF_CODY_MID_DEN, "_cody_mid_den")
+_cody_far_num = _horner(C.NORMCDF_CODY_FAR_NUM, "_cody_far_num")
+_cody_far_den = _horner(C.NORMCDF_CODY_FAR_DEN, "_cody_far_den")
+_normcdf_nr = _horner(C.NORMCDF_NR, "_normcdf_nr")
+_tanhshrink_w_f64 = _horner(C.TANHSHRINK_W, "_tanhshrink_w_f64")
+_tanhshrink_w_lp = _horner(C.TANHSHRINK_W_LP, "_tanhshrink_w_lp")
 
 
 @njit(**_JIT)
@@ -137,53 +171,56 @@ def pow2_f64(n):
     return i64_as_f64((n + 1023) << 52)
 
 
+# ------------------------------------------------------------ range reduction
+def exp_reduce(x):  # pragma: no cover - only ever compiled
+    """(n, r): x = n ln2 + r, n = round(x / ln2) as a float, |r| <= ~ln2/2, for a
+    clamped x of either float type (the float type's ln2 split; float32: the low
+    step by FMA).  The one place the exp range reduction is written."""
+    raise NotImplementedError
+
+
+@overload(exp_reduce, inline="always")
+def _exp_reduce(x):
+    if _is_f32(x):
+        log2e, shift, hi, lo = C.LOG2E_F32, C.ROUND_SHIFT_F32, C.LN2_HI_F32, C.LN2_LO_F32
+
+        def impl(x):
+            nf = (x * log2e + shift) - shift
+            return nf, fma(nf, -lo, x - nf * hi)
+
+        return impl
+
+    def impl(x):
+        nf = (x * LOG2E + SHIFTER) - SHIFTER
+        return nf, (x - nf * LN2_HI) - nf * LN2_LO
+
+    return impl
+
+
 @njit(**_JIT)
-def is_nan(x):
-    """x != x."""
-    return x != x
+def _clamp(x, lo, hi):
+    """x clamped to [lo, hi]; NaN gives lo (callers restore it)."""
+    xc = x if x < hi else hi
+    return xc if xc > lo else lo
 
 
-# ------------------------------------------------------- expm1 on |r| <= ln2/2
 @njit(**_JIT)
 def _expm1_poly_f64(r):
-    """expm1(r) for |r| <= 0.3466: Taylor degree 13 (relative error < 2e-17), FMA Horner."""
-    q = 1.0 / 6227020800.0
-    q = fma(q, r, 1.0 / 479001600.0)
-    q = fma(q, r, 1.0 / 39916800.0)
-    q = fma(q, r, 1.0 / 3628800.0)
-    q = fma(q, r, 1.0 / 362880.0)
-    q = fma(q, r, 1.0 / 40320.0)
-    q = fma(q, r, 1.0 / 5040.0)
-    q = fma(q, r, 1.0 / 720.0)
-    q = fma(q, r, 1.0 / 120.0)
-    q = fma(q, r, 1.0 / 24.0)
-    q = fma(q, r, 1.0 / 6.0)
-    q = fma(q, r, 0.5)
-    return fma(r * r, q, r)
+    """expm1(r) for |r| <= 0.3466: Taylor degree 13 (relative error < 2e-17)."""
+    return fma(r * r, _expm1_taylor(r), r)
 
 
 @njit(**_JIT)
 def _expm1_poly_lp(r):
-    """expm1(r) for |r| <= 0.3466: Taylor degree 8 (relative error < 1e-9)."""
-    q = 1.0 / 362880.0
-    q = fma(q, r, 1.0 / 40320.0)
-    q = fma(q, r, 1.0 / 5040.0)
-    q = fma(q, r, 1.0 / 720.0)
-    q = fma(q, r, 1.0 / 120.0)
-    q = fma(q, r, 1.0 / 24.0)
-    q = fma(q, r, 1.0 / 6.0)
-    q = fma(q, r, 0.5)
-    return fma(r * r, q, r)
+    """expm1(r) for |r| <= 0.3466: Taylor to r**9 (relative error < 1e-11)."""
+    return fma(r * r, _expm1_taylor_lp(r), r)
 
 
 # ------------------------------------------------------------------------ exp
 @njit(**_JIT)
 def exp_f64(x):
     """exp(x) = 2^n (1 + expm1(r)), r = x - n ln2, float64, <= 1 ULP."""
-    xc = x if x < EXP_HI else EXP_HI
-    xc = xc if xc > EXP_LO else EXP_LO  # NaN ends up here; restored below
-    nf = (xc * LOG2E + SHIFTER) - SHIFTER
-    r = (xc - nf * LN2_HI) - nf * LN2_LO
+    nf, r = exp_reduce(_clamp(x, C.EXP_ARG_MIN, C.EXP_ARG_MAX))
     p = 1.0 + _expm1_poly_f64(r)
     n = int(nf)
     n1 = n >> 1
@@ -199,10 +236,7 @@ def exp_mul_f64(x, m):
     factors so that x down to -1500 works: m exp(x) is a normal number for
     x = -714, m = -714 (silu) although exp(-714) is subnormal, and is still
     non-zero for m ~ 1e308, x ~ -1400."""
-    xc = x if x < EXP_HI else EXP_HI
-    xc = xc if xc > -1500.0 else -1500.0
-    nf = (xc * LOG2E + SHIFTER) - SHIFTER
-    r = (xc - nf * LN2_HI) - nf * LN2_LO
+    nf, r = exp_reduce(_clamp(x, C.EXP_MUL_ARG_MIN, C.EXP_ARG_MAX))
     p = 1.0 + _expm1_poly_f64(r)
     n = int(nf)
     q = n >> 2
@@ -224,15 +258,12 @@ def exp_mul_lp(x, m):
 def exp_lp(x):
     """exp(x) with relative error < 1e-9 where the result fits a float32.
 
-    Below -110 the result is 0, above 90 it is inf (both far outside
-    float32's range); NaN propagates."""
-    xc = x if x < 90.0 else 90.0
-    xc = xc if xc > -110.0 else -110.0
-    nf = (xc * LOG2E + SHIFTER) - SHIFTER
-    r = (xc - nf * LN2_HI) - nf * LN2_LO
+    0 below EXP_ARG_MIN_LP, inf above EXP_ARG_MAX_LP (both far outside float32's
+    range); NaN propagates."""
+    nf, r = exp_reduce(_clamp(x, C.EXP_ARG_MIN_LP, C.EXP_ARG_MAX_LP))
     y = (1.0 + _expm1_poly_lp(r)) * pow2_f64(int(nf))
-    y = 0.0 if x < -110.0 else y  # exact limits: a huge factor must not revive them
-    y = INF if x > 90.0 else y
+    y = 0.0 if x < C.EXP_ARG_MIN_LP else y  # exact limits: a huge factor must not revive them
+    y = INF if x > C.EXP_ARG_MAX_LP else y
     return x if x != x else y
 
 
@@ -240,10 +271,7 @@ def exp_lp(x):
 @njit(**_JIT)
 def expm1_f64(x):
     """expm1(x) = 2^n expm1(r) + (2^n - 1) (n < 54), 2^n (1 + expm1(r)) above."""
-    xc = x if x < EXP_HI else EXP_HI
-    xc = xc if xc > -40.0 else -40.0
-    nf = (xc * LOG2E + SHIFTER) - SHIFTER
-    r = (xc - nf * LN2_HI) - nf * LN2_LO
+    nf, r = exp_reduce(_clamp(x, C.EXPM1_ARG_MIN, C.EXPM1_ARG_MAX))
     p = _expm1_poly_f64(r)
     n = int(nf)
     n1 = n >> 1
@@ -252,23 +280,20 @@ def expm1_f64(x):
     s = s1 * s2
     small = s * p + (s - 1.0)
     big = (1.0 + p) * s1 * s2
-    y = small if n < 54 else big
-    y = x if math.fabs(x) < TINY else y  # keeps -0.0 and subnormals
+    y = small if n < 54 else big  # 2^n - 1 rounds to 2^n from n = 54 on
+    y = x if math.fabs(x) < C.TINY else y  # keeps -0.0 and subnormals
     return x if x != x else y
 
 
 @njit(**_JIT)
 def expm1_lp(x):
     """expm1(x), relative error < 1e-9 for float32-representable results."""
-    xc = x if x < 90.0 else 90.0
-    xc = xc if xc > -40.0 else -40.0
-    nf = (xc * LOG2E + SHIFTER) - SHIFTER
-    r = (xc - nf * LN2_HI) - nf * LN2_LO
+    nf, r = exp_reduce(_clamp(x, C.EXPM1_ARG_MIN, C.EXP_ARG_MAX_LP))
     p = _expm1_poly_lp(r)
     s = pow2_f64(int(nf))
     y = s * p + (s - 1.0)
-    y = INF if x > 90.0 else y
-    y = x if math.fabs(x) < TINY else y
+    y = INF if x > C.EXP_ARG_MAX_LP else y
+    y = x if math.fabs(x) < C.TINY else y
     return x if x != x else y
 
 
@@ -279,16 +304,16 @@ def _log1p_parts(x):
     u = 1.0 + x
     c = (x - (u - 1.0)) / u  # u's rounding error, relative (0 for large x)
     c = c if u < 9007199254740992.0 else 0.0
-    iu = f64_as_i64(u) + (0x3FF0000000000000 - 0x3FE6A09E667F3BCD)
+    iu = f64_as_i64(u) + (0x3FF0000000000000 - C.LOG_SPLIT_BITS)
     k = (iu >> 52) - 1023
-    m = i64_as_f64((iu & 0x000FFFFFFFFFFFFF) + 0x3FE6A09E667F3BCD)
+    m = i64_as_f64((iu & 0x000FFFFFFFFFFFFF) + C.LOG_SPLIT_BITS)
     s = (m - 1.0) / (m + 1.0)
     return k, s, c
 
 
 @njit(**_JIT)
 def _log1p_finish(x, y):
-    y = x if math.fabs(x) < TINY else y  # keeps -0.0 and subnormals
+    y = x if math.fabs(x) < C.TINY else y  # keeps -0.0 and subnormals
     y = -INF if x == -1.0 else y
     y = NAN if x < -1.0 else y
     y = x if x == INF else y
@@ -300,17 +325,7 @@ def log1p_f64(x):
     """log1p(x) = k ln2 + 2 atanh(s) + c (see ``_log1p_parts``), float64."""
     k, s, c = _log1p_parts(x)
     w = s * s
-    q = 1.0 / 21.0
-    q = fma(q, w, 1.0 / 19.0)
-    q = fma(q, w, 1.0 / 17.0)
-    q = fma(q, w, 1.0 / 15.0)
-    q = fma(q, w, 1.0 / 13.0)
-    q = fma(q, w, 1.0 / 11.0)
-    q = fma(q, w, 1.0 / 9.0)
-    q = fma(q, w, 1.0 / 7.0)
-    q = fma(q, w, 1.0 / 5.0)
-    q = fma(q, w, 1.0 / 3.0)
-    log_m = 2.0 * s + (2.0 * s) * (w * q)
+    log_m = 2.0 * s + (2.0 * s) * (w * _log_atanh(w))
     kf = float(k)
     y = kf * LN2_HI + (log_m + (kf * LN2_LO + c))
     return _log1p_finish(x, y)
@@ -321,56 +336,56 @@ def log1p_lp(x):
     """log1p(x), relative error < 1e-9 (atanh series to s**13)."""
     k, s, c = _log1p_parts(x)
     w = s * s
-    q = 1.0 / 13.0
-    q = fma(q, w, 1.0 / 11.0)
-    q = fma(q, w, 1.0 / 9.0)
-    q = fma(q, w, 1.0 / 7.0)
-    q = fma(q, w, 1.0 / 5.0)
-    q = fma(q, w, 1.0 / 3.0)
-    log_m = 2.0 * s + (2.0 * s) * (w * q)
+    log_m = 2.0 * s + (2.0 * s) * (w * _log_atanh_lp(w))
     y = float(k) * LN2 + (log_m + c)
     return _log1p_finish(x, y)
 
 
+# ------------------------------------------------ precision chosen by a dtype
+def by_float32(name, params, on, f32_impl, other_impl, doc):
+    """A Numba-callable ``name(params)`` (``params`` like ``"z, like"``) that compiles
+    to ``f32_impl`` when the argument ``on`` is a float32, else to ``other_impl``
+    (resolved at compile time, inlined); both impls take ``params``."""
+    namespace = {"_is_f32": _is_f32, "f32_impl": f32_impl, "other_impl": other_impl}
+    exec(f"def {name}({params}):  # pragma: no cover - only ever compiled\n"  # noqa: S102
+         f"    raise NotImplementedError\n"
+         f"def typing({params}):\n"
+         f"    return f32_impl if _is_f32({on}) else other_impl\n", namespace)
+    stub = namespace[name]
+    stub.__doc__ = doc
+    overload(stub, inline="always")(namespace["typing"])
+    return stub
+
+
+def _by_precision(full, low, name):
+    """f(z, like): ``low(z)`` (float32 precision) for a float32 ``like``, else ``full(z)``."""
+    return by_float32(name, "z, like", "like", lambda z, like: low(z), lambda z, like: full(z),
+                      f"{full.__name__}(z) or, for a float32 ``like``, {low.__name__}(z).")
+
+
+def _value_by_precision(full, low, name):
+    """f(like): the constant ``low`` for a float32 ``like``, else ``full``."""
+    return by_float32(name, "like", "like", lambda like: low, lambda like: full,
+                      f"{full!r}, or {low!r} for a float32 ``like``.")
+
+
+vexp = _by_precision(exp_f64, exp_lp, "vexp")
+vexpm1 = _by_precision(expm1_f64, expm1_lp, "vexpm1")
+vlog1p = _by_precision(log1p_f64, log1p_lp, "vlog1p")
+_tanh_arg_max = _value_by_precision(C.TANH_ARG_MAX, C.TANH_ARG_MAX_LP, "_tanh_arg_max")
+_tanhshrink_w = _by_precision(_tanhshrink_w_f64, _tanhshrink_w_lp, "_tanhshrink_w")
+
+
 # ----------------------------------------------------------------------- tanh
 @njit(**_JIT)
-def tanh_f64(x):
-    """tanh(x) = sign(x) e / (e + 2), e = expm1(2|x|) (|x| clamped to 22)."""
-    a = math.fabs(x)
-    a = a if a < 22.0 else 22.0
-    e = expm1_f64(a + a)
-    y = math.copysign(e / (e + 2.0), x)
-    return x if x != x else y
-
-
-@njit(**_JIT)
-def tanh_lp(x):
-    """tanh(x) for float32 results (e = expm1_lp(2|x|), |x| clamped to 12)."""
-    a = math.fabs(x)
-    a = a if a < 12.0 else 12.0
-    e = expm1_lp(a + a)
-    y = math.copysign(e / (e + 2.0), x)
-    return x if x != x else y
-
-
-# ------------------------------------------------------- Chebyshev evaluation
-def _clenshaw(coeffs, name):
-    """A jitted straight-line Clenshaw evaluation of sum c_k T_k(s)."""
-    lines = [f"def {name}(s):", "    s2 = s + s", "    b1 = 0.0", "    b2 = 0.0"]
-    for c in reversed(coeffs[1:]):
-        lines.append(f"    b1, b2 = {c!r} + s2 * b1 - b2, b1")
-    lines.append(f"    return {coeffs[0]!r} + s * b1 - b2")
-    namespace: dict = {}
-    exec("\n".join(lines), namespace)  # noqa: S102 - constant, generated text
-    fn = namespace[name]
-    fn.__doc__ = f"Chebyshev series of degree {len(coeffs) - 1} (Clenshaw)."
-    return njit(nogil=True, inline="always", error_model="numpy")(fn)
-
-
-_erfcx_t_f64 = _clenshaw(_coef.ERFCX_T_28, "_erfcx_t_f64")
-_erfcx_t_lp = _clenshaw(_coef.ERFCX_T_15, "_erfcx_t_lp")
-_tanhshrink_w_f64 = _clenshaw(_coef.TANHSHRINK_W_17, "_tanhshrink_w_f64")
-_tanhshrink_w_lp = _clenshaw(_coef.TANHSHRINK_W_8, "_tanhshrink_w_lp")
+def vtanh(z, like):
+    """tanh(z) = sign(z) e / (e + 2), e = expm1(2|z|), |z| clamped where tanh rounds
+    to 1 (float32 precision for a float32 ``like``)."""
+    a = math.fabs(z)
+    a = a if a < _tanh_arg_max(like) else _tanh_arg_max(like)
+    e = vexpm1(a + a, like)
+    y = math.copysign(e / (e + 2.0), z)
+    return z if z != z else y
 
 
 # ------------------------------------------------------- normal CDF / density
@@ -378,38 +393,38 @@ _tanhshrink_w_lp = _clenshaw(_coef.TANHSHRINK_W_8, "_tanhshrink_w_lp")
 def exp_neg_half_square_f64(x):
     """exp(-x**2 / 2) with x**2 = p + e split exactly by an FMA (|x| clamped to 40)."""
     a = math.fabs(x)
-    a = a if a < 40.0 else 40.0
+    a = a if a < C.NORMCDF_ARG_MAX else C.NORMCDF_ARG_MAX
     p = a * a
     e = fma(a, a, -p)
     return exp_f64(-0.5 * p) * (1.0 - 0.5 * e)
 
 
 @njit(**_JIT)
-def half_erfcx_f64(a):
-    """erfcx(a / sqrt 2) / 2 for a = |x| >= 0: t h(t) / 2, t = 2/(2+z), z = a/sqrt 2.
+def _normcdf_central(x):
+    """Phi(x) for |x| <= NORMCDF_CENTRAL_MAX: 1/2 + x P(x**2) / Q(x**2) (Cody)."""
+    xsq = x * x
+    return 0.5 + x * _cody_central_num(xsq) / _cody_central_den(xsq)
 
-    t h(t) is erfcx at z_t = 2/t - 2, which differs from the true z by the
-    rounding of z, of 2 + z and of t; that difference d = ((2 + z) t - 2) / t
-    (FMA residuals) is put back to first order:
-    erfcx(z) = erfcx(z_t) (1 + (2z - 2/(sqrt(pi) erfcx(z_t))) d).
-    """
-    a = a if a < 40.0 else 40.0  # erfc(40/sqrt 2) = 0 in float64; keeps d finite
-    z = a * INV_SQRT2
-    dz = fma(a, INV_SQRT2, -z) + a * INV_SQRT2_LO  # z_true - z
-    w = 2.0 + z
-    ew = (2.0 - w) + z  # 2 + z - w (exact, w >= 2 > z or Sterbenz)
-    t = 2.0 / w
-    rho = fma(t, w, -2.0) + t * (ew + dz)  # (2 + z_true) t - 2
-    e = t * _erfcx_t_f64(t + t - 1.0)
-    e = e + e * ((2.0 * z - TWO_OVER_SQRT_PI / e) * (rho / t))
-    return 0.5 * e
+
+@njit(**_JIT)
+def _normcdf_tail_ratio(a):
+    """Phi(-a) e^(a**2/2) for a = |x| > NORMCDF_CENTRAL_MAX (Cody's two tail ranges,
+    both evaluated, then a select)."""
+    mid = _cody_mid_num(a) / _cody_mid_den(a)
+    al = a if a < C.NORMCDF_FAR_ARG_MAX else C.NORMCDF_FAR_ARG_MAX
+    z = 1.0 / (al * al)
+    far = (C.INV_SQRT_2PI - z * _cody_far_num(z) / _cody_far_den(z)) / a
+    return mid if a <= C.NORMCDF_FAR_MIN else far
 
 
 @njit(**_JIT)
 def ndtr_f64(x):
-    """Phi(x) = erfc(-x/sqrt 2)/2; erfc(z) = erfcx(z) exp(-z**2) (see half_erfcx_f64)."""
-    half_erfc = half_erfcx_f64(math.fabs(x)) * exp_neg_half_square_f64(x)
-    y = half_erfc if x < 0.0 else 1.0 - half_erfc
+    """Phi(x) by W. J. Cody's rational approximations (see fastact._constants), the
+    tails as e^(-x**2/2) R(|x|) with x**2 split exactly."""
+    a = math.fabs(x)
+    lower = _normcdf_tail_ratio(a) * exp_neg_half_square_f64(x)
+    y = lower if x < 0.0 else 1.0 - lower
+    y = _normcdf_central(x) if a <= C.NORMCDF_CENTRAL_MAX else y
     return x if x != x else y
 
 
@@ -417,9 +432,11 @@ def ndtr_f64(x):
 def ndtr_mul_f64(x, m):
     """m * Phi(x), with m applied before the tiny exp factor (no early subnormal
     rounding in gelu's lower tail, where x Phi(x) is normal but Phi(x) is not)."""
-    half_erfcx = half_erfcx_f64(math.fabs(x))
+    a = math.fabs(x)
+    ratio = _normcdf_tail_ratio(a)
     e = exp_neg_half_square_f64(x)
-    y = (m * half_erfcx) * e if x < 0.0 else m * (1.0 - half_erfcx * e)
+    y = (m * ratio) * e if x < 0.0 else m * (1.0 - ratio * e)
+    y = m * _normcdf_central(x) if a <= C.NORMCDF_CENTRAL_MAX else y
     return x if x != x else y
 
 
@@ -431,82 +448,55 @@ def ndtr_mul_lp(x, m):
 
 @njit(**_JIT)
 def ndtr_lp(x):
-    """Phi(x) for float32 results (shorter series, plain exp(-x*x/2))."""
+    """Phi(x) for float32 results (~1e-7 relative): Phi(-|x|) = erfc(z)/2 =
+    t exp(-z**2 + P(t)) / 2, t = 1/(1 + z/2), z = |x|/sqrt 2 (Numerical Recipes' fit)."""
     a = math.fabs(x)
-    a = a if a < 40.0 else 40.0
-    z = a * INV_SQRT2
-    t = 2.0 / (2.0 + z)
-    half_erfc = 0.5 * t * _erfcx_t_lp(t + t - 1.0) * exp_lp(-0.5 * (a * a))
-    y = half_erfc if x < 0.0 else 1.0 - half_erfc
+    a = a if a < C.NORMCDF_ARG_MAX else C.NORMCDF_ARG_MAX
+    t = 1.0 / (1.0 + 0.5 * (a * C.INV_SQRT2))
+    lower = 0.5 * t * exp_lp(_normcdf_nr(t) - 0.5 * (a * a))
+    y = lower if x < 0.0 else 1.0 - lower
     return x if x != x else y
+
+
+vndtr = _by_precision(ndtr_f64, ndtr_lp, "vndtr")
+vndtr_mul = by_float32("vndtr_mul", "z, m, like", "like", lambda z, m, like: ndtr_mul_lp(z, m),
+                       lambda z, m, like: ndtr_mul_f64(z, m),
+                       "m * Phi(z): ndtr_mul_f64, or ndtr_mul_lp for a float32 ``like``.")
+vexp_mul = by_float32("vexp_mul", "z, m, like", "like", lambda z, m, like: exp_mul_lp(z, m),
+                      lambda z, m, like: exp_mul_f64(z, m),
+                      "(m exp(z), exp(z)): exp_mul_f64, or exp_mul_lp for a float32 ``like``.")
 
 
 # ------------------------------------------------------------- tanhshrink
 @njit(**_JIT)
-def tanhshrink_f64(x):
-    """x - tanh(x): x**3 g(x**2) (Chebyshev) for |x| < 1, else (|x|-1) + 2/(e^{2|x|}+1)."""
-    a = math.fabs(x)
+def vtanhshrink(z, like):
+    """z - tanh(z): z**3 g(z**2) (polynomial in w = z**2) for |z| < 1, else
+    (|z| - 1) + 2/(e^{2|z|} + 1) (float32 precision for a float32 ``like``)."""
+    a = math.fabs(z)
     w = a * a if a < 1.0 else 1.0
-    small = a * w * _tanhshrink_w_f64(w + w - 1.0)
-    large = (a - 1.0) + 2.0 / (exp_f64(a + a) + 1.0)
-    y = math.copysign(small if a < 1.0 else large, x)
-    return x if x != x else y
-
-
-@njit(**_JIT)
-def tanhshrink_lp(x):
-    """x - tanh(x) for float32 results."""
-    a = math.fabs(x)
-    w = a * a if a < 1.0 else 1.0
-    small = a * w * _tanhshrink_w_lp(w + w - 1.0)
-    large = (a - 1.0) + 2.0 / (exp_lp(a + a) + 1.0)
-    y = math.copysign(small if a < 1.0 else large, x)
-    return x if x != x else y
+    small = a * w * _tanhshrink_w(w, like)
+    large = (a - 1.0) + 2.0 / (vexp(a + a, like) + 1.0)
+    y = math.copysign(small if a < 1.0 else large, z)
+    return z if z != z else y
 
 
 # ------------------------------------------- native float32 (16 AVX-512 lanes)
 # float32 globals stay float32 in Numba (a float literal would widen to float64).
 F32_0 = np.float32(0.0)
 F32_1 = np.float32(1.0)
+F32_HALF = np.float32(0.5)
 F32_INF = np.float32(np.inf)
-F32_LOG2E = np.float32(LOG2E)
-F32_SHIFTER = np.float32(12582912.0)  # 1.5 * 2**23: (x + S) - S rounds x to an integer
+F32_SHIFTER = C.ROUND_SHIFT_F32
 F32_HALF_FLOOR = np.float32(0.25)  # (n/2 - 1/4) rounds to floor(n/2) for integer n
 F32_QUARTER_FLOOR = np.float32(0.375)  # (n/4 - 3/8) rounds to floor(n/4)
-F32_LN2_HI = np.float32(0.693359375)  # 9 significant bits: n * LN2_HI exact for |n| < 2**15
-F32_LN2_LO = np.float32(-2.12194440e-4)  # ln2 - F32_LN2_HI
-F32_EXP_HI = np.float32(89.0)  # expf overflows above 88.72
-F32_EXP_LO = np.float32(-110.0)  # expf is 0 below -103.98
-F32_EXP_MUL_LO = np.float32(-200.0)  # FLT_MAX exp(-200) rounds to 0
-# minimax coefficients of (exp(r) - 1 - r) / r**2 on |r| <= ln2/2 (Cephes expf)
-F32_EXP_P = (
-    np.float32(1.9875691500e-4),
-    np.float32(1.3981999507e-3),
-    np.float32(8.3334519073e-3),
-    np.float32(4.1665795894e-2),
-    np.float32(1.6666665459e-1),
-    np.float32(5.0000001201e-1),
-)
 
 
 @njit(**_JIT)
-def _exp_reduce_f32(x, lo, hi):
-    """(n, p): x clamped to [lo, hi] = n ln2 + r, |r| <= ln2/2, p = exp(r) (float32).
-
-    r = (x - n LN2_HI) - n LN2_LO with the first step exact; p = 1 + r + r**2 P(r),
-    P of degree 5 (relative error ~1 ulp)."""
-    xc = x if x < hi else hi
-    xc = xc if xc > lo else lo
-    nf = (xc * F32_LOG2E + F32_SHIFTER) - F32_SHIFTER
-    r = xc - nf * F32_LN2_HI
-    r = fma(nf, -F32_LN2_LO, r)
-    c0, c1, c2, c3, c4, c5 = F32_EXP_P
-    q = fma(c0, r, c1)
-    q = fma(q, r, c2)
-    q = fma(q, r, c3)
-    q = fma(q, r, c4)
-    q = fma(q, r, c5)
-    return nf, F32_1 + fma(q, r * r, r)
+def _expm1_reduced_f32n(x, lo, hi):
+    """(n, expm1(r)): x clamped to [lo, hi] = n ln2 + r, expm1(r) = r + r**2 P(r)
+    (Cephes' expf polynomial, relative error ~1 ulp), float32."""
+    nf, r = exp_reduce(_clamp(x, lo, hi))
+    return nf, fma(_expm1_cephes_f32(r), r * r, r)
 
 
 @njit(**_JIT)
@@ -515,10 +505,10 @@ def exp_f32n(x):
 
     exp(x) = p 2^n, 2^n applied as two factors 2^floor(n/2) 2^(n - floor(n/2)) so
     that a subnormal result is rounded once."""
-    nf, p = _exp_reduce_f32(x, F32_EXP_LO, F32_EXP_HI)
-    n1 = (nf * np.float32(0.5) - F32_HALF_FLOOR + F32_SHIFTER) - F32_SHIFTER
-    y = p * pow2_f32(n1) * pow2_f32(nf - n1)
-    y = F32_INF if x > F32_EXP_HI else y
+    nf, pm1 = _expm1_reduced_f32n(x, C.EXP_ARG_MIN_F32, C.EXP_ARG_MAX_F32)
+    n1 = (nf * F32_HALF - F32_HALF_FLOOR + F32_SHIFTER) - F32_SHIFTER
+    y = (F32_1 + pm1) * pow2_f32(n1) * pow2_f32(nf - n1)
+    y = F32_INF if x > C.EXP_ARG_MAX_F32 else y
     return x if x != x else y
 
 
@@ -526,25 +516,13 @@ def exp_f32n(x):
 def expm1_f32n(x):
     """expm1(x) in float32, <= ~1 ulp; -0.0 and subnormals kept, inf above 88.72.
 
-    x = n ln2 + r: expm1(x) = 2^n expm1(r) + (2^n - 1) with one rounding (FMA),
-    expm1(r) = r + r**2 P(r) (the expf polynomial without its 1); above 20,
-    expm1(x) = exp(x) in float32."""
-    xc = x if x > np.float32(-30.0) else np.float32(-30.0)  # expm1 = -1 below -17.4
-    xc = xc if xc < np.float32(20.0) else np.float32(20.0)
-    nf = (xc * F32_LOG2E + F32_SHIFTER) - F32_SHIFTER
-    r = xc - nf * F32_LN2_HI
-    r = fma(nf, -F32_LN2_LO, r)
-    c0, c1, c2, c3, c4, c5 = F32_EXP_P
-    q = fma(c0, r, c1)
-    q = fma(q, r, c2)
-    q = fma(q, r, c3)
-    q = fma(q, r, c4)
-    q = fma(q, r, c5)
-    p = fma(q, r * r, r)
+    x = n ln2 + r: expm1(x) = 2^n expm1(r) + (2^n - 1) with one rounding (FMA);
+    above EXPM1_AS_EXP_MIN_F32, expm1(x) = exp(x) in float32."""
+    nf, p = _expm1_reduced_f32n(x, C.EXPM1_ARG_MIN_F32, C.EXPM1_AS_EXP_MIN_F32)
     s = pow2_f32(nf)
     y = fma(s, p, s - F32_1)
-    y = exp_f32n(x) if x > np.float32(20.0) else y
-    y = x if abs(x) < np.float32(5.9604645e-08) else y  # |x| < 2**-24: expm1(x) rounds to x
+    y = exp_f32n(x) if x > C.EXPM1_AS_EXP_MIN_F32 else y
+    y = x if abs(x) < C.TINY_F32 else y
     return x if x != x else y
 
 
@@ -555,7 +533,8 @@ def exp_mul_f32n(x, m):
     m is multiplied in before the power-of-two scaling (four factors 2^q 2^q 2^q
     2^(n-3q), q = floor(n/4)): m exp(x) is normal for x = -90, m = -90 (silu)
     although exp(-90) is subnormal."""
-    nf, p = _exp_reduce_f32(x, F32_EXP_MUL_LO, F32_0)
+    nf, pm1 = _expm1_reduced_f32n(x, C.EXP_MUL_ARG_MIN_F32, F32_0)
+    p = F32_1 + pm1
     q = (nf * F32_HALF_FLOOR - F32_QUARTER_FLOOR + F32_SHIFTER) - F32_SHIFTER
     s1 = pow2_f32(q)
     s4 = pow2_f32(nf - np.float32(3.0) * q)
@@ -564,50 +543,26 @@ def exp_mul_f32n(x, m):
     return (x, x) if x != x else (my, y)
 
 
-F32_SQRT2 = np.float32(1.4142135)
-F32_HALF = np.float32(0.5)
-# minimax coefficients of (log(1+f) - f + f**2/2) / f**3 on sqrt(1/2)-1 <= f < sqrt(2)-1
-# (Cephes logf), highest degree first
-F32_LOG_P = (
-    np.float32(7.0376836292e-2),
-    np.float32(-1.1514610310e-1),
-    np.float32(1.1676998740e-1),
-    np.float32(-1.2420140846e-1),
-    np.float32(1.4249322787e-1),
-    np.float32(-1.6668057665e-1),
-    np.float32(2.0000714765e-1),
-    np.float32(-2.4999993993e-1),
-    np.float32(3.3333331174e-1),
-)
-
-
 @njit(**_JIT)
 def log1p_unit_f32n(e):
     """log1p(e) in float32 for 0 <= e <= 1 (the softplus/logsigmoid range), <= ~2 ulp.
 
     u = 1 + e = 2^k (1 + f) with k in {0, 1}, f in [sqrt(1/2)-1, sqrt(2)-1) exact,
-    log(1 + f) = f - f**2/2 + f**3 P(f), plus u's rounding error t = e - (u - 1)
-    (exact) as t/u, 1/u from two Newton steps (t is below 2**-24 u)."""
+    log(1 + f) = f - f**2/2 + f**3 P(f) (Cephes' logf polynomial), plus u's rounding
+    error t = e - (u - 1) (exact) as t/u, 1/u from two Newton steps (t is below
+    2**-24 u)."""
     u = F32_1 + e
     t = e - (u - F32_1)
-    big = u > F32_SQRT2
+    big = u > C.SQRT2_F32
     f = (u * F32_HALF - F32_1) if big else (u - F32_1)
     kf = F32_1 if big else F32_0
-    c0, c1, c2, c3, c4, c5, c6, c7, c8 = F32_LOG_P
-    q = fma(c0, f, c1)
-    q = fma(q, f, c2)
-    q = fma(q, f, c3)
-    q = fma(q, f, c4)
-    q = fma(q, f, c5)
-    q = fma(q, f, c6)
-    q = fma(q, f, c7)
-    q = fma(q, f, c8)
+    q = _log1p_cephes_f32(f)
     z = f * f
     r = np.float32(1.5) - F32_HALF * u  # ~1/u within 12%
     r = r * (np.float32(2.0) - u * r)  # within 1.5%
-    lo = fma(kf, F32_LN2_LO, t * r)
+    lo = fma(kf, C.LN2_LO_F32, t * r)
     y = fma(f * z, q, lo) - F32_HALF * z
-    return fma(kf, F32_LN2_HI, f + y)
+    return fma(kf, C.LN2_HI_F32, f + y)
 
 
 @njit(**_JIT)
@@ -651,80 +606,3 @@ def sigmoid_pair_dd_f32n(hi, lo):
     d = F32_1 / (F32_1 + e)
     ed = e * d
     return (d, ed) if hi >= F32_0 else (ed, d)
-
-
-# ------------------------------------------------------------ float32 wrappers
-@njit(**_JIT)
-def exp_f32(x):
-    """exp(x), float32 in and out (exp_lp in float64, rounded once)."""
-    return np.float32(exp_lp(np.float64(x)))
-
-
-@njit(**_JIT)
-def expm1_f32(x):
-    """expm1(x), float32 in and out."""
-    return np.float32(expm1_lp(np.float64(x)))
-
-
-@njit(**_JIT)
-def log1p_f32(x):
-    """log1p(x), float32 in and out."""
-    return np.float32(log1p_lp(np.float64(x)))
-
-
-@njit(**_JIT)
-def tanh_f32(x):
-    """tanh(x), float32 in and out."""
-    return np.float32(tanh_lp(np.float64(x)))
-
-
-# ------------------------------------------------ precision chosen by a dtype
-def _by_precision(full, low, name):
-    """A function f(z, like) that compiles to ``low(z)`` if ``like`` is float32."""
-
-    def stub(z, like):  # pragma: no cover - only ever compiled
-        raise NotImplementedError
-
-    stub.__name__ = stub.__qualname__ = name
-    stub.__doc__ = f"{full.__name__}(z) or, for a float32 ``like``, {low.__name__}(z)."
-
-    @overload(stub, inline="always")
-    def _impl(z, like):
-        if isinstance(like, types.Float) and like.bitwidth == 32:
-            return lambda z, like: low(z)
-        return lambda z, like: full(z)
-
-    return stub
-
-
-vexp = _by_precision(exp_f64, exp_lp, "vexp")
-vexpm1 = _by_precision(expm1_f64, expm1_lp, "vexpm1")
-vlog1p = _by_precision(log1p_f64, log1p_lp, "vlog1p")
-vtanh = _by_precision(tanh_f64, tanh_lp, "vtanh")
-vndtr = _by_precision(ndtr_f64, ndtr_lp, "vndtr")
-vtanhshrink = _by_precision(tanhshrink_f64, tanhshrink_lp, "vtanhshrink")
-
-
-def vndtr_mul(z, m, like):  # pragma: no cover - only ever compiled
-    """m * Phi(z): ndtr_mul_f64, or ndtr_mul_lp for a float32 ``like``."""
-    raise NotImplementedError
-
-
-@overload(vndtr_mul, inline="always")
-def _vndtr_mul(z, m, like):
-    if isinstance(like, types.Float) and like.bitwidth == 32:
-        return lambda z, m, like: ndtr_mul_lp(z, m)
-    return lambda z, m, like: ndtr_mul_f64(z, m)
-
-
-
-def vexp_mul(z, m, like):  # pragma: no cover - only ever compiled
-    """(m exp(z), exp(z)): exp_mul_f64, or exp_mul_lp for a float32 ``like``."""
-    raise NotImplementedError
-
-
-@overload(vexp_mul, inline="always")
-def _vexp_mul(z, m, like):
-    if isinstance(like, types.Float) and like.bitwidth == 32:
-        return lambda z, m, like: exp_mul_lp(z, m)
-    return lambda z, m, like: exp_mul_f64(z, m)

@@ -1,15 +1,12 @@
-"""Reproduces the exp polynomials of the softmax kernels (FA_SM_POLY_F32/F64 in
-fastact/_softmax.pxi and their twins in fastact/_numba/_softmax.py).
+"""The exp polynomials of the softmax-family kernels (needs mpmath).
 
 After the reduction t = n ln2 + r, |r| <= ln2/2, the kernels evaluate
 exp(r) = 1 + r + r^2 Q(r) by Horner, with Q a Chebyshev fit (mpmath.chebyfit)
 of (e^r - 1 - r) / r^2: degree 4 for float32, 9 for float64.  The coefficients
 rounded to the working type leave a relative error of about 0.08 eps in both
-(printed below, measured in exact arithmetic on a fine grid), well under the
-rounding of the Horner steps themselves.
-
-Run ``python -m fastact._fit_softmax_exp`` (needs mpmath) to print them,
-highest degree first.
+(measured in exact arithmetic on a fine grid, in the generated comment), well
+under the rounding of the Horner steps themselves.  The tuples end with the two
+unit coefficients of 1 + r, so the whole exp(r) is one Horner sum.
 """
 import mpmath as mp
 import numpy as np
@@ -40,10 +37,12 @@ def fit(dtype):
     return coeffs, float(worst)
 
 
-if __name__ == "__main__":
-    for dtype in DEGREES:
+def coefficients():
+    """[(name, value, comment)] for fastact/_coefficients.py."""
+    out = []
+    for dtype, suffix in ((np.float32, "F32"), (np.float64, "F64")):
         coeffs, err = fit(dtype)
         eps = float(np.finfo(dtype).eps)
-        print(f"{dtype.__name__}: relative error {err:.3g} ({err / eps:.3f} eps)")
-        for c in coeffs:
-            print(f"    {float(c)!r}")
+        out.append((f"SOFTMAX_EXP_POLY_{suffix}", tuple(coeffs) + (dtype(1.0), dtype(1.0)),
+                    f"exp(r) on |r| <= ln2/2, highest first; relative error {err / eps:.3f} eps"))
+    return out

@@ -1,0 +1,202 @@
+/*
+ * fastact/_cython/vmath_real.h -- the elementary functions of vmath.h written once
+ * over the floating type.  vmath.h includes this file twice, with
+ *   FA_T        the type (double, float)
+ *   FA_S(name)  name_f64 / name_f32: the names of this instance
+ *   FA_K(NAME)  the constant of fa_constants.h for the type (FA_NAME / FA_NAME_F32)
+ * and this file undefines them at its end.
+ * No include guard: it is meant to be included once per type.
+ *
+ * Contracts (float: "ULP" of float; all NaN in -> NaN out, +-inf -> the limits,
+ * -0.0 kept, subnormal inputs and results handled):
+ *   fa_exp_S(x)          e^x, < 1 ULP
+ *   fa_exp_split_dd_S(hi, lo, &scale)  e^(hi + lo) = result * scale, both normal
+ *   fa_exp_split_sum_S(hi, lo, &scale) the same for |lo| <= ~2 (k taken from hi + lo)
+ *   fa_expm1_S(x)        e^x - 1, accurate near 0 (double < 1 ULP, float <= 3 ULP)
+ *   fa_tanh_S, fa_sigmoid_S, fa_log1p_S  (double <= 2 ULP, float <= 3 ULP)
+ *   fa_two_prod_S(a, b, &lo)  a*b rounded, *lo its exact rounding error
+ */
+
+#define FA_U FA_S(fa_uint)
+#define FA_I FA_S(fa_int)
+#define FA_SIGN_BIT ((FA_U)1 << (8 * sizeof(FA_T) - 1))
+#define FA_MANT_MASK (((FA_U)1 << FA_K(MANT_BITS)) - 1)
+
+FA_INLINE FA_T FA_S(fa_abs)(FA_T x) { return FA_S(fa_from_bits)(FA_S(fa_bits)(x) & ~FA_SIGN_BIT); }
+
+/* |mag| with the sign bit of sgn.  GCC/Clang: the builtin (same bits), which GCC
+ * still vectorizes for SSE2 inside an if-converted branch, where the bit version
+ * left tanh(x)-based loops of the x86-64 baseline build scalar. */
+FA_INLINE FA_T FA_S(fa_copysign)(FA_T mag, FA_T sgn) {
+#if defined(__GNUC__) || defined(__clang__)
+    return FA_S(fa__builtin_copysign)(mag, sgn);
+#else
+    return FA_S(fa_from_bits)((FA_S(fa_bits)(mag) & ~FA_SIGN_BIT) | (FA_S(fa_bits)(sgn) & FA_SIGN_BIT));
+#endif
+}
+
+/* a*b = p + *lo exactly (an fma where the target has one, else Dekker/Veltkamp;
+ * *lo is garbage only where a*b over/underflows) */
+FA_INLINE FA_T FA_S(fa_two_prod)(FA_T a, FA_T b, FA_T *lo) {
+    FA_T p = a * b;
+#if defined(__FMA__) || defined(__AVX512F__)
+    *lo = FA_S(fa__builtin_fma)(a, b, -p);
+#else
+    FA_T ca = FA_K(VELTKAMP_SPLIT) * a, cb = FA_K(VELTKAMP_SPLIT) * b;
+    FA_T ah = ca - (ca - a), al = a - ah;
+    FA_T bh = cb - (cb - b), bl = b - bh;
+    *lo = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+#endif
+    return p;
+}
+
+/* c[0] r^(n-1) + ... + c[n-1] by Horner (n a constant after inlining: the loop is
+ * unrolled completely, so the caller's loop stays branch-free and vectorizes) */
+FA_INLINE FA_T FA_S(fa__horner)(const FA_T *c, int n, FA_T r) {
+    FA_T q = c[0];
+    FA_UNROLL
+    for (int i = 1; i < n; i++) q = q * r + c[i];
+    return q;
+}
+
+static const FA_T FA_S(fa__expm1_taylor)[] = FA_K(EXPM1_TAYLOR);
+static const FA_T FA_S(fa__log_atanh_series)[] = FA_K(LOG_ATANH_SERIES);
+#define FA_N_TERMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* e^r - 1 for |r| <= 0.35: r + r^2 Q(r), Q the Taylor series of _constants */
+FA_INLINE FA_T FA_S(fa__expm1_poly)(FA_T r) {
+    return r + (r * r) * FA_S(fa__horner)(FA_S(fa__expm1_taylor), FA_N_TERMS(FA_S(fa__expm1_taylor)), r);
+}
+
+/* 2^k for an integer k of the normal exponent range, from the bits */
+FA_INLINE FA_T FA_S(fa__pow2i)(FA_I k) { return FA_S(fa_from_bits)((FA_U)(k + FA_K(EXP_BIAS)) << FA_K(MANT_BITS)); }
+
+/* The exp range reduction, the one place it is written: for a clamped x (and lo
+ * a small correction, 0 if none), k = round(x / ln2) (as a float and, *ki, as an
+ * integer) and the returned r = ((x - k ln2_hi) + lo) - k ln2_lo, |r| <= ~ln2/2. */
+FA_INLINE FA_T FA_S(fa__exp_reduce)(FA_T x, FA_T lo, FA_T *k, FA_I *ki) {
+    FA_T t = x * FA_K(LOG2E) + FA_K(ROUND_SHIFT);
+    *k = t - FA_K(ROUND_SHIFT);
+    *ki = (FA_I)(FA_S(fa_bits)(t) - FA_S(fa_bits)(FA_K(ROUND_SHIFT)));
+    return ((x - *k * FA_K(LN2_HI)) + lo) - *k * FA_K(LN2_LO);
+}
+
+/* 2^k (1 + p) = m * (*scale), 2^k split in two normal factors so that a product
+ * x * m * scale in the subnormal range is rounded once */
+FA_INLINE FA_T FA_S(fa__scale_split)(FA_T p, FA_I ki, FA_T *scale) {
+    FA_I k1 = (FA_I)((FA_U)(ki + 2 * (FA_K(EXP_BIAS) + 1)) >> 1) - (FA_K(EXP_BIAS) + 1);
+    *scale = FA_S(fa__pow2i)(ki - k1);
+    return ((FA_T)1 + p) * FA_S(fa__pow2i)(k1);
+}
+
+/* e^(hi + lo) = m * (*scale), both factors normal (silu, gelu, mish lower tails:
+ * x * e^y normal while e^y is subnormal); m = 0 below the clamp, so that x * m * scale
+ * is 0 for huge x too */
+FA_INLINE FA_T FA_S(fa_exp_split_dd)(FA_T hi, FA_T lo, FA_T *scale) {
+    FA_T xc = hi < FA_K(EXP_ARG_MIN) ? FA_K(EXP_ARG_MIN) : hi;  /* NaN passes */
+    xc = xc > FA_K(EXP_ARG_MAX) ? FA_K(EXP_ARG_MAX) : xc;
+    FA_T k;
+    FA_I ki;
+    FA_T r = FA_S(fa__exp_reduce)(xc, lo, &k, &ki);
+    FA_T m = FA_S(fa__scale_split)(FA_S(fa__expm1_poly)(r), ki, scale);
+    return hi < FA_K(EXP_ARG_MIN) ? (FA_T)0 : m;
+}
+
+FA_INLINE FA_T FA_S(fa_exp_dd)(FA_T hi, FA_T lo) {
+    FA_T scale;
+    FA_T m = FA_S(fa_exp_split_dd)(hi, lo, &scale);
+    return m * scale;
+}
+
+FA_INLINE FA_T FA_S(fa_exp)(FA_T x) { return FA_S(fa_exp_dd)(x, (FA_T)0); }
+
+/* e^(hi + lo) = m * (*scale) for |lo| <= ~2: k is taken from hi + lo (hi - k ln2_hi
+ * exact for |hi| <= 256 in float); m = 0 where hi + lo is below the clamp */
+FA_INLINE FA_T FA_S(fa_exp_split_sum)(FA_T hi, FA_T lo, FA_T *scale) {
+    FA_T s = hi + lo;
+    FA_T sc = s < FA_K(EXP_ARG_MIN) ? FA_K(EXP_ARG_MIN) : s;
+    sc = sc > FA_K(EXP_ARG_MAX) ? FA_K(EXP_ARG_MAX) : sc;
+    FA_T k;
+    FA_I ki;
+    FA_S(fa__exp_reduce)(sc, (FA_T)0, &k, &ki);
+    FA_T hc = hi - (s - sc);          /* keeps hc + lo = sc where s was clamped */
+    FA_T r = ((hc - k * FA_K(LN2_HI)) + lo) - k * FA_K(LN2_LO);
+    FA_T m = FA_S(fa__scale_split)(FA_S(fa__expm1_poly)(r), ki, scale);
+    return s < FA_K(EXP_ARG_MIN) ? (FA_T)0 : m;
+}
+
+FA_INLINE FA_T FA_S(fa_expm1)(FA_T x) {
+    FA_T xc = x < FA_K(EXPM1_ARG_MIN) ? FA_K(EXPM1_ARG_MIN) : x;
+    xc = xc > FA_K(EXPM1_ARG_MAX) ? FA_K(EXPM1_ARG_MAX) : xc;
+    FA_T k;
+    FA_I ki;
+    FA_T r = FA_S(fa__exp_reduce)(xc, (FA_T)0, &k, &ki);
+    FA_T p = FA_S(fa__expm1_poly)(r);
+    /* 2^k (1 + p) - 1 = 2 (s p + (s - 1/2)), s = 2^(k-1): no overflow before the end */
+    FA_T s = FA_S(fa__pow2i)(ki - 1);
+    FA_T big = (s * p + (s - (FA_T)0.5)) * (FA_T)2;
+    FA_T res = k == (FA_T)0 ? p : big;
+    return x == (FA_T)0 ? x : res;  /* keeps -0.0 */
+}
+
+FA_INLINE FA_T FA_S(fa_tanh)(FA_T x) {
+    FA_T a = FA_S(fa_abs)(x);
+    FA_T ac = a > FA_K(TANH_ARG_MAX) ? FA_K(TANH_ARG_MAX) : a;
+    FA_T e = FA_S(fa_expm1)((FA_T)2 * ac);
+    FA_T t = e / (e + (FA_T)2);
+    t = a > FA_K(TANH_ARG_MAX) ? (FA_T)1 : t;  /* NaN stays NaN */
+    return FA_S(fa_copysign)(t, x);
+}
+
+FA_INLINE FA_T FA_S(fa_sigmoid)(FA_T x) {
+    FA_T e = FA_S(fa_exp)(-FA_S(fa_abs)(x));
+    FA_T num = x >= (FA_T)0 ? (FA_T)1 : e;
+    return num / ((FA_T)1 + e);
+}
+
+/* log(1 + f) for 1 + f in [sqrt(1/2), sqrt(2)): 2 atanh(s), s = f / (2 + f), |s| <= 0.1716,
+ * arranged as in fdlibm: f - (f^2/2 - s (f^2/2 + R)) */
+FA_INLINE FA_T FA_S(fa__log_reduced)(FA_T f) {
+    FA_T s = f / ((FA_T)2 + f);
+    FA_T z = s * s;
+    FA_T q = FA_S(fa__horner)(FA_S(fa__log_atanh_series), FA_N_TERMS(FA_S(fa__log_atanh_series)), z);
+    FA_T hfsq = (FA_T)0.5 * f * f;
+    FA_T R = z * q * (FA_T)2;  /* 2 atanh(s)/s - 2 */
+    return f - (hfsq - s * (hfsq + R));
+}
+
+/* u > 0 normal = 2^e (1 + f), 1 + f in [sqrt(1/2), sqrt(2)); returns f, *e as a float */
+FA_INLINE FA_T FA_S(fa__log_split)(FA_T u, FA_T *e) {
+    const FA_U one = (FA_U)FA_K(EXP_BIAS) << FA_K(MANT_BITS);
+    FA_U bb = FA_S(fa_bits)(u) + (one - (FA_U)FA_K(LOG_SPLIT_BITS));
+    FA_U mb = (bb & FA_MANT_MASK) + (FA_U)FA_K(LOG_SPLIT_BITS);
+    /* the exponent field as a float, without an int -> float conversion: 2^MANT + field */
+    const FA_U magic = (FA_U)(FA_K(EXP_BIAS) + FA_K(MANT_BITS)) << FA_K(MANT_BITS);
+    *e = FA_S(fa_from_bits)((bb >> FA_K(MANT_BITS)) | magic) - (FA_S(fa_from_bits)(magic) + FA_K(EXP_BIAS));
+    return FA_S(fa_from_bits)(mb) - (FA_T)1;
+}
+
+FA_INLINE FA_T FA_S(fa_log1p)(FA_T x) {
+    FA_T u = (FA_T)1 + x;
+    FA_T c = x - (u - (FA_T)1);       /* the part of x lost in rounding 1 + x */
+    FA_T uu = u > (FA_T)0 ? u : (FA_T)1;  /* keep the split defined; specials fixed below */
+    FA_T e;
+    FA_T f = FA_S(fa__log_split)(uu, &e);
+    FA_T corr = c / uu;
+    corr = u > FA_S(fa__pow2i)(FA_K(MANT_BITS) + 1) ? (FA_T)0 : corr;  /* inf - inf guard */
+    FA_T r = e * FA_K(LN2_HI) + (FA_S(fa__log_reduced)(f) + (e * FA_K(LN2_LO) + corr));
+    r = x == (FA_T)-1 ? -(FA_T)__builtin_inf() : r;
+    r = x < (FA_T)-1 ? (FA_T)__builtin_nan("") : r;
+    r = x == (FA_T)__builtin_inf() ? x : r;
+    r = x == (FA_T)0 ? x : r;  /* keeps -0.0 */
+    return x != x ? x : r;
+}
+
+#undef FA_SIGN_BIT
+#undef FA_MANT_MASK
+#undef FA_N_TERMS
+#undef FA_U
+#undef FA_I
+#undef FA_T
+#undef FA_S
+#undef FA_K

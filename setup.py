@@ -17,6 +17,7 @@ Flags: -O3 -ffp-contract=off -fno-math-errno -fno-trapping-math, no -ffast-math
 branch-free polynomials in fastact/_vmath.h, so they vectorize without it).
 FASTACT_EXTRA_CFLAGS adds compiler flags.
 """
+import glob
 import importlib.util
 import os
 import platform
@@ -182,6 +183,7 @@ def extensions():
             [source],
             include_dirs=[np.get_include(), os.path.join(HERE, "fastact", "_cython")],
             define_macros=macros,
+            depends=sorted(glob.glob(os.path.join("fastact", "_cython", "*.h"))),
             extra_compile_args=flags,
             extra_link_args=omp_l,
         )

@@ -1,0 +1,226 @@
+/* One type's thread strategies (part of softmax_impl.h): rows split over threads,
+ * (row, block) tasks in phases, tiles of a non-last axis; and FN(run). */
+
+/* task t of (row, block) tasks: its row r, offset lo and length */
+typedef struct { ptrdiff_t r, lo, len, at; } FN(task);
+static inline FN(task) FN(task_of)(ptrdiff_t t, ptrdiff_t nb, ptrdiff_t n) {
+    FN(task) k;
+    k.r = t / nb;
+    k.lo = (t - k.r * nb) * FA_SM_BLOCK;
+    k.len = fa_sm_block_len(n, k.lo);
+    k.at = k.r * n + k.lo;
+    return k;
+}
+/* scratch of the forward phases: per task a max, a sum and ties; per row the max
+   and the row's result (1 / s, or lse; NaN: special row, done) */
+typedef struct { double *bmax, *bsum, *rmax, *rfin; ptrdiff_t *bties; } FN(phases);
+
+/* phase 1: the block maxima (exact in any order), combined per row in block order */
+static void FN(phase_max)(const fa_sm_job *j, const FN(phases) *p, ptrdiff_t nb) {
+    const ptrdiff_t tasks = j->rows * nb, k = j->threads;
+    FA_SM_PARALLEL_FOR_K
+    for (ptrdiff_t c = 0; c < k; c++)
+        for (ptrdiff_t t = fa_sm_part(tasks, c, k); t < fa_sm_part(tasks, c + 1, k); t++) {
+            FN(task) b = FN(task_of)(t, nb, j->n);
+            p->bmax[t] = FN(max)((const T *)j->x + b.at, j->mk ? j->mk + b.at : NULL, b.len,
+                                 j->negate);
+        }
+    for (ptrdiff_t r = 0; r < j->rows; r++) {
+        double m = -INFINITY;
+        for (ptrdiff_t b = 0; b < nb; b++) m = p->bmax[r * nb + b] > m ? p->bmax[r * nb + b] : m;
+        p->rmax[r] = m;
+    }
+}
+/* phase 2: the block sums (softmax: the exps stored) of rows whose max is finite */
+static void FN(phase_sum)(const fa_sm_job *j, const FN(phases) *p, ptrdiff_t nb) {
+    const ptrdiff_t tasks = j->rows * nb, k = j->threads;
+    FA_SM_PARALLEL_FOR_K
+    for (ptrdiff_t c = 0; c < k; c++)
+        for (ptrdiff_t t = fa_sm_part(tasks, c, k); t < fa_sm_part(tasks, c + 1, k); t++) {
+            FN(task) b = FN(task_of)(t, nb, j->n);
+            T buf[FA_SM_BLOCK];
+            FN(block) blk = {(const T *)j->x + b.at, j->mk ? j->mk + b.at : NULL, b.len,
+                             (T)p->rmax[b.r], j->negate, NULL, NULL, NULL, NULL};
+            p->bsum[t] = 0.0;
+            p->bties[t] = 0;
+            if (!isfinite(p->rmax[b.r])) continue;
+            if (j->kind == FA_SM_SOFTMAX)
+                p->bsum[t] = FN(exp_store)((T *)j->o + b.at, &blk);
+            else if (j->mk == NULL)
+                p->bsum[t] = FN(exp_rest_sum)(&blk, &p->bties[t]);
+            else
+                p->bsum[t] = FN(exp_rest)(buf, &blk, &p->bties[t]);
+        }
+}
+/* per row: the sums combined in block order; special rows finished here */
+static void FN(phase_rows)(const fa_sm_job *j, const FN(phases) *p, ptrdiff_t nb) {
+    const ptrdiff_t n = j->n, ostride = j->kind == FA_SM_LOGSUMEXP ? 1 : n;
+    for (ptrdiff_t r = 0; r < j->rows; r++) {
+        const double m = p->rmax[r];
+        double s = 0.0;
+        ptrdiff_t ties = 0;
+        for (ptrdiff_t b = 0; b < nb; b++) {
+            s += p->bsum[r * nb + b];
+            ties += p->bties[r * nb + b];
+        }
+        if (!isfinite(m) || s != s) {
+            FN(special)(j->kind, (T *)j->o + r * ostride, (const T *)j->x + r * n,
+                        j->mk ? j->mk + r * n : NULL, n, (T)m, isfinite(m));
+            p->rfin[r] = NAN;
+        } else if (j->kind == FA_SM_SOFTMAX) {
+            p->rfin[r] = 1.0 / s;
+        } else {
+            p->rfin[r] = FN(log_sum)(s, ties);
+            if (j->kind == FA_SM_LOGSUMEXP) ((T *)j->o)[r] = (T)(m + p->rfin[r]);
+        }
+    }
+}
+/* phase 3: the final pass of every block of the rows not finished */
+static void FN(phase_final)(const fa_sm_job *j, const FN(phases) *p, ptrdiff_t nb) {
+    const ptrdiff_t tasks = j->rows * nb, k = j->threads;
+    FA_SM_PARALLEL_FOR_K
+    for (ptrdiff_t c = 0; c < k; c++)
+        for (ptrdiff_t t = fa_sm_part(tasks, c, k); t < fa_sm_part(tasks, c + 1, k); t++) {
+            FN(task) b = FN(task_of)(t, nb, j->n);
+            if (p->rfin[b.r] != p->rfin[b.r]) continue;
+            if (j->kind == FA_SM_SOFTMAX)
+                FN(scale)((T *)j->o + b.at, b.len, p->rfin[b.r]);
+            else
+                FN(log)((T *)j->o + b.at, (const T *)j->x + b.at, j->mk ? j->mk + b.at : NULL,
+                        b.len, p->rmax[b.r], p->rfin[b.r]);
+        }
+}
+/* few long rows: threads split (row, block) tasks in phases; -1: no memory */
+static int FN(forward_blocks)(const fa_sm_job *j) {
+    const ptrdiff_t nb = (j->n + FA_SM_BLOCK - 1) / FA_SM_BLOCK, tasks = j->rows * nb;
+    double *mem = (double *)malloc((size_t)(3 * tasks + 2 * j->rows) * sizeof(double));
+    if (mem == NULL) return -1;
+    FN(phases) p = {mem, mem + tasks, mem + 2 * tasks, mem + 2 * tasks + j->rows,
+                    (ptrdiff_t *)(mem + 2 * tasks + 2 * j->rows)};
+    FN(phase_max)(j, &p, nb);
+    FN(phase_sum)(j, &p, nb);
+    FN(phase_rows)(j, &p, nb);
+    if (j->kind != FA_SM_LOGSUMEXP) FN(phase_final)(j, &p, nb);
+    free(mem);
+    return 0;
+}
+/* the backward ops' (row, block) tasks: block sums, row sums, elementwise pass */
+static int FN(backward_blocks)(const fa_sm_job *j) {
+    const ptrdiff_t nb = (j->n + FA_SM_BLOCK - 1) / FA_SM_BLOCK, tasks = j->rows * nb;
+    const ptrdiff_t k = j->threads;
+    const T *y = (const T *)j->x, *g = (const T *)j->g;
+    double *bsum = (double *)malloc((size_t)(tasks + j->rows) * sizeof(double));
+    if (bsum == NULL) return -1;
+    double *rsum = bsum + tasks;
+    FA_SM_PARALLEL_FOR_K
+    for (ptrdiff_t c = 0; c < k; c++)
+        for (ptrdiff_t t = fa_sm_part(tasks, c, k); t < fa_sm_part(tasks, c + 1, k); t++) {
+            FN(task) b = FN(task_of)(t, nb, j->n);
+            bsum[t] = FN(bsum)(j->kind, y + b.at, g + b.at, b.len);
+        }
+    for (ptrdiff_t r = 0; r < j->rows; r++) {
+        double s = 0.0;
+        for (ptrdiff_t b = 0; b < nb; b++) s += bsum[r * nb + b];
+        rsum[r] = s;
+    }
+    FA_SM_PARALLEL_FOR_K
+    for (ptrdiff_t c = 0; c < k; c++)
+        for (ptrdiff_t t = fa_sm_part(tasks, c, k); t < fa_sm_part(tasks, c + 1, k); t++) {
+            FN(task) b = FN(task_of)(t, nb, j->n);
+            FN(bwd)(j->kind, (T *)j->o + b.at, y + b.at, g + b.at, b.len, rsum[b.r]);
+        }
+    free(bsum);
+    return 0;
+}
+
+/* A non-last axis: arrays (outer, n, inner) reduced over n.  Tile t (of outer *
+   ceil(inner / TILE)) = TILE neighbouring columns of one outer index: gathered into
+   rows of scratch (contiguous reads of the columns), run through the row routines,
+   scattered back.  Every column gets the bits the last-axis kernel gives its
+   transposed row, whatever the threads.  sc: scratch of tile_scratch_bytes. */
+static size_t FN(tile_scratch_bytes)(ptrdiff_t n) {
+    const ptrdiff_t ns = FA_SM_TILE_STRIDE(n);
+    return (size_t)(3 * FA_SM_TILE * ns + FA_SM_BLOCK) * sizeof(T) + (size_t)(FA_SM_TILE * ns);
+}
+static void FN(gather)(T *d, ptrdiff_t ns, const T *x, ptrdiff_t n, ptrdiff_t inner,
+                       ptrdiff_t w) {
+    for (ptrdiff_t i = 0; i < n; i++)
+        for (ptrdiff_t c = 0; c < w; c++) d[c * ns + i] = x[i * inner + c];
+}
+/* the columns of one tile: out (at base) and x, g, mask gathered into sx, sg, sm */
+static void FN(tile_rows)(const fa_sm_job *j, FN(rowctx) *rc, T *sx, T *sg,
+                          const unsigned char *sm, ptrdiff_t base, ptrdiff_t w) {
+    const ptrdiff_t ns = FA_SM_TILE_STRIDE(j->n), outer = base / (j->n * j->inner);
+    const ptrdiff_t c0 = base - outer * j->n * j->inner;
+    T *so = sx + FA_SM_TILE * ns;
+    for (ptrdiff_t c = 0; c < w; c++) {
+        const unsigned char *mc = j->mk ? sm + c * ns : NULL;
+        if (j->backward)
+            FN(backward_row)(j->kind, so + c * ns, sx + c * ns, sg + c * ns, j->n);
+        else if (j->kind == FA_SM_LOGSUMEXP)
+            FN(forward_row)(rc, (T *)j->o + outer * j->inner + c0 + c, sx + c * ns, mc);
+        else
+            FN(forward_row)(rc, so + c * ns, sx + c * ns, mc);
+    }
+    if (j->backward || j->kind != FA_SM_LOGSUMEXP)
+        for (ptrdiff_t i = 0; i < j->n; i++)
+            for (ptrdiff_t c = 0; c < w; c++) ((T *)j->o)[base + i * j->inner + c] = so[c * ns + i];
+}
+static void FN(tiles)(const fa_sm_job *j, ptrdiff_t t0, ptrdiff_t t1, T *sc) {
+    const ptrdiff_t n = j->n, inner = j->inner, per = (inner + FA_SM_TILE - 1) / FA_SM_TILE;
+    const ptrdiff_t ns = FA_SM_TILE_STRIDE(n);
+    T *sx = sc, *sg = sc + 2 * FA_SM_TILE * ns, *buf = sg + FA_SM_TILE * ns;
+    unsigned char *sm = (unsigned char *)(buf + FA_SM_BLOCK);
+    FN(rowctx) rc = {j->kind, j->negate, n, 0, buf, NULL, NULL, 0, NULL, 0};
+    for (ptrdiff_t t = t0; t < t1; t++) {
+        const ptrdiff_t outer = t / per, c0 = (t - outer * per) * FA_SM_TILE;
+        const ptrdiff_t w = inner - c0 < FA_SM_TILE ? inner - c0 : FA_SM_TILE;
+        const ptrdiff_t base = outer * n * inner + c0;
+        FN(gather)(sx, ns, (const T *)j->x + base, n, inner, w);
+        if (j->backward) FN(gather)(sg, ns, (const T *)j->g + base, n, inner, w);
+        if (j->mk != NULL)
+            for (ptrdiff_t i = 0; i < n; i++)
+                for (ptrdiff_t c = 0; c < w; c++) sm[c * ns + i] = j->mk[base + i * inner + c];
+        FN(tile_rows)(j, &rc, sx, sg, sm, base, w);
+    }
+}
+/* tiles split over the threads, each with its own scratch; -1: no memory */
+static int FN(tiles_parallel)(const fa_sm_job *j) {
+    const ptrdiff_t tasks = j->rows * ((j->inner + FA_SM_TILE - 1) / FA_SM_TILE);
+    const ptrdiff_t k = j->threads;
+    int failed = 0;
+    FA_SM_PARALLEL_FOR_K
+    for (ptrdiff_t c = 0; c < k; c++) {
+        T *sc = (T *)malloc(FN(tile_scratch_bytes)(j->n));
+        if (sc == NULL) {
+            FA_SM_ATOMIC_WRITE
+            failed = 1;
+        } else {
+            FN(tiles)(j, fa_sm_part(tasks, c, k), fa_sm_part(tasks, c + 1, k), sc);
+            free(sc);
+        }
+    }
+    return failed ? -1 : 0;
+}
+
+/* rows split over the threads in equal parts (one part: the calling thread) */
+static void FN(rows_part)(const fa_sm_job *j, ptrdiff_t r0, ptrdiff_t r1) {
+    if (j->backward)
+        FN(backward_rows)(j, r0, r1);
+    else
+        FN(forward_rows)(j, r0, r1);
+}
+static int FN(run)(const fa_sm_job *j) {
+    const ptrdiff_t k = j->threads;
+    if (j->strategy == FA_SM_TILES) return FN(tiles_parallel)(j);
+    if (j->strategy == FA_SM_ROW_BLOCKS)
+        return j->backward ? FN(backward_blocks)(j) : FN(forward_blocks)(j);
+    if (k <= 1) {
+        FN(rows_part)(j, 0, j->rows);
+        return 0;
+    }
+    FA_SM_PARALLEL_FOR_K
+    for (ptrdiff_t c = 0; c < k; c++)
+        FN(rows_part)(j, fa_sm_part(j->rows, c, k), fa_sm_part(j->rows, c + 1, k));
+    return 0;
+}

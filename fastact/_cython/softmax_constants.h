@@ -30,8 +30,8 @@
 #define FA_SM_EXP_BIAS_F64 1023
 
 /* exp(r) = 1 + r + r^2 Q(r) on |r| <= ln2/2, Q a Chebyshev fit by the softmax exp
-   fitting script, _fit_softmax_exp.py (relative error of the sum 0.08 eps), highest degree first; the
-   last two coefficients are the unit ones of Horner's scheme */
+   fitting script (relative error of the sum 0.08 eps in either type); highest
+   degree first, the last two the unit coefficients of Horner's scheme */
 #define FA_SM_POLY_F32 {0.0013926175888627768f, 0.008363173343241215f, \
     0.041666556149721146f, 0.16666577756404877f, 0.5f, 1.0f, 1.0f}
 #define FA_SM_POLY_F64 {2.5100375832561234e-08, 2.7620075879983367e-07, \

@@ -2,58 +2,52 @@
  * (row, block) tasks in phases, tiles of a non-last axis; and FN(run). */
 
 /* task t of (row, block) tasks: its row r, offset lo and length */
-typedef struct { ptrdiff_t r, lo, len, at; } FN(task);
+typedef struct { ptrdiff_t t, r, lo, len, at; } FN(task);
 static inline FN(task) FN(task_of)(ptrdiff_t t, ptrdiff_t nb, ptrdiff_t n) {
     FN(task) k;
+    k.t = t;
     k.r = t / nb;
     k.lo = (t - k.r * nb) * FA_SM_BLOCK;
     k.len = fa_sm_block_len(n, k.lo);
     k.at = k.r * n + k.lo;
     return k;
 }
-/* scratch of the forward phases: per task a max, a sum and ties; per row the max
-   and the row's result (1 / s, or lse; NaN: special row, done) */
+/* scratch of the phases: per task a max, a sum and ties; per row the max (backward:
+   the sum) and the row's result (1 / s, or lse; NaN: special row, done) */
 typedef struct { double *bmax, *bsum, *rmax, *rfin; ptrdiff_t *bties; } FN(phases);
+typedef void (*FN(task_fn))(const fa_sm_job *j, const FN(phases) *p, FN(task) b);
 
-/* phase 1: the block maxima (exact in any order), combined per row in block order */
-static void FN(phase_max)(const fa_sm_job *j, const FN(phases) *p, ptrdiff_t nb) {
+/* f for every (row, block) task, the tasks split over the threads in equal parts */
+static void FN(each_task)(const fa_sm_job *j, const FN(phases) *p, ptrdiff_t nb,
+                          FN(task_fn) f) {
     const ptrdiff_t tasks = j->rows * nb, k = j->threads;
     FA_SM_PARALLEL_FOR_K
     for (ptrdiff_t c = 0; c < k; c++)
-        for (ptrdiff_t t = fa_sm_part(tasks, c, k); t < fa_sm_part(tasks, c + 1, k); t++) {
-            FN(task) b = FN(task_of)(t, nb, j->n);
-            p->bmax[t] = FN(max)((const T *)j->x + b.at, j->mk ? j->mk + b.at : NULL, b.len,
-                                 j->negate);
-        }
-    for (ptrdiff_t r = 0; r < j->rows; r++) {
-        double m = -INFINITY;
-        for (ptrdiff_t b = 0; b < nb; b++) m = p->bmax[r * nb + b] > m ? p->bmax[r * nb + b] : m;
-        p->rmax[r] = m;
-    }
+        for (ptrdiff_t t = fa_sm_part(tasks, c, k); t < fa_sm_part(tasks, c + 1, k); t++)
+            f(j, p, FN(task_of)(t, nb, j->n));
+}
+/* phase 1: the block maxima (exact in any order) */
+static void FN(max_task)(const fa_sm_job *j, const FN(phases) *p, FN(task) b) {
+    p->bmax[b.t] = FN(max)((const T *)j->x + b.at, j->mk ? j->mk + b.at : NULL, b.len, j->negate);
 }
 /* phase 2: the block sums (softmax: the exps stored) of rows whose max is finite */
-static void FN(phase_sum)(const fa_sm_job *j, const FN(phases) *p, ptrdiff_t nb) {
-    const ptrdiff_t tasks = j->rows * nb, k = j->threads;
-    FA_SM_PARALLEL_FOR_K
-    for (ptrdiff_t c = 0; c < k; c++)
-        for (ptrdiff_t t = fa_sm_part(tasks, c, k); t < fa_sm_part(tasks, c + 1, k); t++) {
-            FN(task) b = FN(task_of)(t, nb, j->n);
-            T buf[FA_SM_BLOCK];
-            FN(block) blk = {(const T *)j->x + b.at, j->mk ? j->mk + b.at : NULL, b.len,
-                             (T)p->rmax[b.r], j->negate, NULL, NULL, NULL, NULL};
-            p->bsum[t] = 0.0;
-            p->bties[t] = 0;
-            if (!isfinite(p->rmax[b.r])) continue;
-            if (j->kind == FA_SM_SOFTMAX)
-                p->bsum[t] = FN(exp_store)((T *)j->o + b.at, &blk);
-            else if (j->mk == NULL)
-                p->bsum[t] = FN(exp_rest_sum)(&blk, &p->bties[t]);
-            else
-                p->bsum[t] = FN(exp_rest)(buf, &blk, &p->bties[t]);
-        }
+static void FN(sum_task)(const fa_sm_job *j, const FN(phases) *p, FN(task) b) {
+    T buf[FA_SM_BLOCK];
+    FN(block) blk = {(const T *)j->x + b.at, j->mk ? j->mk + b.at : NULL, b.len,
+                     (T)p->rmax[b.r], j->negate, NULL, NULL, NULL, NULL};
+    p->bsum[b.t] = 0.0;
+    p->bties[b.t] = 0;
+    if (!isfinite(p->rmax[b.r])) return;
+    if (j->kind == FA_SM_SOFTMAX)
+        p->bsum[b.t] = FN(exp_store)((T *)j->o + b.at, &blk);
+    else if (j->mk == NULL)
+        p->bsum[b.t] = FN(exp_rest_sum)(&blk, &p->bties[b.t]);
+    else
+        p->bsum[b.t] = FN(exp_rest)(buf, &blk, &p->bties[b.t]);
 }
-/* per row: the sums combined in block order; special rows finished here */
-static void FN(phase_rows)(const fa_sm_job *j, const FN(phases) *p, ptrdiff_t nb) {
+/* per row: the maxima, the sums and ties combined in block order; special rows
+   finished here */
+static void FN(combine_rows)(const fa_sm_job *j, const FN(phases) *p, ptrdiff_t nb) {
     const ptrdiff_t n = j->n, ostride = j->kind == FA_SM_LOGSUMEXP ? 1 : n;
     for (ptrdiff_t r = 0; r < j->rows; r++) {
         const double m = p->rmax[r];
@@ -76,60 +70,49 @@ static void FN(phase_rows)(const fa_sm_job *j, const FN(phases) *p, ptrdiff_t nb
     }
 }
 /* phase 3: the final pass of every block of the rows not finished */
-static void FN(phase_final)(const fa_sm_job *j, const FN(phases) *p, ptrdiff_t nb) {
-    const ptrdiff_t tasks = j->rows * nb, k = j->threads;
-    FA_SM_PARALLEL_FOR_K
-    for (ptrdiff_t c = 0; c < k; c++)
-        for (ptrdiff_t t = fa_sm_part(tasks, c, k); t < fa_sm_part(tasks, c + 1, k); t++) {
-            FN(task) b = FN(task_of)(t, nb, j->n);
-            if (p->rfin[b.r] != p->rfin[b.r]) continue;
-            if (j->kind == FA_SM_SOFTMAX)
-                FN(scale)((T *)j->o + b.at, b.len, p->rfin[b.r]);
-            else
-                FN(log)((T *)j->o + b.at, (const T *)j->x + b.at, j->mk ? j->mk + b.at : NULL,
-                        b.len, p->rmax[b.r], p->rfin[b.r]);
-        }
+static void FN(final_task)(const fa_sm_job *j, const FN(phases) *p, FN(task) b) {
+    if (p->rfin[b.r] != p->rfin[b.r]) return;
+    if (j->kind == FA_SM_SOFTMAX)
+        FN(scale)((T *)j->o + b.at, b.len, p->rfin[b.r]);
+    else
+        FN(log)((T *)j->o + b.at, (const T *)j->x + b.at, j->mk ? j->mk + b.at : NULL, b.len,
+                p->rmax[b.r], p->rfin[b.r]);
+}
+/* backward: the block sums; then the elementwise pass with the row sums rmax */
+static void FN(bsum_task)(const fa_sm_job *j, const FN(phases) *p, FN(task) b) {
+    p->bsum[b.t] = FN(bsum)(j->kind, (const T *)j->x + b.at, (const T *)j->g + b.at, b.len);
+}
+static void FN(bwd_task)(const fa_sm_job *j, const FN(phases) *p, FN(task) b) {
+    FN(bwd)(j->kind, (T *)j->o + b.at, (const T *)j->x + b.at, (const T *)j->g + b.at, b.len,
+            p->rmax[b.r]);
 }
 /* few long rows: threads split (row, block) tasks in phases; -1: no memory */
-static int FN(forward_blocks)(const fa_sm_job *j) {
+static int FN(row_blocks)(const fa_sm_job *j) {
     const ptrdiff_t nb = (j->n + FA_SM_BLOCK - 1) / FA_SM_BLOCK, tasks = j->rows * nb;
     double *mem = (double *)malloc((size_t)(3 * tasks + 2 * j->rows) * sizeof(double));
     if (mem == NULL) return -1;
     FN(phases) p = {mem, mem + tasks, mem + 2 * tasks, mem + 2 * tasks + j->rows,
                     (ptrdiff_t *)(mem + 2 * tasks + 2 * j->rows)};
-    FN(phase_max)(j, &p, nb);
-    FN(phase_sum)(j, &p, nb);
-    FN(phase_rows)(j, &p, nb);
-    if (j->kind != FA_SM_LOGSUMEXP) FN(phase_final)(j, &p, nb);
-    free(mem);
-    return 0;
-}
-/* the backward ops' (row, block) tasks: block sums, row sums, elementwise pass */
-static int FN(backward_blocks)(const fa_sm_job *j) {
-    const ptrdiff_t nb = (j->n + FA_SM_BLOCK - 1) / FA_SM_BLOCK, tasks = j->rows * nb;
-    const ptrdiff_t k = j->threads;
-    const T *y = (const T *)j->x, *g = (const T *)j->g;
-    double *bsum = (double *)malloc((size_t)(tasks + j->rows) * sizeof(double));
-    if (bsum == NULL) return -1;
-    double *rsum = bsum + tasks;
-    FA_SM_PARALLEL_FOR_K
-    for (ptrdiff_t c = 0; c < k; c++)
-        for (ptrdiff_t t = fa_sm_part(tasks, c, k); t < fa_sm_part(tasks, c + 1, k); t++) {
-            FN(task) b = FN(task_of)(t, nb, j->n);
-            bsum[t] = FN(bsum)(j->kind, y + b.at, g + b.at, b.len);
+    if (j->backward) {
+        FN(each_task)(j, &p, nb, FN(bsum_task));
+        for (ptrdiff_t r = 0; r < j->rows; r++) {
+            double s = 0.0;
+            for (ptrdiff_t b = 0; b < nb; b++) s += p.bsum[r * nb + b];
+            p.rmax[r] = s;
         }
-    for (ptrdiff_t r = 0; r < j->rows; r++) {
-        double s = 0.0;
-        for (ptrdiff_t b = 0; b < nb; b++) s += bsum[r * nb + b];
-        rsum[r] = s;
+        FN(each_task)(j, &p, nb, FN(bwd_task));
+    } else {
+        FN(each_task)(j, &p, nb, FN(max_task));
+        for (ptrdiff_t r = 0; r < j->rows; r++) {
+            double m = -INFINITY;
+            for (ptrdiff_t b = 0; b < nb; b++) m = p.bmax[r * nb + b] > m ? p.bmax[r * nb + b] : m;
+            p.rmax[r] = m;
+        }
+        FN(each_task)(j, &p, nb, FN(sum_task));
+        FN(combine_rows)(j, &p, nb);
+        if (j->kind != FA_SM_LOGSUMEXP) FN(each_task)(j, &p, nb, FN(final_task));
     }
-    FA_SM_PARALLEL_FOR_K
-    for (ptrdiff_t c = 0; c < k; c++)
-        for (ptrdiff_t t = fa_sm_part(tasks, c, k); t < fa_sm_part(tasks, c + 1, k); t++) {
-            FN(task) b = FN(task_of)(t, nb, j->n);
-            FN(bwd)(j->kind, (T *)j->o + b.at, y + b.at, g + b.at, b.len, rsum[b.r]);
-        }
-    free(bsum);
+    free(mem);
     return 0;
 }
 
@@ -213,8 +196,7 @@ static void FN(rows_part)(const fa_sm_job *j, ptrdiff_t r0, ptrdiff_t r1) {
 static int FN(run)(const fa_sm_job *j) {
     const ptrdiff_t k = j->threads;
     if (j->strategy == FA_SM_TILES) return FN(tiles_parallel)(j);
-    if (j->strategy == FA_SM_ROW_BLOCKS)
-        return j->backward ? FN(backward_blocks)(j) : FN(forward_blocks)(j);
+    if (j->strategy == FA_SM_ROW_BLOCKS) return FN(row_blocks)(j);
     if (k <= 1) {
         FN(rows_part)(j, 0, j->rows);
         return 0;

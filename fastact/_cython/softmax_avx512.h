@@ -65,6 +65,7 @@ static inline VM FN(vmask)(ptrdiff_t r) {
 static inline VT FN(vpow2_poly)(VT k, VT r, unsigned bias) {
     static const T c[] = K(POLY);
     VT p = V(fmadd)(V(set1)(c[0]), r, V(set1)(c[1]));
+#pragma GCC unroll 16
     for (int j = 2; j < (int)(sizeof c / sizeof c[0]); j++) p = V(fmadd)(p, r, V(set1)(c[j]));
     __m512i e = VI(slli)(VI(sub)(V_TO_I(k), VI(set1)((I)(K(SHIFT_BITS) - bias))), K(MANT_BITS));
     return V(mul)(p, V(castsi512)(e));

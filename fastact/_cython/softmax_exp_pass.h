@@ -121,16 +121,19 @@ static inline ptrdiff_t FN(exp_rest_run)(T *e, const T *x, ptrdiff_t len, T m) {
 /* log_softmax's and logsumexp's masked block: buf = exp_scaled(x - m) for x != m,
    0 else and where masked; *ties = #(x == m, kept); returns the sum */
 static double FN(exp_rest)(T *buf, const FN(block) *b, ptrdiff_t *ties) {
+    const T *x = b->x, m = b->m;
+    const unsigned char *mk = b->mk;
+    const ptrdiff_t len = b->len;
     ptrdiff_t t = 0;
-    for (ptrdiff_t i = 0; i < b->len; i++) {
-        T v = b->x[i];
-        T e = FN(exp_scaled)(v, b->m);
-        int keep = b->mk[i] != 0;
-        buf[i] = (keep & (v != b->m)) ? e : (T)0;
-        t += keep & (v == b->m);
+    for (ptrdiff_t i = 0; i < len; i++) {
+        T v = x[i];
+        T e = FN(exp_scaled)(v, m);
+        int keep = mk[i] != 0;
+        buf[i] = (keep & (v != m)) ? e : (T)0;
+        t += keep & (v == m);
     }
     *ties = t;
-    return FN(sum_pos)(buf, b->len);
+    return FN(sum_pos)(buf, len);
 }
 /* the unmasked block in one pass (no scratch): the terms of each group added as
    sum_pos adds them, so the bits are those of exp_rest's */

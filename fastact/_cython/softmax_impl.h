@@ -21,6 +21,7 @@
 static inline T FN(pow2_poly)(T k, T r, unsigned bias) {
     static const T c[] = K(POLY);
     T p = FMA(c[0], r, c[1]);
+#pragma GCC unroll 16
     for (int j = 2; j < (int)(sizeof c / sizeof c[0]); j++) p = FMA(p, r, c[j]);
     return p * FROM_BITS((BITS(k) - K(SHIFT_BITS) + (U)bias) << K(MANT_BITS));
 }

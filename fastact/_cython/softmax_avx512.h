@@ -34,17 +34,17 @@ static inline double fa_sm_fold16(__m512d d0, __m512d d1) {       /* lanes j, j 
     __m128d g = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
     return _mm_cvtsd_f64(g) + _mm_cvtsd_f64(_mm_unpackhi_pd(g, g));
 }
-/* a group of 64 exps e added into the lanes (d0: lanes 0-7, d1: 8-15) as sum_group
-   adds them: lane j gets (e_j + e_j+16) + (e_j+32 + e_j+48) */
-static inline void fa_sm_vfold_f32(const __m512 *e, __m512d *d0, __m512d *d1) {
+/* the lanes (a: 0-7, b: 8-15) of a group of 64 exps e, as sum_group makes them:
+   lane j gets (e_j + e_j+16) + (e_j+32 + e_j+48) */
+static inline void fa_sm_vlanes_f32(const __m512 *e, __m512d *a, __m512d *b) {
     __m512 s = _mm512_add_ps(_mm512_add_ps(e[0], e[1]), _mm512_add_ps(e[2], e[3]));
-    *d0 = _mm512_add_pd(*d0, _mm512_cvtps_pd(_mm512_castps512_ps256(s)));
-    *d1 = _mm512_add_pd(*d1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(s, 1)));
+    *a = _mm512_cvtps_pd(_mm512_castps512_ps256(s));
+    *b = _mm512_cvtps_pd(_mm512_extractf32x8_ps(s, 1));
 }
 /* doubles: vectors 0, 2, 4, 6 hold elements 0-7, 16-23, 32-39, 48-55 (lanes 0-7) */
-static inline void fa_sm_vfold_f64(const __m512d *e, __m512d *d0, __m512d *d1) {
-    *d0 = _mm512_add_pd(*d0, _mm512_add_pd(_mm512_add_pd(e[0], e[2]), _mm512_add_pd(e[4], e[6])));
-    *d1 = _mm512_add_pd(*d1, _mm512_add_pd(_mm512_add_pd(e[1], e[3]), _mm512_add_pd(e[5], e[7])));
+static inline void fa_sm_vlanes_f64(const __m512d *e, __m512d *a, __m512d *b) {
+    *a = _mm512_add_pd(_mm512_add_pd(e[0], e[2]), _mm512_add_pd(e[4], e[6]));
+    *b = _mm512_add_pd(_mm512_add_pd(e[1], e[3]), _mm512_add_pd(e[5], e[7]));
 }
 #endif
 
@@ -56,6 +56,15 @@ static inline void fa_sm_vfold_f64(const __m512d *e, __m512d *d0, __m512d *d1) {
 #define VI(op) FA_SM_CAT(FA_SM_CAT(_mm512_, op), FA_SM_CAT(_, FA_SM_CAT(FA_SM_VI_, FA_S)))
 #define V_TO_I FA_SM_CAT(FA_SM_CAT(_mm512_cast, FA_SM_CAT(FA_SM_VS_, FA_S)), _si512)
 #define V_CMP FA_SM_CAT(V(cmp), _mask)
+#define V_LANES FA_SM_CAT(fa_sm_vlanes_, FA_S)
+
+/* a group of 64 exps e added into the 16 double lanes d0, d1 */
+static inline void FN(vfold)(const VT *e, __m512d *d0, __m512d *d1) {
+    __m512d a, b;
+    V_LANES(e, &a, &b);
+    *d0 = _mm512_add_pd(*d0, a);
+    *d1 = _mm512_add_pd(*d1, b);
+}
 
 /* the lanes of a vector holding the first r of the elements left */
 static inline VM FN(vmask)(ptrdiff_t r) {
@@ -127,7 +136,7 @@ static inline __attribute__((always_inline)) ptrdiff_t FN(vexp_sum_body)(
                 klv = VI(min)(klv, kb);
             }
         }
-        FA_SM_CAT(fa_sm_vfold_, FA_S)(e, &d0, &d1);
+        FN(vfold)(e, &d0, &d1);
     }
     _mm512_storeu_pd(p->dacc, d0);
     _mm512_storeu_pd(p->dacc + 8, d1);
@@ -144,7 +153,7 @@ static inline __attribute__((always_inline)) ptrdiff_t FN(vexp_sum)(FN(vpass) *p
 }
 /* log_softmax's and logsumexp's: the group sums of exp_scaled over x != m (ties
    counted in p->ties); so: the wave's o = (se - a) - b alongside */
-static ptrdiff_t FN(vexp_rest_sum)(FN(vpass) *p) {
+static inline __attribute__((always_inline)) ptrdiff_t FN(vexp_rest_sum)(FN(vpass) *p) {
     const VT vm = V(set1)(p->m), vnm = V(set1)(-p->m);
     const VT va = V(set1)(p->a), vb = V(set1)(p->b);
     __m512d d0 = _mm512_loadu_pd(p->dacc), d1 = _mm512_loadu_pd(p->dacc + 8);
@@ -160,7 +169,7 @@ static ptrdiff_t FN(vexp_rest_sum)(FN(vpass) *p) {
             if (p->so != NULL)
                 V(stream)(p->so + at, V(sub)(V(sub)(V(loadu)(p->se + at), va), vb));
         }
-        FA_SM_CAT(fa_sm_vfold_, FA_S)(e, &d0, &d1);
+        FN(vfold)(e, &d0, &d1);
     }
     _mm512_storeu_pd(p->dacc, d0);
     _mm512_storeu_pd(p->dacc + 8, d1);
@@ -183,7 +192,7 @@ static inline double FN(tail_sum)(const double *dacc, const T *e, ptrdiff_t len)
     if (len > 0) {
         VT q[NV];
         for (int j = 0; j < NV; j++) q[j] = V(maskz_loadu)(FN(vmask)(len - VL * j), e + VL * j);
-        FA_SM_CAT(fa_sm_vfold_, FA_S)(q, &d0, &d1);
+        FN(vfold)(q, &d0, &d1);
     }
     return fa_sm_fold16(d0, d1);
 }
@@ -211,9 +220,9 @@ static inline int FN(short_row)(T *o, const T *x, ptrdiff_t n, int negate) {
         VT t = negate ? V(sub)(V(setzero)(), v[j]) : v[j];
         e[j] = k[j] ? V(maskz_mov)(k[j], FN(vexpneg)(V(sub)(t, vm))) : V(setzero)();
     }
-    __m512d d0 = _mm512_setzero_pd(), d1 = _mm512_setzero_pd();
-    FA_SM_CAT(fa_sm_vfold_, FA_S)(e, &d0, &d1);
-    double s = fa_sm_fold16(d0, d1);
+    __m512d a, b;
+    V_LANES(e, &a, &b);
+    double s = fa_sm_fold16(a, b);
     if (s != s) return 1;
     const VT f = V(set1)((T)(1.0 / s));
     for (int j = 0; j < NV; j++) V(mask_storeu)(o + VL * j, k[j], V(mul)(e[j], f));
@@ -228,6 +237,7 @@ static inline int FN(short_row)(T *o, const T *x, ptrdiff_t n, int negate) {
 #undef VI
 #undef V_TO_I
 #undef V_CMP
+#undef V_LANES
 
 #else /* no AVX-512: never called */
 static inline ptrdiff_t FN(vexp_sum)(FN(vpass) *p, int negate) { return 0; }

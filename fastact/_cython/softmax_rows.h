@@ -133,11 +133,13 @@ static int FN(short_log_row)(int kind, T *o, const T *x, ptrdiff_t n) {
     double dacc[FA_SM_LANES] = {0};
     FN(vpass) p = {NULL, pad, FA_SM_GROUP, m, NULL, NULL, NULL, 0, 0, NULL, NULL, dacc, 0};
     FN(vexp_rest_sum)(&p);
-    FN(sums) s = {FN(sum_finish)(dacc, pad, 0), p.ties - (FA_SM_GROUP - n), -(T)INFINITY};
-    if (s.s != s.s) return 1;
-    FN(rowctx) c = {kind, 0, n, 0, NULL, NULL, NULL, 0, NULL, 0};
-    FN(row) r = {o, o, x, NULL, m};
-    FN(finish_log)(&c, &r, s);
+    const double s = FN(sum_finish)(dacc, pad, 0);
+    if (s != s) return 1;
+    const double lse = FN(log_sum)(s, p.ties - (FA_SM_GROUP - n));
+    if (kind == FA_SM_LOGSUMEXP)
+        o[0] = (T)((double)m + lse);
+    else
+        FN(log)(o, x, NULL, n, (double)m, lse);
     return 0;
 }
 
@@ -153,12 +155,17 @@ static inline ptrdiff_t FN(ostride)(const fa_sm_job *j) {
 static void FN(short_rows)(const fa_sm_job *j, FN(rowctx) *c, ptrdiff_t r0, ptrdiff_t r1) {
     ROW_PTRS(j);
     const ptrdiff_t ostride = FN(ostride)(j);
+    const int kind = j->kind, negate = j->negate;
     FN(rowctx) plain = *c;           /* the general path's rows, without streaming */
     plain.stream = 0;
+    if (kind == FA_SM_SOFTMAX) {
+        for (ptrdiff_t r = r0; r < r1; r++)
+            if (FN(short_row)(o + r * n, x + r * n, n, negate))
+                FN(forward_row)(&plain, o + r * n, x + r * n, NULL);
+        return;
+    }
     for (ptrdiff_t r = r0; r < r1; r++)
-        if (j->kind == FA_SM_SOFTMAX
-                ? FN(short_row)(o + r * n, x + r * n, n, j->negate)
-                : FN(short_log_row)(j->kind, o + r * ostride, x + r * n, n))
+        if (FN(short_log_row)(kind, o + r * ostride, x + r * n, n))
             FN(forward_row)(&plain, o + r * ostride, x + r * n, NULL);
 }
 static void FN(pipelined_rows)(const fa_sm_job *j, FN(rowctx) *c, ptrdiff_t r0,

@@ -172,20 +172,27 @@ static void FN(log)(T *o, const T *x, const unsigned char *mk, ptrdiff_t len, do
         o[i] = mk[i] ? v : -(T)INFINITY;
     }
 }
-/* finish a row whose max m is not finite or whose sum is NaN: a NaN (or +inf) row
+/* one row: out o, exps e (o or scratch), input x, mask mk (or NULL), max m */
+typedef struct {
+    T *o, *e;
+    const T *x;
+    const unsigned char *mk;
+    T m;
+} FN(row);
+/* finish a row of n whose max is not finite or whose sum is NaN: a NaN (or +inf) row
    gives NaN (logsumexp: +inf for +inf), an all -inf / fully masked row 0 (softmax)
    or -inf; masked entries 0 / -inf */
-static void FN(special)(int kind, T *o, const T *x, const unsigned char *mk, ptrdiff_t n,
-                        T m, int nan_known) {
-    int nan = nan_known || m != m;
-    for (ptrdiff_t i = 0; i < n && !nan; i++) nan = x[i] != x[i] && (mk == NULL || mk[i]);
+static void FN(special)(int kind, const FN(row) *r, ptrdiff_t n, int nan_known) {
+    const unsigned char *mk = r->mk;
+    int nan = nan_known || r->m != r->m;
+    for (ptrdiff_t i = 0; i < n && !nan; i++) nan = r->x[i] != r->x[i] && (mk == NULL || mk[i]);
     if (kind == FA_SM_LOGSUMEXP) {
-        o[0] = nan ? (T)NAN : m;
+        r->o[0] = nan ? (T)NAN : r->m;
         return;
     }
     T off = kind == FA_SM_SOFTMAX ? (T)0 : -(T)INFINITY;
-    T fill = (nan || m == (T)INFINITY) ? (T)NAN : off;
-    for (ptrdiff_t i = 0; i < n; i++) o[i] = (mk == NULL || mk[i]) ? fill : off;
+    T fill = (nan || r->m == (T)INFINITY) ? (T)NAN : off;
+    for (ptrdiff_t i = 0; i < n; i++) r->o[i] = (mk == NULL || mk[i]) ? fill : off;
 }
 /* log1p of the unscaled sum of the exps other than one of the ties */
 static inline double FN(log_sum)(double s, ptrdiff_t ties) {

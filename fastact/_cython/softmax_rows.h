@@ -14,14 +14,6 @@ typedef struct {
     int fuse_max;      /* the softmax wave takes the max of pf, a block behind its prefetch */
 } FN(rowctx);
 
-/* one row: out o, exps e (o or scratch), input x, mask mk (or NULL), max m */
-typedef struct {
-    T *o, *e;
-    const T *x;
-    const unsigned char *mk;
-    T m;
-} FN(row);
-
 typedef struct {
     double s;          /* the sum of the exps (log: scaled, the ties left out) */
     ptrdiff_t ties;
@@ -71,7 +63,8 @@ static void FN(finish_softmax)(const FN(rowctx) *c, const FN(row) *r, double s) 
     const double inv = 1.0 / s;
     if (c->w != NULL) {
         FN(wave_flush)(c->w);
-        FN(wave_start)(c->w, r->o, r->e, c->n, FA_SM_OP_SCALE, (T)inv, 0, r->x + c->n);
+        FN(wave) row = {r->o, r->e, 0, c->n, 0, FA_SM_OP_SCALE, (T)inv, 0};
+        FN(wave_start)(c->w, row, r->x + c->n);
     } else if (r->e != r->o) {
         FN(stream_scale)(r->o, r->e, c->n, (T)inv);
     } else {
@@ -86,7 +79,8 @@ static void FN(finish_log)(const FN(rowctx) *c, const FN(row) *r, FN(sums) s) {
         r->o[0] = (T)((double)r->m + lse);
     } else if (c->w != NULL) {
         FN(wave_flush)(c->w);
-        FN(wave_start)(c->w, r->o, r->x, c->n, FA_SM_OP_LOG, r->m, (T)lse, r->x + c->n);
+        FN(wave) row = {r->o, r->x, 0, c->n, 0, FA_SM_OP_LOG, r->m, (T)lse};
+        FN(wave_start)(c->w, row, r->x + c->n);
     } else {
         for (ptrdiff_t lo = 0; lo < c->n; lo += FA_SM_BLOCK) {
             ptrdiff_t len = fa_sm_block_len(c->n, lo);
@@ -100,17 +94,17 @@ static void FN(finish_log)(const FN(rowctx) *c, const FN(row) *r, FN(sums) s) {
 /* A forward row given its max m (o: the row, or the one result of logsumexp), block
    by block; returns the next row's max when the exp pass takes it, else -inf. */
 static T FN(row_rest)(const FN(rowctx) *c, T *o, const T *x, const unsigned char *mk, T m) {
-    if (!(m - m == 0)) {
-        FN(special)(c->kind, o, x, mk, c->n, m, 0);
-        return (c->fuse_max && c->pf) ? FN(row_max)(c->pf, NULL, c->n, c->negate)
-                                      : FN(row_max)(c->xn, NULL, c->nn, c->negate);
-    }
     const int in_scratch = c->w != NULL
                            || (c->kind == FA_SM_SOFTMAX && c->stream && c->n <= FA_SM_BLOCK);
     FN(row) r = {o, in_scratch ? c->buf : o, x, mk, m};
+    if (!(m - m == 0)) {
+        FN(special)(c->kind, &r, c->n, 0);
+        return (c->fuse_max && c->pf) ? FN(row_max)(c->pf, NULL, c->n, c->negate)
+                                      : FN(row_max)(c->xn, NULL, c->nn, c->negate);
+    }
     FN(sums) s = FN(row_sums)(c, &r);
     if (s.s != s.s)
-        FN(special)(c->kind, o, x, mk, c->n, m, 1);
+        FN(special)(c->kind, &r, c->n, 1);
     else if (c->kind == FA_SM_SOFTMAX)
         FN(finish_softmax)(c, &r, s.s);
     else
@@ -262,9 +256,11 @@ static void FN(backward_rows)(const fa_sm_job *j, ptrdiff_t r0, ptrdiff_t r1) {
         }
         const int next = n <= FA_SM_BLOCK && r + 1 < r1;
         const T s = (T)FN(backward_sum)(softmax, x + at, g + at, n);
-        for (ptrdiff_t lo = 0; lo < n; lo += FA_SM_BLOCK)
-            FN(stream_bwd)(o + at + lo, x + at + lo, g + at + lo, fa_sm_block_len(n, lo), s,
-                           next ? x + at + n + lo : NULL, next ? g + at + n + lo : NULL);
+        for (ptrdiff_t lo = 0; lo < n; lo += FA_SM_BLOCK) {
+            FN(pass_args) p = {o + at + lo, g + at + lo, x + at + lo, fa_sm_block_len(n, lo), s,
+                               0, next ? x + at + n + lo : NULL, next ? g + at + n + lo : NULL};
+            FN(stream_bwd)(&p);
+        }
     }
     if (large) FA_SM_SFENCE();
 }

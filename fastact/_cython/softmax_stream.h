@@ -8,13 +8,24 @@ enum { FA_SM_OP_SCALE = 0, FA_SM_OP_LOG = 1, FA_SM_OP_BWD = 2 };
     ((op) == FA_SM_OP_SCALE ? (a) * (s) : (op) == FA_SM_OP_LOG ? ((a) - (s)) - (t) : (b) * ((a) - (s)))
 #endif
 
+/* a final pass: o[0:len) from a (and b: backward), with the scalars s, t; pa, pb (or
+   NULL): the lines of the next row prefetched at the same offsets, one per line */
+typedef struct {
+    T *o;
+    const T *a, *b;
+    ptrdiff_t len;
+    T s, t;
+    const T *pa, *pb;
+} FN(pass_args);
+
 /* A final pass with streaming (non-temporal) stores, the bits of the plain one:
-   plain stores up to the first aligned element of o and for the tail.  pa, pb (or
-   NULL): lines of the next row prefetched at the same offsets, one per line of work.
-   Inlined with a constant op. */
-static inline __attribute__((always_inline)) void FN(stream_pass)(
-        int op, T *o, const T *a, const T *b, ptrdiff_t len, T s, T t, const T *pa,
-        const T *pb) {
+   plain stores up to the first aligned element of o and for the tail.  Inlined
+   with a constant op. */
+static inline __attribute__((always_inline)) void FN(stream_pass)(int op,
+                                                                  const FN(pass_args) *p) {
+    T *o = p->o;
+    const T *a = p->a, *b = p->b, s = p->s, t = p->t;
+    const ptrdiff_t len = p->len;
     ptrdiff_t i = 0;
 #if FA_SM_HAVE_STREAM
     typedef T V __attribute__((vector_size(FA_SM_VBYTES)));
@@ -24,9 +35,9 @@ static inline __attribute__((always_inline)) void FN(stream_pass)(
     for (; i < len && ((uintptr_t)(o + i) & (FA_SM_VBYTES - 1)); i++)
         o[i] = FA_SM_PASS_ELEM(op, a[i], b[i], s, t);
     for (; i + W <= len; i += W) {
-        if (pa != NULL && ((i * (ptrdiff_t)sizeof(T)) & (FA_SM_LINE - 1)) < FA_SM_VBYTES) {
-            FA_SM_PREFETCH(pa + i);
-            FA_SM_PREFETCH(pb + i);
+        if (p->pa != NULL && ((i * (ptrdiff_t)sizeof(T)) & (FA_SM_LINE - 1)) < FA_SM_VBYTES) {
+            FA_SM_PREFETCH(p->pa + i);
+            FA_SM_PREFETCH(p->pb + i);
         }
         V va, vb;
         memcpy(&va, a + i, sizeof va);
@@ -37,16 +48,15 @@ static inline __attribute__((always_inline)) void FN(stream_pass)(
     for (; i < len; i++) o[i] = FA_SM_PASS_ELEM(op, a[i], b[i], s, t);
 }
 static void FN(stream_scale)(T *o, const T *e, ptrdiff_t len, T f) {
-    FN(stream_pass)(FA_SM_OP_SCALE, o, e, NULL, len, f, 0, NULL, NULL);
+    FN(pass_args) p = {o, e, NULL, len, f, 0, NULL, NULL};
+    FN(stream_pass)(FA_SM_OP_SCALE, &p);
 }
 static void FN(stream_log)(T *o, const T *x, ptrdiff_t len, T m, T lse) {
-    FN(stream_pass)(FA_SM_OP_LOG, o, x, NULL, len, m, lse, NULL, NULL);
+    FN(pass_args) p = {o, x, NULL, len, m, lse, NULL, NULL};
+    FN(stream_pass)(FA_SM_OP_LOG, &p);
 }
-/* softmax_backward's pass o = y (g - s), prefetching yn and gn (the next row, or NULL) */
-static void FN(stream_bwd)(T *o, const T *y, const T *g, ptrdiff_t len, T s, const T *yn,
-                           const T *gn) {
-    FN(stream_pass)(FA_SM_OP_BWD, o, g, y, len, s, 0, yn, gn);
-}
+/* softmax_backward's pass o = y (g - s) (p->a = g, p->b = y) */
+static void FN(stream_bwd)(const FN(pass_args) *p) { FN(stream_pass)(FA_SM_OP_BWD, p); }
 
 /* The wave (large arrays, rows of over WAVE_ROW_MIN_ELEMENTS): a row's final pass,
    o = e * a (softmax: its exps e wait in scratch until their sum is known) or
@@ -80,35 +90,28 @@ static inline void FN(wave_step)(FN(wave) *w, ptrdiff_t k) {
         ptrdiff_t back = (ptrdiff_t)(((uintptr_t)(w->o + end) & (FA_SM_LINE - 1)) / sizeof(T));
         if (end - back > w->j) end -= back;
     }
+    FN(pass_args) p = {w->o + w->j, w->e + w->j, NULL, end - w->j, w->a, w->b, NULL, NULL};
     if (w->op == FA_SM_OP_LOG)
-        FN(stream_pass)(FA_SM_OP_LOG, w->o + w->j, w->e + w->j, NULL, end - w->j, w->a, w->b,
-                        NULL, NULL);
+        FN(stream_pass)(FA_SM_OP_LOG, &p);
     else
-        FN(stream_pass)(FA_SM_OP_SCALE, w->o + w->j, w->e + w->j, NULL, end - w->j, w->a, 0,
-                        NULL, NULL);
+        FN(stream_pass)(FA_SM_OP_SCALE, &p);
     w->j = end;
 }
 static void FN(wave_flush)(FN(wave) *w) {
     while (FN(wave_more)(w)) FN(wave_step)(w, w->stop - w->j);
 }
-/* row o (n elements from e) waits, to be streamed in the exp pass of xn.  h: the
-   stream's stores stay ~half a page off that pass's loads (at the same offset in a
-   page the CPU takes a load for one of the stores before it and waits) */
-static void FN(wave_start)(FN(wave) *w, T *o, const T *e, ptrdiff_t n, int op, T a, T b,
-                           const T *xn) {
-    ptrdiff_t h = (ptrdiff_t)((FA_SM_PAGE / 2 - ((uintptr_t)o - (uintptr_t)xn))
+/* row (o, e, stop = n, op, a, b) waits, to be streamed in the exp pass of xn.  h:
+   the stream's stores stay ~half a page off that pass's loads (at the same offset in
+   a page the CPU takes a load for one of the stores before it and waits) */
+static void FN(wave_start)(FN(wave) *w, FN(wave) row, const T *xn) {
+    ptrdiff_t h = (ptrdiff_t)((FA_SM_PAGE / 2 - ((uintptr_t)row.o - (uintptr_t)xn))
                               & (FA_SM_PAGE - 1));
-    h -= (ptrdiff_t)(((uintptr_t)o + (uintptr_t)h) & (FA_SM_LINE - 1));
+    h -= (ptrdiff_t)(((uintptr_t)row.o + (uintptr_t)h) & (FA_SM_LINE - 1));
     h = h < 0 ? 0 : h / (ptrdiff_t)sizeof(T);
-    if (h >= n) h = 0;
-    w->o = o;
-    w->e = e;
-    w->j = h;
-    w->stop = n;
-    w->wrap = h;
-    w->op = op;
-    w->a = a;
-    w->b = b;
+    if (h >= row.stop) h = 0;
+    row.j = h;
+    row.wrap = h;
+    *w = row;
 }
 /* for an exp pass of len: w's row aligned to a line of o, then the span (whole
    groups of 64, <= len) to stream inside the pass from *so (NULL: none) */

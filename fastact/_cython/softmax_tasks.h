@@ -58,8 +58,9 @@ static void FN(combine_rows)(const fa_sm_job *j, const FN(phases) *p, ptrdiff_t 
             ties += p->bties[r * nb + b];
         }
         if (!isfinite(m) || s != s) {
-            FN(special)(j->kind, (T *)j->o + r * ostride, (const T *)j->x + r * n,
-                        j->mk ? j->mk + r * n : NULL, n, (T)m, isfinite(m));
+            T *o = (T *)j->o + r * ostride;
+            FN(row) row = {o, o, (const T *)j->x + r * n, j->mk ? j->mk + r * n : NULL, (T)m};
+            FN(special)(j->kind, &row, n, isfinite(m));
             p->rfin[r] = NAN;
         } else if (j->kind == FA_SM_SOFTMAX) {
             p->rfin[r] = 1.0 / s;
@@ -130,41 +131,50 @@ static void FN(gather)(T *d, ptrdiff_t ns, const T *x, ptrdiff_t n, ptrdiff_t in
     for (ptrdiff_t i = 0; i < n; i++)
         for (ptrdiff_t c = 0; c < w; c++) d[c * ns + i] = x[i * inner + c];
 }
-/* the columns of one tile: out (at base) and x, g, mask gathered into sx, sg, sm */
-static void FN(tile_rows)(const fa_sm_job *j, FN(rowctx) *rc, T *sx, T *sg,
-                          const unsigned char *sm, ptrdiff_t base, ptrdiff_t w) {
-    const ptrdiff_t ns = FA_SM_TILE_STRIDE(j->n), outer = base / (j->n * j->inner);
+/* a thread's tile scratch: rows of x, out and g (stride ns), a block, the mask rows */
+typedef struct {
+    T *sx, *so, *sg, *buf;
+    unsigned char *sm;
+    ptrdiff_t ns;
+} FN(tile_scratch);
+
+/* the w columns of one tile at base, gathered into the scratch s: their rows run,
+   out scattered back */
+static void FN(tile_rows)(const fa_sm_job *j, FN(rowctx) *rc, const FN(tile_scratch) *s,
+                          ptrdiff_t base, ptrdiff_t w) {
+    const ptrdiff_t ns = s->ns, outer = base / (j->n * j->inner);
     const ptrdiff_t c0 = base - outer * j->n * j->inner;
-    T *so = sx + FA_SM_TILE * ns;
     for (ptrdiff_t c = 0; c < w; c++) {
-        const unsigned char *mc = j->mk ? sm + c * ns : NULL;
+        const unsigned char *mc = j->mk ? s->sm + c * ns : NULL;
         if (j->backward)
-            FN(backward_row)(j->kind, so + c * ns, sx + c * ns, sg + c * ns, j->n);
+            FN(backward_row)(j->kind, s->so + c * ns, s->sx + c * ns, s->sg + c * ns, j->n);
         else if (j->kind == FA_SM_LOGSUMEXP)
-            FN(forward_row)(rc, (T *)j->o + outer * j->inner + c0 + c, sx + c * ns, mc);
+            FN(forward_row)(rc, (T *)j->o + outer * j->inner + c0 + c, s->sx + c * ns, mc);
         else
-            FN(forward_row)(rc, so + c * ns, sx + c * ns, mc);
+            FN(forward_row)(rc, s->so + c * ns, s->sx + c * ns, mc);
     }
     if (j->backward || j->kind != FA_SM_LOGSUMEXP)
         for (ptrdiff_t i = 0; i < j->n; i++)
-            for (ptrdiff_t c = 0; c < w; c++) ((T *)j->o)[base + i * j->inner + c] = so[c * ns + i];
+            for (ptrdiff_t c = 0; c < w; c++)
+                ((T *)j->o)[base + i * j->inner + c] = s->so[c * ns + i];
 }
 static void FN(tiles)(const fa_sm_job *j, ptrdiff_t t0, ptrdiff_t t1, T *sc) {
     const ptrdiff_t n = j->n, inner = j->inner, per = (inner + FA_SM_TILE - 1) / FA_SM_TILE;
     const ptrdiff_t ns = FA_SM_TILE_STRIDE(n);
-    T *sx = sc, *sg = sc + 2 * FA_SM_TILE * ns, *buf = sg + FA_SM_TILE * ns;
-    unsigned char *sm = (unsigned char *)(buf + FA_SM_BLOCK);
-    FN(rowctx) rc = {j->kind, j->negate, n, 0, buf, NULL, NULL, 0, NULL, 0};
+    FN(tile_scratch) s = {sc, sc + FA_SM_TILE * ns, sc + 2 * FA_SM_TILE * ns,
+                          sc + 3 * FA_SM_TILE * ns, (unsigned char *)(sc + 3 * FA_SM_TILE * ns
+                                                                      + FA_SM_BLOCK), ns};
+    FN(rowctx) rc = {j->kind, j->negate, n, 0, s.buf, NULL, NULL, 0, NULL, 0};
     for (ptrdiff_t t = t0; t < t1; t++) {
         const ptrdiff_t outer = t / per, c0 = (t - outer * per) * FA_SM_TILE;
         const ptrdiff_t w = inner - c0 < FA_SM_TILE ? inner - c0 : FA_SM_TILE;
         const ptrdiff_t base = outer * n * inner + c0;
-        FN(gather)(sx, ns, (const T *)j->x + base, n, inner, w);
-        if (j->backward) FN(gather)(sg, ns, (const T *)j->g + base, n, inner, w);
+        FN(gather)(s.sx, ns, (const T *)j->x + base, n, inner, w);
+        if (j->backward) FN(gather)(s.sg, ns, (const T *)j->g + base, n, inner, w);
         if (j->mk != NULL)
             for (ptrdiff_t i = 0; i < n; i++)
-                for (ptrdiff_t c = 0; c < w; c++) sm[c * ns + i] = j->mk[base + i * inner + c];
-        FN(tile_rows)(j, &rc, sx, sg, sm, base, w);
+                for (ptrdiff_t c = 0; c < w; c++) s.sm[c * ns + i] = j->mk[base + i * inner + c];
+        FN(tile_rows)(j, &rc, &s, base, w);
     }
 }
 /* tiles split over the threads, each with its own scratch; -1: no memory */

@@ -76,7 +76,7 @@ static inline VT FN(vpow2_poly)(VT k, VT r, unsigned bias) {
     VT p = V(fmadd)(V(set1)(c[0]), r, V(set1)(c[1]));
 #pragma GCC unroll 16
     for (int j = 2; j < (int)(sizeof c / sizeof c[0]); j++) p = V(fmadd)(p, r, V(set1)(c[j]));
-    __m512i e = VI(slli)(VI(sub)(V_TO_I(k), VI(set1)((I)(K(SHIFT_BITS) - bias))), K(MANT_BITS));
+    __m512i e = VI(slli)(VI(sub)(V_TO_I(k), VI(set1)((IT)(K(SHIFT_BITS) - bias))), K(MANT_BITS));
     return V(mul)(p, V(castsi512)(e));
 }
 /* expneg lane by lane (max keeps NaN: the clamp's second operand) */
@@ -204,7 +204,7 @@ static inline int FN(short_row)(T *o, const T *x, ptrdiff_t n, int negate) {
     VT v[NV], e[NV];
     VM k[NV];
     const __m512i flip = VI(set1)(negate ? SIGN_BIT : 0);
-    __m512i kh = VI(set1)(SIGN_BIT), kl = VI(set1)((I)BITS(-(T)INFINITY));
+    __m512i kh = VI(set1)(SIGN_BIT), kl = VI(set1)((IT)BITS(-(T)INFINITY));
     for (int j = 0; j < NV; j++) {
         k[j] = FN(vmask)(n - VL * j);
         v[j] = V(maskz_loadu)(k[j], x + VL * j);

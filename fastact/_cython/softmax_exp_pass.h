@@ -80,23 +80,23 @@ static double FN(exp_store)(T *o, const FN(block) *b) {
 /* pipelined softmax block: o = exp(v - m), returning the max of the next row's block
    xm[0:nn) (nn = len, or 0 at the end), taken in the same loop */
 static T FN(exp_store_next)(T *o, const FN(block) *b, ptrdiff_t nn) {
-    const I flip = b->negate ? SIGN_BIT : 0;
+    const IT flip = b->negate ? SIGN_BIT : 0;
     const T *x = b->x, *xn = b->xm;
     const T m = b->m;
     FN(keys) k = FN(keys_init)();
-    I hi = k.hi, lo = k.lo;
+    IT hi = k.hi, lo = k.lo;
     ptrdiff_t c = b->len < nn ? b->len : nn, i;
     if (b->negate) {
         for (i = 0; i < c; i++) {
             o[i] = FN(expneg)(-x[i] - m);
-            I v = (I)BITS(xn[i]) ^ flip;
+            IT v = (IT)BITS(xn[i]) ^ flip;
             hi = v > hi ? v : hi;
             lo = v < lo ? v : lo;
         }
     } else {
         for (i = 0; i < c; i++) {
             o[i] = FN(expneg)(x[i] - m);
-            I v = (I)BITS(xn[i]);
+            IT v = (IT)BITS(xn[i]);
             hi = v > hi ? v : hi;
             lo = v < lo ? v : lo;
         }

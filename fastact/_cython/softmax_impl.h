@@ -3,14 +3,14 @@
  * (exps, sums, max, final passes, special rows, backward); then the AVX-512 bodies,
  * the wave, the row drivers and the thread strategies (see docs/softmax.md). */
 #define T FA_SM_CAT(FA_SM_T_, FA_S)
-#define I FA_SM_CAT(FA_SM_I_, FA_S)
-#define U FA_SM_CAT(FA_SM_U_, FA_S)
+#define IT FA_SM_CAT(FA_SM_I_, FA_S)
+#define UT FA_SM_CAT(FA_SM_U_, FA_S)
 #define FN FA_SM_FN
 #define K FA_SM_K
 #define FMA FA_SM_CAT(FA_SM_FMA_, FA_S)
 #define BITS FA_SM_CAT(fa_bits_, FA_S)
 #define FROM_BITS FA_SM_CAT(fa_from_bits_, FA_S)
-#define SIGN_BIT ((I)((U)1 << (8 * sizeof(T) - 1)))
+#define SIGN_BIT ((IT)((UT)1 << (8 * sizeof(T) - 1)))
 /* float32 carries x - m exactly (TwoSum) into log_softmax's exp; double rounds it
    once, as the reference does */
 #define CARRY_EXACT (sizeof(T) == 4)
@@ -23,7 +23,7 @@ static inline T FN(pow2_poly)(T k, T r, unsigned bias) {
     T p = FMA(c[0], r, c[1]);
 #pragma GCC unroll 16
     for (int j = 2; j < (int)(sizeof c / sizeof c[0]); j++) p = FMA(p, r, c[j]);
-    return p * FROM_BITS((BITS(k) - K(SHIFT_BITS) + (U)bias) << K(MANT_BITS));
+    return p * FROM_BITS((BITS(k) - K(SHIFT_BITS) + (UT)bias) << K(MANT_BITS));
 }
 /* softmax's exp(t) for t = v - m <= 0 rounded once: n = round(t / ln2), r = t - n ln2
    (two constants, fma), the polynomial, times 2^n from the bits.  Results below the
@@ -107,17 +107,17 @@ static double FN(dot)(const T *a, const T *b, ptrdiff_t len) {
    largest b is the largest v, among v <= -0 the smallest b is; so the max is
    max(b) if that is >= 0, else min(b).  A positive NaN beats +inf (the row is then
    special); a negative NaN never wins and is caught by the NaN sum. */
-typedef struct { I hi, lo; } FN(keys);
+typedef struct { IT hi, lo; } FN(keys);
 static inline FN(keys) FN(keys_init)(void) {
-    FN(keys) k = {SIGN_BIT, (I)BITS(-(T)INFINITY)};
+    FN(keys) k = {SIGN_BIT, (IT)BITS(-(T)INFINITY)};
     return k;
 }
-static inline T FN(key_max)(FN(keys) k) { return FROM_BITS((U)(k.hi >= 0 ? k.hi : k.lo)); }
+static inline T FN(key_max)(FN(keys) k) { return FROM_BITS((UT)(k.hi >= 0 ? k.hi : k.lo)); }
 static void FN(keys_add)(const T *x, ptrdiff_t len, int negate, FN(keys) *k) {
-    const I flip = negate ? SIGN_BIT : 0;
-    I hi = k->hi, lo = k->lo;
+    const IT flip = negate ? SIGN_BIT : 0;
+    IT hi = k->hi, lo = k->lo;
     for (ptrdiff_t i = 0; i < len; i++) {
-        I b = (I)BITS(x[i]) ^ flip;
+        IT b = (IT)BITS(x[i]) ^ flip;
         hi = b > hi ? b : hi;
         lo = b < lo ? b : lo;
     }
@@ -130,11 +130,11 @@ static T FN(max)(const T *x, const unsigned char *mk, ptrdiff_t len, int negate)
         FN(keys_add)(x, len, negate, &k);
         return FN(key_max)(k);
     }
-    const I flip = negate ? SIGN_BIT : 0, neginf = k.lo;
-    I hi = k.hi, lo = k.lo;
+    const IT flip = negate ? SIGN_BIT : 0, neginf = k.lo;
+    IT hi = k.hi, lo = k.lo;
     for (ptrdiff_t i = 0; i < len; i++) {
-        I b = (I)BITS(x[i]) ^ flip;
-        I bh = mk[i] ? b : SIGN_BIT, bl = mk[i] ? b : neginf;
+        IT b = (IT)BITS(x[i]) ^ flip;
+        IT bh = mk[i] ? b : SIGN_BIT, bl = mk[i] ? b : neginf;
         hi = bh > hi ? bh : hi;
         lo = bl < lo ? bl : lo;
     }
@@ -238,8 +238,8 @@ static void FN(bwd)(int softmax, T *o, const T *y, const T *g, ptrdiff_t len, do
 #include "softmax_tasks.h"
 
 #undef T
-#undef I
-#undef U
+#undef IT
+#undef UT
 #undef FN
 #undef K
 #undef FMA

@@ -21,6 +21,7 @@ Flags: -O3 -ffp-contract=off -fno-math-errno -fno-trapping-math, no -ffast-math
 branch-free polynomials in fastact/_cython/vmath.h, so they vectorize without it).
 FASTACT_EXTRA_CFLAGS adds compiler flags.
 """
+import glob
 import importlib
 import os
 import platform
@@ -218,9 +219,8 @@ def extensions():
             [source],
             include_dirs=[np.get_include(), os.path.join(HERE, "fastact", "_cython"),
                           os.path.join(HERE, GEN_DIR)],
-            depends=[os.path.join("fastact", "_cython", "vmath.h"),
-                     os.path.join("fastact", "_cython", "vmath_real.h"),
-                     os.path.join(GEN_DIR, "fa_constants.h")],
+            depends=sorted(glob.glob(os.path.join("fastact", "_cython", "*.h")))
+            + [os.path.join(GEN_DIR, "fa_constants.h")],
             define_macros=macros,
             extra_compile_args=flags,
             extra_link_args=omp_l,

@@ -1,0 +1,248 @@
+/* One type's AVX-512 bodies (part of softmax_impl.h): the exp passes and their
+ * block sums fused, 64 elements (one group) at a time, masked tails, short rows in
+ * registers.  Each computes the operations of the scalar code in its order (same
+ * bits), with fewer passes over the block.  Without AVX-512 they are stubs that are
+ * never called (FA_SM_HAVE_AVX512 is 0). */
+/* A fused exp pass over the whole groups of x[0:len): the arguments. */
+typedef struct {
+    T *o;                /* softmax: the exps */
+    const T *x;
+    ptrdiff_t len;
+    T m;
+    const T *pf;         /* the same place of the next row, prefetched; or NULL */
+    T *so;               /* stream so = se * a (softmax) or (se - a) - b alongside; or NULL */
+    const T *se;
+    T a, b;
+    const T *xm;         /* softmax: take the max keys of xm[0:len) alongside; or NULL */
+    FN(keys) *keys;
+    double *dacc;        /* the 16 lanes the group sums are added into */
+    ptrdiff_t ties;      /* log: the count of x == m, added to */
+} FN(vpass);
+
+#if FA_SM_HAVE_AVX512
+
+#ifndef FA_SM_AVX512_LAYER
+#define FA_SM_AVX512_LAYER
+#define FA_SM_VT_f32 __m512
+#define FA_SM_VT_f64 __m512d
+#define FA_SM_VM_f32 __mmask16
+#define FA_SM_VM_f64 __mmask8
+/* the 16 double lanes dacc of a block sum, pairwise (fold_lanes' order) */
+static inline double fa_sm_fold16(__m512d d0, __m512d d1) {       /* lanes j, j + 8 */
+    __m512d d = _mm512_add_pd(d0, d1);
+    __m256d h = _mm256_add_pd(_mm512_castpd512_pd256(d), _mm512_extractf64x4_pd(d, 1));
+    __m128d g = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
+    return _mm_cvtsd_f64(g) + _mm_cvtsd_f64(_mm_unpackhi_pd(g, g));
+}
+/* the lanes (a: 0-7, b: 8-15) of a group of 64 exps e, as sum_group makes them:
+   lane j gets (e_j + e_j+16) + (e_j+32 + e_j+48) */
+static inline void fa_sm_vlanes_f32(const __m512 *e, __m512d *a, __m512d *b) {
+    __m512 s = _mm512_add_ps(_mm512_add_ps(e[0], e[1]), _mm512_add_ps(e[2], e[3]));
+    *a = _mm512_cvtps_pd(_mm512_castps512_ps256(s));
+    *b = _mm512_cvtps_pd(_mm512_extractf32x8_ps(s, 1));
+}
+/* doubles: vectors 0, 2, 4, 6 hold elements 0-7, 16-23, 32-39, 48-55 (lanes 0-7) */
+static inline void fa_sm_vlanes_f64(const __m512d *e, __m512d *a, __m512d *b) {
+    *a = _mm512_add_pd(_mm512_add_pd(e[0], e[2]), _mm512_add_pd(e[4], e[6]));
+    *b = _mm512_add_pd(_mm512_add_pd(e[1], e[3]), _mm512_add_pd(e[5], e[7]));
+}
+#endif
+
+#define VT FA_SM_CAT(FA_SM_VT_, FA_S)
+#define VM FA_SM_CAT(FA_SM_VM_, FA_S)
+#define VL ((ptrdiff_t)(64 / sizeof(T)))             /* lanes per vector */
+#define NV (FA_SM_GROUP / (64 / (int)sizeof(T)))     /* vectors per group */
+#define V(op) FA_SM_CAT(FA_SM_CAT(_mm512_, op), FA_SM_CAT(_, FA_SM_CAT(FA_SM_VS_, FA_S)))
+#define VI(op) FA_SM_CAT(FA_SM_CAT(_mm512_, op), FA_SM_CAT(_, FA_SM_CAT(FA_SM_VI_, FA_S)))
+#define V_TO_I FA_SM_CAT(FA_SM_CAT(_mm512_cast, FA_SM_CAT(FA_SM_VS_, FA_S)), _si512)
+#define V_CMP FA_SM_CAT(V(cmp), _mask)
+#define V_LANES FA_SM_CAT(fa_sm_vlanes_, FA_S)
+
+/* a group of 64 exps e added into the 16 double lanes d0, d1 */
+static inline void FN(vfold)(const VT *e, __m512d *d0, __m512d *d1) {
+    __m512d a, b;
+    V_LANES(e, &a, &b);
+    *d0 = _mm512_add_pd(*d0, a);
+    *d1 = _mm512_add_pd(*d1, b);
+}
+
+/* the lanes of a vector holding the first r of the elements left */
+static inline VM FN(vmask)(ptrdiff_t r) {
+    return r >= VL ? (VM)~0u : r > 0 ? (VM)((1u << r) - 1) : (VM)0;
+}
+/* pow2_poly lane by lane */
+static inline VT FN(vpow2_poly)(VT k, VT r, unsigned bias) {
+    static const T c[] = K(POLY);
+    VT p = V(fmadd)(V(set1)(c[0]), r, V(set1)(c[1]));
+#pragma GCC unroll 16
+    for (int j = 2; j < (int)(sizeof c / sizeof c[0]); j++) p = V(fmadd)(p, r, V(set1)(c[j]));
+    __m512i e = VI(slli)(VI(sub)(V_TO_I(k), VI(set1)((IT)(K(SHIFT_BITS) - bias))), K(MANT_BITS));
+    return V(mul)(p, V(castsi512)(e));
+}
+/* expneg lane by lane (max keeps NaN: the clamp's second operand) */
+static inline VT FN(vexpneg)(VT t) {
+    VT tc = V(max)(V(set1)(K(EXPNEG_CLAMP)), t);
+    VT k = V(fmadd)(tc, V(set1)(K(LOG2E)), V(set1)(K(SHIFT)));
+    VT n = V(sub)(k, V(set1)(K(SHIFT)));
+    VT r = V(fmadd)(n, V(set1)(-K(LN2_HI)), tc);
+    r = V(fmadd)(n, V(set1)(-K(LN2_LO)), r);
+    return FN(vpow2_poly)(k, r, K(EXP_BIAS));
+}
+/* exp_scaled lane by lane, 0 where v == m (the ties, returned in *tie) */
+static inline VT FN(vexp_scaled_rest)(VT v, VT vm, VT vnm, VM *tie) {
+    const VT lo = V(set1)(K(EXP_CLAMP));
+    VT tt = V(sub)(v, vm);
+    VT tc = V(max)(lo, tt);
+    VT k = V(fmadd)(tc, V(set1)(K(LOG2E)), V(set1)(K(SHIFT)));
+    VT n = V(sub)(k, V(set1)(K(SHIFT)));
+    VT r = V(fmadd)(n, V(set1)(-K(LN2_HI)), tc);
+    r = V(fmadd)(n, V(set1)(-K(LN2_LO)), r);
+    *tie = V_CMP(v, vm, _CMP_EQ_OQ);
+    VM drop = *tie;
+    if (CARRY_EXACT) {
+        VT bb = V(sub)(tt, v);
+        VT err = V(add)(V(sub)(v, V(sub)(tt, bb)), V(sub)(vnm, bb));
+        r = V(add)(r, err);
+        drop = (VM)(drop | V_CMP(tt, lo, _CMP_LT_OQ));
+    }
+    return V(mask_blend)(drop, FN(vpow2_poly)(k, r, K(EXP_BIAS) + K(SCALE_LOG2)),
+                         V(setzero)());
+}
+
+
+/* softmax: o = expneg(v - m), their group sums added into dacc; returns the count
+   of elements done (whole groups); the caller does the rest.  0 + a = a: a block in
+   one call or in pieces gives the same bits.  l2: see FA_SM_PREFETCH_LONG */
+static inline __attribute__((always_inline)) ptrdiff_t FN(vexp_sum_body)(
+        FN(vpass) *p, const int negate, const int l2) {
+    const VT vm = V(set1)(p->m), va = V(set1)(p->a);
+    const __m512i flip = VI(set1)(negate ? SIGN_BIT : 0);
+    __m512i khv = VI(set1)(p->xm ? p->keys->hi : 0), klv = VI(set1)(p->xm ? p->keys->lo : 0);
+    __m512d d0 = _mm512_loadu_pd(p->dacc), d1 = _mm512_loadu_pd(p->dacc + 8);
+    ptrdiff_t i = 0;
+    for (; i + FA_SM_GROUP <= p->len; i += FA_SM_GROUP) {
+        VT e[NV];
+        for (int q = 0; q < NV; q++) {
+            const ptrdiff_t at = i + VL * q;
+            if (p->pf != NULL) FA_SM_PREFETCH_ROW(p->pf + at, l2);
+            VT v = V(loadu)(p->x + at);
+            v = negate ? V(sub)(V(setzero)(), v) : v;
+            e[q] = FN(vexpneg)(V(sub)(v, vm));
+            V(storeu)(p->o + at, e[q]);
+            if (p->so != NULL) V(stream)(p->so + at, V(mul)(V(loadu)(p->se + at), va));
+            if (p->xm != NULL) {
+                __m512i kb = _mm512_xor_si512(_mm512_loadu_si512((const void *)(p->xm + at)), flip);
+                khv = VI(max)(khv, kb);
+                klv = VI(min)(klv, kb);
+            }
+        }
+        FN(vfold)(e, &d0, &d1);
+    }
+    _mm512_storeu_pd(p->dacc, d0);
+    _mm512_storeu_pd(p->dacc + 8, d1);
+    if (p->xm != NULL) {
+        p->keys->hi = VI(reduce_max)(khv);
+        p->keys->lo = VI(reduce_min)(klv);
+    }
+    return i;
+}
+static inline __attribute__((always_inline)) ptrdiff_t FN(vexp_sum)(FN(vpass) *p, int negate) {
+    if (FA_SM_PREFETCH_LONG(p->pf, p->x))
+        return negate ? FN(vexp_sum_body)(p, 1, 1) : FN(vexp_sum_body)(p, 0, 1);
+    return negate ? FN(vexp_sum_body)(p, 1, 0) : FN(vexp_sum_body)(p, 0, 0);
+}
+/* log_softmax's and logsumexp's: the group sums of exp_scaled over x != m (ties
+   counted in p->ties); so: the wave's o = (se - a) - b alongside */
+static inline __attribute__((always_inline)) ptrdiff_t FN(vexp_rest_sum)(FN(vpass) *p) {
+    const VT vm = V(set1)(p->m), vnm = V(set1)(-p->m);
+    const VT va = V(set1)(p->a), vb = V(set1)(p->b);
+    __m512d d0 = _mm512_loadu_pd(p->dacc), d1 = _mm512_loadu_pd(p->dacc + 8);
+    ptrdiff_t i = 0, t = 0;
+    for (; i + FA_SM_GROUP <= p->len; i += FA_SM_GROUP) {
+        VT e[NV];
+        for (int q = 0; q < NV; q++) {
+            const ptrdiff_t at = i + VL * q;
+            if (p->pf != NULL) FA_SM_PREFETCH(p->pf + at);
+            VM tie;
+            e[q] = FN(vexp_scaled_rest)(V(loadu)(p->x + at), vm, vnm, &tie);
+            t += __builtin_popcount((unsigned)tie);
+            if (p->so != NULL)
+                V(stream)(p->so + at, V(sub)(V(sub)(V(loadu)(p->se + at), va), vb));
+        }
+        FN(vfold)(e, &d0, &d1);
+    }
+    _mm512_storeu_pd(p->dacc, d0);
+    _mm512_storeu_pd(p->dacc + 8, d1);
+    p->ties += t;
+    return i;
+}
+/* o = expneg(v - m) for the last < 64 elements of a block, by masked vectors */
+static inline void FN(exp_tail)(T *o, const T *x, ptrdiff_t len, T m, int negate) {
+    const VT vm = V(set1)(m);
+    for (ptrdiff_t k = 0; k < len; k += VL) {
+        VM mk = FN(vmask)(len - k);
+        VT v = V(maskz_loadu)(mk, x + k);
+        v = negate ? V(sub)(V(setzero)(), v) : v;
+        V(mask_storeu)(o + k, mk, FN(vexpneg)(V(sub)(v, vm)));
+    }
+}
+/* the block sum from the lanes dacc and the last len < 64 exps e (sum_finish's) */
+static inline double FN(tail_sum)(const double *dacc, const T *e, ptrdiff_t len) {
+    __m512d d0 = _mm512_loadu_pd(dacc), d1 = _mm512_loadu_pd(dacc + 8);
+    if (len > 0) {
+        VT q[NV];
+        for (int j = 0; j < NV; j++) q[j] = V(maskz_loadu)(FN(vmask)(len - VL * j), e + VL * j);
+        FN(vfold)(q, &d0, &d1);
+    }
+    return fa_sm_fold16(d0, d1);
+}
+/* A softmax row of 1 to 64 elements (no mask) in registers, with the operations and
+   order of row_max, the exp pass (the whole row is its tail) and scale: same bits,
+   without their calls and loop set-ups.  Returns 1, writing nothing (o may be x),
+   when the row is special (max not finite, or a NaN sum): the general path finishes it. */
+static inline int FN(short_row)(T *o, const T *x, ptrdiff_t n, int negate) {
+    VT v[NV], e[NV];
+    VM k[NV];
+    const __m512i flip = VI(set1)(negate ? SIGN_BIT : 0);
+    __m512i kh = VI(set1)(SIGN_BIT), kl = VI(set1)((IT)BITS(-(T)INFINITY));
+    for (int j = 0; j < NV; j++) {
+        k[j] = FN(vmask)(n - VL * j);
+        v[j] = V(maskz_loadu)(k[j], x + VL * j);
+        __m512i b = _mm512_xor_si512(V_TO_I(v[j]), flip);
+        kh = VI(mask_max)(kh, k[j], kh, b);
+        kl = VI(mask_min)(kl, k[j], kl, b);
+    }
+    FN(keys) keys = {VI(reduce_max)(kh), VI(reduce_min)(kl)};
+    T m = FN(key_max)(keys);
+    if (!(m - m == 0)) return 1;
+    const VT vm = V(set1)(m);
+    for (int j = 0; j < NV; j++) {                   /* unused vectors: 0, exactly */
+        VT t = negate ? V(sub)(V(setzero)(), v[j]) : v[j];
+        e[j] = k[j] ? V(maskz_mov)(k[j], FN(vexpneg)(V(sub)(t, vm))) : V(setzero)();
+    }
+    __m512d a, b;
+    V_LANES(e, &a, &b);
+    double s = fa_sm_fold16(a, b);
+    if (s != s) return 1;
+    const VT f = V(set1)((T)(1.0 / s));
+    for (int j = 0; j < NV; j++) V(mask_storeu)(o + VL * j, k[j], V(mul)(e[j], f));
+    return 0;
+}
+
+#undef VT
+#undef VM
+#undef VL
+#undef NV
+#undef V
+#undef VI
+#undef V_TO_I
+#undef V_CMP
+#undef V_LANES
+
+#else /* no AVX-512: never called */
+static inline ptrdiff_t FN(vexp_sum)(FN(vpass) *p, int negate) { return 0; }
+static inline ptrdiff_t FN(vexp_rest_sum)(FN(vpass) *p) { return 0; }
+static inline void FN(exp_tail)(T *o, const T *x, ptrdiff_t len, T m, int negate) {}
+static inline double FN(tail_sum)(const double *dacc, const T *e, ptrdiff_t len) { return 0; }
+static inline int FN(short_row)(T *o, const T *x, ptrdiff_t n, int negate) { return 1; }
+#endif

@@ -152,8 +152,12 @@ SIGMOID_ARG_MAX = 200.0  # |u| clamp of sigmoid(u) (0 or 1 beyond; keeps u * s (
 
 # ---------------------------------------------------- softmax family's exp
 # exp(r) = 1 + r + r^2 Q(r): SOFTMAX_EXP_POLY_F32 / _F64 (fitted, in _coefficients).
-# The float32 reduction uses a 16-bit ln2 head (exact for the n of t <= 0 rows).
-SOFTMAX_LN2_HI_F32 = _F32(0.693145751953125)  # 16 significant bits
+SOFTMAX_BLOCK = 2048  # elements per reduction block: fixed, so results do not depend on threads
+SOFTMAX_LANES = 16  # float64 lanes of a block sum (64 elements = 4 per lane)
+SOFTMAX_TILE = 16  # columns per tile of a non-last axis
+
+# The float32 reduction uses a 15-bit ln2 head (exact for the n of t <= 0 rows).
+SOFTMAX_LN2_HI_F32 = _F32(0.693145751953125)  # 15 significant bits: n * it exact for |n| < 2**9
 SOFTMAX_LN2_LO_F32 = _F32(1.4286067653302226e-06)  # ln2 - SOFTMAX_LN2_HI_F32
 # softmax's exp(t), t = v - max <= 0: clamped here, where 2^n from the bits is 0
 SOFTMAX_EXP_FLUSH_F32 = _F32(-88.0)  # n = -127

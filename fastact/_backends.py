@@ -162,42 +162,75 @@ def use_backend(name: str):
 
 
 # --------------------------------------------------------------------- threads
-def _default_threads() -> int:
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where known, else ``os.cpu_count()``)."""
     try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        cores = os.cpu_count() or 1
-    env = os.environ.get("FASTACT_NUM_THREADS")
-    if env:
-        try:
-            n = int(env)
-            if n < 1:
-                raise ValueError
-            return n
-        except ValueError:
-            warnings.warn(
-                f"FASTACT_NUM_THREADS={env!r} is not a positive integer; using {cores}",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-    return max(1, cores)
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no sched_getaffinity (macOS, Windows)
+        return max(1, os.cpu_count() or 1)
+
+
+def _capped(n: int, source: str, stacklevel: int) -> int:
+    """``n`` capped to the usable cores, with a warning when it is above them: more threads
+    than cores only slow the kernels down, and thread creation is never unbounded."""
+    cores = usable_cores()
+    if n > cores:
+        warnings.warn(f"{source} asks for {n} threads but only {cores} cores are usable here; "
+                      f"using {cores}", RuntimeWarning, stacklevel=stacklevel + 1)
+        return cores
+    return n
+
+
+def _threads_from_env(name: str, cores: int):
+    """The thread count in environment variable ``name`` (None if unset or invalid, with a
+    warning when invalid); ``OMP_NUM_THREADS`` may be a list, whose first entry counts."""
+    text = os.environ.get(name, "").strip()
+    if name == "OMP_NUM_THREADS":
+        text = text.split(",")[0].strip()
+    if not text:
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        warnings.warn(f"{name}={os.environ[name]!r} is not a positive integer; using {cores}",
+                      RuntimeWarning, stacklevel=4)
+        return None
+    return n
+
+
+def _default_threads() -> int:
+    cores = usable_cores()
+    for name in ("FASTACT_NUM_THREADS", "OMP_NUM_THREADS"):
+        n = _threads_from_env(name, cores)
+        if n is not None:
+            return _capped(n, name, stacklevel=3)
+    return cores
 
 
 num_threads = _default_threads()
 
 
 def set_num_threads(n: int) -> int:
-    """Set the number of threads kernels may use; returns the previous value."""
+    """Set the number of threads kernels may use; returns the previous value.
+
+    ``n`` must be an integer >= 1.  A count above the usable cores (the CPU
+    affinity of this process, else ``os.cpu_count()``) is capped to them with a
+    ``RuntimeWarning``: ``get_num_threads()`` then returns the cap.
+    """
     global num_threads
     if isinstance(n, bool) or not isinstance(n, int) and not hasattr(n, "__index__"):
         raise TypeError(f"number of threads must be an integer, got {type(n).__name__}")
     n = int(n.__index__()) if not isinstance(n, int) else n
     if n < 1:
         raise ValueError(f"number of threads must be >= 1, got {n}")
-    previous, num_threads = num_threads, n
+    previous, num_threads = num_threads, _capped(n, f"set_num_threads({n})", stacklevel=2)
     return previous
 
 
 def get_num_threads() -> int:
-    """The number of threads kernels may use (``FASTACT_NUM_THREADS`` or the cores)."""
+    """The number of threads kernels may use: the last ``set_num_threads()``, else
+    ``FASTACT_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the usable cores (all capped
+    to the usable cores)."""
     return num_threads

@@ -185,8 +185,8 @@ def run(settings: Settings, progress) -> dict:
     started = time.perf_counter()
     backends = tuple(settings.backends) or tuple(fastact.backends())
     libraries = peers_mod.available_libraries(settings.peers)
-    threads = settings.threads or fastact.get_num_threads()
-    previous_threads = fastact.set_num_threads(threads)
+    previous_threads = fastact.set_num_threads(settings.threads or fastact.get_num_threads())
+    threads = fastact.get_num_threads()  # capped to the usable cores
     peer_threads = peers_mod.set_threads(threads, libraries)
     roofline = Roofline(threads, settings.policy)
     try:

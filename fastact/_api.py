@@ -101,6 +101,9 @@ def backward(name, grad, x=None, *, y=None, out=None, backend=None, **params):
     """
     entry = lookup(name)
     values = entry.bind((), params)
+    if x is not None and y is not None:
+        raise TypeError(f"fastact.backward({entry.name!r}): pass the forward input x= or the "
+                        "output y=, not both")
     if x is not None:
         return _dispatch.elementwise(entry, "backward", x, values, out, backend, grad)
     if y is None:

@@ -57,6 +57,7 @@ def load(name: str):
     module = _loaded.get(name)
     if module is not None:
         return module
+    name = _normalized(name)
     if name not in BACKEND_MODULES:
         raise ValueError(_unknown_message(name))
     with _lock:
@@ -96,6 +97,11 @@ def unavailable() -> dict:
     return dict(_failed)
 
 
+def _normalized(name):
+    """Backend names are case-insensitive, as activation names are ("Numba" is "numba")."""
+    return name.strip().lower() if isinstance(name, str) else name
+
+
 def _unknown_message(name) -> str:
     return (
         f"unknown backend {name!r}; choose one of {', '.join(repr(n) for n in NAMES)} "
@@ -110,6 +116,8 @@ def resolve(name):
     """The module for ``name``: a backend name, "auto" or None (the current one)."""
     if name is None:
         name = _override.get() or _default
+    elif name not in BACKEND_MODULES:
+        name = _normalized(name)
     if name == "auto":
         global _auto_choice
         if _auto_choice is None:
@@ -131,6 +139,7 @@ def resolve(name):
 def _validate(name) -> str:
     if not isinstance(name, str):
         raise TypeError(f"backend must be a string, got {type(name).__name__}")
+    name = _normalized(name)
     if name not in NAMES:
         raise ValueError(_unknown_message(name))
     if name != "auto":
@@ -141,8 +150,7 @@ def _validate(name) -> str:
 def set_backend(name: str) -> str:
     """Make ``name`` the default backend for this process; returns the previous one."""
     global _default
-    _validate(name)
-    previous, _default = _default, name
+    previous, _default = _default, _validate(name)
     return previous
 
 
@@ -154,7 +162,8 @@ def get_backend() -> str:
 @contextlib.contextmanager
 def use_backend(name: str):
     """Context manager: use ``name`` for calls without ``backend=`` in this context."""
-    token = _override.set(_validate(name))
+    name = _validate(name)
+    token = _override.set(name)
     try:
         yield name
     finally:

@@ -60,7 +60,7 @@ def source_tree_warning():
         return None
     built = [p for suffix in importlib.machinery.EXTENSION_SUFFIXES
              for p in glob.glob(os.path.join(package, "**", "_kernels" + suffix), recursive=True)]
-    if built:
+    if built or "cython" not in _backends.unavailable():
         return None
     return (f"fastact is imported from its unbuilt source tree {root} (Python was started "
             f"inside the clone, or the clone is on sys.path), so the compiled cython backend is "

@@ -104,7 +104,8 @@ def _decorate(fig, meta, dtype, colours, size) -> None:
     import matplotlib.pyplot as plt
 
     width, height = size
-    handles = [plt.Line2D([], [], color="k", ls="--", label="roofline (copy)")]
+    handles = [plt.Line2D([], [], color="k", ls="--", label="roofline (copy)"),
+               plt.Line2D([], [], color="grey", marker="|", ls="", label="IQR of samples")]
     handles += [plt.Line2D([], [], color=c, marker="o", ms=3, label=i) for i, c in colours.items()]
     cpu = meta["config"].get("processor", "")
     fig.suptitle(f"fastact bench: throughput (GB/s, higher is better) vs size ({dtype}, "

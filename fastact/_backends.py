@@ -32,6 +32,7 @@ import importlib
 import os
 import threading
 import warnings
+from typing import Iterator
 
 BACKEND_MODULES = {
     "numpy": "fastact._reference",
@@ -79,7 +80,7 @@ def load(name: str):
     )
 
 
-def available() -> list:
+def available() -> list[str]:
     """Names of the backends that load on this machine, in preference order."""
     names = []
     for name in BACKEND_MODULES:
@@ -91,7 +92,7 @@ def available() -> list:
     return names
 
 
-def unavailable() -> dict:
+def unavailable() -> dict[str, str]:
     """{name: reason} for the backends that do not load here."""
     available()
     return dict(_failed)
@@ -160,7 +161,7 @@ def get_backend() -> str:
 
 
 @contextlib.contextmanager
-def use_backend(name: str):
+def use_backend(name: str) -> Iterator[str]:
     """Context manager: use ``name`` for calls without ``backend=`` in this context."""
     name = _validate(name)
     token = _override.set(name)

@@ -6,6 +6,7 @@ import importlib.machinery
 import os
 import platform
 import sys
+from typing import Any, Optional, TextIO
 
 from . import _backends
 
@@ -22,7 +23,7 @@ def cpu_isa() -> str:
     return "baseline"
 
 
-def config() -> dict:
+def config() -> dict[str, Any]:
     """Everything ``show_config()`` prints, as a dict (for ``--json`` reports)."""
     import numpy as np
 
@@ -50,7 +51,7 @@ def config() -> dict:
     }
 
 
-def source_tree_warning():
+def source_tree_warning() -> Optional[str]:
     """Why the cython backend is missing when fastact is imported from an unbuilt clone, and
     what to do (None otherwise): Python started inside a clone imports its ``fastact/``
     folder, which has no compiled extension unless it was installed with ``pip install -e .``."""
@@ -79,7 +80,7 @@ def _cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
-def show_config(file=None) -> None:
+def show_config(file: Optional[TextIO] = None) -> None:
     """Print versions, CPU ISA, thread count, every backend's status and, when fastact is
     imported from an unbuilt clone, what to do."""
     cfg = config()

@@ -19,7 +19,7 @@ from .load import warning as load_warning
 
 ALLOC_MARK = "*"  # the timed call allocates its result (no out= variant, or --alloc)
 MISMATCH_MARK = "!"  # the result disagreed with the NumPy reference
-SPREAD_MARK = "±"  # wide spread: the samples' interquartile range exceeds WIDE_SPREAD of the median
+SPREAD_MARK = "±"  # the samples' interquartile range exceeds WIDE_SPREAD of the median
 WIDE_SPREAD = 0.2
 TABLE_WIDTH = 120  # columns of the table when the terminal's width is unknown
 

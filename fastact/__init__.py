@@ -16,7 +16,7 @@ See ``fastact.show_config()`` for what is available on this machine.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from ._accuracy import accuracy_report as accuracy_report
 from ._api import (
@@ -45,7 +45,7 @@ globals().update(_FUNCTIONS)
 globals().update(_ALIAS_FUNCTIONS)
 globals().update(_ROW_FUNCTIONS)
 
-if TYPE_CHECKING:  # the generated functions' signatures, for type checkers and IDEs
+if _TYPE_CHECKING:  # the generated functions' signatures, for type checkers and IDEs
     from ._declarations import *  # noqa: F401,F403
 
 __all__ = (

@@ -41,6 +41,7 @@ BACKEND_MODULES = {
 }
 AUTO_ORDER = ("cython", "numba", "numpy")  # "auto" takes the first that loads
 NAMES = tuple(BACKEND_MODULES) + ("auto",)
+_CANONICAL = frozenset(NAMES)  # names spelled as stored: no case folding needed
 
 class BackendUnavailable(RuntimeError, ValueError):
     """The requested backend does not load here (the message says why)."""
@@ -117,7 +118,7 @@ def resolve(name):
     """The module for ``name``: a backend name, "auto" or None (the current one)."""
     if name is None:
         name = _override.get() or _default
-    elif name not in BACKEND_MODULES:
+    elif name not in _CANONICAL:
         name = _normalized(name)
     if name == "auto":
         global _auto_choice

@@ -16,32 +16,37 @@ See ``fastact.show_config()`` for what is available on this machine.
 """
 from __future__ import annotations
 
-from ._accuracy import accuracy_report
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from ._accuracy import accuracy_report as accuracy_report
 from ._api import (
     ALIAS_FUNCTIONS as _ALIAS_FUNCTIONS,
     FUNCTIONS as _FUNCTIONS,
     ROW_FUNCTIONS as _ROW_FUNCTIONS,
-    Activation,
-    activations,
-    backward,
-    derivative,
-    get,
 )
-from ._backends import (
-    available as backends,
-    get_backend,
-    get_num_threads,
-    set_backend,
-    set_num_threads,
-    use_backend,
-)
-from ._config import config, show_config
+from ._api import Activation as Activation
+from ._api import activations as activations
+from ._api import backward as backward
+from ._api import derivative as derivative
+from ._api import get as get
+from ._backends import available as _available
+from ._backends import get_backend as get_backend
+from ._backends import get_num_threads as get_num_threads
+from ._backends import set_backend as set_backend
+from ._backends import set_num_threads as set_num_threads
+from ._backends import use_backend as use_backend
+from ._config import config as config
+from ._config import show_config as show_config
 
 __version__ = "0.1.0"
+backends = _available
 
 globals().update(_FUNCTIONS)
 globals().update(_ALIAS_FUNCTIONS)
 globals().update(_ROW_FUNCTIONS)
+
+if _TYPE_CHECKING:  # the generated functions' signatures, for type checkers and IDEs
+    from ._declarations import *  # noqa: F401,F403
 
 __all__ = (
     list(_FUNCTIONS)

@@ -9,9 +9,13 @@ entry by name; the softmax family is generated from ``ROW_OPS``.
 from __future__ import annotations
 
 import textwrap
+from typing import Any, Literal, Optional
+
+from numpy.typing import ArrayLike
 
 from . import _dispatch
 from ._registry import ACTIVATIONS, ALIASES, REQUIRED, ROW_OPS, lookup
+from ._typing import Backend, Out, Result
 
 _COMMON_DOC = """
 Parameters
@@ -65,22 +69,30 @@ def _make_forward(entry):
     namespace = {"_elementwise": _dispatch.elementwise, "_entry": entry, "_defaults": entry.defaults}
     exec(src, namespace)  # noqa: S102 - source generated from the registry above
     fn = namespace[entry.name]
+    fn.__annotations__ = _annotations(entry)
     fn.__doc__ = _doc(entry)
     fn.__module__ = "fastact"
     fn.__qualname__ = entry.name
     return fn
 
 
+def _annotations(entry) -> dict:
+    """The generated function's annotations (``inspect.signature`` shows them)."""
+    params = {p.name: Literal[p.choices] if p.choices else float for p in entry.params}
+    return {"x": ArrayLike, **params, "out": Out, "backend": Backend, "return": Result}
+
+
 FUNCTIONS: dict = {entry.name: _make_forward(entry) for entry in ACTIVATIONS}
 ALIAS_FUNCTIONS: dict = {alias: FUNCTIONS[name] for alias, name in ALIASES.items()}
 
 
-def activations() -> list:
+def activations() -> list[str]:
     """The names of every elementwise activation (aliases not included)."""
     return [entry.name for entry in ACTIVATIONS]
 
 
-def derivative(name, x, *, out=None, backend=None, **params):
+def derivative(name: str, x: ArrayLike, *, out: Out = None, backend: Backend = None,
+               **params: Any) -> Result:
     """f'(x) for the activation ``name`` with the given parameters.
 
     Derivatives at kinks follow PyTorch's autograd: relu'(0) = 0,
@@ -92,7 +104,9 @@ def derivative(name, x, *, out=None, backend=None, **params):
     return _dispatch.elementwise(entry, "derivative", x, values, out, backend)
 
 
-def backward(name, grad, x=None, *, y=None, out=None, backend=None, **params):
+def backward(name: str, grad: ArrayLike, x: Optional[ArrayLike] = None, *,
+             y: Optional[ArrayLike] = None, out: Out = None, backend: Backend = None,
+             **params: Any) -> Result:
     """grad * f'(x) in one fused pass (the vector-Jacobian product of ``name``).
 
     Pass the forward input ``x``, or, where f' is a function of the output
@@ -101,6 +115,9 @@ def backward(name, grad, x=None, *, y=None, out=None, backend=None, **params):
     """
     entry = lookup(name)
     values = entry.bind((), params)
+    if x is not None and y is not None:
+        raise TypeError(f"fastact.backward({entry.name!r}): pass the forward input x= or the "
+                        "output y=, not both")
     if x is not None:
         return _dispatch.elementwise(entry, "backward", x, values, out, backend, grad)
     if y is None:
@@ -127,22 +144,24 @@ class Activation:
 
     __slots__ = ("_entry", "_values", "name", "params")
 
-    def __init__(self, name, **params):
+    def __init__(self, name: str, **params: Any):
         self._entry = lookup(name)
         self._values = self._entry.bind((), params)
         self._entry.resolve(self._values)  # validate now, not at the first call
         self.name = self._entry.name
         self.params = dict(zip(self._entry.param_names, self._values))
 
-    def forward(self, x, *, out=None, backend=None):
+    def forward(self, x: ArrayLike, *, out: Out = None, backend: Backend = None) -> Result:
         return _dispatch.elementwise(self._entry, "forward", x, self._values, out, backend)
 
     __call__ = forward
 
-    def derivative(self, x, *, out=None, backend=None):
+    def derivative(self, x: ArrayLike, *, out: Out = None, backend: Backend = None) -> Result:
         return _dispatch.elementwise(self._entry, "derivative", x, self._values, out, backend)
 
-    def backward(self, grad, x=None, *, y=None, out=None, backend=None):
+    def backward(self, grad: ArrayLike, x: Optional[ArrayLike] = None, *,
+                 y: Optional[ArrayLike] = None, out: Out = None, backend: Backend = None
+                 ) -> Result:
         return backward(self.name, grad, x, y=y, out=out, backend=backend, **self.params)
 
     @property
@@ -164,7 +183,7 @@ class Activation:
         return hash((self.name, self._values))
 
 
-def get(name, **params) -> Activation:
+def get(name: str, **params: Any) -> Activation:
     """The activation ``name`` with parameters bound (validated now)."""
     return Activation(name, **params)
 
@@ -172,11 +191,14 @@ def get(name, **params) -> Activation:
 # --------------------------------------------------------------- softmax family
 def _make_rowwise(op):
     if op.backward:
-        def fn(grad, y, axis=-1, *, out=None, backend=None):
+        def fn(grad: ArrayLike, y: ArrayLike, axis: Optional[int] = -1, *, out: Out = None,
+               backend: Backend = None) -> Result:
             return _dispatch.rowwise(op.name, y, grad, axis, out, backend)
         args = "grad, y : array_like\n    Upstream gradient and the forward output.\n"
     elif op.reduces:
-        def fn(x, axis=-1, keepdims=False, *, where=None, out=None, backend=None):
+        def fn(x: ArrayLike, axis: Optional[int] = -1, keepdims: bool = False, *,
+               where: Optional[ArrayLike] = None, out: Out = None,
+               backend: Backend = None) -> Result:
             return _dispatch.rowwise(op.name, x, None, axis, out, backend, where, keepdims)
         args = (
             "x : array_like\nkeepdims : bool\n    Keep the reduced axis with length 1.\n"
@@ -184,7 +206,8 @@ def _make_rowwise(op):
             "a row with none gives -inf.\n"
         )
     else:
-        def fn(x, axis=-1, *, where=None, out=None, backend=None):
+        def fn(x: ArrayLike, axis: Optional[int] = -1, *, where: Optional[ArrayLike] = None,
+               out: Out = None, backend: Backend = None) -> Result:
             return _dispatch.rowwise(op.name, x, None, axis, out, backend, where)
         masked = "-inf" if op.name == "log_softmax" else "0"
         args = (

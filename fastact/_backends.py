@@ -32,6 +32,7 @@ import importlib
 import os
 import threading
 import warnings
+from typing import Iterator
 
 BACKEND_MODULES = {
     "numpy": "fastact._reference",
@@ -40,6 +41,7 @@ BACKEND_MODULES = {
 }
 AUTO_ORDER = ("cython", "numba", "numpy")  # "auto" takes the first that loads
 NAMES = tuple(BACKEND_MODULES) + ("auto",)
+_CANONICAL = frozenset(NAMES)  # names spelled as stored: no case folding needed
 
 class BackendUnavailable(RuntimeError, ValueError):
     """The requested backend does not load here (the message says why)."""
@@ -57,6 +59,7 @@ def load(name: str):
     module = _loaded.get(name)
     if module is not None:
         return module
+    name = _normalized(name)
     if name not in BACKEND_MODULES:
         raise ValueError(_unknown_message(name))
     with _lock:
@@ -78,7 +81,7 @@ def load(name: str):
     )
 
 
-def available() -> list:
+def available() -> list[str]:
     """Names of the backends that load on this machine, in preference order."""
     names = []
     for name in BACKEND_MODULES:
@@ -90,10 +93,15 @@ def available() -> list:
     return names
 
 
-def unavailable() -> dict:
+def unavailable() -> dict[str, str]:
     """{name: reason} for the backends that do not load here."""
     available()
     return dict(_failed)
+
+
+def _normalized(name):
+    """Backend names are case-insensitive, as activation names are ("Numba" is "numba")."""
+    return name.strip().lower() if isinstance(name, str) else name
 
 
 def _unknown_message(name) -> str:
@@ -110,6 +118,8 @@ def resolve(name):
     """The module for ``name``: a backend name, "auto" or None (the current one)."""
     if name is None:
         name = _override.get() or _default
+    elif name not in _CANONICAL:
+        name = _normalized(name)
     if name == "auto":
         global _auto_choice
         if _auto_choice is None:
@@ -131,6 +141,7 @@ def resolve(name):
 def _validate(name) -> str:
     if not isinstance(name, str):
         raise TypeError(f"backend must be a string, got {type(name).__name__}")
+    name = _normalized(name)
     if name not in NAMES:
         raise ValueError(_unknown_message(name))
     if name != "auto":
@@ -141,8 +152,7 @@ def _validate(name) -> str:
 def set_backend(name: str) -> str:
     """Make ``name`` the default backend for this process; returns the previous one."""
     global _default
-    _validate(name)
-    previous, _default = _default, name
+    previous, _default = _default, _validate(name)
     return previous
 
 
@@ -152,9 +162,10 @@ def get_backend() -> str:
 
 
 @contextlib.contextmanager
-def use_backend(name: str):
+def use_backend(name: str) -> Iterator[str]:
     """Context manager: use ``name`` for calls without ``backend=`` in this context."""
-    token = _override.set(_validate(name))
+    name = _validate(name)
+    token = _override.set(name)
     try:
         yield name
     finally:
@@ -162,42 +173,75 @@ def use_backend(name: str):
 
 
 # --------------------------------------------------------------------- threads
-def _default_threads() -> int:
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where known, else ``os.cpu_count()``)."""
     try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        cores = os.cpu_count() or 1
-    env = os.environ.get("FASTACT_NUM_THREADS")
-    if env:
-        try:
-            n = int(env)
-            if n < 1:
-                raise ValueError
-            return n
-        except ValueError:
-            warnings.warn(
-                f"FASTACT_NUM_THREADS={env!r} is not a positive integer; using {cores}",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-    return max(1, cores)
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no sched_getaffinity (macOS, Windows)
+        return max(1, os.cpu_count() or 1)
+
+
+def _capped(n: int, source: str, stacklevel: int) -> int:
+    """``n`` capped to the usable cores, with a warning when it is above them: more threads
+    than cores only slow the kernels down, and thread creation is never unbounded."""
+    cores = usable_cores()
+    if n > cores:
+        warnings.warn(f"{source} asks for {n} threads but only {cores} cores are usable here; "
+                      f"using {cores}", RuntimeWarning, stacklevel=stacklevel + 1)
+        return cores
+    return n
+
+
+def _threads_from_env(name: str, cores: int):
+    """The thread count in environment variable ``name`` (None if unset or invalid, with a
+    warning when invalid); ``OMP_NUM_THREADS`` may be a list, whose first entry counts."""
+    text = os.environ.get(name, "").strip()
+    if name == "OMP_NUM_THREADS":
+        text = text.split(",")[0].strip()
+    if not text:
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        warnings.warn(f"{name}={os.environ[name]!r} is not a positive integer; using {cores}",
+                      RuntimeWarning, stacklevel=4)
+        return None
+    return n
+
+
+def _default_threads() -> int:
+    cores = usable_cores()
+    for name in ("FASTACT_NUM_THREADS", "OMP_NUM_THREADS"):
+        n = _threads_from_env(name, cores)
+        if n is not None:
+            return _capped(n, name, stacklevel=3)
+    return cores
 
 
 num_threads = _default_threads()
 
 
 def set_num_threads(n: int) -> int:
-    """Set the number of threads kernels may use; returns the previous value."""
+    """Set the number of threads kernels may use; returns the previous value.
+
+    ``n`` must be an integer >= 1.  A count above the usable cores (the CPU
+    affinity of this process, else ``os.cpu_count()``) is capped to them with a
+    ``RuntimeWarning``: ``get_num_threads()`` then returns the cap.
+    """
     global num_threads
     if isinstance(n, bool) or not isinstance(n, int) and not hasattr(n, "__index__"):
         raise TypeError(f"number of threads must be an integer, got {type(n).__name__}")
     n = int(n.__index__()) if not isinstance(n, int) else n
     if n < 1:
         raise ValueError(f"number of threads must be >= 1, got {n}")
-    previous, num_threads = num_threads, n
+    previous, num_threads = num_threads, _capped(n, f"set_num_threads({n})", stacklevel=2)
     return previous
 
 
 def get_num_threads() -> int:
-    """The number of threads kernels may use (``FASTACT_NUM_THREADS`` or the cores)."""
+    """The number of threads kernels may use: the last ``set_num_threads()``, else
+    ``FASTACT_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the usable cores (all capped
+    to the usable cores)."""
     return num_threads

@@ -1,8 +1,12 @@
 """What fastact runs on here: versions, CPU vector ISA, backends, threads."""
 from __future__ import annotations
 
+import glob
+import importlib.machinery
+import os
 import platform
 import sys
+from typing import Any, Optional, TextIO
 
 from . import _backends
 
@@ -19,7 +23,7 @@ def cpu_isa() -> str:
     return "baseline"
 
 
-def config() -> dict:
+def config() -> dict[str, Any]:
     """Everything ``show_config()`` prints, as a dict (for ``--json`` reports)."""
     import numpy as np
 
@@ -43,7 +47,26 @@ def config() -> dict:
         "num_threads": _backends.get_num_threads(),
         "backend": _backends.get_backend(),
         "backends": backends,
+        "source_tree": source_tree_warning(),
     }
+
+
+def source_tree_warning() -> Optional[str]:
+    """Why the cython backend is missing when fastact is imported from an unbuilt clone, and
+    what to do (None otherwise): Python started inside a clone imports its ``fastact/``
+    folder, which has no compiled extension unless it was installed with ``pip install -e .``."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(package)
+    if not any(os.path.exists(os.path.join(root, f)) for f in ("setup.py", "pyproject.toml")):
+        return None
+    built = [p for suffix in importlib.machinery.EXTENSION_SUFFIXES
+             for p in glob.glob(os.path.join(package, "**", "_kernels" + suffix), recursive=True)]
+    if built or "cython" not in _backends.unavailable():
+        return None
+    return (f"fastact is imported from its unbuilt source tree {root} (Python was started "
+            f"inside the clone, or the clone is on sys.path), so the compiled cython backend is "
+            f"missing. Either install it with `pip install .` and run Python from outside the "
+            f"clone, or build it in place with `pip install -e .` in {root}.")
 
 
 def _cpu_name() -> str:
@@ -57,8 +80,9 @@ def _cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
-def show_config(file=None) -> None:
-    """Print versions, CPU ISA, thread count and every backend's status."""
+def show_config(file: Optional[TextIO] = None) -> None:
+    """Print versions, CPU ISA, thread count, every backend's status and, when fastact is
+    imported from an unbuilt clone, what to do."""
     cfg = config()
     out = file or sys.stdout
     for key in ("fastact", "python", "numpy", "platform", "processor", "cpu_isa", "num_threads",
@@ -71,3 +95,5 @@ def show_config(file=None) -> None:
             print(f"      {name:<7} available ({facts})", file=out)
         else:
             print(f"      {name:<7} unavailable: {info['reason']}", file=out)
+    if cfg["source_tree"]:
+        print(f"     WARNING: {cfg['source_tree']}", file=out)

@@ -65,7 +65,15 @@ def as_float_array(a, what: str, func: str):
             return arr.astype(native), native
     elif kind in "biu":
         return arr.astype(_F64), _F64
-    raise TypeError(
+    raise dtype_error(dt, what, func)
+
+
+def dtype_error(dt, what: str, func: str) -> TypeError:
+    """The TypeError for an unsupported input dtype, naming it."""
+    if dt.name == "bfloat16":  # ml_dtypes' bfloat16 (kind "V"), recognised without importing it
+        return TypeError(f"fastact.{func}(): {what} has dtype bfloat16, which is not supported "
+                         f"yet; convert it with .astype(numpy.float32)")
+    return TypeError(
         f"fastact.{func}(): {what} has dtype {dt} ({_dtype_word(dt)}), which fastact does not "
         f"support; use float32 or float64 (float16, bool and integer input is converted)"
     )

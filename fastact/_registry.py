@@ -525,9 +525,13 @@ def lookup(name) -> ActivationSpec:
         return entry
     import difflib
 
-    known = sorted(BY_NAME) + sorted(ALIASES)
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    row_op = ROW_OPS_BY_NAME.get(name.lower())
+    if row_op is not None:  # the softmax family works along an axis: not an elementwise entry
+        hint = f" {row_op.name} is not elementwise: call fastact.{row_op.name}(x, axis=...)."
+    else:
+        known = sorted(BY_NAME) + sorted(ALIASES)
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
     raise ValueError(
         f"unknown activation {name!r}.{hint} Valid names: {', '.join(sorted(BY_NAME))}"
         f" (aliases: {', '.join(sorted(ALIASES))})"

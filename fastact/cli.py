@@ -7,6 +7,8 @@
     fastact accuracy --quick      # max ULP error of every backend and peer vs mpmath
     fastact accuracy --functions gelu,sigmoid --dtypes float32 --plot err.png --json err.json
     fastact info                  # versions, backends (and why one is missing), threads, ISA
+    fastact config                # what fastact.show_config() prints
+    fastact --version
     fastact warmup                # compile every backend's kernels now, not at first use
 
 Also ``python -m fastact ...``.
@@ -14,8 +16,12 @@ Also ``python -m fastact ...``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import textwrap
 import time
+
+MATPLOTLIB_INSTALL = "pip install matplotlib  (or: pip install 'fastact[bench]')"
 
 
 def _csv(text):
@@ -61,13 +67,18 @@ def _positive_int(text):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``fastact`` command line: the ``bench``, ``info`` and ``warmup`` subcommands."""
+    """The ``fastact`` command line: ``bench``, ``accuracy``, ``info``, ``config``, ``warmup``."""
+    from . import __version__
+
     parser = argparse.ArgumentParser(
         prog="fastact", description="Fast CPU activation kernels: benchmarks and diagnostics.")
-    sub = parser.add_subparsers(dest="command", metavar="{bench,accuracy,info,warmup}")
+    parser.add_argument("--version", action="version", version=f"fastact {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{bench,accuracy,info,config,warmup}")
     _add_bench_parser(sub)
     _add_accuracy_parser(sub)
-    sub.add_parser("info", help="versions, backends (and why any is missing), threads, CPU ISA")
+    sub.add_parser("info", help="versions, backends (and why any is missing), threads, CPU ISA, "
+                   "peers and optional packages")
+    sub.add_parser("config", help="what fastact.show_config() prints")
     sub.add_parser("warmup", help="compile every backend's kernels ahead of use, and time it")
     return parser
 
@@ -157,6 +168,11 @@ def main(argv=None) -> int:
         return accuracy(args)
     if args.command == "info":
         return info()
+    if args.command == "config":
+        from . import show_config
+
+        show_config()
+        return 0
     if args.command == "warmup":
         return warmup()
     parser.print_help()
@@ -170,6 +186,7 @@ def bench(args) -> int:
     from ._bench.run import run
 
     try:
+        _check_outputs(args)
         old = _check_bench_args(args)
         libraries = _peer_libraries(args.peers)
         settings = _bench_settings(args, libraries)
@@ -178,7 +195,7 @@ def bench(args) -> int:
         return 2
     use_rich = not args.plain and _has("rich")
     progress = make_progress(use_rich=use_rich, enabled=not args.no_progress)
-    _note_missing_peers(args.peers, libraries)
+    _note_missing_peers(libraries)
     try:
         result = run(settings, progress)
     except KeyboardInterrupt:
@@ -187,6 +204,18 @@ def bench(args) -> int:
     _print_report(result, old, args, use_rich)
     _write_reports(result, old, args)
     return 0
+
+
+def _check_outputs(args) -> None:
+    """Raise ValueError, before anything runs, for an output that could not be written:
+    ``--plot`` without matplotlib, or a report into a folder that does not exist."""
+    if args.plot and not _has("matplotlib"):
+        raise ValueError(f"--plot needs matplotlib, which is not installed: {MATPLOTLIB_INSTALL}")
+    for option in ("json", "markdown", "plot"):
+        path = getattr(args, option)
+        folder = os.path.dirname(os.path.abspath(path)) if path else None
+        if folder and not os.path.isdir(folder):
+            raise ValueError(f"--{option} {path}: the folder {folder} does not exist")
 
 
 def _check_bench_args(args):
@@ -220,12 +249,15 @@ def _peer_libraries(requested) -> tuple:
     return requested
 
 
-def _note_missing_peers(requested, libraries) -> None:
+def _note_missing_peers(libraries) -> None:
+    """Name the peers among ``libraries`` that are not installed, and how to install them."""
     from ._bench import peers
 
     not_installed = [p for p in libraries if peers.library_version(p) is None]
-    if not_installed and requested is not None:
-        print(f"note: peer(s) not installed, skipped: {', '.join(not_installed)}", file=sys.stderr)
+    if not_installed:
+        print(f"note: peer(s) not installed, skipped: {', '.join(not_installed)} "
+              f"(to measure them: {peers.install_command(not_installed)}, or pip install "
+              f"'fastact[peers]' for all)", file=sys.stderr)
 
 
 def _bench_settings(args, libraries):
@@ -257,7 +289,7 @@ def _print_report(result, old, args, use_rich) -> None:
     report.print_table(result, old, use_rich=use_rich)
     print()
     for line in report.summary_lines(result, old, args.threshold):
-        print(line)
+        print(textwrap.fill(line, report.TABLE_WIDTH, subsequent_indent="  "))
     if not use_rich and not args.plain:
         print("(install rich for a formatted table: pip install 'fastact[bench]')")
 
@@ -273,15 +305,11 @@ def _write_reports(result, old, args) -> None:
         with open(args.markdown, "w") as f:
             f.write(report.markdown_table(result, old))
         print(f"markdown table written to {args.markdown}")
-    if args.plot:
-        if not _has("matplotlib"):
-            print("--plot: matplotlib is not installed, no plot written "
-                  "(pip install 'fastact[bench]')", file=sys.stderr)
-        else:
-            from ._bench.plot import plot
+    if args.plot:  # matplotlib was checked before the run
+        from ._bench.plot import plot
 
-            dtype = plot(result, args.plot, args.plot_dtype)
-            print(f"plot ({dtype}) written to {args.plot}")
+        dtype = plot(result, args.plot, args.plot_dtype)
+        print(f"plot ({dtype}) written to {args.plot}")
 
 
 def _has(module) -> bool:
@@ -297,13 +325,14 @@ def accuracy(args) -> int:
     from ._bench.progress import make_progress
 
     try:
+        _check_outputs(args)
         _check_accuracy_args(args)
         libraries = _peer_libraries(args.peers)
     except ValueError as exc:
         print(f"fastact accuracy: {exc}", file=sys.stderr)
         return 2
     use_rich = not args.plain and _has("rich")
-    _note_missing_peers(args.peers if args.peers is not None else libraries, libraries)
+    _note_missing_peers(libraries)
     settings = Settings(functions=args.functions, dtypes=args.dtypes or ("float32", "float64"),
                         quick=args.quick, backends=args.backends, peers=libraries)
     try:
@@ -338,10 +367,7 @@ def _accuracy_outputs(result, args, use_rich) -> None:
         with open(args.markdown, "w") as f:
             f.write(report.markdown_table(result.report))
         print(f"markdown table written to {args.markdown}")
-    if args.plot:
-        if not _has("matplotlib"):
-            print("--plot: matplotlib is not installed, no plot written", file=sys.stderr)
-            return
+    if args.plot:  # matplotlib was checked before the run
         from ._accuracy.plot import plot
 
         dtype = plot(result, args.plot, args.functions, args.plot_dtype)

@@ -74,8 +74,9 @@ def test_every_peer_computes_the_case(dtype):
 def test_bench_quick_subset_json_plot_and_compare(tmp_path, capsys):
     first, second = tmp_path / "a.json", tmp_path / "b.json"
     png = tmp_path / "plot.png"
-    proc = _run(*TINY, "--functions", "relu,softmax_backward", "--json", str(first),
-                "--plot", str(png), "--plain")
+    plot = ["--plot", str(png)] if _has("matplotlib") else []  # else: see the test below
+    proc = _run(*TINY, "--functions", "relu,softmax_backward", "--json", str(first), *plot,
+                "--plain")
     assert proc.returncode == 0, proc.stderr
     for word in ("relu", "relu_backward", "relu_backward_y", "softmax_backward",
                  "numpy (ref)", "GB/s", "roofline", "best peer", "compile / warm-up"):
@@ -103,13 +104,36 @@ def test_bench_in_process_plain_fallback_and_alloc(capsys, monkeypatch):
     real_has = cli._has
     monkeypatch.setattr(cli, "_has", lambda m: False if m in ("rich", "matplotlib") else real_has(m))
     code = cli.main([*TINY, "--functions", "sigmoid", "--backends", "numpy", "--peers", "scipy",
-                     "--alloc", "--plot", "never.png"])
+                     "--alloc"])
     out, err = capsys.readouterr()
     assert code == 0
     assert "sigmoid_backward_y" in out and "alloc" in out
     assert "install rich" in out
-    assert "matplotlib is not installed" in err
-    assert not os.path.exists("never.png")
+
+
+@pytest.mark.parametrize("command", ["bench", "accuracy"])
+def test_plot_without_matplotlib_fails_before_the_run(command, capsys, monkeypatch, tmp_path):
+    from fastact._accuracy import run as accuracy_run
+    from fastact._bench import run as bench_run
+
+    def never(*args, **kwargs):
+        raise AssertionError("the run started")
+
+    monkeypatch.setattr(bench_run, "run", never)
+    monkeypatch.setattr(accuracy_run, "run", never)
+    real_has = cli._has
+    monkeypatch.setattr(cli, "_has", lambda m: False if m == "matplotlib" else real_has(m))
+    png = tmp_path / "never.png"
+    code = cli.main([command, "--functions", "relu", "--no-progress", "--plot", str(png)])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "matplotlib" in err and "pip install matplotlib" in err
+    assert not png.exists()
+    # an output into a folder that does not exist fails early too
+    monkeypatch.setattr(cli, "_has", real_has)
+    missing = str(tmp_path / "no" / "such" / "r.json")
+    assert cli.main([command, "--functions", "relu", "--no-progress", "--json", missing]) != 0
+    assert "does not exist" in capsys.readouterr().err
 
 
 def test_bench_rejects_bad_options(capsys):
@@ -126,6 +150,79 @@ def test_info():
     assert proc.returncode == 0, proc.stderr
     for word in ("fastact", "numpy", "cpu_isa", "num_threads", "backends", "peers", "openmp"):
         assert word in proc.stdout
+
+
+def test_version_and_config(capsys):
+    import io
+
+    import fastact
+
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"fastact {fastact.__version__}"
+    assert cli.main(["config"]) == 0
+    printed = io.StringIO()
+    fastact.show_config(printed)
+    assert capsys.readouterr().out == printed.getvalue()
+
+
+def test_bench_spread_load_and_width(tmp_path, capsys, monkeypatch):
+    """Per-cell min/quartiles/max in the JSON, the wide-spread marker, a busy-machine warning,
+    and a table that fits 120 columns (split into several tables, keys repeated)."""
+    from fastact._bench import load
+
+    monkeypatch.setattr(load, "_loadavg", lambda: 1e3)  # a very busy machine
+    path = tmp_path / "r.json"
+    code = cli.main([*TINY, "--functions", "relu,softmax", "--backends", "numpy",
+                     "--alloc", "--json", str(path), "--plain", "--no-ulp"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "WARNING: the machine was busy" in out
+    data = json.loads(path.read_text())
+    assert data["meta"]["load"]["busy"] is True
+    for r in data["results"]:
+        if r["time_s"]:
+            assert r["min_s"] <= r["q1_s"] <= r["q3_s"] <= r["max_s"]
+            assert r["min_s"] <= r["time_s"] <= r["max_s"] and r["iqr_rel"] >= 0
+    table = out.split("Times are medians")[0]
+    assert max(map(len, table.splitlines())) <= report.TABLE_WIDTH
+    assert all(len(line) <= report.TABLE_WIDTH for line in out.splitlines())
+    wide = dict(data["results"][0], iqr_rel=0.5, time_s=1e-3, mismatch=False, allocates=False)
+    assert report._cell(wide).endswith(report.SPREAD_MARK)
+    assert not report._cell(dict(wide, iqr_rel=0.01)).endswith(report.SPREAD_MARK)
+
+
+def test_table_split_repeats_the_key_columns():
+    header = ["function", "dtype", "size"] + [f"column{i}" for i in range(12)]
+    body = [["softmax_backward", "float32", "1e7"] + ["12.3 ms x45.6"] * 12]
+    groups = report._column_groups(header, body, 3, 120)
+    assert len(groups) > 1
+    for columns in groups:
+        assert columns[:3] == [0, 1, 2] and len(columns) > 3
+    assert sorted({c for g in groups for c in g}) == list(range(len(header)))
+
+
+def test_progress_line_shows_an_eta():
+    import io
+
+    from fastact._bench.progress import PlainProgress
+
+    stream = io.StringIO()
+    progress = PlainProgress(stream)
+    progress.start(10)
+    for i in range(10):
+        progress.advance(f"case {i}")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 10 and "ETA" in lines[-1]
+
+
+def test_missing_peers_are_named_with_their_install_command(capsys, monkeypatch):
+    monkeypatch.setattr(peers, "library_version", lambda lib: None if lib == "torch" else "1")
+    cli._note_missing_peers(("torch", "scipy", "onnxruntime"))
+    err = capsys.readouterr().err
+    assert "torch" in err and "pip install torch" in err and "scipy" not in err
+    assert peers.install_command(["onnxruntime"]) == "pip install onnxruntime onnx"
 
 
 def test_warmup_reports_each_backend(capsys, monkeypatch):

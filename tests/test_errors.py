@@ -242,3 +242,54 @@ def test_every_kernel_rejects_complex(backend):
 def test_aliases_resolve_in_errors():
     for alias in ALIASES:
         fastact.get(alias)  # no error
+
+
+# ------------------------------------------------------- names users try first
+def test_get_of_a_softmax_family_name_points_to_its_function():
+    for name in ("softmax", "Log_Softmax", "logsumexp"):
+        with pytest.raises(ValueError, match=rf"fastact\.{name.lower()}\(x, axis="):
+            fastact.get(name)
+
+
+def test_backend_names_are_case_insensitive(backend):
+    x = np.linspace(-2, 2, 7)
+    expected = fastact.relu(x, backend=backend)
+    for spelled in (backend.upper(), backend.capitalize(), f" {backend} "):
+        assert np.array_equal(fastact.relu(x, backend=spelled), expected)
+        with fastact.use_backend(spelled):
+            assert fastact.get_backend() == backend
+    previous = fastact.set_backend(backend.upper())
+    assert fastact.get_backend() == backend
+    fastact.set_backend(previous)
+    with pytest.raises(ValueError, match="unknown backend"):
+        fastact.relu(x, backend="NUMBAA")
+
+
+def test_backward_with_both_x_and_y_is_an_error(backend):
+    x = np.linspace(-2, 2, 7)
+    with pytest.raises(TypeError, match="not both"):
+        fastact.backward("sigmoid", np.ones(7), x, y=fastact.sigmoid(x), backend=backend)
+    with pytest.raises(TypeError, match="not both"):
+        fastact.get("tanh").backward(np.ones(7), x=x, y=np.tanh(x), backend=backend)
+
+
+def test_bfloat16_is_named_in_its_error():
+    """Recognised by the dtype's name, without importing ml_dtypes (which may be absent)."""
+    from types import SimpleNamespace
+
+    from fastact._dispatch import dtype_error
+
+    fake = SimpleNamespace(name="bfloat16", kind="V")
+    message = str(dtype_error(fake, "x", "relu"))
+    assert "dtype bfloat16, which is not supported yet" in message
+    assert "structured" not in message
+    assert "structured/void" in str(dtype_error(np.dtype("V4"), "x", "relu"))
+
+
+def test_bfloat16_arrays_are_rejected_by_name():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    x = np.ones(4, dtype=ml_dtypes.bfloat16)
+    for call in (lambda: fastact.relu(x), lambda: fastact.softmax(x),
+                 lambda: fastact.backward("relu", x, np.ones(4))):
+        with pytest.raises(TypeError, match="bfloat16, which is not supported yet"):
+            call()

@@ -7,8 +7,11 @@ scoring the implementations), :mod:`run` (the whole run), :mod:`report` and
 """
 from __future__ import annotations
 
+from typing import Any, Optional, Sequence
 
-def accuracy_report(functions=(), dtypes=("float32", "float64"), quick=False, peers=None) -> dict:
+
+def accuracy_report(functions: Sequence[str] = (), dtypes: Sequence[str] = ("float32", "float64"),
+                    quick: bool = False, peers: Optional[Sequence[str]] = None) -> dict[str, Any]:
     """The ``fastact accuracy --json`` report as a dict (see :mod:`fastact._accuracy.run`).
 
     ``functions``: names as in ``fastact bench --functions`` (empty: all);

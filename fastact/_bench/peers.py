@@ -41,6 +41,12 @@ from . import peers_jax, peers_onnx
 
 LIBRARIES = ("torch", "numexpr", "scipy", "onnxruntime", "jax", "numpy-expr")
 REQUIRES = {"onnxruntime": ("onnx",)}  # modules a peer needs besides its own
+PIP_PACKAGES = {"onnxruntime": "onnxruntime onnx", "numpy-expr": "numpy"}  # else the library name
+
+
+def install_command(libraries) -> str:
+    """The pip command that installs the peer ``libraries``."""
+    return "pip install " + " ".join(PIP_PACKAGES.get(lib, lib) for lib in libraries)
 
 
 class Unsupported(RuntimeError):

@@ -1,7 +1,8 @@
 """``--plot FILE.png``: throughput against size, one panel per function.
 
 Every fastact backend and every peer is a coloured line (GB/s = bytes moved /
-median time, log-log axes); the roofline (a multi-threaded copy of the same
+median time, log-log axes) with error bars spanning the samples' interquartile
+range; the roofline (a multi-threaded copy of the same
 bytes) is the dashed black line.  One dtype per figure.
 """
 from __future__ import annotations
@@ -61,9 +62,12 @@ def _panel(ax, function, records, colours, limits) -> None:
     roof = sorted({(r["size"], r["bytes"] / r["roofline_s"] / 1e9) for r in records})
     ax.plot(*zip(*roof), "k--", lw=1.2)
     for impl, colour in colours.items():
-        pts = sorted((r["size"], r["gbps"]) for r in records if r["impl"] == impl and r["time_s"])
-        if pts:
-            ax.plot(*zip(*pts), "o-", ms=3, lw=1.2, color=colour)
+        mine = sorted((r for r in records if r["impl"] == impl and r["time_s"]),
+                      key=lambda r: r["size"])
+        if mine:
+            ax.errorbar([r["size"] for r in mine], [r["gbps"] for r in mine],
+                        yerr=_error_bars(mine), fmt="o-", ms=3, lw=1.2, color=colour,
+                        elinewidth=0.9, capsize=2)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(*limits[0])
@@ -72,6 +76,19 @@ def _panel(ax, function, records, colours, limits) -> None:
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_title(function, fontsize=9, pad=3)
     ax.grid(True, which="major", alpha=0.3)
+
+
+def _error_bars(records):
+    """[[below], [above]] the median's GB/s: the samples' interquartile range (none for a
+    report without quartiles)."""
+    below, above = [], []
+    for r in records:
+        q1, q3 = r.get("q1_s"), r.get("q3_s")
+        low = r["bytes"] / q3 / 1e9 if q3 else r["gbps"]
+        high = r["bytes"] / q1 / 1e9 if q1 else r["gbps"]
+        below.append(max(0.0, r["gbps"] - low))
+        above.append(max(0.0, high - r["gbps"]))
+    return [below, above]
 
 
 def _label_panel(ax, first_column, last_row) -> None:
@@ -87,7 +104,8 @@ def _decorate(fig, meta, dtype, colours, size) -> None:
     import matplotlib.pyplot as plt
 
     width, height = size
-    handles = [plt.Line2D([], [], color="k", ls="--", label="roofline (copy)")]
+    handles = [plt.Line2D([], [], color="k", ls="--", label="roofline (copy)"),
+               plt.Line2D([], [], color="grey", marker="|", ls="", label="IQR of samples")]
     handles += [plt.Line2D([], [], color=c, marker="o", ms=3, label=i) for i, c in colours.items()]
     cpu = meta["config"].get("processor", "")
     fig.suptitle(f"fastact bench: throughput (GB/s, higher is better) vs size ({dtype}, "

@@ -26,13 +26,21 @@ class PlainProgress:
         self.done += 1
         if not self.enabled:
             return
-        text = f"[{self.done:>{len(str(self.total))}}/{self.total}] {description}"
+        text = f"[{self.done:>{len(str(self.total))}}/{self.total}] {description} {self.timing()}"
         if self.tty:
-            elapsed = time.perf_counter() - self.started
-            self.stream.write(f"\r{text} ({elapsed:.0f} s)".ljust(79)[:79])
+            self.stream.write(f"\r{text}".ljust(79)[:79])
             self.stream.flush()
         elif self.total and (self.done * 10 // self.total) != ((self.done - 1) * 10 // self.total):
             print(text, file=self.stream, flush=True)
+
+    def timing(self) -> str:
+        """'(12 s, ETA 1:05)': time spent, and the rest estimated from the mean so far
+        (the points already done over the ones starting now)."""
+        elapsed = time.perf_counter() - self.started
+        if self.done <= 1 or not self.total:
+            return f"({elapsed:.0f} s)"
+        left = elapsed / (self.done - 1) * (self.total - self.done + 1)
+        return f"({elapsed:.0f} s, ETA {int(left) // 60}:{int(left) % 60:02d})"
 
     def finish(self):
         if self.enabled and self.tty:

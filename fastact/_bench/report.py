@@ -14,9 +14,14 @@ import math
 import sys
 from collections import defaultdict
 
+from .load import warning as load_warning
+
 
 ALLOC_MARK = "*"  # the timed call allocates its result (no out= variant, or --alloc)
 MISMATCH_MARK = "!"  # the result disagreed with the NumPy reference
+SPREAD_MARK = "±"  # the samples' interquartile range exceeds WIDE_SPREAD of the median
+WIDE_SPREAD = 0.2
+TABLE_WIDTH = 120  # columns of the table when the terminal's width is unknown
 
 
 # ------------------------------------------------------------------ analysis
@@ -101,6 +106,8 @@ def _cell(r, show_speedup=True) -> str:
     text = ("~" if r.get("extrapolated_from") else "") + fmt_time(r["time_s"])
     if r["allocates"] and r["call"] == "out":
         text += ALLOC_MARK
+    if r.get("iqr_rel", 0.0) > WIDE_SPREAD:
+        text += SPREAD_MARK
     if r["mismatch"]:
         text += MISMATCH_MARK
     if show_speedup and r["impl"] != "numpy" and r.get("speedup_vs_numpy"):
@@ -149,25 +156,64 @@ def table_data(report, old=None):
     return header, body, breaks
 
 
-def print_table(report, old=None, file=None, use_rich=True):
-    header, body, breaks = table_data(report, old)
-    console = _rich_console(file) if use_rich else None
-    if console is not None:
-        from rich.console import Console
-        from rich.measure import Measurement
-        from rich.table import Table
+def print_table(report, old=None, file=None, use_rich=True, width=None):
+    """The main table, in ``width`` columns (default: the terminal's, else ``TABLE_WIDTH``).
 
-        table = Table(show_edge=False, header_style="bold", pad_edge=False)
-        for i, name in enumerate(header):
-            table.add_column(name, justify="left" if i < 3 else "right", no_wrap=True)
-        for i, cells in enumerate(body):
-            table.add_row(*cells, end_section=(i + 1) in breaks)
-        needed = Measurement.get(console, console.options.update_width(100_000), table).maximum
-        if needed > console.width:  # never truncate numbers: let long lines wrap instead
-            console = Console(file=file, width=needed)
-        console.print(table)
-        return
-    out = file or sys.stdout
+    A table wider than that is printed as several tables, each repeating the
+    function, dtype and size columns (and call, with ``--alloc``): numbers are
+    never truncated and lines never wrap mid-row.
+    """
+    header, body, breaks = table_data(report, old)
+    width = width or _terminal_width(file)
+    keys = 4 if report["meta"]["settings"]["alloc"] else 3
+    console = _rich_console(file, width) if use_rich else None
+    for n, columns in enumerate(_column_groups(header, body, keys, width)):
+        part = ([header[i] for i in columns], [[c[i] for i in columns] for c in body])
+        if n:
+            print(file=file or sys.stdout)
+        if console is not None:
+            _print_rich(console, *part, breaks)
+        else:
+            _print_plain(file or sys.stdout, *part, breaks)
+
+
+def _terminal_width(file) -> int:
+    import shutil
+
+    stream = file or sys.stdout
+    if hasattr(stream, "isatty") and stream.isatty():
+        return shutil.get_terminal_size((TABLE_WIDTH, 24)).columns
+    return TABLE_WIDTH
+
+
+def _column_groups(header, body, keys, width) -> list:
+    """Lists of column indices, each starting with the ``keys`` columns, whose plain
+    rendering (two spaces between columns) fits ``width``; at least one value column each."""
+    widths = [max([len(h)] + [len(c[i]) for c in body]) + 2 for i, h in enumerate(header)]
+    base = list(range(keys))
+    groups, current, used = [], list(base), sum(widths[:keys])
+    for i in range(keys, len(header)):
+        if len(current) > keys and used + widths[i] > width:
+            groups.append(current)
+            current, used = list(base), sum(widths[:keys])
+        current.append(i)
+        used += widths[i]
+    groups.append(current)
+    return groups
+
+
+def _print_rich(console, header, body, breaks) -> None:
+    from rich.table import Table
+
+    table = Table(show_edge=False, header_style="bold", pad_edge=False)
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i < 3 else "right", no_wrap=True)
+    for i, cells in enumerate(body):
+        table.add_row(*cells, end_section=(i + 1) in breaks)
+    console.print(table)
+
+
+def _print_plain(out, header, body, breaks) -> None:
     widths = [max(len(h), *(len(c[i]) for c in body)) if body else len(h)
               for i, h in enumerate(header)]
 
@@ -201,12 +247,12 @@ def markdown_table(report, old=None, functions=None, dtypes=None, sizes=None) ->
     return "\n".join(lines).replace("*", "\\*") + "\n"
 
 
-def _rich_console(file):
+def _rich_console(file, width):
     try:
         from rich.console import Console
     except ImportError:
         return None
-    return Console(file=file)
+    return Console(file=file, width=width)
 
 
 def summary_lines(report, old=None, threshold=0.15) -> list:
@@ -228,6 +274,9 @@ def summary_lines(report, old=None, threshold=0.15) -> list:
         if parts:
             lines.append(f"geometric mean at size {fmt_size(size)}: " + "; ".join(parts))
     lines += _problem_lines(all_rows)
+    busy = load_warning(meta.get("load"))
+    if busy:
+        lines.append(busy)
     if old is not None:
         lines += compare_lines(report, old, threshold)
     lines.append(f"wall time {meta['wall_seconds']:.1f} s")
@@ -238,7 +287,9 @@ def _legend_lines(report) -> list:
     meta = report["meta"]
     return [
         f"Times are medians per call with preallocated out= ({ALLOC_MARK}: the call allocates its "
-        f"result; {MISMATCH_MARK}: result differs from the NumPy reference). xN after a backend "
+        f"result; {SPREAD_MARK}: wide spread, the samples' interquartile range exceeds "
+        f"{WIDE_SPREAD:.0%} of the median (min/quartiles/max per cell in --json); "
+        f"{MISMATCH_MARK}: result differs from the NumPy reference). xN after a backend "
         "time: speed-up over the NumPy reference.",
         *([f"~: a NumPy reference call predicted to exceed "
            f"{meta['settings'].get('reference_cap_s')} s was timed on a slice of the input and "

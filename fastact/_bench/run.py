@@ -18,6 +18,8 @@ import numpy as np
 
 from . import cases as cases_mod
 from . import peers as peers_mod
+from .load import LoadMonitor
+from .report import fmt_size
 from .roofline import Roofline
 from .timing import Policy, measure_many
 
@@ -185,14 +187,15 @@ def run(settings: Settings, progress) -> dict:
     started = time.perf_counter()
     backends = tuple(settings.backends) or tuple(fastact.backends())
     libraries = peers_mod.available_libraries(settings.peers)
-    threads = settings.threads or fastact.get_num_threads()
-    previous_threads = fastact.set_num_threads(threads)
+    previous_threads = fastact.set_num_threads(settings.threads or fastact.get_num_threads())
+    threads = fastact.get_num_threads()  # capped to the usable cores
     peer_threads = peers_mod.set_threads(threads, libraries)
     roofline = Roofline(threads, settings.policy)
+    load = LoadMonitor(threads)
     try:
         with _pinned_blas() as blas_note:
             compile_times = _compile(backends, progress, settings.warmup)
-            records = _measure_all(settings, backends, libraries, roofline, progress)
+            records = _measure_all(settings, backends, libraries, roofline, progress, load)
     finally:
         progress.finish()
         fastact.set_num_threads(previous_threads)
@@ -212,6 +215,7 @@ def run(settings: Settings, progress) -> dict:
         "roofline_gbps": {str(k): v for k, v in roofline_table.items()},
         "settings": _settings_record(settings),
         "max_ulp": ulp_note,
+        "load": load.record(),
         "wall_seconds": time.perf_counter() - started,
     }
     return {"meta": meta, "results": records}
@@ -239,8 +243,9 @@ def _settings_record(settings: Settings) -> dict:
     }
 
 
-def _measure_all(settings, backends, libraries, roofline, progress) -> list:
-    """The records of every selected case at every dtype, size and call style."""
+def _measure_all(settings, backends, libraries, roofline, progress, load) -> list:
+    """The records of every selected case at every dtype, size and call style; the machine's
+    load is sampled at every point."""
     selected = tuple(
         dataclasses.replace(c, row_lengths=settings.row_lengths) if c.kind == "rowwise" else c
         for c in cases_mod.select(settings.functions))
@@ -255,7 +260,8 @@ def _measure_all(settings, backends, libraries, roofline, progress) -> list:
                 ref = case.reference(bufs) if settings.check and size <= CHECK_MAX_SIZE else None
                 roof_s = roofline.seconds(case.nbytes(size, dtype))
                 for call in calls:
-                    progress.advance(f"{case.name} {dtype} {size:.0e} {call}")
+                    load.sample()
+                    progress.advance(f"{case.name} {dtype} {fmt_size(size)} {call}")
                     point = Point(case, dtype, size, call, bufs, ref, roof_s)
                     sliced = _reference_slice(point, records, settings.reference_cap)
                     impls = _implementations(point, backends, libraries, sliced)
@@ -315,6 +321,7 @@ def _measure_point(point, impls, policy) -> list:
             time_s=median, first_call_s=firsts.get(i, timing.first_s) * impl.scale,
             repeats=timing.repeats, number=timing.number,
             gbps=record["bytes"] / median / 1e9, roofline_ratio=point.roofline_s / median,
+            **timing.spread(impl.scale),
         )
     return records
 

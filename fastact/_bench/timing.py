@@ -33,6 +33,16 @@ class Timing:
     def repeats(self) -> int:
         return len(self.samples)
 
+    def spread(self, scale: float = 1.0) -> dict:
+        """min, quartiles and max of the per-call sample times (times ``scale``), and the
+        interquartile range relative to the median ("iqr_rel")."""
+        ordered = sorted(s * scale for s in self.samples)
+        q1, q3 = (statistics.quantiles(ordered, n=4, method="inclusive")[::2]
+                  if len(ordered) > 1 else (ordered[0], ordered[0]))
+        median = self.median_s * scale
+        return {"min_s": ordered[0], "q1_s": q1, "q3_s": q3, "max_s": ordered[-1],
+                "iqr_rel": (q3 - q1) / median if median > 0 else 0.0}
+
 
 @dataclass(frozen=True)
 class Policy:

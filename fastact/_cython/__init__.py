@@ -131,9 +131,9 @@ def _load():
         _module = None
         _import_error = (
             f"the compiled extension fastact._kernels could not be imported "
-            f"({type(exc).__name__}: {exc}). Build it with "
-            f"'python setup.py build_ext --inplace' (or reinstall fastact with a C compiler "
-            f"and Cython available)"
+            f"({type(exc).__name__}: {exc}). Install fastact with a C compiler and Cython "
+            f"available: `pip install .` and run Python from outside the source tree, or "
+            f"`pip install -e .` to build it in place in a clone"
             + (f"; also tried: {'; '.join(errors)}" if errors else "")
         )
 

@@ -152,7 +152,7 @@ def test_softmax_loops_use_vector_registers_and_keep_the_thread_count(tmp_path):
                 R.backward_rows((kind, False, o, x), x, 0, 3)
             if P.STREAMING:
                 L.backward_rows_large((R.SOFTMAX, False, o, x), x, 0, 3)
-        large = [(L, name) for name in ("exp_prefetched", "stream_final", "_log_terms",
+        large = [(L, name) for name in ("exp_prefetched", "stream_final", "exp_rest_prefetched",
                                         "stream_backward")] if P.STREAMING else []
         print("LARGE", len(large))
         rows = [(R, name) for name in ("block_max_bits", "exp_store_block", "scale_block",

@@ -16,11 +16,11 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ._exp import BLOCK, cast_like, exp_shift, expneg
+from ._exp import BLOCK, cast_like, expneg
 from ._plan import STREAMING
 from ._bits import bits_view
 from ._rows import (SOFTMAX, backward_row_sum, block_span, exp_rest_block, finite, forward_rows,
-                    log_sum, row_max, special_row)
+                    log_sum, log_term, row_max, special_row)
 from ._sums import sum_pos
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
@@ -181,7 +181,7 @@ def stream_backward(o, y, g, st, following, pf):
 
 
 # ---------------------------------------------------------------- prefetched exps
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _prefetch_chunk(xn, i, step):
     """Prefetch the lines of xn[i:i + 64] (a burst of a few lines per 64 elements: a
     whole block's lines at once were mostly dropped; one line per chunk does not
@@ -212,18 +212,6 @@ def exp_prefetched(e, xr, xn, pf, m, negate):
 
 
 @njit(**_JIT)
-def _log_terms(buf, xr, m, lo, hi):
-    """buf[j] = 2**s exp(x_j - m), 0 at the ties x_j == m, j in [lo, hi); the ties."""
-    ties = np.int32(0)
-    for j in range(lo, hi):
-        v = xr[j]
-        tie = v == m
-        buf[j] = 0.0 if tie else exp_shift(v, m)
-        ties = np.int32(ties + np.int32(tie))
-    return ties
-
-
-@njit(**_JIT)
 def exp_rest_prefetched(buf, xr, xn, m):
     """``_rows.exp_rest_block`` on the unmasked run xr (same values, same sum), 64
     elements at a time, each chunk prefetching the same elements of xn."""
@@ -232,9 +220,15 @@ def exp_rest_prefetched(buf, xr, xn, m):
     i = 0
     while i + 64 <= n:
         _prefetch_chunk(xn, i, _LINE // xr.itemsize)
-        ties = np.int32(ties + _log_terms(buf, xr, m, i, i + 64))
+        for j in range(i, i + 64):
+            e, tie = log_term(xr[j], m)
+            buf[j] = e
+            ties = np.int32(ties + tie)
         i += 64
-    ties = np.int32(ties + _log_terms(buf, xr, m, i, n))
+    for j in range(i, n):
+        e, tie = log_term(xr[j], m)
+        buf[j] = e
+        ties = np.int32(ties + tie)
     return sum_pos(buf, n), np.int64(ties)
 
 

@@ -33,21 +33,17 @@ def plan(shape, itemsize, n_threads, forward, streams):
     """(task kind, parallel chunks) for a call on ``shape`` = (rows, n) or
     (outer, n, inner) with inner > 1.  ``n_threads`` is already capped at
     Numba's pool; ``streams``: the op may use LARGE_ROWS (no mask, not logsumexp,
-    softmax_backward, x86-64)."""
-    size = 1
-    for d in shape:
-        size *= d
+    softmax_backward)."""
+    rows, n = shape[0], shape[1]
+    size = rows * n if len(shape) == 2 else rows * n * shape[2]
     nbytes = size * itemsize
     if forward:
-        serial = nbytes <= FORWARD_SERIAL_MAX_BYTES
+        serial = n_threads <= 1 or nbytes <= FORWARD_SERIAL_MAX_BYTES
     else:
-        serial = size <= SERIAL_MAX_ELEMENTS
-    serial = serial or n_threads <= 1
+        serial = n_threads <= 1 or size <= SERIAL_MAX_ELEMENTS
     if len(shape) == 3:
-        outer, _, inner = shape
-        tiles = outer * ((inner + TILE_COLUMNS - 1) // TILE_COLUMNS)
+        tiles = rows * ((shape[2] + TILE_COLUMNS - 1) // TILE_COLUMNS)
         return TILES, (1 if serial else min(n_threads, tiles))
-    rows, n = shape
     kind = LARGE_ROWS if streams and STREAMING and nbytes >= LARGE_MIN_BYTES else ROWS
     if serial:
         return kind, 1
@@ -55,4 +51,4 @@ def plan(shape, itemsize, n_threads, forward, streams):
         if nbytes <= FORWARD_BLOCKS_SERIAL_MAX_BYTES if forward else size <= SERIAL_MAX_ELEMENTS:
             return kind, 1
         return BLOCKS, min(n_threads, rows * ((n + BLOCK - 1) // BLOCK))
-    return kind, min(n_threads, rows)
+    return kind, (n_threads if n_threads < rows else rows)

@@ -42,7 +42,7 @@ def _softmax_term(x, negate, m):
 
 
 @njit(**_JIT)
-def _log_term(v, m):
+def log_term(v, m):
     """(2**s exp(v - m) or 0 where v == m, 1 where v == m else 0) (the log ops)."""
     tie = v == m
     return (0.0 if tie else exp_shift(v, m)), np.int32(tie)
@@ -107,7 +107,7 @@ def exp_rest_block(op, mask, buf, r, span, m):
     ties = np.int32(0)  # int32 lanes: the float32 loop keeps 16 lanes per vector
     if mask is None:
         for i in range(xr.shape[0]):
-            e, tie = _log_term(xr[i], m)
+            e, tie = log_term(xr[i], m)
             buf[i] = e
             ties = np.int32(ties + tie)
     else:
@@ -306,7 +306,7 @@ def exp_rest_next_block(op, buf, r, span, m):
     xn = xb[r + 1, lo:hi]
     ties = np.int32(0)
     for i in range(xr.shape[0]):
-        e, tie = _log_term(xr[i], m)
+        e, tie = log_term(xr[i], m)
         buf[i] = e
         ties = np.int32(ties + tie)
         bhi, blo = _max_step(xn[i], bhi, blo)

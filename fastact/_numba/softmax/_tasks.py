@@ -117,35 +117,32 @@ def _row_block(t, nb, n):
     return r, b * BLOCK, min(b * BLOCK + BLOCK, n)
 
 
-def scratch(how, job, n_chunks):
-    """Per-call arrays of the BLOCKS phases (empty for other task kinds)."""
+def scratch(job, n_chunks):
+    """Per-call arrays of the BLOCKS phases."""
 
 
-def _forward_scratch(how, job, n_chunks):
+def _forward_scratch(job, n_chunks):
     x = job[0][3]
     rows, n = x.shape
-    tasks = rows * ((n + BLOCK - 1) // BLOCK) if how == BLOCKS else 0
-    rows = rows if how == BLOCKS else 0
+    tasks = rows * ((n + BLOCK - 1) // BLOCK)
     xb = bits_view(x)
     # block max bits (2), row maxima, block sums, block ties, exp buffers, row finish
     return (np.empty(tasks, xb.dtype), np.empty(tasks, xb.dtype), np.empty(rows, x.dtype),
             np.empty(tasks, np.float64), np.zeros(tasks, np.int64),
-            np.empty((n_chunks if how == BLOCKS else 0, BLOCK), x.dtype),
-            np.empty(rows, np.float64))
+            np.empty((n_chunks, BLOCK), x.dtype), np.empty(rows, np.float64))
 
 
-def _backward_scratch(how, job, n_chunks):
+def _backward_scratch(job, n_chunks):
     rows, n = job[0][3].shape
-    tasks = rows * ((n + BLOCK - 1) // BLOCK) if how == BLOCKS else 0
-    return np.empty(tasks, np.float64), np.zeros(rows if how == BLOCKS else 0, np.float64)
+    return np.empty(rows * ((n + BLOCK - 1) // BLOCK), np.float64), np.zeros(rows, np.float64)
 
 
-def _no_scratch(how, job, n_chunks):
-    return (np.empty(0, np.float64),)
+def _no_scratch(job, n_chunks):
+    return None
 
 
 @overload(scratch, inline="always")
-def _scratch_impl(how, job, n_chunks):
+def _scratch_impl(job, n_chunks):
     return _pick(job, _forward_scratch, _backward_scratch, _no_scratch, _no_scratch)
 
 
@@ -257,6 +254,8 @@ def _no_block_tasks(job, work, phase, c, span):
 
 @overload(block_tasks)
 def _block_tasks_impl(job, work, phase, c, span):
+    if isinstance(work, types.NoneType):
+        return _no_block_tasks
     return _pick(job, _forward_block_tasks, _backward_block_tasks, _no_block_tasks,
                  _no_block_tasks)
 
@@ -271,6 +270,8 @@ def _nothing_after(job, work, phase):
 
 @overload(after_phase)
 def _after_phase_impl(job, work, phase):
+    if isinstance(work, types.NoneType):
+        return _nothing_after
     return _pick(job, _forward_after_phase, _backward_after_phase, _nothing_after,
                  _nothing_after)
 
@@ -288,21 +289,21 @@ def phase_count(how, job):
 # ---------------------------------------------------------------- the driver
 @njit(**_JIT)
 def _chunk(how, job, work, phase, c, n_chunks):
-    """Chunk c of n_chunks of the tasks of one phase."""
+    """Chunk c of n_chunks of the tasks of one phase (work: the BLOCKS scratch, or None
+    for the one-phase task kinds)."""
     n_tasks = task_count(how, job)
     span = (n_tasks * c // n_chunks, n_tasks * (c + 1) // n_chunks)
-    if how == BLOCKS:
-        block_tasks(job, work, phase, c, span)
-    else:
+    if work is None:
         run_tasks(how, job, span)
+    else:
+        block_tasks(job, work, phase, c, span)
 
 
 @njit(parallel=True, **_JIT)
-def _run_phases(how, job, n_chunks):
+def _run_phases(how, job, work, n_chunks):
     """The phases of ``how``, each a prange over n_chunks chunks (the job is unpacked
     first: a parallel region takes flat tuples only)."""
     (kind, negate, out, x), mask, g = job
-    work = scratch(how, job, n_chunks)
     for phase in range(phase_count(how, job)):
         for c in prange(n_chunks):
             _chunk(how, ((kind, negate, out, x), mask, g), work, phase, c, n_chunks)
@@ -316,5 +317,7 @@ def run(how, code, out, x, grad, mask, n_chunks):
     job = make_job(code, out, x, grad, mask)
     if n_chunks == 1:
         run_tasks(how, job, (0, task_count(how, job)))
+    elif how == BLOCKS:
+        _run_phases(how, job, scratch(job, n_chunks), n_chunks)
     else:
-        _run_phases(how, job, n_chunks)
+        _run_phases(how, job, None, n_chunks)

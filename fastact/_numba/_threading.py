@@ -10,10 +10,11 @@ Numba starts its threading layer.  If TBB cannot be loaded we use
 is then a real lock, else a no-op context).
 
 Thread counts: :func:`run_parallel` is the backend's one way to launch a
-parallel kernel.  It sets the calling thread's Numba thread count (thread-local,
-public ``numba.set_num_threads``) to the kernel's number of chunks around the
-call and restores it; the kernel splits its work into that many chunks.  No
-compiled code reads or sets a thread count, so the kernels stay disk-cacheable.
+parallel kernel: the kernel splits its work into the number of chunks it is
+given, and the calling thread's Numba thread count (thread-local, public
+``numba.set_num_threads``) is set to that number around the call when it is
+below the pool size.  No compiled code reads or sets a thread count, so the
+kernels stay disk-cacheable.
 
 ``setup()`` must run before the first parallel kernel launch; it is called on
 import of ``fastact._numba``.  The user may force a layer with the usual
@@ -33,6 +34,7 @@ import numba
 
 _state = {"layer": None, "tbb_library": None, "locked": False}
 launch_lock = contextlib.nullcontext()
+_pool_size = int(numba.config.NUMBA_NUM_THREADS)
 
 
 def _tbb_candidates():
@@ -82,7 +84,7 @@ def setup() -> str:
 
 def max_threads() -> int:
     """Numba's thread-pool size (``NUMBA_NUM_THREADS``)."""
-    return int(numba.config.NUMBA_NUM_THREADS)
+    return _pool_size
 
 
 def active_layer() -> str:
@@ -94,6 +96,9 @@ def active_layer() -> str:
 
 
 def _call_with_threads(fn, args, n_chunks):
+    if n_chunks >= _pool_size:  # the whole pool: Numba's default count, nothing to set
+        fn(*args, n_chunks)
+        return
     previous = numba.get_num_threads()
     if previous != n_chunks:
         numba.set_num_threads(n_chunks)
@@ -105,9 +110,13 @@ def _call_with_threads(fn, args, n_chunks):
 
 
 def run_parallel(fn, args, n_chunks):
-    """``fn(*args, n_chunks)`` with the calling thread's Numba thread count set to
-    ``n_chunks`` (1 <= n_chunks <= :func:`max_threads`), restored afterwards;
-    serialised by :data:`launch_lock` when the layer needs it."""
+    """``fn(*args, n_chunks)``: a kernel that splits its work into ``n_chunks`` chunks
+    in a prange (1 <= n_chunks <= :func:`max_threads`).  Below the pool size the
+    calling thread's Numba thread count is set to ``n_chunks`` for the call and
+    restored; for the whole pool it is left as it is (the whole pool unless the
+    caller lowered it with ``numba.set_num_threads``: then that caps the threads;
+    the results are the same).  Serialised by :data:`launch_lock` when the layer
+    needs it."""
     if _state["locked"]:
         with launch_lock:
             _call_with_threads(fn, args, n_chunks)

@@ -150,16 +150,20 @@ def _final_value(log, a, p, q):
 def stream_final(log, o, a, p, q):
     """o = a * p (softmax; q unused) or o = (a - p) - q (log_softmax) in o's type, by
     streaming stores from the first 64-byte aligned element of o."""
-    start, end = _stream_bounds(o)
-    for i in range(start):
+    n = o.shape[0]
+    w = _LINE // o.itemsize
+    i = 0
+    while i < n and misaligned64(o, i) != 0:
         o[i] = _final_value(log, a[i], p, q)
-    for i in range(start, end, _LINE // o.itemsize):
+        i += 1
+    while i + w <= n:
         if log:
             stream64_log(o, i, a, a, p, q)
         else:
             stream64_scale(o, i, a, a, p, q)
-    for i in range(end, o.shape[0]):
-        o[i] = _final_value(log, a[i], p, q)
+        i += w
+    for j in range(i, n):
+        o[j] = _final_value(log, a[j], p, q)
 
 
 @njit(**_JIT)
@@ -181,15 +185,6 @@ def stream_backward(o, y, g, st, following, pf):
 
 
 # ---------------------------------------------------------------- prefetched exps
-@njit(inline="always", **_JIT)
-def _prefetch_chunk(xn, i, step):
-    """Prefetch the lines of xn[i:i + 64] (a burst of a few lines per 64 elements: a
-    whole block's lines at once were mostly dropped; one line per chunk does not
-    vectorize)."""
-    for b in range(0, 64, step):
-        prefetch(xn, i + b)
-
-
 @njit(**_JIT)
 def exp_prefetched(e, xr, xn, pf, m, negate):
     """e = exp(v - m) (v = -x if negate else x) over the row xr by softmax's exp, 64
@@ -200,7 +195,8 @@ def exp_prefetched(e, xr, xn, pf, m, negate):
     i = 0
     if pf:
         while i + 64 <= n:
-            _prefetch_chunk(xn, i, step)
+            for b in range(0, 64, step):  # a burst of lines per 64 elements (docs/tuning.md)
+                prefetch(xn, i + b)
             for j in range(i, i + 64):
                 v = -xr[j] if negate else xr[j]
                 e[j] = expneg(v - m)
@@ -216,10 +212,12 @@ def exp_rest_prefetched(buf, xr, xn, m):
     """``_rows.exp_rest_block`` on the unmasked run xr (same values, same sum), 64
     elements at a time, each chunk prefetching the same elements of xn."""
     n = xr.shape[0]
+    step = _LINE // xr.itemsize
     ties = np.int32(0)
     i = 0
     while i + 64 <= n:
-        _prefetch_chunk(xn, i, _LINE // xr.itemsize)
+        for b in range(0, 64, step):
+            prefetch(xn, i + b)
         for j in range(i, i + 64):
             e, tie = log_term(xr[j], m)
             buf[j] = e

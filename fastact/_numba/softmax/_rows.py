@@ -199,7 +199,7 @@ def log_sum(x, s, ties):
     return math.log1p(s * unscale(x) + (ties - 1))
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def block_span(lo, n):
     """The block of a row of n elements that starts at lo."""
     return lo, min(lo + BLOCK, n)
@@ -359,7 +359,7 @@ def forward_rows(op, mask, r0, r1):
 
 
 # ------------------------------------------------------------ backward ops
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def backward_block_sum(op, g, r, span):
     """sum(g * y) (softmax, :func:`dot_lanes`) or sum(g) (log_softmax,
     :func:`sum_lanes`) over row r, span, in float64 (y = op's x)."""
@@ -418,7 +418,7 @@ def backward_block(op, g, r, span, s):
             o[i] = _vmath.fma(-exp_any(yr[i]), st, gr[i])
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def backward_row_sum(op, g, r):
     """The row's sum for :func:`backward_block`: block sums added in block order."""
     n = g.shape[1]

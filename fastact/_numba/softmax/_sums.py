@@ -66,7 +66,7 @@ def _term64_impl(a, b, i):
     return lambda a, b, i: np.float64(a[i]) * np.float64(b[i])
 
 
-@njit(**_SUM_JIT)
+@njit(inline="always", **_SUM_JIT)
 def _lanes(a, b, n):
     """sum of the terms t_i = a_i (b None) or a_i b_i, i < n: per 64 elements the
     float sums (t_j + t_{j+16}) + (t_{j+32} + t_{j+48}) in a's type added into 16

@@ -19,7 +19,7 @@ from numba.extending import intrinsic
 from ._exp import BLOCK, cast_like, expneg
 from ._plan import STREAMING
 from ._bits import bits_view
-from ._rows import (SOFTMAX, backward_row_sum, block_span, exp_rest_block, finite, forward_rows,
+from ._rows import (SOFTMAX, backward_block_sum, block_span, exp_rest_block, finite, forward_rows,
                     log_sum, log_term, row_max, special_row)
 from ._sums import sum_pos
 
@@ -301,7 +301,10 @@ def backward_rows_large(op, g, r0, r1):
     _, _, out, y = op
     n = y.shape[1]
     for r in range(r0, r1):
-        st = cast_like(y, backward_row_sum(op, g, r))
+        s = 0.0
+        for lo in range(0, n, BLOCK):
+            s += backward_block_sum(op, g, r, (lo, min(lo + BLOCK, n)))
+        st = cast_like(y, s)
         pf = r + 1 < r1 and n <= BLOCK
         rn = r + 1 if pf else r
         for lo in range(0, n, BLOCK):

@@ -359,7 +359,7 @@ def forward_rows(op, mask, r0, r1):
 
 
 # ------------------------------------------------------------ backward ops
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def backward_block_sum(op, g, r, span):
     """sum(g * y) (softmax, :func:`dot_lanes`) or sum(g) (log_softmax,
     :func:`sum_lanes`) over row r, span, in float64 (y = op's x)."""
@@ -418,21 +418,14 @@ def backward_block(op, g, r, span, s):
             o[i] = _vmath.fma(-exp_any(yr[i]), st, gr[i])
 
 
-@njit(inline="always", **_JIT)
-def backward_row_sum(op, g, r):
-    """The row's sum for :func:`backward_block`: block sums added in block order."""
-    n = g.shape[1]
-    s = 0.0
-    for lo in range(0, n, BLOCK):
-        s += backward_block_sum(op, g, r, block_span(lo, n))
-    return s
-
-
 @njit(**_JIT)
 def backward_rows(op, g, r0, r1):
-    """Rows [r0, r1) of softmax_backward (kind SOFTMAX) or log_softmax_backward."""
+    """Rows [r0, r1) of softmax_backward (kind SOFTMAX) or log_softmax_backward: the
+    row's block sums added in block order, then :func:`backward_block` per block."""
     n = g.shape[1]
     for r in range(r0, r1):
-        s = backward_row_sum(op, g, r)
+        s = 0.0
         for lo in range(0, n, BLOCK):
-            backward_block(op, g, r, block_span(lo, n), s)
+            s += backward_block_sum(op, g, r, (lo, min(lo + BLOCK, n)))
+        for lo in range(0, n, BLOCK):
+            backward_block(op, g, r, (lo, min(lo + BLOCK, n)), s)

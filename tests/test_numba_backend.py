@@ -140,26 +140,27 @@ def test_softmax_loops_use_vector_registers_and_keep_the_thread_count(tmp_path):
     # Numba thread count.
     proc = _run("""
         import re, numba, numpy as np
-        from fastact._numba import _softmax as S
+        from fastact._numba import softmax as S
+        from fastact._numba.softmax import _large as L, _plan as P, _rows as R, _sums as U
         for dt in (np.float32, np.float64):
             x = np.random.default_rng(0).standard_normal((3, 300)).astype(dt)
             o = np.empty_like(x)
-            xb = x.view(S._INT_VIEW[x.dtype])
-            for kind in (S.SOFTMAX, S.LOG_SOFTMAX):
-                S._forward_rows(kind, o, x, xb, None, 0, 3, False)
-                if S._STREAM:  # the large-array rows (prefetch, streaming stores)
-                    S._forward_rows_large(kind, o, x, xb, 0, 3, False)
-            for softmax in (True, False):
-                S._backward_rows(softmax, o, x, x, 0, 3)
-            if S._STREAM:
-                S._backward_rows_large(o, x, x, 0, 3)
-        large = ("_exp_prefetched", "_stream_final", "_exp_rest_prefetched",
-                 "_stream_bwd") if S._STREAM else ()
+            for kind in (R.SOFTMAX, R.LOG_SOFTMAX):
+                R.forward_rows((kind, False, o, x), None, 0, 3)
+                if P.STREAMING:  # the large-array rows (prefetch, streaming stores)
+                    L.forward_rows_large((kind, False, o, x), 0, 3)
+                R.backward_rows((kind, False, o, x), x, 0, 3)
+            if P.STREAMING:
+                L.backward_rows_large((R.SOFTMAX, False, o, x), x, 0, 3)
+        large = [(L, name) for name in ("exp_prefetched", "stream_final", "exp_rest_prefetched",
+                                        "stream_backward")] if P.STREAMING else []
         print("LARGE", len(large))
-        for name in ("_block_max_bits", "_exp_store_block", "_sum_pos", "_scale_block",
-                     "_log_block", "_exp_rest_block", "_dot_lanes", "_sum_lanes",
-                     "_backward_block", "_exp_store_next_block", "_exp_rest_next_block") + large:
-            fn = getattr(S, name)
+        rows = [(R, name) for name in ("block_max_bits", "exp_store_block", "scale_block",
+                                       "log_block", "exp_rest_block", "backward_block",
+                                       "exp_store_next_block", "exp_rest_next_block")]
+        sums = [(U, name) for name in ("sum_pos", "dot_lanes", "sum_lanes")]
+        for module, name in rows + sums + large:
+            fn = getattr(module, name)
             for sig in fn.signatures:
                 asm = fn.inspect_asm(sig)
                 vec = ("zmm" in asm) or ("ymm" in asm)
@@ -188,23 +189,22 @@ def test_pipelined_rows_match_row_by_row(dtype):
     # Pipelined rows (the next row's max inside this row's exp pass) give the bits
     # of the row-by-row path, also around special rows (+-inf, NaN, all -inf) and
     # for rows longer than a block.
-    from fastact._numba import _softmax as S
+    from fastact._numba.softmax import _exp as E, _rows as R
 
     rng = np.random.default_rng(1)
-    for n in (7, 300, S.BLOCK + 5):
+    for n in (7, 300, E.BLOCK + 5):
         x = (rng.standard_normal((9, n)) * 4).astype(dtype)
         x[1, 3] = np.inf
         x[2, :] = -np.inf
         x[4, 5] = np.nan
         x[6, 2] = -np.inf
         x[7, 0] = x[7].max()  # a tie at the max
-        xb = x.view(S._INT_VIEW[x.dtype])
-        for kind, negate in ((S.SOFTMAX, False), (S.SOFTMAX, True), (S.LOG_SOFTMAX, False),
-                             (S.LOGSUMEXP, False)):
-            shape = (9, 1) if kind == S.LOGSUMEXP else x.shape
+        for kind, negate in ((R.SOFTMAX, False), (R.SOFTMAX, True), (R.LOG_SOFTMAX, False),
+                             (R.LOGSUMEXP, False)):
+            shape = (9, 1) if kind == R.LOGSUMEXP else x.shape
             piped, ref = np.empty(shape, dtype), np.empty(shape, dtype)
-            S._forward_rows(kind, piped, x, xb, None, 0, 9, negate)
-            buf = np.empty(min(S.BLOCK, n), dtype)
+            R.forward_rows((kind, negate, piped, x), None, 0, 9)
+            buf = np.empty(min(E.BLOCK, n), dtype)
             for r in range(9):
-                S._forward_row(kind, ref, x, xb, None, r, buf, negate)
+                R.forward_row((kind, negate, ref, x), None, r, buf)
             assert piped.tobytes() == ref.tobytes(), (n, kind, negate)

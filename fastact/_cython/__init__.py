@@ -10,7 +10,7 @@ Backend interface (see ``fastact._backends``):
 
 * ``get_elementwise(kernel_id, mode)`` -> ``kernel(out, x, grad, params, n_threads)``
 * ``get_rowwise(op)`` -> ``kernel(out, x, grad, mask, n_threads)`` (the softmax
-  family, from ``fastact/_softmax.pxi``)
+  family, from ``fastact/_cython/softmax.pxi`` and its C headers)
 * ``config()``, ``check_available()``, ``warmup()``
 
 Fork safety: GNU OpenMP's thread pool does not survive ``fork()``; a child

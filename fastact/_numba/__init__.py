@@ -5,8 +5,9 @@ Interface (see ``fastact._backends``): ``NAME``, ``get_elementwise``,
 
 Layout: ``_vmath`` (branch-free exp/expm1/log1p/tanh/Phi that vectorize),
 ``_formulas`` (one scalar formula per kernel id and mode), ``_factory``
-(generates and caches the loops), ``_threading`` (TBB or a guarded
-workqueue), ``_softmax`` (the softmax family).
+(generates and caches the loops), ``_parallel`` (the one parallel driver of
+the elementwise kernels), ``_threading`` (TBB or a guarded workqueue; the one
+way to launch a parallel kernel), ``softmax`` (the softmax family).
 
 Kernels are compiled lazily, per (kernel id, mode, dtype), on first use, and
 cached on disk (``_factory.cache_dir()``); ``warmup()`` compiles everything.
@@ -26,12 +27,8 @@ from .._registry import MODES, all_kernel_ids, kernel_args, kernel_modes, y_kern
 
 NAME = "numba"
 
-# Below this many elements a kernel runs serially in the calling thread.  A TBB
-# parallel launch (plus set_num_threads) costs ~10-30 us here; the cheapest kernels
-# (relu, copy-like) take ~0.1-0.3 ns/element on one core from cache and the
-# transcendental ones ~1-3 ns, so 32768 elements (~3-100 us of work) is where two
-# threads start to pay for all of them.  Measured only roughly: the development
-# machine (2 cores) was shared and loaded; re-measure with bench/ on a quiet machine.
+# Below this many elements a kernel runs serially in the calling thread
+# (measurement: docs/tuning.md, "Numba elementwise kernels").
 PARALLEL_THRESHOLD = 32768
 
 _LAYER = _threading.setup()
@@ -55,32 +52,17 @@ def _check(kernel_id, mode):
         raise ValueError(f"{kernel_id!r} has no derivative as a function of y")
 
 
-def _run_parallel(driver, serial, out, x, grad, a, b, n_threads):
-    k = n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
-    with _threading.launch_lock:
-        previous = numba.get_num_threads()
-        if previous != k:
-            numba.set_num_threads(k)
-        try:
-            driver(serial, out, x, grad, a, b)
-        finally:
-            if previous != k:
-                numba.set_num_threads(previous)
-
-
 def get_elementwise(kernel_id: str, mode: str):
     """kernel(out, x, grad, params, n_threads): out = f(x), f'(x), grad*f'(x) or grad*f'(y)."""
     _check(kernel_id, mode)
     entries: dict = {}  # dtype char -> (serial entry point, serial dispatcher)
 
-    def compile_for(char):
-        found = entries.get(char)
-        if found is None:
-            found = entries[char] = _factory.compile_kernel(kernel_id, mode, _DTYPE_NAMES[char])
+    def compiled(char):
+        found = entries[char] = _factory.compile_kernel(kernel_id, mode, _DTYPE_NAMES[char])
         return found
 
     def kernel(out, x, grad, params, n_threads):
-        entry, serial = entries.get(x.dtype.char) or compile_for(x.dtype.char)
+        entry, serial = entries.get(x.dtype.char) or compiled(x.dtype.char)
         if x.ndim != 1:
             x = x.reshape(-1)
             out = out.reshape(-1)
@@ -92,24 +74,20 @@ def get_elementwise(kernel_id: str, mode: str):
         if x.size < PARALLEL_THRESHOLD or n_threads <= 1:
             entry(out, x, grad, a, b)
         else:
+            k = n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
             driver = _parallel.driver_for(_DTYPE_NAMES[x.dtype.char])
-            _run_parallel(driver, serial, out, x, grad, a, b, n_threads)
+            _threading.run_parallel(driver, (serial, out, x, grad, a, b), k)
 
-    kernel.compile_for = compile_for
     kernel.__name__ = f"numba_{kernel_id}_{mode}"
     kernel.__doc__ = f"Numba kernel {kernel_id} ({mode}); see fastact._numba._formulas."
     return kernel
 
 
 def get_rowwise(op: str):
-    """The softmax-family kernel ``op`` (implemented in ``fastact._numba._softmax``)."""
-    try:
-        from . import _softmax
-    except ModuleNotFoundError as exc:
-        if exc.name != __name__ + "._softmax":
-            raise
-        raise NotImplementedError("the numba backend has no softmax kernels yet") from None
-    return _softmax.get_rowwise(op)  # 2-D rows and 3-D (outer, n, inner) natively
+    """The softmax-family kernel ``op`` (see ``fastact._numba.softmax``)."""
+    from . import softmax
+
+    return softmax.get_rowwise(op)
 
 
 def kernel_variants():
@@ -136,16 +114,11 @@ def warmup(verbose: bool = False) -> dict:
     for dtype in _factory.DTYPES:
         _parallel.driver_for(dtype)
     t1 = time.perf_counter()
-    result = {"elementwise_seconds": t1 - t0, "kernels": count}
-    try:
-        from . import _softmax
-    except ModuleNotFoundError:
-        return result
-    rowwise_warmup = getattr(_softmax, "warmup", None)
-    if rowwise_warmup is not None:
-        rowwise_warmup()
-        result["rowwise_seconds"] = time.perf_counter() - t1
-    return result
+    from . import softmax
+
+    softmax.warmup()
+    return {"elementwise_seconds": t1 - t0, "kernels": count,
+            "rowwise_seconds": time.perf_counter() - t1}
 
 
 def config() -> dict:

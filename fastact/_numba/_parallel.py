@@ -1,13 +1,14 @@
 """The one parallel driver: split a range into per-thread chunks, run a serial kernel on each.
 
-``driver(fn, out, x, grad, a, b)`` runs ``fn(out[lo:hi], x[lo:hi], grad[lo:hi], a, b)``
-for ``get_num_threads()`` contiguous chunks in a ``prange``.  ``fn`` is a
+``driver(fn, out, x, grad, a, b, n_chunks)`` runs ``fn(out[lo:hi], x[lo:hi], grad[lo:hi], a, b)``
+for ``n_chunks`` contiguous chunks in a ``prange``; launch it through
+``_threading.run_parallel``, which sets the thread count to ``n_chunks``.  ``fn`` is a
 first-class function (``numba.types.FunctionType``), so there is ONE compiled
 driver per dtype, shared by every kernel id and mode: the expensive parfor
 compilation happens twice for the whole backend instead of once per kernel
 (it is not disk-cached: Numba refuses to cache functions with first-class
-function arguments, so each process compiles the two drivers, ~1 s each, on
-its first parallel call or in ``warmup()``).
+function arguments, so each process compiles the two drivers on its first
+parallel call or in ``warmup()``).
 Elementwise kernels on disjoint chunks give results independent of the
 thread count.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import threading
 
-from numba import get_num_threads, njit, prange, types
+from numba import njit, prange, types
 
 _lock = threading.Lock()
 _drivers: dict = {}
@@ -28,11 +29,10 @@ def serial_signature(dtype: str):
     return types.void(arr, arr, arr, scalar, scalar)
 
 
-def _driver_py(fn, out, x, grad, a, b):
+def _driver_py(fn, out, x, grad, a, b, n_chunks):
     n = x.size
-    chunks = get_num_threads()
-    step = (n + chunks - 1) // chunks
-    for c in prange(chunks):
+    step = (n + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
         lo = min(c * step, n)
         hi = min(lo + step, n)
         fn(out[lo:hi], x[lo:hi], grad[lo:hi], a, b)
@@ -48,7 +48,7 @@ def driver_for(dtype: str):
             sig = serial_signature(dtype)
             scalar = getattr(types, dtype)
             arr = types.Array(scalar, 1, "C")
-            full = types.void(types.FunctionType(sig), arr, arr, arr, scalar, scalar)
+            full = types.void(types.FunctionType(sig), arr, arr, arr, scalar, scalar, types.intp)
             # one module-level function, compiled once per dtype (two overloads)
             dispatcher = _dispatcher()
             dispatcher.compile(full.args)
@@ -63,8 +63,7 @@ def _dispatcher():
     d = _shared.get("d")
     if d is None:
         # cache=False: Numba cannot cache functions taking first-class functions
-        # ("dynamic globals"); the two drivers compile in ~1 s each per process,
-        # on the first parallel call (or in warmup()).
+        # ("dynamic globals").
         d = _shared["d"] = njit(parallel=True, nogil=True, cache=False, error_model="numpy",
                                boundscheck=False)(_driver_py)
     return d

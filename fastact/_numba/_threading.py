@@ -9,6 +9,13 @@ Numba starts its threading layer.  If TBB cannot be loaded we use
 ``workqueue`` and serialise parallel launches with a lock (:data:`launch_lock`
 is then a real lock, else a no-op context).
 
+Thread counts: :func:`run_parallel` is the backend's one way to launch a
+parallel kernel: the kernel splits its work into the number of chunks it is
+given, and the calling thread's Numba thread count (thread-local, public
+``numba.set_num_threads``) is set to that number around the call when it is
+below the pool size.  No compiled code reads or sets a thread count, so the
+kernels stay disk-cacheable.
+
 ``setup()`` must run before the first parallel kernel launch; it is called on
 import of ``fastact._numba``.  The user may force a layer with the usual
 ``NUMBA_THREADING_LAYER`` environment variable; anything but ``tbb`` gets the
@@ -23,8 +30,11 @@ import os
 import sys
 import threading
 
-_state = {"layer": None, "tbb_library": None}
+import numba
+
+_state = {"layer": None, "tbb_library": None, "locked": False}
 launch_lock = contextlib.nullcontext()
+_pool_size = int(numba.config.NUMBA_NUM_THREADS)
 
 
 def _tbb_candidates():
@@ -57,8 +67,6 @@ def setup() -> str:
     global launch_lock
     if _state["layer"] is not None:
         return _state["layer"]
-    import numba
-
     forced = os.environ.get("NUMBA_THREADING_LAYER")
     layer = None
     if forced in (None, "", "default", "safe", "tbb"):
@@ -68,6 +76,7 @@ def setup() -> str:
     if layer is None:
         layer = forced if forced not in (None, "", "default", "safe", "tbb") else "workqueue"
         launch_lock = threading.Lock()
+        _state["locked"] = True
     numba.config.THREADING_LAYER = layer
     _state["layer"] = layer
     return layer
@@ -75,16 +84,41 @@ def setup() -> str:
 
 def max_threads() -> int:
     """Numba's thread-pool size (``NUMBA_NUM_THREADS``)."""
-    import numba
-
-    return int(numba.config.NUMBA_NUM_THREADS)
+    return _pool_size
 
 
 def active_layer() -> str:
     """The layer Numba actually launched (after the first parallel kernel), else the chosen one."""
-    import numba
-
     try:
         return numba.threading_layer()
     except ValueError:  # no parallel kernel has run yet
         return f"{_state['layer']} (not started)"
+
+
+def _call_with_threads(fn, args, n_chunks):
+    if n_chunks >= _pool_size:  # the whole pool: Numba's default count, nothing to set
+        fn(*args, n_chunks)
+        return
+    previous = numba.get_num_threads()
+    if previous != n_chunks:
+        numba.set_num_threads(n_chunks)
+    try:
+        fn(*args, n_chunks)
+    finally:
+        if previous != n_chunks:
+            numba.set_num_threads(previous)
+
+
+def run_parallel(fn, args, n_chunks):
+    """``fn(*args, n_chunks)``: a kernel that splits its work into ``n_chunks`` chunks
+    in a prange (1 <= n_chunks <= :func:`max_threads`).  Below the pool size the
+    calling thread's Numba thread count is set to ``n_chunks`` for the call and
+    restored; for the whole pool it is left as it is (the whole pool unless the
+    caller lowered it with ``numba.set_num_threads``: then that caps the threads;
+    the results are the same).  Serialised by :data:`launch_lock` when the layer
+    needs it."""
+    if _state["locked"]:
+        with launch_lock:
+            _call_with_threads(fn, args, n_chunks)
+    else:
+        _call_with_threads(fn, args, n_chunks)

@@ -1,0 +1,222 @@
+"""The softmax family's exponentials, vectorizable, float32 and float64.
+
+Contracts (algorithm: docs/softmax.md, "Exponentials"):
+
+* :func:`expneg` ``(t)``: softmax's ``exp(t)`` of the rounded ``t = v - m <= 0``;
+  results below the smallest normal may be flushed to 0 (``p = e / S`` with
+  ``S >= 1`` is then below it too).  -inf gives 0, NaN gives NaN; ``t > 0`` (masked
+  entries only) gives an unspecified value.
+* :func:`exp_shift` ``(v, m)``: ``2**s exp(v - m)`` for ``v <= m`` with ``s`` = 64
+  (float32) or 128 (float64), accurate for every logit (float32 carries ``v - m``
+  exactly by TwoSum: < 1.5 ULP; float64 < 1 ULP); every result is a normal number
+  or 0, so sums of many tiny terms survive; :func:`unscale` removes ``2**s``.
+* :func:`exp_any` ``(v)``: ``exp(v)`` for any ``v`` (the elementwise exps of
+  ``fastact._numba._vmath``).
+
+Both exps evaluate one polynomial by Horner with explicit fma (never implicit
+contraction), so a loop's vector body and its scalar remainder agree bit for bit.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+from .. import _constants as C
+from .. import _vmath
+from ._bits import f32_as_i32, i32_as_f32
+
+# ------------------------------------------------------------------ constants
+# The numbers live in fastact/_constants.py (and the fitted polynomial in
+# fastact/_coefficients.py); these are the softmax kernels' names for them.
+BLOCK = C.SOFTMAX_BLOCK  # elements per reduction block (fixed: results independent of threads)
+LANES = C.SOFTMAX_LANES  # float64 accumulators of the sums (64 elements per step)
+LOG2E = C.LOG2E
+SHIFT_F32 = C.ROUND_SHIFT_F32  # adding it rounds a float32 to an integer
+SHIFT_F64 = C.ROUND_SHIFT  # adding it rounds a float64 to an integer
+LN2_HI_F32, LN2_LO_F32 = C.SOFTMAX_LN2_HI_F32, C.SOFTMAX_LN2_LO_F32
+LN2_HI_F64, LN2_LO_F64 = C.LN2_HI, C.LN2_LO
+EXPNEG_CLAMP_F32 = C.SOFTMAX_EXP_FLUSH_F32  # expneg: 2**n from the bits is 0 below
+EXPNEG_CLAMP_F64 = C.SOFTMAX_EXP_FLUSH_F64
+EXPNEG_NORMAL_MIN_F32 = C.SOFTMAX_EXPNEG_LO_F32  # the least y whose expneg(y) is normal
+EXPNEG_NORMAL_MIN_F64 = C.SOFTMAX_EXPNEG_LO_F64
+EXP_SHIFT_CLAMP_F32 = C.SOFTMAX_SCALED_EXP_MIN_F32  # exp_shift: 2**(n + scale) is 0 below
+EXP_SHIFT_CLAMP_F64 = C.SOFTMAX_SCALED_EXP_MIN_F64
+EXP_SHIFT_LOG2_F32 = C.SOFTMAX_SCALE_EXP_F32  # exp_shift's results are scaled by 2**64
+EXP_SHIFT_LOG2_F64 = C.SOFTMAX_SCALE_EXP_F64  # and by 2**128
+# exp(r) = 1 + r + r^2 Q(r) on |r| <= ln2/2, highest degree first (tools/fit/softmax_exp.py)
+POLY_F32 = C.SOFTMAX_EXP_POLY_F32
+POLY_F64 = tuple(float(c) for c in C.SOFTMAX_EXP_POLY_F64)
+
+_JIT = dict(nogil=True, cache=True, error_model="numpy")
+_F32 = np.float32
+_POLY_F32 = tuple(_F32(c) for c in POLY_F32)
+_REDUCE_F32 = (_F32(LOG2E), _F32(SHIFT_F32), _F32(LN2_HI_F32), _F32(LN2_LO_F32))
+_REDUCE_F64 = (LOG2E, SHIFT_F64, LN2_HI_F64, LN2_LO_F64)
+# bits of SHIFT minus the exponent bias: (bits(n + SHIFT) - this) << mantissa = bits(2**n)
+_POW2_BASE_F32 = 0x4B400000 - 127
+_POW2_BASE_F64 = 0x4338000000000000 - 1023
+
+
+# --------------------------------------------------- per-dtype building blocks
+def _reduction(t):
+    """(log2e, shift, ln2 high part, ln2 low part) in the type of t."""
+
+
+@overload(_reduction, inline="always")
+def _reduction_impl(t):
+    if t == types.float32:
+        return lambda t: _REDUCE_F32
+    return lambda t: _REDUCE_F64
+
+
+def _poly(r):
+    """exp(r) for |r| <= ln2/2 in the type of r (Horner with fma over POLY_F32/POLY_F64)."""
+
+
+@overload(_poly, inline="always")
+def _poly_impl(r):
+    coeffs = _POLY_F32 if r == types.float32 else POLY_F64
+
+    def impl(r):
+        p = coeffs[0]
+        for i in range(1, len(coeffs)):
+            p = _vmath.fma(p, r, coeffs[i])
+        return p
+
+    return impl
+
+
+def _pow2_of_shifted(k, extra):
+    """2**(n + extra) for k = n + SHIFT (n an integer), from the bits of k; 0 when
+    n + extra is at or below the exponent bias (the exponent field is 0)."""
+
+
+@overload(_pow2_of_shifted, inline="always")
+def _pow2_of_shifted_impl(k, extra):
+    if k == types.float32:
+        return lambda k, extra: i32_as_f32(
+            np.int32((f32_as_i32(k) - np.int32(_POW2_BASE_F32 - extra)) << np.int32(23)))
+    return lambda k, extra: _vmath.i64_as_f64(
+        (_vmath.f64_as_i64(k) - (_POW2_BASE_F64 - extra)) << 52)
+
+
+@njit(**_JIT)
+def _reduce(tc):
+    """(k, r) with k = n + SHIFT, n = round(tc / ln2), r = tc - n ln2 (two fmas)."""
+    log2e, shift, ln2_hi, ln2_lo = _reduction(tc)
+    k = _vmath.fma(tc, log2e, shift)
+    n = k - shift
+    r = _vmath.fma(n, -ln2_hi, tc)
+    return k, _vmath.fma(n, -ln2_lo, r)
+
+
+def _limits(t):
+    """(expneg clamp, exp_shift clamp, exp_shift's log2 scale) in the type of t."""
+
+
+@overload(_limits, inline="always")
+def _limits_impl(t):
+    if t == types.float32:
+        lim = (_F32(EXPNEG_CLAMP_F32), _F32(EXP_SHIFT_CLAMP_F32), EXP_SHIFT_LOG2_F32)
+    else:
+        lim = (EXPNEG_CLAMP_F64, EXP_SHIFT_CLAMP_F64, EXP_SHIFT_LOG2_F64)
+    return lambda t: lim
+
+
+# ------------------------------------------------------------- the exponentials
+@njit(**_JIT)
+def expneg(t):
+    """exp(t) for t <= 0 in the type of t, flushed below the smallest normal:
+    exp(r) 2**n of tc = max(t, clamp) = n ln2 + r (2**n of the clamp is 0)."""
+    clamp, _, _ = _limits(t)
+    tc = clamp if t < clamp else t  # NaN stays NaN
+    k, r = _reduce(tc)
+    return _poly(r) * _pow2_of_shifted(k, 0)
+
+
+def _with_rounding_error(r, v, m, t):
+    """float32: r plus the rounding error of t = v - m (TwoSum); float64: r."""
+
+
+@overload(_with_rounding_error, inline="always")
+def _with_rounding_error_impl(r, v, m, t):
+    if r == types.float32:
+        def impl(r, v, m, t):
+            bb = t - v
+            return r + ((v - (t - bb)) + (-m - bb))
+        return impl
+    return lambda r, v, m, t: r
+
+
+def _zero_below(t, low, y):
+    """float32: 0 where t < low (TwoSum turns v = -inf into NaN); float64: y (already 0)."""
+
+
+@overload(_zero_below, inline="always")
+def _zero_below_impl(t, low, y):
+    if y == types.float32:
+        return lambda t, low, y: _F32(0.0) if t < low else y
+    return lambda t, low, y: y
+
+
+@njit(**_JIT)
+def exp_shift(v, m):
+    """2**s exp(v - m) for v <= m in the type of v (see the module doc): results
+    below 2**-190 (float32) / 2**-1150 (float64) unscaled are dropped; -inf gives 0."""
+    _, low, scale_log2 = _limits(v)
+    t = v - m
+    tc = low if t < low else t  # NaN stays NaN
+    k, r = _reduce(tc)
+    r = _with_rounding_error(r, v, m, t)
+    return _zero_below(t, low, _poly(r) * _pow2_of_shifted(k, scale_log2))
+
+
+def unscale(like):
+    """The factor removing exp_shift's scale from a sum, for the dtype of array ``like``
+    (2**-64 for float32, 2**-128 for float64)."""
+
+
+@overload(unscale)
+def _unscale_impl(like):
+    if like.dtype == types.float32:
+        return lambda like: 2.0 ** -EXP_SHIFT_LOG2_F32
+    return lambda like: 2.0 ** -EXP_SHIFT_LOG2_F64
+
+
+def exp_any(v):
+    """exp(v) of any v in the type of v: float32 natively (exp_f32n, <= 2 ULP),
+    float64 by exp_f64."""
+
+
+@overload(exp_any, inline="always")
+def _exp_any_impl(v):
+    if v == types.float32:
+        return lambda v: _vmath.exp_f32n(v)
+    if v == types.float64:
+        return lambda v: _vmath.exp_f64(v)
+    return None
+
+
+def expneg_normal_min_bits(b):
+    """The bits (as b's signed integers) of EXPNEG_NORMAL_MIN_F32 / _F64."""
+
+
+@overload(expneg_normal_min_bits, inline="always")
+def _expneg_normal_min_bits_impl(b):
+    if b.dtype == types.int32:
+        v = int(np.array(EXPNEG_NORMAL_MIN_F32, np.float32).view(np.int32))
+        return lambda b: np.int32(v)
+    v = int(np.array(EXPNEG_NORMAL_MIN_F64, np.float64).view(np.int64))
+    return lambda b: np.int64(v)
+
+
+def cast_like(a, v):
+    """v converted to the dtype of array a."""
+
+
+@overload(cast_like)
+def _cast_like_impl(a, v):
+    if a.dtype == types.float32:
+        return lambda a, v: np.float32(v)
+    return lambda a, v: np.float64(v)

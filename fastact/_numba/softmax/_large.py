@@ -1,0 +1,314 @@
+"""Rows of arrays past the caches: prefetch the next row, stream the output.
+
+From ``LARGE_MIN_BYTES`` of input (see ``_plan``; x86-64 only), softmax rows of
+one block and log_softmax rows prefetch the next row during their exp pass and
+write ``out`` with non-temporal 64-byte vector stores (no line of ``out`` is
+read from memory before it is written; softmax keeps its exps in a buffer
+until the sum is known); softmax_backward's final pass is streamed the same
+way.  The values are those of ``_rows``: the bits are the same.
+The intrinsics use numba.extending.intrinsic and llvmlite IR only.
+"""
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from ._exp import BLOCK, cast_like, expneg
+from ._plan import STREAMING
+from ._bits import bits_view
+from ._rows import (SOFTMAX, backward_block_sum, block_span, exp_rest_block, finite, forward_rows,
+                    log_sum, log_term, row_max, special_row)
+from ._sums import sum_pos
+
+_JIT = dict(nogil=True, cache=True, error_model="numpy")
+_LINE = 64  # bytes per cache line and per streaming store
+
+
+# ---------------------------------------------------------------- intrinsics
+def _element_ptr(context, builder, aryty, ary, idx):
+    return builder.gep(context.make_array(aryty)(context, builder, ary).data, [idx])
+
+
+def _is_vector(a):
+    return isinstance(a, types.Array) and a.ndim == 1
+
+
+@intrinsic
+def prefetch(typingctx, a, i):
+    """Prefetch the cache line of a[i] (1-D; never faults, any address)."""
+    if not _is_vector(a):
+        return None
+
+    def codegen(context, builder, sig, args):
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        ptr = builder.bitcast(_element_ptr(context, builder, sig.args[0], args[0], args[1]), i8p)
+        builder.call(fn, [ptr, i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.none(a, types.intp), codegen
+
+
+@intrinsic
+def misaligned64(typingctx, a, i):
+    """The address of a[i] (1-D) modulo 64."""
+    if not _is_vector(a):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ptr = _element_ptr(context, builder, sig.args[0], args[0], args[1])
+        return builder.and_(builder.ptrtoint(ptr, cgutils.intp_t), cgutils.intp_t(_LINE - 1))
+
+    return types.intp(a, types.intp), codegen
+
+
+def _stream64_intrinsic(combine, doc):
+    """An intrinsic f(o, i, a, b, p, q): o[i:i + w] = combine(a[i:i + w], b[i:i + w], p, q)
+    for the 64 bytes at o[i] (w = 64 / itemsize), one non-temporal vector store;
+    o[i] must be 64-byte aligned.  ``combine(builder, va, vb, vp, vq)`` builds the
+    vector (p and q broadcast)."""
+
+    def typer(typingctx, o, i, a, b, p, q):
+        if not (_is_vector(o) and _is_vector(a) and _is_vector(b)
+                and a.dtype == b.dtype == o.dtype == p == q):
+            return None
+
+        def codegen(context, builder, sig, args):
+            lt = context.get_value_type(sig.args[0].dtype)
+            size = context.get_abi_sizeof(lt)
+            vt = ir.VectorType(lt, _LINE // size)
+
+            def vector_at(k):
+                ptr = _element_ptr(context, builder, sig.args[k], args[k], args[1])
+                return builder.bitcast(ptr, vt.as_pointer())
+
+            def splat(v):
+                undef = ir.Constant(vt, ir.Undefined)
+                one = builder.insert_element(undef, v, ir.IntType(32)(0))
+                return builder.shuffle_vector(one, undef, ir.Constant(
+                    ir.VectorType(ir.IntType(32), vt.count), [0] * vt.count))
+
+            va = builder.load(vector_at(2), align=size)
+            vb = builder.load(vector_at(3), align=size)
+            st = builder.store(combine(builder, va, vb, splat(args[4]), splat(args[5])),
+                               vector_at(0), align=_LINE)
+            st.set_metadata("nontemporal", builder.module.add_metadata([ir.IntType(32)(1)]))
+            return context.get_dummy_value()
+
+        return types.none(o, types.intp, a, b, p, q), codegen
+
+    typer.__doc__ = doc
+    return intrinsic(typer)
+
+
+stream64_scale = _stream64_intrinsic(
+    lambda bld, va, vb, vp, vq: bld.fmul(va, vp), "o = a * p (b, q unused)")
+stream64_log = _stream64_intrinsic(
+    lambda bld, va, vb, vp, vq: bld.fsub(bld.fsub(va, vp), vq), "o = (a - p) - q (b unused)")
+stream64_backward = _stream64_intrinsic(
+    lambda bld, va, vb, vp, vq: bld.fmul(va, bld.fsub(vb, vp)), "o = a * (b - p) (q unused)")
+
+
+@intrinsic
+def sfence(typingctx):
+    """Order the non-temporal stores before what follows (x86 sfence; elsewhere nothing)."""
+
+    def codegen(context, builder, sig, args):
+        if STREAMING:
+            fnty = ir.FunctionType(ir.VoidType(), [])
+            builder.call(cgutils.get_or_insert_function(builder.module, fnty,
+                                                        "llvm.x86.sse.sfence"), [])
+        return context.get_dummy_value()
+
+    return types.none(), codegen
+
+
+# ---------------------------------------------------------------- streamed passes
+@njit(**_JIT)
+def _stream_bounds(o):
+    """(index of o's first 64-byte aligned element, end of the whole 64-byte vectors
+    from there)."""
+    n = o.shape[0]
+    i = 0
+    while i < n and misaligned64(o, i) != 0:
+        i += 1
+    w = _LINE // o.itemsize
+    return i, i + (n - i) // w * w
+
+
+@njit(**_JIT)
+def _final_value(log, a, p, q):
+    return ((a - p) - q) if log else a * p
+
+
+@njit(**_JIT)
+def stream_final(log, o, a, p, q):
+    """o = a * p (softmax; q unused) or o = (a - p) - q (log_softmax) in o's type, by
+    streaming stores from the first 64-byte aligned element of o."""
+    n = o.shape[0]
+    w = _LINE // o.itemsize
+    i = 0
+    while i < n and misaligned64(o, i) != 0:
+        o[i] = _final_value(log, a[i], p, q)
+        i += 1
+    while i + w <= n:
+        if log:
+            stream64_log(o, i, a, a, p, q)
+        else:
+            stream64_scale(o, i, a, a, p, q)
+        i += w
+    for j in range(i, n):
+        o[j] = _final_value(log, a[j], p, q)
+
+
+@njit(**_JIT)
+def stream_backward(o, y, g, st, following, pf):
+    """o = y * (g - st) (softmax_backward's pass, the bits of ``_rows.backward_block``)
+    by streaming stores from the first 64-byte aligned element of o; if pf, each 64
+    bytes of work prefetch the lines of ``following`` = (y, g) of the next row."""
+    yn, gn = following
+    start, end = _stream_bounds(o)
+    for i in range(start):
+        o[i] = y[i] * (g[i] - st)
+    for i in range(start, end, _LINE // o.itemsize):
+        if pf:
+            prefetch(yn, i)
+            prefetch(gn, i)
+        stream64_backward(o, i, y, g, st, st)
+    for i in range(end, o.shape[0]):
+        o[i] = y[i] * (g[i] - st)
+
+
+# ---------------------------------------------------------------- prefetched exps
+@njit(**_JIT)
+def exp_prefetched(e, xr, xn, pf, m, negate):
+    """e = exp(v - m) (v = -x if negate else x) over the row xr by softmax's exp, 64
+    elements at a time, each chunk prefetching (if pf) the same elements of the next
+    row xn; returns the sum as ``_sums.sum_pos``."""
+    n = xr.shape[0]
+    step = _LINE // xr.itemsize
+    i = 0
+    if pf:
+        while i + 64 <= n:
+            for b in range(0, 64, step):  # a burst of lines per 64 elements (docs/tuning.md)
+                prefetch(xn, i + b)
+            for j in range(i, i + 64):
+                v = -xr[j] if negate else xr[j]
+                e[j] = expneg(v - m)
+            i += 64
+    for j in range(i, n):
+        v = -xr[j] if negate else xr[j]
+        e[j] = expneg(v - m)
+    return sum_pos(e, n)
+
+
+@njit(**_JIT)
+def exp_rest_prefetched(buf, xr, xn, m):
+    """``_rows.exp_rest_block`` on the unmasked run xr (same values, same sum), 64
+    elements at a time, each chunk prefetching the same elements of xn."""
+    n = xr.shape[0]
+    step = _LINE // xr.itemsize
+    ties = np.int32(0)
+    i = 0
+    while i + 64 <= n:
+        for b in range(0, 64, step):
+            prefetch(xn, i + b)
+        for j in range(i, i + 64):
+            e, tie = log_term(xr[j], m)
+            buf[j] = e
+            ties = np.int32(ties + tie)
+        i += 64
+    for j in range(i, n):
+        e, tie = log_term(xr[j], m)
+        buf[j] = e
+        ties = np.int32(ties + tie)
+    return sum_pos(buf, n), np.int64(ties)
+
+
+# ---------------------------------------------------------------- large rows
+@njit(**_JIT)
+def _softmax_row_large(op, r, buf, pf):
+    """Softmax row r of one block: exps into buf (prefetching row r + 1 if pf), then
+    out[r] streamed."""
+    _, negate, out, x = op
+    m = row_max(bits_view(x), None, r, negate)
+    if not finite(m):
+        special_row(op, None, r, m, False)
+        return
+    s = exp_prefetched(buf, x[r], x[r + 1] if pf else x[r], pf, m, negate)
+    if s != s:
+        special_row(op, None, r, m, True)
+        return
+    f = cast_like(x, 1.0 / s)
+    stream_final(False, out[r], buf, f, f)
+
+
+@njit(**_JIT)
+def _log_softmax_row_large(op, r, buf, pf):
+    """log_softmax row r: exp sums (prefetching row r + 1 if pf), then out[r] streamed."""
+    _, _, out, x = op
+    n = x.shape[1]
+    m = row_max(bits_view(x), None, r, False)
+    if not finite(m):
+        special_row(op, None, r, m, False)
+        return
+    xn = x[r + 1] if pf else x[r]
+    s = 0.0
+    ties = 0
+    for lo in range(0, n, BLOCK):
+        span = block_span(lo, n)
+        if pf:
+            sb, tb = exp_rest_prefetched(buf, x[r, span[0]:span[1]], xn[span[0]:span[1]], m)
+        else:
+            sb, tb = exp_rest_block(op, None, buf, r, span, m)
+        s += sb
+        ties += tb
+    if s != s:
+        special_row(op, None, r, m, True)
+        return
+    lse = log_sum(x, s, ties)
+    stream_final(True, out[r], x[r], cast_like(x, m), cast_like(x, lse))
+
+
+@njit(**_JIT)
+def forward_rows_large(op, r0, r1):
+    """Rows [r0, r1) of softmax/softmin (rows of one block) or log_softmax, no mask;
+    other cases as ``_rows.forward_rows``."""
+    x = op[3]
+    n = x.shape[1]
+    if op[0] == SOFTMAX and n > BLOCK:
+        forward_rows(op, None, r0, r1)
+        return
+    buf = np.empty(min(BLOCK, n), x.dtype)
+    for r in range(r0, r1):
+        pf = r + 1 < r1 and n <= BLOCK
+        if op[0] == SOFTMAX:
+            _softmax_row_large(op, r, buf, pf)
+        else:
+            _log_softmax_row_large(op, r, buf, pf)
+    sfence()
+
+
+@njit(**_JIT)
+def backward_rows_large(op, g, r0, r1):
+    """softmax_backward's rows [r0, r1): the sums as ``_rows.backward_rows``, the pass
+    streamed to out; rows of one block prefetch the next row as they go."""
+    _, _, out, y = op
+    n = y.shape[1]
+    for r in range(r0, r1):
+        s = 0.0
+        for lo in range(0, n, BLOCK):
+            s += backward_block_sum(op, g, r, (lo, min(lo + BLOCK, n)))
+        st = cast_like(y, s)
+        pf = r + 1 < r1 and n <= BLOCK
+        rn = r + 1 if pf else r
+        for lo in range(0, n, BLOCK):
+            hi = min(lo + BLOCK, n)
+            stream_backward(out[r, lo:hi], y[r, lo:hi], g[r, lo:hi], st,
+                            (y[rn, lo:hi], g[rn, lo:hi]), pf)
+    sfence()

@@ -1,0 +1,55 @@
+"""How one softmax-family call runs: the plan and its thresholds.
+
+:func:`plan` maps (shape, itemsize, threads) to one of the task kinds below
+and a number of parallel chunks (1: on the calling thread).  Results are the
+same bits under every plan; the thresholds only move time (measurements:
+docs/tuning.md, "Numba softmax kernels").
+"""
+from __future__ import annotations
+
+import platform
+
+from .._constants import SOFTMAX_TILE
+from ._exp import BLOCK
+
+# ---------------------------------------------------------------- thresholds
+SERIAL_MAX_ELEMENTS = 1 << 15  # backward ops: up to this many elements on the calling thread
+FORWARD_SERIAL_MAX_BYTES = 1 << 17  # forward ops: up to this many bytes on the calling thread
+FORWARD_BLOCKS_SERIAL_MAX_BYTES = 1 << 19  # ... when threads would split (row, block) tasks
+PIPELINE_MAX_BYTES = 1 << 20  # a thread's rows pipelined while they fit in its L2 cache
+LARGE_MIN_BYTES = 8 << 20  # from here on: prefetch the next row, stream the output
+TILE_COLUMNS = SOFTMAX_TILE  # columns per tile of a non-last axis
+
+# Streaming stores and prefetch (``_large``) are used on x86-64 only.
+STREAMING = platform.machine().lower() in ("x86_64", "amd64")
+
+# ---------------------------------------------------------------- task kinds
+ROWS = 0  # threads split the rows, one row per thread at a time
+LARGE_ROWS = 1  # the same, with prefetch and streaming stores
+BLOCKS = 2  # few long rows: threads split (row, block) tasks in phases
+TILES = 3  # a non-last axis: threads split column tiles
+
+
+def plan(shape, itemsize, n_threads, forward, streams):
+    """(task kind, parallel chunks) for a call on ``shape`` = (rows, n) or
+    (outer, n, inner) with inner > 1.  ``n_threads`` is already capped at
+    Numba's pool; ``streams``: the op may use LARGE_ROWS (no mask, not logsumexp,
+    softmax_backward)."""
+    rows, n = shape[0], shape[1]
+    size = rows * n if len(shape) == 2 else rows * n * shape[2]
+    nbytes = size * itemsize
+    if forward:
+        serial = n_threads <= 1 or nbytes <= FORWARD_SERIAL_MAX_BYTES
+    else:
+        serial = n_threads <= 1 or size <= SERIAL_MAX_ELEMENTS
+    if len(shape) == 3:
+        tiles = rows * ((shape[2] + TILE_COLUMNS - 1) // TILE_COLUMNS)
+        return TILES, (1 if serial else min(n_threads, tiles))
+    kind = LARGE_ROWS if streams and STREAMING and nbytes >= LARGE_MIN_BYTES else ROWS
+    if serial:
+        return kind, 1
+    if rows < 2 * n_threads and n > BLOCK:
+        if nbytes <= FORWARD_BLOCKS_SERIAL_MAX_BYTES if forward else size <= SERIAL_MAX_ELEMENTS:
+            return kind, 1
+        return BLOCKS, min(n_threads, rows * ((n + BLOCK - 1) // BLOCK))
+    return kind, (n_threads if n_threads < rows else rows)

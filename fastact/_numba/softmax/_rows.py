@@ -1,0 +1,431 @@
+"""Rows of the softmax family: block operations and the row drivers built on them.
+
+A row op is the tuple ``op = (kind, negate, out, x)``: ``kind`` SOFTMAX,
+LOG_SOFTMAX or LOGSUMEXP, ``negate`` makes softmax softmin, ``x`` a
+C-contiguous ``(rows, n)`` array (y for the backward ops), ``out`` like x or
+``(rows, 1)`` for logsumexp.  ``mask`` (None or a bool array like x) and the
+backward ops' ``g`` are separate arguments (a None argument prunes its branch
+at compile time); ``span`` is a half-open range ``(lo, hi)`` of a row.  A row is
+cut into blocks of ``BLOCK`` elements; its reductions are the block results
+combined in block order, whoever computes them, so the bits do not depend on
+the plan or the threads.  The algorithm, special rows and accuracy:
+docs/softmax.md.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ._bits import bit_limits, bits_view, least_like, max_of_bits, xor_bits
+from ._exp import BLOCK, cast_like, exp_any, exp_shift, expneg, expneg_normal_min_bits, unscale
+from ._plan import PIPELINE_MAX_BYTES
+from ._sums import dot_lanes, sum_lanes, sum_pos
+from .. import _vmath
+
+_JIT = dict(nogil=True, cache=True, error_model="numpy")
+_NEG_INF = -math.inf
+_INF = math.inf
+_NAN = math.nan
+
+# op families (compile-time constants of the generated kernels)
+SOFTMAX, LOG_SOFTMAX, LOGSUMEXP = 0, 1, 2
+
+
+# ------------------------------------------------------------ element terms
+@njit(**_JIT)
+def _softmax_term(x, negate, m):
+    """softmax's exp(v - m), v = -x if negate else x."""
+    v = -x if negate else x
+    return expneg(v - m)
+
+
+@njit(**_JIT)
+def log_term(v, m):
+    """(2**s exp(v - m) or 0 where v == m, 1 where v == m else 0) (the log ops)."""
+    tie = v == m
+    return (0.0 if tie else exp_shift(v, m)), np.int32(tie)
+
+
+@njit(**_JIT)
+def _max_step(b, bhi, blo):
+    """The two bit reductions advanced by b."""
+    return (b if b > bhi else bhi), (b if b < blo else blo)
+
+
+# ------------------------------------------------------------ block pieces
+@njit(**_JIT)
+def block_max_bits(xb, mask, r, lo, hi, negate):
+    """(max, min) of the signed bits of v = -x if negate else x over row r, [lo, hi);
+    masked entries give (sign bit, bits of -inf), which never win."""
+    sign, zero, neginf = bit_limits(xb)
+    flip = sign if negate else zero
+    bhi = sign
+    blo = neginf
+    xr = xb[r, lo:hi]
+    if mask is None:
+        for i in range(xr.shape[0]):
+            bhi, blo = _max_step(xor_bits(xr[i], flip), bhi, blo)
+    else:
+        mr = mask[r, lo:hi]
+        for i in range(xr.shape[0]):
+            v = xor_bits(xr[i], flip)
+            vh = v if mr[i] else sign
+            vl = v if mr[i] else neginf
+            bhi = vh if vh > bhi else bhi
+            blo = vl if vl < blo else blo
+    return bhi, blo
+
+
+@njit(**_JIT)
+def exp_store_block(op, mask, r, span, m):
+    """out[r, j] = exp(v_j - m) (0 where masked) on span by softmax's exp of the
+    rounded v - m; returns their sum (float64, :func:`sum_pos`)."""
+    _, negate, out, x = op
+    lo, hi = span
+    o = out[r, lo:hi]
+    xr = x[r, lo:hi]
+    if mask is None:
+        for i in range(xr.shape[0]):
+            o[i] = _softmax_term(xr[i], negate, m)
+    else:
+        mr = mask[r, lo:hi]
+        for i in range(xr.shape[0]):
+            e = _softmax_term(xr[i], negate, m)
+            o[i] = e if mr[i] else 0.0
+    return sum_pos(o, hi - lo)
+
+
+@njit(**_JIT)
+def exp_rest_block(op, mask, buf, r, span, m):
+    """(sum of 2**s exp(x - m) over the entries x != m (float64), number of entries
+    == m) on span (the log ops: never negated); buf (x's dtype) is scratch."""
+    x = op[3]
+    lo, hi = span
+    xr = x[r, lo:hi]
+    ties = np.int32(0)  # int32 lanes: the float32 loop keeps 16 lanes per vector
+    if mask is None:
+        for i in range(xr.shape[0]):
+            e, tie = log_term(xr[i], m)
+            buf[i] = e
+            ties = np.int32(ties + tie)
+    else:
+        mr = mask[r, lo:hi]
+        for i in range(xr.shape[0]):
+            v = xr[i]
+            e = exp_shift(v, m)
+            keep = mr[i]
+            tie = (v == m) & keep
+            buf[i] = e if (keep & (v != m)) else 0.0
+            ties = np.int32(ties + np.int32(tie))
+    return sum_pos(buf, hi - lo), np.int64(ties)
+
+
+@njit(**_JIT)
+def scale_block(out, r, span, inv):
+    """out[r, span] *= f, f = inv rounded to out's type (< 2.5 ULP with e's ~1 ULP)."""
+    o = out[r, span[0]:span[1]]
+    f = cast_like(out, inv)
+    for i in range(o.shape[0]):
+        o[i] *= f
+
+
+@njit(**_JIT)
+def log_block(op, mask, r, span, m, lse):
+    """out[r, j] = (x - m) - lse in x's type, -inf where masked (<= 1.5 ULP: x - m <= 0
+    and lse >= 0 have one sign, so both are at most |out|)."""
+    _, _, out, x = op
+    o = out[r, span[0]:span[1]]
+    xr = x[r, span[0]:span[1]]
+    mt = cast_like(x, m)
+    lt = cast_like(x, lse)
+    if mask is None:
+        for i in range(xr.shape[0]):
+            o[i] = (xr[i] - mt) - lt
+    else:
+        mr = mask[r, span[0]:span[1]]
+        for i in range(xr.shape[0]):
+            v = (xr[i] - mt) - lt
+            o[i] = v if mr[i] else _NEG_INF
+
+
+# ------------------------------------------------------------ special rows
+@njit(**_JIT)
+def _has_nan(x, mask, r):
+    xr = x[r]
+    if mask is None:
+        for i in range(xr.shape[0]):
+            if xr[i] != xr[i]:
+                return True
+    else:
+        for i in range(xr.shape[0]):
+            if xr[i] != xr[i] and mask[r, i]:
+                return True
+    return False
+
+
+@njit(**_JIT)
+def special_row(op, mask, r, m, nan_known):
+    """Finish row r whose max m is not finite or whose sum is NaN, as the reference:
+    NaN (or +inf) rows give NaN (logsumexp: +inf for +inf without NaN); all -inf or
+    fully masked rows give 0 (softmax) / -inf; masked entries 0 / -inf."""
+    kind, _, out, x = op
+    nan = nan_known or m != m or _has_nan(x, mask, r)
+    if kind == LOGSUMEXP:
+        out[r, 0] = _NAN if nan else np.float64(m)  # +inf or -inf
+        return
+    if nan or m == _INF:
+        fill = _NAN
+    else:  # m == -inf: nothing in the row
+        fill = 0.0 if kind == SOFTMAX else _NEG_INF
+    off = 0.0 if kind == SOFTMAX else _NEG_INF
+    o = out[r]
+    if mask is None:
+        o[:] = fill
+    else:
+        for i in range(o.shape[0]):
+            o[i] = fill if mask[r, i] else off
+
+
+@njit(**_JIT)
+def finite(v):
+    return v - v == 0.0
+
+
+@njit(**_JIT)
+def log_sum(x, s, ties):
+    """log1p of the unscaled sum of the terms other than one argmax: log(sum e) >= 0."""
+    return math.log1p(s * unscale(x) + (ties - 1))
+
+
+@njit(inline="always", **_JIT)
+def block_span(lo, n):
+    """The block of a row of n elements that starts at lo."""
+    return lo, min(lo + BLOCK, n)
+
+
+# ------------------------------------------------------------ whole rows
+@njit(**_JIT)
+def row_max(xb, mask, r, negate):
+    """max of v = -x if negate else x over row r (masked entries -inf)."""
+    sign, _, neginf = bit_limits(xb)
+    n = xb.shape[1]
+    bhi = sign
+    blo = neginf
+    for lo in range(0, n, BLOCK):
+        h, l = block_max_bits(xb, mask, r, lo, min(lo + BLOCK, n), negate)
+        bhi = h if h > bhi else bhi
+        blo = l if l < blo else blo
+    return max_of_bits(bhi, blo)
+
+
+@njit(**_JIT)
+def finish_row(op, mask, r, m, sums):
+    """Finish row r of a finite max m from its block sums = (s, ties): s (softmax: S;
+    log ops: the scaled s), ties (log ops); a NaN s goes to :func:`special_row`."""
+    kind, _, out, x = op
+    s, ties = sums
+    n = x.shape[1]
+    if s != s:
+        special_row(op, mask, r, m, True)
+        return
+    if kind == SOFTMAX:
+        inv = 1.0 / s
+        for lo in range(0, n, BLOCK):
+            scale_block(out, r, block_span(lo, n), inv)
+        return
+    lse = log_sum(x, s, ties)
+    if kind == LOGSUMEXP:
+        out[r, 0] = np.float64(m) + lse
+        return
+    for lo in range(0, n, BLOCK):
+        log_block(op, mask, r, block_span(lo, n), m, lse)
+
+
+@njit(**_JIT)
+def forward_row(op, mask, r, buf):
+    """One row of softmax (negated: softmin), log_softmax or logsumexp; buf: scratch of
+    min(BLOCK, n) elements of x's dtype."""
+    forward_row_of_max(op, mask, r, buf, row_max(bits_view(op[3]), mask, r, op[1]))
+
+
+@njit(**_JIT)
+def forward_row_of_max(op, mask, r, buf, m):
+    """:func:`forward_row` given the row's max m."""
+    n = op[3].shape[1]
+    if not finite(m):
+        special_row(op, mask, r, m, False)
+        return
+    s = 0.0
+    ties = 0
+    for lo in range(0, n, BLOCK):
+        if op[0] == SOFTMAX:
+            s += exp_store_block(op, mask, r, block_span(lo, n), m)
+        else:
+            sb, tb = exp_rest_block(op, mask, buf, r, block_span(lo, n), m)
+            s += sb
+            ties += tb
+    finish_row(op, mask, r, m, (s, ties))
+
+
+# Pipelined rows (no mask): the max of row r + 1 is taken, block by block, inside
+# the exp pass of row r (the same loop); the max is exact in any order and the
+# exps and sums are forward_row's, so the bits are the same.
+@njit(**_JIT)
+def exp_store_next_block(op, r, span, m):
+    """:func:`exp_store_block` (no mask) on row r with the bit reductions of row
+    r + 1 over the same span in the same loop: (sum, max bits, min bits)."""
+    _, negate, out, x = op
+    xb = bits_view(x)
+    sign, zero, neginf = bit_limits(xb)
+    flip = sign if negate else zero
+    bhi = sign
+    blo = neginf
+    lo, hi = span
+    o = out[r, lo:hi]
+    xr = x[r, lo:hi]
+    xn = xb[r + 1, lo:hi]
+    for i in range(xr.shape[0]):
+        o[i] = _softmax_term(xr[i], negate, m)
+        bhi, blo = _max_step(xor_bits(xn[i], flip), bhi, blo)
+    return sum_pos(o, hi - lo), bhi, blo
+
+
+@njit(**_JIT)
+def exp_rest_next_block(op, buf, r, span, m):
+    """:func:`exp_rest_block` (no mask) on row r with the bit reductions of row r + 1
+    over the same span in the same loop: (sum, ties, max bits, min bits)."""
+    x = op[3]
+    xb = bits_view(x)
+    sign, _, neginf = bit_limits(xb)
+    bhi = sign
+    blo = neginf
+    lo, hi = span
+    xr = x[r, lo:hi]
+    xn = xb[r + 1, lo:hi]
+    ties = np.int32(0)
+    for i in range(xr.shape[0]):
+        e, tie = log_term(xr[i], m)
+        buf[i] = e
+        ties = np.int32(ties + tie)
+        bhi, blo = _max_step(xn[i], bhi, blo)
+    return sum_pos(buf, hi - lo), np.int64(ties), bhi, blo
+
+
+@njit(**_JIT)
+def forward_row_piped(op, r, buf, m):
+    """Row r (no mask) of max m as :func:`forward_row`; returns the max of row r + 1
+    (computed inside the exp pass; by :func:`row_max` if row r is special)."""
+    kind, negate, _, x = op
+    n = x.shape[1]
+    xb = bits_view(x)
+    if not finite(m):
+        special_row(op, None, r, m, False)
+        return row_max(xb, None, r + 1, negate)
+    sign, _, neginf = bit_limits(xb)
+    bhi = sign
+    blo = neginf
+    s = 0.0
+    ties = 0
+    for lo in range(0, n, BLOCK):
+        if kind == SOFTMAX:
+            sb, h, l = exp_store_next_block(op, r, block_span(lo, n), m)
+        else:
+            sb, tb, h, l = exp_rest_next_block(op, buf, r, block_span(lo, n), m)
+            ties += tb
+        s += sb
+        bhi = h if h > bhi else bhi
+        blo = l if l < blo else blo
+    finish_row(op, None, r, m, (s, ties))
+    return max_of_bits(bhi, blo)
+
+
+@njit(**_JIT)
+def forward_rows(op, mask, r0, r1):
+    """Rows [r0, r1) of a forward op; pipelined (:func:`forward_row_piped`) while the
+    rows are unmasked and fit in PIPELINE_MAX_BYTES."""
+    x = op[3]
+    buf = np.empty(min(BLOCK, x.shape[1]), x.dtype)
+    rows = r1 - r0
+    if mask is None and rows >= 2 and rows * x.shape[1] * x.itemsize <= PIPELINE_MAX_BYTES:
+        m = row_max(bits_view(x), None, r0, op[1])
+        for r in range(r0, r1 - 1):
+            m = forward_row_piped(op, r, buf, m)
+        forward_row_of_max(op, None, r1 - 1, buf, m)  # it has no next
+        return
+    for r in range(r0, r1):
+        forward_row(op, mask, r, buf)
+
+
+# ------------------------------------------------------------ backward ops
+@njit(**_JIT)
+def backward_block_sum(op, g, r, span):
+    """sum(g * y) (softmax, :func:`dot_lanes`) or sum(g) (log_softmax,
+    :func:`sum_lanes`) over row r, span, in float64 (y = op's x)."""
+    lo, hi = span
+    if op[0] == SOFTMAX:
+        return dot_lanes(g[r, lo:hi], op[3][r, lo:hi], hi - lo)
+    return sum_lanes(g[r, lo:hi], hi - lo)
+
+
+@njit(**_JIT)
+def _apart(a, b):
+    """The 1-D contiguous arrays a and b share no byte."""
+    pa, pb = a.ctypes.data, b.ctypes.data
+    return pa + a.size * a.itemsize <= pb or pb + b.size * b.itemsize <= pa
+
+
+@njit(**_JIT)
+def _max_log_bits(yb, least, top):
+    """max(top, the bits of y as signed integers with +0 as the least integer)."""
+    for i in range(yb.shape[0]):
+        b = yb[i]
+        top = max(top, least if b == 0 else b)
+    return top
+
+
+@njit(**_JIT)
+def backward_block(op, g, r, span, s):
+    """On row r, span, in y's type T with s_T = s rounded to T: softmax y * (g - s_T);
+    log_softmax fma(-exp(y), s_T, g) (explicit fma: the vector body and the remainder
+    agree), by softmax's cheaper exp on blocks whose y all lie in
+    [EXPNEG_NORMAL_MIN, 0] (decided per block: bits independent of plan and threads)."""
+    kind, _, out, y = op
+    lo, hi = span
+    o, yr, gr = out[r, lo:hi], y[r, lo:hi], g[r, lo:hi]
+    st = cast_like(y, s)
+    if kind == SOFTMAX:
+        for i in range(o.shape[0]):
+            o[i] = yr[i] * (gr[i] - st)
+        return
+    # the test on the bits as signed integers vectorizes; NaN and -inf fail it.  The
+    # cheap pass checks as it goes (one read of y), unless o overlaps y or g: a pass
+    # that could be undone must not overwrite them, so check first.
+    yb = bits_view(yr)
+    least = least_like(yb)
+    lo_bits = expneg_normal_min_bits(yb)
+    top = least
+    if not (_apart(o, yr) and _apart(o, gr)):
+        top = _max_log_bits(yb, least, top)
+    if top <= lo_bits:
+        for i in range(o.shape[0]):
+            b = yb[i]
+            top = max(top, least if b == 0 else b)
+            o[i] = _vmath.fma(-expneg(yr[i]), st, gr[i])
+    if top > lo_bits:
+        for i in range(o.shape[0]):
+            o[i] = _vmath.fma(-exp_any(yr[i]), st, gr[i])
+
+
+@njit(**_JIT)
+def backward_rows(op, g, r0, r1):
+    """Rows [r0, r1) of softmax_backward (kind SOFTMAX) or log_softmax_backward: the
+    row's block sums added in block order, then :func:`backward_block` per block."""
+    n = g.shape[1]
+    for r in range(r0, r1):
+        s = 0.0
+        for lo in range(0, n, BLOCK):
+            s += backward_block_sum(op, g, r, (lo, min(lo + BLOCK, n)))
+        for lo in range(0, n, BLOCK):
+            backward_block(op, g, r, (lo, min(lo + BLOCK, n)), s)

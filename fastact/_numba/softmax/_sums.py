@@ -1,0 +1,102 @@
+"""Sums of the softmax family, in an order that depends on the length only.
+
+Float partial sums of four elements in the array's type, each added in float64;
+re-association is allowed inside these loops only (so they vectorize), and
+since the grouping is fixed by ``n`` the bits do not depend on threads or plan.
+Accuracy: docs/softmax.md, "Sums".
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from numba.core import types
+from numba.extending import overload
+
+from ._exp import LANES
+
+_SUM_JIT = dict(nogil=True, cache=True, error_model="numpy", fastmath={"reassoc"})
+
+
+@njit(**_SUM_JIT)
+def sum_run(a, lo, hi):
+    """sum(a[lo:hi]) in float64."""
+    s = 0.0
+    v = a[lo:hi]
+    for i in range(v.shape[0]):
+        s += np.float64(v[i])
+    return s
+
+
+@njit(**_SUM_JIT)
+def sum_pos(a, n):
+    """softmax's sum(a[0:n]) of e >= 0: the run cut into four quarters of
+    L = n // 4, float sums (a_i + a_{i+L}) + (a_{i+2L} + a_{i+3L}) in a's type
+    (< 3 2**-24 relative in float32), each added in float64; the last n - 4L
+    elements in float64."""
+    q = n // 4
+    q0 = a[0:q]
+    q1 = a[q:2 * q]
+    q2 = a[2 * q:3 * q]
+    q3 = a[3 * q:4 * q]
+    s = 0.0
+    for i in range(q):
+        s += np.float64((q0[i] + q1[i]) + (q2[i] + q3[i]))
+    return s + sum_run(a, 4 * q, n)
+
+
+def _term(a, b, i):
+    """a[i] (b None) or a[i] * b[i], in a's type."""
+
+
+@overload(_term, inline="always")
+def _term_impl(a, b, i):
+    if isinstance(b, types.NoneType):
+        return lambda a, b, i: a[i]
+    return lambda a, b, i: a[i] * b[i]
+
+
+def _term64(a, b, i):
+    """a[i] (b None) or a[i] * b[i], in float64."""
+
+
+@overload(_term64, inline="always")
+def _term64_impl(a, b, i):
+    if isinstance(b, types.NoneType):
+        return lambda a, b, i: np.float64(a[i])
+    return lambda a, b, i: np.float64(a[i]) * np.float64(b[i])
+
+
+@njit(inline="always", **_SUM_JIT)
+def _lanes(a, b, n):
+    """sum of the terms t_i = a_i (b None) or a_i b_i, i < n: per 64 elements the
+    float sums (t_j + t_{j+16}) + (t_{j+32} + t_{j+48}) in a's type added into 16
+    float64 lanes, the last n % 64 terms into the lanes in float64, then the lanes
+    in order.  The block is read once, in order (one stream per array: the
+    hardware prefetcher follows it)."""
+    acc = np.zeros(LANES, np.float64)
+    m = n // (4 * LANES)
+    for k in range(m):
+        o = 4 * LANES * k
+        for j in range(LANES):
+            acc[j] += np.float64((_term(a, b, o + j) + _term(a, b, o + j + LANES))
+                                 + (_term(a, b, o + j + 2 * LANES)
+                                    + _term(a, b, o + j + 3 * LANES)))
+    for i in range(4 * LANES * m, n):
+        acc[i % LANES] += _term64(a, b, i)
+    s = 0.0
+    for j in range(LANES):
+        s += acc[j]
+    return s
+
+
+@njit(**_SUM_JIT)
+def sum_lanes(a, n):
+    """log_softmax_backward's sum(a[0:n]) (signed; error < 2 u sum |a|)."""
+    return _lanes(a, None, n)
+
+
+@njit(**_SUM_JIT)
+def dot_lanes(a, b, n):
+    """softmax_backward's sum(a[0:n] * b[0:n]) (signed; products rounded in a's type,
+    no contraction: error < 3 u sum |a b|)."""
+    return _lanes(a, b, n)

@@ -1,0 +1,323 @@
+"""The one driver: a plan's tasks on the calling thread or split over threads.
+
+:func:`run` takes a task kind of ``_plan`` and a number of chunks.  One chunk
+runs every task in the calling thread; more run as ``prange(n_chunks)``, each
+chunk a contiguous range of tasks, in one or more phases (``BLOCKS``: the block
+maxima, the block sums, the final pass, with the per-row combinations in block
+order between them).  The caller sets Numba's thread count to ``n_chunks``
+around the call (``fastact._numba._threading.run_parallel``): no thread count
+is read or set in compiled code, so every function here is cached on disk.
+
+A job is the tuple ``(op, mask, g)`` with ``op = (kind, negate, out, x)`` (see
+``_rows``): a forward op has ``g`` None, a backward op ``mask`` None (x then
+holds y).  Which row, tile or block functions a job runs is chosen at compile
+time from its types.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange, types
+from numba.extending import overload
+
+from ._bits import bit_limits, bits_view, max_of_bits
+from ._exp import BLOCK
+from ._large import backward_rows_large, forward_rows_large
+from ._plan import BLOCKS, LARGE_ROWS
+from ._rows import (LOGSUMEXP, SOFTMAX, backward_block, backward_block_sum, backward_rows,
+                    block_max_bits, exp_rest_block, exp_store_block, finite, forward_rows,
+                    log_block, log_sum, scale_block, special_row)
+from ._tiles import backward_tiles, forward_tiles, tile_count
+
+_JIT = dict(nogil=True, cache=True, error_model="numpy")
+_NAN = math.nan
+
+
+def _pick(job, forward_rows_impl, backward_rows_impl, forward_tiles_impl, backward_tiles_impl):
+    """The implementation for the job's types: forward or backward, 2-D or 3-D."""
+    backward = not isinstance(job[2], types.NoneType)
+    if job[0][3].ndim == 3:
+        return backward_tiles_impl if backward else forward_tiles_impl
+    return backward_rows_impl if backward else forward_rows_impl
+
+
+# ---------------------------------------------------------------- the job
+def make_job(code, out, x, grad, mask):
+    """The job tuple for code = 2 * kind + negate (see the module doc)."""
+
+
+@overload(make_job, inline="always")
+def _make_job_impl(code, out, x, grad, mask):
+    if x.ndim == 2:  # logsumexp's (rows,) out is seen as (rows, 1): out[r, 0]
+        return lambda code, out, x, grad, mask: (
+            (code >> 1, (code & 1) == 1, out.reshape((x.shape[0], out.size // x.shape[0])), x),
+            mask, grad)
+    return lambda code, out, x, grad, mask: ((code >> 1, (code & 1) == 1, out, x), mask, grad)
+
+
+def task_count(how, job):
+    """Rows, (row, block) pairs (BLOCKS) or tiles."""
+
+
+def _row_task_count(how, job):
+    rows, n = job[0][3].shape
+    return rows * ((n + BLOCK - 1) // BLOCK) if how == BLOCKS else rows
+
+
+def _tile_task_count(how, job):
+    return tile_count(job[0][3].shape)
+
+
+@overload(task_count, inline="always")
+def _task_count_impl(how, job):
+    return _pick(job, _row_task_count, _row_task_count, _tile_task_count, _tile_task_count)
+
+
+# ---------------------------------------------------------------- row and tile tasks
+def run_tasks(how, job, span):
+    """Tasks span = (first, end) of a one-phase task kind (ROWS, LARGE_ROWS, TILES)."""
+
+
+def _forward_row_tasks(how, job, span):
+    op, mask, _ = job
+    if how == LARGE_ROWS:
+        forward_rows_large(op, span[0], span[1])
+    else:
+        forward_rows(op, mask, span[0], span[1])
+
+
+def _backward_row_tasks(how, job, span):
+    op, _, g = job
+    if how == LARGE_ROWS:
+        backward_rows_large(op, g, span[0], span[1])
+    else:
+        backward_rows(op, g, span[0], span[1])
+
+
+def _forward_tile_tasks(how, job, span):
+    forward_tiles(job[0], job[1], span)
+
+
+def _backward_tile_tasks(how, job, span):
+    backward_tiles(job[0], job[2], span)
+
+
+@overload(run_tasks)
+def _run_tasks_impl(how, job, span):
+    return _pick(job, _forward_row_tasks, _backward_row_tasks, _forward_tile_tasks,
+                 _backward_tile_tasks)
+
+
+# ---------------------------------------------------------------- (row, block) tasks
+@njit(**_JIT)
+def _row_block(t, nb, n):
+    """(row, first element, end) of (row, block) task t."""
+    r, b = t // nb, t % nb
+    return r, b * BLOCK, min(b * BLOCK + BLOCK, n)
+
+
+def scratch(job, n_chunks):
+    """Per-call arrays of the BLOCKS phases."""
+
+
+def _forward_scratch(job, n_chunks):
+    x = job[0][3]
+    rows, n = x.shape
+    tasks = rows * ((n + BLOCK - 1) // BLOCK)
+    xb = bits_view(x)
+    # block max bits (2), row maxima, block sums, block ties, exp buffers, row finish
+    return (np.empty(tasks, xb.dtype), np.empty(tasks, xb.dtype), np.empty(rows, x.dtype),
+            np.empty(tasks, np.float64), np.zeros(tasks, np.int64),
+            np.empty((n_chunks, BLOCK), x.dtype), np.empty(rows, np.float64))
+
+
+def _backward_scratch(job, n_chunks):
+    rows, n = job[0][3].shape
+    return np.empty(rows * ((n + BLOCK - 1) // BLOCK), np.float64), np.zeros(rows, np.float64)
+
+
+def _no_scratch(job, n_chunks):
+    return None
+
+
+@overload(scratch, inline="always")
+def _scratch_impl(job, n_chunks):
+    return _pick(job, _forward_scratch, _backward_scratch, _no_scratch, _no_scratch)
+
+
+def _forward_block_tasks(job, work, phase, c, span):
+    """Phase 0: block max bits; 1: block exp sums; 2: the final pass."""
+    op, mask, _ = job
+    kind, negate, out, x = op
+    his, los, ms, sums, ties, bufs, fin = work
+    n = x.shape[1]
+    nb = (n + BLOCK - 1) // BLOCK
+    xb = bits_view(x)
+    for t in range(span[0], span[1]):
+        r, lo, hi = _row_block(t, nb, n)
+        if phase == 0:
+            his[t], los[t] = block_max_bits(xb, mask, r, lo, hi, negate)
+        elif phase == 1:
+            if not finite(ms[r]):
+                continue
+            if kind == SOFTMAX:
+                sums[t] = exp_store_block(op, mask, r, (lo, hi), ms[r])
+            else:
+                sums[t], ties[t] = exp_rest_block(op, mask, bufs[c], r, (lo, hi), ms[r])
+        elif fin[r] == fin[r]:  # NaN: a special row, already finished
+            if kind == SOFTMAX:
+                scale_block(out, r, (lo, hi), fin[r])
+            else:
+                log_block(op, mask, r, (lo, hi), ms[r], fin[r])
+
+
+@njit(**_JIT)
+def _row_maxima(xb, his, los, ms, nb):
+    """ms[r] from the block max bits of row r, in block order."""
+    sign, _, neginf = bit_limits(xb)
+    for r in range(ms.shape[0]):
+        bhi = sign
+        blo = neginf
+        for t in range(r * nb, r * nb + nb):
+            bhi = his[t] if his[t] > bhi else bhi
+            blo = los[t] if los[t] < blo else blo
+        ms[r] = max_of_bits(bhi, blo)
+
+
+@njit(**_JIT)
+def _row_finish(op, mask, work, nb):
+    """fin[r] = 1/S (softmax) or log1p(s) (log ops) from the block sums of row r, in
+    block order (logsumexp: out[r, 0] as well); special rows finished, fin NaN."""
+    kind, _, out, x = op
+    _, _, ms, sums, ties, _, fin = work
+    for r in range(ms.shape[0]):
+        m = ms[r]
+        s = 0.0
+        tie = 0
+        for t in range(r * nb, r * nb + nb):
+            s += sums[t]
+            tie += ties[t]
+        if not finite(m) or s != s:
+            special_row(op, mask, r, m, finite(m))
+            fin[r] = _NAN
+        elif kind == SOFTMAX:
+            fin[r] = 1.0 / s
+        else:
+            fin[r] = log_sum(x, s, tie)
+            if kind == LOGSUMEXP:
+                out[r, 0] = np.float64(m) + fin[r]
+
+
+def _forward_after_phase(job, work, phase):
+    op, mask, _ = job
+    x = op[3]
+    nb = (x.shape[1] + BLOCK - 1) // BLOCK
+    if phase == 0:
+        _row_maxima(bits_view(x), work[0], work[1], work[2], nb)
+    elif phase == 1:
+        _row_finish(op, mask, work, nb)
+
+
+def _backward_block_tasks(job, work, phase, c, span):
+    """Phase 0: block sums; 1: the final pass."""
+    op, _, g = job
+    sums, tot = work
+    n = g.shape[1]
+    nb = (n + BLOCK - 1) // BLOCK
+    for t in range(span[0], span[1]):
+        r, lo, hi = _row_block(t, nb, n)
+        if phase == 0:
+            sums[t] = backward_block_sum(op, g, r, (lo, hi))
+        else:
+            backward_block(op, g, r, (lo, hi), tot[r])
+
+
+def _backward_after_phase(job, work, phase):
+    sums, tot = work
+    nb = sums.shape[0] // max(tot.shape[0], 1)
+    if phase == 0:
+        for r in range(tot.shape[0]):
+            s = 0.0
+            for t in range(r * nb, r * nb + nb):
+                s += sums[t]
+            tot[r] = s
+
+
+def block_tasks(job, work, phase, c, span):
+    """Tasks span of phase ``phase`` of BLOCKS; c: the chunk (its scratch row)."""
+
+
+def _no_block_tasks(job, work, phase, c, span):
+    pass
+
+
+@overload(block_tasks)
+def _block_tasks_impl(job, work, phase, c, span):
+    if isinstance(work, types.NoneType):
+        return _no_block_tasks
+    return _pick(job, _forward_block_tasks, _backward_block_tasks, _no_block_tasks,
+                 _no_block_tasks)
+
+
+def after_phase(job, work, phase):
+    """The per-row combination after a phase of BLOCKS, in the calling thread."""
+
+
+def _nothing_after(job, work, phase):
+    pass
+
+
+@overload(after_phase)
+def _after_phase_impl(job, work, phase):
+    if isinstance(work, types.NoneType):
+        return _nothing_after
+    return _pick(job, _forward_after_phase, _backward_after_phase, _nothing_after,
+                 _nothing_after)
+
+
+@njit(**_JIT)
+def phase_count(how, job):
+    """BLOCKS: 3 phases (forward; logsumexp has no final pass: 2), 2 (backward); else 1."""
+    if how != BLOCKS:
+        return 1
+    if job[2] is None:
+        return 2 if job[0][0] == LOGSUMEXP else 3
+    return 2
+
+
+# ---------------------------------------------------------------- the driver
+@njit(**_JIT)
+def _chunk(how, job, work, phase, c, n_chunks):
+    """Chunk c of n_chunks of the tasks of one phase (work: the BLOCKS scratch, or None
+    for the one-phase task kinds)."""
+    n_tasks = task_count(how, job)
+    span = (n_tasks * c // n_chunks, n_tasks * (c + 1) // n_chunks)
+    if work is None:
+        run_tasks(how, job, span)
+    else:
+        block_tasks(job, work, phase, c, span)
+
+
+@njit(parallel=True, **_JIT)
+def _run_phases(how, job, work, n_chunks):
+    """The phases of ``how``, each a prange over n_chunks chunks (the job is unpacked
+    first: a parallel region takes flat tuples only)."""
+    (kind, negate, out, x), mask, g = job
+    for phase in range(phase_count(how, job)):
+        for c in prange(n_chunks):
+            _chunk(how, ((kind, negate, out, x), mask, g), work, phase, c, n_chunks)
+        after_phase(job, work, phase)
+
+
+@njit(**_JIT)
+def run(how, code, out, x, grad, mask, n_chunks):
+    """Run the op of code = 2 * kind + negate as task kind ``how`` in n_chunks chunks
+    (1: in the calling thread).  Flat arguments: a tuple from Python is typed slowly."""
+    job = make_job(code, out, x, grad, mask)
+    if n_chunks == 1:
+        run_tasks(how, job, (0, task_count(how, job)))
+    elif how == BLOCKS:
+        _run_phases(how, job, scratch(job, n_chunks), n_chunks)
+    else:
+        _run_phases(how, job, None, n_chunks)

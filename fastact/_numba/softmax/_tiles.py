@@ -1,0 +1,118 @@
+"""A non-last axis: arrays ``(outer, n, inner)`` reduced over n, by column tiles.
+
+Tile t (of ``outer * ceil(inner / TILE_COLUMNS)``) is TILE_COLUMNS neighbouring
+columns of one outer index: gathered into rows of scratch (each source row read
+as contiguous elements), each scratch row run through the row functions of
+``_rows`` (the very code the 2-D kernel runs on that row), the results
+scattered back.  Every column gets the bits the last-axis kernel gives its
+transposed row, whatever the number of threads.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ._exp import BLOCK
+from ._plan import TILE_COLUMNS
+from ._rows import LOGSUMEXP, backward_rows, forward_row
+
+_JIT = dict(nogil=True, cache=True, error_model="numpy")
+
+
+@njit(**_JIT)
+def _tile_stride(n):
+    """Scratch row stride for n: whole 64-byte lines (16 elements: enough for both
+    dtypes), an odd number of 16-element groups, so the rows of a tile do not all
+    map to one set of the L1 cache."""
+    return (((n + 15) // 16) | 1) * 16
+
+
+@njit(**_JIT)
+def tile_count(shape):
+    """The number of tiles of an (outer, n, inner) array."""
+    return shape[0] * ((shape[2] + TILE_COLUMNS - 1) // TILE_COLUMNS)
+
+
+@njit(**_JIT)
+def _copy_columns(dst, dst_at, src, src_at, n, w):
+    """dst[o + i * si + c * sc] = src[...] likewise, for i < n, c < w, with
+    (o, si, sc) = dst_at and src_at (flat arrays): a gather or a scatter of a tile."""
+    d0, di, dc = dst_at
+    s0, si, sc = src_at
+    if w == TILE_COLUMNS:  # full tiles: a fixed inner trip count (unrolled)
+        for i in range(n):
+            for c in range(TILE_COLUMNS):
+                dst[d0 + i * di + c * dc] = src[s0 + i * si + c * sc]
+    else:
+        for i in range(n):
+            for c in range(w):
+                dst[d0 + i * di + c * dc] = src[s0 + i * si + c * sc]
+
+
+@njit(**_JIT)
+def _tile_at(t, n, inner):
+    """(flat index of tile t's first element, its first column, its width)."""
+    per = (inner + TILE_COLUMNS - 1) // TILE_COLUMNS
+    o_idx = t // per
+    c0 = (t - o_idx * per) * TILE_COLUMNS
+    return o_idx * n * inner + c0, o_idx * inner + c0, min(inner - c0, TILE_COLUMNS)
+
+
+@njit(**_JIT)
+def _forward_columns(op, mask, scratch, w):
+    """forward_row on each of the w gathered columns; op's out: the tile's logsumexp
+    results (flat), unused otherwise; mask: the call's mask, None or not."""
+    kind, negate, out, _ = op
+    sx, so, sm, buf, ns, n = scratch
+    for c in range(w):
+        lo = c * ns
+        oc = out[c:c + 1].reshape(1, 1) if kind == LOGSUMEXP else so[lo:lo + n].reshape(1, n)
+        column = (kind, negate, oc, sx[lo:lo + n].reshape(1, n))
+        if mask is None:
+            forward_row(column, None, 0, buf)
+        else:
+            forward_row(column, sm[lo:lo + n].reshape(1, n), 0, buf)
+
+
+@njit(**_JIT)
+def forward_tiles(op, mask, tiles):
+    """Tiles [t0, t1) = tiles of a forward op on (outer, n, inner) x (out shaped like x,
+    or (outer, inner) for logsumexp), through ``_rows.forward_row`` on scratch rows."""
+    kind, negate, out, x = op
+    _, n, inner = x.shape
+    ns = _tile_stride(n)
+    xf, of = x.reshape(-1), out.reshape(-1)
+    sx = np.empty(TILE_COLUMNS * ns, x.dtype)
+    so = np.empty(TILE_COLUMNS * ns if kind != LOGSUMEXP else 0, x.dtype)
+    sm = np.empty(TILE_COLUMNS * ns if mask is not None else 0, np.bool_)
+    scratch = (sx, so, sm, np.empty(min(BLOCK, n), x.dtype), ns, n)
+    for t in range(tiles[0], tiles[1]):
+        base, j, w = _tile_at(t, n, inner)
+        _copy_columns(sx, (0, 1, ns), xf, (base, inner, 1), n, w)
+        if mask is not None:
+            _copy_columns(sm, (0, 1, ns), mask.reshape(-1), (base, inner, 1), n, w)
+        _forward_columns((kind, negate, of[j:j + w], x), mask, scratch, w)
+        if kind != LOGSUMEXP:
+            _copy_columns(of, (base, inner, 1), so, (0, 1, ns), n, w)
+
+
+@njit(**_JIT)
+def backward_tiles(op, g, tiles):
+    """Tiles [t0, t1) = tiles of a backward op on (outer, n, inner) arrays, through
+    ``_rows.backward_rows`` on scratch rows."""
+    kind, negate, out, y = op
+    _, n, inner = y.shape
+    ns = _tile_stride(n)
+    yf, gf, of = y.reshape(-1), g.reshape(-1), out.reshape(-1)
+    sy = np.empty(TILE_COLUMNS * ns, y.dtype)
+    sg = np.empty(TILE_COLUMNS * ns, y.dtype)
+    so = np.empty(TILE_COLUMNS * ns, y.dtype)
+    for t in range(tiles[0], tiles[1]):
+        base, _, w = _tile_at(t, n, inner)
+        _copy_columns(sy, (0, 1, ns), yf, (base, inner, 1), n, w)
+        _copy_columns(sg, (0, 1, ns), gf, (base, inner, 1), n, w)
+        for c in range(w):
+            lo = c * ns
+            column = (kind, negate, so[lo:lo + n].reshape(1, n), sy[lo:lo + n].reshape(1, n))
+            backward_rows(column, sg[lo:lo + n].reshape(1, n), 0, 1)
+        _copy_columns(of, (base, inner, 1), so, (0, 1, ns), n, w)

@@ -11,6 +11,7 @@ Each has a NumPy reference, a parallel Numba kernel and a parallel Cython
     y = fastact.gelu(x)                       # best available backend
     g = fastact.backward("gelu", np.ones_like(x), x)
     p = fastact.softmax(x.reshape(1000, 1000), axis=-1)
+    u = fastact.ufuncs.gelu                   # the same as a numpy.ufunc
 
 See ``fastact.show_config()`` for what is available on this machine.
 """
@@ -33,11 +34,25 @@ from ._backends import (
     get_num_threads,
     set_backend,
     set_num_threads,
+    threads,
     use_backend,
 )
 from ._config import config, show_config
+from ._threadpool import install as _install_threadpool_controller
 
 __version__ = "0.1.0"
+
+_install_threadpool_controller()
+
+
+def __getattr__(name):
+    """``fastact.ufuncs`` is imported on first use (it loads the compiled backend)."""
+    if name == "ufuncs":
+        import importlib
+
+        return importlib.import_module("fastact.ufuncs")
+    raise AttributeError(f"module 'fastact' has no attribute {name!r}")
+
 
 globals().update(_FUNCTIONS)
 globals().update(_ALIAS_FUNCTIONS)
@@ -61,6 +76,8 @@ __all__ = (
         "set_backend",
         "set_num_threads",
         "show_config",
+        "threads",
+        "ufuncs",
         "use_backend",
     ]
 )

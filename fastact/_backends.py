@@ -167,7 +167,7 @@ def _default_threads() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
         cores = os.cpu_count() or 1
-    env = os.environ.get("FASTACT_NUM_THREADS")
+    var, env = _thread_env()
     if env:
         try:
             n = int(env)
@@ -176,14 +176,41 @@ def _default_threads() -> int:
             return n
         except ValueError:
             warnings.warn(
-                f"FASTACT_NUM_THREADS={env!r} is not a positive integer; using {cores}",
+                f"{var}={env!r} is not a positive integer; using {cores}",
                 RuntimeWarning,
                 stacklevel=2,
             )
     return max(1, cores)
 
 
+def _thread_env() -> tuple:
+    """``(variable, value)`` of the first thread-count variable set: FASTACT_NUM_THREADS,
+    then OMP_NUM_THREADS (its first level: "4,2" gives "4"); ``(None, None)`` if neither."""
+    for var in ("FASTACT_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "").strip()
+        if value:
+            return var, value.split(",")[0].strip() if var == "OMP_NUM_THREADS" else value
+    return None, None
+
+
 num_threads = _default_threads()
+_thread_listeners: list = []  # called with the new count by set_num_threads (the ufunc loops)
+
+
+def _publish_num_threads() -> None:
+    for listener in _thread_listeners:
+        listener(num_threads)
+
+
+@contextlib.contextmanager
+def threads(n: int):
+    """Context manager: kernels use ``n`` threads inside the block (process-wide), then
+    the previous count again."""
+    previous = set_num_threads(n)
+    try:
+        yield n
+    finally:
+        set_num_threads(previous)
 
 
 def set_num_threads(n: int) -> int:
@@ -195,9 +222,11 @@ def set_num_threads(n: int) -> int:
     if n < 1:
         raise ValueError(f"number of threads must be >= 1, got {n}")
     previous, num_threads = num_threads, n
+    _publish_num_threads()
     return previous
 
 
 def get_num_threads() -> int:
-    """The number of threads kernels may use (``FASTACT_NUM_THREADS`` or the cores)."""
+    """The number of threads kernels may use: ``set_num_threads``, else
+    ``FASTACT_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the CPUs this process may run on."""
     return num_threads

@@ -24,6 +24,7 @@ compiled Cython backend).
 """
 from __future__ import annotations
 
+from . import _backends
 from ._cython import _module as _kernels, check_available as _check_available
 from ._registry import ACTIVATIONS
 
@@ -75,10 +76,9 @@ globals().update(UFUNCS)
 __all__ = sorted(UFUNCS)
 
 
-def ufunc_for(entry, kernel_id: str, mode: str):
+def ufunc_for(kernel_id: str, mode: str):
     """The ufunc computing ``kernel_id`` in ``mode`` ("forward", "derivative", "backward")."""
     return UFUNCS[_name(kernel_id, mode)]
 
-
-def _sync_threads(n: int) -> None:
-    _kernels._set_ufunc_threads(n)
+_kernels._set_ufunc_threads(_backends.num_threads)
+_backends._thread_listeners.append(_kernels._set_ufunc_threads)

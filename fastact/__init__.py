@@ -77,7 +77,6 @@ __all__ = (
         "set_num_threads",
         "show_config",
         "threads",
-        "ufuncs",
         "use_backend",
     ]
 )

@@ -9,9 +9,7 @@ fastact, without fastact importing threadpoolctl itself.
 """
 from __future__ import annotations
 
-import importlib.abc
-import importlib.util
-import sys
+from ._import_hooks import when_imported
 
 _registered = False
 
@@ -46,42 +44,14 @@ def _controller_class():
     return FastactController
 
 
-def register() -> None:
-    """Register the controller with threadpoolctl (once; threadpoolctl must be imported)."""
+def register(threadpoolctl) -> None:
+    """Register the controller with ``threadpoolctl`` (the imported module), once."""
     global _registered
     if not _registered:
-        sys.modules["threadpoolctl"].register(_controller_class())
+        threadpoolctl.register(_controller_class())
         _registered = True
-
-
-class _RegisterOnImport(importlib.abc.MetaPathFinder):
-    """Registers the controller right after threadpoolctl is first imported."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name != "threadpoolctl":
-            return None
-        sys.meta_path.remove(self)
-        try:
-            spec = importlib.util.find_spec(name)
-        finally:
-            sys.meta_path.insert(0, self)
-        if spec is None or spec.loader is None:
-            return spec
-        exec_module = spec.loader.exec_module
-
-        def exec_then_register(module):
-            exec_module(module)
-            register()
-            if self in sys.meta_path:
-                sys.meta_path.remove(self)
-
-        spec.loader.exec_module = exec_then_register
-        return spec
 
 
 def install() -> None:
     """Register now if threadpoolctl is imported, else when it is."""
-    if "threadpoolctl" in sys.modules:
-        register()
-    elif not any(isinstance(f, _RegisterOnImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _RegisterOnImport())
+    when_imported("threadpoolctl", register)

@@ -11,8 +11,10 @@ string choice: ``gelu_tanh`` is ``gelu(approximate="tanh")``) three genuine
 The numeric parameters are trailing positional inputs that broadcast like any
 operand (a per-channel ``negative_slope`` array works); every parameter must be
 given (``fastact.ufuncs.leaky_relu(x, 0.01)``), and, as with NumPy's own ufuncs,
-values are not validated.  Loops exist for float32 and float64; NumPy casts
-other inputs (float16 and int8/int16 compute in float32, int32/int64 in float64)
+values are not validated.  Loops exist for float32 and float64, and for
+bfloat16 once ml_dtypes is imported (computed in float32, parameters float32,
+result bfloat16); NumPy casts other inputs (float16 and int8/int16 compute in
+float32, int32/int64 in float64)
 and supplies ``out=``, ``where=``, ``dtype=``, ``casting=``, ``.outer`` and
 ``__array_ufunc__`` dispatch (dask, xarray, masked arrays).  Results equal the
 public functions' bit for bit on the same float32/float64 input.  Contiguous
@@ -24,7 +26,10 @@ compiled Cython backend).
 """
 from __future__ import annotations
 
+import numpy as np
+
 from . import _backends
+from ._import_hooks import when_imported
 from ._cython import _module as _kernels, check_available as _check_available
 from ._registry import ACTIVATIONS
 
@@ -80,5 +85,15 @@ def ufunc_for(kernel_id: str, mode: str):
     """The ufunc computing ``kernel_id`` in ``mode`` ("forward", "derivative", "backward")."""
     return UFUNCS[_name(kernel_id, mode)]
 
+
+
+def _register_bfloat16(ml_dtypes) -> None:
+    """bfloat16 loops (computed in float32, rounded once) on every ufunc."""
+    typenum = np.dtype(ml_dtypes.bfloat16).num
+    for name, ufunc in UFUNCS.items():
+        _kernels.register_bfloat16(ufunc, typenum, name.endswith("_backward"))
+
+
+when_imported("ml_dtypes", _register_bfloat16)
 _kernels._set_ufunc_threads(_backends.num_threads)
 _backends._thread_listeners.append(_kernels._set_ufunc_threads)

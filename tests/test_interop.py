@@ -98,7 +98,16 @@ def test_bfloat16_round_trip():
     assert _bits_equal(y, fastact.gelu(x32).astype(bf16))
     assert fastact.backward("gelu", x, x).dtype == bf16
     assert fastact.softmax(x).dtype == bf16
-    assert _bits_equal(fastact.ufuncs.gelu(x), fastact.gelu(x32))  # NumPy's cast: float32 out
+    assert _bits_equal(fastact.ufuncs.gelu(x), y)
+    assert _bits_equal(fastact.ufuncs.leaky_relu_backward(x, x[::-1], 0.01),
+                       fastact.backward("leaky_relu", x, x[::-1], negative_slope=0.01))
+
+
+def test_bfloat16_ufunc_loops_when_ml_dtypes_comes_later():
+    pytest.importorskip("ml_dtypes")
+    r = _python("import numpy as np, fastact; u = fastact.ufuncs.relu; import ml_dtypes; "
+                "print(u(np.ones(3, ml_dtypes.bfloat16)).dtype)")
+    assert r.stdout.strip() == "bfloat16", r.stderr
 
 
 def test_bfloat16_in_dask():

@@ -79,3 +79,80 @@ def make_ufunc(str kernel_id, str mode, str name, str doc):
     return cnp.PyUFunc_FromFuncAndData(&_UFUNC_LOOPS[2 * (3 * k + m)], _UFUNC_DATA,
                                        _UFUNC_TYPES[nin - 1], 2, nin, 1, cnp.PyUFunc_None,
                                        name_b, doc_b, 0)
+
+
+# ---------------------------------------------------------------- bfloat16
+# bfloat16 (ml_dtypes, a user dtype) is computed by the float32 loop: in blocks, x (and
+# grad) widened exactly to float32, the result rounded to nearest-even as ml_dtypes
+# does; the parameters stay float32 inputs.
+from libc.stdlib cimport malloc
+from libc.string cimport memcpy
+
+cdef enum:
+    BF16_BLOCK = 512
+
+
+ctypedef void (*inner_loop)(char **, cnp.npy_intp *, cnp.npy_intp *, void *) noexcept nogil
+
+cdef struct Bf16Loop:
+    inner_loop f32  # the ufunc's float32 inner loop
+    int nargs
+    int ix  # the index of x: 1 when grad comes first
+
+
+cdef inline float _bf16_to_f32(const char *p) noexcept nogil:
+    cdef unsigned int u = (<const unsigned short *>p)[0]
+    cdef float f
+    u <<= 16
+    memcpy(&f, &u, 4)
+    return f
+
+
+cdef inline void _f32_to_bf16(float f, char *p) noexcept nogil:
+    cdef unsigned int u
+    memcpy(&u, &f, 4)
+    if f != f:
+        (<unsigned short *>p)[0] = <unsigned short>((u >> 16) | 0x40)
+    else:
+        (<unsigned short *>p)[0] = <unsigned short>((u + 0x7FFF + ((u >> 16) & 1)) >> 16)
+
+
+cdef void _uf_bf16(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
+                   void *data) noexcept nogil:
+    cdef const Bf16Loop *info = <const Bf16Loop *>data
+    cdef float buf[3][BF16_BLOCK]  # grad, x, out
+    cdef char *block_args[5]
+    cdef cnp.npy_intp block_steps[5]
+    cdef cnp.npy_intp i, m, start = 0, n = dims[0]
+    cdef int k, out = info.nargs - 1
+    while start < n:
+        m = n - start if n - start < BF16_BLOCK else BF16_BLOCK
+        for k in range(info.nargs):
+            block_steps[k] = steps[k] if info.ix < k < out else 4
+            block_args[k] = args[k] + start * steps[k]
+            if k <= info.ix:
+                for i in range(m):
+                    buf[k + 1 - info.ix][i] = _bf16_to_f32(args[k] + (start + i) * steps[k])
+                block_args[k] = <char *>buf[k + 1 - info.ix]
+        block_args[out] = <char *>buf[2]
+        info.f32(block_args, &m, block_steps, NULL)
+        for i in range(m):
+            _f32_to_bf16(buf[2][i], args[out] + (start + i) * steps[out])
+        start += m
+
+
+def register_bfloat16(cnp.ufunc ufunc, int typenum, bint takes_grad):
+    """Add a loop for the user dtype ``typenum`` (bfloat16) to a ufunc from make_ufunc:
+    [grad,] x and the result in bfloat16, the parameters in float32."""
+    cdef Bf16Loop *info = <Bf16Loop *>malloc(sizeof(Bf16Loop))  # lives as long as the ufunc
+    cdef int arg_types[5]
+    cdef int k
+    if info == NULL:
+        raise MemoryError()
+    info.f32 = <inner_loop>ufunc.functions[0]
+    info.nargs = ufunc.nargs
+    info.ix = 1 if takes_grad else 0
+    for k in range(info.nargs):
+        arg_types[k] = typenum if k <= info.ix or k == info.nargs - 1 else cnp.NPY_FLOAT32
+    cnp.PyUFunc_RegisterLoopForType(ufunc, typenum, <cnp.PyUFuncGenericFunction>_uf_bf16,
+                                    arg_types, info)

@@ -184,12 +184,16 @@ def elementwise(entry, mode, x, values, out, backend, grad=None):
                 return out
 
     if _interop.is_foreign(x) or grad is not None and _interop.is_foreign(grad):
-        return _interop.elementwise(_ufunc_for, kernel_id, params, mode, x, grad, out)
+        return _interop.elementwise(_ufunc_for(kernel_id, mode, x), params, x, grad, out)
     kernel_call = (be, kernel_id, params, n_threads)
     return _elementwise_general(entry, mode, kernel_call, x, grad, out)
 
 
-def _ufunc_for(kernel_id, mode):
+def _ufunc_for(kernel_id, mode, x):
+    """The ufunc computing a non-ndarray ``x`` (f' from y has none: a TypeError)."""
+    if mode == "backward_y":
+        raise TypeError(f"fastact.backward(y=...) takes NumPy arrays; for {type(x).__name__} "
+                        f"input pass the forward input x= instead")
     from . import ufuncs  # imported on first use: it loads the compiled backend
 
     return ufuncs.ufunc_for(kernel_id, mode)

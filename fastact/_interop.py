@@ -42,17 +42,8 @@ def _compute_dtype(dt):
     return None
 
 
-def elementwise(ufuncs_for, kernel_id, params, mode, x, grad, out):
-    """``ufunc([grad,] x, *params)`` with the public functions' dtype rule.
-
-    ``ufuncs_for(kernel_id, mode)`` gives the ufunc; ``mode`` is "forward",
-    "derivative" or "backward" (f' from y has no ufunc: a ``TypeError``)."""
-    if mode == "backward_y":
-        raise TypeError(
-            f"fastact.backward(y=...) takes NumPy arrays only; for {type(x).__name__} "
-            f"input pass the forward input x= instead"
-        )
-    ufunc = ufuncs_for(kernel_id, mode)
+def elementwise(ufunc, params, x, grad, out):
+    """``ufunc([grad,] x, *params)`` with the public functions' dtype rule."""
     operands = ([grad] if grad is not None else []) + [x]
     dtypes = [getattr(a, "dtype", None) for a in operands]
     dtypes = [d if isinstance(d, np.dtype) else None for d in dtypes]

@@ -34,6 +34,8 @@ def test_dask_stays_lazy_one_task_per_chunk():
     assert y.chunks == x.chunks
     assert _bits_equal(y.compute(), fastact.gelu(x.compute()))
     assert computed
+    with pytest.raises(TypeError, match="x="):
+        fastact.backward("sigmoid", x, y=x)
     assert _bits_equal(g.compute(), fastact.backward(
         "leaky_relu", fastact.gelu(x.compute()), x.compute(), negative_slope=0.2))
 

@@ -3,10 +3,11 @@
 1. Into the build directory (build/fastact_gen/, never the source tree):
    ``_kernel_loops.pxi``, the per-kernel loops and their tables, rendered from the
    Tempita template ``fastact/_cython/kernel_loops.pxi.tp`` with the kernel list of
-   ``fastact/_registry.py`` (the single source of truth); and ``fa_constants.h``,
+   ``fastact/_registry.py`` (the single source of truth); ``_ufunc_loops.pxi``, the
+   NumPy ufunc inner loops, from ``ufunc_loops.pxi.tp`` likewise; and ``fa_constants.h``,
    the numeric constants of ``fastact/_constants.py`` as C macros (the rule is in
    that module's docstring).  Then the hand-written ``fastact/_kernels.pyx``,
-   which includes both, is cythonized (its C file goes to build/ too).
+   which includes them, is cythonized (its C file goes to build/ too).
 2. The OpenMP flag is found by compiling and running a tiny test program
    (gcc/clang: -fopenmp; MSVC: /openmp; Apple clang: -Xpreprocessor -fopenmp
    -lomp).  With none, or with FASTACT_DISABLE_OPENMP=1, the extension is
@@ -43,6 +44,7 @@ from setuptools.command.build_ext import build_ext as _build_ext
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYX = os.path.join("fastact", "_kernels.pyx")
 LOOPS_TEMPLATE = os.path.join(HERE, "fastact", "_cython", "kernel_loops.pxi.tp")
+UFUNC_LOOPS_TEMPLATE = os.path.join(HERE, "fastact", "_cython", "ufunc_loops.pxi.tp")
 GEN_DIR = os.path.join("build", "fastact_gen")  # generated sources (relative: cwd = HERE)
 C_DIR = os.path.join("build", "fastact_c")  # the cythonized C file
 
@@ -118,11 +120,24 @@ def kernel_loops_pxi(registry):
     )
 
 
+def ufunc_loops_pxi(registry):
+    """The text of _ufunc_loops.pxi: the NumPy inner loops of every kernel id, mode and dtype."""
+    cheap = {kid for a in registry.ACTIVATIONS if not a.smooth for kid in a.kernel_ids()}
+    with open(UFUNC_LOOPS_TEMPLATE) as f:
+        template = f.read()
+    return Tempita.sub(
+        template,
+        kernels=[(kid, len(registry.kernel_params_for(kid)), kid in cheap)
+                 for kid in registry.all_kernel_ids()],
+    )
+
+
 def render_generated_sources():
-    """Write fa_constants.h and _kernel_loops.pxi into GEN_DIR."""
+    """Write fa_constants.h, _kernel_loops.pxi and _ufunc_loops.pxi into GEN_DIR."""
     constants, registry = _load_build_modules()
     _write_if_changed(os.path.join(GEN_DIR, "fa_constants.h"), constants_header(constants))
     _write_if_changed(os.path.join(GEN_DIR, "_kernel_loops.pxi"), kernel_loops_pxi(registry))
+    _write_if_changed(os.path.join(GEN_DIR, "_ufunc_loops.pxi"), ufunc_loops_pxi(registry))
 
 
 # ------------------------------------------------------------------- OpenMP

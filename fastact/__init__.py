@@ -11,6 +11,7 @@ Each has a NumPy reference, a parallel Numba kernel and a parallel Cython
     y = fastact.gelu(x)                       # best available backend
     g = fastact.backward("gelu", np.ones_like(x), x)
     p = fastact.softmax(x.reshape(1000, 1000), axis=-1)
+    u = fastact.ufuncs.gelu                   # the same as a numpy.ufunc
 
 See ``fastact.show_config()`` for what is available on this machine.
 """
@@ -37,9 +38,23 @@ from ._backends import set_num_threads as set_num_threads
 from ._backends import use_backend as use_backend
 from ._config import config as config
 from ._config import show_config as show_config
+from ._backends import threads as threads
+from ._threadpool import install as _install_threadpool_controller
 
 __version__ = "0.1.0"
 backends = _available
+
+_install_threadpool_controller()
+
+
+def __getattr__(name):
+    """``fastact.ufuncs`` is imported on first use (it loads the compiled backend)."""
+    if name == "ufuncs":
+        import importlib
+
+        return importlib.import_module("fastact.ufuncs")
+    raise AttributeError(f"module 'fastact' has no attribute {name!r}")
+
 
 globals().update(_FUNCTIONS)
 globals().update(_ALIAS_FUNCTIONS)
@@ -66,6 +81,7 @@ __all__ = (
         "set_backend",
         "set_num_threads",
         "show_config",
+        "threads",
         "use_backend",
     ]
 )

@@ -221,6 +221,23 @@ def _default_threads() -> int:
 
 
 num_threads = _default_threads()
+_thread_listeners: list = []  # called with the new count by set_num_threads (the ufunc loops)
+
+
+def _publish_num_threads() -> None:
+    for listener in _thread_listeners:
+        listener(num_threads)
+
+
+@contextlib.contextmanager
+def threads(n: int):
+    """Context manager: kernels use ``n`` threads inside the block (process-wide), then
+    the previous count again."""
+    previous = set_num_threads(n)
+    try:
+        yield n
+    finally:
+        set_num_threads(previous)
 
 
 def set_num_threads(n: int) -> int:
@@ -237,6 +254,7 @@ def set_num_threads(n: int) -> int:
     if n < 1:
         raise ValueError(f"number of threads must be >= 1, got {n}")
     previous, num_threads = num_threads, _capped(n, f"set_num_threads({n})", stacklevel=2)
+    _publish_num_threads()
     return previous
 
 

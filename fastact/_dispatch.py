@@ -3,11 +3,13 @@
 All validation happens here, once; backends receive clean arrays (see
 ``_backends`` for the exact guarantees).  The rules are NumPy's:
 
-* float32/float64 keep their dtype; float16 is computed in float32 and returned
-  as float16; bool and integer input becomes float64; byte-swapped input is
+* float32/float64 keep their dtype; float16 and bfloat16 (ml_dtypes) are computed in
+  float32 and returned in their own dtype; bool and integer input becomes float64; byte-swapped input is
   read as native; complex, object, string, datetime and long-double input is a
   ``TypeError`` naming the dtype.
 * any shape (0-d and empty included) and any strides.
+* objects with ``__array_ufunc__`` that are not plain ndarrays (dask, xarray, masked
+  arrays, ...) go through ``fastact.ufuncs`` and keep their type (``_interop``).
 * ``out=`` must be a writeable ndarray of the result's shape and dtype;
   ``out=x`` works in place; a partially overlapping ``out`` still gives the
   right answer (through a temporary).  Without ``out=`` inputs are never written.
@@ -20,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _backends
+from . import _backends, _interop
 from ._registry import ROW_OPS_BY_NAME
 
 _F32 = np.dtype(np.float32)
@@ -65,14 +67,13 @@ def as_float_array(a, what: str, func: str):
             return arr.astype(native), native
     elif kind in "biu":
         return arr.astype(_F64), _F64
+    elif dt.name == "bfloat16" and dt.itemsize == 2:  # ml_dtypes: computed like float16
+        return arr.astype(_F32), dt
     raise dtype_error(dt, what, func)
 
 
 def dtype_error(dt, what: str, func: str) -> TypeError:
     """The TypeError for an unsupported input dtype, naming it."""
-    if dt.name == "bfloat16":  # ml_dtypes' bfloat16 (kind "V"), recognised without importing it
-        return TypeError(f"fastact.{func}(): {what} has dtype bfloat16, which is not supported "
-                         f"yet; convert it with .astype(numpy.float32)")
     return TypeError(
         f"fastact.{func}(): {what} has dtype {dt} ({_dtype_word(dt)}), which fastact does not "
         f"support; use float32 or float64 (float16, bool and integer input is converted)"
@@ -187,8 +188,20 @@ def elementwise(entry, mode, x, values, out, backend, grad=None):
                 kernel(out, x, grad, params, n_threads)
                 return out
 
+    if _interop.is_foreign(x) or grad is not None and _interop.is_foreign(grad):
+        return _interop.elementwise(_ufunc_for(kernel_id, mode, x), params, x, grad, out)
     kernel_call = (be, kernel_id, params, n_threads)
     return _elementwise_general(entry, mode, kernel_call, x, grad, out)
+
+
+def _ufunc_for(kernel_id, mode, x):
+    """The ufunc computing a non-ndarray ``x`` (f' from y has none: a TypeError)."""
+    if mode == "backward_y":
+        raise TypeError(f"fastact.backward(y=...) takes NumPy arrays; for {type(x).__name__} "
+                        f"input pass the forward input x= instead")
+    from . import ufuncs  # imported on first use: it loads the compiled backend
+
+    return ufuncs.ufunc_for(kernel_id, mode)
 
 
 def _elementwise_general(entry, mode, kernel_call, x, grad, out):
@@ -226,7 +239,7 @@ def _prepare_elementwise(x, grad, mode, func):
         return [xs], [x], result_dtype, xs.dtype
     gs, grad_dtype = as_float_array(grad, "grad", func)
     result_dtype = np.result_type(result_dtype, grad_dtype)
-    compute_dtype = _F32 if result_dtype == _F16 else result_dtype
+    compute_dtype = _compute_dtype(result_dtype)
     xs = xs.astype(compute_dtype, copy=False)
     gs = gs.astype(compute_dtype, copy=False)
     if gs.shape != xs.shape:
@@ -301,6 +314,7 @@ def _rowwise_general(op, kernel_call, x, grad, out, along):
     """Any input and axis: convert, view as (outer, n, inner), run, convert back.
 
     ``kernel_call`` is ``(backend, n_threads)``."""
+    _interop.reject_rowwise(op.name, x, grad)
     arrays, originals, result_dtype, compute_dtype = _prepare_rowwise(op, x, grad)
     shape = arrays[0].shape
     ax = _normalize_axis(along.axis, len(shape), op.name)
@@ -342,8 +356,8 @@ def _prepare_rowwise(op, x, grad):
 
 
 def _compute_dtype(result_dtype):
-    """float16 results are computed in float32; float32/float64 in themselves."""
-    return _F32 if result_dtype == _F16 else result_dtype
+    """float16 and bfloat16 results are computed in float32; float32/float64 in themselves."""
+    return _F32 if _interop.narrow_dtype(result_dtype) else result_dtype
 
 
 def _normalize_axis(axis, ndim, func):

@@ -773,6 +773,14 @@ def build_info():
 
 
 # ======================================================================
+# NumPy ufuncs: the generated inner loops (_ufunc_loops.pxi, rendered by setup.py)
+# and make_ufunc; they use LoopCall, _run and THRESHOLDS above
+# ======================================================================
+include "_cython/ufuncs.pxi"
+include "_ufunc_loops.pxi"
+
+
+# ======================================================================
 # the softmax family: rowwise_kernel(op) -> kernel(out, x, grad, mask, n_threads);
 # it uses the names above (real, the fa_* math, _forked_child, NOGIL_MIN, ...)
 # ======================================================================

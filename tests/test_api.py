@@ -17,7 +17,7 @@ from tests._arrays import CASES, base_values
 
 API_NAMES = {"Activation", "accuracy_report", "activations", "backward", "backends", "config", "derivative", "get",
              "get_backend", "get_num_threads", "set_backend", "set_num_threads", "show_config",
-             "use_backend"}
+             "threads", "use_backend"}
 
 
 def _python(code, env=None, timeout=120):
@@ -252,11 +252,13 @@ def test_show_config_prints_to_stdout(capsys):
 
 
 def test_import_is_lean():
-    """import fastact must not import numba or scipy (or any backend)."""
+    """import fastact must not import numba or scipy (or any backend), nor the optional
+    array libraries (dask, xarray, ml_dtypes) or threadpoolctl."""
     code = ("import sys, fastact; "
             "heavy = [m for m in ('numba', 'scipy', 'llvmlite', 'torch', 'jax', 'onnxruntime', "
             "'onnx', 'numexpr', 'mpmath', 'fastact._numba', "
-            "'fastact._cython', 'fastact._kernels') if m in sys.modules]; print(heavy)")
+            "'fastact._cython', 'fastact._kernels', 'fastact.ufuncs', 'dask', 'xarray', "
+            "'ml_dtypes', 'threadpoolctl') if m in sys.modules]; print(heavy)")
     r = _python(code)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]", r.stdout

@@ -13,6 +13,9 @@ Backend interface (see ``fastact._backends``):
   family, from ``fastact/_cython/softmax.pxi`` and its C headers)
 * ``config()``, ``check_available()``, ``warmup()``
 
+The extension also builds the NumPy ufuncs of ``fastact.ufuncs`` (``make_ufunc``,
+``register_bfloat16``; inner loops from ``_cython/ufunc_loops.pxi.tp``).
+
 Fork safety: GNU OpenMP's thread pool does not survive ``fork()``; a child
 whose parent had run a parallel region hangs in its next one.  An
 ``os.register_at_fork(after_in_child=...)`` hook therefore switches the

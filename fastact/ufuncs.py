@@ -1,0 +1,99 @@
+"""NumPy ufuncs of every activation, from the Cython backend's loops.
+
+For each kernel id of the registry (``fastact.activations()``, and one more per
+string choice: ``gelu_tanh`` is ``gelu(approximate="tanh")``) three genuine
+``numpy.ufunc`` objects:
+
+* ``<id>(x, *params)``: f(x);
+* ``<id>_derivative(x, *params)``: f'(x);
+* ``<id>_backward(grad, x, *params)``: grad * f'(x).
+
+The numeric parameters are trailing positional inputs that broadcast like any
+operand (a per-channel ``negative_slope`` array works); every parameter must be
+given (``fastact.ufuncs.leaky_relu(x, 0.01)``), and, as with NumPy's own ufuncs,
+values are not validated.  Loops exist for float32 and float64, and for
+bfloat16 once ml_dtypes is imported (computed in float32, parameters float32,
+result bfloat16); NumPy casts other inputs (float16 and int8/int16 compute in
+float32, int32/int64 in float64)
+and supplies ``out=``, ``where=``, ``dtype=``, ``casting=``, ``.outer`` and
+``__array_ufunc__`` dispatch (dask, xarray, masked arrays).  Results equal the
+public functions' bit for bit on the same float32/float64 input.  Contiguous
+spans with constant parameters use ``fastact.get_num_threads()`` threads when
+long, one thread on the short chunks NumPy passes when it casts.
+
+This module is imported on first use of ``fastact.ufuncs`` (it needs the
+compiled Cython backend).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _backends
+from ._import_hooks import when_imported
+from ._cython import _module as _kernels, check_available as _check_available
+from ._registry import ACTIVATIONS
+
+_check_available()
+
+_MODES = ("forward", "derivative", "backward")
+_SIGNATURE = {
+    "forward": "{name}(x{params})",
+    "derivative": "{name}_derivative(x{params})",
+    "backward": "{name}_backward(grad, x{params})",
+}
+_WHAT = {"forward": "f(x)", "derivative": "f'(x)", "backward": "grad * f'(x)"}
+
+
+def _choice_note(entry, kernel_id) -> str:
+    """Which string choices this kernel id stands for (gelu_tanh: approximate='tanh')."""
+    chosen = [f"{p.name}={c!r}" for p in entry.params if p.choices
+              for c in p.choices if f"{entry.name}_{c}" == kernel_id]
+    return f" (fastact.{entry.name} with {', '.join(chosen)})" if chosen else ""
+
+
+def _doc(entry, kernel_id, mode) -> str:
+    numeric = [p.name for p in entry.params if p.choices is None]
+    call = _SIGNATURE[mode].format(name=kernel_id, params="".join(", " + n for n in numeric))
+    return (
+        f"{call}: {_WHAT[mode]} of {entry.name}{_choice_note(entry, kernel_id)}.\n\n"
+        f"{entry.summary}\n\n    {entry.formula}\n\n"
+        f"Derivative: {entry.derivative_formula}\n"
+    )
+
+
+def _name(kernel_id, mode) -> str:
+    return kernel_id if mode == "forward" else f"{kernel_id}_{mode}"
+
+
+def _build() -> dict:
+    ufuncs = {}
+    for entry in ACTIVATIONS:
+        for kernel_id in entry.kernel_ids():
+            for mode in _MODES:
+                name = _name(kernel_id, mode)
+                ufuncs[name] = _kernels.make_ufunc(kernel_id, mode, name,
+                                                   _doc(entry, kernel_id, mode))
+    return ufuncs
+
+
+UFUNCS: dict = _build()
+globals().update(UFUNCS)
+__all__ = sorted(UFUNCS)
+
+
+def ufunc_for(kernel_id: str, mode: str):
+    """The ufunc computing ``kernel_id`` in ``mode`` ("forward", "derivative", "backward")."""
+    return UFUNCS[_name(kernel_id, mode)]
+
+
+
+def _register_bfloat16(ml_dtypes) -> None:
+    """bfloat16 loops (computed in float32, rounded once) on every ufunc."""
+    typenum = np.dtype(ml_dtypes.bfloat16).num
+    for name, ufunc in UFUNCS.items():
+        _kernels.register_bfloat16(ufunc, typenum, name.endswith("_backward"))
+
+
+when_imported("ml_dtypes", _register_bfloat16)
+_kernels._set_ufunc_threads(_backends.num_threads)
+_backends._thread_listeners.append(_kernels._set_ufunc_threads)

@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from .. import _constants as C
+from ... import _constants as C
 from .. import _vmath
 from ._bits import f32_as_i32, i32_as_f32
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import platform
 
-from .._constants import SOFTMAX_TILE
+from ..._constants import SOFTMAX_TILE
 from ._exp import BLOCK
 
 # ---------------------------------------------------------------- thresholds

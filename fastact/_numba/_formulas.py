@@ -49,7 +49,7 @@ from ._vmath import (
     expm1_f32n,
     log1p_unit_f32n,
     sigmoid_pair_dd_f32n,
-    exp_neg_half_square_f64,
+    gelu_derivative_f64,
     fma,
     mul_sigmoid_f32n,
     sigmoid_f32n,
@@ -93,10 +93,6 @@ def W(x):
     return np.float64(x)
 
 
-exp_neg_half_square = by_float32(
-    "exp_neg_half_square", "z, like", "like", lambda z, like: vexp(-0.5 * (z * z), like),
-    lambda z, like: exp_neg_half_square_f64(z),
-    "exp(-z**2/2): exact split of z**2 for float64, plain for float32 precision.")
 sigmoid_x = by_float32("sigmoid_x", "x", "x", lambda x: sigmoid_f32n(x),
                        lambda x: sigmoid_pair(x, x)[0],
                        "sigmoid(x) in x's own type (native float32 for float32 x).")
@@ -299,11 +295,20 @@ def gelu__forward(x, a, b):
 
 
 @njit(**_JIT)
-def gelu__derivative(x, a, b):
-    """gelu'(x) = Phi(x) + x phi(x), phi(x) = exp(-x**2/2)/sqrt(2 pi)"""
+def _gelu_derivative_f64(x, a, b):
+    return at_inf(x, gelu_derivative_f64(x), 0.0, 1.0)
+
+
+@njit(**_JIT)
+def _gelu_derivative_f32(x, a, b):
     z = W(x)
-    r = vndtr(z, x) + z * (INV_SQRT_2PI * exp_neg_half_square(z, x))
+    r = vndtr(z, x) + z * (INV_SQRT_2PI * vexp(-0.5 * (z * z), x))
     return at_inf(z, r, 0.0, 1.0)
+
+
+gelu__derivative = by_dtype(
+    _gelu_derivative_f64, _gelu_derivative_f32, "gelu__derivative",
+    "gelu'(x) = Phi(x) + x phi(x), phi(x) = exp(-x**2/2)/sqrt(2 pi)")
 
 
 @njit(**_JIT)

@@ -88,6 +88,13 @@ def _normal_cdf(x):
     return np.where(np.abs(x64) <= 3, series, np.where(x64 < 0, tail, upper))
 
 
+def _tanh_d(x):
+    """tanh'(x) = 1 - tanh(x)^2 = 4e / (1 + e)^2, e = exp(-2|x|), in long double (no
+    cancellation, and normal down to float64's underflow)."""
+    e = np.exp(-2 * np.abs(x.astype(_LD)))
+    return (4 * e / (1 + e) ** 2).astype(x.dtype)
+
+
 def _exp_neg_half_square(x):
     return np.exp(-0.5 * x.astype(_LD) ** 2)
 
@@ -191,14 +198,14 @@ KERNELS: dict = {
         lambda x: _sigmoid(x) * _sigmoid(-x),
         lambda y: y * (1 - y),
     ),
-    "tanh": RefKernel(np.tanh, lambda x: 1 - np.tanh(x) ** 2, lambda y: (1 - y) * (1 + y)),
+    "tanh": RefKernel(np.tanh, _tanh_d, lambda y: (1 - y) * (1 + y)),
     "gelu": RefKernel(_gelu, _gelu_d, forward_limits=lambda: (-0.0, np.inf),
                       derivative_limits=lambda: (0.0, 1.0)),
     "gelu_tanh": RefKernel(_gelu_tanh, _gelu_tanh_d, forward_limits=lambda: (-0.0, np.inf),
                            derivative_limits=lambda: (0.0, 1.0)),
     "silu": RefKernel(
         _wide(lambda x: x * _sigmoid(x)),
-        lambda x: _sigmoid(x) * (1 + x * _sigmoid(-x)),
+        _wide(lambda x: _sigmoid(x) * (1 + x * _sigmoid(-x))),
         forward_limits=lambda: (-0.0, np.inf),
         derivative_limits=lambda: (0.0, 1.0),
     ),
@@ -237,7 +244,7 @@ KERNELS: dict = {
     ),
     "hardswish": RefKernel(
         lambda x: x * _hardsigmoid(x),
-        lambda x: np.where(x <= -3, 0, np.where(x <= 3, x / 3 + 0.5, 1)),
+        lambda x: np.where(x <= -3, 0, np.where(x <= 3, (2 * x + 3) / 6, 1)),
         forward_limits=lambda: (-0.0, np.inf),
     ),
     "hardtanh": RefKernel(

@@ -152,7 +152,9 @@ GELU_TANH_K = 0.044715  # cubic coefficient of the tanh approximation
 GELU_TANH_C = math.sqrt(2.0 / math.pi)
 GELU_TANH_ARG_MAX = 30.0  # |x| clamp of the tanh approximation: sigmoid(2u) is 0 or 1 beyond
 MISH_ARG_MAX = 20.0  # above, mish(x) = x and mish'(x) = 1 (tanh(softplus(x)) rounds to 1)
-SIGMOID_ARG_MAX = 800.0  # |u| clamp of sigmoid(u): 0 or 1 exactly beyond in both types (e^-746 = 0); keeps u s (1 - s) finite
+# |u| clamp of sigmoid(u): sigmoid is exactly 0 or 1 beyond in both float types (e^-746 = 0),
+# so the clamp changes no value; it keeps u s (1 - s) finite
+SIGMOID_ARG_MAX = 800.0
 
 # ---------------------------------------------------- softmax family's exp
 # exp(r) = 1 + r + r^2 Q(r): SOFTMAX_EXP_POLY_F32 / _F64 (fitted, in _coefficients).

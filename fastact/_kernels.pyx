@@ -297,7 +297,8 @@ cdef inline real _two_prod(real a, real b, real *lo) noexcept nogil:
     return p
 
 cdef inline real _clamp_arg_r(real u) noexcept nogil:
-    """u clamped to +-SIGMOID_ARG_MAX (sigmoid exactly 0 or 1 beyond) in the array's type (NaN passes)."""
+    """u clamped to +-SIGMOID_ARG_MAX (sigmoid is exactly 0 or 1 beyond) in the array's
+    type (NaN passes)."""
     cdef real lim = <real>SIGMOID_ARG_MAX
     u = u if u > -lim else -lim
     return u if u < lim else lim
@@ -354,7 +355,7 @@ cdef inline real swish_forward(real x, real p0, real p1) noexcept nogil:
 
 cdef inline real swish_derivative(real x, real p0, real p1) noexcept nogil:
     # s + b x s (1 - s),  s = sigmoid(b x)
-    cdef real r = _silu_derivative_at(_clamp_arg_r(p0 * x))   # s (1 - s) = 0 beyond the clamp
+    cdef real r = _silu_derivative_at(_clamp_arg_r(p0 * x))   # s (1 - s) = 0 beyond
     # the limits at x = +-inf: s(+-inf * b), i.e. 1, 1/2 or 0 by the sign of b
     cdef real lim_pos = (<real>0.5) + (<real>0.5) * ((p0 > 0) - (p0 < 0))
     if x == INF:

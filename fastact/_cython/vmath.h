@@ -18,7 +18,7 @@
  *   fa_exp_split_sum, fa_expm1, fa_tanh, fa_sigmoid, fa_log1p  (contracts there)
  * In double only:
  *   fa_exp_lp_f64(x)           e^x to ~2e-10 relative (for float32 results)
- *   fa_x_normcdf_f64(x)        x Phi(x) (gelu; Phi: Cody), <= ~3 ULP, one rounding near underflow
+ *   fa_x_normcdf_f64(x)        x Phi(x) (gelu; Phi: Cody), <= 3 ULP, one rounding near underflow
  *   fa_gelu_derivative_f64(x)  Phi(x) + x phi(x), one rounding near underflow
  *   fa_normcdf_lp_f64(x)       Phi(x) to ~1e-7 relative (Numerical Recipes' fit),
  *                              for float32 results
@@ -139,8 +139,9 @@ FA_INLINE double fa__horner_dd_f64(const double *c, int n, int steps, double r, 
  * corrected by its residual: < 1 eps relative */
 FA_INLINE double fa__cody_mid_ratio_f64(double y) {
     double pl, ql, rql;
-    double ph = fa__horner_dd_f64(fa__cody_mid_num, FA_N_TERMS(fa__cody_mid_num), FA_NORMCDF_MID_DD_STEPS, y, &pl);
-    double qh = fa__horner_dd_f64(fa__cody_mid_den, FA_N_TERMS(fa__cody_mid_den), FA_NORMCDF_MID_DD_STEPS, y, &ql);
+    const int steps = FA_NORMCDF_MID_DD_STEPS;
+    double ph = fa__horner_dd_f64(fa__cody_mid_num, FA_N_TERMS(fa__cody_mid_num), steps, y, &pl);
+    double qh = fa__horner_dd_f64(fa__cody_mid_den, FA_N_TERMS(fa__cody_mid_den), steps, y, &ql);
     double r = ph / qh;
     double rq = fa_two_prod_f64(r, qh, &rql);
     return r + (((ph - rq) - rql) + (pl - r * ql)) / qh;

@@ -161,7 +161,8 @@ def _horner_dd(coeffs, steps, name):
     namespace = {"fma": fma, "two_sum": two_sum}
     exec("\n".join(lines + ["    return q, lo"]), namespace)  # noqa: S102 - generated, constant
     fn = namespace[name]
-    fn.__doc__ = f"Polynomial of degree {len(coeffs) - 1} as (hi, lo) (Horner, last {steps} double-double)."
+    fn.__doc__ = (f"Polynomial of degree {len(coeffs) - 1} as (hi, lo) (Horner, the last {steps}"
+                  " steps in double-double).")
     return njit(nogil=True, inline="always", error_model="numpy")(fn)
 
 

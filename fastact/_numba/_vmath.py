@@ -492,7 +492,8 @@ def gelu_derivative_f64(x):
     t, d = _normcdf_tail_ratio(a)
     xc = x * C.INV_SQRT_2PI
     tail = t / d
-    g = exp_neg_half_square_mul_f64(x, tail + xc if x < 0.0 else xc - tail)
+    mult = tail + xc if x < 0.0 else xc - tail
+    g = exp_neg_half_square_mul_f64(x, xc if a <= C.NORMCDF_CENTRAL_MAX else mult)
     y = g if x < 0.0 else 1.0 + g
     y = _normcdf_central(x) + g if a <= C.NORMCDF_CENTRAL_MAX else y
     return x if x != x else y

@@ -446,10 +446,11 @@ def _mid_ratio(a):
     corrected by its residual, to < 1 eps relative."""
     ph, pl = _cody_mid_num(a)
     qh, ql = _cody_mid_den(a)
-    r = ph / qh
+    inv = 1.0 / qh
+    r = ph * inv
     rq = r * qh
     res = ((ph - rq) - fma(r, qh, -rq)) + (pl - r * ql)
-    return r + res / qh
+    return r + res * inv
 
 
 @njit(**_JIT)
@@ -478,7 +479,8 @@ def ndtr_mul_f64(x, m):
     exact m / |x| = -1 for m = x in the far range."""
     a = math.fabs(x)
     t, d = _normcdf_tail_ratio(a)
-    e = exp_neg_half_square_mul_f64(x, (m / d) * t if x < 0.0 else t / d)
+    k = (m if x < 0.0 else 1.0) / d  # one division; m / |x| = -1 exactly for m = x
+    e = exp_neg_half_square_mul_f64(x, k * t)
     y = e if x < 0.0 else m * (1.0 - e)
     y = m * _normcdf_central(x) if a <= C.NORMCDF_CENTRAL_MAX else y
     return x if x != x else y

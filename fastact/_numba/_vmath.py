@@ -260,6 +260,7 @@ def exp_dd_mul_f64(x, lo, m):
     n = int(nf)
     n1 = n >> 1
     y = (m * p) * pow2_f64(n1) * pow2_f64(n - n1)
+    y = m * 0.0 if x < C.EXP_ARG_MIN else y  # e^x = 0 there: +-0 for any finite m
     return x if x != x else y
 
 

@@ -100,13 +100,12 @@ def _accuracy_grid_part(lo, hi):
 # value where it is normal (else an absolute error < the smallest normal), for the
 # derivative as well: (name, kwargs, dtype, mode, x, ulps)
 TAIL_CASES = [
-    # x Phi(x): Cody's middle range in plain Horner and two extra roundings gave 4.5 ULP
+    # x Phi(x) in the lower tail (Cody's middle range needs its compensated P/Q here)
     ("gelu", {}, "float64", "forward", _accuracy_grid_part(-10.0, -3.0), 3),
     ("gelu", {}, "float64", "derivative", _accuracy_grid_part(-10.0, -3.0), 4),
     ("gelu", {}, "float64", "derivative", np.linspace(-38.5, -30.0, 341), 4),
-    # sigmoid-based derivatives down to underflow: a clamp of u at -200 once gave
-    # sigmoid(-200) for every x below, and e^u rounded to a subnormal before u e^u
-    # lost the digits of silu'(-714)
+    # sigmoid-based derivatives down to underflow: no clamp of u may change a value, and
+    # u e^u must not be rounded through a subnormal e^u (silu'(-714) is normal)
     *[(name, kw, "float64", "derivative", np.concatenate(
         [np.linspace(-745.0, -200.0, 110), np.linspace(-716.0, -707.0, 37)]), 4)
       for name, kw in [("softplus", {}), ("swish", {"beta": 1.0}), ("silu", {})]],

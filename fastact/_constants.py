@@ -129,6 +129,10 @@ NORMCDF_CODY_FAR_NUM = (0.02307344176494017303, 0.21589853405795699, 0.127401161
                         0.022235277870649807, 0.001421619193227893466, 2.9112874951168792e-5)
 NORMCDF_CODY_FAR_DEN = (1.0, 1.28426009614491121, 0.468238212480865118, 0.0659881378689285515,
                         0.00378239633202758244, 7.29751555083966205e-5)
+# the last NORMCDF_MID_DD_STEPS Horner steps of the middle range's P and Q run in
+# double-double and P/Q is corrected by its residual: P/Q to < 1 float64 eps relative
+# (plain Horner: ~2.5 eps, which took gelu in [-5.7, -3] over 4 ULP)
+NORMCDF_MID_DD_STEPS = 5
 NORMCDF_FAR_ARG_MAX = 1e150  # |x| clamp of z = 1/x^2 (the far term is 0 beyond)
 # Phi for float32 results: erfc(z) = t exp(-z^2 + P(t)), t = 1/(1 + z/2), z = |x|/sqrt(2)
 # (the Chebyshev fit of Numerical Recipes, erfcc: relative error < 1.2e-7), P highest
@@ -148,7 +152,9 @@ GELU_TANH_K = 0.044715  # cubic coefficient of the tanh approximation
 GELU_TANH_C = math.sqrt(2.0 / math.pi)
 GELU_TANH_ARG_MAX = 30.0  # |x| clamp of the tanh approximation: sigmoid(2u) is 0 or 1 beyond
 MISH_ARG_MAX = 20.0  # above, mish(x) = x and mish'(x) = 1 (tanh(softplus(x)) rounds to 1)
-SIGMOID_ARG_MAX = 200.0  # |u| clamp of sigmoid(u) (0 or 1 beyond; keeps u * s (1 - s) finite)
+# |u| clamp of sigmoid(u): sigmoid is exactly 0 or 1 beyond in both float types (e^-746 = 0),
+# so the clamp changes no value; it keeps u s (1 - s) finite
+SIGMOID_ARG_MAX = 800.0
 
 # ---------------------------------------------------- softmax family's exp
 # exp(r) = 1 + r + r^2 Q(r): SOFTMAX_EXP_POLY_F32 / _F64 (fitted, in _coefficients).

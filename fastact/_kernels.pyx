@@ -31,9 +31,8 @@ cdef extern from "vmath.h" nogil:
     double fa_tanh_f64(double x)
     double fa_sigmoid_f64(double x)
     double fa_two_prod_f64(double a, double b, double *lo)
-    double fa_normcdf_f64(double x)
     double fa_x_normcdf_f64(double x)
-    double fa_normpdf_f64(double x)
+    double fa_gelu_derivative_f64(double x)
     double fa_normcdf_lp_f64(double x)
     float fa_gelu_derivative_f32(float x)
     double fa_tanhshrink_f64(double x)
@@ -201,18 +200,11 @@ cdef inline real gelu_forward(real x, real p0, real p1) noexcept nogil:
         return fa_x_normcdf_f64(x)
 
 cdef inline real gelu_derivative(real x, real p0, real p1) noexcept nogil:
-    # Phi(x) + x phi(x)
-    cdef double xd = x
-    cdef double r
-    if real is float:  # float arithmetic; Phi to ~5e-7 is ample for this bar
+    # Phi(x) + x phi(x); float32: float arithmetic, Phi to ~5e-7 is ample for this bar
+    if real is float:
         return fa_gelu_derivative_f32(x)
     else:
-        r = fa_normcdf_f64(xd) + xd * fa_normpdf_f64(xd)
-    if xd == INF:
-        r = 1.0
-    if xd == -INF:
-        r = 0.0
-    return <real>r
+        return fa_gelu_derivative_f64(x)
 
 # ---------------------------------------- gelu_tanh (PyTorch's approximation)
 
@@ -305,7 +297,8 @@ cdef inline real _two_prod(real a, real b, real *lo) noexcept nogil:
     return p
 
 cdef inline real _clamp_arg_r(real u) noexcept nogil:
-    """u clamped to [-200, 200] in the array's type (NaN passes)."""
+    """u clamped to +-SIGMOID_ARG_MAX (sigmoid is exactly 0 or 1 beyond) in the array's
+    type (NaN passes)."""
     cdef real lim = <real>SIGMOID_ARG_MAX
     u = u if u > -lim else -lim
     return u if u < lim else lim
@@ -320,12 +313,24 @@ cdef inline real silu_forward(real x, real p0, real p1) noexcept nogil:
         r = -0.0
     return r
 
+cdef inline real _silu_derivative_at(real u) noexcept nogil:
+    """s (1 + u (1 - s)), s = sigmoid(u), for finite u: d (1 + u e d) for u >= 0, else
+    ((m (1 + u d)) d) scale, e = exp(-|u|) = m scale, d = 1/(1 + e): rounded once
+    where the result is subnormal (silu'(-714) is normal although e is not)."""
+    cdef real one = 1
+    cdef real zero = 0
+    cdef real scale, m
+    if real is float:
+        m = fa_exp_split_dd_f32(-_abs(u), zero, &scale)
+    else:
+        m = fa_exp_split_dd_f64(-_abs(u), zero, &scale)
+    cdef real e = m * scale
+    cdef real d = one / (one + e)
+    return d * (one + u * (e * d)) if u >= 0 else ((m * (one + u * d)) * d) * scale
+
 cdef inline real silu_derivative(real x, real p0, real p1) noexcept nogil:
     # s (1 + x (1 - s))
-    cdef real sn
-    cdef real one = 1
-    cdef real s = _sigmoid_pair(x, &sn)
-    cdef real r = s * (one + x * sn)
+    cdef real r = _silu_derivative_at(x)
     if x == INF:
         r = 1
     if x == -INF:
@@ -350,10 +355,7 @@ cdef inline real swish_forward(real x, real p0, real p1) noexcept nogil:
 
 cdef inline real swish_derivative(real x, real p0, real p1) noexcept nogil:
     # s + b x s (1 - s),  s = sigmoid(b x)
-    cdef real u = _clamp_arg_r(p0 * x)   # s (1 - s) = 0 beyond the clamp
-    cdef real sn
-    cdef real s = _sigmoid_pair(u, &sn)
-    cdef real r = s + u * s * sn
+    cdef real r = _silu_derivative_at(_clamp_arg_r(p0 * x))   # s (1 - s) = 0 beyond
     # the limits at x = +-inf: s(+-inf * b), i.e. 1, 1/2 or 0 by the sign of b
     cdef real lim_pos = (<real>0.5) + (<real>0.5) * ((p0 > 0) - (p0 < 0))
     if x == INF:
@@ -472,8 +474,9 @@ cdef inline real hardswish_forward(real x, real p0, real p1) noexcept nogil:
     return r
 
 cdef inline real hardswish_derivative(real x, real p0, real p1) noexcept nogil:
-    # 0 at the kink x = -3 (PyTorch's autograd), x/3 + 1/2 up to 3 (1.5 at 3)
-    return 0 if x <= -3 else (x / 3 + <real>0.5 if x <= 3 else 1)
+    # 0 at the kink x = -3 (PyTorch's autograd), (2x + 3)/6 up to 3 (1.5 at 3; 2x + 3
+    # exact near the root -3/2)
+    return 0 if x <= -3 else ((2 * x + 3) / 6 if x <= 3 else 1)
 
 # -------------------------------------- hardtanh (p0 = min_val, p1 = max_val)
 cdef inline real hardtanh_forward(real x, real p0, real p1) noexcept nogil:

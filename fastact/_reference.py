@@ -54,12 +54,21 @@ _LD_INV_SQRT_2PI = _LD("0.398942280401432677939946059934381868475858631164934657
 _LD_INV_SQRT_2 = _LD("0.707106781186547524400844362104849039284835937688474036588")
 
 
+def _mills_ratio(y):
+    """Phi(-y) / phi(y) for y >= 3 in long double: Laplace's continued fraction
+    1/(y + 1/(y + 2/(y + ...))), 100 terms (converged to long double precision)."""
+    d = y.copy()
+    for k in range(100, 0, -1):
+        d = y + k / d
+    return 1 / d
+
+
 def _normal_cdf(x):
-    """Phi(x) in long double, within ~1 float64 ULP everywhere except [-5, -3] (~3 ULP).
+    """Phi(x) in long double, within ~1 float64 ULP.
 
     |x| <= 3: Phi = 1/2 + phi(x) * sum x^(2n+1) / (2n+1)!!  (long double absorbs the
-    cancellation for x < 0); x < -3: phi(x) * sqrt(pi/2) * erfcx(-x/sqrt 2), with
-    phi evaluated in long double so exp(-x^2/2) keeps its accuracy; x > 3: erfc.
+    cancellation for x < 0); x < -3: phi(x) times the Mills ratio (a continued fraction),
+    all in long double, so exp(-x^2/2) keeps its accuracy; x > 3: erfc.
     """
     sp = _scipy_special()
     x64 = x.astype(np.float64, copy=False)
@@ -73,10 +82,17 @@ def _normal_cdf(x):
         term = term * x2 / (2 * k + 1)
         total += term
     series = 0.5 + phi * total
-    z = -x64 * float(_LD_INV_SQRT_2)
-    tail = 0.5 * sp.erfcx(z).astype(_LD) * np.exp(-0.5 * xl * xl)
-    upper = 0.5 * sp.erfc(z).astype(_LD)
+    with np.errstate(invalid="ignore"):
+        tail = phi * _mills_ratio(np.fmax(-xl, 3))
+    upper = 0.5 * sp.erfc(-x64 * float(_LD_INV_SQRT_2)).astype(_LD)
     return np.where(np.abs(x64) <= 3, series, np.where(x64 < 0, tail, upper))
+
+
+def _tanh_d(x):
+    """tanh'(x) = 1 - tanh(x)^2 = 4e / (1 + e)^2, e = exp(-2|x|), in long double (no
+    cancellation, and normal down to float64's underflow)."""
+    e = np.exp(-2 * np.abs(x.astype(_LD)))
+    return (4 * e / (1 + e) ** 2).astype(x.dtype)
 
 
 def _exp_neg_half_square(x):
@@ -182,14 +198,14 @@ KERNELS: dict = {
         lambda x: _sigmoid(x) * _sigmoid(-x),
         lambda y: y * (1 - y),
     ),
-    "tanh": RefKernel(np.tanh, lambda x: 1 - np.tanh(x) ** 2, lambda y: (1 - y) * (1 + y)),
+    "tanh": RefKernel(np.tanh, _tanh_d, lambda y: (1 - y) * (1 + y)),
     "gelu": RefKernel(_gelu, _gelu_d, forward_limits=lambda: (-0.0, np.inf),
                       derivative_limits=lambda: (0.0, 1.0)),
     "gelu_tanh": RefKernel(_gelu_tanh, _gelu_tanh_d, forward_limits=lambda: (-0.0, np.inf),
                            derivative_limits=lambda: (0.0, 1.0)),
     "silu": RefKernel(
         _wide(lambda x: x * _sigmoid(x)),
-        lambda x: _sigmoid(x) * (1 + x * _sigmoid(-x)),
+        _wide(lambda x: _sigmoid(x) * (1 + x * _sigmoid(-x))),
         forward_limits=lambda: (-0.0, np.inf),
         derivative_limits=lambda: (0.0, 1.0),
     ),
@@ -228,7 +244,7 @@ KERNELS: dict = {
     ),
     "hardswish": RefKernel(
         lambda x: x * _hardsigmoid(x),
-        lambda x: np.where(x <= -3, 0, np.where(x <= 3, x / 3 + 0.5, 1)),
+        lambda x: np.where(x <= -3, 0, np.where(x <= 3, (2 * x + 3) / 6, 1)),
         forward_limits=lambda: (-0.0, np.inf),
     ),
     "hardtanh": RefKernel(

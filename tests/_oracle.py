@@ -23,6 +23,7 @@ import mpmath
 import numpy as np
 
 from fastact._accuracy.oracle import row_values
+from fastact._registry import lookup
 from tests._arrays import grads_like, value_grid
 
 DPS = 50
@@ -86,6 +87,25 @@ class Oracle:
         with np.errstate(over="ignore"):
             f_dtype = f.astype(dtype)  # correctly rounded (the float64 step is exact enough)
         return {"x": x, "f": f_dtype, "f64": f, "d": d, "grad": grads_like(x, dtype)}
+
+    def points(self, name, kwargs: dict, x: np.ndarray, mode: str) -> np.ndarray:
+        """The registry oracle of ``name`` (mode "forward" or "derivative") at the
+        points x as float64 pairs, shape (2, n): hi (rounded) and lo = exact - hi
+        (parameters: the defaults, updated by kwargs, whose values must be exact in
+        x's dtype)."""
+        key = (name, tuple(sorted(kwargs.items())), mode, x.dtype.name, x.tobytes())
+        v = self._tables.get(key)
+        if v is None:
+            spec = lookup(name)
+            fn = spec.oracle if mode == "forward" else spec.oracle_derivative
+            params = {p.name: p.default for p in spec.params} | kwargs
+            with mpmath.workdps(DPS):
+                exact = [MP.mpf(fn(MP, to_mp(xi), **params)) for xi in x.tolist()]
+                hi = [_mp_to_float(e) for e in exact]
+                lo = [_mp_to_float(e - h) if math.isfinite(h) else 0.0 for e, h in zip(exact, hi)]
+                v = np.array([hi, lo])
+            self._tables[key] = v
+        return v
 
     # ---------------------------------------------------------------- softmax
     def rows(self, op, x2d: np.ndarray, where=None) -> np.ndarray:
@@ -152,6 +172,21 @@ def derivative_bad(got, true, dtype, grad=None) -> np.ndarray:
         ok = np.abs(g - t) <= tol
     same = (g == t) | (np.isnan(g) & np.isnan(t))
     return ~(same | ok)
+
+
+def exact_ulp_bad(got, exact, dtype, ulps) -> np.ndarray:
+    """Mask of points more than ``ulps`` ULP from the exact value (a (hi, lo) pair from
+    :meth:`Oracle.points`; ULP: the spacing of floats of ``dtype`` at the exact value,
+    as ``fastact accuracy`` measures) where it is normal, else off by the smallest
+    normal or more."""
+    hi, lo = exact
+    g = np.asarray(got, np.float64)
+    tiny = float(np.finfo(dtype).smallest_normal)
+    with np.errstate(all="ignore"):
+        err = np.abs((g - hi) - lo)
+        spacing = np.spacing(np.abs(hi.astype(dtype))).astype(np.float64)
+        ok = np.where(np.abs(hi) >= tiny, err <= ulps * spacing, err < tiny)
+    return ~(ok | (g == hi) | (np.isnan(g) & np.isnan(hi)))
 
 
 def describe(x, got, expected, bad, limit=6) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 import fastact
 from tests._arrays import CASES, FLOATS
-from tests._oracle import derivative_bad, describe, forward_bad
+from tests._oracle import derivative_bad, describe, exact_ulp_bad, forward_bad
 
 DTYPES = [pytest.param(np.dtype(d), id=np.dtype(d).name) for d in FLOATS]
 CASE_PARAMS = [pytest.param(c, id=c.id) for c in CASES]
@@ -88,6 +88,47 @@ def test_backward_is_grad_times_derivative(case, dtype, backend, oracle):
             ok |= np.isinf(grad) & (d == 0) & (t["d"] != 0) & ~np.isfinite(g)
         assert ok.all(), f"{case} {dtype} [{backend}] grad={grad[0]}\n" + describe(
             x, got, want, ~ok)
+
+
+def _accuracy_grid_part(lo, hi):
+    """The points of ``fastact accuracy``'s linear grid (8001 on [-10, 10]) in [lo, hi]."""
+    x = np.linspace(-10.0, 10.0, 8001)
+    return x[(x >= lo) & (x <= hi)]
+
+
+# Tails where fastact once broke its accuracy, held to an error bar in ULP of the exact
+# value where it is normal (else an absolute error < the smallest normal), for the
+# derivative as well: (name, kwargs, dtype, mode, x, ulps)
+TAIL_CASES = [
+    # x Phi(x) in the lower tail (Cody's middle range needs its compensated P/Q here)
+    ("gelu", {}, "float64", "forward", _accuracy_grid_part(-10.0, -3.0), 3),
+    ("gelu", {}, "float64", "derivative", _accuracy_grid_part(-10.0, -3.0), 4),
+    ("gelu", {}, "float64", "derivative", np.linspace(-38.5, -30.0, 341), 4),
+    # sigmoid-based derivatives down to underflow: no clamp of u may change a value, and
+    # u e^u must not be rounded through a subnormal e^u (silu'(-714) is normal)
+    *[(name, kw, "float64", "derivative", np.concatenate(
+        [np.linspace(-745.0, -200.0, 110), np.linspace(-716.0, -707.0, 37)]), 4)
+      for name, kw in [("softplus", {}), ("swish", {"beta": 1.0}), ("silu", {})]],
+    *[(name, kw, "float32", "derivative", np.linspace(-104.0, -80.0, 97), 4)
+      for name, kw in [("softplus", {}), ("swish", {"beta": 1.0}), ("silu", {})]],
+]
+
+
+@pytest.mark.parametrize("name, kwargs, dtype, mode, x, ulps", [
+    pytest.param(*c, id=f"{c[0]}-{c[2]}-{c[3]}-{c[4][0]:g}..{c[4][-1]:g}") for c in TAIL_CASES])
+def test_tails_within_ulp_bar(name, kwargs, dtype, mode, x, ulps, backend, oracle):
+    x = x.astype(dtype)
+    exact = oracle.points(name, kwargs, x, mode)
+    if mode == "forward":
+        results = {"forward": fastact.get(name, **kwargs).forward(x, backend=backend)}
+    else:
+        results = {"derivative": fastact.derivative(name, x, backend=backend, **kwargs),
+                   "backward": fastact.backward(name, np.ones_like(x), x, backend=backend,
+                                                **kwargs)}
+    for what, got in results.items():
+        bad = exact_ulp_bad(got, exact, dtype, ulps)
+        assert not bad.any(), f"{name} {dtype} [{backend}] {what}, bar {ulps} ULP\n" + describe(
+            x, got, exact[0], bad)
 
 
 # (name, x, f'(x)) at the kinks: the one-sided values PyTorch's autograd gives

@@ -18,9 +18,8 @@
  *   fa_exp_split_sum, fa_expm1, fa_tanh, fa_sigmoid, fa_log1p  (contracts there)
  * In double only:
  *   fa_exp_lp_f64(x)           e^x to ~2e-10 relative (for float32 results)
- *   fa_normcdf_f64(x)          Phi(x), the standard normal CDF (Cody), <= ~2 ULP
- *   fa_x_normcdf_f64(x)        x Phi(x) (gelu), one rounding near underflow
- *   fa_normpdf_f64(x)          e^(-x^2/2) / sqrt(2 pi)
+ *   fa_x_normcdf_f64(x)        x Phi(x) (gelu; Phi: Cody), <= 3 ULP, one rounding near underflow
+ *   fa_gelu_derivative_f64(x)  Phi(x) + x phi(x), one rounding near underflow
  *   fa_normcdf_lp_f64(x)       Phi(x) to ~1e-7 relative (Numerical Recipes' fit),
  *                              for float32 results
  *   fa_gelu_derivative_f32(x)  Phi(x) + x phi(x) in float arithmetic
@@ -118,43 +117,77 @@ FA_INLINE double fa__exp_neg_half_sq_split_f64(double y, double *scale) {
     return fa_exp_split_dd_f64(-0.5 * (hi * hi), -0.5 * (lo * (2.0 * hi + lo)), scale);
 }
 
-/* Phi(x), and Phi(-|x|) = (*tail) * (*scale) with both factors normal (Cody's three
- * ranges evaluated branch-free, then a select) */
-FA_INLINE double fa__normcdf_parts_f64(double x, double *tail, double *scale) {
+/* c[0] r^(n-1) + ... + c[n-1] = hi + *lo: Horner, the last `steps` steps in
+ * double-double (exact products by fa_two_prod, two-sums): to ~1 eps relative */
+FA_INLINE double fa__horner_dd_f64(const double *c, int n, int steps, double r, double *lo) {
+    double q = fa__horner_f64(c, n - steps, r);
+    double ql = 0.0;
+    FA_UNROLL
+    for (int i = n - steps; i < n; i++) {
+        double pl;
+        double p = fa_two_prod_f64(q, r, &pl);
+        double s = p + c[i];
+        double bb = s - p;
+        ql = (pl + ql * r) + ((p - (s - bb)) + (c[i] - bb));
+        q = s;
+    }
+    *lo = ql;
+    return q;
+}
+
+/* P(y)/Q(y) of Cody's middle range from double-double P and Q, the quotient
+ * corrected by its residual: < 1 eps relative */
+FA_INLINE double fa__cody_mid_ratio_f64(double y) {
+    double pl, ql, rql;
+    const int steps = FA_NORMCDF_MID_DD_STEPS;
+    double ph = fa__horner_dd_f64(fa__cody_mid_num, FA_N_TERMS(fa__cody_mid_num), steps, y, &pl);
+    double qh = fa__horner_dd_f64(fa__cody_mid_den, FA_N_TERMS(fa__cody_mid_den), steps, y, &ql);
+    double r = ph / qh;
+    double rq = fa_two_prod_f64(r, qh, &rql);
+    return r + (((ph - rq) - rql) + (pl - r * ql)) / qh;
+}
+
+/* Phi(-|x|) e^(x^2/2) = *t / *d for |x| > CENTRAL_MAX (Cody's two tail ranges evaluated
+ * branch-free, then a select; *d = |x| in the far range, so x Phi(x) needs no
+ * division there); returns Phi(x), and e^(-x^2/2) = (*m) * (*scale), both normal */
+FA_INLINE double fa__normcdf_parts_f64(double x, double *t, double *d, double *m, double *scale) {
     double y = fa_abs_f64(x);
     double xsq = x * x;
     double central = 0.5 + x * FA_POLY(fa__cody_central_num, xsq) / FA_POLY(fa__cody_central_den, xsq);
-    double mid = FA_POLY(fa__cody_mid_num, y) / FA_POLY(fa__cody_mid_den, y);
+    double mid = fa__cody_mid_ratio_f64(y);
     double yl = y > FA_NORMCDF_FAR_ARG_MAX ? FA_NORMCDF_FAR_ARG_MAX : y;
     double z = 1.0 / (yl * yl);
-    double far = (FA_INV_SQRT_2PI - z * FA_POLY(fa__cody_far_num, z) / FA_POLY(fa__cody_far_den, z)) / y;
-    double r = y <= FA_NORMCDF_FAR_MIN ? mid : far;
-    double m = fa__exp_neg_half_sq_split_f64(y, scale);
-    *tail = r * m;
-    double lower = *tail * *scale;
+    double far = FA_INV_SQRT_2PI - z * FA_POLY(fa__cody_far_num, z) / FA_POLY(fa__cody_far_den, z);
+    int is_mid = y <= FA_NORMCDF_FAR_MIN;
+    *t = is_mid ? mid : far;
+    *d = is_mid ? 1.0 : y;
+    *m = fa__exp_neg_half_sq_split_f64(y, scale);
+    double lower = ((*t / *d) * *m) * *scale;
     double phi = x > 0.0 ? 1.0 - lower : lower;
     phi = y <= FA_NORMCDF_CENTRAL_MAX ? central : phi;
     return x != x ? x : phi;
 }
 
-FA_INLINE double fa_normcdf_f64(double x) {
-    double tail, scale;
-    return fa__normcdf_parts_f64(x, &tail, &scale);
-}
-
-/* x * Phi(x) with a single rounding where Phi(x) would be subnormal (gelu) */
+/* x * Phi(x) with a single rounding where Phi(x) would be subnormal (gelu);
+ * x / |x| = -1 exactly in the far range */
 FA_INLINE double fa_x_normcdf_f64(double x) {
-    double tail, scale;
-    double phi = fa__normcdf_parts_f64(x, &tail, &scale);
-    double r = (x < -FA_NORMCDF_CENTRAL_MAX) ? (x * tail) * scale : x * phi;
+    double t, d, m, scale;
+    double phi = fa__normcdf_parts_f64(x, &t, &d, &m, &scale);
+    double r = (x < -FA_NORMCDF_CENTRAL_MAX) ? (((x / d) * t) * m) * scale : x * phi;
     return x == -__builtin_inf() ? -0.0 : r;
 }
 
-/* the standard normal density phi(x) = e^(-x^2/2) / sqrt(2 pi) */
-FA_INLINE double fa_normpdf_f64(double x) {
-    double scale;
-    double m = fa__exp_neg_half_sq_split_f64(fa_abs_f64(x), &scale);
-    return (m * FA_INV_SQRT_2PI) * scale;
+/* gelu'(x) = Phi(x) + x phi(x) from one exponential: for x < -CENTRAL_MAX
+ * e^(-x^2/2) (Phi(x) e^(x^2/2) + x / sqrt(2 pi)), rounded once where it is subnormal;
+ * +-inf give 1, 0 */
+FA_INLINE double fa_gelu_derivative_f64(double x) {
+    double t, d, m, scale;
+    double phi = fa__normcdf_parts_f64(x, &t, &d, &m, &scale);
+    double xc = x * FA_INV_SQRT_2PI;
+    double tail = ((t / d + xc) * m) * scale;
+    double r = x < -FA_NORMCDF_CENTRAL_MAX ? tail : phi + (xc * m) * scale;
+    r = x == __builtin_inf() ? 1.0 : r;
+    return x == -__builtin_inf() ? 0.0 : r;
 }
 
 /* Phi(x) to ~1e-7 relative (for float32 results), in double: the NR fit */

@@ -45,11 +45,13 @@ from ._vmath import (
     by_float32,
     F32_1,
     exp_f32n,
+    exp_mul_f32n,
+    exp_mul_f64,
     exp_neg_abs_dd_f32n,
     expm1_f32n,
     log1p_unit_f32n,
     sigmoid_pair_dd_f32n,
-    exp_neg_half_square_f64,
+    gelu_derivative_f64,
     fma,
     mul_sigmoid_f32n,
     sigmoid_f32n,
@@ -93,10 +95,6 @@ def W(x):
     return np.float64(x)
 
 
-exp_neg_half_square = by_float32(
-    "exp_neg_half_square", "z, like", "like", lambda z, like: vexp(-0.5 * (z * z), like),
-    lambda z, like: exp_neg_half_square_f64(z),
-    "exp(-z**2/2): exact split of z**2 for float64, plain for float32 precision.")
 sigmoid_x = by_float32("sigmoid_x", "x", "x", lambda x: sigmoid_f32n(x),
                        lambda x: sigmoid_pair(x, x)[0],
                        "sigmoid(x) in x's own type (native float32 for float32 x).")
@@ -299,11 +297,20 @@ def gelu__forward(x, a, b):
 
 
 @njit(**_JIT)
-def gelu__derivative(x, a, b):
-    """gelu'(x) = Phi(x) + x phi(x), phi(x) = exp(-x**2/2)/sqrt(2 pi)"""
+def _gelu_derivative_f64(x, a, b):
+    return at_inf(x, gelu_derivative_f64(x), 0.0, 1.0)
+
+
+@njit(**_JIT)
+def _gelu_derivative_f32(x, a, b):
     z = W(x)
-    r = vndtr(z, x) + z * (INV_SQRT_2PI * exp_neg_half_square(z, x))
+    r = vndtr(z, x) + z * (INV_SQRT_2PI * vexp(-0.5 * (z * z), x))
     return at_inf(z, r, 0.0, 1.0)
+
+
+gelu__derivative = by_dtype(
+    _gelu_derivative_f64, _gelu_derivative_f32, "gelu__derivative",
+    "gelu'(x) = Phi(x) + x phi(x), phi(x) = exp(-x**2/2)/sqrt(2 pi)")
 
 
 @njit(**_JIT)
@@ -351,10 +358,38 @@ silu__forward = by_dtype(_silu_forward_f64, _silu_forward_f32, "silu__forward",
 
 
 @njit(**_JIT)
-def silu__derivative(x, a, b):
-    """silu'(x) = s (1 + x (1 - s)), s = sigmoid(x), in x's type"""
-    s, sn = sigmoid_pair_x(x)
-    return at_inf(x, s * (T(1.0, x) + x * sn), T(0.0, x), T(1.0, x))
+def _silu_derivative_parts(v, ve, e):
+    """s (1 + v (1 - s)), s = sigmoid(v), from e = exp(-|v|) and ve = v e: d (1 + v e d)
+    for v >= 0, d (e + v e d) below, d = 1/(1 + e) (v e is normal where e is not:
+    silu'(-714) keeps its digits)."""
+    one = T(1.0, e)
+    d = one / (one + e)
+    r = d * ((one if v >= 0 else e) + ve * d)
+    return v if v != v else r
+
+
+@njit(**_JIT)
+def _silu_derivative_at_f64(v):
+    """silu'(v) in float64 (|v| clamped to 1e4: sigmoid(-|v|) = 0 beyond)."""
+    vc = v if abs(v) < 1e4 else math.copysign(1e4, v)
+    ve, e = exp_mul_f64(-math.fabs(vc), vc)
+    return _silu_derivative_parts(v, ve, e)
+
+
+@njit(**_JIT)
+def _silu_derivative_f64(x, a, b):
+    return at_inf(x, _silu_derivative_at_f64(W(x)), 0.0, 1.0)
+
+
+@njit(**_JIT)
+def _silu_derivative_f32(x, a, b):
+    xc = x if abs(x) < T(1e4, x) else T(math.copysign(1e4, x), x)
+    ve, e = exp_mul_f32n(-abs(xc), xc)
+    return at_inf(x, _silu_derivative_parts(x, ve, e), T(0.0, x), T(1.0, x))
+
+
+silu__derivative = by_dtype(_silu_derivative_f64, _silu_derivative_f32, "silu__derivative",
+                            "silu'(x) = s (1 + x (1 - s)), s = sigmoid(x), in x's type")
 
 
 def beta_x(x, a):  # pragma: no cover - only ever compiled
@@ -402,6 +437,29 @@ def _sigmoid_pair_beta(hi, lo):
     return lambda hi, lo: sigmoid_pair(hi, hi)
 
 
+def swish_derivative_at(x, a):  # pragma: no cover - only ever compiled
+    """silu'(beta x), beta = a, in x's type."""
+    raise NotImplementedError
+
+
+@njit(**_JIT)
+def _swish_derivative_at_f32(x, a):
+    """silu'(v), v = beta x = hi + lo in float32: e^lo = 1 + lo applied to e and v e."""
+    v, lo = beta_x(x, a)
+    big = T(1e4, x)
+    vc = v if abs(v) < big else (big if v > 0 else -big)  # sn = 0 there; avoids inf * 0
+    c = (T(1.0, x) - lo) if v >= 0 else (T(1.0, x) + lo)
+    ve, e = exp_mul_f32n(-abs(vc), vc * c)
+    return _silu_derivative_parts(v, ve, e * c)
+
+
+@overload(swish_derivative_at, inline="always")
+def _swish_derivative_at(x, a):
+    if isinstance(x, types.Float) and x.bitwidth == 32:
+        return lambda x, a: _swish_derivative_at_f32(x, a)
+    return lambda x, a: _silu_derivative_at_f64(W(a) * W(x))
+
+
 @njit(**_JIT)
 def swish__forward(x, a, b):
     """swish(x) = x sigmoid(beta x), beta = a (float32: computed in float32, beta x
@@ -416,11 +474,7 @@ def swish__forward(x, a, b):
 @njit(**_JIT)
 def swish__derivative(x, a, b):
     """swish'(x) = s (1 + beta x (1 - s)), s = sigmoid(beta x), in x's type"""
-    v, lo = beta_x(x, a)
-    s, sn = sigmoid_pair_beta(v, lo)
-    big = T(1e4, x)
-    vc = v if abs(v) < big else (big if v > 0 else -big)  # sn = 0 there; avoids inf * 0
-    r = s * (T(1.0, x) + vc * sn)
+    r = swish_derivative_at(x, a)
     if a > 0:
         return at_inf(x, r, T(0.0, x), T(1.0, x))
     return at_inf(x, r, T(0.5, x), T(0.5, x)) if a == 0 else at_inf(x, r, T(1.0, x), T(0.0, x))
@@ -639,8 +693,8 @@ def hardswish__forward(x, a, b):
 
 @njit(**_JIT)
 def hardswish__derivative(x, a, b):
-    """hardswish'(x) = 0 if x <= -3 else (x/3 + 1/2 if x <= 3 else 1)"""
-    mid = x / T(3.0, x) + T(0.5, x)
+    """hardswish'(x) = 0 if x <= -3 else ((2x + 3)/6 if x <= 3 else 1)"""
+    mid = (T(2.0, x) * x + T(3.0, x)) / T(6.0, x)  # 2x + 3 exact near the root -3/2
     return T(0.0, x) if x <= -3 else (mid if x <= 3 else T(1.0, x))
 
 

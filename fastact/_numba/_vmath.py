@@ -148,6 +148,32 @@ def _horner(coeffs, name):
     return njit(nogil=True, inline="always", error_model="numpy")(fn)
 
 
+def _horner_dd(coeffs, steps, name):
+    """A jitted (hi, lo) of c0 r^n + ... + cn: Horner with FMA, the last ``steps``
+    steps in double-double (exact products by FMA, two-sums), hi + lo to ~1 eps."""
+    head, tail = coeffs[:len(coeffs) - steps], coeffs[len(coeffs) - steps:]
+    lines = [f"def {name}(r):", f"    q = {float(head[0])!r}"]
+    lines += [f"    q = fma(q, r, {float(c)!r})" for c in head[1:]]
+    lines.append("    lo = 0.0")
+    for c in tail:
+        lines += ["    p = q * r", "    lo = fma(q, r, -p) + lo * r",
+                  f"    q, lo_sum = two_sum(p, {float(c)!r})", "    lo = lo + lo_sum"]
+    namespace = {"fma": fma, "two_sum": two_sum}
+    exec("\n".join(lines + ["    return q, lo"]), namespace)  # noqa: S102 - generated, constant
+    fn = namespace[name]
+    fn.__doc__ = (f"Polynomial of degree {len(coeffs) - 1} as (hi, lo) (Horner, the last {steps}"
+                  " steps in double-double).")
+    return njit(nogil=True, inline="always", error_model="numpy")(fn)
+
+
+@njit(**_JIT)
+def two_sum(a, b):
+    """(s, e): s = a + b rounded, e its exact rounding error (Knuth)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
 _expm1_taylor = _horner(C.EXPM1_TAYLOR, "_expm1_taylor")
 _expm1_taylor_lp = _horner(C.EXPM1_TAYLOR_R9, "_expm1_taylor_lp")
 _log_atanh = _horner(C.LOG_ATANH_SERIES[2:], "_log_atanh")  # to s**21
@@ -156,8 +182,8 @@ _expm1_cephes_f32 = _horner(C.EXPM1_CEPHES_F32, "_expm1_cephes_f32")
 _log1p_cephes_f32 = _horner(C.LOG1P_CEPHES_F32, "_log1p_cephes_f32")
 _cody_central_num = _horner(C.NORMCDF_CODY_CENTRAL_NUM, "_cody_central_num")
 _cody_central_den = _horner(C.NORMCDF_CODY_CENTRAL_DEN, "_cody_central_den")
-_cody_mid_num = _horner(C.NORMCDF_CODY_MID_NUM, "_cody_mid_num")
-_cody_mid_den = _horner(C.NORMCDF_CODY_MID_DEN, "_cody_mid_den")
+_cody_mid_num = _horner_dd(C.NORMCDF_CODY_MID_NUM, C.NORMCDF_MID_DD_STEPS, "_cody_mid_num")
+_cody_mid_den = _horner_dd(C.NORMCDF_CODY_MID_DEN, C.NORMCDF_MID_DD_STEPS, "_cody_mid_den")
 _cody_far_num = _horner(C.NORMCDF_CODY_FAR_NUM, "_cody_far_num")
 _cody_far_den = _horner(C.NORMCDF_CODY_FAR_DEN, "_cody_far_den")
 _normcdf_nr = _horner(C.NORMCDF_NR, "_normcdf_nr")
@@ -220,11 +246,21 @@ def _expm1_poly_lp(r):
 @njit(**_JIT)
 def exp_f64(x):
     """exp(x) = 2^n (1 + expm1(r)), r = x - n ln2, float64, <= 1 ULP."""
+    return exp_dd_mul_f64(x, 0.0, 1.0)
+
+
+@njit(**_JIT)
+def exp_dd_mul_f64(x, lo, m):
+    """m exp(x + lo) for |lo| <= ~ulp(x) and |m| <= ~2**500, lo added to the reduced
+    argument (no rounding of x + lo) and m multiplied in before the second half of
+    the power-of-two scaling (one rounding where the result is subnormal), float64,
+    <= 1 ULP + the rounding of the product."""
     nf, r = exp_reduce(_clamp(x, C.EXP_ARG_MIN, C.EXP_ARG_MAX))
-    p = 1.0 + _expm1_poly_f64(r)
+    p = 1.0 + _expm1_poly_f64(r + lo)
     n = int(nf)
     n1 = n >> 1
-    y = p * pow2_f64(n1) * pow2_f64(n - n1)
+    y = (m * p) * pow2_f64(n1) * pow2_f64(n - n1)
+    y = m * 0.0 if x < C.EXP_ARG_MIN else y  # e^x = 0 there: +-0 for any finite m
     return x if x != x else y
 
 
@@ -390,13 +426,12 @@ def vtanh(z, like):
 
 # ------------------------------------------------------- normal CDF / density
 @njit(**_JIT)
-def exp_neg_half_square_f64(x):
-    """exp(-x**2 / 2) with x**2 = p + e split exactly by an FMA (|x| clamped to 40)."""
+def exp_neg_half_square_mul_f64(x, m):
+    """m exp(-x**2 / 2) (exp_dd_mul_f64), x**2 split exactly by an FMA (|x| clamped to 40)."""
     a = math.fabs(x)
     a = a if a < C.NORMCDF_ARG_MAX else C.NORMCDF_ARG_MAX
     p = a * a
-    e = fma(a, a, -p)
-    return exp_f64(-0.5 * p) * (1.0 - 0.5 * e)
+    return exp_dd_mul_f64(-0.5 * p, -0.5 * fma(a, a, -p), m)
 
 
 @njit(**_JIT)
@@ -407,36 +442,63 @@ def _normcdf_central(x):
 
 
 @njit(**_JIT)
+def _mid_ratio(a):
+    """P(a)/Q(a) of Cody's middle range from double-double P and Q: the quotient
+    corrected by its residual, to < 1 eps relative."""
+    ph, pl = _cody_mid_num(a)
+    qh, ql = _cody_mid_den(a)
+    inv = 1.0 / qh
+    r = ph * inv
+    rq = r * qh
+    res = ((ph - rq) - fma(r, qh, -rq)) + (pl - r * ql)
+    return r + res * inv
+
+
+@njit(**_JIT)
 def _normcdf_tail_ratio(a):
-    """Phi(-a) e^(a**2/2) for a = |x| > NORMCDF_CENTRAL_MAX (Cody's two tail ranges,
-    both evaluated, then a select)."""
-    mid = _cody_mid_num(a) / _cody_mid_den(a)
+    """(t, d): Phi(-a) e^(a**2/2) = t / d for a = |x| > NORMCDF_CENTRAL_MAX (Cody's two
+    tail ranges, both evaluated, then a select; d = a in the far range, so that
+    x Phi(x) needs no division there)."""
+    mid = _mid_ratio(a)
     al = a if a < C.NORMCDF_FAR_ARG_MAX else C.NORMCDF_FAR_ARG_MAX
     z = 1.0 / (al * al)
-    far = (C.INV_SQRT_2PI - z * _cody_far_num(z) / _cody_far_den(z)) / a
-    return mid if a <= C.NORMCDF_FAR_MIN else far
+    far = C.INV_SQRT_2PI - z * _cody_far_num(z) / _cody_far_den(z)
+    return (mid, 1.0) if a <= C.NORMCDF_FAR_MIN else (far, a)
 
 
 @njit(**_JIT)
 def ndtr_f64(x):
     """Phi(x) by W. J. Cody's rational approximations (see fastact._constants), the
     tails as e^(-x**2/2) R(|x|) with x**2 split exactly."""
-    a = math.fabs(x)
-    lower = _normcdf_tail_ratio(a) * exp_neg_half_square_f64(x)
-    y = lower if x < 0.0 else 1.0 - lower
-    y = _normcdf_central(x) if a <= C.NORMCDF_CENTRAL_MAX else y
-    return x if x != x else y
+    return ndtr_mul_f64(x, 1.0)
 
 
 @njit(**_JIT)
 def ndtr_mul_f64(x, m):
     """m * Phi(x), with m applied before the tiny exp factor (no early subnormal
-    rounding in gelu's lower tail, where x Phi(x) is normal but Phi(x) is not)."""
+    rounding in gelu's lower tail, where x Phi(x) is normal but Phi(x) is not);
+    exact m / |x| = -1 for m = x in the far range."""
     a = math.fabs(x)
-    ratio = _normcdf_tail_ratio(a)
-    e = exp_neg_half_square_f64(x)
-    y = (m * ratio) * e if x < 0.0 else m * (1.0 - ratio * e)
+    t, d = _normcdf_tail_ratio(a)
+    k = (m if x < 0.0 else 1.0) / d  # one division; m / |x| = -1 exactly for m = x
+    e = exp_neg_half_square_mul_f64(x, k * t)
+    y = e if x < 0.0 else m * (1.0 - e)
     y = m * _normcdf_central(x) if a <= C.NORMCDF_CENTRAL_MAX else y
+    return x if x != x else y
+
+
+@njit(**_JIT)
+def gelu_derivative_f64(x):
+    """Phi(x) + x phi(x) from one exponential: e^(-x**2/2) (Phi(x) e^(x**2/2) + x/sqrt(2 pi))
+    for x < -NORMCDF_CENTRAL_MAX, rounded once where it is subnormal."""
+    a = math.fabs(x)
+    t, d = _normcdf_tail_ratio(a)
+    xc = x * C.INV_SQRT_2PI
+    tail = t / d
+    mult = tail + xc if x < 0.0 else xc - tail
+    g = exp_neg_half_square_mul_f64(x, xc if a <= C.NORMCDF_CENTRAL_MAX else mult)
+    y = g if x < 0.0 else 1.0 + g
+    y = _normcdf_central(x) + g if a <= C.NORMCDF_CENTRAL_MAX else y
     return x if x != x else y
 
 
@@ -456,6 +518,7 @@ def ndtr_lp(x):
     lower = 0.5 * t * exp_lp(_normcdf_nr(t) - 0.5 * (a * a))
     y = lower if x < 0.0 else 1.0 - lower
     return x if x != x else y
+
 
 
 vndtr = _by_precision(ndtr_f64, ndtr_lp, "vndtr")

@@ -33,6 +33,8 @@ class _AfterImport(importlib.abc.MetaPathFinder):
             exec_module(module)
             for callback in _pending.pop(name, ()):
                 callback(module)
+            if not _pending and _finder in sys.meta_path:  # nothing left to watch
+                sys.meta_path.remove(_finder)
 
         spec.loader.exec_module = exec_then_notify
         return spec

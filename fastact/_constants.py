@@ -88,6 +88,9 @@ EXP_ARG_MIN_LP = -110.0  # ... and 0 below (float32 underflow)
 TANH_ARG_MAX_LP = 12.0  # tanh(12) rounds to 1 in float32
 EXP_MUL_ARG_MIN = -1500.0  # m e^x, m applied before 2^n: non-zero down to ~-1400 for m ~ 1e308
 EXP_MUL_ARG_MIN_F32 = _F32(-200.0)  # FLT_MAX e^-200 rounds to 0
+# |x| clamp of x e^-|x| in float32 (silu', swish'): 150 e^-150 rounds to 0, and
+# 2^floor(n/2) of e^-150 is still normal (two scale factors suffice)
+EXP_MUL_NEAR_ARG_MAX_F32 = _F32(150.0)
 EXPM1_AS_EXP_MIN_F32 = _F32(20.0)  # above, expm1(x) = e^x in float32 (e^-20 < 2**-28)
 TINY = 2.0 ** -54  # below, expm1(x) = log1p(x) = tanh(x) = x in float64
 TINY_F32 = _F32(2.0 ** -24)  # below, expm1(x) rounds to x in float32

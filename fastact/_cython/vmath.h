@@ -86,7 +86,7 @@ FA_INLINE double fa_exp_lp_f64(double x) {
     xc = xc > FA_EXP_ARG_MAX ? FA_EXP_ARG_MAX : xc;
     double k, scale;
     int64_t ki;
-    double r = fa__exp_reduce_f64(xc, 0.0, &k, &ki);
+    double r = fa__exp_reduce_f64(xc, &k, &ki);
     double p = r + (r * r) * fa__horner_f64(fa__expm1_taylor_lp_f64,
                                             FA_N_TERMS(fa__expm1_taylor_lp_f64), r);
     double m = fa__scale_split_f64(p, ki, &scale);

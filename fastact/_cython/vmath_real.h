@@ -71,14 +71,25 @@ FA_INLINE FA_T FA_S(fa__expm1_poly)(FA_T r) {
 /* 2^k for an integer k of the normal exponent range, from the bits */
 FA_INLINE FA_T FA_S(fa__pow2i)(FA_I k) { return FA_S(fa_from_bits)((FA_U)(k + FA_K(EXP_BIAS)) << FA_K(MANT_BITS)); }
 
-/* The exp range reduction, the one place it is written: for a clamped x (and lo
- * a small correction, 0 if none), k = round(x / ln2) (as a float and, *ki, as an
- * integer) and the returned r = ((x - k ln2_hi) + lo) - k ln2_lo, |r| <= ~ln2/2. */
-FA_INLINE FA_T FA_S(fa__exp_reduce)(FA_T x, FA_T lo, FA_T *k, FA_I *ki) {
+/* The exp range reduction, the one place it is written: for a clamped x,
+ * k = round(x / ln2) (as a float and, *ki, as an integer); returns x - k ln2_hi
+ * (exact), from which r = ((x - k ln2_hi) + lo) - k ln2_lo, |r| <= ~ln2/2. */
+FA_INLINE FA_T FA_S(fa__exp_reduce_hi)(FA_T x, FA_T *k, FA_I *ki) {
     FA_T t = x * FA_K(LOG2E) + FA_K(ROUND_SHIFT);
     *k = t - FA_K(ROUND_SHIFT);
     *ki = (FA_I)(FA_S(fa_bits)(t) - FA_S(fa_bits)(FA_K(ROUND_SHIFT)));
-    return ((x - *k * FA_K(LN2_HI)) + lo) - *k * FA_K(LN2_LO);
+    return x - *k * FA_K(LN2_HI);
+}
+
+/* r for a correction lo (fa_exp_split_dd) */
+FA_INLINE FA_T FA_S(fa__exp_reduce_dd)(FA_T x, FA_T lo, FA_T *k, FA_I *ki) {
+    return (FA_S(fa__exp_reduce_hi)(x, k, ki) + lo) - *k * FA_K(LN2_LO);
+}
+
+/* r without a correction: the bits of lo = 0 (they differ only in the sign of a
+ * zero r, which e^r - 1 = r + r^2 Q(r) maps to +0), one addition fewer */
+FA_INLINE FA_T FA_S(fa__exp_reduce)(FA_T x, FA_T *k, FA_I *ki) {
+    return FA_S(fa__exp_reduce_hi)(x, k, ki) - *k * FA_K(LN2_LO);
 }
 
 /* 2^k (1 + p) = m * (*scale), 2^k split in two normal factors so that a product
@@ -97,7 +108,7 @@ FA_INLINE FA_T FA_S(fa_exp_split_dd)(FA_T hi, FA_T lo, FA_T *scale) {
     xc = xc > FA_K(EXP_ARG_MAX) ? FA_K(EXP_ARG_MAX) : xc;
     FA_T k;
     FA_I ki;
-    FA_T r = FA_S(fa__exp_reduce)(xc, lo, &k, &ki);
+    FA_T r = FA_S(fa__exp_reduce_dd)(xc, lo, &k, &ki);
     FA_T m = FA_S(fa__scale_split)(FA_S(fa__expm1_poly)(r), ki, scale);
     return hi < FA_K(EXP_ARG_MIN) ? (FA_T)0 : m;
 }
@@ -118,7 +129,7 @@ FA_INLINE FA_T FA_S(fa_exp_split_sum)(FA_T hi, FA_T lo, FA_T *scale) {
     sc = sc > FA_K(EXP_ARG_MAX) ? FA_K(EXP_ARG_MAX) : sc;
     FA_T k;
     FA_I ki;
-    FA_S(fa__exp_reduce)(sc, (FA_T)0, &k, &ki);
+    FA_S(fa__exp_reduce_hi)(sc, &k, &ki);
     FA_T hc = hi - (s - sc);          /* keeps hc + lo = sc where s was clamped */
     FA_T r = ((hc - k * FA_K(LN2_HI)) + lo) - k * FA_K(LN2_LO);
     FA_T m = FA_S(fa__scale_split)(FA_S(fa__expm1_poly)(r), ki, scale);
@@ -130,7 +141,7 @@ FA_INLINE FA_T FA_S(fa_expm1)(FA_T x) {
     xc = xc > FA_K(EXPM1_ARG_MAX) ? FA_K(EXPM1_ARG_MAX) : xc;
     FA_T k;
     FA_I ki;
-    FA_T r = FA_S(fa__exp_reduce)(xc, (FA_T)0, &k, &ki);
+    FA_T r = FA_S(fa__exp_reduce)(xc, &k, &ki);
     FA_T p = FA_S(fa__expm1_poly)(r);
     /* 2^k (1 + p) - 1 = 2 (s p + (s - 1/2)), s = 2^(k-1): no overflow before the end */
     FA_T s = FA_S(fa__pow2i)(ki - 1);

@@ -32,6 +32,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from .._constants import (
+    EXP_MUL_NEAR_ARG_MAX_F32,
     GELU_TANH_ARG_MAX,
     GELU_TANH_C,
     GELU_TANH_K,
@@ -45,7 +46,7 @@ from ._vmath import (
     by_float32,
     F32_1,
     exp_f32n,
-    exp_mul_f32n,
+    exp_mul_near_f32n,
     exp_mul_f64,
     exp_neg_abs_dd_f32n,
     expm1_f32n,
@@ -382,9 +383,16 @@ def _silu_derivative_f64(x, a, b):
 
 
 @njit(**_JIT)
+def _clamp_near_f32(v):
+    """v clamped to +-EXP_MUL_NEAR_ARG_MAX_F32 (v e^-|v| and e^-|v| are 0 in float32
+    beyond, so silu'(v) keeps its value; +-inf and huge v give no inf * 0)."""
+    return min(max(v, -EXP_MUL_NEAR_ARG_MAX_F32), EXP_MUL_NEAR_ARG_MAX_F32)
+
+
+@njit(**_JIT)
 def _silu_derivative_f32(x, a, b):
-    xc = x if abs(x) < T(1e4, x) else T(math.copysign(1e4, x), x)
-    ve, e = exp_mul_f32n(-abs(xc), xc)
+    xc = _clamp_near_f32(x)
+    ve, e = exp_mul_near_f32n(-abs(xc), xc)
     return at_inf(x, _silu_derivative_parts(x, ve, e), T(0.0, x), T(1.0, x))
 
 
@@ -446,10 +454,9 @@ def swish_derivative_at(x, a):  # pragma: no cover - only ever compiled
 def _swish_derivative_at_f32(x, a):
     """silu'(v), v = beta x = hi + lo in float32: e^lo = 1 + lo applied to e and v e."""
     v, lo = beta_x(x, a)
-    big = T(1e4, x)
-    vc = v if abs(v) < big else (big if v > 0 else -big)  # sn = 0 there; avoids inf * 0
+    vc = _clamp_near_f32(v)
     c = (T(1.0, x) - lo) if v >= 0 else (T(1.0, x) + lo)
-    ve, e = exp_mul_f32n(-abs(vc), vc * c)
+    ve, e = exp_mul_near_f32n(-abs(vc), vc * c)
     return _silu_derivative_parts(v, ve, e * c)
 
 

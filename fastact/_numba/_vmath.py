@@ -18,7 +18,7 @@ Naming (stable; other modules import these):
     "float32 precision" (relative error < 1e-9 plus float64 rounding) with
     shorter polynomials: the building blocks of float32 kernels, which compute
     in float64 internally and round once at the end.
-``exp_f32n, exp_mul_f32n, log1p_unit_f32n, sigmoid_f32n, sigmoid_pair_f32n,
+``exp_f32n, exp_mul_f32n, exp_mul_near_f32n, log1p_unit_f32n, sigmoid_f32n, sigmoid_pair_f32n,
 mul_sigmoid_f32n, sigmoid_pair_dd_f32n`` (float32 -> float32)
     computed natively in float32 (16 AVX-512 lanes instead of 8): Cephes'
     degree-5 expf and degree-8 logf minimax polynomials, 2^n built from int32
@@ -604,6 +604,19 @@ def exp_mul_f32n(x, m):
     y = p * s1 * s1 * s1 * s4
     my = (m * s1) * p * s1 * s1 * s4
     return (x, x) if x != x else (my, y)
+
+
+@njit(**_JIT)
+def exp_mul_near_f32n(x, m):
+    """(m exp(x), exp(x)) in float32 for -EXP_MUL_NEAR_ARG_MAX_F32 <= x <= 0, |m| <=
+    EXP_MUL_NEAR_ARG_MAX_F32: exp_mul_f32n with two scale factors 2^floor(n/2)
+    2^(n - floor(n/2)), both normal there; m exp(x) rounded once where it is subnormal."""
+    nf, pm1 = _expm1_reduced_f32n(x, -C.EXP_MUL_NEAR_ARG_MAX_F32, F32_0)
+    p = F32_1 + pm1
+    n1 = (nf * F32_HALF - F32_HALF_FLOOR + F32_SHIFTER) - F32_SHIFTER
+    s1 = pow2_f32(n1)
+    s2 = pow2_f32(nf - n1)
+    return ((m * p) * s1) * s2, (p * s1) * s2
 
 
 @njit(**_JIT)

@@ -155,3 +155,11 @@ KINK_DERIVATIVES = [
 def test_derivative_at_kinks_is_pytorchs(name, x, want, dtype, backend):
     got = fastact.derivative(name, np.array([x, x], dtype), backend=backend)
     assert got.tolist() == [want, want], f"{name}'({x}) [{backend}] {dtype}: {got}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gelu_keeps_the_sign_of_zeros_and_tiny_negatives(dtype, backend):
+    tiny = np.finfo(dtype).smallest_subnormal
+    x = np.array([-0.0, 0.0, -tiny, tiny, -1e-30], dtype)
+    got = fastact.gelu(x, backend=backend)
+    assert np.signbit(got).tolist() == [True, False, True, False, True], f"{backend}: {got}"

@@ -229,12 +229,12 @@ FA_INLINE float fa__gelu_parts_f32(float x, float *xr, float *p, float *lo) {
 }
 
 /* gelu(x) = x Phi(x) in float arithmetic: x Phi(-|x|) = x R e^(-x^2/2), rounded once where
- * it is subnormal; x - (-x) Phi(-x) for x >= 0; -inf gives -0, +inf gives +inf */
+ * it is subnormal; x - x Phi(-x) for x > 0; +-0 kept, -inf gives -0, +inf gives +inf */
 FA_INLINE float fa_gelu_f32(float x) {
     float xr, p, lo;
     fa__gelu_parts_f32(x, &xr, &p, &lo);
     float t = fa__mul_exp_neg_half_f32(xr, p, lo);
-    float g = x < 0.0f ? t : x - t;
+    float g = x > 0.0f ? x - t : fa_copysign_f32(t, x);   /* t <= 0: the sign only fixes a zero */
     g = x == __builtin_inff() ? x : g;
     return x == -__builtin_inff() ? -0.0f : g;
 }

@@ -686,10 +686,10 @@ def _exp_neg_half_mul_f32n(p, lo, m):
 @njit(**_JIT)
 def gelu_f32n(x):
     """x Phi(x) in float32 (finite x): x Phi(-|x|) = x R e^(-x^2/2), rounded once where
-    subnormal; x - (-x) Phi(-x) for x >= 0."""
+    subnormal; x - x Phi(-x) for x > 0."""
     p, lo, xr, _ = _normcdf_parts_f32n(x)
     t = _exp_neg_half_mul_f32n(p, lo, xr)
-    return t if x < F32_0 else x - t
+    return x - t if x > F32_0 else t  # t = +-0 with the sign of x at x = +-0
 
 
 @njit(**_JIT)

@@ -137,12 +137,12 @@ NORMCDF_CODY_FAR_DEN = (1.0, 1.28426009614491121, 0.468238212480865118, 0.065988
 # (plain Horner: ~2.5 eps, which took gelu in [-5.7, -3] over 4 ULP)
 NORMCDF_MID_DD_STEPS = 5
 NORMCDF_FAR_ARG_MAX = 1e150  # |x| clamp of z = 1/x^2 (the far term is 0 beyond)
-# Phi for float32 results: erfc(z) = t exp(-z^2 + P(t)), t = 1/(1 + z/2), z = |x|/sqrt(2)
-# (the Chebyshev fit of Numerical Recipes, erfcc: relative error < 1.2e-7), P highest
-# first; NORMCDF_NR_SHIFTED_F32 (in _coefficients) is the same P re-expanded around
-# t = 1/2 for float arithmetic.
-NORMCDF_NR = (0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806,
-              0.09678418, 0.37409196, 1.00002368, -1.26551223)
+# Phi for float32 results, in float arithmetic (gelu and its derivative):
+# Phi(-y) = e^(-y^2/2) R(y), y = |x|, with
+# R(y) = NORMCDF_NEAR_F32(y - NORMCDF_NEAR_SHIFT_F32) for y <= NORMCDF_NEAR_MAX_F32, else
+# v NORMCDF_FAR_F32(v^2), v = 1/y (fitted by tools/fit/normcdf_f32.py, in _coefficients)
+NORMCDF_NEAR_MAX_F32 = _F32(2.0)
+NORMCDF_NEAR_SHIFT_F32 = _F32(1.0)  # y - 1 is exact for y >= 1/2
 
 # --------------------------------------------------- activation constants
 # SELU (Klambauer et al. 2017), as PyTorch uses them.

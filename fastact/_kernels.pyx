@@ -12,8 +12,9 @@ identical for any thread count.
 
 The vectorizable math (exp, expm1, log1p, tanh, sigmoid, the normal CDF) is
 C in ``_cython/vmath.h``; numeric constants come from ``fastact/_constants.py``
-(rendered by setup.py into ``fa_constants.h``).  Smooth float32 formulas are computed in float64 and
-rounded once; piecewise-linear ones in the array's own type (exact).
+(rendered by setup.py into ``fa_constants.h``).  Smooth float32 formulas are computed in float
+arithmetic where vmath.h has a float32 algorithm (exp, sigmoid, tanh, gelu, ...), else in float64
+and rounded once; piecewise-linear ones in the array's own type (exact).
 """
 cimport cython
 cimport numpy as cnp
@@ -33,7 +34,7 @@ cdef extern from "vmath.h" nogil:
     double fa_two_prod_f64(double a, double b, double *lo)
     double fa_x_normcdf_f64(double x)
     double fa_gelu_derivative_f64(double x)
-    double fa_normcdf_lp_f64(double x)
+    float fa_gelu_f32(float x)
     float fa_gelu_derivative_f32(float x)
     double fa_tanhshrink_f64(double x)
     double fa_tanhshrink_lp_f64(double x)
@@ -188,19 +189,14 @@ cdef inline real tanh_derivative_y(real y, real p0, real p1) noexcept nogil:
 
 # -------------------------------------------------- gelu (exact, erf form)
 cdef inline real gelu_forward(real x, real p0, real p1) noexcept nogil:
-    # float32: Phi to ~1e-7 relative in double (fa_normcdf_lp_f64)
-    cdef double xd = x
-    cdef double r
+    # float32: float arithmetic throughout (fa_gelu_f32)
     if real is float:
-        r = xd * fa_normcdf_lp_f64(xd)
-        if xd == -INF:
-            r = -0.0
-        return <float>r
+        return fa_gelu_f32(x)
     else:
         return fa_x_normcdf_f64(x)
 
 cdef inline real gelu_derivative(real x, real p0, real p1) noexcept nogil:
-    # Phi(x) + x phi(x); float32: float arithmetic, Phi to ~5e-7 is ample for this bar
+    # Phi(x) + x phi(x); float32: float arithmetic, the parts of fa_gelu_f32
     if real is float:
         return fa_gelu_derivative_f32(x)
     else:
@@ -313,24 +309,25 @@ cdef inline real silu_forward(real x, real p0, real p1) noexcept nogil:
         r = -0.0
     return r
 
-cdef inline real _silu_derivative_at(real u) noexcept nogil:
-    """s (1 + u (1 - s)), s = sigmoid(u), for finite u: d (1 + u e d) for u >= 0, else
-    ((m (1 + u d)) d) scale, e = exp(-|u|) = m scale, d = 1/(1 + e): rounded once
-    where the result is subnormal (silu'(-714) is normal although e is not)."""
+cdef inline real _silu_derivative_at(real u, real ulo) noexcept nogil:
+    """s (1 + u (1 - s)), s = sigmoid(u + ulo), for finite u (ulo: a tiny correction carried
+    into the exponential): d (1 + u e d) for u >= 0, else ((m (1 + u d)) d) scale,
+    e = exp(-|u + ulo|) = m scale, d = 1/(1 + e): rounded once where the result is
+    subnormal (silu'(-714) is normal although e is not)."""
     cdef real one = 1
-    cdef real zero = 0
     cdef real scale, m
+    cdef real elo = -ulo if u >= 0 else ulo
     if real is float:
-        m = fa_exp_split_dd_f32(-_abs(u), zero, &scale)
+        m = fa_exp_split_dd_f32(-_abs(u), elo, &scale)
     else:
-        m = fa_exp_split_dd_f64(-_abs(u), zero, &scale)
+        m = fa_exp_split_dd_f64(-_abs(u), elo, &scale)
     cdef real e = m * scale
     cdef real d = one / (one + e)
     return d * (one + u * (e * d)) if u >= 0 else ((m * (one + u * d)) * d) * scale
 
 cdef inline real silu_derivative(real x, real p0, real p1) noexcept nogil:
     # s (1 + x (1 - s))
-    cdef real r = _silu_derivative_at(x)
+    cdef real r = _silu_derivative_at(x, 0)
     if x == INF:
         r = 1
     if x == -INF:
@@ -354,8 +351,11 @@ cdef inline real swish_forward(real x, real p0, real p1) noexcept nogil:
     return r
 
 cdef inline real swish_derivative(real x, real p0, real p1) noexcept nogil:
-    # s + b x s (1 - s),  s = sigmoid(b x)
-    cdef real r = _silu_derivative_at(_clamp_arg_r(p0 * x))   # s (1 - s) = 0 beyond
+    # s + b x s (1 - s),  s = sigmoid(b x); b x = u + lo exactly, lo carried into e^-|u|
+    cdef real lo
+    cdef real u = _two_prod(p0, x, &lo)
+    cdef real uc = _clamp_arg_r(u)   # s (1 - s) = 0 beyond
+    cdef real r = _silu_derivative_at(uc, lo if uc == u else 0)
     # the limits at x = +-inf: s(+-inf * b), i.e. 1, 1/2 or 0 by the sign of b
     cdef real lim_pos = (<real>0.5) + (<real>0.5) * ((p0 > 0) - (p0 < 0))
     if x == INF:

@@ -96,6 +96,8 @@ def _accuracy_grid_part(lo, hi):
     return x[(x >= lo) & (x <= hi)]
 
 
+SWISH_BETA_F32 = float(np.float32(1.7))
+
 # Tails where fastact once broke its accuracy, held to an error bar in ULP of the exact
 # value where it is normal (else an absolute error < the smallest normal), for the
 # derivative as well: (name, kwargs, dtype, mode, x, ulps)
@@ -111,6 +113,12 @@ TAIL_CASES = [
       for name, kw in [("softplus", {}), ("swish", {"beta": 1.0}), ("silu", {})]],
     *[(name, kw, "float32", "derivative", np.linspace(-104.0, -80.0, 97), 4)
       for name, kw in [("softplus", {}), ("swish", {"beta": 1.0}), ("silu", {})]],
+    # float32 gelu in float arithmetic: the lower tail down to underflow, both pieces of R
+    ("gelu", {}, "float32", "forward", np.linspace(-14.0, -0.25, 551), 4),
+    ("gelu", {}, "float32", "derivative", np.linspace(-14.0, -1.5, 501), 4),
+    # swish with a beta inexact in float32: beta x carried with its rounding error
+    *[("swish", {"beta": SWISH_BETA_F32}, "float32", mode,
+       np.append(np.linspace(-60.0, -3.0, 229), -22.6), 4) for mode in ("forward", "derivative")],
 ]
 
 
@@ -147,3 +155,11 @@ KINK_DERIVATIVES = [
 def test_derivative_at_kinks_is_pytorchs(name, x, want, dtype, backend):
     got = fastact.derivative(name, np.array([x, x], dtype), backend=backend)
     assert got.tolist() == [want, want], f"{name}'({x}) [{backend}] {dtype}: {got}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gelu_keeps_the_sign_of_zeros_and_tiny_negatives(dtype, backend):
+    tiny = np.finfo(dtype).smallest_subnormal
+    x = np.array([-0.0, 0.0, -tiny, tiny, -1e-30], dtype)
+    got = fastact.gelu(x, backend=backend)
+    assert np.signbit(got).tolist() == [True, False, True, False, True], f"{backend}: {got}"

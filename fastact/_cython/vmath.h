@@ -20,9 +20,9 @@
  *   fa_exp_lp_f64(x)           e^x to ~2e-10 relative (for float32 results)
  *   fa_x_normcdf_f64(x)        x Phi(x) (gelu; Phi: Cody), <= 3 ULP, one rounding near underflow
  *   fa_gelu_derivative_f64(x)  Phi(x) + x phi(x), one rounding near underflow
- *   fa_normcdf_lp_f64(x)       Phi(x) to ~1e-7 relative (Numerical Recipes' fit),
- *                              for float32 results
- *   fa_gelu_derivative_f32(x)  Phi(x) + x phi(x) in float arithmetic
+ * In float only (Phi(-|x|) = e^(-x^2/2) R(|x|), R fitted: tools/fit/normcdf_f32.py):
+ *   fa_gelu_f32(x)             x Phi(x), <= 4 ULP (measured max: docs/tuning.md)
+ *   fa_gelu_derivative_f32(x)  Phi(x) + x phi(x), from the same parts
  *   fa_tanhshrink_f64(x), fa_tanhshrink_lp_f64(x)  x - tanh(x), no cancellation
  * Phi and tanhshrink are the algorithms of the Numba backend (fastact/_numba/_vmath.py)
  * too; the tanhshrink series is fitted by tools/fit/chebyshev.py.
@@ -94,16 +94,16 @@ FA_INLINE double fa_exp_lp_f64(double x) {
 }
 
 /* ------------------------------------------------- normal distribution */
-/* Phi: W. J. Cody's rational approximations (float64), the Numerical Recipes fit
- * (float32 results); the coefficients and ranges are in fastact/_constants.py. */
+/* Phi: W. J. Cody's rational approximations (float64); float32: e^(-y^2/2) R(y) with R two
+ * fitted float polynomials; the coefficients and ranges are in fastact/_constants.py. */
 static const double fa__cody_central_num[] = FA_NORMCDF_CODY_CENTRAL_NUM;
 static const double fa__cody_central_den[] = FA_NORMCDF_CODY_CENTRAL_DEN;
 static const double fa__cody_mid_num[] = FA_NORMCDF_CODY_MID_NUM;
 static const double fa__cody_mid_den[] = FA_NORMCDF_CODY_MID_DEN;
 static const double fa__cody_far_num[] = FA_NORMCDF_CODY_FAR_NUM;
 static const double fa__cody_far_den[] = FA_NORMCDF_CODY_FAR_DEN;
-static const double fa__normcdf_nr[] = FA_NORMCDF_NR;
-static const float fa__normcdf_nr_shifted_f32[] = FA_NORMCDF_NR_SHIFTED_F32;
+static const float fa__normcdf_near_f32[] = FA_NORMCDF_NEAR_F32;
+static const float fa__normcdf_far_f32[] = FA_NORMCDF_FAR_F32;
 
 /* the value of a coefficient table at s (Horner, highest first) */
 #define FA_POLY(c, s) fa__horner_f64(c, FA_N_TERMS(c), s)
@@ -190,43 +190,64 @@ FA_INLINE double fa_gelu_derivative_f64(double x) {
     return x == -__builtin_inf() ? 0.0 : r;
 }
 
-/* Phi(x) to ~1e-7 relative (for float32 results), in double: the NR fit */
-FA_INLINE double fa_normcdf_lp_f64(double x) {
-    double y = fa_abs_f64(x);
-    double yc = y > FA_NORMCDF_ARG_MAX ? FA_NORMCDF_ARG_MAX : y;
-    double t = 1.0 / (1.0 + 0.5 * (yc * FA_INV_SQRT2));
-    double q = FA_POLY(fa__normcdf_nr, t);
-    double lower = 0.5 * t * fa_exp_lp_f64(q - 0.5 * (yc * yc));   /* Phi(-|x|) */
-    double phi = x > 0.0 ? 1.0 - lower : lower;
-    return x != x ? x : phi;
+/* m e^(-(p + lo)/2) in float for 0 <= p <= 400, |lo| <= ulp(p): -lo/2 joins the reduced
+ * argument r, and with e^(-p/2) = 2^k1 2^k2 (1 + expm1(r)) the result is
+ * ((m 2^k1) + (m 2^k1) expm1(r)) 2^k2, rounded once where it is subnormal */
+FA_INLINE float fa__mul_exp_neg_half_f32(float m, float p, float lo) {
+    float h = -0.5f * p;
+    float hc = h < FA_EXP_ARG_MIN_F32 ? FA_EXP_ARG_MIN_F32 : h;
+    float k, scale;
+    int32_t ki;
+    float r = fa__exp_reduce_f32(hc, -0.5f * lo, &k, &ki);
+    float e = fa__expm1_poly_f32(r);
+    float ms = m * fa__scale_split_f32(0.0f, ki, &scale);   /* m 2^k1: exact */
+    float t = (ms + ms * e) * scale;
+    return h < FA_EXP_ARG_MIN_F32 ? 0.0f * m : t;
 }
 
-/* Phi(-y) = m * (*scale) for y >= 0 in float arithmetic: the NR fit with P
- * re-expanded around t = 1/2 (rounds ~5x less in float), y^2/2 carried exactly as a
- * float pair; ~5e-7 relative: enough for the gelu derivative's bar, not for a
- * 4 ULP forward (which uses fa_normcdf_lp_f64) */
-FA_INLINE float fa__normcdf_lower_split_f32(float y, float *scale) {
-    float yc = y > FA_NORMCDF_ARG_MAX_F32 ? FA_NORMCDF_ARG_MAX_F32 : y;
-    float t = 1.0f / (1.0f + 0.5f * (yc * (float)FA_INV_SQRT2));
-    float q = fa__horner_f32(fa__normcdf_nr_shifted_f32, FA_N_TERMS(fa__normcdf_nr_shifted_f32),
-                             t - 0.5f);
-    float x2l;
-    float x2 = fa_two_prod_f32(yc, yc, &x2l);
-    float m = fa_exp_split_sum_f32(-0.5f * x2, q - 0.5f * x2l, scale);
-    return (0.5f * t) * m;
-}
-
-/* Phi(x) + x phi(x) in float (the gelu derivative; +-inf give 1, 0) */
-FA_INLINE float fa_gelu_derivative_f32(float x) {
-    float scale;
+/* The float32 gelu parts for x finite or infinite, y = |x| clamped to NORMCDF_ARG_MAX_F32,
+ * R(y) = Phi(-y) e^(y^2/2): *xr = x R(y), returns y/sqrt(2 pi) - R(y); y^2 = *p + *lo
+ * exactly.  R: the near polynomial in y - 1 (last Horner step compensated) or v F(v^2),
+ * v = 1/y, both evaluated, then a select; in the far range x R = -+F(v^2) exactly (x v = -+1). */
+FA_INLINE float fa__gelu_parts_f32(float x, float *xr, float *p, float *lo) {
+    const int n_near = FA_N_TERMS(fa__normcdf_near_f32);
     float y = fa_abs_f32(x);
-    float lower = fa__normcdf_lower_split_f32(y, &scale) * scale;
-    float phi = x > 0.0f ? 1.0f - lower : lower;
-    float yc = y > FA_NORMCDF_ARG_MAX_F32 ? FA_NORMCDF_ARG_MAX_F32 : y;
-    float e = fa_exp_f32(-0.5f * (yc * yc));
-    float r = phi + x * (e * (float)FA_INV_SQRT_2PI);
-    r = x == __builtin_inff() ? 1.0f : r;
-    return x == -__builtin_inff() ? 0.0f : r;
+    y = y > FA_NORMCDF_ARG_MAX_F32 ? FA_NORMCDF_ARG_MAX_F32 : y;
+    float s = y - FA_NORMCDF_NEAR_SHIFT_F32;
+    float ql, c0 = fa__normcdf_near_f32[n_near - 1];
+    float qh = fa_two_prod_f32(fa__horner_f32(fa__normcdf_near_f32, n_near - 1, s), s, &ql);
+    float near = qh + c0;                       /* near + near_lo = qh + ql + c0 */
+    float bb = near - qh;
+    float near_lo = ((qh - (near - bb)) + (c0 - bb)) + ql;
+    int is_near = y <= FA_NORMCDF_NEAR_MAX_F32;
+    float v = 1.0f / (is_near ? FA_NORMCDF_NEAR_MAX_F32 : y);
+    float q = fa__horner_f32(fa__normcdf_far_f32, FA_N_TERMS(fa__normcdf_far_f32), v * v);
+    float xs = x < 0.0f ? -1.0f : 1.0f;
+    *xr = is_near ? x * near + x * near_lo : xs * q;
+    *p = fa_two_prod_f32(y, y, lo);
+    return y * (float)FA_INV_SQRT_2PI - (is_near ? near : v * q);
+}
+
+/* gelu(x) = x Phi(x) in float arithmetic: x Phi(-|x|) = x R e^(-x^2/2), rounded once where
+ * it is subnormal; x - x Phi(-x) for x > 0; +-0 kept, -inf gives -0, +inf gives +inf */
+FA_INLINE float fa_gelu_f32(float x) {
+    float xr, p, lo;
+    fa__gelu_parts_f32(x, &xr, &p, &lo);
+    float t = fa__mul_exp_neg_half_f32(xr, p, lo);
+    float g = x > 0.0f ? x - t : fa_copysign_f32(t, x);   /* t <= 0: the sign only fixes a zero */
+    g = x == __builtin_inff() ? x : g;
+    return x == -__builtin_inff() ? -0.0f : g;
+}
+
+/* gelu'(x) = Phi(x) + x phi(x) in float arithmetic: with a = (y/sqrt(2 pi) - R(y)) e^(-y^2/2),
+ * y = |x|, -a for x < 0 (rounded once where subnormal), 1 + a above; +-inf give 1, 0 */
+FA_INLINE float fa_gelu_derivative_f32(float x) {
+    float xr, p, lo;
+    float c = fa__gelu_parts_f32(x, &xr, &p, &lo);
+    float a = fa__mul_exp_neg_half_f32(c, p, lo);
+    float d = x < 0.0f ? -a : 1.0f + a;
+    d = x == __builtin_inff() ? 1.0f : d;
+    return x == -__builtin_inff() ? 0.0f : d;
 }
 
 /* ----------------------------------------------------------- tanhshrink */

@@ -36,7 +36,6 @@ from .._constants import (
     GELU_TANH_ARG_MAX,
     GELU_TANH_C,
     GELU_TANH_K,
-    INV_SQRT_2PI,
     MISH_ARG_MAX,
     SELU_ALPHA,
     SELU_SCALE,
@@ -53,6 +52,9 @@ from ._vmath import (
     log1p_unit_f32n,
     sigmoid_pair_dd_f32n,
     gelu_derivative_f64,
+    gelu_derivative_f32n,
+    gelu_f32n,
+    ndtr_mul_f64,
     fma,
     mul_sigmoid_f32n,
     sigmoid_f32n,
@@ -61,8 +63,6 @@ from ._vmath import (
     vexp_mul,
     vexpm1,
     vlog1p,
-    vndtr,
-    vndtr_mul,
     vtanh,
     vtanhshrink,
 )
@@ -291,10 +291,18 @@ def tanh__derivative_y(y, a, b):
 
 # ---------------------------------------------------------------------- gelu
 @njit(**_JIT)
-def gelu__forward(x, a, b):
-    """gelu(x) = x Phi(x)"""
+def _gelu_forward_f64(x, a, b):
     z = W(x)
-    return at_inf(z, vndtr_mul(z, z, x), -0.0, INF)
+    return at_inf(z, ndtr_mul_f64(z, z), -0.0, INF)
+
+
+@njit(**_JIT)
+def _gelu_forward_f32(x, a, b):
+    return at_inf(x, gelu_f32n(x), T(-0.0, x), T(INF, x))
+
+
+gelu__forward = by_dtype(_gelu_forward_f64, _gelu_forward_f32, "gelu__forward",
+                         "gelu(x) = x Phi(x)")
 
 
 @njit(**_JIT)
@@ -304,9 +312,7 @@ def _gelu_derivative_f64(x, a, b):
 
 @njit(**_JIT)
 def _gelu_derivative_f32(x, a, b):
-    z = W(x)
-    r = vndtr(z, x) + z * (INV_SQRT_2PI * vexp(-0.5 * (z * z), x))
-    return at_inf(z, r, 0.0, 1.0)
+    return at_inf(x, gelu_derivative_f32n(x), T(0.0, x), T(1.0, x))
 
 
 gelu__derivative = by_dtype(

@@ -14,7 +14,7 @@ Naming (stable; other modules import these):
 ``exp_f64, expm1_f64, log1p_f64, ndtr_f64`` (float64 -> float64)
     full float64 accuracy (<= ~2 ULP) over the whole range; NaN -> NaN,
     +-inf -> the limits, subnormal results handled.
-``exp_lp, expm1_lp, log1p_lp, ndtr_lp`` (float64 -> float64)
+``exp_lp, expm1_lp, log1p_lp`` (float64 -> float64)
     "float32 precision" (relative error < 1e-9 plus float64 rounding) with
     shorter polynomials: the building blocks of float32 kernels, which compute
     in float64 internally and round once at the end.
@@ -25,7 +25,10 @@ mul_sigmoid_f32n, sigmoid_pair_dd_f32n`` (float32 -> float32)
     exponent bits (``pow2_f32``) and applied as several factors so that a
     subnormal result is rounded once.  exp_f32n <= 1 ulp, log1p_unit_f32n
     (0 <= e <= 1) <= 0.9 ulp.
-``vexp(z, like), vexpm1, vlog1p, vtanh, vndtr, vtanhshrink``
+``gelu_f32n, gelu_derivative_f32n`` (float32 -> float32)
+    x Phi(x) and Phi(x) + x phi(x) natively in float32: Phi(-|x|) = e^(-x**2/2) R(|x|),
+    R two polynomials fitted by tools/fit/normcdf_f32.py (the Cython backend's too).
+``vexp(z, like), vexpm1, vlog1p, vtanh, vtanhshrink``
     float64 ``z``; the float32-precision version when ``like`` is a float32
     value, else the full one (resolved at compile time): one scalar formula
     serves both dtypes.
@@ -42,8 +45,7 @@ log m = 2 atanh(s), s = (m - 1) / (m + 1), odd series in s (|s| <= 0.1716).
 tanh(x) = sign(x) e / (e + 2), e = expm1(2|x|).
 ndtr (Phi, the standard normal CDF): W. J. Cody's rational approximations
 (float64), the tails as exp(-x**2/2) R(|x|) with x**2 = p + e split exactly by an
-FMA (so the lower tail down to x = -38 keeps full relative accuracy); for float32
-results the Chebyshev fit of Numerical Recipes (erfc(z) = t exp(-z**2 + P(t))).
+FMA (so the lower tail down to x = -38 keeps full relative accuracy).
 tanhshrink: x**3 g(x**2) for |x| < 1 (g a polynomial in w = x**2,
 ``TANHSHRINK_W``), (|x| - 1) + 2/(e^{2|x|} + 1) above.  Phi and tanhshrink are
 the algorithms of the Cython backend's vmath.h too.
@@ -186,7 +188,8 @@ _cody_mid_num = _horner_dd(C.NORMCDF_CODY_MID_NUM, C.NORMCDF_MID_DD_STEPS, "_cod
 _cody_mid_den = _horner_dd(C.NORMCDF_CODY_MID_DEN, C.NORMCDF_MID_DD_STEPS, "_cody_mid_den")
 _cody_far_num = _horner(C.NORMCDF_CODY_FAR_NUM, "_cody_far_num")
 _cody_far_den = _horner(C.NORMCDF_CODY_FAR_DEN, "_cody_far_den")
-_normcdf_nr = _horner(C.NORMCDF_NR, "_normcdf_nr")
+_normcdf_near_f32 = _horner(C.NORMCDF_NEAR_F32, "_normcdf_near_f32")
+_normcdf_far_f32 = _horner(C.NORMCDF_FAR_F32, "_normcdf_far_f32")
 _tanhshrink_w_f64 = _horner(C.TANHSHRINK_W, "_tanhshrink_w_f64")
 _tanhshrink_w_lp = _horner(C.TANHSHRINK_W_LP, "_tanhshrink_w_lp")
 
@@ -502,29 +505,6 @@ def gelu_derivative_f64(x):
     return x if x != x else y
 
 
-@njit(**_JIT)
-def ndtr_mul_lp(x, m):
-    """m * Phi(x) for float32 results."""
-    return m * ndtr_lp(x)
-
-
-@njit(**_JIT)
-def ndtr_lp(x):
-    """Phi(x) for float32 results (~1e-7 relative): Phi(-|x|) = erfc(z)/2 =
-    t exp(-z**2 + P(t)) / 2, t = 1/(1 + z/2), z = |x|/sqrt 2 (Numerical Recipes' fit)."""
-    a = math.fabs(x)
-    a = a if a < C.NORMCDF_ARG_MAX else C.NORMCDF_ARG_MAX
-    t = 1.0 / (1.0 + 0.5 * (a * C.INV_SQRT2))
-    lower = 0.5 * t * exp_lp(_normcdf_nr(t) - 0.5 * (a * a))
-    y = lower if x < 0.0 else 1.0 - lower
-    return x if x != x else y
-
-
-
-vndtr = _by_precision(ndtr_f64, ndtr_lp, "vndtr")
-vndtr_mul = by_float32("vndtr_mul", "z, m, like", "like", lambda z, m, like: ndtr_mul_lp(z, m),
-                       lambda z, m, like: ndtr_mul_f64(z, m),
-                       "m * Phi(z): ndtr_mul_f64, or ndtr_mul_lp for a float32 ``like``.")
 vexp_mul = by_float32("vexp_mul", "z, m, like", "like", lambda z, m, like: exp_mul_lp(z, m),
                       lambda z, m, like: exp_mul_f64(z, m),
                       "(m exp(z), exp(z)): exp_mul_f64, or exp_mul_lp for a float32 ``like``.")
@@ -682,3 +662,53 @@ def sigmoid_pair_dd_f32n(hi, lo):
     d = F32_1 / (F32_1 + e)
     ed = e * d
     return (d, ed) if hi >= F32_0 else (ed, d)
+
+
+@njit(**_JIT)
+def _normcdf_parts_f32n(x):
+    """(y, x R(y) and y/sqrt(2 pi) - R(y) (the gelu pieces), e^(-y^2/2) = (m, lo)) in float32
+    for y = |x| clamped to NORMCDF_ARG_MAX_F32, R(y) = Phi(-y) e^(y^2/2): the near polynomial
+    in y - 1 or v F(v^2), v = 1/y (both evaluated, then a select); in the far range
+    x R(y) = sign(x) F(v^2) exactly (x v = -+1); y^2 = p + lo split exactly by an FMA."""
+    y = abs(x)
+    y = y if y < C.NORMCDF_ARG_MAX_F32 else C.NORMCDF_ARG_MAX_F32
+    near_max = C.NORMCDF_NEAR_MAX_F32
+    v = F32_1 / (y if y > near_max else near_max)
+    q = _normcdf_far_f32(v * v)
+    r_near = _normcdf_near_f32(y - C.NORMCDF_NEAR_SHIFT_F32)
+    xr = x * r_near if y <= near_max else (q if x >= F32_0 else -q)
+    c = y * np.float32(C.INV_SQRT_2PI) - (r_near if y <= near_max else v * q)
+    p = y * y
+    return p, fma(y, y, -p), xr, c
+
+
+@njit(**_JIT)
+def _exp_neg_half_mul_f32n(p, lo, m):
+    """m e^(-(p + lo)/2) in float32 for 0 <= p <= 400, |lo| <= ulp(p): -lo/2 joins the
+    reduced argument r, m (1 + expm1(r)) is one FMA, 2^n is applied as four factors
+    2^q 2^q 2^q 2^(n-3q) (m e^.. normal where e^.. is not: rounded once)."""
+    nf, r = exp_reduce(_clamp(-F32_HALF * p, C.EXP_MUL_ARG_MIN_F32, F32_0))
+    r = r - F32_HALF * lo
+    pm1 = fma(_expm1_cephes_f32(r), r * r, r)
+    q = (nf * F32_HALF_FLOOR - F32_QUARTER_FLOOR + F32_SHIFTER) - F32_SHIFTER
+    s1 = pow2_f32(q)
+    ms = m * s1
+    return fma(ms, pm1, ms) * s1 * s1 * pow2_f32(nf - np.float32(3.0) * q)
+
+
+@njit(**_JIT)
+def gelu_f32n(x):
+    """x Phi(x) in float32 (finite x): x Phi(-|x|) = x R e^(-x^2/2), rounded once where
+    subnormal; x - x Phi(-x) for x > 0."""
+    p, lo, xr, _ = _normcdf_parts_f32n(x)
+    t = _exp_neg_half_mul_f32n(p, lo, xr)
+    return x - t if x > F32_0 else t  # t = +-0 with the sign of x at x = +-0
+
+
+@njit(**_JIT)
+def gelu_derivative_f32n(x):
+    """Phi(x) + x phi(x) in float32 (finite x): with a = (y/sqrt(2 pi) - R(y)) e^(-y^2/2),
+    y = |x|, -a for x < 0 (rounded once where subnormal), 1 + a above."""
+    p, lo, _, c = _normcdf_parts_f32n(x)
+    a = _exp_neg_half_mul_f32n(p, lo, c)
+    return -a if x < F32_0 else F32_1 + a

@@ -1,32 +1,79 @@
-"""The float32 Phi polynomial re-expanded around t = 1/2 (exact rational arithmetic).
+"""The float32 Phi of the gelu kernels: R(y) = Phi(-y) e^(y^2/2) in two pieces (needs mpmath).
 
-The float32 kernels' Phi uses the Chebyshev fit published in Numerical Recipes,
-erfc(z) = t exp(-z^2 + P(t)), t = 1/(1 + z/2), relative error < 1.2e-7
-(``NORMCDF_NR`` in fastact/_constants.py).  In float arithmetic the Horner sum of
-P in powers of t cancels (sum |c_k| = 6.8, ~4e-7 absolute rounding error); re-expanded
-around t = 1/2, P(t) = Q(t - 1/2) with sum |q_k| 2^-k = 1.46, the same sum rounds
-~5x less.  ``NORMCDF_NR_SHIFTED_F32`` holds Q rounded to float32, highest first.
+The kernels compute Phi(-y) = e^(-y^2/2) R(y) for y = |x| (y^2 split exactly), and
+Phi(x) = 1 - Phi(-x) for x > 0, with R a polynomial in float arithmetic:
+
+* near, 0 <= y <= NORMCDF_NEAR_MAX_F32: R(y) = N(s), s = y - 1 (exact for y >= 1/2);
+* far, y > NORMCDF_NEAR_MAX_F32: R(y) = v F(v^2), v = 1/y (R ~ 1/(y sqrt(2 pi)));
+  the fit covers y up to NORMCDF_ARG_MAX_F32, where the kernels clamp y.
+
+Each polynomial is a relative least-squares fit at Chebyshev nodes (mpmath, 40 digits),
+rounded to float32 one coefficient at a time, highest first, the lower ones refitted
+after each rounding; the generated comment gives the maximal relative error of the
+rounded polynomial on a fine grid, in float32 ULP (2^-24).
 """
-from fractions import Fraction
-from math import comb
-
+import mpmath as mp
 import numpy as np
 
-# P(t) = sum c_k t^k, k = 0..9 (Numerical Recipes, erfcc), as published (decimal)
-NR_COEFFS = ("-1.26551223", "1.00002368", "0.37409196", "0.09678418", "-0.18628806",
-             "0.27886807", "-1.13520398", "1.48851587", "-0.82215223", "0.17087277")
+NEAR_MAX = 2.0  # NORMCDF_NEAR_MAX_F32 in fastact/_constants.py
+ARG_MAX = 20.0  # NORMCDF_ARG_MAX_F32
+NEAR_DEGREE = 10
+FAR_DEGREE = 10
+N_NODES = 120
 
 
-def shifted(coeffs, s):
-    """Coefficients q of Q(u) = P(u + s), exactly (rational arithmetic), lowest first."""
-    c = [Fraction(v) for v in coeffs]
-    s = Fraction(s)
-    n = len(c)
-    return [sum(c[k] * comb(k, j) * s ** (k - j) for k in range(j, n)) for j in range(n)]
+def mills(y):
+    """R(y) = Phi(-y) e^(y^2/2)."""
+    return mp.ncdf(-y) * mp.exp(y * y / 2)
+
+
+def near(s):
+    return mills(s + 1)
+
+
+def far(z):
+    v = mp.sqrt(z)
+    return mills(1 / v) / v
+
+
+def _ls_fit(f, a, b, degree, fixed):
+    """Coefficients (highest first) minimizing the relative error at Chebyshev nodes, the
+    leading ones held at ``fixed``."""
+    nodes = [(a + b) / 2 + (b - a) / 2 * mp.cos(mp.pi * (k + mp.mpf(1) / 2) / N_NODES)
+             for k in range(N_NODES)]
+    free = degree + 1 - len(fixed)
+    A, rhs = mp.matrix(N_NODES, free), mp.matrix(N_NODES, 1)
+    for i, s in enumerate(nodes):
+        fv = f(s)
+        rest = fv - sum(c * s ** (degree - j) for j, c in enumerate(fixed))
+        for j in range(free):
+            A[i, j] = s ** (free - 1 - j) / fv
+        rhs[i] = rest / fv
+    sol = mp.qr_solve(A, rhs)[0]
+    return list(fixed) + [sol[j] for j in range(free)]
+
+
+def fit_float32(f, a, b, degree):
+    """(float32 coefficients highest first, max relative error / 2^-24 on a fine grid)."""
+    fixed = []
+    for _ in range(degree + 1):
+        c = _ls_fit(f, a, b, degree, fixed)
+        fixed.append(mp.mpf(float(np.float32(float(c[len(fixed)])))))
+    worst = max(abs(mp.polyval(fixed, mp.mpf(s)) / f(mp.mpf(s)) - 1)
+                for s in np.linspace(float(a), float(b), 1201))
+    return tuple(np.float32(float(c)) for c in fixed), float(worst * 2**24)
 
 
 def coefficients():
     """[(name, value, comment)] for fastact/_coefficients.py."""
-    q = shifted(NR_COEFFS, Fraction(1, 2))
-    return [("NORMCDF_NR_SHIFTED_F32", tuple(np.float32(float(v)) for v in reversed(q)),
-             "Numerical Recipes' erfc polynomial in u = t - 1/2, highest first (float32)")]
+    mp.mp.dps = 40
+    out = []
+    pieces = (("NORMCDF_NEAR_F32", near, mp.mpf(-1), mp.mpf(NEAR_MAX) - 1, NEAR_DEGREE,
+               f"R(y) = Phi(-y) e^(y^2/2) = N(y - 1) on 0 <= y <= {NEAR_MAX}"),
+              ("NORMCDF_FAR_F32", far, 1 / mp.mpf(ARG_MAX) ** 2, 1 / mp.mpf(NEAR_MAX) ** 2,
+               FAR_DEGREE, f"R(y) = v F(v^2), v = 1/y, on {NEAR_MAX} <= y <= {ARG_MAX}"))
+    for name, f, a, b, degree, what in pieces:
+        coeffs, err = fit_float32(f, a, b, degree)
+        out.append((name, coeffs, f"{what}, highest first (float32); relative error "
+                    f"{err:.2f} ULP"))
+    return out

@@ -15,6 +15,7 @@ import functools
 import numpy as np
 from numba import types
 from numba.core.errors import TypingError
+from numba.np import numpy_support
 
 from ..._registry import ACTIVATIONS, MODES, REQUIRED
 from .. import _formulas
@@ -48,7 +49,7 @@ def _implementation(signature: str, entry, mode: str, call: dict):
     if _typing.given(out):
         if not is_array:
             raise TypingError(f"fastact.{entry.name}(): out= needs an array input")
-        if not isinstance(out, types.Array) or out.dtype != types.from_dtype(np.dtype(dtype)):
+        if not isinstance(out, types.Array) or out.dtype != numpy_support.from_dtype(np.dtype(dtype)):
             raise TypingError(f"fastact.{entry.name}(): out must be a {np.dtype(dtype)} array")
         run = f"_into({x}, {g}, {a}, {b}, out)"
     elif is_array:

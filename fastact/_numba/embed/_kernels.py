@@ -30,9 +30,11 @@ def flat(a, dtype):  # pragma: no cover - only ever compiled
 
 @overload(flat, inline="always")
 def _flat(a, dtype):
-    if isinstance(a, types.Array) and a.dtype == dtype.dtype and a.layout == "C":
+    if a.dtype != dtype.dtype:
+        return lambda a, dtype: a.ravel().astype(dtype)
+    if a.layout == "C":
         return lambda a, dtype: a.reshape(a.size)
-    return lambda a, dtype: a.astype(dtype).reshape(a.size)
+    return lambda a, dtype: a.ravel()  # a copy unless a is contiguous
 
 
 @njit(**_JIT)
@@ -51,12 +53,14 @@ def make(formula, takes_grad: bool, dtype):
         v = x if x != x else v
         return T(g * v if takes_grad else v, x)
 
-    @njit(**_JIT)
+    # scalar is compiled once; the array layers are inlined into the overload's
+    # implementation (each compiled layer would optimize the formula again)
+    @njit(inline="always", **_JIT)
     def loop(out, x, g, a, b):
         for i in range(x.size):
             out[i] = scalar(x[i], g[i], a, b)
 
-    @njit(**_JIT)
+    @njit(inline="always", **_JIT)
     def new_array(x, g, a, b):
         if g.shape != x.shape:
             raise ValueError("fastact: grad and x must have the same shape")
@@ -64,7 +68,7 @@ def make(formula, takes_grad: bool, dtype):
         loop(res.reshape(res.size), flat(x, dtype), flat(g, dtype), T(a, dtype(0)), T(b, dtype(0)))
         return res
 
-    @njit(**_JIT)
+    @njit(inline="always", **_JIT)
     def into(x, g, a, b, out):
         if out.shape != x.shape or g.shape != x.shape:
             raise ValueError("fastact: out (and grad) must have the shape of x")

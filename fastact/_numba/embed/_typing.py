@@ -25,8 +25,10 @@ PARAM_NAMES = tuple(dict.fromkeys(p.name for a in ACTIVATIONS for p in a.params)
 
 
 def given(value) -> bool:
-    """True when an overload argument was passed (not omitted, not None)."""
-    return value is not None and not isinstance(value, (types.NoneType, types.Omitted))
+    """True when an overload argument was passed (not None; an omitted argument
+    arrives as its Python default, or as ``types.Omitted``)."""
+    return isinstance(value, types.Type) and not isinstance(value, (types.NoneType,
+                                                                      types.Omitted))
 
 
 def scalar_dtype(t, func: str):

@@ -3,8 +3,8 @@
 For a formula ``F(x, a, b)`` (``a``, ``b`` the numeric parameters cast to x's
 type) and whether the mode multiplies by ``grad``:
 
-* ``scalar(x, g, a, b)``: the value the Numba backend stores for one element,
-  ``F(x)`` (or ``g * F(x)``), NaN where x is NaN, rounded to x's type;
+* ``scalar_call(x, g, a, b)``: the value the Numba backend stores for one element,
+  ``F(x)`` (or ``g * F(x)``), NaN where x is NaN, rounded to ``dtype``;
 * ``new_array(x, g, a, b)`` and ``into(x, g, a, b, out)``: the same over arrays
   of any shape and layout (``g`` has x's shape), a new C array or ``out``.
 
@@ -45,7 +45,8 @@ def apart(a, b):
 
 
 def make(formula, takes_grad: bool, dtype):
-    """``(scalar, new_array, into)`` for ``formula`` computing in ``dtype``."""
+    """``(scalar_call, new_array, into)`` for ``formula`` computing in ``dtype``
+    (``scalar_call`` casts its scalars, parameters included, to ``dtype`` first)."""
 
     @njit(**_JIT)
     def scalar(x, g, a, b):
@@ -80,4 +81,9 @@ def make(formula, takes_grad: bool, dtype):
             out[...] = new_array(x, g, a, b)
         return out
 
-    return scalar, new_array, into
+    @njit(inline="always", **_JIT)
+    def scalar_call(x, g, a, b):
+        xd = dtype(x)
+        return scalar(xd, dtype(g), T(a, xd), T(b, xd))
+
+    return scalar_call, new_array, into

@@ -285,3 +285,13 @@ def test_registered_through_the_entry_point_compiling_only_what_is_used(tmp_path
     assert "OK [0.0, 2.0]" in proc.stdout
     assert "GENERATED []" in proc.stdout  # no backend kernel compiled
     assert "CYTHON False" in proc.stdout
+
+
+@pytest.mark.slow
+def test_the_numba_mlp_example_matches_the_numpy_api(tmp_path):
+    example = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "examples", "numba_mlp.py")
+    proc = subprocess.run([sys.executable, example], capture_output=True, text=True,
+                          timeout=900, env=dict(os.environ, FASTACT_CACHE_DIR=str(tmp_path)))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "OK: compiled step = NumPy API step" in proc.stdout

@@ -48,14 +48,14 @@ def make(formula, takes_grad: bool, dtype):
     """``(scalar_call, new_array, into)`` for ``formula`` computing in ``dtype``
     (``scalar_call`` casts its scalars, parameters included, to ``dtype`` first)."""
 
-    @njit(**_JIT)
+    @njit(inline="always", **_JIT)
     def scalar(x, g, a, b):
         v = formula(x, a, b)
         v = x if x != x else v
         return T(g * v if takes_grad else v, x)
 
-    # scalar is compiled once; the array layers are inlined into the overload's
-    # implementation (each compiled layer would optimize the formula again)
+    # every layer is inlined (Numba IR) into the overload's implementation: the
+    # loop body is then the backend's, and the formula is optimized once
     @njit(inline="always", **_JIT)
     def loop(out, x, g, a, b):
         for i in range(x.size):

@@ -8,6 +8,11 @@
    the numeric constants of ``fastact/_constants.py`` as C macros (the rule is in
    that module's docstring).  Then the hand-written ``fastact/_kernels.pyx``,
    which includes them, is cythonized (its C file goes to build/ too).
+   The files Cython users build against, ``fastact/kernels.pxd`` (from
+   ``fastact/_cython/kernels.pxd.tp``) and ``fastact/_cython/fa_constants.h``, are
+   written into the package by build_py: into the build directory (the wheel), or
+   into the source tree for an editable install, as the in-place extensions are
+   (both git-ignored there).
 2. The OpenMP flag is found by compiling and running a tiny test program
    (gcc/clang: -fopenmp; MSVC: /openmp; Apple clang: -Xpreprocessor -fopenmp
    -lomp).  With none, or with FASTACT_DISABLE_OPENMP=1, the extension is
@@ -40,11 +45,13 @@ from Cython import Tempita
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext as _build_ext
+from setuptools.command.build_py import build_py as _build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYX = os.path.join("fastact", "_kernels.pyx")
 LOOPS_TEMPLATE = os.path.join(HERE, "fastact", "_cython", "kernel_loops.pxi.tp")
 UFUNC_LOOPS_TEMPLATE = os.path.join(HERE, "fastact", "_cython", "ufunc_loops.pxi.tp")
+PXD_TEMPLATE = os.path.join(HERE, "fastact", "_cython", "kernels.pxd.tp")
 GEN_DIR = os.path.join("build", "fastact_gen")  # generated sources (relative: cwd = HERE)
 C_DIR = os.path.join("build", "fastact_c")  # the cythonized C file
 
@@ -130,6 +137,28 @@ def ufunc_loops_pxi(registry):
         kernels=[(kid, len(registry.kernel_params_for(kid)), kid in cheap)
                  for kid in registry.all_kernel_ids()],
     )
+
+
+def kernels_pxd(registry):
+    """The text of fastact/kernels.pxd: the cimportable kernels of every kernel id."""
+    with_y = set(registry.y_kernel_ids())
+    kernels = []
+    for kid in registry.all_kernel_ids():
+        spec = registry.kernel_spec(kid)
+        numeric = [p for p in spec.params if p.choices is None]
+        params = [(p.name, None if p.default is registry.REQUIRED else float(p.default))
+                  for p in numeric]
+        kernels.append((kid, params, kid in with_y))
+    with open(PXD_TEMPLATE) as f:
+        template = f.read()
+    return Tempita.sub(template, kernels=kernels)
+
+
+def package_files():
+    """{path inside the package: text} of the generated files shipped in the package."""
+    constants, registry = _load_build_modules()
+    return {os.path.join("fastact", "kernels.pxd"): kernels_pxd(registry),
+            os.path.join("fastact", "_cython", "fa_constants.h"): constants_header(constants)}
 
 
 def render_generated_sources():
@@ -286,4 +315,21 @@ class build_ext(_build_ext):
         return super().copy_file(infile, outfile, *args, **kwargs)
 
 
-setup(ext_modules=extensions(), cmdclass={"build_ext": build_ext})
+class build_py(_build_py):
+    """build_py that also writes :func:`package_files` into the package (the build
+    directory; the source tree for an editable install, where the package lives)."""
+
+    def run(self):
+        super().run()
+        root = HERE if self.editable_mode else self.build_lib
+        for path, text in package_files().items():
+            _write_if_changed(os.path.join(root, path), text)
+
+    def get_outputs(self, include_bytecode=True):
+        outputs = super().get_outputs(include_bytecode)
+        if self.editable_mode:
+            return outputs
+        return outputs + [os.path.join(self.build_lib, path) for path in package_files()]
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": build_ext, "build_py": build_py})

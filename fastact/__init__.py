@@ -38,6 +38,7 @@ from ._backends import set_num_threads as set_num_threads
 from ._backends import use_backend as use_backend
 from ._config import config as config
 from ._config import show_config as show_config
+from ._include import get_include as get_include
 from ._backends import threads as threads
 from ._threadpool import install as _install_threadpool_controller
 
@@ -77,6 +78,7 @@ __all__ = (
         "derivative",
         "get",
         "get_backend",
+        "get_include",
         "get_num_threads",
         "set_backend",
         "set_num_threads",

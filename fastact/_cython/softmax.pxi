@@ -11,30 +11,7 @@
 # (in place).  The semantics are those of fastact._reference._rowwise; the bits do
 # not depend on n_threads.
 
-cdef extern from "softmax.h" nogil:
-    enum:
-        FA_SM_BLOCK
-        FA_SM_TILE
-        FA_SM_SOFTMAX
-        FA_SM_LOG_SOFTMAX
-        FA_SM_LOGSUMEXP
-        FA_SM_ROWS
-        FA_SM_ROW_BLOCKS
-        FA_SM_TILES
-        FA_SM_PLAIN
-        FA_SM_SHORT
-        FA_SM_PIPELINED
-        FA_SM_WAVE
-        FA_SM_HAVE_AVX512
-        FA_SM_HAVE_STREAM
-    ctypedef struct fa_sm_job:
-        int kind, negate, backward, dbl, strategy, path, large, threads
-        Py_ssize_t rows, n, inner
-        void *o
-        const void *x
-        const void *g
-        const unsigned char *mk
-    int fa_sm_run(const fa_sm_job *job)
+include "softmax_decl.pxi"
 
 # op name -> (kind, negate, backward); the backward ops' kind: 1 softmax, 0 log_softmax
 _SM_OPS = {

@@ -1,0 +1,530 @@
+# The scalar formulas of fastact's Cython kernels, one home for the backend
+# (fastact/_kernels.pyx includes this file) and for users' Cython code (the generated
+# fastact/kernels.pxd includes it too): every name here must compile both in the
+# extension module and inside a .pxd (cdef inline functions, extern declarations).
+#
+# <id>_forward, <id>_derivative and <id>_derivative_y(x, p0, p1), fused over
+# float/double: p0, p1 are the numeric parameters already in x's type; NaN inputs
+# are mapped to NaN by the loops that call them, so formulas need not care.  Smooth
+# float32 formulas are computed in float64 and rounded once; piecewise-linear ones
+# in the array's own type (exact).  The vectorizable math is C in vmath.h; numeric
+# constants come from fastact/_constants.py (rendered by setup.py into fa_constants.h).
+
+from libc.math cimport INFINITY as INF
+
+cdef extern from "vmath.h" nogil:
+    double fa_exp_f64(double x)
+    double fa_exp_dd_f64(double hi, double lo)
+    double fa_exp_split_dd_f64(double hi, double lo, double *scale)
+    double fa_expm1_f64(double x)
+    double fa_log1p_f64(double x)
+    double fa_tanh_f64(double x)
+    double fa_sigmoid_f64(double x)
+    double fa_two_prod_f64(double a, double b, double *lo)
+    double fa_x_normcdf_f64(double x)
+    double fa_gelu_derivative_f64(double x)
+    float fa_gelu_f32(float x)
+    float fa_gelu_derivative_f32(float x)
+    double fa_tanhshrink_f64(double x)
+    double fa_tanhshrink_lp_f64(double x)
+    double fa_abs_f64(double x)
+    double fa_copysign_f64(double mag, double sgn)
+    float fa_exp_f32(float x)
+    float fa_exp_split_dd_f32(float hi, float lo, float *scale)
+    float fa_expm1_f32(float x)
+    float fa_log1p_f32(float x)
+    float fa_tanh_f32(float x)
+    float fa_sigmoid_f32(float x)
+    float fa_abs_f32(float x)
+    float fa_two_prod_f32(float a, float b, float *lo)
+
+cdef extern from "fa_constants.h":
+    const double GELU_TANH_K "FA_GELU_TANH_K"
+    const double GELU_TANH_ARG_MAX "FA_GELU_TANH_ARG_MAX"
+    const double MISH_ARG_MAX "FA_MISH_ARG_MAX"
+    const double SIGMOID_ARG_MAX "FA_SIGMOID_ARG_MAX"
+    const double SELU_SCALE "FA_SELU_SCALE"
+
+cdef extern from *:
+    """
+    #define FA_GELU_TANH_2C (2.0 * FA_GELU_TANH_C)
+    #define FA_SELU_SCALE_ALPHA (FA_SELU_SCALE * FA_SELU_ALPHA)
+    """
+    const double GELU_TANH_2C "FA_GELU_TANH_2C"
+    const double SELU_SCALE_ALPHA "FA_SELU_SCALE_ALPHA"
+
+ctypedef fused real:
+    float
+    double
+
+
+# ======================================================================
+# small helpers
+# ======================================================================
+cdef inline real _max(real x, real c) noexcept nogil:
+    """NumPy's maximum(x, c) for non-NaN x: x if x > c else c."""
+    return x if x > c else c
+
+cdef inline real _min(real x, real c) noexcept nogil:
+    """NumPy's minimum(x, c) for non-NaN x: x if x < c else c."""
+    return x if x < c else c
+
+cdef inline real _abs(real x) noexcept nogil:
+    """|x| (bit operation: vectorizes, keeps NaN)."""
+    return fa_abs_f32(x) if real is float else fa_abs_f64(x)
+
+cdef inline real _exp(real x) noexcept nogil:
+    """e^x in the array's type, < 1 ULP."""
+    return fa_exp_f32(x) if real is float else fa_exp_f64(x)
+
+cdef inline real _expm1(real x) noexcept nogil:
+    """e^x - 1 in the array's type (accurate near 0)."""
+    return fa_expm1_f32(x) if real is float else fa_expm1_f64(x)
+
+# ======================================================================
+# scalar formulas: <id>_forward, <id>_derivative, <id>_derivative_y
+# (p0, p1: the numeric parameters, already in the array's type; NaN inputs
+# are mapped to NaN by the generated loops, so formulas need not care)
+# ======================================================================
+
+# ---------------------------------------------------------------- identity
+cdef inline real identity_forward(real x, real p0, real p1) noexcept nogil:
+    return x
+
+cdef inline real identity_derivative(real x, real p0, real p1) noexcept nogil:
+    return 1
+
+cdef inline real identity_derivative_y(real y, real p0, real p1) noexcept nogil:
+    return 1
+
+# -------------------------------------------------------------------- relu
+cdef inline real relu_forward(real x, real p0, real p1) noexcept nogil:
+    return _max(x, <real>0)
+
+cdef inline real relu_derivative(real x, real p0, real p1) noexcept nogil:
+    return 1 if x > 0 else 0
+
+cdef inline real relu_derivative_y(real y, real p0, real p1) noexcept nogil:
+    return 1 if y > 0 else 0
+
+# -------------------------------------------------- leaky_relu (p0 = slope)
+cdef inline real leaky_relu_forward(real x, real p0, real p1) noexcept nogil:
+    return x if x > 0 else x * p0
+
+cdef inline real leaky_relu_derivative(real x, real p0, real p1) noexcept nogil:
+    return 1 if x > 0 else p0
+
+cdef inline real leaky_relu_derivative_y(real y, real p0, real p1) noexcept nogil:
+    return 1 if y > 0 else p0
+
+# ----------------------------------------------------------------- sigmoid
+cdef inline real sigmoid_forward(real x, real p0, real p1) noexcept nogil:
+    return fa_sigmoid_f32(x) if real is float else fa_sigmoid_f64(x)
+
+cdef inline real sigmoid_derivative(real x, real p0, real p1) noexcept nogil:
+    # s(x) s(-x) = e / (1 + e)^2, e = exp(-|x|)
+    cdef real sn
+    cdef real s = _sigmoid_pair(x, &sn)
+    return s * sn
+
+cdef inline real sigmoid_derivative_y(real y, real p0, real p1) noexcept nogil:
+    return <real>(<double>y * (1.0 - <double>y))
+
+# -------------------------------------------------------------------- tanh
+cdef inline real tanh_forward(real x, real p0, real p1) noexcept nogil:
+    return fa_tanh_f32(x) if real is float else fa_tanh_f64(x)
+
+cdef inline real tanh_derivative(real x, real p0, real p1) noexcept nogil:
+    # sech^2 x = 4e / (1 + e)^2, e = exp(-2|x|)
+    # (<real> locals: a bare 1 becomes a double 1.0 in Cython's C and promotes
+    # float32 arithmetic to double)
+    cdef real one = 1, two = 2, four = 4
+    cdef real e = _exp(-two * _abs(x))
+    cdef real s = one / (one + e)
+    return (four * e * s) * s
+
+cdef inline real tanh_derivative_y(real y, real p0, real p1) noexcept nogil:
+    return <real>((1.0 - <double>y) * (1.0 + <double>y))
+
+# -------------------------------------------------- gelu (exact, erf form)
+cdef inline real gelu_forward(real x, real p0, real p1) noexcept nogil:
+    # float32: float arithmetic throughout (fa_gelu_f32)
+    if real is float:
+        return fa_gelu_f32(x)
+    else:
+        return fa_x_normcdf_f64(x)
+
+cdef inline real gelu_derivative(real x, real p0, real p1) noexcept nogil:
+    # Phi(x) + x phi(x); float32: float arithmetic, the parts of fa_gelu_f32
+    if real is float:
+        return fa_gelu_derivative_f32(x)
+    else:
+        return fa_gelu_derivative_f64(x)
+
+# ---------------------------------------- gelu_tanh (PyTorch's approximation)
+
+cdef inline double _gelu_tanh_u2(double x, double *lo) noexcept nogil:
+    """2u = 2C (x + K x^3) as a double-double hi + *lo (|x| <= 30)."""
+    cdef double x2l, x3l, kl, th, tl, bb, ul
+    cdef double x2 = fa_two_prod_f64(x, x, &x2l)
+    cdef double x3 = fa_two_prod_f64(x2, x, &x3l)
+    x3l = x3l + x2l * x
+    cdef double k3 = fa_two_prod_f64(GELU_TANH_K, x3, &kl)
+    kl = kl + GELU_TANH_K * x3l
+    th = x + k3                    # two-sum(x, k3)
+    bb = th - x
+    tl = (x - (th - bb)) + (k3 - bb) + kl
+    cdef double u = fa_two_prod_f64(GELU_TANH_2C, th, &ul)
+    lo[0] = ul + GELU_TANH_2C * tl
+    return u
+
+cdef inline double _clamp30(double x) noexcept nogil:
+    x = x if x > -GELU_TANH_ARG_MAX else -GELU_TANH_ARG_MAX
+    return x if x < GELU_TANH_ARG_MAX else GELU_TANH_ARG_MAX
+
+cdef inline real gelu_tanh_forward(real x, real p0, real p1) noexcept nogil:
+    # x/2 (1 + tanh u) = x sigmoid(2u); 2u carried in double-double (the lower
+    # tail's relative error is |2u| times that of u)
+    cdef double xd = x
+    cdef double xc = _clamp30(xd)
+    cdef double lo = 0.0, hi, e, scale, r
+    cdef float fh
+    if real is double:
+        hi = _gelu_tanh_u2(xc, &lo)
+        r = _x_sigmoid(xd, hi, lo)
+    else:
+        hi = GELU_TANH_2C * (xc + GELU_TANH_K * (xc * xc * xc))
+        fh = <float>hi
+        r = _x_sigmoid_f32(x, fh, _float_lo(hi, fh))
+    if xd == -INF:
+        r = -0.0
+    return <real>r
+
+cdef inline real gelu_tanh_derivative(real x, real p0, real p1) noexcept nogil:
+    # s + x s (1 - s) d(2u)/dx,  s = sigmoid(2u)
+    cdef double xc = _clamp30(x)
+    cdef real u2 = <real>(GELU_TANH_2C * (xc + GELU_TANH_K * (xc * xc * xc)))
+    cdef real sn
+    cdef real s = _sigmoid_pair(u2, &sn)
+    cdef real du = <real>(GELU_TANH_2C * (1.0 + 3.0 * GELU_TANH_K * (xc * xc)))
+    return s + (<real>xc) * s * sn * du
+
+# -------------------------------------------------------------------- silu
+cdef inline double _x_sigmoid(double x, double uh, double ul) noexcept nogil:
+    """x * sigmoid(uh + ul), rounded once where sigmoid would be subnormal."""
+    cdef double scale, e
+    cdef bint pos = uh >= 0
+    e = fa_exp_split_dd_f64(-uh if pos else uh, -ul if pos else ul, &scale)
+    return ((x * (1.0 if pos else e)) / (1.0 + e * scale)) * (1.0 if pos else scale)
+
+cdef inline float _x_sigmoid_f32(float x, float uh, float ul) noexcept nogil:
+    """x * sigmoid(uh + ul) in float, rounded once where sigmoid would be subnormal.
+
+    Float literals throughout: a `1.0` would make Cython promote the arithmetic
+    to double (half the lanes per vector and conversions)."""
+    cdef float scale, e
+    cdef float one = 1
+    cdef bint pos = uh >= 0
+    e = fa_exp_split_dd_f32(-uh if pos else uh, -ul if pos else ul, &scale)
+    return ((x * (one if pos else e)) / (one + e * scale)) * (one if pos else scale)
+
+cdef inline float _float_lo(double u, float hi) noexcept nogil:
+    """u - hi as a float (0 where it is not finite): the low part of u = hi + lo."""
+    cdef float lo = <float>(u - <double>hi)
+    return lo if lo - lo == 0 else 0.0
+
+cdef inline real _sigmoid_pair(real u, real *sn) noexcept nogil:
+    """sigmoid(u), and *sn = sigmoid(-u) = 1 - sigmoid(u), from one exponential."""
+    cdef real one = 1   # (not a bare 1: Cython writes 1.0, a double)
+    cdef real e = _exp(-_abs(u))
+    cdef real d = one / (one + e)
+    sn[0] = e * d if u >= 0 else d
+    return d if u >= 0 else e * d
+
+cdef inline real _two_prod(real a, real b, real *lo) noexcept nogil:
+    """a*b rounded, *lo = its rounding error (0 where a*b is not finite)."""
+    cdef real p, e
+    if real is float:
+        p = fa_two_prod_f32(a, b, &e)
+    else:
+        p = fa_two_prod_f64(a, b, &e)
+    lo[0] = e if e - e == 0 else 0
+    return p
+
+cdef inline real _clamp_arg_r(real u) noexcept nogil:
+    """u clamped to +-SIGMOID_ARG_MAX (sigmoid is exactly 0 or 1 beyond) in the array's
+    type (NaN passes)."""
+    cdef real lim = <real>SIGMOID_ARG_MAX
+    u = u if u > -lim else -lim
+    return u if u < lim else lim
+
+cdef inline real silu_forward(real x, real p0, real p1) noexcept nogil:
+    cdef real r
+    if real is float:
+        r = _x_sigmoid_f32(x, x, 0.0)
+    else:
+        r = _x_sigmoid(x, x, 0.0)
+    if x == -INF:
+        r = -0.0
+    return r
+
+cdef inline real _silu_derivative_at(real u, real ulo) noexcept nogil:
+    """s (1 + u (1 - s)), s = sigmoid(u + ulo), for finite u (ulo: a tiny correction carried
+    into the exponential): d (1 + u e d) for u >= 0, else ((m (1 + u d)) d) scale,
+    e = exp(-|u + ulo|) = m scale, d = 1/(1 + e): rounded once where the result is
+    subnormal (silu'(-714) is normal although e is not)."""
+    cdef real one = 1
+    cdef real scale, m
+    cdef real elo = -ulo if u >= 0 else ulo
+    if real is float:
+        m = fa_exp_split_dd_f32(-_abs(u), elo, &scale)
+    else:
+        m = fa_exp_split_dd_f64(-_abs(u), elo, &scale)
+    cdef real e = m * scale
+    cdef real d = one / (one + e)
+    return d * (one + u * (e * d)) if u >= 0 else ((m * (one + u * d)) * d) * scale
+
+cdef inline real silu_derivative(real x, real p0, real p1) noexcept nogil:
+    # s (1 + x (1 - s))
+    cdef real r = _silu_derivative_at(x, 0)
+    if x == INF:
+        r = 1
+    if x == -INF:
+        r = 0
+    return r
+
+# ------------------------------------------------------ swish (p0 = beta)
+cdef inline real swish_forward(real x, real p0, real p1) noexcept nogil:
+    # u = b x carried exactly as a pair (hi, lo) of the array's type
+    cdef real lo
+    cdef real uh = _two_prod(p0, x, &lo)
+    cdef real r
+    if real is double:
+        r = _x_sigmoid(x, uh, lo)
+    else:
+        r = _x_sigmoid_f32(x, uh, lo)
+    if x == INF:
+        r = 0 if p0 < 0 else INF
+    if x == -INF:
+        r = -0.0 if p0 > 0 else -INF
+    return r
+
+cdef inline real swish_derivative(real x, real p0, real p1) noexcept nogil:
+    # s + b x s (1 - s),  s = sigmoid(b x); b x = u + lo exactly, lo carried into e^-|u|
+    cdef real lo
+    cdef real u = _two_prod(p0, x, &lo)
+    cdef real uc = _clamp_arg_r(u)   # s (1 - s) = 0 beyond
+    cdef real r = _silu_derivative_at(uc, lo if uc == u else 0)
+    # the limits at x = +-inf: s(+-inf * b), i.e. 1, 1/2 or 0 by the sign of b
+    cdef real lim_pos = (<real>0.5) + (<real>0.5) * ((p0 > 0) - (p0 < 0))
+    if x == INF:
+        r = lim_pos
+    if x == -INF:
+        r = 1 - lim_pos
+    return r
+
+# ------------------------------------------------------- elu (p0 = alpha)
+cdef inline real elu_forward(real x, real p0, real p1) noexcept nogil:
+    return x if x > 0 else p0 * _expm1(x)
+
+cdef inline real elu_derivative(real x, real p0, real p1) noexcept nogil:
+    return 1 if x > 0 else p0 * _exp(x)
+
+cdef inline real elu_derivative_y(real y, real p0, real p1) noexcept nogil:
+    return 1 if y > 0 else y + p0
+
+# -------------------------------------------------------------------- selu
+
+cdef inline real selu_forward(real x, real p0, real p1) noexcept nogil:
+    cdef double xd = x
+    return <real>(SELU_SCALE * xd if xd > 0 else SELU_SCALE_ALPHA * <double>_expm1(x))
+
+cdef inline real selu_derivative(real x, real p0, real p1) noexcept nogil:
+    return <real>(SELU_SCALE if x > 0 else SELU_SCALE_ALPHA * <double>_exp(x))
+
+cdef inline real selu_derivative_y(real y, real p0, real p1) noexcept nogil:
+    return <real>SELU_SCALE if y > 0 else y + <real>SELU_SCALE_ALPHA
+
+# ------------------------------------------------------ celu (p0 = alpha)
+cdef inline real celu_forward(real x, real p0, real p1) noexcept nogil:
+    return x if x > 0 else p0 * _expm1(x / p0)
+
+cdef inline real celu_derivative(real x, real p0, real p1) noexcept nogil:
+    return 1 if x > 0 else _exp(x / p0)
+
+cdef inline real celu_derivative_y(real y, real p0, real p1) noexcept nogil:
+    return 1 if y > 0 else y / p0 + 1
+
+# ------------------------------------- softplus (p0 = beta, p1 = threshold)
+cdef inline real softplus_forward(real x, real p0, real p1) noexcept nogil:
+    # log(1 + e^u) / beta, u = beta x carried exactly as a pair (uh, ul) of the array's type
+    cdef real uu = x * p0
+    cdef real ul
+    cdef real uh = _two_prod(x, p0, &ul)
+    cdef bint neg = uh < 0
+    cdef float fe, scale
+    if real is double:
+        return x if uu > p1 else (((0.0 if neg else uh) +
+                                   fa_log1p_f64(fa_exp_dd_f64(uh if neg else -uh, ul if neg else -ul))) / p0)
+    else:
+        fe = fa_exp_split_dd_f32(uh if neg else -uh, ul if neg else -ul, &scale) * scale
+        return x if uu > p1 else ((0 if neg else uh) + fa_log1p_f32(fe)) / p0
+
+cdef inline real softplus_derivative(real x, real p0, real p1) noexcept nogil:
+    cdef real uu = x * p0
+    cdef real u = _clamp_arg_r(uu)   # x * p0 rounded once, as in the array's type
+    if real is float:
+        return 1 if uu > p1 else fa_sigmoid_f32(u)
+    else:
+        return 1 if uu > p1 else fa_sigmoid_f64(u)
+
+# -------------------------------------------------------------------- mish
+cdef inline real mish_forward(real x, real p0, real p1) noexcept nogil:
+    # x tanh(log(1 + e^x)) = x n / (n + 2), n = e (e + 2), e = e^x = m * scale
+    cdef double xd = x
+    cdef double xc = xd if xd < MISH_ARG_MAX else MISH_ARG_MAX
+    cdef double scale
+    cdef double m = fa_exp_split_dd_f64(xc, 0.0, &scale)
+    cdef double e = m * scale
+    cdef double n2 = e * (e + 2.0) + 2.0
+    cdef double r = ((xd * m) * (e + 2.0) / n2) * scale
+    if xd > MISH_ARG_MAX:
+        r = xd
+    if xd == -INF:
+        r = -0.0
+    return <real>r
+
+cdef inline real mish_derivative(real x, real p0, real p1) noexcept nogil:
+    # t + x sigmoid(x) (1 - t^2),  t = tanh(softplus(x))
+    cdef double xd = x
+    cdef double xc = xd if xd < MISH_ARG_MAX else MISH_ARG_MAX
+    cdef double e = fa_exp_f64(xc)
+    cdef double n = e * (e + 2.0)
+    cdef double t = n / (n + 2.0)
+    cdef double omt = 2.0 / (n + 2.0)  # 1 - t
+    cdef double r = t + xd * fa_sigmoid_f64(xd) * omt * (1.0 + t)
+    if xd > MISH_ARG_MAX:
+        r = 1.0
+    if xd == -INF:
+        r = 0.0
+    return <real>r
+
+# ------------------------------------------------------------- hardsigmoid
+cdef inline real hardsigmoid_forward(real x, real p0, real p1) noexcept nogil:
+    cdef real v = x + 3
+    v = v if v > 0 else 0
+    v = v if v < 6 else 6
+    return v / 6
+
+cdef inline real hardsigmoid_derivative(real x, real p0, real p1) noexcept nogil:
+    return <real>(1.0 / 6.0) if (x > -3) & (x < 3) else 0
+
+cdef inline real hardsigmoid_derivative_y(real y, real p0, real p1) noexcept nogil:
+    return <real>(1.0 / 6.0) if (y > 0) & (y < 1) else 0
+
+# --------------------------------------------------------------- hardswish
+cdef inline real hardswish_forward(real x, real p0, real p1) noexcept nogil:
+    cdef real v = x + 3
+    v = v if v > 0 else 0
+    v = v if v < 6 else 6
+    cdef real r = x * (v / 6)
+    if x == -INF:
+        r = -0.0
+    return r
+
+cdef inline real hardswish_derivative(real x, real p0, real p1) noexcept nogil:
+    # 0 at the kink x = -3 (PyTorch's autograd), (2x + 3)/6 up to 3 (1.5 at 3; 2x + 3
+    # exact near the root -3/2)
+    return 0 if x <= -3 else ((2 * x + 3) / 6 if x <= 3 else 1)
+
+# -------------------------------------- hardtanh (p0 = min_val, p1 = max_val)
+cdef inline real hardtanh_forward(real x, real p0, real p1) noexcept nogil:
+    return _min(_max(x, p0), p1)
+
+cdef inline real hardtanh_derivative(real x, real p0, real p1) noexcept nogil:
+    return 1 if (x > p0) & (x < p1) else 0
+
+cdef inline real hardtanh_derivative_y(real y, real p0, real p1) noexcept nogil:
+    return 1 if (y > p0) & (y < p1) else 0
+
+# ------------------------------------------------------------------- relu6
+cdef inline real relu6_forward(real x, real p0, real p1) noexcept nogil:
+    return _min(_max(x, <real>0), <real>6)
+
+cdef inline real relu6_derivative(real x, real p0, real p1) noexcept nogil:
+    return 1 if (x > 0) & (x < 6) else 0
+
+cdef inline real relu6_derivative_y(real y, real p0, real p1) noexcept nogil:
+    return 1 if (y > 0) & (y < 6) else 0
+
+# -------------------------------------------------------------- logsigmoid
+cdef inline real logsigmoid_forward(real x, real p0, real p1) noexcept nogil:
+    # min(x, 0) - log1p(exp(-|x|))
+    if real is float:
+        return (x if x < 0 else 0) - fa_log1p_f32(fa_exp_f32(-fa_abs_f32(x)))
+    else:
+        return (x if x < 0 else 0) - fa_log1p_f64(fa_exp_f64(-fa_abs_f64(x)))
+
+cdef inline real logsigmoid_derivative(real x, real p0, real p1) noexcept nogil:
+    if real is float:
+        return fa_sigmoid_f32(-x)
+    else:
+        return fa_sigmoid_f64(-x)
+
+cdef inline real logsigmoid_derivative_y(real y, real p0, real p1) noexcept nogil:
+    return -_expm1(y)
+
+# ---------------------------------------------------------------- softsign
+cdef inline real softsign_forward(real x, real p0, real p1) noexcept nogil:
+    cdef double xd = x
+    cdef double r = xd / (1.0 + fa_abs_f64(xd))
+    if fa_abs_f64(xd) == INF:
+        r = fa_copysign_f64(1.0, xd)
+    return <real>r
+
+cdef inline real softsign_derivative(real x, real p0, real p1) noexcept nogil:
+    cdef double d = 1.0 + fa_abs_f64(x)
+    return <real>(1.0 / (d * d))
+
+cdef inline real softsign_derivative_y(real y, real p0, real p1) noexcept nogil:
+    cdef double d = 1.0 - fa_abs_f64(y)
+    return <real>(d * d)
+
+# -------------------------------------------------------------- tanhshrink
+cdef inline real tanhshrink_forward(real x, real p0, real p1) noexcept nogil:
+    # float32: the float32-precision series and exp, in double
+    if real is float:
+        return <float>fa_tanhshrink_lp_f64(x)
+    else:
+        return fa_tanhshrink_f64(x)
+
+cdef inline real tanhshrink_derivative(real x, real p0, real p1) noexcept nogil:
+    cdef double t = fa_tanh_f64(x)
+    return <real>(t * t)
+
+# ---------------------------------------- threshold (p0 = threshold, p1 = value)
+cdef inline real threshold_forward(real x, real p0, real p1) noexcept nogil:
+    return x if x > p0 else p1
+
+cdef inline real threshold_derivative(real x, real p0, real p1) noexcept nogil:
+    return 1 if x > p0 else 0
+
+# ------------------------------------------------------ hardshrink (p0 = lambd)
+cdef inline real hardshrink_forward(real x, real p0, real p1) noexcept nogil:
+    return x if fa_abs_f64(x) > p0 else 0
+
+cdef inline real hardshrink_derivative(real x, real p0, real p1) noexcept nogil:
+    return 1 if fa_abs_f64(x) > p0 else 0
+
+cdef inline real hardshrink_derivative_y(real y, real p0, real p1) noexcept nogil:
+    return 1 if y != 0 else 0
+
+# ------------------------------------------------------ softshrink (p0 = lambd)
+cdef inline real softshrink_forward(real x, real p0, real p1) noexcept nogil:
+    return x - p0 if x > p0 else (x + p0 if x < -p0 else 0)
+
+cdef inline real softshrink_derivative(real x, real p0, real p1) noexcept nogil:
+    return 1 if fa_abs_f64(x) > p0 else 0
+
+cdef inline real softshrink_derivative_y(real y, real p0, real p1) noexcept nogil:
+    return 1 if y != 0 else 0

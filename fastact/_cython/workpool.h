@@ -29,6 +29,14 @@ typedef void (*fa_pool_fn)(void *ctx, ptrdiff_t part);
 #define FA_POOL_RELAX() ((void)0)
 #endif
 
+/* never inlined: inlined with a constant fn, a loop and its callee would grow the unit and
+   use up gcc's inlining budget that the kernels' scalar formulas need */
+#if defined(__GNUC__)
+#define FA_POOL_NOINLINE __attribute__((noinline))
+#else
+#define FA_POOL_NOINLINE
+#endif
+
 #define FA_POOL_MAX 256           /* helper threads at most */
 #define FA_POOL_SPIN_NS 50000     /* an idle helper spins this long before it sleeps */
 #define FA_POOL_WAIT_SPINS 2000   /* the caller's pauses before it yields its core */
@@ -66,7 +74,7 @@ static int fa_pool_claim(uint32_t gen, ptrdiff_t *part) {
 
 /* run parts of generation gen while any is left (fn and ctx: read before the first claim,
    valid because a successful claim proves the generation unfinished) */
-static void fa_pool_work(uint32_t gen, fa_pool_fn fn, void *ctx) {
+static FA_POOL_NOINLINE void fa_pool_work(uint32_t gen, fa_pool_fn fn, void *ctx) {
     ptrdiff_t part;
     while (fa_pool_claim(gen, &part)) {
         fn(ctx, part);
@@ -127,7 +135,8 @@ static int fa_pool_grow(int n) {
 }
 
 /* fn(ctx, p) for every p in [0, parts) on the caller and up to threads - 1 helpers */
-static void fa_pool_run(fa_pool_fn fn, void *ctx, ptrdiff_t parts, int threads) {
+static FA_POOL_NOINLINE void fa_pool_run(fa_pool_fn fn, void *ctx, ptrdiff_t parts,
+                                         int threads) {
     if (threads <= 1 || parts <= 1 || parts > 0xffff
             || pthread_mutex_trylock(&fa_pool.call) != 0) {
         for (ptrdiff_t p = 0; p < parts; p++) fn(ctx, p);

@@ -268,7 +268,8 @@ def _contention_settings(args):
                                                           "plot", "warmup")
                if getattr(args, name)]
     if ignored:
-        raise ValueError(f"--contention times float32 forward kernels only; drop {', '.join(ignored)}")
+        raise ValueError("--contention times float32 forward kernels only; drop "
+                         + ", ".join(ignored))
     if args.threads:
         fastact.set_num_threads(args.threads)
     from ._bench import peers as peers_mod

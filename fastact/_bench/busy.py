@@ -17,7 +17,7 @@ _PARENT_CHECK = 200_000  # loop iterations between two checks that the parent is
 
 
 def core_ids() -> list:
-    """The ids of the cores this process may run on, in order (all of them where affinity is unknown)."""
+    """The ids of the cores this process may run on, in order (all where affinity is unknown)."""
     if hasattr(os, "sched_getaffinity"):
         return sorted(os.sched_getaffinity(0))
     return list(range(os.cpu_count() or 1))

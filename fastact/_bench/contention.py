@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import cases as cases_mod
+from . import peers as peers_mod
 from .busy import BusyProcesses
 from .report import fmt_size, fmt_time
 
@@ -79,12 +80,24 @@ def build_cells(settings: ContentionSettings) -> list:
         for size in settings.sizes:
             bufs = case.make_buffers(DTYPE, size, pool)
             impls = [(b, case.fastact_call(b, bufs)) for b in backends]
-            impls += [(p.library, p.make(bufs, False)[0]) for p in case.peers
-                      if p.library in settings.peers]
+            impls += _peer_calls(case, bufs, settings.peers)
             for label, fn in impls:
                 fn()  # compile, load, first touch: never timed
                 cells.append(Cell(label, case.name, size, fn, {}))
     return cells
+
+
+def _peer_calls(case, bufs, libraries) -> list:
+    """(library, callable) of the case's peers among ``libraries`` that can run it."""
+    calls = []
+    for peer in case.peers:
+        if peer.library not in libraries:
+            continue
+        try:
+            calls.append((peer.library, peer.make(bufs, False)[0]))
+        except peers_mod.Unsupported:  # no kernel for this case: not a peer of it
+            continue
+    return calls
 
 
 def time_calls(fn, budget: float) -> list:

@@ -4,6 +4,7 @@
     fastact bench --quick         # a taste in under a minute
     fastact bench --functions gelu,softmax --sizes 1e6 --json out.json --plot out.png
     fastact bench --compare old.json
+    fastact bench --contention    # slowdowns beside 1 and 2 busy processes pinned to cores
     fastact accuracy --quick      # max ULP error of every backend and peer vs mpmath
     fastact accuracy --functions gelu,sigmoid --dtypes float32 --plot err.png --json err.json
     fastact info                  # versions, backends (and why one is missing), threads, ISA
@@ -57,6 +58,13 @@ def _shapes(text):
     if len({r * n for r, n in shapes}) != len(shapes):
         raise argparse.ArgumentTypeError(f"shapes must have different element counts: {text!r}")
     return shapes
+
+
+def _busy_counts(text):
+    counts = tuple(_positive_int(t) for t in _csv(text))
+    if not counts:
+        raise argparse.ArgumentTypeError("give at least one number of busy processes")
+    return counts
 
 
 def _positive_int(text):
@@ -127,6 +135,15 @@ def _add_bench_parser(sub) -> None:
                        help="skip comparing every result with the NumPy reference")
     bench.add_argument("--no-ulp", action="store_true",
                        help="no 'max ULP' column (it is measured once per version and cached)")
+    bench.add_argument("--contention", action="store_true",
+                       help="time a few float32 kernels (default: relu,sigmoid,gelu,softmax at 1e5 "
+                       "and 1e7) on the quiet machine and beside busy processes pinned to cores; "
+                       "report each backend's and PyTorch's slowdown")
+    bench.add_argument("--busy", type=_busy_counts, default=None, metavar="N,...",
+                       help="with --contention: the numbers of busy processes, one phase each "
+                       "(default 1,2)")
+    bench.add_argument("--rounds", type=_positive_int, default=None,
+                       help="with --contention: rounds of alternating phases (default 2)")
     _add_output_args(bench, "plot throughput vs size (matplotlib)")
 
 
@@ -185,6 +202,8 @@ def bench(args) -> int:
     from ._bench.progress import make_progress
     from ._bench.run import run
 
+    if args.contention:
+        return _contention(args)
     try:
         _check_outputs(args)
         old = _check_bench_args(args)
@@ -204,6 +223,67 @@ def bench(args) -> int:
     _print_report(result, old, args, use_rich)
     _write_reports(result, old, args)
     return 0
+
+
+def _contention(args) -> int:
+    """``fastact bench --contention``: slowdowns beside busy processes (see _bench.contention)."""
+    import json
+
+    from ._bench import contention as cont
+
+    try:
+        settings = _contention_settings(args)
+        _check_outputs(args)
+        _check_bench_args(args)
+    except (ValueError, OSError) as exc:
+        print(f"fastact bench: {exc}", file=sys.stderr)
+        return 2
+    try:
+        cells = cont.build_cells(settings)
+        cont.measure(settings, cells, None if args.no_progress else
+                     lambda text: print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr))
+    except KeyboardInterrupt:  # the busy processes are gone already (BusyProcesses)
+        print("fastact bench: interrupted", file=sys.stderr)
+        return 130
+    records = cont.summarize(cells)
+    summary = cont.verdicts(records)
+    print("\n".join(cont.table_lines(records, summary)))
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write("\n".join(cont.table_lines(records, summary, markdown=True)) + "\n")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"settings": vars(settings), "records": records, "verdicts": summary}, f,
+                      indent=1, default=list)
+    return 0
+
+
+def _contention_settings(args):
+    """The :class:`ContentionSettings` of the command line; ValueError for options it ignores."""
+    import fastact
+
+    from ._bench import contention as cont
+
+    ignored = [f"--{name.replace('_', '-')}" for name in ("dtypes", "shapes", "alloc", "compare",
+                                                          "plot", "warmup")
+               if getattr(args, name)]
+    if ignored:
+        raise ValueError("--contention times float32 forward kernels only; drop "
+                         + ", ".join(ignored))
+    if args.threads:
+        fastact.set_num_threads(args.threads)
+    from ._bench import peers as peers_mod
+
+    defaults = cont.ContentionSettings()
+    requested = defaults.peers if args.peers is None else args.peers
+    peers = () if requested == ("none",) else tuple(peers_mod.available_libraries(requested))
+    peers_mod.set_threads(fastact.get_num_threads(), peers)
+    return cont.ContentionSettings(
+        functions=args.functions or defaults.functions, sizes=args.sizes or defaults.sizes,
+        busy=args.busy or defaults.busy, backends=args.backends,
+        peers=peers, threads=fastact.get_num_threads(),
+        budget=args.budget or (0.1 if args.quick else defaults.budget),
+        rounds=args.rounds or (1 if args.quick else defaults.rounds))
 
 
 def _check_outputs(args) -> None:

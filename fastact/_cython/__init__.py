@@ -20,6 +20,10 @@ Fork safety: GNU OpenMP's thread pool does not survive ``fork()``; a child
 whose parent had run a parallel region hangs in its next one.  An
 ``os.register_at_fork(after_in_child=...)`` hook therefore switches the
 kernels of a forked child to serial loops (same results, one thread).
+
+Load: the extension loads GNU OpenMP under fastact's wait policy (a short spin,
+then sleep: graceful under contention; see ``fastact._openmp_policy``) unless
+the user set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``.
 """
 from __future__ import annotations
 
@@ -28,6 +32,9 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+
+from .._openmp_policy import describe as describe_wait_policy
+from .._openmp_policy import wait_policy
 
 NAME = "cython"
 
@@ -148,7 +155,8 @@ def _after_fork_in_child():
             mark()
 
 
-_load()
+with wait_policy():  # libgomp reads its wait policy when the extension loads it
+    _load()
 if _module is not None and hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
@@ -191,6 +199,7 @@ def config() -> dict:
     info["variant"] = _variant
     info["variants_built"] = ["baseline"] + [lv for lv in reversed(_LEVELS) if _variant_path(lv)]
     info["module"] = _module.__file__
+    info["openmp_wait_policy"] = describe_wait_policy()
     info["fork"] = "a fork()ed child runs the kernels serially (GNU OpenMP is not fork-safe)"
     return info
 

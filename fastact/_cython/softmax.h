@@ -94,14 +94,10 @@ typedef struct {
 #define FA_SM_PREFETCH_ROW(p, l2) \
     do { if (l2) FA_SM_PREFETCH_L2(p); else FA_SM_PREFETCH(p); } while (0)
 
-/* a loop over c in [0, k) split over k threads (k: a variable in scope) */
-#if defined(_OPENMP)
-#define FA_SM_PARALLEL_FOR_K _Pragma("omp parallel for schedule(static) num_threads(k)")
-#define FA_SM_ATOMIC_WRITE _Pragma("omp atomic write")
-#else
-#define FA_SM_PARALLEL_FOR_K
-#define FA_SM_ATOMIC_WRITE
-#endif
+/* parallel loops: parts run by fa_pool_run (workpool.h) on the calling thread and helpers
+   that take the next part when free, so a thread the OS has descheduled leaves its parts
+   to the threads that run.  Which thread runs a part never changes its bits. */
+#include "workpool.h"
 
 /* scratch on whole cache lines (free() it): misaligned, every vector store of the
    exps would split two lines */
@@ -115,6 +111,13 @@ static inline void *fa_sm_aligned_alloc(size_t bytes) {
 static inline void *fa_sm_page_offset(void *p, const void *x, size_t off) {
     uintptr_t want = (((uintptr_t)x & ~(uintptr_t)(FA_SM_LINE - 1)) + off) & (FA_SM_PAGE - 1);
     return (char *)p + ((want - ((uintptr_t)p & (FA_SM_PAGE - 1))) & (FA_SM_PAGE - 1));
+}
+/* parts of a loop over total items on k threads: FA_SM_PARTS_PER_THREAD per thread, at
+   most total; one for one thread */
+#define FA_SM_PARTS_PER_THREAD 8
+static inline ptrdiff_t fa_sm_parts(ptrdiff_t total, ptrdiff_t k) {
+    if (k <= 1) return 1;
+    return k * FA_SM_PARTS_PER_THREAD < total ? k * FA_SM_PARTS_PER_THREAD : total;
 }
 /* where part c of total split into k equal parts begins */
 static inline ptrdiff_t fa_sm_part(ptrdiff_t total, ptrdiff_t c, ptrdiff_t k) {

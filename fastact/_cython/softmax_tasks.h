@@ -17,14 +17,25 @@ static inline FN(task) FN(task_of)(ptrdiff_t t, ptrdiff_t nb, ptrdiff_t n) {
 typedef struct { double *bmax, *bsum, *rmax, *rfin; ptrdiff_t *bties; } FN(phases);
 typedef void (*FN(task_fn))(const fa_sm_job *j, const FN(phases) *p, FN(task) b);
 
-/* f for every (row, block) task, the tasks split over the threads in equal parts */
+/* one parallel pass of (row, block) tasks: f on every task of a part */
+typedef struct {
+    const fa_sm_job *j;
+    const FN(phases) *p;
+    FN(task_fn) f;
+    ptrdiff_t nb, tasks, parts;
+} FN(task_pass);
+static void FN(task_part)(void *ctx, ptrdiff_t c) {
+    const FN(task_pass) *a = (const FN(task_pass) *)ctx;
+    for (ptrdiff_t t = fa_sm_part(a->tasks, c, a->parts); t < fa_sm_part(a->tasks, c + 1, a->parts);
+         t++)
+        a->f(a->j, a->p, FN(task_of)(t, a->nb, a->j->n));
+}
+/* f for every (row, block) task, the tasks split into equal parts shared by the threads */
 static void FN(each_task)(const fa_sm_job *j, const FN(phases) *p, ptrdiff_t nb,
                           FN(task_fn) f) {
-    const ptrdiff_t tasks = j->rows * nb, k = j->threads;
-    FA_SM_PARALLEL_FOR_K
-    for (ptrdiff_t c = 0; c < k; c++)
-        for (ptrdiff_t t = fa_sm_part(tasks, c, k); t < fa_sm_part(tasks, c + 1, k); t++)
-            f(j, p, FN(task_of)(t, nb, j->n));
+    const ptrdiff_t tasks = j->rows * nb;
+    FN(task_pass) a = {j, p, f, nb, tasks, fa_sm_parts(tasks, j->threads)};
+    fa_pool_run(FN(task_part), &a, a.parts, j->threads);
 }
 /* phase 1: the block maxima (exact in any order) */
 static void FN(max_task)(const fa_sm_job *j, const FN(phases) *p, FN(task) b) {
@@ -177,31 +188,46 @@ static void FN(tiles)(const fa_sm_job *j, ptrdiff_t t0, ptrdiff_t t1, T *sc) {
         FN(tile_rows)(j, &rc, &s, base, w);
     }
 }
-/* tiles split over the threads, each with its own scratch; -1: no memory */
+/* a part of the tiles, with its own scratch (failed: set when there is no memory) */
+typedef struct {
+    const fa_sm_job *j;
+    ptrdiff_t tasks, parts;
+    _Atomic int failed;
+} FN(tile_pass);
+static void FN(tile_part)(void *ctx, ptrdiff_t c) {
+    FN(tile_pass) *a = (FN(tile_pass) *)ctx;
+    T *sc = (T *)malloc(FN(tile_scratch_bytes)(a->j->n));
+    if (sc == NULL) {
+        a->failed = 1;
+        return;
+    }
+    FN(tiles)(a->j, fa_sm_part(a->tasks, c, a->parts), fa_sm_part(a->tasks, c + 1, a->parts), sc);
+    free(sc);
+}
+/* tiles split into parts shared by the threads; -1: no memory */
 static int FN(tiles_parallel)(const fa_sm_job *j) {
     const ptrdiff_t tasks = j->rows * ((j->inner + FA_SM_TILE - 1) / FA_SM_TILE);
-    const ptrdiff_t k = j->threads;
-    int failed = 0;
-    FA_SM_PARALLEL_FOR_K
-    for (ptrdiff_t c = 0; c < k; c++) {
-        T *sc = (T *)malloc(FN(tile_scratch_bytes)(j->n));
-        if (sc == NULL) {
-            FA_SM_ATOMIC_WRITE
-            failed = 1;
-        } else {
-            FN(tiles)(j, fa_sm_part(tasks, c, k), fa_sm_part(tasks, c + 1, k), sc);
-            free(sc);
-        }
-    }
-    return failed ? -1 : 0;
+    FN(tile_pass) a = {j, tasks, fa_sm_parts(tasks, j->threads), 0};
+    fa_pool_run(FN(tile_part), &a, a.parts, j->threads);
+    return a.failed ? -1 : 0;
 }
 
-/* rows split over the threads in equal parts (one part: the calling thread) */
+/* rows [r0, r1) on the calling thread */
 static void FN(rows_part)(const fa_sm_job *j, ptrdiff_t r0, ptrdiff_t r1) {
     if (j->backward)
         FN(backward_rows)(j, r0, r1);
     else
         FN(forward_rows)(j, r0, r1);
+}
+/* part c of the rows split into equal parts shared by the threads */
+typedef struct {
+    const fa_sm_job *j;
+    ptrdiff_t parts;
+} FN(row_pass);
+static void FN(row_part)(void *ctx, ptrdiff_t c) {
+    const FN(row_pass) *a = (const FN(row_pass) *)ctx;
+    FN(rows_part)(a->j, fa_sm_part(a->j->rows, c, a->parts),
+                  fa_sm_part(a->j->rows, c + 1, a->parts));
 }
 static int FN(run)(const fa_sm_job *j) {
     const ptrdiff_t k = j->threads;
@@ -211,8 +237,7 @@ static int FN(run)(const fa_sm_job *j) {
         FN(rows_part)(j, 0, j->rows);
         return 0;
     }
-    FA_SM_PARALLEL_FOR_K
-    for (ptrdiff_t c = 0; c < k; c++)
-        FN(rows_part)(j, fa_sm_part(j->rows, c, k), fa_sm_part(j->rows, c + 1, k));
+    FN(row_pass) a = {j, fa_sm_parts(j->rows, k)};
+    fa_pool_run(FN(row_part), &a, a.parts, (int)k);
     return 0;
 }

@@ -23,6 +23,7 @@ import time
 import numba
 
 from . import _factory, _parallel, _threading
+from .._openmp_policy import describe as describe_wait_policy
 from .._registry import MODES, all_kernel_ids, kernel_args, kernel_modes, y_kernel_ids
 
 NAME = "numba"
@@ -130,4 +131,6 @@ def config() -> dict:
         "parallel_threshold": PARALLEL_THRESHOLD,
         "tbb_library": _threading._state["tbb_library"],
         "cache_dir": _factory.cache_dir(),
+        **({"openmp_wait_policy": describe_wait_policy()}
+           if _threading._state["layer"] == "omp" else {}),
     }

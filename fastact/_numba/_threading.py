@@ -19,7 +19,8 @@ kernels stay disk-cacheable.
 ``setup()`` must run before the first parallel kernel launch; it is called on
 import of ``fastact._numba``.  The user may force a layer with the usual
 ``NUMBA_THREADING_LAYER`` environment variable; anything but ``tbb`` gets the
-lock.
+lock.  Numba's ``omp`` layer gets fastact's OpenMP wait policy (see
+``fastact._openmp_policy``): its libgomp is loaded here under that policy.
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ import sys
 import threading
 
 import numba
+
+from .._openmp_policy import wait_policy
 
 _state = {"layer": None, "tbb_library": None, "locked": False}
 launch_lock = contextlib.nullcontext()
@@ -77,9 +80,19 @@ def setup() -> str:
         layer = forced if forced not in (None, "", "default", "safe", "tbb") else "workqueue"
         launch_lock = threading.Lock()
         _state["locked"] = True
+    if layer == "omp":  # libgomp reads its wait policy once, when it is loaded
+        with wait_policy():
+            _preload_libgomp()
     numba.config.THREADING_LAYER = layer
     _state["layer"] = layer
     return layer
+
+
+def _preload_libgomp() -> None:
+    try:
+        ctypes.CDLL("libgomp.so.1", mode=ctypes.RTLD_GLOBAL)
+    except OSError:  # Numba's omp layer will say what is missing when it starts
+        pass
 
 
 def max_threads() -> int:

@@ -10,8 +10,7 @@ chunks) is created in ``--workdir`` unless it exists.  The pipeline reads it, ap
 ``fastact.gelu`` (a ufunc: one task per chunk) and ``fastact.log_softmax`` along the
 chunked rows (a dask reduction of the row statistics, then one pass per chunk) and
 writes the result to a second store.  It prints the time, the throughput and each
-worker's peak resident memory (the workers are restarted first, so the peak is the
-pipeline's own).
+worker's peak resident memory (on a cluster of its own, so the peak is the pipeline's).
 """
 from __future__ import annotations
 
@@ -88,21 +87,17 @@ def check_rows(source, target, rows=4):
     np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-6)
 
 
-def run(client, args, restart=True):
-    """Create the input if needed, run the pipeline on ``client``; returns (seconds,
-    {worker: peak RSS in MiB})."""
-    shape, chunks = input_shape(args)
+def paths(args):
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="fastact-dask-"))
-    source, target = workdir / "logits.zarr", workdir / "log_probs.zarr"
-    if not (source / "zarr.json").exists():
-        make_input(source, shape, chunks, client, args.quiet)
-    n_workers = len(client.scheduler_info()["workers"])
-    if restart:
-        client.restart()  # fresh workers: the peak memory below is the pipeline's
-        client.wait_for_workers(n_workers, timeout=300)
+    return workdir / "logits.zarr", workdir / "log_probs.zarr"
+
+
+def run(client, args, source, target):
+    """The pipeline on ``client``; returns (seconds, {worker: peak RSS in MiB})."""
+    shape, chunks = input_shape(args)
     nbytes = 4 * shape[0] * shape[1]
     print(f"{shape[0]} x {shape[1]} float32 ({nbytes / 2**30:.2f} GiB), chunks {chunks}, "
-          f"{n_workers} workers", flush=True)
+          f"{len(client.scheduler_info()['workers'])} workers", flush=True)
     start = time.perf_counter()
     _run(client, pipeline(source, target), "gelu + log_softmax", args.quiet)
     seconds = time.perf_counter() - start
@@ -117,10 +112,15 @@ def run(client, args, restart=True):
 
 def main(argv=None):
     args = parse_args(argv)
-    with LocalCluster(n_workers=args.workers, threads_per_worker=args.threads_per_worker,
-                      processes=True, memory_limit=args.memory_limit,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        run(client, args)
+    source, target = paths(args)
+    cluster_args = dict(n_workers=args.workers, threads_per_worker=args.threads_per_worker,
+                        processes=True, memory_limit=args.memory_limit, dashboard_address=None)
+    if not (source / "zarr.json").exists():
+        with LocalCluster(**cluster_args) as cluster, Client(cluster) as client:
+            make_input(source, *input_shape(args), client, args.quiet)
+    # A cluster of its own: the workers' peak memory is the pipeline's.
+    with LocalCluster(**cluster_args) as cluster, Client(cluster) as client:
+        run(client, args, source, target)
     return 0
 
 

@@ -89,9 +89,10 @@ class _Call:
     def __reduce__(self):
         return (_Call, (self.op, self.axis, self.backend))
 
-    def run(self, op, block, grad=None, where=None, keepdims=False):
+    def run(self, op, block, grad=None, where=None, keepdims=False, axis="block"):
         """The public function ``op`` on NumPy blocks, as an array (never a scalar)."""
-        r = _dispatch.rowwise(op, block, grad, self.axis, None, self.backend, where, keepdims)
+        axis = self.axis if axis == "block" else axis
+        r = _dispatch.rowwise(op, block, grad, axis, None, self.backend, where, keepdims)
         return np.asarray(r)
 
 
@@ -162,34 +163,40 @@ def _identity(pairs, axis=None, keepdims=True):
     return pairs
 
 
+def _log1p_rest(call, z, where, axis):
+    """``log1p(sum_{j != argmax} exp(z_j - max z))`` of each row, as the log_softmax kernel
+    computes it (accurate to a few ULP of itself): minus the row maximum of log_softmax(z)."""
+    ls = call.run("log_softmax", z, None, where, axis=axis)
+    with np.errstate(invalid="ignore"):
+        return -np.max(ls, axis=axis, keepdims=True, initial=-np.inf)
+
+
 def _chunk_pair(block, where, *, sign, call):
     """``(max, rest)`` of each row of ``sign * block`` (masked entries excluded); rows
     with no finite maximum get ``rest = 0``, so ``max + rest`` is their logsumexp."""
     xs = _dispatch.as_float_array(block, "x", call.op)[0]
     if sign < 0:
         xs = -xs
-    axis = call.axis
-    m = np.max(xs, axis=axis, keepdims=True, where=True if where is None else where,
-                initial=-np.inf)
+    m = np.max(xs, axis=call.axis, keepdims=True, where=True if where is None else where,
+               initial=-np.inf)
     finite = np.isfinite(m)
-    with np.errstate(invalid="ignore"):
-        shifted = xs - np.where(finite, m, 0).astype(xs.dtype)
-    rest = call.run("logsumexp", shifted, None, where, keepdims=True)
     pair = np.empty(m.shape, _PAIR)
     pair["max"] = m
-    pair["rest"] = np.where(finite, rest, 0)
+    pair["rest"] = np.where(finite, _log1p_rest(call, xs, where, call.axis), 0)
     return pair
 
 
 def _combine_pairs(pairs, axis=None, keepdims=True):
-    """The rows' ``(max, rest)`` from their chunks' pairs (concatenated along ``axis``)."""
+    """The rows' ``(max, rest)`` from their chunks' pairs (concatenated along ``axis``):
+    ``max = max_c m_c``, ``rest = logsumexp_c(m_c - max + d_c) = zmax + log1p(...)``."""
     m, d = pairs["max"], pairs["rest"]
     big = np.max(m, axis=axis, keepdims=True)  # an input element; NaN if any chunk had NaN
     finite = np.isfinite(big)
     with np.errstate(invalid="ignore"):
         z = m - np.where(finite, big, 0) + d
-    one_axis = axis[0] if len(axis) == 1 else None  # several axes: all of them
-    rest = np.asarray(_dispatch.rowwise("logsumexp", z, None, one_axis, None, None, None, True))
+        zmax = np.max(z, axis=axis, keepdims=True)
+        one_axis = axis[0] if len(axis) == 1 else None  # several axes: all of them
+        rest = zmax + _log1p_rest(_Call("log_softmax", one_axis, None), z, None, one_axis)
     out = np.empty(big.shape, _PAIR)
     out["max"] = big
     out["rest"] = np.where(finite, rest, 0)

@@ -82,16 +82,18 @@ CHUNKINGS = (
 )
 
 
-def _cases(op, dtype):
-    """(label, x, NumPy call, dask call) for every chunking, axis and mask."""
+def _cases(op):
+    """(label, x, NumPy call, dask call) for every chunking, axis and mask; float64 for
+    the uneven and 3-D chunkings (the same code path, fewer tasks: CI time)."""
     for name, shape, chunks, axes in CHUNKINGS:
-        x = logits(dtype, shape)
-        d = da.from_array(x, chunks=chunks)
-        for axis in axes:
-            for where in (None, mask_for(x)):
-                kws = [{"keepdims": False}, {"keepdims": True}] if op == "logsumexp" else [{}]
-                for kw in kws:
-                    label = f"{op} {name} axis={axis} where={where is not None} {kw}"
+        for dtype in (np.float32, np.float64) if name in ("uneven", "3d-middle") else (
+                np.float32,):
+            x = logits(dtype, shape)
+            d = da.from_array(x, chunks=chunks)
+            for axis in axes:
+                for where in (None, mask_for(x)):
+                    kw = {"keepdims": axis == 0} if op == "logsumexp" else {}
+                    label = f"{op} {name} {x.dtype} axis={axis} where={where is not None} {kw}"
                     yield label, x, (x, axis, where, kw), (d, axis, where, kw)
 
 
@@ -100,6 +102,9 @@ def _assert_close(op, label, got, want, x, n, dtype):
     finite = x[np.isfinite(x)]
     xmax = float(np.abs(finite).max()) if finite.size else 0.0
     bar = 2 * allowed_ulps(op, want, n, xmax, dtype) + CORRECTION_ULPS
+    if op == "log_softmax":  # at a row's maximum, -log1p(t) has the conditioning of the
+        with np.errstate(all="ignore"):  # exponentials adding up to t: |log t| ULP
+            bar = bar + np.where(np.abs(want) < 1, np.abs(np.log(np.abs(want))), 0)
     err = ulp_error(got, want, dtype)
     tiny = float(np.finfo(dtype).smallest_normal)
     small = (np.abs(np.asarray(want, float)) < tiny) & np.isfinite(want)
@@ -108,20 +113,19 @@ def _assert_close(op, label, got, want, x, n, dtype):
     assert not bad.any(), f"{label}: {bad.sum()} values beyond the bar, max {err.max():.1f} ULP"
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("op", FWD)
-def test_forward_ops_match_the_numpy_api(client, op, dtype):
+def test_forward_ops_match_the_numpy_api(client, op):
     fn = getattr(fastact, op)
-    cases = list(_cases(op, dtype))
+    cases = list(_cases(op))
     lazy = [fn(d, axis=axis, where=where, **kw) for _, _, _, (d, axis, where, kw) in cases]
     assert all(isinstance(r, da.Array) for r in lazy)
     results = dask.compute(*lazy)
-    for (label, x, (xn, axis, where, kw), _), got, r in zip(cases, results, lazy):
+    for (label, x, (xn, axis, where, kw), (d, _, _, _)), got, r in zip(cases, results, lazy):
         want = fn(xn, axis=axis, where=where, **kw)
         n = x.size if axis is None else x.shape[axis]
-        _assert_close(op, label, np.asarray(got), want, x, n, dtype)
+        _assert_close(op, label, np.asarray(got), want, x, n, x.dtype)
         if op != "logsumexp":
-            assert r.chunks == da.from_array(x, chunks=r.chunks).chunks  # the input's chunks
+            assert r.chunks == d.chunks, label  # the input's chunks
 
 
 @pytest.mark.parametrize("op", BWD)
@@ -144,7 +148,8 @@ def test_backward_ops_match_the_numpy_api(client, op):
     for (label, want), got, r in zip(wanted, dask.compute(*lazy), lazy):
         assert got.dtype == want.dtype and got.shape == want.shape, label
         assert np.array_equal(np.isnan(got), np.isnan(want)), label
-        scale = np.nanmax(np.abs(np.where(np.isinf(want), 0, want))) + 1
+        finite = want[np.isfinite(want)]
+        scale = np.abs(finite).max() + 1 if finite.size else 1
         np.testing.assert_allclose(got, want, rtol=4e-6, atol=4e-6 * scale, err_msg=label)
 
 
@@ -153,15 +158,14 @@ def test_activations_bit_for_bit(client):
     x = logits(np.float32, (9, 40))
     d = da.from_array(x, chunks=(4, (1, 13, 26)))
     calls = [
-        (lambda a: fastact.gelu(a), None),
-        (lambda a: fastact.leaky_relu(a, negative_slope=0.2), None),
-        (lambda a: fastact.derivative("elu", a, alpha=0.5), None),
-        (lambda a: fastact.backward("silu", a * 0 + 1.5, a), lambda a: fastact.backward(
-            "silu", np.full_like(a, 1.5), a)),
+        lambda a: fastact.gelu(a),
+        lambda a: fastact.leaky_relu(a, negative_slope=0.2),
+        lambda a: fastact.derivative("elu", a, alpha=0.5),
+        lambda a: fastact.backward("silu", abs(a), a),
     ]
-    got = dask.compute(*[f(d) for f, _ in calls])
-    for (f, numpy_f), g in zip(calls, got):
-        want = (numpy_f or f)(x)
+    got = dask.compute(*[f(d) for f in calls])
+    for f, g in zip(calls, got):
+        want = f(x)
         assert g.dtype == want.dtype and np.array_equal(g.view(np.uint32), want.view(np.uint32))
 
 
@@ -172,18 +176,21 @@ def test_lazy_until_compute_and_one_task_per_chunk():
         calls.append(block_id)
         return logits(np.float32, (3, 8), seed=block_id[0] + 7 * block_id[1])
 
+    def blocks(row_chunks):
+        return da.map_blocks(source, chunks=((3,) * 3, (8,) * row_chunks), dtype=np.float32,
+                             meta=np.empty((0, 0), np.float32))
+
     with dask.config.set(scheduler="sync"):  # run in this process, where calls are seen
-        x = da.map_blocks(source, chunks=((3,) * 3, (8,) * 2), dtype=np.float32,
-                          meta=np.empty((0, 0), np.float32))
+        x, whole_rows = blocks(2), blocks(1)
         calls.clear()
         chunked = [getattr(fastact, op)(x, axis=-1) for op in FWD]
         chunked += [getattr(fastact, op)(x, x, axis=-1) for op in BWD]
-        one_chunk_axis = [getattr(fastact, op)(x, axis=0) for op in FWD[:2]]
+        one_chunk_axis = [getattr(fastact, op)(whole_rows, axis=-1) for op in FWD]
+        one_chunk_axis += [getattr(fastact, op)(whole_rows, whole_rows) for op in BWD]
         assert not calls  # graphs only
-        base = len(x.__dask_graph__())
+        base = len(whole_rows.__dask_graph__())
         for r in one_chunk_axis:  # the axis lies in one chunk: one task per chunk
-            assert len(r.__dask_graph__()) == base + x.npartitions
-            assert r.chunks == x.chunks
+            assert len(r.__dask_graph__()) == base + whole_rows.npartitions
         values = dask.compute(*chunked)
         assert calls
         xs = x.compute()
@@ -278,6 +285,8 @@ def test_example_pipeline_small(client, tmp_path, capsys):
     spec.loader.exec_module(example)
     args = example.parse_args(["--gib", "0.002", "--row-length", "1000", "--chunk-mib", "0.1",
                                "--workdir", str(tmp_path), "--check", "--quiet"])
-    seconds, peaks = example.run(client, args, restart=False)
+    source, target = example.paths(args)
+    example.make_input(source, *example.input_shape(args), client, args.quiet)
+    seconds, peaks = example.run(client, args, source, target)
     assert len(peaks) == 2 and seconds > 0
     assert "match" in capsys.readouterr().out

@@ -75,8 +75,10 @@ def _run(client, task, what, quiet):
     future.result()
 
 
-def _peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+def _worker_usage():
+    """(peak RSS in MiB, CPU seconds) of this process."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime  # ru_maxrss: KiB on Linux
 
 
 def check_rows(source, target, rows=4):
@@ -101,9 +103,11 @@ def run(client, args, source, target):
     start = time.perf_counter()
     _run(client, pipeline(source, target), "gelu + log_softmax", args.quiet)
     seconds = time.perf_counter() - start
-    peaks = client.run(_peak_rss_mib)
+    usage = client.run(_worker_usage)
+    peaks = {w: rss for w, (rss, _) in usage.items()}
     print(f"time {seconds:.1f} s, {nbytes / seconds / 1e9:.2f} GB/s (input bytes)")
-    print("peak RSS per worker: " + ", ".join(f"{v:.0f} MiB" for v in peaks.values()))
+    print("per worker: peak RSS " + ", ".join(f"{rss:.0f} MiB" for rss, _ in usage.values())
+          + "; CPU time " + ", ".join(f"{cpu:.0f} s" for _, cpu in usage.values()))
     if args.check:
         check_rows(source, target)
         print("check: the first rows match fastact on NumPy arrays")

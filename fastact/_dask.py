@@ -4,14 +4,14 @@ A row split over several chunks cannot be handed to a row kernel chunk by chunk
 (the result would be a per-chunk softmax).  Instead, when the axis (``axis=None``:
 every axis) spans several chunks:
 
-* each chunk gives a row statistic, computed by fastact's kernels: for the forward
-  ops the pair ``(max, rest)`` with ``logsumexp = max + rest`` and
-  ``rest = log1p(sum_{j != argmax} exp(x_j - max))``; for the backward ops the row
-  sum (``sum(grad * y)`` or ``sum(grad)``);
+* each chunk gives a row statistic: for the forward ops the pair ``(max, rest)``
+  with ``logsumexp = max + rest`` and ``rest = log1p(sum_{j != argmax} exp(x_j - max))``
+  (minus the row maximum of the log_softmax kernel's output: a few ULP of itself);
+  for the backward ops the row sum (``sum(grad * y)`` or ``sum(grad)``, float64);
 * a dask reduction (``da.reduction``, a tree of combine steps) merges the chunks'
   statistics into the row's: ``M = max m_c``, ``D = logsumexp_c(m_c - M + d_c)``,
   in float64, so ``M`` is an input element, exact, and ``D`` is accurate to a few
-  float64 ULP;
+  ULP of itself;
 * one blockwise pass per chunk runs the fastact kernel on the chunk and corrects
   it by the chunk's offset from the row, ``delta = (M - m_c) + (D - d_c) >= 0``:
   ``log_softmax = local - delta``, ``softmax = local * exp(-delta)``; the backward

@@ -119,7 +119,7 @@ def main(argv=None):
     source, target = paths(args)
     cluster_args = dict(n_workers=args.workers, threads_per_worker=args.threads_per_worker,
                         processes=True, memory_limit=args.memory_limit, dashboard_address=None)
-    if not (source / "zarr.json").exists():
+    if not any((source / meta).exists() for meta in ("zarr.json", ".zarray")):  # zarr 3, 2
         with LocalCluster(**cluster_args) as cluster, Client(cluster) as client:
             make_input(source, *input_shape(args), client, args.quiet)
     # A cluster of its own: the workers' peak memory is the pipeline's.

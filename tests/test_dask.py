@@ -194,6 +194,9 @@ def test_lazy_until_compute_and_one_task_per_chunk():
         values = dask.compute(*chunked)
         assert calls
         xs = x.compute()
+    per_chunk = x.map_blocks(fastact.softmax, dtype=np.float32)  # the silent bug avoided
+    with dask.config.set(scheduler="sync"):
+        assert not np.allclose(per_chunk.compute(), values[0], rtol=1e-3)
     for op, r, v in zip(FWD + BWD, chunked, values):
         want = getattr(fastact, op)(xs, axis=-1) if op in FWD else getattr(fastact, op)(
             xs, xs, axis=-1)

@@ -16,6 +16,7 @@ Skipped where dask or distributed is not installed.
 """
 import importlib.util
 import logging
+import os
 import pathlib
 import types
 
@@ -39,10 +40,16 @@ CORRECTION_ULPS = 2
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0", silence_logs=logging.ERROR) as cluster, \
-            distributed.Client(cluster) as c:
-        yield c
+    saved = dict(os.environ)  # the nanny exports OMP_NUM_THREADS=1 etc. into this process
+    try:
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=":0",
+                                      silence_logs=logging.ERROR) as cluster, \
+                distributed.Client(cluster) as c:
+            yield c
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def logits(dtype, shape=(7, 23), seed=0):

@@ -307,7 +307,10 @@ def rowwise(op_name, x, grad, axis, out, backend, where=None, keepdims=False):
                 kernel(k_out, x.reshape(rows, n), g2, None, n_threads)
                 return o if o.ndim else o[()]
 
-    return _rowwise_general(op, (be, n_threads), x, grad, out, _Along(axis, where, keepdims))
+    along = _Along(axis, where, keepdims)
+    if _interop.any_dask_array(x, grad, where):
+        return _interop.rowwise_dask(op, x, grad, along, out, backend)
+    return _rowwise_general(op, (be, n_threads), x, grad, out, along)
 
 
 def _rowwise_general(op, kernel_call, x, grad, out, along):

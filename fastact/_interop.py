@@ -10,9 +10,12 @@ computed in float32 and returned in their own type, bool and integers give
 float64).  Plain ndarrays, lists and scalars never come here.
 
 The softmax family works along an axis, which a chunked or masked container
-cannot hand to a NumPy kernel as is: those inputs raise a ``TypeError``.
+cannot hand to a NumPy kernel as is: dask arrays are computed by a dask reduction
+(``_dask``, imported only then), other such inputs raise a ``TypeError``.
 """
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 
@@ -60,9 +63,19 @@ def elementwise(ufunc, params, x, grad, out):
     return result
 
 
-def _is_dask(a) -> bool:
-    graph = getattr(a, "__dask_graph__", None)  # xarray has it too: None unless dask-backed
-    return callable(graph) and graph() is not None
+def any_dask_array(*arrays) -> bool:
+    """True when an argument is a ``dask.array.Array`` (never imports dask: without
+    ``dask.array`` imported there is none)."""
+    module = sys.modules.get("dask.array")
+    cls = getattr(module, "Array", None)
+    return cls is not None and any(isinstance(a, cls) for a in arrays)
+
+
+def rowwise_dask(op, x, grad, along, out, backend):
+    """A softmax-family operation with dask input, by a dask reduction (``_dask``)."""
+    from . import _dask
+
+    return _dask.rowwise(op, x, grad, along, out, backend)
 
 
 def reject_rowwise(op_name, *arrays):
@@ -74,9 +87,6 @@ def reject_rowwise(op_name, *arrays):
         if isinstance(a, _ndarray) and not isinstance(a, np.ma.MaskedArray):
             continue  # a plain subclass (memmap, matrix): computed as an ndarray
         kind = type(a).__module__.split(".")[0] + "." + type(a).__name__
-        hint = (" (a chunked softmax reduction for dask is not implemented yet; compute "
-                "the array, or use x.map_blocks when the axis lies within one chunk)"
-                if _is_dask(a) else
-                " (use where= for a mask)" if isinstance(a, np.ma.MaskedArray) else
-                " (pass its NumPy values, e.g. DataArray.values)")
+        hint = (" (use where= for a mask)" if isinstance(a, np.ma.MaskedArray) else
+                " (pass its NumPy or dask array, e.g. DataArray.data)")
         raise TypeError(f"fastact.{op_name}() takes NumPy arrays, not {kind}{hint}")

@@ -198,7 +198,7 @@ FA_INLINE float fa__mul_exp_neg_half_f32(float m, float p, float lo) {
     float hc = h < FA_EXP_ARG_MIN_F32 ? FA_EXP_ARG_MIN_F32 : h;
     float k, scale;
     int32_t ki;
-    float r = fa__exp_reduce_f32(hc, -0.5f * lo, &k, &ki);
+    float r = fa__exp_reduce_dd_f32(hc, -0.5f * lo, &k, &ki);
     float e = fa__expm1_poly_f32(r);
     float ms = m * fa__scale_split_f32(0.0f, ki, &scale);   /* m 2^k1: exact */
     float t = (ms + ms * e) * scale;

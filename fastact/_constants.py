@@ -146,6 +146,9 @@ NORMCDF_NR = (0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.1
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 GELU_TANH_K = 0.044715  # cubic coefficient of the tanh approximation
+# quick_gelu(x) = x sigmoid(QUICK_GELU_BETA x) (CLIP, OpenAI): the float64 nearest 1.702 is the
+# slope every backend and the oracle use (float32 arrays are computed in float64).
+QUICK_GELU_BETA = 1.702
 # sqrt(2/pi) rounded to float64: the tanh approximation is *defined* with the float64
 # constants (as in PyTorch); with the exact constant the far lower tail of a float64
 # result would move by tens of ULP (the tail's condition number is ~|2u| ~ 700).

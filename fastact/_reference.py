@@ -18,7 +18,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ._registry import GELU_TANH_C, GELU_TANH_K, SELU_ALPHA, SELU_SCALE
+from ._registry import GELU_TANH_C, GELU_TANH_K, QUICK_GELU_BETA, SELU_ALPHA, SELU_SCALE
 
 
 
@@ -215,6 +215,13 @@ KERNELS: dict = {
         forward_limits=lambda b: (-0.0, np.inf) if b > 0 else (
             (-np.inf, np.inf) if b == 0 else (-np.inf, 0.0)),
         derivative_limits=lambda b: (0.0, 1.0) if b > 0 else ((0.5, 0.5) if b == 0 else (1.0, 0.0)),
+    ),
+    "quick_gelu": RefKernel(
+        _wide(lambda x: x * _sigmoid(QUICK_GELU_BETA * x)),
+        _wide(lambda x: _sigmoid(QUICK_GELU_BETA * x)
+              * (1 + QUICK_GELU_BETA * x * _sigmoid(-QUICK_GELU_BETA * x))),
+        forward_limits=lambda: (-0.0, np.inf),
+        derivative_limits=lambda: (0.0, 1.0),
     ),
     "elu": RefKernel(
         lambda x, a: np.where(x > 0, x, a * np.expm1(x)),

@@ -37,6 +37,7 @@ from .._constants import (
     GELU_TANH_K,
     INV_SQRT_2PI,
     MISH_ARG_MAX,
+    QUICK_GELU_BETA,
     SELU_ALPHA,
     SELU_SCALE,
 )
@@ -478,6 +479,18 @@ def swish__derivative(x, a, b):
     if a > 0:
         return at_inf(x, r, T(0.0, x), T(1.0, x))
     return at_inf(x, r, T(0.5, x), T(0.5, x)) if a == 0 else at_inf(x, r, T(1.0, x), T(0.0, x))
+
+
+@njit(**_JIT)
+def quick_gelu__forward(x, a, b):
+    """quick_gelu(x) = swish(x) with beta = QUICK_GELU_BETA, in float64, rounded once"""
+    return T(swish__forward(W(x), QUICK_GELU_BETA, 0.0), x)
+
+
+@njit(**_JIT)
+def quick_gelu__derivative(x, a, b):
+    """quick_gelu'(x) = swish'(x) with beta = QUICK_GELU_BETA, in float64, rounded once"""
+    return T(swish__derivative(W(x), QUICK_GELU_BETA, 0.0), x)
 
 
 # ------------------------------------------------------------ elu family

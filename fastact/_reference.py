@@ -429,3 +429,49 @@ def _rowwise(op, out, x, grad, mask):
         if mask is not None and op != "logsumexp":
             r = np.where(mask, r, 0 if op != "log_softmax" else -np.inf)
         np.copyto(out, r, casting="unsafe")
+
+
+# ------------------------------------------------------------ fused operations
+def _rows(s, rows, m):
+    """The (rows, m) view of a ``fastact._fused.Strided`` operand."""
+    size = s.flat.itemsize
+    return np.lib.stride_tricks.as_strided(s.flat[s.offset:], (rows, m), (s.row_stride * size, size))
+
+
+def get_biased(kernel_id, mode):
+    """kernel(out, x, grad, bias, params, n_threads, db): the activation's ``mode`` on
+    x + bias (x, out, grad: (rows, m); bias: (m,)); db (float64, or None) gets the
+    column sums of out."""
+    if kernel_id not in KERNELS:
+        raise KeyError(kernel_id)
+
+    def kernel(out, x, grad, bias, params, n_threads, db=None):
+        with np.errstate(all="ignore"):
+            _elementwise(kernel_id, mode, out, x + bias, grad, params)
+        if db is not None:
+            db[...] = out.sum(axis=0, dtype=np.float64)
+
+    return kernel
+
+
+def get_gated(kernel_id, mode):
+    """The gated unit act(gate) * up of ``kernel_id``: "forward" ``kernel((out,), (gate,
+    up), rows, m, params, n_threads)``; "backward" ``kernel((d_gate, d_up), (gate, up,
+    grad), rows, m, params, n_threads)`` (operands: ``fastact._fused.Strided``)."""
+    if kernel_id not in KERNELS:
+        raise KeyError(kernel_id)
+
+    def kernel(outs, ins, rows, m, params, n_threads):
+        o = [_rows(s, rows, m) for s in outs]
+        gate, up, *grad = (_rows(s, rows, m) for s in ins)
+        f = evaluate(kernel_id, "forward", np.ascontiguousarray(gate), params)
+        with np.errstate(all="ignore"):
+            if mode == "forward":
+                np.multiply(f, up, out=o[0])
+                return
+            gu = grad[0] * up
+            np.multiply(gu, evaluate(kernel_id, "derivative", np.ascontiguousarray(gate),
+                                     params), out=o[0])
+            np.multiply(grad[0], f, out=o[1])
+
+    return kernel

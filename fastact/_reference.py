@@ -435,7 +435,8 @@ def _rowwise(op, out, x, grad, mask):
 def _rows(s, rows, m):
     """The (rows, m) view of a ``fastact._fused.Strided`` operand."""
     size = s.flat.itemsize
-    return np.lib.stride_tricks.as_strided(s.flat[s.offset:], (rows, m), (s.row_stride * size, size))
+    return np.lib.stride_tricks.as_strided(s.flat[s.offset:], (rows, m),
+                                           (s.row_stride * size, size))
 
 
 def get_biased(kernel_id, mode):

@@ -93,7 +93,7 @@ def biased(entry, mode, x, values, bias, out, backend, grad=None, bias_grad=Fals
                             (out, result_dtype, compute, backend, bias_grad))
     else:
         with np.errstate(all="ignore"):  # inf + -inf is NaN, silently
-            t = np.add(xs, bs)
+            t = np.asarray(np.add(xs, bs))  # 0-d operands give a scalar
         res = np.asarray(_dispatch.elementwise(
             entry, mode, t, values, t if gs is None else None, backend, gs))
     result = _dispatch._finish(res, out, result_dtype, False)

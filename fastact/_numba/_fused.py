@@ -31,6 +31,21 @@ def block_rows(rows: int) -> int:
     return max(1, -(-rows // MAX_BLOCKS))
 
 
+@njit(inline="always", nogil=True)
+def _tile(k, n_tiles, m):
+    """Item k of a (row or block, tile) grid: (its row or block, first column, width)."""
+    major = k // n_tiles
+    c0 = (k - major * n_tiles) * TILE
+    return major, c0, min(TILE, m - c0)
+
+
+@njit(inline="always", nogil=True)
+def _items(c, n_items, n_chunks):
+    """The range of items of chunk c of n_chunks equal chunks."""
+    step = (n_items + n_chunks - 1) // n_chunks
+    return c * step, min(n_items, (c + 1) * step)
+
+
 def _bias_py(fn, out, x, grad, bias, a, b, partial, geom, n_chunks):
     """out[r, j] = fn(x[r, j] + bias[j]) (grad[r, j] * fn'(...) for the backward loops);
     partial[blk, j] += out[r, j] over the rows of block blk when partial has columns.
@@ -38,13 +53,11 @@ def _bias_py(fn, out, x, grad, bias, a, b, partial, geom, n_chunks):
     rows, m, per_block = geom[0], geom[1], geom[2]
     n_tiles = (m + TILE - 1) // TILE
     n_items = ((rows + per_block - 1) // per_block) * n_tiles
-    step = (n_items + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
         tmp = np.empty(TILE, x.dtype)
-        for k in range(c * step, min(n_items, (c + 1) * step)):
-            blk = k // n_tiles
-            c0 = (k - blk * n_tiles) * TILE
-            w = min(TILE, m - c0)
+        lo, hi = _items(c, n_items, n_chunks)
+        for k in range(lo, hi):
+            blk, c0, w = _tile(k, n_tiles, m)
             t = tmp[:w]
             acc = partial[blk]
             for r in range(blk * per_block, min(rows, (blk + 1) * per_block)):
@@ -63,13 +76,11 @@ def _gated_forward_py(fn, out, gate, up, geom, a, b, n_chunks):
     rows, m = geom[0], geom[1]
     n_tiles = (m + TILE - 1) // TILE
     n_items = rows * n_tiles
-    step = (n_items + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
         tmp = np.empty(TILE, out.dtype)
-        for k in range(c * step, min(n_items, (c + 1) * step)):
-            r = k // n_tiles
-            c0 = (k - r * n_tiles) * TILE
-            w = min(TILE, m - c0)
+        lo, hi = _items(c, n_items, n_chunks)
+        for k in range(lo, hi):
+            r, c0, w = _tile(k, n_tiles, m)
             gs, us, os = (geom[2] + r * geom[3] + c0, geom[4] + r * geom[5] + c0,
                           geom[6] + r * geom[7] + c0)
             t = tmp[:w]
@@ -88,13 +99,11 @@ def _gated_backward_py(fns, outs, ins, geom, a, b, n_chunks):
     rows, m = geom[0], geom[1]
     n_tiles = (m + TILE - 1) // TILE
     n_items = rows * n_tiles
-    step = (n_items + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
         tmp = np.empty((2, TILE), gate.dtype)
-        for k in range(c * step, min(n_items, (c + 1) * step)):
-            r = k // n_tiles
-            c0 = (k - r * n_tiles) * TILE
-            w = min(TILE, m - c0)
+        lo, hi = _items(c, n_items, n_chunks)
+        for k in range(lo, hi):
+            r, c0, w = _tile(k, n_tiles, m)
             gs, us, ds = (geom[2] + r * geom[3] + c0, geom[4] + r * geom[5] + c0,
                           geom[6] + r * geom[7] + c0)
             dg, du = geom[8] + r * geom[9] + c0, geom[10] + r * geom[11] + c0

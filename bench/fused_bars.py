@@ -45,6 +45,7 @@ def contenders(backend, n_threads, pool):
         "gelu(x)": lambda: fastact.gelu(x, out=out, backend=backend),
         "swiglu(gate, up)": lambda: fastact.swiglu(x, up, out=out, backend=backend),
         "read-2-write-1 (threaded add)": lambda: add(x, up, out),
+        "silu(gate) alone": lambda: fastact.silu(x, out=out, backend=backend),
     }
     try:
         import torch

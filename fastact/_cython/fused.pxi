@@ -140,35 +140,45 @@ cdef struct GatedCall:
     double p1
 
 
+cdef inline char *_row(const GatedCall *c, int i, Py_ssize_t r, Py_ssize_t c0) noexcept nogil:
+    """Operand i at row r, column c0 (NULL when absent)."""
+    if c.base[i] == NULL:
+        return NULL
+    return c.base[i] + (c.off[i] + r * c.rs[i] + c0) * c.itemsize
+
+
 cdef void _gated_item(const GatedCall *c, Py_ssize_t k, real *t0, real *t1) noexcept nogil:
     """Item k: row k // tiles, one tile: out = f(gate) up, or d_gate = (grad up) f'(gate),
-    d_up = grad f(gate)."""
+    d_up = grad f(gate).  (Operands in plain locals, not an array: stores through them
+    then cannot alias them, and the loops vectorize without strict aliasing.)"""
     cdef Py_ssize_t n_tiles = _tiles(c.m)
     cdef Py_ssize_t r = k // n_tiles
     cdef Py_ssize_t c0 = (k - r * n_tiles) * FUSED_TILE
     cdef Py_ssize_t w = FUSED_TILE if c.m - c0 > FUSED_TILE else c.m - c0
-    cdef Py_ssize_t j, i
-    cdef real *p[5]
-    for i in range(5):
-        p[i] = (<real *>c.base[i]) + c.off[i] + r * c.rs[i] + c0 if c.base[i] != NULL else NULL
+    cdef Py_ssize_t j
+    cdef real *gate = <real *>_row(c, 0, r, c0)
+    cdef real *up = <real *>_row(c, 1, r, c0)
+    cdef real *grad = <real *>_row(c, 2, r, c0)
+    cdef real *out = <real *>_row(c, 3, r, c0)
+    cdef real *d_up = <real *>_row(c, 4, r, c0)
     if c.bwd32 == NULL:
         if real is float:
-            c.fwd32(t0, p[0], NULL, w, <float>c.p0, <float>c.p1)
+            c.fwd32(t0, gate, NULL, w, <float>c.p0, <float>c.p1)
         else:
-            c.fwd64(t0, p[0], NULL, w, c.p0, c.p1)
+            c.fwd64(t0, gate, NULL, w, c.p0, c.p1)
         for j in range(w):
-            p[3][j] = t0[j] * p[1][j]
+            out[j] = t0[j] * up[j]
         return
     for j in range(w):
-        t0[j] = p[2][j] * p[1][j]
+        t0[j] = grad[j] * up[j]
     if real is float:
-        c.bwd32(p[3], p[0], t0, w, <float>c.p0, <float>c.p1)
-        c.fwd32(t1, p[0], NULL, w, <float>c.p0, <float>c.p1)
+        c.bwd32(out, gate, t0, w, <float>c.p0, <float>c.p1)
+        c.fwd32(t1, gate, NULL, w, <float>c.p0, <float>c.p1)
     else:
-        c.bwd64(p[3], p[0], t0, w, c.p0, c.p1)
-        c.fwd64(t1, p[0], NULL, w, c.p0, c.p1)
+        c.bwd64(out, gate, t0, w, c.p0, c.p1)
+        c.fwd64(t1, gate, NULL, w, c.p0, c.p1)
     for j in range(w):
-        p[4][j] = p[2][j] * t1[j]
+        d_up[j] = grad[j] * t1[j]
 
 
 cdef void _gated_item_any(const GatedCall *c, Py_ssize_t k) noexcept nogil:

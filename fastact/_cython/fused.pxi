@@ -149,8 +149,8 @@ cdef inline char *_row(const GatedCall *c, int i, Py_ssize_t r, Py_ssize_t c0) n
 
 cdef void _gated_item(const GatedCall *c, Py_ssize_t k, real *t0, real *t1) noexcept nogil:
     """Item k: row k // tiles, one tile: out = f(gate) up, or d_gate = (grad up) f'(gate),
-    d_up = grad f(gate).  (Operands in plain locals, not an array: stores through them
-    then cannot alias them, and the loops vectorize without strict aliasing.)"""
+    d_up = grad f(gate).  (Operands in plain locals, not an array: without strict aliasing
+    a store through an array element could alias the array itself.)"""
     cdef Py_ssize_t n_tiles = _tiles(c.m)
     cdef Py_ssize_t r = k // n_tiles
     cdef Py_ssize_t c0 = (k - r * n_tiles) * FUSED_TILE

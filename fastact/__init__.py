@@ -25,6 +25,7 @@ from ._api import (
     FUNCTIONS as _FUNCTIONS,
     ROW_FUNCTIONS as _ROW_FUNCTIONS,
 )
+from ._api_gated import GATED_FUNCTIONS as _GATED_FUNCTIONS
 from ._api import Activation as Activation
 from ._api import activations as activations
 from ._api import backward as backward
@@ -60,6 +61,7 @@ def __getattr__(name):
 globals().update(_FUNCTIONS)
 globals().update(_ALIAS_FUNCTIONS)
 globals().update(_ROW_FUNCTIONS)
+globals().update(_GATED_FUNCTIONS)
 
 if _TYPE_CHECKING:  # the generated functions' signatures, for type checkers and IDEs
     from ._declarations import *  # noqa: F401,F403
@@ -68,6 +70,7 @@ __all__ = (
     list(_FUNCTIONS)
     + list(_ALIAS_FUNCTIONS)
     + list(_ROW_FUNCTIONS)
+    + list(_GATED_FUNCTIONS)
     + [
         "Activation",
         "accuracy_report",

@@ -13,8 +13,8 @@ from typing import Any, Literal, Optional
 
 from numpy.typing import ArrayLike
 
-from . import _dispatch
-from ._registry import ACTIVATIONS, ALIASES, REQUIRED, ROW_OPS, lookup
+from . import _dispatch, _fused, _gated
+from ._registry import ACTIVATIONS, ALIASES, BY_NAME, GATED, REQUIRED, ROW_OPS, lookup
 from ._typing import Backend, Out, Result
 
 _COMMON_DOC = """
@@ -23,7 +23,10 @@ Parameters
 x : array_like
     Input; float32/float64 keep their dtype, float16 is computed in float32,
     bool/int become float64.
-{params}out : ndarray, optional
+{params}bias : array_like, optional
+    Added to x first, in the same pass: f(x + bias), bias broadcast against x
+    (a per-feature bias of length x.shape[-1] is the fast path).
+out : ndarray, optional
     Where to write the result (shape and dtype of the result; may be ``x``).
 backend : {{"numpy", "numba", "cython", "auto"}}, optional
     Implementation to use; default: ``fastact.get_backend()``.
@@ -62,11 +65,14 @@ def _make_forward(entry):
     values = "".join(f"{p.name}, " for p in entry.params)
     src = textwrap.dedent(
         f"""
-        def {entry.name}(x{', ' + sig if sig else ''}, *, out=None, backend=None):
-            return _elementwise(_entry, "forward", x, ({values}), out, backend)
+        def {entry.name}(x{', ' + sig if sig else ''}, *, bias=None, out=None, backend=None):
+            if bias is None:
+                return _elementwise(_entry, "forward", x, ({values}), out, backend)
+            return _biased(_entry, "forward", x, ({values}), bias, out, backend)
         """
     )
-    namespace = {"_elementwise": _dispatch.elementwise, "_entry": entry, "_defaults": entry.defaults}
+    namespace = {"_elementwise": _dispatch.elementwise, "_biased": _fused.biased,
+                 "_entry": entry, "_defaults": entry.defaults}
     exec(src, namespace)  # noqa: S102 - source generated from the registry above
     fn = namespace[entry.name]
     fn.__annotations__ = _annotations(entry)
@@ -79,7 +85,8 @@ def _make_forward(entry):
 def _annotations(entry) -> dict:
     """The generated function's annotations (``inspect.signature`` shows them)."""
     params = {p.name: Literal[p.choices] if p.choices else float for p in entry.params}
-    return {"x": ArrayLike, **params, "out": Out, "backend": Backend, "return": Result}
+    return {"x": ArrayLike, **params, "bias": Optional[ArrayLike], "out": Out,
+            "backend": Backend, "return": Result}
 
 
 FUNCTIONS: dict = {entry.name: _make_forward(entry) for entry in ACTIVATIONS}
@@ -91,9 +98,10 @@ def activations() -> list[str]:
     return [entry.name for entry in ACTIVATIONS]
 
 
-def derivative(name: str, x: ArrayLike, *, out: Out = None, backend: Backend = None,
-               **params: Any) -> Result:
-    """f'(x) for the activation ``name`` with the given parameters.
+def derivative(name: str, x: ArrayLike, *, bias: Optional[ArrayLike] = None, out: Out = None,
+               backend: Backend = None, **params: Any) -> Result:
+    """f'(x) for the activation ``name`` with the given parameters; f'(x + bias) with
+    ``bias`` (one pass).
 
     Derivatives at kinks follow PyTorch's autograd: relu'(0) = 0,
     leaky_relu'(0) = negative_slope, hardtanh'(min_val) = 0, ...
@@ -101,24 +109,39 @@ def derivative(name: str, x: ArrayLike, *, out: Out = None, backend: Backend = N
     """
     entry = lookup(name)
     values = entry.bind((), params)
+    if bias is not None:
+        return _fused.biased(entry, "derivative", x, values, bias, out, backend)
     return _dispatch.elementwise(entry, "derivative", x, values, out, backend)
 
 
 def backward(name: str, grad: ArrayLike, x: Optional[ArrayLike] = None, *,
-             y: Optional[ArrayLike] = None, out: Out = None, backend: Backend = None,
+             y: Optional[ArrayLike] = None, bias: Optional[ArrayLike] = None,
+             bias_grad: bool = False, out: Out = None, backend: Backend = None,
              **params: Any) -> Result:
     """grad * f'(x) in one fused pass (the vector-Jacobian product of ``name``).
 
     Pass the forward input ``x``, or, where f' is a function of the output
     (sigmoid, tanh, relu, elu with alpha >= 0, ...), the forward output
     ``y = f(x)`` instead.  ``grad`` and ``x``/``y`` broadcast together.
+
+    With ``bias``: dz = grad * f'(x + bias) in the same pass (with ``y=``, y is
+    f(x + bias) already and only the shape of bias is used).  ``bias_grad=True``
+    returns ``(dz, db)``, db = dz summed over the axes along which bias is
+    broadcast (float64 partial sums of fixed row blocks added in a fixed order:
+    bitwise the same for any thread count), in dz's dtype.
     """
     entry = lookup(name)
     values = entry.bind((), params)
+    if bias_grad and bias is None:
+        raise TypeError(f"fastact.backward({entry.name!r}): bias_grad=True needs the bias= "
+                        "(its shape says which axes to sum)")
     if x is not None and y is not None:
         raise TypeError(f"fastact.backward({entry.name!r}): pass the forward input x= or the "
                         "output y=, not both")
     if x is not None:
+        if bias is not None:
+            return _fused.biased(entry, "backward", x, values, bias, out, backend, grad,
+                                 bias_grad)
         return _dispatch.elementwise(entry, "backward", x, values, out, backend, grad)
     if y is None:
         raise TypeError(f"fastact.backward({entry.name!r}): pass the forward input x= or output y=")
@@ -131,6 +154,9 @@ def backward(name: str, grad: ArrayLike, x: Optional[ArrayLike] = None, *,
         raise ValueError(
             f"fastact.backward({entry.name!r}): cannot use y= {why}; pass the forward input x="
         )
+    if bias is not None:
+        return _fused.biased(entry, "backward_y", y, values, bias, out, backend, grad,
+                             bias_grad)
     return _dispatch.elementwise(entry, "backward_y", y, values, out, backend, grad)
 
 
@@ -151,18 +177,25 @@ class Activation:
         self.name = self._entry.name
         self.params = dict(zip(self._entry.param_names, self._values))
 
-    def forward(self, x: ArrayLike, *, out: Out = None, backend: Backend = None) -> Result:
+    def forward(self, x: ArrayLike, *, bias: Optional[ArrayLike] = None, out: Out = None,
+                backend: Backend = None) -> Result:
+        if bias is not None:
+            return _fused.biased(self._entry, "forward", x, self._values, bias, out, backend)
         return _dispatch.elementwise(self._entry, "forward", x, self._values, out, backend)
 
     __call__ = forward
 
-    def derivative(self, x: ArrayLike, *, out: Out = None, backend: Backend = None) -> Result:
+    def derivative(self, x: ArrayLike, *, bias: Optional[ArrayLike] = None, out: Out = None,
+                   backend: Backend = None) -> Result:
+        if bias is not None:
+            return _fused.biased(self._entry, "derivative", x, self._values, bias, out, backend)
         return _dispatch.elementwise(self._entry, "derivative", x, self._values, out, backend)
 
     def backward(self, grad: ArrayLike, x: Optional[ArrayLike] = None, *,
-                 y: Optional[ArrayLike] = None, out: Out = None, backend: Backend = None
-                 ) -> Result:
-        return backward(self.name, grad, x, y=y, out=out, backend=backend, **self.params)
+                 y: Optional[ArrayLike] = None, bias: Optional[ArrayLike] = None,
+                 bias_grad: bool = False, out: Out = None, backend: Backend = None) -> Result:
+        return backward(self.name, grad, x, y=y, bias=bias, bias_grad=bias_grad, out=out,
+                        backend=backend, **self.params)
 
     @property
     def accepts_y(self) -> bool:

@@ -149,6 +149,9 @@ NORMCDF_NEAR_SHIFT_F32 = _F32(1.0)  # y - 1 is exact for y >= 1/2
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 GELU_TANH_K = 0.044715  # cubic coefficient of the tanh approximation
+# quick_gelu(x) = x sigmoid(QUICK_GELU_BETA x) (CLIP, OpenAI): the float64 nearest 1.702 is the
+# slope every backend and the oracle use (float32 arrays are computed in float64).
+QUICK_GELU_BETA = 1.702
 # sqrt(2/pi) rounded to float64: the tanh approximation is *defined* with the float64
 # constants (as in PyTorch); with the exact constant the far lower tail of a float64
 # result would move by tens of ULP (the tail's condition number is ~|2u| ~ 700).

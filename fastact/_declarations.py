@@ -16,6 +16,7 @@ log_sigmoid: _t.Unary
 leaky_relu: _t.LeakyReLU
 gelu: _t.GELU
 swish: _t.Swish
+quick_gelu: _t.Unary
 softplus: _t.Softplus
 elu: _t.ELU; celu: _t.ELU  # noqa: E702
 hardtanh: _t.Hardtanh; hard_tanh: _t.Hardtanh  # noqa: E702
@@ -24,3 +25,6 @@ threshold: _t.Threshold
 softmax: _t.RowFunction; log_softmax: _t.RowFunction; softmin: _t.RowFunction  # noqa: E702
 logsumexp: _t.Reduction
 softmax_backward: _t.RowBackward; log_softmax_backward: _t.RowBackward  # noqa: E702
+glu: _t.GLU; swiglu: _t.Gated; reglu: _t.Gated; geglu: _t.GeGLU  # noqa: E702
+glu_backward: _t.GLUBackward; geglu_backward: _t.GeGLUBackward  # noqa: E702
+swiglu_backward: _t.GatedBackward; reglu_backward: _t.GatedBackward  # noqa: E702

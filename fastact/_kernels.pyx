@@ -301,6 +301,13 @@ include "_ufunc_loops.pxi"
 
 
 # ======================================================================
+# fused kernels: an activation of x + bias, the gated units (bias_call, gated_call);
+# they use the loop tables, THRESHOLDS and ElementwiseKernel above
+# ======================================================================
+include "_cython/fused.pxi"
+
+
+# ======================================================================
 # the softmax family: rowwise_kernel(op) -> kernel(out, x, grad, mask, n_threads);
 # it uses the names above (real, the fa_* math, _forked_child, NOGIL_MIN, ...)
 # ======================================================================

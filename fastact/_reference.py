@@ -18,7 +18,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ._registry import GELU_TANH_C, GELU_TANH_K, SELU_ALPHA, SELU_SCALE
+from ._registry import GELU_TANH_C, GELU_TANH_K, QUICK_GELU_BETA, SELU_ALPHA, SELU_SCALE
 
 
 
@@ -215,6 +215,13 @@ KERNELS: dict = {
         forward_limits=lambda b: (-0.0, np.inf) if b > 0 else (
             (-np.inf, np.inf) if b == 0 else (-np.inf, 0.0)),
         derivative_limits=lambda b: (0.0, 1.0) if b > 0 else ((0.5, 0.5) if b == 0 else (1.0, 0.0)),
+    ),
+    "quick_gelu": RefKernel(
+        _wide(lambda x: x * _sigmoid(QUICK_GELU_BETA * x)),
+        _wide(lambda x: _sigmoid(QUICK_GELU_BETA * x)
+              * (1 + QUICK_GELU_BETA * x * _sigmoid(-QUICK_GELU_BETA * x))),
+        forward_limits=lambda: (-0.0, np.inf),
+        derivative_limits=lambda: (0.0, 1.0),
     ),
     "elu": RefKernel(
         lambda x, a: np.where(x > 0, x, a * np.expm1(x)),
@@ -422,3 +429,50 @@ def _rowwise(op, out, x, grad, mask):
         if mask is not None and op != "logsumexp":
             r = np.where(mask, r, 0 if op != "log_softmax" else -np.inf)
         np.copyto(out, r, casting="unsafe")
+
+
+# ------------------------------------------------------------ fused operations
+def _rows(s, rows, m):
+    """The (rows, m) view of a ``fastact._fused.Strided`` operand."""
+    size = s.flat.itemsize
+    return np.lib.stride_tricks.as_strided(s.flat[s.offset:], (rows, m),
+                                           (s.row_stride * size, size))
+
+
+def get_biased(kernel_id, mode):
+    """kernel(out, x, grad, bias, params, n_threads, db): the activation's ``mode`` on
+    x + bias (x, out, grad: (rows, m); bias: (m,)); db (float64, or None) gets the
+    column sums of out."""
+    if kernel_id not in KERNELS:
+        raise KeyError(kernel_id)
+
+    def kernel(out, x, grad, bias, params, n_threads, db=None):
+        with np.errstate(all="ignore"):
+            _elementwise(kernel_id, mode, out, x + bias, grad, params)
+        if db is not None:
+            db[...] = out.sum(axis=0, dtype=np.float64)
+
+    return kernel
+
+
+def get_gated(kernel_id, mode):
+    """The gated unit act(gate) * up of ``kernel_id``: "forward" ``kernel((out,), (gate,
+    up), rows, m, params, n_threads)``; "backward" ``kernel((d_gate, d_up), (gate, up,
+    grad), rows, m, params, n_threads)`` (operands: ``fastact._fused.Strided``)."""
+    if kernel_id not in KERNELS:
+        raise KeyError(kernel_id)
+
+    def kernel(outs, ins, rows, m, params, n_threads):
+        o = [_rows(s, rows, m) for s in outs]
+        gate, up, *grad = (_rows(s, rows, m) for s in ins)
+        f = evaluate(kernel_id, "forward", np.ascontiguousarray(gate), params)
+        with np.errstate(all="ignore"):
+            if mode == "forward":
+                np.multiply(f, up, out=o[0])
+                return
+            gu = grad[0] * up
+            np.multiply(gu, evaluate(kernel_id, "derivative", np.ascontiguousarray(gate),
+                                     params), out=o[0])
+            np.multiply(grad[0], f, out=o[1])
+
+    return kernel

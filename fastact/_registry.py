@@ -24,7 +24,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple, Optional
 
-from ._constants import GELU_TANH_C, GELU_TANH_K, SELU_ALPHA, SELU_SCALE  # noqa: F401
+from ._constants import (  # noqa: F401
+    GELU_TANH_C, GELU_TANH_K, QUICK_GELU_BETA, SELU_ALPHA, SELU_SCALE,
+)
 
 REQUIRED = object()  # sentinel default: the parameter has no default
 KERNEL_ARG_COUNT = 2  # a scalar formula takes (x, a, b): at most two numeric parameters
@@ -374,6 +376,14 @@ ACTIVATIONS: tuple = (
         examples=({"beta": 2.0}, {"beta": 0.5}, {"beta": 0.0}, {"beta": -1.0}),
     ),
     ActivationSpec(
+        "quick_gelu", "GELU's sigmoid approximation (CLIP): swish with beta = 1.702.",
+        formula="quick_gelu(x) = x * sigmoid(1.702 * x)",
+        oracle=lambda mp, x: x * _sig(mp, mp.mpf(QUICK_GELU_BETA) * x),
+        derivative_formula="quick_gelu'(x) = s + 1.702 * x * s * (1 - s),  s = sigmoid(1.702 * x)",
+        oracle_derivative=lambda mp, x: _sig(mp, mp.mpf(QUICK_GELU_BETA) * x)
+        * (1 + mp.mpf(QUICK_GELU_BETA) * x * _sig(mp, -mp.mpf(QUICK_GELU_BETA) * x)),
+    ),
+    ActivationSpec(
         "elu", "Exponential linear unit.",
         formula="elu(x) = x if x > 0 else alpha * (exp(x) - 1)",
         oracle=lambda mp, x, alpha: x if x > 0 else alpha * mp.expm1(x),
@@ -624,3 +634,41 @@ ROW_OPS: tuple = (
           backward=True, masked=False),
 )
 ROW_OPS_BY_NAME: dict = {op.name: op for op in ROW_OPS}
+
+
+# ----------------------------------------------------------- gated linear units
+@dataclass(frozen=True)
+class GatedSpec:
+    """A gated linear unit ``act(gate) * up`` (the GLU family).
+
+    ``activation`` is the registry entry applied to the gate (its parameters,
+    e.g. geglu's ``approximate``, are the unit's); ``gate_half`` says which half
+    of a single split input is the gate (PyTorch's glu gates with the second
+    half, the SwiGLU/GeGLU/ReGLU feed-forwards with the first).
+    """
+
+    name: str
+    activation: str
+    summary: str
+    formula: str
+    gate_half: int  # 0: gate = first half, up = second; 1: the other way round
+    first: str = "gate"  # names of the two operands in the two-array form
+    second: str = "up"
+
+    @property
+    def params(self) -> tuple:
+        return BY_NAME[self.activation].params
+
+
+GATED: tuple = (
+    GatedSpec("glu", "sigmoid", "Gated linear unit (PyTorch's F.glu).",
+              "glu(x) = a * sigmoid(b), (a, b) = the halves of x along axis; glu(a, b) likewise",
+              gate_half=1, first="a", second="b"),
+    GatedSpec("swiglu", "silu", "SwiGLU: the gated feed-forward of LLaMA-style transformers.",
+              "swiglu(gate, up) = silu(gate) * up = gate * sigmoid(gate) * up", gate_half=0),
+    GatedSpec("geglu", "gelu", "GeGLU: a GELU-gated linear unit (exact or tanh GELU).",
+              "geglu(gate, up) = gelu(gate) * up", gate_half=0),
+    GatedSpec("reglu", "relu", "ReGLU: a relu-gated linear unit.",
+              "reglu(gate, up) = max(gate, 0) * up", gate_half=0),
+)
+GATED_BY_NAME: dict = {g.name: g for g in GATED}

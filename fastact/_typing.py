@@ -20,46 +20,56 @@ Result = Any  # an ndarray, or a NumPy scalar for 0-d input without out=
 
 
 class Unary(Protocol):
-    def __call__(self, x: ArrayLike, *, out: Out = None, backend: Backend = None) -> Result: ...
+    def __call__(self, x: ArrayLike, *,
+                 bias: Optional[ArrayLike] = None, out: Out = None,
+                 backend: Backend = None) -> Result: ...
 
 
 class LeakyReLU(Protocol):
-    def __call__(self, x: ArrayLike, negative_slope: float = 0.01, *, out: Out = None,
+    def __call__(self, x: ArrayLike, negative_slope: float = 0.01, *,
+                 bias: Optional[ArrayLike] = None, out: Out = None,
                  backend: Backend = None) -> Result: ...
 
 
 class GELU(Protocol):
     def __call__(self, x: ArrayLike, approximate: Literal["none", "tanh"] = "none", *,
-                 out: Out = None, backend: Backend = None) -> Result: ...
+                 bias: Optional[ArrayLike] = None, out: Out = None,
+                 backend: Backend = None) -> Result: ...
 
 
 class Swish(Protocol):
-    def __call__(self, x: ArrayLike, beta: float = 1.0, *, out: Out = None,
+    def __call__(self, x: ArrayLike, beta: float = 1.0, *,
+                 bias: Optional[ArrayLike] = None, out: Out = None,
                  backend: Backend = None) -> Result: ...
 
 
 class Softplus(Protocol):
     def __call__(self, x: ArrayLike, beta: float = 1.0, threshold: float = 20.0, *,
-                 out: Out = None, backend: Backend = None) -> Result: ...
+                 bias: Optional[ArrayLike] = None, out: Out = None,
+                 backend: Backend = None) -> Result: ...
 
 
 class ELU(Protocol):
-    def __call__(self, x: ArrayLike, alpha: float = 1.0, *, out: Out = None,
+    def __call__(self, x: ArrayLike, alpha: float = 1.0, *,
+                 bias: Optional[ArrayLike] = None, out: Out = None,
                  backend: Backend = None) -> Result: ...
 
 
 class Hardtanh(Protocol):
     def __call__(self, x: ArrayLike, min_val: float = -1.0, max_val: float = 1.0, *,
-                 out: Out = None, backend: Backend = None) -> Result: ...
+                 bias: Optional[ArrayLike] = None, out: Out = None,
+                 backend: Backend = None) -> Result: ...
 
 
 class Shrink(Protocol):
-    def __call__(self, x: ArrayLike, lambd: float = 0.5, *, out: Out = None,
+    def __call__(self, x: ArrayLike, lambd: float = 0.5, *,
+                 bias: Optional[ArrayLike] = None, out: Out = None,
                  backend: Backend = None) -> Result: ...
 
 
 class Threshold(Protocol):
-    def __call__(self, x: ArrayLike, threshold: float, value: float, *, out: Out = None,
+    def __call__(self, x: ArrayLike, threshold: float, value: float, *,
+                 bias: Optional[ArrayLike] = None, out: Out = None,
                  backend: Backend = None) -> Result: ...
 
 
@@ -77,3 +87,35 @@ class Reduction(Protocol):
 class RowBackward(Protocol):
     def __call__(self, grad: ArrayLike, y: ArrayLike, axis: Optional[int] = -1, *,
                  out: Out = None, backend: Backend = None) -> Result: ...
+
+
+class GLU(Protocol):
+    def __call__(self, x: ArrayLike, b: Optional[ArrayLike] = None, *, axis: int = -1,
+                 out: Out = None, backend: Backend = None) -> Result: ...
+
+
+class Gated(Protocol):
+    def __call__(self, x: ArrayLike, up: Optional[ArrayLike] = None, *, axis: int = -1,
+                 out: Out = None, backend: Backend = None) -> Result: ...
+
+
+class GeGLU(Protocol):
+    def __call__(self, x: ArrayLike, up: Optional[ArrayLike] = None, *,
+                 approximate: Literal["none", "tanh"] = "none", axis: int = -1,
+                 out: Out = None, backend: Backend = None) -> Result: ...
+
+
+class GLUBackward(Protocol):
+    def __call__(self, grad: ArrayLike, x: ArrayLike, b: Optional[ArrayLike] = None, *,
+                 axis: int = -1, out: Any = None, backend: Backend = None) -> Result: ...
+
+
+class GatedBackward(Protocol):
+    def __call__(self, grad: ArrayLike, x: ArrayLike, up: Optional[ArrayLike] = None, *,
+                 axis: int = -1, out: Any = None, backend: Backend = None) -> Result: ...
+
+
+class GeGLUBackward(Protocol):
+    def __call__(self, grad: ArrayLike, x: ArrayLike, up: Optional[ArrayLike] = None, *,
+                 approximate: Literal["none", "tanh"] = "none", axis: int = -1,
+                 out: Any = None, backend: Backend = None) -> Result: ...

@@ -12,7 +12,7 @@ import pytest
 
 import fastact
 from fastact import _backends
-from fastact._registry import ACTIVATIONS, ALIASES, ROW_OPS
+from fastact._registry import ACTIVATIONS, ALIASES, GATED, ROW_OPS
 from tests._arrays import CASES, base_values
 
 API_NAMES = {"Activation", "accuracy_report", "activations", "backward", "backends", "config", "derivative", "get",
@@ -34,7 +34,9 @@ def test_activations_match_registry():
 
 
 def test_all_is_complete():
-    expected = set(fastact.activations()) | set(ALIASES) | {op.name for op in ROW_OPS} | API_NAMES
+    gated = {n for g in GATED for n in (g.name, f"{g.name}_backward")}
+    expected = (set(fastact.activations()) | set(ALIASES) | {op.name for op in ROW_OPS} | API_NAMES
+                | gated)
     assert set(fastact.__all__) == expected
     assert len(fastact.__all__) == len(set(fastact.__all__))
     for name in fastact.__all__:

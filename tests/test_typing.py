@@ -15,9 +15,10 @@ from numpy.typing import ArrayLike
 import fastact
 from fastact import _declarations, _typing
 from fastact._api import ALIAS_FUNCTIONS, FUNCTIONS, ROW_FUNCTIONS
+from fastact._api_gated import GATED_FUNCTIONS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(fastact.__file__)))
-GENERATED = {**FUNCTIONS, **ALIAS_FUNCTIONS, **ROW_FUNCTIONS}
+GENERATED = {**FUNCTIONS, **ALIAS_FUNCTIONS, **ROW_FUNCTIONS, **GATED_FUNCTIONS}
 
 
 def _shape(signature, skip_self=False) -> list:

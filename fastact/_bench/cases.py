@@ -200,10 +200,12 @@ def _registry_cases():
 
 @functools.lru_cache(maxsize=None)
 def build_cases() -> tuple:
-    """Every benchmark case, with its peers attached (the single source of truth)."""
-    from . import peers
+    """Every benchmark case, with its peers attached (the single source of truth): the
+    registry's, then the fused operations' (``cases_fused``, peers of their own)."""
+    from . import cases_fused, peers
 
-    return tuple(peers.attach(case) for case in _registry_cases())
+    return (tuple(peers.attach(case) for case in _registry_cases())
+            + tuple(cases_fused.fused_cases()))
 
 
 def select(tokens=None) -> tuple:

@@ -182,6 +182,31 @@ def get_elementwise(kernel_id: str, mode: str):
     return k
 
 
+def get_biased(kernel_id: str, mode: str):
+    """``kernel(out, x, grad, bias, params, n_threads, db=None)``: ``mode`` of the activation
+    on x + bias in one pass (see ``fastact._reference.get_biased``)."""
+    loop = get_elementwise(kernel_id, mode)
+    call = _module.bias_call
+
+    def kernel(out, x, grad, bias, params, n_threads, db=None):
+        call(loop, out, x, grad, bias, params, n_threads, db)
+
+    return kernel
+
+
+def get_gated(kernel_id: str, mode: str):
+    """The gated unit act(gate) * up of ``kernel_id`` in ``mode`` "forward" or "backward"
+    (interface: ``fastact._reference.get_gated``)."""
+    forward = get_elementwise(kernel_id, "forward")
+    backward = get_elementwise(kernel_id, "backward") if mode == "backward" else None
+    call = _module.gated_call
+
+    def kernel(outs, ins, rows, m, params, n_threads):
+        call(forward, backward, outs, ins, rows, m, params, n_threads)
+
+    return kernel
+
+
 def get_rowwise(op: str):
     """``kernel(out, x, grad, mask, n_threads)`` for a softmax-family op (2-D, last axis)."""
     check_available()

@@ -44,6 +44,7 @@ cdef extern from "fa_constants.h":
     const double MISH_ARG_MAX "FA_MISH_ARG_MAX"
     const double SIGMOID_ARG_MAX "FA_SIGMOID_ARG_MAX"
     const double SELU_SCALE "FA_SELU_SCALE"
+    const double QUICK_GELU_BETA "FA_QUICK_GELU_BETA"
 
 cdef extern from *:
     """
@@ -322,6 +323,14 @@ cdef inline real swish_derivative(real x, real p0, real p1) noexcept nogil:
     if x == -INF:
         r = 1 - lim_pos
     return r
+
+# ----------------------------------------- quick_gelu (swish, beta = 1.702)
+# float32 arrays too are computed in float64 (beta is the float64 QUICK_GELU_BETA), rounded once
+cdef inline real quick_gelu_forward(real x, real p0, real p1) noexcept nogil:
+    return <real>swish_forward(<double>x, QUICK_GELU_BETA, <double>0)
+
+cdef inline real quick_gelu_derivative(real x, real p0, real p1) noexcept nogil:
+    return <real>swish_derivative(<double>x, QUICK_GELU_BETA, <double>0)
 
 # ------------------------------------------------------- elu (p0 = alpha)
 cdef inline real elu_forward(real x, real p0, real p1) noexcept nogil:

@@ -21,8 +21,9 @@ from __future__ import annotations
 import time
 
 import numba
+import numpy as np
 
-from . import _factory, _parallel, _threading
+from . import _factory, _fused, _parallel, _threading
 from .._openmp_policy import describe as describe_wait_policy
 from .._registry import MODES, all_kernel_ids, kernel_args, kernel_modes, y_kernel_ids
 
@@ -81,6 +82,78 @@ def get_elementwise(kernel_id: str, mode: str):
 
     kernel.__name__ = f"numba_{kernel_id}_{mode}"
     kernel.__doc__ = f"Numba kernel {kernel_id} ({mode}); see fastact._numba._formulas."
+    return kernel
+
+
+def _serial_loops(kernel_id, modes):
+    """char -> the serial dispatchers of ``modes`` (compiled on first use of a dtype)."""
+    loops: dict = {}
+
+    def get(char):
+        found = loops.get(char)
+        if found is None:
+            found = loops[char] = tuple(
+                _factory.compile_kernel(kernel_id, m, _DTYPE_NAMES[char])[1] for m in modes)
+        return found
+
+    return get
+
+
+def _run_fused(kind, char, args, n, n_threads):
+    """A fused driver on ``args``: serial below PARALLEL_THRESHOLD elements, else threaded."""
+    dtype = _DTYPE_NAMES[char]
+    if n < PARALLEL_THRESHOLD or n_threads <= 1:
+        _fused.driver(kind, dtype, False)(*args, 1)
+    else:
+        k = n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
+        _threading.run_parallel(_fused.driver(kind, dtype, True), args, k)
+
+
+def get_biased(kernel_id: str, mode: str):
+    """kernel(out, x, grad, bias, params, n_threads, db=None): ``mode`` of the activation
+    on x + bias (out, x, grad: C-contiguous (rows, m); bias: (m,)); db (float64 (m,), or
+    None) receives the column sums of out, bitwise independent of n_threads."""
+    _check(kernel_id, mode)
+    loops = _serial_loops(kernel_id, (mode,))
+
+    def kernel(out, x, grad, bias, params, n_threads, db=None):
+        (serial,) = loops(x.dtype.char)
+        rows, m = x.shape
+        per_block = _fused.block_rows(rows)
+        partial = np.zeros((-(-rows // per_block), m if db is not None else 0))
+        geom = np.array([rows, m, per_block], np.int64)
+        flat_x = x.reshape(-1)
+        flat_g = flat_x if grad is None else grad.reshape(-1)
+        a, b = kernel_args(params)
+        _run_fused("bias", x.dtype.char, (serial, out.reshape(-1), flat_x, flat_g, bias, a, b,
+                                          partial, geom), x.size, n_threads)
+        if db is not None:
+            np.sum(partial, axis=0, out=db)  # block order: independent of the threads
+
+    kernel.__name__ = f"numba_{kernel_id}_{mode}_bias"
+    return kernel
+
+
+def get_gated(kernel_id: str, mode: str):
+    """The gated unit act(gate) * up of ``kernel_id`` (see ``fastact._reference.get_gated``
+    for the interface); ``mode`` is "forward" or "backward"."""
+    _check(kernel_id, "forward")
+    loops = _serial_loops(kernel_id, ("forward",) if mode == "forward" else
+                          ("forward", "backward"))
+
+    def kernel(outs, ins, rows, m, params, n_threads):
+        char = ins[0].flat.dtype.char
+        fns = loops(char)
+        geom = np.array([rows, m] + [v for s in ins + outs for v in (s.offset, s.row_stride)],
+                        np.int64)
+        a, b = kernel_args(params)
+        if mode == "forward":
+            args = (fns[0], outs[0].flat, ins[0].flat, ins[1].flat, geom, a, b)
+        else:
+            args = (fns, tuple(s.flat for s in outs), tuple(s.flat for s in ins), geom, a, b)
+        _run_fused("gated_" + mode, char, args, rows * m, n_threads)
+
+    kernel.__name__ = f"numba_{kernel_id}_{mode}_gated"
     return kernel
 
 

@@ -37,6 +37,7 @@ from .._constants import (
     GELU_TANH_C,
     GELU_TANH_K,
     MISH_ARG_MAX,
+    QUICK_GELU_BETA,
     SELU_ALPHA,
     SELU_SCALE,
 )
@@ -491,6 +492,48 @@ def swish__derivative(x, a, b):
     if a > 0:
         return at_inf(x, r, T(0.0, x), T(1.0, x))
     return at_inf(x, r, T(0.5, x), T(0.5, x)) if a == 0 else at_inf(x, r, T(1.0, x), T(0.0, x))
+
+
+@njit(**_JIT)
+def _quick_gelu_beta_x(z):
+    """(hi, lo), hi + lo = QUICK_GELU_BETA z exactly (lo = 0 where hi overflows): the
+    rounding of the product would be amplified |beta z| times by the exponential."""
+    hi = QUICK_GELU_BETA * z
+    lo = fma(QUICK_GELU_BETA, z, -hi)
+    return hi, (lo if abs(hi) < INF else 0.0)
+
+
+@njit(**_JIT)
+def _quick_gelu_forward_f64(z):
+    """z sigmoid(v), v = hi + lo: e^(-|v|) = e^(-|hi|) (1 -+ lo), z multiplied in before
+    the exponential's scaling (z e^v is normal where e^v is subnormal)."""
+    hi, lo = _quick_gelu_beta_x(z)
+    c = (1.0 - lo) if hi >= 0.0 else (1.0 + lo)
+    me, e = exp_mul_f64(-abs(hi), z)
+    d = 1.0 / (1.0 + e * c)
+    return z * d if hi >= 0.0 else (me * c) * d
+
+
+@njit(**_JIT)
+def _quick_gelu_derivative_f64(z):
+    """s (1 + v (1 - s)), s = sigmoid(v), v = hi + lo clamped to +-1e4 (1 - s = 0 beyond)."""
+    hi, lo = _quick_gelu_beta_x(z)
+    big = 1e4
+    hi = hi if abs(hi) < big else (big if hi > 0.0 else -big)
+    s, sn = sigmoid_pair_dd(hi, lo, z)
+    return s * (1.0 + (hi + lo) * sn)
+
+
+@njit(**_JIT)
+def quick_gelu__forward(x, a, b):
+    """quick_gelu(x) = x sigmoid(QUICK_GELU_BETA x), in float64, rounded once"""
+    return T(at_inf(W(x), _quick_gelu_forward_f64(W(x)), -0.0, INF), x)
+
+
+@njit(**_JIT)
+def quick_gelu__derivative(x, a, b):
+    """quick_gelu'(x) = s (1 + beta x (1 - s)), s = sigmoid(beta x), in float64, rounded once"""
+    return T(at_inf(W(x), _quick_gelu_derivative_f64(W(x)), 0.0, 1.0), x)
 
 
 # ------------------------------------------------------------ elu family

@@ -1,0 +1,163 @@
+"""Dispatch of the gated linear units ``act(gate) * up`` and their backward pass.
+
+The operands come as one array split in halves along ``axis`` or as two arrays
+that broadcast together; either way the kernel sees (rows, m) operands inside
+flat C-contiguous buffers (:class:`fastact._fused.Strided`): the halves of a
+C-contiguous x split along its last axis are used in place, anything else is
+brought to that layout first (a copy).  Array rules as in ``_dispatch``.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from . import _backends, _dispatch
+from ._fused import Strided, _as_result, _broadcast_shape, _converted, _fused_kernel, \
+    reduce_to_shape
+from ._registry import BY_NAME
+
+
+class _Plan(NamedTuple):
+    """Where the gate and up operands are and what the result looks like."""
+
+    gate: Strided
+    up: Strided
+    rows: int
+    m: int
+    shape: tuple  # the shape of act(gate) * up, in the kernel's (moved-axis) layout
+    axis: Optional[int]  # split form: the split axis (moved to the end), else None
+    source_shape: tuple  # split form: x's shape in the kernel's layout
+
+
+def _split_plan(spec, xs, axis, func):
+    """x (compute dtype) split in halves along ``axis``; the axis is moved last."""
+    if xs.ndim == 0:
+        raise ValueError(f"fastact.{func}(): a 0-d array cannot be split in halves; "
+                         "pass two arrays")
+    ax = _dispatch._normalize_axis(axis, xs.ndim, func)
+    if ax is None:
+        raise TypeError(f"fastact.{func}(): axis must be an integer")
+    n2 = xs.shape[ax]
+    if n2 % 2:
+        raise ValueError(f"fastact.{func}(): the split axis {axis} must have even length, "
+                         f"got {n2}")
+    xm = np.ascontiguousarray(np.moveaxis(xs, ax, -1))
+    h = n2 // 2
+    rows = xm.size // n2 if n2 else 0
+    flat = xm.reshape(-1)
+    halves = (Strided(flat, 0, n2), Strided(flat, h, n2))
+    gate, up = halves[spec.gate_half], halves[1 - spec.gate_half]
+    return _Plan(gate, up, rows, h, xm.shape[:-1] + (h,), ax, xm.shape)
+
+
+def _pair_plan(spec, first, second, func):
+    """Two operands (first, second) in the compute dtype, broadcast together."""
+    shape = _broadcast_shape([first.shape, second.shape], [spec.first, spec.second], func)
+    ops = [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in (first, second)]
+    n = ops[0].size
+    gate, up = ops[spec.gate_half], ops[1 - spec.gate_half]
+    return _Plan(Strided(gate, 0, n), Strided(up, 0, n), 1 if n else 0, n, shape, None, shape)
+
+
+def _prepare(spec, x, other, axis, func, grad=None):
+    arrays = [x] + ([other] if other is not None else []) + ([grad] if grad is not None else [])
+    names = [spec.first if other is not None else "x"] + \
+        ([spec.second] if other is not None else []) + (["grad"] if grad is not None else [])
+    converted, result_dtype, compute = _converted(arrays, names, func)
+    if other is None:
+        plan = _split_plan(spec, converted[0], axis, func)
+    else:
+        if axis != -1:
+            raise TypeError(f"fastact.{func}(): axis= applies to a single array split in halves")
+        plan = _pair_plan(spec, converted[0], converted[1], func)
+    return plan, converted, result_dtype, compute
+
+
+def _kernel_id(spec, values):
+    return BY_NAME[spec.activation].resolve(values)
+
+
+def gated(spec, x, other, axis, values, out, backend):
+    """act(gate) * up (see :class:`fastact._registry.GatedSpec`)."""
+    kernel_id, params = _kernel_id(spec, values)
+    func = spec.name
+    plan, converted, result_dtype, compute = _prepare(spec, x, other, axis, func)
+    shape = _moved_back(plan.shape, plan.axis)
+    if out is not None:
+        _dispatch.check_out(out, shape, result_dtype, func)
+    direct = (out is not None and plan.axis in (None, len(shape) - 1)
+              and _dispatch._direct_target(out, [plan.gate.flat, plan.up.flat]
+                                           + _dispatch._arrays_among((x, other)), compute))
+    target = out if direct else np.empty(plan.shape, compute)
+    if target.size:
+        kernel = _fused_kernel(_backends.resolve(backend), "gated", kernel_id, "forward")
+        kernel((Strided(target.reshape(-1), 0, plan.m),), (plan.gate, plan.up), plan.rows,
+               plan.m, params, _backends.num_threads)
+    result = target if direct else _moved_back_array(target, plan.axis)
+    return _dispatch._finish(result, out, result_dtype, direct)
+
+
+def gated_backward(spec, grad, x, other, axis, values, out, backend):
+    """The gradients of both operands of act(gate) * up, from one pass:
+    d_gate = grad * up * act'(gate), d_up = grad * act(gate).  Split form: one array
+    of x's shape; two-array form: a pair in the order of the operands."""
+    kernel_id, params = _kernel_id(spec, values)
+    func = f"{spec.name}_backward"
+    plan, converted, result_dtype, compute = _prepare(spec, x, other, axis, func, grad)
+    result_shape = _moved_back(plan.shape, plan.axis)
+    try:
+        g_full = np.broadcast_to(converted[-1], result_shape)
+    except ValueError:
+        raise ValueError(f"fastact.{func}(): grad of shape {converted[-1].shape} does not "
+                         f"match the output's shape {result_shape}") from None
+    g_moved = g_full if plan.axis is None else np.moveaxis(g_full, plan.axis, -1)
+    g = np.ascontiguousarray(g_moved).reshape(-1)
+    if plan.axis is not None:
+        grads = np.empty(plan.source_shape, compute)
+        flat = grads.reshape(-1)
+        halves = (Strided(flat, 0, 2 * plan.m), Strided(flat, plan.m, 2 * plan.m))
+        d_gate, d_up = halves[spec.gate_half], halves[1 - spec.gate_half]
+    else:
+        grads = [np.empty(plan.m, compute) for _ in range(2)]
+        d_gate, d_up = (Strided(a, 0, plan.m) for a in grads)
+    if plan.rows and plan.m:
+        kernel = _fused_kernel(_backends.resolve(backend), "gated", kernel_id, "backward")
+        kernel((d_gate, d_up), (plan.gate, plan.up, Strided(g, 0, plan.m)), plan.rows, plan.m,
+               params, _backends.num_threads)
+    if plan.axis is not None:
+        return _finish_one(np.moveaxis(grads, -1, plan.axis), out, result_dtype, func)
+    first, second = (converted[0], converted[1])
+    d_first, d_second = (a.reshape(plan.shape) for a in (
+        (grads[1], grads[0]) if spec.gate_half else (grads[0], grads[1])))
+    return _finish_pair((reduce_to_shape(d_first, first.shape) if first.shape != plan.shape
+                         else d_first,
+                         reduce_to_shape(d_second, second.shape) if second.shape != plan.shape
+                         else d_second), out, result_dtype, func)
+
+
+def _moved_back(shape, axis):
+    if axis is None or axis == len(shape) - 1:
+        return shape
+    return shape[:axis] + shape[-1:] + shape[axis:-1]
+
+
+def _moved_back_array(a, axis):
+    return a if axis is None else np.moveaxis(a, -1, axis)
+
+
+def _finish_one(result, out, result_dtype, func):
+    if out is not None:
+        _dispatch.check_out(out, result.shape, result_dtype, func)
+    return _dispatch._finish(result, out, result_dtype, False)
+
+
+def _finish_pair(results, out, result_dtype, func):
+    if out is None:
+        return tuple(_as_result(np.asarray(_dispatch._finish(np.asarray(r), None,
+                                                                result_dtype, False)))
+                     for r in results)
+    if not isinstance(out, tuple) or len(out) != 2:
+        raise TypeError(f"fastact.{func}(): with two operands, out must be a pair of arrays")
+    return tuple(_finish_one(np.asarray(r), o, result_dtype, func)
+                 for r, o in zip(results, out))

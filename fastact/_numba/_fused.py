@@ -1,0 +1,152 @@
+"""Fused kernels: an activation of ``x + bias``, and gated units ``act(gate) * up``.
+
+One driver per operation, taking the activation's generated serial loop as a
+first-class function (as ``_parallel`` does), so every kernel id gets them with
+no code of its own.  The work is cut in items, a block of rows times a tile of
+``TILE`` columns; each tile is staged in a per-thread buffer (cache-resident),
+the activation's loop runs on it, and the result goes straight to the output:
+one pass over memory, the same values as the unfused sequence (x + bias rounded
+to the dtype, then f).  Items are elementwise, except the bias gradient: each
+block of rows sums its rows in order into its own float64 row of ``partial``,
+and the caller adds the rows of ``partial`` in block order.  The blocks depend on
+the shape only (:func:`block_rows`), so ``db`` is bitwise independent of the
+thread count.  Drivers are compiled once per process and dtype, serial and
+parallel (Numba cannot disk-cache functions taking first-class functions).
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from numba import njit, prange, types
+
+from ._parallel import serial_signature
+
+TILE = 2048  # columns per item: two float64 tiles fit a 32 KiB L1 data cache
+MAX_BLOCKS = 64  # row blocks of the bias gradient: enough items to balance 2-16 threads
+
+
+def block_rows(rows: int) -> int:
+    """Rows per block of the bias-gradient reduction (a function of the shape only)."""
+    return max(1, -(-rows // MAX_BLOCKS))
+
+
+@njit(inline="always", nogil=True)
+def _tile(k, n_tiles, m):
+    """Item k of a (row or block, tile) grid: (its row or block, first column, width)."""
+    major = k // n_tiles
+    c0 = (k - major * n_tiles) * TILE
+    return major, c0, min(TILE, m - c0)
+
+
+@njit(inline="always", nogil=True)
+def _items(c, n_items, n_chunks):
+    """The range of items of chunk c of n_chunks equal chunks."""
+    step = (n_items + n_chunks - 1) // n_chunks
+    return c * step, min(n_items, (c + 1) * step)
+
+
+def _bias_py(fn, out, x, grad, bias, a, b, partial, geom, n_chunks):
+    """out[r, j] = fn(x[r, j] + bias[j]) (grad[r, j] * fn'(...) for the backward loops);
+    partial[blk, j] += out[r, j] over the rows of block blk when partial has columns.
+    geom = (rows, m, rows per block)."""
+    rows, m, per_block = geom[0], geom[1], geom[2]
+    n_tiles = (m + TILE - 1) // TILE
+    n_items = ((rows + per_block - 1) // per_block) * n_tiles
+    for c in prange(n_chunks):
+        tmp = np.empty(TILE, x.dtype)
+        lo, hi = _items(c, n_items, n_chunks)
+        for k in range(lo, hi):
+            blk, c0, w = _tile(k, n_tiles, m)
+            t = tmp[:w]
+            acc = partial[blk]
+            for r in range(blk * per_block, min(rows, (blk + 1) * per_block)):
+                s = r * m + c0
+                for j in range(w):
+                    t[j] = x[s + j] + bias[c0 + j]
+                fn(out[s:s + w], t, grad[s:s + w], a, b)
+                if acc.size:
+                    for j in range(w):
+                        acc[c0 + j] += out[s + j]
+
+
+def _gated_forward_py(fn, out, gate, up, geom, a, b, n_chunks):
+    """out row r = fn(gate row r) * up row r; geom = (rows, m, then offset and row stride
+    of gate, up and out in their flat buffers)."""
+    rows, m = geom[0], geom[1]
+    n_tiles = (m + TILE - 1) // TILE
+    n_items = rows * n_tiles
+    for c in prange(n_chunks):
+        tmp = np.empty(TILE, out.dtype)
+        lo, hi = _items(c, n_items, n_chunks)
+        for k in range(lo, hi):
+            r, c0, w = _tile(k, n_tiles, m)
+            gs, us, os = (geom[2] + r * geom[3] + c0, geom[4] + r * geom[5] + c0,
+                          geom[6] + r * geom[7] + c0)
+            t = tmp[:w]
+            fn(t, gate[gs:gs + w], gate[gs:gs + w], a, b)
+            for j in range(w):
+                out[os + j] = t[j] * up[us + j]
+
+
+def _gated_backward_py(fns, outs, ins, geom, a, b, n_chunks):
+    """d_gate = (grad * up) * f'(gate), d_up = grad * f(gate); fns = (forward, backward
+    loops), outs = (d_gate, d_up), ins = (gate, up, grad); geom = (rows, m, then offset
+    and row stride of gate, up, grad, d_gate, d_up)."""
+    fwd, bwd = fns
+    d_gate, d_up = outs
+    gate, up, grad = ins
+    rows, m = geom[0], geom[1]
+    n_tiles = (m + TILE - 1) // TILE
+    n_items = rows * n_tiles
+    for c in prange(n_chunks):
+        tmp = np.empty((2, TILE), gate.dtype)
+        lo, hi = _items(c, n_items, n_chunks)
+        for k in range(lo, hi):
+            r, c0, w = _tile(k, n_tiles, m)
+            gs, us, ds = (geom[2] + r * geom[3] + c0, geom[4] + r * geom[5] + c0,
+                          geom[6] + r * geom[7] + c0)
+            dg, du = geom[8] + r * geom[9] + c0, geom[10] + r * geom[11] + c0
+            tg, tf = tmp[0, :w], tmp[1, :w]
+            for j in range(w):
+                tg[j] = grad[ds + j] * up[us + j]
+            bwd(d_gate[dg:dg + w], gate[gs:gs + w], tg, a, b)
+            fwd(tf, gate[gs:gs + w], gate[gs:gs + w], a, b)
+            for j in range(w):
+                d_up[du + j] = grad[ds + j] * tf[j]
+
+
+_PYTHON = {"bias": _bias_py, "gated_forward": _gated_forward_py,
+           "gated_backward": _gated_backward_py}
+_lock = threading.Lock()
+_compiled: dict = {}
+
+
+def _signature(kind, dtype):
+    scalar = getattr(types, dtype)
+    arr = types.Array(scalar, 1, "C")
+    fn = types.FunctionType(serial_signature(dtype))
+    geom = types.Array(types.int64, 1, "C")
+    if kind == "bias":
+        partial = types.Array(types.float64, 2, "C")
+        return (fn, arr, arr, arr, arr, scalar, scalar, partial, geom, types.intp)
+    if kind == "gated_forward":
+        return (fn, arr, arr, arr, geom, scalar, scalar, types.intp)
+    return (types.UniTuple(fn, 2), types.UniTuple(arr, 2), types.UniTuple(arr, 3), geom,
+            scalar, scalar, types.intp)
+
+
+def driver(kind: str, dtype: str, parallel: bool):
+    """The compiled entry point of one driver (compiled on first use, once per process)."""
+    key = (kind, dtype, parallel)
+    entry = _compiled.get(key)
+    if entry is not None:
+        return entry
+    with _lock:
+        if key not in _compiled:
+            dispatcher = njit(parallel=parallel, nogil=True, cache=False, error_model="numpy",
+                              boundscheck=False)(_PYTHON[kind])
+            sig = _signature(kind, dtype)
+            dispatcher.compile(sig)
+            _compiled[key] = dispatcher.overloads[sig].entry_point
+    return _compiled[key]

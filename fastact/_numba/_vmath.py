@@ -57,9 +57,10 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
+from ._cache import jit
 from .. import _constants as C
 
-_JIT = dict(nogil=True, cache=True, inline="always", error_model="numpy")
+_JIT = dict(nogil=True, inline="always", error_model="numpy")
 
 # ------------------------------------------------------- intrinsics (bit level)
 
@@ -166,7 +167,7 @@ def _horner_dd(coeffs, steps, name):
     return njit(nogil=True, inline="always", error_model="numpy")(fn)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def two_sum(a, b):
     """(s, e): s = a + b rounded, e its exact rounding error (Knuth)."""
     s = a + b
@@ -191,7 +192,7 @@ _tanhshrink_w_f64 = _horner(C.TANHSHRINK_W, "_tanhshrink_w_f64")
 _tanhshrink_w_lp = _horner(C.TANHSHRINK_W_LP, "_tanhshrink_w_lp")
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def pow2_f64(n):
     """2.0**n for an int64 n in [-1022, 1023], by building the exponent bits."""
     return i64_as_f64((n + 1023) << 52)
@@ -223,33 +224,33 @@ def _exp_reduce(x):
     return impl
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _clamp(x, lo, hi):
     """x clamped to [lo, hi]; NaN gives lo (callers restore it)."""
     xc = x if x < hi else hi
     return xc if xc > lo else lo
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _expm1_poly_f64(r):
     """expm1(r) for |r| <= 0.3466: Taylor degree 13 (relative error < 2e-17)."""
     return fma(r * r, _expm1_taylor(r), r)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _expm1_poly_lp(r):
     """expm1(r) for |r| <= 0.3466: Taylor to r**9 (relative error < 1e-11)."""
     return fma(r * r, _expm1_taylor_lp(r), r)
 
 
 # ------------------------------------------------------------------------ exp
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_f64(x):
     """exp(x) = 2^n (1 + expm1(r)), r = x - n ln2, float64, <= 1 ULP."""
     return exp_dd_mul_f64(x, 0.0, 1.0)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_dd_mul_f64(x, lo, m):
     """m exp(x + lo) for |lo| <= ~ulp(x) and |m| <= ~2**500, lo added to the reduced
     argument (no rounding of x + lo) and m multiplied in before the second half of
@@ -264,7 +265,7 @@ def exp_dd_mul_f64(x, lo, m):
     return x if x != x else y
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_mul_f64(x, m):
     """(m exp(x), exp(x)) for x <= 20 (callers' range), m finite.
 
@@ -283,14 +284,14 @@ def exp_mul_f64(x, m):
     return (x, x) if x != x else (my, y)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_mul_lp(x, m):
     """(m exp(x), exp(x)) at float32 precision."""
     e = exp_lp(x)
     return m * e, e
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_lp(x):
     """exp(x) with relative error < 1e-9 where the result fits a float32.
 
@@ -304,7 +305,7 @@ def exp_lp(x):
 
 
 # ---------------------------------------------------------------------- expm1
-@njit(**_JIT)
+@jit(**_JIT)
 def expm1_f64(x):
     """expm1(x) = 2^n expm1(r) + (2^n - 1) (n < 54), 2^n (1 + expm1(r)) above."""
     nf, r = exp_reduce(_clamp(x, C.EXPM1_ARG_MIN, C.EXPM1_ARG_MAX))
@@ -321,7 +322,7 @@ def expm1_f64(x):
     return x if x != x else y
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def expm1_lp(x):
     """expm1(x), relative error < 1e-9 for float32-representable results."""
     nf, r = exp_reduce(_clamp(x, C.EXPM1_ARG_MIN, C.EXP_ARG_MAX_LP))
@@ -334,7 +335,7 @@ def expm1_lp(x):
 
 
 # ---------------------------------------------------------------------- log1p
-@njit(**_JIT)
+@jit(**_JIT)
 def _log1p_parts(x):
     """(k, s, c): 1 + x = 2^k m (1 + c), m in [sqrt(1/2), sqrt(2)), s = (m-1)/(m+1)."""
     u = 1.0 + x
@@ -347,7 +348,7 @@ def _log1p_parts(x):
     return k, s, c
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _log1p_finish(x, y):
     y = x if math.fabs(x) < C.TINY else y  # keeps -0.0 and subnormals
     y = -INF if x == -1.0 else y
@@ -356,7 +357,7 @@ def _log1p_finish(x, y):
     return x if x != x else y
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def log1p_f64(x):
     """log1p(x) = k ln2 + 2 atanh(s) + c (see ``_log1p_parts``), float64."""
     k, s, c = _log1p_parts(x)
@@ -367,7 +368,7 @@ def log1p_f64(x):
     return _log1p_finish(x, y)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def log1p_lp(x):
     """log1p(x), relative error < 1e-9 (atanh series to s**13)."""
     k, s, c = _log1p_parts(x)
@@ -413,7 +414,7 @@ _tanhshrink_w = _by_precision(_tanhshrink_w_f64, _tanhshrink_w_lp, "_tanhshrink_
 
 
 # ----------------------------------------------------------------------- tanh
-@njit(**_JIT)
+@jit(**_JIT)
 def vtanh(z, like):
     """tanh(z) = sign(z) e / (e + 2), e = expm1(2|z|), |z| clamped where tanh rounds
     to 1 (float32 precision for a float32 ``like``)."""
@@ -425,7 +426,7 @@ def vtanh(z, like):
 
 
 # ------------------------------------------------------- normal CDF / density
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_neg_half_square_mul_f64(x, m):
     """m exp(-x**2 / 2) (exp_dd_mul_f64), x**2 split exactly by an FMA (|x| clamped to 40)."""
     a = math.fabs(x)
@@ -434,14 +435,14 @@ def exp_neg_half_square_mul_f64(x, m):
     return exp_dd_mul_f64(-0.5 * p, -0.5 * fma(a, a, -p), m)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _normcdf_central(x):
     """Phi(x) for |x| <= NORMCDF_CENTRAL_MAX: 1/2 + x P(x**2) / Q(x**2) (Cody)."""
     xsq = x * x
     return 0.5 + x * _cody_central_num(xsq) / _cody_central_den(xsq)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _mid_ratio(a):
     """P(a)/Q(a) of Cody's middle range from double-double P and Q: the quotient
     corrected by its residual, to < 1 eps relative."""
@@ -454,7 +455,7 @@ def _mid_ratio(a):
     return r + res * inv
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _normcdf_tail_ratio(a):
     """(t, d): Phi(-a) e^(a**2/2) = t / d for a = |x| > NORMCDF_CENTRAL_MAX (Cody's two
     tail ranges, both evaluated, then a select; d = a in the far range, so that
@@ -466,14 +467,14 @@ def _normcdf_tail_ratio(a):
     return (mid, 1.0) if a <= C.NORMCDF_FAR_MIN else (far, a)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def ndtr_f64(x):
     """Phi(x) by W. J. Cody's rational approximations (see fastact._constants), the
     tails as e^(-x**2/2) R(|x|) with x**2 split exactly."""
     return ndtr_mul_f64(x, 1.0)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def ndtr_mul_f64(x, m):
     """m * Phi(x), with m applied before the tiny exp factor (no early subnormal
     rounding in gelu's lower tail, where x Phi(x) is normal but Phi(x) is not);
@@ -487,7 +488,7 @@ def ndtr_mul_f64(x, m):
     return x if x != x else y
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def gelu_derivative_f64(x):
     """Phi(x) + x phi(x) from one exponential: e^(-x**2/2) (Phi(x) e^(x**2/2) + x/sqrt(2 pi))
     for x < -NORMCDF_CENTRAL_MAX, rounded once where it is subnormal."""
@@ -502,13 +503,13 @@ def gelu_derivative_f64(x):
     return x if x != x else y
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def ndtr_mul_lp(x, m):
     """m * Phi(x) for float32 results."""
     return m * ndtr_lp(x)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def ndtr_lp(x):
     """Phi(x) for float32 results (~1e-7 relative): Phi(-|x|) = erfc(z)/2 =
     t exp(-z**2 + P(t)) / 2, t = 1/(1 + z/2), z = |x|/sqrt 2 (Numerical Recipes' fit)."""
@@ -531,7 +532,7 @@ vexp_mul = by_float32("vexp_mul", "z, m, like", "like", lambda z, m, like: exp_m
 
 
 # ------------------------------------------------------------- tanhshrink
-@njit(**_JIT)
+@jit(**_JIT)
 def vtanhshrink(z, like):
     """z - tanh(z): z**3 g(z**2) (polynomial in w = z**2) for |z| < 1, else
     (|z| - 1) + 2/(e^{2|z|} + 1) (float32 precision for a float32 ``like``)."""
@@ -554,7 +555,7 @@ F32_HALF_FLOOR = np.float32(0.25)  # (n/2 - 1/4) rounds to floor(n/2) for intege
 F32_QUARTER_FLOOR = np.float32(0.375)  # (n/4 - 3/8) rounds to floor(n/4)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _expm1_reduced_f32n(x, lo, hi):
     """(n, expm1(r)): x clamped to [lo, hi] = n ln2 + r, expm1(r) = r + r**2 P(r)
     (Cephes' expf polynomial, relative error ~1 ulp), float32."""
@@ -562,7 +563,7 @@ def _expm1_reduced_f32n(x, lo, hi):
     return nf, fma(_expm1_cephes_f32(r), r * r, r)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_f32n(x):
     """exp(x) computed in float32 (<= ~2 ulp; 0 below -103.98, inf above 88.72, NaN kept).
 
@@ -575,7 +576,7 @@ def exp_f32n(x):
     return x if x != x else y
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def expm1_f32n(x):
     """expm1(x) in float32, <= ~1 ulp; -0.0 and subnormals kept, inf above 88.72.
 
@@ -589,7 +590,7 @@ def expm1_f32n(x):
     return x if x != x else y
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_mul_f32n(x, m):
     """(m exp(x), exp(x)) in float32 for x <= 0, m finite.
 
@@ -606,7 +607,7 @@ def exp_mul_f32n(x, m):
     return (x, x) if x != x else (my, y)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def log1p_unit_f32n(e):
     """log1p(e) in float32 for 0 <= e <= 1 (the softplus/logsigmoid range), <= ~2 ulp.
 
@@ -628,7 +629,7 @@ def log1p_unit_f32n(e):
     return fma(kf, C.LN2_HI_F32, f + y)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_neg_abs_dd_f32n(hi, lo):
     """exp(-|hi + lo|) in float32 for a tiny correction lo: exp(-|hi|) (1 -+ lo)."""
     e = exp_f32n(-abs(hi))
@@ -636,7 +637,7 @@ def exp_neg_abs_dd_f32n(hi, lo):
     return e * ((F32_1 - lo) if hi >= F32_0 else (F32_1 + lo))
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def sigmoid_pair_f32n(v):
     """(sigmoid(v), sigmoid(-v)) in float32 from one e = exp(-|v|): 1/(1+e), e/(1+e)."""
     e = exp_f32n(-abs(v))
@@ -645,14 +646,14 @@ def sigmoid_pair_f32n(v):
     return (d, ed) if v >= F32_0 else (ed, d)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def sigmoid_f32n(v):
     """sigmoid(v) in float32: 1/(1+e) or e/(1+e), e = exp(-|v|) (one division, one rounding)."""
     e = exp_f32n(-abs(v))
     return (F32_1 if v >= F32_0 else e) / (F32_1 + e)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def mul_sigmoid_f32n(m, v, lo):
     """m sigmoid(v + lo) in float32 (lo a tiny correction, e.g. the FMA residual of
     v = beta x), m applied before exp's final scaling."""
@@ -662,7 +663,7 @@ def mul_sigmoid_f32n(m, v, lo):
     return (m if v >= F32_0 else me * c) / (F32_1 + e * c)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def sigmoid_pair_dd_f32n(hi, lo):
     """(sigmoid(v), sigmoid(-v)) in float32 for v = hi + lo (lo a tiny correction)."""
     e = exp_neg_abs_dd_f32n(hi, lo)

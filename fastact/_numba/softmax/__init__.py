@@ -13,9 +13,8 @@ Modules: ``_exp`` (constants and the exponentials), ``_bits`` (row max from
 float bits), ``_sums`` (fixed-order sums), ``_rows`` (block operations, row
 drivers), ``_large`` (prefetch and streaming stores), ``_tiles`` (a non-last
 axis), ``_plan`` (how a call runs, its thresholds), ``_tasks`` (the one
-serial/parallel driver).  Each compiled function is cached on disk by Numba;
-its cache entry is invalidated by its own file only: after editing a helper
-module, clear the cache (``NUMBA_CACHE_DIR``).
+serial/parallel driver).  Compiled functions are cached on disk in the backend's
+one cache directory (``fastact._numba._cache``), keyed by all of its sources.
 """
 from __future__ import annotations
 

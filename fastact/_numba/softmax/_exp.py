@@ -19,9 +19,10 @@ contraction), so a loop's vector body and its scalar remainder agree bit for bit
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import types
 from numba.extending import overload
 
+from .._cache import jit
 from ... import _constants as C
 from .. import _vmath
 from ._bits import f32_as_i32, i32_as_f32
@@ -48,7 +49,7 @@ EXP_SHIFT_LOG2_F64 = C.SOFTMAX_SCALE_EXP_F64  # and by 2**128
 POLY_F32 = C.SOFTMAX_EXP_POLY_F32
 POLY_F64 = tuple(float(c) for c in C.SOFTMAX_EXP_POLY_F64)
 
-_JIT = dict(nogil=True, cache=True, error_model="numpy")
+_JIT = dict(nogil=True, error_model="numpy")
 _F32 = np.float32
 _POLY_F32 = tuple(_F32(c) for c in POLY_F32)
 _REDUCE_F32 = (_F32(LOG2E), _F32(SHIFT_F32), _F32(LN2_HI_F32), _F32(LN2_LO_F32))
@@ -101,7 +102,7 @@ def _pow2_of_shifted_impl(k, extra):
         (_vmath.f64_as_i64(k) - (_POW2_BASE_F64 - extra)) << 52)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _reduce(tc):
     """(k, r) with k = n + SHIFT, n = round(tc / ln2), r = tc - n ln2 (two fmas)."""
     log2e, shift, ln2_hi, ln2_lo = _reduction(tc)
@@ -125,7 +126,7 @@ def _limits_impl(t):
 
 
 # ------------------------------------------------------------- the exponentials
-@njit(**_JIT)
+@jit(**_JIT)
 def expneg(t):
     """exp(t) for t <= 0 in the type of t, flushed below the smallest normal:
     exp(r) 2**n of tc = max(t, clamp) = n ln2 + r (2**n of the clamp is 0)."""
@@ -160,7 +161,7 @@ def _zero_below_impl(t, low, y):
     return lambda t, low, y: y
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_shift(v, m):
     """2**s exp(v - m) for v <= m in the type of v (see the module doc): results
     below 2**-190 (float32) / 2**-1150 (float64) unscaled are dropped; -inf gives 0."""

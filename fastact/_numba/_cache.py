@@ -27,26 +27,31 @@ _EXTRA_SOURCES = ("_constants.py", "_coefficients.py")
 _state: dict = {}
 
 
-def _source_files():
+def source_files() -> list:
+    """Every source the compiled kernels depend on: each ``.py`` of ``fastact._numba``
+    (subpackages included) and the constants and coefficients they read."""
+    paths = []
     for root, dirs, files in os.walk(_NUMBA_DIR):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(files):
-            if name.endswith(".py"):
-                yield os.path.join(root, name)
-    for name in _EXTRA_SOURCES:
-        yield os.path.join(_PACKAGE_DIR, name)
+        paths += [os.path.join(root, name) for name in sorted(files) if name.endswith(".py")]
+    return paths + [os.path.join(_PACKAGE_DIR, name) for name in _EXTRA_SOURCES]
 
 
-def cache_key() -> str:
-    """16 hex digits: the sources of the Numba backend, fastact's and Numba's versions."""
-    import numba
-
-    h = hashlib.sha256(f"fastact {__version__} numba {numba.__version__}".encode())
-    for path in _source_files():
+def key_of(paths, versions: str) -> str:
+    """16 hex digits of a hash of ``versions`` and each file's name and contents."""
+    h = hashlib.sha256(versions.encode())
+    for path in paths:
         h.update(os.path.relpath(path, _PACKAGE_DIR).encode())
         with open(path, "rb") as f:
             h.update(hashlib.sha256(f.read()).digest())
     return h.hexdigest()[:16]
+
+
+def cache_key() -> str:
+    """The key of this installation: :func:`source_files`, fastact's and Numba's versions."""
+    import numba
+
+    return key_of(source_files(), f"fastact {__version__} numba {numba.__version__}")
 
 
 def _writable(path: str) -> bool:

@@ -7,8 +7,8 @@ Contracts (algorithm: docs/softmax.md, "Exponentials"):
   ``S >= 1`` is then below it too).  -inf gives 0, NaN gives NaN; ``t > 0`` (masked
   entries only) gives an unspecified value.
 * :func:`exp_shift` ``(v, m)``: ``2**s exp(v - m)`` for ``v <= m`` with ``s`` = 64
-  (float32) or 128 (float64), accurate for every logit (float32 carries ``v - m``
-  exactly by TwoSum: < 1.5 ULP; float64 < 1 ULP); every result is a normal number
+  (float32) or 128 (float64), accurate for every logit (``v - m`` is carried
+  exactly by TwoSum into the polynomial: < 1.5 ULP); every result is a normal number
   or 0, so sums of many tiny terms survive; :func:`unscale` removes ``2**s``.
 * :func:`exp_any` ``(v)``: ``exp(v)`` for any ``v`` (the elementwise exps of
   ``fastact._numba._vmath``).
@@ -136,29 +136,22 @@ def expneg(t):
     return _poly(r) * _pow2_of_shifted(k, 0)
 
 
+@jit(inline="always", **_JIT)
 def _with_rounding_error(r, v, m, t):
-    """float32: r plus the rounding error of t = v - m (TwoSum); float64: r."""
-
-
-@overload(_with_rounding_error, inline="always")
-def _with_rounding_error_impl(r, v, m, t):
-    if r == types.float32:
-        def impl(r, v, m, t):
-            bb = t - v
-            return r + ((v - (t - bb)) + (-m - bb))
-        return impl
-    return lambda r, v, m, t: r
+    """r plus the rounding error of t = v - m (TwoSum): exp sees v - m exactly, whose
+    rounding |v - m| u would otherwise become a relative error of the exp."""
+    bb = t - v
+    return r + ((v - (t - bb)) + (-m - bb))
 
 
 def _zero_below(t, low, y):
-    """float32: 0 where t < low (TwoSum turns v = -inf into NaN); float64: y (already 0)."""
+    """0 where t < low (TwoSum turns v = -inf into NaN), else y."""
 
 
 @overload(_zero_below, inline="always")
 def _zero_below_impl(t, low, y):
-    if y == types.float32:
-        return lambda t, low, y: _F32(0.0) if t < low else y
-    return lambda t, low, y: y
+    zero = _F32(0.0) if y == types.float32 else 0.0
+    return lambda t, low, y: zero if t < low else y
 
 
 @jit(**_JIT)

@@ -1,8 +1,9 @@
-"""The one driver: a plan's tasks on the calling thread or split over threads.
+"""The drivers: a plan's tasks on the calling thread or split over threads.
 
-:func:`run` takes a task kind of ``_plan`` and a number of chunks.  One chunk
-runs every task in the calling thread; more run as ``prange(n_chunks)``, each
-chunk a contiguous range of tasks, in one or more phases (``BLOCKS``: the block
+:func:`run_serial` runs every task of a task kind of ``_plan`` in the calling
+thread (a separate function, so that a small call never compiles or loads a
+parallel region); :func:`run` splits them into ``n_chunks > 1`` chunks, run as
+``prange(n_chunks)``, each chunk a contiguous range of tasks, in one or more phases (``BLOCKS``: the block
 maxima, the block sums, the final pass, with the per-row combinations in block
 order between them).  The caller sets Numba's thread count to ``n_chunks``
 around the call (``fastact._numba._threading.run_parallel``): no thread count
@@ -312,13 +313,19 @@ def _run_phases(how, job, work, n_chunks):
 
 
 @jit(**_JIT)
-def run(how, code, out, x, grad, mask, n_chunks):
-    """Run the op of code = 2 * kind + negate as task kind ``how`` in n_chunks chunks
-    (1: in the calling thread).  Flat arguments: a tuple from Python is typed slowly."""
+def run_serial(how, code, out, x, grad, mask):
+    """Run the op of code = 2 * kind + negate as task kind ``how`` (not BLOCKS) in the
+    calling thread: no parallel region is compiled or loaded for it."""
     job = make_job(code, out, x, grad, mask)
-    if n_chunks == 1:
-        run_tasks(how, job, (0, task_count(how, job)))
-    elif how == BLOCKS:
+    run_tasks(how, job, (0, task_count(how, job)))
+
+
+@jit(**_JIT)
+def run(how, code, out, x, grad, mask, n_chunks):
+    """Run the op of code = 2 * kind + negate as task kind ``how`` in n_chunks > 1
+    chunks.  Flat arguments: a tuple from Python is typed slowly."""
+    job = make_job(code, out, x, grad, mask)
+    if how == BLOCKS:
         _run_phases(how, job, scratch(job, n_chunks), n_chunks)
     else:
         _run_phases(how, job, None, n_chunks)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 
 import pytest
 
@@ -106,18 +107,30 @@ print("DIR", _cache.cache_dir(), "HITS", sum(serial.stats.cache_hits.values()),
 """
 
 
-def test_a_changed_key_recompiles_instead_of_loading(tmp_path):
-    env = {"FASTACT_CACHE_DIR": str(tmp_path)}
-    cold = run_ok(SMALL, env)  # fills the cache under the real key
-    assert "HITS 0 0 OUT [0.0, 0.0, 2.0] True" in cold, cold
-    warm = run_ok(SMALL, env)
-    assert "HITS 1 1 OUT [0.0, 0.0, 2.0] True" in warm, warm
-    # a source edit, as the cache sees it: another key
-    edited = run_ok(SMALL.replace("from fastact._numba import _cache, _factory\n", (
-        "from fastact._numba import _cache\n"
-        "_cache.cache_key = lambda: 'edited0000000000'\n"
-        "from fastact._numba import _factory\n")), env)
-    directory = edited.split("DIR")[1].split()[0]
-    assert directory == str(tmp_path / "numba-edited0000000000")
-    assert "HITS 0 0 OUT [0.0, 0.0, 2.0] True" in edited, edited
-    assert numba_cache_files(directory)
+def _copy_of_the_package(tmp_path):
+    """A copy of the fastact sources (no build products) and the code to import it."""
+    clone = tmp_path / "clone"
+    shutil.copytree(PACKAGE, clone / "fastact",
+                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "*.c", "_isa", "__pycache__"))
+    prelude = ("import sys\n"  # the copy, not the installed package
+               "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n"
+               f"sys.path.insert(0, {str(clone)!r})\n")
+    return clone, prelude
+
+
+def test_an_edited_helper_recompiles_instead_of_loading(tmp_path):
+    # _rows.finite's own file is unchanged: Numba alone would load its stale entry
+    clone, prelude = _copy_of_the_package(tmp_path)
+    env = {"FASTACT_CACHE_DIR": str(tmp_path / "cache")}
+    code, _, err = run_python(prelude + SMALL, env=dict(os.environ, **env), cwd=str(clone))
+    assert code == 0, err[-3000:]
+    for expected_hits in ("1 1", "0 0"):
+        if expected_hits == "0 0":
+            with open(clone / "fastact" / "_numba" / "softmax" / "_sums.py", "a") as f:
+                f.write("\n# an edit of a helper module\n")
+        code, out, err = run_python(prelude + SMALL, env=dict(os.environ, **env),
+                                    cwd=str(clone))
+        assert code == 0, err[-3000:]
+        assert f"HITS {expected_hits} OUT [0.0, 0.0, 2.0] True" in out, out
+    directories = sorted(os.listdir(tmp_path / "cache"))
+    assert len(directories) == 2 and all(d.startswith("numba-") for d in directories)

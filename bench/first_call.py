@@ -5,7 +5,8 @@
 For each case (gelu, softmax, log_softmax on float32 arrays of ``--size``
 elements) it prints the time of ``import fastact`` and of the first call,
 with a cold cache (a new empty ``FASTACT_CACHE_DIR``) and then warm (the
-same directory again, in a new process).
+same directory again, in a new process).  "numba floor" is what Numba itself
+costs: importing it and loading (or compiling) a trivial cached function.
 """
 from __future__ import annotations
 
@@ -30,10 +31,29 @@ t2 = time.perf_counter()
 print(json.dumps({{"import": t1 - t0, "first_call": t2 - t1}}))
 '''
 
+# Numba's own floor: a trivial cached @njit function, imported and called the same way
+_FLOOR = r'''
+import json, os, sys, time
+import numpy as np
+x = np.ones(8, np.float32)
+t0 = time.perf_counter()
+import fastact
+t1 = time.perf_counter()
+sys.path.insert(0, os.environ["FASTACT_CACHE_DIR"])
+with open(os.path.join(sys.path[0], "floor_probe.py"), "w") as f:
+    f.write("from numba import njit\n@njit('void(float32[::1])', cache=True)\n"
+            "def f(x):\n    x[0] = 1\n")
+import floor_probe
+floor_probe.f(x)
+t2 = time.perf_counter()
+print(json.dumps({{"import": t1 - t0, "first_call": t2 - t1}}))
+'''
+
 CASES = {
     "gelu": ("gelu(x, backend='numba')", ""),
     "softmax": ("softmax(x, backend='numba')", "x = x.reshape(-1, 1000)"),
     "log_softmax axis 0": ("log_softmax(x, axis=0, backend='numba')", "x = x.reshape(-1, 1000)"),
+    "numba floor": None,
 }
 
 
@@ -46,8 +66,11 @@ def _run(code: str, cache: str) -> dict:
 
 def measure(case: str, size: int, repeats: int) -> dict:
     """{"cold": {...}, "warm": {...}} medians over ``repeats`` fresh cache dirs."""
-    call, reshape = CASES[case]
-    code = _CHILD.format(size=size, call=call, reshape=reshape)
+    if CASES[case] is None:
+        code = _FLOOR.format()
+    else:
+        call, reshape = CASES[case]
+        code = _CHILD.format(size=size, call=call, reshape=reshape)
     runs: dict = {"cold": [], "warm": []}
     for _ in range(repeats):
         with tempfile.TemporaryDirectory(prefix="fastact-first-call-") as cache:

@@ -134,3 +134,18 @@ def test_an_edited_helper_recompiles_instead_of_loading(tmp_path):
         assert f"HITS {expected_hits} OUT [0.0, 0.0, 2.0] True" in out, out
     directories = sorted(os.listdir(tmp_path / "cache"))
     assert len(directories) == 2 and all(d.startswith("numba-") for d in directories)
+
+
+def test_a_call_loads_only_what_it_needs():
+    out = run_ok("""
+        import sys, numpy as np, fastact
+        fastact.gelu(np.ones(10, np.float32), backend="numba")
+        from fastact._numba import _factory, _parallel
+        print("ELEMENTWISE", "fastact._numba.softmax" in sys.modules, len(_parallel._drivers),
+              len(_factory._chunks), sorted(m for m in sys.modules if "_generated_" in m))
+        fastact.softmax(np.ones((2, 3)), backend="numba")
+        from fastact._numba.softmax import _tasks
+        print("ROWS", len(_tasks.run_serial.overloads), len(_tasks.run.overloads))
+    """.replace("\n        ", "\n"), {})
+    assert "ELEMENTWISE False 0 0 ['fastact._numba._generated_gelu_forward_float32']" in out, out
+    assert "ROWS 1 0" in out, out

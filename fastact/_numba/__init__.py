@@ -58,7 +58,7 @@ def get_elementwise(kernel_id: str, mode: str):
     entries: dict = {}  # dtype char -> serial entry point; (char, "chunk") -> chunk address
 
     def compiled(char):
-        entry, _ = entries[char] = _factory.compile_kernel(kernel_id, mode, _DTYPE_NAMES[char])
+        entry = entries[char] = _factory.compile_kernel(kernel_id, mode, _DTYPE_NAMES[char])[0]
         return entry
 
     def chunk_address(char):
@@ -77,8 +77,7 @@ def get_elementwise(kernel_id: str, mode: str):
             grad = x
         a, b = kernel_args(params)
         if x.size < PARALLEL_THRESHOLD or n_threads <= 1:
-            found = entries.get(char)
-            (found[0] if found is not None else compiled(char))(out, x, grad, a, b)
+            (entries.get(char) or compiled(char))(out, x, grad, a, b)
         else:
             k = n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
             address = entries.get((char, "chunk")) or chunk_address(char)

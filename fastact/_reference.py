@@ -363,11 +363,14 @@ def _elementwise(kernel_id, mode, out, x, grad, params):
 
 
 # --------------------------------------------------------------- softmax family
-def _row_max_and_rest(x, mask):
-    """Row maximum m, and s = sum over the row except one argmax of exp(x - m).
+def _row_max_and_rest(x, mask, carry=False):
+    """Row maximum m, z = x - m rounded, its rounding error dz (0 unless ``carry``),
+    and s = sum over the row except one argmax of exp(z + dz).
 
     Masked entries count as -inf.  Rows whose entries are all -inf (or masked)
-    get m = -inf and s = 0.
+    get m = -inf and s = 0.  ``carry`` (the log ops) carries x - m exactly into the
+    exps, as the kernels do: its rounding, |z| u, would be a relative error of each
+    exp and of s, and log_softmax near the max is about -s.
     """
     if mask is not None:
         x = np.where(mask, x, -np.inf)
@@ -377,10 +380,16 @@ def _row_max_and_rest(x, mask):
         m_safe = np.where(empty, 0, m)
         z = x - m_safe
         e = np.exp(z)
+        dz = np.zeros_like(z)
+        if carry:  # TwoSum's exact error of x - m (NaN where x = -inf, whose e is 0)
+            back = z - x
+            dz = np.where(e != 0, (x - (z - back)) + (-m_safe - back), 0.0)
+            e += e * dz
         arg = np.argmax(x, axis=-1)[..., None]
         np.put_along_axis(e, arg, 0, axis=-1)
-        s = np.sum(e, axis=-1, keepdims=True)
-    return x, z, m, empty, s
+        # contiguous rows: NumPy sums them pairwise (a strided axis is summed in order)
+        s = np.sum(np.ascontiguousarray(e), axis=-1, keepdims=True)
+    return x, z, dz, m, empty, s
 
 
 def get_rowwise(op):
@@ -414,13 +423,14 @@ def _rowwise(op, out, x, grad, mask):
             return
         if op == "softmin":
             x = -x
-        x, z, m, empty, s = _row_max_and_rest(x, mask)
+        carry = op in ("log_softmax", "logsumexp")
+        x, z, dz, m, empty, s = _row_max_and_rest(x, mask, carry)
         has_inf = m == np.inf  # a +inf logit: softmax is undefined on that row
         if op in ("softmax", "softmin"):
             r = np.exp(z) / (1 + s)
             r = np.where(empty, 0, np.where(has_inf, np.nan, r))
         elif op == "log_softmax":
-            r = z - np.log1p(s)
+            r = (z - np.log1p(s)) + dz
             r = np.where(empty, -np.inf, np.where(has_inf, np.nan, r))
         elif op == "logsumexp":
             r = np.where(has_inf, np.inf, m + np.log1p(s))[..., 0]

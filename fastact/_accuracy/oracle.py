@@ -140,14 +140,19 @@ def row_values(op: str, x2d, where=None) -> list:
             m = max(v for v, k in zip(z, keep) if k)
             z = [v - m for v in z]
             e = [mp.exp(v) if k else None for v, k in zip(z, keep)]
-            total = mp.fsum(v for v in e if v is not None)
-            out.append(_row_op(op, z, e, m, total))
+            # log S = log1p(S - 1): S - 1 summed without the max's 1, which would
+            # swallow a rest below 10^-DPS (log_softmax at the max is then -rest)
+            first = next((j for j, (v, k) in enumerate(zip(z, keep)) if k and v == 0), None)
+            rest = mp.fsum(v for j, v in enumerate(e) if v is not None and j != first)
+            rest = rest if first is not None else rest - 1  # no finite max: NaN anyway
+            out.append(_row_op(op, z, e, m, rest))
     return out
 
 
-def _row_op(op, z, e, m, total) -> list:
-    """``op`` of one row from z = x - m, e = exp(z) (None where masked) and S = sum(e)."""
-    log_total = total.context.log(total)
+def _row_op(op, z, e, m, rest) -> list:
+    """``op`` of one row from z = x - m, e = exp(z) (None where masked) and S - 1 = rest."""
+    total = 1 + rest
+    log_total = rest.context.log1p(rest)
     if op == "logsumexp":
         return [m + log_total]
     if op == "log_softmax":

@@ -99,12 +99,10 @@ static inline VT FN(vexp_scaled_rest)(VT v, VT vm, VT vnm, VM *tie) {
     r = V(fmadd)(n, V(set1)(-K(LN2_LO)), r);
     *tie = V_CMP(v, vm, _CMP_EQ_OQ);
     VM drop = *tie;
-    if (CARRY_EXACT) {
-        VT bb = V(sub)(tt, v);
-        VT err = V(add)(V(sub)(v, V(sub)(tt, bb)), V(sub)(vnm, bb));
-        r = V(add)(r, err);
-        drop = (VM)(drop | V_CMP(tt, lo, _CMP_LT_OQ));
-    }
+    VT bb = V(sub)(tt, v); /* x - m carried exactly (TwoSum), as in exp_scaled */
+    VT err = V(add)(V(sub)(v, V(sub)(tt, bb)), V(sub)(vnm, bb));
+    r = V(add)(r, err);
+    drop = (VM)(drop | V_CMP(tt, lo, _CMP_LT_OQ));
     return V(mask_blend)(drop, FN(vpow2_poly)(k, r, K(EXP_BIAS) + K(SCALE_LOG2)),
                          V(setzero)());
 }

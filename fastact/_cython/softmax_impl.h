@@ -11,9 +11,6 @@
 #define BITS FA_SM_CAT(fa_bits_, FA_S)
 #define FROM_BITS FA_SM_CAT(fa_from_bits_, FA_S)
 #define SIGN_BIT ((IT)((UT)1 << (8 * sizeof(T) - 1)))
-/* float32 carries x - m exactly (TwoSum) into log_softmax's exp; double rounds it
-   once, as the reference does */
-#define CARRY_EXACT (sizeof(T) == 4)
 
 /* ---- exps ---------------------------------------------------------------------- */
 /* 2^n * Q(r) for r on |r| <= ln2/2, n the integer in k = n + the rounding shift;
@@ -43,19 +40,19 @@ static inline T FN(expneg)(T t) {
    2^-1150 are dropped; -inf gives 0 (float32: by a select, as TwoSum turns it into
    NaN), NaN gives NaN. */
 static inline T FN(exp_scaled)(T v, T m) {
-    T t = v - m, err = 0;
-    if (CARRY_EXACT) {
-        T bb = t - v;
-        err = (v - (t - bb)) + (-m - bb);
-    }
+    /* x - m is carried exactly (TwoSum) into the exp: its rounding, |x - m| u, would
+       otherwise be a relative error of the exp, and of log_softmax near the max */
+    T t = v - m;
+    T bb = t - v;
+    T err = (v - (t - bb)) + (-m - bb);
     T tc = t < K(EXP_CLAMP) ? K(EXP_CLAMP) : t;
     T k = FMA(tc, K(LOG2E), K(SHIFT));
     T n = k - K(SHIFT);
     T r = FMA(n, -K(LN2_HI), tc);
     r = FMA(n, -K(LN2_LO), r);
-    if (CARRY_EXACT) r = r + err;
+    r = r + err;
     T y = FN(pow2_poly)(k, r, K(EXP_BIAS) + K(SCALE_LOG2));
-    return (CARRY_EXACT && t < K(EXP_CLAMP)) ? (T)0 : y;
+    return t < K(EXP_CLAMP) ? (T)0 : y; /* TwoSum turns v = -inf into NaN */
 }
 
 /* ---- sums ---------------------------------------------------------------------- */
@@ -246,4 +243,3 @@ static void FN(bwd)(int softmax, T *o, const T *y, const T *g, ptrdiff_t len, do
 #undef BITS
 #undef FROM_BITS
 #undef SIGN_BIT
-#undef CARRY_EXACT

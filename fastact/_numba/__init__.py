@@ -10,7 +10,7 @@ the elementwise kernels), ``_threading`` (TBB or a guarded workqueue; the one
 way to launch a parallel kernel), ``softmax`` (the softmax family).
 
 Kernels are compiled lazily, per (kernel id, mode, dtype), on first use, and
-cached on disk (``_factory.cache_dir()``); ``warmup()`` compiles everything.
+cached on disk (``_cache.cache_dir()``); ``warmup()`` compiles everything.
 Arrays of at least :data:`PARALLEL_THRESHOLD` elements run on
 ``min(n_threads, NUMBA_NUM_THREADS)`` threads, smaller ones serially in the
 calling thread.  Every kernel is elementwise, so results do not depend on
@@ -23,7 +23,7 @@ import time
 import numba
 import numpy as np
 
-from . import _factory, _fused, _parallel, _threading
+from . import _cache, _factory, _fused, _parallel, _threading
 from .._openmp_policy import describe as describe_wait_policy
 from .._registry import MODES, all_kernel_ids, kernel_args, kernel_modes, y_kernel_ids
 
@@ -57,14 +57,19 @@ def _check(kernel_id, mode):
 def get_elementwise(kernel_id: str, mode: str):
     """kernel(out, x, grad, params, n_threads): out = f(x), f'(x), grad*f'(x) or grad*f'(y)."""
     _check(kernel_id, mode)
-    entries: dict = {}  # dtype char -> (serial entry point, serial dispatcher)
+    entries: dict = {}  # dtype char -> serial entry point; (char, "chunk") -> chunk address
 
     def compiled(char):
-        found = entries[char] = _factory.compile_kernel(kernel_id, mode, _DTYPE_NAMES[char])
-        return found
+        entry = entries[char] = _factory.compile_kernel(kernel_id, mode, _DTYPE_NAMES[char])[0]
+        return entry
+
+    def chunk_address(char):
+        address = entries[char, "chunk"] = _factory.chunk_address(kernel_id, mode,
+                                                                   _DTYPE_NAMES[char])
+        return address
 
     def kernel(out, x, grad, params, n_threads):
-        entry, serial = entries.get(x.dtype.char) or compiled(x.dtype.char)
+        char = x.dtype.char
         if x.ndim != 1:
             x = x.reshape(-1)
             out = out.reshape(-1)
@@ -74,11 +79,12 @@ def get_elementwise(kernel_id: str, mode: str):
             grad = x
         a, b = kernel_args(params)
         if x.size < PARALLEL_THRESHOLD or n_threads <= 1:
-            entry(out, x, grad, a, b)
+            (entries.get(char) or compiled(char))(out, x, grad, a, b)
         else:
             k = n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
-            driver = _parallel.driver_for(_DTYPE_NAMES[x.dtype.char])
-            _threading.run_parallel(driver, (serial, out, x, grad, a, b), k)
+            address = entries.get((char, "chunk")) or chunk_address(char)
+            driver = _parallel.driver_for(_DTYPE_NAMES[char])
+            _threading.run_parallel(driver, (address, out, x, grad, a, b), k)
 
     kernel.__name__ = f"numba_{kernel_id}_{mode}"
     kernel.__doc__ = f"Numba kernel {kernel_id} ({mode}); see fastact._numba._formulas."
@@ -182,6 +188,7 @@ def warmup(verbose: bool = False) -> dict:
     for kernel_id, mode, dtype in kernel_variants():
         t = time.perf_counter()
         _factory.compile_kernel(kernel_id, mode, dtype)
+        _factory.chunk_address(kernel_id, mode, dtype)
         count += 1
         if verbose:
             print(f"{kernel_id:12s} {mode:11s} {dtype}: {time.perf_counter() - t:.2f} s")
@@ -203,7 +210,7 @@ def config() -> dict:
         "max_threads": _MAX_THREADS,
         "parallel_threshold": PARALLEL_THRESHOLD,
         "tbb_library": _threading._state["tbb_library"],
-        "cache_dir": _factory.cache_dir(),
         **({"openmp_wait_policy": describe_wait_policy()}
            if _threading._state["layer"] == "omp" else {}),
+        "cache_dir": _cache.cache_dir(),
     }

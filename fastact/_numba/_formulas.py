@@ -28,9 +28,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, types
+from numba import types
 from numba.extending import overload
 
+from ._cache import jit
 from .._constants import (
     EXP_MUL_NEAR_ARG_MAX_F32,
     GELU_TANH_ARG_MAX,
@@ -68,7 +69,7 @@ from ._vmath import (
     vtanhshrink,
 )
 
-_JIT = dict(nogil=True, cache=True, inline="always", error_model="numpy")
+_JIT = dict(nogil=True, inline="always", error_model="numpy")
 INF = math.inf
 
 # ------------------------------------------------------------------- helpers
@@ -91,7 +92,7 @@ def by_dtype(f64_impl, f32_impl, name, doc):
                       lambda x, a, b: f64_impl(x, a, b), doc)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def W(x):
     """x widened to float64."""
     return np.float64(x)
@@ -107,7 +108,7 @@ vexp_x = by_float32("vexp_x", "x", "x", lambda x: exp_f32n(x), lambda x: vexp(x,
                     "exp(x) in x's own type (native float32 for float32 x).")
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def sigmoid_pair(v, like):
     """(sigmoid(v), sigmoid(-v)) from one e = exp(-|v|)."""
     e = vexp(-math.fabs(v), like)
@@ -116,7 +117,7 @@ def sigmoid_pair(v, like):
     return (d, ed) if v >= 0.0 else (ed, d)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def mul_sigmoid(m, v, like):
     """m sigmoid(v), with m multiplied in before exp's final scaling (m e^v can be a
     normal number when e^v alone is subnormal: silu(-714))."""
@@ -125,7 +126,7 @@ def mul_sigmoid(m, v, like):
     return m * d if v >= 0.0 else me * d
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def sigmoid_pair_dd(hi, lo, like):
     """(sigmoid(v), sigmoid(-v)) for v = hi + lo (lo a tiny correction)."""
     e = vexp(-math.fabs(hi), like) * ((1.0 - lo) if hi >= 0.0 else (1.0 + lo))
@@ -139,7 +140,7 @@ def gelu_tanh_2u(z, like):  # pragma: no cover - only ever compiled
     raise NotImplementedError
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _gelu_tanh_2u_f64(z):
     """2u in double-double (FMA products, two-sum): the lower tail of gelu_tanh
     is exp(2u) with |2u| up to ~745, so u needs ~2**-60 relative accuracy.
@@ -177,27 +178,27 @@ def _g2u(z, like):
     return lambda z, like: _gelu_tanh_2u_f64(z)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def at_inf(z, r, neg, pos):
     """r, except neg at z = -inf and pos at z = +inf (the mathematical limits)."""
     r = neg if z == -INF else r
     return pos if z == INF else r
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def step(c, x):
     """1 if c else 0, in x's type."""
     return T(1.0, x) if c else T(0.0, x)
 
 
 # ------------------------------------------------------------------ identity
-@njit(**_JIT)
+@jit(**_JIT)
 def identity__forward(x, a, b):
     """identity(x) = x"""
     return x
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def identity__derivative(x, a, b):
     """identity'(x) = 1"""
     return T(1.0, x)
@@ -207,13 +208,13 @@ identity__derivative_y = identity__derivative
 
 
 # ---------------------------------------------------------------------- relu
-@njit(**_JIT)
+@jit(**_JIT)
 def relu__forward(x, a, b):
     """relu(x) = max(x, 0) (NumPy's maximum: relu(-0.0) = 0.0)"""
     return T(0.0, x) if x <= 0 else x
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def relu__derivative(x, a, b):
     """relu'(x) = 1 if x > 0 else 0"""
     return step(x > 0, x)
@@ -222,13 +223,13 @@ def relu__derivative(x, a, b):
 relu__derivative_y = relu__derivative
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def leaky_relu__forward(x, a, b):
     """leaky_relu(x) = x if x > 0 else a x"""
     return x if x > 0 else x * a
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def leaky_relu__derivative(x, a, b):
     """leaky_relu'(x) = 1 if x > 0 else a"""
     return T(1.0, x) if x > 0 else a
@@ -238,20 +239,20 @@ leaky_relu__derivative_y = leaky_relu__derivative
 
 
 # ------------------------------------------------------------------- sigmoid
-@njit(**_JIT)
+@jit(**_JIT)
 def sigmoid__forward(x, a, b):
     """sigmoid(x) = 1/(1+exp(-x)) (e^x/(1+e^x) for x < 0), in x's type"""
     return sigmoid_x(x)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def sigmoid__derivative(x, a, b):
     """sigmoid'(x) = sigmoid(x) sigmoid(-x), in x's type"""
     s, sn = sigmoid_pair_x(x)
     return s * sn
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def sigmoid__derivative_y(y, a, b):
     """sigmoid' = y (1 - y)"""
     w = W(y)
@@ -259,19 +260,19 @@ def sigmoid__derivative_y(y, a, b):
 
 
 # ---------------------------------------------------------------------- tanh
-@njit(**_JIT)
+@jit(**_JIT)
 def tanh__forward(x, a, b):
     """tanh(x) = sign(x) e/(e+2), e = expm1(2|x|)"""
     return vtanh(W(x), x)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _tanh_derivative_f64(x, a, b):
     e = vexp(-2.0 * math.fabs(W(x)), x)
     return 4.0 * e / ((1.0 + e) * (1.0 + e))
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _tanh_derivative_f32(x, a, b):
     e = exp_f32n(np.float32(-2.0) * abs(x))
     d = F32_1 + e
@@ -283,7 +284,7 @@ tanh__derivative = by_dtype(
     "tanh'(x) = sech(x)**2 = 4e/(1+e)**2, e = exp(-2|x|) (no cancellation)")
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def tanh__derivative_y(y, a, b):
     """tanh' = (1 - y)(1 + y)"""
     w = W(y)
@@ -291,13 +292,13 @@ def tanh__derivative_y(y, a, b):
 
 
 # ---------------------------------------------------------------------- gelu
-@njit(**_JIT)
+@jit(**_JIT)
 def _gelu_forward_f64(x, a, b):
     z = W(x)
     return at_inf(z, ndtr_mul_f64(z, z), -0.0, INF)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _gelu_forward_f32(x, a, b):
     return at_inf(x, gelu_f32n(x), T(-0.0, x), T(INF, x))
 
@@ -306,12 +307,12 @@ gelu__forward = by_dtype(_gelu_forward_f64, _gelu_forward_f32, "gelu__forward",
                          "gelu(x) = x Phi(x)")
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _gelu_derivative_f64(x, a, b):
     return at_inf(x, gelu_derivative_f64(x), 0.0, 1.0)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _gelu_derivative_f32(x, a, b):
     return at_inf(x, gelu_derivative_f32n(x), T(0.0, x), T(1.0, x))
 
@@ -321,7 +322,7 @@ gelu__derivative = by_dtype(
     "gelu'(x) = Phi(x) + x phi(x), phi(x) = exp(-x**2/2)/sqrt(2 pi)")
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def gelu_tanh__forward(x, a, b):
     """gelu_tanh(x) = x/2 (1 + tanh u) = x sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x**3)"""
     z = W(x)
@@ -337,7 +338,7 @@ def gelu_tanh__forward(x, a, b):
     return at_inf(z, r, -0.0, INF)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def gelu_tanh__derivative(x, a, b):
     """gelu_tanh'(x) = s + x s (1-s) 2 sqrt(2/pi)(1 + 3k x**2), s = sigmoid(2u)"""
     z = W(x)
@@ -350,13 +351,13 @@ def gelu_tanh__derivative(x, a, b):
 
 
 # ------------------------------------------------------------- silu / swish
-@njit(**_JIT)
+@jit(**_JIT)
 def _silu_forward_f64(x, a, b):
     z = W(x)
     return at_inf(z, mul_sigmoid(z, z, x), -0.0, INF)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _silu_forward_f32(x, a, b):
     return at_inf(x, mul_sigmoid_f32n(x, x, F32_0), T(-0.0, x), T(INF, x))
 
@@ -365,7 +366,7 @@ silu__forward = by_dtype(_silu_forward_f64, _silu_forward_f32, "silu__forward",
                          "silu(x) = x sigmoid(x)")
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _silu_derivative_parts(v, ve, e):
     """s (1 + v (1 - s)), s = sigmoid(v), from e = exp(-|v|) and ve = v e: d (1 + v e d)
     for v >= 0, d (e + v e d) below, d = 1/(1 + e) (v e is normal where e is not:
@@ -376,7 +377,7 @@ def _silu_derivative_parts(v, ve, e):
     return v if v != v else r
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _silu_derivative_at_f64(v):
     """silu'(v) in float64 (|v| clamped to 1e4: sigmoid(-|v|) = 0 beyond)."""
     vc = v if abs(v) < 1e4 else math.copysign(1e4, v)
@@ -384,19 +385,19 @@ def _silu_derivative_at_f64(v):
     return _silu_derivative_parts(v, ve, e)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _silu_derivative_f64(x, a, b):
     return at_inf(x, _silu_derivative_at_f64(W(x)), 0.0, 1.0)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _clamp_near_f32(v):
     """v clamped to +-EXP_MUL_NEAR_ARG_MAX_F32 (v e^-|v| and e^-|v| are 0 in float32
     beyond, so silu'(v) keeps its value; +-inf and huge v give no inf * 0)."""
     return min(max(v, -EXP_MUL_NEAR_ARG_MAX_F32), EXP_MUL_NEAR_ARG_MAX_F32)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _silu_derivative_f32(x, a, b):
     xc = _clamp_near_f32(x)
     ve, e = exp_mul_near_f32n(-abs(xc), xc)
@@ -413,7 +414,7 @@ def beta_x(x, a):  # pragma: no cover - only ever compiled
     raise NotImplementedError
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _beta_x_f32(x, a):
     hi = a * x
     lo = fma(a, x, -hi)
@@ -457,7 +458,7 @@ def swish_derivative_at(x, a):  # pragma: no cover - only ever compiled
     raise NotImplementedError
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _swish_derivative_at_f32(x, a):
     """silu'(v), v = beta x = hi + lo in float32: e^lo = 1 + lo applied to e and v e."""
     v, lo = beta_x(x, a)
@@ -474,7 +475,7 @@ def _swish_derivative_at(x, a):
     return lambda x, a: _silu_derivative_at_f64(W(a) * W(x))
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def swish__forward(x, a, b):
     """swish(x) = x sigmoid(beta x), beta = a (float32: computed in float32, beta x
     carried as hi + lo)"""
@@ -485,7 +486,7 @@ def swish__forward(x, a, b):
     return at_inf(x, r, T(-INF, x), T(INF, x)) if a == 0 else at_inf(x, r, T(-INF, x), T(0.0, x))
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def swish__derivative(x, a, b):
     """swish'(x) = s (1 + beta x (1 - s)), s = sigmoid(beta x), in x's type"""
     r = swish_derivative_at(x, a)
@@ -494,7 +495,7 @@ def swish__derivative(x, a, b):
     return at_inf(x, r, T(0.5, x), T(0.5, x)) if a == 0 else at_inf(x, r, T(1.0, x), T(0.0, x))
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _quick_gelu_beta_x(z):
     """(hi, lo), hi + lo = QUICK_GELU_BETA z exactly (lo = 0 where hi overflows): the
     rounding of the product would be amplified |beta z| times by the exponential."""
@@ -503,7 +504,7 @@ def _quick_gelu_beta_x(z):
     return hi, (lo if abs(hi) < INF else 0.0)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _quick_gelu_forward_f64(z):
     """z sigmoid(v), v = hi + lo: e^(-|v|) = e^(-|hi|) (1 -+ lo), z multiplied in before
     the exponential's scaling (z e^v is normal where e^v is subnormal)."""
@@ -514,7 +515,7 @@ def _quick_gelu_forward_f64(z):
     return z * d if hi >= 0.0 else (me * c) * d
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _quick_gelu_derivative_f64(z):
     """s (1 + v (1 - s)), s = sigmoid(v), v = hi + lo clamped to +-1e4 (1 - s = 0 beyond)."""
     hi, lo = _quick_gelu_beta_x(z)
@@ -524,26 +525,26 @@ def _quick_gelu_derivative_f64(z):
     return s * (1.0 + (hi + lo) * sn)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def quick_gelu__forward(x, a, b):
     """quick_gelu(x) = x sigmoid(QUICK_GELU_BETA x), in float64, rounded once"""
     return T(at_inf(W(x), _quick_gelu_forward_f64(W(x)), -0.0, INF), x)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def quick_gelu__derivative(x, a, b):
     """quick_gelu'(x) = s (1 + beta x (1 - s)), s = sigmoid(beta x), in float64, rounded once"""
     return T(at_inf(W(x), _quick_gelu_derivative_f64(W(x)), 0.0, 1.0), x)
 
 
 # ------------------------------------------------------------ elu family
-@njit(**_JIT)
+@jit(**_JIT)
 def _elu_forward_f64(x, a, b):
     z = W(x)
     return z if z > 0.0 else W(a) * vexpm1(z, x)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _elu_forward_f32(x, a, b):
     return x if x > 0 else a * expm1_f32n(x)
 
@@ -552,26 +553,26 @@ elu__forward = by_dtype(_elu_forward_f64, _elu_forward_f32, "elu__forward",
                         "elu(x) = x if x > 0 else alpha expm1(x)")
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def elu__derivative(x, a, b):
     """elu'(x) = 1 if x > 0 else alpha exp(x), in x's type"""
     return T(1.0, x) if x > 0 else a * vexp_x(x)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def elu__derivative_y(y, a, b):
     """elu' = 1 if y > 0 else y + alpha"""
     w = W(y)
     return 1.0 if w > 0.0 else w + W(a)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _selu_forward_f64(x, a, b):
     z = W(x)
     return SELU_SCALE * (z if z > 0.0 else SELU_ALPHA * vexpm1(z, x))
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _selu_forward_f32(x, a, b):
     if x > 0:
         return T(SELU_SCALE, x) * x
@@ -582,26 +583,26 @@ selu__forward = by_dtype(_selu_forward_f64, _selu_forward_f32, "selu__forward",
                          "selu(x) = scale (x if x > 0 else alpha expm1(x))")
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def selu__derivative(x, a, b):
     """selu'(x) = scale if x > 0 else scale alpha exp(x), in x's type"""
     return T(SELU_SCALE, x) if x > 0 else T(SELU_SCALE * SELU_ALPHA, x) * vexp_x(x)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def selu__derivative_y(y, a, b):
     """selu' = scale if y > 0 else y + scale alpha"""
     w = W(y)
     return SELU_SCALE if w > 0.0 else w + SELU_SCALE * SELU_ALPHA
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _celu_forward_f64(x, a, b):
     z = W(x)
     return z if z > 0.0 else W(a) * vexpm1(z / W(a), x)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _celu_forward_f32(x, a, b):
     # expm1's relative sensitivity to its argument is <= 1 for x <= 0: x / alpha may round
     return x if x > 0 else a * expm1_f32n(x / a)
@@ -611,14 +612,14 @@ celu__forward = by_dtype(_celu_forward_f64, _celu_forward_f32, "celu__forward",
                          "celu(x) = x if x > 0 else alpha expm1(x / alpha)")
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def celu__derivative(x, a, b):
     """celu'(x) = 1 if x > 0 else exp(x / alpha)"""
     z = W(x)
     return 1.0 if z > 0.0 else vexp(z / W(a), x)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def celu__derivative_y(y, a, b):
     """celu' = 1 if y > 0 else y / alpha + 1"""
     w = W(y)
@@ -626,7 +627,7 @@ def celu__derivative_y(y, a, b):
 
 
 # ------------------------------------------------- softplus / mish / logsigmoid
-@njit(**_JIT)
+@jit(**_JIT)
 def _softplus_forward_f64(x, a, b):
     z = W(x)
     beta = W(a)
@@ -635,7 +636,7 @@ def _softplus_forward_f64(x, a, b):
     return z if x * a > b else r
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _softplus_forward_f32(x, a, b):
     u, lo = beta_x(x, a)
     pos = u > F32_0
@@ -650,7 +651,7 @@ softplus__forward = by_dtype(
     "softplus(x) = x if beta x > threshold else (max(u,0) + log1p(exp(-|u|)))/beta, u = beta x")
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def softplus__derivative(x, a, b):
     """softplus'(x) = 1 if beta x > threshold else sigmoid(beta x), in x's type"""
     hi, lo = beta_x(x, a)
@@ -658,7 +659,7 @@ def softplus__derivative(x, a, b):
     return T(1.0, x) if x * a > b else r
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _mish_t(z, like):
     """tanh(softplus(z)) = n / (n + 2), n = e (e + 2), e = exp(z) (1 above z = 20)."""
     e = vexp(z if z < MISH_ARG_MAX else MISH_ARG_MAX, like)
@@ -666,7 +667,7 @@ def _mish_t(z, like):
     return n / (n + 2.0) if z <= MISH_ARG_MAX else 1.0
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def mish__forward(x, a, b):
     """mish(x) = x tanh(softplus(x)) = (x e)(e + 2) / (n + 2), n = e (e + 2), e = exp(x)"""
     z = W(x)
@@ -676,7 +677,7 @@ def mish__forward(x, a, b):
     return at_inf(z, r, -0.0, INF)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def mish__derivative(x, a, b):
     """mish'(x) = t + x sigmoid(x) (1 - t**2), t = tanh(softplus(x))"""
     z = W(x)
@@ -685,13 +686,13 @@ def mish__derivative(x, a, b):
     return at_inf(z, t + z * s * ((1.0 - t) * (1.0 + t)), 0.0, 1.0)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _logsigmoid_forward_f64(x, a, b):
     z = W(x)
     return min(z, 0.0) - vlog1p(vexp(-math.fabs(z), x), x)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _logsigmoid_forward_f32(x, a, b):
     return min(x, F32_0) - log1p_unit_f32n(exp_f32n(-abs(x)))
 
@@ -701,20 +702,20 @@ logsigmoid__forward = by_dtype(
     "logsigmoid(x) = min(x, 0) - log1p(exp(-|x|))")
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def logsigmoid__derivative(x, a, b):
     """logsigmoid'(x) = sigmoid(-x), in x's type"""
     return sigmoid_pair_x(x)[1]
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def logsigmoid__derivative_y(y, a, b):
     """logsigmoid' = -expm1(y)"""
     return -vexpm1(W(y), y)
 
 
 # ------------------------------------------------------------ hard functions
-@njit(**_JIT)
+@jit(**_JIT)
 def _hardsigmoid(x):
     v = x + T(3.0, x)
     v = T(0.0, x) if v <= 0 else v
@@ -722,46 +723,46 @@ def _hardsigmoid(x):
     return v / T(6.0, x)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def hardsigmoid__forward(x, a, b):
     """hardsigmoid(x) = min(max(x + 3, 0), 6) / 6"""
     return _hardsigmoid(x)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def hardsigmoid__derivative(x, a, b):
     """hardsigmoid'(x) = 1/6 if -3 < x < 3 else 0"""
     return T(1.0, x) / T(6.0, x) if (x > -3) and (x < 3) else T(0.0, x)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def hardsigmoid__derivative_y(y, a, b):
     """hardsigmoid' = 1/6 if 0 < y < 1 else 0"""
     return T(1.0, y) / T(6.0, y) if (y > 0) and (y < 1) else T(0.0, y)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def hardswish__forward(x, a, b):
     """hardswish(x) = x hardsigmoid(x)"""
     r = x * _hardsigmoid(x)
     return T(-0.0, x) if x == -INF else r
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def hardswish__derivative(x, a, b):
     """hardswish'(x) = 0 if x <= -3 else ((2x + 3)/6 if x <= 3 else 1)"""
     mid = (T(2.0, x) * x + T(3.0, x)) / T(6.0, x)  # 2x + 3 exact near the root -3/2
     return T(0.0, x) if x <= -3 else (mid if x <= 3 else T(1.0, x))
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def hardtanh__forward(x, a, b):
     """hardtanh(x) = min(max(x, min_val), max_val)"""
     v = a if x <= a else x
     return b if v >= b else v
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def hardtanh__derivative(x, a, b):
     """hardtanh'(x) = 1 if min_val < x < max_val else 0"""
     return step((x > a) and (x < b), x)
@@ -770,14 +771,14 @@ def hardtanh__derivative(x, a, b):
 hardtanh__derivative_y = hardtanh__derivative
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def relu6__forward(x, a, b):
     """relu6(x) = min(max(x, 0), 6)"""
     v = T(0.0, x) if x <= 0 else x
     return T(6.0, x) if v >= 6 else v
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def relu6__derivative(x, a, b):
     """relu6'(x) = 1 if 0 < x < 6 else 0"""
     return step((x > 0) and (x < 6), x)
@@ -787,71 +788,71 @@ relu6__derivative_y = relu6__derivative
 
 
 # ------------------------------------------------------------- the rest
-@njit(**_JIT)
+@jit(**_JIT)
 def softsign__forward(x, a, b):
     """softsign(x) = x / (1 + |x|)"""
     z = W(x)
     return at_inf(z, z / (1.0 + math.fabs(z)), -1.0, 1.0)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def softsign__derivative(x, a, b):
     """softsign'(x) = 1 / (1 + |x|)**2"""
     d = 1.0 + math.fabs(W(x))
     return 1.0 / (d * d)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def softsign__derivative_y(y, a, b):
     """softsign' = (1 - |y|)**2"""
     d = 1.0 - math.fabs(W(y))
     return d * d
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def tanhshrink__forward(x, a, b):
     """tanhshrink(x) = x - tanh(x) (series near 0, no cancellation)"""
     return vtanhshrink(W(x), x)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def tanhshrink__derivative(x, a, b):
     """tanhshrink'(x) = tanh(x)**2"""
     t = vtanh(W(x), x)
     return t * t
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def threshold__forward(x, a, b):
     """threshold(x) = x if x > threshold else value"""
     return x if x > a else b
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def threshold__derivative(x, a, b):
     """threshold'(x) = 1 if x > threshold else 0"""
     return step(x > a, x)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def hardshrink__forward(x, a, b):
     """hardshrink(x) = x if |x| > lambd else 0"""
     return x if abs(x) > a else T(0.0, x)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def hardshrink__derivative(x, a, b):
     """hardshrink'(x) = 1 if |x| > lambd else 0"""
     return step(abs(x) > a, x)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def hardshrink__derivative_y(y, a, b):
     """hardshrink' = 1 if y != 0 else 0"""
     return step(y != 0, y)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def softshrink__forward(x, a, b):
     """softshrink(x) = x - lambd if x > lambd, x + lambd if x < -lambd, else 0"""
     return x - a if x > a else (x + a if x < -a else T(0.0, x))

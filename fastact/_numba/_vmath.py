@@ -59,9 +59,10 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
+from ._cache import jit
 from .. import _constants as C
 
-_JIT = dict(nogil=True, cache=True, inline="always", error_model="numpy")
+_JIT = dict(nogil=True, inline="always", error_model="numpy")
 
 # ------------------------------------------------------- intrinsics (bit level)
 
@@ -168,7 +169,7 @@ def _horner_dd(coeffs, steps, name):
     return njit(nogil=True, inline="always", error_model="numpy")(fn)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def two_sum(a, b):
     """(s, e): s = a + b rounded, e its exact rounding error (Knuth)."""
     s = a + b
@@ -194,7 +195,7 @@ _tanhshrink_w_f64 = _horner(C.TANHSHRINK_W, "_tanhshrink_w_f64")
 _tanhshrink_w_lp = _horner(C.TANHSHRINK_W_LP, "_tanhshrink_w_lp")
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def pow2_f64(n):
     """2.0**n for an int64 n in [-1022, 1023], by building the exponent bits."""
     return i64_as_f64((n + 1023) << 52)
@@ -226,33 +227,33 @@ def _exp_reduce(x):
     return impl
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _clamp(x, lo, hi):
     """x clamped to [lo, hi]; NaN gives lo (callers restore it)."""
     xc = x if x < hi else hi
     return xc if xc > lo else lo
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _expm1_poly_f64(r):
     """expm1(r) for |r| <= 0.3466: Taylor degree 13 (relative error < 2e-17)."""
     return fma(r * r, _expm1_taylor(r), r)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _expm1_poly_lp(r):
     """expm1(r) for |r| <= 0.3466: Taylor to r**9 (relative error < 1e-11)."""
     return fma(r * r, _expm1_taylor_lp(r), r)
 
 
 # ------------------------------------------------------------------------ exp
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_f64(x):
     """exp(x) = 2^n (1 + expm1(r)), r = x - n ln2, float64, <= 1 ULP."""
     return exp_dd_mul_f64(x, 0.0, 1.0)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_dd_mul_f64(x, lo, m):
     """m exp(x + lo) for |lo| <= ~ulp(x) and |m| <= ~2**500, lo added to the reduced
     argument (no rounding of x + lo) and m multiplied in before the second half of
@@ -267,7 +268,7 @@ def exp_dd_mul_f64(x, lo, m):
     return x if x != x else y
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_mul_f64(x, m):
     """(m exp(x), exp(x)) for x <= 20 (callers' range), m finite.
 
@@ -286,14 +287,14 @@ def exp_mul_f64(x, m):
     return (x, x) if x != x else (my, y)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_mul_lp(x, m):
     """(m exp(x), exp(x)) at float32 precision."""
     e = exp_lp(x)
     return m * e, e
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_lp(x):
     """exp(x) with relative error < 1e-9 where the result fits a float32.
 
@@ -307,7 +308,7 @@ def exp_lp(x):
 
 
 # ---------------------------------------------------------------------- expm1
-@njit(**_JIT)
+@jit(**_JIT)
 def expm1_f64(x):
     """expm1(x) = 2^n expm1(r) + (2^n - 1) (n < 54), 2^n (1 + expm1(r)) above."""
     nf, r = exp_reduce(_clamp(x, C.EXPM1_ARG_MIN, C.EXPM1_ARG_MAX))
@@ -324,7 +325,7 @@ def expm1_f64(x):
     return x if x != x else y
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def expm1_lp(x):
     """expm1(x), relative error < 1e-9 for float32-representable results."""
     nf, r = exp_reduce(_clamp(x, C.EXPM1_ARG_MIN, C.EXP_ARG_MAX_LP))
@@ -337,7 +338,7 @@ def expm1_lp(x):
 
 
 # ---------------------------------------------------------------------- log1p
-@njit(**_JIT)
+@jit(**_JIT)
 def _log1p_parts(x):
     """(k, s, c): 1 + x = 2^k m (1 + c), m in [sqrt(1/2), sqrt(2)), s = (m-1)/(m+1)."""
     u = 1.0 + x
@@ -350,7 +351,7 @@ def _log1p_parts(x):
     return k, s, c
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _log1p_finish(x, y):
     y = x if math.fabs(x) < C.TINY else y  # keeps -0.0 and subnormals
     y = -INF if x == -1.0 else y
@@ -359,7 +360,7 @@ def _log1p_finish(x, y):
     return x if x != x else y
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def log1p_f64(x):
     """log1p(x) = k ln2 + 2 atanh(s) + c (see ``_log1p_parts``), float64."""
     k, s, c = _log1p_parts(x)
@@ -370,7 +371,7 @@ def log1p_f64(x):
     return _log1p_finish(x, y)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def log1p_lp(x):
     """log1p(x), relative error < 1e-9 (atanh series to s**13)."""
     k, s, c = _log1p_parts(x)
@@ -416,7 +417,7 @@ _tanhshrink_w = _by_precision(_tanhshrink_w_f64, _tanhshrink_w_lp, "_tanhshrink_
 
 
 # ----------------------------------------------------------------------- tanh
-@njit(**_JIT)
+@jit(**_JIT)
 def vtanh(z, like):
     """tanh(z) = sign(z) e / (e + 2), e = expm1(2|z|), |z| clamped where tanh rounds
     to 1 (float32 precision for a float32 ``like``)."""
@@ -428,7 +429,7 @@ def vtanh(z, like):
 
 
 # ------------------------------------------------------- normal CDF / density
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_neg_half_square_mul_f64(x, m):
     """m exp(-x**2 / 2) (exp_dd_mul_f64), x**2 split exactly by an FMA (|x| clamped to 40)."""
     a = math.fabs(x)
@@ -437,14 +438,14 @@ def exp_neg_half_square_mul_f64(x, m):
     return exp_dd_mul_f64(-0.5 * p, -0.5 * fma(a, a, -p), m)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _normcdf_central(x):
     """Phi(x) for |x| <= NORMCDF_CENTRAL_MAX: 1/2 + x P(x**2) / Q(x**2) (Cody)."""
     xsq = x * x
     return 0.5 + x * _cody_central_num(xsq) / _cody_central_den(xsq)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _mid_ratio(a):
     """P(a)/Q(a) of Cody's middle range from double-double P and Q: the quotient
     corrected by its residual, to < 1 eps relative."""
@@ -457,7 +458,7 @@ def _mid_ratio(a):
     return r + res * inv
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _normcdf_tail_ratio(a):
     """(t, d): Phi(-a) e^(a**2/2) = t / d for a = |x| > NORMCDF_CENTRAL_MAX (Cody's two
     tail ranges, both evaluated, then a select; d = a in the far range, so that
@@ -469,14 +470,14 @@ def _normcdf_tail_ratio(a):
     return (mid, 1.0) if a <= C.NORMCDF_FAR_MIN else (far, a)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def ndtr_f64(x):
     """Phi(x) by W. J. Cody's rational approximations (see fastact._constants), the
     tails as e^(-x**2/2) R(|x|) with x**2 split exactly."""
     return ndtr_mul_f64(x, 1.0)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def ndtr_mul_f64(x, m):
     """m * Phi(x), with m applied before the tiny exp factor (no early subnormal
     rounding in gelu's lower tail, where x Phi(x) is normal but Phi(x) is not);
@@ -490,7 +491,7 @@ def ndtr_mul_f64(x, m):
     return x if x != x else y
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def gelu_derivative_f64(x):
     """Phi(x) + x phi(x) from one exponential: e^(-x**2/2) (Phi(x) e^(x**2/2) + x/sqrt(2 pi))
     for x < -NORMCDF_CENTRAL_MAX, rounded once where it is subnormal."""
@@ -511,7 +512,7 @@ vexp_mul = by_float32("vexp_mul", "z, m, like", "like", lambda z, m, like: exp_m
 
 
 # ------------------------------------------------------------- tanhshrink
-@njit(**_JIT)
+@jit(**_JIT)
 def vtanhshrink(z, like):
     """z - tanh(z): z**3 g(z**2) (polynomial in w = z**2) for |z| < 1, else
     (|z| - 1) + 2/(e^{2|z|} + 1) (float32 precision for a float32 ``like``)."""
@@ -534,7 +535,7 @@ F32_HALF_FLOOR = np.float32(0.25)  # (n/2 - 1/4) rounds to floor(n/2) for intege
 F32_QUARTER_FLOOR = np.float32(0.375)  # (n/4 - 3/8) rounds to floor(n/4)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _expm1_reduced_f32n(x, lo, hi):
     """(n, expm1(r)): x clamped to [lo, hi] = n ln2 + r, expm1(r) = r + r**2 P(r)
     (Cephes' expf polynomial, relative error ~1 ulp), float32."""
@@ -542,7 +543,7 @@ def _expm1_reduced_f32n(x, lo, hi):
     return nf, fma(_expm1_cephes_f32(r), r * r, r)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_f32n(x):
     """exp(x) computed in float32 (<= ~2 ulp; 0 below -103.98, inf above 88.72, NaN kept).
 
@@ -555,7 +556,7 @@ def exp_f32n(x):
     return x if x != x else y
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def expm1_f32n(x):
     """expm1(x) in float32, <= ~1 ulp; -0.0 and subnormals kept, inf above 88.72.
 
@@ -569,7 +570,7 @@ def expm1_f32n(x):
     return x if x != x else y
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_mul_f32n(x, m):
     """(m exp(x), exp(x)) in float32 for x <= 0, m finite.
 
@@ -586,7 +587,7 @@ def exp_mul_f32n(x, m):
     return (x, x) if x != x else (my, y)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_mul_near_f32n(x, m):
     """(m exp(x), exp(x)) in float32 for -EXP_MUL_NEAR_ARG_MAX_F32 <= x <= 0, |m| <=
     EXP_MUL_NEAR_ARG_MAX_F32: exp_mul_f32n with two scale factors 2^floor(n/2)
@@ -599,7 +600,7 @@ def exp_mul_near_f32n(x, m):
     return ((m * p) * s1) * s2, (p * s1) * s2
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def log1p_unit_f32n(e):
     """log1p(e) in float32 for 0 <= e <= 1 (the softplus/logsigmoid range), <= ~2 ulp.
 
@@ -621,7 +622,7 @@ def log1p_unit_f32n(e):
     return fma(kf, C.LN2_HI_F32, f + y)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_neg_abs_dd_f32n(hi, lo):
     """exp(-|hi + lo|) in float32 for a tiny correction lo: exp(-|hi|) (1 -+ lo)."""
     e = exp_f32n(-abs(hi))
@@ -629,7 +630,7 @@ def exp_neg_abs_dd_f32n(hi, lo):
     return e * ((F32_1 - lo) if hi >= F32_0 else (F32_1 + lo))
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def sigmoid_pair_f32n(v):
     """(sigmoid(v), sigmoid(-v)) in float32 from one e = exp(-|v|): 1/(1+e), e/(1+e)."""
     e = exp_f32n(-abs(v))
@@ -638,14 +639,14 @@ def sigmoid_pair_f32n(v):
     return (d, ed) if v >= F32_0 else (ed, d)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def sigmoid_f32n(v):
     """sigmoid(v) in float32: 1/(1+e) or e/(1+e), e = exp(-|v|) (one division, one rounding)."""
     e = exp_f32n(-abs(v))
     return (F32_1 if v >= F32_0 else e) / (F32_1 + e)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def mul_sigmoid_f32n(m, v, lo):
     """m sigmoid(v + lo) in float32 (lo a tiny correction, e.g. the FMA residual of
     v = beta x), m applied before exp's final scaling."""
@@ -655,7 +656,7 @@ def mul_sigmoid_f32n(m, v, lo):
     return (m if v >= F32_0 else me * c) / (F32_1 + e * c)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def sigmoid_pair_dd_f32n(hi, lo):
     """(sigmoid(v), sigmoid(-v)) in float32 for v = hi + lo (lo a tiny correction)."""
     e = exp_neg_abs_dd_f32n(hi, lo)
@@ -664,7 +665,7 @@ def sigmoid_pair_dd_f32n(hi, lo):
     return (d, ed) if hi >= F32_0 else (ed, d)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _normcdf_parts_f32n(x):
     """(y, x R(y) and y/sqrt(2 pi) - R(y) (the gelu pieces), e^(-y^2/2) = (m, lo)) in float32
     for y = |x| clamped to NORMCDF_ARG_MAX_F32, R(y) = Phi(-y) e^(y^2/2): the near polynomial
@@ -682,7 +683,7 @@ def _normcdf_parts_f32n(x):
     return p, fma(y, y, -p), xr, c
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _exp_neg_half_mul_f32n(p, lo, m):
     """m e^(-(p + lo)/2) in float32 for 0 <= p <= 400, |lo| <= ulp(p): -lo/2 joins the
     reduced argument r, m (1 + expm1(r)) is one FMA, 2^n is applied as four factors
@@ -696,7 +697,7 @@ def _exp_neg_half_mul_f32n(p, lo, m):
     return fma(ms, pm1, ms) * s1 * s1 * pow2_f32(nf - np.float32(3.0) * q)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def gelu_f32n(x):
     """x Phi(x) in float32 (finite x): x Phi(-|x|) = x R e^(-x^2/2), rounded once where
     subnormal; x - x Phi(-x) for x > 0."""
@@ -705,7 +706,7 @@ def gelu_f32n(x):
     return x - t if x > F32_0 else t  # t = +-0 with the sign of x at x = +-0
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def gelu_derivative_f32n(x):
     """Phi(x) + x phi(x) in float32 (finite x): with a = (y/sqrt(2 pi) - R(y)) e^(-y^2/2),
     y = |x|, -a for x < 0 (rounded once where subnormal), 1 + a above."""

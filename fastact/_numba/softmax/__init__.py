@@ -13,9 +13,8 @@ Modules: ``_exp`` (constants and the exponentials), ``_bits`` (row max from
 float bits), ``_sums`` (fixed-order sums), ``_rows`` (block operations, row
 drivers), ``_large`` (prefetch and streaming stores), ``_tiles`` (a non-last
 axis), ``_plan`` (how a call runs, its thresholds), ``_tasks`` (the one
-serial/parallel driver).  Each compiled function is cached on disk by Numba;
-its cache entry is invalidated by its own file only: after editing a helper
-module, clear the cache (``NUMBA_CACHE_DIR``).
+serial/parallel driver).  Compiled functions are cached on disk in the backend's
+one cache directory (``fastact._numba._cache``), keyed by all of its sources.
 """
 from __future__ import annotations
 
@@ -24,7 +23,7 @@ import numpy as np
 from .. import _threading
 from ._plan import ROWS, TILES, plan
 from ._rows import LOG_SOFTMAX, LOGSUMEXP, SOFTMAX
-from ._tasks import run
+from ._tasks import run, run_serial
 
 _threading.setup()  # the layer must be chosen before the first parallel launch
 _MAX_THREADS = _threading.max_threads()
@@ -52,7 +51,7 @@ def get_rowwise(op):
         k = n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
         how, chunks = plan(x.shape, x.itemsize, k, forward, streams and mask is None)
         if chunks == 1:
-            run(how, code, out, x, grad, mask, 1)
+            run_serial(how, code, out, x, grad, mask)
         else:
             _threading.run_parallel(run, (how, code, out, x, grad, mask), chunks)
 
@@ -62,17 +61,23 @@ def get_rowwise(op):
 
 
 def warmup() -> None:
-    """Compile (or load from the disk cache) every variant of the driver: float32 and
-    float64, 2-D and 3-D, with and without a mask, forward (softmax-shaped and
-    logsumexp-shaped out) and backward."""
+    """Compile (or load from the disk cache) every variant of the drivers, serial and
+    parallel: float32 and float64, 2-D and 3-D, with and without a mask, forward
+    (softmax-shaped and logsumexp-shaped out) and backward."""
     for dtype in (np.float32, np.float64):
         for shape, how in (((2, 3), ROWS), ((1, 3, 2), TILES)):
             x = np.zeros(shape, dtype)
             reduced = np.empty(shape[:1] + shape[2:], dtype)
             for mask in (None, np.ones(shape, np.bool_)):
-                run(how, 2 * SOFTMAX, np.empty_like(x), x, None, mask, 1)
-                run(how, 2 * LOGSUMEXP, reduced, x, None, mask, 1)
-            run(how, 2 * SOFTMAX, np.empty_like(x), x, x, None, 1)
+                for run_with in (run_serial, _run_two_chunks):
+                    run_with(how, 2 * SOFTMAX, np.empty_like(x), x, None, mask)
+                    run_with(how, 2 * LOGSUMEXP, reduced, x, None, mask)
+            for run_with in (run_serial, _run_two_chunks):
+                run_with(how, 2 * SOFTMAX, np.empty_like(x), x, x, None)
+
+
+def _run_two_chunks(how, code, out, x, grad, mask):
+    run(how, code, out, x, grad, mask, 2)
 
 
 __all__ = ["get_rowwise", "warmup"]

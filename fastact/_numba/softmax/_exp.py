@@ -7,8 +7,8 @@ Contracts (algorithm: docs/softmax.md, "Exponentials"):
   ``S >= 1`` is then below it too).  -inf gives 0, NaN gives NaN; ``t > 0`` (masked
   entries only) gives an unspecified value.
 * :func:`exp_shift` ``(v, m)``: ``2**s exp(v - m)`` for ``v <= m`` with ``s`` = 64
-  (float32) or 128 (float64), accurate for every logit (float32 carries ``v - m``
-  exactly by TwoSum: < 1.5 ULP; float64 < 1 ULP); every result is a normal number
+  (float32) or 128 (float64), accurate for every logit (``v - m`` is carried
+  exactly by TwoSum into the polynomial: < 1.5 ULP); every result is a normal number
   or 0, so sums of many tiny terms survive; :func:`unscale` removes ``2**s``.
 * :func:`exp_any` ``(v)``: ``exp(v)`` for any ``v`` (the elementwise exps of
   ``fastact._numba._vmath``).
@@ -19,9 +19,10 @@ contraction), so a loop's vector body and its scalar remainder agree bit for bit
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import types
 from numba.extending import overload
 
+from .._cache import jit
 from ... import _constants as C
 from .. import _vmath
 from ._bits import f32_as_i32, i32_as_f32
@@ -48,7 +49,7 @@ EXP_SHIFT_LOG2_F64 = C.SOFTMAX_SCALE_EXP_F64  # and by 2**128
 POLY_F32 = C.SOFTMAX_EXP_POLY_F32
 POLY_F64 = tuple(float(c) for c in C.SOFTMAX_EXP_POLY_F64)
 
-_JIT = dict(nogil=True, cache=True, error_model="numpy")
+_JIT = dict(nogil=True, error_model="numpy")
 _F32 = np.float32
 _POLY_F32 = tuple(_F32(c) for c in POLY_F32)
 _REDUCE_F32 = (_F32(LOG2E), _F32(SHIFT_F32), _F32(LN2_HI_F32), _F32(LN2_LO_F32))
@@ -101,7 +102,7 @@ def _pow2_of_shifted_impl(k, extra):
         (_vmath.f64_as_i64(k) - (_POW2_BASE_F64 - extra)) << 52)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _reduce(tc):
     """(k, r) with k = n + SHIFT, n = round(tc / ln2), r = tc - n ln2 (two fmas)."""
     log2e, shift, ln2_hi, ln2_lo = _reduction(tc)
@@ -125,7 +126,7 @@ def _limits_impl(t):
 
 
 # ------------------------------------------------------------- the exponentials
-@njit(**_JIT)
+@jit(**_JIT)
 def expneg(t):
     """exp(t) for t <= 0 in the type of t, flushed below the smallest normal:
     exp(r) 2**n of tc = max(t, clamp) = n ln2 + r (2**n of the clamp is 0)."""
@@ -135,32 +136,25 @@ def expneg(t):
     return _poly(r) * _pow2_of_shifted(k, 0)
 
 
+@jit(inline="always", **_JIT)
 def _with_rounding_error(r, v, m, t):
-    """float32: r plus the rounding error of t = v - m (TwoSum); float64: r."""
-
-
-@overload(_with_rounding_error, inline="always")
-def _with_rounding_error_impl(r, v, m, t):
-    if r == types.float32:
-        def impl(r, v, m, t):
-            bb = t - v
-            return r + ((v - (t - bb)) + (-m - bb))
-        return impl
-    return lambda r, v, m, t: r
+    """r plus the rounding error of t = v - m (TwoSum): exp sees v - m exactly, whose
+    rounding |v - m| u would otherwise become a relative error of the exp."""
+    bb = t - v
+    return r + ((v - (t - bb)) + (-m - bb))
 
 
 def _zero_below(t, low, y):
-    """float32: 0 where t < low (TwoSum turns v = -inf into NaN); float64: y (already 0)."""
+    """0 where t < low (TwoSum turns v = -inf into NaN), else y."""
 
 
 @overload(_zero_below, inline="always")
 def _zero_below_impl(t, low, y):
-    if y == types.float32:
-        return lambda t, low, y: _F32(0.0) if t < low else y
-    return lambda t, low, y: y
+    zero = _F32(0.0) if y == types.float32 else 0.0
+    return lambda t, low, y: zero if t < low else y
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_shift(v, m):
     """2**s exp(v - m) for v <= m in the type of v (see the module doc): results
     below 2**-190 (float32) / 2**-1150 (float64) unscaled are dropped; -inf gives 0."""

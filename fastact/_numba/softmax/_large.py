@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .._cache import jit
 from ._exp import BLOCK, cast_like, expneg
 from ._plan import STREAMING
 from ._bits import bits_view
@@ -23,7 +24,7 @@ from ._rows import (SOFTMAX, backward_block_sum, block_span, exp_rest_block, fin
                     log_sum, log_term, row_max, special_row)
 from ._sums import sum_pos
 
-_JIT = dict(nogil=True, cache=True, error_model="numpy")
+_JIT = dict(nogil=True, error_model="numpy")
 _LINE = 64  # bytes per cache line and per streaming store
 
 
@@ -129,7 +130,7 @@ def sfence(typingctx):
 
 
 # ---------------------------------------------------------------- streamed passes
-@njit(**_JIT)
+@jit(**_JIT)
 def _stream_bounds(o):
     """(index of o's first 64-byte aligned element, end of the whole 64-byte vectors
     from there)."""
@@ -141,12 +142,12 @@ def _stream_bounds(o):
     return i, i + (n - i) // w * w
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _final_value(log, a, p, q):
     return ((a - p) - q) if log else a * p
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def stream_final(log, o, a, p, q):
     """o = a * p (softmax; q unused) or o = (a - p) - q (log_softmax) in o's type, by
     streaming stores from the first 64-byte aligned element of o."""
@@ -166,7 +167,7 @@ def stream_final(log, o, a, p, q):
         o[j] = _final_value(log, a[j], p, q)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def stream_backward(o, y, g, st, following, pf):
     """o = y * (g - st) (softmax_backward's pass, the bits of ``_rows.backward_block``)
     by streaming stores from the first 64-byte aligned element of o; if pf, each 64
@@ -185,7 +186,7 @@ def stream_backward(o, y, g, st, following, pf):
 
 
 # ---------------------------------------------------------------- prefetched exps
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_prefetched(e, xr, xn, pf, m, negate):
     """e = exp(v - m) (v = -x if negate else x) over the row xr by softmax's exp, 64
     elements at a time, each chunk prefetching (if pf) the same elements of the next
@@ -207,7 +208,7 @@ def exp_prefetched(e, xr, xn, pf, m, negate):
     return sum_pos(e, n)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def exp_rest_prefetched(buf, xr, xn, m):
     """``_rows.exp_rest_block`` on the unmasked run xr (same values, same sum), 64
     elements at a time, each chunk prefetching the same elements of xn."""
@@ -231,7 +232,7 @@ def exp_rest_prefetched(buf, xr, xn, m):
 
 
 # ---------------------------------------------------------------- large rows
-@njit(**_JIT)
+@jit(**_JIT)
 def _softmax_row_large(op, r, buf, pf):
     """Softmax row r of one block: exps into buf (prefetching row r + 1 if pf), then
     out[r] streamed."""
@@ -248,7 +249,7 @@ def _softmax_row_large(op, r, buf, pf):
     stream_final(False, out[r], buf, f, f)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _log_softmax_row_large(op, r, buf, pf):
     """log_softmax row r: exp sums (prefetching row r + 1 if pf), then out[r] streamed."""
     _, _, out, x = op
@@ -275,7 +276,7 @@ def _log_softmax_row_large(op, r, buf, pf):
     stream_final(True, out[r], x[r], cast_like(x, m), cast_like(x, lse))
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def forward_rows_large(op, r0, r1):
     """Rows [r0, r1) of softmax/softmin (rows of one block) or log_softmax, no mask;
     other cases as ``_rows.forward_rows``."""
@@ -294,7 +295,7 @@ def forward_rows_large(op, r0, r1):
     sfence()
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def backward_rows_large(op, g, r0, r1):
     """softmax_backward's rows [r0, r1): the sums as ``_rows.backward_rows``, the pass
     streamed to out; rows of one block prefetch the next row as they go."""

@@ -8,16 +8,16 @@ Accuracy: docs/softmax.md, "Sums".
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 from numba.core import types
 from numba.extending import overload
 
+from .._cache import jit
 from ._exp import LANES
 
-_SUM_JIT = dict(nogil=True, cache=True, error_model="numpy", fastmath={"reassoc"})
+_SUM_JIT = dict(nogil=True, error_model="numpy", fastmath={"reassoc"})
 
 
-@njit(**_SUM_JIT)
+@jit(**_SUM_JIT)
 def sum_run(a, lo, hi):
     """sum(a[lo:hi]) in float64."""
     s = 0.0
@@ -27,7 +27,7 @@ def sum_run(a, lo, hi):
     return s
 
 
-@njit(**_SUM_JIT)
+@jit(**_SUM_JIT)
 def sum_pos(a, n):
     """softmax's sum(a[0:n]) of e >= 0: the run cut into four quarters of
     L = n // 4, float sums (a_i + a_{i+L}) + (a_{i+2L} + a_{i+3L}) in a's type
@@ -66,7 +66,7 @@ def _term64_impl(a, b, i):
     return lambda a, b, i: np.float64(a[i]) * np.float64(b[i])
 
 
-@njit(inline="always", **_SUM_JIT)
+@jit(inline="always", **_SUM_JIT)
 def _lanes(a, b, n):
     """sum of the terms t_i = a_i (b None) or a_i b_i, i < n: per 64 elements the
     float sums (t_j + t_{j+16}) + (t_{j+32} + t_{j+48}) in a's type added into 16
@@ -89,13 +89,13 @@ def _lanes(a, b, n):
     return s
 
 
-@njit(**_SUM_JIT)
+@jit(**_SUM_JIT)
 def sum_lanes(a, n):
     """log_softmax_backward's sum(a[0:n]) (signed; error < 2 u sum |a|)."""
     return _lanes(a, None, n)
 
 
-@njit(**_SUM_JIT)
+@jit(**_SUM_JIT)
 def dot_lanes(a, b, n):
     """softmax_backward's sum(a[0:n] * b[0:n]) (signed; products rounded in a's type,
     no contraction: error < 3 u sum |a b|)."""

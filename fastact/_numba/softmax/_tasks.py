@@ -1,8 +1,9 @@
-"""The one driver: a plan's tasks on the calling thread or split over threads.
+"""The drivers: a plan's tasks on the calling thread or split over threads.
 
-:func:`run` takes a task kind of ``_plan`` and a number of chunks.  One chunk
-runs every task in the calling thread; more run as ``prange(n_chunks)``, each
-chunk a contiguous range of tasks, in one or more phases (``BLOCKS``: the block
+:func:`run_serial` runs every task of a task kind of ``_plan`` in the calling
+thread (a separate function, so that a small call never compiles or loads a
+parallel region); :func:`run` splits them into ``n_chunks > 1`` chunks, run as
+``prange(n_chunks)``, each chunk a contiguous range of tasks, in one or more phases (``BLOCKS``: the block
 maxima, the block sums, the final pass, with the per-row combinations in block
 order between them).  The caller sets Numba's thread count to ``n_chunks``
 around the call (``fastact._numba._threading.run_parallel``): no thread count
@@ -18,9 +19,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange, types
+from numba import prange, types
 from numba.extending import overload
 
+from .._cache import jit
 from ._bits import bit_limits, bits_view, max_of_bits
 from ._exp import BLOCK
 from ._large import backward_rows_large, forward_rows_large
@@ -30,7 +32,7 @@ from ._rows import (LOGSUMEXP, SOFTMAX, backward_block, backward_block_sum, back
                     log_block, log_sum, scale_block, special_row)
 from ._tiles import backward_tiles, forward_tiles, tile_count
 
-_JIT = dict(nogil=True, cache=True, error_model="numpy")
+_JIT = dict(nogil=True, error_model="numpy")
 _NAN = math.nan
 
 
@@ -110,7 +112,7 @@ def _run_tasks_impl(how, job, span):
 
 
 # ---------------------------------------------------------------- (row, block) tasks
-@njit(**_JIT)
+@jit(**_JIT)
 def _row_block(t, nb, n):
     """(row, first element, end) of (row, block) task t."""
     r, b = t // nb, t % nb
@@ -172,7 +174,7 @@ def _forward_block_tasks(job, work, phase, c, span):
                 log_block(op, mask, r, (lo, hi), ms[r], fin[r])
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _row_maxima(xb, his, los, ms, nb):
     """ms[r] from the block max bits of row r, in block order."""
     sign, _, neginf = bit_limits(xb)
@@ -185,7 +187,7 @@ def _row_maxima(xb, his, los, ms, nb):
         ms[r] = max_of_bits(bhi, blo)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def _row_finish(op, mask, work, nb):
     """fin[r] = 1/S (softmax) or log1p(s) (log ops) from the block sums of row r, in
     block order (logsumexp: out[r, 0] as well); special rows finished, fin NaN."""
@@ -276,7 +278,7 @@ def _after_phase_impl(job, work, phase):
                  _nothing_after)
 
 
-@njit(**_JIT)
+@jit(**_JIT)
 def phase_count(how, job):
     """BLOCKS: 3 phases (forward; logsumexp has no final pass: 2), 2 (backward); else 1."""
     if how != BLOCKS:
@@ -287,7 +289,7 @@ def phase_count(how, job):
 
 
 # ---------------------------------------------------------------- the driver
-@njit(**_JIT)
+@jit(**_JIT)
 def _chunk(how, job, work, phase, c, n_chunks):
     """Chunk c of n_chunks of the tasks of one phase (work: the BLOCKS scratch, or None
     for the one-phase task kinds)."""
@@ -299,7 +301,7 @@ def _chunk(how, job, work, phase, c, n_chunks):
         block_tasks(job, work, phase, c, span)
 
 
-@njit(parallel=True, **_JIT)
+@jit(parallel=True, **_JIT)
 def _run_phases(how, job, work, n_chunks):
     """The phases of ``how``, each a prange over n_chunks chunks (the job is unpacked
     first: a parallel region takes flat tuples only)."""
@@ -310,14 +312,20 @@ def _run_phases(how, job, work, n_chunks):
         after_phase(job, work, phase)
 
 
-@njit(**_JIT)
-def run(how, code, out, x, grad, mask, n_chunks):
-    """Run the op of code = 2 * kind + negate as task kind ``how`` in n_chunks chunks
-    (1: in the calling thread).  Flat arguments: a tuple from Python is typed slowly."""
+@jit(**_JIT)
+def run_serial(how, code, out, x, grad, mask):
+    """Run the op of code = 2 * kind + negate as task kind ``how`` (not BLOCKS) in the
+    calling thread: no parallel region is compiled or loaded for it."""
     job = make_job(code, out, x, grad, mask)
-    if n_chunks == 1:
-        run_tasks(how, job, (0, task_count(how, job)))
-    elif how == BLOCKS:
+    run_tasks(how, job, (0, task_count(how, job)))
+
+
+@jit(**_JIT)
+def run(how, code, out, x, grad, mask, n_chunks):
+    """Run the op of code = 2 * kind + negate as task kind ``how`` in n_chunks > 1
+    chunks.  Flat arguments: a tuple from Python is typed slowly."""
+    job = make_job(code, out, x, grad, mask)
+    if how == BLOCKS:
         _run_phases(how, job, scratch(job, n_chunks), n_chunks)
     else:
         _run_phases(how, job, None, n_chunks)

@@ -1,0 +1,151 @@
+"""The Numba backend's one disk cache: every kernel under ``FASTACT_CACHE_DIR``
+(nothing written inside the package), shown by ``fastact info``, and keyed by
+all of the backend's sources so an edited helper can never load a stale kernel."""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+
+import pytest
+
+pytest.importorskip("numba")
+
+from fastact._numba import _cache  # noqa: E402
+from tests._subprocess import run_python  # noqa: E402
+
+PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(_cache.__file__)))
+NUMBA_CACHE_FILES = ("*.nbi", "*.nbc")
+
+
+def numba_cache_files(root):
+    found = set()
+    for pattern in NUMBA_CACHE_FILES:
+        found.update(glob.glob(os.path.join(root, "**", pattern), recursive=True))
+    return found
+
+
+def run_ok(code, env):
+    code_, out, err = run_python(code, env=dict(os.environ, **env))
+    assert code_ == 0, err[-3000:]
+    return out
+
+
+CALLS = """
+import numpy as np, fastact
+from fastact._numba import _cache
+x = np.random.default_rng(0).standard_normal((40, 1000))
+fastact.relu(x[:2], backend="numba")                     # serial elementwise
+fastact.relu(x, backend="numba")                         # parallel elementwise
+fastact.log_softmax(x[:4, :8], axis=0, backend="numba")  # softmax family, a non-last axis
+print("DIR", _cache.cache_dir())
+"""
+
+
+def test_every_kernel_is_cached_under_the_cache_dir():
+    # the session's cache root (FASTACT_CACHE_DIR or the default): a cold softmax-family
+    # compilation in a fresh directory would take minutes
+    before = numba_cache_files(PACKAGE)
+    out = run_ok(CALLS, {})
+    directory = out.split("DIR")[1].split()[0]
+    root = os.environ.get("FASTACT_CACHE_DIR")
+    if root:
+        assert os.path.dirname(directory) == root
+    assert os.path.basename(directory) == "numba-" + _cache.cache_key()
+    names = {os.path.basename(p).split("-")[0] for p in numba_cache_files(directory)}
+    assert {"k_relu_forward_float64.serial", "k_relu_forward_float64.chunk",
+            "_parallel.drive", "_tasks.run_serial"} <= names, names
+    assert numba_cache_files(PACKAGE) == before  # nothing written beside the sources
+
+
+def test_a_fresh_cache_dir_gets_the_kernels_and_the_package_nothing(tmp_path):
+    before = numba_cache_files(PACKAGE)
+    out = run_ok(SMALL, {"FASTACT_CACHE_DIR": str(tmp_path)})
+    directory = out.split("DIR")[1].split()[0]
+    assert directory == str(tmp_path / ("numba-" + _cache.cache_key()))
+    names = {os.path.basename(p).split("-")[0] for p in numba_cache_files(str(tmp_path))}
+    assert {"k_relu_forward_float64.serial", "_rows.finite"} <= names, names
+    assert all(p.startswith(directory) for p in numba_cache_files(str(tmp_path)))
+    assert numba_cache_files(PACKAGE) == before
+
+
+def test_fastact_info_shows_the_cache_dir(tmp_path):
+    out = run_ok("from fastact.cli import main; main(['info'])",
+                 {"FASTACT_CACHE_DIR": str(tmp_path)})
+    assert os.path.join(str(tmp_path), "numba-" + _cache.cache_key()) in out
+
+
+def test_the_key_covers_every_backend_source_and_helper():
+    files = {os.path.relpath(p, PACKAGE) for p in _cache.source_files()}
+    assert os.path.join("_numba", "softmax", "_sums.py") in files
+    assert os.path.join("_numba", "_formulas.py") in files
+    assert {"_constants.py", "_coefficients.py"} <= files
+    assert len(files) == len(_cache.source_files())
+
+
+def test_an_edited_helper_changes_the_key(tmp_path):
+    helpers = [tmp_path / "a.py", tmp_path / "b.py"]
+    for p in helpers:
+        p.write_text("X = 1\n")
+    key = _cache.key_of(helpers, "v")
+    helpers[1].write_text("X = 2\n")
+    assert _cache.key_of(helpers, "v") != key
+    helpers[1].write_text("X = 1\n")
+    assert _cache.key_of(helpers, "v") == key
+    assert _cache.key_of(helpers, "w") != key  # another fastact or Numba version
+
+
+SMALL = """
+import numpy as np
+from fastact._numba import _cache, _factory
+from fastact._numba.softmax import _rows
+entry, serial = _factory.compile_kernel("relu", "forward", "float64")
+o = np.empty(3); entry(o, np.array([-1.0, 0.0, 2.0]), o, 0.0, 0.0)
+ok = _rows.finite(1.0)  # a small function of the softmax family, compiled on its own
+print("DIR", _cache.cache_dir(), "HITS", sum(serial.stats.cache_hits.values()),
+      sum(_rows.finite.stats.cache_hits.values()), "OUT", o.tolist(), ok)
+"""
+
+
+def _copy_of_the_package(tmp_path):
+    """A copy of the fastact sources (no build products) and the code to import it."""
+    clone = tmp_path / "clone"
+    shutil.copytree(PACKAGE, clone / "fastact",
+                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "*.c", "_isa", "__pycache__"))
+    prelude = ("import sys\n"  # the copy, not the installed package
+               "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n"
+               f"sys.path.insert(0, {str(clone)!r})\n")
+    return clone, prelude
+
+
+def test_an_edited_helper_recompiles_instead_of_loading(tmp_path):
+    # _rows.finite's own file is unchanged: Numba alone would load its stale entry
+    clone, prelude = _copy_of_the_package(tmp_path)
+    env = {"FASTACT_CACHE_DIR": str(tmp_path / "cache")}
+    code, _, err = run_python(prelude + SMALL, env=dict(os.environ, **env), cwd=str(clone))
+    assert code == 0, err[-3000:]
+    for expected_hits in ("1 1", "0 0"):
+        if expected_hits == "0 0":
+            with open(clone / "fastact" / "_numba" / "softmax" / "_sums.py", "a") as f:
+                f.write("\n# an edit of a helper module\n")
+        code, out, err = run_python(prelude + SMALL, env=dict(os.environ, **env),
+                                    cwd=str(clone))
+        assert code == 0, err[-3000:]
+        assert f"HITS {expected_hits} OUT [0.0, 0.0, 2.0] True" in out, out
+    directories = sorted(os.listdir(tmp_path / "cache"))
+    assert len(directories) == 2 and all(d.startswith("numba-") for d in directories)
+
+
+def test_a_call_loads_only_what_it_needs():
+    out = run_ok("""
+        import sys, numpy as np, fastact
+        fastact.gelu(np.ones(10, np.float32), backend="numba")
+        from fastact._numba import _factory, _parallel
+        print("ELEMENTWISE", "fastact._numba.softmax" in sys.modules, len(_parallel._drivers),
+              len(_factory._chunks), sorted(m for m in sys.modules if "_generated_" in m))
+        fastact.softmax(np.ones((2, 3)), backend="numba")
+        from fastact._numba.softmax import _tasks
+        print("ROWS", len(_tasks.run_serial.overloads), len(_tasks.run.overloads))
+    """.replace("\n        ", "\n"), {})
+    assert "ELEMENTWISE False 0 0 ['fastact._numba._generated_gelu_forward_float32']" in out, out
+    assert "ROWS 1 0" in out, out

@@ -20,7 +20,6 @@ import threading
 import numpy as np
 from numba import njit, prange, types
 
-from ._parallel import serial_signature
 
 TILE = 2048  # columns per item: two float64 tiles fit a 32 KiB L1 data cache
 MAX_BLOCKS = 64  # row blocks of the bias gradient: enough items to balance 2-16 threads
@@ -114,6 +113,13 @@ def _gated_backward_py(fns, outs, ins, geom, a, b, n_chunks):
             fwd(tf, gate[gs:gs + w], gate[gs:gs + w], a, b)
             for j in range(w):
                 d_up[du + j] = grad[ds + j] * tf[j]
+
+
+def serial_signature(dtype: str):
+    """void(out, x, grad, a, b) for 1-D C arrays of ``dtype`` and ``dtype`` scalars."""
+    scalar = getattr(types, dtype)
+    arr = types.Array(scalar, 1, "C")
+    return types.void(arr, arr, arr, scalar, scalar)
 
 
 _PYTHON = {"bias": _bias_py, "gated_forward": _gated_forward_py,

@@ -11,6 +11,7 @@ Backend interface (see ``fastact._backends``):
 * ``get_elementwise(kernel_id, mode)`` -> ``kernel(out, x, grad, params, n_threads)``
 * ``get_rowwise(op)`` -> ``kernel(out, x, grad, mask, n_threads)`` (the softmax
   family, from ``fastact/_cython/softmax.pxi`` and its C headers)
+* ``get_loss(name)``: the losses (``fastact/_cython/losses.pxi``, ``losses.h``)
 * ``config()``, ``check_available()``, ``warmup()``
 
 The extension also builds the NumPy ufuncs of ``fastact.ufuncs`` (``make_ufunc``,
@@ -181,6 +182,15 @@ def get_rowwise(op: str):
     if rowwise is None:
         raise NotImplementedError("this build of fastact._kernels has no softmax-family kernels")
     return rowwise(op)
+
+
+def get_loss(name: str):
+    """The loss kernel ``name`` (contracts: ``fastact._numba.losses``)."""
+    check_available()
+    loss = getattr(_module, "loss_kernel", None)
+    if loss is None:
+        raise NotImplementedError("this build of fastact._kernels has no loss kernels")
+    return loss(name)
 
 
 def config() -> dict:

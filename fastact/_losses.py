@@ -8,7 +8,7 @@ over the logits that gives every row's (or element's) loss and, with
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -44,12 +44,13 @@ def _reduce(per_item, reduction, denominator, result_dtype, batch_shape):
     return _dispatch._narrow(np.asarray(value), result_dtype)[()]
 
 
-def _grad_target(out, shape, compute_dtype, result_dtype, func):
-    """(buffer the kernel writes, whether it is out itself)."""
+def _grad_target(out, shape, compute_dtype, result_dtype, func, inputs):
+    """(buffer the kernel writes, whether it is out itself): out when it is C-contiguous
+    in the compute dtype and overlaps no input or is one exactly (in place)."""
     if out is None:
         return np.empty(shape, compute_dtype), False
     _dispatch.check_out(out, shape, result_dtype, func)
-    if out.dtype == compute_dtype and out.flags.c_contiguous:
+    if _dispatch._direct_target(out, inputs, compute_dtype):
         return out, True
     return np.empty(shape, compute_dtype), False
 
@@ -68,6 +69,7 @@ class _Classes(NamedTuple):
     """The logits as (rows, C) rows and what the call needs to undo that."""
 
     rows: np.ndarray  # (rows, C) C-contiguous in the compute dtype
+    original: object  # the caller's logits (an out= overlapping them needs care)
     axis: int
     moved_shape: tuple  # the logits' shape with the class axis moved last
     result_dtype: np.dtype
@@ -83,7 +85,7 @@ def _class_rows(logits, axis, func) -> _Classes:
         raise TypeError(f"fastact.{func}(): axis must be an integer")
     moved = np.moveaxis(x, ax, -1)
     rows = np.ascontiguousarray(moved).reshape(-1, moved.shape[-1])
-    return _Classes(rows, ax, moved.shape, result_dtype)
+    return _Classes(rows, logits, ax, moved.shape, result_dtype)
 
 
 def _class_weight(weight, n_classes, dtype, func):
@@ -133,7 +135,7 @@ class _Call(NamedTuple):
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
                   weight: Optional[ArrayLike] = None, ignore_index: int = -100,
                   label_smoothing: float = 0.0, reduction: str = "mean",
-                  return_grad: bool = False, out: Out = None, backend: Backend = None):
+                  return_grad: bool = False, out: Out = None, backend: Backend = None) -> Any:
     """Softmax cross-entropy of ``logits`` (classes along ``axis``), as PyTorch's
     ``F.cross_entropy``, optionally with its gradient with respect to the logits.
 
@@ -216,9 +218,10 @@ def _cross_entropy_indices(cls, tgt, w, call):
     smooth = eps / n_classes if n_classes else 0.0
     params = (smooth, 1.0 - eps, scale, float(np.sum(w, dtype=np.float64)))
     per_row = np.zeros(rows, np.float64)
+    inputs = [cls.rows] + ([cls.original] if isinstance(cls.original, np.ndarray) else [])
     grad = direct = None
     if return_grad:
-        grad, direct = _class_grad_target(cls, out)
+        grad, direct = _class_grad_target(cls, out, inputs)
     if rows and n_classes:
         be = _backends.resolve(backend)
         _loss_kernel(be, "cross_entropy")(cls.rows, tgt, w, params, per_row, grad,
@@ -229,12 +232,12 @@ def _cross_entropy_indices(cls, tgt, w, call):
     return loss, _class_grad_finish(cls, grad, out, direct)
 
 
-def _class_grad_target(cls, out):
+def _class_grad_target(cls, out, inputs):
     """The (rows, C) buffer the kernel writes the gradient into; whether it is ``out``."""
     shape = np.moveaxis(np.empty(cls.moved_shape, np.bool_), -1, cls.axis).shape
     direct_ok = cls.axis == len(shape) - 1
     target, direct = _grad_target(out, shape, cls.rows.dtype, cls.result_dtype,
-                                  "cross_entropy")
+                                  "cross_entropy", inputs)
     if direct and not direct_ok:
         target, direct = np.empty(cls.moved_shape, cls.rows.dtype), False
     if not direct:
@@ -268,7 +271,7 @@ def _cross_entropy_probs(cls, target, w, call):
     loss = _reduce(per_row, reduction, rows, cls.result_dtype, cls.moved_shape[:-1])
     if not return_grad:
         return loss, None
-    grad, direct = _class_grad_target(cls, out)
+    grad, direct = _class_grad_target(cls, out, [])
     scale = 1.0 / rows if reduction == "mean" and rows else 1.0
     with np.errstate(all="ignore"):
         g = scale * (np.exp(lsm.astype(np.float64)) * np.sum(wq, axis=1, keepdims=True) - wq)
@@ -300,7 +303,7 @@ def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, *,
                                      weight: Optional[ArrayLike] = None,
                                      pos_weight: Optional[ArrayLike] = None,
                                      reduction: str = "mean", return_grad: bool = False,
-                                     out: Out = None, backend: Backend = None):
+                                     out: Out = None, backend: Backend = None) -> Any:
     """Binary cross-entropy on logits, as PyTorch's ``F.binary_cross_entropy_with_logits``,
     optionally with its gradient with respect to the logits.
 
@@ -338,7 +341,9 @@ def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, *,
     loss_elems = np.empty(x.shape, compute) if reduction == "none" else None
     grad = direct = None
     if return_grad:
-        grad, direct = _grad_target(out, x.shape, compute, result_dtype, func)
+        grad, direct = _grad_target(out, x.shape, compute, result_dtype, func,
+                                    [x, y] + [a for a in (logits, target)
+                                              if isinstance(a, np.ndarray)])
     sums = np.zeros(-(-n // LOSS_SUM_BLOCK), np.float64)
     if n:
         be = _backends.resolve(backend)

@@ -439,9 +439,9 @@ def _cross_entropy_rows(x, tgt, w, params, loss, g, n_threads):
         lse = m + ls
         special = ~np.isfinite(lse[:, 0])
         wt = w[t]
-        value = keep * wt * (lse[:, 0] - x[rows, t])
+        value = keep * wt * ((m[:, 0] - x[rows, t]) + ls[:, 0])
         if smooth:
-            value = value + smooth * np.sum(w * (lse - x), axis=1)
+            value = value + smooth * np.sum(w * ((m - x) + ls), axis=1)
         loss[:] = np.where(active, np.where(special, np.nan, value), 0.0)
         if g is None:
             return

@@ -175,22 +175,23 @@ def get_elementwise(kernel_id: str, mode: str):
     return k
 
 
+def _factory(attr: str, what: str):
+    """The extension's kernel factory ``attr``; a clear error when this build lacks it."""
+    check_available()
+    factory = getattr(_module, attr, None)
+    if factory is None:
+        raise NotImplementedError(f"this build of fastact._kernels has no {what} kernels")
+    return factory
+
+
 def get_rowwise(op: str):
     """``kernel(out, x, grad, mask, n_threads)`` for a softmax-family op (2-D, last axis)."""
-    check_available()
-    rowwise = getattr(_module, "rowwise_kernel", None)
-    if rowwise is None:
-        raise NotImplementedError("this build of fastact._kernels has no softmax-family kernels")
-    return rowwise(op)
+    return _factory("rowwise_kernel", "softmax-family")(op)
 
 
 def get_loss(name: str):
     """The loss kernel ``name`` (contracts: ``fastact._numba.losses``)."""
-    check_available()
-    loss = getattr(_module, "loss_kernel", None)
-    if loss is None:
-        raise NotImplementedError("this build of fastact._kernels has no loss kernels")
-    return loss(name)
+    return _factory("loss_kernel", "loss")(name)
 
 
 def config() -> dict:

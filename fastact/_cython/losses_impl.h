@@ -29,12 +29,14 @@ static void FN(ce_grad_row)(const fa_ce_job *j, T *g, const T *w, ptrdiff_t t, d
     g[t] = (T)(j->scale * (j->keep * wt * ((e_t - s) / s) + j->smooth * (j->wsum * e_t / s - wt)));
 }
 /* lse - m of a row of finite max m, and its exp sum *s: with g the exps stored there and
-   log(S); else logsumexp's scaled exps (accurate for every logit) */
-static double FN(ce_log_sum)(const T *x, ptrdiff_t n, T m, T *g, double *s) {
+   log(S); else logsumexp's scaled exps (accurate for every logit).  pf: the next row
+   (prefetched as the exp pass goes), or NULL */
+static double FN(ce_log_sum)(const T *x, ptrdiff_t n, T m, T *g, const T *pf, double *s) {
     ptrdiff_t ties = 0;
     *s = 0.0;
     for (ptrdiff_t lo = 0; lo < n; lo += FA_SM_BLOCK) {
-        FN(block) b = {x + lo, NULL, fa_sm_block_len(n, lo), m, 0, NULL, NULL, NULL, NULL};
+        FN(block) b = {x + lo, NULL, fa_sm_block_len(n, lo), m, 0, pf ? pf + lo : NULL, NULL,
+                       NULL, NULL};
         ptrdiff_t tb = 0;
         *s += g ? FN(exp_store)(g + lo, &b) : FN(exp_rest_sum)(&b, &tb);
         ties += tb;
@@ -42,8 +44,8 @@ static double FN(ce_log_sum)(const T *x, ptrdiff_t n, T m, T *g, double *s) {
     return g ? log(*s) : FN(log_sum)(*s, ties);
 }
 /* row r: its loss keep w_t (lse - x_t) + smooth sum_c w_c (lse - x_c) and gradient;
-   ignored rows 0, rows with NaN, +inf or only -inf NaN */
-static void FN(ce_row)(const fa_ce_job *j, ptrdiff_t r) {
+   ignored rows 0, rows with NaN, +inf or only -inf NaN; last: no next row to prefetch */
+static void FN(ce_row)(const fa_ce_job *j, ptrdiff_t r, int last) {
     const ptrdiff_t n = j->n, t = (ptrdiff_t)j->tgt[r];
     const T *x = (const T *)j->x + r * n, *w = (const T *)j->w;
     T *g = j->g ? (T *)j->g + r * n : NULL;
@@ -54,23 +56,27 @@ static void FN(ce_row)(const fa_ce_job *j, ptrdiff_t r) {
         return;
     }
     const T m = FN(row_max)(x, NULL, n, 0);
-    if (m - m == 0) ls = FN(ce_log_sum)(x, n, m, g, &s);
+    /* x_t and the gap are read before the exp pass: g may be x itself (in place) */
+    const double wt = (double)w[t], gap_t = (double)m - (double)x[t];
+    const double gap = j->smooth != 0.0 ? FN(weighted_gap)(w, x, n, m) : 0.0;
+    if (m - m == 0) ls = FN(ce_log_sum)(x, n, m, g, last ? NULL : x + n, &s);
     if (ls != ls) {
         j->loss[r] = NAN;
         if (g) for (ptrdiff_t i = 0; i < n; i++) g[i] = (T)NAN;
         return;
     }
-    double value = j->keep * (double)w[t] * (((double)m + ls) - (double)x[t]);
-    if (j->smooth != 0.0) value += j->smooth * (FN(weighted_gap)(w, x, n, m) + j->wsum * ls);
+    /* lse - x_t as (m - x_t) + (lse - m), two terms >= 0: no cancellation */
+    const double value = j->keep * wt * (gap_t + ls) + j->smooth * (gap + j->wsum * ls);
     j->loss[r] = value;
     if (g) FN(ce_grad_row)(j, g, w, t, s);
 }
 static void FN(ce_run)(const fa_ce_job *j) {
     const ptrdiff_t k = j->threads;
     FA_SM_PARALLEL_FOR_K
-    for (ptrdiff_t c = 0; c < k; c++)
-        for (ptrdiff_t r = fa_sm_part(j->rows, c, k); r < fa_sm_part(j->rows, c + 1, k); r++)
-            FN(ce_row)(j, r);
+    for (ptrdiff_t c = 0; c < k; c++) {
+        const ptrdiff_t r1 = fa_sm_part(j->rows, c + 1, k);
+        for (ptrdiff_t r = fa_sm_part(j->rows, c, k); r < r1; r++) FN(ce_row)(j, r, r + 1 == r1);
+    }
 }
 
 /* ---- BCE with logits ---------------------------------------------------------------- */

@@ -93,7 +93,8 @@ def _grad_row(g, w, r, t, coefs, s):
 @njit(**_JIT)
 def _ce_row(x, tgt, w, coefs, loss, g, r, buf):
     """Row r: loss[r] = keep w_t (lse - x_t) + smooth sum_c w_c (lse - x_c) and, with g,
-    its gradient; ignored rows 0; rows with NaN, +inf or only -inf: NaN."""
+    its gradient; ignored rows 0; rows with NaN, +inf or only -inf: NaN.  lse - x_t is
+    taken as (m - x_t) + (lse - m), two terms >= 0: no cancellation."""
     smooth, keep, _, wsum = coefs
     t = tgt[r]
     if t < 0:
@@ -102,18 +103,16 @@ def _ce_row(x, tgt, w, coefs, loss, g, r, buf):
             g[r, :] = 0.0
         return
     m = row_max(bits_view(x), None, r, False)
+    # x_t and the gap are read before the exp pass: g may be x itself (in place)
+    gap_t = np.float64(m) - np.float64(x[r, t])
+    gap = _weighted_gap(w, x[r], m) if smooth != 0.0 else 0.0
     ls, s = (_NAN, _NAN) if not finite(m) else _row_log_sum(x, r, buf, m, g)
     if ls != ls:
         loss[r] = _NAN
         if g is not None:
             g[r, :] = _NAN
         return
-    m64 = np.float64(m)
-    lse = m64 + ls
-    value = keep * np.float64(w[t]) * (lse - np.float64(x[r, t]))
-    if smooth != 0.0:
-        value += smooth * (_weighted_gap(w, x[r], m) + wsum * ls)
-    loss[r] = value
+    loss[r] = keep * np.float64(w[t]) * (gap_t + ls) + smooth * (gap + wsum * ls)
     if g is not None:
         _grad_row(g, w, r, t, coefs, s)
 

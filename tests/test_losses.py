@@ -491,3 +491,54 @@ def test_gradient_in_place_and_overlapping_out(backend):
                                                        out=buf[1:], backend=backend)
     assert loss == want_loss
     np.testing.assert_array_equal(g, want)
+
+
+def test_cython_losses_same_bits_on_every_isa_variant(tmp_path):
+    """The loss kernels give the same bits on every ISA build of the Cython backend
+    (each variant in its own interpreter, FASTACT_CYTHON_ISA)."""
+    import os
+
+    from fastact import _cython
+    from tests._subprocess import run_python
+
+    flags = _cython._cpu_flags()
+    variants = [v for v in ("baseline", "x86_64_v3", "x86_64_v4")
+                if _cython._variant_path(v) and (v == "baseline" or _cython._supports(v, flags))]
+    if len(variants) < 2 or "cython" not in fastact.backends():
+        pytest.skip(f"fewer than two runnable ISA variants built here: {variants}")
+    code = f"""
+        import numpy as np, fastact
+        rng = np.random.default_rng(5)
+        out = {{}}
+        for dt in (np.float32, np.float64):
+            x = (rng.standard_normal((70, 5003)) * 6).astype(dt)
+            x[1, 7] = -np.inf; x[2, 9] = np.nan; x[3, :] = -1e30
+            t = rng.integers(0, 5003, 70); t[4] = -100
+            w = rng.random(5003).astype(dt)
+            for eps in (0.0, 0.3):
+                loss, g = fastact.cross_entropy(x, t, weight=w, label_smoothing=eps,
+                                                reduction="none", return_grad=True,
+                                                backend="cython")
+                out[f"ce {{eps}} {{np.dtype(dt).name}}"] = loss
+                out[f"ce grad {{eps}} {{np.dtype(dt).name}}"] = g
+                out[f"ce fwd {{eps}} {{np.dtype(dt).name}}"] = fastact.cross_entropy(
+                    x, t, weight=w, label_smoothing=eps, reduction="none", backend="cython")
+            xb = (rng.standard_normal(100_003) * 20).astype(dt)
+            yb = rng.random(100_003).astype(dt)
+            loss, g = fastact.binary_cross_entropy_with_logits(
+                xb, yb, pos_weight=yb + 1, reduction="sum", return_grad=True, backend="cython")
+            out[f"bce {{np.dtype(dt).name}}"] = np.array([loss])
+            out[f"bce grad {{np.dtype(dt).name}}"] = g
+        np.savez(r"{tmp_path}/" + fastact.config()["backends"]["cython"]["variant"] + ".npz",
+                 **out)
+    """
+    results = {}
+    for v in variants:
+        rc, _, err = run_python(code, env=dict(os.environ, FASTACT_CYTHON_ISA=v), timeout=600)
+        assert rc == 0, err[-3000:]
+        results[v] = np.load(tmp_path / f"{v}.npz")
+    first, *others = variants
+    for v in others:
+        for key in results[first].files:
+            assert np.array_equal(results[first][key], results[v][key], equal_nan=True), \
+                f"{key}: {first} and {v} differ"

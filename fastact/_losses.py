@@ -8,6 +8,7 @@ over the logits that gives every row's (or element's) loss and, with
 """
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple, Optional
 
 import numpy as np
@@ -38,10 +39,10 @@ def _reduce(per_item, reduction, denominator, result_dtype, batch_shape):
     """The loss: per_item (float64) reshaped ('none'), summed, or summed / denominator."""
     if reduction == "none":
         return _dispatch._narrow(per_item.reshape(batch_shape), result_dtype)
-    total = np.sum(per_item)
-    with np.errstate(all="ignore"):  # mean of nothing: 0 / 0 = NaN, as PyTorch
-        value = total / denominator if reduction == "mean" else total
-    return _dispatch._narrow(np.asarray(value), result_dtype)[()]
+    total = float(np.sum(per_item))
+    if reduction == "mean":  # the mean of nothing: 0 / 0 = NaN, as PyTorch
+        total = total / denominator if denominator else math.nan
+    return _dispatch._narrow(np.asarray(total), result_dtype)[()]
 
 
 def _grad_target(out, shape, compute_dtype, result_dtype, func, inputs):
@@ -105,9 +106,12 @@ def _index_targets(target, cls, ignore_index, func):
     if t.shape != batch_shape:
         raise ValueError(f"fastact.{func}(): class-index target must have the logits' shape "
                          f"without the class axis, {batch_shape}, got {t.shape}")
-    t = t.reshape(-1).astype(np.int64, copy=False)
-    active = t != ignore_index
+    t = np.ascontiguousarray(t.reshape(-1), dtype=np.int64)
     n_classes = cls.rows.shape[1]
+    if t.size and t.min() >= 0 and t.max() < n_classes and not (
+            0 <= ignore_index < n_classes and (t == ignore_index).any()):
+        return t  # every row counts (the common case: no mask needed)
+    active = t != ignore_index
     bad = active & ((t < 0) | (t >= n_classes))
     if bad.any():
         raise IndexError(f"fastact.{func}(): target {t[np.argmax(bad)]} is out of bounds for "
@@ -130,6 +134,7 @@ class _Call(NamedTuple):
     return_grad: bool
     out: object
     backend: object
+    weighted: bool
 
 
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
@@ -195,7 +200,7 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
     n_classes = cls.rows.shape[1]
     w = _class_weight(weight, n_classes, cls.rows.dtype, func)
     t = np.asarray(target)
-    call = _Call(eps, reduction, return_grad, out, backend)
+    call = _Call(eps, reduction, return_grad, out, backend, weight is not None)
     if t.dtype.kind in "iu":
         tgt = _index_targets(t, cls, ignore_index, func)
         loss, grad = _cross_entropy_indices(cls, tgt, w, call)
@@ -209,10 +214,12 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
 
 def _cross_entropy_indices(cls, tgt, w, call):
     """Class-index targets (-1: ignored): the backend's row kernel does the pass."""
-    eps, reduction, return_grad, out, backend = call
+    eps, reduction, return_grad, out, backend, _ = call
     rows, n_classes = cls.rows.shape
-    wt = np.where(tgt >= 0, w.astype(np.float64)[np.maximum(tgt, 0)], 0.0)
-    denominator = np.sum(wt)
+    if call.weighted:
+        denominator = float(np.sum(w.astype(np.float64)[tgt[tgt >= 0]]))
+    else:
+        denominator = float(np.count_nonzero(tgt >= 0))
     scale = 1.0 / denominator if reduction == "mean" and denominator != 0 else \
         (0.0 if reduction == "mean" else 1.0)
     smooth = eps / n_classes if n_classes else 0.0
@@ -252,7 +259,7 @@ def _class_grad_finish(cls, grad, out, direct):
 
 def _cross_entropy_probs(cls, target, w, call):
     """Probability targets: log_softmax by the backend's row kernel, the rest in NumPy."""
-    eps, reduction, return_grad, out, backend = call
+    eps, reduction, return_grad, out, backend, _ = call
     func = "cross_entropy"
     t, _ = _dispatch.as_float_array(target, "target", func)
     t = np.moveaxis(t, cls.axis, -1) if t.ndim == len(cls.moved_shape) else t

@@ -14,6 +14,10 @@ functions and their formulas: ``fastact._losses``):
   ``weights`` None or (w, pos_weight) like x; ``outs = (loss or None, sums, g or
   None)`` with ``sums`` (blocks,) float64 the loss summed over fixed blocks of
   LOSS_SUM_BLOCK elements (bits independent of the threads).
+
+Sums are float64 in LANES lanes (element i into lane i % LANES, in order) folded
+pairwise, as the C kernels add them, with no re-association: the bits of a sum do not
+depend on where or how often the loop is compiled (serial or parallel driver).
 """
 from __future__ import annotations
 
@@ -30,12 +34,11 @@ from . import _threading
 from ._formulas import by_dtype
 from ._vmath import F32_1, exp_f32n, log1p_unit_f32n, vexp, vlog1p
 from .softmax._bits import bits_view
-from .softmax._exp import BLOCK, cast_like
+from .softmax._exp import BLOCK, LANES, cast_like
 from .softmax._rows import (LOGSUMEXP, SOFTMAX, block_span, exp_rest_block, exp_store_block,
                             finite, log_sum, row_max)
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
-_SUM_JIT = dict(_JIT, fastmath={"reassoc"})
 _NAN = math.nan
 SUM_BLOCK = C.LOSS_SUM_BLOCK
 SERIAL_MAX_ELEMENTS = 1 << 15  # up to this many elements: the calling thread only
@@ -43,14 +46,31 @@ _MAX_THREADS = _threading.max_threads()
 
 
 # ------------------------------------------------------------ cross-entropy rows
-@njit(**_SUM_JIT)
+@njit(**_JIT)
+def _fold_lanes(acc):
+    """The LANES float64 lanes added pairwise (lanes j and j + w, w = LANES/2, ..., 1)."""
+    w = LANES // 2
+    while w > 0:
+        for j in range(w):
+            acc[j] += acc[j + w]
+        w //= 2
+    return acc[0]
+
+
+@njit(**_JIT)
 def _weighted_gap(w, xr, m):
-    """sum_c w_c (m - x_c) in float64 (fixed order for a given length)."""
-    s = 0.0
+    """sum_c w_c (m - x_c) in float64: element c into lane c % LANES, in order, the
+    lanes folded pairwise (no re-association: the same bits wherever it is compiled)."""
+    acc = np.zeros(LANES, np.float64)
     mm = np.float64(m)
-    for i in range(xr.shape[0]):
-        s += np.float64(w[i]) * (mm - np.float64(xr[i]))
-    return s
+    n = xr.shape[0]
+    full = n - n % LANES
+    for i in range(0, full, LANES):
+        for j in range(LANES):
+            acc[j] += np.float64(w[i + j]) * (mm - np.float64(xr[i + j]))
+    for j in range(n - full):
+        acc[j] += np.float64(w[full + j]) * (mm - np.float64(xr[full + j]))
+    return _fold_lanes(acc)
 
 
 @njit(**_JIT)
@@ -191,25 +211,28 @@ def _put_impl(a, i, v):
     return impl
 
 
-@njit(**_SUM_JIT)
+@njit(**_JIT)
 def _bce_block(x, y, weights, outs, scale, lo, hi):
-    """Elements [lo, hi): loss (optional), gradient (optional); returns the loss sum."""
+    """Elements [lo, hi): loss (optional), gradient (optional); returns the loss sum,
+    element i into lane (i - lo) % LANES, the lanes folded pairwise."""
     loss, _, g = outs
-    s = 0.0
+    acc = np.zeros(LANES, np.float64)
     sc = cast_like(x, scale)
     one = cast_like(x, 1.0)
     zero = cast_like(x, 0.0)
-    for i in range(lo, hi):
-        if weights is None:
-            v, d = _bce_term(x[i], y[i], one, zero, one)
-        else:
-            v, d = _bce_term(x[i], y[i], weights[1][i], zero, one)
-            v = v * weights[0][i]
-            d = d * weights[0][i]
-        s += np.float64(v)
-        _put(loss, i, v)
-        _put(g, i, d * sc)
-    return s
+    for base in range(lo, hi, LANES):
+        for j in range(min(LANES, hi - base)):
+            i = base + j
+            if weights is None:
+                v, d = _bce_term(x[i], y[i], one, zero, one)
+            else:
+                v, d = _bce_term(x[i], y[i], weights[1][i], zero, one)
+                v = v * weights[0][i]
+                d = d * weights[0][i]
+            acc[j] += np.float64(v)
+            _put(loss, i, v)
+            _put(g, i, d * sc)
+    return _fold_lanes(acc)
 
 
 @njit(**_JIT)

@@ -242,13 +242,12 @@ def _cross_entropy_indices(cls, tgt, w, call):
 def _class_grad_target(cls, out, inputs):
     """The (rows, C) buffer the kernel writes the gradient into; whether it is ``out``."""
     shape = np.moveaxis(np.empty(cls.moved_shape, np.bool_), -1, cls.axis).shape
-    direct_ok = cls.axis == len(shape) - 1
+    if cls.axis != len(shape) - 1:  # the kernel's rows are moved: out is filled after
+        if out is not None:
+            _dispatch.check_out(out, shape, cls.result_dtype, "cross_entropy")
+        return np.empty(cls.rows.shape, cls.rows.dtype), False
     target, direct = _grad_target(out, shape, cls.rows.dtype, cls.result_dtype,
                                   "cross_entropy", inputs)
-    if direct and not direct_ok:
-        target, direct = np.empty(cls.moved_shape, cls.rows.dtype), False
-    if not direct:
-        target = np.empty(cls.moved_shape, cls.rows.dtype)
     return target.reshape(cls.rows.shape), direct
 
 

@@ -38,6 +38,8 @@ from ._backends import set_backend as set_backend
 from ._backends import set_num_threads as set_num_threads
 from ._backends import use_backend as use_backend
 from ._config import config as config
+from ._losses import binary_cross_entropy_with_logits as binary_cross_entropy_with_logits
+from ._losses import cross_entropy as cross_entropy
 from ._config import show_config as show_config
 from ._include import get_include as get_include
 from ._backends import threads as threads
@@ -77,7 +79,9 @@ __all__ = (
         "activations",
         "backward",
         "backends",
+        "binary_cross_entropy_with_logits",
         "config",
+        "cross_entropy",
         "derivative",
         "get",
         "get_backend",

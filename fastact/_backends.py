@@ -12,6 +12,8 @@ A backend is a module providing
   axis of 2-D ``(rows, n)`` arrays (``out`` is ``(rows,)`` for ``logsumexp``),
   or along axis 1 of 3-D ``(outer, n, inner)`` arrays, the memory layout of any
   non-last axis (``out`` is ``(outer, inner)`` for ``logsumexp``);
+* ``get_loss(name) -> kernel`` for ``cross_entropy`` (rows of logits) and
+  ``binary_cross_entropy_with_logits`` (contracts: ``fastact._numba.losses``);
 * ``config() -> dict``: facts for ``show_config()``.
 
 The dispatch layer (``_dispatch``) guarantees that every array a kernel

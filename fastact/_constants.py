@@ -167,6 +167,9 @@ SIGMOID_ARG_MAX = 800.0
 SOFTMAX_BLOCK = 2048  # elements per reduction block: fixed, so results do not depend on threads
 SOFTMAX_LANES = 16  # float64 lanes of a block sum (64 elements = 4 per lane)
 SOFTMAX_TILE = 16  # columns per tile of a non-last axis
+# the elementwise losses' reductions: float64 sums of fixed blocks of this many elements,
+# added in block order (so the bits do not depend on the threads)
+LOSS_SUM_BLOCK = 8192
 
 # The float32 reduction uses a 15-bit ln2 head (exact for the n of t <= 0 rows).
 SOFTMAX_LN2_HI_F32 = _F32(0.693145751953125)  # 15 significant bits: n * it exact for |n| < 2**9

@@ -312,3 +312,10 @@ include "_cython/fused.pxi"
 # it uses the names above (real, the fa_* math, _forked_child, NOGIL_MIN, ...)
 # ======================================================================
 include "_cython/softmax.pxi"
+
+
+# ======================================================================
+# the losses on logits: loss_kernel(name) (cross-entropy rows on the softmax family's
+# C machinery, BCE with logits)
+# ======================================================================
+include "_cython/losses.pxi"

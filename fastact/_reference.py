@@ -18,8 +18,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ._constants import LOSS_SUM_BLOCK as _LOSS_SUM_BLOCK
 from ._registry import GELU_TANH_C, GELU_TANH_K, QUICK_GELU_BETA, SELU_ALPHA, SELU_SCALE
-
 
 
 @dataclass(frozen=True)
@@ -486,3 +486,66 @@ def get_gated(kernel_id, mode):
             np.multiply(grad[0], f, out=o[1])
 
     return kernel
+
+
+# --------------------------------------------------------------- losses
+def _cross_entropy_rows(x, tgt, w, params, loss, g, n_threads):
+    """Cross-entropy rows (contract: ``fastact._numba.losses``), in float64."""
+    smooth, keep, scale, wsum = params
+    x = x.astype(np.float64)
+    w = w.astype(np.float64)
+    active = tgt >= 0
+    rows = np.arange(x.shape[0])
+    t = np.where(active, tgt, 0)
+    with np.errstate(all="ignore"):
+        _, z, m, _, rest = _row_max_and_rest(x, None)
+        ls = np.log1p(rest)  # lse - m
+        lse = m + ls
+        special = ~np.isfinite(lse[:, 0])
+        wt = w[t]
+        value = keep * wt * ((m[:, 0] - x[rows, t]) + ls[:, 0])
+        if smooth:
+            value = value + smooth * np.sum(w * ((m - x) + ls), axis=1)
+        loss[:] = np.where(active, np.where(special, np.nan, value), 0.0)
+        if g is None:
+            return
+        e = np.exp(z)
+        s = 1.0 + rest
+        p = e / s
+        grad = scale * ((keep * wt + smooth * wsum)[:, None] * p - smooth * w)
+        e_t = e[rows, t][:, None]
+        grad[rows, t] = scale * (keep * wt * ((e_t - s) / s)[:, 0]
+                                 + smooth * (wsum * (e_t / s)[:, 0] - wt))
+        grad[special] = np.nan
+        grad[~active] = 0.0
+        np.copyto(g, grad, casting="unsafe")
+
+
+def _bce_with_logits(x, y, weights, outs, scale, n_threads):
+    """BCE with logits (contract: ``fastact._numba.losses``), in float64."""
+    loss, sums, g = outs
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    w, pw = (1.0, 1.0) if weights is None else (a.astype(np.float64) for a in weights)
+    with np.errstate(all="ignore"):
+        p, q = 1.0 - y64, pw * y64
+        # softplus(x) = logaddexp(0, x); a term with factor 0 is 0 (its limit at +-inf)
+        v = np.where(p == 0, 0.0, p * np.logaddexp(0.0, x64)) + np.where(
+            q == 0, 0.0, q * np.logaddexp(0.0, -x64))
+        v = v * w
+        if loss is not None:
+            np.copyto(loss, v, casting="unsafe")
+        v = v.astype(x.dtype).astype(np.float64)  # the kernels sum the rounded terms
+        pad = (-v.size) % _LOSS_SUM_BLOCK
+        sums[:] = np.sum(np.pad(v, (0, pad)).reshape(-1, _LOSS_SUM_BLOCK), axis=1)
+        if g is not None:
+            d = (p * _sigmoid(x64) - q * _sigmoid(-x64)) * w * scale
+            np.copyto(g, d, casting="unsafe")
+
+
+_LOSSES = {"cross_entropy": _cross_entropy_rows,
+           "binary_cross_entropy_with_logits": _bce_with_logits}
+
+
+def get_loss(name):
+    """The backend entry point for the losses (contracts: ``fastact._numba.losses``)."""
+    return _LOSSES[name]

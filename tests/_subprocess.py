@@ -20,3 +20,28 @@ def run_python(code, timeout=300, env=None, cwd=None):
         out, err = p.communicate()
         pytest.fail(f"subprocess hung (> {timeout}s)\nstdout:\n{out[-3000:]}\nstderr:\n{err[-3000:]}")
     return p.returncode, out, err
+
+
+def assert_same_bits_on_isa_variants(code, tmp_path):
+    """Run ``code`` (which saves its arrays with ``np.savez`` to ``{tmp_path}/<variant>.npz``,
+    the variant from ``fastact.config()``) once per runnable ISA build of the Cython
+    backend (FASTACT_CYTHON_ISA) and assert that every array has the same bits on all."""
+    import numpy as np
+
+    from fastact import _cython
+
+    flags = _cython._cpu_flags()
+    variants = [v for v in ("baseline", "x86_64_v3", "x86_64_v4")
+                if _cython._variant_path(v) and (v == "baseline" or _cython._supports(v, flags))]
+    if len(variants) < 2:
+        pytest.skip(f"fewer than two runnable ISA variants built here: {variants}")
+    results = {}
+    for v in variants:
+        rc, _, err = run_python(code, env=dict(os.environ, FASTACT_CYTHON_ISA=v), timeout=600)
+        assert rc == 0, err[-3000:]
+        results[v] = np.load(os.path.join(str(tmp_path), f"{v}.npz"))
+    first, *others = variants
+    for v in others:
+        for key in results[first].files:
+            assert np.array_equal(results[first][key], results[v][key], equal_nan=True), \
+                f"{key}: {first} and {v} differ"

@@ -27,7 +27,7 @@ import fastact
 from fastact import _backends
 from fastact._registry import all_kernel_ids, kernel_modes, kernel_params_for
 
-from tests._subprocess import run_python
+from tests._subprocess import assert_same_bits_on_isa_variants, run_python
 
 if "cython" not in fastact.backends():
     pytest.skip(f"cython backend unavailable: {_backends.unavailable().get('cython')}",
@@ -322,11 +322,6 @@ def test_softmax_family_same_bits_on_every_isa_variant(tmp_path):
     wave's fused next-row max, short rows in registers) and large-array paths give the bits of the other ISA
     builds: each variant computes the same inputs in its own interpreter
     (FASTACT_CYTHON_ISA), rows with tails, specials and 9 MiB arrays."""
-    flags = _cython._cpu_flags()
-    variants = [v for v in ("baseline", "x86_64_v3", "x86_64_v4")
-                if _cython._variant_path(v) and (v == "baseline" or _cython._supports(v, flags))]
-    if len(variants) < 2:
-        pytest.skip(f"fewer than two runnable ISA variants built here: {variants}")
     code = f"""
         import numpy as np, fastact
         rng = np.random.default_rng(5)
@@ -347,14 +342,4 @@ def test_softmax_family_same_bits_on_every_isa_variant(tmp_path):
                     out[f"{{op}} {{name}} {{np.dtype(dt).name}}"] = getattr(fastact, op)(x, backend="cython")
         np.savez(r"{tmp_path}/" + fastact.config()["backends"]["cython"]["variant"] + ".npz", **out)
     """
-    results = {}
-    for v in variants:
-        env = dict(os.environ, FASTACT_CYTHON_ISA=v)
-        rc, out, err = run_python(code, env=env, timeout=600)
-        assert rc == 0, err[-3000:]
-        results[v] = np.load(tmp_path / f"{v}.npz")
-    first, *others = variants
-    for v in others:
-        for key in results[first].files:
-            a, b = results[first][key], results[v][key]
-            assert np.array_equal(a, b, equal_nan=True), f"{key}: {first} and {v} differ"
+    assert_same_bits_on_isa_variants(code, tmp_path)

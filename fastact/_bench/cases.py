@@ -7,7 +7,10 @@ output for the default parameters, the backward from the output
 (``"sigmoid_backward_y"``: grad * f'(y)).  Every op of ``ROW_OPS`` (the
 softmax family) gives one case, run along the last axis of a
 ``(size // 1000, 1000)`` array, or of the exact ``(rows, n)`` shapes given by
-``row_lengths`` (``fastact bench --shapes 4096x2048,256x50257``).
+``row_lengths`` (``fastact bench --shapes 4096x2048,256x50257``).  The losses
+give a forward case (the loss alone) and a backward case (loss and gradient,
+``return_grad=True``): ``cross_entropy`` on rows like the softmax family,
+``binary_cross_entropy_with_logits`` on a flat array.
 
 A :class:`Case` knows the bytes it must move (inputs read + output written,
 the numerator of GB/s and of the roofline ratio), how to call fastact with a
@@ -27,6 +30,7 @@ import numpy as np
 from .._registry import ACTIVATIONS, ROW_OPS
 
 ROW_LENGTH = 1000  # softmax-family cases work on rows of this many elements
+LOSSES = ("cross_entropy", "binary_cross_entropy_with_logits")
 SEED = 20260101
 INPUT_SCALE = 3.0  # inputs ~ N(0, 3**2): both sides of every kink, tails of exp
 
@@ -37,7 +41,7 @@ class Case:
 
     name: str  # "gelu_tanh_backward": the table row and the pytest-benchmark group
     activation: str  # registry name ("gelu") or row op base name ("softmax")
-    kind: str  # "elementwise" or "rowwise"
+    kind: str  # "elementwise", "rowwise" or "loss"
     mode: str  # "forward", "backward" (from x) or "backward_y" (from y)
     op: str  # kernel id ("gelu_tanh") or row op name ("softmax_backward")
     params: tuple = ()  # ((name, value), ...) passed to fastact
@@ -50,8 +54,15 @@ class Case:
         return dict(self.params)
 
     @property
+    def rows_shaped(self) -> bool:
+        """Works on (rows, n) rows: the softmax family and cross-entropy."""
+        return self.kind == "rowwise" or self.op == "cross_entropy"
+
+    @property
     def reads(self) -> tuple:
-        """Names of the arrays the kernel reads."""
+        """Names of the arrays the kernel reads (a class-index target: not counted)."""
+        if self.kind == "loss":
+            return ("x",) if self.op == "cross_entropy" else ("x", "y")
         if self.mode == "forward":
             return ("x",)
         return ("grad", "y") if self.mode == "backward_y" or self.kind == "rowwise" else ("grad", "x")
@@ -61,13 +72,15 @@ class Case:
         return self.op == "logsumexp"
 
     def shape(self, size: int) -> tuple:
-        if self.kind == "rowwise":
+        if self.rows_shaped:
             cols = dict(self.row_lengths).get(size) or min(size, ROW_LENGTH)
             return (max(1, size // cols), cols)
         return (size,)
 
     def out_shape(self, size: int) -> tuple:
         shape = self.shape(size)
+        if self.kind == "loss":
+            return shape if self.mode == "backward" else ()
         return shape[:-1] if self.reduces else shape
 
     def nbytes(self, size: int, dtype) -> int:
@@ -94,6 +107,11 @@ class Case:
         import fastact
 
         kw = dict(backend=backend, **({} if allocate else {"out": bufs.out}))
+        if self.kind == "loss":
+            fn = getattr(fastact, self.op)
+            if self.mode == "forward":
+                return functools.partial(fn, bufs.x, bufs.y, backend=backend)
+            return functools.partial(_gradient_of, fn, bufs.x, bufs.y, kw)
         if self.kind == "rowwise":
             fn = getattr(fastact, self.op)
             if self.mode == "forward":
@@ -116,7 +134,9 @@ class Case:
         n = int(np.prod(shape))
         x, grad = x[:n].reshape(shape), grad[:n].reshape(shape)
         y = None
-        if self.mode == "backward_y" or (self.kind == "rowwise" and self.mode == "backward"):
+        if self.kind == "loss":
+            y = loss_target(self.op, x)
+        elif self.mode == "backward_y" or (self.kind == "rowwise" and self.mode == "backward"):
             y = self.forward_output(x)
         out = np.empty(self.out_shape(size), dtype=dtype)
         out.fill(0)  # touch the pages now, not inside the first timed call
@@ -124,7 +144,7 @@ class Case:
 
     def slice_buffers(self, bufs: "Buffers", elements: int) -> "Buffers":
         """The first ``elements`` elements of ``bufs`` (whole rows for the softmax family)."""
-        rows = max(1, elements // bufs.x.shape[-1]) if self.kind == "rowwise" else elements
+        rows = max(1, elements // bufs.x.shape[-1]) if self.rows_shaped else elements
 
         def cut(a):
             return None if a is None else a[:rows]
@@ -148,6 +168,20 @@ class Case:
     def reference(self, bufs: "Buffers"):
         """The result of fastact's NumPy reference backend (the correctness yardstick)."""
         return np.asarray(self.fastact_call("numpy", bufs, allocate=True)())
+
+
+def _gradient_of(fn, x, target, kw):
+    """The gradient a loss returns with ``return_grad=True`` (the case's result)."""
+    return fn(x, target, return_grad=True, **kw)[1]
+
+
+def loss_target(op, x):
+    """A target for the loss ``op`` on logits x: class indices per row (cross-entropy)
+    or labels 0/1 in x's dtype (BCE), from a fixed seed."""
+    rng = np.random.default_rng(SEED + 1)
+    if op == "cross_entropy":
+        return rng.integers(0, x.shape[-1], x.shape[:-1])
+    return (rng.random(x.shape) < 0.5).astype(x.dtype)
 
 
 @dataclass
@@ -196,6 +230,9 @@ def _registry_cases():
     for op in ROW_OPS:
         base = op.name.replace("_backward", "")
         yield Case(op.name, base, "rowwise", "backward" if op.backward else "forward", op.name)
+    for loss in LOSSES:
+        yield Case(loss, loss, "loss", "forward", loss)
+        yield Case(f"{loss}_backward", loss, "loss", "backward", loss)
 
 
 @functools.lru_cache(maxsize=None)

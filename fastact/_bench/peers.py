@@ -314,6 +314,38 @@ TORCH: dict = {
 }
 
 
+def _torch_loss(name, backward):
+    """PyTorch's F.<name>: the loss, or (backward) the loss then autograd's gradient,
+    allocating as a training step does."""
+
+    def make(bufs, allocate):
+        import torch
+
+        fn = getattr(torch.nn.functional, name)
+        x = torch.from_numpy(bufs.x)
+        target = torch.from_numpy(bufs.y)
+        if not backward:
+            return functools.partial(fn, x, target), True
+        x = x.clone().requires_grad_()
+
+        def step():
+            x.grad = None
+            fn(x, target).backward()
+            return x.grad
+
+        return step, True
+
+    return make
+
+
+_LOSS_PEERS = {
+    (loss, mode): (_torch_loss(loss, mode == "backward"),
+                   "F.%s%s" % (loss, " + autograd backward" if mode == "backward" else ""))
+    for loss in ("cross_entropy", "binary_cross_entropy_with_logits")
+    for mode in ("forward", "backward")
+}
+
+
 def _sigmoid_d(x):
     s = x.sigmoid()
     return s * (1 - s)
@@ -519,8 +551,8 @@ SCIPY: dict = {
 def peers_for(op: str, mode: str) -> tuple:
     """Every peer known for (kernel id or row op, mode), in LIBRARIES order."""
     found = []
-    if (op, mode) in TORCH:
-        make, note = TORCH[(op, mode)]
+    if (op, mode) in TORCH or (op, mode) in _LOSS_PEERS:
+        make, note = TORCH.get((op, mode)) or _LOSS_PEERS[(op, mode)]
         found.append(Peer("torch", make, note))
     expr = EXPRESSIONS.get((op, mode))
     if expr is not None:

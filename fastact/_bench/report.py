@@ -87,7 +87,7 @@ def fmt_shape(impls, size) -> str:
     """'4096x2048' for a softmax-family row (rows x row length), else the size."""
     r = next(iter(impls.values()))
     shape = r.get("shape") or []
-    if r.get("kind") == "rowwise" and len(shape) == 2:
+    if r.get("kind") in ("rowwise", "loss") and len(shape) == 2:
         return f"{shape[0]}x{shape[1]}"
     return fmt_size(size)
 

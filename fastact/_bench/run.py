@@ -247,7 +247,7 @@ def _measure_all(settings, backends, libraries, roofline, progress, load) -> lis
     """The records of every selected case at every dtype, size and call style; the machine's
     load is sampled at every point."""
     selected = tuple(
-        dataclasses.replace(c, row_lengths=settings.row_lengths) if c.kind == "rowwise" else c
+        dataclasses.replace(c, row_lengths=settings.row_lengths) if c.rows_shaped else c
         for c in cases_mod.select(settings.functions))
     calls = ("out", "alloc") if settings.alloc else ("out",)
     pool = cases_mod.InputPool()

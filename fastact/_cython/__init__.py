@@ -11,6 +11,7 @@ Backend interface (see ``fastact._backends``):
 * ``get_elementwise(kernel_id, mode)`` -> ``kernel(out, x, grad, params, n_threads)``
 * ``get_rowwise(op)`` -> ``kernel(out, x, grad, mask, n_threads)`` (the softmax
   family, from ``fastact/_cython/softmax.pxi`` and its C headers)
+* ``get_loss(name)``: the losses (``fastact/_cython/losses.pxi``, ``losses.h``)
 * ``config()``, ``check_available()``, ``warmup()``
 
 The extension also builds the NumPy ufuncs of ``fastact.ufuncs`` (``make_ufunc``,
@@ -207,13 +208,23 @@ def get_gated(kernel_id: str, mode: str):
     return kernel
 
 
+def _factory(attr: str, what: str):
+    """The extension's kernel factory ``attr``; a clear error when this build lacks it."""
+    check_available()
+    factory = getattr(_module, attr, None)
+    if factory is None:
+        raise NotImplementedError(f"this build of fastact._kernels has no {what} kernels")
+    return factory
+
+
 def get_rowwise(op: str):
     """``kernel(out, x, grad, mask, n_threads)`` for a softmax-family op (2-D, last axis)."""
-    check_available()
-    rowwise = getattr(_module, "rowwise_kernel", None)
-    if rowwise is None:
-        raise NotImplementedError("this build of fastact._kernels has no softmax-family kernels")
-    return rowwise(op)
+    return _factory("rowwise_kernel", "softmax-family")(op)
+
+
+def get_loss(name: str):
+    """The loss kernel ``name`` (contracts: ``fastact._numba.losses``)."""
+    return _factory("loss_kernel", "loss")(name)
 
 
 def config() -> dict:

@@ -1,7 +1,7 @@
 """The ``"numba"`` backend: parallel, vectorized Numba kernels.
 
 Interface (see ``fastact._backends``): ``NAME``, ``get_elementwise``,
-``get_rowwise``, ``config``, ``check_available``, ``warmup``.
+``get_rowwise``, ``get_loss``, ``config``, ``check_available``, ``warmup``.
 
 Layout: ``_vmath`` (branch-free exp/expm1/log1p/tanh/Phi that vectorize),
 ``_formulas`` (one scalar formula per kernel id and mode), ``_factory``
@@ -168,6 +168,13 @@ def get_rowwise(op: str):
     from . import softmax
 
     return softmax.get_rowwise(op)
+
+
+def get_loss(name: str):
+    """The loss kernel ``name`` (see ``fastact._numba.losses``)."""
+    from . import losses
+
+    return losses.get_loss(name)
 
 
 def kernel_variants():

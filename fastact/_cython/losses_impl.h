@@ -1,0 +1,133 @@
+/* One type's loss kernels (included by losses.h once per type with FA_S = f32 / f64). */
+#define T FA_SM_CAT(FA_SM_T_, FA_S)
+#define FN FA_SM_FN
+#define VM(name) FA_SM_CAT(fa_##name##_, FA_S)
+
+/* ---- cross-entropy rows ------------------------------------------------------------- */
+/* sum_c w_c (m - x_c) in double, in FA_SM_LANES lanes folded pairwise */
+static double FN(weighted_gap)(const T *w, const T *x, ptrdiff_t n, T m) {
+    double dacc[FA_SM_LANES] = {0};
+    const double md = (double)m;
+    ptrdiff_t i = 0;
+    for (; i + FA_SM_LANES <= n; i += FA_SM_LANES)
+        for (int k = 0; k < FA_SM_LANES; k++)
+            dacc[k] += (double)w[i + k] * (md - (double)x[i + k]);
+    for (int k = 0; i + k < n; k++) dacc[k] += (double)w[i + k] * (md - (double)x[i + k]);
+    return fa_sm_fold_lanes(dacc);
+}
+/* g = scale ((keep w_t + smooth W) e / S - smooth w) from the exps e in g; the target
+   entry from (e_t - S) / S in double */
+static void FN(ce_grad_row)(const fa_ce_job *j, T *g, const T *w, ptrdiff_t t, double s) {
+    const double wt = (double)w[t], e_t = (double)g[t];
+    const T a = (T)(j->scale * (j->keep * wt + j->smooth * j->wsum) / s);
+    if (j->smooth == 0.0) {
+        for (ptrdiff_t i = 0; i < j->n; i++) g[i] *= a;
+    } else {
+        const T b = (T)(j->scale * j->smooth);
+        for (ptrdiff_t i = 0; i < j->n; i++) g[i] = g[i] * a - b * w[i];
+    }
+    g[t] = (T)(j->scale * (j->keep * wt * ((e_t - s) / s) + j->smooth * (j->wsum * e_t / s - wt)));
+}
+/* lse - m of a row of finite max m, and its exp sum *s: with g the exps stored there and
+   log(S); else logsumexp's scaled exps (accurate for every logit).  pf: the next row
+   (prefetched as the exp pass goes), or NULL */
+static double FN(ce_log_sum)(const T *x, ptrdiff_t n, T m, T *g, const T *pf, double *s) {
+    ptrdiff_t ties = 0;
+    *s = 0.0;
+    for (ptrdiff_t lo = 0; lo < n; lo += FA_SM_BLOCK) {
+        FN(block) b = {x + lo, NULL, fa_sm_block_len(n, lo), m, 0, pf ? pf + lo : NULL, NULL,
+                       NULL, NULL};
+        ptrdiff_t tb = 0;
+        *s += g ? FN(exp_store)(g + lo, &b) : FN(exp_rest_sum)(&b, &tb);
+        ties += tb;
+    }
+    return g ? log(*s) : FN(log_sum)(*s, ties);
+}
+/* row r: its loss keep w_t (lse - x_t) + smooth sum_c w_c (lse - x_c) and gradient;
+   ignored rows 0, rows with NaN, +inf or only -inf NaN; last: no next row to prefetch */
+static void FN(ce_row)(const fa_ce_job *j, ptrdiff_t r, int last) {
+    const ptrdiff_t n = j->n, t = (ptrdiff_t)j->tgt[r];
+    const T *x = (const T *)j->x + r * n, *w = (const T *)j->w;
+    T *g = j->g ? (T *)j->g + r * n : NULL;
+    double s = NAN, ls = NAN;
+    if (t < 0) {
+        j->loss[r] = 0.0;
+        if (g) for (ptrdiff_t i = 0; i < n; i++) g[i] = 0;
+        return;
+    }
+    const T m = FN(row_max)(x, NULL, n, 0);
+    /* x_t and the gap are read before the exp pass: g may be x itself (in place) */
+    const double wt = (double)w[t], gap_t = (double)m - (double)x[t];
+    const double gap = j->smooth != 0.0 ? FN(weighted_gap)(w, x, n, m) : 0.0;
+    if (m - m == 0) ls = FN(ce_log_sum)(x, n, m, g, last ? NULL : x + n, &s);
+    if (ls != ls) {
+        j->loss[r] = NAN;
+        if (g) for (ptrdiff_t i = 0; i < n; i++) g[i] = (T)NAN;
+        return;
+    }
+    /* lse - x_t as (m - x_t) + (lse - m), two terms >= 0: no cancellation */
+    const double value = j->keep * wt * (gap_t + ls) + j->smooth * (gap + j->wsum * ls);
+    j->loss[r] = value;
+    if (g) FN(ce_grad_row)(j, g, w, t, s);
+}
+static void FN(ce_run)(const fa_ce_job *j) {
+    const ptrdiff_t k = j->threads;
+    FA_SM_PARALLEL_FOR_K
+    for (ptrdiff_t c = 0; c < k; c++) {
+        const ptrdiff_t r1 = fa_sm_part(j->rows, c + 1, k);
+        for (ptrdiff_t r = fa_sm_part(j->rows, c, k); r < r1; r++) FN(ce_row)(j, r, r + 1 == r1);
+    }
+}
+
+/* ---- BCE with logits ---------------------------------------------------------------- */
+/* (1 - y) softplus(x) + q softplus(-x), q = pw y, and in *d (1 - y) sigmoid(x) - q
+   sigmoid(-x), from one e = exp(-|x|); a term whose factor is 0 is 0 (its limit) */
+static inline T FN(bce_term)(T x, T y, T pw, T *d) {
+    const T e = VM(exp)(-VM(abs)(x)), lg = VM(log1p)(e), dd = (T)1 / ((T)1 + e);
+    const int pos = x > (T)0;
+    const T sp_x = (pos ? x : (T)0) + lg, sp_nx = (pos ? (T)0 : -x) + lg;
+    const T p = (T)1 - y, q = y * pw;
+    *d = p * (pos ? dd : e * dd) - q * (pos ? e * dd : dd);
+    return (p != (T)0 ? p * sp_x : (T)0) + (q != (T)0 ? q * sp_nx : (T)0);
+}
+/* elements [lo, lo + len), len <= FA_SM_LANES: the loss terms v, the gradient d */
+static inline void FN(bce_group)(const fa_bce_job *j, ptrdiff_t lo, ptrdiff_t len, T *v, T *d) {
+    const T *x = (const T *)j->x + lo, *y = (const T *)j->y + lo;
+    if (j->w == NULL) {
+        for (ptrdiff_t k = 0; k < len; k++) v[k] = FN(bce_term)(x[k], y[k], (T)1, d + k);
+        return;
+    }
+    const T *w = (const T *)j->w + lo, *pw = (const T *)j->pw + lo;
+    for (ptrdiff_t k = 0; k < len; k++) {
+        v[k] = FN(bce_term)(x[k], y[k], pw[k], d + k) * w[k];
+        d[k] *= w[k];
+    }
+}
+/* block b: the loss (optional), the gradient (optional); returns the loss sum */
+static double FN(bce_block)(const fa_bce_job *j, ptrdiff_t b) {
+    double dacc[FA_SM_LANES] = {0};
+    const ptrdiff_t lo = b * FA_LOSS_SUM_BLOCK;
+    const ptrdiff_t hi = j->n - lo < FA_LOSS_SUM_BLOCK ? j->n : lo + FA_LOSS_SUM_BLOCK;
+    const T sc = (T)j->scale;
+    T v[FA_SM_LANES], d[FA_SM_LANES];
+    for (ptrdiff_t i = lo; i < hi; i += FA_SM_LANES) {
+        const ptrdiff_t len = hi - i < FA_SM_LANES ? hi - i : FA_SM_LANES;
+        FN(bce_group)(j, i, len, v, d);
+        for (ptrdiff_t k = 0; k < len; k++) dacc[k] += (double)v[k];
+        if (j->loss) memcpy((T *)j->loss + i, v, (size_t)len * sizeof(T));
+        if (j->g)
+            for (ptrdiff_t k = 0; k < len; k++) ((T *)j->g)[i + k] = d[k] * sc;
+    }
+    return fa_sm_fold_lanes(dacc);
+}
+static void FN(bce_run)(const fa_bce_job *j) {
+    const ptrdiff_t k = j->threads;
+    FA_SM_PARALLEL_FOR_K
+    for (ptrdiff_t c = 0; c < k; c++)
+        for (ptrdiff_t b = fa_sm_part(j->blocks, c, k); b < fa_sm_part(j->blocks, c + 1, k); b++)
+            j->sums[b] = FN(bce_block)(j, b);
+}
+
+#undef T
+#undef FN
+#undef VM

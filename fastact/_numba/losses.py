@@ -1,0 +1,276 @@
+"""The losses of the Numba backend: softmax cross-entropy rows and BCE-with-logits.
+
+Kernel contracts (the semantics are those of ``fastact._reference``; the public
+functions and their formulas: ``fastact._losses``):
+
+* ``cross_entropy_rows(x, tgt, w, params, loss, g, n_threads)``: x (rows, n)
+  C-contiguous float32/float64; tgt (rows,) int64, a class index or -1 (row
+  ignored); w (n,) class weights in x's dtype; ``params = (smooth, keep, scale,
+  wsum)``; loss (rows,) float64 receives each row's loss; g (rows, n) like x, or
+  None, receives the gradient.  A row is read by one thread, max pass then one exp
+  pass (the exps stored into g when it is given), with the softmax family's
+  building blocks: its bits do not depend on the thread count.
+* ``bce_with_logits(x, y, weights, outs, scale, n_threads)``: 1-D C arrays;
+  ``weights`` None or (w, pos_weight) like x; ``outs = (loss or None, sums, g or
+  None)`` with ``sums`` (blocks,) float64 the loss summed over fixed blocks of
+  LOSS_SUM_BLOCK elements (bits independent of the threads).
+
+Sums are float64 in LANES lanes (element i into lane i % LANES, in order) folded
+pairwise, as the C kernels add them, with no re-association: the bits of a sum do not
+depend on where or how often the loop is compiled (serial or parallel driver).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+from numba import prange, types
+from numba.core.errors import NumbaIRAssumptionWarning
+from numba.extending import overload
+
+from .. import _constants as C
+from . import _threading
+from ._cache import jit
+from ._formulas import by_dtype
+from ._vmath import F32_1, exp_f32n, log1p_unit_f32n, vexp, vlog1p
+from .softmax._bits import bits_view
+from .softmax._exp import BLOCK, LANES, cast_like
+from .softmax._rows import (LOGSUMEXP, SOFTMAX, block_span, exp_rest_block, exp_store_block,
+                            finite, log_sum, row_max)
+
+_JIT = dict(nogil=True, error_model="numpy")
+_NAN = math.nan
+SUM_BLOCK = C.LOSS_SUM_BLOCK
+SERIAL_MAX_ELEMENTS = 1 << 15  # up to this many elements: the calling thread only
+_MAX_THREADS = _threading.max_threads()
+
+
+# ------------------------------------------------------------ cross-entropy rows
+@jit(**_JIT)
+def _fold_lanes(acc):
+    """The LANES float64 lanes added pairwise (lanes j and j + w, w = LANES/2, ..., 1)."""
+    w = LANES // 2
+    while w > 0:
+        for j in range(w):
+            acc[j] += acc[j + w]
+        w //= 2
+    return acc[0]
+
+
+@jit(**_JIT)
+def _weighted_gap(w, xr, m):
+    """sum_c w_c (m - x_c) in float64: element c into lane c % LANES, in order, the
+    lanes folded pairwise (no re-association: the same bits wherever it is compiled)."""
+    acc = np.zeros(LANES, np.float64)
+    mm = np.float64(m)
+    n = xr.shape[0]
+    full = n - n % LANES
+    for i in range(0, full, LANES):
+        for j in range(LANES):
+            acc[j] += np.float64(w[i + j]) * (mm - np.float64(xr[i + j]))
+    for j in range(n - full):
+        acc[j] += np.float64(w[full + j]) * (mm - np.float64(xr[full + j]))
+    return _fold_lanes(acc)
+
+
+@jit(**_JIT)
+def _row_log_sum(x, r, buf, m, g):
+    """(lse - m, the exp sum): with g the exps exp(x - m) stored in g[r] and lse - m =
+    log(S); without g by the scaled exps of logsumexp (accurate for every logit)."""
+    n = x.shape[1]
+    s = 0.0
+    if g is None:
+        ties = 0
+        for lo in range(0, n, BLOCK):
+            sb, tb = exp_rest_block((LOGSUMEXP, False, x, x), None, buf, r, block_span(lo, n), m)
+            s += sb
+            ties += tb
+        return log_sum(x, s, ties), s
+    for lo in range(0, n, BLOCK):
+        s += exp_store_block((SOFTMAX, False, g, x), None, r, block_span(lo, n), m)
+    return math.log(s), s
+
+
+@jit(**_JIT)
+def _grad_row(g, w, r, t, coefs, s):
+    """g[r] = scale ((keep w_t + smooth W) e / S - smooth w) - scale keep w_t onehot(t),
+    from the exps e in g[r]; the target entry from (e_t - S) / S in float64."""
+    smooth, keep, scale, wsum = coefs
+    gr = g[r]
+    e_t = np.float64(gr[t])
+    wt = np.float64(w[t])
+    a = cast_like(g, scale * (keep * wt + smooth * wsum) / s)
+    if smooth == 0.0:
+        for i in range(gr.shape[0]):
+            gr[i] = gr[i] * a
+    else:
+        b = cast_like(g, scale * smooth)
+        for i in range(gr.shape[0]):
+            gr[i] = gr[i] * a - b * w[i]
+    gr[t] = scale * (keep * wt * ((e_t - s) / s) + smooth * (wsum * e_t / s - wt))
+
+
+@jit(**_JIT)
+def _ce_row(x, tgt, w, coefs, loss, g, r, buf):
+    """Row r: loss[r] = keep w_t (lse - x_t) + smooth sum_c w_c (lse - x_c) and, with g,
+    its gradient; ignored rows 0; rows with NaN, +inf or only -inf: NaN.  lse - x_t is
+    taken as (m - x_t) + (lse - m), two terms >= 0: no cancellation."""
+    smooth, keep, _, wsum = coefs
+    t = tgt[r]
+    if t < 0:
+        loss[r] = 0.0
+        if g is not None:
+            g[r, :] = 0.0
+        return
+    m = row_max(bits_view(x), None, r, False)
+    # x_t and the gap are read before the exp pass: g may be x itself (in place)
+    gap_t = np.float64(m) - np.float64(x[r, t])
+    gap = _weighted_gap(w, x[r], m) if smooth != 0.0 else 0.0
+    ls, s = (_NAN, _NAN) if not finite(m) else _row_log_sum(x, r, buf, m, g)
+    if ls != ls:
+        loss[r] = _NAN
+        if g is not None:
+            g[r, :] = _NAN
+        return
+    loss[r] = keep * np.float64(w[t]) * (gap_t + ls) + smooth * (gap + wsum * ls)
+    if g is not None:
+        _grad_row(g, w, r, t, coefs, s)
+
+
+@jit(**_JIT)
+def _ce_rows(x, tgt, w, coefs, loss, g, r0, r1):
+    buf = np.empty(min(BLOCK, x.shape[1]), x.dtype)
+    for r in range(r0, r1):
+        _ce_row(x, tgt, w, coefs, loss, g, r, buf)
+
+
+@jit(parallel=True, **_JIT)
+def _ce_parallel(x, tgt, w, coefs, loss, g, n_chunks):
+    rows = x.shape[0]
+    for c in prange(n_chunks):
+        _ce_rows(x, tgt, w, coefs, loss, g, rows * c // n_chunks, rows * (c + 1) // n_chunks)
+
+
+def cross_entropy_rows(x, tgt, w, params, loss, g, n_threads):
+    """The cross-entropy row kernel (see the module doc)."""
+    rows = x.shape[0]
+    k = min(n_threads, _MAX_THREADS, rows)
+    if k <= 1 or x.size <= SERIAL_MAX_ELEMENTS:
+        _ce_rows(x, tgt, w, params, loss, g, 0, rows)
+    else:
+        _threading.run_parallel(_ce_parallel, (x, tgt, w, params, loss, g), k)
+
+
+# ------------------------------------------------------------ BCE with logits
+@jit(inline="always", **_JIT)
+def _softplus_parts_f64(x, a, b):
+    e = vexp(-abs(x), x)
+    return vlog1p(e, x), 1.0 / (1.0 + e), e
+
+
+@jit(inline="always", **_JIT)
+def _softplus_parts_f32(x, a, b):
+    e = exp_f32n(-abs(x))
+    return log1p_unit_f32n(e), F32_1 / (F32_1 + e), e
+
+
+_softplus_parts = by_dtype(
+    _softplus_parts_f64, _softplus_parts_f32, "softplus_parts",
+    "(log1p(e), 1 / (1 + e), e) for e = exp(-|x|), in x's type")
+
+
+@jit(inline="always", **_JIT)
+def _bce_term(x, y, pw, zero, one):
+    """(loss, dloss/dx) = ((1 - y) softplus(x) + pw y softplus(-x),
+    (1 - y) sigmoid(x) - pw y sigmoid(-x)), both from one e = exp(-|x|); a term whose
+    factor is 0 is 0 (the limit at x = +-inf, where softplus is inf)."""
+    lg, d, e = _softplus_parts(x, 0.0, 0.0)
+    pos = x > zero
+    sp_x = (x if pos else zero) + lg  # softplus(x)
+    sp_nx = (zero if pos else -x) + lg  # softplus(-x)
+    sig = d if pos else e * d  # sigmoid(x)
+    sig_n = e * d if pos else d  # sigmoid(-x)
+    p = one - y
+    q = y * pw
+    return ((p * sp_x if p != zero else zero) + (q * sp_nx if q != zero else zero),
+            p * sig - q * sig_n)
+
+
+def _put(a, i, v):
+    """a[i] = v; nothing when a is None."""
+
+
+@overload(_put, inline="always")
+def _put_impl(a, i, v):
+    if isinstance(a, types.NoneType):
+        return lambda a, i, v: None
+
+    def impl(a, i, v):
+        a[i] = v
+
+    return impl
+
+
+@jit(**_JIT)
+def _bce_block(x, y, weights, outs, scale, lo, hi):
+    """Elements [lo, hi): loss (optional), gradient (optional); returns the loss sum,
+    element i into lane (i - lo) % LANES, the lanes folded pairwise."""
+    loss, _, g = outs
+    acc = np.zeros(LANES, np.float64)
+    sc = cast_like(x, scale)
+    one = cast_like(x, 1.0)
+    zero = cast_like(x, 0.0)
+    for base in range(lo, hi, LANES):
+        for j in range(min(LANES, hi - base)):
+            i = base + j
+            if weights is None:
+                v, d = _bce_term(x[i], y[i], one, zero, one)
+            else:
+                v, d = _bce_term(x[i], y[i], weights[1][i], zero, one)
+                v = v * weights[0][i]
+                d = d * weights[0][i]
+            acc[j] += np.float64(v)
+            _put(loss, i, v)
+            _put(g, i, d * sc)
+    return _fold_lanes(acc)
+
+
+@jit(**_JIT)
+def _bce_blocks(x, y, weights, outs, scale, b0, b1):
+    sums = outs[1]
+    n = x.shape[0]
+    for b in range(b0, b1):
+        sums[b] = _bce_block(x, y, weights, outs, scale, b * SUM_BLOCK,
+                             min(n, (b + 1) * SUM_BLOCK))
+
+
+@jit(parallel=True, **_JIT)
+def _bce_parallel(x, y, weights, outs, scale, n_chunks):
+    loss, sums, g = outs  # a parallel region takes flat tuples only
+    nb = sums.shape[0]
+    for c in prange(n_chunks):
+        _bce_blocks(x, y, weights, (loss, sums, g), scale, nb * c // n_chunks,
+                    nb * (c + 1) // n_chunks)
+
+
+def bce_with_logits(x, y, weights, outs, scale, n_threads):
+    """The BCE-with-logits kernel (see the module doc)."""
+    nb = outs[1].shape[0]
+    k = min(n_threads, _MAX_THREADS, nb)
+    with warnings.catch_warnings():
+        # Numba's IR inliner emits a pedantic, harmless SSA warning for the
+        # inline="always" formulas when it compiles; keep users' logs clean.
+        warnings.simplefilter("ignore", NumbaIRAssumptionWarning)
+        if k <= 1 or x.size <= SERIAL_MAX_ELEMENTS:
+            _bce_blocks(x, y, weights, outs, scale, 0, nb)
+        else:
+            _threading.run_parallel(_bce_parallel, (x, y, weights, outs, scale), k)
+
+
+_LOSSES = {"cross_entropy": cross_entropy_rows, "binary_cross_entropy_with_logits": bce_with_logits}
+
+
+def get_loss(name):
+    """The loss kernel ``name`` (see the module doc)."""
+    return _LOSSES[name]

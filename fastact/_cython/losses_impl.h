@@ -70,13 +70,17 @@ static void FN(ce_row)(const fa_ce_job *j, ptrdiff_t r, int last) {
     j->loss[r] = value;
     if (g) FN(ce_grad_row)(j, g, w, t, s);
 }
+/* one part of a loss pass: the job and the number of equal parts it is split into */
+typedef struct { const void *j; ptrdiff_t parts; } FN(loss_pass);
+static void FN(ce_part)(void *ctx, ptrdiff_t c) {
+    const FN(loss_pass) *a = (const FN(loss_pass) *)ctx;
+    const fa_ce_job *j = (const fa_ce_job *)a->j;
+    const ptrdiff_t r1 = fa_sm_part(j->rows, c + 1, a->parts);
+    for (ptrdiff_t r = fa_sm_part(j->rows, c, a->parts); r < r1; r++) FN(ce_row)(j, r, r + 1 == r1);
+}
 static void FN(ce_run)(const fa_ce_job *j) {
-    const ptrdiff_t k = j->threads;
-    FA_SM_PARALLEL_FOR_K
-    for (ptrdiff_t c = 0; c < k; c++) {
-        const ptrdiff_t r1 = fa_sm_part(j->rows, c + 1, k);
-        for (ptrdiff_t r = fa_sm_part(j->rows, c, k); r < r1; r++) FN(ce_row)(j, r, r + 1 == r1);
-    }
+    FN(loss_pass) a = {j, fa_sm_parts(j->rows, j->threads)};
+    fa_pool_run(FN(ce_part), &a, a.parts, (int)j->threads);
 }
 
 /* ---- BCE with logits ---------------------------------------------------------------- */
@@ -120,12 +124,17 @@ static double FN(bce_block)(const fa_bce_job *j, ptrdiff_t b) {
     }
     return fa_sm_fold_lanes(dacc);
 }
+/* each block's sum is its own: the totals do not depend on the parts or threads */
+static void FN(bce_part)(void *ctx, ptrdiff_t c) {
+    const FN(loss_pass) *a = (const FN(loss_pass) *)ctx;
+    const fa_bce_job *j = (const fa_bce_job *)a->j;
+    for (ptrdiff_t b = fa_sm_part(j->blocks, c, a->parts); b < fa_sm_part(j->blocks, c + 1, a->parts);
+         b++)
+        j->sums[b] = FN(bce_block)(j, b);
+}
 static void FN(bce_run)(const fa_bce_job *j) {
-    const ptrdiff_t k = j->threads;
-    FA_SM_PARALLEL_FOR_K
-    for (ptrdiff_t c = 0; c < k; c++)
-        for (ptrdiff_t b = fa_sm_part(j->blocks, c, k); b < fa_sm_part(j->blocks, c + 1, k); b++)
-            j->sums[b] = FN(bce_block)(j, b);
+    FN(loss_pass) a = {j, fa_sm_parts(j->blocks, j->threads)};
+    fa_pool_run(FN(bce_part), &a, a.parts, (int)j->threads);
 }
 
 #undef T

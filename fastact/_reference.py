@@ -498,7 +498,7 @@ def _cross_entropy_rows(x, tgt, w, params, loss, g, n_threads):
     rows = np.arange(x.shape[0])
     t = np.where(active, tgt, 0)
     with np.errstate(all="ignore"):
-        _, z, m, _, rest = _row_max_and_rest(x, None)
+        _, z, _, m, _, rest = _row_max_and_rest(x, None, carry=True)
         ls = np.log1p(rest)  # lse - m
         lse = m + ls
         special = ~np.isfinite(lse[:, 0])

@@ -208,3 +208,20 @@ def test_pipelined_rows_match_row_by_row(dtype):
             for r in range(9):
                 R.forward_row((kind, negate, ref, x), None, r, buf)
             assert piped.tobytes() == ref.tobytes(), (n, kind, negate)
+
+
+def test_numba_label_counter_is_reset_after_each_compilation():
+    """Numba's global block-label counter grows geometrically over inline-heavy
+    compilations; fastact resets it when the compiler lock is released."""
+    import numba
+    from numba.core import ir_utils
+
+    import fastact._numba  # noqa: F401  (installs the reset)
+
+    @numba.njit
+    def twice(v):
+        return fastact._numba._formulas.gelu__forward(v, 0.0, 0.0) * 2
+
+    ir_utils._the_max_label._value = 10 ** 30
+    twice(np.float64(1.5))
+    assert ir_utils._the_max_label._value == 0

@@ -23,11 +23,12 @@ import time
 import numba
 import numpy as np
 
-from . import _cache, _factory, _fused, _parallel, _threading
+from . import _cache, _factory, _fused, _labels, _parallel, _threading
 from .._openmp_policy import describe as describe_wait_policy
 from .._registry import MODES, all_kernel_ids, kernel_args, kernel_modes, y_kernel_ids
 
 NAME = "numba"
+_labels.install()
 
 # Below this many elements a kernel runs serially in the calling thread
 # (measurement: docs/tuning.md, "Numba elementwise kernels").

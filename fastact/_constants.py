@@ -162,6 +162,24 @@ MISH_ARG_MAX = 20.0  # above, mish(x) = x and mish'(x) = 1 (tanh(softplus(x)) ro
 # so the clamp changes no value; it keeps u s (1 - s) finite
 SIGMOID_ARG_MAX = 800.0
 
+# ------------------------------------------------- elementwise loop drivers
+# Launch policy (docs/tuning.md, "Elementwise loop drivers"): an elementwise kernel runs
+# on the calling thread below these sizes, in elements, and on the threads above them;
+# _CHEAP for the memory-bound kernels (piecewise-linear, and every backward from y: a few
+# operations per element), the others for the transcendental ones.
+CYTHON_PARALLEL_MIN_ELEMENTS = 8192  # the work pool (fastact/_cython/workpool.h)
+CYTHON_PARALLEL_MIN_ELEMENTS_CHEAP = 49152
+NUMBA_PARALLEL_MIN_ELEMENTS = 32768  # Numba's threading layer (TBB)
+NUMBA_PARALLEL_MIN_ELEMENTS_CHEAP = 32768
+NOGIL_MIN_ELEMENTS = 4096  # the Cython kernels keep the GIL below this size
+# Outputs of at least STREAM_MIN_BYTES that overlap no input are written with streaming
+# (non-temporal) stores: past the last-level cache they save the read of every output
+# line; below, plain stores keep the output in cache for the next operation.
+STREAM_MIN_BYTES = 16 << 20
+# a streamed loop computes STREAM_TILE_BYTES of output at a time into a buffer in L1
+# (a multiple of the 64-byte line), then copies it out with the streaming stores
+STREAM_TILE_BYTES = 8192
+
 # ---------------------------------------------------- softmax family's exp
 # exp(r) = 1 + r + r^2 Q(r): SOFTMAX_EXP_POLY_F32 / _F64 (fitted, in _coefficients).
 SOFTMAX_BLOCK = 2048  # elements per reduction block: fixed, so results do not depend on threads

@@ -75,18 +75,37 @@ include "_kernel_loops.pxi"
 # ======================================================================
 # threads
 # ======================================================================
-# The elementwise loops' size thresholds (docs/tuning.md has the measurements):
-# a kernel runs on the calling thread below parallel_min_elements (or
-# parallel_min_elements_cheap for the piecewise-linear kernels and the from-y
-# derivatives, a few operations per element), on up to n_threads threads above;
-# the GIL is kept below nogil_min_elements.
+# The elementwise loops' launch and store policy (fastact/_constants.py; docs/tuning.md
+# has the measurements): a kernel runs on the calling thread below parallel_min_elements
+# (parallel_min_elements_cheap for the memory-bound kernels: the piecewise-linear ones and
+# the from-y derivatives, a few operations per element), on up to n_threads threads above;
+# the GIL is kept below nogil_min_elements; an output of stream_min_bytes or more that
+# overlaps no input is written with streaming stores.
+cdef extern from "fa_constants.h":
+    Py_ssize_t FA_CYTHON_PARALLEL_MIN_ELEMENTS
+    Py_ssize_t FA_CYTHON_PARALLEL_MIN_ELEMENTS_CHEAP
+    Py_ssize_t FA_NOGIL_MIN_ELEMENTS
+    Py_ssize_t FA_STREAM_MIN_BYTES
+    enum: FA_STREAM_TILE_BYTES
+
+cdef extern from "stream.h" nogil:
+    int FA_HAVE_STREAM
+    enum: FA_STREAM_LINE
+    void fa_stream_lines(char *dst, const char *src, Py_ssize_t n)
+    void fa_stream_fence()
+    Py_ssize_t fa_stream_misalign(const char *p)
+    bint fa_disjoint(const char *a, const char *b, Py_ssize_t n)
+
 cdef struct ElementwiseThresholds:
     Py_ssize_t parallel_min_elements
     Py_ssize_t parallel_min_elements_cheap
     Py_ssize_t nogil_min_elements
+    Py_ssize_t stream_min_bytes
 
 cdef ElementwiseThresholds THRESHOLDS = ElementwiseThresholds(
-    parallel_min_elements=8192, parallel_min_elements_cheap=49152, nogil_min_elements=4096)
+    parallel_min_elements=FA_CYTHON_PARALLEL_MIN_ELEMENTS,
+    parallel_min_elements_cheap=FA_CYTHON_PARALLEL_MIN_ELEMENTS_CHEAP,
+    nogil_min_elements=FA_NOGIL_MIN_ELEMENTS, stream_min_bytes=FA_STREAM_MIN_BYTES)
 # (the name the softmax family's kernels read)
 cdef Py_ssize_t NOGIL_MIN = THRESHOLDS.nogil_min_elements
 # Set in a child process created by fork(): GNU OpenMP's thread pool does not
@@ -133,6 +152,13 @@ def _set_parallel_min(n, n_cheap=None):
     return old
 
 
+def _set_stream_min(nbytes):
+    """Set the output size from which loops use streaming stores (tuning runs); returns the old."""
+    old = THRESHOLDS.stream_min_bytes
+    THRESHOLDS.stream_min_bytes = max(int(nbytes), 0)
+    return old
+
+
 cdef inline Py_ssize_t _n_chunks(Py_ssize_t n, Py_ssize_t n_parts, Py_ssize_t *chunk) noexcept nogil:
     """Split n elements into at most n_parts chunks of a multiple of 16 elements."""
     cdef Py_ssize_t c = (n + n_parts - 1) // n_parts
@@ -154,16 +180,56 @@ cdef struct LoopCall:
     double p1
 
 
-cdef inline void _call_range(const LoopCall *c, Py_ssize_t start, Py_ssize_t m) noexcept nogil:
-    """The loop on elements [start, start + m) (parameters cast to the array's type)."""
+cdef inline void _call_to(const LoopCall *c, char *out, Py_ssize_t start,
+                          Py_ssize_t m) noexcept nogil:
+    """The loop on elements [start, start + m) of x (and g), written to out[0:m)
+    (parameters cast to the array's type)."""
     cdef Py_ssize_t off = start * c.itemsize
     cdef const char *g = (c.g + off) if c.g != NULL else NULL
     if c.itemsize == 4:
-        c.f32(<float *>(c.out + off), <const float *>(c.x + off), <const float *>g, m,
+        c.f32(<float *>out, <const float *>(c.x + off), <const float *>g, m,
               <float>c.p0, <float>c.p1)
     else:
-        c.f64(<double *>(c.out + off), <const double *>(c.x + off), <const double *>g, m,
-              c.p0, c.p1)
+        c.f64(<double *>out, <const double *>(c.x + off), <const double *>g, m, c.p0, c.p1)
+
+
+cdef inline void _call_range(const LoopCall *c, Py_ssize_t start, Py_ssize_t m) noexcept nogil:
+    """The loop on elements [start, start + m)."""
+    _call_to(c, c.out + start * c.itemsize, start, m)
+
+
+cdef void _call_range_streamed(const LoopCall *c, Py_ssize_t start, Py_ssize_t m) noexcept nogil:
+    """_call_range with out's whole lines written by streaming stores: the values are
+    computed a tile at a time into a buffer in L1, then copied out (the same bits);
+    the partial lines at both ends are written by the loop itself."""
+    cdef char buf[FA_STREAM_TILE_BYTES + FA_STREAM_LINE]
+    cdef char *tile = buf + fa_stream_misalign(buf)
+    cdef Py_ssize_t size = c.itemsize
+    cdef char *o = c.out + start * size
+    cdef Py_ssize_t head = fa_stream_misalign(o) // size
+    cdef Py_ssize_t per = FA_STREAM_TILE_BYTES // size
+    cdef Py_ssize_t i, k, body_end
+    if head > m:
+        head = m
+    body_end = head + ((m - head) * size // FA_STREAM_LINE) * FA_STREAM_LINE // size
+    _call_range(c, start, head)
+    i = head
+    while i < body_end:
+        k = per if body_end - i > per else body_end - i
+        _call_to(c, tile, start + i, k)
+        fa_stream_lines(o + i * size, tile, k * size)
+        i += k
+    _call_range(c, start + body_end, m - body_end)
+    fa_stream_fence()
+
+
+cdef inline bint _streams(const LoopCall *c) noexcept nogil:
+    """Write c's output with streaming stores: large, aligned to its elements, and
+    overlapping no input (in place, out is x, the lines are in cache already)."""
+    cdef Py_ssize_t nbytes = c.n * c.itemsize
+    return (FA_HAVE_STREAM and nbytes >= THRESHOLDS.stream_min_bytes
+            and (<size_t>c.out) % c.itemsize == 0
+            and fa_disjoint(c.out, c.x, nbytes) and fa_disjoint(c.out, c.g, nbytes))
 
 
 cdef extern from "workpool.h" nogil:
@@ -186,24 +252,32 @@ def _set_chunks_per_thread(n):
 cdef struct ChunkedCall:
     const LoopCall *call
     Py_ssize_t chunk
+    bint streamed
 
 
 cdef void _run_chunk(void *ctx, Py_ssize_t k) noexcept nogil:
     cdef const ChunkedCall *a = <const ChunkedCall *>ctx
     cdef Py_ssize_t start = k * a.chunk
     cdef Py_ssize_t n = a.call.n
-    _call_range(a.call, start, a.chunk if n - start > a.chunk else n - start)
+    cdef Py_ssize_t m = a.chunk if n - start > a.chunk else n - start
+    if a.streamed:
+        _call_range_streamed(a.call, start, m)
+    else:
+        _call_range(a.call, start, m)
 
 
 cdef void _run(const LoopCall *c, Py_ssize_t n_threads, Py_ssize_t parallel_min) noexcept nogil:
     """The whole call: serial below parallel_min, else equal chunks shared by the calling
-    thread and up to n_threads - 1 helpers (the bits do not depend on who computes a chunk)."""
+    thread and up to n_threads - 1 helpers (the bits do not depend on who computes a chunk,
+    nor on the stores: streaming from THRESHOLDS.stream_min_bytes, see _streams)."""
     cdef ChunkedCall a
     cdef Py_ssize_t nchunks
-    if n_threads <= 1 or c.n < parallel_min or _forked_child or not FASTACT_OPENMP:
-        _call_range(c, 0, c.n)
-        return
     a.call = c
+    a.streamed = _streams(c)
+    if n_threads <= 1 or c.n < parallel_min or _forked_child or not FASTACT_OPENMP:
+        a.chunk = c.n
+        _run_chunk(&a, 0)
+        return
     nchunks = _n_chunks(c.n, n_threads * CHUNKS_PER_THREAD, &a.chunk)
     fa_pool_run(_run_chunk, &a, nchunks, <int>n_threads)
 
@@ -288,6 +362,7 @@ def build_info():
         "cflags": FASTACT_CFLAGS.decode(),
         "parallel_min": THRESHOLDS.parallel_min_elements,
         "parallel_min_cheap": THRESHOLDS.parallel_min_elements_cheap,
+        "stream_min_bytes": THRESHOLDS.stream_min_bytes if FA_HAVE_STREAM else None,
         "kernels": len(KERNEL_IDS),
     }
 

@@ -581,6 +581,13 @@ def kernel_modes(kernel_id: str) -> tuple:
     return tuple(m for m in MODES if m != "backward_y")
 
 
+def memory_bound(kernel_id: str, mode: str) -> bool:
+    """True for the kernels that do a few operations per element (the piecewise-linear
+    activations in every mode, every backward from y): their time is the memory traffic,
+    and the backends' launch policy treats them apart from the transcendental ones."""
+    return mode == "backward_y" or not kernel_spec(kernel_id).smooth
+
+
 def kernel_spec(kernel_id: str) -> ActivationSpec:
     """The entry that resolves to ``kernel_id``."""
     for a in ACTIVATIONS:

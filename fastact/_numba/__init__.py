@@ -11,10 +11,12 @@ way to launch a parallel kernel), ``softmax`` (the softmax family).
 
 Kernels are compiled lazily, per (kernel id, mode, dtype), on first use, and
 cached on disk (``_cache.cache_dir()``); ``warmup()`` compiles everything.
-Arrays of at least :data:`PARALLEL_THRESHOLD` elements run on
-``min(n_threads, NUMBA_NUM_THREADS)`` threads, smaller ones serially in the
-calling thread.  Every kernel is elementwise, so results do not depend on
-the thread count.
+Arrays of at least :data:`PARALLEL_THRESHOLD` elements (memory-bound kernels:
+:data:`PARALLEL_THRESHOLD_CHEAP`) run on ``min(n_threads, NUMBA_NUM_THREADS)``
+threads, smaller ones serially in the calling thread; outputs of at least
+:data:`STREAM_MIN_BYTES` that overlap no input are written with streaming
+stores (``_parallel.drive_streamed``).  Every kernel is elementwise, so results
+do not depend on the thread count nor on the stores.
 """
 from __future__ import annotations
 
@@ -23,16 +25,22 @@ import time
 import numba
 import numpy as np
 
-from . import _cache, _factory, _fused, _labels, _parallel, _threading
+from . import _cache, _factory, _fused, _labels, _parallel, _stream, _threading
+from .. import _constants
 from .._openmp_policy import describe as describe_wait_policy
-from .._registry import MODES, all_kernel_ids, kernel_args, kernel_modes, y_kernel_ids
+from .._registry import (MODES, all_kernel_ids, kernel_args, kernel_modes, memory_bound,
+                         y_kernel_ids)
 
 NAME = "numba"
 _labels.install()
 
-# Below this many elements a kernel runs serially in the calling thread
-# (measurement: docs/tuning.md, "Numba elementwise kernels").
-PARALLEL_THRESHOLD = 32768
+# The launch and store policy (fastact/_constants.py; measurements: docs/tuning.md,
+# "Elementwise loop drivers"); module attributes, read at each call, so tuning runs can
+# set them.  Below PARALLEL_THRESHOLD elements (PARALLEL_THRESHOLD_CHEAP for the
+# memory-bound kernels) a kernel runs serially in the calling thread.
+PARALLEL_THRESHOLD = _constants.NUMBA_PARALLEL_MIN_ELEMENTS
+PARALLEL_THRESHOLD_CHEAP = _constants.NUMBA_PARALLEL_MIN_ELEMENTS_CHEAP
+STREAM_MIN_BYTES = _constants.STREAM_MIN_BYTES if _stream.AVAILABLE else None
 
 _LAYER = _threading.setup()
 _MAX_THREADS = _threading.max_threads()
@@ -69,6 +77,8 @@ def get_elementwise(kernel_id: str, mode: str):
                                                                    _DTYPE_NAMES[char])
         return address
 
+    cheap = memory_bound(kernel_id, mode)
+
     def kernel(out, x, grad, params, n_threads):
         char = x.dtype.char
         if x.ndim != 1:
@@ -79,17 +89,28 @@ def get_elementwise(kernel_id: str, mode: str):
         if grad is None:
             grad = x
         a, b = kernel_args(params)
-        if x.size < PARALLEL_THRESHOLD or n_threads <= 1:
+        n = x.size
+        parallel = n_threads > 1 and n >= (PARALLEL_THRESHOLD_CHEAP if cheap
+                                           else PARALLEL_THRESHOLD)
+        limit = STREAM_MIN_BYTES
+        streamed = limit is not None and out.nbytes >= limit and _disjoint(out, x, grad)
+        if not (parallel or streamed):
             (entries.get(char) or compiled(char))(out, x, grad, a, b)
         else:
-            k = n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
+            k = 1 if not parallel else n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
             address = entries.get((char, "chunk")) or chunk_address(char)
-            driver = _parallel.driver_for(_DTYPE_NAMES[char])
+            driver = _parallel.driver_for(_DTYPE_NAMES[char], streamed)
             _threading.run_parallel(driver, (address, out, x, grad, a, b), k)
 
     kernel.__name__ = f"numba_{kernel_id}_{mode}"
     kernel.__doc__ = f"Numba kernel {kernel_id} ({mode}); see fastact._numba._formulas."
     return kernel
+
+
+def _disjoint(out, x, grad) -> bool:
+    """out overlaps no input: it may be streamed (in place, out is x, its lines are in
+    cache already; the dispatch layer passes an out that is an input or overlaps none)."""
+    return not (np.may_share_memory(out, x) or np.may_share_memory(out, grad))
 
 
 def _serial_loops(kernel_id, modes):
@@ -202,6 +223,8 @@ def warmup(verbose: bool = False) -> dict:
             print(f"{kernel_id:12s} {mode:11s} {dtype}: {time.perf_counter() - t:.2f} s")
     for dtype in _factory.DTYPES:
         _parallel.driver_for(dtype)
+        if STREAM_MIN_BYTES is not None:
+            _parallel.driver_for(dtype, True)
     t1 = time.perf_counter()
     from . import softmax
 
@@ -217,6 +240,8 @@ def config() -> dict:
         "threading_layer": _threading.active_layer(),
         "max_threads": _MAX_THREADS,
         "parallel_threshold": PARALLEL_THRESHOLD,
+        "parallel_threshold_cheap": PARALLEL_THRESHOLD_CHEAP,
+        "stream_min_bytes": STREAM_MIN_BYTES,
         "tbb_library": _threading._state["tbb_library"],
         **({"openmp_wait_policy": describe_wait_policy()}
            if _threading._state["layer"] == "omp" else {}),

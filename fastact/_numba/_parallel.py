@@ -10,16 +10,24 @@ is cached on disk like every other kernel (a first-class function argument
 would make it uncacheable: one parfor compilation per process).
 Elementwise kernels on disjoint chunks give results independent of the
 thread count.
+
+``drive_streamed`` is the same with ``out`` written by streaming stores
+(``_stream``; for outputs past the last-level cache that overlap no input):
+each chunk computes a tile at a time into a buffer that stays in L1 and
+copies it out by whole 64-byte lines; the bits are those of ``drive``.
 """
 from __future__ import annotations
 
 import threading
 
+import numpy as np
 from llvmlite import ir
 from numba import prange, types
 from numba.extending import intrinsic
 
+from .._constants import STREAM_TILE_BYTES
 from ._cache import jit
+from ._stream import LINE, address, fence, stream_line
 
 _lock = threading.Lock()
 _drivers: dict = {}
@@ -57,17 +65,51 @@ def drive(address, out, x, grad, a, b, n_chunks):
         _call_chunk(address, out[lo:hi], x[lo:hi], grad[lo:hi], hi - lo, a, b)
 
 
-def driver_for(dtype: str):
-    """The entry point of :func:`drive` for ``dtype`` arrays: (intp address, out, x, grad,
-    a, b, n_chunks) with 1-D C arrays and scalars of ``dtype`` (loaded or compiled once)."""
-    entry = _drivers.get(dtype)
+@jit(nogil=True, error_model="numpy", boundscheck=False)
+def _streamed(address_, out, x, grad, a, b, tile):
+    """out = kernel(x, grad, a, b) with out's whole lines written by streaming stores:
+    computed ``tile.size`` elements at a time into ``tile``, then copied out; the
+    partial lines at both ends are written by the kernel itself."""
+    n = x.size
+    size = x.itemsize
+    head = min(((LINE - address(out) % LINE) % LINE) // size, n)
+    end = head + (n - head) * size // LINE * LINE // size
+    _call_chunk(address_, out[:head], x[:head], grad[:head], head, a, b)
+    for lo in range(head, end, tile.size):
+        hi = min(lo + tile.size, end)
+        _call_chunk(address_, tile, x[lo:hi], grad[lo:hi], hi - lo, a, b)
+        for i in range(lo, hi, LINE // size):
+            stream_line(out, i, tile, i - lo)
+    _call_chunk(address_, out[end:], x[end:], grad[end:], n - end, a, b)
+    fence()
+
+
+@jit(parallel=True, nogil=True, error_model="numpy", boundscheck=False)
+def drive_streamed(address_, out, x, grad, a, b, n_chunks):
+    """:func:`drive` with out written by streaming stores (out must overlap no input)."""
+    n = x.size
+    step = (n + n_chunks - 1) // n_chunks
+    per = STREAM_TILE_BYTES // x.itemsize
+    for c in prange(n_chunks):
+        lo = min(c * step, n)
+        hi = min(lo + step, n)
+        _streamed(address_, out[lo:hi], x[lo:hi], grad[lo:hi], a, b, np.empty(per, x.dtype))
+
+
+def driver_for(dtype: str, streamed: bool = False):
+    """The entry point of :func:`drive` (``streamed``: :func:`drive_streamed`) for
+    ``dtype`` arrays: (intp address, out, x, grad, a, b, n_chunks) with 1-D C arrays
+    and scalars of ``dtype`` (loaded or compiled once)."""
+    key = (dtype, streamed)
+    entry = _drivers.get(key)
     if entry is None:
         with _lock:
-            if dtype not in _drivers:
+            if key not in _drivers:
                 scalar = getattr(types, dtype)
                 arr = types.Array(scalar, 1, "C")
                 args = (types.intp, arr, arr, arr, scalar, scalar, types.intp)
-                drive.compile(args)
-                _drivers[dtype] = drive.overloads[args].entry_point
-            entry = _drivers[dtype]
+                fn = drive_streamed if streamed else drive
+                fn.compile(args)
+                _drivers[key] = fn.overloads[args].entry_point
+            entry = _drivers[key]
     return entry

@@ -1,0 +1,174 @@
+"""Measure the elementwise loop drivers' policy: streaming stores and the parallel launch.
+
+    python bench/elementwise_policy.py stream [--backends cython,numba] [--rounds 15]
+    python bench/elementwise_policy.py launch [--backends cython,numba] [--rounds 15]
+
+``stream``: each kernel timed with plain stores and with streaming stores (the
+backend's stream threshold set to 0 or to infinity), interleaved in one process,
+at sizes from cache-resident to far past the caches; prints the median ratio
+streamed / plain per size (below 1: streaming is faster), with a copy
+(``np.copyto``) for scale.  The crossover is where the ratio drops below 1.
+
+``launch``: the same kernels run serially and on the threads (the backend's
+parallel thresholds set to 1 or to infinity): the per-call time of a parallel
+call on 16 elements (the launch cost) and the ratio parallel / serial per size
+(break-even: where it crosses 1), per kernel class (memory-bound, transcendental).
+
+Kernels are called directly (``backend.get_elementwise(id, mode)``), without the
+dispatch layer; 2 threads unless ``--threads``.  Each round times every variant
+once, in alternating order; the best time of each over the rounds is printed (on a
+shared machine other jobs only ever add time).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+STREAM_SIZES = (1e5, 1e6, 2e6, 4e6, 8e6, 1.6e7, 3.2e7, 6.4e7)
+LAUNCH_SIZES = (256, 1e4, 2e4, 3e4, 5e4, 1e5, 2e5, 5e5, 1e6)
+KERNELS = {  # class -> (kernel id, mode)
+    "memory-bound": (("identity", "forward"), ("relu", "backward_y"), ("hardtanh", "forward")),
+    "transcendental": (("sigmoid", "forward"), ("gelu", "forward")),
+}
+
+
+def _backend(name):
+    if name == "cython":
+        from fastact import _cython as be
+    else:
+        from fastact import _numba as be
+    be.check_available()
+    return be
+
+
+class Knobs:
+    """Set a backend's thresholds for one variant of a measurement."""
+
+    def __init__(self, name):
+        self.name = name
+        if name == "cython":
+            self.mod = _backend(name)._module
+        else:
+            self.mod = _backend(name)
+
+    def stream(self, on):
+        if self.name == "cython":
+            self.mod._set_stream_min(0 if on else 1 << 62)
+        else:
+            self.mod.STREAM_MIN_BYTES = 0 if on else 1 << 62
+
+    def parallel(self, on):
+        big = 1 << 62
+        if self.name == "cython":
+            self.mod._set_parallel_min(1 if on else big, 1 if on else big)
+        else:
+            self.mod.PARALLEL_THRESHOLD = 1 if on else big
+            self.mod.PARALLEL_THRESHOLD_CHEAP = 1 if on else big
+
+
+def _calls_for(seconds):
+    return max(1, int(0.004 / max(seconds, 1e-9)))
+
+
+def _time(fn, calls):
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - t0) / calls
+
+
+def interleaved(variants, rounds):
+    """{label: best seconds per call} of callables timed round-robin (the best sample: on a
+    shared machine the others' load only ever adds time)."""
+    for fn in variants.values():
+        fn()
+    calls = _calls_for(min(_time(fn, 1) for fn in variants.values()))
+    samples = {k: [] for k in variants}
+    labels = list(variants)
+    for r in range(rounds):
+        for label in (labels if r % 2 == 0 else labels[::-1]):
+            samples[label].append(_time(variants[label], calls))
+    return {k: float(np.min(v)) for k, v in samples.items()}
+
+
+def _arrays(n, dtype, mode):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(int(n)) * 3).astype(dtype)
+    g = rng.standard_normal(int(n)).astype(dtype) if mode.startswith("backward") else None
+    return np.empty_like(x), x, g
+
+
+def _with(setter, on, kernel, args):
+    def call():
+        setter(on)
+        kernel(*args)
+    return call
+
+
+def stream(ns):
+    print("| backend | kernel | dtype | size | MB out | plain | streamed | streamed/plain | copy |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in ns.backends:
+        knobs = Knobs(name)
+        be = _backend(name)
+        for dtype in ns.dtypes:
+            for n in ns.sizes or STREAM_SIZES:
+                for kid, mode in KERNELS["memory-bound"]:
+                    out, x, g = _arrays(n, dtype, mode)
+                    kernel = be.get_elementwise(kid, mode)
+                    args = (out, x, g, (), ns.threads)
+                    src = np.ones(x.nbytes * (2 if g is not None else 1) // 2 + x.nbytes // 2,
+                                  np.uint8)
+                    dst = np.empty_like(src)
+                    t = interleaved({"plain": _with(knobs.stream, False, kernel, args),
+                                     "streamed": _with(knobs.stream, True, kernel, args),
+                                     "copy": lambda: np.copyto(dst, src)}, ns.rounds)
+                    print(f"| {name} | {kid}:{mode} | {dtype} | {n:.0e} | {out.nbytes / 2**20:.1f}"
+                          f" | {t['plain'] * 1e3:.3f} ms | {t['streamed'] * 1e3:.3f} ms"
+                          f" | {t['streamed'] / t['plain']:.2f} | {t['copy'] * 1e3:.3f} ms |",
+                          flush=True)
+        knobs.stream(False)
+
+
+def launch(ns):
+    print("| backend | class | kernel | dtype | size | serial | parallel | parallel/serial |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in ns.backends:
+        knobs = Knobs(name)
+        be = _backend(name)
+        knobs.stream(False)
+        for dtype in ns.dtypes:
+            for cls, kernels in KERNELS.items():
+                for kid, mode in kernels:
+                    kernel = be.get_elementwise(kid, mode)
+                    for n in ns.sizes or LAUNCH_SIZES:
+                        out, x, g = _arrays(n, dtype, mode)
+                        args = (out, x, g, (), ns.threads)
+                        t = interleaved({"serial": _with(knobs.parallel, False, kernel, args),
+                                         "parallel": _with(knobs.parallel, True, kernel, args)},
+                                        ns.rounds)
+                        print(f"| {name} | {cls} | {kid}:{mode} | {dtype} | {n:.0e}"
+                              f" | {t['serial'] * 1e6:.2f} us | {t['parallel'] * 1e6:.2f} us"
+                              f" | {t['parallel'] / t['serial']:.2f} |", flush=True)
+        knobs.parallel(False)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("stream", "launch"))
+    parser.add_argument("--backends", default="cython,numba")
+    parser.add_argument("--dtypes", default="float32,float64")
+    parser.add_argument("--sizes", default="")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=15)
+    ns = parser.parse_args()
+    ns.backends = ns.backends.split(",")
+    ns.dtypes = ns.dtypes.split(",")
+    ns.sizes = tuple(float(s) for s in ns.sizes.split(",") if s)
+    {"stream": stream, "launch": launch}[ns.what](ns)
+
+
+if __name__ == "__main__":
+    main()

@@ -172,10 +172,11 @@ CYTHON_PARALLEL_MIN_ELEMENTS_CHEAP = 49152
 NUMBA_PARALLEL_MIN_ELEMENTS = 32768  # Numba's threading layer (TBB)
 NUMBA_PARALLEL_MIN_ELEMENTS_CHEAP = 32768
 NOGIL_MIN_ELEMENTS = 4096  # the Cython kernels keep the GIL below this size
-# Outputs of at least STREAM_MIN_BYTES that overlap no input are written with streaming
+# An elementwise kernel whose arrays (inputs read + output written) take at least
+# STREAM_MIN_BYTES, and whose output overlaps no input, writes it with streaming
 # (non-temporal) stores: past the last-level cache they save the read of every output
-# line; below, plain stores keep the output in cache for the next operation.
-STREAM_MIN_BYTES = 16 << 20
+# line; below, plain stores keep the arrays in cache for the next call.
+STREAM_MIN_BYTES = 128 << 20
 # a streamed loop computes STREAM_TILE_BYTES of output at a time into a buffer in L1
 # (a multiple of the 64-byte line), then copies it out with the streaming stores
 STREAM_TILE_BYTES = 8192

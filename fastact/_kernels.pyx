@@ -79,8 +79,8 @@ include "_kernel_loops.pxi"
 # has the measurements): a kernel runs on the calling thread below parallel_min_elements
 # (parallel_min_elements_cheap for the memory-bound kernels: the piecewise-linear ones and
 # the from-y derivatives, a few operations per element), on up to n_threads threads above;
-# the GIL is kept below nogil_min_elements; an output of stream_min_bytes or more that
-# overlaps no input is written with streaming stores.
+# the GIL is kept below nogil_min_elements; an output that overlaps no input is written
+# with streaming stores when the call's arrays take stream_min_bytes or more.
 cdef extern from "fa_constants.h":
     Py_ssize_t FA_CYTHON_PARALLEL_MIN_ELEMENTS
     Py_ssize_t FA_CYTHON_PARALLEL_MIN_ELEMENTS_CHEAP
@@ -153,7 +153,8 @@ def _set_parallel_min(n, n_cheap=None):
 
 
 def _set_stream_min(nbytes):
-    """Set the output size from which loops use streaming stores (tuning runs); returns the old."""
+    """Set the bytes (inputs + output) from which loops use streaming stores (tuning runs);
+    returns the old value."""
     old = THRESHOLDS.stream_min_bytes
     THRESHOLDS.stream_min_bytes = max(int(nbytes), 0)
     return old
@@ -224,10 +225,11 @@ cdef void _call_range_streamed(const LoopCall *c, Py_ssize_t start, Py_ssize_t m
 
 
 cdef inline bint _streams(const LoopCall *c) noexcept nogil:
-    """Write c's output with streaming stores: large, aligned to its elements, and
-    overlapping no input (in place, out is x, the lines are in cache already)."""
+    """Write c's output with streaming stores: its arrays (inputs + output) take at least
+    stream_min_bytes, out is aligned to its elements and overlaps no input (in place,
+    out is x, its lines are in cache already)."""
     cdef Py_ssize_t nbytes = c.n * c.itemsize
-    return (FA_HAVE_STREAM and nbytes >= THRESHOLDS.stream_min_bytes
+    return (FA_HAVE_STREAM and nbytes * (2 if c.g == NULL else 3) >= THRESHOLDS.stream_min_bytes
             and (<size_t>c.out) % c.itemsize == 0
             and fa_disjoint(c.out, c.x, nbytes) and fa_disjoint(c.out, c.g, nbytes))
 

@@ -13,9 +13,9 @@ Kernels are compiled lazily, per (kernel id, mode, dtype), on first use, and
 cached on disk (``_cache.cache_dir()``); ``warmup()`` compiles everything.
 Arrays of at least :data:`PARALLEL_THRESHOLD` elements (memory-bound kernels:
 :data:`PARALLEL_THRESHOLD_CHEAP`) run on ``min(n_threads, NUMBA_NUM_THREADS)``
-threads, smaller ones serially in the calling thread; outputs of at least
-:data:`STREAM_MIN_BYTES` that overlap no input are written with streaming
-stores (``_parallel.drive_streamed``).  Every kernel is elementwise, so results
+threads, smaller ones serially in the calling thread; when the arrays (inputs +
+output) take at least :data:`STREAM_MIN_BYTES`, an output that overlaps no
+input is written with streaming stores (``_parallel.drive_streamed``).  Every kernel is elementwise, so results
 do not depend on the thread count nor on the stores.
 """
 from __future__ import annotations
@@ -93,7 +93,8 @@ def get_elementwise(kernel_id: str, mode: str):
         parallel = n_threads > 1 and n >= (PARALLEL_THRESHOLD_CHEAP if cheap
                                            else PARALLEL_THRESHOLD)
         limit = STREAM_MIN_BYTES
-        streamed = limit is not None and out.nbytes >= limit and _disjoint(out, x, grad)
+        streamed = (limit is not None and out.nbytes * (2 if grad is x else 3) >= limit
+                    and _disjoint(out, x, grad))
         if not (parallel or streamed):
             (entries.get(char) or compiled(char))(out, x, grad, a, b)
         else:

@@ -107,52 +107,50 @@ def _with(setter, on, kernel, args):
     return call
 
 
-def stream(ns):
-    print("| backend | kernel | dtype | size | MB out | plain | streamed | streamed/plain | copy |")
-    print("|---|---|---|---|---|---|---|---|---|")
+def _each_kernel(ns, classes, sizes):
+    """(backend, knobs, kernel id, mode, class, dtype, size, kernel, (out, x, g)) to measure."""
     for name in ns.backends:
         knobs = Knobs(name)
         be = _backend(name)
-        for dtype in ns.dtypes:
-            for n in ns.sizes or STREAM_SIZES:
-                for kid, mode in KERNELS["memory-bound"]:
-                    out, x, g = _arrays(n, dtype, mode)
-                    kernel = be.get_elementwise(kid, mode)
-                    args = (out, x, g, (), ns.threads)
-                    src = np.ones(x.nbytes * (2 if g is not None else 1) // 2 + x.nbytes // 2,
-                                  np.uint8)
-                    dst = np.empty_like(src)
-                    t = interleaved({"plain": _with(knobs.stream, False, kernel, args),
-                                     "streamed": _with(knobs.stream, True, kernel, args),
-                                     "copy": lambda: np.copyto(dst, src)}, ns.rounds)
-                    print(f"| {name} | {kid}:{mode} | {dtype} | {n:.0e} | {out.nbytes / 2**20:.1f}"
-                          f" | {t['plain'] * 1e3:.3f} ms | {t['streamed'] * 1e3:.3f} ms"
-                          f" | {t['streamed'] / t['plain']:.2f} | {t['copy'] * 1e3:.3f} ms |",
-                          flush=True)
         knobs.stream(False)
+        for dtype in ns.dtypes:
+            for n in ns.sizes or sizes:
+                for cls in classes:
+                    for kid, mode in KERNELS[cls]:
+                        yield (name, knobs, kid, mode, cls, dtype, n, be.get_elementwise(kid, mode),
+                               _arrays(n, dtype, mode))
+        knobs.stream(False)
+        knobs.parallel(False)
+
+
+def stream(ns):
+    print("| backend | kernel | dtype | size | MB out | plain | streamed | streamed/plain | copy |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, knobs, kid, mode, _, dtype, n, kernel, (out, x, g) in _each_kernel(
+            ns, ("memory-bound",), STREAM_SIZES):
+        args = (out, x, g, (), ns.threads)
+        moved = x.nbytes * (3 if g is not None else 2)
+        src = np.ones(moved // 2, np.uint8)
+        dst = np.empty_like(src)
+        t = interleaved({"plain": _with(knobs.stream, False, kernel, args),
+                         "streamed": _with(knobs.stream, True, kernel, args),
+                         "copy": lambda: np.copyto(dst, src)}, ns.rounds)
+        print(f"| {name} | {kid}:{mode} | {dtype} | {n:.0e} | {out.nbytes / 2**20:.1f}"
+              f" | {t['plain'] * 1e3:.3f} ms | {t['streamed'] * 1e3:.3f} ms"
+              f" | {t['streamed'] / t['plain']:.2f} | {t['copy'] * 1e3:.3f} ms |", flush=True)
 
 
 def launch(ns):
     print("| backend | class | kernel | dtype | size | serial | parallel | parallel/serial |")
     print("|---|---|---|---|---|---|---|---|")
-    for name in ns.backends:
-        knobs = Knobs(name)
-        be = _backend(name)
-        knobs.stream(False)
-        for dtype in ns.dtypes:
-            for cls, kernels in KERNELS.items():
-                for kid, mode in kernels:
-                    kernel = be.get_elementwise(kid, mode)
-                    for n in ns.sizes or LAUNCH_SIZES:
-                        out, x, g = _arrays(n, dtype, mode)
-                        args = (out, x, g, (), ns.threads)
-                        t = interleaved({"serial": _with(knobs.parallel, False, kernel, args),
-                                         "parallel": _with(knobs.parallel, True, kernel, args)},
-                                        ns.rounds)
-                        print(f"| {name} | {cls} | {kid}:{mode} | {dtype} | {n:.0e}"
-                              f" | {t['serial'] * 1e6:.2f} us | {t['parallel'] * 1e6:.2f} us"
-                              f" | {t['parallel'] / t['serial']:.2f} |", flush=True)
-        knobs.parallel(False)
+    for name, knobs, kid, mode, cls, dtype, n, kernel, (out, x, g) in _each_kernel(
+            ns, tuple(KERNELS), LAUNCH_SIZES):
+        args = (out, x, g, (), ns.threads)
+        t = interleaved({"serial": _with(knobs.parallel, False, kernel, args),
+                         "parallel": _with(knobs.parallel, True, kernel, args)}, ns.rounds)
+        print(f"| {name} | {cls} | {kid}:{mode} | {dtype} | {n:.0e}"
+              f" | {t['serial'] * 1e6:.2f} us | {t['parallel'] * 1e6:.2f} us"
+              f" | {t['parallel'] / t['serial']:.2f} |", flush=True)
 
 
 def main():

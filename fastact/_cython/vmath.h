@@ -94,13 +94,11 @@ FA_INLINE double fa_exp_lp_f64(double x) {
 }
 
 /* ------------------------------------------------- normal distribution */
-/* a*b + c for Phi (gelu): one rounding in the FMA builds (x86-64-v3, v4: they agree bit for
- * bit), two in the others (which meet the same ULP bars) */
+/* a*b + c for the float32 gelu: one rounding in the FMA builds (x86-64-v3, v4: they agree
+ * bit for bit), two in the others (which meet the same ULP bars) */
 #if defined(__FMA__) || defined(__AVX512F__)
-#define FA_GELU_FMA_F64(a, b, c) __builtin_fma((a), (b), (c))
 #define FA_GELU_FMA_F32(a, b, c) __builtin_fmaf((a), (b), (c))
 #else
-#define FA_GELU_FMA_F64(a, b, c) ((a) * (b) + (c))
 #define FA_GELU_FMA_F32(a, b, c) ((a) * (b) + (c))
 #endif
 
@@ -115,16 +113,8 @@ static const double fa__cody_far_den[] = FA_NORMCDF_CODY_FAR_DEN;
 static const float fa__normcdf_near_f32[] = FA_NORMCDF_NEAR_F32;
 static const float fa__normcdf_far_f32[] = FA_NORMCDF_FAR_F32;
 
-/* c[0] r^(n-1) + ... + c[n-1] by Horner, one rounding per step in the FMA builds */
-FA_INLINE double fa__horner_fma_f64(const double *c, int n, double r) {
-    double q = c[0];
-    FA_UNROLL
-    for (int i = 1; i < n; i++) q = FA_GELU_FMA_F64(q, r, c[i]);
-    return q;
-}
-
 /* the value of a coefficient table at s (Horner, highest first) */
-#define FA_POLY(c, s) fa__horner_fma_f64(c, FA_N_TERMS(c), s)
+#define FA_POLY(c, s) fa__horner_f64(c, FA_N_TERMS(c), s)
 
 /* e^(-y^2/2) = m * (*scale) for y >= 0, with y^2 split exactly (Veltkamp) */
 FA_INLINE double fa__exp_neg_half_sq_split_f64(double y, double *scale) {
@@ -138,7 +128,7 @@ FA_INLINE double fa__exp_neg_half_sq_split_f64(double y, double *scale) {
 /* c[0] r^(n-1) + ... + c[n-1] = hi + *lo: Horner, the last `steps` steps in
  * double-double (exact products by fa_two_prod, two-sums): to ~1 eps relative */
 FA_INLINE double fa__horner_dd_f64(const double *c, int n, int steps, double r, double *lo) {
-    double q = fa__horner_fma_f64(c, n - steps, r);
+    double q = fa__horner_f64(c, n - steps, r);
     double ql = 0.0;
     FA_UNROLL
     for (int i = n - steps; i < n; i++) {

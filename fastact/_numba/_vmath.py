@@ -28,6 +28,9 @@ mul_sigmoid_f32n, sigmoid_pair_dd_f32n`` (float32 -> float32)
 ``gelu_f32n, gelu_derivative_f32n`` (float32 -> float32)
     x Phi(x) and Phi(x) + x phi(x) natively in float32: Phi(-|x|) = e^(-x**2/2) R(|x|),
     R two polynomials fitted by tools/fit/normcdf_f32.py (the Cython backend's too).
+``prefer_512_bit_vectors()``
+    called in a formula: the kernel it is inlined into is vectorized with 512-bit
+    vectors on AVX-512 CPUs (LLVM's default there is 256).
 ``vexp(z, like), vexpm1, vlog1p, vtanh, vtanhshrink``
     float64 ``z``; the float32-precision version when ``like`` is a float32
     value, else the full one (resolved at compile time): one scalar formula

@@ -335,7 +335,8 @@ def test_gelu_on_every_isa_variant(tmp_path, oracle):
             out["backward " + dt] = fastact.backward("gelu", np.ones_like(x), x, backend="cython")
         np.savez(r"{tmp_path}/" + fastact.config()["backends"]["cython"]["variant"] + ".npz", **out)
     """
-    results = results_on_isa_variants(code, tmp_path)
+    results = results_on_isa_variants(code, tmp_path, baseline=True)
+    assert "baseline" in results
     fma_builds = [v for v in ("x86_64_v3", "x86_64_v4") if v in results]
     for key in results[fma_builds[0]].files if fma_builds else ():
         for v in fma_builds[1:]:

@@ -107,7 +107,7 @@ LOG_SPLIT_BITS_F32 = 0x3F3504F3  # bits of sqrt(1/2) (float32)
 INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2 pi)
 INV_SQRT2 = 0.7071067811865476  # 1/sqrt(2)
 NORMCDF_ARG_MAX = 40.0  # Phi(-40) = 0 in float64 (e^-800)
-NORMCDF_ARG_MAX_F32 = _F32(20.0)  # Phi(-20) = 0 in float32
+NORMCDF_ARG_MAX_F32 = _F32(15.0)  # 15 Phi(-15) and 15 phi(15) round to 0 in float32
 # Phi for float64 (and the gelu family): W. J. Cody's rational Chebyshev
 # approximations (ACM TOMS 715, ANORM), coefficients highest first, denominators
 # monic (leading 1):
@@ -143,6 +143,12 @@ NORMCDF_FAR_ARG_MAX = 1e150  # |x| clamp of z = 1/x^2 (the far term is 0 beyond)
 # v NORMCDF_FAR_F32(v^2), v = 1/y (fitted by tools/fit/normcdf_f32.py, in _coefficients)
 NORMCDF_NEAR_MAX_F32 = _F32(2.0)
 NORMCDF_NEAR_SHIFT_F32 = _F32(1.0)  # y - 1 is exact for y >= 1/2
+# e^(-y^2/2) for these: e^r = 1 + r + r^2 NORMCDF_EXP_Q_F32(r) on |r| <= ln2/2 (softmax's
+# fitted float32 Q), 2^k applied as 2^(k + SCALE_BITS) (normal for y <= NORMCDF_ARG_MAX_F32)
+# times UNSCALE = 2^-SCALE_BITS, so that a subnormal result is rounded once
+NORMCDF_EXP_Q_F32 = SOFTMAX_EXP_POLY_F32[:-2]  # noqa: F405  (drops the 1 + r terms)
+NORMCDF_EXP_SCALE_BITS_F32 = 64
+NORMCDF_EXP_UNSCALE_F32 = _F32(2.0 ** -64)
 
 # --------------------------------------------------- activation constants
 # SELU (Klambauer et al. 2017), as PyTorch uses them.

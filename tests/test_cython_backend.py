@@ -27,7 +27,9 @@ import fastact
 from fastact import _backends
 from fastact._registry import all_kernel_ids, kernel_modes, kernel_params_for
 
-from tests._subprocess import assert_same_bits_on_isa_variants, run_python
+from tests._oracle import describe, exact_ulp_bad
+from tests._subprocess import (assert_same_bits_on_isa_variants, results_on_isa_variants,
+                              run_python)
 
 if "cython" not in fastact.backends():
     pytest.skip(f"cython backend unavailable: {_backends.unavailable().get('cython')}",
@@ -315,6 +317,42 @@ def test_kernel_rejects_bad_arrays_instead_of_crashing():
         _cython.get_elementwise("no_such_kernel", "forward")
     with pytest.raises(KeyError):
         _cython.get_elementwise("gelu", "backward_y")
+
+
+def test_gelu_on_every_isa_variant(tmp_path, oracle):
+    """gelu (Phi) uses FMA where the build has it: the FMA builds (x86-64-v3 and v4) give the
+    same bits, and every build (the SSE2 baseline included) keeps 4 ULP against mpmath on the
+    lower tail down to underflow and on the upper side (forward, derivative, backward)."""
+    x = np.concatenate([np.linspace(-14.0, -0.25, 551), np.linspace(0.25, 6.0, 116)])
+    np.save(tmp_path / "x.npy", x)
+    code = f"""
+        import numpy as np, fastact
+        out = {{}}
+        for dt in ("float32", "float64"):
+            x = np.load(r"{tmp_path}/x.npy").astype(dt)
+            out["forward " + dt] = fastact.gelu(x, backend="cython")
+            out["derivative " + dt] = fastact.derivative("gelu", x, backend="cython")
+            out["backward " + dt] = fastact.backward("gelu", np.ones_like(x), x, backend="cython")
+        np.savez(r"{tmp_path}/" + fastact.config()["backends"]["cython"]["variant"] + ".npz", **out)
+    """
+    results = results_on_isa_variants(code, tmp_path, baseline=True)
+    assert "baseline" in results
+    fma_builds = [v for v in ("x86_64_v3", "x86_64_v4") if v in results]
+    for key in results[fma_builds[0]].files if fma_builds else ():
+        for v in fma_builds[1:]:
+            assert np.array_equal(results[fma_builds[0]][key], results[v][key]), key
+    keep = np.abs(x) >= 1.5  # gelu' has a zero at -0.75: no ULP bar near it
+    for dt in (np.float32, np.float64):
+        xd = x.astype(dt)
+        exact = {"forward": oracle.points("gelu", {}, xd, "forward"),
+                 "derivative": oracle.points("gelu", {}, xd[keep], "derivative")}
+        for v, arrays in results.items():
+            for mode in ("forward", "derivative", "backward"):
+                got = arrays[f"{mode} {np.dtype(dt).name}"]
+                xs, want = (xd, exact["forward"]) if mode == "forward" else (xd[keep], exact["derivative"])
+                got = got if mode == "forward" else got[keep]
+                bad = exact_ulp_bad(got, want, dt, 4)
+                assert not bad.any(), f"{v} {mode} {np.dtype(dt).name}\n" + describe(xs, got, want[0], bad)
 
 
 def test_softmax_family_same_bits_on_every_isa_variant(tmp_path):

@@ -43,11 +43,20 @@ def test_hot_loops_use_vector_registers_and_no_libm(kernel_id, dtype, tmp_path):
         serial(o, x, x, np.{dtype}(0), np.{dtype}(0))
         asm = serial.inspect_asm(serial.signatures[0])
         print("VEC", ("zmm" in asm) or ("ymm" in asm))
+        print("ZMM", "zmm" in asm)
         print("LIBM", bool(re.search(r"call\\w*\\s+\\S*(exp|log|tanh|erf|pow)\\w*", asm, re.I)))
     """, env={"FASTACT_CACHE_DIR": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     assert "VEC True" in proc.stdout, proc.stdout
     assert "LIBM False" in proc.stdout, proc.stdout
+    if kernel_id in ("gelu", "gelu_tanh") and _host_has_avx512():
+        assert "ZMM True" in proc.stdout, "gelu kernels ask for 512-bit vectors: " + proc.stdout
+
+
+def _host_has_avx512():
+    from llvmlite import binding
+
+    return bool(binding.get_host_cpu_features().get("avx512f"))
 
 
 def test_threading_layer_is_thread_and_fork_safe():

@@ -94,6 +94,14 @@ FA_INLINE double fa_exp_lp_f64(double x) {
 }
 
 /* ------------------------------------------------- normal distribution */
+/* a*b + c for the float32 gelu: one rounding in the FMA builds (x86-64-v3, v4: they agree
+ * bit for bit), two in the others (which meet the same ULP bars) */
+#if defined(__FMA__) || defined(__AVX512F__)
+#define FA_GELU_FMA_F32(a, b, c) __builtin_fmaf((a), (b), (c))
+#else
+#define FA_GELU_FMA_F32(a, b, c) ((a) * (b) + (c))
+#endif
+
 /* Phi: W. J. Cody's rational approximations (float64); float32: e^(-y^2/2) R(y) with R two
  * fitted float polynomials; the coefficients and ranges are in fastact/_constants.py. */
 static const double fa__cody_central_num[] = FA_NORMCDF_CODY_CENTRAL_NUM;
@@ -190,53 +198,61 @@ FA_INLINE double fa_gelu_derivative_f64(double x) {
     return x == -__builtin_inf() ? 0.0 : r;
 }
 
-/* m e^(-(p + lo)/2) in float for 0 <= p <= 400, |lo| <= ulp(p): -lo/2 joins the reduced
- * argument r, and with e^(-p/2) = 2^k1 2^k2 (1 + expm1(r)) the result is
- * ((m 2^k1) + (m 2^k1) expm1(r)) 2^k2, rounded once where it is subnormal */
+static const float fa__normcdf_exp_q_f32[] = FA_NORMCDF_EXP_Q_F32;
+
+/* c[0] r^(n-1) + ... + c[n-1] by Horner with FA_GELU_FMA_F32 */
+FA_INLINE float fa__horner_fma_f32(const float *c, int n, float r) {
+    float q = c[0];
+    FA_UNROLL
+    for (int i = 1; i < n; i++) q = FA_GELU_FMA_F32(q, r, c[i]);
+    return q;
+}
+
+/* m e^(-(p + lo)/2) in float for 0 <= p <= NORMCDF_ARG_MAX_F32^2, |lo| <= ulp(p), |m| <= 8:
+ * -lo/2 joins the reduced argument r; with k = round(-p/(2 ln2)) >= -190, 2^(k + BIAS) is
+ * normal, built from the bits of the rounding sum, and the result
+ * (m 2^(k+BIAS) + m 2^(k+BIAS) expm1(r)) 2^-BIAS is rounded once where it is subnormal */
 FA_INLINE float fa__mul_exp_neg_half_f32(float m, float p, float lo) {
     float h = -0.5f * p;
-    float hc = h < FA_EXP_ARG_MIN_F32 ? FA_EXP_ARG_MIN_F32 : h;
-    float k, scale;
-    int32_t ki;
-    float r = fa__exp_reduce_dd_f32(hc, -0.5f * lo, &k, &ki);
-    float e = fa__expm1_poly_f32(r);
-    float ms = m * fa__scale_split_f32(0.0f, ki, &scale);   /* m 2^k1: exact */
-    float t = (ms + ms * e) * scale;
-    return h < FA_EXP_ARG_MIN_F32 ? 0.0f * m : t;
+    float t = FA_GELU_FMA_F32(h, FA_LOG2E_F32, FA_ROUND_SHIFT_F32);   /* bits: bits(SHIFT) + k */
+    float k = t - FA_ROUND_SHIFT_F32;
+    float r = FA_GELU_FMA_F32(k, -FA_LN2_HI_F32, h);                   /* exact */
+    r = FA_GELU_FMA_F32(k, -FA_LN2_LO_F32, r);
+    r = FA_GELU_FMA_F32(lo, -0.5f, r);
+    float q = fa__horner_fma_f32(fa__normcdf_exp_q_f32, FA_N_TERMS(fa__normcdf_exp_q_f32), r);
+    float e = FA_GELU_FMA_F32(r * r, q, r);
+    /* (bits(SHIFT) + k + EXP_BIAS + BIAS) << MANT_BITS: the low bits of bits(SHIFT) are 0 */
+    uint32_t sb = (fa_bits_f32(t) + (uint32_t)(FA_EXP_BIAS_F32 + FA_NORMCDF_EXP_SCALE_BITS_F32))
+                  << FA_MANT_BITS_F32;
+    float ms = m * fa_from_bits_f32(sb);
+    return FA_GELU_FMA_F32(ms, e, ms) * FA_NORMCDF_EXP_UNSCALE_F32;
 }
 
 /* The float32 gelu parts for x finite or infinite, y = |x| clamped to NORMCDF_ARG_MAX_F32,
  * R(y) = Phi(-y) e^(y^2/2): *xr = x R(y), returns y/sqrt(2 pi) - R(y); y^2 = *p + *lo
- * exactly.  R: the near polynomial in y - 1 (last Horner step compensated) or v F(v^2),
- * v = 1/y, both evaluated, then a select; in the far range x R = -+F(v^2) exactly (x v = -+1). */
+ * exactly.  R: the near polynomial in y - 1 or v F(v^2), v = 1/y, both evaluated, then a
+ * select; in the far range x R = -+F(v^2) exactly (x v = -+1). */
 FA_INLINE float fa__gelu_parts_f32(float x, float *xr, float *p, float *lo) {
-    const int n_near = FA_N_TERMS(fa__normcdf_near_f32);
     float y = fa_abs_f32(x);
     y = y > FA_NORMCDF_ARG_MAX_F32 ? FA_NORMCDF_ARG_MAX_F32 : y;
-    float s = y - FA_NORMCDF_NEAR_SHIFT_F32;
-    float ql, c0 = fa__normcdf_near_f32[n_near - 1];
-    float qh = fa_two_prod_f32(fa__horner_f32(fa__normcdf_near_f32, n_near - 1, s), s, &ql);
-    float near = qh + c0;                       /* near + near_lo = qh + ql + c0 */
-    float bb = near - qh;
-    float near_lo = ((qh - (near - bb)) + (c0 - bb)) + ql;
+    float near = fa__horner_fma_f32(fa__normcdf_near_f32, FA_N_TERMS(fa__normcdf_near_f32),
+                                    y - FA_NORMCDF_NEAR_SHIFT_F32);
     int is_near = y <= FA_NORMCDF_NEAR_MAX_F32;
     float v = 1.0f / (is_near ? FA_NORMCDF_NEAR_MAX_F32 : y);
-    float q = fa__horner_f32(fa__normcdf_far_f32, FA_N_TERMS(fa__normcdf_far_f32), v * v);
-    float xs = x < 0.0f ? -1.0f : 1.0f;
-    *xr = is_near ? x * near + x * near_lo : xs * q;
+    float q = fa__horner_fma_f32(fa__normcdf_far_f32, FA_N_TERMS(fa__normcdf_far_f32), v * v);
+    *xr = is_near ? x * near : fa_copysign_f32(q, x);
     *p = fa_two_prod_f32(y, y, lo);
     return y * (float)FA_INV_SQRT_2PI - (is_near ? near : v * q);
 }
 
 /* gelu(x) = x Phi(x) in float arithmetic: x Phi(-|x|) = x R e^(-x^2/2), rounded once where
- * it is subnormal; x - x Phi(-x) for x > 0; +-0 kept, -inf gives -0, +inf gives +inf */
+ * it is subnormal; x - x Phi(-x) for x > 0; +-0 kept, -inf gives -0 (the clamped y
+ * underflows), +inf gives +inf */
 FA_INLINE float fa_gelu_f32(float x) {
     float xr, p, lo;
     fa__gelu_parts_f32(x, &xr, &p, &lo);
-    float t = fa__mul_exp_neg_half_f32(xr, p, lo);
-    float g = x > 0.0f ? x - t : fa_copysign_f32(t, x);   /* t <= 0: the sign only fixes a zero */
-    g = x == __builtin_inff() ? x : g;
-    return x == -__builtin_inff() ? -0.0f : g;
+    float t = fa_copysign_f32(fa__mul_exp_neg_half_f32(xr, p, lo), x);  /* the sign fixes a zero */
+    return x > 0.0f ? x - t : t;
 }
 
 /* gelu'(x) = Phi(x) + x phi(x) in float arithmetic: with a = (y/sqrt(2 pi) - R(y)) e^(-y^2/2),
@@ -246,7 +262,6 @@ FA_INLINE float fa_gelu_derivative_f32(float x) {
     float c = fa__gelu_parts_f32(x, &xr, &p, &lo);
     float a = fa__mul_exp_neg_half_f32(c, p, lo);
     float d = x < 0.0f ? -a : 1.0f + a;
-    d = x == __builtin_inff() ? 1.0f : d;
     return x == -__builtin_inff() ? 0.0f : d;
 }
 

@@ -57,6 +57,7 @@ from ._vmath import (
     gelu_derivative_f32n,
     gelu_f32n,
     ndtr_mul_f64,
+    prefer_512_bit_vectors,
     fma,
     mul_sigmoid_f32n,
     sigmoid_f32n,
@@ -294,13 +295,15 @@ def tanh__derivative_y(y, a, b):
 # ---------------------------------------------------------------------- gelu
 @jit(**_JIT)
 def _gelu_forward_f64(x, a, b):
+    prefer_512_bit_vectors()
     z = W(x)
     return at_inf(z, ndtr_mul_f64(z, z), -0.0, INF)
 
 
 @jit(**_JIT)
 def _gelu_forward_f32(x, a, b):
-    return at_inf(x, gelu_f32n(x), T(-0.0, x), T(INF, x))
+    prefer_512_bit_vectors()
+    return gelu_f32n(x)  # the limits at +-inf included
 
 
 gelu__forward = by_dtype(_gelu_forward_f64, _gelu_forward_f32, "gelu__forward",
@@ -309,11 +312,13 @@ gelu__forward = by_dtype(_gelu_forward_f64, _gelu_forward_f32, "gelu__forward",
 
 @jit(**_JIT)
 def _gelu_derivative_f64(x, a, b):
+    prefer_512_bit_vectors()
     return at_inf(x, gelu_derivative_f64(x), 0.0, 1.0)
 
 
 @jit(**_JIT)
 def _gelu_derivative_f32(x, a, b):
+    prefer_512_bit_vectors()
     return at_inf(x, gelu_derivative_f32n(x), T(0.0, x), T(1.0, x))
 
 
@@ -325,6 +330,7 @@ gelu__derivative = by_dtype(
 @jit(**_JIT)
 def gelu_tanh__forward(x, a, b):
     """gelu_tanh(x) = x/2 (1 + tanh u) = x sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x**3)"""
+    prefer_512_bit_vectors()
     z = W(x)
     hi, lo = gelu_tanh_2u(z, x)
     # x sigmoid(v), v = hi + lo: x / (1 + e^-v) for v >= 0, (x e^v) / (1 + e^v) below,
@@ -341,6 +347,7 @@ def gelu_tanh__forward(x, a, b):
 @jit(**_JIT)
 def gelu_tanh__derivative(x, a, b):
     """gelu_tanh'(x) = s + x s (1-s) 2 sqrt(2/pi)(1 + 3k x**2), s = sigmoid(2u)"""
+    prefer_512_bit_vectors()
     z = W(x)
     hi, lo = gelu_tanh_2u(z, x)
     s, sn = sigmoid_pair_dd(hi, lo, x)

@@ -28,6 +28,9 @@ mul_sigmoid_f32n, sigmoid_pair_dd_f32n`` (float32 -> float32)
 ``gelu_f32n, gelu_derivative_f32n`` (float32 -> float32)
     x Phi(x) and Phi(x) + x phi(x) natively in float32: Phi(-|x|) = e^(-x**2/2) R(|x|),
     R two polynomials fitted by tools/fit/normcdf_f32.py (the Cython backend's too).
+``prefer_512_bit_vectors()``
+    called in a formula: the kernel it is inlined into is vectorized with 512-bit
+    vectors on AVX-512 CPUs (LLVM's default there is 256).
 ``vexp(z, like), vexpm1, vlog1p, vtanh, vtanhshrink``
     float64 ``z``; the float32-precision version when ``like`` is a float32
     value, else the full one (resolved at compile time): one scalar formula
@@ -121,6 +124,35 @@ def pow2_f32(typingctx, nf):
     return types.float32(types.float32), codegen
 
 
+@intrinsic
+def normcdf_scale_f32(typingctx, t):
+    """2.0**(k + NORMCDF_EXP_SCALE_BITS_F32) as a float32 from t = k + ROUND_SHIFT_F32 (the
+    sum that rounded k): (bits(t) + 127 + SCALE_BITS) << 23, the low 9 bits of
+    bits(ROUND_SHIFT_F32) being 0; for k + SCALE_BITS in [-126, 127] (int32 lanes)."""
+    if t != types.float32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        i32 = ir.IntType(32)
+        add = ir.Constant(i32, C.EXP_BIAS_F32 + C.NORMCDF_EXP_SCALE_BITS_F32)
+        bits = builder.add(builder.bitcast(args[0], i32), add)
+        return builder.bitcast(builder.shl(bits, ir.Constant(i32, C.MANT_BITS_F32)), ir.FloatType())
+
+    return types.float32(t), codegen
+
+
+@intrinsic
+def prefer_512_bit_vectors(typingctx):
+    """Let LLVM vectorize the function this is inlined into with 512-bit vectors where the
+    CPU has them (its default on AVX-512 CPUs is 256: "prefer-vector-width"); no code."""
+    def codegen(context, builder, sig, args):
+        attrs = builder.function.attributes
+        set.add(attrs, '"prefer-vector-width"="512"')  # llvmlite's add() knows no key=value
+        return context.get_dummy_value()
+
+    return types.none(), codegen
+
+
 # ------------------------------------------------------------------ constants
 # (the names the softmax kernels read)
 LOG2E = C.LOG2E
@@ -191,6 +223,7 @@ _cody_far_num = _horner(C.NORMCDF_CODY_FAR_NUM, "_cody_far_num")
 _cody_far_den = _horner(C.NORMCDF_CODY_FAR_DEN, "_cody_far_den")
 _normcdf_near_f32 = _horner(C.NORMCDF_NEAR_F32, "_normcdf_near_f32")
 _normcdf_far_f32 = _horner(C.NORMCDF_FAR_F32, "_normcdf_far_f32")
+_normcdf_exp_q_f32 = _horner(C.NORMCDF_EXP_Q_F32, "_normcdf_exp_q_f32")
 _tanhshrink_w_f64 = _horner(C.TANHSHRINK_W, "_tanhshrink_w_f64")
 _tanhshrink_w_lp = _horner(C.TANHSHRINK_W_LP, "_tanhshrink_w_lp")
 
@@ -685,25 +718,28 @@ def _normcdf_parts_f32n(x):
 
 @jit(**_JIT)
 def _exp_neg_half_mul_f32n(p, lo, m):
-    """m e^(-(p + lo)/2) in float32 for 0 <= p <= 400, |lo| <= ulp(p): -lo/2 joins the
-    reduced argument r, m (1 + expm1(r)) is one FMA, 2^n is applied as four factors
-    2^q 2^q 2^q 2^(n-3q) (m e^.. normal where e^.. is not: rounded once)."""
-    nf, r = exp_reduce(_clamp(-F32_HALF * p, C.EXP_MUL_ARG_MIN_F32, F32_0))
-    r = r - F32_HALF * lo
-    pm1 = fma(_expm1_cephes_f32(r), r * r, r)
-    q = (nf * F32_HALF_FLOOR - F32_QUARTER_FLOOR + F32_SHIFTER) - F32_SHIFTER
-    s1 = pow2_f32(q)
-    ms = m * s1
-    return fma(ms, pm1, ms) * s1 * s1 * pow2_f32(nf - np.float32(3.0) * q)
+    """m e^(-(p + lo)/2) in float32 for 0 <= p <= NORMCDF_ARG_MAX_F32**2, |lo| <= ulp(p),
+    |m| <= 8: -lo/2 joins the reduced argument r; 2^k applied as 2^(k + SCALE_BITS) (normal,
+    from the bits of the rounding sum) times 2^-SCALE_BITS last, so that a subnormal result
+    is rounded once (the Cython backend's fa__mul_exp_neg_half_f32)."""
+    h = -F32_HALF * p
+    t = fma(h, C.LOG2E_F32, F32_SHIFTER)
+    nf = t - F32_SHIFTER
+    r = fma(nf, -C.LN2_HI_F32, h)
+    r = fma(nf, -C.LN2_LO_F32, r)
+    r = fma(lo, -F32_HALF, r)
+    e = fma(r * r, _normcdf_exp_q_f32(r), r)
+    ms = m * normcdf_scale_f32(t)
+    return fma(ms, e, ms) * C.NORMCDF_EXP_UNSCALE_F32
 
 
 @jit(**_JIT)
 def gelu_f32n(x):
-    """x Phi(x) in float32 (finite x): x Phi(-|x|) = x R e^(-x^2/2), rounded once where
-    subnormal; x - x Phi(-x) for x > 0."""
+    """x Phi(x) in float32: x Phi(-|x|) = x R e^(-x^2/2), rounded once where subnormal;
+    x - x Phi(-x) for x > 0; +-0 kept, -inf gives -0 (y is clamped), +inf gives +inf."""
     p, lo, xr, _ = _normcdf_parts_f32n(x)
-    t = _exp_neg_half_mul_f32n(p, lo, xr)
-    return x - t if x > F32_0 else t  # t = +-0 with the sign of x at x = +-0
+    t = math.copysign(_exp_neg_half_mul_f32n(p, lo, xr), x)  # the sign fixes a zero
+    return x - t if x > F32_0 else t
 
 
 @jit(**_JIT)

@@ -172,8 +172,8 @@ FA_INLINE FA_T FA_S(fa__sigmoid_exp_any)(FA_T hi, FA_T lo, int with_lo, FA_T *t,
     tc = tc < FA_K(SIGMOID_EXP_ARG_MIN) ? FA_K(SIGMOID_EXP_ARG_MIN) : tc;
     FA_T k;
     FA_I ki;
-    FA_T r = with_lo ? FA_S(fa__exp_reduce_dd)(tc, hi >= (FA_T)0 ? -lo : lo, &k, &ki)
-                     : FA_S(fa__exp_reduce)(tc, &k, &ki);
+    FA_T lo_t = tc > -FA_S(fa_abs)(hi) ? (FA_T)0 : (hi >= (FA_T)0 ? -lo : lo);  /* none if clamped */
+    FA_T r = with_lo ? FA_S(fa__exp_reduce_dd)(tc, lo_t, &k, &ki) : FA_S(fa__exp_reduce)(tc, &k, &ki);
     FA_T m = ((FA_T)1 + FA_S(fa__expm1_poly)(r)) * FA_S(fa__pow2i)(ki + FA_K(SIGMOID_EXP_SCALE_EXP));
     *t = tc;
     *e = m * FA_K(SIGMOID_EXP_UNSCALE);

@@ -627,7 +627,8 @@ def _sigmoid_exp(hi, lo):
             t = -abs(hi)
             t = t if t > arg_min else arg_min
             nf, r = exp_reduce(t)
-            r = r + (-lo if hi >= F32_0 else lo)
+            lo_t = F32_0 if t > -abs(hi) else (-lo if hi >= F32_0 else lo)  # none if clamped
+            r = r + lo_t
             s = pow2_f32(nf + scale_exp)
             m = fma(fma(_expm1_cephes_f32(r), r * r, r), s, s)
             return m, t, m * unscale
@@ -639,7 +640,8 @@ def _sigmoid_exp(hi, lo):
         t = -math.fabs(hi)
         t = t if t > arg_min else arg_min
         nf, r = exp_reduce(t)
-        r = r + (-lo if hi >= 0.0 else lo)
+        lo_t = 0.0 if t > -math.fabs(hi) else (-lo if hi >= 0.0 else lo)  # none if clamped
+        r = r + lo_t
         s = pow2_f64(int(nf) + scale_exp)
         m = fma(_expm1_poly_f64(r), s, s)
         return m, t, m * unscale

@@ -24,6 +24,7 @@ cdef extern from "vmath.h" nogil:
     double fa_silu_f64(double x)
     double fa_silu_derivative_f64(double x)
     double fa_x_sigmoid_dd_f64(double x, double uh, double ul)
+    double fa_exp_neg_abs_f64(double x)
     double fa_exp_neg_abs_dd_f64(double hi, double lo)
     double fa_silu_derivative_dd_f64(double uh, double ul)
     double fa_two_prod_f64(double a, double b, double *lo)
@@ -45,6 +46,7 @@ cdef extern from "vmath.h" nogil:
     float fa_silu_f32(float x)
     float fa_silu_derivative_f32(float x)
     float fa_x_sigmoid_dd_f32(float x, float uh, float ul)
+    float fa_exp_neg_abs_f32(float x)
     float fa_exp_neg_abs_dd_f32(float hi, float lo)
     float fa_log1p_unit_f32(float e)
     float fa_silu_derivative_dd_f32(float uh, float ul)
@@ -456,9 +458,9 @@ cdef inline real relu6_derivative_y(real y, real p0, real p1) noexcept nogil:
 cdef inline real logsigmoid_forward(real x, real p0, real p1) noexcept nogil:
     # min(x, 0) - log1p(exp(-|x|))
     if real is float:
-        return (x if x < 0 else 0) - fa_log1p_unit_f32(fa_exp_neg_abs_dd_f32(x, 0))
+        return (x if x < 0 else 0) - fa_log1p_unit_f32(fa_exp_neg_abs_f32(x))
     else:
-        return (x if x < 0 else 0) - fa_log1p_f64(fa_exp_neg_abs_dd_f64(x, 0))
+        return (x if x < 0 else 0) - fa_log1p_f64(fa_exp_neg_abs_f64(x))
 
 cdef inline real logsigmoid_derivative(real x, real p0, real p1) noexcept nogil:
     if real is float:

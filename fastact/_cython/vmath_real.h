@@ -16,7 +16,7 @@
  *   fa_tanh_S, fa_sigmoid_S, fa_log1p_S  (double <= 2 ULP, float <= 3 ULP)
  *   fa_sigmoid_derivative_S, fa_silu_S, fa_silu_derivative_S, fa_x_sigmoid_dd_S,
  *     fa_silu_derivative_dd_S  (the same bars), each from one e^-|u| (fa__sigmoid_exp_any)
- *     and one division; fa_exp_neg_abs_dd_S(hi, lo) that e^-|u|
+ *     and one division; fa_exp_neg_abs_S(x), fa_exp_neg_abs_dd_S(hi, lo): that e^-|u|
  *   fa_two_prod_S(a, b, &lo)  a*b rounded, *lo its exact rounding error
  */
 
@@ -245,6 +245,13 @@ FA_INLINE FA_T FA_S(fa_silu_derivative_dd)(FA_T uh, FA_T ul) {
     FA_T t, e;
     FA_T m = FA_S(fa__sigmoid_exp_any)(uh, ul, 1, &t, &e);
     return FA_S(fa__silu_derivative_finish)(uh >= (FA_T)0, m, t, e);
+}
+
+/* e^-|x| from the sigmoid family's core: < 1 ULP where normal */
+FA_INLINE FA_T FA_S(fa_exp_neg_abs)(FA_T x) {
+    FA_T t, e;
+    FA_S(fa__sigmoid_exp)(x, &t, &e);
+    return e;
 }
 
 /* e^-|hi + lo| (lo a tiny correction) from the sigmoid family's core: < 1 ULP where normal */

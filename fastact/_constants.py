@@ -88,9 +88,6 @@ EXP_ARG_MIN_LP = -110.0  # ... and 0 below (float32 underflow)
 TANH_ARG_MAX_LP = 12.0  # tanh(12) rounds to 1 in float32
 EXP_MUL_ARG_MIN = -1500.0  # m e^x, m applied before 2^n: non-zero down to ~-1400 for m ~ 1e308
 EXP_MUL_ARG_MIN_F32 = _F32(-200.0)  # FLT_MAX e^-200 rounds to 0
-# |x| clamp of x e^-|x| in float32 (silu', swish'): 150 e^-150 rounds to 0, and
-# 2^floor(n/2) of e^-150 is still normal (two scale factors suffice)
-EXP_MUL_NEAR_ARG_MAX_F32 = _F32(150.0)
 EXPM1_AS_EXP_MIN_F32 = _F32(20.0)  # above, expm1(x) = e^x in float32 (e^-20 < 2**-28)
 TINY = 2.0 ** -54  # below, expm1(x) = log1p(x) = tanh(x) = x in float64
 TINY_F32 = _F32(2.0 ** -24)  # below, expm1(x) rounds to x in float32
@@ -167,6 +164,15 @@ MISH_ARG_MAX = 20.0  # above, mish(x) = x and mish'(x) = 1 (tanh(softplus(x)) ro
 # |u| clamp of sigmoid(u): sigmoid is exactly 0 or 1 beyond in both float types (e^-746 = 0),
 # so the clamp changes no value; it keeps u s (1 - s) finite
 SIGMOID_ARG_MAX = 800.0
+# The sigmoid family's e^t for t = -|x| <= 0: computed as m = e^t 2^S, S = SIGMOID_EXP_SCALE_EXP
+# (m normal for t >= SIGMOID_EXP_ARG_MIN, where 2^(n + S) is still normal), so that x e^t is
+# rounded once where e^t is subnormal; below the clamp e^t and |t| e^t round to 0
+SIGMOID_EXP_SCALE_EXP = 128
+SIGMOID_EXP_SCALE_EXP_F32 = 64
+SIGMOID_EXP_UNSCALE = 2.0 ** -128
+SIGMOID_EXP_UNSCALE_F32 = _F32(2.0 ** -64)
+SIGMOID_EXP_ARG_MIN = -790.0  # n = -1140: 2^(n + 128) normal; 790 e^-790 rounds to 0
+SIGMOID_EXP_ARG_MIN_F32 = _F32(-120.0)  # n = -173: 2^(n + 64) normal; 120 e^-120 rounds to 0
 
 # ------------------------------------------------- elementwise loop drivers
 # Launch policy (docs/tuning.md, "Elementwise loop drivers"): an elementwise kernel runs

@@ -113,6 +113,13 @@ TAIL_CASES = [
       for name, kw in [("softplus", {}), ("swish", {"beta": 1.0}), ("silu", {})]],
     *[(name, kw, "float32", "derivative", np.linspace(-104.0, -80.0, 97), 4)
       for name, kw in [("softplus", {}), ("swish", {"beta": 1.0}), ("silu", {})]],
+    # the sigmoid family's one exponential, scaled so that x e^x is rounded once: silu and
+    # swish forward where e^x is subnormal but x e^x is not, sigmoid' down to underflow
+    *[(name, kw, "float32", "forward", np.linspace(-104.0, -80.0, 97), 4)
+      for name, kw in [("silu", {}), ("swish", {"beta": 1.0}), ("sigmoid", {})]],
+    *[(name, kw, "float64", "forward", np.linspace(-745.0, -700.0, 91), 4)
+      for name, kw in [("silu", {}), ("swish", {"beta": 1.0}), ("sigmoid", {})]],
+    ("sigmoid", {}, "float32", "derivative", np.linspace(-87.0, 87.0, 349), 4),
     # float32 gelu in float arithmetic: the lower tail down to underflow, both pieces of R
     ("gelu", {}, "float32", "forward", np.linspace(-14.0, -0.25, 551), 4),
     ("gelu", {}, "float32", "derivative", np.linspace(-14.0, -1.5, 501), 4),

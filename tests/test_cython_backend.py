@@ -381,3 +381,27 @@ def test_softmax_family_same_bits_on_every_isa_variant(tmp_path):
         np.savez(r"{tmp_path}/" + fastact.config()["backends"]["cython"]["variant"] + ".npz", **out)
     """
     assert_same_bits_on_isa_variants(code, tmp_path)
+
+
+def test_sigmoid_family_same_bits_on_every_isa_variant(tmp_path):
+    """The sigmoid family's shared exponential (no FMA in the arithmetic; swish's beta x split
+    by FMA or Dekker, exact either way) gives the same bits in every ISA build: forward,
+    derivative and backward, specials, both underflow tails, huge x with small beta."""
+    code = f"""
+        import numpy as np, fastact
+        rng = np.random.default_rng(6)
+        out = {{}}
+        for dt in (np.float32, np.float64):
+            x = np.concatenate([rng.uniform(-800, 100, 4001), rng.standard_normal(4001) * 4,
+                                [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1e30, -1e30,
+                                 3e38, -3e38, -87.5, -103.9, -745.1, -708.3]]).astype(dt)
+            g = rng.standard_normal(x.size).astype(dt)
+            for name, kw in (("sigmoid", {{}}), ("silu", {{}}), ("swish", {{"beta": -0.3}}),
+                             ("softplus", {{}}), ("softplus", {{"beta": 2.0, "threshold": 5.0}}),
+                             ("logsigmoid", {{}})):
+                key = f"{{name}} {{kw}} {{np.dtype(dt).name}}"
+                out["f " + key] = fastact.get(name, **kw).forward(x, backend="cython")
+                out["b " + key] = fastact.backward(name, g, x, backend="cython", **kw)
+        np.savez(r"{tmp_path}/" + fastact.config()["backends"]["cython"]["variant"] + ".npz", **out)
+    """
+    assert_same_bits_on_isa_variants(code, tmp_path)

@@ -20,6 +20,13 @@ cdef extern from "vmath.h" nogil:
     double fa_log1p_f64(double x)
     double fa_tanh_f64(double x)
     double fa_sigmoid_f64(double x)
+    double fa_sigmoid_derivative_f64(double x)
+    double fa_silu_f64(double x)
+    double fa_silu_derivative_f64(double x)
+    double fa_x_sigmoid_dd_f64(double x, double uh, double ul)
+    double fa_exp_neg_abs_f64(double x)
+    double fa_exp_neg_abs_dd_f64(double hi, double lo)
+    double fa_silu_derivative_dd_f64(double uh, double ul)
     double fa_two_prod_f64(double a, double b, double *lo)
     double fa_x_normcdf_f64(double x)
     double fa_gelu_derivative_f64(double x)
@@ -35,6 +42,14 @@ cdef extern from "vmath.h" nogil:
     float fa_log1p_f32(float x)
     float fa_tanh_f32(float x)
     float fa_sigmoid_f32(float x)
+    float fa_sigmoid_derivative_f32(float x)
+    float fa_silu_f32(float x)
+    float fa_silu_derivative_f32(float x)
+    float fa_x_sigmoid_dd_f32(float x, float uh, float ul)
+    float fa_exp_neg_abs_f32(float x)
+    float fa_exp_neg_abs_dd_f32(float hi, float lo)
+    float fa_log1p_unit_f32(float e)
+    float fa_silu_derivative_dd_f32(float uh, float ul)
     float fa_abs_f32(float x)
     float fa_two_prod_f32(float a, float b, float *lo)
 
@@ -124,9 +139,7 @@ cdef inline real sigmoid_forward(real x, real p0, real p1) noexcept nogil:
 
 cdef inline real sigmoid_derivative(real x, real p0, real p1) noexcept nogil:
     # s(x) s(-x) = e / (1 + e)^2, e = exp(-|x|)
-    cdef real sn
-    cdef real s = _sigmoid_pair(x, &sn)
-    return s * sn
+    return fa_sigmoid_derivative_f32(x) if real is float else fa_sigmoid_derivative_f64(x)
 
 cdef inline real sigmoid_derivative_y(real y, real p0, real p1) noexcept nogil:
     return <real>(<double>y * (1.0 - <double>y))
@@ -260,34 +273,14 @@ cdef inline real _clamp_arg_r(real u) noexcept nogil:
     return u if u < lim else lim
 
 cdef inline real silu_forward(real x, real p0, real p1) noexcept nogil:
-    cdef real r
-    if real is float:
-        r = _x_sigmoid_f32(x, x, 0.0)
-    else:
-        r = _x_sigmoid(x, x, 0.0)
+    cdef real r = fa_silu_f32(x) if real is float else fa_silu_f64(x)
     if x == -INF:
         r = -0.0
     return r
 
-cdef inline real _silu_derivative_at(real u, real ulo) noexcept nogil:
-    """s (1 + u (1 - s)), s = sigmoid(u + ulo), for finite u (ulo: a tiny correction carried
-    into the exponential): d (1 + u e d) for u >= 0, else ((m (1 + u d)) d) scale,
-    e = exp(-|u + ulo|) = m scale, d = 1/(1 + e): rounded once where the result is
-    subnormal (silu'(-714) is normal although e is not)."""
-    cdef real one = 1
-    cdef real scale, m
-    cdef real elo = -ulo if u >= 0 else ulo
-    if real is float:
-        m = fa_exp_split_dd_f32(-_abs(u), elo, &scale)
-    else:
-        m = fa_exp_split_dd_f64(-_abs(u), elo, &scale)
-    cdef real e = m * scale
-    cdef real d = one / (one + e)
-    return d * (one + u * (e * d)) if u >= 0 else ((m * (one + u * d)) * d) * scale
-
 cdef inline real silu_derivative(real x, real p0, real p1) noexcept nogil:
     # s (1 + x (1 - s))
-    cdef real r = _silu_derivative_at(x, 0)
+    cdef real r = fa_silu_derivative_f32(x) if real is float else fa_silu_derivative_f64(x)
     if x == INF:
         r = 1
     if x == -INF:
@@ -299,11 +292,7 @@ cdef inline real swish_forward(real x, real p0, real p1) noexcept nogil:
     # u = b x carried exactly as a pair (hi, lo) of the array's type
     cdef real lo
     cdef real uh = _two_prod(p0, x, &lo)
-    cdef real r
-    if real is double:
-        r = _x_sigmoid(x, uh, lo)
-    else:
-        r = _x_sigmoid_f32(x, uh, lo)
+    cdef real r = fa_x_sigmoid_dd_f32(x, uh, lo) if real is float else fa_x_sigmoid_dd_f64(x, uh, lo)
     if x == INF:
         r = 0 if p0 < 0 else INF
     if x == -INF:
@@ -314,8 +303,7 @@ cdef inline real swish_derivative(real x, real p0, real p1) noexcept nogil:
     # s + b x s (1 - s),  s = sigmoid(b x); b x = u + lo exactly, lo carried into e^-|u|
     cdef real lo
     cdef real u = _two_prod(p0, x, &lo)
-    cdef real uc = _clamp_arg_r(u)   # s (1 - s) = 0 beyond
-    cdef real r = _silu_derivative_at(uc, lo if uc == u else 0)
+    cdef real r = fa_silu_derivative_dd_f32(u, lo) if real is float else fa_silu_derivative_dd_f64(u, lo)
     # the limits at x = +-inf: s(+-inf * b), i.e. 1, 1/2 or 0 by the sign of b
     cdef real lim_pos = (<real>0.5) + (<real>0.5) * ((p0 > 0) - (p0 < 0))
     if x == INF:
@@ -370,14 +358,14 @@ cdef inline real softplus_forward(real x, real p0, real p1) noexcept nogil:
     cdef real uu = x * p0
     cdef real ul
     cdef real uh = _two_prod(x, p0, &ul)
-    cdef bint neg = uh < 0
-    cdef float fe, scale
+    cdef bint pos = uh > 0
     if real is double:
-        return x if uu > p1 else (((0.0 if neg else uh) +
-                                   fa_log1p_f64(fa_exp_dd_f64(uh if neg else -uh, ul if neg else -ul))) / p0)
+        return x if uu > p1 else (((uh if pos else 0.0) +
+                                   fa_log1p_f64(fa_exp_neg_abs_dd_f64(uh, ul))) / p0)
     else:
-        fe = fa_exp_split_dd_f32(uh if neg else -uh, ul if neg else -ul, &scale) * scale
-        return x if uu > p1 else ((0 if neg else uh) + fa_log1p_f32(fe)) / p0
+        # log1p on [0, 1]; u's low part joins the sum where u > 0
+        return x if uu > p1 else ((uh if pos else 0) + ((ul if pos else 0) +
+                                  fa_log1p_unit_f32(fa_exp_neg_abs_dd_f32(uh, ul)))) / p0
 
 cdef inline real softplus_derivative(real x, real p0, real p1) noexcept nogil:
     cdef real uu = x * p0
@@ -470,9 +458,9 @@ cdef inline real relu6_derivative_y(real y, real p0, real p1) noexcept nogil:
 cdef inline real logsigmoid_forward(real x, real p0, real p1) noexcept nogil:
     # min(x, 0) - log1p(exp(-|x|))
     if real is float:
-        return (x if x < 0 else 0) - fa_log1p_f32(fa_exp_f32(-fa_abs_f32(x)))
+        return (x if x < 0 else 0) - fa_log1p_unit_f32(fa_exp_neg_abs_f32(x))
     else:
-        return (x if x < 0 else 0) - fa_log1p_f64(fa_exp_f64(-fa_abs_f64(x)))
+        return (x if x < 0 else 0) - fa_log1p_f64(fa_exp_neg_abs_f64(x))
 
 cdef inline real logsigmoid_derivative(real x, real p0, real p1) noexcept nogil:
     if real is float:

@@ -23,6 +23,7 @@
  * In float only (Phi(-|x|) = e^(-x^2/2) R(|x|), R fitted: tools/fit/normcdf_f32.py):
  *   fa_gelu_f32(x)             x Phi(x), <= 4 ULP (measured max: docs/tuning.md)
  *   fa_gelu_derivative_f32(x)  Phi(x) + x phi(x), from the same parts
+ *   fa_log1p_unit_f32(e)       log1p(e) for 0 <= e <= 1, <= 2 ULP (softplus, logsigmoid)
  *   fa_tanhshrink_f64(x), fa_tanhshrink_lp_f64(x)  x - tanh(x), no cancellation
  * Phi and tanhshrink are the algorithms of the Numba backend (fastact/_numba/_vmath.py)
  * too; the tanhshrink series is fitted by tools/fit/chebyshev.py.
@@ -263,6 +264,24 @@ FA_INLINE float fa_gelu_derivative_f32(float x) {
     float a = fa__mul_exp_neg_half_f32(c, p, lo);
     float d = x < 0.0f ? -a : 1.0f + a;
     return x == -__builtin_inff() ? 0.0f : d;
+}
+
+/* ------------------------------------------------ log1p on [0, 1] (float) */
+static const float fa__log1p_cephes_f32[] = FA_LOG1P_CEPHES_F32;
+
+/* log1p(e) in float for 0 <= e <= 1 (softplus, logsigmoid), <= 2 ULP: u = 1 + e = 2^k (1 + f),
+ * k in {0, 1}, f exact; log(1 + f) = f - f^2/2 + f^3 P(f) (Cephes' logf polynomial), plus u's
+ * rounding error c = e - (u - 1) (exact) as c/u.  The Numba backend's log1p_unit_f32n. */
+FA_INLINE float fa_log1p_unit_f32(float e) {
+    float u = 1.0f + e;
+    float c = e - (u - 1.0f);
+    int big = u > FA_SQRT2_F32;
+    float f = big ? u * 0.5f - 1.0f : u - 1.0f;
+    float kf = big ? 1.0f : 0.0f;
+    float z = f * f;
+    float q = fa__horner_f32(fa__log1p_cephes_f32, FA_N_TERMS(fa__log1p_cephes_f32), f);
+    float y = ((f * z) * q + (kf * FA_LN2_LO_F32 + c / u)) - 0.5f * z;
+    return kf * FA_LN2_HI_F32 + (f + y);
 }
 
 /* ----------------------------------------------------------- tanhshrink */

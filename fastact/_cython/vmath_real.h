@@ -14,6 +14,9 @@
  *   fa_exp_split_sum_S(hi, lo, &scale) the same for |lo| <= ~2 (k taken from hi + lo)
  *   fa_expm1_S(x)        e^x - 1, accurate near 0 (double < 1 ULP, float <= 3 ULP)
  *   fa_tanh_S, fa_sigmoid_S, fa_log1p_S  (double <= 2 ULP, float <= 3 ULP)
+ *   fa_sigmoid_derivative_S, fa_silu_S, fa_silu_derivative_S, fa_x_sigmoid_dd_S,
+ *     fa_silu_derivative_dd_S  (the same bars), each from one e^-|u| (fa__sigmoid_exp_any)
+ *     and one division; fa_exp_neg_abs_S(x), fa_exp_neg_abs_dd_S(hi, lo): that e^-|u|
  *   fa_two_prod_S(a, b, &lo)  a*b rounded, *lo its exact rounding error
  */
 
@@ -159,10 +162,103 @@ FA_INLINE FA_T FA_S(fa_tanh)(FA_T x) {
     return FA_S(fa_copysign)(t, x);
 }
 
+/* The sigmoid family's core, e^-|u| for u = hi (+ lo, a tiny correction): t = -|hi| clamped to
+ * SIGMOID_EXP_ARG_MIN (where e^t and |t| e^t round to 0); returns m = e^-|u| 2^S, S =
+ * SIGMOID_EXP_SCALE_EXP, normal, < 1 ULP (one range reduction, 2^(n + S) from the bits, no
+ * select), and *e = m 2^-S = e^-|u|.  y e^-|u| as (y m) 2^-S rounds once where e^-|u| is
+ * subnormal (silu(-90) in float is normal). */
+FA_INLINE FA_T FA_S(fa__sigmoid_exp_any)(FA_T hi, FA_T lo, int with_lo, FA_T *t, FA_T *e) {
+    FA_T tc = -FA_S(fa_abs)(hi);
+    tc = tc < FA_K(SIGMOID_EXP_ARG_MIN) ? FA_K(SIGMOID_EXP_ARG_MIN) : tc;
+    FA_T k;
+    FA_I ki;
+    FA_T lo_t = tc > -FA_S(fa_abs)(hi) ? (FA_T)0 : (hi >= (FA_T)0 ? -lo : lo);  /* none if clamped */
+    FA_T r = with_lo ? FA_S(fa__exp_reduce_dd)(tc, lo_t, &k, &ki) : FA_S(fa__exp_reduce)(tc, &k, &ki);
+    FA_T m = ((FA_T)1 + FA_S(fa__expm1_poly)(r)) * FA_S(fa__pow2i)(ki + FA_K(SIGMOID_EXP_SCALE_EXP));
+    *t = tc;
+    *e = m * FA_K(SIGMOID_EXP_UNSCALE);
+    return m;
+}
+
+FA_INLINE FA_T FA_S(fa__sigmoid_exp)(FA_T x, FA_T *t, FA_T *e) {
+    return FA_S(fa__sigmoid_exp_any)(x, (FA_T)0, 0, t, e);
+}
+
+/* sigmoid(x) = 1/(1 + e) for x >= 0, e/(1 + e) below, e = e^-|x|: one exp, one division */
 FA_INLINE FA_T FA_S(fa_sigmoid)(FA_T x) {
-    FA_T e = FA_S(fa_exp)(-FA_S(fa_abs)(x));
-    FA_T num = x >= (FA_T)0 ? (FA_T)1 : e;
-    return num / ((FA_T)1 + e);
+    FA_T t, e;
+    FA_S(fa__sigmoid_exp)(x, &t, &e);
+    return (x >= (FA_T)0 ? (FA_T)1 : e) / ((FA_T)1 + e);
+}
+
+/* sigmoid'(x) = e/(1 + e)^2 = ((m d) d) 2^-S, d = 1/(1 + e): rounded once where subnormal */
+FA_INLINE FA_T FA_S(fa_sigmoid_derivative)(FA_T x) {
+    FA_T t, e;
+    FA_T m = FA_S(fa__sigmoid_exp)(x, &t, &e);
+    FA_T d = (FA_T)1 / ((FA_T)1 + e);
+    return ((m * d) * d) * FA_K(SIGMOID_EXP_UNSCALE);
+}
+
+/* silu(x) = x sigmoid(x) for finite x: x/(1 + e) for x >= 0, ((t m)/(1 + e)) 2^-S below
+ * (t = x down to the clamp, where the result rounds to -0) */
+FA_INLINE FA_T FA_S(fa_silu)(FA_T x) {
+    FA_T t, e;
+    FA_T m = FA_S(fa__sigmoid_exp)(x, &t, &e);
+    int pos = x >= (FA_T)0;
+    return ((pos ? x : t * m) / ((FA_T)1 + e)) * (pos ? (FA_T)1 : FA_K(SIGMOID_EXP_UNSCALE));
+}
+
+/* x sigmoid(u), u = uh + ul exactly (swish, u = beta x), for finite x: x/(1 + e) for u >= 0,
+ * else (x e)/(1 + e), with x e = (x m) 2^-S where e^u is below 2^-SIGMOID_EXP_SCALE_EXP/2 (one
+ * rounding where it is subnormal; no overflow of x m unless |x e^u| >= 2^(emax - S)), 0 below
+ * the clamp */
+FA_INLINE FA_T FA_S(fa_x_sigmoid_dd)(FA_T x, FA_T uh, FA_T ul) {
+    FA_T t, e;
+    FA_T m = FA_S(fa__sigmoid_exp_any)(uh, ul, 1, &t, &e);
+    int scaled = t < -(FA_T)(FA_K(SIGMOID_EXP_SCALE_EXP) / 2);
+    FA_T num = scaled ? x * m : x * e;
+    num = -FA_S(fa_abs)(uh) < FA_K(SIGMOID_EXP_ARG_MIN) ? (FA_T)0 * x : num;
+    FA_T sc = scaled ? FA_K(SIGMOID_EXP_UNSCALE) : (FA_T)1;
+    int pos = uh >= (FA_T)0;
+    return ((pos ? x : num) / ((FA_T)1 + e)) * (pos ? (FA_T)1 : sc);
+}
+
+/* silu'(u) = s (1 + u (1 - s)), s = sigmoid(u), from the core's m, t, e (t = -|u| clamped;
+ * u (1 - s) for u >= 0 is -t e d, 0 beyond the clamp, no inf * 0): d (1 - t e d) for u >= 0,
+ * ((m (1 + t d)) d) 2^-S below, d = 1/(1 + e) */
+FA_INLINE FA_T FA_S(fa__silu_derivative_finish)(int pos, FA_T m, FA_T t, FA_T e) {
+    FA_T d = (FA_T)1 / ((FA_T)1 + e);
+    FA_T above = d * ((FA_T)1 - t * (e * d));
+    FA_T below = ((m * ((FA_T)1 + t * d)) * d) * FA_K(SIGMOID_EXP_UNSCALE);
+    return pos ? above : below;
+}
+
+/* silu'(x), one exp and one division (x = +-inf give 1, 0) */
+FA_INLINE FA_T FA_S(fa_silu_derivative)(FA_T x) {
+    FA_T t, e;
+    FA_T m = FA_S(fa__sigmoid_exp)(x, &t, &e);
+    return FA_S(fa__silu_derivative_finish)(x >= (FA_T)0, m, t, e);
+}
+
+/* silu'(u) for u = uh + ul exactly (swish': u = beta x), ul carried into e^-|u| */
+FA_INLINE FA_T FA_S(fa_silu_derivative_dd)(FA_T uh, FA_T ul) {
+    FA_T t, e;
+    FA_T m = FA_S(fa__sigmoid_exp_any)(uh, ul, 1, &t, &e);
+    return FA_S(fa__silu_derivative_finish)(uh >= (FA_T)0, m, t, e);
+}
+
+/* e^-|x| from the sigmoid family's core: < 1 ULP where normal */
+FA_INLINE FA_T FA_S(fa_exp_neg_abs)(FA_T x) {
+    FA_T t, e;
+    FA_S(fa__sigmoid_exp)(x, &t, &e);
+    return e;
+}
+
+/* e^-|hi + lo| (lo a tiny correction) from the sigmoid family's core: < 1 ULP where normal */
+FA_INLINE FA_T FA_S(fa_exp_neg_abs_dd)(FA_T hi, FA_T lo) {
+    FA_T t, e;
+    FA_S(fa__sigmoid_exp_any)(hi, lo, 1, &t, &e);
+    return e;
 }
 
 /* log(1 + f) for 1 + f in [sqrt(1/2), sqrt(2)): 2 atanh(s), s = f / (2 + f), |s| <= 0.1716,

@@ -17,7 +17,7 @@ Conventions
   log1p(exp)-based kernels (sigmoid, silu, swish, softplus, logsigmoid, elu, selu, celu forward;
   their derivatives; tanh', elu', selu') compute float32 arrays natively in
   float32 with ``_vmath``'s ``*_f32n`` functions, chosen per dtype at compile
-  time (``by_dtype``, ``sigmoid_x``, ``sigmoid_pair_x``, ``vexp_x``, ...).
+  time (``by_dtype``, ``vexp_x``, ...; the sigmoid family's one core ``_vmath.sigmoid_exp``).
   Products beta x that feed exp are carried as hi + lo (FMA residual) so that
   their rounding does not get amplified by exp.
 * NaN inputs are restored by the loop (NaN in -> NaN out for every mode); the
@@ -33,7 +33,6 @@ from numba.extending import overload
 
 from ._cache import jit
 from .._constants import (
-    EXP_MUL_NEAR_ARG_MAX_F32,
     GELU_TANH_ARG_MAX,
     GELU_TANH_C,
     GELU_TANH_K,
@@ -47,25 +46,28 @@ from ._vmath import (
     by_float32,
     F32_1,
     exp_f32n,
-    exp_mul_near_f32n,
     exp_mul_f64,
-    exp_neg_abs_dd_f32n,
     expm1_f32n,
     log1p_unit_f32n,
-    sigmoid_pair_dd_f32n,
+    sigmoid_derivative_lean,
+    sigmoid_dd,
+    sigmoid_lean,
+    exp_neg_abs_dd,
+    silu_derivative_dd,
+    silu_derivative_lean,
+    silu_lean,
+    x_sigmoid_dd,
     gelu_derivative_f64,
     gelu_derivative_f32n,
     gelu_f32n,
     ndtr_mul_f64,
     prefer_512_bit_vectors,
     fma,
-    mul_sigmoid_f32n,
-    sigmoid_f32n,
-    sigmoid_pair_f32n,
     vexp,
     vexp_mul,
     vexpm1,
     vlog1p,
+    tanh_f32n,
     vtanh,
     vtanhshrink,
 )
@@ -99,12 +101,6 @@ def W(x):
     return np.float64(x)
 
 
-sigmoid_x = by_float32("sigmoid_x", "x", "x", lambda x: sigmoid_f32n(x),
-                       lambda x: sigmoid_pair(x, x)[0],
-                       "sigmoid(x) in x's own type (native float32 for float32 x).")
-sigmoid_pair_x = by_float32("sigmoid_pair_x", "x", "x", lambda x: sigmoid_pair_f32n(x),
-                            lambda x: sigmoid_pair(x, x),
-                            "(sigmoid(x), sigmoid(-x)) in x's own type (native float32 for float32 x).")
 vexp_x = by_float32("vexp_x", "x", "x", lambda x: exp_f32n(x), lambda x: vexp(x, x),
                     "exp(x) in x's own type (native float32 for float32 x).")
 
@@ -243,14 +239,13 @@ leaky_relu__derivative_y = leaky_relu__derivative
 @jit(**_JIT)
 def sigmoid__forward(x, a, b):
     """sigmoid(x) = 1/(1+exp(-x)) (e^x/(1+e^x) for x < 0), in x's type"""
-    return sigmoid_x(x)
+    return sigmoid_lean(x)
 
 
 @jit(**_JIT)
 def sigmoid__derivative(x, a, b):
-    """sigmoid'(x) = sigmoid(x) sigmoid(-x), in x's type"""
-    s, sn = sigmoid_pair_x(x)
-    return s * sn
+    """sigmoid'(x) = sigmoid(x) sigmoid(-x) = e/(1+e)**2, e = exp(-|x|), in x's type"""
+    return sigmoid_derivative_lean(x)
 
 
 @jit(**_JIT)
@@ -262,9 +257,18 @@ def sigmoid__derivative_y(y, a, b):
 
 # ---------------------------------------------------------------------- tanh
 @jit(**_JIT)
-def tanh__forward(x, a, b):
-    """tanh(x) = sign(x) e/(e+2), e = expm1(2|x|)"""
+def _tanh_forward_f64(x, a, b):
     return vtanh(W(x), x)
+
+
+@jit(**_JIT)
+def _tanh_forward_f32(x, a, b):
+    return tanh_f32n(x)
+
+
+tanh__forward = by_dtype(_tanh_forward_f64, _tanh_forward_f32, "tanh__forward",
+                         "tanh(x) = sign(x) e/(e+2), e = expm1(2|x|) (float32: -q/(2+q), "
+                         "q = expm1(-2|x|), in float32)")
 
 
 @jit(**_JIT)
@@ -359,60 +363,15 @@ def gelu_tanh__derivative(x, a, b):
 
 # ------------------------------------------------------------- silu / swish
 @jit(**_JIT)
-def _silu_forward_f64(x, a, b):
-    z = W(x)
-    return at_inf(z, mul_sigmoid(z, z, x), -0.0, INF)
+def silu__forward(x, a, b):
+    """silu(x) = x sigmoid(x), in x's type"""
+    return at_inf(x, silu_lean(x), T(-0.0, x), T(INF, x))
 
 
 @jit(**_JIT)
-def _silu_forward_f32(x, a, b):
-    return at_inf(x, mul_sigmoid_f32n(x, x, F32_0), T(-0.0, x), T(INF, x))
-
-
-silu__forward = by_dtype(_silu_forward_f64, _silu_forward_f32, "silu__forward",
-                         "silu(x) = x sigmoid(x)")
-
-
-@jit(**_JIT)
-def _silu_derivative_parts(v, ve, e):
-    """s (1 + v (1 - s)), s = sigmoid(v), from e = exp(-|v|) and ve = v e: d (1 + v e d)
-    for v >= 0, d (e + v e d) below, d = 1/(1 + e) (v e is normal where e is not:
-    silu'(-714) keeps its digits)."""
-    one = T(1.0, e)
-    d = one / (one + e)
-    r = d * ((one if v >= 0 else e) + ve * d)
-    return v if v != v else r
-
-
-@jit(**_JIT)
-def _silu_derivative_at_f64(v):
-    """silu'(v) in float64 (|v| clamped to 1e4: sigmoid(-|v|) = 0 beyond)."""
-    vc = v if abs(v) < 1e4 else math.copysign(1e4, v)
-    ve, e = exp_mul_f64(-math.fabs(vc), vc)
-    return _silu_derivative_parts(v, ve, e)
-
-
-@jit(**_JIT)
-def _silu_derivative_f64(x, a, b):
-    return at_inf(x, _silu_derivative_at_f64(W(x)), 0.0, 1.0)
-
-
-@jit(**_JIT)
-def _clamp_near_f32(v):
-    """v clamped to +-EXP_MUL_NEAR_ARG_MAX_F32 (v e^-|v| and e^-|v| are 0 in float32
-    beyond, so silu'(v) keeps its value; +-inf and huge v give no inf * 0)."""
-    return min(max(v, -EXP_MUL_NEAR_ARG_MAX_F32), EXP_MUL_NEAR_ARG_MAX_F32)
-
-
-@jit(**_JIT)
-def _silu_derivative_f32(x, a, b):
-    xc = _clamp_near_f32(x)
-    ve, e = exp_mul_near_f32n(-abs(xc), xc)
-    return at_inf(x, _silu_derivative_parts(x, ve, e), T(0.0, x), T(1.0, x))
-
-
-silu__derivative = by_dtype(_silu_derivative_f64, _silu_derivative_f32, "silu__derivative",
-                            "silu'(x) = s (1 + x (1 - s)), s = sigmoid(x), in x's type")
+def silu__derivative(x, a, b):
+    """silu'(x) = s (1 + x (1 - s)), s = sigmoid(x), in x's type"""
+    return at_inf(x, silu_derivative_lean(x), T(0.0, x), T(1.0, x))
 
 
 def beta_x(x, a):  # pragma: no cover - only ever compiled
@@ -436,58 +395,12 @@ def _beta_x(x, a):
     return lambda x, a: (W(a) * W(x), 0.0)
 
 
-def mul_sigmoid_dd(m, hi, lo):  # pragma: no cover - only ever compiled
-    """m sigmoid(hi + lo) in m's type (lo ignored for float64, where hi is exact enough)."""
-    raise NotImplementedError
-
-
-@overload(mul_sigmoid_dd, inline="always")
-def _mul_sigmoid_dd(m, hi, lo):
-    if isinstance(m, types.Float) and m.bitwidth == 32:
-        return lambda m, hi, lo: mul_sigmoid_f32n(m, hi, lo)
-    return lambda m, hi, lo: mul_sigmoid(W(m), hi, m)
-
-
-def sigmoid_pair_beta(hi, lo):  # pragma: no cover - only ever compiled
-    """(sigmoid(v), sigmoid(-v)), v = hi + lo, in hi's type."""
-    raise NotImplementedError
-
-
-@overload(sigmoid_pair_beta, inline="always")
-def _sigmoid_pair_beta(hi, lo):
-    if isinstance(hi, types.Float) and hi.bitwidth == 32:
-        return lambda hi, lo: sigmoid_pair_dd_f32n(hi, lo)
-    return lambda hi, lo: sigmoid_pair(hi, hi)
-
-
-def swish_derivative_at(x, a):  # pragma: no cover - only ever compiled
-    """silu'(beta x), beta = a, in x's type."""
-    raise NotImplementedError
-
-
-@jit(**_JIT)
-def _swish_derivative_at_f32(x, a):
-    """silu'(v), v = beta x = hi + lo in float32: e^lo = 1 + lo applied to e and v e."""
-    v, lo = beta_x(x, a)
-    vc = _clamp_near_f32(v)
-    c = (T(1.0, x) - lo) if v >= 0 else (T(1.0, x) + lo)
-    ve, e = exp_mul_near_f32n(-abs(vc), vc * c)
-    return _silu_derivative_parts(v, ve, e * c)
-
-
-@overload(swish_derivative_at, inline="always")
-def _swish_derivative_at(x, a):
-    if isinstance(x, types.Float) and x.bitwidth == 32:
-        return lambda x, a: _swish_derivative_at_f32(x, a)
-    return lambda x, a: _silu_derivative_at_f64(W(a) * W(x))
-
-
 @jit(**_JIT)
 def swish__forward(x, a, b):
     """swish(x) = x sigmoid(beta x), beta = a (float32: computed in float32, beta x
     carried as hi + lo)"""
     hi, lo = beta_x(x, a)
-    r = mul_sigmoid_dd(x, hi, lo)
+    r = x_sigmoid_dd(x, hi, lo)
     if a > 0:
         return at_inf(x, r, T(-0.0, x), T(INF, x))
     return at_inf(x, r, T(-INF, x), T(INF, x)) if a == 0 else at_inf(x, r, T(-INF, x), T(0.0, x))
@@ -496,7 +409,8 @@ def swish__forward(x, a, b):
 @jit(**_JIT)
 def swish__derivative(x, a, b):
     """swish'(x) = s (1 + beta x (1 - s)), s = sigmoid(beta x), in x's type"""
-    r = swish_derivative_at(x, a)
+    hi, lo = beta_x(x, a)
+    r = silu_derivative_dd(hi, lo)
     if a > 0:
         return at_inf(x, r, T(0.0, x), T(1.0, x))
     return at_inf(x, r, T(0.5, x), T(0.5, x)) if a == 0 else at_inf(x, r, T(1.0, x), T(0.0, x))
@@ -639,7 +553,7 @@ def _softplus_forward_f64(x, a, b):
     z = W(x)
     beta = W(a)
     u = beta * z
-    r = (max(u, 0.0) + vlog1p(vexp(-math.fabs(u), x), x)) / beta
+    r = (max(u, 0.0) + vlog1p(exp_neg_abs_dd(u, 0.0), x)) / beta
     return z if x * a > b else r
 
 
@@ -648,7 +562,7 @@ def _softplus_forward_f32(x, a, b):
     u, lo = beta_x(x, a)
     pos = u > F32_0
     r = ((u if pos else F32_0) + ((lo if pos else F32_0)
-                                  + log1p_unit_f32n(exp_neg_abs_dd_f32n(u, lo)))) / a
+                                  + log1p_unit_f32n(exp_neg_abs_dd(u, lo)))) / a
     r = r if u == u else u  # NaN u (0 * inf)
     return x if x * a > b else r
 
@@ -662,7 +576,7 @@ softplus__forward = by_dtype(
 def softplus__derivative(x, a, b):
     """softplus'(x) = 1 if beta x > threshold else sigmoid(beta x), in x's type"""
     hi, lo = beta_x(x, a)
-    r = sigmoid_pair_beta(hi, lo)[0]
+    r = sigmoid_dd(hi, lo)
     return T(1.0, x) if x * a > b else r
 
 
@@ -696,12 +610,12 @@ def mish__derivative(x, a, b):
 @jit(**_JIT)
 def _logsigmoid_forward_f64(x, a, b):
     z = W(x)
-    return min(z, 0.0) - vlog1p(vexp(-math.fabs(z), x), x)
+    return min(z, 0.0) - vlog1p(exp_neg_abs_dd(z, 0.0), x)
 
 
 @jit(**_JIT)
 def _logsigmoid_forward_f32(x, a, b):
-    return min(x, F32_0) - log1p_unit_f32n(exp_f32n(-abs(x)))
+    return min(x, F32_0) - log1p_unit_f32n(exp_neg_abs_dd(x, F32_0))
 
 
 logsigmoid__forward = by_dtype(
@@ -712,7 +626,7 @@ logsigmoid__forward = by_dtype(
 @jit(**_JIT)
 def logsigmoid__derivative(x, a, b):
     """logsigmoid'(x) = sigmoid(-x), in x's type"""
-    return sigmoid_pair_x(x)[1]
+    return sigmoid_lean(-x)
 
 
 @jit(**_JIT)

@@ -18,8 +18,9 @@ Naming (stable; other modules import these):
     "float32 precision" (relative error < 1e-9 plus float64 rounding) with
     shorter polynomials: the building blocks of float32 kernels, which compute
     in float64 internally and round once at the end.
-``exp_f32n, exp_mul_f32n, exp_mul_near_f32n, log1p_unit_f32n, sigmoid_f32n, sigmoid_pair_f32n,
-mul_sigmoid_f32n, sigmoid_pair_dd_f32n`` (float32 -> float32)
+``sigmoid_exp`` and the sigmoid family on it (``sigmoid_lean``, ``silu_lean``, ...)
+    in the argument's own type (float32: 16 AVX-512 lanes), one exp and one division each.
+``exp_f32n, expm1_f32n, log1p_unit_f32n, tanh_f32n`` (float32 -> float32)
     computed natively in float32 (16 AVX-512 lanes instead of 8): Cephes'
     degree-5 expf and degree-8 logf minimax polynomials, 2^n built from int32
     exponent bits (``pow2_f32``) and applied as several factors so that a
@@ -604,36 +605,6 @@ def expm1_f32n(x):
 
 
 @jit(**_JIT)
-def exp_mul_f32n(x, m):
-    """(m exp(x), exp(x)) in float32 for x <= 0, m finite.
-
-    m is multiplied in before the power-of-two scaling (four factors 2^q 2^q 2^q
-    2^(n-3q), q = floor(n/4)): m exp(x) is normal for x = -90, m = -90 (silu)
-    although exp(-90) is subnormal."""
-    nf, pm1 = _expm1_reduced_f32n(x, C.EXP_MUL_ARG_MIN_F32, F32_0)
-    p = F32_1 + pm1
-    q = (nf * F32_HALF_FLOOR - F32_QUARTER_FLOOR + F32_SHIFTER) - F32_SHIFTER
-    s1 = pow2_f32(q)
-    s4 = pow2_f32(nf - np.float32(3.0) * q)
-    y = p * s1 * s1 * s1 * s4
-    my = (m * s1) * p * s1 * s1 * s4
-    return (x, x) if x != x else (my, y)
-
-
-@jit(**_JIT)
-def exp_mul_near_f32n(x, m):
-    """(m exp(x), exp(x)) in float32 for -EXP_MUL_NEAR_ARG_MAX_F32 <= x <= 0, |m| <=
-    EXP_MUL_NEAR_ARG_MAX_F32: exp_mul_f32n with two scale factors 2^floor(n/2)
-    2^(n - floor(n/2)), both normal there; m exp(x) rounded once where it is subnormal."""
-    nf, pm1 = _expm1_reduced_f32n(x, -C.EXP_MUL_NEAR_ARG_MAX_F32, F32_0)
-    p = F32_1 + pm1
-    n1 = (nf * F32_HALF - F32_HALF_FLOOR + F32_SHIFTER) - F32_SHIFTER
-    s1 = pow2_f32(n1)
-    s2 = pow2_f32(nf - n1)
-    return ((m * p) * s1) * s2, (p * s1) * s2
-
-
-@jit(**_JIT)
 def log1p_unit_f32n(e):
     """log1p(e) in float32 for 0 <= e <= 1 (the softplus/logsigmoid range), <= ~2 ulp.
 
@@ -656,46 +627,148 @@ def log1p_unit_f32n(e):
 
 
 @jit(**_JIT)
-def exp_neg_abs_dd_f32n(hi, lo):
-    """exp(-|hi + lo|) in float32 for a tiny correction lo: exp(-|hi|) (1 -+ lo)."""
-    e = exp_f32n(-abs(hi))
-    lo = lo if abs(hi) < np.float32(128.0) else F32_0  # e = 0 there; lo may be inf
-    return e * ((F32_1 - lo) if hi >= F32_0 else (F32_1 + lo))
+def tanh_f32n(x):
+    """tanh(x) in float32 (<= ~3 ulp): sign(x) (-q / (2 + q)), q = expm1(-2|x|), |x| clamped to
+    TANH_ARG_MAX_F32 (tanh rounds to 1 beyond); q = 2^n expm1(r) + (2^n - 1) by one FMA
+    (n <= 0: exact at n = 0, so tanh keeps its digits near 0)."""
+    a = abs(x)
+    a = a if a < C.TANH_ARG_MAX_F32 else C.TANH_ARG_MAX_F32
+    nf, r = exp_reduce(np.float32(-2.0) * a)
+    p = fma(_expm1_cephes_f32(r), r * r, r)
+    s = pow2_f32(nf)
+    q = fma(s, p, s - F32_1)
+    return math.copysign(-q / (np.float32(2.0) + q), x)
+
+
+# ------------------------------------------------- the sigmoid family's core
+def sigmoid_exp(hi, lo):  # pragma: no cover - only ever compiled
+    """(m, t, e) for u = hi + lo (lo a tiny correction, e.g. beta x's FMA residual), in hi's
+    type: t = -|hi| clamped to SIGMOID_EXP_ARG_MIN (where e^t and |t| e^t round to 0),
+    m = e^-|u| 2^S (S = SIGMOID_EXP_SCALE_EXP: normal, < 1 ulp; one range reduction, 2^(n + S)
+    from the bits, no select), e = m 2^-S = e^-|u|.  y e^-|u| as (y m) 2^-S rounds once where
+    e^-|u| is subnormal (silu(-90) in float32 is normal).  Both backends' algorithm."""
+    raise NotImplementedError
+
+
+@overload(sigmoid_exp, inline="always")
+def _sigmoid_exp(hi, lo):
+    if _is_f32(hi):
+        arg_min, unscale = C.SIGMOID_EXP_ARG_MIN_F32, C.SIGMOID_EXP_UNSCALE_F32
+        scale_exp = np.float32(C.SIGMOID_EXP_SCALE_EXP_F32)
+
+        def impl(hi, lo):
+            t = -abs(hi)
+            t = t if t > arg_min else arg_min
+            nf, r = exp_reduce(t)
+            lo_t = F32_0 if t > -abs(hi) else (-lo if hi >= F32_0 else lo)  # none if clamped
+            r = r + lo_t
+            s = pow2_f32(nf + scale_exp)
+            m = fma(fma(_expm1_cephes_f32(r), r * r, r), s, s)
+            return m, t, m * unscale
+
+        return impl
+    arg_min, unscale, scale_exp = C.SIGMOID_EXP_ARG_MIN, C.SIGMOID_EXP_UNSCALE, C.SIGMOID_EXP_SCALE_EXP
+
+    def impl(hi, lo):
+        t = -math.fabs(hi)
+        t = t if t > arg_min else arg_min
+        nf, r = exp_reduce(t)
+        lo_t = 0.0 if t > -math.fabs(hi) else (-lo if hi >= 0.0 else lo)  # none if clamped
+        r = r + lo_t
+        s = pow2_f64(int(nf) + scale_exp)
+        m = fma(_expm1_poly_f64(r), s, s)
+        return m, t, m * unscale
+
+    return impl
+
+
+_zero_like = _value_by_precision(0.0, F32_0, "_zero_like")
+_one_like = _value_by_precision(1.0, F32_1, "_one_like")
+sigmoid_unscale = _value_by_precision(C.SIGMOID_EXP_UNSCALE, C.SIGMOID_EXP_UNSCALE_F32,
+                                      "sigmoid_unscale")
+sigmoid_scaled_min = _value_by_precision(-C.SIGMOID_EXP_SCALE_EXP / 2.0,
+                                         np.float32(-C.SIGMOID_EXP_SCALE_EXP_F32 / 2.0),
+                                         "sigmoid_scaled_min")
 
 
 @jit(**_JIT)
-def sigmoid_pair_f32n(v):
-    """(sigmoid(v), sigmoid(-v)) in float32 from one e = exp(-|v|): 1/(1+e), e/(1+e)."""
-    e = exp_f32n(-abs(v))
-    d = F32_1 / (F32_1 + e)
-    ed = e * d
-    return (d, ed) if v >= F32_0 else (ed, d)
+def sigmoid_dd(hi, lo):
+    """sigmoid(u), u = hi + lo, in hi's type: 1/(1 + e) for u >= 0, e/(1 + e) below (one exp,
+    one division)."""
+    _, _, e = sigmoid_exp(hi, lo)
+    one = _one_like(e)
+    return (one if hi >= 0 else e) / (one + e)
 
 
 @jit(**_JIT)
-def sigmoid_f32n(v):
-    """sigmoid(v) in float32: 1/(1+e) or e/(1+e), e = exp(-|v|) (one division, one rounding)."""
-    e = exp_f32n(-abs(v))
-    return (F32_1 if v >= F32_0 else e) / (F32_1 + e)
+def sigmoid_lean(x):
+    """sigmoid(x) in x's type."""
+    return sigmoid_dd(x, _zero_like(x))
 
 
 @jit(**_JIT)
-def mul_sigmoid_f32n(m, v, lo):
-    """m sigmoid(v + lo) in float32 (lo a tiny correction, e.g. the FMA residual of
-    v = beta x), m applied before exp's final scaling."""
-    me, e = exp_mul_f32n(-abs(v), m)
-    lo = lo if abs(v) < np.float32(128.0) else F32_0
-    c = (F32_1 - lo) if v >= F32_0 else (F32_1 + lo)
-    return (m if v >= F32_0 else me * c) / (F32_1 + e * c)
+def exp_neg_abs_dd(hi, lo):
+    """e^-|u|, u = hi + lo, in hi's type (the sigmoid family's core)."""
+    return sigmoid_exp(hi, lo)[2]
 
 
 @jit(**_JIT)
-def sigmoid_pair_dd_f32n(hi, lo):
-    """(sigmoid(v), sigmoid(-v)) in float32 for v = hi + lo (lo a tiny correction)."""
-    e = exp_neg_abs_dd_f32n(hi, lo)
-    d = F32_1 / (F32_1 + e)
-    ed = e * d
-    return (d, ed) if hi >= F32_0 else (ed, d)
+def sigmoid_derivative_lean(x):
+    """sigmoid'(x) = e/(1 + e)**2 = ((m d) d) 2^-S, d = 1/(1 + e), in x's type."""
+    m, _, e = sigmoid_exp(x, _zero_like(x))
+    one = _one_like(e)
+    d = one / (one + e)
+    return ((m * d) * d) * sigmoid_unscale(x)
+
+
+@jit(**_JIT)
+def silu_lean(x):
+    """silu(x) = x sigmoid(x) for finite x, in x's type: x/(1 + e) for x >= 0, else
+    ((t m)/(1 + e)) 2^-S (t = x down to the clamp, where the result rounds to -0)."""
+    m, t, e = sigmoid_exp(x, _zero_like(x))
+    one = _one_like(e)
+    pos = x >= 0
+    return ((x if pos else t * m) / (one + e)) * (one if pos else sigmoid_unscale(x))
+
+
+@jit(**_JIT)
+def x_sigmoid_dd(x, uh, ul):
+    """x sigmoid(u), u = uh + ul (swish: u = beta x), for finite x in x's type: x/(1 + e) for
+    u >= 0, else (x e)/(1 + e) with x e = (x m) 2^-S where e^u < 2^(-S/2) (rounded once where
+    subnormal; no overflow unless |x e^u| >= 2^(emax - S)), 0 below the clamp."""
+    m, t, e = sigmoid_exp(uh, ul)
+    one = _one_like(e)
+    scaled = t < sigmoid_scaled_min(x)
+    num = x * m if scaled else x * e
+    num = (one - one) * x if -abs(uh) < t else num  # below the clamp: +-0
+    sc = sigmoid_unscale(x) if scaled else one
+    pos = uh >= 0
+    return ((x if pos else num) / (one + e)) * (one if pos else sc)
+
+
+@jit(**_JIT)
+def _silu_derivative_finish(pos, m, t, e, unscale):
+    """silu'(u) from sigmoid_exp's (m, t, e) of u: d (1 - t e d) for u >= 0 (u (1 - s) = -t e d:
+    no inf * 0), ((m (1 + t d)) d) 2^-S below, d = 1/(1 + e)."""
+    one = _one_like(e)
+    d = one / (one + e)
+    above = d * (one - t * (e * d))
+    below = ((m * (one + t * d)) * d) * unscale
+    return above if pos else below
+
+
+@jit(**_JIT)
+def silu_derivative_lean(x):
+    """silu'(x) = s (1 + x (1 - s)), s = sigmoid(x), in x's type: one exp, one division."""
+    m, t, e = sigmoid_exp(x, _zero_like(x))
+    return _silu_derivative_finish(x >= 0, m, t, e, sigmoid_unscale(x))
+
+
+@jit(**_JIT)
+def silu_derivative_dd(uh, ul):
+    """silu'(u) for u = uh + ul (swish': u = beta x), ul carried into e^-|u|."""
+    m, t, e = sigmoid_exp(uh, ul)
+    return _silu_derivative_finish(uh >= 0, m, t, e, sigmoid_unscale(uh))
 
 
 @jit(**_JIT)

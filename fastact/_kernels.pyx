@@ -154,7 +154,32 @@ cdef struct LoopCall:
     double p1
 
 
-cdef inline void _call_range(const LoopCall *c, Py_ssize_t start, Py_ssize_t m) noexcept nogil:
+cdef extern from *:
+    """
+    /* Prefetch [p, p + nbytes) for writing, one request per 64-byte line (a hint:
+       no values change; PREFETCHW where the target has it, else a read prefetch). */
+    static inline void fa_prefetch_write(const char *p, Py_ssize_t nbytes) {
+    #if defined(__GNUC__) || defined(__clang__)
+        for (Py_ssize_t k = 0; k < nbytes; k += 64) __builtin_prefetch(p + k, 1, 3);
+    #else
+        (void)p; (void)nbytes;
+    #endif
+    }
+    """
+    void fa_prefetch_write(const char *p, Py_ssize_t nbytes) noexcept nogil
+
+# A loop over more than STORE_BLOCK_BYTES of output runs in blocks of that many bytes;
+# before each block, the output lines PREFETCH_AHEAD_BLOCKS blocks ahead are prefetched
+# for writing, so stores find their lines owned and leave the store buffer at once.
+# Without it, stores queue for their lines from memory and a load of x (or grad) whose
+# address bits 0-11 match a queued store (arrays at one page offset, as np.empty_like
+# gives large arrays) waits behind it (docs/tuning.md, "4K aliasing").
+cdef enum:
+    STORE_BLOCK_BYTES = 2048
+    PREFETCH_AHEAD_BLOCKS = 1
+
+
+cdef inline void _call_block(const LoopCall *c, Py_ssize_t start, Py_ssize_t m) noexcept nogil:
     """The loop on elements [start, start + m) (parameters cast to the array's type)."""
     cdef Py_ssize_t off = start * c.itemsize
     cdef const char *g = (c.g + off) if c.g != NULL else NULL
@@ -164,6 +189,24 @@ cdef inline void _call_range(const LoopCall *c, Py_ssize_t start, Py_ssize_t m) 
     else:
         c.f64(<double *>(c.out + off), <const double *>(c.x + off), <const double *>g, m,
               c.p0, c.p1)
+
+
+cdef inline void _call_range(const LoopCall *c, Py_ssize_t start, Py_ssize_t m) noexcept nogil:
+    """The loop on elements [start, start + m) in blocks of STORE_BLOCK_BYTES of output
+    (a multiple of 16 elements: the same values as one call), prefetching ahead of them
+    for writing (never past the range)."""
+    cdef Py_ssize_t block = STORE_BLOCK_BYTES // c.itemsize
+    cdef Py_ssize_t ahead = PREFETCH_AHEAD_BLOCKS * block
+    cdef Py_ssize_t end = start + m
+    cdef Py_ssize_t s = start
+    fa_prefetch_write(c.out + s * c.itemsize, (ahead if m > ahead else m) * c.itemsize)
+    while end - s > block:
+        if end - (s + ahead) > 0:
+            fa_prefetch_write(c.out + (s + ahead) * c.itemsize,
+                              (block if end - (s + ahead) > block else end - (s + ahead)) * c.itemsize)
+        _call_block(c, s, block)
+        s += block
+    _call_block(c, s, end - s)
 
 
 cdef extern from "workpool.h" nogil:

@@ -192,6 +192,10 @@ STREAM_MIN_BYTES = 128 << 20
 # a streamed loop computes STREAM_TILE_BYTES of output at a time into a buffer in L1
 # (a multiple of the 64-byte line), then copies it out with the streaming stores
 STREAM_TILE_BYTES = 8192
+# a plain-store loop over more than WRITE_PREFETCH_BLOCK_BYTES of output runs in blocks of
+# that size, prefetching the next block's output lines for writing: stores then find their
+# lines owned, and loads of x at the output's 4 KiB page offset do not wait behind them
+WRITE_PREFETCH_BLOCK_BYTES = 2048
 
 # ---------------------------------------------------- softmax family's exp
 # exp(r) = 1 + r + r^2 Q(r): SOFTMAX_EXP_POLY_F32 / _F64 (fitted, in _coefficients).

@@ -87,6 +87,7 @@ cdef extern from "fa_constants.h":
     Py_ssize_t FA_NOGIL_MIN_ELEMENTS
     Py_ssize_t FA_STREAM_MIN_BYTES
     enum: FA_STREAM_TILE_BYTES
+    enum: FA_WRITE_PREFETCH_BLOCK_BYTES
 
 cdef extern from "stream.h" nogil:
     int FA_HAVE_STREAM
@@ -181,6 +182,20 @@ cdef struct LoopCall:
     double p1
 
 
+cdef extern from *:
+    """
+    /* Prefetch [p, p + nbytes) for writing, one request per 64-byte line (a hint:
+       no values change; PREFETCHW where the target has it, else a read prefetch). */
+    static inline void fa_prefetch_write(const char *p, Py_ssize_t nbytes) {
+    #if defined(__GNUC__) || defined(__clang__)
+        for (Py_ssize_t k = 0; k < nbytes; k += 64) __builtin_prefetch(p + k, 1, 3);
+    #else
+        (void)p; (void)nbytes;
+    #endif
+    }
+    """
+    void fa_prefetch_write(const char *p, Py_ssize_t nbytes) noexcept nogil
+
 cdef inline void _call_to(const LoopCall *c, char *out, Py_ssize_t start,
                           Py_ssize_t m) noexcept nogil:
     """The loop on elements [start, start + m) of x (and g), written to out[0:m)
@@ -195,8 +210,21 @@ cdef inline void _call_to(const LoopCall *c, char *out, Py_ssize_t start,
 
 
 cdef inline void _call_range(const LoopCall *c, Py_ssize_t start, Py_ssize_t m) noexcept nogil:
-    """The loop on elements [start, start + m)."""
-    _call_to(c, c.out + start * c.itemsize, start, m)
+    """The loop on elements [start, start + m) in blocks of FA_WRITE_PREFETCH_BLOCK_BYTES of
+    output (a multiple of 16 elements: the same values as one call), each block's successor
+    prefetched for writing (never past the range; docs/tuning.md, "4K aliasing")."""
+    cdef Py_ssize_t block = FA_WRITE_PREFETCH_BLOCK_BYTES // c.itemsize
+    cdef Py_ssize_t ahead = block
+    cdef Py_ssize_t end = start + m
+    cdef Py_ssize_t s = start
+    fa_prefetch_write(c.out + s * c.itemsize, (ahead if m > ahead else m) * c.itemsize)
+    while end - s > block:
+        if end - (s + ahead) > 0:
+            fa_prefetch_write(c.out + (s + ahead) * c.itemsize,
+                              (block if end - (s + ahead) > block else end - (s + ahead)) * c.itemsize)
+        _call_to(c, c.out + s * c.itemsize, s, block)
+        s += block
+    _call_to(c, c.out + s * c.itemsize, s, end - s)
 
 
 cdef void _call_range_streamed(const LoopCall *c, Py_ssize_t start, Py_ssize_t m) noexcept nogil:

@@ -80,10 +80,14 @@ def _user_loops(f):
 
 def numba_bar(names=ACTIVATIONS, repeats=30):
     """Per activation: the user's loops against the backend's whole-array call."""
+    import warnings
+
     import numba
+    from numba.core.errors import NumbaIRAssumptionWarning
 
     import fastact
 
+    warnings.simplefilter("ignore", NumbaIRAssumptionWarning)  # Numba's pedantic SSA check
     x = np.random.default_rng(0).standard_normal(SHAPE, dtype=np.float32)
     out = np.empty_like(x)
     threads = min(fastact.get_num_threads(), numba.config.NUMBA_NUM_THREADS)

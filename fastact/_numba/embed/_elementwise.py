@@ -18,7 +18,6 @@ from numba.core.errors import TypingError
 from numba.np import numpy_support
 
 from ..._registry import ACTIVATIONS, MODES, REQUIRED
-from .. import _formulas
 from . import _kernels, _typing
 
 _JIT_OPTIONS = dict(nogil=True, error_model="numpy")
@@ -33,6 +32,8 @@ _GENERIC_PARAMS = ", ".join(f"{name}=None" for name in _typing.PARAM_NAMES)
 @functools.lru_cache(maxsize=None)
 def _pieces(kernel_id: str, mode: str, dtype):
     """``(scalar_call, new_array, into)`` of one kernel in one mode and dtype."""
+    from .. import _formulas  # on first use: registering imports no formula
+
     formula_name, takes_grad = MODES[mode]
     formula = getattr(_formulas, f"{kernel_id}__{formula_name}")
     return _kernels.make(formula, takes_grad, dtype)

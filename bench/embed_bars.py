@@ -2,17 +2,22 @@
 
     python bench/embed_bars.py [numba|compile|cython ...]   (default: all three)
 
-* numba: per-row ``fastact.gelu(x[i], out=out[i])`` in a user's ``prange`` loop (and
-  in a serial loop, against one thread) against the Numba backend's array call on
-  the whole (4096, 1024) float32 array; interleaved repeats, medians.
-* compile: a fresh interpreter's first call of a user's function using
-  ``fastact.gelu`` (cold Numba cache), wall time.
+* numba: for gelu, silu, relu, sigmoid and tanh, the per-row form
+  ``fastact.gelu(x[i], out=out[i])`` and the scalar form ``out[i, j] =
+  fastact.gelu(x[i, j])`` in a user's ``prange`` loop (and in a ``range`` loop, against
+  one thread) against the Numba backend's array call on the whole (4096, 1024)
+  float32 array (interleaved repeats, median ratios), and the count of packed
+  ymm/zmm arithmetic instructions in the scalar loop's assembly.
+* compile: a fresh interpreter's first call of a user's cached function using
+  ``fastact.gelu`` (array) and ``fastact.sigmoid`` (scalar), with a cold and then a
+  warm Numba cache; wall and CPU time.
 * cython: ``examples/cython_inference`` built in a temporary directory, its
   per-row ``gelu_span_f32`` prange loop against ``fastact.gelu(x, backend="cython")``.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +28,11 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHAPE = (4096, 1024)
+
+
+ACTIVATIONS = ("gelu", "silu", "relu", "sigmoid", "tanh")
+# packed arithmetic on 256/512-bit registers: a vectorized loop body
+PACKED = re.compile(r"\bv(?:add|sub|mul|div|max|min|fmadd\w*|fnmadd\w*|cmp\w*)p[sd]\s.*%[yz]mm")
 
 
 def _median_ratio(a, b, repeats=40):
@@ -39,70 +49,107 @@ def _median_ratio(a, b, repeats=40):
     return ma, mb, ma / mb
 
 
-def numba_bar():
-    import numba
+def _user_loops(f):
+    """A user's loops calling ``f``: per row (prange and range) and per element."""
     from numba import njit, prange
-
-    import fastact
 
     @njit(parallel=True)
     def rows_parallel(x, out):
         for i in prange(x.shape[0]):
-            fastact.gelu(x[i], out=out[i])
+            f(x[i], out=out[i])
 
     @njit
     def rows_serial(x, out):
         for i in range(x.shape[0]):
-            fastact.gelu(x[i], out=out[i])
+            f(x[i], out=out[i])
+
+    @njit(parallel=True)
+    def scalar_parallel(x, out):
+        for i in prange(x.shape[0]):
+            for j in range(x.shape[1]):
+                out[i, j] = f(x[i, j])
 
     @njit
-    def scalar_loop(x, out):
-        xf, of = x.reshape(x.size), out.reshape(out.size)
-        for i in range(xf.size):
-            of[i] = fastact.gelu(xf[i])
+    def scalar_serial(x, out):
+        for i in range(x.shape[0]):
+            for j in range(x.shape[1]):
+                out[i, j] = f(x[i, j])
 
+    return rows_parallel, rows_serial, scalar_parallel, scalar_serial
+
+
+def numba_bar(names=ACTIVATIONS, repeats=30):
+    """Per activation: the user's loops against the backend's whole-array call."""
+    import warnings
+
+    import numba
+    from numba.core.errors import NumbaIRAssumptionWarning
+
+    import fastact
+
+    warnings.simplefilter("ignore", NumbaIRAssumptionWarning)  # Numba's pedantic SSA check
     x = np.random.default_rng(0).standard_normal(SHAPE, dtype=np.float32)
     out = np.empty_like(x)
-    for f in (rows_parallel, rows_serial, scalar_loop):
-        f(x, out)
-    fastact.gelu(x, out=out, backend="numba")
     threads = min(fastact.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
-    whole = lambda: fastact.gelu(x, out=out, backend="numba")  # noqa: E731
-    r, w, ratio = _median_ratio(lambda: rows_parallel(x, out), whole)
-    print(f"numba {SHAPE} float32 gelu, {threads} threads: per-row prange {r * 1e3:.2f} ms, "
-          f"backend array call {w * 1e3:.2f} ms, ratio {ratio:.3f}")
-    with fastact.threads(1):
-        r, w, ratio = _median_ratio(lambda: rows_serial(x, out), whole, repeats=20)
-        s, _, ratio_s = _median_ratio(lambda: scalar_loop(x, out), whole, repeats=20)
-    print(f"numba {SHAPE} float32 gelu, 1 thread: per-row loop {r * 1e3:.2f} ms, scalar loop "
-          f"{s * 1e3:.2f} ms, backend array call {w * 1e3:.2f} ms, ratios {ratio:.3f} / "
-          f"{ratio_s:.3f}")
-    asm = scalar_loop.inspect_asm(scalar_loop.signatures[0])
-    print(f"numba scalar loop vector registers: zmm {'zmm' in asm}, ymm {'ymm' in asm}")
+    print(f"numba {SHAPE} float32, user loop / fastact.<name>(x, out=out, backend='numba'); "
+          f"medians of {repeats} interleaved runs")
+    print(f"{'name':8s} {'threads':>7s} {'backend':>9s} {'per row':>8s} {'scalar':>8s} "
+          f"{'vector ops in scalar loop':>26s}")
+    for name in names:
+        f = getattr(fastact, name)
+        rows_parallel, rows_serial, scalar_parallel, scalar_serial = _user_loops(f)
+        for g in (rows_parallel, rows_serial, scalar_parallel, scalar_serial):
+            g(x, out)
+        whole = lambda: f(x, out=out, backend="numba")  # noqa: E731
+        asm = scalar_serial.inspect_asm(scalar_serial.signatures[0])
+        packed = len(PACKED.findall(asm))
+        for k, (rows, scalar) in ((threads, (rows_parallel, scalar_parallel)),
+                                  (1, (rows_serial, scalar_serial))):
+            with fastact.threads(k):
+                _, w, r_rows = _median_ratio(lambda: rows(x, out), whole, repeats)
+                _, _, r_scalar = _median_ratio(lambda: scalar(x, out), whole, repeats)
+            print(f"{name:8s} {k:7d} {w * 1e3:7.2f}ms {r_rows:8.3f} {r_scalar:8.3f} "
+                  f"{packed:26d}")
 
+
+USER_MODULE = """
+import numpy as np, numba, fastact
+
+@numba.njit(cache=True)
+def layer(x):
+    h = fastact.gelu(x)
+    for i in range(h.size):
+        h[i] = fastact.sigmoid(h[i])
+    return h
+"""
 
 COMPILE = """
-import time
+import sys, time
 t0 = time.perf_counter()
 import numpy as np, numba, fastact
 t1 = time.perf_counter()
 c1 = time.process_time()
-@numba.njit
-def layer(x):
-    return fastact.gelu(x)
-layer(np.ones(8, np.float32))
+sys.path.insert(0, sys.argv[1])
+import user_layer
+user_layer.layer(np.ones(8, np.float32))
 t2 = time.perf_counter()
-print(f"import {t1 - t0:.2f} s, first call (compile) {t2 - t1:.2f} s wall, "
+print(f"import numba, fastact {t1 - t0:.2f} s, first call {t2 - t1:.2f} s wall, "
       f"{time.process_time() - c1:.2f} s CPU")
 """
 
 
 def compile_bar():
-    with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, FASTACT_CACHE_DIR=cache, NUMBA_CACHE_DIR=cache)
-        out = subprocess.run([sys.executable, "-c", COMPILE], capture_output=True, text=True,
-                             env=env, check=True).stdout.strip()
-    print(f"numba first compile, cold cache: {out} (load average {os.getloadavg()[0]:.1f})")
+    """A user's module (a cached @njit function calling gelu on an array and sigmoid on
+    scalars) imported and called in a fresh interpreter: cold caches, then warm."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "user_layer.py"), "w") as f:
+            f.write(USER_MODULE)
+        env = dict(os.environ, FASTACT_CACHE_DIR=tmp, NUMBA_CACHE_DIR=tmp)
+        for state in ("cold", "warm"):
+            out = subprocess.run([sys.executable, "-c", COMPILE, tmp], capture_output=True,
+                                 text=True, env=env, check=True).stdout.strip()
+            print(f"numba user function, {state} cache: {out} "
+                  f"(load average {os.getloadavg()[0]:.1f})")
 
 
 def cython_bar():

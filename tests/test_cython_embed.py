@@ -106,35 +106,69 @@ def _checker_source() -> str:
     return "\n".join(lines)
 
 
-def _build(directory, timeout=900):
-    """python setup.py build_ext --inplace in directory, against the installed fastact."""
-    proc = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"],
-                          cwd=directory, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+class _Build:
+    """``python setup.py build_ext --inplace`` in ``directory`` against the installed
+    fastact, started in the background (the builds of this file run side by side)."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.proc = subprocess.Popen([sys.executable, "setup.py", "build_ext", "--inplace"],
+                                     cwd=directory, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+
+    def wait(self, timeout=900):
+        """The directory, once the build succeeded."""
+        log, _ = self.proc.communicate(timeout=timeout)
+        assert self.proc.returncode == 0, log[-6000:]
+        return self.directory
+
+
+_CHECKER_SETUP = textwrap.dedent("""
+    import os
+    from Cython.Build import cythonize
+    from setuptools import Extension, setup
+    import fastact
+    # -O0: a quick build; IEEE arithmetic without contraction gives the same bits
+    ext = Extension("checker", ["checker.pyx"], include_dirs=[fastact.get_include()],
+                    extra_compile_args=["-O0", "-ffp-contract=off", "-fno-math-errno",
+                                        "-fno-trapping-math"])
+    setup(ext_modules=cythonize(
+        [ext], include_path=[os.path.dirname(os.path.dirname(fastact.__file__))]))
+""")
 
 
 @pytest.fixture(scope="module")
-def checker(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("kernels_checker")
-    (directory / "checker.pyx").write_text(_checker_source())
-    (directory / "setup.py").write_text(textwrap.dedent("""
-        import os
-        from Cython.Build import cythonize
-        from setuptools import Extension, setup
-        import fastact
-        ext = Extension("checker", ["checker.pyx"], include_dirs=[fastact.get_include()],
-                        extra_compile_args=["-O1", "-ffp-contract=off", "-fno-math-errno",
-                                            "-fno-trapping-math"])
-        setup(ext_modules=cythonize(
-            [ext], include_path=[os.path.dirname(os.path.dirname(fastact.__file__))]))
-    """))
-    _build(directory)
-    sys.path.insert(0, str(directory))
+def builds(tmp_path_factory):
+    """The checker module and the example, each built once, both started at once."""
+    checker_dir = tmp_path_factory.mktemp("kernels_checker")
+    (checker_dir / "checker.pyx").write_text(_checker_source())
+    (checker_dir / "setup.py").write_text(_CHECKER_SETUP)
+    example_dir = tmp_path_factory.mktemp("example") / "cython_inference"
+    shutil.copytree(os.path.join(ROOT, "examples", "cython_inference"), example_dir,
+                    ignore=shutil.ignore_patterns("build", "*.so", "*.c"))
+    started = {"checker": _Build(checker_dir), "example": _Build(example_dir)}
+    yield started
+    for build in started.values():
+        if build.proc.poll() is None:
+            build.proc.kill()
+            build.proc.communicate()
+
+
+@pytest.fixture(scope="module")
+def checker(builds):
+    directory = str(builds["checker"].wait())
+    sys.path.insert(0, directory)
     try:
         import checker as module
     finally:
-        sys.path.remove(str(directory))
+        sys.path.remove(directory)
     return module
+
+
+@pytest.fixture(scope="module")
+def example(builds):
+    """The directory of the built example."""
+    return builds["example"].wait()
 
 
 def _bits(a):
@@ -170,12 +204,8 @@ def test_span_and_scalar_functions_have_the_backend_bits(checker, case):
 
 @needs_compiler
 @pytest.mark.slow
-def test_the_cython_example_builds_against_the_package_and_matches(tmp_path):
-    source = os.path.join(ROOT, "examples", "cython_inference")
-    directory = tmp_path / "cython_inference"
-    shutil.copytree(source, directory, ignore=shutil.ignore_patterns("build", "*.so", "*.c"))
-    _build(directory)
-    proc = subprocess.run([sys.executable, "run.py"], cwd=directory, capture_output=True,
+def test_the_cython_example_builds_against_the_package_and_matches(example):
+    proc = subprocess.run([sys.executable, "run.py"], cwd=example, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "OK" in proc.stdout

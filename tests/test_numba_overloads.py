@@ -10,6 +10,7 @@ called inside ``prange``; the loops vectorize; registration goes through the
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -26,6 +27,12 @@ from fastact._registry import ROW_OPS  # noqa: E402
 from tests._arrays import CASES, case_modes, grads_like, kinks, specials  # noqa: E402
 
 FLOATS = (np.float32, np.float64)
+
+
+def _host_has_avx2() -> bool:
+    from llvmlite import binding
+
+    return bool(binding.get_host_cpu_features().get("avx2", False))
 
 
 def bits(a):
@@ -254,17 +261,45 @@ def test_calls_inside_prange_match_the_backend():
     assert_same_bits(p, fastact.softmax(fastact.silu(x, backend="numba"), backend="numba"))
 
 
+# packed arithmetic on 256- or 512-bit registers: only a vectorized loop has them
+# (a scalar formula, inlined or called, uses scalar instructions on xmm registers)
+PACKED_OP = re.compile(r"\bv(?:add|sub|mul|div|max|min|fmadd\w*|fnmadd\w*|fmsub\w*)p[sd]\s.*%[yz]mm")
+
+
+def _packed_ops(run) -> int:
+    return len(PACKED_OP.findall(run.inspect_asm(run.signatures[0])))
+
+
+@pytest.mark.skipif(not _host_has_avx2(), reason="no 256-bit vectors on this CPU")
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_the_scalar_form_in_a_user_loop_vectorizes(dtype):
+    # one loop, two formulas: it vectorizes only if both calls are inlined
     run = _compile("""
     def run(x, o):
         for i in range(x.size):
             o[i] = fastact.gelu(x[i]) + fastact.sigmoid(x[i])
     """)
-    x = np.ones(64, dtype)
-    run(x, np.empty_like(x))
-    asm = run.inspect_asm(run.signatures[0])
-    assert "zmm" in asm or "ymm" in asm
+    x = np.linspace(-5, 5, 64).astype(dtype)
+    o = np.empty_like(x)
+    run(x, o)
+    assert_same_bits(o, fastact.gelu(x, backend="numba") + fastact.sigmoid(x, backend="numba"))
+    assert _packed_ops(run) >= 8
+
+
+@pytest.mark.skipif(not _host_has_avx2(), reason="no 256-bit vectors on this CPU")
+def test_a_run_time_parameter_check_leaves_the_loop_vectorized():
+    run = _compile("""
+    def run(x, o, slope):
+        for i in range(x.size):
+            o[i] = fastact.leaky_relu(x[i], negative_slope=slope)
+    """)
+    x = np.linspace(-5, 5, 64).astype(np.float32)
+    o = np.empty_like(x)
+    run(x, o, 0.2)
+    assert_same_bits(o, fastact.leaky_relu(x, negative_slope=0.2, backend="numba"))
+    assert _packed_ops(run) >= 2
+    with pytest.raises(ValueError, match="negative_slope must be finite"):
+        run(x, o, np.inf)
 
 
 def test_registered_through_the_entry_point_compiling_only_what_is_used(tmp_path):

@@ -4,7 +4,8 @@
 The matrix product is NumPy's (BLAS); bias + GELU and the softmax run row by row
 in a ``prange`` loop, each row one call of fastact's span / row functions
 (``from fastact cimport kernels``), without the GIL and without a Python call
-per row.
+per row.  ``schedule="guided"``: rows go to whichever thread is free, so a thread
+the OS deschedules (a busy machine) delays only the rows it holds.
 """
 from cython.parallel cimport prange
 
@@ -25,7 +26,7 @@ def gelu_rows(const float[:, ::1] x, float[:, ::1] out, int n_threads=0):
     cdef int k = _threads(n_threads)
     if n == 0:
         return
-    for i in prange(x.shape[0], nogil=True, schedule="static", num_threads=k):
+    for i in prange(x.shape[0], nogil=True, schedule="guided", num_threads=k):
         kernels.gelu_span_f32(&x[i, 0], &out[i, 0], n)
 
 
@@ -38,7 +39,7 @@ def dense_gelu(x, W, b, int n_threads=0):
     cdef int k = _threads(n_threads)
     if n == 0:
         return h
-    for i in prange(hv.shape[0], nogil=True, schedule="static", num_threads=k):
+    for i in prange(hv.shape[0], nogil=True, schedule="guided", num_threads=k):
         for j in range(n):
             hv[i, j] = hv[i, j] + bv[j]
         kernels.gelu_span_f32(&hv[i, 0], &hv[i, 0], n)  # in place
@@ -53,7 +54,7 @@ def softmax_head(const float[:, ::1] logits, int n_threads=0):
     cdef int failed = 0, k = _threads(n_threads)
     if n == 0:
         return out
-    for i in prange(logits.shape[0], nogil=True, schedule="static", num_threads=k):
+    for i in prange(logits.shape[0], nogil=True, schedule="guided", num_threads=k):
         if kernels.softmax_row_f32(&logits[i, 0], &ov[i, 0], n) != 0:
             failed = 1
     if failed:

@@ -18,10 +18,13 @@ from numba.core.errors import TypingError
 from numba.np import numpy_support
 
 from ..._registry import ACTIVATIONS, MODES, REQUIRED
-from .. import _formulas
 from . import _kernels, _typing
 
-_OPTIONS = dict(prefer_literal=True, jit_options=dict(nogil=True, error_model="numpy"))
+_JIT_OPTIONS = dict(nogil=True, error_model="numpy")
+_OPTIONS = dict(prefer_literal=True, jit_options=_JIT_OPTIONS)
+# A scalar call's implementation is marked alwaysinline for LLVM: it then becomes
+# part of the caller's loop, which can vectorize (a call would keep it scalar).
+_SCALAR_OPTIONS = dict(prefer_literal=True, jit_options=dict(_JIT_OPTIONS, forceinline=True))
 _COMMON_TAIL = "out=None, backend=None"
 _GENERIC_PARAMS = ", ".join(f"{name}=None" for name in _typing.PARAM_NAMES)
 
@@ -29,6 +32,8 @@ _GENERIC_PARAMS = ", ".join(f"{name}=None" for name in _typing.PARAM_NAMES)
 @functools.lru_cache(maxsize=None)
 def _pieces(kernel_id: str, mode: str, dtype):
     """``(scalar_call, new_array, into)`` of one kernel in one mode and dtype."""
+    from .. import _formulas  # on first use: registering imports no formula
+
     formula_name, takes_grad = MODES[mode]
     formula = getattr(_formulas, f"{kernel_id}__{formula_name}")
     return _kernels.make(formula, takes_grad, dtype)
@@ -101,7 +106,7 @@ def _register_forward(entry, function) -> None:
                 "options": {k: args[k] for k in entry.param_names}}
         return _implementation(signature, entry, "forward", call)
 
-    _typing.overload_from_source(function, signature, typer, _OPTIONS)
+    _overload(function, signature, typer)
 
 
 # ------------------------------------------------------- derivative and backward
@@ -140,13 +145,27 @@ def _backward_typer(args):
     return _implementation(_BACKWARD_SIGNATURE, entry, mode, call)
 
 
+def _overload(function, signature: str, typer) -> None:
+    """Two overloads of ``function``: one for array inputs (``_OPTIONS``), one for
+    scalars (``_SCALAR_OPTIONS``); ``typer(args)`` gives the implementation of both."""
+
+    def of_kind(array: bool):
+        def typer_of_kind(args):
+            if _typing.input_is_array(args) != array:
+                return None
+            return typer(args)
+
+        return typer_of_kind
+
+    _typing.overload_from_source(function, signature, of_kind(True), _OPTIONS)
+    _typing.overload_from_source(function, signature, of_kind(False), _SCALAR_OPTIONS)
+
+
 def register() -> None:
     """Overload every activation function, ``derivative`` and ``backward``."""
     import fastact
 
     for entry in ACTIVATIONS:
         _register_forward(entry, getattr(fastact, entry.name))
-    _typing.overload_from_source(fastact.derivative, _DERIVATIVE_SIGNATURE, _derivative_typer,
-                                 _OPTIONS)
-    _typing.overload_from_source(fastact.backward, _BACKWARD_SIGNATURE, _backward_typer,
-                                 _OPTIONS)
+    _overload(fastact.derivative, _DERIVATIVE_SIGNATURE, _derivative_typer)
+    _overload(fastact.backward, _BACKWARD_SIGNATURE, _backward_typer)

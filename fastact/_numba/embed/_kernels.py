@@ -18,8 +18,6 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from .._formulas import T
-
 _JIT = dict(nogil=True, error_model="numpy", boundscheck=False)
 
 
@@ -47,6 +45,7 @@ def apart(a, b):
 def make(formula, takes_grad: bool, dtype):
     """``(scalar_call, new_array, into)`` for ``formula`` computing in ``dtype``
     (``scalar_call`` casts its scalars, parameters included, to ``dtype`` first)."""
+    from .._formulas import T  # imported on first use: registering imports no formula
 
     @njit(inline="always", **_JIT)
     def scalar(x, g, a, b):

@@ -31,6 +31,14 @@ def given(value) -> bool:
                                                                       types.Omitted))
 
 
+def input_is_array(args: dict) -> bool:
+    """Whether a call's input (``x``, else ``y`` in a backward call) is an array."""
+    x = args.get("x")
+    if not given(x):
+        x = args.get("y")
+    return isinstance(types.unliteral(x), types.Array) if given(x) else False
+
+
 def scalar_dtype(t, func: str):
     """The NumPy compute type for a Numba scalar or array type ``t``."""
     t = types.unliteral(t)

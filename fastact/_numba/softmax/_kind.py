@@ -14,7 +14,9 @@ from numba import types
 
 SOFTMAX, LOG_SOFTMAX, LOGSUMEXP = 0, 1, 2
 
-# overloads that must see the literal kind (Numba tries non-literal types first otherwise)
+# overloads that must see the literal kind (Numba tries non-literal types first otherwise);
+# those returning nothing are not inlined: Numba 0.68's typed inlining of such an overload
+# dropped a caller's later ``if kind == ...: ...; return`` branch (logsumexp wrote nothing)
 LITERAL = dict(prefer_literal=True)
 
 

@@ -282,7 +282,7 @@ def forward_rows_large(op, r0, r1):
     other cases as ``_rows.forward_rows``."""
 
 
-@overload(forward_rows_large, inline="always", **LITERAL)
+@overload(forward_rows_large, **LITERAL)
 def _forward_rows_large_impl(op, r0, r1):
     def runtime(op, r0, r1):
         if op[0] == SOFTMAX:

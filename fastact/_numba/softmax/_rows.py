@@ -195,7 +195,7 @@ def row_factor(op, s, ties):
     """What finishes a row from its exp sum: 1/S (softmax) or log1p(s) (:func:`log_sum`)."""
 
 
-@overload(row_factor, inline="always", **LITERAL)
+@overload(row_factor, **LITERAL)
 def _row_factor_impl(op, s, ties):
     def runtime(op, s, ties):
         return 1.0 / s if op[0] == SOFTMAX else log_sum(op[3], s, ties)
@@ -209,7 +209,7 @@ def final_block(op, mask, r, span, m, f):
     :func:`scale_block`, log_softmax :func:`log_block` (not logsumexp)."""
 
 
-@overload(final_block, inline="always", **LITERAL)
+@overload(final_block, **LITERAL)
 def _final_block_impl(op, mask, r, span, m, f):
     def runtime(op, mask, r, span, m, f):
         if op[0] == SOFTMAX:
@@ -463,7 +463,7 @@ def backward_block(op, g, r, span, s):
     (:func:`log_softmax_backward_block`)."""
 
 
-@overload(backward_block, inline="always", **LITERAL)
+@overload(backward_block, **LITERAL)
 def _backward_block_impl(op, g, r, span, s):
     def runtime(op, g, r, span, s):
         if op[0] == SOFTMAX:

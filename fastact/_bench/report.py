@@ -345,7 +345,7 @@ def _problem_lines(all_rows) -> list:
 
 def stream_floor_lines(all_rows) -> list:
     """Per case measured beside a read-two-write-one pass (``stream_floor_s``): that pass's
-    time and each fastact backend's time as a multiple of it."""
+    time and each backend's time as a multiple of it."""
     lines = []
     for (function, dtype, size, call), impls in all_rows:
         floor = next((r.get("stream_floor_s") for r in impls.values()
@@ -353,7 +353,7 @@ def stream_floor_lines(all_rows) -> list:
         if not floor or call != "out":
             continue
         parts = [f"{r['impl']} x{r['time_s'] / floor:.2f}" for r in impls.values()
-                 if r["impl_kind"] == "backend" and r["impl"] != "numpy" and r["time_s"]]
+                 if r["impl_kind"] == "backend" and r["time_s"]]
         lines.append(f"{function} {dtype} {fmt_shape(impls, size)}: read-two-write-one pass "
                      f"(np.add, same bytes) {fmt_time(floor)}; " + ", ".join(parts))
     return lines

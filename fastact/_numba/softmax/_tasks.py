@@ -177,7 +177,7 @@ def _scratch_impl(job, n_chunks):
 def _forward_block_tasks(job, work, phase, c, span):
     """Phase 0: block max bits; 1: block exp sums; 2: the final pass."""
     op, mask, _ = job
-    x = op[3]
+    _, negate, _, x = op
     his, los, ms, sums, ties, bufs, fin = work
     n = x.shape[1]
     nb = (n + BLOCK - 1) // BLOCK

@@ -282,6 +282,21 @@ def test_exact_row_shapes(tmp_path, capsys):
     assert all(not r["mismatch"] for r in results)
 
 
+def test_softmax_backward_is_shown_beside_a_read_two_write_one_pass(tmp_path, capsys):
+    path = tmp_path / "r.json"
+    code = cli.main(["bench", "--functions", "softmax_backward,softmax", "--shapes", "3x2048",
+                     "--dtypes", "float32", "--backends", "numpy", "--peers", "none",
+                     "--budget", "0.002", "--no-progress", "--plain", "--json", str(path)])
+    assert code == 0
+    lines = [line for line in capsys.readouterr().out.splitlines()
+             if "read-two-write-one" in line]
+    assert len(lines) == 1 and lines[0].startswith("softmax_backward float32 3x2048:"), lines
+    assert "numpy x" in lines[0]
+    results = json.loads(path.read_text())["results"]
+    floors = {r["function"]: r["stream_floor_s"] for r in results}
+    assert floors["softmax_backward"] > 0 and floors["softmax"] is None
+
+
 @pytest.mark.parametrize("bad", [["--shapes", "4096by2048"], ["--shapes", "0x5"],
                                  ["--shapes", "2x3,3x2"], ["--shapes", "2x3", "--sizes", "1e3"]])
 def test_bad_shapes(bad, capsys):

@@ -154,10 +154,11 @@ def test_softmax_loops_use_vector_registers_and_keep_the_thread_count(tmp_path):
         for dt in (np.float32, np.float64):
             x = np.random.default_rng(0).standard_normal((3, 300)).astype(dt)
             o = np.empty_like(x)
-            for kind in (R.SOFTMAX, R.LOG_SOFTMAX):
+            for kind, large_rows in ((R.SOFTMAX, L.softmax_rows_large),
+                                     (R.LOG_SOFTMAX, L.log_softmax_rows_large)):
                 R.forward_rows((kind, False, o, x), None, 0, 3)
                 if P.STREAMING:  # the large-array rows (prefetch, streaming stores)
-                    L.forward_rows_large((kind, False, o, x), 0, 3)
+                    large_rows((kind, False, o, x), 0, 3)
                 R.backward_rows((kind, False, o, x), x, 0, 3)
             if P.STREAMING:
                 L.backward_rows_large((R.SOFTMAX, False, o, x), x, 0, 3)
@@ -165,8 +166,9 @@ def test_softmax_loops_use_vector_registers_and_keep_the_thread_count(tmp_path):
                                         "stream_backward")] if P.STREAMING else []
         print("LARGE", len(large))
         rows = [(R, name) for name in ("block_max_bits", "exp_store_block", "scale_block",
-                                       "log_block", "exp_rest_block", "backward_block",
-                                       "exp_store_next_block", "exp_rest_next_block")]
+                                       "log_block", "exp_rest_block", "softmax_backward_block",
+                                       "log_softmax_backward_block", "exp_store_next_block",
+                                       "exp_rest_next_block")]
         sums = [(U, name) for name in ("sum_pos", "dot_lanes", "sum_lanes")]
         for module, name in rows + sums + large:
             fn = getattr(module, name)
@@ -188,7 +190,7 @@ def test_softmax_loops_use_vector_registers_and_keep_the_thread_count(tmp_path):
     names = {line.split()[1] for line in loops}
     large = int(re.search(r"^LARGE (\d+)$", proc.stdout, re.M).group(1))
     # every name compiled for both dtypes (the streaming loop has 2 signatures each)
-    assert len(names) == 11 + large and len(loops) >= 22 + 2 * large, proc.stdout
+    assert len(names) == 12 + large and len(loops) >= 24 + 2 * large, proc.stdout
     assert all(line.endswith("True") for line in loops), proc.stdout
     assert "THREADS 1" in proc.stdout, proc.stdout
 

@@ -54,7 +54,7 @@ def test_every_kernel_is_cached_under_the_cache_dir():
     assert os.path.basename(directory) == "numba-" + _cache.cache_key()
     names = {os.path.basename(p).split("-")[0] for p in numba_cache_files(directory)}
     assert {"k_relu_forward_float64.serial", "k_relu_forward_float64.chunk",
-            "_parallel.drive", "_tasks.run_serial"} <= names, names
+            "_parallel.drive", "_tasks.serial_entry.locals.run_serial"} <= names, names
     assert numba_cache_files(PACKAGE) == before  # nothing written beside the sources
 
 
@@ -145,7 +145,34 @@ def test_a_call_loads_only_what_it_needs():
               len(_factory._chunks), sorted(m for m in sys.modules if "_generated_" in m))
         fastact.softmax(np.ones((2, 3)), backend="numba")
         from fastact._numba.softmax import _tasks
-        print("ROWS", len(_tasks.run_serial.overloads), len(_tasks.run.overloads))
+        print("ROWS", _tasks.serial_entry.cache_info().currsize,
+              _tasks.parallel_entry.cache_info().currsize)
     """.replace("\n        ", "\n"), {})
     assert "ELEMENTWISE False 0 0 ['fastact._numba._generated_gelu_forward_float32']" in out, out
     assert "ROWS 1 0" in out, out
+
+
+SOFTMAX_ONLY = """
+import numpy as np, fastact
+from fastact._numba.softmax import _plan, _rows, _tasks
+fastact.softmax(np.ones((2, 3), np.float32), backend="numba")
+entry = _tasks.serial_entry(_rows.SOFTMAX, _plan.ROWS)
+print("ENTRIES", _tasks.serial_entry.cache_info().currsize,
+      _tasks.parallel_entry.cache_info().currsize,
+      "HITS", sum(entry.stats.cache_hits.values()), "MISSES", sum(entry.stats.cache_misses.values()),
+      "CALLEES", len(_rows.exp_store_block.overloads))
+"""
+
+
+def test_a_softmax_call_compiles_and_loads_its_own_op_and_plan_only(tmp_path):
+    # cold: the files written are the softmax rows' (no log op, no parallel region);
+    # warm: the one entry point is loaded, nothing else is compiled or loaded
+    env = {"FASTACT_CACHE_DIR": str(tmp_path)}
+    out = run_ok(SOFTMAX_ONLY, env)
+    assert "ENTRIES 1 0 HITS 0 MISSES 1 CALLEES 1" in out, out
+    names = {os.path.basename(p).split("-")[0] for p in numba_cache_files(str(tmp_path))}
+    assert {"_tasks.serial_entry.locals.run_serial", "_rows.exp_store_block"} <= names, names
+    assert not {"_rows.exp_rest_block", "_rows.log_block", "_rows.log_softmax_backward_block",
+                "_large.log_softmax_rows_large", "_tasks._run_phases"} & names, names
+    out = run_ok(SOFTMAX_ONLY, env)
+    assert "ENTRIES 1 0 HITS 1 MISSES 0 CALLEES 0" in out, out

@@ -274,6 +274,7 @@ def summary_lines(report, old=None, threshold=0.15) -> list:
         if parts:
             lines.append(f"geometric mean at size {fmt_size(size)}: " + "; ".join(parts))
     lines += _problem_lines(all_rows)
+    lines += stream_floor_lines(all_rows)
     busy = load_warning(meta.get("load"))
     if busy:
         lines.append(busy)
@@ -339,6 +340,22 @@ def _problem_lines(all_rows) -> list:
     if bad:
         lines.append("MISMATCH with the NumPy reference: "
                      + ", ".join(f"{i} {f} {d}" for i, f, d in bad))
+    return lines
+
+
+def stream_floor_lines(all_rows) -> list:
+    """Per case measured beside a read-two-write-one pass (``stream_floor_s``): that pass's
+    time and each backend's time as a multiple of it."""
+    lines = []
+    for (function, dtype, size, call), impls in all_rows:
+        floor = next((r.get("stream_floor_s") for r in impls.values()
+                      if r.get("stream_floor_s")), None)
+        if not floor or call != "out":
+            continue
+        parts = [f"{r['impl']} x{r['time_s'] / floor:.2f}" for r in impls.values()
+                 if r["impl_kind"] == "backend" and r["time_s"]]
+        lines.append(f"{function} {dtype} {fmt_shape(impls, size)}: read-two-write-one pass "
+                     f"(np.add, same bytes) {fmt_time(floor)}; " + ", ".join(parts))
     return lines
 
 

@@ -42,22 +42,41 @@ class Roofline:
             self._times[half] = best
         return self._times[half]
 
-    def _threaded(self, dst, src):
+    def stream_seconds(self, elements: int, dtype) -> float:
+        """Seconds of the best read-two-write-one pass over ``elements`` of ``dtype``:
+        ``np.add(a, b, out=c)`` on one thread or split like the copy (the floor of a
+        kernel such as softmax_backward, which reads y and grad and writes one result)."""
+        key = ("r2w1", int(elements), np.dtype(dtype).str)
+        if key not in self._times:
+            a, b = np.ones(elements, dtype), np.ones(elements, dtype)
+            c = np.zeros(elements, dtype)
+            best = min(measure(lambda: np.add(a, b, out=c), self.policy).samples)
+            if self._pool is not None and elements >= 64 * 1024:
+                best = min(best, min(measure(self._threaded(c, a, b), self.policy).samples))
+            self._times[key] = best
+        return self._times[key]
+
+    def _threaded(self, dst, src, other=None):
         n = src.size
         step = -(-n // self.threads)
         step = -(-step // _ALIGN) * _ALIGN
-        pieces = [(dst[i:i + step], src[i:i + step]) for i in range(0, n, step)]
         submit = self._pool.submit
+        if other is None:
+            pieces = [(np.copyto, dst[i:i + step], src[i:i + step]) for i in range(0, n, step)]
+        else:
+            pieces = [(np.add, src[i:i + step], other[i:i + step], dst[i:i + step])
+                      for i in range(0, n, step)]
 
         def copy():
-            for f in [submit(np.copyto, d, s) for d, s in pieces]:
+            for f in [submit(*piece) for piece in pieces]:
                 f.result()
 
         return copy
 
     def table(self) -> dict:
-        """{bytes moved: GB/s} measured so far."""
-        return {2 * half: 2 * half / t / 1e9 for half, t in sorted(self._times.items())}
+        """{bytes moved: GB/s} of the copies measured so far."""
+        return {2 * half: 2 * half / t / 1e9 for half, t in sorted(
+            (k, t) for k, t in self._times.items() if isinstance(k, int))}
 
     def close(self):
         if self._pool is not None:

@@ -28,6 +28,9 @@ DEFAULT_DTYPES = ("float32", "float64")
 QUICK_SIZES = (10_000, 1_000_000)
 QUICK_DTYPES = ("float32",)
 CHECK_MAX_SIZE = 100_000  # results are compared with the NumPy reference up to this size
+# cases shown beside a read-two-write-one pass over their bytes (their floor: they read
+# y and grad once and write one result)
+STREAM_FLOOR_CASES = ("softmax_backward",)
 
 
 @dataclass
@@ -131,6 +134,7 @@ class Point:
     bufs: object  # the case's buffers (x, grad, out, ...)
     ref: object = None  # the NumPy reference result to check against (None: no check)
     roofline_s: float = 0.0  # time of a multi-threaded copy of the same bytes
+    stream_floor_s: object = None  # read-two-write-one pass (STREAM_FLOOR_CASES only)
 
 
 def _reference_slice(point, records, cap):
@@ -259,10 +263,12 @@ def _measure_all(settings, backends, libraries, roofline, progress, load) -> lis
                 bufs = case.make_buffers(dtype, size, pool)
                 ref = case.reference(bufs) if settings.check and size <= CHECK_MAX_SIZE else None
                 roof_s = roofline.seconds(case.nbytes(size, dtype))
+                floor_s = (roofline.stream_seconds(int(np.prod(case.shape(size))), dtype)
+                           if case.name in STREAM_FLOOR_CASES else None)
                 for call in calls:
                     load.sample()
                     progress.advance(f"{case.name} {dtype} {fmt_size(size)} {call}")
-                    point = Point(case, dtype, size, call, bufs, ref, roof_s)
+                    point = Point(case, dtype, size, call, bufs, ref, roof_s, floor_s)
                     sliced = _reference_slice(point, records, settings.reference_cap)
                     impls = _implementations(point, backends, libraries, sliced)
                     records.extend(_measure_point(point, impls, settings.policy))
@@ -280,6 +286,7 @@ def _new_record(point, impl) -> dict:
         "shape": list(case.shape(size)), "bytes": case.nbytes(size, point.dtype),
         "call": point.call, "impl": impl.label, "impl_kind": impl.kind,
         "allocates": bool(impl.allocates), "note": impl.note, "roofline_s": point.roofline_s,
+        "stream_floor_s": point.stream_floor_s,
         "time_s": None, "error": impl.error, "mismatch": False,
         "extrapolated_from": impl.elements if impl.scale != 1.0 else None,
     }

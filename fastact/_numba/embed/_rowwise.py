@@ -42,8 +42,7 @@ def _runner(op_name: str, ndim: int, dtype, keepdims: bool):
     from ..softmax import _OPS
     from ..softmax._rows import LOGSUMEXP, backward_rows, forward_rows
 
-    code, forward, _ = _OPS[op_name]
-    kind, negate = np.int64(code >> 1), (code & 1) == 1
+    kind, negate, forward, _ = _OPS[op_name]  # constants: each runner compiles its kind's code
     reduces = kind == LOGSUMEXP
 
     @njit(**_JIT)

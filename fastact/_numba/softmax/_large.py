@@ -14,12 +14,13 @@ import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from .._cache import jit
 from ._exp import BLOCK, cast_like, expneg
 from ._plan import STREAMING
 from ._bits import bits_view
+from ._kind import LITERAL, by_kind
 from ._rows import (SOFTMAX, backward_block_sum, block_span, exp_rest_block, finite, forward_rows,
                     log_sum, log_term, row_max, special_row)
 from ._sums import sum_pos
@@ -276,22 +277,45 @@ def _log_softmax_row_large(op, r, buf, pf):
     stream_final(True, out[r], x[r], cast_like(x, m), cast_like(x, lse))
 
 
-@jit(**_JIT)
 def forward_rows_large(op, r0, r1):
     """Rows [r0, r1) of softmax/softmin (rows of one block) or log_softmax, no mask;
     other cases as ``_rows.forward_rows``."""
+
+
+@overload(forward_rows_large, **LITERAL)
+def _forward_rows_large_impl(op, r0, r1):
+    def runtime(op, r0, r1):
+        if op[0] == SOFTMAX:
+            softmax_rows_large(op, r0, r1)
+        else:
+            log_softmax_rows_large(op, r0, r1)
+
+    return by_kind(op, lambda op, r0, r1: softmax_rows_large(op, r0, r1),
+                   lambda op, r0, r1: log_softmax_rows_large(op, r0, r1), runtime)
+
+
+@jit(**_JIT)
+def softmax_rows_large(op, r0, r1):
+    """:func:`forward_rows_large` of softmax/softmin: longer rows by ``forward_rows``."""
     x = op[3]
     n = x.shape[1]
-    if op[0] == SOFTMAX and n > BLOCK:
+    if n > BLOCK:
         forward_rows(op, None, r0, r1)
         return
+    buf = np.empty(n, x.dtype)
+    for r in range(r0, r1):
+        _softmax_row_large(op, r, buf, r + 1 < r1)
+    sfence()
+
+
+@jit(**_JIT)
+def log_softmax_rows_large(op, r0, r1):
+    """:func:`forward_rows_large` of log_softmax (rows of one block prefetch the next)."""
+    x = op[3]
+    n = x.shape[1]
     buf = np.empty(min(BLOCK, n), x.dtype)
     for r in range(r0, r1):
-        pf = r + 1 < r1 and n <= BLOCK
-        if op[0] == SOFTMAX:
-            _softmax_row_large(op, r, buf, pf)
-        else:
-            _log_softmax_row_large(op, r, buf, pf)
+        _log_softmax_row_large(op, r, buf, r + 1 < r1 and n <= BLOCK)
     sfence()
 
 

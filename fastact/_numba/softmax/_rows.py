@@ -16,10 +16,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba.extending import overload
 
 from .._cache import jit
 from ._bits import bit_limits, bits_view, least_like, max_of_bits, xor_bits
 from ._exp import BLOCK, cast_like, exp_any, exp_shift, expneg, expneg_normal_min_bits, unscale
+from ._kind import LITERAL, LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, by_kind  # noqa: F401 (kinds re-exported)
 from ._plan import PIPELINE_MAX_BYTES
 from ._sums import dot_lanes, sum_lanes, sum_pos
 from .. import _vmath
@@ -28,9 +30,6 @@ _JIT = dict(nogil=True, error_model="numpy")
 _NEG_INF = -math.inf
 _INF = math.inf
 _NAN = math.nan
-
-# op families (compile-time constants of the generated kernels)
-SOFTMAX, LOG_SOFTMAX, LOGSUMEXP = 0, 1, 2
 
 
 # ------------------------------------------------------------ element terms
@@ -150,6 +149,78 @@ def log_block(op, mask, r, span, m, lse):
             o[i] = v if mr[i] else _NEG_INF
 
 
+# ------------------------------------------------------------ one kind's code
+# Each function below runs the op's kind's code only (``_kind.by_kind``).
+def exp_block(op, mask, buf, r, span, m):
+    """(sum, ties) of one block's exp pass: softmax's :func:`exp_store_block` (ties 0)
+    or the log ops' :func:`exp_rest_block`."""
+
+
+@overload(exp_block, inline="always", **LITERAL)
+def _exp_block_impl(op, mask, buf, r, span, m):
+    def softmax(op, mask, buf, r, span, m):
+        return exp_store_block(op, mask, r, span, m), np.int64(0)
+
+    def runtime(op, mask, buf, r, span, m):
+        if op[0] == SOFTMAX:
+            return exp_store_block(op, mask, r, span, m), np.int64(0)
+        return exp_rest_block(op, mask, buf, r, span, m)
+
+    return by_kind(op, softmax, lambda op, mask, buf, r, span, m: exp_rest_block(
+        op, mask, buf, r, span, m), runtime)
+
+
+def exp_next_block(op, buf, r, span, m):
+    """(sum, ties, max bits, min bits): :func:`exp_store_next_block` (ties 0) or
+    :func:`exp_rest_next_block`."""
+
+
+@overload(exp_next_block, inline="always", **LITERAL)
+def _exp_next_block_impl(op, buf, r, span, m):
+    def softmax(op, buf, r, span, m):
+        s, h, l = exp_store_next_block(op, r, span, m)
+        return s, np.int64(0), h, l
+
+    def runtime(op, buf, r, span, m):
+        if op[0] == SOFTMAX:
+            s, h, l = exp_store_next_block(op, r, span, m)
+            return s, np.int64(0), h, l
+        return exp_rest_next_block(op, buf, r, span, m)
+
+    return by_kind(op, softmax, lambda op, buf, r, span, m: exp_rest_next_block(
+        op, buf, r, span, m), runtime)
+
+
+def row_factor(op, s, ties):
+    """What finishes a row from its exp sum: 1/S (softmax) or log1p(s) (:func:`log_sum`)."""
+
+
+@overload(row_factor, **LITERAL)
+def _row_factor_impl(op, s, ties):
+    def runtime(op, s, ties):
+        return 1.0 / s if op[0] == SOFTMAX else log_sum(op[3], s, ties)
+
+    return by_kind(op, lambda op, s, ties: 1.0 / s,
+                   lambda op, s, ties: log_sum(op[3], s, ties), runtime)
+
+
+def final_block(op, mask, r, span, m, f):
+    """The final pass over one block given f = :func:`row_factor`: softmax
+    :func:`scale_block`, log_softmax :func:`log_block` (not logsumexp)."""
+
+
+@overload(final_block, **LITERAL)
+def _final_block_impl(op, mask, r, span, m, f):
+    def runtime(op, mask, r, span, m, f):
+        if op[0] == SOFTMAX:
+            scale_block(op[2], r, span, f)
+        else:
+            log_block(op, mask, r, span, m, f)
+
+    return by_kind(op, lambda op, mask, r, span, m, f: scale_block(op[2], r, span, f),
+                   lambda op, mask, r, span, m, f: log_block(op, mask, r, span, m, f), runtime)
+
+
 # ------------------------------------------------------------ special rows
 @jit(**_JIT)
 def _has_nan(x, mask, r):
@@ -230,17 +301,12 @@ def finish_row(op, mask, r, m, sums):
     if s != s:
         special_row(op, mask, r, m, True)
         return
-    if kind == SOFTMAX:
-        inv = 1.0 / s
-        for lo in range(0, n, BLOCK):
-            scale_block(out, r, block_span(lo, n), inv)
-        return
-    lse = log_sum(x, s, ties)
+    f = row_factor(op, s, ties)
     if kind == LOGSUMEXP:
-        out[r, 0] = np.float64(m) + lse
+        out[r, 0] = np.float64(m) + f
         return
     for lo in range(0, n, BLOCK):
-        log_block(op, mask, r, block_span(lo, n), m, lse)
+        final_block(op, mask, r, block_span(lo, n), m, f)
 
 
 @jit(**_JIT)
@@ -260,12 +326,9 @@ def forward_row_of_max(op, mask, r, buf, m):
     s = 0.0
     ties = 0
     for lo in range(0, n, BLOCK):
-        if op[0] == SOFTMAX:
-            s += exp_store_block(op, mask, r, block_span(lo, n), m)
-        else:
-            sb, tb = exp_rest_block(op, mask, buf, r, block_span(lo, n), m)
-            s += sb
-            ties += tb
+        sb, tb = exp_block(op, mask, buf, r, block_span(lo, n), m)
+        s += sb
+        ties += tb
     finish_row(op, mask, r, m, (s, ties))
 
 
@@ -317,7 +380,7 @@ def exp_rest_next_block(op, buf, r, span, m):
 def forward_row_piped(op, r, buf, m):
     """Row r (no mask) of max m as :func:`forward_row`; returns the max of row r + 1
     (computed inside the exp pass; by :func:`row_max` if row r is special)."""
-    kind, negate, _, x = op
+    _, negate, _, x = op
     n = x.shape[1]
     xb = bits_view(x)
     if not finite(m):
@@ -329,11 +392,8 @@ def forward_row_piped(op, r, buf, m):
     s = 0.0
     ties = 0
     for lo in range(0, n, BLOCK):
-        if kind == SOFTMAX:
-            sb, h, l = exp_store_next_block(op, r, block_span(lo, n), m)
-        else:
-            sb, tb, h, l = exp_rest_next_block(op, buf, r, block_span(lo, n), m)
-            ties += tb
+        sb, tb, h, l = exp_next_block(op, buf, r, block_span(lo, n), m)
+        ties += tb
         s += sb
         bhi = h if h > bhi else bhi
         blo = l if l < blo else blo
@@ -359,14 +419,26 @@ def forward_rows(op, mask, r0, r1):
 
 
 # ------------------------------------------------------------ backward ops
-@jit(**_JIT)
 def backward_block_sum(op, g, r, span):
     """sum(g * y) (softmax, :func:`dot_lanes`) or sum(g) (log_softmax,
     :func:`sum_lanes`) over row r, span, in float64 (y = op's x)."""
-    lo, hi = span
-    if op[0] == SOFTMAX:
-        return dot_lanes(g[r, lo:hi], op[3][r, lo:hi], hi - lo)
-    return sum_lanes(g[r, lo:hi], hi - lo)
+
+
+@overload(backward_block_sum, inline="always", **LITERAL)
+def _backward_block_sum_impl(op, g, r, span):
+    def softmax(op, g, r, span):
+        return dot_lanes(g[r, span[0]:span[1]], op[3][r, span[0]:span[1]], span[1] - span[0])
+
+    def log(op, g, r, span):
+        return sum_lanes(g[r, span[0]:span[1]], span[1] - span[0])
+
+    def runtime(op, g, r, span):
+        if op[0] == SOFTMAX:
+            return dot_lanes(g[r, span[0]:span[1]], op[3][r, span[0]:span[1]],
+                             span[1] - span[0])
+        return sum_lanes(g[r, span[0]:span[1]], span[1] - span[0])
+
+    return by_kind(op, softmax, log, runtime)
 
 
 @jit(**_JIT)
@@ -385,20 +457,45 @@ def _max_log_bits(yb, least, top):
     return top
 
 
-@jit(**_JIT)
 def backward_block(op, g, r, span, s):
-    """On row r, span, in y's type T with s_T = s rounded to T: softmax y * (g - s_T);
-    log_softmax fma(-exp(y), s_T, g) (explicit fma: the vector body and the remainder
-    agree), by softmax's cheaper exp on blocks whose y all lie in
-    [EXPNEG_NORMAL_MIN, 0] (decided per block: bits independent of plan and threads)."""
-    kind, _, out, y = op
+    """On row r, span, in y's type T with s_T = s rounded to T: softmax y * (g - s_T)
+    (:func:`softmax_backward_block`), log_softmax fma(-exp(y), s_T, g)
+    (:func:`log_softmax_backward_block`)."""
+
+
+@overload(backward_block, **LITERAL)
+def _backward_block_impl(op, g, r, span, s):
+    def runtime(op, g, r, span, s):
+        if op[0] == SOFTMAX:
+            softmax_backward_block(op, g, r, span, s)
+        else:
+            log_softmax_backward_block(op, g, r, span, s)
+
+    return by_kind(op, lambda op, g, r, span, s: softmax_backward_block(op, g, r, span, s),
+                   lambda op, g, r, span, s: log_softmax_backward_block(op, g, r, span, s),
+                   runtime)
+
+
+@jit(**_JIT)
+def softmax_backward_block(op, g, r, span, s):
+    """out = y * (g - s_T) on row r, span (see :func:`backward_block`)."""
+    _, _, out, y = op
     lo, hi = span
     o, yr, gr = out[r, lo:hi], y[r, lo:hi], g[r, lo:hi]
     st = cast_like(y, s)
-    if kind == SOFTMAX:
-        for i in range(o.shape[0]):
-            o[i] = yr[i] * (gr[i] - st)
-        return
+    for i in range(o.shape[0]):
+        o[i] = yr[i] * (gr[i] - st)
+
+
+@jit(**_JIT)
+def log_softmax_backward_block(op, g, r, span, s):
+    """out = fma(-exp(y), s_T, g) on row r, span (explicit fma: the vector body and the
+    remainder agree), by softmax's cheaper exp on blocks whose y all lie in
+    [EXPNEG_NORMAL_MIN, 0] (decided per block: bits independent of plan and threads)."""
+    _, _, out, y = op
+    lo, hi = span
+    o, yr, gr = out[r, lo:hi], y[r, lo:hi], g[r, lo:hi]
+    st = cast_like(y, s)
     # the test on the bits as signed integers vectorizes; NaN and -inf fail it.  The
     # cheap pass checks as it goes (one read of y), unless o overlaps y or g: a pass
     # that could be undone must not overwrite them, so check first.

@@ -1,21 +1,26 @@
 """The drivers: a plan's tasks on the calling thread or split over threads.
 
-:func:`run_serial` runs every task of a task kind of ``_plan`` in the calling
-thread (a separate function, so that a small call never compiles or loads a
-parallel region); :func:`run` splits them into ``n_chunks > 1`` chunks, run as
-``prange(n_chunks)``, each chunk a contiguous range of tasks, in one or more phases (``BLOCKS``: the block
-maxima, the block sums, the final pass, with the per-row combinations in block
-order between them).  The caller sets Numba's thread count to ``n_chunks``
-around the call (``fastact._numba._threading.run_parallel``): no thread count
-is read or set in compiled code, so every function here is cached on disk.
+``serial_entry(kind, how)`` is a compiled function running every task of the
+task kind ``how`` of ``_plan`` for one op kind in the calling thread (a
+separate function, so that a small call never compiles or loads a parallel
+region); ``parallel_entry(kind, how)`` splits them into ``n_chunks > 1``
+chunks, run as ``prange(n_chunks)``, each chunk a contiguous range of tasks, in
+one or more phases (``BLOCKS``: the block maxima, the block sums, the final
+pass, with the per-row combinations in block order between them).  One entry
+per (op kind, task kind): a call compiles, or loads from the disk cache, the
+code of its own op and plan only.  The caller sets Numba's thread count to
+``n_chunks`` around the call (``fastact._numba._threading.run_parallel``): no
+thread count is read or set in compiled code, so every function here is cached
+on disk.
 
 A job is the tuple ``(op, mask, g)`` with ``op = (kind, negate, out, x)`` (see
 ``_rows``): a forward op has ``g`` None, a backward op ``mask`` None (x then
 holds y).  Which row, tile or block functions a job runs is chosen at compile
-time from its types.
+time from its types and from the literal op kind and task kind (``_kind``).
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -25,11 +30,11 @@ from numba.extending import overload
 from .._cache import jit
 from ._bits import bit_limits, bits_view, max_of_bits
 from ._exp import BLOCK
+from ._kind import LITERAL, literal_value
 from ._large import backward_rows_large, forward_rows_large
 from ._plan import BLOCKS, LARGE_ROWS
-from ._rows import (LOGSUMEXP, SOFTMAX, backward_block, backward_block_sum, backward_rows,
-                    block_max_bits, exp_rest_block, exp_store_block, finite, forward_rows,
-                    log_block, log_sum, scale_block, special_row)
+from ._rows import (LOGSUMEXP, backward_block, backward_block_sum, backward_rows, block_max_bits,
+                    exp_block, final_block, finite, forward_rows, row_factor, special_row)
 from ._tiles import backward_tiles, forward_tiles, tile_count
 
 _JIT = dict(nogil=True, error_model="numpy")
@@ -45,17 +50,16 @@ def _pick(job, forward_rows_impl, backward_rows_impl, forward_tiles_impl, backwa
 
 
 # ---------------------------------------------------------------- the job
-def make_job(code, out, x, grad, mask):
-    """The job tuple for code = 2 * kind + negate (see the module doc)."""
+def make_job(kind, negate, out, x, grad, mask):
+    """The job tuple (see the module doc); a literal kind stays a literal."""
 
 
-@overload(make_job, inline="always")
-def _make_job_impl(code, out, x, grad, mask):
+@overload(make_job, inline="always", **LITERAL)
+def _make_job_impl(kind, negate, out, x, grad, mask):
     if x.ndim == 2:  # logsumexp's (rows,) out is seen as (rows, 1): out[r, 0]
-        return lambda code, out, x, grad, mask: (
-            (code >> 1, (code & 1) == 1, out.reshape((x.shape[0], out.size // x.shape[0])), x),
-            mask, grad)
-    return lambda code, out, x, grad, mask: ((code >> 1, (code & 1) == 1, out, x), mask, grad)
+        return lambda kind, negate, out, x, grad, mask: (
+            (kind, negate, out.reshape((x.shape[0], out.size // x.shape[0])), x), mask, grad)
+    return lambda kind, negate, out, x, grad, mask: ((kind, negate, out, x), mask, grad)
 
 
 def task_count(how, job):
@@ -71,7 +75,7 @@ def _tile_task_count(how, job):
     return tile_count(job[0][3].shape)
 
 
-@overload(task_count, inline="always")
+@overload(task_count, inline="always", **LITERAL)
 def _task_count_impl(how, job):
     return _pick(job, _row_task_count, _row_task_count, _tile_task_count, _tile_task_count)
 
@@ -97,6 +101,22 @@ def _backward_row_tasks(how, job, span):
         backward_rows(op, g, span[0], span[1])
 
 
+def _forward_small_row_tasks(how, job, span):
+    forward_rows(job[0], job[1], span[0], span[1])
+
+
+def _backward_small_row_tasks(how, job, span):
+    backward_rows(job[0], job[2], span[0], span[1])
+
+
+def _forward_large_row_tasks(how, job, span):
+    forward_rows_large(job[0], span[0], span[1])
+
+
+def _backward_large_row_tasks(how, job, span):
+    backward_rows_large(job[0], job[2], span[0], span[1])
+
+
 def _forward_tile_tasks(how, job, span):
     forward_tiles(job[0], job[1], span)
 
@@ -105,10 +125,16 @@ def _backward_tile_tasks(how, job, span):
     backward_tiles(job[0], job[2], span)
 
 
-@overload(run_tasks)
+@overload(run_tasks, **LITERAL)
 def _run_tasks_impl(how, job, span):
-    return _pick(job, _forward_row_tasks, _backward_row_tasks, _forward_tile_tasks,
-                 _backward_tile_tasks)
+    plan = literal_value(how)  # a literal task kind compiles its own row functions only
+    if plan is None:
+        rows = (_forward_row_tasks, _backward_row_tasks)
+    elif plan == LARGE_ROWS:
+        rows = (_forward_large_row_tasks, _backward_large_row_tasks)
+    else:
+        rows = (_forward_small_row_tasks, _backward_small_row_tasks)
+    return _pick(job, *rows, _forward_tile_tasks, _backward_tile_tasks)
 
 
 # ---------------------------------------------------------------- (row, block) tasks
@@ -143,7 +169,7 @@ def _no_scratch(job, n_chunks):
     return None
 
 
-@overload(scratch, inline="always")
+@overload(scratch, inline="always", **LITERAL)
 def _scratch_impl(job, n_chunks):
     return _pick(job, _forward_scratch, _backward_scratch, _no_scratch, _no_scratch)
 
@@ -151,7 +177,7 @@ def _scratch_impl(job, n_chunks):
 def _forward_block_tasks(job, work, phase, c, span):
     """Phase 0: block max bits; 1: block exp sums; 2: the final pass."""
     op, mask, _ = job
-    kind, negate, out, x = op
+    _, negate, _, x = op
     his, los, ms, sums, ties, bufs, fin = work
     n = x.shape[1]
     nb = (n + BLOCK - 1) // BLOCK
@@ -163,15 +189,9 @@ def _forward_block_tasks(job, work, phase, c, span):
         elif phase == 1:
             if not finite(ms[r]):
                 continue
-            if kind == SOFTMAX:
-                sums[t] = exp_store_block(op, mask, r, (lo, hi), ms[r])
-            else:
-                sums[t], ties[t] = exp_rest_block(op, mask, bufs[c], r, (lo, hi), ms[r])
+            sums[t], ties[t] = exp_block(op, mask, bufs[c], r, (lo, hi), ms[r])
         elif fin[r] == fin[r]:  # NaN: a special row, already finished
-            if kind == SOFTMAX:
-                scale_block(out, r, (lo, hi), fin[r])
-            else:
-                log_block(op, mask, r, (lo, hi), ms[r], fin[r])
+            final_block(op, mask, r, (lo, hi), ms[r], fin[r])
 
 
 @jit(**_JIT)
@@ -191,7 +211,7 @@ def _row_maxima(xb, his, los, ms, nb):
 def _row_finish(op, mask, work, nb):
     """fin[r] = 1/S (softmax) or log1p(s) (log ops) from the block sums of row r, in
     block order (logsumexp: out[r, 0] as well); special rows finished, fin NaN."""
-    kind, _, out, x = op
+    kind, _, out, _ = op
     _, _, ms, sums, ties, _, fin = work
     for r in range(ms.shape[0]):
         m = ms[r]
@@ -203,10 +223,8 @@ def _row_finish(op, mask, work, nb):
         if not finite(m) or s != s:
             special_row(op, mask, r, m, finite(m))
             fin[r] = _NAN
-        elif kind == SOFTMAX:
-            fin[r] = 1.0 / s
         else:
-            fin[r] = log_sum(x, s, tie)
+            fin[r] = row_factor(op, s, tie)
             if kind == LOGSUMEXP:
                 out[r, 0] = np.float64(m) + fin[r]
 
@@ -254,7 +272,7 @@ def _no_block_tasks(job, work, phase, c, span):
     pass
 
 
-@overload(block_tasks)
+@overload(block_tasks, **LITERAL)
 def _block_tasks_impl(job, work, phase, c, span):
     if isinstance(work, types.NoneType):
         return _no_block_tasks
@@ -270,7 +288,7 @@ def _nothing_after(job, work, phase):
     pass
 
 
-@overload(after_phase)
+@overload(after_phase, **LITERAL)
 def _after_phase_impl(job, work, phase):
     if isinstance(work, types.NoneType):
         return _nothing_after
@@ -312,20 +330,35 @@ def _run_phases(how, job, work, n_chunks):
         after_phase(job, work, phase)
 
 
-@jit(**_JIT)
-def run_serial(how, code, out, x, grad, mask):
-    """Run the op of code = 2 * kind + negate as task kind ``how`` (not BLOCKS) in the
-    calling thread: no parallel region is compiled or loaded for it."""
-    job = make_job(code, out, x, grad, mask)
-    run_tasks(how, job, (0, task_count(how, job)))
+@functools.lru_cache(maxsize=None)
+def serial_entry(kind, how):
+    """``run_serial(negate, out, x, grad, mask)``: op kind ``kind`` (negated: softmin)
+    as task kind ``how`` (not BLOCKS) in the calling thread; no parallel region is
+    compiled or loaded for it."""
+
+    @jit(**_JIT)
+    def run_serial(negate, out, x, grad, mask):
+        job = make_job(kind, negate, out, x, grad, mask)
+        run_tasks(how, job, (0, task_count(how, job)))
+
+    return run_serial
 
 
-@jit(**_JIT)
-def run(how, code, out, x, grad, mask, n_chunks):
-    """Run the op of code = 2 * kind + negate as task kind ``how`` in n_chunks > 1
-    chunks.  Flat arguments: a tuple from Python is typed slowly."""
-    job = make_job(code, out, x, grad, mask)
+@functools.lru_cache(maxsize=None)
+def parallel_entry(kind, how):
+    """``run(negate, out, x, grad, mask, n_chunks)``: op kind ``kind`` as task kind
+    ``how`` in n_chunks > 1 chunks.  Flat arguments: a tuple from Python is typed
+    slowly."""
     if how == BLOCKS:
-        _run_phases(how, job, scratch(job, n_chunks), n_chunks)
-    else:
-        _run_phases(how, job, None, n_chunks)
+        @jit(**_JIT)
+        def run_blocks(negate, out, x, grad, mask, n_chunks):
+            job = make_job(kind, negate, out, x, grad, mask)
+            _run_phases(how, job, scratch(job, n_chunks), n_chunks)
+
+        return run_blocks
+
+    @jit(**_JIT)
+    def run(negate, out, x, grad, mask, n_chunks):
+        _run_phases(how, make_job(kind, negate, out, x, grad, mask), None, n_chunks)
+
+    return run

@@ -84,3 +84,12 @@ def test_threaded_span_equals_serial():
     with fastact.threads(2):
         assert _bits_equal(ufuncs.geglu(gate, up), serial)
     assert _bits_equal(serial, fastact.geglu(gate, up, backend="cython"))
+
+
+def test_bfloat16_loop():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    bf16 = ml_dtypes.bfloat16
+    first, second = (a.astype(bf16) for a in _operands(np.float32, 300))
+    got = ufuncs.glu(first, second)
+    want = ufuncs.glu(first.astype(np.float32), second.astype(np.float32)).astype(bf16)
+    assert got.dtype == bf16 and _bits_equal(got, want)

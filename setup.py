@@ -4,7 +4,8 @@
    ``_kernel_loops.pxi``, the per-kernel loops and their tables, rendered from the
    Tempita template ``fastact/_cython/kernel_loops.pxi.tp`` with the kernel list of
    ``fastact/_registry.py`` (the single source of truth); ``_ufunc_loops.pxi``, the
-   NumPy ufunc inner loops, from ``ufunc_loops.pxi.tp`` likewise; and ``fa_constants.h``,
+   NumPy ufunc inner loops, from ``ufunc_loops.pxi.tp`` likewise; ``_gated_loops.pxi``,
+   the gated units' one-pass loops, from ``gated_loops.pxi.tp``; and ``fa_constants.h``,
    the numeric constants of ``fastact/_constants.py`` as C macros (the rule is in
    that module's docstring).  Then the hand-written ``fastact/_kernels.pyx``,
    which includes them, is cythonized (its C file goes to build/ too).
@@ -51,6 +52,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PYX = os.path.join("fastact", "_kernels.pyx")
 LOOPS_TEMPLATE = os.path.join(HERE, "fastact", "_cython", "kernel_loops.pxi.tp")
 UFUNC_LOOPS_TEMPLATE = os.path.join(HERE, "fastact", "_cython", "ufunc_loops.pxi.tp")
+GATED_LOOPS_TEMPLATE = os.path.join(HERE, "fastact", "_cython", "gated_loops.pxi.tp")
 PXD_TEMPLATE = os.path.join(HERE, "fastact", "_cython", "kernels.pxd.tp")
 GEN_DIR = os.path.join("build", "fastact_gen")  # generated sources (relative: cwd = HERE)
 C_DIR = os.path.join("build", "fastact_c")  # the cythonized C file
@@ -127,6 +129,13 @@ def kernel_loops_pxi(registry):
     )
 
 
+def gated_loops_pxi(registry):
+    """The text of _gated_loops.pxi: the one-pass loops of every gated unit's kernel id."""
+    with open(GATED_LOOPS_TEMPLATE) as f:
+        template = f.read()
+    return Tempita.sub(template, gated=list(registry.gated_kernel_ids()))
+
+
 def ufunc_loops_pxi(registry):
     """The text of _ufunc_loops.pxi: the NumPy inner loops of every kernel id, mode and dtype."""
     cheap = {kid for a in registry.ACTIVATIONS if not a.smooth for kid in a.kernel_ids()}
@@ -136,6 +145,8 @@ def ufunc_loops_pxi(registry):
         template,
         kernels=[(kid, len(registry.kernel_params_for(kid)), kid in cheap)
                  for kid in registry.all_kernel_ids()],
+        gated=list(registry.gated_kernel_ids()),
+        gated_units=registry.gated_ufunc_units(),
     )
 
 
@@ -162,10 +173,12 @@ def package_files():
 
 
 def render_generated_sources():
-    """Write fa_constants.h, _kernel_loops.pxi and _ufunc_loops.pxi into GEN_DIR."""
+    """Write fa_constants.h and the generated loops (_kernel_loops.pxi, _gated_loops.pxi,
+    _ufunc_loops.pxi) into GEN_DIR."""
     constants, registry = _load_build_modules()
     _write_if_changed(os.path.join(GEN_DIR, "fa_constants.h"), constants_header(constants))
     _write_if_changed(os.path.join(GEN_DIR, "_kernel_loops.pxi"), kernel_loops_pxi(registry))
+    _write_if_changed(os.path.join(GEN_DIR, "_gated_loops.pxi"), gated_loops_pxi(registry))
     _write_if_changed(os.path.join(GEN_DIR, "_ufunc_loops.pxi"), ufunc_loops_pxi(registry))
 
 

@@ -71,6 +71,16 @@ ctypedef void (*loop_f64)(double *out, const double *x, const double *g, Py_ssiz
 # 4 * kernel index + mode index) and CHEAP_KERNEL_IDS, rendered by setup.py
 include "_kernel_loops.pxi"
 
+# the gated units' one-pass loops: (out or d_gate, d_up, gate, up, grad, n, p0, p1)
+ctypedef void (*gated_f32)(float *out, float *d_up, const float *gate, const float *up,
+                           const float *g, Py_ssize_t n, float p0, float p1) noexcept nogil
+ctypedef void (*gated_f64)(double *out, double *d_up, const double *gate, const double *up,
+                           const double *g, Py_ssize_t n, double p0, double p1) noexcept nogil
+
+# _<id>_gated_<forward|backward>_<f32|f64>, GATED_KERNEL_IDS, _GATED_F32/_GATED_F64 (slot
+# 2 * index + mode), rendered by setup.py
+include "_gated_loops.pxi"
+
 
 # ======================================================================
 # threads
@@ -398,18 +408,19 @@ def build_info():
 
 
 # ======================================================================
+# fused kernels: an activation of x + bias, the gated units (bias_call, gated_call);
+# they use the loop tables, THRESHOLDS and ElementwiseKernel above; the
+# ufuncs below use _run_items and the gated loops
+# ======================================================================
+include "_cython/fused.pxi"
+
+
+# ======================================================================
 # NumPy ufuncs: the generated inner loops (_ufunc_loops.pxi, rendered by setup.py)
-# and make_ufunc; they use LoopCall, _run and THRESHOLDS above
+# and make_ufunc; they use LoopCall, _run, THRESHOLDS and the fused kernels above
 # ======================================================================
 include "_cython/ufuncs.pxi"
 include "_ufunc_loops.pxi"
-
-
-# ======================================================================
-# fused kernels: an activation of x + bias, the gated units (bias_call, gated_call);
-# they use the loop tables, THRESHOLDS and ElementwiseKernel above
-# ======================================================================
-include "_cython/fused.pxi"
 
 
 # ======================================================================

@@ -679,3 +679,20 @@ GATED: tuple = (
               "reglu(gate, up) = max(gate, 0) * up", gate_half=0),
 )
 GATED_BY_NAME: dict = {g.name: g for g in GATED}
+
+
+def gated_kernel_ids() -> tuple:
+    """The kernel ids a gated unit can apply to its gate (each choice of its activation),
+    in GATED order: the ones a backend needs a fused gated loop for."""
+    return tuple(dict.fromkeys(k for g in GATED for k in BY_NAME[g.activation].kernel_ids()))
+
+
+def gated_ufunc_units() -> list:
+    """(ufunc name, kernel id, gate_half) of every gated unit and choice of its activation:
+    ``geglu`` and ``geglu_tanh`` as the elementwise ufuncs name ``gelu`` and ``gelu_tanh``."""
+    units = []
+    for g in GATED:
+        act = BY_NAME[g.activation]
+        for kid in act.kernel_ids():
+            units.append((g.name + kid[len(act.name):], kid, g.gate_half))
+    return units

@@ -8,6 +8,10 @@ string choice: ``gelu_tanh`` is ``gelu(approximate="tanh")``) three genuine
 * ``<id>_derivative(x, *params)``: f'(x);
 * ``<id>_backward(grad, x, *params)``: grad * f'(x).
 
+and for each gated unit the two-array forward ``glu(a, b)``, ``swiglu(gate, up)``,
+``geglu(gate, up)``, ``geglu_tanh(gate, up)`` (geglu with ``approximate="tanh"``),
+``reglu(gate, up)``: ``act(gate) * up`` in one pass, the operands broadcasting.
+
 The numeric parameters are trailing positional inputs that broadcast like any
 operand (a per-channel ``negative_slope`` array works); every parameter must be
 given (``fastact.ufuncs.leaky_relu(x, 0.01)``), and, as with NumPy's own ufuncs,
@@ -31,7 +35,7 @@ import numpy as np
 from . import _backends
 from ._import_hooks import when_imported
 from ._cython import _module as _kernels, check_available as _check_available
-from ._registry import ACTIVATIONS
+from ._registry import ACTIVATIONS, GATED_BY_NAME, gated_ufunc_units
 
 _check_available()
 
@@ -61,6 +65,12 @@ def _doc(entry, kernel_id, mode) -> str:
     )
 
 
+def _gated_doc(spec, name) -> str:
+    note = f" (fastact.{spec.name} with approximate='tanh')" if name != spec.name else ""
+    return (f"{name}({spec.first}, {spec.second}): {spec.summary}{note}\n\n    {spec.formula}\n\n"
+            f"The two-array form of fastact.{spec.name}: the operands broadcast together.\n")
+
+
 def _name(kernel_id, mode) -> str:
     return kernel_id if mode == "forward" else f"{kernel_id}_{mode}"
 
@@ -73,10 +83,14 @@ def _build() -> dict:
                 name = _name(kernel_id, mode)
                 ufuncs[name] = _kernels.make_ufunc(kernel_id, mode, name,
                                                    _doc(entry, kernel_id, mode))
+    for name, _, _ in gated_ufunc_units():
+        ufuncs[name] = _kernels.make_gated_ufunc(
+            name, _gated_doc(GATED_BY_NAME[name.split("_")[0]], name))
     return ufuncs
 
 
 UFUNCS: dict = _build()
+_GATED_NAMES = frozenset(name for name, _, _ in gated_ufunc_units())
 globals().update(UFUNCS)
 __all__ = sorted(UFUNCS)
 
@@ -91,7 +105,8 @@ def _register_bfloat16(ml_dtypes) -> None:
     """bfloat16 loops (computed in float32, rounded once) on every ufunc."""
     typenum = np.dtype(ml_dtypes.bfloat16).num
     for name, ufunc in UFUNCS.items():
-        _kernels.register_bfloat16(ufunc, typenum, name.endswith("_backward"))
+        two_arrays = name.endswith("_backward") or name in _GATED_NAMES
+        _kernels.register_bfloat16(ufunc, typenum, two_arrays)
 
 
 when_imported("ml_dtypes", _register_bfloat16)

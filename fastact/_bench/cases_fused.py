@@ -7,9 +7,14 @@ On ``(size // FEATURES, FEATURES)`` arrays, a dense layer's shape:
 * ``<id>_bias_backward``: ``fastact.backward(name, grad, x, bias=b, bias_grad=True)``
   (dz and db); peer: PyTorch's ``x + b``, the activation's backward kernel, ``dz.sum(0)``;
 * ``<unit>``: ``fastact.<unit>(gate, up)`` on two arrays; peer: ``F.silu(gate) * up``
-  and its like, allocating as a user's code does;
+  and its like, allocating as a user's code does; for glu PyTorch's fused ``F.glu``
+  (on the two arrays joined once, outside the timing);
 * ``<unit>_backward``: both gradients of a split input; peer: PyTorch's autograd
-  kernels composed (``silu_backward(grad * up, gate)``, ``grad * silu(gate)``).
+  kernels composed (``silu_backward(grad * up, gate)``, ``grad * silu(gate)``); for glu
+  its fused ``glu_backward`` kernel.
+
+The floor of each case is the run's roofline (a copy moving the same bytes: for a
+unit's forward, the read-two-write-one pass), reported as ``roofline_ratio``.
 
 Only a few activations get a bias case (the ones dense layers use); every GLU unit
 does.
@@ -140,28 +145,30 @@ def _torch_gated(unit, mode, approximate):
     def make(bufs, allocate):
         torch, t = _torch(bufs)
         F, aten = torch.nn.functional, torch.ops.aten
-        act = {"glu": torch.sigmoid, "swiglu": F.silu, "reglu": F.relu,
+        if unit == "glu" and mode == "forward":  # F.glu on the halves joined (not timed)
+            joined = torch.cat((t["x"], t["other"]), dim=-1)
+            return (lambda: F.glu(joined, dim=-1)), True
+        if unit == "glu":
+            return (lambda: aten.glu_backward(t["grad"], t["x"], -1)), True
+        act = {"swiglu": F.silu, "reglu": F.relu,
                "geglu": lambda v: F.gelu(v, approximate=approximate)}[unit]
         if mode == "forward":
-            if unit == "glu":
-                return (lambda: t["x"] * torch.sigmoid(t["other"])), True
             return (lambda: act(t["x"]) * t["other"]), True
-        d_act = {"glu": lambda g, v: aten.sigmoid_backward(g, torch.sigmoid(v)),
-                 "swiglu": aten.silu_backward,
+        d_act = {"swiglu": aten.silu_backward,
                  "reglu": lambda g, v: aten.threshold_backward(g, v, 0),
                  "geglu": lambda g, v: aten.gelu_backward(g, v, approximate=approximate)}[unit]
 
         def run():  # autograd joins the halves' gradients into x's, as here
-            first, second = t["x"].chunk(2, dim=-1)
-            gate, up = (second, first) if unit == "glu" else (first, second)
+            gate, up = t["x"].chunk(2, dim=-1)
             d_gate, d_up = d_act(t["grad"] * up, gate), t["grad"] * act(gate)
-            return torch.cat((d_up, d_gate) if unit == "glu" else (d_gate, d_up), dim=-1)
+            return torch.cat((d_gate, d_up), dim=-1)
         return run, True
 
     return make
 
 
 _UNFUSED = "PyTorch's unfused sequence (allocating)"
+_FUSED = "PyTorch's fused op (F.glu, its glu_backward kernel; allocating)"
 
 
 def fused_cases():
@@ -180,6 +187,7 @@ def fused_cases():
             params = (("approximate", approximate),) if approximate != "none" else ()
             label = unit.name + ("_tanh" if approximate != "none" else "")
             for mode, suffix in (("forward", ""), ("backward", "_backward")):
-                peer = Peer("torch", _torch_gated(unit.name, mode, approximate), _UNFUSED)
+                peer = Peer("torch", _torch_gated(unit.name, mode, approximate),
+                            _FUSED if unit.name == "glu" else _UNFUSED)
                 yield FusedCase(label + suffix, unit.name, "gated", mode, label, params,
                                 peers=(peer,))

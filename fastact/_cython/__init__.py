@@ -197,13 +197,14 @@ def get_biased(kernel_id: str, mode: str):
 
 def get_gated(kernel_id: str, mode: str):
     """The gated unit act(gate) * up of ``kernel_id`` in ``mode`` "forward" or "backward"
-    (interface: ``fastact._reference.get_gated``)."""
-    forward = get_elementwise(kernel_id, "forward")
-    backward = get_elementwise(kernel_id, "backward") if mode == "backward" else None
+    (interface: ``fastact._reference.get_gated``): the unit's generated one-pass loop."""
+    check_available()
     call = _module.gated_call
+    if kernel_id not in _module.GATED_KERNEL_IDS:
+        raise KeyError(f"the cython backend has no gated loop for {kernel_id!r}")
 
     def kernel(outs, ins, rows, m, params, n_threads):
-        call(forward, backward, outs, ins, rows, m, params, n_threads)
+        call(kernel_id, mode, outs, ins, rows, m, params, n_threads)
 
     return kernel
 

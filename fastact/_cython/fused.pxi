@@ -1,13 +1,14 @@
 # Fused kernels, included by fastact/_kernels.pyx (they use its loop tables, THRESHOLDS,
-# _forked_child and ElementwiseKernel): an activation of x + bias, and the gated units
-# act(gate) * up.  Every registry kernel id gets them through its generated loops: the
-# work is cut in items (a block of rows times a tile of FUSED_TILE columns), each tile
-# is staged in a stack buffer of the thread running it (cache-resident) and the
-# activation's loop runs on it, writing the output: one pass over memory, the values of
-# the unfused sequence (x + bias rounded to the dtype, then f).  The bias gradient:
-# each block of rows sums its rows in order into its own float64 row of `partial`,
-# and the rows of `partial` are added in block order; the blocks depend on the shape
-# only, so db is bitwise independent of the thread count.
+# the work pool and ElementwiseKernel): an activation of x + bias, and the gated units
+# act(gate) * up.  The work is cut in items (a block of rows, or one row, times a tile of
+# FUSED_TILE columns); consecutive items form the parts of a work-pool loop (_run_items).
+# Bias: each tile is staged in a stack buffer of the thread running it (cache-resident)
+# and the activation's loop runs on it, writing the output: one pass over memory, the
+# values of the unfused sequence (x + bias rounded to the dtype, then f).  The bias
+# gradient: each block of rows sums its rows in order into its own float64 row of
+# `partial`, and the rows of `partial` are added in block order; the blocks depend on
+# the shape only, so db is bitwise independent of the thread count.  Gated units: the
+# unit's generated one-pass loop (_gated_loops.pxi) on each item.
 from libc.stdlib cimport calloc, free
 
 cdef enum:
@@ -63,7 +64,8 @@ cdef void _bias_item(const BiasCall *c, Py_ssize_t k, real *tmp) noexcept nogil:
                 acc[j] += out[s + j]
 
 
-cdef void _bias_item_any(const BiasCall *c, Py_ssize_t k) noexcept nogil:
+cdef void _bias_item_any(const void *ctx, Py_ssize_t k) noexcept nogil:
+    cdef const BiasCall *c = <const BiasCall *>ctx
     cdef double buf[FUSED_TILE]
     if c.itemsize == 4:
         _bias_item(c, k, <float *>buf)
@@ -71,16 +73,43 @@ cdef void _bias_item_any(const BiasCall *c, Py_ssize_t k) noexcept nogil:
         _bias_item(c, k, <double *>buf)
 
 
-cdef void _bias_run(const BiasCall *c, Py_ssize_t n_threads) noexcept nogil:
+ctypedef void (*item_fn)(const void *ctx, Py_ssize_t k) noexcept nogil
+
+
+cdef struct ItemParts:
+    item_fn item
+    const void *ctx
+    Py_ssize_t n_items
+    Py_ssize_t per_part       # consecutive items per part
+
+
+cdef void _items_part(void *ctx, Py_ssize_t p) noexcept nogil:
+    cdef const ItemParts *a = <const ItemParts *>ctx
     cdef Py_ssize_t k
-    cdef Py_ssize_t n_items = ((c.rows + c.per_block - 1) // c.per_block) * _tiles(c.m)
-    if (n_threads <= 1 or c.rows * c.m < THRESHOLDS.parallel_min_elements or _forked_child
-            or not FASTACT_OPENMP):
+    cdef Py_ssize_t hi = (p + 1) * a.per_part
+    if hi > a.n_items:
+        hi = a.n_items
+    for k in range(p * a.per_part, hi):
+        a.item(a.ctx, k)
+
+
+cdef void _run_items(item_fn item, const void *ctx, Py_ssize_t n_items, Py_ssize_t n_elements,
+                     Py_ssize_t n_threads) noexcept nogil:
+    """item(ctx, k) for every k < n_items: serially below THRESHOLDS.parallel_min_elements,
+    else as CHUNKS_PER_THREAD parts per thread on the work pool (items are independent)."""
+    cdef ItemParts a
+    cdef Py_ssize_t k, n_parts
+    if (n_threads <= 1 or n_elements < THRESHOLDS.parallel_min_elements or _forked_child
+            or not FASTACT_OPENMP or n_items <= 1):
         for k in range(n_items):
-            _bias_item_any(c, k)
+            item(ctx, k)
         return
-    for k in prange(n_items, schedule="static", num_threads=n_threads):
-        _bias_item_any(c, k)
+    n_parts = n_threads * CHUNKS_PER_THREAD
+    a.item = item
+    a.ctx = ctx
+    a.n_items = n_items
+    a.per_part = (n_items + n_parts - 1) // n_parts
+    fa_pool_run(_items_part, &a, (n_items + a.per_part - 1) // a.per_part, <int>n_threads)
 
 
 def bias_call(ElementwiseKernel kernel not None, cnp.ndarray out not None,
@@ -108,7 +137,7 @@ def bias_call(ElementwiseKernel kernel not None, cnp.ndarray out not None,
             raise MemoryError()
     try:
         with nogil:
-            _bias_run(&c, n_threads)
+            _run_items(_bias_item_any, &c, n_blocks * _tiles(m), rows * m, n_threads)
         if db is not None:
             _sum_blocks(c.partial, n_blocks, m, db)
     finally:
@@ -126,10 +155,8 @@ cdef _sum_blocks(const double *partial, Py_ssize_t n_blocks, Py_ssize_t m, doubl
 
 
 cdef struct GatedCall:
-    loop_f32 fwd32
-    loop_f64 fwd64
-    loop_f32 bwd32            # NULL: the forward unit
-    loop_f64 bwd64
+    gated_f32 f32
+    gated_f64 f64
     char *base[5]             # gate, up, grad, then out (d_gate), d_up
     Py_ssize_t off[5]         # offset and row stride of each, in elements
     Py_ssize_t rs[5]
@@ -147,76 +174,47 @@ cdef inline char *_row(const GatedCall *c, int i, Py_ssize_t r, Py_ssize_t c0) n
     return c.base[i] + (c.off[i] + r * c.rs[i] + c0) * c.itemsize
 
 
-cdef void _gated_item(const GatedCall *c, Py_ssize_t k, real *t0, real *t1) noexcept nogil:
-    """Item k: row k // tiles, one tile: out = f(gate) up, or d_gate = (grad up) f'(gate),
-    d_up = grad f(gate).  (Operands in plain locals, not an array: without strict aliasing
-    a store through an array element could alias the array itself.)"""
+cdef void _gated_item(const void *ctx, Py_ssize_t k) noexcept nogil:
+    """Item k: row k // tiles, one tile of columns, through the unit's loop."""
+    cdef const GatedCall *c = <const GatedCall *>ctx
     cdef Py_ssize_t n_tiles = _tiles(c.m)
     cdef Py_ssize_t r = k // n_tiles
     cdef Py_ssize_t c0 = (k - r * n_tiles) * FUSED_TILE
     cdef Py_ssize_t w = FUSED_TILE if c.m - c0 > FUSED_TILE else c.m - c0
-    cdef Py_ssize_t j
-    cdef real *gate = <real *>_row(c, 0, r, c0)
-    cdef real *up = <real *>_row(c, 1, r, c0)
-    cdef real *grad = <real *>_row(c, 2, r, c0)
-    cdef real *out = <real *>_row(c, 3, r, c0)
-    cdef real *d_up = <real *>_row(c, 4, r, c0)
-    if c.bwd32 == NULL:
-        if real is float:
-            c.fwd32(t0, gate, NULL, w, <float>c.p0, <float>c.p1)
-        else:
-            c.fwd64(t0, gate, NULL, w, c.p0, c.p1)
-        for j in range(w):
-            out[j] = t0[j] * up[j]
-        return
-    for j in range(w):
-        t0[j] = grad[j] * up[j]
-    if real is float:
-        c.bwd32(out, gate, t0, w, <float>c.p0, <float>c.p1)
-        c.fwd32(t1, gate, NULL, w, <float>c.p0, <float>c.p1)
-    else:
-        c.bwd64(out, gate, t0, w, c.p0, c.p1)
-        c.fwd64(t1, gate, NULL, w, c.p0, c.p1)
-    for j in range(w):
-        d_up[j] = grad[j] * t1[j]
-
-
-cdef void _gated_item_any(const GatedCall *c, Py_ssize_t k) noexcept nogil:
-    cdef double buf[2 * FUSED_TILE]
     if c.itemsize == 4:
-        _gated_item(c, k, <float *>buf, (<float *>buf) + FUSED_TILE)
+        c.f32(<float *>_row(c, 3, r, c0), <float *>_row(c, 4, r, c0),
+              <const float *>_row(c, 0, r, c0), <const float *>_row(c, 1, r, c0),
+              <const float *>_row(c, 2, r, c0), w, <float>c.p0, <float>c.p1)
     else:
-        _gated_item(c, k, <double *>buf, (<double *>buf) + FUSED_TILE)
+        c.f64(<double *>_row(c, 3, r, c0), <double *>_row(c, 4, r, c0),
+              <const double *>_row(c, 0, r, c0), <const double *>_row(c, 1, r, c0),
+              <const double *>_row(c, 2, r, c0), w, c.p0, c.p1)
 
 
-cdef void _gated_run(const GatedCall *c, Py_ssize_t n_threads) noexcept nogil:
-    cdef Py_ssize_t k
-    cdef Py_ssize_t n_items = c.rows * _tiles(c.m)
-    if (n_threads <= 1 or c.rows * c.m < THRESHOLDS.parallel_min_elements or _forked_child
-            or not FASTACT_OPENMP):
-        for k in range(n_items):
-            _gated_item_any(c, k)
-        return
-    for k in prange(n_items, schedule="static", num_threads=n_threads):
-        _gated_item_any(c, k)
+cdef void _gated_run(GatedCall *c, Py_ssize_t n_threads) noexcept nogil:
+    _run_items(_gated_item, c, c.rows * _tiles(c.m), c.rows * c.m, n_threads)
 
 
-def gated_call(ElementwiseKernel forward not None, backward, tuple outs, tuple ins,
-               Py_ssize_t rows, Py_ssize_t m, tuple params, Py_ssize_t n_threads):
-    """act(gate) * up (``backward`` None; outs = (out,), ins = (gate, up)) or its gradients
-    (outs = (d_gate, d_up), ins = (gate, up, grad)); operands are
+cdef Py_ssize_t _gated_slot(str kernel_id, str mode) except -1:
+    if kernel_id not in GATED_KERNEL_IDS:
+        raise KeyError(f"the cython backend has no gated loop for {kernel_id!r}")
+    if mode not in ("forward", "backward"):
+        raise ValueError(f"unknown gated mode {mode!r}")
+    return 2 * GATED_KERNEL_IDS.index(kernel_id) + (mode == "backward")
+
+
+def gated_call(str kernel_id, str mode, tuple outs, tuple ins, Py_ssize_t rows, Py_ssize_t m,
+               tuple params, Py_ssize_t n_threads):
+    """act(gate) * up (mode "forward"; outs = (out,), ins = (gate, up)) or its gradients
+    (mode "backward"; outs = (d_gate, d_up), ins = (gate, up, grad)); operands are
     ``fastact._fused.Strided`` (flat C-contiguous buffer, offset, row stride)."""
     cdef GatedCall c
     cdef Py_ssize_t i
+    cdef Py_ssize_t slot = _gated_slot(kernel_id, mode)
     cdef cnp.ndarray flat
-    c.fwd32 = forward.f32
-    c.fwd64 = forward.f64
-    c.bwd32 = NULL
-    c.bwd64 = NULL
+    c.f32 = _GATED_F32[slot]
+    c.f64 = _GATED_F64[slot]
     c.itemsize = 8
-    if backward is not None:
-        c.bwd32 = (<ElementwiseKernel>backward).f32
-        c.bwd64 = (<ElementwiseKernel>backward).f64
     operands = list(ins) + [None] * (3 - len(ins)) + list(outs) + [None] * (2 - len(outs))
     for i in range(5):
         c.base[i] = NULL

@@ -54,6 +54,28 @@ cdef inline void _run_ufunc_span(LoopCall *c, bint cheap) noexcept nogil:
          else THRESHOLDS.parallel_min_elements)
 
 
+cdef inline void _run_ufunc_gated(char *gate, char *up, char *out, Py_ssize_t n,
+                                  Py_ssize_t itemsize, gated_f32 f32,
+                                  gated_f64 f64) noexcept nogil:
+    """A gated unit's forward loop on a contiguous span (one row of n), threaded when long."""
+    cdef GatedCall c
+    cdef int i
+    for i in range(5):
+        c.base[i] = NULL
+        c.off[i] = 0
+        c.rs[i] = 0
+    c.base[0] = gate
+    c.base[1] = up
+    c.base[3] = out
+    c.f32 = f32
+    c.f64 = f64
+    c.rows = 1
+    c.m = n
+    c.itemsize = itemsize
+    c.p0 = c.p1 = 0.0
+    _gated_run(&c, _ufunc_threads)
+
+
 # ufunc type signatures: nargs float32 codes then nargs float64 codes, for 2..5 arguments
 cdef char _UFUNC_TYPES[4][10]
 for _nargs in range(2, 6):
@@ -78,6 +100,19 @@ def make_ufunc(str kernel_id, str mode, str name, str doc):
     _UFUNC_KEEP.append((name_b, doc_b))
     return cnp.PyUFunc_FromFuncAndData(&_UFUNC_LOOPS[2 * (3 * k + m)], _UFUNC_DATA,
                                        _UFUNC_TYPES[nin - 1], 2, nin, 1, cnp.PyUFunc_None,
+                                       name_b, doc_b, 0)
+
+
+def make_gated_ufunc(str name, str doc):
+    """The numpy.ufunc ``name`` (a gated unit of ``GATED_UFUNCS``, e.g. "swiglu"): two inputs
+    in the unit's operand order, one output, float32 and float64 loops."""
+    if name not in GATED_UFUNCS:
+        raise KeyError(f"the cython backend has no gated ufunc {name!r}")
+    cdef Py_ssize_t k = GATED_UFUNCS.index(name)
+    name_b, doc_b = name.encode(), doc.encode()
+    _UFUNC_KEEP.append((name_b, doc_b))
+    return cnp.PyUFunc_FromFuncAndData(&_GATED_UFUNC_LOOPS[2 * k], _UFUNC_DATA,
+                                       _UFUNC_TYPES[1], 2, 2, 1, cnp.PyUFunc_None,
                                        name_b, doc_b, 0)
 
 
@@ -143,7 +178,8 @@ cdef void _uf_bf16(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
 
 def register_bfloat16(cnp.ufunc ufunc, int typenum, bint takes_grad):
     """Add a loop for the user dtype ``typenum`` (bfloat16) to a ufunc from make_ufunc:
-    [grad,] x and the result in bfloat16, the parameters in float32."""
+    [grad,] x and the result in bfloat16, the parameters in float32 (a gated ufunc: its
+    two operands as grad and x)."""
     cdef Bf16Loop *info = <Bf16Loop *>malloc(sizeof(Bf16Loop))  # lives as long as the ufunc
     cdef int arg_types[5]
     cdef int k

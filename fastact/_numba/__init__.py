@@ -165,22 +165,24 @@ def get_biased(kernel_id: str, mode: str):
 
 def get_gated(kernel_id: str, mode: str):
     """The gated unit act(gate) * up of ``kernel_id`` (see ``fastact._reference.get_gated``
-    for the interface); ``mode`` is "forward" or "backward"."""
+    for the interface); ``mode`` is "forward" or "backward": the unit's generated
+    one-pass loop on every (row, tile) item."""
     _check(kernel_id, "forward")
-    loops = _serial_loops(kernel_id, ("forward",) if mode == "forward" else
-                          ("forward", "backward"))
+    if mode not in ("forward", "backward"):
+        raise ValueError(f"unknown gated mode {mode!r}")
+    loops: dict = {}
 
     def kernel(outs, ins, rows, m, params, n_threads):
         char = ins[0].flat.dtype.char
-        fns = loops(char)
-        geom = np.array([rows, m] + [v for s in ins + outs for v in (s.offset, s.row_stride)],
+        fn = loops.get(char)
+        if fn is None:
+            fn = loops[char] = _factory.compile_gated(kernel_id, mode, _DTYPE_NAMES[char])
+        ops = list(ins) + [ins[0]] * (3 - len(ins)) + list(outs) + [outs[0]] * (2 - len(outs))
+        geom = np.array([rows, m] + [v for s in ops for v in (s.offset, s.row_stride)],
                         np.int64)
         a, b = kernel_args(params)
-        if mode == "forward":
-            args = (fns[0], outs[0].flat, ins[0].flat, ins[1].flat, geom, a, b)
-        else:
-            args = (fns, tuple(s.flat for s in outs), tuple(s.flat for s in ins), geom, a, b)
-        _run_fused("gated_" + mode, char, args, rows * m, n_threads)
+        args = (fn, tuple(s.flat for s in ops[3:]), tuple(s.flat for s in ops[:3]), geom, a, b)
+        _run_fused("gated", char, args, rows * m, n_threads)
 
     kernel.__name__ = f"numba_{kernel_id}_{mode}_gated"
     return kernel

@@ -1,12 +1,13 @@
 """Fused kernels: an activation of ``x + bias``, and gated units ``act(gate) * up``.
 
-One driver per operation, taking the activation's generated serial loop as a
-first-class function (as ``_parallel`` does), so every kernel id gets them with
-no code of its own.  The work is cut in items, a block of rows times a tile of
-``TILE`` columns; each tile is staged in a per-thread buffer (cache-resident),
+One driver per operation, taking a generated serial loop as a first-class
+function, so every kernel id gets them with no driver of its own.  The work is
+cut in items, a block of rows (or one row) times a tile of ``TILE`` columns.
+Bias: each tile of x + bias is staged in a per-thread buffer (cache-resident),
 the activation's loop runs on it, and the result goes straight to the output:
 one pass over memory, the same values as the unfused sequence (x + bias rounded
-to the dtype, then f).  Items are elementwise, except the bias gradient: each
+to the dtype, then f).  Gated units: the unit's generated one-pass loop
+(``_factory.gated_source``) on each item.  Items are elementwise, except the bias gradient: each
 block of rows sums its rows in order into its own float64 row of ``partial``,
 and the caller adds the rows of ``partial`` in block order.  The blocks depend on
 the shape only (:func:`block_rows`), so ``db`` is bitwise independent of the
@@ -69,50 +70,25 @@ def _bias_py(fn, out, x, grad, bias, a, b, partial, geom, n_chunks):
                         acc[c0 + j] += out[s + j]
 
 
-def _gated_forward_py(fn, out, gate, up, geom, a, b, n_chunks):
-    """out row r = fn(gate row r) * up row r; geom = (rows, m, then offset and row stride
-    of gate, up and out in their flat buffers)."""
-    rows, m = geom[0], geom[1]
-    n_tiles = (m + TILE - 1) // TILE
-    n_items = rows * n_tiles
-    for c in prange(n_chunks):
-        tmp = np.empty(TILE, out.dtype)
-        lo, hi = _items(c, n_items, n_chunks)
-        for k in range(lo, hi):
-            r, c0, w = _tile(k, n_tiles, m)
-            gs, us, os = (geom[2] + r * geom[3] + c0, geom[4] + r * geom[5] + c0,
-                          geom[6] + r * geom[7] + c0)
-            t = tmp[:w]
-            fn(t, gate[gs:gs + w], gate[gs:gs + w], a, b)
-            for j in range(w):
-                out[os + j] = t[j] * up[us + j]
-
-
-def _gated_backward_py(fns, outs, ins, geom, a, b, n_chunks):
-    """d_gate = (grad * up) * f'(gate), d_up = grad * f(gate); fns = (forward, backward
-    loops), outs = (d_gate, d_up), ins = (gate, up, grad); geom = (rows, m, then offset
-    and row stride of gate, up, grad, d_gate, d_up)."""
-    fwd, bwd = fns
-    d_gate, d_up = outs
+def _gated_py(fn, outs, ins, geom, a, b, n_chunks):
+    """The gated unit's loop ``fn(out, d_up, gate, up, grad, a, b)`` on every (row, tile)
+    item; outs = (out or d_gate, d_up), ins = (gate, up, grad) (flat buffers; an operand
+    the mode does not use is any buffer); geom = (rows, m, then the offset and row stride
+    of gate, up, grad, out, d_up)."""
+    out, d_up = outs
     gate, up, grad = ins
     rows, m = geom[0], geom[1]
     n_tiles = (m + TILE - 1) // TILE
     n_items = rows * n_tiles
     for c in prange(n_chunks):
-        tmp = np.empty((2, TILE), gate.dtype)
         lo, hi = _items(c, n_items, n_chunks)
         for k in range(lo, hi):
             r, c0, w = _tile(k, n_tiles, m)
             gs, us, ds = (geom[2] + r * geom[3] + c0, geom[4] + r * geom[5] + c0,
                           geom[6] + r * geom[7] + c0)
-            dg, du = geom[8] + r * geom[9] + c0, geom[10] + r * geom[11] + c0
-            tg, tf = tmp[0, :w], tmp[1, :w]
-            for j in range(w):
-                tg[j] = grad[ds + j] * up[us + j]
-            bwd(d_gate[dg:dg + w], gate[gs:gs + w], tg, a, b)
-            fwd(tf, gate[gs:gs + w], gate[gs:gs + w], a, b)
-            for j in range(w):
-                d_up[du + j] = grad[ds + j] * tf[j]
+            os, qs = geom[8] + r * geom[9] + c0, geom[10] + r * geom[11] + c0
+            fn(out[os:os + w], d_up[qs:qs + w], gate[gs:gs + w], up[us:us + w],
+               grad[ds:ds + w], a, b)
 
 
 def serial_signature(dtype: str):
@@ -122,8 +98,14 @@ def serial_signature(dtype: str):
     return types.void(arr, arr, arr, scalar, scalar)
 
 
-_PYTHON = {"bias": _bias_py, "gated_forward": _gated_forward_py,
-           "gated_backward": _gated_backward_py}
+def gated_signature(dtype: str):
+    """void(out, d_up, gate, up, grad, a, b): a gated unit's generated loop."""
+    scalar = getattr(types, dtype)
+    arr = types.Array(scalar, 1, "C")
+    return types.void(arr, arr, arr, arr, arr, scalar, scalar)
+
+
+_PYTHON = {"bias": _bias_py, "gated": _gated_py}
 _lock = threading.Lock()
 _compiled: dict = {}
 
@@ -136,10 +118,8 @@ def _signature(kind, dtype):
     if kind == "bias":
         partial = types.Array(types.float64, 2, "C")
         return (fn, arr, arr, arr, arr, scalar, scalar, partial, geom, types.intp)
-    if kind == "gated_forward":
-        return (fn, arr, arr, arr, geom, scalar, scalar, types.intp)
-    return (types.UniTuple(fn, 2), types.UniTuple(arr, 2), types.UniTuple(arr, 3), geom,
-            scalar, scalar, types.intp)
+    return (types.FunctionType(gated_signature(dtype)), types.UniTuple(arr, 2),
+            types.UniTuple(arr, 3), geom, scalar, scalar, types.intp)
 
 
 def driver(kind: str, dtype: str, parallel: bool):

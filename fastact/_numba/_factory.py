@@ -110,6 +110,7 @@ _GATED_TEMPLATE = '''\
 import numpy as np
 from numba import njit
 from fastact._numba._formulas import {kernel_id}__forward as F, {kernel_id}__derivative as D
+from fastact._numba._vmath import prefer_512_bit_vectors
 
 T = np.{dtype}  # F(gate) rounded to the dtype first, as the unfused sequence stores it
 
@@ -120,6 +121,7 @@ ARRAY = "{dtype}[::1]"
       nogil=True, cache={cache}, error_model="numpy", boundscheck=False)
 def serial(out, d_up, gate, up, grad, a, b):
     """{doc} (F of a NaN gate is NaN), i in range(gate.size)."""
+    prefer_512_bit_vectors()
     for i in range(gate.size):
         v = gate[i]
         f = T(F(v, a, b))

@@ -128,10 +128,14 @@ _CHECKER_SETUP = textwrap.dedent("""
     from Cython.Build import cythonize
     from setuptools import Extension, setup
     import fastact
-    # -O0: a quick build; IEEE arithmetic without contraction gives the same bits
+    from fastact import _cython
+    # -O0: a quick build; IEEE arithmetic without contraction gives the same bits, with the
+    # ISA of the backend's loaded build (its FMA builds round float32 gelu's steps once)
+    variant = _cython.config().get("variant")
+    isa = ["-march=" + variant.replace("_", "-")] if variant in ("x86_64_v3", "x86_64_v4") else []
     ext = Extension("checker", ["checker.pyx"], include_dirs=[fastact.get_include()],
-                    extra_compile_args=["-O0", "-ffp-contract=off", "-fno-math-errno",
-                                        "-fno-trapping-math"])
+                    extra_compile_args=isa + ["-O0", "-ffp-contract=off", "-fno-math-errno",
+                                              "-fno-trapping-math"])
     setup(ext_modules=cythonize(
         [ext], include_path=[os.path.dirname(os.path.dirname(fastact.__file__))]))
 """)

@@ -306,14 +306,18 @@ cdef void _run_chunk(void *ctx, Py_ssize_t k) noexcept nogil:
         _call_range(a.call, start, m)
 
 
-cdef void _run(const LoopCall *c, Py_ssize_t n_threads, Py_ssize_t parallel_min) noexcept nogil:
-    """The whole call: serial below parallel_min, else equal chunks shared by the calling
-    thread and up to n_threads - 1 helpers (the bits do not depend on who computes a chunk,
-    nor on the stores: streaming from THRESHOLDS.stream_min_bytes, see _streams)."""
+cdef void _run(const LoopCall *c, Py_ssize_t n_threads, bint cheap) noexcept nogil:
+    """The whole call: serial below the parallel threshold of its class (cheap: memory-bound),
+    else equal chunks shared by the calling thread and up to n_threads - 1 helpers (the bits
+    do not depend on who computes a chunk, nor on the stores: a memory-bound loop streams
+    from THRESHOLDS.stream_min_bytes, see _streams; a transcendental one is slower through
+    the L1 tile than with prefetched plain stores)."""
     cdef ChunkedCall a
     cdef Py_ssize_t nchunks
+    cdef Py_ssize_t parallel_min = (THRESHOLDS.parallel_min_elements_cheap if cheap
+                                    else THRESHOLDS.parallel_min_elements)
     a.call = c
-    a.streamed = _streams(c)
+    a.streamed = cheap and _streams(c)
     if n_threads <= 1 or c.n < parallel_min or _forked_child or not FASTACT_OPENMP:
         a.chunk = c.n
         _run_chunk(&a, 0)
@@ -384,13 +388,12 @@ cdef class ElementwiseKernel:
         cdef LoopCall c = LoopCall(f32=self.f32, f64=self.f64, out=cnp.PyArray_BYTES(out),
                                    x=cnp.PyArray_BYTES(x), g=gp, n=n,
                                    itemsize=8 if typ == cnp.NPY_FLOAT64 else 4, p0=p0, p1=p1)
-        cdef Py_ssize_t parallel_min = (THRESHOLDS.parallel_min_elements_cheap if self.cheap
-                                        else THRESHOLDS.parallel_min_elements)
+        cdef bint cheap = self.cheap
         if n < THRESHOLDS.nogil_min_elements:
-            _run(&c, 1, parallel_min)
+            _run(&c, 1, cheap)
         else:
             with nogil:
-                _run(&c, n_threads, parallel_min)
+                _run(&c, n_threads, cheap)
 
 
 def build_info():

@@ -50,8 +50,7 @@ cdef inline bint _ufunc_constant_params(char **args, cnp.npy_intp *dims, cnp.npy
 cdef inline void _run_ufunc_span(LoopCall *c, bint cheap) noexcept nogil:
     """The contiguous loop on the span: threaded when long (NumPy passes the whole array
     when it needs no buffering), serial on short (buffered) chunks; same bits either way."""
-    _run(c, _ufunc_threads, THRESHOLDS.parallel_min_elements_cheap if cheap
-         else THRESHOLDS.parallel_min_elements)
+    _run(c, _ufunc_threads, cheap)
 
 
 cdef inline void _run_ufunc_gated(char *gate, char *up, char *out, Py_ssize_t n,

@@ -41,6 +41,7 @@ from ._config import config as config
 from ._losses import binary_cross_entropy_with_logits as binary_cross_entropy_with_logits
 from ._losses import cross_entropy as cross_entropy
 from ._config import show_config as show_config
+from ._include import get_compile_args as get_compile_args
 from ._include import get_include as get_include
 from ._backends import threads as threads
 from ._threadpool import install as _install_threadpool_controller
@@ -85,6 +86,7 @@ __all__ = (
         "derivative",
         "get",
         "get_backend",
+        "get_compile_args",
         "get_include",
         "get_num_threads",
         "set_backend",

@@ -18,7 +18,7 @@ from tests._arrays import CASES, base_values
 API_NAMES = {"Activation", "accuracy_report", "activations", "backward", "backends", "config", "derivative", "get",
              "get_backend", "get_num_threads", "set_backend", "set_num_threads", "show_config",
              "threads", "use_backend", "cross_entropy",
-             "binary_cross_entropy_with_logits", "get_include"}
+             "binary_cross_entropy_with_logits", "get_include", "get_compile_args"}
 
 
 def _python(code, env=None, timeout=120):

@@ -58,6 +58,18 @@ def test_the_pxd_and_its_headers_ship_in_the_package():
         assert os.path.isfile(os.path.join(include, header)), header
 
 
+def test_compile_args_are_the_loaded_builds_flags():
+    from fastact import _cython
+
+    args = fastact.get_compile_args()
+    config = _cython.config()
+    assert " ".join(args) == config["cflags"]
+    assert "-ffp-contract=off" in args and "-ffast-math" not in args
+    variant = config["variant"]
+    if variant != "baseline":  # the ISA of the loaded build, e.g. -march=x86-64-v4
+        assert "-march=" + variant.replace("_", "-") in args
+
+
 @pytest.mark.parametrize("kernel_id", all_kernel_ids())
 def test_the_pxd_declares_every_kernel_mode_and_type(kernel_id):
     names = _pxd_functions()
@@ -128,14 +140,10 @@ _CHECKER_SETUP = textwrap.dedent("""
     from Cython.Build import cythonize
     from setuptools import Extension, setup
     import fastact
-    from fastact import _cython
-    # -O0: a quick build; IEEE arithmetic without contraction gives the same bits, with the
-    # ISA of the backend's loaded build (its FMA builds round float32 gelu's steps once)
-    variant = _cython.config().get("variant")
-    isa = ["-march=" + variant.replace("_", "-")] if variant in ("x86_64_v3", "x86_64_v4") else []
+    # the flags of the backend's loaded build (its ISA: its FMA builds round float32
+    # gelu's steps once; IEEE arithmetic without contraction), at -O0: a quick build
     ext = Extension("checker", ["checker.pyx"], include_dirs=[fastact.get_include()],
-                    extra_compile_args=isa + ["-O0", "-ffp-contract=off", "-fno-math-errno",
-                                              "-fno-trapping-math"])
+                    extra_compile_args=fastact.get_compile_args() + ["-O0"])
     setup(ext_modules=cythonize(
         [ext], include_path=[os.path.dirname(os.path.dirname(fastact.__file__))]))
 """)

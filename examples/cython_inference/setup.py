@@ -1,9 +1,11 @@
 """Build the example against the installed fastact: python setup.py build_ext --inplace
 
 ``fastact.get_include()`` gives the C headers; Cython finds ``fastact/kernels.pxd``
-in the installed package.  -ffp-contract=off (no implicit FMA) and no -ffast-math
-give the bits of fastact's own Cython backend (on any x86-64 level); -fopenmp runs the prange loops in
-parallel (gcc/clang; without it they run serially).
+in the installed package.  ``fastact.get_compile_args()`` gives the flags of fastact's
+own Cython build on this machine: its instruction set and vector width (512-bit on
+AVX-512, where -march=native may tune for 256-bit vectors), -ffp-contract=off and no
+-ffast-math (the bits of backend="cython"), and -fopenmp when fastact has OpenMP
+(the prange loops then run in parallel; without it they run serially).
 """
 import os
 
@@ -13,17 +15,14 @@ from setuptools import Extension, setup
 
 import fastact
 
-# -march=native: the vector width of fastact's best build on this CPU (AVX-512 here);
-# EXAMPLE_MARCH= (empty) builds for the compiler's default target instead.
-MARCH = os.environ.get("EXAMPLE_MARCH", "-march=native").split()
-FLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math"] + MARCH
-OPENMP = [] if os.environ.get("EXAMPLE_NO_OPENMP") else ["-fopenmp"]
+FLAGS = fastact.get_compile_args()
+OPENMP = [flag for flag in FLAGS if flag.startswith("-fopenmp")]
 
 extension = Extension(
     "dense_layer",
     ["dense_layer.pyx"],
     include_dirs=[fastact.get_include(), np.get_include()],
-    extra_compile_args=FLAGS + OPENMP + os.environ.get("EXAMPLE_CFLAGS", "").split(),
+    extra_compile_args=FLAGS,
     extra_link_args=OPENMP,
 )
 

@@ -206,3 +206,17 @@ def test_bench_max_ulp_column_is_cached(cache):
 
     assert _ulp_cell({"max_ulp": 0.5}, {"max_ulp": 2.1e6}) == "0.5 / 2.1e+06"
     assert _ulp_cell(None, None) == "-"
+
+
+def test_bench_max_ulp_cache_is_keyed_by_the_build(monkeypatch):
+    import fastact
+    from fastact._accuracy import measure
+
+    if "cython" not in fastact.backends():
+        pytest.skip("the Cython backend is not built here")
+    target = measure.targets(("relu",), ("float32",))[0]
+    before = bench_column._path(target, ("cython",), ())
+    monkeypatch.setattr(bench_column, "_file_id", lambda path: (path, -1, -1))  # rebuilt
+    assert bench_column._path(target, ("cython",), ()) != before
+    assert bench_column._path(target, ("numpy",), ()) == bench_column._path(
+        target, ("numpy",), ())

@@ -3,8 +3,9 @@
 For every (case, dtype) the bench measures, the maximum error in ULP of every
 fastact backend and every peer on the QUICK grid (forward passes, and backward
 passes from x with grad = 1), cached as JSON under the accuracy cache directory,
-keyed by the fastact version, the peers' versions and the grid, so a bench run
-pays for it once per version.  Cases the accuracy command does not measure
+keyed by the fastact version, the backends' builds (the Numba sources' cache key,
+the loaded Cython module's file), the peers' versions and the grid, so a bench run
+pays for it once per build.  Cases the accuracy command does not measure
 (backward from y, the softmax family's backward passes) get no entry.
 """
 from __future__ import annotations
@@ -16,14 +17,36 @@ import os
 from . import grid, measure, oracle
 
 
+def _builds(backends) -> list:
+    """What fixes the backends' bits besides the version: the hash of the Numba kernels'
+    sources and the loaded Cython module's file (path, size, modification time)."""
+    parts = []
+    if "numba" in backends:
+        from .._numba._cache import cache_key
+
+        parts.append(cache_key())
+    if "cython" in backends:
+        from .. import _cython
+
+        path = _cython.config().get("module")
+        if path:
+            parts.append(_file_id(path))
+    return parts
+
+
+def _file_id(path: str) -> tuple:
+    st = os.stat(path)
+    return path, st.st_size, st.st_mtime_ns
+
+
 def _path(target, backends, libraries) -> str:
     import fastact
 
     from .._bench import peers
 
     versions = [(lib, peers.library_version(lib)) for lib in libraries]
-    text = repr((fastact.__version__, target.case.name, target.dtype, tuple(backends),
-                 versions, grid.QUICK))
+    text = repr((fastact.__version__, _builds(backends), target.case.name, target.dtype,
+                 tuple(backends), versions, grid.QUICK))
     return os.path.join(oracle.cache_dir(),
                         "bench-" + hashlib.sha256(text.encode()).hexdigest()[:32] + ".json")
 

@@ -47,7 +47,7 @@ class Settings:
     warmup: bool = False  # call backends' warmup() first (compiles every kernel)
     reference_cap: float = 1.0  # seconds: a slower NumPy reference call is timed on a slice
     row_lengths: tuple = ()  # ((size, n), ...): softmax-family cases at (size // n, n)
-    ulp: bool = True  # the "max ULP" column (fastact accuracy's quick grid, cached by version)
+    ulp: bool = True  # the "max ULP" column (fastact accuracy's quick grid, cached per build)
 
 
 def default_policy(quick: bool) -> Policy:
@@ -234,7 +234,7 @@ def _attach_max_ulp(records, backends, libraries) -> str:
     from .._accuracy import bench_column
 
     bench_column.attach(records, backends, libraries)
-    return "fastact accuracy --quick grid, cached by version"
+    return "fastact accuracy --quick grid, cached per build"
 
 
 def _settings_record(settings: Settings) -> dict:

@@ -68,6 +68,7 @@ from ._vmath import (
     vexpm1,
     vlog1p,
     tanh_f32n,
+    tanhshrink_f32n,
     vtanh,
     vtanhshrink,
 )
@@ -400,20 +401,20 @@ def swish__forward(x, a, b):
     """swish(x) = x sigmoid(beta x), beta = a (float32: computed in float32, beta x
     carried as hi + lo)"""
     hi, lo = beta_x(x, a)
-    r = x_sigmoid_dd(x, hi, lo)
-    if a > 0:
-        return at_inf(x, r, T(-0.0, x), T(INF, x))
-    return at_inf(x, r, T(-INF, x), T(INF, x)) if a == 0 else at_inf(x, r, T(-INF, x), T(0.0, x))
+    # the limits at -inf, +inf by the sign of beta: (-0, inf), (-inf, inf) at 0, (-inf, 0)
+    neg = T(-0.0, x) if a > 0 else T(-INF, x)
+    pos = T(0.0, x) if a < 0 else T(INF, x)
+    return at_inf(x, x_sigmoid_dd(x, hi, lo), neg, pos)
 
 
 @jit(**_JIT)
 def swish__derivative(x, a, b):
     """swish'(x) = s (1 + beta x (1 - s)), s = sigmoid(beta x), in x's type"""
     hi, lo = beta_x(x, a)
-    r = silu_derivative_dd(hi, lo)
-    if a > 0:
-        return at_inf(x, r, T(0.0, x), T(1.0, x))
-    return at_inf(x, r, T(0.5, x), T(0.5, x)) if a == 0 else at_inf(x, r, T(1.0, x), T(0.0, x))
+    # the limits at -inf, +inf by the sign of beta: (0, 1), (1/2, 1/2) at 0, (1, 0)
+    half = T(0.5, x)
+    neg = T(0.0, x) if a > 0 else (half if a == 0 else T(1.0, x))
+    return at_inf(x, silu_derivative_dd(hi, lo), neg, T(1.0, x) - neg)
 
 
 @jit(**_JIT)
@@ -731,9 +732,18 @@ def softsign__derivative_y(y, a, b):
 
 
 @jit(**_JIT)
-def tanhshrink__forward(x, a, b):
-    """tanhshrink(x) = x - tanh(x) (series near 0, no cancellation)"""
+def _tanhshrink_forward_f64(x, a, b):
     return vtanhshrink(W(x), x)
+
+
+@jit(**_JIT)
+def _tanhshrink_forward_f32(x, a, b):
+    return tanhshrink_f32n(x)
+
+
+tanhshrink__forward = by_dtype(_tanhshrink_forward_f64, _tanhshrink_forward_f32,
+                               "tanhshrink__forward",
+                               "tanhshrink(x) = x - tanh(x) (series near 0, no cancellation)")
 
 
 @jit(**_JIT)

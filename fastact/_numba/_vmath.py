@@ -585,10 +585,17 @@ def exp_f32n(x):
     exp(x) = p 2^n, 2^n applied as two factors 2^floor(n/2) 2^(n - floor(n/2)) so
     that a subnormal result is rounded once."""
     nf, pm1 = _expm1_reduced_f32n(x, C.EXP_ARG_MIN_F32, C.EXP_ARG_MAX_F32)
+    y = _exp_scale_f32n(x, nf, pm1)
+    return x if x != x else y
+
+
+@jit(**_JIT)
+def _exp_scale_f32n(x, nf, pm1):
+    """(1 + pm1) 2^n as two factors 2^floor(n/2) 2^(n - floor(n/2)) (a subnormal result
+    rounded once), inf for x above EXP_ARG_MAX_F32: exp(x) from its reduced parts."""
     n1 = (nf * F32_HALF - F32_HALF_FLOOR + F32_SHIFTER) - F32_SHIFTER
     y = (F32_1 + pm1) * pow2_f32(n1) * pow2_f32(nf - n1)
-    y = F32_INF if x > C.EXP_ARG_MAX_F32 else y
-    return x if x != x else y
+    return F32_INF if x > C.EXP_ARG_MAX_F32 else y
 
 
 @jit(**_JIT)
@@ -596,11 +603,12 @@ def expm1_f32n(x):
     """expm1(x) in float32, <= ~1 ulp; -0.0 and subnormals kept, inf above 88.72.
 
     x = n ln2 + r: expm1(x) = 2^n expm1(r) + (2^n - 1) with one rounding (FMA);
-    above EXPM1_AS_EXP_MIN_F32, expm1(x) = exp(x) in float32."""
-    nf, p = _expm1_reduced_f32n(x, C.EXPM1_ARG_MIN_F32, C.EXPM1_AS_EXP_MIN_F32)
+    above EXPM1_AS_EXP_MIN_F32, expm1(x) = exp(x) in float32 (exp_f32n's bits, from the
+    same reduction: no clamp bites on either side of that bound)."""
+    nf, p = _expm1_reduced_f32n(x, C.EXPM1_ARG_MIN_F32, C.EXP_ARG_MAX_F32)
     s = pow2_f32(nf)
     y = fma(s, p, s - F32_1)
-    y = exp_f32n(x) if x > C.EXPM1_AS_EXP_MIN_F32 else y
+    y = _exp_scale_f32n(x, nf, p) if x > C.EXPM1_AS_EXP_MIN_F32 else y
     y = x if abs(x) < C.TINY_F32 else y
     return x if x != x else y
 

@@ -14,8 +14,9 @@ Conventions
   float32-precision (cheaper) polynomials for float32 arrays.  The result is
   rounded once when stored.
 * Exceptions, for speed (16 float32 lanes instead of 8): the sigmoid-, exp- and
-  log1p(exp)-based kernels (sigmoid, silu, swish, softplus, logsigmoid, elu, selu, celu forward;
-  their derivatives; tanh', elu', selu') compute float32 arrays natively in
+  log1p(exp)-based kernels (sigmoid, silu, swish, softplus, logsigmoid, elu, selu, celu,
+  tanh, tanhshrink forward; their derivatives; tanh', elu', selu', celu', tanhshrink';
+  sigmoid' and tanh' from y) compute float32 arrays natively in
   float32 with ``_vmath``'s ``*_f32n`` functions, chosen per dtype at compile
   time (``by_dtype``, ``vexp_x``, ...; the sigmoid family's one core ``_vmath.sigmoid_exp``).
   Products beta x that feed exp are carried as hi + lo (FMA residual) so that
@@ -251,9 +252,8 @@ def sigmoid__derivative(x, a, b):
 
 @jit(**_JIT)
 def sigmoid__derivative_y(y, a, b):
-    """sigmoid' = y (1 - y)"""
-    w = W(y)
-    return w * (1.0 - w)
+    """sigmoid' = y (1 - y), in y's type (1 - y exact for y >= 1/2)"""
+    return y * (T(1.0, y) - y)
 
 
 # ---------------------------------------------------------------------- tanh
@@ -292,9 +292,9 @@ tanh__derivative = by_dtype(
 
 @jit(**_JIT)
 def tanh__derivative_y(y, a, b):
-    """tanh' = (1 - y)(1 + y)"""
-    w = W(y)
-    return (1.0 - w) * (1.0 + w)
+    """tanh' = (1 - y)(1 + y), in y's type (1 -+ y exact for |y| >= 1/2)"""
+    one = T(1.0, y)
+    return (one - y) * (one + y)
 
 
 # ---------------------------------------------------------------------- gelu
@@ -756,10 +756,19 @@ tanhshrink__forward = by_dtype(_tanhshrink_forward_f64, _tanhshrink_forward_f32,
 
 
 @jit(**_JIT)
-def tanhshrink__derivative(x, a, b):
-    """tanhshrink'(x) = tanh(x)**2"""
+def _tanhshrink_derivative_f64(x, a, b):
     t = vtanh(W(x), x)
     return t * t
+
+
+@jit(**_JIT)
+def _tanhshrink_derivative_f32(x, a, b):
+    t = tanh_f32n(x)  # <= ~3 ulp: t**2 within the derivative bar (16 eps relative)
+    return t * t
+
+
+tanhshrink__derivative = by_dtype(_tanhshrink_derivative_f64, _tanhshrink_derivative_f32,
+                                  "tanhshrink__derivative", "tanhshrink'(x) = tanh(x)**2")
 
 
 @jit(**_JIT)

@@ -5,8 +5,7 @@ with a non-temporal vector store (LLVM ``!nontemporal`` metadata: ``vmovntps``
 / ``vmovntdq`` on x86): the line is written without being read first, so a
 kernel over arrays past the last-level cache moves one stream fewer.
 :func:`fence` orders those stores before what follows.  The bytes are copied
-exactly.  :func:`prefetch_write` asks for lines of an output before the loop stores
-to them (a hint: no values change).  :data:`AVAILABLE` is False off x86-64, where the kernels never stream.
+exactly.  :data:`AVAILABLE` is False off x86-64, where the kernels never stream.
 The intrinsics use numba.extending.intrinsic and llvmlite IR only.
 """
 from __future__ import annotations
@@ -72,29 +71,3 @@ def fence(typingctx):
         return context.get_dummy_value()
 
     return types.none(), codegen
-
-
-@intrinsic
-def prefetch_write(typingctx, a, lo, hi):
-    """Prefetch a[lo:hi] (1-D array, lo <= hi <= a.size) for writing, one request per
-    64-byte line (llvm.prefetch, PREFETCHW where the CPU has it; no values change)."""
-    if not (isinstance(a, types.Array) and a.ndim == 1 and isinstance(lo, types.Integer)
-            and isinstance(hi, types.Integer)):
-        return None
-
-    def codegen(context, builder, sig, args):
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
-        size = context.get_abi_sizeof(context.get_value_type(sig.args[0].dtype))
-        base = builder.bitcast(_data(context, builder, sig.args[0], args[0]), i8p)
-        start = builder.mul(context.cast(builder, args[1], sig.args[1], types.intp),
-                            cgutils.intp_t(size))
-        end = builder.mul(context.cast(builder, args[2], sig.args[2], types.intp),
-                          cgutils.intp_t(size))
-        with cgutils.for_range_slice(builder, start, end, cgutils.intp_t(LINE)) as (off, _):
-            builder.call(fn, [builder.gep(base, [off]), i32(1), i32(3), i32(1)])
-        return context.get_dummy_value()
-
-    return types.none(a, lo, hi), codegen

@@ -16,8 +16,9 @@ Arrays of at least :data:`PARALLEL_THRESHOLD` elements (memory-bound kernels:
 threads, smaller ones serially in the calling thread; when the arrays (inputs +
 output) of a memory-bound kernel take at least :data:`STREAM_MIN_BYTES`, an output
 that overlaps no input is written with streaming stores (``_parallel.drive_streamed``;
-the transcendental kernels keep plain stores: through the L1 tile they ran slower).  Every kernel is elementwise, so results
-do not depend on the thread count nor on the stores.
+the transcendental kernels keep plain stores: through the L1 tile they ran slower).
+Every kernel is elementwise, so results do not depend on the thread count nor on the
+stores.
 """
 from __future__ import annotations
 

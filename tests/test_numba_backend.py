@@ -230,6 +230,7 @@ def test_numba_label_counter_is_reset_after_each_compilation():
     from numba.core import ir_utils
 
     import fastact._numba  # noqa: F401  (installs the reset)
+    import fastact._numba._formulas  # noqa: F401  (loaded lazily: not yet when run alone)
 
     @numba.njit
     def twice(v):

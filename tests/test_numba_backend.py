@@ -45,10 +45,12 @@ def test_hot_loops_use_vector_registers_and_no_libm(kernel_id, dtype, tmp_path):
         print("VEC", ("zmm" in asm) or ("ymm" in asm))
         print("ZMM", "zmm" in asm)
         print("LIBM", bool(re.search(r"call\\w*\\s+\\S*(exp|log|tanh|erf|pow)\\w*", asm, re.I)))
+        print("GATHER", bool(re.search(r"vgather|vscatter", asm)))
     """, env={"FASTACT_CACHE_DIR": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     assert "VEC True" in proc.stdout, proc.stdout
     assert "LIBM False" in proc.stdout, proc.stdout
+    assert "GATHER False" in proc.stdout, "contiguous loops load and store whole vectors: " + proc.stdout
     if kernel_id in ("gelu", "gelu_tanh") and _host_has_avx512():
         assert "ZMM True" in proc.stdout, "gelu kernels ask for 512-bit vectors: " + proc.stdout
 
@@ -228,6 +230,7 @@ def test_numba_label_counter_is_reset_after_each_compilation():
     from numba.core import ir_utils
 
     import fastact._numba  # noqa: F401  (installs the reset)
+    import fastact._numba._formulas  # noqa: F401  (loaded lazily: not yet when run alone)
 
     @numba.njit
     def twice(v):

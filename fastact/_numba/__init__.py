@@ -14,9 +14,11 @@ cached on disk (``_cache.cache_dir()``); ``warmup()`` compiles everything.
 Arrays of at least :data:`PARALLEL_THRESHOLD` elements (memory-bound kernels:
 :data:`PARALLEL_THRESHOLD_CHEAP`) run on ``min(n_threads, NUMBA_NUM_THREADS)``
 threads, smaller ones serially in the calling thread; when the arrays (inputs +
-output) take at least :data:`STREAM_MIN_BYTES`, an output that overlaps no
-input is written with streaming stores (``_parallel.drive_streamed``).  Every kernel is elementwise, so results
-do not depend on the thread count nor on the stores.
+output) of a memory-bound kernel take at least :data:`STREAM_MIN_BYTES`, an output
+that overlaps no input is written with streaming stores (``_parallel.drive_streamed``;
+the transcendental kernels keep plain stores: through the L1 tile they ran slower).
+Every kernel is elementwise, so results do not depend on the thread count nor on the
+stores.
 """
 from __future__ import annotations
 
@@ -93,8 +95,8 @@ def get_elementwise(kernel_id: str, mode: str):
         parallel = n_threads > 1 and n >= (PARALLEL_THRESHOLD_CHEAP if cheap
                                            else PARALLEL_THRESHOLD)
         limit = STREAM_MIN_BYTES
-        streamed = (limit is not None and out.nbytes * (2 if grad is x else 3) >= limit
-                    and _disjoint(out, x, grad))
+        streamed = (cheap and limit is not None
+                    and out.nbytes * (2 if grad is x else 3) >= limit and _disjoint(out, x, grad))
         if not (parallel or streamed):
             (entries.get(char) or compiled(char))(out, x, grad, a, b)
         else:

@@ -14,8 +14,9 @@ Conventions
   float32-precision (cheaper) polynomials for float32 arrays.  The result is
   rounded once when stored.
 * Exceptions, for speed (16 float32 lanes instead of 8): the sigmoid-, exp- and
-  log1p(exp)-based kernels (sigmoid, silu, swish, softplus, logsigmoid, elu, selu, celu forward;
-  their derivatives; tanh', elu', selu') compute float32 arrays natively in
+  log1p(exp)-based kernels (sigmoid, silu, swish, softplus, logsigmoid, elu, selu, celu,
+  tanh, tanhshrink forward; their derivatives; tanh', elu', selu', celu', tanhshrink';
+  sigmoid' and tanh' from y) compute float32 arrays natively in
   float32 with ``_vmath``'s ``*_f32n`` functions, chosen per dtype at compile
   time (``by_dtype``, ``vexp_x``, ...; the sigmoid family's one core ``_vmath.sigmoid_exp``).
   Products beta x that feed exp are carried as hi + lo (FMA residual) so that
@@ -68,6 +69,7 @@ from ._vmath import (
     vexpm1,
     vlog1p,
     tanh_f32n,
+    tanhshrink_f32n,
     vtanh,
     vtanhshrink,
 )
@@ -250,9 +252,8 @@ def sigmoid__derivative(x, a, b):
 
 @jit(**_JIT)
 def sigmoid__derivative_y(y, a, b):
-    """sigmoid' = y (1 - y)"""
-    w = W(y)
-    return w * (1.0 - w)
+    """sigmoid' = y (1 - y), in y's type (1 - y exact for y >= 1/2)"""
+    return y * (T(1.0, y) - y)
 
 
 # ---------------------------------------------------------------------- tanh
@@ -291,9 +292,9 @@ tanh__derivative = by_dtype(
 
 @jit(**_JIT)
 def tanh__derivative_y(y, a, b):
-    """tanh' = (1 - y)(1 + y)"""
-    w = W(y)
-    return (1.0 - w) * (1.0 + w)
+    """tanh' = (1 - y)(1 + y), in y's type (1 -+ y exact for |y| >= 1/2)"""
+    one = T(1.0, y)
+    return (one - y) * (one + y)
 
 
 # ---------------------------------------------------------------------- gelu
@@ -400,20 +401,20 @@ def swish__forward(x, a, b):
     """swish(x) = x sigmoid(beta x), beta = a (float32: computed in float32, beta x
     carried as hi + lo)"""
     hi, lo = beta_x(x, a)
-    r = x_sigmoid_dd(x, hi, lo)
-    if a > 0:
-        return at_inf(x, r, T(-0.0, x), T(INF, x))
-    return at_inf(x, r, T(-INF, x), T(INF, x)) if a == 0 else at_inf(x, r, T(-INF, x), T(0.0, x))
+    # the limits at -inf, +inf by the sign of beta: (-0, inf), (-inf, inf) at 0, (-inf, 0)
+    neg = T(-0.0, x) if a > 0 else T(-INF, x)
+    pos = T(0.0, x) if a < 0 else T(INF, x)
+    return at_inf(x, x_sigmoid_dd(x, hi, lo), neg, pos)
 
 
 @jit(**_JIT)
 def swish__derivative(x, a, b):
     """swish'(x) = s (1 + beta x (1 - s)), s = sigmoid(beta x), in x's type"""
     hi, lo = beta_x(x, a)
-    r = silu_derivative_dd(hi, lo)
-    if a > 0:
-        return at_inf(x, r, T(0.0, x), T(1.0, x))
-    return at_inf(x, r, T(0.5, x), T(0.5, x)) if a == 0 else at_inf(x, r, T(1.0, x), T(0.0, x))
+    # the limits at -inf, +inf by the sign of beta: (0, 1), (1/2, 1/2) at 0, (1, 0)
+    half = T(0.5, x)
+    neg = T(0.0, x) if a > 0 else (half if a == 0 else T(1.0, x))
+    return at_inf(x, silu_derivative_dd(hi, lo), neg, T(1.0, x) - neg)
 
 
 @jit(**_JIT)
@@ -534,10 +535,19 @@ celu__forward = by_dtype(_celu_forward_f64, _celu_forward_f32, "celu__forward",
 
 
 @jit(**_JIT)
-def celu__derivative(x, a, b):
-    """celu'(x) = 1 if x > 0 else exp(x / alpha)"""
-    z = W(x)
-    return 1.0 if z > 0.0 else vexp(z / W(a), x)
+def _celu_derivative_f64(x, a, b):
+    return 1.0 if x > 0.0 else vexp(x / a, x)
+
+
+@jit(**_JIT)
+def _celu_derivative_f32(x, a, b):
+    # x / alpha rounds: a relative error of |x / alpha| 2**-24 in e^(x / alpha), within the
+    # derivative bar (16 eps relative where the value is large, 4 eps absolute)
+    return F32_1 if x > 0 else exp_f32n(x / a)
+
+
+celu__derivative = by_dtype(_celu_derivative_f64, _celu_derivative_f32, "celu__derivative",
+                            "celu'(x) = 1 if x > 0 else exp(x / alpha)")
 
 
 @jit(**_JIT)
@@ -731,16 +741,34 @@ def softsign__derivative_y(y, a, b):
 
 
 @jit(**_JIT)
-def tanhshrink__forward(x, a, b):
-    """tanhshrink(x) = x - tanh(x) (series near 0, no cancellation)"""
+def _tanhshrink_forward_f64(x, a, b):
     return vtanhshrink(W(x), x)
 
 
 @jit(**_JIT)
-def tanhshrink__derivative(x, a, b):
-    """tanhshrink'(x) = tanh(x)**2"""
+def _tanhshrink_forward_f32(x, a, b):
+    return tanhshrink_f32n(x)
+
+
+tanhshrink__forward = by_dtype(_tanhshrink_forward_f64, _tanhshrink_forward_f32,
+                               "tanhshrink__forward",
+                               "tanhshrink(x) = x - tanh(x) (series near 0, no cancellation)")
+
+
+@jit(**_JIT)
+def _tanhshrink_derivative_f64(x, a, b):
     t = vtanh(W(x), x)
     return t * t
+
+
+@jit(**_JIT)
+def _tanhshrink_derivative_f32(x, a, b):
+    t = tanh_f32n(x)  # <= ~3 ulp: t**2 within the derivative bar (16 eps relative)
+    return t * t
+
+
+tanhshrink__derivative = by_dtype(_tanhshrink_derivative_f64, _tanhshrink_derivative_f32,
+                                  "tanhshrink__derivative", "tanhshrink'(x) = tanh(x)**2")
 
 
 @jit(**_JIT)

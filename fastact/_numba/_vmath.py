@@ -20,7 +20,7 @@ Naming (stable; other modules import these):
     in float64 internally and round once at the end.
 ``sigmoid_exp`` and the sigmoid family on it (``sigmoid_lean``, ``silu_lean``, ...)
     in the argument's own type (float32: 16 AVX-512 lanes), one exp and one division each.
-``exp_f32n, expm1_f32n, log1p_unit_f32n, tanh_f32n`` (float32 -> float32)
+``exp_f32n, expm1_f32n, log1p_unit_f32n, tanh_f32n, tanhshrink_f32n`` (float32 -> float32)
     computed natively in float32 (16 AVX-512 lanes instead of 8): Cephes'
     degree-5 expf and degree-8 logf minimax polynomials, 2^n built from int32
     exponent bits (``pow2_f32``) and applied as several factors so that a
@@ -227,6 +227,7 @@ _normcdf_far_f32 = _horner(C.NORMCDF_FAR_F32, "_normcdf_far_f32")
 _normcdf_exp_q_f32 = _horner(C.NORMCDF_EXP_Q_F32, "_normcdf_exp_q_f32")
 _tanhshrink_w_f64 = _horner(C.TANHSHRINK_W, "_tanhshrink_w_f64")
 _tanhshrink_w_lp = _horner(C.TANHSHRINK_W_LP, "_tanhshrink_w_lp")
+_tanhshrink_w_f32 = _horner(tuple(np.float32(c) for c in C.TANHSHRINK_W_LP), "_tanhshrink_w_f32")
 
 
 @jit(**_JIT)
@@ -584,10 +585,17 @@ def exp_f32n(x):
     exp(x) = p 2^n, 2^n applied as two factors 2^floor(n/2) 2^(n - floor(n/2)) so
     that a subnormal result is rounded once."""
     nf, pm1 = _expm1_reduced_f32n(x, C.EXP_ARG_MIN_F32, C.EXP_ARG_MAX_F32)
+    y = _exp_scale_f32n(x, nf, pm1)
+    return x if x != x else y
+
+
+@jit(**_JIT)
+def _exp_scale_f32n(x, nf, pm1):
+    """(1 + pm1) 2^n as two factors 2^floor(n/2) 2^(n - floor(n/2)) (a subnormal result
+    rounded once), inf for x above EXP_ARG_MAX_F32: exp(x) from its reduced parts."""
     n1 = (nf * F32_HALF - F32_HALF_FLOOR + F32_SHIFTER) - F32_SHIFTER
     y = (F32_1 + pm1) * pow2_f32(n1) * pow2_f32(nf - n1)
-    y = F32_INF if x > C.EXP_ARG_MAX_F32 else y
-    return x if x != x else y
+    return F32_INF if x > C.EXP_ARG_MAX_F32 else y
 
 
 @jit(**_JIT)
@@ -595,11 +603,12 @@ def expm1_f32n(x):
     """expm1(x) in float32, <= ~1 ulp; -0.0 and subnormals kept, inf above 88.72.
 
     x = n ln2 + r: expm1(x) = 2^n expm1(r) + (2^n - 1) with one rounding (FMA);
-    above EXPM1_AS_EXP_MIN_F32, expm1(x) = exp(x) in float32."""
-    nf, p = _expm1_reduced_f32n(x, C.EXPM1_ARG_MIN_F32, C.EXPM1_AS_EXP_MIN_F32)
+    above EXPM1_AS_EXP_MIN_F32, expm1(x) = exp(x) in float32 (exp_f32n's bits, from the
+    same reduction: no clamp bites on either side of that bound)."""
+    nf, p = _expm1_reduced_f32n(x, C.EXPM1_ARG_MIN_F32, C.EXP_ARG_MAX_F32)
     s = pow2_f32(nf)
     y = fma(s, p, s - F32_1)
-    y = exp_f32n(x) if x > C.EXPM1_AS_EXP_MIN_F32 else y
+    y = _exp_scale_f32n(x, nf, p) if x > C.EXPM1_AS_EXP_MIN_F32 else y
     y = x if abs(x) < C.TINY_F32 else y
     return x if x != x else y
 
@@ -624,6 +633,20 @@ def log1p_unit_f32n(e):
     lo = fma(kf, C.LN2_LO_F32, t * r)
     y = fma(f * z, q, lo) - F32_HALF * z
     return fma(kf, C.LN2_HI_F32, f + y)
+
+
+@jit(**_JIT)
+def tanhshrink_f32n(x):
+    """x - tanh(x) in float32 (vtanhshrink's algorithm): |x|**3 g(x**2) for |x| < 1 (g with
+    TANHSHRINK_W_LP's coefficients rounded to float32), else (|x| - 1) + 2 e/(1 + e),
+    e = e^(-2|x|) from the sigmoid family's core (both terms >= 0: no cancellation); NaN kept."""
+    a = abs(x)
+    w = a * a if a < F32_1 else F32_1
+    small = (a * w) * _tanhshrink_w_f32(w)
+    e = sigmoid_exp(a + a, F32_0)[2]
+    large = (a - F32_1) + (e + e) / (F32_1 + e)
+    y = math.copysign(small if a < F32_1 else large, x)
+    return x if x != x else y
 
 
 @jit(**_JIT)

@@ -58,6 +58,8 @@ CASES = {
     "gelu": ("gelu(x, backend='numba')", ""),
     "gelu 4000 (serial)": ("gelu(x[:4000], backend='numba')", ""),
     "softmax": ("softmax(x, backend='numba')", "x = x.reshape(-1, 1000)"),
+    "softmax 4x1000 (serial)": ("softmax(x[:4], backend='numba')", "x = x.reshape(-1, 1000)"),
+    "log_softmax 4x1000": ("log_softmax(x[:4], backend='numba')", "x = x.reshape(-1, 1000)"),
     "log_softmax axis 0": ("log_softmax(x, axis=0, backend='numba')", "x = x.reshape(-1, 1000)"),
     "numba floor": None,
     "numba floor parallel": None,

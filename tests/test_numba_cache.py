@@ -64,7 +64,7 @@ def test_a_fresh_cache_dir_gets_the_kernels_and_the_package_nothing(tmp_path):
     directory = out.split("DIR")[1].split()[0]
     assert directory == str(tmp_path / ("numba-" + _cache.cache_key()))
     names = {os.path.basename(p).split("-")[0] for p in numba_cache_files(str(tmp_path))}
-    assert {"k_relu_forward_float64.serial", "_rows.finite"} <= names, names
+    assert {"k_relu_forward_float64.serial", "_tasks.serial_entry.locals.run_serial"} <= names, names
     assert all(p.startswith(directory) for p in numba_cache_files(str(tmp_path)))
     assert numba_cache_files(PACKAGE) == before
 
@@ -98,12 +98,13 @@ def test_an_edited_helper_changes_the_key(tmp_path):
 SMALL = """
 import numpy as np
 from fastact._numba import _cache, _factory
-from fastact._numba.softmax import _rows
+from fastact._numba.softmax import _plan, _rows, _tasks, get_rowwise
 entry, serial = _factory.compile_kernel("relu", "forward", "float64")
 o = np.empty(3); entry(o, np.array([-1.0, 0.0, 2.0]), o, 0.0, 0.0)
-ok = _rows.finite(1.0)  # a small function of the softmax family, compiled on its own
+p = np.empty((1, 2)); get_rowwise("softmax")(p, np.zeros((1, 2)), None, None, 1)
+rows = _tasks.serial_entry(_rows.SOFTMAX, _plan.ROWS)  # its helpers are linked into it
 print("DIR", _cache.cache_dir(), "HITS", sum(serial.stats.cache_hits.values()),
-      sum(_rows.finite.stats.cache_hits.values()), "OUT", o.tolist(), ok)
+      sum(rows.stats.cache_hits.values()), "OUT", o.tolist(), p.tolist() == [[0.5, 0.5]])
 """
 
 
@@ -119,7 +120,7 @@ def _copy_of_the_package(tmp_path):
 
 
 def test_an_edited_helper_recompiles_instead_of_loading(tmp_path):
-    # _rows.finite's own file is unchanged: Numba alone would load its stale entry
+    # the entry point's own file is unchanged: Numba alone would load its stale entry
     clone, prelude = _copy_of_the_package(tmp_path)
     env = {"FASTACT_CACHE_DIR": str(tmp_path / "cache")}
     code, _, err = run_python(prelude + SMALL, env=dict(os.environ, **env), cwd=str(clone))
@@ -171,8 +172,10 @@ def test_a_softmax_call_compiles_and_loads_its_own_op_and_plan_only(tmp_path):
     out = run_ok(SOFTMAX_ONLY, env)
     assert "ENTRIES 1 0 HITS 0 MISSES 1 CALLEES 1" in out, out
     names = {os.path.basename(p).split("-")[0] for p in numba_cache_files(str(tmp_path))}
-    assert {"_tasks.serial_entry.locals.run_serial", "_rows.exp_store_block"} <= names, names
-    assert not {"_rows.exp_rest_block", "_rows.log_block", "_rows.log_softmax_backward_block",
-                "_large.log_softmax_rows_large", "_tasks._run_phases"} & names, names
+    assert "_tasks.serial_entry.locals.run_serial" in names, names
+    # helpers are link-only (compiled into the entry, never cached on their own); the
+    # parallel region and the other op kinds are not compiled at all
+    assert not {n for n in names if n.split(".")[0] in ("_rows", "_exp", "_large", "_tiles")}
+    assert "_tasks._run_phases" not in names, names
     out = run_ok(SOFTMAX_ONLY, env)
     assert "ENTRIES 1 0 HITS 1 MISSES 0 CALLEES 0" in out, out

@@ -11,6 +11,14 @@ new directory.
 
 :func:`jit` is ``numba.njit`` with this cache: functions in ``fastact._numba``
 use it instead of ``cache=True`` (which writes beside the source file).
+
+:func:`linked` is for helpers that are only ever called from compiled code: they are
+typed and lowered once per signature, but neither optimized as a module nor turned into
+machine code nor cached on their own; the cached entry point that calls them links their
+code in and optimizes it once.  (A plain ``njit`` helper is optimized and emitted on its
+own and again inside every caller, so a call chain of depth d costs about d times the
+code; cold compile time, docs/tuning.md.)  They have no Python wrapper: calling one from
+Python is an error.
 """
 from __future__ import annotations
 
@@ -118,6 +126,91 @@ def _function_cache_class():
 
     _state["function_cache"] = FastactFunctionCache
     return FastactFunctionCache
+
+
+def _link_only_compiler_class():
+    """A Numba compiler pipeline whose code library is link-only (built once)."""
+    cls = _state.get("link_only_compiler")
+    if cls is not None:
+        return cls
+    from numba.core.codegen import JITCodeLibrary
+    from numba.core.compiler import CompilerBase, DefaultPassBuilder
+    from numba.core.compiler_machinery import register_pass
+    from numba.core.typed_passes import NativeLowering, NativeParforLowering
+
+    class LinkOnlyLibrary(JITCodeLibrary):
+        """Finalized without module optimization or machine code: its module is linked
+        into the libraries of its callers, whose own finalization optimizes it."""
+
+        def _optimize_final_module(self):
+            pass
+
+        def _finalize_final_module(self):
+            self._finalized = True
+
+        def get_pointer_to_function(self, name):
+            self._ensure_finalized()
+            return 0  # no machine code (and no Python wrapper: never called from Python)
+
+        @property
+        def codegen(self):
+            return _NoEnvironment(self._codegen)
+
+    class _NoEnvironment:
+        """The codegen, except that a link-only function's environment (used only by a
+        Python wrapper, which it has not) is not set: it has no address."""
+
+        def __init__(self, codegen):
+            self._codegen = codegen
+
+        def __getattr__(self, name):
+            return getattr(self._codegen, name)
+
+        def set_env(self, env_name, env):
+            pass
+
+    def link_only(lowering):
+        """The lowering pass ``lowering`` building a :class:`LinkOnlyLibrary`."""
+
+        class LinkOnly(lowering):
+            _name = "fastact_link_only_" + lowering._name
+
+            def run_pass(self, state):
+                if state.library is None:
+                    state.library = LinkOnlyLibrary(state.targetctx.codegen(),
+                                                    state.func_id.func_qualname)
+                    state.library.enable_object_caching()
+                return super().run_pass(state)
+
+        return register_pass(mutates_CFG=True, analysis_only=False)(LinkOnly)
+
+    replaced = {NativeLowering: link_only(NativeLowering),
+                NativeParforLowering: link_only(NativeParforLowering)}
+
+    class LinkOnlyCompiler(CompilerBase):
+        def define_pipelines(self):
+            pm = DefaultPassBuilder.define_nopython_pipeline(self.state)
+            pm.passes = [(replaced.get(p, p), d) for p, d in pm.passes]
+            pm.finalize()
+            return [pm]
+
+    _state["link_only_compiler"] = LinkOnlyCompiler
+    return LinkOnlyCompiler
+
+
+def link_only_options() -> dict:
+    """Numba jit options of a link-only helper (see the module doc); also usable as an
+    ``@overload``'s ``jit_options``."""
+    return dict(pipeline_class=_link_only_compiler_class(), no_cpython_wrapper=True,
+                no_cfunc_wrapper=True)
+
+
+def linked(**options):
+    """``numba.njit(**options)`` for a helper called from compiled code only: link-only,
+    not cached on its own (its callers' cache entries hold its code)."""
+    from numba import njit
+
+    return njit(cache=False, **options, **link_only_options())
 
 
 def jit(**options):

@@ -13,6 +13,7 @@ from numba import types
 from numba.extending import intrinsic, overload
 
 from .. import _vmath
+from ._kind import LINK_ONLY
 
 
 def _bitcast(src, dst):
@@ -39,7 +40,7 @@ def bits_view(a):
     """a (float32/float64 array) viewed as int32/int64."""
 
 
-@overload(bits_view)
+@overload(bits_view, **LINK_ONLY)
 def _bits_view_impl(a):
     if a.dtype == types.float32:
         return lambda a: a.view(np.int32)
@@ -51,7 +52,7 @@ def bit_limits(xb):
     the starting values of the max and min reductions."""
 
 
-@overload(bit_limits, inline="never")
+@overload(bit_limits, inline="never", **LINK_ONLY)
 def _bit_limits_impl(xb):
     if xb.dtype == types.int64:
         def impl(xb):
@@ -68,7 +69,7 @@ def xor_bits(b, flip):
     """b ^ flip in the integer type of b (int32 stays int32: 16 vector lanes)."""
 
 
-@overload(xor_bits, inline="always")
+@overload(xor_bits, inline="always", **LINK_ONLY)
 def _xor_bits_impl(b, flip):
     if b == types.int64:
         return lambda b, flip: np.int64(b ^ flip)
@@ -82,7 +83,7 @@ def max_of_bits(hi, lo):
     (float32 for int32 bits, float64 for int64)."""
 
 
-@overload(max_of_bits, inline="never")
+@overload(max_of_bits, inline="never", **LINK_ONLY)
 def _max_of_bits_impl(hi, lo):
     if hi == types.int64:
         return lambda hi, lo: _vmath.i64_as_f64(hi if hi >= 0 else lo)
@@ -95,7 +96,7 @@ def least_like(b):
     """The least integer of the type of the integer array b."""
 
 
-@overload(least_like, inline="always")
+@overload(least_like, inline="always", **LINK_ONLY)
 def _least_like_impl(b):
     if b.dtype == types.int32:
         return lambda b: np.int32(-2 ** 31)

@@ -22,10 +22,11 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from .._cache import jit
+from .._cache import linked
 from ... import _constants as C
 from .. import _vmath
 from ._bits import f32_as_i32, i32_as_f32
+from ._kind import LINK_ONLY
 
 # ------------------------------------------------------------------ constants
 # The numbers live in fastact/_constants.py (and the fitted polynomial in
@@ -64,7 +65,7 @@ def _reduction(t):
     """(log2e, shift, ln2 high part, ln2 low part) in the type of t."""
 
 
-@overload(_reduction, inline="always")
+@overload(_reduction, inline="always", **LINK_ONLY)
 def _reduction_impl(t):
     if t == types.float32:
         return lambda t: _REDUCE_F32
@@ -75,7 +76,7 @@ def _poly(r):
     """exp(r) for |r| <= ln2/2 in the type of r (Horner with fma over POLY_F32/POLY_F64)."""
 
 
-@overload(_poly, inline="always")
+@overload(_poly, inline="always", **LINK_ONLY)
 def _poly_impl(r):
     coeffs = _POLY_F32 if r == types.float32 else POLY_F64
 
@@ -93,7 +94,7 @@ def _pow2_of_shifted(k, extra):
     n + extra is at or below the exponent bias (the exponent field is 0)."""
 
 
-@overload(_pow2_of_shifted, inline="always")
+@overload(_pow2_of_shifted, inline="always", **LINK_ONLY)
 def _pow2_of_shifted_impl(k, extra):
     if k == types.float32:
         return lambda k, extra: i32_as_f32(
@@ -102,7 +103,7 @@ def _pow2_of_shifted_impl(k, extra):
         (_vmath.f64_as_i64(k) - (_POW2_BASE_F64 - extra)) << 52)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def _reduce(tc):
     """(k, r) with k = n + SHIFT, n = round(tc / ln2), r = tc - n ln2 (two fmas)."""
     log2e, shift, ln2_hi, ln2_lo = _reduction(tc)
@@ -116,7 +117,7 @@ def _limits(t):
     """(expneg clamp, exp_shift clamp, exp_shift's log2 scale) in the type of t."""
 
 
-@overload(_limits, inline="always")
+@overload(_limits, inline="always", **LINK_ONLY)
 def _limits_impl(t):
     if t == types.float32:
         lim = (_F32(EXPNEG_CLAMP_F32), _F32(EXP_SHIFT_CLAMP_F32), EXP_SHIFT_LOG2_F32)
@@ -126,7 +127,7 @@ def _limits_impl(t):
 
 
 # ------------------------------------------------------------- the exponentials
-@jit(**_JIT)
+@linked(**_JIT)
 def expneg(t):
     """exp(t) for t <= 0 in the type of t, flushed below the smallest normal:
     exp(r) 2**n of tc = max(t, clamp) = n ln2 + r (2**n of the clamp is 0)."""
@@ -136,7 +137,7 @@ def expneg(t):
     return _poly(r) * _pow2_of_shifted(k, 0)
 
 
-@jit(inline="always", **_JIT)
+@linked(inline="always", **_JIT)
 def _with_rounding_error(r, v, m, t):
     """r plus the rounding error of t = v - m (TwoSum): exp sees v - m exactly, whose
     rounding |v - m| u would otherwise become a relative error of the exp."""
@@ -148,13 +149,13 @@ def _zero_below(t, low, y):
     """0 where t < low (TwoSum turns v = -inf into NaN), else y."""
 
 
-@overload(_zero_below, inline="always")
+@overload(_zero_below, inline="always", **LINK_ONLY)
 def _zero_below_impl(t, low, y):
     zero = _F32(0.0) if y == types.float32 else 0.0
     return lambda t, low, y: zero if t < low else y
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def exp_shift(v, m):
     """2**s exp(v - m) for v <= m in the type of v (see the module doc): results
     below 2**-190 (float32) / 2**-1150 (float64) unscaled are dropped; -inf gives 0."""
@@ -171,7 +172,7 @@ def unscale(like):
     (2**-64 for float32, 2**-128 for float64)."""
 
 
-@overload(unscale)
+@overload(unscale, **LINK_ONLY)
 def _unscale_impl(like):
     if like.dtype == types.float32:
         return lambda like: 2.0 ** -EXP_SHIFT_LOG2_F32
@@ -183,7 +184,7 @@ def exp_any(v):
     float64 by exp_f64."""
 
 
-@overload(exp_any, inline="always")
+@overload(exp_any, inline="always", **LINK_ONLY)
 def _exp_any_impl(v):
     if v == types.float32:
         return lambda v: _vmath.exp_f32n(v)
@@ -196,7 +197,7 @@ def expneg_normal_min_bits(b):
     """The bits (as b's signed integers) of EXPNEG_NORMAL_MIN_F32 / _F64."""
 
 
-@overload(expneg_normal_min_bits, inline="always")
+@overload(expneg_normal_min_bits, inline="always", **LINK_ONLY)
 def _expneg_normal_min_bits_impl(b):
     if b.dtype == types.int32:
         v = int(np.array(EXPNEG_NORMAL_MIN_F32, np.float32).view(np.int32))
@@ -209,7 +210,7 @@ def cast_like(a, v):
     """v converted to the dtype of array a."""
 
 
-@overload(cast_like)
+@overload(cast_like, **LINK_ONLY)
 def _cast_like_impl(a, v):
     if a.dtype == types.float32:
         return lambda a, v: np.float32(v)

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from numba import types
 
+from .._cache import link_only_options
+
 SOFTMAX, LOG_SOFTMAX, LOGSUMEXP = 0, 1, 2
 
 # overloads that must see the literal kind (Numba tries non-literal types first otherwise);
 # those returning nothing are not inlined: Numba 0.68's typed inlining of such an overload
-# dropped a caller's later ``if kind == ...: ...; return`` branch (logsumexp wrote nothing)
-LITERAL = dict(prefer_literal=True)
+# dropped a caller's later ``if kind == ...: ...; return`` branch (logsumexp wrote nothing).
+# Their implementations are link-only helpers (``_cache.linked``), as every overload's here.
+LINK_ONLY = dict(jit_options=link_only_options())
+LITERAL = dict(prefer_literal=True, **LINK_ONLY)
 
 
 def literal_value(t):

@@ -16,7 +16,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-from .._cache import jit
+from .._cache import linked
 from ._exp import BLOCK, cast_like, expneg
 from ._plan import STREAMING
 from ._bits import bits_view
@@ -131,7 +131,7 @@ def sfence(typingctx):
 
 
 # ---------------------------------------------------------------- streamed passes
-@jit(**_JIT)
+@linked(**_JIT)
 def _stream_bounds(o):
     """(index of o's first 64-byte aligned element, end of the whole 64-byte vectors
     from there)."""
@@ -143,12 +143,12 @@ def _stream_bounds(o):
     return i, i + (n - i) // w * w
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def _final_value(log, a, p, q):
     return ((a - p) - q) if log else a * p
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def stream_final(log, o, a, p, q):
     """o = a * p (softmax; q unused) or o = (a - p) - q (log_softmax) in o's type, by
     streaming stores from the first 64-byte aligned element of o."""
@@ -168,7 +168,7 @@ def stream_final(log, o, a, p, q):
         o[j] = _final_value(log, a[j], p, q)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def stream_backward(o, y, g, st, following, pf):
     """o = y * (g - st) (softmax_backward's pass, the bits of ``_rows.backward_block``)
     by streaming stores from the first 64-byte aligned element of o; if pf, each 64
@@ -187,7 +187,7 @@ def stream_backward(o, y, g, st, following, pf):
 
 
 # ---------------------------------------------------------------- prefetched exps
-@jit(**_JIT)
+@linked(**_JIT)
 def exp_prefetched(e, xr, xn, pf, m, negate):
     """e = exp(v - m) (v = -x if negate else x) over the row xr by softmax's exp, 64
     elements at a time, each chunk prefetching (if pf) the same elements of the next
@@ -209,7 +209,7 @@ def exp_prefetched(e, xr, xn, pf, m, negate):
     return sum_pos(e, n)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def exp_rest_prefetched(buf, xr, xn, m):
     """``_rows.exp_rest_block`` on the unmasked run xr (same values, same sum), 64
     elements at a time, each chunk prefetching the same elements of xn."""
@@ -233,35 +233,35 @@ def exp_rest_prefetched(buf, xr, xn, m):
 
 
 # ---------------------------------------------------------------- large rows
-@jit(**_JIT)
+@linked(**_JIT)
 def _softmax_row_large(op, r, buf, pf):
     """Softmax row r of one block: exps into buf (prefetching row r + 1 if pf), then
     out[r] streamed."""
     _, negate, out, x = op
     m = row_max(bits_view(x), None, r, negate)
     if not finite(m):
-        special_row(op, None, r, m, False)
+        special_row(op, None, r, m, np.bool_(False))
         return
     s = exp_prefetched(buf, x[r], x[r + 1] if pf else x[r], pf, m, negate)
     if s != s:
-        special_row(op, None, r, m, True)
+        special_row(op, None, r, m, np.bool_(True))
         return
     f = cast_like(x, 1.0 / s)
     stream_final(False, out[r], buf, f, f)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def _log_softmax_row_large(op, r, buf, pf):
     """log_softmax row r: exp sums (prefetching row r + 1 if pf), then out[r] streamed."""
     _, _, out, x = op
     n = x.shape[1]
     m = row_max(bits_view(x), None, r, False)
     if not finite(m):
-        special_row(op, None, r, m, False)
+        special_row(op, None, r, m, np.bool_(False))
         return
     xn = x[r + 1] if pf else x[r]
     s = 0.0
-    ties = 0
+    ties = np.int64(0)
     for lo in range(0, n, BLOCK):
         span = block_span(lo, n)
         if pf:
@@ -271,7 +271,7 @@ def _log_softmax_row_large(op, r, buf, pf):
         s += sb
         ties += tb
     if s != s:
-        special_row(op, None, r, m, True)
+        special_row(op, None, r, m, np.bool_(True))
         return
     lse = log_sum(x, s, ties)
     stream_final(True, out[r], x[r], cast_like(x, m), cast_like(x, lse))
@@ -294,7 +294,7 @@ def _forward_rows_large_impl(op, r0, r1):
                    lambda op, r0, r1: log_softmax_rows_large(op, r0, r1), runtime)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def softmax_rows_large(op, r0, r1):
     """:func:`forward_rows_large` of softmax/softmin: longer rows by ``forward_rows``."""
     x = op[3]
@@ -308,7 +308,7 @@ def softmax_rows_large(op, r0, r1):
     sfence()
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def log_softmax_rows_large(op, r0, r1):
     """:func:`forward_rows_large` of log_softmax (rows of one block prefetch the next)."""
     x = op[3]
@@ -319,7 +319,7 @@ def log_softmax_rows_large(op, r0, r1):
     sfence()
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def backward_rows_large(op, g, r0, r1):
     """softmax_backward's rows [r0, r1): the sums as ``_rows.backward_rows``, the pass
     streamed to out; rows of one block prefetch the next row as they go."""

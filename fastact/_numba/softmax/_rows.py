@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba.extending import overload
 
-from .._cache import jit
+from .._cache import linked
 from ._bits import bit_limits, bits_view, least_like, max_of_bits, xor_bits
 from ._exp import BLOCK, cast_like, exp_any, exp_shift, expneg, expneg_normal_min_bits, unscale
 from ._kind import LITERAL, LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, by_kind  # noqa: F401 (kinds re-exported)
@@ -33,28 +33,28 @@ _NAN = math.nan
 
 
 # ------------------------------------------------------------ element terms
-@jit(**_JIT)
+@linked(**_JIT)
 def _softmax_term(x, negate, m):
     """softmax's exp(v - m), v = -x if negate else x."""
     v = -x if negate else x
     return expneg(v - m)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def log_term(v, m):
     """(2**s exp(v - m) or 0 where v == m, 1 where v == m else 0) (the log ops)."""
     tie = v == m
     return (0.0 if tie else exp_shift(v, m)), np.int32(tie)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def _max_step(b, bhi, blo):
     """The two bit reductions advanced by b."""
     return (b if b > bhi else bhi), (b if b < blo else blo)
 
 
 # ------------------------------------------------------------ block pieces
-@jit(**_JIT)
+@linked(**_JIT)
 def block_max_bits(xb, mask, r, lo, hi, negate):
     """(max, min) of the signed bits of v = -x if negate else x over row r, [lo, hi);
     masked entries give (sign bit, bits of -inf), which never win."""
@@ -77,7 +77,7 @@ def block_max_bits(xb, mask, r, lo, hi, negate):
     return bhi, blo
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def exp_store_block(op, mask, r, span, m):
     """out[r, j] = exp(v_j - m) (0 where masked) on span by softmax's exp of the
     rounded v - m; returns their sum (float64, :func:`sum_pos`)."""
@@ -96,7 +96,7 @@ def exp_store_block(op, mask, r, span, m):
     return sum_pos(o, hi - lo)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def exp_rest_block(op, mask, buf, r, span, m):
     """(sum of 2**s exp(x - m) over the entries x != m (float64), number of entries
     == m) on span (the log ops: never negated); buf (x's dtype) is scratch."""
@@ -121,7 +121,7 @@ def exp_rest_block(op, mask, buf, r, span, m):
     return sum_pos(buf, hi - lo), np.int64(ties)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def scale_block(out, r, span, inv):
     """out[r, span] *= f, f = inv rounded to out's type (< 2.5 ULP with e's ~1 ULP)."""
     o = out[r, span[0]:span[1]]
@@ -130,7 +130,7 @@ def scale_block(out, r, span, inv):
         o[i] *= f
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def log_block(op, mask, r, span, m, lse):
     """out[r, j] = (x - m) - lse in x's type, -inf where masked (<= 1.5 ULP: x - m <= 0
     and lse >= 0 have one sign, so both are at most |out|)."""
@@ -222,7 +222,7 @@ def _final_block_impl(op, mask, r, span, m, f):
 
 
 # ------------------------------------------------------------ special rows
-@jit(**_JIT)
+@linked(**_JIT)
 def _has_nan(x, mask, r):
     xr = x[r]
     if mask is None:
@@ -236,7 +236,7 @@ def _has_nan(x, mask, r):
     return False
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def special_row(op, mask, r, m, nan_known):
     """Finish row r whose max m is not finite or whose sum is NaN, as the reference:
     NaN (or +inf) rows give NaN (logsumexp: +inf for +inf without NaN); all -inf or
@@ -259,25 +259,25 @@ def special_row(op, mask, r, m, nan_known):
             o[i] = fill if mask[r, i] else off
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def finite(v):
     return v - v == 0.0
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def log_sum(x, s, ties):
     """log1p of the unscaled sum of the terms other than one argmax: log(sum e) >= 0."""
     return math.log1p(s * unscale(x) + (ties - 1))
 
 
-@jit(inline="always", **_JIT)
+@linked(inline="always", **_JIT)
 def block_span(lo, n):
     """The block of a row of n elements that starts at lo."""
     return lo, min(lo + BLOCK, n)
 
 
 # ------------------------------------------------------------ whole rows
-@jit(**_JIT)
+@linked(**_JIT)
 def row_max(xb, mask, r, negate):
     """max of v = -x if negate else x over row r (masked entries -inf)."""
     sign, _, neginf = bit_limits(xb)
@@ -291,7 +291,7 @@ def row_max(xb, mask, r, negate):
     return max_of_bits(bhi, blo)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def finish_row(op, mask, r, m, sums):
     """Finish row r of a finite max m from its block sums = (s, ties): s (softmax: S;
     log ops: the scaled s), ties (log ops); a NaN s goes to :func:`special_row`."""
@@ -299,7 +299,7 @@ def finish_row(op, mask, r, m, sums):
     s, ties = sums
     n = x.shape[1]
     if s != s:
-        special_row(op, mask, r, m, True)
+        special_row(op, mask, r, m, np.bool_(True))
         return
     f = row_factor(op, s, ties)
     if kind == LOGSUMEXP:
@@ -309,22 +309,22 @@ def finish_row(op, mask, r, m, sums):
         final_block(op, mask, r, block_span(lo, n), m, f)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def forward_row(op, mask, r, buf):
     """One row of softmax (negated: softmin), log_softmax or logsumexp; buf: scratch of
     min(BLOCK, n) elements of x's dtype."""
     forward_row_of_max(op, mask, r, buf, row_max(bits_view(op[3]), mask, r, op[1]))
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def forward_row_of_max(op, mask, r, buf, m):
     """:func:`forward_row` given the row's max m."""
     n = op[3].shape[1]
     if not finite(m):
-        special_row(op, mask, r, m, False)
+        special_row(op, mask, r, m, np.bool_(False))
         return
     s = 0.0
-    ties = 0
+    ties = np.int64(0)
     for lo in range(0, n, BLOCK):
         sb, tb = exp_block(op, mask, buf, r, block_span(lo, n), m)
         s += sb
@@ -335,7 +335,7 @@ def forward_row_of_max(op, mask, r, buf, m):
 # Pipelined rows (no mask): the max of row r + 1 is taken, block by block, inside
 # the exp pass of row r (the same loop); the max is exact in any order and the
 # exps and sums are forward_row's, so the bits are the same.
-@jit(**_JIT)
+@linked(**_JIT)
 def exp_store_next_block(op, r, span, m):
     """:func:`exp_store_block` (no mask) on row r with the bit reductions of row
     r + 1 over the same span in the same loop: (sum, max bits, min bits)."""
@@ -355,7 +355,7 @@ def exp_store_next_block(op, r, span, m):
     return sum_pos(o, hi - lo), bhi, blo
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def exp_rest_next_block(op, buf, r, span, m):
     """:func:`exp_rest_block` (no mask) on row r with the bit reductions of row r + 1
     over the same span in the same loop: (sum, ties, max bits, min bits)."""
@@ -376,7 +376,7 @@ def exp_rest_next_block(op, buf, r, span, m):
     return sum_pos(buf, hi - lo), np.int64(ties), bhi, blo
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def forward_row_piped(op, r, buf, m):
     """Row r (no mask) of max m as :func:`forward_row`; returns the max of row r + 1
     (computed inside the exp pass; by :func:`row_max` if row r is special)."""
@@ -384,13 +384,13 @@ def forward_row_piped(op, r, buf, m):
     n = x.shape[1]
     xb = bits_view(x)
     if not finite(m):
-        special_row(op, None, r, m, False)
+        special_row(op, None, r, m, np.bool_(False))
         return row_max(xb, None, r + 1, negate)
     sign, _, neginf = bit_limits(xb)
     bhi = sign
     blo = neginf
     s = 0.0
-    ties = 0
+    ties = np.int64(0)
     for lo in range(0, n, BLOCK):
         sb, tb, h, l = exp_next_block(op, buf, r, block_span(lo, n), m)
         ties += tb
@@ -401,7 +401,7 @@ def forward_row_piped(op, r, buf, m):
     return max_of_bits(bhi, blo)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def forward_rows(op, mask, r0, r1):
     """Rows [r0, r1) of a forward op; pipelined (:func:`forward_row_piped`) while the
     rows are unmasked and fit in PIPELINE_MAX_BYTES."""
@@ -441,14 +441,14 @@ def _backward_block_sum_impl(op, g, r, span):
     return by_kind(op, softmax, log, runtime)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def _apart(a, b):
     """The 1-D contiguous arrays a and b share no byte."""
     pa, pb = a.ctypes.data, b.ctypes.data
     return pa + a.size * a.itemsize <= pb or pb + b.size * b.itemsize <= pa
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def _max_log_bits(yb, least, top):
     """max(top, the bits of y as signed integers with +0 as the least integer)."""
     for i in range(yb.shape[0]):
@@ -476,7 +476,7 @@ def _backward_block_impl(op, g, r, span, s):
                    runtime)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def softmax_backward_block(op, g, r, span, s):
     """out = y * (g - s_T) on row r, span (see :func:`backward_block`)."""
     _, _, out, y = op
@@ -487,7 +487,7 @@ def softmax_backward_block(op, g, r, span, s):
         o[i] = yr[i] * (gr[i] - st)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def log_softmax_backward_block(op, g, r, span, s):
     """out = fma(-exp(y), s_T, g) on row r, span (explicit fma: the vector body and the
     remainder agree), by softmax's cheaper exp on blocks whose y all lie in
@@ -515,7 +515,7 @@ def log_softmax_backward_block(op, g, r, span, s):
             o[i] = _vmath.fma(-exp_any(yr[i]), st, gr[i])
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def backward_rows(op, g, r0, r1):
     """Rows [r0, r1) of softmax_backward (kind SOFTMAX) or log_softmax_backward: the
     row's block sums added in block order, then :func:`backward_block` per block."""

@@ -13,6 +13,7 @@ from numba.extending import overload
 
 from .._cache import jit
 from ._exp import LANES
+from ._kind import LINK_ONLY
 
 _SUM_JIT = dict(nogil=True, error_model="numpy", fastmath={"reassoc"})
 
@@ -48,7 +49,7 @@ def _term(a, b, i):
     """a[i] (b None) or a[i] * b[i], in a's type."""
 
 
-@overload(_term, inline="always")
+@overload(_term, inline="always", **LINK_ONLY)
 def _term_impl(a, b, i):
     if isinstance(b, types.NoneType):
         return lambda a, b, i: a[i]
@@ -59,7 +60,7 @@ def _term64(a, b, i):
     """a[i] (b None) or a[i] * b[i], in float64."""
 
 
-@overload(_term64, inline="always")
+@overload(_term64, inline="always", **LINK_ONLY)
 def _term64_impl(a, b, i):
     if isinstance(b, types.NoneType):
         return lambda a, b, i: np.float64(a[i])

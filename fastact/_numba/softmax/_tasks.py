@@ -27,7 +27,7 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
-from .._cache import jit
+from .._cache import jit, linked
 from ._bits import bit_limits, bits_view, max_of_bits
 from ._exp import BLOCK
 from ._kind import LITERAL, literal_value
@@ -138,7 +138,7 @@ def _run_tasks_impl(how, job, span):
 
 
 # ---------------------------------------------------------------- (row, block) tasks
-@jit(**_JIT)
+@linked(**_JIT)
 def _row_block(t, nb, n):
     """(row, first element, end) of (row, block) task t."""
     r, b = t // nb, t % nb
@@ -194,7 +194,7 @@ def _forward_block_tasks(job, work, phase, c, span):
             final_block(op, mask, r, (lo, hi), ms[r], fin[r])
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def _row_maxima(xb, his, los, ms, nb):
     """ms[r] from the block max bits of row r, in block order."""
     sign, _, neginf = bit_limits(xb)
@@ -207,7 +207,7 @@ def _row_maxima(xb, his, los, ms, nb):
         ms[r] = max_of_bits(bhi, blo)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def _row_finish(op, mask, work, nb):
     """fin[r] = 1/S (softmax) or log1p(s) (log ops) from the block sums of row r, in
     block order (logsumexp: out[r, 0] as well); special rows finished, fin NaN."""
@@ -296,7 +296,7 @@ def _after_phase_impl(job, work, phase):
                  _nothing_after)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def phase_count(how, job):
     """BLOCKS: 3 phases (forward; logsumexp has no final pass: 2), 2 (backward); else 1."""
     if how != BLOCKS:
@@ -307,7 +307,7 @@ def phase_count(how, job):
 
 
 # ---------------------------------------------------------------- the driver
-@jit(**_JIT)
+@linked(**_JIT)
 def _chunk(how, job, work, phase, c, n_chunks):
     """Chunk c of n_chunks of the tasks of one phase (work: the BLOCKS scratch, or None
     for the one-phase task kinds)."""
@@ -319,7 +319,7 @@ def _chunk(how, job, work, phase, c, n_chunks):
         block_tasks(job, work, phase, c, span)
 
 
-@jit(parallel=True, **_JIT)
+@linked(parallel=True, **_JIT)
 def _run_phases(how, job, work, n_chunks):
     """The phases of ``how``, each a prange over n_chunks chunks (the job is unpacked
     first: a parallel region takes flat tuples only)."""
@@ -339,7 +339,7 @@ def serial_entry(kind, how):
     @jit(**_JIT)
     def run_serial(negate, out, x, grad, mask):
         job = make_job(kind, negate, out, x, grad, mask)
-        run_tasks(how, job, (0, task_count(how, job)))
+        run_tasks(how, job, (np.int64(0), task_count(how, job)))  # not a literal: one compilation
 
     return run_serial
 

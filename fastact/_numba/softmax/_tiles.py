@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._cache import jit
+from .._cache import linked
 from ._exp import BLOCK
 from ._plan import TILE_COLUMNS
 from ._rows import LOGSUMEXP, backward_rows, forward_row
@@ -19,7 +19,7 @@ from ._rows import LOGSUMEXP, backward_rows, forward_row
 _JIT = dict(nogil=True, error_model="numpy")
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def _tile_stride(n):
     """Scratch row stride for n: whole 64-byte lines (16 elements: enough for both
     dtypes), an odd number of 16-element groups, so the rows of a tile do not all
@@ -27,13 +27,13 @@ def _tile_stride(n):
     return (((n + 15) // 16) | 1) * 16
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def tile_count(shape):
     """The number of tiles of an (outer, n, inner) array."""
     return shape[0] * ((shape[2] + TILE_COLUMNS - 1) // TILE_COLUMNS)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def _copy_columns(dst, dst_at, src, src_at, n, w):
     """dst[o + i * si + c * sc] = src[...] likewise, for i < n, c < w, with
     (o, si, sc) = dst_at and src_at (flat arrays): a gather or a scatter of a tile."""
@@ -49,7 +49,7 @@ def _copy_columns(dst, dst_at, src, src_at, n, w):
                 dst[d0 + i * di + c * dc] = src[s0 + i * si + c * sc]
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def _tile_at(t, n, inner):
     """(flat index of tile t's first element, its first column, its width)."""
     per = (inner + TILE_COLUMNS - 1) // TILE_COLUMNS
@@ -58,7 +58,7 @@ def _tile_at(t, n, inner):
     return o_idx * n * inner + c0, o_idx * inner + c0, min(inner - c0, TILE_COLUMNS)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def _forward_columns(op, mask, scratch, w):
     """forward_row on each of the w gathered columns; op's out: the tile's logsumexp
     results (flat), unused otherwise; mask: the call's mask, None or not."""
@@ -74,7 +74,7 @@ def _forward_columns(op, mask, scratch, w):
             forward_row(column, sm[lo:lo + n].reshape(1, n), 0, buf)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def forward_tiles(op, mask, tiles):
     """Tiles [t0, t1) = tiles of a forward op on (outer, n, inner) x (out shaped like x,
     or (outer, inner) for logsumexp), through ``_rows.forward_row`` on scratch rows."""
@@ -96,7 +96,7 @@ def forward_tiles(op, mask, tiles):
             _copy_columns(of, (base, inner, 1), so, (0, 1, ns), n, w)
 
 
-@jit(**_JIT)
+@linked(**_JIT)
 def backward_tiles(op, g, tiles):
     """Tiles [t0, t1) = tiles of a backward op on (outer, n, inner) arrays, through
     ``_rows.backward_rows`` on scratch rows."""

@@ -201,8 +201,11 @@ def _link_only_compiler_class():
 def link_only_options() -> dict:
     """Numba jit options of a link-only helper (see the module doc); also usable as an
     ``@overload``'s ``jit_options``."""
-    return dict(pipeline_class=_link_only_compiler_class(), no_cpython_wrapper=True,
-                no_cfunc_wrapper=True)
+    try:
+        pipeline = _link_only_compiler_class()
+    except (ImportError, AttributeError):  # a Numba without these internals: plain compiles
+        return {}
+    return dict(pipeline_class=pipeline, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 
 def linked(**options):

@@ -90,8 +90,9 @@ def _class_rows(logits, axis, func) -> _Classes:
 
 
 def _class_weight(weight, n_classes, dtype, func):
+    """The class weights (C,) C-contiguous in dtype, or None for no weights (all 1)."""
     if weight is None:
-        return np.ones(n_classes, dtype)
+        return None
     w, _ = _dispatch.as_float_array(weight, "weight", func)
     if w.shape != (n_classes,):
         raise ValueError(f"fastact.{func}(): weight must have shape ({n_classes},) (one per "
@@ -134,7 +135,6 @@ class _Call(NamedTuple):
     return_grad: bool
     out: object
     backend: object
-    weighted: bool
 
 
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
@@ -200,7 +200,7 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
     n_classes = cls.rows.shape[1]
     w = _class_weight(weight, n_classes, cls.rows.dtype, func)
     t = np.asarray(target)
-    call = _Call(eps, reduction, return_grad, out, backend, weight is not None)
+    call = _Call(eps, reduction, return_grad, out, backend)
     if t.dtype.kind in "iu":
         tgt = _index_targets(t, cls, ignore_index, func)
         loss, grad = _cross_entropy_indices(cls, tgt, w, call)
@@ -214,16 +214,21 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
 
 def _cross_entropy_indices(cls, tgt, w, call):
     """Class-index targets (-1: ignored): the backend's row kernel does the pass."""
-    eps, reduction, return_grad, out, backend, _ = call
+    eps, reduction, return_grad, out, backend = call
     rows, n_classes = cls.rows.shape
-    if call.weighted:
-        denominator = float(np.sum(w.astype(np.float64)[tgt[tgt >= 0]]))
+    weights = None
+    if w is not None:
+        w64 = w.astype(np.float64)
+        denominator = float(np.sum(w64[tgt[tgt >= 0]]))
+        weights = (w, np.where(tgt >= 0, w64[np.maximum(tgt, 0)], 0.0))  # w and each row's w_t
+        wsum = float(np.sum(w, dtype=np.float64))
     else:
         denominator = float(np.count_nonzero(tgt >= 0))
+        wsum = float(n_classes)
     scale = 1.0 / denominator if reduction == "mean" and denominator != 0 else \
         (0.0 if reduction == "mean" else 1.0)
     smooth = eps / n_classes if n_classes else 0.0
-    params = (smooth, 1.0 - eps, scale, float(np.sum(w, dtype=np.float64)))
+    params = (smooth, 1.0 - eps, scale, wsum)
     per_row = np.zeros(rows, np.float64)
     inputs = [cls.rows] + ([cls.original] if isinstance(cls.original, np.ndarray) else [])
     grad = direct = None
@@ -231,7 +236,7 @@ def _cross_entropy_indices(cls, tgt, w, call):
         grad, direct = _class_grad_target(cls, out, inputs)
     if rows and n_classes:
         be = _backends.resolve(backend)
-        _loss_kernel(be, "cross_entropy")(cls.rows, tgt, w, params, per_row, grad,
+        _loss_kernel(be, "cross_entropy")(cls.rows, tgt, weights, params, per_row, grad,
                                           _backends.num_threads)
     loss = _reduce(per_row, reduction, denominator, cls.result_dtype, cls.moved_shape[:-1])
     if not return_grad:
@@ -258,7 +263,7 @@ def _class_grad_finish(cls, grad, out, direct):
 
 def _cross_entropy_probs(cls, target, w, call):
     """Probability targets: log_softmax by the backend's row kernel, the rest in NumPy."""
-    eps, reduction, return_grad, out, backend, _ = call
+    eps, reduction, return_grad, out, backend = call
     func = "cross_entropy"
     t, _ = _dispatch.as_float_array(target, "target", func)
     t = np.moveaxis(t, cls.axis, -1) if t.ndim == len(cls.moved_shape) else t
@@ -270,7 +275,7 @@ def _cross_entropy_probs(cls, target, w, call):
     q = t.reshape(rows, n_classes).astype(np.float64)
     if eps:
         q = q * (1.0 - eps) + eps / n_classes
-    wq = q * w.astype(np.float64)
+    wq = q if w is None else q * w.astype(np.float64)
     lsm = _dispatch.rowwise("log_softmax", cls.rows, None, -1, None, backend)
     with np.errstate(all="ignore"):
         per_row = -np.sum(wq * lsm, axis=1)

@@ -39,9 +39,12 @@ def _reduce(per_item, reduction, denominator, result_dtype, batch_shape):
     """The loss: per_item (float64) reshaped ('none'), summed, or summed / denominator."""
     if reduction == "none":
         return _dispatch._narrow(per_item.reshape(batch_shape), result_dtype)
-    total = float(np.sum(per_item))
+    total = float(per_item.sum())
     if reduction == "mean":  # the mean of nothing: 0 / 0 = NaN, as PyTorch
         total = total / denominator if denominator else math.nan
+    # float32/float64 results without an array round trip (no float32 overflow here)
+    if result_dtype == np.float64 or (result_dtype == np.float32 and not abs(total) > 3e38):
+        return result_dtype.type(total)
     return _dispatch._narrow(np.asarray(total), result_dtype)[()]
 
 
@@ -84,6 +87,8 @@ def _class_rows(logits, axis, func) -> _Classes:
     ax = _dispatch._normalize_axis(axis, x.ndim, func)
     if ax is None:
         raise TypeError(f"fastact.{func}(): axis must be an integer")
+    if ax == x.ndim - 1 and x.flags.c_contiguous:  # the common case: rows as they are
+        return _Classes(x.reshape(-1, x.shape[-1]), logits, ax, x.shape, result_dtype)
     moved = np.moveaxis(x, ax, -1)
     rows = np.ascontiguousarray(moved).reshape(-1, moved.shape[-1])
     return _Classes(rows, logits, ax, moved.shape, result_dtype)
@@ -101,7 +106,8 @@ def _class_weight(weight, n_classes, dtype, func):
 
 
 def _index_targets(target, cls, ignore_index, func):
-    """(targets as int64 rows, -1 where ignored) after checking shape and range."""
+    """(targets as int64 rows, -1 where ignored; the number of rows counted, or None)
+    after checking shape and range."""
     t = np.asarray(target)
     batch_shape = cls.moved_shape[:-1]
     if t.shape != batch_shape:
@@ -109,15 +115,16 @@ def _index_targets(target, cls, ignore_index, func):
                          f"without the class axis, {batch_shape}, got {t.shape}")
     t = np.ascontiguousarray(t.reshape(-1), dtype=np.int64)
     n_classes = cls.rows.shape[1]
-    if t.size and t.min() >= 0 and t.max() < n_classes and not (
+    # one reduction checks 0 <= t < C: negative int64 are huge as uint64
+    if t.size and t.view(np.uint64).max() < n_classes and not (
             0 <= ignore_index < n_classes and (t == ignore_index).any()):
-        return t  # every row counts (the common case: no mask needed)
+        return t, t.size  # every row counts (the common case: no mask needed)
     active = t != ignore_index
     bad = active & ((t < 0) | (t >= n_classes))
     if bad.any():
         raise IndexError(f"fastact.{func}(): target {t[np.argmax(bad)]} is out of bounds for "
                          f"{n_classes} classes (ignore_index={ignore_index})")
-    return np.where(active, t, -1)
+    return np.where(active, t, -1), None
 
 
 def _check_smoothing(label_smoothing, func):
@@ -202,8 +209,8 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
     t = np.asarray(target)
     call = _Call(eps, reduction, return_grad, out, backend)
     if t.dtype.kind in "iu":
-        tgt = _index_targets(t, cls, ignore_index, func)
-        loss, grad = _cross_entropy_indices(cls, tgt, w, call)
+        tgt, counted = _index_targets(t, cls, ignore_index, func)
+        loss, grad = _cross_entropy_indices(cls, tgt, counted, w, call)
     elif t.dtype.kind == "f":
         loss, grad = _cross_entropy_probs(cls, t, w, call)
     else:
@@ -212,8 +219,9 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
     return (loss, grad) if return_grad else loss
 
 
-def _cross_entropy_indices(cls, tgt, w, call):
-    """Class-index targets (-1: ignored): the backend's row kernel does the pass."""
+def _cross_entropy_indices(cls, tgt, counted, w, call):
+    """Class-index targets (-1: ignored; counted: how many are not, or None): the
+    backend's row kernel does the pass."""
     eps, reduction, return_grad, out, backend = call
     rows, n_classes = cls.rows.shape
     weights = None
@@ -223,13 +231,13 @@ def _cross_entropy_indices(cls, tgt, w, call):
         weights = (w, np.where(tgt >= 0, w64[np.maximum(tgt, 0)], 0.0))  # w and each row's w_t
         wsum = float(np.sum(w, dtype=np.float64))
     else:
-        denominator = float(np.count_nonzero(tgt >= 0))
+        denominator = float(np.count_nonzero(tgt >= 0) if counted is None else counted)
         wsum = float(n_classes)
     scale = 1.0 / denominator if reduction == "mean" and denominator != 0 else \
         (0.0 if reduction == "mean" else 1.0)
     smooth = eps / n_classes if n_classes else 0.0
     params = (smooth, 1.0 - eps, scale, wsum)
-    per_row = np.zeros(rows, np.float64)
+    per_row = (np.empty if n_classes else np.zeros)(rows, np.float64)  # kernels write every row
     inputs = [cls.rows] + ([cls.original] if isinstance(cls.original, np.ndarray) else [])
     grad = direct = None
     if return_grad:

@@ -87,7 +87,7 @@ def _class_rows(logits, axis, func) -> _Classes:
     ax = _dispatch._normalize_axis(axis, x.ndim, func)
     if ax is None:
         raise TypeError(f"fastact.{func}(): axis must be an integer")
-    if ax == x.ndim - 1 and x.flags.c_contiguous:  # the common case: rows as they are
+    if ax == x.ndim - 1 and x.flags.c_contiguous and x.shape[-1]:  # rows as they are
         return _Classes(x.reshape(-1, x.shape[-1]), logits, ax, x.shape, result_dtype)
     moved = np.moveaxis(x, ax, -1)
     rows = np.ascontiguousarray(moved).reshape(-1, moved.shape[-1])
@@ -226,9 +226,11 @@ def _cross_entropy_indices(cls, tgt, counted, w, call):
     rows, n_classes = cls.rows.shape
     weights = None
     if w is not None:
-        w64 = w.astype(np.float64)
-        denominator = float(np.sum(w64[tgt[tgt >= 0]]))
-        weights = (w, np.where(tgt >= 0, w64[np.maximum(tgt, 0)], 0.0))  # w and each row's w_t
+        active = tgt >= 0
+        w_rows = np.zeros(rows, np.float64)  # each row's w_t (ignored rows: 0)
+        w_rows[active] = w.astype(np.float64)[tgt[active]]
+        denominator = float(np.sum(w_rows[active]))
+        weights = (w, w_rows)
         wsum = float(np.sum(w, dtype=np.float64))
     else:
         denominator = float(np.count_nonzero(tgt >= 0) if counted is None else counted)

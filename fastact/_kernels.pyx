@@ -420,10 +420,12 @@ include "_cython/fused.pxi"
 
 # ======================================================================
 # NumPy ufuncs: the generated inner loops (_ufunc_loops.pxi, rendered by setup.py)
-# and make_ufunc; they use LoopCall, _run, THRESHOLDS and the fused kernels above
+# and make_ufunc; the bias ufuncs' one generic loop (make_bias_ufunc); they use LoopCall,
+# _run, THRESHOLDS and the fused kernels above
 # ======================================================================
 include "_cython/ufuncs.pxi"
 include "_ufunc_loops.pxi"
+include "_cython/ufuncs_bias.pxi"
 
 
 # ======================================================================

@@ -39,9 +39,12 @@ def _reduce(per_item, reduction, denominator, result_dtype, batch_shape):
     """The loss: per_item (float64) reshaped ('none'), summed, or summed / denominator."""
     if reduction == "none":
         return _dispatch._narrow(per_item.reshape(batch_shape), result_dtype)
-    total = float(np.sum(per_item))
+    total = float(per_item.sum())
     if reduction == "mean":  # the mean of nothing: 0 / 0 = NaN, as PyTorch
         total = total / denominator if denominator else math.nan
+    # float32/float64 results without an array round trip (no float32 overflow here)
+    if result_dtype == np.float64 or (result_dtype == np.float32 and not abs(total) > 3e38):
+        return result_dtype.type(total)
     return _dispatch._narrow(np.asarray(total), result_dtype)[()]
 
 
@@ -84,14 +87,17 @@ def _class_rows(logits, axis, func) -> _Classes:
     ax = _dispatch._normalize_axis(axis, x.ndim, func)
     if ax is None:
         raise TypeError(f"fastact.{func}(): axis must be an integer")
+    if ax == x.ndim - 1 and x.flags.c_contiguous and x.shape[-1]:  # rows as they are
+        return _Classes(x.reshape(-1, x.shape[-1]), logits, ax, x.shape, result_dtype)
     moved = np.moveaxis(x, ax, -1)
     rows = np.ascontiguousarray(moved).reshape(-1, moved.shape[-1])
     return _Classes(rows, logits, ax, moved.shape, result_dtype)
 
 
 def _class_weight(weight, n_classes, dtype, func):
+    """The class weights (C,) C-contiguous in dtype, or None for no weights (all 1)."""
     if weight is None:
-        return np.ones(n_classes, dtype)
+        return None
     w, _ = _dispatch.as_float_array(weight, "weight", func)
     if w.shape != (n_classes,):
         raise ValueError(f"fastact.{func}(): weight must have shape ({n_classes},) (one per "
@@ -100,7 +106,8 @@ def _class_weight(weight, n_classes, dtype, func):
 
 
 def _index_targets(target, cls, ignore_index, func):
-    """(targets as int64 rows, -1 where ignored) after checking shape and range."""
+    """(targets as int64 rows, -1 where ignored; the number of rows counted, or None)
+    after checking shape and range."""
     t = np.asarray(target)
     batch_shape = cls.moved_shape[:-1]
     if t.shape != batch_shape:
@@ -108,15 +115,16 @@ def _index_targets(target, cls, ignore_index, func):
                          f"without the class axis, {batch_shape}, got {t.shape}")
     t = np.ascontiguousarray(t.reshape(-1), dtype=np.int64)
     n_classes = cls.rows.shape[1]
-    if t.size and t.min() >= 0 and t.max() < n_classes and not (
+    # one reduction checks 0 <= t < C: negative int64 are huge as uint64
+    if t.size and t.view(np.uint64).max() < n_classes and not (
             0 <= ignore_index < n_classes and (t == ignore_index).any()):
-        return t  # every row counts (the common case: no mask needed)
+        return t, t.size  # every row counts (the common case: no mask needed)
     active = t != ignore_index
     bad = active & ((t < 0) | (t >= n_classes))
     if bad.any():
         raise IndexError(f"fastact.{func}(): target {t[np.argmax(bad)]} is out of bounds for "
                          f"{n_classes} classes (ignore_index={ignore_index})")
-    return np.where(active, t, -1)
+    return np.where(active, t, -1), None
 
 
 def _check_smoothing(label_smoothing, func):
@@ -134,7 +142,6 @@ class _Call(NamedTuple):
     return_grad: bool
     out: object
     backend: object
-    weighted: bool
 
 
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
@@ -200,10 +207,10 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
     n_classes = cls.rows.shape[1]
     w = _class_weight(weight, n_classes, cls.rows.dtype, func)
     t = np.asarray(target)
-    call = _Call(eps, reduction, return_grad, out, backend, weight is not None)
+    call = _Call(eps, reduction, return_grad, out, backend)
     if t.dtype.kind in "iu":
-        tgt = _index_targets(t, cls, ignore_index, func)
-        loss, grad = _cross_entropy_indices(cls, tgt, w, call)
+        tgt, counted = _index_targets(t, cls, ignore_index, func)
+        loss, grad = _cross_entropy_indices(cls, tgt, counted, w, call)
     elif t.dtype.kind == "f":
         loss, grad = _cross_entropy_probs(cls, t, w, call)
     else:
@@ -212,26 +219,34 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
     return (loss, grad) if return_grad else loss
 
 
-def _cross_entropy_indices(cls, tgt, w, call):
-    """Class-index targets (-1: ignored): the backend's row kernel does the pass."""
-    eps, reduction, return_grad, out, backend, _ = call
+def _cross_entropy_indices(cls, tgt, counted, w, call):
+    """Class-index targets (-1: ignored; counted: how many are not, or None): the
+    backend's row kernel does the pass."""
+    eps, reduction, return_grad, out, backend = call
     rows, n_classes = cls.rows.shape
-    if call.weighted:
-        denominator = float(np.sum(w.astype(np.float64)[tgt[tgt >= 0]]))
+    weights = None
+    if w is not None:
+        active = tgt >= 0
+        w_rows = np.zeros(rows, np.float64)  # each row's w_t (ignored rows: 0)
+        w_rows[active] = w.astype(np.float64)[tgt[active]]
+        denominator = float(np.sum(w_rows[active]))
+        weights = (w, w_rows)
+        wsum = float(np.sum(w, dtype=np.float64))
     else:
-        denominator = float(np.count_nonzero(tgt >= 0))
+        denominator = float(np.count_nonzero(tgt >= 0) if counted is None else counted)
+        wsum = float(n_classes)
     scale = 1.0 / denominator if reduction == "mean" and denominator != 0 else \
         (0.0 if reduction == "mean" else 1.0)
     smooth = eps / n_classes if n_classes else 0.0
-    params = (smooth, 1.0 - eps, scale, float(np.sum(w, dtype=np.float64)))
-    per_row = np.zeros(rows, np.float64)
+    params = (smooth, 1.0 - eps, scale, wsum)
+    per_row = (np.empty if n_classes else np.zeros)(rows, np.float64)  # kernels write every row
     inputs = [cls.rows] + ([cls.original] if isinstance(cls.original, np.ndarray) else [])
     grad = direct = None
     if return_grad:
         grad, direct = _class_grad_target(cls, out, inputs)
     if rows and n_classes:
         be = _backends.resolve(backend)
-        _loss_kernel(be, "cross_entropy")(cls.rows, tgt, w, params, per_row, grad,
+        _loss_kernel(be, "cross_entropy")(cls.rows, tgt, weights, params, per_row, grad,
                                           _backends.num_threads)
     loss = _reduce(per_row, reduction, denominator, cls.result_dtype, cls.moved_shape[:-1])
     if not return_grad:
@@ -258,7 +273,7 @@ def _class_grad_finish(cls, grad, out, direct):
 
 def _cross_entropy_probs(cls, target, w, call):
     """Probability targets: log_softmax by the backend's row kernel, the rest in NumPy."""
-    eps, reduction, return_grad, out, backend, _ = call
+    eps, reduction, return_grad, out, backend = call
     func = "cross_entropy"
     t, _ = _dispatch.as_float_array(target, "target", func)
     t = np.moveaxis(t, cls.axis, -1) if t.ndim == len(cls.moved_shape) else t
@@ -270,7 +285,7 @@ def _cross_entropy_probs(cls, target, w, call):
     q = t.reshape(rows, n_classes).astype(np.float64)
     if eps:
         q = q * (1.0 - eps) + eps / n_classes
-    wq = q * w.astype(np.float64)
+    wq = q if w is None else q * w.astype(np.float64)
     lsm = _dispatch.rowwise("log_softmax", cls.rows, None, -1, None, backend)
     with np.errstate(all="ignore"):
         per_row = -np.sum(wq * lsm, axis=1)

@@ -489,11 +489,11 @@ def get_gated(kernel_id, mode):
 
 
 # --------------------------------------------------------------- losses
-def _cross_entropy_rows(x, tgt, w, params, loss, g, n_threads):
+def _cross_entropy_rows(x, tgt, weights, params, loss, g, n_threads):
     """Cross-entropy rows (contract: ``fastact._numba.losses``), in float64."""
     smooth, keep, scale, wsum = params
     x = x.astype(np.float64)
-    w = w.astype(np.float64)
+    w = np.ones(x.shape[1]) if weights is None else weights[0].astype(np.float64)
     active = tgt >= 0
     rows = np.arange(x.shape[0])
     t = np.where(active, tgt, 0)

@@ -6,7 +6,11 @@ string choice: ``gelu_tanh`` is ``gelu(approximate="tanh")``) three genuine
 
 * ``<id>(x, *params)``: f(x);
 * ``<id>_derivative(x, *params)``: f'(x);
-* ``<id>_backward(grad, x, *params)``: grad * f'(x).
+* ``<id>_backward(grad, x, *params)``: grad * f'(x);
+* ``<id>_bias(x, b, *params)``: f(x + b), the bias add fused (as ``fastact.<name>(x,
+  bias=b)``: x + b rounded to the dtype, then f; b broadcasts like any operand);
+* ``<id>_bias_backward(grad, x, b, *params)``: grad * f'(x + b) (the bias gradient,
+  a reduction, is ``fastact.backward(name, grad, x, bias=b, bias_grad=True)``'s).
 
 and for each gated unit the two-array forward ``glu(a, b)``, ``swiglu(gate, up)``,
 ``geglu(gate, up)``, ``geglu_tanh(gate, up)`` (geglu with ``approximate="tanh"``),
@@ -40,12 +44,16 @@ from ._registry import ACTIVATIONS, GATED_BY_NAME, gated_ufunc_units
 _check_available()
 
 _MODES = ("forward", "derivative", "backward")
+_BIAS_MODES = ("forward", "backward")
 _SIGNATURE = {
     "forward": "{name}(x{params})",
     "derivative": "{name}_derivative(x{params})",
     "backward": "{name}_backward(grad, x{params})",
+    "bias forward": "{name}_bias(x, b{params})",
+    "bias backward": "{name}_bias_backward(grad, x, b{params})",
 }
-_WHAT = {"forward": "f(x)", "derivative": "f'(x)", "backward": "grad * f'(x)"}
+_WHAT = {"forward": "f(x)", "derivative": "f'(x)", "backward": "grad * f'(x)",
+         "bias forward": "f(x + b)", "bias backward": "grad * f'(x + b)"}
 
 
 def _choice_note(entry, kernel_id) -> str:
@@ -72,7 +80,10 @@ def _gated_doc(spec, name) -> str:
 
 
 def _name(kernel_id, mode) -> str:
-    return kernel_id if mode == "forward" else f"{kernel_id}_{mode}"
+    """The ufunc's name: <id>, <id>_<mode>, and for the bias modes <id>_bias[_backward]."""
+    name = kernel_id + ("_bias" if mode.startswith("bias ") else "")
+    mode = mode.removeprefix("bias ")
+    return name if mode == "forward" else f"{name}_{mode}"
 
 
 def _build() -> dict:
@@ -83,6 +94,10 @@ def _build() -> dict:
                 name = _name(kernel_id, mode)
                 ufuncs[name] = _kernels.make_ufunc(kernel_id, mode, name,
                                                    _doc(entry, kernel_id, mode))
+            for mode in _BIAS_MODES:
+                name = _name(kernel_id, "bias " + mode)
+                ufuncs[name] = _kernels.make_bias_ufunc(
+                    kernel_id, mode, name, _doc(entry, kernel_id, "bias " + mode))
     for name, _, _ in gated_ufunc_units():
         ufuncs[name] = _kernels.make_gated_ufunc(
             name, _gated_doc(GATED_BY_NAME[name.split("_")[0]], name))
@@ -96,17 +111,19 @@ __all__ = sorted(UFUNCS)
 
 
 def ufunc_for(kernel_id: str, mode: str):
-    """The ufunc computing ``kernel_id`` in ``mode`` ("forward", "derivative", "backward")."""
+    """The ufunc computing ``kernel_id`` in ``mode`` ("forward", "derivative", "backward",
+    "bias forward", "bias backward")."""
     return UFUNCS[_name(kernel_id, mode)]
 
 
-
 def _register_bfloat16(ml_dtypes) -> None:
-    """bfloat16 loops (computed in float32, rounded once) on every ufunc."""
+    """bfloat16 loops (computed in float32, rounded once) on every ufunc: its leading
+    array operands ([grad,] x [, b]; a gated unit's two) and result in bfloat16."""
     typenum = np.dtype(ml_dtypes.bfloat16).num
     for name, ufunc in UFUNCS.items():
-        two_arrays = name.endswith("_backward") or name in _GATED_NAMES
-        _kernels.register_bfloat16(ufunc, typenum, two_arrays)
+        lead = 2 if name in _GATED_NAMES else (
+            1 + name.endswith("_backward") + ("_bias" in name))
+        _kernels.register_bfloat16(ufunc, typenum, lead)
 
 
 when_imported("ml_dtypes", _register_bfloat16)

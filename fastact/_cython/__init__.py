@@ -15,7 +15,8 @@ Backend interface (see ``fastact._backends``):
 * ``config()``, ``check_available()``, ``warmup()``
 
 The extension also builds the NumPy ufuncs of ``fastact.ufuncs`` (``make_ufunc``,
-``register_bfloat16``; inner loops from ``_cython/ufunc_loops.pxi.tp``).
+``make_gated_ufunc``, ``make_bias_ufunc``, ``register_bfloat16``; inner loops from
+``_cython/ufunc_loops.pxi.tp``, the bias ufuncs' one loop in ``_cython/ufuncs_bias.pxi``).
 
 Fork safety: GNU OpenMP's thread pool does not survive ``fork()``; a child
 whose parent had run a parallel region hangs in its next one.  An

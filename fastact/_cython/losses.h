@@ -11,8 +11,9 @@
 typedef struct {
     int dbl, threads;
     ptrdiff_t rows, n;
-    const void *x, *w;            /* (rows, n) logits, (n,) class weights */
+    const void *x, *w;            /* (rows, n) logits, (n,) class weights or NULL: all 1 */
     const int64_t *tgt;           /* (rows,) class index, -1: ignored */
+    const double *wrow;           /* (rows,) the target's weight w_t, or NULL: all 1 */
     double smooth, keep, scale, wsum;
     double *loss;                 /* (rows,) */
     void *g;                      /* (rows, n) gradient, or NULL */

@@ -2,7 +2,7 @@
 # arrays, choose the threads, call the C kernels of losses.h.
 #
 #     loss_kernel(name) -> the kernel of fastact._numba.losses's contract:
-#         cross_entropy(x, tgt, w, params, loss, g, n_threads)
+#         cross_entropy(x, tgt, weights, params, loss, g, n_threads)
 #         binary_cross_entropy_with_logits(x, y, weights, outs, scale, n_threads)
 
 from libc.stdint cimport int64_t
@@ -17,6 +17,7 @@ cdef extern from "losses.h" nogil:
         const void *x
         const void *w
         const int64_t *tgt
+        const double *wrow
         double smooth, keep, scale, wsum
         double *loss
         void *g
@@ -52,8 +53,8 @@ cdef void *_data_of(object a, int typ, Py_ssize_t size, str what) except? NULL:
     return cnp.PyArray_BYTES(<cnp.ndarray>a)
 
 
-def _cross_entropy(cnp.ndarray x not None, cnp.ndarray tgt not None, cnp.ndarray w not None,
-                   tuple params, cnp.ndarray loss not None, g, Py_ssize_t n_threads):
+def _cross_entropy(cnp.ndarray x not None, cnp.ndarray tgt not None, weights, tuple params,
+                   cnp.ndarray loss not None, g, Py_ssize_t n_threads):
     """Cross-entropy rows (contract: fastact._numba.losses.cross_entropy_rows)."""
     cdef fa_ce_job job
     cdef int typ = cnp.PyArray_TYPE(x)
@@ -62,7 +63,12 @@ def _cross_entropy(cnp.ndarray x not None, cnp.ndarray tgt not None, cnp.ndarray
     job.dbl = typ == cnp.NPY_FLOAT64
     job.rows, job.n = x.shape[0], x.shape[1]
     job.x = _data_of(x, typ, job.rows * job.n, "x must be C-contiguous")
-    job.w = _data_of(w, typ, job.n, "w must be (n,) in x's dtype")
+    job.w = NULL
+    job.wrow = NULL
+    if weights is not None:
+        job.w = _data_of(weights[0], typ, job.n, "w must be (n,) in x's dtype")
+        job.wrow = <const double *>_data_of(weights[1], cnp.NPY_FLOAT64, job.rows,
+                                            "w_rows must be float64 (rows,)")
     job.tgt = <const int64_t *>_data_of(tgt, cnp.NPY_INT64, job.rows, "tgt must be int64 (rows,)")
     job.loss = <double *>_data_of(loss, cnp.NPY_FLOAT64, job.rows, "loss must be float64 (rows,)")
     job.g = _data_of(g, typ, job.rows * job.n, "g must be shaped like x")

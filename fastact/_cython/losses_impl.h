@@ -4,27 +4,31 @@
 #define VM(name) FA_SM_CAT(fa_##name##_, FA_S)
 
 /* ---- cross-entropy rows ------------------------------------------------------------- */
-/* sum_c w_c (m - x_c) in double, in FA_SM_LANES lanes folded pairwise */
+/* sum_c w_c (m - x_c) in double (w NULL: all 1), in FA_SM_LANES lanes folded pairwise */
 static double FN(weighted_gap)(const T *w, const T *x, ptrdiff_t n, T m) {
     double dacc[FA_SM_LANES] = {0};
     const double md = (double)m;
     ptrdiff_t i = 0;
     for (; i + FA_SM_LANES <= n; i += FA_SM_LANES)
         for (int k = 0; k < FA_SM_LANES; k++)
-            dacc[k] += (double)w[i + k] * (md - (double)x[i + k]);
-    for (int k = 0; i + k < n; k++) dacc[k] += (double)w[i + k] * (md - (double)x[i + k]);
+            dacc[k] += (w ? (double)w[i + k] : 1.0) * (md - (double)x[i + k]);
+    for (int k = 0; i + k < n; k++) dacc[k] += (w ? (double)w[i + k] : 1.0) * (md - (double)x[i + k]);
     return fa_sm_fold_lanes(dacc);
 }
-/* g = scale ((keep w_t + smooth W) e / S - smooth w) from the exps e in g; the target
-   entry from (e_t - S) / S in double */
-static void FN(ce_grad_row)(const fa_ce_job *j, T *g, const T *w, ptrdiff_t t, double s) {
-    const double wt = (double)w[t], e_t = (double)g[t];
+/* g = scale ((keep w_t + smooth W) e / S - smooth w) from the exps e in g (w NULL: all
+   1); the target entry from (e_t - S) / S in double */
+static void FN(ce_grad_row)(const fa_ce_job *j, T *g, const T *w, ptrdiff_t t, double wt,
+                            double s) {
+    const double e_t = (double)g[t];
     const T a = (T)(j->scale * (j->keep * wt + j->smooth * j->wsum) / s);
     if (j->smooth == 0.0) {
         for (ptrdiff_t i = 0; i < j->n; i++) g[i] *= a;
     } else {
         const T b = (T)(j->scale * j->smooth);
-        for (ptrdiff_t i = 0; i < j->n; i++) g[i] = g[i] * a - b * w[i];
+        if (w == NULL)
+            for (ptrdiff_t i = 0; i < j->n; i++) g[i] = g[i] * a - b;
+        else
+            for (ptrdiff_t i = 0; i < j->n; i++) g[i] = g[i] * a - b * w[i];
     }
     g[t] = (T)(j->scale * (j->keep * wt * ((e_t - s) / s) + j->smooth * (j->wsum * e_t / s - wt)));
 }
@@ -56,8 +60,10 @@ static void FN(ce_row)(const fa_ce_job *j, ptrdiff_t r, int last) {
         return;
     }
     const T m = FN(row_max)(x, NULL, n, 0);
-    /* x_t and the gap are read before the exp pass: g may be x itself (in place) */
-    const double wt = (double)w[t], gap_t = (double)m - (double)x[t];
+    /* x_t and the gap are read before the exp pass: g may be x itself (in place).  w_t
+       comes from wrow, read in order, not gathered from w: a cold line per row slows the
+       whole row's pass (docs/tuning.md, "Cross-entropy rows") */
+    const double wt = j->wrow ? j->wrow[r] : 1.0, gap_t = (double)m - (double)x[t];
     const double gap = j->smooth != 0.0 ? FN(weighted_gap)(w, x, n, m) : 0.0;
     if (m - m == 0) ls = FN(ce_log_sum)(x, n, m, g, last ? NULL : x + n, &s);
     if (ls != ls) {
@@ -68,7 +74,7 @@ static void FN(ce_row)(const fa_ce_job *j, ptrdiff_t r, int last) {
     /* lse - x_t as (m - x_t) + (lse - m), two terms >= 0: no cancellation */
     const double value = j->keep * wt * (gap_t + ls) + j->smooth * (gap + j->wsum * ls);
     j->loss[r] = value;
-    if (g) FN(ce_grad_row)(j, g, w, t, s);
+    if (g) FN(ce_grad_row)(j, g, w, t, wt, s);
 }
 /* one part of a loss pass: the job and the number of equal parts it is split into */
 typedef struct { const void *j; ptrdiff_t parts; } FN(loss_pass);

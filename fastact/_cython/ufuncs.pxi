@@ -75,9 +75,9 @@ cdef inline void _run_ufunc_gated(char *gate, char *up, char *out, Py_ssize_t n,
     _gated_run(&c, _ufunc_threads)
 
 
-# ufunc type signatures: nargs float32 codes then nargs float64 codes, for 2..5 arguments
-cdef char _UFUNC_TYPES[4][10]
-for _nargs in range(2, 6):
+# ufunc type signatures: nargs float32 codes then nargs float64 codes, for 2..6 arguments
+cdef char _UFUNC_TYPES[5][12]
+for _nargs in range(2, 7):
     for _k in range(_nargs):
         _UFUNC_TYPES[_nargs - 2][_k] = cnp.NPY_FLOAT32
         _UFUNC_TYPES[_nargs - 2][_nargs + _k] = cnp.NPY_FLOAT64
@@ -130,8 +130,9 @@ ctypedef void (*inner_loop)(char **, cnp.npy_intp *, cnp.npy_intp *, void *) noe
 
 cdef struct Bf16Loop:
     inner_loop f32  # the ufunc's float32 inner loop
+    void *f32_data  # and its data
     int nargs
-    int ix  # the index of x: 1 when grad comes first
+    int lead  # the leading operands in bfloat16: [grad,] x [, bias]
 
 
 cdef inline float _bf16_to_f32(const char *p) noexcept nogil:
@@ -154,40 +155,41 @@ cdef inline void _f32_to_bf16(float f, char *p) noexcept nogil:
 cdef void _uf_bf16(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
                    void *data) noexcept nogil:
     cdef const Bf16Loop *info = <const Bf16Loop *>data
-    cdef float buf[3][BF16_BLOCK]  # grad, x, out
-    cdef char *block_args[5]
-    cdef cnp.npy_intp block_steps[5]
+    cdef float buf[4][BF16_BLOCK]  # the leading operands, out
+    cdef char *block_args[6]
+    cdef cnp.npy_intp block_steps[6]
     cdef cnp.npy_intp i, m, start = 0, n = dims[0]
     cdef int k, out = info.nargs - 1
     while start < n:
         m = n - start if n - start < BF16_BLOCK else BF16_BLOCK
         for k in range(info.nargs):
-            block_steps[k] = steps[k] if info.ix < k < out else 4
+            block_steps[k] = steps[k] if info.lead <= k < out else 4
             block_args[k] = args[k] + start * steps[k]
-            if k <= info.ix:
+            if k < info.lead:
                 for i in range(m):
-                    buf[k + 1 - info.ix][i] = _bf16_to_f32(args[k] + (start + i) * steps[k])
-                block_args[k] = <char *>buf[k + 1 - info.ix]
-        block_args[out] = <char *>buf[2]
-        info.f32(block_args, &m, block_steps, NULL)
+                    buf[k][i] = _bf16_to_f32(args[k] + (start + i) * steps[k])
+                block_args[k] = <char *>buf[k]
+        block_args[out] = <char *>buf[3]
+        info.f32(block_args, &m, block_steps, info.f32_data)
         for i in range(m):
-            _f32_to_bf16(buf[2][i], args[out] + (start + i) * steps[out])
+            _f32_to_bf16(buf[3][i], args[out] + (start + i) * steps[out])
         start += m
 
 
-def register_bfloat16(cnp.ufunc ufunc, int typenum, bint takes_grad):
-    """Add a loop for the user dtype ``typenum`` (bfloat16) to a ufunc from make_ufunc:
-    [grad,] x and the result in bfloat16, the parameters in float32 (a gated ufunc: its
-    two operands as grad and x)."""
+def register_bfloat16(cnp.ufunc ufunc, int typenum, int lead):
+    """Add a loop for the user dtype ``typenum`` (bfloat16) to a ufunc from make_ufunc,
+    make_gated_ufunc or make_bias_ufunc: its ``lead`` leading operands ([grad,] x [, bias];
+    a gated ufunc's two) and the result in bfloat16, the parameters in float32."""
     cdef Bf16Loop *info = <Bf16Loop *>malloc(sizeof(Bf16Loop))  # lives as long as the ufunc
-    cdef int arg_types[5]
+    cdef int arg_types[6]
     cdef int k
     if info == NULL:
         raise MemoryError()
     info.f32 = <inner_loop>ufunc.functions[0]
+    info.f32_data = ufunc.data[0]
     info.nargs = ufunc.nargs
-    info.ix = 1 if takes_grad else 0
+    info.lead = lead
     for k in range(info.nargs):
-        arg_types[k] = typenum if k <= info.ix or k == info.nargs - 1 else cnp.NPY_FLOAT32
+        arg_types[k] = typenum if k < info.lead or k == info.nargs - 1 else cnp.NPY_FLOAT32
     cnp.PyUFunc_RegisterLoopForType(ufunc, typenum, <cnp.PyUFuncGenericFunction>_uf_bf16,
                                     arg_types, info)

@@ -3,10 +3,11 @@
 Kernel contracts (the semantics are those of ``fastact._reference``; the public
 functions and their formulas: ``fastact._losses``):
 
-* ``cross_entropy_rows(x, tgt, w, params, loss, g, n_threads)``: x (rows, n)
+* ``cross_entropy_rows(x, tgt, weights, params, loss, g, n_threads)``: x (rows, n)
   C-contiguous float32/float64; tgt (rows,) int64, a class index or -1 (row
-  ignored); w (n,) class weights in x's dtype; ``params = (smooth, keep, scale,
-  wsum)``; loss (rows,) float64 receives each row's loss; g (rows, n) like x, or
+  ignored); weights None (every class weight 1) or (w, w_rows): w (n,) class
+  weights in x's dtype, w_rows (rows,) float64 each row's w[tgt] (read in order:
+  no gather in the row pass); ``params = (smooth, keep, scale, wsum)``; loss (rows,) float64 receives each row's loss; g (rows, n) like x, or
   None, receives the gradient.  A row is read by one thread, max pass then one exp
   pass (the exps stored into g when it is given), with the softmax family's
   building blocks: its bits do not depend on the thread count.
@@ -58,8 +59,49 @@ def _fold_lanes(acc):
     return acc[0]
 
 
+def _class_weight(weights, c):
+    """w[c] as float64; 1.0 without weights."""
+
+
+@overload(_class_weight, inline="always")
+def _class_weight_impl(weights, c):
+    if isinstance(weights, types.NoneType):
+        return lambda weights, c: 1.0
+    return lambda weights, c: np.float64(weights[0][c])
+
+
+def _row_weight(weights, r):
+    """Row r's target weight w[tgt[r]] (float64); 1.0 without weights."""
+
+
+@overload(_row_weight, inline="always")
+def _row_weight_impl(weights, r):
+    if isinstance(weights, types.NoneType):
+        return lambda weights, r: 1.0
+    return lambda weights, r: weights[1][r]
+
+
+def _scale_minus_weights(gr, a, b, weights):
+    """gr = gr * a - b * w (w = 1 without weights), in gr's dtype."""
+
+
+@overload(_scale_minus_weights, inline="always")
+def _scale_minus_weights_impl(gr, a, b, weights):
+    if isinstance(weights, types.NoneType):
+        def unweighted(gr, a, b, weights):
+            for i in range(gr.shape[0]):
+                gr[i] = gr[i] * a - b
+        return unweighted
+
+    def weighted(gr, a, b, weights):
+        w = weights[0]
+        for i in range(gr.shape[0]):
+            gr[i] = gr[i] * a - b * w[i]
+    return weighted
+
+
 @jit(**_JIT)
-def _weighted_gap(w, xr, m):
+def _weighted_gap(weights, xr, m):
     """sum_c w_c (m - x_c) in float64: element c into lane c % LANES, in order, the
     lanes folded pairwise (no re-association: the same bits wherever it is compiled)."""
     acc = np.zeros(LANES, np.float64)
@@ -68,9 +110,9 @@ def _weighted_gap(w, xr, m):
     full = n - n % LANES
     for i in range(0, full, LANES):
         for j in range(LANES):
-            acc[j] += np.float64(w[i + j]) * (mm - np.float64(xr[i + j]))
+            acc[j] += _class_weight(weights, i + j) * (mm - np.float64(xr[i + j]))
     for j in range(n - full):
-        acc[j] += np.float64(w[full + j]) * (mm - np.float64(xr[full + j]))
+        acc[j] += _class_weight(weights, full + j) * (mm - np.float64(xr[full + j]))
     return _fold_lanes(acc)
 
 
@@ -93,26 +135,23 @@ def _row_log_sum(x, r, buf, m, g):
 
 
 @jit(**_JIT)
-def _grad_row(g, w, r, t, coefs, s):
+def _grad_row(g, weights, r, t, coefs, s, wt):
     """g[r] = scale ((keep w_t + smooth W) e / S - smooth w) - scale keep w_t onehot(t),
     from the exps e in g[r]; the target entry from (e_t - S) / S in float64."""
     smooth, keep, scale, wsum = coefs
     gr = g[r]
     e_t = np.float64(gr[t])
-    wt = np.float64(w[t])
     a = cast_like(g, scale * (keep * wt + smooth * wsum) / s)
     if smooth == 0.0:
         for i in range(gr.shape[0]):
             gr[i] = gr[i] * a
     else:
-        b = cast_like(g, scale * smooth)
-        for i in range(gr.shape[0]):
-            gr[i] = gr[i] * a - b * w[i]
+        _scale_minus_weights(gr, a, cast_like(g, scale * smooth), weights)
     gr[t] = scale * (keep * wt * ((e_t - s) / s) + smooth * (wsum * e_t / s - wt))
 
 
 @jit(**_JIT)
-def _ce_row(x, tgt, w, coefs, loss, g, r, buf):
+def _ce_row(x, tgt, weights, coefs, loss, g, r, buf):
     """Row r: loss[r] = keep w_t (lse - x_t) + smooth sum_c w_c (lse - x_c) and, with g,
     its gradient; ignored rows 0; rows with NaN, +inf or only -inf: NaN.  lse - x_t is
     taken as (m - x_t) + (lse - m), two terms >= 0: no cancellation."""
@@ -126,40 +165,42 @@ def _ce_row(x, tgt, w, coefs, loss, g, r, buf):
     m = row_max(bits_view(x), None, r, False)
     # x_t and the gap are read before the exp pass: g may be x itself (in place)
     gap_t = np.float64(m) - np.float64(x[r, t])
-    gap = _weighted_gap(w, x[r], m) if smooth != 0.0 else 0.0
+    gap = _weighted_gap(weights, x[r], m) if smooth != 0.0 else 0.0
     ls, s = (_NAN, _NAN) if not finite(m) else _row_log_sum(x, r, buf, m, g)
     if ls != ls:
         loss[r] = _NAN
         if g is not None:
             g[r, :] = _NAN
         return
-    loss[r] = keep * np.float64(w[t]) * (gap_t + ls) + smooth * (gap + wsum * ls)
+    wt = _row_weight(weights, r)
+    loss[r] = keep * wt * (gap_t + ls) + smooth * (gap + wsum * ls)
     if g is not None:
-        _grad_row(g, w, r, t, coefs, s)
+        _grad_row(g, weights, r, t, coefs, s, wt)
 
 
 @jit(**_JIT)
-def _ce_rows(x, tgt, w, coefs, loss, g, r0, r1):
+def _ce_rows(x, tgt, weights, coefs, loss, g, r0, r1):
     buf = np.empty(min(BLOCK, x.shape[1]), x.dtype)
     for r in range(r0, r1):
-        _ce_row(x, tgt, w, coefs, loss, g, r, buf)
+        _ce_row(x, tgt, weights, coefs, loss, g, r, buf)
 
 
 @jit(parallel=True, **_JIT)
-def _ce_parallel(x, tgt, w, coefs, loss, g, n_chunks):
+def _ce_parallel(x, tgt, weights, coefs, loss, g, n_chunks):
     rows = x.shape[0]
     for c in prange(n_chunks):
-        _ce_rows(x, tgt, w, coefs, loss, g, rows * c // n_chunks, rows * (c + 1) // n_chunks)
+        _ce_rows(x, tgt, weights, coefs, loss, g, rows * c // n_chunks,
+                 rows * (c + 1) // n_chunks)
 
 
-def cross_entropy_rows(x, tgt, w, params, loss, g, n_threads):
+def cross_entropy_rows(x, tgt, weights, params, loss, g, n_threads):
     """The cross-entropy row kernel (see the module doc)."""
     rows = x.shape[0]
     k = min(n_threads, _MAX_THREADS, rows)
     if k <= 1 or x.size <= SERIAL_MAX_ELEMENTS:
-        _ce_rows(x, tgt, w, params, loss, g, 0, rows)
+        _ce_rows(x, tgt, weights, params, loss, g, 0, rows)
     else:
-        _threading.run_parallel(_ce_parallel, (x, tgt, w, params, loss, g), k)
+        _threading.run_parallel(_ce_parallel, (x, tgt, weights, params, loss, g), k)
 
 
 # ------------------------------------------------------------ BCE with logits

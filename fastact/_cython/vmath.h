@@ -20,11 +20,13 @@
  *   fa_exp_lp_f64(x)           e^x to ~2e-10 relative (for float32 results)
  *   fa_x_normcdf_f64(x)        x Phi(x) (gelu; Phi: Cody), <= 3 ULP, one rounding near underflow
  *   fa_gelu_derivative_f64(x)  Phi(x) + x phi(x), one rounding near underflow
+ *   fa_log1p_unit_f64(e)       log1p(e) for 0 <= e <= 1, < 1 ULP, one division
  * In float only (Phi(-|x|) = e^(-x^2/2) R(|x|), R fitted: tools/fit/normcdf_f32.py):
  *   fa_gelu_f32(x)             x Phi(x), <= 4 ULP (measured max: docs/tuning.md)
  *   fa_gelu_derivative_f32(x)  Phi(x) + x phi(x), from the same parts
  *   fa_log1p_unit_f32(e)       log1p(e) for 0 <= e <= 1, <= 2 ULP (softplus, logsigmoid)
  *   fa_tanhshrink_f64(x), fa_tanhshrink_lp_f64(x)  x - tanh(x), no cancellation
+ *   fa_tanhshrink_f32(x)       the same in float (float32 results)
  * Phi and tanhshrink are the algorithms of the Numba backend (fastact/_numba/_vmath.py)
  * too; the tanhshrink series is fitted by tools/fit/chebyshev.py.
  */
@@ -284,6 +286,19 @@ FA_INLINE float fa_log1p_unit_f32(float e) {
     return kf * FA_LN2_HI_F32 + (f + y);
 }
 
+/* log1p(e) in double for 0 <= e <= 1 (softplus, logsigmoid), < 1 ULP, one division: 1 + e =
+ * 2^k (1 + f) with f = e (k = 0) or, above LOG1P_UNIT_SPLIT, f = (e - 1)/2 exactly but for the
+ * rounding error c of e - 1, added as c * C_WEIGHT (~c/(1 + e): |c| < 2^-54 there, an error
+ * < 0.05 ULP); log(1 + f) as in fa_log1p_f64 (|f/(2 + f)| <= 0.1716) */
+FA_INLINE double fa_log1p_unit_f64(double e) {
+    int big = e > FA_LOG1P_UNIT_SPLIT;
+    double d = e - 1.0;
+    double c = e - (d + 1.0);
+    double f = big ? 0.5 * d : e;
+    double kf = big ? 1.0 : 0.0;
+    return kf * FA_LN2_HI + (fa__log_reduced_f64(f) + kf * (FA_LN2_LO + c * FA_LOG1P_UNIT_C_WEIGHT));
+}
+
 /* ----------------------------------------------------------- tanhshrink */
 /* x - tanh x: x^3 g(x^2) for |x| < 1 (g a polynomial in w = x^2: TANHSHRINK_W, or
  * TANHSHRINK_W_LP for float32 results), else (|x| - 1) + 2 / (e^(2|x|) + 1) */
@@ -302,6 +317,21 @@ FA_INLINE double fa__tanhshrink_any_f64(double x, int lp) {
 
 FA_INLINE double fa_tanhshrink_f64(double x) { return fa__tanhshrink_any_f64(x, 0); }
 FA_INLINE double fa_tanhshrink_lp_f64(double x) { return fa__tanhshrink_any_f64(x, 1); }
+
+static const float fa__tanhshrink_w_f32[] = FA_TANHSHRINK_W_LP_F32;
+
+/* x - tanh x in float, the same two forms: x^3 g(x^2) (FMA Horner) below |x| = 1, else
+ * (|x| - 1) + 2e / (1 + e), e = e^-2|x| from the sigmoid family's core (>= 0.238: no
+ * cancellation) */
+FA_INLINE float fa_tanhshrink_f32(float x) {
+    float a = fa_abs_f32(x);
+    float w = a < 1.0f ? a * a : 1.0f;
+    float g = fa__horner_f32(fa__tanhshrink_w_f32, FA_N_TERMS(fa__tanhshrink_w_f32), w);
+    float t, e;
+    fa__sigmoid_exp_f32(a + a, &t, &e);
+    float r = a < 1.0f ? (a * w) * g : (a - 1.0f) + (e + e) / (1.0f + e);
+    return fa_copysign_f32(r, x);
+}
 
 #undef FA_POLY
 #undef FA_N_TERMS

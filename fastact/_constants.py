@@ -48,11 +48,9 @@ ROUND_SHIFT_F32 = _F32(12582912.0)  # 1.5 * 2**23: (x + S) - S rounds x to an in
 
 # Taylor coefficients 1/k! of (e^r - 1 - r) / r^2 on |r| <= ln2/2, highest first:
 # e^r - 1 to r^13 (truncation < 2e-17 relative); for float32 results computed in
-# float64, to r^9 (< 1e-11, the Numba backend's exp_lp) or r^8 (< 2e-10, the Cython
-# backend's fa_exp_lp_f64); to r^7 in float32 arithmetic (5e-9).
+# float64, to r^9 (< 1e-11, the Numba backend's exp_lp); to r^7 in float32 arithmetic (5e-9).
 EXPM1_TAYLOR = tuple(1.0 / math.factorial(k) for k in range(13, 1, -1))
 EXPM1_TAYLOR_R9 = EXPM1_TAYLOR[4:]
-EXPM1_TAYLOR_R8 = EXPM1_TAYLOR[5:]
 EXPM1_TAYLOR_F32 = tuple(_F32(1.0 / math.factorial(k)) for k in range(7, 1, -1))
 # The C kernels' e^r - 1 = r + r^2 Q(r) on |r| <= ln2/2: Q the fitted one of the softmax
 # family's exp (SOFTMAX_EXP_POLY_*, its last two terms 1 + r dropped): degree 9 / 4

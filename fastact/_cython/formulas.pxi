@@ -33,7 +33,6 @@ cdef extern from "vmath.h" nogil:
     float fa_gelu_f32(float x)
     float fa_gelu_derivative_f32(float x)
     double fa_tanhshrink_f64(double x)
-    double fa_tanhshrink_lp_f64(double x)
     float fa_tanhshrink_f32(float x)
     double fa_abs_f64(double x)
     double fa_copysign_f64(double mag, double sgn)

@@ -48,12 +48,14 @@ ROUND_SHIFT_F32 = _F32(12582912.0)  # 1.5 * 2**23: (x + S) - S rounds x to an in
 
 # Taylor coefficients 1/k! of (e^r - 1 - r) / r^2 on |r| <= ln2/2, highest first:
 # e^r - 1 to r^13 (truncation < 2e-17 relative); for float32 results computed in
-# float64, to r^9 (< 1e-11, the Numba backend's exp_lp) or r^8 (< 2e-10, the Cython
-# backend's fa_exp_lp_f64); to r^7 in float32 arithmetic (5e-9).
+# float64, to r^9 (< 1e-11, the Numba backend's exp_lp); to r^7 in float32 arithmetic (5e-9).
 EXPM1_TAYLOR = tuple(1.0 / math.factorial(k) for k in range(13, 1, -1))
 EXPM1_TAYLOR_R9 = EXPM1_TAYLOR[4:]
-EXPM1_TAYLOR_R8 = EXPM1_TAYLOR[5:]
 EXPM1_TAYLOR_F32 = tuple(_F32(1.0 / math.factorial(k)) for k in range(7, 1, -1))
+# The C kernels' e^r - 1 = r + r^2 Q(r) on |r| <= ln2/2: Q the fitted one of the softmax
+# family's exp (SOFTMAX_EXP_POLY_*, its last two terms 1 + r dropped): degree 9 / 4
+EXPM1_POLY = SOFTMAX_EXP_POLY_F64[:-2]  # noqa: F405 (from _coefficients)
+EXPM1_POLY_F32 = SOFTMAX_EXP_POLY_F32[:-2]  # noqa: F405
 # log(m) = 2 atanh(s) = 2s (1 + s^2/3 + s^4/5 + ...), |s| <= 0.1716: coefficients
 # 1/(2k+1) of the series in z = s^2, highest first; the last term kept is z^11
 # (float64, < 4e-19), z^9 (Numba float64), z^6 (float32 results), z^4 (float arithmetic).
@@ -69,6 +71,10 @@ LOG1P_CEPHES_F32 = tuple(_F32(c) for c in (
     7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
     -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1))
 SQRT2_F32 = _F32(1.4142135)
+# log1p(e) for 0 <= e <= 1 in double: 1 + e = 2^k (1 + f) with k = 1 above LOG1P_UNIT_SPLIT (then
+# |f / (2 + f)| <= 0.1716); there the rounding error c of e - 1 (e < 1/2) enters as c * ~1/(1 + e)
+LOG1P_UNIT_SPLIT = math.sqrt(2.0) - 1.0
+LOG1P_UNIT_C_WEIGHT = 0.6875  # 1/(1 + e) to within 3% for e in (sqrt(2) - 1, 1/2)
 
 # ------------------------------------------------------------ exp clamps
 # Arguments are clamped before the reduction so that n stays in the range where
@@ -160,6 +166,9 @@ QUICK_GELU_BETA = 1.702
 # result would move by tens of ULP (the tail's condition number is ~|2u| ~ 700).
 GELU_TANH_C = math.sqrt(2.0 / math.pi)
 GELU_TANH_ARG_MAX = 30.0  # |x| clamp of the tanh approximation: sigmoid(2u) is 0 or 1 beyond
+# tanhshrink's series (x - tanh x)/x^3 in w = x^2 for float32 results, rounded to float32
+# (evaluated in float: its coefficients' rounding adds < 0.1 ULP)
+TANHSHRINK_W_LP_F32 = tuple(_F32(c) for c in TANHSHRINK_W_LP)  # noqa: F405 (from _coefficients)
 MISH_ARG_MAX = 20.0  # above, mish(x) = x and mish'(x) = 1 (tanh(softplus(x)) rounds to 1)
 # |u| clamp of sigmoid(u): sigmoid is exactly 0 or 1 beyond in both float types (e^-746 = 0),
 # so the clamp changes no value; it keeps u s (1 - s) finite

@@ -27,7 +27,7 @@ import fastact
 from fastact import _backends
 from fastact._registry import all_kernel_ids, kernel_modes, kernel_params_for
 
-from tests._oracle import describe, exact_ulp_bad
+from tests._oracle import derivative_bad, describe, exact_ulp_bad
 from tests._subprocess import (assert_same_bits_on_isa_variants, results_on_isa_variants,
                               run_python)
 
@@ -355,6 +355,47 @@ def test_gelu_on_every_isa_variant(tmp_path, oracle):
                 assert not bad.any(), f"{v} {mode} {np.dtype(dt).name}\n" + describe(xs, got, want[0], bad)
 
 
+# the activations whose C math rounds with FMA in the FMA builds (gelu: the test above)
+FMA_MATH_CASES = (("sigmoid", {}), ("silu", {}), ("swish", {"beta": 1.75}), ("softplus", {}),
+                  ("logsigmoid", {}), ("mish", {}), ("tanh", {}), ("tanhshrink", {}),
+                  ("elu", {}), ("selu", {}), ("celu", {"alpha": 0.5}), ("gelu", {"approximate": "tanh"}))
+
+
+def test_fma_math_within_bars_on_every_isa_variant(tmp_path, oracle):
+    """The exp/expm1/log1p cores and polynomials round a*b + c once in the FMA builds and twice in
+    the SSE2 baseline: the FMA builds give the same bits, and every build keeps 4 ULP against
+    mpmath (forward, both tails) and the derivative bar, for each activation built on them."""
+    x = np.concatenate([-np.geomspace(1e-3, 110.0, 90), np.geomspace(1e-3, 40.0, 70)])
+    np.save(tmp_path / "x.npy", x)
+    code = f"""
+        import numpy as np, fastact
+        cases = {FMA_MATH_CASES!r}
+        out = {{}}
+        for dt in ("float32", "float64"):
+            x = np.load(r"{tmp_path}/x.npy").astype(dt)
+            for name, kw in cases:
+                out[f"forward {{name}} {{dt}}"] = fastact.get(name, **kw).forward(x, backend="cython")
+                out[f"derivative {{name}} {{dt}}"] = fastact.derivative(name, x, backend="cython", **kw)
+        np.savez(r"{tmp_path}/" + fastact.config()["backends"]["cython"]["variant"] + ".npz", **out)
+    """
+    results = results_on_isa_variants(code, tmp_path, baseline=True)
+    fma_builds = [v for v in ("x86_64_v3", "x86_64_v4") if v in results]
+    for key in results[fma_builds[0]].files if len(fma_builds) == 2 else ():
+        assert np.array_equal(results["x86_64_v3"][key], results["x86_64_v4"][key]), key
+    for dt in (np.float32, np.float64):
+        xd = x.astype(dt)
+        for name, kw in FMA_MATH_CASES:
+            exact = oracle.points(name, kw, xd, "forward")
+            true_d = oracle.points(name, kw, xd, "derivative")
+            for v, arrays in results.items():
+                got = arrays[f"forward {name} {np.dtype(dt).name}"]
+                bad = exact_ulp_bad(got, exact, dt, 4)
+                assert not bad.any(), f"{v} {name} {np.dtype(dt).name}\n" + describe(xd, got, exact[0], bad)
+                got = arrays[f"derivative {name} {np.dtype(dt).name}"]
+                bad = derivative_bad(got, true_d[0] + true_d[1], dt)
+                assert not bad.any(), f"{v} {name}' {np.dtype(dt).name}\n" + describe(xd, got, true_d[0], bad)
+
+
 def test_softmax_family_same_bits_on_every_isa_variant(tmp_path):
     """The softmax family's AVX-512 loops (fused exp and block sum, masked tails, the
     wave's fused next-row max, short rows in registers) and large-array paths give the bits of the other ISA
@@ -384,9 +425,9 @@ def test_softmax_family_same_bits_on_every_isa_variant(tmp_path):
 
 
 def test_sigmoid_family_same_bits_on_every_isa_variant(tmp_path):
-    """The sigmoid family's shared exponential (no FMA in the arithmetic; swish's beta x split
-    by FMA or Dekker, exact either way) gives the same bits in every ISA build: forward,
-    derivative and backward, specials, both underflow tails, huge x with small beta."""
+    """The sigmoid family's shared exponential (FMA in both FMA builds; swish's beta x split
+    exactly by FMA) gives the same bits in the x86-64-v3 and v4 builds: forward, derivative
+    and backward, specials, both underflow tails, huge x with small beta."""
     code = f"""
         import numpy as np, fastact
         rng = np.random.default_rng(6)

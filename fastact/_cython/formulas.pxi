@@ -33,7 +33,7 @@ cdef extern from "vmath.h" nogil:
     float fa_gelu_f32(float x)
     float fa_gelu_derivative_f32(float x)
     double fa_tanhshrink_f64(double x)
-    double fa_tanhshrink_lp_f64(double x)
+    float fa_tanhshrink_f32(float x)
     double fa_abs_f64(double x)
     double fa_copysign_f64(double mag, double sgn)
     float fa_exp_f32(float x)
@@ -49,6 +49,7 @@ cdef extern from "vmath.h" nogil:
     float fa_exp_neg_abs_f32(float x)
     float fa_exp_neg_abs_dd_f32(float hi, float lo)
     float fa_log1p_unit_f32(float e)
+    double fa_log1p_unit_f64(double e)
     float fa_silu_derivative_dd_f32(float uh, float ul)
     float fa_abs_f32(float x)
     float fa_two_prod_f32(float a, float b, float *lo)
@@ -257,13 +258,17 @@ cdef inline real _sigmoid_pair(real u, real *sn) noexcept nogil:
 
 cdef inline real _two_prod(real a, real b, real *lo) noexcept nogil:
     """a*b rounded, *lo = its rounding error (0 where a*b is not finite)."""
-    cdef real p, e
-    if real is float:
-        p = fa_two_prod_f32(a, b, &e)
-    else:
-        p = fa_two_prod_f64(a, b, &e)
+    cdef real e
+    cdef real p = _two_prod_any(a, b, &e)
     lo[0] = e if e - e == 0 else 0
     return p
+
+cdef inline real _two_prod_any(real a, real b, real *lo) noexcept nogil:
+    """a*b rounded, *lo = its rounding error (not finite where a*b overflows)."""
+    if real is float:
+        return fa_two_prod_f32(a, b, lo)
+    else:
+        return fa_two_prod_f64(a, b, lo)
 
 cdef inline real _clamp_arg_r(real u) noexcept nogil:
     """u clamped to +-SIGMOID_ARG_MAX (sigmoid is exactly 0 or 1 beyond) in the array's
@@ -289,27 +294,34 @@ cdef inline real silu_derivative(real x, real p0, real p1) noexcept nogil:
 
 # ------------------------------------------------------ swish (p0 = beta)
 cdef inline real swish_forward(real x, real p0, real p1) noexcept nogil:
-    # u = b x carried exactly as a pair (hi, lo) of the array's type
-    cdef real lo
-    cdef real uh = _two_prod(p0, x, &lo)
-    cdef real r = fa_x_sigmoid_dd_f32(x, uh, lo) if real is float else fa_x_sigmoid_dd_f64(x, uh, lo)
-    if x == INF:
-        r = 0 if p0 < 0 else INF
-    if x == -INF:
-        r = -0.0 if p0 > 0 else -INF
+    # u = b x carried exactly as a pair (hi, lo) of the array's type (a lo that is not finite,
+    # where b x overflows, is dropped by the clamp of e^-|u|); the limits at x = +-inf typed
+    # as the array's type (a bare 0.0 or INF is a double in Cython's C)
+    cdef real lo, r
+    cdef real uh = _two_prod_any(p0, x, &lo)
+    cdef real zero = 0, inf = INF
+    cdef real at_pinf = zero if p0 < 0 else inf
+    cdef real at_minf = -zero if p0 > 0 else -inf
+    r = fa_x_sigmoid_dd_f32(x, uh, lo) if real is float else fa_x_sigmoid_dd_f64(x, uh, lo)
+    if x == inf:
+        r = at_pinf
+    if x == -inf:
+        r = at_minf
     return r
 
 cdef inline real swish_derivative(real x, real p0, real p1) noexcept nogil:
     # s + b x s (1 - s),  s = sigmoid(b x); b x = u + lo exactly, lo carried into e^-|u|
+    # (dropped by its clamp where it is not finite)
     cdef real lo
-    cdef real u = _two_prod(p0, x, &lo)
+    cdef real u = _two_prod_any(p0, x, &lo)
     cdef real r = fa_silu_derivative_dd_f32(u, lo) if real is float else fa_silu_derivative_dd_f64(u, lo)
     # the limits at x = +-inf: s(+-inf * b), i.e. 1, 1/2 or 0 by the sign of b
+    cdef real one = 1, inf = INF
     cdef real lim_pos = (<real>0.5) + (<real>0.5) * ((p0 > 0) - (p0 < 0))
-    if x == INF:
+    if x == inf:
         r = lim_pos
-    if x == -INF:
-        r = 1 - lim_pos
+    if x == -inf:
+        r = one - lim_pos
     return r
 
 # ----------------------------------------- quick_gelu (swish, beta = 1.702)
@@ -361,7 +373,7 @@ cdef inline real softplus_forward(real x, real p0, real p1) noexcept nogil:
     cdef bint pos = uh > 0
     if real is double:
         return x if uu > p1 else (((uh if pos else 0.0) +
-                                   fa_log1p_f64(fa_exp_neg_abs_dd_f64(uh, ul))) / p0)
+                                   fa_log1p_unit_f64(fa_exp_neg_abs_dd_f64(uh, ul))) / p0)
     else:
         # log1p on [0, 1]; u's low part joins the sum where u > 0
         return x if uu > p1 else ((uh if pos else 0) + ((ul if pos else 0) +
@@ -460,7 +472,7 @@ cdef inline real logsigmoid_forward(real x, real p0, real p1) noexcept nogil:
     if real is float:
         return (x if x < 0 else 0) - fa_log1p_unit_f32(fa_exp_neg_abs_f32(x))
     else:
-        return (x if x < 0 else 0) - fa_log1p_f64(fa_exp_neg_abs_f64(x))
+        return (x if x < 0 else 0) - fa_log1p_unit_f64(fa_exp_neg_abs_f64(x))
 
 cdef inline real logsigmoid_derivative(real x, real p0, real p1) noexcept nogil:
     if real is float:
@@ -489,9 +501,9 @@ cdef inline real softsign_derivative_y(real y, real p0, real p1) noexcept nogil:
 
 # -------------------------------------------------------------- tanhshrink
 cdef inline real tanhshrink_forward(real x, real p0, real p1) noexcept nogil:
-    # float32: the float32-precision series and exp, in double
+    # float32: the float32-precision series and exp, in float
     if real is float:
-        return <float>fa_tanhshrink_lp_f64(x)
+        return fa_tanhshrink_f32(x)
     else:
         return fa_tanhshrink_f64(x)
 

@@ -17,14 +17,14 @@
  *   fa_abs, fa_copysign, fa_two_prod, fa_exp, fa_exp_dd, fa_exp_split_dd,
  *   fa_exp_split_sum, fa_expm1, fa_tanh, fa_sigmoid, fa_log1p  (contracts there)
  * In double only:
- *   fa_exp_lp_f64(x)           e^x to ~2e-10 relative (for float32 results)
  *   fa_x_normcdf_f64(x)        x Phi(x) (gelu; Phi: Cody), <= 3 ULP, one rounding near underflow
  *   fa_gelu_derivative_f64(x)  Phi(x) + x phi(x), one rounding near underflow
+ *   fa_log1p_unit_f64(e)       log1p(e) for 0 <= e <= 1, < 1 ULP, one division
  * In float only (Phi(-|x|) = e^(-x^2/2) R(|x|), R fitted: tools/fit/normcdf_f32.py):
  *   fa_gelu_f32(x)             x Phi(x), <= 4 ULP (measured max: docs/tuning.md)
  *   fa_gelu_derivative_f32(x)  Phi(x) + x phi(x), from the same parts
  *   fa_log1p_unit_f32(e)       log1p(e) for 0 <= e <= 1, <= 2 ULP (softplus, logsigmoid)
- *   fa_tanhshrink_f64(x), fa_tanhshrink_lp_f64(x)  x - tanh(x), no cancellation
+ *   fa_tanhshrink_f64(x), fa_tanhshrink_f32(x)  x - tanh(x), no cancellation
  * Phi and tanhshrink are the algorithms of the Numba backend (fastact/_numba/_vmath.py)
  * too; the tanhshrink series is fitted by tools/fit/chebyshev.py.
  */
@@ -59,12 +59,18 @@ FA_INLINE float fa_from_bits_f32(uint32_t u) { float x; memcpy(&x, &u, 4); retur
 /* per type: the integers of its width and the builtins vmath_real.h names by suffix */
 typedef uint64_t fa_uint_f64;
 typedef int64_t fa_int_f64;
+typedef uint64_t fa_uint_f64p;
+typedef int64_t fa_int_f64p;
 typedef uint32_t fa_uint_f32;
 typedef int32_t fa_int_f32;
 #define fa__builtin_copysign_f64 __builtin_copysign
 #define fa__builtin_copysign_f32 __builtin_copysignf
 #define fa__builtin_fma_f64 __builtin_fma
 #define fa__builtin_fma_f32 __builtin_fmaf
+#define fa__builtin_copysign_f64p __builtin_copysign
+#define fa__builtin_fma_f64p __builtin_fma
+#define fa_bits_f64p fa_bits_f64
+#define fa_from_bits_f64p fa_from_bits_f64
 
 #define FA_T double
 #define FA_S(name) name##_f64
@@ -76,23 +82,16 @@ typedef int32_t fa_int_f32;
 #define FA_K(name) FA_##name##_F32
 #include "vmath_real.h"
 
+/* The double functions once more (suffix _f64p) with a*b + c rounded twice in every build: for
+ * double gelu's Phi, whose loops GCC inlines only within its size limit (an fma builtin counts
+ * as a call there); fa_two_prod_f64p is exact either way */
+#define FA_T double
+#define FA_S(name) name##_f64p
+#define FA_K(name) FA_##name
+#define FA_NO_FMA
+#include "vmath_real.h"
+
 #define FA_N_TERMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-/* ------------------------------------------------ float32-precision exp */
-static const double fa__expm1_taylor_lp_f64[] = FA_EXPM1_TAYLOR_R8;
-
-/* e^x to ~2e-10 relative (Taylor to r^8): for results rounded to float32 */
-FA_INLINE double fa_exp_lp_f64(double x) {
-    double xc = x < FA_EXP_ARG_MIN ? FA_EXP_ARG_MIN : x;
-    xc = xc > FA_EXP_ARG_MAX ? FA_EXP_ARG_MAX : xc;
-    double k, scale;
-    int64_t ki;
-    double r = fa__exp_reduce_f64(xc, &k, &ki);
-    double p = r + (r * r) * fa__horner_f64(fa__expm1_taylor_lp_f64,
-                                            FA_N_TERMS(fa__expm1_taylor_lp_f64), r);
-    double m = fa__scale_split_f64(p, ki, &scale);
-    return m * scale;
-}
 
 /* ------------------------------------------------- normal distribution */
 /* a*b + c for the float32 gelu: one rounding in the FMA builds (x86-64-v3, v4: they agree
@@ -115,7 +114,7 @@ static const float fa__normcdf_near_f32[] = FA_NORMCDF_NEAR_F32;
 static const float fa__normcdf_far_f32[] = FA_NORMCDF_FAR_F32;
 
 /* the value of a coefficient table at s (Horner, highest first) */
-#define FA_POLY(c, s) fa__horner_f64(c, FA_N_TERMS(c), s)
+#define FA_POLY(c, s) fa__horner_f64p(c, FA_N_TERMS(c), s)
 
 /* e^(-y^2/2) = m * (*scale) for y >= 0, with y^2 split exactly (Veltkamp) */
 FA_INLINE double fa__exp_neg_half_sq_split_f64(double y, double *scale) {
@@ -123,18 +122,18 @@ FA_INLINE double fa__exp_neg_half_sq_split_f64(double y, double *scale) {
     double c = FA_VELTKAMP_SPLIT * yc;
     double hi = c - (c - yc);
     double lo = yc - hi;
-    return fa_exp_split_dd_f64(-0.5 * (hi * hi), -0.5 * (lo * (2.0 * hi + lo)), scale);
+    return fa_exp_split_dd_f64p(-0.5 * (hi * hi), -0.5 * (lo * (2.0 * hi + lo)), scale);
 }
 
 /* c[0] r^(n-1) + ... + c[n-1] = hi + *lo: Horner, the last `steps` steps in
  * double-double (exact products by fa_two_prod, two-sums): to ~1 eps relative */
 FA_INLINE double fa__horner_dd_f64(const double *c, int n, int steps, double r, double *lo) {
-    double q = fa__horner_f64(c, n - steps, r);
+    double q = fa__horner_f64p(c, n - steps, r);
     double ql = 0.0;
     FA_UNROLL
     for (int i = n - steps; i < n; i++) {
         double pl;
-        double p = fa_two_prod_f64(q, r, &pl);
+        double p = fa_two_prod_f64p(q, r, &pl);
         double s = p + c[i];
         double bb = s - p;
         ql = (pl + ql * r) + ((p - (s - bb)) + (c[i] - bb));
@@ -284,24 +283,47 @@ FA_INLINE float fa_log1p_unit_f32(float e) {
     return kf * FA_LN2_HI_F32 + (f + y);
 }
 
+/* log1p(e) in double for 0 <= e <= 1 (softplus, logsigmoid), < 1 ULP, one division: 1 + e =
+ * 2^k (1 + f) with f = e (k = 0) or, above LOG1P_UNIT_SPLIT, f = (e - 1)/2 exactly but for the
+ * rounding error c of e - 1, added as c * C_WEIGHT (~c/(1 + e): |c| < 2^-54 there, an error
+ * < 0.05 ULP); log(1 + f) as in fa_log1p_f64 (|f/(2 + f)| <= 0.1716) */
+FA_INLINE double fa_log1p_unit_f64(double e) {
+    int big = e > FA_LOG1P_UNIT_SPLIT;
+    double d = e - 1.0;
+    double c = e - (d + 1.0);
+    double f = big ? 0.5 * d : e;
+    double kf = big ? 1.0 : 0.0;
+    return kf * FA_LN2_HI + (fa__log_reduced_f64(f) + kf * (FA_LN2_LO + c * FA_LOG1P_UNIT_C_WEIGHT));
+}
+
 /* ----------------------------------------------------------- tanhshrink */
 /* x - tanh x: x^3 g(x^2) for |x| < 1 (g a polynomial in w = x^2: TANHSHRINK_W, or
- * TANHSHRINK_W_LP for float32 results), else (|x| - 1) + 2 / (e^(2|x|) + 1) */
+ * TANHSHRINK_W_LP_F32 for float32 results), else (|x| - 1) + 2 / (e^(2|x|) + 1) */
 static const double fa__tanhshrink_w[] = FA_TANHSHRINK_W;
-static const double fa__tanhshrink_w_lp[] = FA_TANHSHRINK_W_LP;
 
-FA_INLINE double fa__tanhshrink_any_f64(double x, int lp) {
+FA_INLINE double fa_tanhshrink_f64(double x) {
     double a = fa_abs_f64(x);
     double w = a < 1.0 ? a * a : 1.0;
-    double g = lp ? fa__horner_f64(fa__tanhshrink_w_lp, FA_N_TERMS(fa__tanhshrink_w_lp), w)
-                  : fa__horner_f64(fa__tanhshrink_w, FA_N_TERMS(fa__tanhshrink_w), w);
-    double e = lp ? fa_exp_lp_f64(a + a) : fa_exp_f64(a + a);
+    double g = fa__horner_f64(fa__tanhshrink_w, FA_N_TERMS(fa__tanhshrink_w), w);
+    double e = fa_exp_f64(a + a);
     double r = a < 1.0 ? a * w * g : (a - 1.0) + 2.0 / (e + 1.0);
     return fa_copysign_f64(r, x);
 }
 
-FA_INLINE double fa_tanhshrink_f64(double x) { return fa__tanhshrink_any_f64(x, 0); }
-FA_INLINE double fa_tanhshrink_lp_f64(double x) { return fa__tanhshrink_any_f64(x, 1); }
+static const float fa__tanhshrink_w_f32[] = FA_TANHSHRINK_W_LP_F32;
+
+/* x - tanh x in float, the same two forms: x^3 g(x^2) (FMA Horner) below |x| = 1, else
+ * (|x| - 1) + 2e / (1 + e), e = e^-2|x| from the sigmoid family's core (>= 0.238: no
+ * cancellation) */
+FA_INLINE float fa_tanhshrink_f32(float x) {
+    float a = fa_abs_f32(x);
+    float w = a < 1.0f ? a * a : 1.0f;
+    float g = fa__horner_f32(fa__tanhshrink_w_f32, FA_N_TERMS(fa__tanhshrink_w_f32), w);
+    float t, e;
+    fa__sigmoid_exp_f32(a + a, &t, &e);
+    float r = a < 1.0f ? (a * w) * g : (a - 1.0f) + (e + e) / (1.0f + e);
+    return fa_copysign_f32(r, x);
+}
 
 #undef FA_POLY
 #undef FA_N_TERMS

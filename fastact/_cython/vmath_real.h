@@ -18,6 +18,9 @@
  *     fa_silu_derivative_dd_S  (the same bars), each from one e^-|u| (fa__sigmoid_exp_any)
  *     and one division; fa_exp_neg_abs_S(x), fa_exp_neg_abs_dd_S(hi, lo): that e^-|u|
  *   fa_two_prod_S(a, b, &lo)  a*b rounded, *lo its exact rounding error
+ * The polynomials, range reductions and 2^k scalings round a*b + c once in the FMA builds
+ * (x86-64-v3, v4: the same bits on both) and twice in the others (which meet the same bars),
+ * or twice in every build where FA_NO_FMA is defined.
  */
 
 #define FA_U FA_S(fa_uint)
@@ -38,8 +41,18 @@ FA_INLINE FA_T FA_S(fa_copysign)(FA_T mag, FA_T sgn) {
 #endif
 }
 
+/* a*b + c: one rounding where the build has FMA (then in every lane and every build with
+ * it alike), two in the others */
+FA_INLINE FA_T FA_S(fa__fma)(FA_T a, FA_T b, FA_T c) {
+#if (defined(__FMA__) || defined(__AVX512F__)) && !defined(FA_NO_FMA)
+    return FA_S(fa__builtin_fma)(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
+
 /* a*b = p + *lo exactly (an fma where the target has one, else Dekker/Veltkamp;
- * *lo is garbage only where a*b over/underflows) */
+ * *lo is garbage only where a*b over/underflows; Dekker's: 0 where a split overflows) */
 FA_INLINE FA_T FA_S(fa_two_prod)(FA_T a, FA_T b, FA_T *lo) {
     FA_T p = a * b;
 #if defined(__FMA__) || defined(__AVX512F__)
@@ -48,7 +61,8 @@ FA_INLINE FA_T FA_S(fa_two_prod)(FA_T a, FA_T b, FA_T *lo) {
     FA_T ca = FA_K(VELTKAMP_SPLIT) * a, cb = FA_K(VELTKAMP_SPLIT) * b;
     FA_T ah = ca - (ca - a), al = a - ah;
     FA_T bh = cb - (cb - b), bl = b - bh;
-    *lo = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    FA_T l = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    *lo = l - l == (FA_T)0 ? l : (FA_T)0;  /* the split of a huge a or b overflows */
 #endif
     return p;
 }
@@ -58,17 +72,17 @@ FA_INLINE FA_T FA_S(fa_two_prod)(FA_T a, FA_T b, FA_T *lo) {
 FA_INLINE FA_T FA_S(fa__horner)(const FA_T *c, int n, FA_T r) {
     FA_T q = c[0];
     FA_UNROLL
-    for (int i = 1; i < n; i++) q = q * r + c[i];
+    for (int i = 1; i < n; i++) q = FA_S(fa__fma)(q, r, c[i]);
     return q;
 }
 
-static const FA_T FA_S(fa__expm1_taylor)[] = FA_K(EXPM1_TAYLOR);
+static const FA_T FA_S(fa__expm1_q)[] = FA_K(EXPM1_POLY);
 static const FA_T FA_S(fa__log_atanh_series)[] = FA_K(LOG_ATANH_SERIES);
 #define FA_N_TERMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-/* e^r - 1 for |r| <= 0.35: r + r^2 Q(r), Q the Taylor series of _constants */
+/* e^r - 1 for |r| <= 0.35: r + r^2 Q(r), Q fitted (EXPM1_POLY of _constants) */
 FA_INLINE FA_T FA_S(fa__expm1_poly)(FA_T r) {
-    return r + (r * r) * FA_S(fa__horner)(FA_S(fa__expm1_taylor), FA_N_TERMS(FA_S(fa__expm1_taylor)), r);
+    return FA_S(fa__fma)(r * r, FA_S(fa__horner)(FA_S(fa__expm1_q), FA_N_TERMS(FA_S(fa__expm1_q)), r), r);
 }
 
 /* 2^k for an integer k of the normal exponent range, from the bits */
@@ -78,21 +92,23 @@ FA_INLINE FA_T FA_S(fa__pow2i)(FA_I k) { return FA_S(fa_from_bits)((FA_U)(k + FA
  * k = round(x / ln2) (as a float and, *ki, as an integer); returns x - k ln2_hi
  * (exact), from which r = ((x - k ln2_hi) + lo) - k ln2_lo, |r| <= ~ln2/2. */
 FA_INLINE FA_T FA_S(fa__exp_reduce_hi)(FA_T x, FA_T *k, FA_I *ki) {
-    FA_T t = x * FA_K(LOG2E) + FA_K(ROUND_SHIFT);
+    FA_T t = FA_S(fa__fma)(x, FA_K(LOG2E), FA_K(ROUND_SHIFT));
     *k = t - FA_K(ROUND_SHIFT);
     *ki = (FA_I)(FA_S(fa_bits)(t) - FA_S(fa_bits)(FA_K(ROUND_SHIFT)));
-    return x - *k * FA_K(LN2_HI);
+    return FA_S(fa__fma)(*k, -FA_K(LN2_HI), x);
 }
 
 /* r for a correction lo (fa_exp_split_dd) */
 FA_INLINE FA_T FA_S(fa__exp_reduce_dd)(FA_T x, FA_T lo, FA_T *k, FA_I *ki) {
-    return (FA_S(fa__exp_reduce_hi)(x, k, ki) + lo) - *k * FA_K(LN2_LO);
+    FA_T h = FA_S(fa__exp_reduce_hi)(x, k, ki) + lo;
+    return FA_S(fa__fma)(*k, -FA_K(LN2_LO), h);
 }
 
 /* r without a correction: the bits of lo = 0 (they differ only in the sign of a
  * zero r, which e^r - 1 = r + r^2 Q(r) maps to +0), one addition fewer */
 FA_INLINE FA_T FA_S(fa__exp_reduce)(FA_T x, FA_T *k, FA_I *ki) {
-    return FA_S(fa__exp_reduce_hi)(x, k, ki) - *k * FA_K(LN2_LO);
+    FA_T h = FA_S(fa__exp_reduce_hi)(x, k, ki);
+    return FA_S(fa__fma)(*k, -FA_K(LN2_LO), h);
 }
 
 /* 2^k (1 + p) = m * (*scale), 2^k split in two normal factors so that a product
@@ -134,7 +150,7 @@ FA_INLINE FA_T FA_S(fa_exp_split_sum)(FA_T hi, FA_T lo, FA_T *scale) {
     FA_I ki;
     FA_S(fa__exp_reduce_hi)(sc, &k, &ki);
     FA_T hc = hi - (s - sc);          /* keeps hc + lo = sc where s was clamped */
-    FA_T r = ((hc - k * FA_K(LN2_HI)) + lo) - k * FA_K(LN2_LO);
+    FA_T r = FA_S(fa__fma)(k, -FA_K(LN2_LO), FA_S(fa__fma)(k, -FA_K(LN2_HI), hc) + lo);
     FA_T m = FA_S(fa__scale_split)(FA_S(fa__expm1_poly)(r), ki, scale);
     return s < FA_K(EXP_ARG_MIN) ? (FA_T)0 : m;
 }
@@ -148,7 +164,7 @@ FA_INLINE FA_T FA_S(fa_expm1)(FA_T x) {
     FA_T p = FA_S(fa__expm1_poly)(r);
     /* 2^k (1 + p) - 1 = 2 (s p + (s - 1/2)), s = 2^(k-1): no overflow before the end */
     FA_T s = FA_S(fa__pow2i)(ki - 1);
-    FA_T big = (s * p + (s - (FA_T)0.5)) * (FA_T)2;
+    FA_T big = FA_S(fa__fma)(s, p, s - (FA_T)0.5) * (FA_T)2;
     FA_T res = k == (FA_T)0 ? p : big;
     return x == (FA_T)0 ? x : res;  /* keeps -0.0 */
 }
@@ -174,7 +190,8 @@ FA_INLINE FA_T FA_S(fa__sigmoid_exp_any)(FA_T hi, FA_T lo, int with_lo, FA_T *t,
     FA_I ki;
     FA_T lo_t = tc > -FA_S(fa_abs)(hi) ? (FA_T)0 : (hi >= (FA_T)0 ? -lo : lo);  /* none if clamped */
     FA_T r = with_lo ? FA_S(fa__exp_reduce_dd)(tc, lo_t, &k, &ki) : FA_S(fa__exp_reduce)(tc, &k, &ki);
-    FA_T m = ((FA_T)1 + FA_S(fa__expm1_poly)(r)) * FA_S(fa__pow2i)(ki + FA_K(SIGMOID_EXP_SCALE_EXP));
+    FA_T s = FA_S(fa__pow2i)(ki + FA_K(SIGMOID_EXP_SCALE_EXP));
+    FA_T m = FA_S(fa__fma)(FA_S(fa__expm1_poly)(r), s, s);
     *t = tc;
     *e = m * FA_K(SIGMOID_EXP_UNSCALE);
     return m;
@@ -307,3 +324,4 @@ FA_INLINE FA_T FA_S(fa_log1p)(FA_T x) {
 #undef FA_T
 #undef FA_S
 #undef FA_K
+#undef FA_NO_FMA

@@ -183,16 +183,13 @@ CYTHON_PARALLEL_MIN_ELEMENTS = 8192  # the work pool (fastact/_cython/workpool.h
 CYTHON_PARALLEL_MIN_ELEMENTS_CHEAP = 49152
 NUMBA_PARALLEL_MIN_ELEMENTS = 32768  # Numba's threading layer (TBB)
 NUMBA_PARALLEL_MIN_ELEMENTS_CHEAP = 32768
-# a parallel Numba elementwise call splits into this many chunks per thread, handed out
-# one at a time: a thread the OS has descheduled holds one chunk, the others take the rest
-NUMBA_CHUNKS_PER_THREAD = 8
 NOGIL_MIN_ELEMENTS = 4096  # the Cython kernels keep the GIL below this size
-# Under contention (docs/tuning.md, "Contention"): a parallel loop whose caller, out of
-# parts, waited for a part a helper claimed longer than CONTENTION_STALL_PARTS of its own
-# mean part time and CONTENTION_STALL_MIN_NS had that helper descheduled; the loops of the
-# next window (CONTENTION_WINDOW_MIN_NS, doubled per stalled probe up to _MAX_NS) then
-# run with one thread fewer.
-CONTENTION_STALL_PARTS = 3
+# Under contention (docs/tuning.md, "Contention"): a parallel loop of the Cython work pool
+# whose caller, out of parts, waited for the parts helpers claimed longer than it would
+# have taken to run them itself (at its own mean part time; and longer than
+# CONTENTION_STALL_MIN_NS) had a helper descheduled; the loops of the next window
+# (CONTENTION_WINDOW_MIN_NS, doubled per stalled probe up to _MAX_NS) then run with one
+# thread fewer.
 CONTENTION_STALL_MIN_NS = 300_000
 CONTENTION_WINDOW_MIN_NS = 10_000_000
 CONTENTION_WINDOW_MAX_NS = 160_000_000

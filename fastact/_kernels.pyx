@@ -276,11 +276,13 @@ cdef inline bint _streams(const LoopCall *c) noexcept nogil:
 cdef extern from "workpool.h" nogil:
     ctypedef void (*fa_pool_fn)(void *ctx, Py_ssize_t part) noexcept nogil
     void fa_pool_run(fa_pool_fn fn, void *ctx, Py_ssize_t parts, int threads)
-    bint fa_pool_stalled(int64_t own_ns, Py_ssize_t own_parts, int64_t wait_ns)
+    bint fa_pool_stalled(int64_t own_ns, Py_ssize_t own_parts, Py_ssize_t parts,
+                         int64_t wait_ns)
     int64_t fa_pool_next_window(int64_t window, bint stalled)
     int fa_pool_threads_for(int threads, int cap, int64_t now, int64_t until)
     void fa_pool_state(int *last, int *cap, int64_t *remaining_ns, long *stalls)
     bint fa_pool_set_adaptive(bint on)
+    bint fa_pool_set_sleeping_join(bint on)
     void fa_pool_open_window(int cap, int64_t window_ns)
 
 
@@ -301,16 +303,23 @@ def _set_pool_adaptive(on):
     return bool(fa_pool_set_adaptive(bool(on)))
 
 
+def _set_pool_sleeping_join(on):
+    """The pool's caller waits for claimed parts asleep (True) or yielding (tuning runs);
+    returns the old setting."""
+    return bool(fa_pool_set_sleeping_join(bool(on)))
+
+
 def _pool_open_window(int cap, double seconds):
     """Cap the pool's loops at ``cap`` threads for ``seconds``, as a stall would (tests)."""
     fa_pool_open_window(cap, <int64_t>(seconds * 1e9))
 
 
 def _pool_policy(str name, *args):
-    """The pool's pure policy functions, for tests: ``stalled(own_ns, own_parts, wait_ns)``,
-    ``next_window(window_ns, stalled)``, ``threads_for(threads, cap, now_ns, until_ns)``."""
+    """The pool's pure policy functions, for tests: ``stalled(own_ns, own_parts, parts,
+    wait_ns)``, ``next_window(window_ns, stalled)``, ``threads_for(threads, cap, now_ns,
+    until_ns)``."""
     if name == "stalled":
-        return bool(fa_pool_stalled(args[0], args[1], args[2]))
+        return bool(fa_pool_stalled(args[0], args[1], args[2], args[3]))
     if name == "next_window":
         return fa_pool_next_window(args[0], args[1])
     if name == "threads_for":

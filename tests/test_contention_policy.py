@@ -1,12 +1,10 @@
-"""The contention policy of the parallel loops, checked without timing: the Cython pool's
-decision functions, the thread count its loops used, and the Numba chunk hand-out."""
-import numba
+"""The Cython work pool's contention policy, checked without timing: its decision functions
+and the thread count its loops used."""
 import numpy as np
 import pytest
 
 import fastact
 from fastact import _constants as C
-from fastact._numba import _threading
 
 MS = 1_000_000  # ns
 
@@ -26,19 +24,19 @@ def pool():
 
 
 # ------------------------------------------------------- the decision functions
-@pytest.mark.parametrize("own_ns, own_parts, wait_ns, stalled", [
-    (8 * MS, 8, 2 * MS, False),  # waited for about one part: a helper finishing its last
-    (8 * MS, 8, 3 * MS, False),  # exactly STALL_PARTS parts
-    (8 * MS, 8, 3 * MS + 1, True),
-    (80_000, 8, C.CONTENTION_STALL_MIN_NS, False),  # short parts: the floor decides
-    (80_000, 8, C.CONTENTION_STALL_MIN_NS + 1, True),
-    (0, 0, C.CONTENTION_STALL_MIN_NS + 1, True),  # the helpers took every part
-    (0, 0, 1000, False),
+@pytest.mark.parametrize("own_ns, own_parts, parts, wait_ns, stalled", [
+    (8 * MS, 8, 16, 1 * MS, False),  # a helper finishing its last part
+    (8 * MS, 8, 16, 8 * MS, False),  # as long as the caller alone: no worse than one thread
+    (8 * MS, 8, 16, 8 * MS + 1, True),
+    (12 * MS, 12, 16, 4 * MS + 1, True),  # the helper ran fewer parts: less wait is a loss
+    (80_000, 8, 16, C.CONTENTION_STALL_MIN_NS, False),  # short parts: the floor decides
+    (80_000, 8, 16, C.CONTENTION_STALL_MIN_NS + 1, True),
+    (0, 0, 16, C.CONTENTION_STALL_MIN_NS + 1, True),  # the helpers took every part
+    (0, 0, 16, 1000, False),
 ])
-def test_a_stall_is_a_wait_far_longer_than_the_callers_parts(pool, own_ns, own_parts, wait_ns,
-                                                             stalled):
-    assert C.CONTENTION_STALL_PARTS == 3
-    assert pool._pool_policy("stalled", own_ns, own_parts, wait_ns) is stalled
+def test_a_stall_is_a_wait_longer_than_the_caller_alone_would_have_taken(pool, own_ns, own_parts,
+                                                                          parts, wait_ns, stalled):
+    assert pool._pool_policy("stalled", own_ns, own_parts, parts, wait_ns) is stalled
 
 
 def test_the_window_doubles_per_stall_up_to_its_maximum_and_closes_on_a_clean_loop(pool):
@@ -85,41 +83,3 @@ def test_with_the_policy_off_a_window_is_ignored(pool):
     with fastact.threads(2):
         fastact.sigmoid(x, backend="cython")
     assert pool._pool_state()["last_threads"] == 2
-
-
-# -------------------------------------------------- Numba: chunks handed out
-def test_run_parallel_hands_out_chunks_one_at_a_time_and_restores_the_settings():
-    if _threading.max_threads() < 2:
-        pytest.skip("one Numba thread")
-    seen = []
-
-    def kernel(tag, n_chunks):
-        seen.append((tag, n_chunks, numba.get_num_threads(), numba.get_parallel_chunksize()))
-
-    before = (numba.get_num_threads(), numba.get_parallel_chunksize())
-    _threading.run_parallel(kernel, ("dynamic",), 16, 2)
-    _threading.run_parallel(kernel, ("one each",), 2)
-    _threading.run_parallel(kernel, ("one thread",), 16, 1)
-    assert (numba.get_num_threads(), numba.get_parallel_chunksize()) == before
-    two = 2 if _threading.max_threads() > 2 else before[0]  # the whole pool: left as it is
-    assert seen == [("dynamic", 16, two, 1), ("one each", 2, two, before[1]),
-                    ("one thread", 16, 1, 1)]
-
-
-@pytest.mark.skipif("numba" not in fastact.backends(), reason="no numba backend")
-def test_numba_elementwise_calls_split_into_chunks_per_thread(monkeypatch):
-    calls = []
-    original = _threading.run_parallel
-
-    def recording(fn, args, n_chunks, threads=None):
-        calls.append((n_chunks, threads))
-        return original(fn, args, n_chunks, threads)
-
-    monkeypatch.setattr(_threading, "run_parallel", recording)
-    x = np.linspace(-6, 6, 200_003, dtype=np.float32)
-    with fastact.threads(1):
-        want = fastact.sigmoid(x, backend="numba")
-    with fastact.threads(2):
-        got = fastact.sigmoid(x, backend="numba")
-    assert got.tobytes() == want.tobytes()
-    assert calls[-1] == (2 * C.NUMBA_CHUNKS_PER_THREAD, 2)

@@ -9,8 +9,8 @@
  * thread runs a part never changes its bits.  An idle helper spins FA_POOL_SPIN_NS,
  * then sleeps; one loop at a time uses the pool (a concurrent caller runs its loop
  * serially), and the loop function must not call fa_pool_run.
- * Contention: a loop whose caller, out of parts, waited for a claimed part far longer than
- * its own parts took (fa_pool_stalled: a helper was descheduled holding it) makes the loops
+ * Contention: a loop whose caller, out of parts, waited for claimed parts longer than it
+ * would have taken to run them (fa_pool_stalled: a helper was descheduled) makes the loops
  * of the next window run on one thread fewer (fa_pool_threads_for); the window doubles
  * while the first loop after it stalls again and ends after a loop that does not.
  * Compiled only with OpenMP available (its flags bring pthreads); else loops are serial. */
@@ -24,17 +24,17 @@
 typedef void (*fa_pool_fn)(void *ctx, ptrdiff_t part);
 
 /* the contention policy's constants come from fastact/_constants.py (fa_constants.h) */
-#define FA_POOL_STALL_PARTS FA_CONTENTION_STALL_PARTS
 #define FA_POOL_STALL_MIN_NS FA_CONTENTION_STALL_MIN_NS
 #define FA_POOL_SOLO_MIN_NS FA_CONTENTION_WINDOW_MIN_NS
 #define FA_POOL_SOLO_MAX_NS FA_CONTENTION_WINDOW_MAX_NS
 
-/* 1 when a caller that ran own_parts parts in own_ns then waited wait_ns for the parts
-   helpers had claimed waited on a descheduled helper: longer than FA_POOL_STALL_PARTS of
-   its mean part time and than FA_POOL_STALL_MIN_NS (a running helper finishes a claimed
-   part within about one part time) */
-static inline int fa_pool_stalled(int64_t own_ns, ptrdiff_t own_parts, int64_t wait_ns) {
-    int64_t limit = own_parts > 0 ? FA_POOL_STALL_PARTS * (own_ns / own_parts) : 0;
+/* 1 when a loop of `parts` parts took longer than its caller alone would have: the caller
+   ran own_parts of them in own_ns, then waited wait_ns for the parts helpers had claimed,
+   longer than it takes to run as many (at its mean part time) and than FA_POOL_STALL_MIN_NS
+   (a helper holding one was descheduled: fewer threads would have been faster) */
+static inline int fa_pool_stalled(int64_t own_ns, ptrdiff_t own_parts, ptrdiff_t parts,
+                                  int64_t wait_ns) {
+    int64_t limit = own_parts > 0 ? (int64_t)(parts - own_parts) * (own_ns / own_parts) : 0;
     if (limit < FA_POOL_STALL_MIN_NS) limit = FA_POOL_STALL_MIN_NS;
     return wait_ns > limit;
 }
@@ -97,8 +97,9 @@ static struct {
     _Atomic int last_threads;     /* threads the last loop was allowed (1: serial) */
     _Atomic long stalls;          /* loops that waited on a descheduled helper */
     _Atomic int adaptive;         /* 0: the contention policy is off (tuning runs) */
+    _Atomic int sleeping_join;    /* 0: the caller yields instead of sleeping (tuning runs) */
 } fa_pool = {0, NULL, NULL, 0, 0, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-             PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 1};
+             PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 1, 1};
 
 #define FA_POOL_GEN(w) ((uint32_t)((w) >> 32))
 #define FA_POOL_PARTS(w) ((ptrdiff_t)(((w) >> 16) & 0xffff))
@@ -196,6 +197,10 @@ static void fa_pool_join(ptrdiff_t parts) {
         if (atomic_load(&fa_pool.done) >= parts) return;
         FA_POOL_RELAX();
     }
+    if (!atomic_load(&fa_pool.sleeping_join)) {
+        while (atomic_load(&fa_pool.done) < parts) sched_yield();
+        return;
+    }
     pthread_mutex_lock(&fa_pool.sleep);
     atomic_store(&fa_pool.caller_asleep, 1);  /* before the check: the waker sees one of them */
     while (atomic_load(&fa_pool.done) < parts) {
@@ -261,7 +266,8 @@ static FA_POOL_NOINLINE void fa_pool_run(fa_pool_fn fn, void *ctx, ptrdiff_t par
     const int64_t end = fa_pool_now_ns();
     atomic_store(&fa_pool.last_threads, threads);
     if (adaptive)
-        fa_pool_note(asked, threads, fa_pool_stalled(own_end - start, own, end - own_end));
+        fa_pool_note(asked, threads,
+                     fa_pool_stalled(own_end - start, own, parts, end - own_end));
     pthread_mutex_unlock(&fa_pool.call);
 }
 
@@ -282,6 +288,12 @@ static int fa_pool_set_adaptive(int on) {
     atomic_store(&fa_pool.window, 0);
     return atomic_exchange(&fa_pool.adaptive, on ? 1 : 0);
 }
+
+/* the caller waits for claimed parts asleep (1) or yielding its core (0: tuning runs);
+   returns the previous setting */
+static int fa_pool_set_sleeping_join(int on) {
+    return atomic_exchange(&fa_pool.sleeping_join, on ? 1 : 0);
+}
 #else
 static void fa_pool_run(fa_pool_fn fn, void *ctx, ptrdiff_t parts, int threads) {
     (void)threads;
@@ -291,6 +303,7 @@ static void fa_pool_state(int *last, int *cap, int64_t *remaining_ns, long *stal
     *last = 1; *cap = 1; *remaining_ns = 0; *stalls = 0;
 }
 static int fa_pool_set_adaptive(int on) { (void)on; return 0; }
+static int fa_pool_set_sleeping_join(int on) { (void)on; return 0; }
 static void fa_pool_open_window(int cap, int64_t window_ns) { (void)cap; (void)window_ns; }
 #endif
 #endif

@@ -101,8 +101,7 @@ def get_elementwise(kernel_id: str, mode: str):
             k = 1 if not parallel else n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
             address = entries.get((char, "chunk")) or chunk_address(char)
             driver = _parallel.driver_for(_DTYPE_NAMES[char], streamed)
-            chunks = k * _constants.NUMBA_CHUNKS_PER_THREAD if k > 1 else 1
-            _threading.run_parallel(driver, (address, out, x, grad, a, b), chunks, k)
+            _threading.run_parallel(driver, (address, out, x, grad, a, b), k)
 
     kernel.__name__ = f"numba_{kernel_id}_{mode}"
     kernel.__doc__ = f"Numba kernel {kernel_id} ({mode}); see fastact._numba._formulas."

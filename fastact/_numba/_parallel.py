@@ -4,7 +4,7 @@
 ``address``, ``void chunk(T *out, T *x, T *grad, intp n, T a, T b)`` (each
 generated kernel has one, ``_factory``), on ``n_chunks`` contiguous chunks in a
 ``prange``; launch it through ``_threading.run_parallel``, which sets the thread
-count (and hands the chunks out one at a time when there are more than threads).  The kernel is a run-time address, not a compile-time
+count to ``n_chunks``.  The kernel is a run-time address, not a compile-time
 constant, so there is ONE driver per dtype for every kernel id and mode, and it
 is cached on disk like every other kernel (a first-class function argument
 would make it uncacheable: one parfor compilation per process).
@@ -54,18 +54,11 @@ def _call_chunk(typingctx, address, out, x, grad, n, a, b):
     return types.void(address, out, x, grad, n, a, b), codegen
 
 
-@jit(nogil=True, inline="always")
-def _chunk_step(n, n_chunks):
-    """Elements per chunk: n / n_chunks rounded up to a multiple of 16."""
-    return ((n + n_chunks - 1) // n_chunks + 15) // 16 * 16
-
-
 @jit(parallel=True, nogil=True, error_model="numpy", boundscheck=False)
 def drive(address, out, x, grad, a, b, n_chunks):
-    """Chunk c of ``n_chunks`` (contiguous, in order, a multiple of 16 elements but the
-    last) of out = kernel(x, grad, a, b)."""
+    """Chunk c of ``n_chunks`` (contiguous, in order) of out = kernel(x, grad, a, b)."""
     n = x.size
-    step = _chunk_step(n, n_chunks)
+    step = (n + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
         lo = min(c * step, n)
         hi = min(lo + step, n)
@@ -95,7 +88,7 @@ def _streamed(address_, out, x, grad, a, b, tile):
 def drive_streamed(address_, out, x, grad, a, b, n_chunks):
     """:func:`drive` with out written by streaming stores (out must overlap no input)."""
     n = x.size
-    step = _chunk_step(n, n_chunks)
+    step = (n + n_chunks - 1) // n_chunks
     per = STREAM_TILE_BYTES // x.itemsize
     for c in prange(n_chunks):
         lo = min(c * step, n)

@@ -12,11 +12,9 @@ is then a real lock, else a no-op context).
 Thread counts: :func:`run_parallel` is the backend's one way to launch a
 parallel kernel: the kernel splits its work into the number of chunks it is
 given, and the calling thread's Numba thread count (thread-local, public
-``numba.set_num_threads``) is set around the call when it is below the pool
-size: to the chunk count, or to fewer threads that then take the chunks one at
-a time (Numba's thread-local parallel chunk size 1), so a thread the OS has
-descheduled holds one chunk while the others take the rest.  No compiled code
-reads or sets a thread count, so the kernels stay disk-cacheable.
+``numba.set_num_threads``) is set to that number around the call when it is
+below the pool size.  No compiled code reads or sets a thread count, so the
+kernels stay disk-cacheable.
 
 ``setup()`` must run before the first parallel kernel launch; it is called on
 import of ``fastact._numba``.  The user may force a layer with the usual
@@ -110,37 +108,30 @@ def active_layer() -> str:
         return f"{_state['layer']} (not started)"
 
 
-def _call_with_threads(fn, args, n_chunks, threads):
-    dynamic = threads < n_chunks
-    if threads >= _pool_size and not dynamic:  # Numba's default: nothing to set
+def _call_with_threads(fn, args, n_chunks):
+    if n_chunks >= _pool_size:  # the whole pool: Numba's default count, nothing to set
         fn(*args, n_chunks)
         return
     previous = numba.get_num_threads()
-    wanted = previous if threads >= _pool_size else threads
-    if previous != wanted:
-        numba.set_num_threads(wanted)
-    chunk_size = numba.set_parallel_chunksize(1) if dynamic else None
+    if previous != n_chunks:
+        numba.set_num_threads(n_chunks)
     try:
         fn(*args, n_chunks)
     finally:
-        if chunk_size is not None:
-            numba.set_parallel_chunksize(chunk_size)
-        if previous != wanted:
+        if previous != n_chunks:
             numba.set_num_threads(previous)
 
 
-def run_parallel(fn, args, n_chunks, threads=None):
+def run_parallel(fn, args, n_chunks):
     """``fn(*args, n_chunks)``: a kernel that splits its work into ``n_chunks`` chunks
-    in a prange, run on ``threads`` threads (default ``n_chunks``; 1 <= threads <=
-    :func:`max_threads`); with fewer threads than chunks each thread takes the next
-    chunk when it is done with one.  Below the pool size the calling thread's Numba
-    thread count is set for the call and restored; for the whole pool it is left as
-    it is (the whole pool unless the caller lowered it with ``numba.set_num_threads``:
-    then that caps the threads; the results are the same).  Serialised by
-    :data:`launch_lock` when the layer needs it."""
-    threads = n_chunks if threads is None else threads
+    in a prange (1 <= n_chunks <= :func:`max_threads`).  Below the pool size the
+    calling thread's Numba thread count is set to ``n_chunks`` for the call and
+    restored; for the whole pool it is left as it is (the whole pool unless the
+    caller lowered it with ``numba.set_num_threads``: then that caps the threads;
+    the results are the same).  Serialised by :data:`launch_lock` when the layer
+    needs it."""
     if _state["locked"]:
         with launch_lock:
-            _call_with_threads(fn, args, n_chunks, threads)
+            _call_with_threads(fn, args, n_chunks)
     else:
-        _call_with_threads(fn, args, n_chunks, threads)
+        _call_with_threads(fn, args, n_chunks)

@@ -271,7 +271,7 @@ static FA_POOL_NOINLINE void fa_pool_run(fa_pool_fn fn, void *ctx, ptrdiff_t par
     pthread_mutex_unlock(&fa_pool.call);
 }
 
-/* the state of the contention policy, for tests and `show_config`: *last the threads of the
+/* the state of the contention policy, for tests and tuning runs: *last the threads of the
    last parallel-size loop, *cap and *remaining_ns the window in force, *stalls its count */
 static void fa_pool_state(int *last, int *cap, int64_t *remaining_ns, long *stalls) {
     const int64_t left = atomic_load(&fa_pool.until) - fa_pool_now_ns();

@@ -83,3 +83,22 @@ def test_with_the_policy_off_a_window_is_ignored(pool):
     with fastact.threads(2):
         fastact.sigmoid(x, backend="cython")
     assert pool._pool_state()["last_threads"] == 2
+
+
+@pytest.mark.parametrize("sleeping", [True, False])
+def test_either_join_gives_the_bits_of_one_thread(pool, sleeping):
+    rng = np.random.default_rng(7)
+    x, rows = rng.standard_normal(1_000_003) * 6, rng.standard_normal((1000, 1000)) * 6
+    calls = [lambda: fastact.tanh(x, backend="cython"),
+             lambda: fastact.softmax(rows, backend="cython")]
+    with fastact.threads(1):
+        want = [f().tobytes() for f in calls]
+    pool._set_pool_adaptive(False)  # no window from a real stall: every loop has 2 threads
+    old = pool._set_pool_sleeping_join(sleeping)
+    try:
+        with fastact.threads(2):
+            for _ in range(3):
+                assert [f().tobytes() for f in calls] == want
+                assert pool._pool_state()["last_threads"] == 2
+    finally:
+        pool._set_pool_sleeping_join(old)

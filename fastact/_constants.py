@@ -193,6 +193,15 @@ CYTHON_PARALLEL_MIN_ELEMENTS_CHEAP = 49152
 NUMBA_PARALLEL_MIN_ELEMENTS = 32768  # Numba's threading layer (TBB)
 NUMBA_PARALLEL_MIN_ELEMENTS_CHEAP = 32768
 NOGIL_MIN_ELEMENTS = 4096  # the Cython kernels keep the GIL below this size
+# Under contention (docs/tuning.md, "Contention"): a parallel loop of the Cython work pool
+# whose caller, out of parts, waited for the parts helpers claimed longer than it would
+# have taken to run them itself (at its own mean part time; and longer than
+# CONTENTION_STALL_MIN_NS) had a helper descheduled; the loops of the next window
+# (CONTENTION_WINDOW_MIN_NS, doubled per stalled probe up to _MAX_NS) then run with one
+# thread fewer.
+CONTENTION_STALL_MIN_NS = 300_000
+CONTENTION_WINDOW_MIN_NS = 10_000_000
+CONTENTION_WINDOW_MAX_NS = 160_000_000
 # An elementwise kernel whose arrays (inputs read + output written) take at least
 # STREAM_MIN_BYTES, and whose output overlaps no input, writes it with streaming
 # (non-temporal) stores: past the last-level cache they save the read of every output

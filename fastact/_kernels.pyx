@@ -18,6 +18,7 @@ arithmetic where vmath.h has a float32 algorithm (exp, sigmoid, tanh, gelu, ...)
 and rounded once; piecewise-linear ones in the array's own type (exact).
 """
 cimport cython
+from libc.stdint cimport int64_t
 cimport numpy as cnp
 from cython.parallel cimport prange
 
@@ -275,6 +276,55 @@ cdef inline bint _streams(const LoopCall *c) noexcept nogil:
 cdef extern from "workpool.h" nogil:
     ctypedef void (*fa_pool_fn)(void *ctx, Py_ssize_t part) noexcept nogil
     void fa_pool_run(fa_pool_fn fn, void *ctx, Py_ssize_t parts, int threads)
+    bint fa_pool_stalled(int64_t own_ns, Py_ssize_t own_parts, Py_ssize_t parts,
+                         int64_t wait_ns)
+    int64_t fa_pool_next_window(int64_t window, bint stalled)
+    int fa_pool_threads_for(int threads, int cap, int64_t now, int64_t until)
+    void fa_pool_state(int *last, int *cap, int64_t *remaining_ns, long *stalls)
+    bint fa_pool_set_adaptive(bint on)
+    bint fa_pool_set_sleeping_join(bint on)
+    void fa_pool_open_window(int cap, int64_t window_ns)
+
+
+def _pool_state():
+    """The work pool's contention state: the threads of the last parallel-size loop
+    (``last_threads``), the thread cap of the window in force (``cap``, ``window_left_s``)
+    and the loops that waited on a descheduled helper (``stalls``)."""
+    cdef int last, cap
+    cdef int64_t left
+    cdef long stalls
+    fa_pool_state(&last, &cap, &left, &stalls)
+    return {"last_threads": last, "cap": cap if left > 0 else None,
+            "window_left_s": left * 1e-9, "stalls": stalls}
+
+
+def _set_pool_adaptive(on):
+    """Switch the pool's contention policy on or off (tuning runs); returns the old setting."""
+    return bool(fa_pool_set_adaptive(bool(on)))
+
+
+def _set_pool_sleeping_join(on):
+    """The pool's caller waits for claimed parts asleep (True) or yielding (tuning runs);
+    returns the old setting."""
+    return bool(fa_pool_set_sleeping_join(bool(on)))
+
+
+def _pool_open_window(int cap, double seconds):
+    """Cap the pool's loops at ``cap`` threads for ``seconds``, as a stall would (tests)."""
+    fa_pool_open_window(cap, <int64_t>(seconds * 1e9))
+
+
+def _pool_policy(str name, *args):
+    """The pool's pure policy functions, for tests: ``stalled(own_ns, own_parts, parts,
+    wait_ns)``, ``next_window(window_ns, stalled)``, ``threads_for(threads, cap, now_ns,
+    until_ns)``."""
+    if name == "stalled":
+        return bool(fa_pool_stalled(args[0], args[1], args[2], args[3]))
+    if name == "next_window":
+        return fa_pool_next_window(args[0], args[1])
+    if name == "threads_for":
+        return fa_pool_threads_for(args[0], args[1], args[2], args[3])
+    raise ValueError(f"no pool policy function {name!r}")
 
 # chunks per thread of a parallel loop, taken first come first served by the calling
 # thread and the pool's helpers (workpool.h): one the OS has descheduled leaves its share

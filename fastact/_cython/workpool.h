@@ -9,13 +9,49 @@
  * thread runs a part never changes its bits.  An idle helper spins FA_POOL_SPIN_NS,
  * then sleeps; one loop at a time uses the pool (a concurrent caller runs its loop
  * serially), and the loop function must not call fa_pool_run.
+ * Contention: a loop whose caller, out of parts, waited for claimed parts longer than it
+ * would have taken to run them (fa_pool_stalled: a helper was descheduled) makes the loops
+ * of the next window run on one thread fewer (fa_pool_threads_for); the window doubles
+ * while the first loop after it stalls again and ends after a loop that does not.
  * Compiled only with OpenMP available (its flags bring pthreads); else loops are serial. */
 #ifndef FA_WORKPOOL_H
 #define FA_WORKPOOL_H
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fa_constants.h"
+
 typedef void (*fa_pool_fn)(void *ctx, ptrdiff_t part);
+
+/* the contention policy's constants come from fastact/_constants.py (fa_constants.h) */
+#define FA_POOL_STALL_MIN_NS FA_CONTENTION_STALL_MIN_NS
+#define FA_POOL_SOLO_MIN_NS FA_CONTENTION_WINDOW_MIN_NS
+#define FA_POOL_SOLO_MAX_NS FA_CONTENTION_WINDOW_MAX_NS
+
+/* 1 when a loop of `parts` parts took longer than its caller alone would have: the caller
+   ran own_parts of them in own_ns, then waited wait_ns for the parts helpers had claimed,
+   longer than it takes to run as many (at its mean part time) and than FA_POOL_STALL_MIN_NS
+   (a helper holding one was descheduled: fewer threads would have been faster) */
+static inline int fa_pool_stalled(int64_t own_ns, ptrdiff_t own_parts, ptrdiff_t parts,
+                                  int64_t wait_ns) {
+    int64_t limit = own_parts > 0 ? (int64_t)(parts - own_parts) * (own_ns / own_parts) : 0;
+    if (limit < FA_POOL_STALL_MIN_NS) limit = FA_POOL_STALL_MIN_NS;
+    return wait_ns > limit;
+}
+
+/* the reduced-thread window after a loop that ran with the threads asked for: doubled after
+   a stall (FA_POOL_SOLO_MIN_NS first, at most FA_POOL_SOLO_MAX_NS), none after a clean loop */
+static inline int64_t fa_pool_next_window(int64_t window, int stalled) {
+    if (!stalled) return 0;
+    if (window < FA_POOL_SOLO_MIN_NS) return FA_POOL_SOLO_MIN_NS;
+    return window >= FA_POOL_SOLO_MAX_NS / 2 ? FA_POOL_SOLO_MAX_NS : 2 * window;
+}
+
+/* the threads of a loop asked for `threads` at time now: the cap while a window lasts */
+static inline int fa_pool_threads_for(int threads, int cap, int64_t now, int64_t until) {
+    return (now < until && cap < threads) ? (cap > 1 ? cap : 1) : threads;
+}
+
 
 #if defined(_OPENMP)
 #include <pthread.h>
@@ -39,8 +75,8 @@ typedef void (*fa_pool_fn)(void *ctx, ptrdiff_t part);
 
 #define FA_POOL_MAX 256           /* helper threads at most */
 #define FA_POOL_SPIN_NS 50000     /* an idle helper spins this long before it sleeps */
-#define FA_POOL_WAIT_SPINS 2000   /* the caller's pauses before it yields its core */
-
+#define FA_POOL_WAIT_SPINS 2000   /* the caller's pauses before it sleeps */
+#define FA_POOL_WAIT_SLEEP_NS 1000000  /* the caller re-checks at least this often asleep */
 /* the published loop: one word = generation (32 bits) | parts (16) | next part (16),
    claimed by compare-and-swap; the fields below belong to the word's generation */
 static struct {
@@ -50,11 +86,20 @@ static struct {
     _Atomic int allowed;          /* helpers 0 .. allowed-1 may take parts */
     _Atomic ptrdiff_t done;       /* parts finished */
     _Atomic int sleepers;
+    _Atomic int caller_asleep;    /* the caller waits on `finished` */
     int helpers;                  /* started (guarded by call) */
     pthread_mutex_t call, sleep;
-    pthread_cond_t wake;
-} fa_pool = {0, NULL, NULL, 0, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-             PTHREAD_COND_INITIALIZER};
+    pthread_cond_t wake, finished;
+    /* contention: loops run with at most `cap` threads until `until` (ns, monotonic) */
+    _Atomic int cap;
+    _Atomic int64_t until;
+    _Atomic int64_t window;
+    _Atomic int last_threads;     /* threads the last loop was allowed (1: serial) */
+    _Atomic long stalls;          /* loops that waited on a descheduled helper */
+    _Atomic int adaptive;         /* 0: the contention policy is off (tuning runs) */
+    _Atomic int sleeping_join;    /* 0: the caller yields instead of sleeping (tuning runs) */
+} fa_pool = {0, NULL, NULL, 0, 0, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+             PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 1, 1};
 
 #define FA_POOL_GEN(w) ((uint32_t)((w) >> 32))
 #define FA_POOL_PARTS(w) ((ptrdiff_t)(((w) >> 16) & 0xffff))
@@ -73,13 +118,22 @@ static int fa_pool_claim(uint32_t gen, ptrdiff_t *part) {
 }
 
 /* run parts of generation gen while any is left (fn and ctx: read before the first claim,
-   valid because a successful claim proves the generation unfinished) */
-static FA_POOL_NOINLINE void fa_pool_work(uint32_t gen, fa_pool_fn fn, void *ctx) {
-    ptrdiff_t part;
+   valid because a successful claim proves the generation unfinished); returns how many;
+   the thread finishing the last part of `parts` wakes a sleeping caller */
+static FA_POOL_NOINLINE ptrdiff_t fa_pool_work(uint32_t gen, fa_pool_fn fn, void *ctx,
+                                               ptrdiff_t parts) {
+    ptrdiff_t part, ran = 0;
     while (fa_pool_claim(gen, &part)) {
         fn(ctx, part);
-        atomic_fetch_add(&fa_pool.done, 1);
+        ran++;
+        if (atomic_fetch_add(&fa_pool.done, 1) + 1 == parts
+                && atomic_load(&fa_pool.caller_asleep)) {
+            pthread_mutex_lock(&fa_pool.sleep);
+            pthread_cond_broadcast(&fa_pool.finished);
+            pthread_mutex_unlock(&fa_pool.sleep);
+        }
     }
+    return ran;
 }
 
 static int64_t fa_pool_now_ns(void) {
@@ -102,11 +156,13 @@ static void *fa_pool_helper(void *arg) {
     uint32_t seen = FA_POOL_GEN(atomic_load(&fa_pool.word));
     int64_t idle_since = fa_pool_now_ns();
     for (;;) {
-        const uint32_t gen = FA_POOL_GEN(atomic_load(&fa_pool.word));
+        const uint64_t word = atomic_load(&fa_pool.word);
+        const uint32_t gen = FA_POOL_GEN(word);
         if (gen != seen) {
             seen = gen;
             if (index < atomic_load(&fa_pool.allowed))
-                fa_pool_work(gen, atomic_load(&fa_pool.fn), atomic_load(&fa_pool.ctx));
+                fa_pool_work(gen, atomic_load(&fa_pool.fn), atomic_load(&fa_pool.ctx),
+                             FA_POOL_PARTS(word));
             idle_since = fa_pool_now_ns();
         } else if (fa_pool_now_ns() - idle_since < FA_POOL_SPIN_NS) {
             for (int i = 0; i < 64; i++) FA_POOL_RELAX();
@@ -134,11 +190,61 @@ static int fa_pool_grow(int n) {
     return fa_pool.helpers;
 }
 
-/* fn(ctx, p) for every p in [0, parts) on the caller and up to threads - 1 helpers */
+/* wait until every part of `parts` is done: spin, then sleep until the last one wakes us
+   (the caller's core then goes idle, and the OS may move a preempted helper onto it) */
+static void fa_pool_join(ptrdiff_t parts) {
+    for (int spins = 0; spins < FA_POOL_WAIT_SPINS; spins++) {
+        if (atomic_load(&fa_pool.done) >= parts) return;
+        FA_POOL_RELAX();
+    }
+    if (!atomic_load(&fa_pool.sleeping_join)) {
+        while (atomic_load(&fa_pool.done) < parts) sched_yield();
+        return;
+    }
+    pthread_mutex_lock(&fa_pool.sleep);
+    atomic_store(&fa_pool.caller_asleep, 1);  /* before the check: the waker sees one of them */
+    while (atomic_load(&fa_pool.done) < parts) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        t.tv_nsec += FA_POOL_WAIT_SLEEP_NS;
+        if (t.tv_nsec >= 1000000000) { t.tv_sec++; t.tv_nsec -= 1000000000; }
+        pthread_cond_timedwait(&fa_pool.finished, &fa_pool.sleep, &t);
+    }
+    atomic_store(&fa_pool.caller_asleep, 0);
+    pthread_mutex_unlock(&fa_pool.sleep);
+}
+
+/* loops run with at most cap threads for the next window_ns */
+static void fa_pool_open_window(int cap, int64_t window_ns) {
+    atomic_store(&fa_pool.window, window_ns);
+    atomic_store(&fa_pool.cap, cap);
+    atomic_store(&fa_pool.until, fa_pool_now_ns() + window_ns);
+}
+
+/* record a loop run with `used` of `asked` threads: a stall opens (or doubles) the window
+   of loops capped at used - 1 threads; a clean loop with all threads asked for closes it */
+static void fa_pool_note(int asked, int used, int stalled) {
+    if (stalled) {
+        atomic_fetch_add(&fa_pool.stalls, 1);
+        fa_pool_open_window(used - 1, fa_pool_next_window(atomic_load(&fa_pool.window), 1));
+    } else if (used == asked) {
+        atomic_store(&fa_pool.window, 0);
+    }
+}
+
+/* fn(ctx, p) for every p in [0, parts) on the caller and up to threads - 1 helpers (fewer
+   while a contention window lasts: fa_pool_threads_for) */
 static FA_POOL_NOINLINE void fa_pool_run(fa_pool_fn fn, void *ctx, ptrdiff_t parts,
                                          int threads) {
+    const int adaptive = atomic_load(&fa_pool.adaptive);
+    const int64_t start = threads > 1 && parts > 1 ? fa_pool_now_ns() : 0;
+    const int asked = threads;
+    if (adaptive && start)
+        threads = fa_pool_threads_for(threads, atomic_load(&fa_pool.cap), start,
+                                      atomic_load(&fa_pool.until));
     if (threads <= 1 || parts <= 1 || parts > 0xffff
             || pthread_mutex_trylock(&fa_pool.call) != 0) {
+        if (asked > 1 && parts > 1) atomic_store(&fa_pool.last_threads, 1);
         for (ptrdiff_t p = 0; p < parts; p++) fn(ctx, p);
         return;
     }
@@ -154,17 +260,50 @@ static FA_POOL_NOINLINE void fa_pool_run(fa_pool_fn fn, void *ctx, ptrdiff_t par
         pthread_cond_broadcast(&fa_pool.wake);
         pthread_mutex_unlock(&fa_pool.sleep);
     }
-    fa_pool_work(gen, fn, ctx);
-    for (long spins = 0; atomic_load(&fa_pool.done) < parts; spins++) {
-        if (spins < FA_POOL_WAIT_SPINS) FA_POOL_RELAX();
-        else sched_yield();  /* a helper preempted on this core gets it back */
-    }
+    const ptrdiff_t own = fa_pool_work(gen, fn, ctx, parts);
+    const int64_t own_end = fa_pool_now_ns();
+    fa_pool_join(parts);
+    const int64_t end = fa_pool_now_ns();
+    atomic_store(&fa_pool.last_threads, threads);
+    if (adaptive)
+        fa_pool_note(asked, threads,
+                     fa_pool_stalled(own_end - start, own, parts, end - own_end));
     pthread_mutex_unlock(&fa_pool.call);
+}
+
+/* the state of the contention policy, for tests and tuning runs: *last the threads of the
+   last parallel-size loop, *cap and *remaining_ns the window in force, *stalls its count */
+static void fa_pool_state(int *last, int *cap, int64_t *remaining_ns, long *stalls) {
+    const int64_t left = atomic_load(&fa_pool.until) - fa_pool_now_ns();
+    *last = atomic_load(&fa_pool.last_threads);
+    *cap = atomic_load(&fa_pool.cap);
+    *remaining_ns = left > 0 ? left : 0;
+    *stalls = atomic_load(&fa_pool.stalls);
+}
+
+/* switch the contention policy on or off (tuning runs); returns the previous setting and
+   closes any window */
+static int fa_pool_set_adaptive(int on) {
+    atomic_store(&fa_pool.until, 0);
+    atomic_store(&fa_pool.window, 0);
+    return atomic_exchange(&fa_pool.adaptive, on ? 1 : 0);
+}
+
+/* the caller waits for claimed parts asleep (1) or yielding its core (0: tuning runs);
+   returns the previous setting */
+static int fa_pool_set_sleeping_join(int on) {
+    return atomic_exchange(&fa_pool.sleeping_join, on ? 1 : 0);
 }
 #else
 static void fa_pool_run(fa_pool_fn fn, void *ctx, ptrdiff_t parts, int threads) {
     (void)threads;
     for (ptrdiff_t p = 0; p < parts; p++) fn(ctx, p);
 }
+static void fa_pool_state(int *last, int *cap, int64_t *remaining_ns, long *stalls) {
+    *last = 1; *cap = 1; *remaining_ns = 0; *stalls = 0;
+}
+static int fa_pool_set_adaptive(int on) { (void)on; return 0; }
+static int fa_pool_set_sleeping_join(int on) { (void)on; return 0; }
+static void fa_pool_open_window(int cap, int64_t window_ns) { (void)cap; (void)window_ns; }
 #endif
 #endif

@@ -1,0 +1,104 @@
+"""The Cython work pool's contention policy, checked without timing: its decision functions
+and the thread count its loops used."""
+import numpy as np
+import pytest
+
+import fastact
+from fastact import _constants as C
+
+MS = 1_000_000  # ns
+
+
+@pytest.fixture
+def pool():
+    if "cython" not in fastact.backends():
+        pytest.skip("no cython backend")
+    from fastact import _cython
+
+    if not _cython.config()["openmp"]:
+        pytest.skip("the cython backend was built without threads")
+    kernels = _cython._module
+    old = kernels._set_pool_adaptive(True)  # also closes any window a stall opened
+    yield kernels
+    kernels._set_pool_adaptive(old)
+
+
+# ------------------------------------------------------- the decision functions
+@pytest.mark.parametrize("own_ns, own_parts, parts, wait_ns, stalled", [
+    (8 * MS, 8, 16, 1 * MS, False),  # a helper finishing its last part
+    (8 * MS, 8, 16, 8 * MS, False),  # as long as the caller alone: no worse than one thread
+    (8 * MS, 8, 16, 8 * MS + 1, True),
+    (12 * MS, 12, 16, 4 * MS + 1, True),  # the helper ran fewer parts: less wait is a loss
+    (80_000, 8, 16, C.CONTENTION_STALL_MIN_NS, False),  # short parts: the floor decides
+    (80_000, 8, 16, C.CONTENTION_STALL_MIN_NS + 1, True),
+    (0, 0, 16, C.CONTENTION_STALL_MIN_NS + 1, True),  # the helpers took every part
+    (0, 0, 16, 1000, False),
+])
+def test_a_stall_is_a_wait_longer_than_the_caller_alone_would_have_taken(pool, own_ns, own_parts,
+                                                                          parts, wait_ns, stalled):
+    assert pool._pool_policy("stalled", own_ns, own_parts, parts, wait_ns) is stalled
+
+
+def test_the_window_doubles_per_stall_up_to_its_maximum_and_closes_on_a_clean_loop(pool):
+    window, seen = 0, []
+    for _ in range(8):
+        window = pool._pool_policy("next_window", window, True)
+        seen.append(window)
+    assert seen[0] == C.CONTENTION_WINDOW_MIN_NS
+    assert all(b == min(2 * a, C.CONTENTION_WINDOW_MAX_NS) for a, b in zip(seen, seen[1:]))
+    assert seen[-1] == C.CONTENTION_WINDOW_MAX_NS
+    assert pool._pool_policy("next_window", seen[-1], False) == 0
+
+
+@pytest.mark.parametrize("threads, cap, now, until, used", [
+    (2, 1, 5, 10, 1), (2, 1, 10, 10, 2), (2, 1, 11, 10, 2),  # the window ends at `until`
+    (8, 7, 0, 1, 7), (8, 0, 0, 1, 1), (3, 5, 0, 1, 3),  # never above the threads asked for
+])
+def test_a_window_caps_the_threads_while_it_lasts(pool, threads, cap, now, until, used):
+    assert pool._pool_policy("threads_for", threads, cap, now, until) == used
+
+
+# ----------------------------------------------- the thread count a loop used
+def test_loops_in_a_window_run_on_the_caller_alone_with_the_same_bits(pool):
+    x = np.random.default_rng(3).standard_normal(300_001).astype(np.float32) * 4
+    with fastact.threads(2):
+        want = fastact.gelu(x, backend="cython")
+        assert pool._pool_state()["last_threads"] == 2
+        pool._pool_open_window(1, 60.0)
+        state = pool._pool_state()
+        assert state["cap"] == 1 and state["window_left_s"] > 1
+        got = fastact.gelu(x, backend="cython")
+        assert pool._pool_state()["last_threads"] == 1
+        pool._set_pool_adaptive(True)  # closes the window
+        assert pool._pool_state()["cap"] is None
+        again = fastact.gelu(x, backend="cython")
+        assert pool._pool_state()["last_threads"] == 2
+    assert got.tobytes() == want.tobytes() == again.tobytes()
+
+
+def test_with_the_policy_off_a_window_is_ignored(pool):
+    x = np.ones(300_001, np.float32)
+    pool._set_pool_adaptive(False)
+    pool._pool_open_window(1, 60.0)
+    with fastact.threads(2):
+        fastact.sigmoid(x, backend="cython")
+    assert pool._pool_state()["last_threads"] == 2
+
+
+@pytest.mark.parametrize("sleeping", [True, False])
+def test_either_join_gives_the_bits_of_one_thread(pool, sleeping):
+    rng = np.random.default_rng(7)
+    x, rows = rng.standard_normal(1_000_003) * 6, rng.standard_normal((1000, 1000)) * 6
+    calls = [lambda: fastact.tanh(x, backend="cython"),
+             lambda: fastact.softmax(rows, backend="cython")]
+    with fastact.threads(1):
+        want = [f().tobytes() for f in calls]
+    pool._set_pool_adaptive(False)  # no window from a real stall: every loop has 2 threads
+    old = pool._set_pool_sleeping_join(sleeping)
+    try:
+        with fastact.threads(2):
+            for _ in range(3):
+                assert [f().tobytes() for f in calls] == want
+                assert pool._pool_state()["last_threads"] == 2
+    finally:
+        pool._set_pool_sleeping_join(old)

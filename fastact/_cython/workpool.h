@@ -96,10 +96,12 @@ static struct {
     _Atomic int64_t window;
     _Atomic int last_threads;     /* threads the last loop was allowed (1: serial) */
     _Atomic long stalls;          /* loops that waited on a descheduled helper */
-    _Atomic int adaptive;         /* 0: the contention policy is off (tuning runs) */
-    _Atomic int sleeping_join;    /* 0: the caller yields instead of sleeping (tuning runs) */
+    /* both off by default: on an idle machine with one busy core they made compute-bound
+       loops slower (docs/tuning.md, "Contention"); switched on for tuning runs */
+    _Atomic int adaptive;         /* 1: the thread cap after a stall */
+    _Atomic int sleeping_join;    /* 1: the caller sleeps instead of yielding */
 } fa_pool = {0, NULL, NULL, 0, 0, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-             PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 1, 1};
+             PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0};
 
 #define FA_POOL_GEN(w) ((uint32_t)((w) >> 32))
 #define FA_POOL_PARTS(w) ((ptrdiff_t)(((w) >> 16) & 0xffff))

@@ -17,6 +17,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from .._cache import linked
+from .._stream import fence as sfence
 from ._exp import BLOCK, cast_like, expneg
 from ._plan import STREAMING
 from ._bits import bits_view
@@ -114,20 +115,6 @@ stream64_log = _stream64_intrinsic(
     lambda bld, va, vb, vp, vq: bld.fsub(bld.fsub(va, vp), vq), "o = (a - p) - q (b unused)")
 stream64_backward = _stream64_intrinsic(
     lambda bld, va, vb, vp, vq: bld.fmul(va, bld.fsub(vb, vp)), "o = a * (b - p) (q unused)")
-
-
-@intrinsic
-def sfence(typingctx):
-    """Order the non-temporal stores before what follows (x86 sfence; elsewhere nothing)."""
-
-    def codegen(context, builder, sig, args):
-        if STREAMING:
-            fnty = ir.FunctionType(ir.VoidType(), [])
-            builder.call(cgutils.get_or_insert_function(builder.module, fnty,
-                                                        "llvm.x86.sse.sfence"), [])
-        return context.get_dummy_value()
-
-    return types.none(), codegen
 
 
 # ---------------------------------------------------------------- streamed passes

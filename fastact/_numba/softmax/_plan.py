@@ -7,7 +7,6 @@ docs/tuning.md, "Numba softmax kernels").
 """
 from __future__ import annotations
 
-import platform
 
 from ..._constants import SOFTMAX_TILE
 from ._exp import BLOCK
@@ -21,7 +20,7 @@ LARGE_MIN_BYTES = 8 << 20  # from here on: prefetch the next row, stream the out
 TILE_COLUMNS = SOFTMAX_TILE  # columns per tile of a non-last axis
 
 # Streaming stores and prefetch (``_large``) are used on x86-64 only.
-STREAMING = platform.machine().lower() in ("x86_64", "amd64")
+from .._stream import AVAILABLE as STREAMING  # non-temporal stores and sfence exist (x86-64)
 
 # ---------------------------------------------------------------- task kinds
 ROWS = 0  # threads split the rows, one row per thread at a time

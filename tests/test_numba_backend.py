@@ -145,41 +145,28 @@ def test_import_fastact_does_not_import_numba():
 
 
 def test_softmax_loops_use_vector_registers_and_keep_the_thread_count(tmp_path):
-    # Compiled fresh (cached code cannot be inspected); each hot loop of the
-    # softmax family (forward and backward) must use ymm/zmm registers and call no
-    # libm function; 2-thread launches (rows, column tiles) restore the caller's
-    # Numba thread count.
+    # Compiled fresh (cached code cannot be inspected); the row helpers are link-only,
+    # so each serial entry point holds its plan's hot loops: for every op, dtype and
+    # plan (rows; large arrays: prefetch, streaming stores) it must use ymm/zmm
+    # registers and call no libm function; 2-thread launches (rows, column tiles)
+    # restore the caller's Numba thread count.
     proc = _run("""
         import re, numba, numpy as np
         from fastact._numba import softmax as S
-        from fastact._numba.softmax import _large as L, _plan as P, _rows as R, _sums as U
-        for dt in (np.float32, np.float64):
-            x = np.random.default_rng(0).standard_normal((3, 300)).astype(dt)
-            o = np.empty_like(x)
-            for kind, large_rows in ((R.SOFTMAX, L.softmax_rows_large),
-                                     (R.LOG_SOFTMAX, L.log_softmax_rows_large)):
-                R.forward_rows((kind, False, o, x), None, 0, 3)
-                if P.STREAMING:  # the large-array rows (prefetch, streaming stores)
-                    large_rows((kind, False, o, x), 0, 3)
-                R.backward_rows((kind, False, o, x), x, 0, 3)
-            if P.STREAMING:
-                L.backward_rows_large((R.SOFTMAX, False, o, x), x, 0, 3)
-        large = [(L, name) for name in ("exp_prefetched", "stream_final", "exp_rest_prefetched",
-                                        "stream_backward")] if P.STREAMING else []
-        print("LARGE", len(large))
-        rows = [(R, name) for name in ("block_max_bits", "exp_store_block", "scale_block",
-                                       "log_block", "exp_rest_block", "softmax_backward_block",
-                                       "log_softmax_backward_block", "exp_store_next_block",
-                                       "exp_rest_next_block")]
-        sums = [(U, name) for name in ("sum_pos", "dot_lanes", "sum_lanes")]
-        for module, name in rows + sums + large:
-            fn = getattr(module, name)
-            for sig in fn.signatures:
-                asm = fn.inspect_asm(sig)
-                vec = ("zmm" in asm) or ("ymm" in asm)
-                libm = bool(re.search(r"call\\w*\\s+\\S*(exp|log)\\w*", asm, re.I))
-                dtype = next(a.dtype for a in sig if hasattr(a, "dtype"))
-                print("LOOP", name, dtype, vec and not libm)
+        from fastact._numba.softmax import _plan as P
+        shapes = [(3, 300)] + ([(4, 1 << 20)] if P.STREAMING else [])
+        for op, (kind, negate, forward, streams) in S._OPS.items():
+            for dt in (np.float32, np.float64):
+                for shape in shapes:
+                    x = np.random.default_rng(0).standard_normal(shape).astype(dt)
+                    o = np.empty((shape[0], 1) if op == "logsumexp" else shape, dt)
+                    S.get_rowwise(op)(o, x, None if forward else x, None, 1)
+                    how, _ = P.plan(shape, x.itemsize, 1, forward, streams)
+                    entry = S.serial_entry(kind, how)
+                    asm = "".join(entry.inspect_asm(sig) for sig in entry.signatures)
+                    vec = ("zmm" in asm) or ("ymm" in asm)
+                    libm = bool(re.search(r"call\\w*\\s+\\S*(exp|log)\\w*", asm, re.I))
+                    print("LOOP", op, np.dtype(dt).name, how, vec and not libm)
         numba.set_num_threads(1)
         x = np.ones((64, 4000)); o = np.empty_like(x)
         S.get_rowwise("softmax")(o, x, None, None, 2)
@@ -189,10 +176,7 @@ def test_softmax_loops_use_vector_registers_and_keep_the_thread_count(tmp_path):
     """, env={"FASTACT_CACHE_DIR": str(tmp_path), "NUMBA_CACHE_DIR": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     loops = [line for line in proc.stdout.splitlines() if line.startswith("LOOP")]
-    names = {line.split()[1] for line in loops}
-    large = int(re.search(r"^LARGE (\d+)$", proc.stdout, re.M).group(1))
-    # every name compiled for both dtypes (the streaming loop has 2 signatures each)
-    assert len(names) == 12 + large and len(loops) >= 24 + 2 * large, proc.stdout
+    assert len({tuple(line.split()[1:4]) for line in loops}) >= 12, proc.stdout
     assert all(line.endswith("True") for line in loops), proc.stdout
     assert "THREADS 1" in proc.stdout, proc.stdout
 
@@ -202,7 +186,19 @@ def test_pipelined_rows_match_row_by_row(dtype):
     # Pipelined rows (the next row's max inside this row's exp pass) give the bits
     # of the row-by-row path, also around special rows (+-inf, NaN, all -inf) and
     # for rows longer than a block.
+    from numba import njit
+
     from fastact._numba.softmax import _exp as E, _rows as R
+
+    # the row helpers are link-only (no machine code of their own): called from compiled code
+    @njit
+    def piped_rows(op):
+        R.forward_rows(op, None, 0, 9)
+
+    @njit
+    def row_by_row(op, buf):
+        for r in range(9):
+            R.forward_row(op, None, r, buf)
 
     rng = np.random.default_rng(1)
     for n in (7, 300, E.BLOCK + 5):
@@ -216,10 +212,8 @@ def test_pipelined_rows_match_row_by_row(dtype):
                              (R.LOGSUMEXP, False)):
             shape = (9, 1) if kind == R.LOGSUMEXP else x.shape
             piped, ref = np.empty(shape, dtype), np.empty(shape, dtype)
-            R.forward_rows((kind, negate, piped, x), None, 0, 9)
-            buf = np.empty(min(E.BLOCK, n), dtype)
-            for r in range(9):
-                R.forward_row((kind, negate, ref, x), None, r, buf)
+            piped_rows((kind, negate, piped, x))
+            row_by_row((kind, negate, ref, x), np.empty(min(E.BLOCK, n), dtype))
             assert piped.tobytes() == ref.tobytes(), (n, kind, negate)
 
 

@@ -143,7 +143,9 @@ cdef inline real sigmoid_derivative(real x, real p0, real p1) noexcept nogil:
     return fa_sigmoid_derivative_f32(x) if real is float else fa_sigmoid_derivative_f64(x)
 
 cdef inline real sigmoid_derivative_y(real y, real p0, real p1) noexcept nogil:
-    return <real>(<double>y * (1.0 - <double>y))
+    # y (1 - y) in y's own type (1 - y exact for y >= 1/2)
+    cdef real one = 1
+    return y * (one - y)
 
 # -------------------------------------------------------------------- tanh
 cdef inline real tanh_forward(real x, real p0, real p1) noexcept nogil:
@@ -159,7 +161,9 @@ cdef inline real tanh_derivative(real x, real p0, real p1) noexcept nogil:
     return (four * e * s) * s
 
 cdef inline real tanh_derivative_y(real y, real p0, real p1) noexcept nogil:
-    return <real>((1.0 - <double>y) * (1.0 + <double>y))
+    # (1 - y)(1 + y) in y's own type (1 - |y| exact for |y| >= 1/2: no cancellation)
+    cdef real one = 1
+    return (one - y) * (one + y)
 
 # -------------------------------------------------- gelu (exact, erf form)
 cdef inline real gelu_forward(real x, real p0, real p1) noexcept nogil:
@@ -420,10 +424,13 @@ cdef inline real mish_derivative(real x, real p0, real p1) noexcept nogil:
 
 # ------------------------------------------------------------- hardsigmoid
 cdef inline real hardsigmoid_forward(real x, real p0, real p1) noexcept nogil:
-    cdef real v = x + 3
-    v = v if v > 0 else 0
-    v = v if v < 6 else 6
-    return v / 6
+    # min(max(x + 3, 0), 6) / 6 in x's own type (typed constants: a bare 3 or 6 is a
+    # double in Cython's C and would move float32 arithmetic to double)
+    cdef real zero = 0, three = 3, six = 6
+    cdef real v = x + three
+    v = v if v > zero else zero
+    v = v if v < six else six
+    return v / six
 
 cdef inline real hardsigmoid_derivative(real x, real p0, real p1) noexcept nogil:
     return <real>(1.0 / 6.0) if (x > -3) & (x < 3) else 0
@@ -433,18 +440,16 @@ cdef inline real hardsigmoid_derivative_y(real y, real p0, real p1) noexcept nog
 
 # --------------------------------------------------------------- hardswish
 cdef inline real hardswish_forward(real x, real p0, real p1) noexcept nogil:
-    cdef real v = x + 3
-    v = v if v > 0 else 0
-    v = v if v < 6 else 6
-    cdef real r = x * (v / 6)
+    cdef real r = x * hardsigmoid_forward(x, p0, p1)
     if x == -INF:
         r = -0.0
     return r
 
 cdef inline real hardswish_derivative(real x, real p0, real p1) noexcept nogil:
     # 0 at the kink x = -3 (PyTorch's autograd), (2x + 3)/6 up to 3 (1.5 at 3; 2x + 3
-    # exact near the root -3/2)
-    return 0 if x <= -3 else ((2 * x + 3) / 6 if x <= 3 else 1)
+    # exact near the root -3/2), in x's own type
+    cdef real zero = 0, one = 1, two = 2, three = 3, six = 6
+    return zero if x <= -three else ((two * x + three) / six if x <= three else one)
 
 # -------------------------------------- hardtanh (p0 = min_val, p1 = max_val)
 cdef inline real hardtanh_forward(real x, real p0, real p1) noexcept nogil:
@@ -520,10 +525,10 @@ cdef inline real threshold_derivative(real x, real p0, real p1) noexcept nogil:
 
 # ------------------------------------------------------ hardshrink (p0 = lambd)
 cdef inline real hardshrink_forward(real x, real p0, real p1) noexcept nogil:
-    return x if fa_abs_f64(x) > p0 else 0
+    return x if _abs(x) > p0 else 0
 
 cdef inline real hardshrink_derivative(real x, real p0, real p1) noexcept nogil:
-    return 1 if fa_abs_f64(x) > p0 else 0
+    return 1 if _abs(x) > p0 else 0
 
 cdef inline real hardshrink_derivative_y(real y, real p0, real p1) noexcept nogil:
     return 1 if y != 0 else 0
@@ -533,7 +538,7 @@ cdef inline real softshrink_forward(real x, real p0, real p1) noexcept nogil:
     return x - p0 if x > p0 else (x + p0 if x < -p0 else 0)
 
 cdef inline real softshrink_derivative(real x, real p0, real p1) noexcept nogil:
-    return 1 if fa_abs_f64(x) > p0 else 0
+    return 1 if _abs(x) > p0 else 0
 
 cdef inline real softshrink_derivative_y(real y, real p0, real p1) noexcept nogil:
     return 1 if y != 0 else 0

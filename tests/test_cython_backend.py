@@ -25,7 +25,7 @@ import pytest
 
 import fastact
 from fastact import _backends
-from fastact._registry import all_kernel_ids, kernel_modes, kernel_params_for
+from fastact._registry import all_kernel_ids, kernel_modes, kernel_params_for, memory_bound
 
 from tests._oracle import derivative_bad, describe, exact_ulp_bad
 from tests._subprocess import (assert_same_bits_on_isa_variants, results_on_isa_variants,
@@ -119,6 +119,24 @@ def test_hot_loops_are_vectorized():
                 if not syms or not (packed.search(text) or moved):
                     missing.append(name)
     assert not missing, f"loops without packed {reg} arithmetic: {missing}"
+
+
+@pytest.mark.skipif(shutil.which("objdump") is None, reason="needs binutils' objdump")
+def test_memory_bound_float32_loops_stay_in_float():
+    """The float32 loops of the memory-bound kernels (piecewise-linear ones, backward
+    from y) convert no lane to double: a bare Cython literal is a C double and silently
+    moves float32 arithmetic to half-width double vectors."""
+    bodies = _function_bodies(K.__file__)
+    convert = re.compile(r"\bv?cvt(ps2pd|pd2ps|ss2sd|sd2ss)\b")
+    widened = []
+    for kid in all_kernel_ids():
+        for mode in kernel_modes(kid):
+            if memory_bound(kid, mode):
+                name = f"_{kid}_{mode}_f32"
+                text = "".join(b for s, b in bodies.items() if s.endswith("_kernels_" + name))
+                if convert.search(text):
+                    widened.append(name)
+    assert not widened, f"float32 loops computing in double: {widened}"
 
 
 # ---------------------------------------------------------------- threads

@@ -501,8 +501,10 @@ cdef inline real softsign_derivative(real x, real p0, real p1) noexcept nogil:
     return <real>(1.0 / (d * d))
 
 cdef inline real softsign_derivative_y(real y, real p0, real p1) noexcept nogil:
-    cdef double d = 1.0 - fa_abs_f64(y)
-    return <real>(d * d)
+    # (1 - |y|)^2 in y's own type (1 - |y| exact for |y| >= 1/2)
+    cdef real one = 1
+    cdef real d = one - _abs(y)
+    return d * d
 
 # -------------------------------------------------------------- tanhshrink
 cdef inline real tanhshrink_forward(real x, real p0, real p1) noexcept nogil:

@@ -169,11 +169,18 @@ FA_INLINE FA_T FA_S(fa_expm1)(FA_T x) {
     return x == (FA_T)0 ? x : res;  /* keeps -0.0 */
 }
 
+/* tanh x = sign(x) (-q / (2 + q)), q = expm1(-2|x|) = 2^k expm1(r) + (2^k - 1) in one FMA:
+ * k <= 0, so no overflow and no select (exact at k = 0: tanh keeps its digits near 0);
+ * |x| clamped to TANH_ARG_MAX (tanh rounds to 1 beyond).  The Numba backend's tanh_f32n. */
 FA_INLINE FA_T FA_S(fa_tanh)(FA_T x) {
     FA_T a = FA_S(fa_abs)(x);
     FA_T ac = a > FA_K(TANH_ARG_MAX) ? FA_K(TANH_ARG_MAX) : a;
-    FA_T e = FA_S(fa_expm1)((FA_T)2 * ac);
-    FA_T t = e / (e + (FA_T)2);
+    FA_T k;
+    FA_I ki;
+    FA_T r = FA_S(fa__exp_reduce)((FA_T)-2 * ac, &k, &ki);
+    FA_T s = FA_S(fa__pow2i)(ki);
+    FA_T q = FA_S(fa__fma)(s, FA_S(fa__expm1_poly)(r), s - (FA_T)1);
+    FA_T t = -q / ((FA_T)2 + q);
     t = a > FA_K(TANH_ARG_MAX) ? (FA_T)1 : t;  /* NaN stays NaN */
     return FA_S(fa_copysign)(t, x);
 }

@@ -129,11 +129,12 @@ def kernel_loops_pxi(registry):
     )
 
 
-def gated_loops_pxi(registry):
+def gated_loops_pxi(registry, constants):
     """The text of _gated_loops.pxi: the one-pass loops of every gated unit's kernel id."""
     with open(GATED_LOOPS_TEMPLATE) as f:
         template = f.read()
-    return Tempita.sub(template, gated=list(registry.gated_kernel_ids()))
+    return Tempita.sub(template, gated=list(registry.gated_kernel_ids()),
+                       split=int(constants.GATED_SPLIT_ELEMENTS))
 
 
 def ufunc_loops_pxi(registry):
@@ -178,7 +179,8 @@ def render_generated_sources():
     constants, registry = _load_build_modules()
     _write_if_changed(os.path.join(GEN_DIR, "fa_constants.h"), constants_header(constants))
     _write_if_changed(os.path.join(GEN_DIR, "_kernel_loops.pxi"), kernel_loops_pxi(registry))
-    _write_if_changed(os.path.join(GEN_DIR, "_gated_loops.pxi"), gated_loops_pxi(registry))
+    _write_if_changed(os.path.join(GEN_DIR, "_gated_loops.pxi"),
+                      gated_loops_pxi(registry, constants))
     _write_if_changed(os.path.join(GEN_DIR, "_ufunc_loops.pxi"), ufunc_loops_pxi(registry))
 
 

@@ -159,8 +159,10 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 GELU_TANH_K = 0.044715  # cubic coefficient of the tanh approximation
 # quick_gelu(x) = x sigmoid(QUICK_GELU_BETA x) (CLIP, OpenAI): the float64 nearest 1.702 is the
-# slope every backend and the oracle use (float32 arrays are computed in float64).
+# slope every backend and the oracle use; float32 kernels carry it as the float pair HI + LO.
 QUICK_GELU_BETA = 1.702
+QUICK_GELU_BETA_HI_F32 = _F32(QUICK_GELU_BETA)
+QUICK_GELU_BETA_LO_F32 = _F32(QUICK_GELU_BETA - float(QUICK_GELU_BETA_HI_F32))
 # sqrt(2/pi) rounded to float64: the tanh approximation is *defined* with the float64
 # constants (as in PyTorch); with the exact constant the far lower tail of a float64
 # result would move by tens of ULP (the tail's condition number is ~|2u| ~ 700).
@@ -214,6 +216,10 @@ STREAM_TILE_BYTES = 8192
 # that size, prefetching the next block's output lines for writing: stores then find their
 # lines owned, and loads of x at the output's 4 KiB page offset do not wait behind them
 WRITE_PREFETCH_BLOCK_BYTES = 2048
+# a gated unit's float64 backward computes its activation's value and derivative in two
+# loops over blocks of this many elements on the stack (one formula per loop: GCC inlines
+# and vectorizes each, where one loop with both ran scalar calls for gelu)
+GATED_SPLIT_ELEMENTS = 256
 
 # ---------------------------------------------------- softmax family's exp
 # exp(r) = 1 + r + r^2 Q(r): SOFTMAX_EXP_POLY_F32 / _F64 (fitted, in _coefficients).

@@ -25,7 +25,8 @@ import pytest
 
 import fastact
 from fastact import _backends
-from fastact._registry import all_kernel_ids, kernel_modes, kernel_params_for, memory_bound
+from fastact._registry import (all_kernel_ids, gated_kernel_ids, kernel_modes, kernel_params_for,
+                               memory_bound)
 
 from tests._oracle import derivative_bad, describe, exact_ulp_bad
 from tests._subprocess import (assert_same_bits_on_isa_variants, results_on_isa_variants,
@@ -101,8 +102,9 @@ def _function_bodies(path):
 
 @pytest.mark.skipif(shutil.which("objdump") is None, reason="needs binutils' objdump")
 def test_hot_loops_are_vectorized():
-    """Every generated loop (kernel id x mode x dtype) contains packed arithmetic
-    on the widest vector registers of the build's ISA level (xmm for SSE2)."""
+    """Every generated loop (kernel id x mode x dtype, and each gated unit's forward and
+    backward) contains packed arithmetic on the widest vector registers of the build's ISA
+    level (xmm for SSE2)."""
     bodies = _function_bodies(K.__file__)
     reg = {"avx512f": "zmm|ymm", "avx2": "ymm", "avx": "ymm"}.get(K.build_info()["isa"], "xmm")
     packed = re.compile(r"\bv?(mul|add|sub|div|max|min|fmadd\d+|cmp\w*|blendv|and|or)p[sd]\b"
@@ -117,6 +119,13 @@ def test_hot_loops_are_vectorized():
                 text = "".join(bodies[s] for s in syms)
                 moved = kid == "identity" and re.search(r"v?mov\w*[^\n]*%(" + reg + ")|memmove|memcpy", text)
                 if not syms or not (packed.search(text) or moved):
+                    missing.append(name)
+    for kid in gated_kernel_ids():
+        for mode in ("forward", "backward"):
+            for ct in ("f32", "f64"):
+                name = f"_{kid}_gated_{mode}_{ct}"
+                text = "".join(b for s, b in bodies.items() if s.endswith("_kernels_" + name))
+                if not packed.search(text):
                     missing.append(name)
     assert not missing, f"loops without packed {reg} arithmetic: {missing}"
 

@@ -61,6 +61,8 @@ cdef extern from "fa_constants.h":
     const double SIGMOID_ARG_MAX "FA_SIGMOID_ARG_MAX"
     const double SELU_SCALE "FA_SELU_SCALE"
     const double QUICK_GELU_BETA "FA_QUICK_GELU_BETA"
+    const float QUICK_GELU_BETA_HI_F32 "FA_QUICK_GELU_BETA_HI_F32"
+    const float QUICK_GELU_BETA_LO_F32 "FA_QUICK_GELU_BETA_LO_F32"
 
 cdef extern from *:
     """
@@ -329,12 +331,43 @@ cdef inline real swish_derivative(real x, real p0, real p1) noexcept nogil:
     return r
 
 # ----------------------------------------- quick_gelu (swish, beta = 1.702)
-# float32 arrays too are computed in float64 (beta is the float64 QUICK_GELU_BETA), rounded once
+cdef inline float _quick_gelu_u_f32(float x, float *lo) noexcept nogil:
+    """QUICK_GELU_BETA x = hi + *lo in float: hi = BETA_HI x rounded, *lo its FMA residual
+    plus BETA_LO x (not finite where hi overflows: dropped by the clamp of e^-|u|)."""
+    cdef float e
+    cdef float hi = fa_two_prod_f32(QUICK_GELU_BETA_HI_F32, x, &e)
+    lo[0] = e + QUICK_GELU_BETA_LO_F32 * x
+    return hi
+
 cdef inline real quick_gelu_forward(real x, real p0, real p1) noexcept nogil:
-    return <real>swish_forward(<double>x, QUICK_GELU_BETA, <double>0)
+    # float32: swish's float path with the slope as a float pair; float64: swish
+    cdef float lo, uh, r
+    cdef float inf = INF
+    if real is double:
+        return swish_forward(x, QUICK_GELU_BETA, 0)
+    else:
+        uh = _quick_gelu_u_f32(x, &lo)  # before lo is read (C leaves argument order open)
+        r = fa_x_sigmoid_dd_f32(x, uh, lo)
+        if x == inf:
+            r = inf
+        if x == -inf:
+            r = -0.0
+        return r
 
 cdef inline real quick_gelu_derivative(real x, real p0, real p1) noexcept nogil:
-    return <real>swish_derivative(<double>x, QUICK_GELU_BETA, <double>0)
+    # s + u s (1 - s), s = sigmoid(u), u = QUICK_GELU_BETA x (1 at +inf, 0 at -inf)
+    cdef float lo, uh, r
+    cdef float inf = INF
+    if real is double:
+        return swish_derivative(x, QUICK_GELU_BETA, 0)
+    else:
+        uh = _quick_gelu_u_f32(x, &lo)
+        r = fa_silu_derivative_dd_f32(uh, lo)
+        if x == inf:
+            r = 1
+        if x == -inf:
+            r = 0
+        return r
 
 # ------------------------------------------------------- elu (p0 = alpha)
 cdef inline real elu_forward(real x, real p0, real p1) noexcept nogil:

@@ -2,6 +2,7 @@
 
     python bench/elementwise_policy.py stream [--backends cython,numba] [--rounds 15]
     python bench/elementwise_policy.py launch [--backends cython,numba] [--rounds 15]
+    python bench/elementwise_policy.py prefetch [--threads 2] [--rounds 15] [--cpu]
 
 ``stream``: each kernel timed with plain stores and with streaming stores (the
 backend's stream threshold set to 0 or to infinity), interleaved in one process,
@@ -13,6 +14,11 @@ streamed / plain per size (below 1: streaming is faster), with a copy
 parallel thresholds set to 1 or to infinity): the per-call time of a parallel
 call on 16 elements (the launch cost) and the ratio parallel / serial per size
 (break-even: where it crosses 1), per kernel class (memory-bound, transcendental).
+
+``prefetch``: the Numba parallel driver on the memory-bound kernels with and without
+its output blocks prefetched for writing (``_parallel.drive``'s ``prefetch``), 1e7
+elements unless ``--sizes``; prints the median ratio prefetched / plain (``--cpu``:
+the calling thread's CPU time, for ``--threads 1``).
 
 Kernels are called directly (``backend.get_elementwise(id, mode)``), without the
 dispatch layer; 2 threads unless ``--threads``.  Each round times every variant
@@ -153,19 +159,52 @@ def launch(ns):
               f" | {t['parallel'] / t['serial']:.2f} |", flush=True)
 
 
+PREFETCH_KERNELS = (("relu", "forward"), ("hardshrink", "forward"), ("threshold", "forward"),
+                    ("relu6", "forward"), ("hardsigmoid", "forward"), ("hardswish", "forward"),
+                    ("leaky_relu", "forward"), ("hardtanh", "backward"), ("celu", "backward_y"),
+                    ("tanh", "backward_y"))
+
+
+def prefetch(ns):
+    from fastact._numba import _factory, _parallel
+    from fastact._registry import kernel_args, kernel_params_for
+
+    clock = time.thread_time if ns.cpu else time.perf_counter
+    print("| kernel | dtype | size | plain | prefetched | prefetched/plain |")
+    print("|---|---|---|---|---|---|")
+    for dtype in ns.dtypes:
+        drive = _parallel.driver_for(dtype)
+        for n in ns.sizes or (1e7,):
+            for kid, mode in PREFETCH_KERNELS:
+                out, x, g = _arrays(n, dtype, mode)
+                a, b = (x.dtype.type(v) for v in kernel_args(kernel_params_for(kid)))
+                args = (_factory.chunk_address(kid, mode, dtype), out, x, x if g is None else g,
+                        a, b)
+                samples = {True: [], False: []}
+                for r in range(ns.rounds):
+                    for on in ((True, False) if r % 2 else (False, True)):
+                        t0 = clock()
+                        drive(*args, on, ns.threads)
+                        samples[on].append(clock() - t0)
+                plain, pre = (float(np.median(samples[k])) for k in (False, True))
+                print(f"| {kid}:{mode} | {dtype} | {n:.0e} | {plain * 1e3:.3f} ms"
+                      f" | {pre * 1e3:.3f} ms | {pre / plain:.2f} |", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("stream", "launch"))
+    parser.add_argument("what", choices=("stream", "launch", "prefetch"))
     parser.add_argument("--backends", default="cython,numba")
     parser.add_argument("--dtypes", default="float32,float64")
     parser.add_argument("--sizes", default="")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--cpu", action="store_true")
     ns = parser.parse_args()
     ns.backends = ns.backends.split(",")
     ns.dtypes = ns.dtypes.split(",")
     ns.sizes = tuple(float(s) for s in ns.sizes.split(",") if s)
-    {"stream": stream, "launch": launch}[ns.what](ns)
+    {"stream": stream, "launch": launch, "prefetch": prefetch}[ns.what](ns)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ Arrays of at least :data:`PARALLEL_THRESHOLD` elements (memory-bound kernels:
 threads, smaller ones serially in the calling thread; when the arrays (inputs +
 output) of a memory-bound kernel take at least :data:`STREAM_MIN_BYTES`, an output
 that overlaps no input is written with streaming stores (``_parallel.drive_streamed``;
-the transcendental kernels keep plain stores: through the L1 tile they ran slower).
+the transcendental kernels keep plain stores: through the L1 tile they ran slower); a
+memory-bound kernel on the threads with plain stores prefetches its output lines for
+writing a block ahead (``_parallel.drive``'s ``prefetch``).
 Every kernel is elementwise, so results do not depend on the thread count nor on the
 stores.
 """
@@ -103,7 +105,7 @@ def get_elementwise(kernel_id: str, mode: str):
             k = 1 if not parallel else n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
             address = entries.get((char, "chunk")) or chunk_address(char)
             driver = _parallel.driver_for(_DTYPE_NAMES[char], streamed)
-            _threading.run_parallel(driver, (address, out, x, grad, a, b), k)
+            _threading.run_parallel(driver, (address, out, x, grad, a, b, cheap), k)
 
     kernel.__name__ = f"numba_{kernel_id}_{mode}"
     kernel.__doc__ = f"Numba kernel {kernel_id} ({mode}); see fastact._numba._formulas."

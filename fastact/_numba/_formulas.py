@@ -105,6 +105,8 @@ def W(x):
 
 vexp_x = by_float32("vexp_x", "x", "x", lambda x: exp_f32n(x), lambda x: vexp(x, x),
                     "exp(x) in x's own type (native float32 for float32 x).")
+_expm1_x = by_float32("_expm1_x", "x", "x", lambda x: expm1_f32n(x), lambda x: vexpm1(x, x),
+                     "expm1(x) in x's own type (native float32 for float32 x).")
 
 
 @jit(**_JIT)
@@ -483,9 +485,8 @@ def elu__derivative(x, a, b):
 
 @jit(**_JIT)
 def elu__derivative_y(y, a, b):
-    """elu' = 1 if y > 0 else y + alpha"""
-    w = W(y)
-    return 1.0 if w > 0.0 else w + W(a)
+    """elu' = 1 if y > 0 else y + alpha, in y's type (one rounding)"""
+    return T(1.0, y) if y > 0 else y + a
 
 
 @jit(**_JIT)
@@ -513,9 +514,9 @@ def selu__derivative(x, a, b):
 
 @jit(**_JIT)
 def selu__derivative_y(y, a, b):
-    """selu' = scale if y > 0 else y + scale alpha"""
-    w = W(y)
-    return SELU_SCALE if w > 0.0 else w + SELU_SCALE * SELU_ALPHA
+    """selu' = scale if y > 0 else y + scale alpha, in y's type (one rounding of the sum
+    and of the constant)"""
+    return T(SELU_SCALE, y) if y > 0 else y + T(SELU_SCALE * SELU_ALPHA, y)
 
 
 @jit(**_JIT)
@@ -552,9 +553,9 @@ celu__derivative = by_dtype(_celu_derivative_f64, _celu_derivative_f32, "celu__d
 
 @jit(**_JIT)
 def celu__derivative_y(y, a, b):
-    """celu' = 1 if y > 0 else y / alpha + 1"""
-    w = W(y)
-    return 1.0 if w > 0.0 else w / W(a) + 1.0
+    """celu' = 1 if y > 0 else y / alpha + 1, in y's type (two roundings; near y = -alpha
+    the result is small and its error stays below 1 eps absolute)"""
+    return T(1.0, y) if y > 0 else y / a + T(1.0, y)
 
 
 # ------------------------------------------------- softplus / mish / logsigmoid
@@ -641,8 +642,8 @@ def logsigmoid__derivative(x, a, b):
 
 @jit(**_JIT)
 def logsigmoid__derivative_y(y, a, b):
-    """logsigmoid' = -expm1(y)"""
-    return -vexpm1(W(y), y)
+    """logsigmoid' = -expm1(y) (float32: in float32)"""
+    return -_expm1_x(y)
 
 
 # ------------------------------------------------------------ hard functions

@@ -1,6 +1,6 @@
 """The one parallel driver: split a range into per-thread chunks, run a C kernel on each.
 
-``drive(address, out, x, grad, a, b, n_chunks)`` calls the C function at
+``drive(address, out, x, grad, a, b, prefetch, n_chunks)`` calls the C function at
 ``address``, ``void chunk(T *out, T *x, T *grad, intp n, T a, T b)`` (each
 generated kernel has one, ``_factory``), on ``n_chunks`` contiguous chunks in a
 ``prange``; launch it through ``_threading.run_parallel``, which sets the thread
@@ -9,7 +9,10 @@ constant, so there is ONE driver per dtype for every kernel id and mode, and it
 is cached on disk like every other kernel (a first-class function argument
 would make it uncacheable: one parfor compilation per process).
 Elementwise kernels on disjoint chunks give results independent of the
-thread count.
+thread count.  With ``prefetch`` each chunk runs in blocks of
+``WRITE_PREFETCH_BLOCK_BYTES`` of output, the next block's lines prefetched for
+writing first (the Cython driver's remedy for 4K aliasing, docs/tuning.md): the
+memory-bound kernels take it, the transcendental ones ran slower with it.
 
 ``drive_streamed`` is the same with ``out`` written by streaming stores
 (``_stream``; for outputs past the last-level cache that overlap no input):
@@ -25,9 +28,9 @@ from llvmlite import ir
 from numba import prange, types
 from numba.extending import intrinsic
 
-from .._constants import STREAM_TILE_BYTES
+from .._constants import STREAM_TILE_BYTES, WRITE_PREFETCH_BLOCK_BYTES
 from ._cache import jit
-from ._stream import LINE, address, fence, stream_line
+from ._stream import LINE, address, fence, prefetch_write, stream_line
 
 _lock = threading.Lock()
 _drivers: dict = {}
@@ -54,15 +57,36 @@ def _call_chunk(typingctx, address, out, x, grad, n, a, b):
     return types.void(address, out, x, grad, n, a, b), codegen
 
 
+@jit(nogil=True, error_model="numpy", boundscheck=False)
+def _prefetched(address_, out, x, grad, a, b):
+    """out = kernel(x, grad, a, b) in blocks of WRITE_PREFETCH_BLOCK_BYTES of out, each
+    block's successor prefetched for writing before the block runs (the same bits)."""
+    n = x.size
+    size = x.itemsize
+    block = WRITE_PREFETCH_BLOCK_BYTES // size
+    prefetch_write(out, 0, min(block, n) * size)
+    lo = 0
+    while n - lo > block:
+        hi = lo + block
+        prefetch_write(out, hi, min(block, n - hi) * size)
+        _call_chunk(address_, out[lo:hi], x[lo:hi], grad[lo:hi], block, a, b)
+        lo = hi
+    _call_chunk(address_, out[lo:], x[lo:], grad[lo:], n - lo, a, b)
+
+
 @jit(parallel=True, nogil=True, error_model="numpy", boundscheck=False)
-def drive(address, out, x, grad, a, b, n_chunks):
-    """Chunk c of ``n_chunks`` (contiguous, in order) of out = kernel(x, grad, a, b)."""
+def drive(address, out, x, grad, a, b, prefetch, n_chunks):
+    """Chunk c of ``n_chunks`` (contiguous, in order) of out = kernel(x, grad, a, b);
+    ``prefetch``: through :func:`_prefetched`."""
     n = x.size
     step = (n + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
         lo = min(c * step, n)
         hi = min(lo + step, n)
-        _call_chunk(address, out[lo:hi], x[lo:hi], grad[lo:hi], hi - lo, a, b)
+        if prefetch:
+            _prefetched(address, out[lo:hi], x[lo:hi], grad[lo:hi], a, b)
+        else:
+            _call_chunk(address, out[lo:hi], x[lo:hi], grad[lo:hi], hi - lo, a, b)
 
 
 @jit(nogil=True, error_model="numpy", boundscheck=False)
@@ -85,8 +109,9 @@ def _streamed(address_, out, x, grad, a, b, tile):
 
 
 @jit(parallel=True, nogil=True, error_model="numpy", boundscheck=False)
-def drive_streamed(address_, out, x, grad, a, b, n_chunks):
-    """:func:`drive` with out written by streaming stores (out must overlap no input)."""
+def drive_streamed(address_, out, x, grad, a, b, prefetch, n_chunks):
+    """:func:`drive` with out written by streaming stores (out must overlap no input;
+    ``prefetch`` is ignored)."""
     n = x.size
     step = (n + n_chunks - 1) // n_chunks
     per = STREAM_TILE_BYTES // x.itemsize
@@ -98,8 +123,8 @@ def drive_streamed(address_, out, x, grad, a, b, n_chunks):
 
 def driver_for(dtype: str, streamed: bool = False):
     """The entry point of :func:`drive` (``streamed``: :func:`drive_streamed`) for
-    ``dtype`` arrays: (intp address, out, x, grad, a, b, n_chunks) with 1-D C arrays
-    and scalars of ``dtype`` (loaded or compiled once)."""
+    ``dtype`` arrays: (intp address, out, x, grad, a, b, bool prefetch, n_chunks) with
+    1-D C arrays and scalars of ``dtype`` (loaded or compiled once)."""
     key = (dtype, streamed)
     entry = _drivers.get(key)
     if entry is None:
@@ -107,7 +132,7 @@ def driver_for(dtype: str, streamed: bool = False):
             if key not in _drivers:
                 scalar = getattr(types, dtype)
                 arr = types.Array(scalar, 1, "C")
-                args = (types.intp, arr, arr, arr, scalar, scalar, types.intp)
+                args = (types.intp, arr, arr, arr, scalar, scalar, types.boolean, types.intp)
                 fn = drive_streamed if streamed else drive
                 fn.compile(args)
                 _drivers[key] = fn.overloads[args].entry_point

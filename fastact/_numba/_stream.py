@@ -1,4 +1,4 @@
-"""Streaming (non-temporal) stores for the elementwise kernels' outputs.
+"""Streaming (non-temporal) stores and write prefetches for the elementwise kernels' outputs.
 
 :func:`stream_line` copies one 64-byte line into a 64-byte aligned destination
 with a non-temporal vector store (LLVM ``!nontemporal`` metadata: ``vmovntps``
@@ -6,6 +6,7 @@ with a non-temporal vector store (LLVM ``!nontemporal`` metadata: ``vmovntps``
 kernel over arrays past the last-level cache moves one stream fewer.
 :func:`fence` orders those stores before what follows.  The bytes are copied
 exactly.  :data:`AVAILABLE` is False off x86-64, where the kernels never stream.
+:func:`prefetch_write` asks for output lines ahead of the stores (a hint: no values change).
 The intrinsics use numba.extending.intrinsic and llvmlite IR only.
 """
 from __future__ import annotations
@@ -71,3 +72,28 @@ def fence(typingctx):
         return context.get_dummy_value()
 
     return types.none(), codegen
+
+
+@intrinsic
+def prefetch_write(typingctx, a, i, nbytes):
+    """Prefetch a[i:] for writing, ``nbytes`` bytes from there, one request per 64-byte line
+    (``llvm.prefetch`` with rw=1: PREFETCHW where the CPU has it); a hint, no values change."""
+    if not (isinstance(a, types.Array) and a.ndim == 1 and isinstance(i, types.Integer)
+            and isinstance(nbytes, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        base = builder.bitcast(builder.gep(_data(context, builder, sig.args[0], args[0]),
+                                           [args[1]]), i8p)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+            "llvm.prefetch.p0i8")
+        count = context.cast(builder, args[2], sig.args[2], types.intp)
+        with cgutils.for_range_slice(builder, cgutils.intp_t(0), count,
+                                     cgutils.intp_t(LINE)) as (k, _):
+            builder.call(fn, [builder.gep(base, [k]), i32(1), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.none(a, i, nbytes), codegen

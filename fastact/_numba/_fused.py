@@ -15,7 +15,7 @@ block of rows sums its rows in order into its own float64 row of ``partial``,
 and the caller adds the rows of ``partial`` in block order.  The blocks depend on
 the shape only (:func:`block_rows`), so ``db`` is bitwise independent of the
 thread count.  Drivers are compiled once per process and dtype, serial and
-parallel (Numba cannot disk-cache functions taking first-class functions).
+parallel (Numba cannot disk-cache the gated driver: it takes a first-class function).
 """
 from __future__ import annotations
 

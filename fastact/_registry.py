@@ -65,6 +65,15 @@ class FromY:
     valid: Callable[[dict], bool] = _always
 
 
+class SameAs(NamedTuple):
+    """Parameter values at which an activation IS another one: at ``values`` (pairs of
+    parameter name and value) the dispatch runs ``activation``'s kernels at its defaults,
+    whose results are then the ones of that activation, bit for bit."""
+
+    activation: str
+    values: tuple
+
+
 @dataclass(frozen=True)
 class ActivationSpec:
     """The registry's entry for one elementwise activation ``y = f(x)``.
@@ -82,6 +91,8 @@ class ActivationSpec:
     smooth: False for the piecewise-linear functions (the tests demand exact
         results for those, a ULP bound for the others).
     aliases: other names users type.
+    same_as: ``None``, or the :class:`SameAs` rule naming the parameter values at
+        which this activation is another one (``swish`` at beta = 1 is ``silu``).
     oracle / oracle_derivative: ``(mp, x, **params) -> mpf`` in mpmath.
     examples: extra parameter sets the tests sweep besides the defaults.
     """
@@ -97,6 +108,7 @@ class ActivationSpec:
     smooth: bool = True
     aliases: tuple = ()
     examples: tuple = ()
+    same_as: Optional[SameAs] = None
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
@@ -112,21 +124,39 @@ class ActivationSpec:
     def defaults(self) -> dict:
         return {p.name: p.default for p in self.params if p.default is not REQUIRED}
 
-    def resolve(self, values: tuple):
+    def resolve(self, values: tuple, exact: bool = False):
         """Validate parameter values (in declaration order).
 
         Returns ``(kernel_id, numeric_params)``: the kernel id names the
         scalar formula a backend must use (``"gelu"`` or ``"gelu_tanh"``),
-        the numeric parameters are the float parameters in order.
+        the numeric parameters are the float parameters in order.  Values at
+        which the activation is another one (:attr:`same_as`) select the other's
+        kernel and parameters, unless ``exact`` (this entry's own kernel).
         Results are cached, so repeated calls with the same values are a
         dictionary lookup.
         """
         # The key holds the types too: True == 1.0 (same hash) must not hit 1.0's entry.
         key = (values, tuple(map(type, values)) if values else ())
+        if not exact:
+            try:
+                return self._cache[key]
+            except (KeyError, TypeError):
+                pass
+        result = self._resolve_exact(values)
+        if exact:
+            return result
+        if self.same_as is not None and all(
+                values[self.param_names.index(n)] == v for n, v in self.same_as.values):
+            other = BY_NAME[self.same_as.activation]
+            result = other.resolve(other.bind((), {}))
         try:
-            return self._cache[key]
-        except (KeyError, TypeError):
+            self._cache[key] = result
+        except TypeError:  # unhashable value: nothing to cache
             pass
+        return result
+
+    def _resolve_exact(self, values: tuple):
+        """:meth:`resolve` without the cache and without :attr:`same_as`."""
         kernel_id = self.name
         numeric = []
         for p, v in zip(self.params, values):
@@ -153,12 +183,7 @@ class ActivationSpec:
             numeric.append(f)
         if self.name in _CROSS_CHECKS:
             _CROSS_CHECKS[self.name](dict(zip(self.param_names, values)))
-        result = (kernel_id, tuple(numeric))
-        try:
-            self._cache[key] = result
-        except TypeError:  # unhashable value: nothing to cache
-            pass
-        return result
+        return kernel_id, tuple(numeric)
 
     def bind(self, args: tuple, kwargs: dict) -> tuple:
         """Turn positional/keyword parameters into a tuple in declaration order."""
@@ -206,7 +231,7 @@ class ActivationSpec:
                 params.update({p.name: c for c in p.choices if f"{self.name}_{c}" == kernel_id})
             elif p.default is REQUIRED:
                 params[p.name] = next(e for e in self.examples if p.name in e)[p.name]
-        if self.resolve(self.bind((), params))[0] != kernel_id:
+        if self.resolve(self.bind((), params), exact=True)[0] != kernel_id:
             raise KeyError(f"{self.name} has no kernel {kernel_id!r}")
         return params
 
@@ -374,6 +399,7 @@ ACTIVATIONS: tuple = (
         * (1 + beta * x * _sig(mp, -beta * x)),
         params=(Param("beta", 1.0),),
         examples=({"beta": 2.0}, {"beta": 0.5}, {"beta": 0.0}, {"beta": -1.0}),
+        same_as=SameAs("silu", (("beta", 1.0),)),
     ),
     ActivationSpec(
         "quick_gelu", "GELU's sigmoid approximation (CLIP): swish with beta = 1.702.",
@@ -604,7 +630,7 @@ def params_for_kernel(kernel_id: str) -> dict:
 def kernel_params_for(kernel_id: str) -> tuple:
     """The numeric parameters a kernel receives for :func:`params_for_kernel`'s values."""
     spec = kernel_spec(kernel_id)
-    return spec.resolve(spec.bind((), params_for_kernel(kernel_id)))[1]
+    return spec.resolve(spec.bind((), params_for_kernel(kernel_id)), exact=True)[1]
 
 
 def kernel_args(params: tuple) -> tuple:

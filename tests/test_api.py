@@ -12,7 +12,7 @@ import pytest
 
 import fastact
 from fastact import _backends
-from fastact._registry import ACTIVATIONS, ALIASES, GATED, ROW_OPS
+from fastact._registry import ACTIVATIONS, ALIASES, BY_NAME, GATED, ROW_OPS
 from tests._arrays import CASES, base_values
 
 API_NAMES = {"Activation", "accuracy_report", "activations", "backward", "backends", "config", "derivative", "get",
@@ -91,6 +91,34 @@ def test_get_objects(case, backend):
     assert again == act and hash(again) == hash(act)
     out = np.empty_like(x)
     assert act(x, out=out, backend=backend) is out
+
+
+SAME_AS = [pytest.param(e, id=e.name) for e in ACTIVATIONS if e.same_as is not None]
+
+
+@pytest.mark.parametrize("entry", SAME_AS)
+def test_values_that_make_an_activation_another_run_its_kernels(entry, backend):
+    """swish at beta = 1 is silu: the dispatch selects silu's kernel (no parameters) and
+    every mode, with and without bias, gives silu's bits; other values keep their own."""
+    other, kw = fastact.get(entry.same_as.activation), dict(entry.same_as.values)
+    other_entry = BY_NAME[other.name]
+    assert entry.resolve(entry.bind((), kw)) == other_entry.resolve(other_entry.bind((), {}))
+    assert entry.resolve(entry.bind((), kw), exact=True)[0] == entry.name
+    assert entry.resolve(entry.bind((), {k: v + 1.0 for k, v in kw.items()}))[0] == entry.name
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        x = (rng.standard_normal((8, 300)) * 8).astype(dtype)
+        x.flat[:5] = [np.nan, np.inf, -np.inf, -0.0, 1e-40]
+        g, b = rng.standard_normal(x.shape).astype(dtype), rng.standard_normal(300).astype(dtype)
+        f = fastact.get(entry.name, **kw)
+        pairs = [(f(x, backend=backend), other(x, backend=backend)),
+                 (f.derivative(x, backend=backend), other.derivative(x, backend=backend)),
+                 (f.backward(g, x, backend=backend), other.backward(g, x, backend=backend)),
+                 (getattr(fastact, entry.name)(x, bias=b, backend=backend, **kw),
+                  getattr(fastact, other.name)(x, bias=b, backend=backend))]
+        for got, want in pairs:
+            assert got.dtype == want.dtype and np.array_equal(got.view(np.uint8),
+                                                              want.view(np.uint8))
 
 
 def test_positional_parameters_in_generated_functions():

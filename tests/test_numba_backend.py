@@ -55,6 +55,21 @@ def test_hot_loops_use_vector_registers_and_no_libm(kernel_id, dtype, tmp_path):
         assert "ZMM True" in proc.stdout, "gelu kernels ask for 512-bit vectors: " + proc.stdout
 
 
+def test_bias_driver_stages_with_whole_vectors():
+    """The bias driver's staging (x + bias) and bias-gradient loops: vector loads and
+    stores, no gathers (Numba's negative-index wraparound on ``x[s + j]`` makes them)."""
+    from numba import njit
+
+    from fastact._numba import _fused
+
+    driver = njit(nogil=True, error_model="numpy", boundscheck=False)(_fused._bias_py)
+    sig = _fused._signature("bias", "float32")
+    driver.compile(sig)
+    asm = driver.inspect_asm(sig)
+    assert not re.search(r"vgather|vscatter", asm)
+    assert re.search(r"vaddp[sd]\s[^\n]*%[yz]mm", asm)
+
+
 def _host_has_avx512():
     from llvmlite import binding
 

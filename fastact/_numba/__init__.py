@@ -118,20 +118,6 @@ def _disjoint(out, x, grad) -> bool:
     return not (np.may_share_memory(out, x) or np.may_share_memory(out, grad))
 
 
-def _serial_loops(kernel_id, modes):
-    """char -> the serial dispatchers of ``modes`` (compiled on first use of a dtype)."""
-    loops: dict = {}
-
-    def get(char):
-        found = loops.get(char)
-        if found is None:
-            found = loops[char] = tuple(
-                _factory.compile_kernel(kernel_id, m, _DTYPE_NAMES[char])[1] for m in modes)
-        return found
-
-    return get
-
-
 def _run_fused(kind, char, args, n, n_threads):
     """A fused driver on ``args``: serial below PARALLEL_THRESHOLD elements, else threaded."""
     dtype = _DTYPE_NAMES[char]
@@ -147,18 +133,20 @@ def get_biased(kernel_id: str, mode: str):
     on x + bias (out, x, grad: C-contiguous (rows, m); bias: (m,)); db (float64 (m,), or
     None) receives the column sums of out, bitwise independent of n_threads."""
     _check(kernel_id, mode)
-    loops = _serial_loops(kernel_id, (mode,))
+    chunks: dict = {}  # dtype char -> the kernel's C chunk function
 
     def kernel(out, x, grad, bias, params, n_threads, db=None):
-        (serial,) = loops(x.dtype.char)
+        char = x.dtype.char
+        address = chunks.get(char) or chunks.setdefault(
+            char, _factory.chunk_address(kernel_id, mode, _DTYPE_NAMES[char]))
         rows, m = x.shape
-        per_block = _fused.block_rows(rows)
+        per_block = _fused.block_rows(rows) if db is not None else 1  # 1: items in memory order
         partial = np.zeros((-(-rows // per_block), m if db is not None else 0))
         geom = np.array([rows, m, per_block], np.int64)
         flat_x = x.reshape(-1)
         flat_g = flat_x if grad is None else grad.reshape(-1)
         a, b = kernel_args(params)
-        _run_fused("bias", x.dtype.char, (serial, out.reshape(-1), flat_x, flat_g, bias, a, b,
+        _run_fused("bias", char, (address, out.reshape(-1), flat_x, flat_g, bias, a, b,
                                           partial, geom), x.size, n_threads)
         if db is not None:
             np.sum(partial, axis=0, out=db)  # block order: independent of the threads

@@ -1,10 +1,13 @@
 """Fused kernels: an activation of ``x + bias``, and gated units ``act(gate) * up``.
 
-One driver per operation, taking a generated serial loop as a first-class
-function, so every kernel id gets them with no driver of its own.  The work is
+One driver per operation, taking the activation's generated loop at run time (bias:
+the address of its C chunk function, ``_factory.chunk_address``; gated units: the
+unit's loop as a first-class function), so every kernel id gets them with no driver
+of its own.  The work is
 cut in items, a block of rows (or one row) times a tile of ``TILE`` columns.
 Bias: each tile of x + bias is staged in a per-thread buffer (cache-resident),
-the activation's loop runs on it, and the result goes straight to the output:
+the activation's loop runs on it, and the result goes straight to the output
+(without a bias gradient the items are single rows, in memory order):
 one pass over memory, the same values as the unfused sequence (x + bias rounded
 to the dtype, then f).  Gated units: the unit's generated one-pass loop
 (``_factory.gated_source``) on each item.  Items are elementwise, except the bias gradient: each
@@ -12,7 +15,7 @@ block of rows sums its rows in order into its own float64 row of ``partial``,
 and the caller adds the rows of ``partial`` in block order.  The blocks depend on
 the shape only (:func:`block_rows`), so ``db`` is bitwise independent of the
 thread count.  Drivers are compiled once per process and dtype, serial and
-parallel (Numba cannot disk-cache functions taking first-class functions).
+parallel (Numba cannot disk-cache the gated driver: it takes a first-class function).
 """
 from __future__ import annotations
 
@@ -20,6 +23,9 @@ import threading
 
 import numpy as np
 from numba import njit, prange, types
+
+from ._parallel import _call_chunk
+from ._vmath import prefer_512_bit_vectors
 
 
 TILE = 2048  # columns per item: two float64 tiles fit a 32 KiB L1 data cache
@@ -46,28 +52,33 @@ def _items(c, n_items, n_chunks):
     return c * step, min(n_items, (c + 1) * step)
 
 
-def _bias_py(fn, out, x, grad, bias, a, b, partial, geom, n_chunks):
-    """out[r, j] = fn(x[r, j] + bias[j]) (grad[r, j] * fn'(...) for the backward loops);
+def _bias_py(address, out, x, grad, bias, a, b, partial, geom, n_chunks):
+    """out[r, j] = f(x[r, j] + bias[j]) (grad[r, j] * f'(...) for the backward loops), f the
+    kernel whose C chunk function is at ``address`` (``_factory.chunk_address``);
     partial[blk, j] += out[r, j] over the rows of block blk when partial has columns.
     geom = (rows, m, rows per block)."""
     rows, m, per_block = geom[0], geom[1], geom[2]
     n_tiles = (m + TILE - 1) // TILE
     n_items = ((rows + per_block - 1) // per_block) * n_tiles
     for c in prange(n_chunks):
+        prefer_512_bit_vectors()
         tmp = np.empty(TILE, x.dtype)
         lo, hi = _items(c, n_items, n_chunks)
         for k in range(lo, hi):
             blk, c0, w = _tile(k, n_tiles, m)
-            t = tmp[:w]
+            t, bt = tmp[:w], bias[c0:c0 + w]
             acc = partial[blk]
+            if acc.size:
+                acc = acc[c0:c0 + w]
             for r in range(blk * per_block, min(rows, (blk + 1) * per_block)):
                 s = r * m + c0
+                xt, ot = x[s:s + w], out[s:s + w]  # views indexed from 0: vector loads
                 for j in range(w):
-                    t[j] = x[s + j] + bias[c0 + j]
-                fn(out[s:s + w], t, grad[s:s + w], a, b)
+                    t[j] = xt[j] + bt[j]
+                _call_chunk(address, ot, t, grad[s:s + w], w, a, b)
                 if acc.size:
                     for j in range(w):
-                        acc[c0 + j] += out[s + j]
+                        acc[j] += ot[j]
 
 
 def _gated_py(fn, outs, ins, geom, a, b, n_chunks):
@@ -91,13 +102,6 @@ def _gated_py(fn, outs, ins, geom, a, b, n_chunks):
                grad[ds:ds + w], a, b)
 
 
-def serial_signature(dtype: str):
-    """void(out, x, grad, a, b) for 1-D C arrays of ``dtype`` and ``dtype`` scalars."""
-    scalar = getattr(types, dtype)
-    arr = types.Array(scalar, 1, "C")
-    return types.void(arr, arr, arr, scalar, scalar)
-
-
 def gated_signature(dtype: str):
     """void(out, d_up, gate, up, grad, a, b): a gated unit's generated loop."""
     scalar = getattr(types, dtype)
@@ -113,11 +117,10 @@ _compiled: dict = {}
 def _signature(kind, dtype):
     scalar = getattr(types, dtype)
     arr = types.Array(scalar, 1, "C")
-    fn = types.FunctionType(serial_signature(dtype))
     geom = types.Array(types.int64, 1, "C")
     if kind == "bias":
         partial = types.Array(types.float64, 2, "C")
-        return (fn, arr, arr, arr, arr, scalar, scalar, partial, geom, types.intp)
+        return (types.intp, arr, arr, arr, arr, scalar, scalar, partial, geom, types.intp)
     return (types.FunctionType(gated_signature(dtype)), types.UniTuple(arr, 2),
             types.UniTuple(arr, 3), geom, scalar, scalar, types.intp)
 

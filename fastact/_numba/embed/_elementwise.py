@@ -17,7 +17,7 @@ from numba import types
 from numba.core.errors import TypingError
 from numba.np import numpy_support
 
-from ..._registry import ACTIVATIONS, MODES, REQUIRED
+from ..._registry import ACTIVATIONS, MODES, REQUIRED, kernel_modes, lookup
 from . import _kernels, _typing
 
 _JIT_OPTIONS = dict(nogil=True, error_model="numpy")
@@ -48,7 +48,6 @@ def _implementation(signature: str, entry, mode: str, call: dict):
     kernel_id = _typing.kernel_id(entry, options)
     _typing.check_numeric(entry, options)
     a, b = _typing.numeric_exprs(entry, options)
-    scalar_call, new_array, into = _pieces(kernel_id, mode, dtype)
     is_array = isinstance(call["types"][x], types.Array)
     out = call["types"]["out"]
     if _typing.given(out):
@@ -56,21 +55,38 @@ def _implementation(signature: str, entry, mode: str, call: dict):
             raise TypingError(f"fastact.{entry.name}(): out= needs an array input")
         if not isinstance(out, types.Array) or out.dtype != numpy_support.from_dtype(np.dtype(dtype)):
             raise TypingError(f"fastact.{entry.name}(): out must be a {np.dtype(dtype)} array")
-        run = f"_into({x}, {g}, {a}, {b}, out)"
-    elif is_array:
-        run = f"_new_array({x}, {g}, {a}, {b})"
-    else:
-        run = f"_scalar({x}, {g}, {a}, {b})"
+    form = 2 if _typing.given(out) else 1 if is_array else 0  # into, new array, scalar
+    tail = ", out)" if form == 2 else ")"
     checks = f"    _check({a}, {b})\n"
     if mode == "backward_y":
         checks += f"    _y_check({a}, {b})\n"
-    source = f"def impl({signature}):\n{checks}    return {run}\n"
-    namespace = {"_check": _typing.checker(entry.name), "_into": into,
-                 "_new_array": new_array, "_scalar": scalar_call}
+    namespace = {"_check": _typing.checker(entry.name),
+                 "_run": _pieces(kernel_id, mode, dtype)[form]}
+    same = entry.same_as
+    if same is not None and mode in _kernel_modes_of(same.activation):
+        # the values at which the activation is another one run the other's kernel, as the
+        # Python API does (same bits)
+        other_id, other_params = _same_as_kernel(same.activation)
+        names = [p.name for p in entry.params if p.choices is None]
+        cond = " and ".join(f"{(a, b)[names.index(n)]} == {v!r}" for n, v in same.values)
+        oa, ob = (tuple(repr(float(v)) for v in other_params) + ("0.0", "0.0"))[:2]
+        checks += f"    if {cond}:\n        return _other({x}, {g}, {oa}, {ob}{tail}\n"
+        namespace["_other"] = _pieces(other_id, mode, dtype)[form]
+    source = f"def impl({signature}):\n{checks}    return _run({x}, {g}, {a}, {b}{tail}\n"
     if mode == "backward_y":
         namespace["_y_check"] = _y_checker(entry.name)
     exec(source, namespace)  # noqa: S102 - source generated from the registry
     return namespace["impl"]
+
+
+def _same_as_kernel(name: str) -> tuple:
+    """(kernel id, numeric parameters) of activation ``name`` at its defaults."""
+    other = lookup(name)
+    return other.resolve(other.bind((), {}))
+
+
+def _kernel_modes_of(name: str) -> tuple:
+    return kernel_modes(_same_as_kernel(name)[0])
 
 
 @functools.lru_cache(maxsize=None)

@@ -86,7 +86,7 @@ def kernel_id(entry, options: dict) -> str:
             raise TypingError(f"fastact.{entry.name}(): {p.name} must be a literal string")
         values.append(v)
     try:
-        return entry.resolve(tuple(values))[0]
+        return entry.resolve(tuple(values), exact=True)[0]
     except (TypeError, ValueError) as exc:
         raise TypingError(str(exc)) from None
 

@@ -11,8 +11,9 @@ the threads, the roofline of the op).  Group "losses": ``cross_entropy`` on
 forward and gradient against PyTorch's ``F.cross_entropy`` forward plus backward),
 and ``binary_cross_entropy_with_logits`` with its gradient on 1e7 float32 against
 PyTorch's forward plus backward.  Each round runs every contender of a group once,
-in rotating order; printed: the median time of each and the median over the rounds
-of each ratio.
+in rotating order, timed on the second of two calls in a row (every contender starts
+from the state its own call leaves); printed: the median time of each and the median
+over the rounds of each ratio.
 """
 import argparse
 import time
@@ -116,7 +117,12 @@ RATIOS = [("ce 256x50257", "logsumexp 256x50257", 1.0),
 
 
 def _measure(calls, rounds):
-    """{name: [seconds per round]}: every contender once per round, in rotating order."""
+    """{name: [seconds per round]}: every contender once per round, in rotating order,
+    each timed on its second of two calls in a row.  The timed call follows the same
+    call on the same data, never another contender: rotation keeps the cyclic order, so
+    a contender timed straight after another would always follow the same one (the call
+    after a PyTorch forward plus backward, which replaces the caches' contents, is the
+    slower one; docs/tuning.md, "Cross-entropy against logsumexp")."""
     names = list(calls)
     for fn in calls.values():  # compile, fault in pages
         fn()
@@ -124,6 +130,7 @@ def _measure(calls, rounds):
     times = {n: [] for n in names}
     for r in range(rounds):
         for n in names[r % len(names):] + names[:r % len(names)]:
+            calls[n]()
             t0 = time.perf_counter()
             calls[n]()
             times[n].append(time.perf_counter() - t0)

@@ -13,7 +13,8 @@ and ``binary_cross_entropy_with_logits`` with its gradient on 1e7 float32 agains
 PyTorch's forward plus backward.  Each ratio is measured on its own: its two
 contenders alternate, once each per round (nothing else runs in between, so neither
 inherits the state another contender leaves); printed: each contender's median time
-(from the first ratio it is in) and the median over the rounds of each ratio.
+(from the first ratio it is in; those in none: measured together) and the median over
+the rounds of each ratio.
 """
 import argparse
 import time
@@ -154,6 +155,8 @@ def main():
                     for n in (a, b):
                         times.setdefault(n, pair[n])
                     ratios.append((a, b, bar, np.median(np.array(pair[a]) / np.array(pair[b]))))
+            rest = {n: fn for n, fn in calls.items() if n not in times}  # in no ratio
+            times.update(_measure(rest, ns.rounds) if rest else {})
     print(f"backend={ns.backend} threads={ns.threads} rounds={ns.rounds} float32")
     for n, t in times.items():
         print(f"  {n:32s} {np.median(t) * 1e3:8.2f} ms")

@@ -202,7 +202,7 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
     """
     if (weight is None and out is None and not return_grad and label_smoothing == 0.0
             and type(logits) is np.ndarray and type(target) is np.ndarray
-            and (axis == -1 or axis == logits.ndim - 1)):
+            and type(axis) is int and (axis == -1 or axis == logits.ndim - 1)):
         loss = _cross_entropy_plain(logits, target, ignore_index, reduction, backend)
         if loss is not None:
             return loss

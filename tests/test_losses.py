@@ -399,6 +399,8 @@ def test_plain_call_gives_the_general_paths_bits(backend, dtype, reduction):
                                                      backend=backend), rtol=1e-5)
     with pytest.raises(IndexError, match="out of bounds"):
         fastact.cross_entropy(x, np.full(64, 3001), backend=backend)
+    with pytest.raises(TypeError, match="axis must be an integer"):
+        fastact.cross_entropy(x, t, axis=-1.0, backend=backend)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -19,6 +19,7 @@ from ._constants import LOSS_SUM_BLOCK
 from ._typing import Backend, Out
 
 _REDUCTIONS = ("none", "mean", "sum")
+_max = np.maximum.reduce  # ndarray.max without its Python layer
 _kernels: dict = {}
 
 
@@ -35,11 +36,13 @@ def _check_reduction(reduction, func):
                          f"got {reduction!r}")
 
 
-def _reduce(per_item, reduction, denominator, result_dtype, batch_shape):
-    """The loss: per_item (float64) reshaped ('none'), summed, or summed / denominator."""
+def _reduce(per_item, reduction, denominator, result_dtype, batch_shape, total=None):
+    """The loss: per_item (float64) reshaped ('none'), summed, or summed / denominator
+    (total: the sum when the kernel gave it)."""
     if reduction == "none":
         return _dispatch._narrow(per_item.reshape(batch_shape), result_dtype)
-    total = float(per_item.sum())
+    if total is None:
+        total = float(per_item.sum())
     if reduction == "mean":  # the mean of nothing: 0 / 0 = NaN, as PyTorch
         total = total / denominator if denominator else math.nan
     # float32/float64 results without an array round trip (no float32 overflow here)
@@ -197,6 +200,12 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
     loss (a NumPy scalar, or an array for ``reduction="none"``), or
     ``(loss, grad)`` with ``return_grad=True``.
     """
+    if (weight is None and out is None and not return_grad and label_smoothing == 0.0
+            and type(logits) is np.ndarray and type(target) is np.ndarray
+            and type(axis) is int and (axis == -1 or axis == logits.ndim - 1)):
+        loss = _cross_entropy_plain(logits, target, ignore_index, reduction, backend)
+        if loss is not None:
+            return loss
     func = "cross_entropy"
     _check_reduction(reduction, func)
     eps = _check_smoothing(label_smoothing, func)
@@ -217,6 +226,35 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: int = -1,
         raise TypeError(f"fastact.{func}(): target must hold class indices (integers) or "
                         f"class probabilities (floats), got dtype {t.dtype}")
     return (loss, grad) if return_grad else loss
+
+
+def _cross_entropy_plain(x, t, ignore_index, reduction, backend):
+    """The loss of the common call, or None when the call is not one: logits C-contiguous
+    float32/float64 with classes last, int64 targets all in [0, C) (none ignored), no
+    weights or smoothing, the mean or the sum, no gradient.  The general path's kernel
+    call and its sum of the row losses (the same bits), with none of its conversions:
+    little Python runs between the kernel passes."""
+    dt = x.dtype
+    if (dt is not _dispatch._F32 and dt is not _dispatch._F64) or not x.ndim \
+            or not x.flags.c_contiguous or t.dtype != np.int64 or not t.flags.c_contiguous \
+            or t.shape != x.shape[:-1] or reduction == "none" or reduction not in _REDUCTIONS:
+        return None
+    n_classes = x.shape[-1]
+    rows = t.size
+    if not (rows and n_classes) or 0 <= ignore_index < n_classes \
+            or _max(t.view(np.uint64)) >= n_classes:  # negative int64 are huge as uint64
+        return None
+    per_row = np.empty(rows, np.float64)
+    mean = reduction == "mean"
+    params = (0.0, 1.0, 1.0 / rows if mean else 1.0, float(n_classes))
+    total = _loss_kernel(_backends.resolve(backend), "cross_entropy")(
+        x.reshape(rows, n_classes), t.reshape(rows), None, params, per_row, None,
+        _backends.num_threads)
+    if mean:
+        total /= rows
+    if dt is _dispatch._F64 or not abs(total) > 3e38:
+        return dt.type(total)
+    return _dispatch._narrow(np.asarray(total), dt)[()]
 
 
 def _cross_entropy_indices(cls, tgt, counted, w, call):
@@ -244,11 +282,13 @@ def _cross_entropy_indices(cls, tgt, counted, w, call):
     grad = direct = None
     if return_grad:
         grad, direct = _class_grad_target(cls, out, inputs)
+    total = 0.0
     if rows and n_classes:
         be = _backends.resolve(backend)
-        _loss_kernel(be, "cross_entropy")(cls.rows, tgt, weights, params, per_row, grad,
-                                          _backends.num_threads)
-    loss = _reduce(per_row, reduction, denominator, cls.result_dtype, cls.moved_shape[:-1])
+        total = _loss_kernel(be, "cross_entropy")(cls.rows, tgt, weights, params, per_row,
+                                                  grad, _backends.num_threads)
+    loss = _reduce(per_row, reduction, denominator, cls.result_dtype, cls.moved_shape[:-1],
+                   total)
     if not return_grad:
         return loss, None
     return loss, _class_grad_finish(cls, grad, out, direct)

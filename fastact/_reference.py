@@ -19,6 +19,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ._constants import LOSS_SUM_BLOCK as _LOSS_SUM_BLOCK
+from ._constants import SOFTMAX_LANES as _SOFTMAX_LANES
 from ._registry import GELU_TANH_C, GELU_TANH_K, QUICK_GELU_BETA, SELU_ALPHA, SELU_SCALE
 
 
@@ -490,7 +491,8 @@ def get_gated(kernel_id, mode):
 
 # --------------------------------------------------------------- losses
 def _cross_entropy_rows(x, tgt, weights, params, loss, g, n_threads):
-    """Cross-entropy rows (contract: ``fastact._numba.losses``), in float64."""
+    """Cross-entropy rows (contract: ``fastact._numba.losses``), in float64; returns the
+    row losses' sum, added in the kernels' lanes."""
     smooth, keep, scale, wsum = params
     x = x.astype(np.float64)
     w = np.ones(x.shape[1]) if weights is None else weights[0].astype(np.float64)
@@ -507,8 +509,33 @@ def _cross_entropy_rows(x, tgt, weights, params, loss, g, n_threads):
         if smooth:
             value = value + smooth * np.sum(w * ((m - x) + ls), axis=1)
         loss[:] = np.where(active, np.where(special, np.nan, value), 0.0)
-        if g is None:
-            return
+        if g is not None:
+            _cross_entropy_grad(x, tgt, w, params, (z, rest, special), g)
+    return _lane_sum(loss)
+
+
+def _lane_sum(v):
+    """sum(v): v[i] into lane i % LANES in order, the lanes folded pairwise (the kernels')."""
+    with np.errstate(all="ignore"):  # axis 0: each lane added in order
+        acc = np.add.reduce(np.pad(v, (0, -v.size % _SOFTMAX_LANES)).reshape(
+            -1, _SOFTMAX_LANES), axis=0) if v.size else np.zeros(_SOFTMAX_LANES)
+        w = _SOFTMAX_LANES // 2
+        while w:
+            acc[:w] += acc[w:2 * w]
+            w //= 2
+    return float(acc[0])
+
+
+def _cross_entropy_grad(x, tgt, w, params, parts, g):
+    """The gradient of the rows (float64 x, w) into g; parts: the rows' z = x - m, the
+    exp sums less one, the special rows."""
+    smooth, keep, scale, wsum = params
+    z, rest, special = parts
+    active = tgt >= 0
+    rows = np.arange(x.shape[0])
+    t = np.where(active, tgt, 0)
+    wt = w[t]
+    with np.errstate(all="ignore"):
         e = np.exp(z)
         s = 1.0 + rest
         p = e / s

@@ -377,6 +377,33 @@ def test_bits_do_not_depend_on_threads(backend, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_plain_call_gives_the_general_paths_bits(backend, dtype, reduction):
+    """The common call (int64 targets all in range, no options) has its own short route:
+    the bits of the general one (targets as a list), on 1 and 2 threads; an ignored or
+    out-of-range target still takes the general route."""
+    rng = _rng(11)
+    x = (rng.standard_normal((64, 3001)) * 5).astype(dtype)
+    t = rng.integers(0, 3001, 64)
+    want = fastact.cross_entropy(x, t.tolist(), reduction=reduction, backend=backend)
+    for n in (1, 2):
+        with fastact.threads(n):
+            got = fastact.cross_entropy(x, t, reduction=reduction, backend=backend)
+        assert got.dtype == dtype and got.tobytes() == want.tobytes()
+    one = fastact.cross_entropy(x[3], np.array(t[3]), reduction=reduction, backend=backend)
+    assert one == fastact.cross_entropy(x[3:4], t[3:4].tolist(), reduction=reduction,
+                                        backend=backend)
+    t[7] = -100
+    np.testing.assert_allclose(fastact.cross_entropy(x, t, backend=backend),  # 63 rows
+                               fastact.cross_entropy(np.delete(x, 7, 0), np.delete(t, 7),
+                                                     backend=backend), rtol=1e-5)
+    with pytest.raises(IndexError, match="out of bounds"):
+        fastact.cross_entropy(x, np.full(64, 3001), backend=backend)
+    with pytest.raises(TypeError, match="axis must be an integer"):
+        fastact.cross_entropy(x, t, axis=-1.0, backend=backend)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_backends_agree_with_the_reference(backend, dtype):
     rng = _rng(10)
     x = (rng.standard_normal((33, 2500)) * 5).astype(dtype)

@@ -39,6 +39,13 @@ typedef struct {
 static void fa_ce_run(const fa_ce_job *j) {
     if (j->dbl) fa_sm_ce_run_f64(j); else fa_sm_ce_run_f32(j);
 }
+/* the row losses' sum: row r into lane r % FA_SM_LANES, in row order, the lanes folded
+   pairwise (the bits do not depend on the threads that wrote the rows) */
+static double fa_ce_total(const double *loss, ptrdiff_t rows) {
+    double dacc[FA_SM_LANES] = {0};
+    for (ptrdiff_t r = 0; r < rows; r++) dacc[r % FA_SM_LANES] += loss[r];
+    return fa_sm_fold_lanes(dacc);
+}
 static void fa_bce_run(const fa_bce_job *j) {
     if (j->dbl) fa_sm_bce_run_f64(j); else fa_sm_bce_run_f32(j);
 }

@@ -2,7 +2,7 @@
 # arrays, choose the threads, call the C kernels of losses.h.
 #
 #     loss_kernel(name) -> the kernel of fastact._numba.losses's contract:
-#         cross_entropy(x, tgt, weights, params, loss, g, n_threads)
+#         cross_entropy(x, tgt, weights, params, loss, g, n_threads) -> sum of loss
 #         binary_cross_entropy_with_logits(x, y, weights, outs, scale, n_threads)
 
 from libc.stdint cimport int64_t
@@ -33,6 +33,7 @@ cdef extern from "losses.h" nogil:
         double *sums
         void *g
     void fa_ce_run(const fa_ce_job *job)
+    double fa_ce_total(const double *loss, Py_ssize_t rows)
     void fa_bce_run(const fa_bce_job *job)
 
 cdef enum:
@@ -55,7 +56,8 @@ cdef void *_data_of(object a, int typ, Py_ssize_t size, str what) except? NULL:
 
 def _cross_entropy(cnp.ndarray x not None, cnp.ndarray tgt not None, weights, tuple params,
                    cnp.ndarray loss not None, g, Py_ssize_t n_threads):
-    """Cross-entropy rows (contract: fastact._numba.losses.cross_entropy_rows)."""
+    """Cross-entropy rows (contract: fastact._numba.losses.cross_entropy_rows); returns
+    the row losses' sum."""
     cdef fa_ce_job job
     cdef int typ = cnp.PyArray_TYPE(x)
     if typ != cnp.NPY_FLOAT64 and typ != cnp.NPY_FLOAT32 or x.ndim != 2:
@@ -79,6 +81,7 @@ def _cross_entropy(cnp.ndarray x not None, cnp.ndarray tgt not None, weights, tu
     else:
         with nogil:
             fa_ce_run(&job)
+    return fa_ce_total(job.loss, job.rows)
 
 
 def _bce_with_logits(cnp.ndarray x not None, cnp.ndarray y not None, weights, tuple outs,

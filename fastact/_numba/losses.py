@@ -10,7 +10,8 @@ functions and their formulas: ``fastact._losses``):
   no gather in the row pass); ``params = (smooth, keep, scale, wsum)``; loss (rows,) float64 receives each row's loss; g (rows, n) like x, or
   None, receives the gradient.  A row is read by one thread, max pass then one exp
   pass (the exps stored into g when it is given), with the softmax family's
-  building blocks: its bits do not depend on the thread count.
+  building blocks: its bits do not depend on the thread count.  Returns the sum of
+  loss (row r into lane r % LANES, in row order, the lanes folded pairwise).
 * ``bce_with_logits(x, y, weights, outs, scale, n_threads)``: 1-D C arrays;
   ``weights`` None or (w, pos_weight) like x; ``outs = (loss or None, sums, g or
   None)`` with ``sums`` (blocks,) float64 the loss summed over fixed blocks of
@@ -98,6 +99,15 @@ def _scale_minus_weights_impl(gr, a, b, weights):
         for i in range(gr.shape[0]):
             gr[i] = gr[i] * a - b * w[i]
     return weighted
+
+
+@jit(**_JIT)
+def _lane_sum(v):
+    """sum(v) in float64: element i into lane i % LANES, in order, the lanes folded."""
+    acc = np.zeros(LANES, np.float64)
+    for i in range(v.shape[0]):
+        acc[i % LANES] += v[i]
+    return _fold_lanes(acc)
 
 
 @jit(**_JIT)
@@ -201,6 +211,7 @@ def cross_entropy_rows(x, tgt, weights, params, loss, g, n_threads):
         _ce_rows(x, tgt, weights, params, loss, g, 0, rows)
     else:
         _threading.run_parallel(_ce_parallel, (x, tgt, weights, params, loss, g), k)
+    return _lane_sum(loss)
 
 
 # ------------------------------------------------------------ BCE with logits

@@ -277,13 +277,13 @@ def block_span(lo, n):
 
 
 # ------------------------------------------------------------ short rows
-# Unmasked rows of up to SHORT_MAX elements, on every plan: one function per call, the
-# row's terms in a scratch row padded with zeros to whole groups of 4 * LANES.
-@linked(**_JIT)
-def _short_max(xb, r, negate):
-    """max of v = -x if negate else x over row r of the bits xb (no mask)."""
-    sign, zero, neginf = bit_limits(xb)
-    flip = sign if negate else zero
+# Unmasked rows of up to SHORT_MAX elements, on every plan: one function per call (its
+# helpers inlined while typing: no per-row reference counts or calls), the row's terms
+# in a scratch row padded with zeros to whole groups of 4 * LANES.
+@linked(inline="always", **_JIT)
+def _short_max(xb, r, flip, sign, neginf):
+    """max of v over row r of the bits xb (no mask), v = x with the bits xor flip;
+    (sign, neginf): bit_limits(xb)."""
     bhi = sign
     blo = neginf
     for i in range(xb.shape[1]):
@@ -291,7 +291,7 @@ def _short_max(xb, r, negate):
     return max_of_bits(bhi, blo)
 
 
-@linked(**_JIT)
+@linked(inline="always", **_JIT)
 def _short_sum(buf, acc):
     """sum(buf) (len a multiple of 4 LANES) in float64: per group of 4 LANES the float
     sums (b_j + b_{j+L}) + (b_{j+2L} + b_{j+3L}) added into LANES float64 lanes, groups in
@@ -310,7 +310,7 @@ def _short_sum(buf, acc):
     return acc[0]
 
 
-@linked(**_JIT)
+@linked(inline="always", **_JIT)
 def _short_terms(op, buf, r, m):
     """buf[i] = the row's terms (softmax: exp(v - m); log ops: log_term); returns the
     number of entries == m (log ops; softmax 0)."""
@@ -328,38 +328,21 @@ def _short_terms(op, buf, r, m):
 
 
 @linked(**_JIT)
-def _short_finish(op, buf, r, m, s, ties):
-    """Row r from its terms buf and their sum s (finite max m, s not NaN)."""
-    kind, _, out, x = op
-    n = x.shape[1]
-    if kind == SOFTMAX:
-        f = cast_like(out, 1.0 / s)
-        for i in range(n):
-            out[r, i] = buf[i] * f
-        return
-    lse = log_sum(x, s, ties)
-    if kind == LOGSUMEXP:
-        out[r, 0] = np.float64(m) + lse
-        return
-    mt = cast_like(x, m)
-    lt = cast_like(x, lse)
-    for i in range(n):
-        out[r, i] = (x[r, i] - mt) - lt
-
-
-@linked(**_JIT)
 def short_rows(op, r0, r1):
     """Rows [r0, r1) of a forward op without a mask, n <= SHORT_MAX (every plan takes
-    these rows here: the same bits): max, terms, :func:`_short_sum`, finish."""
+    these rows here: the same bits): max, terms, :func:`_short_sum`, finish (here: Numba's
+    inlining while typing dropped a helper's logsumexp branch)."""
     _vmath.prefer_512_bit_vectors()
-    x = op[3]
+    kind, _, out, x = op
     n = x.shape[1]
     xb = bits_view(x)
     group = 4 * LANES
     buf = np.zeros((n + group - 1) // group * group, x.dtype)
     acc = np.empty(LANES, np.float64)
+    sign, zero, neginf = bit_limits(xb)
+    flip = sign if op[1] else zero
     for r in range(r0, r1):
-        m = _short_max(xb, r, op[1])
+        m = _short_max(xb, r, flip, sign, neginf)
         if not finite(m):
             special_row(op, None, r, m, np.bool_(False))
             continue
@@ -367,8 +350,17 @@ def short_rows(op, r0, r1):
         s = _short_sum(buf, acc)
         if s != s:
             special_row(op, None, r, m, np.bool_(True))
+        elif kind == SOFTMAX:
+            f = cast_like(out, 1.0 / s)
+            for i in range(n):
+                out[r, i] = buf[i] * f
+        elif kind == LOGSUMEXP:
+            out[r, 0] = np.float64(m) + log_sum(x, s, np.int64(ties))
         else:
-            _short_finish(op, buf, r, m, s, np.int64(ties))
+            mt = cast_like(x, m)
+            lt = cast_like(x, log_sum(x, s, np.int64(ties)))
+            for i in range(n):
+                out[r, i] = (x[r, i] - mt) - lt
 
 
 # ------------------------------------------------------------ whole rows

@@ -17,6 +17,7 @@ FORWARD_SERIAL_MAX_BYTES = 1 << 17  # forward ops: up to this many bytes on the 
 FORWARD_BLOCKS_SERIAL_MAX_BYTES = 1 << 19  # ... when threads would split (row, block) tasks
 PIPELINE_MAX_BYTES = 1 << 20  # a thread's rows pipelined while they fit in its L2 cache
 LARGE_MIN_BYTES = 8 << 20  # from here on: prefetch the next row, stream the output
+SHORT_MAX = 256  # unmasked forward rows of up to this many elements: ``_rows.short_rows``
 TILE_COLUMNS = SOFTMAX_TILE  # columns per tile of a non-last axis
 
 # Streaming stores and prefetch (``_large``) are used on x86-64 only.

@@ -20,9 +20,9 @@ from numba.extending import overload
 
 from .._cache import linked
 from ._bits import bit_limits, bits_view, least_like, max_of_bits, xor_bits
-from ._exp import BLOCK, cast_like, exp_any, exp_shift, expneg, expneg_normal_min_bits, unscale
+from ._exp import BLOCK, LANES, cast_like, exp_any, exp_shift, expneg, expneg_normal_min_bits, unscale
 from ._kind import LITERAL, LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, by_kind  # noqa: F401 (kinds re-exported)
-from ._plan import PIPELINE_MAX_BYTES
+from ._plan import PIPELINE_MAX_BYTES, SHORT_MAX
 from ._sums import dot_lanes, sum_lanes, sum_pos
 from .. import _vmath
 
@@ -276,6 +276,93 @@ def block_span(lo, n):
     return lo, min(lo + BLOCK, n)
 
 
+# ------------------------------------------------------------ short rows
+# Unmasked rows of up to SHORT_MAX elements, on every plan: one function per call (its
+# helpers inlined while typing: no per-row reference counts or calls), the row's terms
+# in a scratch row padded with zeros to whole groups of 4 * LANES.
+@linked(inline="always", **_JIT)
+def _short_max(xb, r, flip, sign, neginf):
+    """max of v over row r of the bits xb (no mask), v = x with the bits xor flip;
+    (sign, neginf): bit_limits(xb)."""
+    bhi = sign
+    blo = neginf
+    for i in range(xb.shape[1]):
+        bhi, blo = _max_step(xor_bits(xb[r, i], flip), bhi, blo)
+    return max_of_bits(bhi, blo)
+
+
+@linked(inline="always", **_JIT)
+def _short_sum(buf, acc):
+    """sum(buf) (len a multiple of 4 LANES) in float64: per group of 4 LANES the float
+    sums (b_j + b_{j+L}) + (b_{j+2L} + b_{j+3L}) added into LANES float64 lanes, groups in
+    order, then the lanes pairwise (L/2, ..., 1); acc: LANES float64 of scratch."""
+    for j in range(LANES):
+        acc[j] = 0.0
+    for o in range(0, buf.shape[0], 4 * LANES):
+        for j in range(LANES):
+            acc[j] += np.float64((buf[o + j] + buf[o + j + LANES])
+                                 + (buf[o + j + 2 * LANES] + buf[o + j + 3 * LANES]))
+    w = LANES // 2
+    while w >= 1:
+        for j in range(w):
+            acc[j] += acc[j + w]
+        w //= 2
+    return acc[0]
+
+
+@linked(inline="always", **_JIT)
+def _short_terms(op, buf, r, m):
+    """buf[i] = the row's terms (softmax: exp(v - m); log ops: log_term); returns the
+    number of entries == m (log ops; softmax 0)."""
+    kind, negate, _, x = op
+    ties = np.int32(0)
+    if kind == SOFTMAX:
+        for i in range(x.shape[1]):
+            buf[i] = _softmax_term(x[r, i], negate, m)
+    else:
+        for i in range(x.shape[1]):
+            e, tie = log_term(x[r, i], m)
+            buf[i] = e
+            ties = np.int32(ties + tie)
+    return ties
+
+
+@linked(**_JIT)
+def short_rows(op, r0, r1):
+    """Rows [r0, r1) of a forward op without a mask, n <= SHORT_MAX (every plan takes
+    these rows here: the same bits): max, terms, :func:`_short_sum`, finish (here: Numba's
+    inlining while typing dropped a helper's logsumexp branch)."""
+    _vmath.prefer_512_bit_vectors()
+    kind, _, out, x = op
+    n = x.shape[1]
+    xb = bits_view(x)
+    group = 4 * LANES
+    buf = np.zeros((n + group - 1) // group * group, x.dtype)
+    acc = np.empty(LANES, np.float64)
+    sign, zero, neginf = bit_limits(xb)
+    flip = sign if op[1] else zero
+    for r in range(r0, r1):
+        m = _short_max(xb, r, flip, sign, neginf)
+        if not finite(m):
+            special_row(op, None, r, m, np.bool_(False))
+            continue
+        ties = _short_terms(op, buf, r, m)
+        s = _short_sum(buf, acc)
+        if s != s:
+            special_row(op, None, r, m, np.bool_(True))
+        elif kind == SOFTMAX:
+            f = cast_like(out, 1.0 / s)
+            for i in range(n):
+                out[r, i] = buf[i] * f
+        elif kind == LOGSUMEXP:
+            out[r, 0] = np.float64(m) + log_sum(x, s, np.int64(ties))
+        else:
+            mt = cast_like(x, m)
+            lt = cast_like(x, log_sum(x, s, np.int64(ties)))
+            for i in range(n):
+                out[r, i] = (x[r, i] - mt) - lt
+
+
 # ------------------------------------------------------------ whole rows
 @linked(**_JIT)
 def row_max(xb, mask, r, negate):
@@ -313,6 +400,9 @@ def finish_row(op, mask, r, m, sums):
 def forward_row(op, mask, r, buf):
     """One row of softmax (negated: softmin), log_softmax or logsumexp; buf: scratch of
     min(BLOCK, n) elements of x's dtype."""
+    if mask is None and op[3].shape[1] <= SHORT_MAX:
+        short_rows(op, r, r + 1)
+        return
     forward_row_of_max(op, mask, r, buf, row_max(bits_view(op[3]), mask, r, op[1]))
 
 
@@ -406,6 +496,9 @@ def forward_rows(op, mask, r0, r1):
     """Rows [r0, r1) of a forward op; pipelined (:func:`forward_row_piped`) while the
     rows are unmasked and fit in PIPELINE_MAX_BYTES."""
     x = op[3]
+    if mask is None and x.shape[1] <= SHORT_MAX:
+        short_rows(op, r0, r1)
+        return
     buf = np.empty(min(BLOCK, x.shape[1]), x.dtype)
     rows = r1 - r0
     if mask is None and rows >= 2 and rows * x.shape[1] * x.itemsize <= PIPELINE_MAX_BYTES:

@@ -158,8 +158,9 @@ def test_numba_streamed_driver_emits_non_temporal_stores():
     if not _stream.AVAILABLE:
         pytest.skip("no streaming stores on this platform")
     # compiled afresh: code loaded from the disk cache has no assembly to inspect
-    fresh = numba.njit(cache=False)(_parallel._streamed.py_func)
+    fresh = numba.njit(cache=False)(_parallel._tiled.py_func)
     arr = numba.types.Array(numba.types.float32, 1, "C")
-    fresh.compile((numba.types.intp, arr, arr, arr, numba.types.float32, numba.types.float32, arr))
+    fresh.compile((numba.types.intp, arr, arr, arr, numba.types.float32, numba.types.float32, arr,
+                   numba.types.boolean))
     asm = "\n".join(fresh.inspect_asm().values())
     assert "vmovnt" in asm or "movnt" in asm

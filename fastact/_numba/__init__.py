@@ -15,10 +15,12 @@ Arrays of at least :data:`PARALLEL_THRESHOLD` elements (memory-bound kernels:
 :data:`PARALLEL_THRESHOLD_CHEAP`) run on ``min(n_threads, NUMBA_NUM_THREADS)``
 threads, smaller ones serially in the calling thread; when the arrays (inputs +
 output) of a memory-bound kernel take at least :data:`STREAM_MIN_BYTES`, an output
-that overlaps no input is written with streaming stores (``_parallel.drive_streamed``;
+that overlaps no input is written with streaming stores (``_parallel.drive_tiled``;
 the transcendental kernels keep plain stores: through the L1 tile they ran slower); a
 memory-bound kernel on the threads with plain stores prefetches its output lines for
-writing a block ahead (``_parallel.drive``'s ``prefetch``).
+writing a block ahead (``_parallel.drive``'s ``prefetch``).  An output that is an input
+(in place) goes through the tile with plain stores from
+``_constants.NUMBA_IN_PLACE_TILED_MIN_ELEMENTS`` on (LLVM runs a loop over aliased arrays scalar).
 Every kernel is elementwise, so results do not depend on the thread count nor on the
 stores.
 """
@@ -97,15 +99,18 @@ def get_elementwise(kernel_id: str, mode: str):
         parallel = n_threads > 1 and n >= (PARALLEL_THRESHOLD_CHEAP if cheap
                                            else PARALLEL_THRESHOLD)
         limit = STREAM_MIN_BYTES
+        disjoint = _disjoint(out, x, grad)
         streamed = (cheap and limit is not None
-                    and out.nbytes * (2 if grad is x else 3) >= limit and _disjoint(out, x, grad))
-        if not (parallel or streamed):
+                    and out.nbytes * (2 if grad is x else 3) >= limit and disjoint)
+        tiled = streamed or (not disjoint and n >= _constants.NUMBA_IN_PLACE_TILED_MIN_ELEMENTS)
+        if not (parallel or tiled):
             (entries.get(char) or compiled(char))(out, x, grad, a, b)
         else:
             k = 1 if not parallel else n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
             address = entries.get((char, "chunk")) or chunk_address(char)
-            driver = _parallel.driver_for(_DTYPE_NAMES[char], streamed)
-            _threading.run_parallel(driver, (address, out, x, grad, a, b, cheap), k)
+            driver = _parallel.driver_for(_DTYPE_NAMES[char], tiled)
+            _threading.run_parallel(driver, (address, out, x, grad, a, b,
+                                             streamed if tiled else cheap), k)
 
     kernel.__name__ = f"numba_{kernel_id}_{mode}"
     kernel.__doc__ = f"Numba kernel {kernel_id} ({mode}); see fastact._numba._formulas."
@@ -218,8 +223,7 @@ def warmup(verbose: bool = False) -> dict:
             print(f"{kernel_id:12s} {mode:11s} {dtype}: {time.perf_counter() - t:.2f} s")
     for dtype in _factory.DTYPES:
         _parallel.driver_for(dtype)
-        if STREAM_MIN_BYTES is not None:
-            _parallel.driver_for(dtype, True)
+        _parallel.driver_for(dtype, True)
     t1 = time.perf_counter()
     from . import softmax
 

@@ -14,10 +14,12 @@ thread count.  With ``prefetch`` each chunk runs in blocks of
 writing first (the Cython driver's remedy for 4K aliasing, docs/tuning.md): the
 memory-bound kernels take it, the transcendental ones ran slower with it.
 
-``drive_streamed`` is the same with ``out`` written by streaming stores
-(``_stream``; for outputs past the last-level cache that overlap no input):
-each chunk computes a tile at a time into a buffer that stays in L1 and
-copies it out by whole 64-byte lines; the bits are those of ``drive``.
+``drive_tiled`` is the same through a tile: each chunk computes a tile at a
+time into a buffer that stays in L1 and copies it out, by streaming stores of
+whole 64-byte lines (``_stream``; for outputs past the last-level cache that
+overlap no input) or by plain stores (an out that is an input: in place, where
+LLVM's loop over the aliased arrays falls back to scalar code); the bits are
+those of ``drive``.
 """
 from __future__ import annotations
 
@@ -90,42 +92,48 @@ def drive(address, out, x, grad, a, b, prefetch, n_chunks):
 
 
 @jit(nogil=True, error_model="numpy", boundscheck=False)
-def _streamed(address_, out, x, grad, a, b, tile):
-    """out = kernel(x, grad, a, b) with out's whole lines written by streaming stores:
-    computed ``tile.size`` elements at a time into ``tile``, then copied out; the
-    partial lines at both ends are written by the kernel itself."""
+def _tiled(address_, out, x, grad, a, b, tile, stream):
+    """out = kernel(x, grad, a, b) computed ``tile.size`` elements at a time into ``tile``
+    (which overlaps nothing: the kernel's loop vectorizes even where out is an input),
+    then copied out: by streaming stores of whole lines (``stream``; the partial lines at
+    both ends are written by the kernel itself), or by plain stores."""
     n = x.size
     size = x.itemsize
-    head = min(((LINE - address(out) % LINE) % LINE) // size, n)
-    end = head + (n - head) * size // LINE * LINE // size
+    head = min(((LINE - address(out) % LINE) % LINE) // size, n) if stream else 0
+    end = head + (n - head) * size // LINE * LINE // size if stream else n
     _call_chunk(address_, out[:head], x[:head], grad[:head], head, a, b)
     for lo in range(head, end, tile.size):
         hi = min(lo + tile.size, end)
         _call_chunk(address_, tile, x[lo:hi], grad[lo:hi], hi - lo, a, b)
-        for i in range(lo, hi, LINE // size):
-            stream_line(out, i, tile, i - lo)
+        if stream:
+            for i in range(lo, hi, LINE // size):
+                stream_line(out, i, tile, i - lo)
+        else:
+            out[lo:hi] = tile[:hi - lo]
     _call_chunk(address_, out[end:], x[end:], grad[end:], n - end, a, b)
-    fence()
+    if stream:
+        fence()
 
 
 @jit(parallel=True, nogil=True, error_model="numpy", boundscheck=False)
-def drive_streamed(address_, out, x, grad, a, b, prefetch, n_chunks):
-    """:func:`drive` with out written by streaming stores (out must overlap no input;
-    ``prefetch`` is ignored)."""
+def drive_tiled(address_, out, x, grad, a, b, stream, n_chunks):
+    """:func:`drive` through an L1 tile (:func:`_tiled`): with ``stream`` out is written by
+    streaming stores (out must overlap no input), else by plain stores (out may be an
+    input: in place, where a loop over the aliased arrays runs scalar)."""
     n = x.size
     step = (n + n_chunks - 1) // n_chunks
     per = STREAM_TILE_BYTES // x.itemsize
     for c in prange(n_chunks):
         lo = min(c * step, n)
         hi = min(lo + step, n)
-        _streamed(address_, out[lo:hi], x[lo:hi], grad[lo:hi], a, b, np.empty(per, x.dtype))
+        _tiled(address_, out[lo:hi], x[lo:hi], grad[lo:hi], a, b, np.empty(per, x.dtype), stream)
 
 
-def driver_for(dtype: str, streamed: bool = False):
-    """The entry point of :func:`drive` (``streamed``: :func:`drive_streamed`) for
-    ``dtype`` arrays: (intp address, out, x, grad, a, b, bool prefetch, n_chunks) with
+def driver_for(dtype: str, tiled: bool = False):
+    """The entry point of :func:`drive` (``tiled``: :func:`drive_tiled`) for ``dtype``
+    arrays: (intp address, out, x, grad, a, b, bool prefetch or stream, n_chunks) with
     1-D C arrays and scalars of ``dtype`` (loaded or compiled once)."""
-    key = (dtype, streamed)
+    key = (dtype, tiled)
     entry = _drivers.get(key)
     if entry is None:
         with _lock:
@@ -133,7 +141,7 @@ def driver_for(dtype: str, streamed: bool = False):
                 scalar = getattr(types, dtype)
                 arr = types.Array(scalar, 1, "C")
                 args = (types.intp, arr, arr, arr, scalar, scalar, types.boolean, types.intp)
-                fn = drive_streamed if streamed else drive
+                fn = drive_tiled if tiled else drive
                 fn.compile(args)
                 _drivers[key] = fn.overloads[args].entry_point
             entry = _drivers[key]

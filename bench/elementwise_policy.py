@@ -71,7 +71,7 @@ class Knobs:
             self.mod._set_parallel_min(1 if on else big, 1 if on else big)
         else:
             self.mod.PARALLEL_THRESHOLD = 1 if on else big
-            self.mod.PARALLEL_THRESHOLD_CHEAP = 1 if on else big
+            self.mod.PARALLEL_MIN_BYTES_CHEAP = 1 if on else big
 
 
 def _calls_for(seconds):

@@ -193,7 +193,9 @@ SIGMOID_EXP_ARG_MIN_F32 = _F32(-120.0)  # n = -173: 2^(n + 64) normal; 120 e^-12
 CYTHON_PARALLEL_MIN_ELEMENTS = 8192  # the work pool (fastact/_cython/workpool.h)
 CYTHON_PARALLEL_MIN_ELEMENTS_CHEAP = 49152
 NUMBA_PARALLEL_MIN_ELEMENTS = 32768  # Numba's threading layer (TBB)
-NUMBA_PARALLEL_MIN_ELEMENTS_CHEAP = 131072  # a TBB launch costs more than such a loop
+# a memory-bound Numba kernel runs on the threads from this many bytes of output on (float32
+# 131072 elements, float64 65536): a TBB launch costs more than a shorter loop
+NUMBA_PARALLEL_MIN_BYTES_CHEAP = 512 << 10
 NOGIL_MIN_ELEMENTS = 4096  # the Cython kernels keep the GIL below this size
 # Under contention (docs/tuning.md, "Contention"): a parallel loop of the Cython work pool
 # whose caller, out of parts, waited for the parts helpers claimed longer than it would

@@ -136,8 +136,8 @@ def test_numba_prefetched_driver_gives_the_serial_bits():
     x, g = _inputs(N, np.float32, seed=2)
     kernel = _numba.get_elementwise("relu", "backward_y")
     ref = _call(kernel, x, g, "backward_y", "relu", 1, np.empty_like(x))
-    old = _numba.PARALLEL_THRESHOLD_CHEAP
-    _numba.PARALLEL_THRESHOLD_CHEAP = 1
+    old = _numba.PARALLEL_MIN_BYTES_CHEAP
+    _numba.PARALLEL_MIN_BYTES_CHEAP = 1
     try:
         with _streaming("numba", False):
             for n in (1, 511, 512, 513, 1025, N):
@@ -145,7 +145,7 @@ def test_numba_prefetched_driver_gives_the_serial_bits():
                 got = _call(kernel, x[:n], g[:n], "backward_y", "relu", 2, out)
                 assert got.tobytes() == ref[:n].tobytes(), n
     finally:
-        _numba.PARALLEL_THRESHOLD_CHEAP = old
+        _numba.PARALLEL_MIN_BYTES_CHEAP = old
 
 
 def test_numba_streamed_driver_emits_non_temporal_stores():

@@ -12,7 +12,7 @@ way to launch a parallel kernel), ``softmax`` (the softmax family).
 Kernels are compiled lazily, per (kernel id, mode, dtype), on first use, and
 cached on disk (``_cache.cache_dir()``); ``warmup()`` compiles everything.
 Arrays of at least :data:`PARALLEL_THRESHOLD` elements (memory-bound kernels:
-:data:`PARALLEL_THRESHOLD_CHEAP`) run on ``min(n_threads, NUMBA_NUM_THREADS)``
+:data:`PARALLEL_MIN_BYTES_CHEAP` bytes of output) run on ``min(n_threads, NUMBA_NUM_THREADS)``
 threads, smaller ones serially in the calling thread; when the arrays (inputs +
 output) of a memory-bound kernel take at least :data:`STREAM_MIN_BYTES`, an output
 that overlaps no input is written with streaming stores (``_parallel.drive_tiled``;
@@ -42,10 +42,10 @@ _labels.install()
 
 # The launch and store policy (fastact/_constants.py; measurements: docs/tuning.md,
 # "Elementwise loop drivers"); module attributes, read at each call, so tuning runs can
-# set them.  Below PARALLEL_THRESHOLD elements (PARALLEL_THRESHOLD_CHEAP for the
+# set them.  Below PARALLEL_THRESHOLD elements (PARALLEL_MIN_BYTES_CHEAP bytes for the
 # memory-bound kernels) a kernel runs serially in the calling thread.
 PARALLEL_THRESHOLD = _constants.NUMBA_PARALLEL_MIN_ELEMENTS
-PARALLEL_THRESHOLD_CHEAP = _constants.NUMBA_PARALLEL_MIN_ELEMENTS_CHEAP
+PARALLEL_MIN_BYTES_CHEAP = _constants.NUMBA_PARALLEL_MIN_BYTES_CHEAP
 STREAM_MIN_BYTES = _constants.STREAM_MIN_BYTES if _stream.AVAILABLE else None
 
 _LAYER = _threading.setup()
@@ -96,8 +96,8 @@ def get_elementwise(kernel_id: str, mode: str):
             grad = x
         a, b = kernel_args(params)
         n = x.size
-        parallel = n_threads > 1 and n >= (PARALLEL_THRESHOLD_CHEAP if cheap
-                                           else PARALLEL_THRESHOLD)
+        parallel = n_threads > 1 and (out.nbytes >= PARALLEL_MIN_BYTES_CHEAP if cheap
+                                      else n >= PARALLEL_THRESHOLD)
         limit = STREAM_MIN_BYTES
         disjoint = _disjoint(out, x, grad)
         streamed = (cheap and limit is not None
@@ -239,7 +239,7 @@ def config() -> dict:
         "threading_layer": _threading.active_layer(),
         "max_threads": _MAX_THREADS,
         "parallel_threshold": PARALLEL_THRESHOLD,
-        "parallel_threshold_cheap": PARALLEL_THRESHOLD_CHEAP,
+        "parallel_min_bytes_cheap": PARALLEL_MIN_BYTES_CHEAP,
         "stream_min_bytes": STREAM_MIN_BYTES,
         "tbb_library": _threading._state["tbb_library"],
         **({"openmp_wait_policy": describe_wait_policy()}

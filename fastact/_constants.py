@@ -220,7 +220,7 @@ STREAM_TILE_BYTES = 8192
 WRITE_PREFETCH_BLOCK_BYTES = 2048
 # a Numba kernel whose output is an input (in place) runs through an L1 tile with plain
 # stores from this many elements on: LLVM's loop over the aliased arrays falls back to
-# scalar code (4-11x slower per element)
+# scalar code
 NUMBA_IN_PLACE_TILED_MIN_ELEMENTS = 1024
 # a gated unit's float64 backward computes its activation's value and derivative in two
 # loops over blocks of this many elements on the stack (one formula per loop: GCC inlines

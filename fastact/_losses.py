@@ -245,16 +245,11 @@ def _cross_entropy_plain(x, t, ignore_index, reduction, backend):
             or _max(t.view(np.uint64)) >= n_classes:  # negative int64 are huge as uint64
         return None
     per_row = np.empty(rows, np.float64)
-    mean = reduction == "mean"
-    params = (0.0, 1.0, 1.0 / rows if mean else 1.0, float(n_classes))
+    params = (0.0, 1.0, 1.0 / rows if reduction == "mean" else 1.0, float(n_classes))
     total = _loss_kernel(_backends.resolve(backend), "cross_entropy")(
         x.reshape(rows, n_classes), t.reshape(rows), None, params, per_row, None,
         _backends.num_threads)
-    if mean:
-        total /= rows
-    if dt is _dispatch._F64 or not abs(total) > 3e38:
-        return dt.type(total)
-    return _dispatch._narrow(np.asarray(total), dt)[()]
+    return _reduce(per_row, reduction, rows, dt, None, total)
 
 
 def _cross_entropy_indices(cls, tgt, counted, w, call):

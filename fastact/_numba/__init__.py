@@ -99,10 +99,11 @@ def get_elementwise(kernel_id: str, mode: str):
         parallel = n_threads > 1 and (out.nbytes >= PARALLEL_MIN_BYTES_CHEAP if cheap
                                       else n >= PARALLEL_THRESHOLD)
         limit = STREAM_MIN_BYTES
-        disjoint = _disjoint(out, x, grad)
+        # short arrays skip the overlap test: they take neither tiled path
+        disjoint = n < _constants.NUMBA_IN_PLACE_TILED_MIN_ELEMENTS or _disjoint(out, x, grad)
         streamed = (cheap and limit is not None
                     and out.nbytes * (2 if grad is x else 3) >= limit and disjoint)
-        tiled = streamed or (not disjoint and n >= _constants.NUMBA_IN_PLACE_TILED_MIN_ELEMENTS)
+        tiled = streamed or not disjoint
         if not (parallel or tiled):
             (entries.get(char) or compiled(char))(out, x, grad, a, b)
         else:

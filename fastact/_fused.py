@@ -64,6 +64,8 @@ def _converted(arrays, names, func):
 
 
 def _broadcast_shape(shapes, names, func):
+    if all(s == shapes[0] for s in shapes):  # the common case, without NumPy's checks
+        return shapes[0]
     try:
         return np.broadcast_shapes(*shapes)
     except ValueError:

@@ -42,7 +42,7 @@ def _split_plan(spec, xs, axis, func):
     if n2 % 2:
         raise ValueError(f"fastact.{func}(): the split axis {axis} must have even length, "
                          f"got {n2}")
-    xm = np.ascontiguousarray(np.moveaxis(xs, ax, -1))
+    xm = np.ascontiguousarray(_moved_last(xs, ax))
     h = n2 // 2
     rows = xm.size // n2 if n2 else 0
     flat = xm.reshape(-1)
@@ -54,7 +54,7 @@ def _split_plan(spec, xs, axis, func):
 def _pair_plan(spec, first, second, func):
     """Two operands (first, second) in the compute dtype, broadcast together."""
     shape = _broadcast_shape([first.shape, second.shape], [spec.first, spec.second], func)
-    ops = [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in (first, second)]
+    ops = [np.ascontiguousarray(_broadcast_to(a, shape)).reshape(-1) for a in (first, second)]
     n = ops[0].size
     gate, up = ops[spec.gate_half], ops[1 - spec.gate_half]
     return _Plan(Strided(gate, 0, n), Strided(up, 0, n), 1 if n else 0, n, shape, None, shape)
@@ -107,14 +107,16 @@ def gated_backward(spec, grad, x, other, axis, values, out, backend):
     plan, converted, result_dtype, compute = _prepare(spec, x, other, axis, func, grad)
     result_shape = _moved_back(plan.shape, plan.axis)
     try:
-        g_full = np.broadcast_to(converted[-1], result_shape)
+        g_full = _broadcast_to(converted[-1], result_shape)
     except ValueError:
         raise ValueError(f"fastact.{func}(): grad of shape {converted[-1].shape} does not "
                          f"match the output's shape {result_shape}") from None
-    g_moved = g_full if plan.axis is None else np.moveaxis(g_full, plan.axis, -1)
-    g = np.ascontiguousarray(g_moved).reshape(-1)
+    g = np.ascontiguousarray(_moved_last(g_full, plan.axis)).reshape(-1)
+    direct = plan.axis is not None and _direct_split(
+        out, plan, [plan.gate.flat, g] + _dispatch._arrays_among((x, grad)), result_dtype,
+        compute, func)
     if plan.axis is not None:
-        grads = np.empty(plan.source_shape, compute)
+        grads = out if direct else np.empty(plan.source_shape, compute)
         flat = grads.reshape(-1)
         halves = (Strided(flat, 0, 2 * plan.m), Strided(flat, plan.m, 2 * plan.m))
         d_gate, d_up = halves[spec.gate_half], halves[1 - spec.gate_half]
@@ -125,8 +127,10 @@ def gated_backward(spec, grad, x, other, axis, values, out, backend):
         kernel = _fused_kernel(_backends.resolve(backend), "gated", kernel_id, "backward")
         kernel((d_gate, d_up), (plan.gate, plan.up, Strided(g, 0, plan.m)), plan.rows, plan.m,
                params, _backends.num_threads)
+    if direct:
+        return out
     if plan.axis is not None:
-        return _finish_one(np.moveaxis(grads, -1, plan.axis), out, result_dtype, func)
+        return _finish_one(_moved_back_array(grads, plan.axis), out, result_dtype, func)
     first, second = (converted[0], converted[1])
     d_first, d_second = (a.reshape(plan.shape) for a in (
         (grads[1], grads[0]) if spec.gate_half else (grads[0], grads[1])))
@@ -136,6 +140,15 @@ def gated_backward(spec, grad, x, other, axis, values, out, backend):
                          else d_second), out, result_dtype, func)
 
 
+def _direct_split(out, plan, inputs, result_dtype, compute, func):
+    """The split form's gradients may be written straight into ``out``: split along its
+    last axis, C-contiguous in the compute dtype, overlapping no input or being one."""
+    if out is None or plan.axis != len(plan.source_shape) - 1:
+        return False
+    _dispatch.check_out(out, plan.source_shape, result_dtype, func)
+    return _dispatch._direct_target(out, inputs, compute)
+
+
 def _moved_back(shape, axis):
     if axis is None or axis == len(shape) - 1:
         return shape
@@ -143,7 +156,16 @@ def _moved_back(shape, axis):
 
 
 def _moved_back_array(a, axis):
-    return a if axis is None else np.moveaxis(a, -1, axis)
+    return a if axis is None or axis == a.ndim - 1 else np.moveaxis(a, -1, axis)
+
+
+def _moved_last(a, axis):
+    return a if axis is None or axis == a.ndim - 1 else np.moveaxis(a, axis, -1)
+
+
+def _broadcast_to(a, shape):
+    """np.broadcast_to, skipped (it costs microseconds) when ``a`` has the shape."""
+    return a if a.shape == shape else np.broadcast_to(a, shape)
 
 
 def _finish_one(result, out, result_dtype, func):

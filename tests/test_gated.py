@@ -152,6 +152,29 @@ def test_dtype_rules_and_out(backend):
         fastact.swiglu(x, out=np.empty((16, 4100), np.float32), backend=backend)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_split_backward_into_out(dtype, backend):
+    """The split form's gradients into out=: written straight there, in place over x, or
+    through a buffer (out overlapping grad, a split along another axis): the same bits."""
+    x = _data(dtype, (16, 4100))
+    grad = _data(dtype, (16, 2050), seed=2, specials=False)
+    expected = fastact.swiglu_backward(grad, x, backend=backend)
+    out = np.empty_like(x)
+    assert fastact.swiglu_backward(grad, x, out=out, backend=backend) is out
+    _same(out, expected)
+    xc = x.copy()
+    assert fastact.swiglu_backward(grad, xc, out=xc, backend=backend) is xc
+    _same(xc, expected)
+    buf = np.zeros_like(x)
+    g = buf.reshape(-1)[2049:2049 + grad.size].reshape(grad.shape)  # d_up[0, i] on g[0, i + 1]
+    g[...] = grad
+    assert fastact.swiglu_backward(g, x, out=buf, backend=backend) is buf
+    _same(buf, expected)
+    out_t = np.empty((4100, 16), dtype)
+    assert fastact.swiglu_backward(grad.T, x.T, axis=0, out=out_t, backend=backend) is out_t
+    _same(out_t, expected.T)
+
+
 def test_results_do_not_depend_on_the_thread_count(backend):
     x = _data(np.float32, (64, 4096), specials=False)
     grad = _data(np.float32, (64, 2048), seed=5, specials=False)

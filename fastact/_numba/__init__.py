@@ -168,18 +168,18 @@ def get_gated(kernel_id: str, mode: str):
     _check(kernel_id, "forward")
     if mode not in ("forward", "backward"):
         raise ValueError(f"unknown gated mode {mode!r}")
-    loops: dict = {}
+    chunks: dict = {}  # dtype char -> the unit's C chunk function
 
     def kernel(outs, ins, rows, m, params, n_threads):
         char = ins[0].flat.dtype.char
-        fn = loops.get(char)
-        if fn is None:
-            fn = loops[char] = _factory.compile_gated(kernel_id, mode, _DTYPE_NAMES[char])
+        address = chunks.get(char) or chunks.setdefault(
+            char, _factory.gated_address(kernel_id, mode, _DTYPE_NAMES[char]))
         ops = list(ins) + [ins[0]] * (3 - len(ins)) + list(outs) + [outs[0]] * (2 - len(outs))
         geom = np.array([rows, m] + [v for s in ops for v in (s.offset, s.row_stride)],
                         np.int64)
         a, b = kernel_args(params)
-        args = (fn, tuple(s.flat for s in ops[3:]), tuple(s.flat for s in ops[:3]), geom, a, b)
+        args = (address, tuple(s.flat for s in ops[3:]), tuple(s.flat for s in ops[:3]), geom,
+                a, b)
         _run_fused("gated", char, args, rows * m, n_threads)
 
     kernel.__name__ = f"numba_{kernel_id}_{mode}_gated"

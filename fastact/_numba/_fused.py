@@ -1,10 +1,10 @@
 """Fused kernels: an activation of ``x + bias``, and gated units ``act(gate) * up``.
 
-One driver per operation, taking the activation's generated loop at run time (bias:
-the address of its C chunk function, ``_factory.chunk_address``; gated units: the
-unit's loop as a first-class function), so every kernel id gets them with no driver
-of its own.  The work is
-cut in items, a block of rows (or one row) times a tile of ``TILE`` columns.
+One driver per operation, taking the address of the activation's C chunk function at
+run time (bias: ``_factory.chunk_address``; gated units: the unit's generated one-pass
+loop, ``_factory.gated_address``), so every kernel id gets them with no driver of its
+own.  The work is cut in items, a block of rows (or one row) times a tile of ``TILE``
+columns.
 Bias: each tile of x + bias is staged in a per-thread buffer (cache-resident),
 the activation's loop runs on it, and the result goes straight to the output
 (without a bias gradient the items are single rows, in memory order):
@@ -15,7 +15,7 @@ block of rows sums its rows in order into its own float64 row of ``partial``,
 and the caller adds the rows of ``partial`` in block order.  The blocks depend on
 the shape only (:func:`block_rows`), so ``db`` is bitwise independent of the
 thread count.  Drivers are compiled once per process and dtype, serial and
-parallel (Numba cannot disk-cache the gated driver: it takes a first-class function).
+parallel.
 """
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ import threading
 
 import numpy as np
 from numba import njit, prange, types
+from numba.extending import intrinsic
 
-from ._parallel import _call_chunk
+from ._parallel import _call_chunk, address_call
 from ._vmath import prefer_512_bit_vectors
 
 
@@ -81,11 +82,21 @@ def _bias_py(address, out, x, grad, bias, a, b, partial, geom, n_chunks):
                         acc[j] += ot[j]
 
 
-def _gated_py(fn, outs, ins, geom, a, b, n_chunks):
-    """The gated unit's loop ``fn(out, d_up, gate, up, grad, a, b)`` on every (row, tile)
-    item; outs = (out or d_gate, d_up), ins = (gate, up, grad) (flat buffers; an operand
-    the mode does not use is any buffer); geom = (rows, m, then the offset and row stride
-    of gate, up, grad, out, d_up)."""
+@intrinsic
+def _call_gated(typingctx, address, out, d_up, gate, up, grad, n, a, b):
+    """address(out.data, d_up.data, gate.data, up.data, grad.data, n, a, b): a gated
+    unit's C chunk function (``_factory.gated_address``) on 1-D arrays of one dtype."""
+    if not (isinstance(address, types.Integer) and isinstance(n, types.Integer)
+            and out.dtype == d_up.dtype == gate.dtype == up.dtype == grad.dtype == a == b):
+        return None
+    return types.void(address, out, d_up, gate, up, grad, n, a, b), address_call(5)
+
+
+def _gated_py(address, outs, ins, geom, a, b, n_chunks):
+    """The gated unit's loop ``chunk(out, d_up, gate, up, grad, n, a, b)`` at ``address``
+    on every (row, tile) item; outs = (out or d_gate, d_up), ins = (gate, up, grad) (flat
+    buffers; an operand the mode does not use is any buffer); geom = (rows, m, then the
+    offset and row stride of gate, up, grad, out, d_up)."""
     out, d_up = outs
     gate, up, grad = ins
     rows, m = geom[0], geom[1]
@@ -98,15 +109,8 @@ def _gated_py(fn, outs, ins, geom, a, b, n_chunks):
             gs, us, ds = (geom[2] + r * geom[3] + c0, geom[4] + r * geom[5] + c0,
                           geom[6] + r * geom[7] + c0)
             os, qs = geom[8] + r * geom[9] + c0, geom[10] + r * geom[11] + c0
-            fn(out[os:os + w], d_up[qs:qs + w], gate[gs:gs + w], up[us:us + w],
-               grad[ds:ds + w], a, b)
-
-
-def gated_signature(dtype: str):
-    """void(out, d_up, gate, up, grad, a, b): a gated unit's generated loop."""
-    scalar = getattr(types, dtype)
-    arr = types.Array(scalar, 1, "C")
-    return types.void(arr, arr, arr, arr, arr, scalar, scalar)
+            _call_gated(address, out[os:os + w], d_up[qs:qs + w], gate[gs:gs + w],
+                        up[us:us + w], grad[ds:ds + w], w, a, b)
 
 
 _PYTHON = {"bias": _bias_py, "gated": _gated_py}
@@ -121,8 +125,8 @@ def _signature(kind, dtype):
     if kind == "bias":
         partial = types.Array(types.float64, 2, "C")
         return (types.intp, arr, arr, arr, arr, scalar, scalar, partial, geom, types.intp)
-    return (types.FunctionType(gated_signature(dtype)), types.UniTuple(arr, 2),
-            types.UniTuple(arr, 3), geom, scalar, scalar, types.intp)
+    return (types.intp, types.UniTuple(arr, 2), types.UniTuple(arr, 3), geom, scalar, scalar,
+            types.intp)
 
 
 def driver(kind: str, dtype: str, parallel: bool):

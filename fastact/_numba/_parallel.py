@@ -38,25 +38,33 @@ _lock = threading.Lock()
 _drivers: dict = {}
 
 
+def address_call(n_arrays: int):
+    """The codegen of ``address(arrays[0].data, ..., n, a, b)``: a C function at a run-time
+    address called on the data of ``n_arrays`` 1-D arrays of one dtype, a count and two
+    scalars of that dtype; for an intrinsic typed (address, *arrays, n, a, b)."""
+
+    def codegen(context, builder, sig, args):
+        scalar = context.get_value_type(sig.args[-1])
+        intp = context.get_value_type(types.intp)
+        fnty = ir.FunctionType(ir.VoidType(),
+                               [scalar.as_pointer()] * n_arrays + [intp, scalar, scalar])
+        fn = builder.inttoptr(args[0], fnty.as_pointer())
+        data = [context.make_array(sig.args[k])(context, builder, args[k]).data
+                for k in range(1, n_arrays + 1)]
+        count = context.cast(builder, args[-3], sig.args[-3], types.intp)
+        builder.call(fn, data + [count, args[-2], args[-1]])
+        return context.get_dummy_value()
+
+    return codegen
+
+
 @intrinsic
 def _call_chunk(typingctx, address, out, x, grad, n, a, b):
     """address(out.data, x.data, grad.data, n, a, b) for 1-D arrays of one dtype."""
     if not (isinstance(address, types.Integer) and isinstance(n, types.Integer)
             and out.dtype == x.dtype == grad.dtype == a == b):
         return None
-
-    def codegen(context, builder, sig, args):
-        scalar = context.get_value_type(sig.args[5])
-        intp = context.get_value_type(types.intp)
-        fnty = ir.FunctionType(ir.VoidType(), [scalar.as_pointer()] * 3 + [intp, scalar, scalar])
-        fn = builder.inttoptr(args[0], fnty.as_pointer())
-        data = [context.make_array(sig.args[k])(context, builder, args[k]).data
-                for k in (1, 2, 3)]
-        count = context.cast(builder, args[4], sig.args[4], types.intp)
-        builder.call(fn, data + [count, args[5], args[6]])
-        return context.get_dummy_value()
-
-    return types.void(address, out, x, grad, n, a, b), codegen
+    return types.void(address, out, x, grad, n, a, b), address_call(3)
 
 
 @jit(nogil=True, error_model="numpy", boundscheck=False)

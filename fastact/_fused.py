@@ -17,6 +17,7 @@ import numpy as np
 
 from . import _backends, _dispatch
 
+_F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _FUNC_OF_MODE = {"forward": None, "derivative": "derivative", "backward": "backward",
                  "backward_y": "backward"}
@@ -57,6 +58,10 @@ def _as_result(a):
 # ----------------------------------------------------------------------- bias
 def _converted(arrays, names, func):
     """The arrays in their common compute dtype, and the result dtype."""
+    dt = arrays[0].dtype if type(arrays[0]) is np.ndarray else None
+    if (dt is _F32 or dt is _F64) and all(type(a) is np.ndarray and a.dtype is dt
+                                          for a in arrays):
+        return arrays, dt, dt  # the common case: ndarrays of one native dtype
     pairs = [_dispatch.as_float_array(a, n, func) for a, n in zip(arrays, names)]
     result_dtype = np.result_type(*(dt for _, dt in pairs))
     compute = _dispatch._compute_dtype(result_dtype)

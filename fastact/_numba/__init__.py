@@ -174,12 +174,12 @@ def get_gated(kernel_id: str, mode: str):
         char = ins[0].flat.dtype.char
         address = chunks.get(char) or chunks.setdefault(
             char, _factory.gated_address(kernel_id, mode, _DTYPE_NAMES[char]))
-        ops = list(ins) + [ins[0]] * (3 - len(ins)) + list(outs) + [outs[0]] * (2 - len(outs))
-        geom = np.array([rows, m] + [v for s in ops for v in (s.offset, s.row_stride)],
-                        np.int64)
+        gate, up, grad = ins if len(ins) == 3 else (ins[0], ins[1], ins[0])
+        out, d_up = outs if len(outs) == 2 else (outs[0], outs[0])
+        geom = (rows, m, gate.offset, gate.row_stride, up.offset, up.row_stride, grad.offset,
+                grad.row_stride, out.offset, out.row_stride, d_up.offset, d_up.row_stride)
         a, b = kernel_args(params)
-        args = (address, tuple(s.flat for s in ops[3:]), tuple(s.flat for s in ops[:3]), geom,
-                a, b)
+        args = (address, (out.flat, d_up.flat), (gate.flat, up.flat, grad.flat), geom, a, b)
         _run_fused("gated", char, args, rows * m, n_threads)
 
     kernel.__name__ = f"numba_{kernel_id}_{mode}_gated"

@@ -96,7 +96,7 @@ def _gated_py(address, outs, ins, geom, a, b, n_chunks):
     """The gated unit's loop ``chunk(out, d_up, gate, up, grad, n, a, b)`` at ``address``
     on every (row, tile) item; outs = (out or d_gate, d_up), ins = (gate, up, grad) (flat
     buffers; an operand the mode does not use is any buffer); geom = (rows, m, then the
-    offset and row stride of gate, up, grad, out, d_up)."""
+    offset and row stride of gate, up, grad, out, d_up): a tuple of 12 integers."""
     out, d_up = outs
     gate, up, grad = ins
     rows, m = geom[0], geom[1]
@@ -125,8 +125,8 @@ def _signature(kind, dtype):
     if kind == "bias":
         partial = types.Array(types.float64, 2, "C")
         return (types.intp, arr, arr, arr, arr, scalar, scalar, partial, geom, types.intp)
-    return (types.intp, types.UniTuple(arr, 2), types.UniTuple(arr, 3), geom, scalar, scalar,
-            types.intp)
+    return (types.intp, types.UniTuple(arr, 2), types.UniTuple(arr, 3),
+            types.UniTuple(types.int64, 12), scalar, scalar, types.intp)
 
 
 def driver(kind: str, dtype: str, parallel: bool):

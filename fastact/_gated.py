@@ -78,9 +78,59 @@ def _kernel_id(spec, values):
     return BY_NAME[spec.activation].resolve(values)
 
 
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def _fast_plan(spec, x, other, axis, grad=None):
+    """The plan of the common case, checked cheaply: C-contiguous ndarrays of one native
+    float dtype, x split along its last axis or two arrays of one shape (and grad of the
+    result's shape); else None (the general path converts, broadcasts, moves axes)."""
+    dt = x.dtype if type(x) is np.ndarray else None
+    if (dt is not _F32 and dt is not _F64) or not x.ndim or not x.flags.c_contiguous:
+        return None
+    for a in (other, grad):
+        if a is not None and (type(a) is not np.ndarray or a.dtype is not dt
+                              or not a.flags.c_contiguous):
+            return None
+    flat = x.reshape(-1)
+    if other is None:
+        n2 = x.shape[-1]
+        if type(axis) is not int or axis not in (-1, x.ndim - 1) or n2 % 2:
+            return None
+        h = n2 // 2
+        halves = (Strided(flat, 0, n2), Strided(flat, h, n2))
+        shape = x.shape[:-1] + (h,)
+        plan = _Plan(halves[spec.gate_half], halves[1 - spec.gate_half], x.size // n2 if n2
+                     else 0, h, shape, x.ndim - 1, x.shape)
+    else:
+        if other.shape != x.shape or axis != -1:
+            return None
+        n = x.size
+        ops = (Strided(flat, 0, n), Strided(other.reshape(-1), 0, n))
+        plan = _Plan(ops[spec.gate_half], ops[1 - spec.gate_half], 1, n, x.shape, None,
+                     x.shape)
+    return plan if grad is None or grad.shape == plan.shape else None
+
+
+def _ready(out, shape, dtype, operands) -> bool:
+    """``out`` can take the kernel's result as it is: a C-contiguous writeable ndarray of
+    ``shape`` and ``dtype`` that is an operand or overlaps none."""
+    return (type(out) is np.ndarray and out.dtype is dtype and out.shape == shape
+            and out.flags.carray
+            and all(a is None or a is out or not np.may_share_memory(a, out) for a in operands))
+
+
 def gated(spec, x, other, axis, values, out, backend):
     """act(gate) * up (see :class:`fastact._registry.GatedSpec`)."""
     kernel_id, params = _kernel_id(spec, values)
+    plan = _fast_plan(spec, x, other, axis)
+    if plan is not None and (out is None or _ready(out, plan.shape, x.dtype, (x, other))):
+        target = np.empty(plan.shape, x.dtype) if out is None else out
+        if target.size:
+            kernel = _fused_kernel(_backends.resolve(backend), "gated", kernel_id, "forward")
+            kernel((Strided(target.reshape(-1), 0, plan.m),), (plan.gate, plan.up), plan.rows,
+                   plan.m, params, _backends.num_threads)
+        return target
     func = spec.name
     plan, converted, result_dtype, compute = _prepare(spec, x, other, axis, func)
     shape = _moved_back(plan.shape, plan.axis)
@@ -103,6 +153,12 @@ def gated_backward(spec, grad, x, other, axis, values, out, backend):
     d_gate = grad * up * act'(gate), d_up = grad * act(gate).  Split form: one array
     of x's shape; two-array form: a pair in the order of the operands."""
     kernel_id, params = _kernel_id(spec, values)
+    plan = None if other is not None else _fast_plan(spec, x, None, axis, grad)
+    if plan is not None and (out is None or _ready(out, x.shape, x.dtype, (x, grad))):
+        grads = np.empty(x.shape, x.dtype) if out is None else out
+        if grads.size:
+            _backward_kernel(spec, backend, kernel_id, params, plan, grads, grad.reshape(-1))
+        return grads
     func = f"{spec.name}_backward"
     plan, converted, result_dtype, compute = _prepare(spec, x, other, axis, func, grad)
     result_shape = _moved_back(plan.shape, plan.axis)
@@ -117,16 +173,10 @@ def gated_backward(spec, grad, x, other, axis, values, out, backend):
         compute, func)
     if plan.axis is not None:
         grads = out if direct else np.empty(plan.source_shape, compute)
-        flat = grads.reshape(-1)
-        halves = (Strided(flat, 0, 2 * plan.m), Strided(flat, plan.m, 2 * plan.m))
-        d_gate, d_up = halves[spec.gate_half], halves[1 - spec.gate_half]
     else:
         grads = [np.empty(plan.m, compute) for _ in range(2)]
-        d_gate, d_up = (Strided(a, 0, plan.m) for a in grads)
     if plan.rows and plan.m:
-        kernel = _fused_kernel(_backends.resolve(backend), "gated", kernel_id, "backward")
-        kernel((d_gate, d_up), (plan.gate, plan.up, Strided(g, 0, plan.m)), plan.rows, plan.m,
-               params, _backends.num_threads)
+        _backward_kernel(spec, backend, kernel_id, params, plan, grads, g)
     if direct:
         return out
     if plan.axis is not None:
@@ -138,6 +188,20 @@ def gated_backward(spec, grad, x, other, axis, values, out, backend):
                          else d_first,
                          reduce_to_shape(d_second, second.shape) if second.shape != plan.shape
                          else d_second), out, result_dtype, func)
+
+
+def _backward_kernel(spec, backend, kernel_id, params, plan, grads, g):
+    """The backward kernel into ``grads``: one array of the split input's layout, or the
+    pair (d_gate, d_up) of flat arrays (two-array form); ``g`` the flat gradient."""
+    if isinstance(grads, list):
+        d_gate, d_up = (Strided(a, 0, plan.m) for a in grads)
+    else:
+        flat = grads.reshape(-1)
+        halves = (Strided(flat, 0, 2 * plan.m), Strided(flat, plan.m, 2 * plan.m))
+        d_gate, d_up = halves[spec.gate_half], halves[1 - spec.gate_half]
+    kernel = _fused_kernel(_backends.resolve(backend), "gated", kernel_id, "backward")
+    kernel((d_gate, d_up), (plan.gate, plan.up, Strided(g, 0, plan.m)), plan.rows, plan.m,
+           params, _backends.num_threads)
 
 
 def _direct_split(out, plan, inputs, result_dtype, compute, func):

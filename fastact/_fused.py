@@ -17,8 +17,7 @@ import numpy as np
 
 from . import _backends, _dispatch
 
-_F32 = np.dtype(np.float32)
-_F64 = np.dtype(np.float64)
+_F32, _F64 = _dispatch._F32, _dispatch._F64
 _FUNC_OF_MODE = {"forward": None, "derivative": "derivative", "backward": "backward",
                  "backward_y": "backward"}
 _kernels: dict = {}

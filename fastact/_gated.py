@@ -13,8 +13,8 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from . import _backends, _dispatch
-from ._fused import Strided, _as_result, _broadcast_shape, _converted, _fused_kernel, \
-    reduce_to_shape
+from ._fused import _F32, _F64, Strided, _as_result, _broadcast_shape, _converted, \
+    _fused_kernel, reduce_to_shape
 from ._registry import BY_NAME
 
 
@@ -76,9 +76,6 @@ def _prepare(spec, x, other, axis, func, grad=None):
 
 def _kernel_id(spec, values):
     return BY_NAME[spec.activation].resolve(values)
-
-
-_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 def _fast_plan(spec, x, other, axis, grad=None):

@@ -35,7 +35,7 @@ from .. import _constants as C
 from . import _threading
 from ._cache import jit
 from ._formulas import by_dtype
-from ._vmath import F32_1, exp_f32n, log1p_unit_f32n, vexp, vlog1p
+from ._vmath import F32_1, exp_f32n, log1p_unit_f32n, prefer_512_bit_vectors, vexp, vlog1p
 from .softmax._bits import bits_view
 from .softmax._exp import BLOCK, LANES, cast_like
 from .softmax._rows import (LOGSUMEXP, SOFTMAX, block_span, exp_rest_block, exp_store_block,
@@ -105,8 +105,13 @@ def _scale_minus_weights_impl(gr, a, b, weights):
 def _lane_sum(v):
     """sum(v) in float64: element i into lane i % LANES, in order, the lanes folded."""
     acc = np.zeros(LANES, np.float64)
-    for i in range(v.shape[0]):
-        acc[i % LANES] += v[i]
+    n = v.shape[0]
+    full = n - n % LANES
+    for i in range(0, full, LANES):  # a constant lane loop: vector adds, same order
+        for j in range(LANES):
+            acc[j] += np.float64(v[i + j])
+    for j in range(n - full):
+        acc[j] += np.float64(v[full + j])
     return _fold_lanes(acc)
 
 
@@ -264,37 +269,63 @@ def _put_impl(a, i, v):
     return impl
 
 
+def _span(a, lo, hi):
+    """a[lo:hi] for an array, each array's [lo:hi] for a pair, None for None."""
+
+
+@overload(_span, inline="always")
+def _span_impl(a, lo, hi):
+    if isinstance(a, types.NoneType):
+        return lambda a, lo, hi: None
+    if isinstance(a, types.BaseTuple):
+        return lambda a, lo, hi: (a[0][lo:hi], a[1][lo:hi])
+    return lambda a, lo, hi: a[lo:hi]
+
+
+def _terms_view(loss, buf, lo, hi):
+    """Where block [lo, hi)'s loss terms go: loss[lo:hi], or buf[:hi - lo] without loss."""
+
+
+@overload(_terms_view, inline="always")
+def _terms_view_impl(loss, buf, lo, hi):
+    if isinstance(loss, types.NoneType):
+        return lambda loss, buf, lo, hi: buf[:hi - lo]
+    return lambda loss, buf, lo, hi: loss[lo:hi]
+
+
 @jit(**_JIT)
-def _bce_block(x, y, weights, outs, scale, lo, hi):
-    """Elements [lo, hi): loss (optional), gradient (optional); returns the loss sum,
-    element i into lane (i - lo) % LANES, the lanes folded pairwise."""
-    loss, _, g = outs
-    acc = np.zeros(LANES, np.float64)
+def _bce_terms(x, y, weights, v, g, scale):
+    """v[i] = element i's loss term and g[i] = scale * its gradient (g optional), for
+    every i: independent elements, no reduction, indices from 0 (contiguous vector
+    loads and stores, no gathers)."""
+    prefer_512_bit_vectors()
     sc = cast_like(x, scale)
     one = cast_like(x, 1.0)
     zero = cast_like(x, 0.0)
-    for base in range(lo, hi, LANES):
-        for j in range(min(LANES, hi - base)):
-            i = base + j
-            if weights is None:
-                v, d = _bce_term(x[i], y[i], one, zero, one)
-            else:
-                v, d = _bce_term(x[i], y[i], weights[1][i], zero, one)
-                v = v * weights[0][i]
-                d = d * weights[0][i]
-            acc[j] += np.float64(v)
-            _put(loss, i, v)
-            _put(g, i, d * sc)
-    return _fold_lanes(acc)
+    for i in range(x.shape[0]):
+        if weights is None:
+            a, d = _bce_term(x[i], y[i], one, zero, one)
+        else:
+            a, d = _bce_term(x[i], y[i], weights[1][i], zero, one)
+            a = a * weights[0][i]
+            d = d * weights[0][i]
+        v[i] = a
+        _put(g, i, d * sc)
 
 
 @jit(**_JIT)
 def _bce_blocks(x, y, weights, outs, scale, b0, b1):
-    sums = outs[1]
+    """Blocks [b0, b1) of SUM_BLOCK elements: the terms (into loss, or a scratch block),
+    the gradient, and each block's sum (the terms' lane sum)."""
+    loss, sums, g = outs
     n = x.shape[0]
+    buf = np.empty(min(SUM_BLOCK, n), x.dtype)
     for b in range(b0, b1):
-        sums[b] = _bce_block(x, y, weights, outs, scale, b * SUM_BLOCK,
-                             min(n, (b + 1) * SUM_BLOCK))
+        lo = b * SUM_BLOCK
+        hi = min(n, lo + SUM_BLOCK)
+        v = _terms_view(loss, buf, lo, hi)
+        _bce_terms(x[lo:hi], y[lo:hi], _span(weights, lo, hi), v, _span(g, lo, hi), scale)
+        sums[b] = _lane_sum(v)
 
 
 @jit(parallel=True, **_JIT)

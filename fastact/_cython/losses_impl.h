@@ -34,8 +34,9 @@ static void FN(ce_grad_row)(const fa_ce_job *j, T *g, const T *w, ptrdiff_t t, d
 }
 /* lse - m of a row of finite max m, and its exp sum *s: with g the exps stored there and
    log(S); else logsumexp's scaled exps (accurate for every logit).  xn: the next row,
-   its max taken in the same pass (block by block, combined as row_max combines them:
-   its bits) into *mn; pf: the row after it, prefetched; each NULL: none */
+   its max taken in the same pass into *mn (row_max's, except that a NaN or the sign of
+   a zero may differ: the next row's loss and gradient are the same); pf: the row after
+   it, prefetched; each NULL: none */
 static double FN(ce_log_sum)(const T *x, ptrdiff_t n, T m, T *g, const T *xn, const T *pf,
                              double *s, T *mn) {
     ptrdiff_t ties = 0;

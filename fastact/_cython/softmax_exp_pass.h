@@ -137,7 +137,7 @@ static double FN(exp_rest)(T *buf, const FN(block) *b, ptrdiff_t *ties) {
 }
 /* the unmasked block in one pass (no scratch): the terms of each group added as
    sum_pos adds them, so the bits are those of exp_rest's; xm (unmasked, not negated):
-   its max keys taken alongside */
+   its max added to keys alongside (a NaN of xm may be left out) */
 static double FN(exp_rest_sum)(const FN(block) *b, ptrdiff_t *ties) {
     double dacc[FA_SM_LANES] = {0};
     FN(wave) *w = b->w;

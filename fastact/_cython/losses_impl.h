@@ -33,56 +33,73 @@ static void FN(ce_grad_row)(const fa_ce_job *j, T *g, const T *w, ptrdiff_t t, d
     g[t] = (T)(j->scale * (j->keep * wt * ((e_t - s) / s) + j->smooth * (j->wsum * e_t / s - wt)));
 }
 /* lse - m of a row of finite max m, and its exp sum *s: with g the exps stored there and
-   log(S); else logsumexp's scaled exps (accurate for every logit).  pf: the next row
-   (prefetched as the exp pass goes), or NULL */
-static double FN(ce_log_sum)(const T *x, ptrdiff_t n, T m, T *g, const T *pf, double *s) {
+   log(S); else logsumexp's scaled exps (accurate for every logit).  xn: the next row,
+   its max taken in the same pass into *mn (row_max's, except that a NaN or the sign of
+   a zero may differ: the next row's loss and gradient are the same); pf: the row after
+   it, prefetched; each NULL: none */
+static double FN(ce_log_sum)(const T *x, ptrdiff_t n, T m, T *g, const T *xn, const T *pf,
+                             double *s, T *mn) {
     ptrdiff_t ties = 0;
     *s = 0.0;
     for (ptrdiff_t lo = 0; lo < n; lo += FA_SM_BLOCK) {
+        FN(keys) keys = FN(keys_init)();
         FN(block) b = {x + lo, NULL, fa_sm_block_len(n, lo), m, 0, pf ? pf + lo : NULL, NULL,
-                       NULL, NULL};
+                       xn ? xn + lo : NULL, &keys};
         ptrdiff_t tb = 0;
         *s += g ? FN(exp_store)(g + lo, &b) : FN(exp_rest_sum)(&b, &tb);
         ties += tb;
+        const T mb = FN(key_max)(keys);
+        *mn = mb > *mn ? mb : *mn;
     }
     return g ? log(*s) : FN(log_sum)(*s, ties);
 }
-/* row r: its loss keep w_t (lse - x_t) + smooth sum_c w_c (lse - x_c) and gradient;
-   ignored rows 0, rows with NaN, +inf or only -inf NaN; last: no next row to prefetch */
-static void FN(ce_row)(const fa_ce_job *j, ptrdiff_t r, int last) {
+/* row r of max m: its loss keep w_t (lse - x_t) + smooth sum_c w_c (lse - x_c) and
+   gradient; ignored rows 0, rows with NaN, +inf or only -inf NaN.  Returns the max of
+   the next row xn (taken in the exp pass), -inf without one; pf: the row after it */
+static T FN(ce_row)(const fa_ce_job *j, ptrdiff_t r, T m, const T *xn, const T *pf) {
     const ptrdiff_t n = j->n, t = (ptrdiff_t)j->tgt[r];
     const T *x = (const T *)j->x + r * n, *w = (const T *)j->w;
     T *g = j->g ? (T *)j->g + r * n : NULL;
+    T mn = -(T)INFINITY;
     double s = NAN, ls = NAN;
     if (t < 0) {
         j->loss[r] = 0.0;
         if (g) for (ptrdiff_t i = 0; i < n; i++) g[i] = 0;
-        return;
+        return xn ? FN(row_max)(xn, NULL, n, 0) : mn;
     }
-    const T m = FN(row_max)(x, NULL, n, 0);
     /* x_t and the gap are read before the exp pass: g may be x itself (in place).  w_t
        comes from wrow, read in order, not gathered from w: a cold line per row slows the
        whole row's pass (docs/tuning.md, "Cross-entropy rows") */
     const double wt = j->wrow ? j->wrow[r] : 1.0, gap_t = (double)m - (double)x[t];
     const double gap = j->smooth != 0.0 ? FN(weighted_gap)(w, x, n, m) : 0.0;
-    if (m - m == 0) ls = FN(ce_log_sum)(x, n, m, g, last ? NULL : x + n, &s);
+    if (m - m == 0)
+        ls = FN(ce_log_sum)(x, n, m, g, xn, pf, &s, &mn);
+    else if (xn)
+        mn = FN(row_max)(xn, NULL, n, 0);
     if (ls != ls) {
         j->loss[r] = NAN;
         if (g) for (ptrdiff_t i = 0; i < n; i++) g[i] = (T)NAN;
-        return;
+        return mn;
     }
     /* lse - x_t as (m - x_t) + (lse - m), two terms >= 0: no cancellation */
     const double value = j->keep * wt * (gap_t + ls) + j->smooth * (gap + j->wsum * ls);
     j->loss[r] = value;
     if (g) FN(ce_grad_row)(j, g, w, t, wt, s);
+    return mn;
 }
 /* one part of a loss pass: the job and the number of equal parts it is split into */
 typedef struct { const void *j; ptrdiff_t parts; } FN(loss_pass);
 static void FN(ce_part)(void *ctx, ptrdiff_t c) {
     const FN(loss_pass) *a = (const FN(loss_pass) *)ctx;
     const fa_ce_job *j = (const fa_ce_job *)a->j;
-    const ptrdiff_t r1 = fa_sm_part(j->rows, c + 1, a->parts);
-    for (ptrdiff_t r = fa_sm_part(j->rows, c, a->parts); r < r1; r++) FN(ce_row)(j, r, r + 1 == r1);
+    const ptrdiff_t r0 = fa_sm_part(j->rows, c, a->parts), r1 = fa_sm_part(j->rows, c + 1, a->parts);
+    if (r0 >= r1) return;
+    const T *x = (const T *)j->x;
+    const ptrdiff_t n = j->n;
+    T m = FN(row_max)(x + r0 * n, NULL, n, 0);
+    for (ptrdiff_t r = r0; r < r1; r++)
+        m = FN(ce_row)(j, r, m, r + 1 < r1 ? x + (r + 1) * n : NULL,
+                       r + 2 < r1 ? x + (r + 2) * n : NULL);
 }
 static void FN(ce_run)(const fa_ce_job *j) {
     FN(loss_pass) a = {j, fa_sm_parts(j->rows, j->threads)};

@@ -150,10 +150,14 @@ static inline __attribute__((always_inline)) ptrdiff_t FN(vexp_sum)(FN(vpass) *p
     return negate ? FN(vexp_sum_body)(p, 1, 0) : FN(vexp_sum_body)(p, 0, 0);
 }
 /* log_softmax's and logsumexp's: the group sums of exp_scaled over x != m (ties
-   counted in p->ties); so: the wave's o = (se - a) - b alongside */
-static inline __attribute__((always_inline)) ptrdiff_t FN(vexp_rest_sum)(FN(vpass) *p) {
+   counted in p->ties); so: the wave's o = (se - a) - b alongside; xm: its max (one
+   float max a vector, NaN left out) added to p->keys alongside (cross-entropy: the
+   next row's; a NaN left out there shows as the row's NaN sum) */
+static inline __attribute__((always_inline)) ptrdiff_t FN(vexp_rest_sum_body)(
+        FN(vpass) *p, const int take_max) {
     const VT vm = V(set1)(p->m), vnm = V(set1)(-p->m);
     const VT va = V(set1)(p->a), vb = V(set1)(p->b);
+    VT vmx = V(set1)(-(T)INFINITY);
     __m512d d0 = _mm512_loadu_pd(p->dacc), d1 = _mm512_loadu_pd(p->dacc + 8);
     ptrdiff_t i = 0, t = 0;
     for (; i + FA_SM_GROUP <= p->len; i += FA_SM_GROUP) {
@@ -166,13 +170,21 @@ static inline __attribute__((always_inline)) ptrdiff_t FN(vexp_rest_sum)(FN(vpas
             t += __builtin_popcount((unsigned)tie);
             if (p->so != NULL)
                 V(stream)(p->so + at, V(sub)(V(sub)(V(loadu)(p->se + at), va), vb));
+            if (take_max) vmx = V(max)(V(loadu)(p->xm + at), vmx);
         }
         FN(vfold)(e, &d0, &d1);
     }
     _mm512_storeu_pd(p->dacc, d0);
     _mm512_storeu_pd(p->dacc + 8, d1);
     p->ties += t;
+    if (take_max) {
+        T mx = V(reduce_max)(vmx);
+        FN(keys_add)(&mx, 1, 0, p->keys);
+    }
     return i;
+}
+static inline __attribute__((always_inline)) ptrdiff_t FN(vexp_rest_sum)(FN(vpass) *p) {
+    return p->xm != NULL ? FN(vexp_rest_sum_body)(p, 1) : FN(vexp_rest_sum_body)(p, 0);
 }
 /* o = expneg(v - m) for the last < 64 elements of a block, by masked vectors */
 static inline void FN(exp_tail)(T *o, const T *x, ptrdiff_t len, T m, int negate) {

@@ -136,7 +136,8 @@ static double FN(exp_rest)(T *buf, const FN(block) *b, ptrdiff_t *ties) {
     return FN(sum_pos)(buf, len);
 }
 /* the unmasked block in one pass (no scratch): the terms of each group added as
-   sum_pos adds them, so the bits are those of exp_rest's */
+   sum_pos adds them, so the bits are those of exp_rest's; xm (unmasked, not negated):
+   its max added to keys alongside (a NaN of xm may be left out) */
 static double FN(exp_rest_sum)(const FN(block) *b, ptrdiff_t *ties) {
     double dacc[FA_SM_LANES] = {0};
     FN(wave) *w = b->w;
@@ -145,7 +146,7 @@ static double FN(exp_rest_sum)(const FN(block) *b, ptrdiff_t *ties) {
         T *so;
         ptrdiff_t span = FN(wave_span)(w, b->len, &so);
         FN(vpass) p = {NULL, b->x, span, b->m, b->pf, so, so ? w->e + w->j : NULL,
-                       so ? w->a : 0, so ? w->b : 0, NULL, NULL, dacc, 0};
+                       so ? w->a : 0, so ? w->b : 0, b->xm, b->keys, dacc, 0};
         if (so != NULL) {
             i = FN(vexp_rest_sum)(&p);
             w->j += span;
@@ -154,9 +155,11 @@ static double FN(exp_rest_sum)(const FN(block) *b, ptrdiff_t *ties) {
         p.len = b->len - i;
         p.pf = b->pf ? b->pf + i : NULL;
         p.so = NULL;
+        p.xm = b->xm ? b->xm + i : NULL;
         i += FN(vexp_rest_sum)(&p);
         t = p.ties;
     }
+    if (b->xm != NULL) FN(keys_add)(b->xm + i, b->len - i, 0, b->keys);
     T e[FA_SM_GROUP];
     for (; i + FA_SM_GROUP <= b->len; i += FA_SM_GROUP) {
         if (b->pf != NULL)

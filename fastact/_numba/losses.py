@@ -9,8 +9,9 @@ functions and their formulas: ``fastact._losses``):
   weights in x's dtype, w_rows (rows,) float64 each row's w[tgt] (read in order:
   no gather in the row pass); ``params = (smooth, keep, scale, wsum)``; loss (rows,) float64 receives each row's loss; g (rows, n) like x, or
   None, receives the gradient.  A row is read by one thread, max pass then one exp
-  pass (the exps stored into g when it is given), with the softmax family's
-  building blocks: its bits do not depend on the thread count.  Returns the sum of
+  pass (the exps stored into g when it is given; without g the pass also takes the
+  next row's max), with the softmax family's building blocks: its bits do not
+  depend on the thread count.  Returns the sum of
   loss (row r into lane r % LANES, in row order, the lanes folded pairwise).
 * ``bce_with_logits(x, y, weights, outs, scale, n_threads)``: 1-D C arrays;
   ``weights`` None or (w, pos_weight) like x; ``outs = (loss or None, sums, g or
@@ -35,11 +36,12 @@ from .. import _constants as C
 from . import _threading
 from ._cache import jit
 from ._formulas import by_dtype
-from ._vmath import F32_1, exp_f32n, log1p_unit_f32n, vexp, vlog1p
-from .softmax._bits import bits_view
+from ._vmath import F32_1, exp_f32n, log1p_unit_f32n, prefer_512_bit_vectors, vexp, vlog1p
+from .softmax._bits import bit_limits, bits_view, max_of_bits
 from .softmax._exp import BLOCK, LANES, cast_like
-from .softmax._rows import (LOGSUMEXP, SOFTMAX, block_span, exp_rest_block, exp_store_block,
-                            finite, log_sum, row_max)
+from .softmax._rows import (SOFTMAX, block_span, exp_store_block, finite, log_sum, log_term,
+                            row_max)
+from .softmax._sums import sum_pos
 
 _JIT = dict(nogil=True, error_model="numpy")
 _NAN = math.nan
@@ -105,8 +107,13 @@ def _scale_minus_weights_impl(gr, a, b, weights):
 def _lane_sum(v):
     """sum(v) in float64: element i into lane i % LANES, in order, the lanes folded."""
     acc = np.zeros(LANES, np.float64)
-    for i in range(v.shape[0]):
-        acc[i % LANES] += v[i]
+    n = v.shape[0]
+    full = n - n % LANES
+    for i in range(0, full, LANES):  # a constant lane loop: vector adds, same order
+        for j in range(LANES):
+            acc[j] += np.float64(v[i + j])
+    for j in range(n - full):
+        acc[j] += np.float64(v[full + j])
     return _fold_lanes(acc)
 
 
@@ -127,21 +134,44 @@ def _weighted_gap(weights, xr, m):
 
 
 @jit(**_JIT)
-def _row_log_sum(x, r, buf, m, g):
-    """(lse - m, the exp sum): with g the exps exp(x - m) stored in g[r] and lse - m =
-    log(S); without g by the scaled exps of logsumexp (accurate for every logit)."""
+def _rest_block_next(x, r, rn, buf, span, m, keys):
+    """exp_rest_block's (sum, ties) of row r on span (its terms and sum: its bits) and, in
+    the same pass, the max keys (hi, lo) of row rn's signed bits on span added to keys."""
+    prefer_512_bit_vectors()
+    lo, hi = span
+    xr = x[r, lo:hi]
+    nb = bits_view(x)[rn, lo:hi]
+    khi, klo = keys
+    ties = np.int32(0)
+    for i in range(xr.shape[0]):
+        e, tie = log_term(xr[i], m)
+        buf[i] = e
+        ties = np.int32(ties + tie)
+        b = nb[i]
+        khi = b if b > khi else khi
+        klo = b if b < klo else klo
+    return sum_pos(buf, hi - lo), np.int64(ties), (khi, klo)
+
+
+@jit(**_JIT)
+def _row_log_sum(x, r, rn, buf, m, g):
+    """(lse - m, the exp sum, row rn's max): with g the exps exp(x - m) stored in g[r] and
+    lse - m = log(S); without g by the scaled exps of logsumexp (accurate for every
+    logit), row rn's max taken in the same pass (row_max's bits)."""
     n = x.shape[1]
     s = 0.0
     if g is None:
         ties = 0
+        sign, _, neginf = bit_limits(bits_view(x))
+        keys = (sign, neginf)
         for lo in range(0, n, BLOCK):
-            sb, tb = exp_rest_block((LOGSUMEXP, False, x, x), None, buf, r, block_span(lo, n), m)
+            sb, tb, keys = _rest_block_next(x, r, rn, buf, block_span(lo, n), m, keys)
             s += sb
             ties += tb
-        return log_sum(x, s, ties), s
+        return log_sum(x, s, ties), s, max_of_bits(keys[0], keys[1])
     for lo in range(0, n, BLOCK):
         s += exp_store_block((SOFTMAX, False, g, x), None, r, block_span(lo, n), m)
-    return math.log(s), s
+    return math.log(s), s, row_max(bits_view(x), None, rn, False)
 
 
 @jit(**_JIT)
@@ -161,38 +191,46 @@ def _grad_row(g, weights, r, t, coefs, s, wt):
 
 
 @jit(**_JIT)
-def _ce_row(x, tgt, weights, coefs, loss, g, r, buf):
-    """Row r: loss[r] = keep w_t (lse - x_t) + smooth sum_c w_c (lse - x_c) and, with g,
-    its gradient; ignored rows 0; rows with NaN, +inf or only -inf: NaN.  lse - x_t is
-    taken as (m - x_t) + (lse - m), two terms >= 0: no cancellation."""
+def _ce_row(x, tgt, weights, coefs, loss, g, r, m, rn, buf):
+    """Row r of max m: loss[r] = keep w_t (lse - x_t) + smooth sum_c w_c (lse - x_c) and,
+    with g, its gradient; ignored rows 0; rows with NaN, +inf or only -inf: NaN.  lse -
+    x_t is taken as (m - x_t) + (lse - m), two terms >= 0: no cancellation.  Returns
+    row rn's max (the next row's, taken in the exp pass)."""
     smooth, keep, _, wsum = coefs
     t = tgt[r]
     if t < 0:
         loss[r] = 0.0
         if g is not None:
             g[r, :] = 0.0
-        return
-    m = row_max(bits_view(x), None, r, False)
+        return row_max(bits_view(x), None, rn, False)
     # x_t and the gap are read before the exp pass: g may be x itself (in place)
     gap_t = np.float64(m) - np.float64(x[r, t])
     gap = _weighted_gap(weights, x[r], m) if smooth != 0.0 else 0.0
-    ls, s = (_NAN, _NAN) if not finite(m) else _row_log_sum(x, r, buf, m, g)
+    if finite(m):
+        ls, s, mn = _row_log_sum(x, r, rn, buf, m, g)
+    else:
+        ls, s, mn = _NAN, _NAN, row_max(bits_view(x), None, rn, False)
     if ls != ls:
         loss[r] = _NAN
         if g is not None:
             g[r, :] = _NAN
-        return
+        return mn
     wt = _row_weight(weights, r)
     loss[r] = keep * wt * (gap_t + ls) + smooth * (gap + wsum * ls)
     if g is not None:
         _grad_row(g, weights, r, t, coefs, s, wt)
+    return mn
 
 
 @jit(**_JIT)
 def _ce_rows(x, tgt, weights, coefs, loss, g, r0, r1):
+    """Rows [r0, r1), pipelined: each row's exp pass takes the next row's max."""
+    if r0 >= r1:
+        return
     buf = np.empty(min(BLOCK, x.shape[1]), x.dtype)
+    m = row_max(bits_view(x), None, r0, False)
     for r in range(r0, r1):
-        _ce_row(x, tgt, weights, coefs, loss, g, r, buf)
+        m = _ce_row(x, tgt, weights, coefs, loss, g, r, m, min(r + 1, r1 - 1), buf)
 
 
 @jit(parallel=True, **_JIT)
@@ -264,37 +302,63 @@ def _put_impl(a, i, v):
     return impl
 
 
+def _span(a, lo, hi):
+    """a[lo:hi] for an array, each array's [lo:hi] for a pair, None for None."""
+
+
+@overload(_span, inline="always")
+def _span_impl(a, lo, hi):
+    if isinstance(a, types.NoneType):
+        return lambda a, lo, hi: None
+    if isinstance(a, types.BaseTuple):
+        return lambda a, lo, hi: (a[0][lo:hi], a[1][lo:hi])
+    return lambda a, lo, hi: a[lo:hi]
+
+
+def _terms_view(loss, buf, lo, hi):
+    """Where block [lo, hi)'s loss terms go: loss[lo:hi], or buf[:hi - lo] without loss."""
+
+
+@overload(_terms_view, inline="always")
+def _terms_view_impl(loss, buf, lo, hi):
+    if isinstance(loss, types.NoneType):
+        return lambda loss, buf, lo, hi: buf[:hi - lo]
+    return lambda loss, buf, lo, hi: loss[lo:hi]
+
+
 @jit(**_JIT)
-def _bce_block(x, y, weights, outs, scale, lo, hi):
-    """Elements [lo, hi): loss (optional), gradient (optional); returns the loss sum,
-    element i into lane (i - lo) % LANES, the lanes folded pairwise."""
-    loss, _, g = outs
-    acc = np.zeros(LANES, np.float64)
+def _bce_terms(x, y, weights, v, g, scale):
+    """v[i] = element i's loss term and g[i] = scale * its gradient (g optional), for
+    every i: independent elements, no reduction, indices from 0 (contiguous vector
+    loads and stores, no gathers)."""
+    prefer_512_bit_vectors()
     sc = cast_like(x, scale)
     one = cast_like(x, 1.0)
     zero = cast_like(x, 0.0)
-    for base in range(lo, hi, LANES):
-        for j in range(min(LANES, hi - base)):
-            i = base + j
-            if weights is None:
-                v, d = _bce_term(x[i], y[i], one, zero, one)
-            else:
-                v, d = _bce_term(x[i], y[i], weights[1][i], zero, one)
-                v = v * weights[0][i]
-                d = d * weights[0][i]
-            acc[j] += np.float64(v)
-            _put(loss, i, v)
-            _put(g, i, d * sc)
-    return _fold_lanes(acc)
+    for i in range(x.shape[0]):
+        if weights is None:
+            a, d = _bce_term(x[i], y[i], one, zero, one)
+        else:
+            a, d = _bce_term(x[i], y[i], weights[1][i], zero, one)
+            a = a * weights[0][i]
+            d = d * weights[0][i]
+        v[i] = a
+        _put(g, i, d * sc)
 
 
 @jit(**_JIT)
 def _bce_blocks(x, y, weights, outs, scale, b0, b1):
-    sums = outs[1]
+    """Blocks [b0, b1) of SUM_BLOCK elements: the terms (into loss, or a scratch block),
+    the gradient, and each block's sum (the terms' lane sum)."""
+    loss, sums, g = outs
     n = x.shape[0]
+    buf = np.empty(min(SUM_BLOCK, n), x.dtype)
     for b in range(b0, b1):
-        sums[b] = _bce_block(x, y, weights, outs, scale, b * SUM_BLOCK,
-                             min(n, (b + 1) * SUM_BLOCK))
+        lo = b * SUM_BLOCK
+        hi = min(n, lo + SUM_BLOCK)
+        v = _terms_view(loss, buf, lo, hi)
+        _bce_terms(x[lo:hi], y[lo:hi], _span(weights, lo, hi), v, _span(g, lo, hi), scale)
+        sums[b] = _lane_sum(v)
 
 
 @jit(parallel=True, **_JIT)

@@ -115,12 +115,13 @@ NORMCDF_ARG_MAX_F32 = _F32(15.0)  # 15 Phi(-15) and 15 phi(15) round to 0 in flo
 # Phi for float64 (the gelu family), one formula over the whole line:
 # Phi(-y) = e^(-y^2/2) R(y), y = |x| clamped to NORMCDF_ARG_MAX, R(y) = t F(t),
 # t = NORMCDF_MILLS_T_SCALE / (NORMCDF_MILLS_T_SCALE + y) (one division; the rounding error
-# of t is carried into R to first order), F = NORMCDF_MILLS + NORMCDF_MILLS_LO (constant
-# term), fitted by tools/fit/normcdf_f64.py; its last NORMCDF_MILLS_DD_STEPS Horner steps
-# run in double-double
+# of t is carried into R to first order), F a polynomial in u = t - NORMCDF_MILLS_T_SHIFT,
+# NORMCDF_MILLS + NORMCDF_MILLS_LO (constant term), fitted by tools/fit/normcdf_f64.py;
+# second-order Horner, its last NORMCDF_MILLS_DD_STEPS steps in double-double
 NORMCDF_MILLS_T_SCALE = 5.0
 NORMCDF_MILLS_INV_T_SCALE = 0.2
-NORMCDF_MILLS_DD_STEPS = 4
+NORMCDF_MILLS_T_SHIFT = 0.5  # u + 0.5 is exact (t >= 0.1)
+NORMCDF_MILLS_DD_STEPS = 3
 # Phi for float32 results, in float arithmetic (gelu and its derivative):
 # Phi(-y) = e^(-y^2/2) R(y), y = |x|, with
 # R(y) = NORMCDF_NEAR_F32(y - NORMCDF_NEAR_SHIFT_F32) for y <= NORMCDF_NEAR_MAX_F32, else

@@ -95,10 +95,25 @@ static const double fa__normcdf_mills[] = FA_NORMCDF_MILLS;
 static const float fa__normcdf_near_f32[] = FA_NORMCDF_NEAR_F32;
 static const float fa__normcdf_far_f32[] = FA_NORMCDF_FAR_F32;
 
-/* c[0] r^(n-1) + ... + c[n-1] = hi + *lo: Horner, the last `steps` steps in
- * double-double (exact products by fa_two_prod, two-sums): to ~1 eps relative */
+/* c[0] r^(n-1) + ... + c[n-1], n >= 2, by second-order Horner: the powers of one parity in
+ * r^2 each (two independent FMA chains of half the length), then one or two FMAs */
+FA_INLINE double fa__horner2_f64(const double *c, int n, double r) {
+    double s = r * r;
+    double qa = c[0], qb = c[1];
+    int i = 2;
+    FA_UNROLL
+    for (; i + 1 < n; i += 2) {
+        qa = fa__fma_f64(qa, s, c[i]);
+        qb = fa__fma_f64(qb, s, c[i + 1]);
+    }
+    double q = fa__fma_f64(qa, r, qb);
+    return i < n ? fa__fma_f64(q, r, c[i]) : q;
+}
+
+/* c[0] r^(n-1) + ... + c[n-1] = hi + *lo for |r| <= ~1/2: second-order Horner, the last
+ * `steps` steps in double-double (exact products by fa_two_prod, two-sums) */
 FA_INLINE double fa__horner_dd_f64(const double *c, int n, int steps, double r, double *lo) {
-    double q = fa__horner_f64(c, n - steps, r);
+    double q = fa__horner2_f64(c, n - steps, r);
     double ql = 0.0;
     FA_UNROLL
     for (int i = n - steps; i < n; i++) {
@@ -114,18 +129,20 @@ FA_INLINE double fa__horner_dd_f64(const double *c, int n, int steps, double r, 
 }
 
 /* R(y) = Phi(-y) e^(y^2/2) = hi + *lo for 0 <= y <= NORMCDF_ARG_MAX, to ~1 eps relative:
- * t F(t), t = c/(c + y) rounded (c + y = d + dl exactly); the rounding of t moves the point
- * to y(t), y(t) - y = (r - t dl) d / c with r = c - t d exact, which R'(y) = y R - 1/sqrt(2 pi)
+ * t F(t), t = c/(c + y) rounded (c + y = d + dl exactly), F a polynomial in u = t - T_SHIFT;
+ * the roundings of t and u move the point to y(t'), t' = u + T_SHIFT (exact), and
+ * y(t') - y = (r - t' dl) d / c with r = c - t' d exact, which R'(y) = y R - 1/sqrt(2 pi)
  * takes back to first order */
 FA_INLINE double fa__mills_f64(double y, double *lo) {
     const double c = FA_NORMCDF_MILLS_T_SCALE;
     double d = c + y;
     double bb = d - y;
     double dl = (y - (d - bb)) + (c - bb);
-    double t = c / d;
+    double u = c / d - FA_NORMCDF_MILLS_T_SHIFT;
+    double t = u + FA_NORMCDF_MILLS_T_SHIFT;
     double fl;
     double fh = fa__horner_dd_f64(fa__normcdf_mills, FA_N_TERMS(fa__normcdf_mills),
-                                  FA_NORMCDF_MILLS_DD_STEPS, t, &fl);
+                                  FA_NORMCDF_MILLS_DD_STEPS, u, &fl);
     double rl;
     double rh = fa_two_prod_f64(t, fh, &rl);
     double dy = (fa__fma_f64(-t, d, c) - t * dl) * d * FA_NORMCDF_MILLS_INV_T_SCALE;

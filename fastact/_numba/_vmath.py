@@ -185,12 +185,26 @@ def _horner(coeffs, name):
     return njit(nogil=True, inline="always", error_model="numpy")(fn)
 
 
+def _horner2_lines(coeffs):
+    """Source lines setting q = c0 r^n + ... + cn by second-order Horner: the powers of one
+    parity in s = r**2 each (two independent FMA chains of half the length), then one FMA."""
+    c = [repr(float(v)) for v in coeffs]
+    lines = ["    s = r * r", f"    qa = {c[0]}", f"    qb = {c[1]}"]
+    i = 2
+    while i + 1 < len(c):
+        lines += [f"    qa = fma(qa, s, {c[i]})", f"    qb = fma(qb, s, {c[i + 1]})"]
+        i += 2
+    lines.append("    q = fma(qa, r, qb)")
+    if i < len(c):
+        lines.append(f"    q = fma(q, r, {c[i]})")
+    return lines
+
+
 def _horner_dd(coeffs, steps, name):
-    """A jitted (hi, lo) of c0 r^n + ... + cn: Horner with FMA, the last ``steps``
-    steps in double-double (exact products by FMA, two-sums), hi + lo to ~1 eps."""
+    """A jitted (hi, lo) of c0 r^n + ... + cn for |r| <= ~1/2: second-order Horner with FMA,
+    the last ``steps`` steps in double-double (exact products by FMA, two-sums)."""
     head, tail = coeffs[:len(coeffs) - steps], coeffs[len(coeffs) - steps:]
-    lines = [f"def {name}(r):", f"    q = {float(head[0])!r}"]
-    lines += [f"    q = fma(q, r, {float(c)!r})" for c in head[1:]]
+    lines = [f"def {name}(r):"] + _horner2_lines(head)
     lines.append("    lo = 0.0")
     for c in tail:
         lines += ["    p = q * r", "    lo = fma(q, r, -p) + lo * r",
@@ -198,8 +212,8 @@ def _horner_dd(coeffs, steps, name):
     namespace = {"fma": fma, "two_sum": two_sum}
     exec("\n".join(lines + ["    return q, lo"]), namespace)  # noqa: S102 - generated, constant
     fn = namespace[name]
-    fn.__doc__ = (f"Polynomial of degree {len(coeffs) - 1} as (hi, lo) (Horner, the last {steps}"
-                  " steps in double-double).")
+    fn.__doc__ = (f"Polynomial of degree {len(coeffs) - 1} as (hi, lo) (second-order Horner, the"
+                  f" last {steps} steps in double-double).")
     return njit(nogil=True, inline="always", error_model="numpy")(fn)
 
 
@@ -477,14 +491,16 @@ def _mul_exp_neg_half_sq_f64(y, a, al):
 @jit(**_JIT)
 def _mills_f64(y):
     """R(y) = Phi(-y) e^(y**2/2) = hi + lo for 0 <= y <= NORMCDF_ARG_MAX: t F(t),
-    t = c/(c + y) (c = NORMCDF_MILLS_T_SCALE), F by Horner with its last steps in
-    double-double; t's rounding error e (t = c/(c + y) (1 - e)) corrected to first order
-    through R'(y) = y R - 1/sqrt(2 pi)."""
+    t = c/(c + y) (c = NORMCDF_MILLS_T_SCALE), F a polynomial in u = t - T_SHIFT (second-
+    order Horner, its last steps in double-double); the rounding errors of t and u move
+    the point to y(u + T_SHIFT), taken back to first order through R'(y) = y R - 1/sqrt(2 pi)."""
     c = C.NORMCDF_MILLS_T_SCALE
     d, dl = two_sum(c, y)
     t = c / d
-    fh, fl = _normcdf_mills(t)
+    u = t - C.NORMCDF_MILLS_T_SHIFT
+    fh, fl = _normcdf_mills(u)
     fl = fl + C.NORMCDF_MILLS_LO
+    t = u + C.NORMCDF_MILLS_T_SHIFT  # exact: the point F was evaluated at
     rh = t * fh
     # y(t) - y = (r - t dl) d / c, r = c - t d exactly: R(y) = R(y(t)) - R'(y) (y(t) - y)
     dy = (fma(-t, d, c) - t * dl) * d * C.NORMCDF_MILLS_INV_T_SCALE

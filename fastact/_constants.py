@@ -108,38 +108,20 @@ LOG_SPLIT_BITS_F32 = 0x3F3504F3  # bits of sqrt(1/2) (float32)
 
 # ------------------------------------------------- normal distribution
 INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2 pi)
+INV_SQRT_2PI_LO = -2.49232720227773e-17  # 1/sqrt(2 pi) - INV_SQRT_2PI
 INV_SQRT2 = 0.7071067811865476  # 1/sqrt(2)
 NORMCDF_ARG_MAX = 40.0  # Phi(-40) = 0 in float64 (e^-800)
 NORMCDF_ARG_MAX_F32 = _F32(15.0)  # 15 Phi(-15) and 15 phi(15) round to 0 in float32
-# Phi for float64 (and the gelu family): W. J. Cody's rational Chebyshev
-# approximations (ACM TOMS 715, ANORM), coefficients highest first, denominators
-# monic (leading 1):
-#   |x| <= CENTRAL_MAX: Phi(x) = 1/2 + x P(x^2) / Q(x^2)
-#   CENTRAL_MAX < |x| <= FAR_MIN: Phi(-|x|) = e^(-x^2/2) P(|x|) / Q(|x|)
-#   |x| > FAR_MIN: Phi(-|x|) = e^(-x^2/2) (1/sqrt(2 pi) - z P(z) / Q(z)) / |x|, z = 1/x^2
-NORMCDF_CENTRAL_MAX = 0.67448975
-NORMCDF_FAR_MIN = 5.6568542494923801952  # sqrt(32)
-NORMCDF_CODY_CENTRAL_NUM = (0.065682337918207449113, 2.2352520354606839287,
-                            161.02823106855587881, 1067.6894854603709582,
-                            18154.981253343561249)
-NORMCDF_CODY_CENTRAL_DEN = (1.0, 47.20258190468824187, 976.09855173777669322,
-                            10260.932208618978205, 45507.789335026729956)
-NORMCDF_CODY_MID_NUM = (1.0765576773720192317e-8, 0.39894151208813466764,
-                        8.8831497943883759412, 93.506656132177855979, 597.27027639480026226,
-                        2494.5375852903726711, 6848.1904505362823326, 11602.651437647350124,
-                        9842.7148383839780218)
-NORMCDF_CODY_MID_DEN = (1.0, 22.266688044328115691, 235.38790178262499861,
-                        1519.377599407554805, 6485.558298266760755, 18615.571640885098091,
-                        34900.952721145977266, 38912.003286093271411, 19685.429676859990727)
-NORMCDF_CODY_FAR_NUM = (0.02307344176494017303, 0.21589853405795699, 0.1274011611602473639,
-                        0.022235277870649807, 0.001421619193227893466, 2.9112874951168792e-5)
-NORMCDF_CODY_FAR_DEN = (1.0, 1.28426009614491121, 0.468238212480865118, 0.0659881378689285515,
-                        0.00378239633202758244, 7.29751555083966205e-5)
-# the last NORMCDF_MID_DD_STEPS Horner steps of the middle range's P and Q run in
-# double-double and P/Q is corrected by its residual: P/Q to < 1 float64 eps relative
-# (plain Horner: ~2.5 eps, which took gelu in [-5.7, -3] over 4 ULP)
-NORMCDF_MID_DD_STEPS = 5
-NORMCDF_FAR_ARG_MAX = 1e150  # |x| clamp of z = 1/x^2 (the far term is 0 beyond)
+# Phi for float64 (the gelu family), one formula over the whole line:
+# Phi(-y) = e^(-y^2/2) R(y), y = |x| clamped to NORMCDF_ARG_MAX, R(y) = t F(t),
+# t = NORMCDF_MILLS_T_SCALE / (NORMCDF_MILLS_T_SCALE + y) (one division; the rounding error
+# of t is carried into R to first order), F a polynomial in u = t - NORMCDF_MILLS_T_SHIFT,
+# NORMCDF_MILLS + NORMCDF_MILLS_LO (constant term), fitted by tools/fit/normcdf_f64.py;
+# second-order Horner, its last NORMCDF_MILLS_DD_STEPS steps in double-double
+NORMCDF_MILLS_T_SCALE = 5.0
+NORMCDF_MILLS_INV_T_SCALE = 0.2
+NORMCDF_MILLS_T_SHIFT = 0.5  # u + 0.5 is exact (t >= 0.1)
+NORMCDF_MILLS_DD_STEPS = 3
 # Phi for float32 results, in float arithmetic (gelu and its derivative):
 # Phi(-y) = e^(-y^2/2) R(y), y = |x|, with
 # R(y) = NORMCDF_NEAR_F32(y - NORMCDF_NEAR_SHIFT_F32) for y <= NORMCDF_NEAR_MAX_F32, else

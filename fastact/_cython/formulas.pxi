@@ -28,7 +28,7 @@ cdef extern from "vmath.h" nogil:
     double fa_exp_neg_abs_dd_f64(double hi, double lo)
     double fa_silu_derivative_dd_f64(double uh, double ul)
     double fa_two_prod_f64(double a, double b, double *lo)
-    double fa_x_normcdf_f64(double x)
+    double fa_gelu_f64(double x)
     double fa_gelu_derivative_f64(double x)
     float fa_gelu_f32(float x)
     float fa_gelu_derivative_f32(float x)
@@ -173,7 +173,7 @@ cdef inline real gelu_forward(real x, real p0, real p1) noexcept nogil:
     if real is float:
         return fa_gelu_f32(x)
     else:
-        return fa_x_normcdf_f64(x)
+        return fa_gelu_f64(x)
 
 cdef inline real gelu_derivative(real x, real p0, real p1) noexcept nogil:
     # Phi(x) + x phi(x); float32: float arithmetic, the parts of fa_gelu_f32

@@ -17,8 +17,9 @@
  *   fa_abs, fa_copysign, fa_two_prod, fa_exp, fa_exp_dd, fa_exp_split_dd,
  *   fa_exp_split_sum, fa_expm1, fa_tanh, fa_sigmoid, fa_log1p  (contracts there)
  * In double only:
- *   fa_x_normcdf_f64(x)        x Phi(x) (gelu; Phi: Cody), <= 3 ULP, one rounding near underflow
- *   fa_gelu_derivative_f64(x)  Phi(x) + x phi(x), one rounding near underflow
+ *   fa_gelu_f64(x)             x Phi(x), <= 2 ULP, one rounding near underflow (Phi(-y) =
+ *                              e^(-y^2/2) t F(t), t = c/(c + y): tools/fit/normcdf_f64.py)
+ *   fa_gelu_derivative_f64(x)  Phi(x) + x phi(x) from the same parts, one rounding near underflow
  *   fa_log1p_unit_f64(e)       log1p(e) for 0 <= e <= 1, < 1 ULP, one division
  * In float only (Phi(-|x|) = e^(-x^2/2) R(|x|), R fitted: tools/fit/normcdf_f32.py):
  *   fa_gelu_f32(x)             x Phi(x), <= 4 ULP (measured max: docs/tuning.md)
@@ -59,18 +60,12 @@ FA_INLINE float fa_from_bits_f32(uint32_t u) { float x; memcpy(&x, &u, 4); retur
 /* per type: the integers of its width and the builtins vmath_real.h names by suffix */
 typedef uint64_t fa_uint_f64;
 typedef int64_t fa_int_f64;
-typedef uint64_t fa_uint_f64p;
-typedef int64_t fa_int_f64p;
 typedef uint32_t fa_uint_f32;
 typedef int32_t fa_int_f32;
 #define fa__builtin_copysign_f64 __builtin_copysign
 #define fa__builtin_copysign_f32 __builtin_copysignf
 #define fa__builtin_fma_f64 __builtin_fma
 #define fa__builtin_fma_f32 __builtin_fmaf
-#define fa__builtin_copysign_f64p __builtin_copysign
-#define fa__builtin_fma_f64p __builtin_fma
-#define fa_bits_f64p fa_bits_f64
-#define fa_from_bits_f64p fa_from_bits_f64
 
 #define FA_T double
 #define FA_S(name) name##_f64
@@ -80,15 +75,6 @@ typedef int32_t fa_int_f32;
 #define FA_T float
 #define FA_S(name) name##_f32
 #define FA_K(name) FA_##name##_F32
-#include "vmath_real.h"
-
-/* The double functions once more (suffix _f64p) with a*b + c rounded twice in every build: for
- * double gelu's Phi, whose loops GCC inlines only within its size limit (an fma builtin counts
- * as a call there); fa_two_prod_f64p is exact either way */
-#define FA_T double
-#define FA_S(name) name##_f64p
-#define FA_K(name) FA_##name
-#define FA_NO_FMA
 #include "vmath_real.h"
 
 #define FA_N_TERMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -102,38 +88,37 @@ typedef int32_t fa_int_f32;
 #define FA_GELU_FMA_F32(a, b, c) ((a) * (b) + (c))
 #endif
 
-/* Phi: W. J. Cody's rational approximations (float64); float32: e^(-y^2/2) R(y) with R two
- * fitted float polynomials; the coefficients and ranges are in fastact/_constants.py. */
-static const double fa__cody_central_num[] = FA_NORMCDF_CODY_CENTRAL_NUM;
-static const double fa__cody_central_den[] = FA_NORMCDF_CODY_CENTRAL_DEN;
-static const double fa__cody_mid_num[] = FA_NORMCDF_CODY_MID_NUM;
-static const double fa__cody_mid_den[] = FA_NORMCDF_CODY_MID_DEN;
-static const double fa__cody_far_num[] = FA_NORMCDF_CODY_FAR_NUM;
-static const double fa__cody_far_den[] = FA_NORMCDF_CODY_FAR_DEN;
+/* Phi (float64): Phi(-y) = e^(-y^2/2) t F(t), t = c/(c + y), F one fitted polynomial
+ * (tools/fit/normcdf_f64.py); float32: e^(-y^2/2) R(y) with R two fitted float polynomials;
+ * the coefficients and ranges are in fastact/_constants.py. */
+static const double fa__normcdf_mills[] = FA_NORMCDF_MILLS;
 static const float fa__normcdf_near_f32[] = FA_NORMCDF_NEAR_F32;
 static const float fa__normcdf_far_f32[] = FA_NORMCDF_FAR_F32;
 
-/* the value of a coefficient table at s (Horner, highest first) */
-#define FA_POLY(c, s) fa__horner_f64p(c, FA_N_TERMS(c), s)
-
-/* e^(-y^2/2) = m * (*scale) for y >= 0, with y^2 split exactly (Veltkamp) */
-FA_INLINE double fa__exp_neg_half_sq_split_f64(double y, double *scale) {
-    double yc = y > FA_NORMCDF_ARG_MAX ? FA_NORMCDF_ARG_MAX : y;   /* e^-800 = 0 */
-    double c = FA_VELTKAMP_SPLIT * yc;
-    double hi = c - (c - yc);
-    double lo = yc - hi;
-    return fa_exp_split_dd_f64p(-0.5 * (hi * hi), -0.5 * (lo * (2.0 * hi + lo)), scale);
+/* c[0] r^(n-1) + ... + c[n-1], n >= 2, by second-order Horner: the powers of one parity in
+ * r^2 each (two independent FMA chains of half the length), then one or two FMAs */
+FA_INLINE double fa__horner2_f64(const double *c, int n, double r) {
+    double s = r * r;
+    double qa = c[0], qb = c[1];
+    int i = 2;
+    FA_UNROLL
+    for (; i + 1 < n; i += 2) {
+        qa = fa__fma_f64(qa, s, c[i]);
+        qb = fa__fma_f64(qb, s, c[i + 1]);
+    }
+    double q = fa__fma_f64(qa, r, qb);
+    return i < n ? fa__fma_f64(q, r, c[i]) : q;
 }
 
-/* c[0] r^(n-1) + ... + c[n-1] = hi + *lo: Horner, the last `steps` steps in
- * double-double (exact products by fa_two_prod, two-sums): to ~1 eps relative */
+/* c[0] r^(n-1) + ... + c[n-1] = hi + *lo for |r| <= ~1/2: second-order Horner, the last
+ * `steps` steps in double-double (exact products by fa_two_prod, two-sums) */
 FA_INLINE double fa__horner_dd_f64(const double *c, int n, int steps, double r, double *lo) {
-    double q = fa__horner_f64p(c, n - steps, r);
+    double q = fa__horner2_f64(c, n - steps, r);
     double ql = 0.0;
     FA_UNROLL
     for (int i = n - steps; i < n; i++) {
         double pl;
-        double p = fa_two_prod_f64p(q, r, &pl);
+        double p = fa_two_prod_f64(q, r, &pl);
         double s = p + c[i];
         double bb = s - p;
         ql = (pl + ql * r) + ((p - (s - bb)) + (c[i] - bb));
@@ -143,58 +128,73 @@ FA_INLINE double fa__horner_dd_f64(const double *c, int n, int steps, double r, 
     return q;
 }
 
-/* P(y)/Q(y) of Cody's middle range from double-double P and Q, the quotient
- * corrected by its residual: < 1 eps relative */
-FA_INLINE double fa__cody_mid_ratio_f64(double y) {
-    double pl, ql, rql;
-    const int steps = FA_NORMCDF_MID_DD_STEPS;
-    double ph = fa__horner_dd_f64(fa__cody_mid_num, FA_N_TERMS(fa__cody_mid_num), steps, y, &pl);
-    double qh = fa__horner_dd_f64(fa__cody_mid_den, FA_N_TERMS(fa__cody_mid_den), steps, y, &ql);
-    double r = ph / qh;
-    double rq = fa_two_prod_f64(r, qh, &rql);
-    return r + (((ph - rq) - rql) + (pl - r * ql)) / qh;
+/* R(y) = Phi(-y) e^(y^2/2) = hi + *lo for 0 <= y <= NORMCDF_ARG_MAX, to ~1 eps relative:
+ * t F(t), t = c/(c + y) rounded (c + y = d + dl exactly), F a polynomial in u = t - T_SHIFT;
+ * the roundings of t and u move the point to y(t'), t' = u + T_SHIFT (exact), and
+ * y(t') - y = (r - t' dl) d / c with r = c - t' d exact, which R'(y) = y R - 1/sqrt(2 pi)
+ * takes back to first order */
+FA_INLINE double fa__mills_f64(double y, double *lo) {
+    const double c = FA_NORMCDF_MILLS_T_SCALE;
+    double d = c + y;
+    double bb = d - y;
+    double dl = (y - (d - bb)) + (c - bb);
+    double u = c / d - FA_NORMCDF_MILLS_T_SHIFT;
+    double t = u + FA_NORMCDF_MILLS_T_SHIFT;
+    double fl;
+    double fh = fa__horner_dd_f64(fa__normcdf_mills, FA_N_TERMS(fa__normcdf_mills),
+                                  FA_NORMCDF_MILLS_DD_STEPS, u, &fl);
+    double rl;
+    double rh = fa_two_prod_f64(t, fh, &rl);
+    double dy = (fa__fma_f64(-t, d, c) - t * dl) * d * FA_NORMCDF_MILLS_INV_T_SCALE;
+    *lo = rl + t * (fl + FA_NORMCDF_MILLS_LO) + (FA_INV_SQRT_2PI - y * rh) * dy;
+    return rh;
 }
 
-/* Phi(-|x|) e^(x^2/2) = *t / *d for |x| > CENTRAL_MAX (Cody's two tail ranges evaluated
- * branch-free, then a select; *d = |x| in the far range, so x Phi(x) needs no
- * division there); returns Phi(x), and e^(-x^2/2) = (*m) * (*scale), both normal */
-FA_INLINE double fa__normcdf_parts_f64(double x, double *t, double *d, double *m, double *scale) {
+/* (a + al) e^(-y^2/2) for 0 <= y <= NORMCDF_ARG_MAX, |al| <= ulp(a): y^2 split exactly,
+ * a + al applied before the second of the two normal factors of 2^k (one rounding where the
+ * result is subnormal), a * 0 where e^(-y^2/2) underflows */
+FA_INLINE double fa__mul_exp_neg_half_sq_f64(double y, double a, double al) {
+    double pl;
+    double h = -0.5 * fa_two_prod_f64(y, y, &pl);
+    double hc = h < FA_EXP_ARG_MIN ? FA_EXP_ARG_MIN : h;
+    double k, s2;
+    int64_t ki;
+    double r = fa__exp_reduce_dd_f64(hc, -0.5 * pl, &k, &ki);
+    double e = fa__expm1_poly_f64(r);
+    double s1 = fa__scale_split_f64(0.0, ki, &s2);  /* 2^k = s1 s2 */
+    double v = ((a + fa__fma_f64(a, e, al + al * e)) * s1) * s2;
+    return h < FA_EXP_ARG_MIN ? a * 0.0 : v;
+}
+
+/* gelu(x) = x Phi(x) for finite x, <= 2 ULP: x Phi(-|x|) = (x R(|x|)) e^(-x^2/2), the product
+ * in double-double up to the exponential, rounded once where it is subnormal (the sign of
+ * x fixes a zero); x - x Phi(-x) for x > 0; NaN passes; -inf gives -0, +inf gives +inf */
+FA_INLINE double fa_gelu_f64(double x) {
     double y = fa_abs_f64(x);
-    double xsq = x * x;
-    double central = 0.5 + x * FA_POLY(fa__cody_central_num, xsq) / FA_POLY(fa__cody_central_den, xsq);
-    double mid = fa__cody_mid_ratio_f64(y);
-    double yl = y > FA_NORMCDF_FAR_ARG_MAX ? FA_NORMCDF_FAR_ARG_MAX : y;
-    double z = 1.0 / (yl * yl);
-    double far = FA_INV_SQRT_2PI - z * FA_POLY(fa__cody_far_num, z) / FA_POLY(fa__cody_far_den, z);
-    int is_mid = y <= FA_NORMCDF_FAR_MIN;
-    *t = is_mid ? mid : far;
-    *d = is_mid ? 1.0 : y;
-    *m = fa__exp_neg_half_sq_split_f64(y, scale);
-    double lower = ((*t / *d) * *m) * *scale;
-    double phi = x > 0.0 ? 1.0 - lower : lower;
-    phi = y <= FA_NORMCDF_CENTRAL_MAX ? central : phi;
-    return x != x ? x : phi;
+    y = y > FA_NORMCDF_ARG_MAX ? FA_NORMCDF_ARG_MAX : y;  /* NaN passes */
+    double rl;
+    double rh = fa__mills_f64(y, &rl);
+    double al;
+    double a = fa_two_prod_f64(x, rh, &al);
+    double t = fa__mul_exp_neg_half_sq_f64(y, a, al + x * rl);
+    t = fa_abs_f64(x) > FA_NORMCDF_ARG_MAX ? 0.0 : t;  /* no inf * 0 */
+    return x > 0.0 ? x - t : fa_copysign_f64(t, x);
 }
 
-/* x * Phi(x) with a single rounding where Phi(x) would be subnormal (gelu);
- * x / |x| = -1 exactly in the far range */
-FA_INLINE double fa_x_normcdf_f64(double x) {
-    double t, d, m, scale;
-    double phi = fa__normcdf_parts_f64(x, &t, &d, &m, &scale);
-    double r = (x < -FA_NORMCDF_CENTRAL_MAX) ? (((x / d) * t) * m) * scale : x * phi;
-    return x == -__builtin_inf() ? -0.0 : r;
-}
-
-/* gelu'(x) = Phi(x) + x phi(x) from one exponential: for x < -CENTRAL_MAX
- * e^(-x^2/2) (Phi(x) e^(x^2/2) + x / sqrt(2 pi)), rounded once where it is subnormal;
- * +-inf give 1, 0 */
+/* gelu'(x) = Phi(x) + x phi(x) for any x: with a = (y/sqrt(2 pi) - R(y)) e^(-y^2/2), y = |x|
+ * (the difference in double-double), -a for x < 0, rounded once where it is subnormal,
+ * 1 + a above; +-inf give 1, 0 */
 FA_INLINE double fa_gelu_derivative_f64(double x) {
-    double t, d, m, scale;
-    double phi = fa__normcdf_parts_f64(x, &t, &d, &m, &scale);
-    double xc = x * FA_INV_SQRT_2PI;
-    double tail = ((t / d + xc) * m) * scale;
-    double r = x < -FA_NORMCDF_CENTRAL_MAX ? tail : phi + (xc * m) * scale;
-    r = x == __builtin_inf() ? 1.0 : r;
+    double y = fa_abs_f64(x);
+    y = y > FA_NORMCDF_ARG_MAX ? FA_NORMCDF_ARG_MAX : y;  /* NaN passes */
+    double rl, cl;
+    double rh = fa__mills_f64(y, &rl);
+    double ch = fa_two_prod_f64(y, FA_INV_SQRT_2PI, &cl);
+    double dh = ch - rh;
+    double bb = dh - ch;
+    double dl = ((ch - (dh - bb)) - (rh + bb)) + ((cl + y * FA_INV_SQRT_2PI_LO) - rl);
+    double a = fa__mul_exp_neg_half_sq_f64(y, dh, dl);
+    double r = x < 0.0 ? -a : 1.0 + a;
     return x == -__builtin_inf() ? 0.0 : r;
 }
 
@@ -325,6 +325,5 @@ FA_INLINE float fa_tanhshrink_f32(float x) {
     return fa_copysign_f32(r, x);
 }
 
-#undef FA_POLY
 #undef FA_N_TERMS
 #endif /* FASTACT_VMATH_H */

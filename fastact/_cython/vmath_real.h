@@ -19,8 +19,7 @@
  *     and one division; fa_exp_neg_abs_S(x), fa_exp_neg_abs_dd_S(hi, lo): that e^-|u|
  *   fa_two_prod_S(a, b, &lo)  a*b rounded, *lo its exact rounding error
  * The polynomials, range reductions and 2^k scalings round a*b + c once in the FMA builds
- * (x86-64-v3, v4: the same bits on both) and twice in the others (which meet the same bars),
- * or twice in every build where FA_NO_FMA is defined.
+ * (x86-64-v3, v4: the same bits on both) and twice in the others (which meet the same bars).
  */
 
 #define FA_U FA_S(fa_uint)
@@ -44,7 +43,7 @@ FA_INLINE FA_T FA_S(fa_copysign)(FA_T mag, FA_T sgn) {
 /* a*b + c: one rounding where the build has FMA (then in every lane and every build with
  * it alike), two in the others */
 FA_INLINE FA_T FA_S(fa__fma)(FA_T a, FA_T b, FA_T c) {
-#if (defined(__FMA__) || defined(__AVX512F__)) && !defined(FA_NO_FMA)
+#if defined(__FMA__) || defined(__AVX512F__)
     return FA_S(fa__builtin_fma)(a, b, c);
 #else
     return a * b + c;
@@ -331,4 +330,3 @@ FA_INLINE FA_T FA_S(fa_log1p)(FA_T x) {
 #undef FA_T
 #undef FA_S
 #undef FA_K
-#undef FA_NO_FMA

@@ -59,9 +59,9 @@ from ._vmath import (
     silu_lean,
     x_sigmoid_dd,
     gelu_derivative_f64,
+    gelu_f64,
     gelu_derivative_f32n,
     gelu_f32n,
-    ndtr_mul_f64,
     prefer_512_bit_vectors,
     fma,
     vexp,
@@ -304,7 +304,7 @@ def tanh__derivative_y(y, a, b):
 def _gelu_forward_f64(x, a, b):
     prefer_512_bit_vectors()
     z = W(x)
-    return at_inf(z, ndtr_mul_f64(z, z), -0.0, INF)
+    return at_inf(z, gelu_f64(z), -0.0, INF)
 
 
 @jit(**_JIT)

@@ -11,7 +11,7 @@ backend's C header is rendered from the same module).
 
 Naming (stable; other modules import these):
 
-``exp_f64, expm1_f64, log1p_f64, ndtr_f64`` (float64 -> float64)
+``exp_f64, expm1_f64, log1p_f64, gelu_f64, gelu_derivative_f64`` (float64 -> float64)
     full float64 accuracy (<= ~2 ULP) over the whole range; NaN -> NaN,
     +-inf -> the limits, subnormal results handled.
 ``exp_lp, expm1_lp, log1p_lp`` (float64 -> float64)
@@ -47,9 +47,10 @@ log1p: u = 1 + x, c = (x - (u - 1)) / u corrects the rounding of u,
 u = 2^k m with m in [sqrt(1/2), sqrt(2)) read from the bits,
 log m = 2 atanh(s), s = (m - 1) / (m + 1), odd series in s (|s| <= 0.1716).
 tanh(x) = sign(x) e / (e + 2), e = expm1(2|x|).
-ndtr (Phi, the standard normal CDF): W. J. Cody's rational approximations
-(float64), the tails as exp(-x**2/2) R(|x|) with x**2 = p + e split exactly by an
-FMA (so the lower tail down to x = -38 keeps full relative accuracy).
+Phi (the standard normal CDF, float64 gelu): one formula over the whole line,
+Phi(-y) = exp(-y**2/2) R(y), y = |x|, R(y) = t F(t) with t = c/(c + y) (one division)
+and F one polynomial fitted by tools/fit/normcdf_f64.py, R in double-double, y**2 split
+exactly by an FMA (so the lower tail down to x = -38 keeps full relative accuracy).
 tanhshrink: x**3 g(x**2) for |x| < 1 (g a polynomial in w = x**2,
 ``TANHSHRINK_W``), (|x| - 1) + 2/(e^{2|x|} + 1) above.  Phi and tanhshrink are
 the algorithms of the Cython backend's vmath.h too.
@@ -184,12 +185,26 @@ def _horner(coeffs, name):
     return njit(nogil=True, inline="always", error_model="numpy")(fn)
 
 
+def _horner2_lines(coeffs):
+    """Source lines setting q = c0 r^n + ... + cn by second-order Horner: the powers of one
+    parity in s = r**2 each (two independent FMA chains of half the length), then one FMA."""
+    c = [repr(float(v)) for v in coeffs]
+    lines = ["    s = r * r", f"    qa = {c[0]}", f"    qb = {c[1]}"]
+    i = 2
+    while i + 1 < len(c):
+        lines += [f"    qa = fma(qa, s, {c[i]})", f"    qb = fma(qb, s, {c[i + 1]})"]
+        i += 2
+    lines.append("    q = fma(qa, r, qb)")
+    if i < len(c):
+        lines.append(f"    q = fma(q, r, {c[i]})")
+    return lines
+
+
 def _horner_dd(coeffs, steps, name):
-    """A jitted (hi, lo) of c0 r^n + ... + cn: Horner with FMA, the last ``steps``
-    steps in double-double (exact products by FMA, two-sums), hi + lo to ~1 eps."""
+    """A jitted (hi, lo) of c0 r^n + ... + cn for |r| <= ~1/2: second-order Horner with FMA,
+    the last ``steps`` steps in double-double (exact products by FMA, two-sums)."""
     head, tail = coeffs[:len(coeffs) - steps], coeffs[len(coeffs) - steps:]
-    lines = [f"def {name}(r):", f"    q = {float(head[0])!r}"]
-    lines += [f"    q = fma(q, r, {float(c)!r})" for c in head[1:]]
+    lines = [f"def {name}(r):"] + _horner2_lines(head)
     lines.append("    lo = 0.0")
     for c in tail:
         lines += ["    p = q * r", "    lo = fma(q, r, -p) + lo * r",
@@ -197,8 +212,8 @@ def _horner_dd(coeffs, steps, name):
     namespace = {"fma": fma, "two_sum": two_sum}
     exec("\n".join(lines + ["    return q, lo"]), namespace)  # noqa: S102 - generated, constant
     fn = namespace[name]
-    fn.__doc__ = (f"Polynomial of degree {len(coeffs) - 1} as (hi, lo) (Horner, the last {steps}"
-                  " steps in double-double).")
+    fn.__doc__ = (f"Polynomial of degree {len(coeffs) - 1} as (hi, lo) (second-order Horner, the"
+                  f" last {steps} steps in double-double).")
     return njit(nogil=True, inline="always", error_model="numpy")(fn)
 
 
@@ -216,12 +231,7 @@ _log_atanh = _horner(C.LOG_ATANH_SERIES[2:], "_log_atanh")  # to s**21
 _log_atanh_lp = _horner(C.LOG_ATANH_SERIES[6:], "_log_atanh_lp")  # to s**13
 _expm1_cephes_f32 = _horner(C.EXPM1_CEPHES_F32, "_expm1_cephes_f32")
 _log1p_cephes_f32 = _horner(C.LOG1P_CEPHES_F32, "_log1p_cephes_f32")
-_cody_central_num = _horner(C.NORMCDF_CODY_CENTRAL_NUM, "_cody_central_num")
-_cody_central_den = _horner(C.NORMCDF_CODY_CENTRAL_DEN, "_cody_central_den")
-_cody_mid_num = _horner_dd(C.NORMCDF_CODY_MID_NUM, C.NORMCDF_MID_DD_STEPS, "_cody_mid_num")
-_cody_mid_den = _horner_dd(C.NORMCDF_CODY_MID_DEN, C.NORMCDF_MID_DD_STEPS, "_cody_mid_den")
-_cody_far_num = _horner(C.NORMCDF_CODY_FAR_NUM, "_cody_far_num")
-_cody_far_den = _horner(C.NORMCDF_CODY_FAR_DEN, "_cody_far_den")
+_normcdf_mills = _horner_dd(C.NORMCDF_MILLS, C.NORMCDF_MILLS_DD_STEPS, "_normcdf_mills")
 _normcdf_near_f32 = _horner(C.NORMCDF_NEAR_F32, "_normcdf_near_f32")
 _normcdf_far_f32 = _horner(C.NORMCDF_FAR_F32, "_normcdf_far_f32")
 _normcdf_exp_q_f32 = _horner(C.NORMCDF_EXP_Q_F32, "_normcdf_exp_q_f32")
@@ -465,80 +475,67 @@ def vtanh(z, like):
 
 # ------------------------------------------------------- normal CDF / density
 @jit(**_JIT)
-def exp_neg_half_square_mul_f64(x, m):
-    """m exp(-x**2 / 2) (exp_dd_mul_f64), x**2 split exactly by an FMA (|x| clamped to 40)."""
-    a = math.fabs(x)
-    a = a if a < C.NORMCDF_ARG_MAX else C.NORMCDF_ARG_MAX
-    p = a * a
-    return exp_dd_mul_f64(-0.5 * p, -0.5 * fma(a, a, -p), m)
+def _mul_exp_neg_half_sq_f64(y, a, al):
+    """(a + al) e^(-y**2/2) for 0 <= y <= NORMCDF_ARG_MAX, |al| <= ulp(a): y**2 split
+    exactly by an FMA, a + al applied before the second half of the power-of-two scaling
+    (one rounding where the result is subnormal), +-0 where e^(-y**2/2) underflows."""
+    h = -0.5 * (y * y)
+    nf, r = exp_reduce(_clamp(h, C.EXP_ARG_MIN, 0.0))
+    e = _expm1_poly_f64(r - 0.5 * fma(y, y, -(y * y)))
+    n = int(nf)
+    n1 = n >> 1
+    v = (a + fma(a, e, al + al * e)) * pow2_f64(n1) * pow2_f64(n - n1)
+    return a * 0.0 if h < C.EXP_ARG_MIN else v
 
 
 @jit(**_JIT)
-def _normcdf_central(x):
-    """Phi(x) for |x| <= NORMCDF_CENTRAL_MAX: 1/2 + x P(x**2) / Q(x**2) (Cody)."""
-    xsq = x * x
-    return 0.5 + x * _cody_central_num(xsq) / _cody_central_den(xsq)
+def _mills_f64(y):
+    """R(y) = Phi(-y) e^(y**2/2) = hi + lo for 0 <= y <= NORMCDF_ARG_MAX: t F(t),
+    t = c/(c + y) (c = NORMCDF_MILLS_T_SCALE), F a polynomial in u = t - T_SHIFT (second-
+    order Horner, its last steps in double-double); the rounding errors of t and u move
+    the point to y(u + T_SHIFT), taken back to first order through R'(y) = y R - 1/sqrt(2 pi)."""
+    c = C.NORMCDF_MILLS_T_SCALE
+    d, dl = two_sum(c, y)
+    t = c / d
+    u = t - C.NORMCDF_MILLS_T_SHIFT
+    fh, fl = _normcdf_mills(u)
+    fl = fl + C.NORMCDF_MILLS_LO
+    t = u + C.NORMCDF_MILLS_T_SHIFT  # exact: the point F was evaluated at
+    rh = t * fh
+    # y(t) - y = (r - t dl) d / c, r = c - t d exactly: R(y) = R(y(t)) - R'(y) (y(t) - y)
+    dy = (fma(-t, d, c) - t * dl) * d * C.NORMCDF_MILLS_INV_T_SCALE
+    rl = fma(t, fh, -rh) + t * fl + (C.INV_SQRT_2PI - y * rh) * dy
+    return rh, rl
 
 
 @jit(**_JIT)
-def _mid_ratio(a):
-    """P(a)/Q(a) of Cody's middle range from double-double P and Q: the quotient
-    corrected by its residual, to < 1 eps relative."""
-    ph, pl = _cody_mid_num(a)
-    qh, ql = _cody_mid_den(a)
-    inv = 1.0 / qh
-    r = ph * inv
-    rq = r * qh
-    res = ((ph - rq) - fma(r, qh, -rq)) + (pl - r * ql)
-    return r + res * inv
-
-
-@jit(**_JIT)
-def _normcdf_tail_ratio(a):
-    """(t, d): Phi(-a) e^(a**2/2) = t / d for a = |x| > NORMCDF_CENTRAL_MAX (Cody's two
-    tail ranges, both evaluated, then a select; d = a in the far range, so that
-    x Phi(x) needs no division there)."""
-    mid = _mid_ratio(a)
-    al = a if a < C.NORMCDF_FAR_ARG_MAX else C.NORMCDF_FAR_ARG_MAX
-    z = 1.0 / (al * al)
-    far = C.INV_SQRT_2PI - z * _cody_far_num(z) / _cody_far_den(z)
-    return (mid, 1.0) if a <= C.NORMCDF_FAR_MIN else (far, a)
-
-
-@jit(**_JIT)
-def ndtr_f64(x):
-    """Phi(x) by W. J. Cody's rational approximations (see fastact._constants), the
-    tails as e^(-x**2/2) R(|x|) with x**2 split exactly."""
-    return ndtr_mul_f64(x, 1.0)
-
-
-@jit(**_JIT)
-def ndtr_mul_f64(x, m):
-    """m * Phi(x), with m applied before the tiny exp factor (no early subnormal
-    rounding in gelu's lower tail, where x Phi(x) is normal but Phi(x) is not);
-    exact m / |x| = -1 for m = x in the far range."""
-    a = math.fabs(x)
-    t, d = _normcdf_tail_ratio(a)
-    k = (m if x < 0.0 else 1.0) / d  # one division; m / |x| = -1 exactly for m = x
-    e = exp_neg_half_square_mul_f64(x, k * t)
-    y = e if x < 0.0 else m * (1.0 - e)
-    y = m * _normcdf_central(x) if a <= C.NORMCDF_CENTRAL_MAX else y
-    return x if x != x else y
+def gelu_f64(x):
+    """x Phi(x) for finite x (NaN -> NaN): x Phi(-|x|) = (x R(|x|)) e^(-x**2/2) in
+    double-double up to the exponential, rounded once where subnormal; x - x Phi(-x) for
+    x > 0 (callers handle +-inf)."""
+    y = math.fabs(x)
+    y = y if y < C.NORMCDF_ARG_MAX else C.NORMCDF_ARG_MAX
+    rh, rl = _mills_f64(y)
+    a = x * rh
+    low = _mul_exp_neg_half_sq_f64(y, a, fma(x, rh, -a) + x * rl)
+    v = x - low if x > 0.0 else math.copysign(low, x)
+    return x if x != x else v
 
 
 @jit(**_JIT)
 def gelu_derivative_f64(x):
-    """Phi(x) + x phi(x) from one exponential: e^(-x**2/2) (Phi(x) e^(x**2/2) + x/sqrt(2 pi))
-    for x < -NORMCDF_CENTRAL_MAX, rounded once where it is subnormal."""
-    a = math.fabs(x)
-    t, d = _normcdf_tail_ratio(a)
-    xc = x * C.INV_SQRT_2PI
-    tail = t / d
-    mult = tail + xc if x < 0.0 else xc - tail
-    g = exp_neg_half_square_mul_f64(x, xc if a <= C.NORMCDF_CENTRAL_MAX else mult)
-    y = g if x < 0.0 else 1.0 + g
-    y = _normcdf_central(x) + g if a <= C.NORMCDF_CENTRAL_MAX else y
-    return x if x != x else y
+    """Phi(x) + x phi(x) for finite x (NaN -> NaN): with a = (y/sqrt(2 pi) - R(y))
+    e^(-y**2/2), y = |x| (the difference in double-double), -a for x < 0, rounded once
+    where subnormal, 1 + a above (callers handle +-inf)."""
+    y = math.fabs(x)
+    y = y if y < C.NORMCDF_ARG_MAX else C.NORMCDF_ARG_MAX
+    rh, rl = _mills_f64(y)
+    ch = y * C.INV_SQRT_2PI
+    cl = fma(y, C.INV_SQRT_2PI, -ch) + y * C.INV_SQRT_2PI_LO
+    dh, dl = two_sum(ch, -rh)
+    a = _mul_exp_neg_half_sq_f64(y, dh, dl + (cl - rl))
+    v = -a if x < 0.0 else 1.0 + a
+    return x if x != x else v
 
 
 vexp_mul = by_float32("vexp_mul", "z, m, like", "like", lambda z, m, like: exp_mul_lp(z, m),

@@ -18,6 +18,7 @@ sys.path.insert(0, HERE)
 
 import chebyshev  # noqa: E402
 import normcdf_f32  # noqa: E402
+import normcdf_f64  # noqa: E402
 import softmax_exp  # noqa: E402
 
 HEADER = '''"""Fitted coefficients of fastact's kernels.
@@ -50,6 +51,7 @@ def render(entries):
 
 def main(argv):
     text = render(chebyshev.coefficients() + normcdf_f32.coefficients()
+                  + normcdf_f64.coefficients()
                   + softmax_exp.coefficients())
     if "--check" in argv:
         with open(TARGET) as f:

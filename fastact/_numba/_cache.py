@@ -147,6 +147,9 @@ def _link_only_compiler_class():
         """Finalized without module optimization or machine code: its module is linked
         into the libraries of its callers, whose own finalization optimizes it."""
 
+        def _optimize_functions(self, ll_module):  # the caller's module optimization runs them
+            ll_module.data_layout = self._codegen._data_layout
+
         def _optimize_final_module(self):
             pass
 

@@ -22,7 +22,7 @@ from .._cache import linked
 from ._bits import bit_limits, bits_view, least_like, max_of_bits, xor_bits
 from ._exp import BLOCK, LANES, cast_like, exp_any, exp_shift, expneg, expneg_normal_min_bits, unscale
 from ._kind import LITERAL, LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, by_kind  # noqa: F401 (kinds re-exported)
-from ._plan import PIPELINE_MAX_BYTES
+from ._plan import PIPELINE_MAX_BYTES, SHORT_MAX
 from ._sums import dot_lanes, sum_lanes, sum_pos
 from .. import _vmath
 
@@ -506,6 +506,17 @@ def forward_rows(op, mask, r0, r1):
         return
     for r in range(r0, r1):
         forward_row(op, mask, r, buf)
+
+
+@linked(**_JIT)
+def forward_rows_any(op, mask, r0, r1):
+    """Rows [r0, r1) of a forward op of any length, as every plan computes them:
+    :func:`short_rows` for unmasked rows of n <= SHORT_MAX, else :func:`forward_rows`
+    (for callers without a plan: users' compiled code)."""
+    if mask is None and op[3].shape[1] <= SHORT_MAX:
+        short_rows(op, r0, r1)
+    else:
+        forward_rows(op, mask, r0, r1)
 
 
 # ------------------------------------------------------------ backward ops

@@ -509,6 +509,16 @@ def forward_rows(op, mask, r0, r1):
 
 
 @linked(**_JIT)
+def forward_row_any(op, mask, r, buf):
+    """:func:`forward_row` of any length, as every plan computes it (:func:`short_rows`
+    for an unmasked row of n <= SHORT_MAX): for callers without a plan."""
+    if mask is None and op[3].shape[1] <= SHORT_MAX:
+        short_rows(op, r, r + 1)
+    else:
+        forward_row(op, mask, r, buf)
+
+
+@linked(**_JIT)
 def forward_rows_any(op, mask, r0, r1):
     """Rows [r0, r1) of a forward op of any length, as every plan computes them:
     :func:`short_rows` for unmasked rows of n <= SHORT_MAX, else :func:`forward_rows`

@@ -18,7 +18,8 @@ machine code nor cached on their own; the cached entry point that calls them lin
 code in and optimizes it once.  (A plain ``njit`` helper is optimized and emitted on its
 own and again inside every caller, so a call chain of depth d costs about d times the
 code; cold compile time, docs/tuning.md.)  They have no Python wrapper: calling one from
-Python is an error.
+Python is an error.  A ``prange`` region of a link-only function is link-only as well
+(the gufunc and the two wrappers Numba builds for it): optimized once, in the entry.
 """
 from __future__ import annotations
 

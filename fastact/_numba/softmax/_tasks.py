@@ -57,7 +57,8 @@ def make_job(kind, negate, out, x, grad, mask):
 
 @overload(make_job, inline="always", **LITERAL)
 def _make_job_impl(kind, negate, out, x, grad, mask):
-    if x.ndim == 2 and out.ndim == 1:  # logsumexp's (rows,) out is seen as (rows, 1): out[r, 0]
+    if x.ndim == 2 and out.ndim != 2:  # logsumexp's (rows,) out seen as (rows, 1): out[r, 0];
+        # an (outer, n, 1) out of the last axis after all as (outer, n)
         return lambda kind, negate, out, x, grad, mask: (
             (kind, negate, out.reshape((x.shape[0], out.size // x.shape[0])), x), mask, grad)
     return lambda kind, negate, out, x, grad, mask: ((kind, negate, out, x), mask, grad)

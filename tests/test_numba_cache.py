@@ -34,7 +34,7 @@ def run_ok(code, env):
 CALLS = """
 import numpy as np, fastact
 from fastact._numba import _cache
-x = np.random.default_rng(0).standard_normal((40, 1000))
+x = np.random.default_rng(0).standard_normal((80, 1000))  # 640 kB: threads for relu
 fastact.relu(x[:2], backend="numba")                     # serial elementwise
 fastact.relu(x, backend="numba")                         # parallel elementwise
 fastact.log_softmax(x[:4, :8], axis=0, backend="numba")  # softmax family, a non-last axis
@@ -102,7 +102,7 @@ from fastact._numba.softmax import _plan, _rows, _tasks, get_rowwise
 entry, serial = _factory.compile_kernel("relu", "forward", "float64")
 o = np.empty(3); entry(o, np.array([-1.0, 0.0, 2.0]), o, 0.0, 0.0)
 p = np.empty((1, 2)); get_rowwise("softmax")(p, np.zeros((1, 2)), None, None, 1)
-rows = _tasks.serial_entry(_rows.SOFTMAX, _plan.ROWS)  # its helpers are linked into it
+rows = _tasks.serial_entry(_rows.SOFTMAX, _plan.SHORT_ROWS)  # its helpers are linked into it
 print("DIR", _cache.cache_dir(), "HITS", sum(serial.stats.cache_hits.values()),
       sum(rows.stats.cache_hits.values()), "OUT", o.tolist(), p.tolist() == [[0.5, 0.5]])
 """
@@ -157,25 +157,60 @@ SOFTMAX_ONLY = """
 import numpy as np, fastact
 from fastact._numba.softmax import _plan, _rows, _tasks
 fastact.softmax(np.ones((2, 3), np.float32), backend="numba")
-entry = _tasks.serial_entry(_rows.SOFTMAX, _plan.ROWS)
+entry = _tasks.serial_entry(_rows.SOFTMAX, _plan.SHORT_ROWS)
 print("ENTRIES", _tasks.serial_entry.cache_info().currsize,
       _tasks.parallel_entry.cache_info().currsize,
       "HITS", sum(entry.stats.cache_hits.values()), "MISSES", sum(entry.stats.cache_misses.values()),
-      "CALLEES", len(_rows.exp_store_block.overloads))
+      "SIGNATURES", len(entry.signatures), "CALLEES", len(_rows.short_rows.overloads),
+      "LONG", len(_rows.forward_rows.overloads))
 """
 
 
 def test_a_softmax_call_compiles_and_loads_its_own_op_and_plan_only(tmp_path):
-    # cold: the files written are the softmax rows' (no log op, no parallel region);
+    # cold: one cache entry is written, the short softmax rows' in float32 (no float64,
+    # no long-row code, no log op, no parallel region, no helper of its own);
     # warm: the one entry point is loaded, nothing else is compiled or loaded
     env = {"FASTACT_CACHE_DIR": str(tmp_path)}
     out = run_ok(SOFTMAX_ONLY, env)
-    assert "ENTRIES 1 0 HITS 0 MISSES 1 CALLEES 1" in out, out
-    names = {os.path.basename(p).split("-")[0] for p in numba_cache_files(str(tmp_path))}
-    assert "_tasks.serial_entry.locals.run_serial" in names, names
-    # helpers are link-only (compiled into the entry, never cached on their own); the
-    # parallel region and the other op kinds are not compiled at all
-    assert not {n for n in names if n.split(".")[0] in ("_rows", "_exp", "_large", "_tiles")}
-    assert "_tasks._run_phases" not in names, names
+    assert "ENTRIES 1 0 HITS 0 MISSES 1 SIGNATURES 1 CALLEES 1 LONG 0" in out, out
+    index = [os.path.basename(p).split("-")[0]
+             for p in glob.glob(os.path.join(str(tmp_path), "**", "*.nbi"), recursive=True)]
+    assert index == ["_tasks.serial_entry.locals.run_serial"], index
     out = run_ok(SOFTMAX_ONLY, env)
-    assert "ENTRIES 1 0 HITS 1 MISSES 0 CALLEES 0" in out, out
+    assert "ENTRIES 1 0 HITS 1 MISSES 0 SIGNATURES 1 CALLEES 0 LONG 0" in out, out
+
+
+PARALLEL_REGION = """
+from numba import prange
+from numba.core import codegen
+import numpy as np
+from fastact._numba._cache import jit, linked
+optimized = []
+optimize = codegen.CPUCodeLibrary._optimize_final_module
+def recording(self):
+    optimized.append(self.name)
+    return optimize(self)
+codegen.CPUCodeLibrary._optimize_final_module = recording
+
+@linked(parallel=True)
+def region(out, n_chunks):
+    for c in prange(n_chunks):
+        out[c] = c + 1.0
+
+@jit()
+def entry(out):
+    region(out, out.size)
+
+out = np.zeros(4)
+entry(out)
+print("OUT", out.tolist(), "OPTIMIZED", sorted(set(optimized)))
+"""
+
+
+def test_a_link_only_parallel_region_is_optimized_once_in_its_caller(tmp_path):
+    # the gufunc Numba builds for the prange and its two wrappers are link-only: only
+    # the cached entry's library is optimized (else each re-optimizes the region's code)
+    out = run_ok(PARALLEL_REGION, {"FASTACT_CACHE_DIR": str(tmp_path)})
+    assert "OUT [1.0, 2.0, 3.0, 4.0]" in out, out
+    optimized = out.split("OPTIMIZED")[1]
+    assert "entry" in optimized and "gufunc" not in optimized.lower(), optimized

@@ -18,10 +18,12 @@ machine code nor cached on their own; the cached entry point that calls them lin
 code in and optimizes it once.  (A plain ``njit`` helper is optimized and emitted on its
 own and again inside every caller, so a call chain of depth d costs about d times the
 code; cold compile time, docs/tuning.md.)  They have no Python wrapper: calling one from
-Python is an error.
+Python is an error.  A ``prange`` region of a link-only function is link-only as well
+(the gufunc and the two wrappers Numba builds for it): optimized once, in the entry.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -33,6 +35,10 @@ _NUMBA_DIR = os.path.dirname(os.path.abspath(__file__))
 _PACKAGE_DIR = os.path.dirname(_NUMBA_DIR)
 _EXTRA_SOURCES = ("_constants.py", "_coefficients.py")
 _state: dict = {}
+# names of the libraries Numba 0.6x builds for a parfor region (its gufunc, the gufunc's
+# wrapper, the threaded kernel calling that): made link-only inside a link-only function
+_PARALLEL_REGION_LIBRARIES = ("__numba_parfor_gufunc_", "<numba.np.ufunc.wrappers._GufuncWrapper",
+                              "parallelgufuncwrapper")
 
 
 def source_files() -> list:
@@ -142,6 +148,9 @@ def _link_only_compiler_class():
         """Finalized without module optimization or machine code: its module is linked
         into the libraries of its callers, whose own finalization optimizes it."""
 
+        def _optimize_functions(self, ll_module):  # the caller's module optimization runs them
+            ll_module.data_layout = self._codegen._data_layout
+
         def _optimize_final_module(self):
             pass
 
@@ -169,6 +178,29 @@ def _link_only_compiler_class():
         def set_env(self, env_name, env):
             pass
 
+    @contextlib.contextmanager
+    def parallel_regions_link_only(codegen):
+        """Within: the libraries Numba builds for a parallel region (its gufunc and the
+        gufunc's two wrappers, each linked only into the function of the region) are
+        link-only as well (else each is optimized and emitted on its own, as a copy of
+        the region's code)."""
+        own = vars(codegen).get("create_library")
+        create = codegen.create_library
+
+        def create_library(name, **kwargs):
+            if name.startswith(_PARALLEL_REGION_LIBRARIES):
+                return LinkOnlyLibrary(codegen, name, **kwargs)
+            return create(name, **kwargs)
+
+        codegen.create_library = create_library
+        try:
+            yield
+        finally:
+            if own is None:
+                del codegen.create_library
+            else:
+                codegen.create_library = own
+
     def link_only(lowering):
         """The lowering pass ``lowering`` building a :class:`LinkOnlyLibrary`."""
 
@@ -180,7 +212,10 @@ def _link_only_compiler_class():
                     state.library = LinkOnlyLibrary(state.targetctx.codegen(),
                                                     state.func_id.func_qualname)
                     state.library.enable_object_caching()
-                return super().run_pass(state)
+                if lowering is not NativeParforLowering:
+                    return super().run_pass(state)
+                with parallel_regions_link_only(state.targetctx.codegen()):
+                    return super().run_pass(state)
 
         return register_pass(mutates_CFG=True, analysis_only=False)(LinkOnly)
 

@@ -40,7 +40,7 @@ def _runner(op_name: str, ndim: int, dtype, keepdims: bool):
     """``run(x, g)``: the op over the rows of ``x`` (y for the backward ops), a new array
     (a scalar for logsumexp of a 1-D array)."""
     from ..softmax import _OPS
-    from ..softmax._rows import LOGSUMEXP, backward_rows, forward_rows
+    from ..softmax._rows import LOGSUMEXP, backward_rows, forward_rows_any
 
     kind, negate, forward, _ = _OPS[op_name]  # constants: each runner compiles its kind's code
     reduces = kind == LOGSUMEXP
@@ -57,7 +57,7 @@ def _runner(op_name: str, ndim: int, dtype, keepdims: bool):
             raise ValueError("fastact: grad and y must have the same shape")
         res = np.empty((x2.shape[0], 1) if reduces else x2.shape, dtype)
         if forward:
-            forward_rows((kind, negate, res, x2), None, 0, x2.shape[0])
+            forward_rows_any((kind, negate, res, x2), None, 0, x2.shape[0])
         else:
             backward_rows((kind, negate, res, x2), g2, 0, x2.shape[0])
         return res

@@ -11,8 +11,8 @@ a result do not depend on the plan or the number of threads.
 
 Modules: ``_exp`` (constants and the exponentials), ``_bits`` (row max from
 float bits), ``_sums`` (fixed-order sums), ``_rows`` (block operations, row
-drivers), ``_large`` (prefetch and streaming stores), ``_tiles`` (a non-last
-axis), ``_plan`` (how a call runs, its thresholds), ``_kind`` (one op kind's
+drivers, the short rows), ``_large`` (prefetch and streaming stores), ``_tiles`` (a
+non-last axis), ``_plan`` (how a call runs, its thresholds), ``_kind`` (one op kind's
 code per compilation), ``_tasks`` (the serial/parallel entry points, one per op
 kind and plan).  Compiled functions are cached on disk in the backend's one
 cache directory (``fastact._numba._cache``), keyed by all of its sources.
@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _threading
-from ._plan import BLOCKS, LARGE_ROWS, ROWS, TILES, plan
+from ._plan import BLOCKS, LARGE_ROWS, ROWS, SHORT_ROWS, TILES, plan
 from ._rows import LOG_SOFTMAX, LOGSUMEXP, SOFTMAX
 from ._tasks import parallel_entry, serial_entry
 
@@ -50,7 +50,8 @@ def get_rowwise(op):
             grad = None if grad is None else grad.reshape(x.shape)
             mask = None if mask is None else mask.reshape(x.shape)
         k = n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
-        how, chunks = plan(x.shape, x.itemsize, k, forward, streams and mask is None)
+        how, chunks = plan(x.shape, x.itemsize, k, forward, streams and mask is None,
+                           mask is None)
         if chunks == 1:
             serial_entry(kind, how)(negate, out, x, grad, mask)
         else:
@@ -67,15 +68,16 @@ def warmup() -> None:
     every op and plan: float32 and float64, 2-D and 3-D, with and without a mask."""
     for op, (kind, negate, forward, streams) in _OPS.items():
         for dtype in (np.float32, np.float64):
-            for shape, hows in (((2, 3), (ROWS, LARGE_ROWS, BLOCKS)), ((1, 3, 2), (TILES,))):
+            for shape, hows in (((2, 3), (ROWS, LARGE_ROWS, BLOCKS, SHORT_ROWS)),
+                                ((1, 3, 2), (TILES,))):
                 x = np.zeros(shape, dtype)
                 out = np.empty(shape[:1] + shape[2:] if op == "logsumexp" else shape, dtype)
                 grad = None if forward else x
                 masks = (None, np.ones(shape, np.bool_)) if forward else (None,)
                 for how in hows:
-                    if how == LARGE_ROWS and not streams:
+                    if how == LARGE_ROWS and not streams or how == SHORT_ROWS and not forward:
                         continue
-                    for mask in masks if how != LARGE_ROWS else (None,):
+                    for mask in masks if how not in (LARGE_ROWS, SHORT_ROWS) else (None,):
                         if how != BLOCKS:
                             serial_entry(kind, how)(negate, out, x, grad, mask)
                         parallel_entry(kind, how)(negate, out, x, grad, mask, 2)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 from numba import types
+from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic, overload
+from numba.np.arrayobj import populate_array
 
 from .. import _vmath
 from ._kind import LINK_ONLY
@@ -36,15 +38,26 @@ i32_as_f32 = _bitcast(types.int32, types.float32)
 f32_as_i32 = _bitcast(types.float32, types.int32)
 
 
-def bits_view(a):
-    """a (float32/float64 array) viewed as int32/int64."""
+_BITS = {types.float32: types.int32, types.float64: types.int64}
 
 
-@overload(bits_view, **LINK_ONLY)
-def _bits_view_impl(a):
-    if a.dtype == types.float32:
-        return lambda a: a.view(np.int32)
-    return lambda a: a.view(np.int64)
+@intrinsic
+def bits_view(typingctx, a):
+    """a (float32/float64 array) viewed as int32/int64: the same data, shape, strides
+    and owner (``a.view``'s result, without compiling Numba's general view)."""
+    if not isinstance(a, types.Array) or a.dtype not in _BITS:
+        return None
+    view = a.copy(dtype=_BITS[a.dtype])
+
+    def codegen(context, builder, sig, args):
+        src = context.make_array(sig.args[0])(context, builder, args[0])
+        dst = context.make_array(sig.return_type)(context, builder)
+        populate_array(dst, data=builder.bitcast(src.data, dst.data.type), shape=src.shape,
+                       strides=src.strides, itemsize=src.itemsize, meminfo=src.meminfo,
+                       parent=src.parent)
+        return impl_ret_borrowed(context, builder, sig.return_type, dst._getvalue())
+
+    return view(a), codegen
 
 
 def bit_limits(xb):

@@ -19,7 +19,7 @@ from numba.extending import intrinsic, overload
 from .._cache import linked
 from .._stream import fence as sfence
 from ._exp import BLOCK, cast_like, expneg
-from ._plan import SHORT_MAX, STREAMING
+from ._plan import STREAMING
 from ._bits import bits_view
 from ._kind import LITERAL, by_kind
 from ._rows import (SOFTMAX, backward_block_sum, block_span, exp_rest_block, finite, forward_rows,
@@ -286,7 +286,7 @@ def softmax_rows_large(op, r0, r1):
     """:func:`forward_rows_large` of softmax/softmin: longer rows by ``forward_rows``."""
     x = op[3]
     n = x.shape[1]
-    if n > BLOCK or n <= SHORT_MAX:
+    if n > BLOCK:
         forward_rows(op, None, r0, r1)
         return
     buf = np.empty(n, x.dtype)
@@ -300,9 +300,6 @@ def log_softmax_rows_large(op, r0, r1):
     """:func:`forward_rows_large` of log_softmax (rows of one block prefetch the next)."""
     x = op[3]
     n = x.shape[1]
-    if n <= SHORT_MAX:
-        forward_rows(op, None, r0, r1)
-        return
     buf = np.empty(min(BLOCK, n), x.dtype)
     for r in range(r0, r1):
         _log_softmax_row_large(op, r, buf, r + 1 < r1 and n <= BLOCK)

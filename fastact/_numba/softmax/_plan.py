@@ -17,7 +17,7 @@ FORWARD_SERIAL_MAX_BYTES = 1 << 17  # forward ops: up to this many bytes on the 
 FORWARD_BLOCKS_SERIAL_MAX_BYTES = 1 << 19  # ... when threads would split (row, block) tasks
 PIPELINE_MAX_BYTES = 1 << 20  # a thread's rows pipelined while they fit in its L2 cache
 LARGE_MIN_BYTES = 8 << 20  # from here on: prefetch the next row, stream the output
-SHORT_MAX = 256  # unmasked forward rows of up to this many elements: ``_rows.short_rows``
+SHORT_MAX = 256  # unmasked forward rows of up to this many elements: SHORT_ROWS
 TILE_COLUMNS = SOFTMAX_TILE  # columns per tile of a non-last axis
 
 # Streaming stores and prefetch (``_large``) are used on x86-64 only.
@@ -28,13 +28,16 @@ ROWS = 0  # threads split the rows, one row per thread at a time
 LARGE_ROWS = 1  # the same, with prefetch and streaming stores
 BLOCKS = 2  # few long rows: threads split (row, block) tasks in phases
 TILES = 3  # a non-last axis: threads split column tiles
+SHORT_ROWS = 4  # unmasked forward rows of at most SHORT_MAX elements (``_rows.short_rows``)
 
 
-def plan(shape, itemsize, n_threads, forward, streams):
+def plan(shape, itemsize, n_threads, forward, streams, unmasked=True):
     """(task kind, parallel chunks) for a call on ``shape`` = (rows, n) or
     (outer, n, inner) with inner > 1.  ``n_threads`` is already capped at
     Numba's pool; ``streams``: the op may use LARGE_ROWS (no mask, not logsumexp,
-    softmax_backward)."""
+    softmax_backward).  Short unmasked forward rows take SHORT_ROWS whatever
+    the size (the one code for them: a call compiles the short or the long
+    rows' code, not both)."""
     rows, n = shape[0], shape[1]
     size = rows * n if len(shape) == 2 else rows * n * shape[2]
     nbytes = size * itemsize
@@ -45,6 +48,8 @@ def plan(shape, itemsize, n_threads, forward, streams):
     if len(shape) == 3:
         tiles = rows * ((shape[2] + TILE_COLUMNS - 1) // TILE_COLUMNS)
         return TILES, (1 if serial else min(n_threads, tiles))
+    if forward and unmasked and n <= SHORT_MAX:
+        return SHORT_ROWS, (1 if serial else min(n_threads, rows))
     kind = LARGE_ROWS if streams and STREAMING and nbytes >= LARGE_MIN_BYTES else ROWS
     if serial:
         return kind, 1

@@ -277,9 +277,10 @@ def block_span(lo, n):
 
 
 # ------------------------------------------------------------ short rows
-# Unmasked rows of up to SHORT_MAX elements, on every plan: one function per call (its
-# helpers inlined while typing: no per-row reference counts or calls), the row's terms
-# in a scratch row padded with zeros to whole groups of 4 * LANES.
+# Unmasked forward rows of up to SHORT_MAX elements, whatever the size (the plan's
+# SHORT_ROWS): one function per call (its helpers inlined while typing: no per-row
+# reference counts or calls), the row's terms in a scratch row padded with zeros to
+# whole groups of 4 * LANES.
 @linked(inline="always", **_JIT)
 def _short_max(xb, r, flip, sign, neginf):
     """max of v over row r of the bits xb (no mask), v = x with the bits xor flip;
@@ -329,9 +330,10 @@ def _short_terms(op, buf, r, m):
 
 @linked(**_JIT)
 def short_rows(op, r0, r1):
-    """Rows [r0, r1) of a forward op without a mask, n <= SHORT_MAX (every plan takes
-    these rows here: the same bits): max, terms, :func:`_short_sum`, finish (here: Numba's
-    inlining while typing dropped a helper's logsumexp branch)."""
+    """Rows [r0, r1) of a forward op without a mask, n <= SHORT_MAX (the task kind
+    SHORT_ROWS, on the calling thread or split over threads: the same bits): max, terms,
+    :func:`_short_sum`, finish (here: Numba's inlining while typing dropped a helper's
+    logsumexp branch)."""
     _vmath.prefer_512_bit_vectors()
     kind, _, out, x = op
     n = x.shape[1]
@@ -400,9 +402,6 @@ def finish_row(op, mask, r, m, sums):
 def forward_row(op, mask, r, buf):
     """One row of softmax (negated: softmin), log_softmax or logsumexp; buf: scratch of
     min(BLOCK, n) elements of x's dtype."""
-    if mask is None and op[3].shape[1] <= SHORT_MAX:
-        short_rows(op, r, r + 1)
-        return
     forward_row_of_max(op, mask, r, buf, row_max(bits_view(op[3]), mask, r, op[1]))
 
 
@@ -493,12 +492,10 @@ def forward_row_piped(op, r, buf, m):
 
 @linked(**_JIT)
 def forward_rows(op, mask, r0, r1):
-    """Rows [r0, r1) of a forward op; pipelined (:func:`forward_row_piped`) while the
-    rows are unmasked and fit in PIPELINE_MAX_BYTES."""
+    """Rows [r0, r1) of a forward op (short unmasked rows: :func:`short_rows`);
+    pipelined (:func:`forward_row_piped`) while the rows are unmasked and fit in
+    PIPELINE_MAX_BYTES."""
     x = op[3]
-    if mask is None and x.shape[1] <= SHORT_MAX:
-        short_rows(op, r0, r1)
-        return
     buf = np.empty(min(BLOCK, x.shape[1]), x.dtype)
     rows = r1 - r0
     if mask is None and rows >= 2 and rows * x.shape[1] * x.itemsize <= PIPELINE_MAX_BYTES:
@@ -509,6 +506,27 @@ def forward_rows(op, mask, r0, r1):
         return
     for r in range(r0, r1):
         forward_row(op, mask, r, buf)
+
+
+@linked(**_JIT)
+def forward_row_any(op, mask, r, buf):
+    """:func:`forward_row` of any length, as every plan computes it (:func:`short_rows`
+    for an unmasked row of n <= SHORT_MAX): for callers without a plan."""
+    if mask is None and op[3].shape[1] <= SHORT_MAX:
+        short_rows(op, r, r + 1)
+    else:
+        forward_row(op, mask, r, buf)
+
+
+@linked(**_JIT)
+def forward_rows_any(op, mask, r0, r1):
+    """Rows [r0, r1) of a forward op of any length, as every plan computes them:
+    :func:`short_rows` for unmasked rows of n <= SHORT_MAX, else :func:`forward_rows`
+    (for callers without a plan: users' compiled code)."""
+    if mask is None and op[3].shape[1] <= SHORT_MAX:
+        short_rows(op, r0, r1)
+    else:
+        forward_rows(op, mask, r0, r1)
 
 
 # ------------------------------------------------------------ backward ops

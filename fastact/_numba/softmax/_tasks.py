@@ -32,9 +32,10 @@ from ._bits import bit_limits, bits_view, max_of_bits
 from ._exp import BLOCK
 from ._kind import LITERAL, literal_value
 from ._large import backward_rows_large, forward_rows_large
-from ._plan import BLOCKS, LARGE_ROWS
+from ._plan import BLOCKS, LARGE_ROWS, SHORT_ROWS
 from ._rows import (LOGSUMEXP, backward_block, backward_block_sum, backward_rows, block_max_bits,
-                    exp_block, final_block, finite, forward_rows, row_factor, special_row)
+                    exp_block, final_block, finite, forward_rows, row_factor, short_rows,
+                    special_row)
 from ._tiles import backward_tiles, forward_tiles, tile_count
 
 _JIT = dict(nogil=True, error_model="numpy")
@@ -56,7 +57,8 @@ def make_job(kind, negate, out, x, grad, mask):
 
 @overload(make_job, inline="always", **LITERAL)
 def _make_job_impl(kind, negate, out, x, grad, mask):
-    if x.ndim == 2:  # logsumexp's (rows,) out is seen as (rows, 1): out[r, 0]
+    if x.ndim == 2 and out.ndim != 2:  # logsumexp's (rows,) out seen as (rows, 1): out[r, 0];
+        # an (outer, n, 1) out of the last axis after all as (outer, n)
         return lambda kind, negate, out, x, grad, mask: (
             (kind, negate, out.reshape((x.shape[0], out.size // x.shape[0])), x), mask, grad)
     return lambda kind, negate, out, x, grad, mask: ((kind, negate, out, x), mask, grad)
@@ -82,13 +84,16 @@ def _task_count_impl(how, job):
 
 # ---------------------------------------------------------------- row and tile tasks
 def run_tasks(how, job, span):
-    """Tasks span = (first, end) of a one-phase task kind (ROWS, LARGE_ROWS, TILES)."""
+    """Tasks span = (first, end) of a one-phase task kind (ROWS, LARGE_ROWS, SHORT_ROWS,
+    TILES)."""
 
 
 def _forward_row_tasks(how, job, span):
     op, mask, _ = job
     if how == LARGE_ROWS:
         forward_rows_large(op, span[0], span[1])
+    elif how == SHORT_ROWS:
+        short_rows(op, span[0], span[1])
     else:
         forward_rows(op, mask, span[0], span[1])
 
@@ -107,6 +112,10 @@ def _forward_small_row_tasks(how, job, span):
 
 def _backward_small_row_tasks(how, job, span):
     backward_rows(job[0], job[2], span[0], span[1])
+
+
+def _forward_short_row_tasks(how, job, span):
+    short_rows(job[0], span[0], span[1])
 
 
 def _forward_large_row_tasks(how, job, span):
@@ -132,6 +141,8 @@ def _run_tasks_impl(how, job, span):
         rows = (_forward_row_tasks, _backward_row_tasks)
     elif plan == LARGE_ROWS:
         rows = (_forward_large_row_tasks, _backward_large_row_tasks)
+    elif plan == SHORT_ROWS:  # forward only
+        rows = (_forward_short_row_tasks, _backward_small_row_tasks)
     else:
         rows = (_forward_small_row_tasks, _backward_small_row_tasks)
     return _pick(job, *rows, _forward_tile_tasks, _backward_tile_tasks)

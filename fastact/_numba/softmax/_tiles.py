@@ -14,7 +14,7 @@ import numpy as np
 from .._cache import linked
 from ._exp import BLOCK
 from ._plan import TILE_COLUMNS
-from ._rows import LOGSUMEXP, backward_rows, forward_row
+from ._rows import LOGSUMEXP, backward_rows, forward_row, forward_row_any
 
 _JIT = dict(nogil=True, error_model="numpy")
 
@@ -60,7 +60,7 @@ def _tile_at(t, n, inner):
 
 @linked(**_JIT)
 def _forward_columns(op, mask, scratch, w):
-    """forward_row on each of the w gathered columns; op's out: the tile's logsumexp
+    """forward_row_any on each of the w gathered columns; op's out: the tile's logsumexp
     results (flat), unused otherwise; mask: the call's mask, None or not."""
     kind, negate, out, _ = op
     sx, so, sm, buf, ns, n = scratch
@@ -69,7 +69,7 @@ def _forward_columns(op, mask, scratch, w):
         oc = out[c:c + 1].reshape(1, 1) if kind == LOGSUMEXP else so[lo:lo + n].reshape(1, n)
         column = (kind, negate, oc, sx[lo:lo + n].reshape(1, n))
         if mask is None:
-            forward_row(column, None, 0, buf)
+            forward_row_any(column, None, 0, buf)
         else:
             forward_row(column, sm[lo:lo + n].reshape(1, n), 0, buf)
 

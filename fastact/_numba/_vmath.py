@@ -144,6 +144,22 @@ def normcdf_scale_f32(typingctx, t):
 
 
 @intrinsic
+def sigmoid_scale_f32(typingctx, t):
+    """2.0**(k + SIGMOID_EXP_SCALE_EXP_F32) as a float32 from t = k + ROUND_SHIFT_F32 (the sum
+    that rounded k), from the bits as normcdf_scale_f32; for k + S in [-126, 127]."""
+    if t != types.float32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        i32 = ir.IntType(32)
+        add = ir.Constant(i32, C.EXP_BIAS_F32 + int(C.SIGMOID_EXP_SCALE_EXP_F32))
+        bits = builder.add(builder.bitcast(args[0], i32), add)
+        return builder.bitcast(builder.shl(bits, ir.Constant(i32, C.MANT_BITS_F32)), ir.FloatType())
+
+    return types.float32(t), codegen
+
+
+@intrinsic
 def prefer_512_bit_vectors(typingctx):
     """Let LLVM vectorize the function this is inlined into with 512-bit vectors where the
     CPU has them (its default on AVX-512 CPUs is 256: "prefer-vector-width"); no code."""
@@ -640,7 +656,7 @@ def tanhshrink_f32n(x):
     a = abs(x)
     w = a * a if a < F32_1 else F32_1
     small = (a * w) * _tanhshrink_w_f32(w)
-    e = sigmoid_exp(a + a, F32_0)[2]
+    e = sigmoid_exp(a + a, None)[2]
     large = (a - F32_1) + (e + e) / (F32_1 + e)
     y = math.copysign(small if a < F32_1 else large, x)
     return x if x != x else y
@@ -662,8 +678,8 @@ def tanh_f32n(x):
 
 # ------------------------------------------------- the sigmoid family's core
 def sigmoid_exp(hi, lo):  # pragma: no cover - only ever compiled
-    """(m, t, e) for u = hi + lo (lo a tiny correction, e.g. beta x's FMA residual), in hi's
-    type: t = -|hi| clamped to SIGMOID_EXP_ARG_MIN (where e^t and |t| e^t round to 0),
+    """(m, t, e) for u = hi + lo (lo a tiny correction, e.g. beta x's FMA residual, or None), in
+    hi's type: t = -|hi| clamped to SIGMOID_EXP_ARG_MIN (where e^t and |t| e^t round to 0),
     m = e^-|u| 2^S (S = SIGMOID_EXP_SCALE_EXP: normal, < 1 ulp; one range reduction, 2^(n + S)
     from the bits, no select), e = m 2^-S = e^-|u|.  y e^-|u| as (y m) 2^-S rounds once where
     e^-|u| is subnormal (silu(-90) in float32 is normal).  Both backends' algorithm."""
@@ -672,17 +688,19 @@ def sigmoid_exp(hi, lo):  # pragma: no cover - only ever compiled
 
 @overload(sigmoid_exp, inline="always")
 def _sigmoid_exp(hi, lo):
+    with_lo = not isinstance(lo, types.NoneType)
     if _is_f32(hi):
         arg_min, unscale = C.SIGMOID_EXP_ARG_MIN_F32, C.SIGMOID_EXP_UNSCALE_F32
-        scale_exp = np.float32(C.SIGMOID_EXP_SCALE_EXP_F32)
 
         def impl(hi, lo):
             t = -abs(hi)
             t = t if t > arg_min else arg_min
-            nf, r = exp_reduce(t)
-            lo_t = F32_0 if t > -abs(hi) else (-lo if hi >= F32_0 else lo)  # none if clamped
-            r = r + lo_t
-            s = pow2_f32(nf + scale_exp)
+            k = fma(t, C.LOG2E_F32, F32_SHIFTER)  # k + ROUND_SHIFT_F32: n rounded
+            nf = k - F32_SHIFTER
+            r = fma(nf, -C.LN2_LO_F32, fma(nf, -C.LN2_HI_F32, t))
+            if with_lo:
+                r = r + (F32_0 if t > -abs(hi) else (-lo if hi >= F32_0 else lo))  # none if clamped
+            s = sigmoid_scale_f32(k)
             m = fma(fma(_expm1_cephes_f32(r), r * r, r), s, s)
             return m, t, m * unscale
 
@@ -693,8 +711,8 @@ def _sigmoid_exp(hi, lo):
         t = -math.fabs(hi)
         t = t if t > arg_min else arg_min
         nf, r = exp_reduce(t)
-        lo_t = 0.0 if t > -math.fabs(hi) else (-lo if hi >= 0.0 else lo)  # none if clamped
-        r = r + lo_t
+        if with_lo:
+            r = r + (0.0 if t > -math.fabs(hi) else (-lo if hi >= 0.0 else lo))  # none if clamped
         s = pow2_f64(int(nf) + scale_exp)
         m = fma(_expm1_poly_f64(r), s, s)
         return m, t, m * unscale
@@ -723,7 +741,7 @@ def sigmoid_dd(hi, lo):
 @jit(**_JIT)
 def sigmoid_lean(x):
     """sigmoid(x) in x's type."""
-    return sigmoid_dd(x, _zero_like(x))
+    return sigmoid_dd(x, None)
 
 
 @jit(**_JIT)
@@ -735,7 +753,7 @@ def exp_neg_abs_dd(hi, lo):
 @jit(**_JIT)
 def sigmoid_derivative_lean(x):
     """sigmoid'(x) = e/(1 + e)**2 = ((m d) d) 2^-S, d = 1/(1 + e), in x's type."""
-    m, _, e = sigmoid_exp(x, _zero_like(x))
+    m, _, e = sigmoid_exp(x, None)
     one = _one_like(e)
     d = one / (one + e)
     return ((m * d) * d) * sigmoid_unscale(x)
@@ -745,7 +763,7 @@ def sigmoid_derivative_lean(x):
 def silu_lean(x):
     """silu(x) = x sigmoid(x) for finite x, in x's type: x/(1 + e) for x >= 0, else
     ((t m)/(1 + e)) 2^-S (t = x down to the clamp, where the result rounds to -0)."""
-    m, t, e = sigmoid_exp(x, _zero_like(x))
+    m, t, e = sigmoid_exp(x, None)
     one = _one_like(e)
     pos = x >= 0
     return ((x if pos else t * m) / (one + e)) * (one if pos else sigmoid_unscale(x))
@@ -780,7 +798,7 @@ def _silu_derivative_finish(pos, m, t, e, unscale):
 @jit(**_JIT)
 def silu_derivative_lean(x):
     """silu'(x) = s (1 + x (1 - s)), s = sigmoid(x), in x's type: one exp, one division."""
-    m, t, e = sigmoid_exp(x, _zero_like(x))
+    m, t, e = sigmoid_exp(x, None)
     return _silu_derivative_finish(x >= 0, m, t, e, sigmoid_unscale(x))
 
 

@@ -686,9 +686,26 @@ def sigmoid_exp(hi, lo):  # pragma: no cover - only ever compiled
     raise NotImplementedError
 
 
+def _add_lo(r, t, hi, lo):  # pragma: no cover - only ever compiled
+    """r + lo's share of -|hi + lo| (-lo for hi >= 0, lo below; none where t is clamped, nor
+    for lo None)."""
+    raise NotImplementedError
+
+
+@overload(_add_lo, inline="always")
+def _add_lo_impl(r, t, hi, lo):
+    if isinstance(lo, types.NoneType):
+        return lambda r, t, hi, lo: r
+
+    def impl(r, t, hi, lo):
+        zero = _zero_like(r)
+        return r + (zero if t > -abs(hi) else (-lo if hi >= zero else lo))
+
+    return impl
+
+
 @overload(sigmoid_exp, inline="always")
 def _sigmoid_exp(hi, lo):
-    with_lo = not isinstance(lo, types.NoneType)
     if _is_f32(hi):
         arg_min, unscale = C.SIGMOID_EXP_ARG_MIN_F32, C.SIGMOID_EXP_UNSCALE_F32
 
@@ -697,9 +714,7 @@ def _sigmoid_exp(hi, lo):
             t = t if t > arg_min else arg_min
             k = fma(t, C.LOG2E_F32, F32_SHIFTER)  # k + ROUND_SHIFT_F32: n rounded
             nf = k - F32_SHIFTER
-            r = fma(nf, -C.LN2_LO_F32, fma(nf, -C.LN2_HI_F32, t))
-            if with_lo:
-                r = r + (F32_0 if t > -abs(hi) else (-lo if hi >= F32_0 else lo))  # none if clamped
+            r = _add_lo(fma(nf, -C.LN2_LO_F32, fma(nf, -C.LN2_HI_F32, t)), t, hi, lo)
             s = sigmoid_scale_f32(k)
             m = fma(fma(_expm1_cephes_f32(r), r * r, r), s, s)
             return m, t, m * unscale
@@ -711,8 +726,7 @@ def _sigmoid_exp(hi, lo):
         t = -math.fabs(hi)
         t = t if t > arg_min else arg_min
         nf, r = exp_reduce(t)
-        if with_lo:
-            r = r + (0.0 if t > -math.fabs(hi) else (-lo if hi >= 0.0 else lo))  # none if clamped
+        r = _add_lo(r, t, hi, lo)
         s = pow2_f64(int(nf) + scale_exp)
         m = fma(_expm1_poly_f64(r), s, s)
         return m, t, m * unscale

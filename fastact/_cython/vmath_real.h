@@ -228,7 +228,9 @@ FA_INLINE FA_T FA_S(fa_silu)(FA_T x) {
     FA_T t, e;
     FA_T m = FA_S(fa__sigmoid_exp)(x, &t, &e);
     int pos = x >= (FA_T)0;
-    return ((pos ? x : t * m) / ((FA_T)1 + e)) * (pos ? (FA_T)1 : FA_K(SIGMOID_EXP_UNSCALE));
+    FA_T num = pos ? x : t * m;  /* selects before the one division (gcc would split it in two) */
+    FA_T sc = pos ? (FA_T)1 : FA_K(SIGMOID_EXP_UNSCALE);
+    return (num / ((FA_T)1 + e)) * sc;
 }
 
 /* x sigmoid(u), u = uh + ul exactly (swish, u = beta x), for finite x: x/(1 + e) for u >= 0,
@@ -241,9 +243,10 @@ FA_INLINE FA_T FA_S(fa_x_sigmoid_dd)(FA_T x, FA_T uh, FA_T ul) {
     int scaled = t < -(FA_T)(FA_K(SIGMOID_EXP_SCALE_EXP) / 2);
     FA_T num = scaled ? x * m : x * e;
     num = -FA_S(fa_abs)(uh) < FA_K(SIGMOID_EXP_ARG_MIN) ? (FA_T)0 * x : num;
-    FA_T sc = scaled ? FA_K(SIGMOID_EXP_UNSCALE) : (FA_T)1;
     int pos = uh >= (FA_T)0;
-    return ((pos ? x : num) / ((FA_T)1 + e)) * (pos ? (FA_T)1 : sc);
+    num = pos ? x : num;  /* selects before the one division (gcc would split it in two) */
+    FA_T sc = pos || !scaled ? (FA_T)1 : FA_K(SIGMOID_EXP_UNSCALE);
+    return (num / ((FA_T)1 + e)) * sc;
 }
 
 /* silu'(u) = s (1 + u (1 - s)), s = sigmoid(u), from the core's m, t, e (t = -|u| clamped;

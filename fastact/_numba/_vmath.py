@@ -800,13 +800,14 @@ def x_sigmoid_dd(x, uh, ul):
 
 @jit(**_JIT)
 def _silu_derivative_finish(pos, m, t, e, unscale):
-    """silu'(u) from sigmoid_exp's (m, t, e) of u: d (1 - t e d) for u >= 0 (u (1 - s) = -t e d:
-    no inf * 0), ((m (1 + t d)) d) 2^-S below, d = 1/(1 + e)."""
+    """silu'(u) from sigmoid_exp's (m, t, e) of u: ((c (1 + t g)) d) sc, d = 1/(1 + e), with
+    c = 1, g = -e d, sc = 1 for u >= 0 (d (1 - t e d); u (1 - s) = -t e d: no inf * 0), c = m,
+    g = d, sc = 2^-S below (the selects first, one product chain)."""
     one = _one_like(e)
     d = one / (one + e)
-    above = d * (one - t * (e * d))
-    below = ((m * (one + t * d)) * d) * unscale
-    return above if pos else below
+    c = one if pos else m
+    g = -(e * d) if pos else d
+    return ((c * (one + t * g)) * d) * (one if pos else unscale)
 
 
 @jit(**_JIT)

@@ -144,19 +144,23 @@ def normcdf_scale_f32(typingctx, t):
 
 
 @intrinsic
-def sigmoid_scale_f32(typingctx, t):
-    """2.0**(k + SIGMOID_EXP_SCALE_EXP_F32) as a float32 from t = k + ROUND_SHIFT_F32 (the sum
-    that rounded k), from the bits as normcdf_scale_f32; for k + S in [-126, 127]."""
-    if t != types.float32:
+def sigmoid_scale(typingctx, t):
+    """2.0**(k + S) (S = SIGMOID_EXP_SCALE_EXP of t's type) from t = k + ROUND_SHIFT (the sum
+    that rounded k) in t's type: (bits(t) + bias + S) << mantissa bits, the low bits of
+    bits(ROUND_SHIFT) being 0 (as normcdf_scale_f32); for k + S in the normal exponent range."""
+    if t == types.float32:
+        width, bias, scale, mant, fty = 32, C.EXP_BIAS_F32, C.SIGMOID_EXP_SCALE_EXP_F32, C.MANT_BITS_F32, ir.FloatType()
+    elif t == types.float64:
+        width, bias, scale, mant, fty = 64, C.EXP_BIAS, C.SIGMOID_EXP_SCALE_EXP, C.MANT_BITS, ir.DoubleType()
+    else:
         return None
 
     def codegen(context, builder, sig, args):
-        i32 = ir.IntType(32)
-        add = ir.Constant(i32, C.EXP_BIAS_F32 + int(C.SIGMOID_EXP_SCALE_EXP_F32))
-        bits = builder.add(builder.bitcast(args[0], i32), add)
-        return builder.bitcast(builder.shl(bits, ir.Constant(i32, C.MANT_BITS_F32)), ir.FloatType())
+        ity = ir.IntType(width)
+        bits = builder.add(builder.bitcast(args[0], ity), ir.Constant(ity, bias + int(scale)))
+        return builder.bitcast(builder.shl(bits, ir.Constant(ity, mant)), fty)
 
-    return types.float32(t), codegen
+    return t(t), codegen
 
 
 @intrinsic
@@ -246,6 +250,7 @@ _expm1_taylor_lp = _horner(C.EXPM1_TAYLOR_R9, "_expm1_taylor_lp")
 _log_atanh = _horner(C.LOG_ATANH_SERIES[2:], "_log_atanh")  # to s**21
 _log_atanh_lp = _horner(C.LOG_ATANH_SERIES[6:], "_log_atanh_lp")  # to s**13
 _expm1_cephes_f32 = _horner(C.EXPM1_CEPHES_F32, "_expm1_cephes_f32")
+_expm1_fit_f64 = _horner(C.EXPM1_POLY, "_expm1_fit_f64")  # the Cython backend's (expm1(r) - r)/r^2
 _log1p_cephes_f32 = _horner(C.LOG1P_CEPHES_F32, "_log1p_cephes_f32")
 _normcdf_mills = _horner_dd(C.NORMCDF_MILLS, C.NORMCDF_MILLS_DD_STEPS, "_normcdf_mills")
 _normcdf_near_f32 = _horner(C.NORMCDF_NEAR_F32, "_normcdf_near_f32")
@@ -715,20 +720,21 @@ def _sigmoid_exp(hi, lo):
             k = fma(t, C.LOG2E_F32, F32_SHIFTER)  # k + ROUND_SHIFT_F32: n rounded
             nf = k - F32_SHIFTER
             r = _add_lo(fma(nf, -C.LN2_LO_F32, fma(nf, -C.LN2_HI_F32, t)), t, hi, lo)
-            s = sigmoid_scale_f32(k)
+            s = sigmoid_scale(k)
             m = fma(fma(_expm1_cephes_f32(r), r * r, r), s, s)
             return m, t, m * unscale
 
         return impl
-    arg_min, unscale, scale_exp = C.SIGMOID_EXP_ARG_MIN, C.SIGMOID_EXP_UNSCALE, C.SIGMOID_EXP_SCALE_EXP
+    arg_min, unscale = C.SIGMOID_EXP_ARG_MIN, C.SIGMOID_EXP_UNSCALE
 
     def impl(hi, lo):
         t = -math.fabs(hi)
         t = t if t > arg_min else arg_min
-        nf, r = exp_reduce(t)
-        r = _add_lo(r, t, hi, lo)
-        s = pow2_f64(int(nf) + scale_exp)
-        m = fma(_expm1_poly_f64(r), s, s)
+        k = fma(t, LOG2E, SHIFTER)  # k + ROUND_SHIFT: n rounded
+        nf = k - SHIFTER
+        r = _add_lo(fma(nf, -LN2_LO, fma(nf, -LN2_HI, t)), t, hi, lo)
+        s = sigmoid_scale(k)
+        m = fma(fma(r * r, _expm1_fit_f64(r), r), s, s)
         return m, t, m * unscale
 
     return impl

@@ -712,29 +712,20 @@ def _add_lo_impl(r, t, hi, lo):
 @overload(sigmoid_exp, inline="always")
 def _sigmoid_exp(hi, lo):
     if _is_f32(hi):
-        arg_min, unscale = C.SIGMOID_EXP_ARG_MIN_F32, C.SIGMOID_EXP_UNSCALE_F32
-
-        def impl(hi, lo):
-            t = -abs(hi)
-            t = t if t > arg_min else arg_min
-            k = fma(t, C.LOG2E_F32, F32_SHIFTER)  # k + ROUND_SHIFT_F32: n rounded
-            nf = k - F32_SHIFTER
-            r = _add_lo(fma(nf, -C.LN2_LO_F32, fma(nf, -C.LN2_HI_F32, t)), t, hi, lo)
-            s = sigmoid_scale(k)
-            m = fma(fma(_expm1_cephes_f32(r), r * r, r), s, s)
-            return m, t, m * unscale
-
-        return impl
-    arg_min, unscale = C.SIGMOID_EXP_ARG_MIN, C.SIGMOID_EXP_UNSCALE
+        arg_min, unscale, poly = C.SIGMOID_EXP_ARG_MIN_F32, C.SIGMOID_EXP_UNSCALE_F32, _expm1_cephes_f32
+        log2e, shift, ln2_hi, ln2_lo = C.LOG2E_F32, C.ROUND_SHIFT_F32, C.LN2_HI_F32, C.LN2_LO_F32
+    else:
+        arg_min, unscale, poly = C.SIGMOID_EXP_ARG_MIN, C.SIGMOID_EXP_UNSCALE, _expm1_fit_f64
+        log2e, shift, ln2_hi, ln2_lo = LOG2E, SHIFTER, LN2_HI, LN2_LO
 
     def impl(hi, lo):
-        t = -math.fabs(hi)
+        t = -abs(hi)
         t = t if t > arg_min else arg_min
-        k = fma(t, LOG2E, SHIFTER)  # k + ROUND_SHIFT: n rounded
-        nf = k - SHIFTER
-        r = _add_lo(fma(nf, -LN2_LO, fma(nf, -LN2_HI, t)), t, hi, lo)
+        k = fma(t, log2e, shift)  # n + ROUND_SHIFT: n rounded
+        nf = k - shift
+        r = _add_lo(fma(nf, -ln2_lo, fma(nf, -ln2_hi, t)), t, hi, lo)
         s = sigmoid_scale(k)
-        m = fma(fma(r * r, _expm1_fit_f64(r), r), s, s)
+        m = fma(fma(r * r, poly(r), r), s, s)
         return m, t, m * unscale
 
     return impl

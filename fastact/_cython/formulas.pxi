@@ -292,9 +292,7 @@ cdef inline real silu_forward(real x, real p0, real p1) noexcept nogil:
 cdef inline real silu_derivative(real x, real p0, real p1) noexcept nogil:
     # s (1 + x (1 - s))
     cdef real r = fa_silu_derivative_f32(x) if real is float else fa_silu_derivative_f64(x)
-    if x == INF:
-        r = 1
-    if x == -INF:
+    if x == -INF:  # the formula gives 1 at inf, -0 at -inf
         r = 0
     return r
 

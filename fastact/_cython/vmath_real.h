@@ -228,7 +228,9 @@ FA_INLINE FA_T FA_S(fa_silu)(FA_T x) {
     FA_T t, e;
     FA_T m = FA_S(fa__sigmoid_exp)(x, &t, &e);
     int pos = x >= (FA_T)0;
-    return ((pos ? x : t * m) / ((FA_T)1 + e)) * (pos ? (FA_T)1 : FA_K(SIGMOID_EXP_UNSCALE));
+    FA_T num = pos ? x : t * m;  /* selects before the one division (gcc would split it in two) */
+    FA_T sc = pos ? (FA_T)1 : FA_K(SIGMOID_EXP_UNSCALE);
+    return (num / ((FA_T)1 + e)) * sc;
 }
 
 /* x sigmoid(u), u = uh + ul exactly (swish, u = beta x), for finite x: x/(1 + e) for u >= 0,
@@ -241,19 +243,22 @@ FA_INLINE FA_T FA_S(fa_x_sigmoid_dd)(FA_T x, FA_T uh, FA_T ul) {
     int scaled = t < -(FA_T)(FA_K(SIGMOID_EXP_SCALE_EXP) / 2);
     FA_T num = scaled ? x * m : x * e;
     num = -FA_S(fa_abs)(uh) < FA_K(SIGMOID_EXP_ARG_MIN) ? (FA_T)0 * x : num;
-    FA_T sc = scaled ? FA_K(SIGMOID_EXP_UNSCALE) : (FA_T)1;
     int pos = uh >= (FA_T)0;
-    return ((pos ? x : num) / ((FA_T)1 + e)) * (pos ? (FA_T)1 : sc);
+    num = pos ? x : num;  /* selects before the one division (gcc would split it in two) */
+    FA_T sc = pos || !scaled ? (FA_T)1 : FA_K(SIGMOID_EXP_UNSCALE);
+    return (num / ((FA_T)1 + e)) * sc;
 }
 
 /* silu'(u) = s (1 + u (1 - s)), s = sigmoid(u), from the core's m, t, e (t = -|u| clamped;
- * u (1 - s) for u >= 0 is -t e d, 0 beyond the clamp, no inf * 0): d (1 - t e d) for u >= 0,
- * ((m (1 + t d)) d) 2^-S below, d = 1/(1 + e) */
+ * u (1 - s) for u >= 0 is -t e d, 0 beyond the clamp, no inf * 0): ((c (1 + t g)) d) sc with
+ * c = 1, g = -e d, sc = 1 for u >= 0 (d (1 - t e d)), c = m, g = d, sc = 2^-S below, d = 1/(1 + e):
+ * the selects go first, one product chain */
 FA_INLINE FA_T FA_S(fa__silu_derivative_finish)(int pos, FA_T m, FA_T t, FA_T e) {
     FA_T d = (FA_T)1 / ((FA_T)1 + e);
-    FA_T above = d * ((FA_T)1 - t * (e * d));
-    FA_T below = ((m * ((FA_T)1 + t * d)) * d) * FA_K(SIGMOID_EXP_UNSCALE);
-    return pos ? above : below;
+    FA_T c = pos ? (FA_T)1 : m;
+    FA_T g = pos ? -(e * d) : d;
+    FA_T sc = pos ? (FA_T)1 : FA_K(SIGMOID_EXP_UNSCALE);
+    return ((c * ((FA_T)1 + t * g)) * d) * sc;
 }
 
 /* silu'(x), one exp and one division (x = +-inf give 1, 0) */

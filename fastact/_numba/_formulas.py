@@ -367,14 +367,15 @@ def gelu_tanh__derivative(x, a, b):
 # ------------------------------------------------------------- silu / swish
 @jit(**_JIT)
 def silu__forward(x, a, b):
-    """silu(x) = x sigmoid(x), in x's type"""
-    return at_inf(x, silu_lean(x), T(-0.0, x), T(INF, x))
+    """silu(x) = x sigmoid(x), in x's type (the limits -0, inf at -inf, inf need no select)"""
+    return silu_lean(x)
 
 
 @jit(**_JIT)
 def silu__derivative(x, a, b):
-    """silu'(x) = s (1 + x (1 - s)), s = sigmoid(x), in x's type"""
-    return at_inf(x, silu_derivative_lean(x), T(0.0, x), T(1.0, x))
+    """silu'(x) = s (1 + x (1 - s)), s = sigmoid(x), in x's type (1 at inf from the formula,
+    +0 at -inf by a select: the formula gives -0)"""
+    return T(0.0, x) if x == -INF else silu_derivative_lean(x)
 
 
 def beta_x(x, a):  # pragma: no cover - only ever compiled

@@ -144,6 +144,26 @@ def normcdf_scale_f32(typingctx, t):
 
 
 @intrinsic
+def sigmoid_scale(typingctx, t):
+    """2.0**(k + S) (S = SIGMOID_EXP_SCALE_EXP of t's type) from t = k + ROUND_SHIFT (the sum
+    that rounded k) in t's type: (bits(t) + bias + S) << mantissa bits, the low bits of
+    bits(ROUND_SHIFT) being 0 (as normcdf_scale_f32); for k + S in the normal exponent range."""
+    if t == types.float32:
+        width, bias, scale, mant, fty = 32, C.EXP_BIAS_F32, C.SIGMOID_EXP_SCALE_EXP_F32, C.MANT_BITS_F32, ir.FloatType()
+    elif t == types.float64:
+        width, bias, scale, mant, fty = 64, C.EXP_BIAS, C.SIGMOID_EXP_SCALE_EXP, C.MANT_BITS, ir.DoubleType()
+    else:
+        return None
+
+    def codegen(context, builder, sig, args):
+        ity = ir.IntType(width)
+        bits = builder.add(builder.bitcast(args[0], ity), ir.Constant(ity, bias + int(scale)))
+        return builder.bitcast(builder.shl(bits, ir.Constant(ity, mant)), fty)
+
+    return t(t), codegen
+
+
+@intrinsic
 def prefer_512_bit_vectors(typingctx):
     """Let LLVM vectorize the function this is inlined into with 512-bit vectors where the
     CPU has them (its default on AVX-512 CPUs is 256: "prefer-vector-width"); no code."""
@@ -230,6 +250,7 @@ _expm1_taylor_lp = _horner(C.EXPM1_TAYLOR_R9, "_expm1_taylor_lp")
 _log_atanh = _horner(C.LOG_ATANH_SERIES[2:], "_log_atanh")  # to s**21
 _log_atanh_lp = _horner(C.LOG_ATANH_SERIES[6:], "_log_atanh_lp")  # to s**13
 _expm1_cephes_f32 = _horner(C.EXPM1_CEPHES_F32, "_expm1_cephes_f32")
+_expm1_fit_f64 = _horner(C.EXPM1_POLY, "_expm1_fit_f64")  # the Cython backend's (expm1(r) - r)/r^2
 _log1p_cephes_f32 = _horner(C.LOG1P_CEPHES_F32, "_log1p_cephes_f32")
 _normcdf_mills = _horner_dd(C.NORMCDF_MILLS, C.NORMCDF_MILLS_DD_STEPS, "_normcdf_mills")
 _normcdf_near_f32 = _horner(C.NORMCDF_NEAR_F32, "_normcdf_near_f32")
@@ -640,7 +661,7 @@ def tanhshrink_f32n(x):
     a = abs(x)
     w = a * a if a < F32_1 else F32_1
     small = (a * w) * _tanhshrink_w_f32(w)
-    e = sigmoid_exp(a + a, F32_0)[2]
+    e = sigmoid_exp(a + a, None)[2]
     large = (a - F32_1) + (e + e) / (F32_1 + e)
     y = math.copysign(small if a < F32_1 else large, x)
     return x if x != x else y
@@ -662,41 +683,49 @@ def tanh_f32n(x):
 
 # ------------------------------------------------- the sigmoid family's core
 def sigmoid_exp(hi, lo):  # pragma: no cover - only ever compiled
-    """(m, t, e) for u = hi + lo (lo a tiny correction, e.g. beta x's FMA residual), in hi's
-    type: t = -|hi| clamped to SIGMOID_EXP_ARG_MIN (where e^t and |t| e^t round to 0),
+    """(m, t, e) for u = hi + lo (lo a tiny correction, e.g. beta x's FMA residual, or None), in
+    hi's type: t = -|hi| clamped to SIGMOID_EXP_ARG_MIN (where e^t and |t| e^t round to 0),
     m = e^-|u| 2^S (S = SIGMOID_EXP_SCALE_EXP: normal, < 1 ulp; one range reduction, 2^(n + S)
     from the bits, no select), e = m 2^-S = e^-|u|.  y e^-|u| as (y m) 2^-S rounds once where
     e^-|u| is subnormal (silu(-90) in float32 is normal).  Both backends' algorithm."""
     raise NotImplementedError
 
 
+def _add_lo(r, t, hi, lo):  # pragma: no cover - only ever compiled
+    """r + lo's share of -|hi + lo| (-lo for hi >= 0, lo below; none where t is clamped, nor
+    for lo None)."""
+    raise NotImplementedError
+
+
+@overload(_add_lo, inline="always")
+def _add_lo_impl(r, t, hi, lo):
+    if isinstance(lo, types.NoneType):
+        return lambda r, t, hi, lo: r
+
+    def impl(r, t, hi, lo):
+        zero = _zero_like(r)
+        return r + (zero if t > -abs(hi) else (-lo if hi >= zero else lo))
+
+    return impl
+
+
 @overload(sigmoid_exp, inline="always")
 def _sigmoid_exp(hi, lo):
     if _is_f32(hi):
-        arg_min, unscale = C.SIGMOID_EXP_ARG_MIN_F32, C.SIGMOID_EXP_UNSCALE_F32
-        scale_exp = np.float32(C.SIGMOID_EXP_SCALE_EXP_F32)
-
-        def impl(hi, lo):
-            t = -abs(hi)
-            t = t if t > arg_min else arg_min
-            nf, r = exp_reduce(t)
-            lo_t = F32_0 if t > -abs(hi) else (-lo if hi >= F32_0 else lo)  # none if clamped
-            r = r + lo_t
-            s = pow2_f32(nf + scale_exp)
-            m = fma(fma(_expm1_cephes_f32(r), r * r, r), s, s)
-            return m, t, m * unscale
-
-        return impl
-    arg_min, unscale, scale_exp = C.SIGMOID_EXP_ARG_MIN, C.SIGMOID_EXP_UNSCALE, C.SIGMOID_EXP_SCALE_EXP
+        arg_min, unscale, poly = C.SIGMOID_EXP_ARG_MIN_F32, C.SIGMOID_EXP_UNSCALE_F32, _expm1_cephes_f32
+        log2e, shift, ln2_hi, ln2_lo = C.LOG2E_F32, C.ROUND_SHIFT_F32, C.LN2_HI_F32, C.LN2_LO_F32
+    else:
+        arg_min, unscale, poly = C.SIGMOID_EXP_ARG_MIN, C.SIGMOID_EXP_UNSCALE, _expm1_fit_f64
+        log2e, shift, ln2_hi, ln2_lo = LOG2E, SHIFTER, LN2_HI, LN2_LO
 
     def impl(hi, lo):
-        t = -math.fabs(hi)
+        t = -abs(hi)
         t = t if t > arg_min else arg_min
-        nf, r = exp_reduce(t)
-        lo_t = 0.0 if t > -math.fabs(hi) else (-lo if hi >= 0.0 else lo)  # none if clamped
-        r = r + lo_t
-        s = pow2_f64(int(nf) + scale_exp)
-        m = fma(_expm1_poly_f64(r), s, s)
+        k = fma(t, log2e, shift)  # n + ROUND_SHIFT: n rounded
+        nf = k - shift
+        r = _add_lo(fma(nf, -ln2_lo, fma(nf, -ln2_hi, t)), t, hi, lo)
+        s = sigmoid_scale(k)
+        m = fma(fma(r * r, poly(r), r), s, s)
         return m, t, m * unscale
 
     return impl
@@ -723,7 +752,7 @@ def sigmoid_dd(hi, lo):
 @jit(**_JIT)
 def sigmoid_lean(x):
     """sigmoid(x) in x's type."""
-    return sigmoid_dd(x, _zero_like(x))
+    return sigmoid_dd(x, None)
 
 
 @jit(**_JIT)
@@ -735,7 +764,7 @@ def exp_neg_abs_dd(hi, lo):
 @jit(**_JIT)
 def sigmoid_derivative_lean(x):
     """sigmoid'(x) = e/(1 + e)**2 = ((m d) d) 2^-S, d = 1/(1 + e), in x's type."""
-    m, _, e = sigmoid_exp(x, _zero_like(x))
+    m, _, e = sigmoid_exp(x, None)
     one = _one_like(e)
     d = one / (one + e)
     return ((m * d) * d) * sigmoid_unscale(x)
@@ -745,7 +774,7 @@ def sigmoid_derivative_lean(x):
 def silu_lean(x):
     """silu(x) = x sigmoid(x) for finite x, in x's type: x/(1 + e) for x >= 0, else
     ((t m)/(1 + e)) 2^-S (t = x down to the clamp, where the result rounds to -0)."""
-    m, t, e = sigmoid_exp(x, _zero_like(x))
+    m, t, e = sigmoid_exp(x, None)
     one = _one_like(e)
     pos = x >= 0
     return ((x if pos else t * m) / (one + e)) * (one if pos else sigmoid_unscale(x))
@@ -768,19 +797,20 @@ def x_sigmoid_dd(x, uh, ul):
 
 @jit(**_JIT)
 def _silu_derivative_finish(pos, m, t, e, unscale):
-    """silu'(u) from sigmoid_exp's (m, t, e) of u: d (1 - t e d) for u >= 0 (u (1 - s) = -t e d:
-    no inf * 0), ((m (1 + t d)) d) 2^-S below, d = 1/(1 + e)."""
+    """silu'(u) from sigmoid_exp's (m, t, e) of u: ((c (1 + t g)) d) sc, d = 1/(1 + e), with
+    c = 1, g = -e d, sc = 1 for u >= 0 (d (1 - t e d); u (1 - s) = -t e d: no inf * 0), c = m,
+    g = d, sc = 2^-S below (the selects first, one product chain)."""
     one = _one_like(e)
     d = one / (one + e)
-    above = d * (one - t * (e * d))
-    below = ((m * (one + t * d)) * d) * unscale
-    return above if pos else below
+    c = one if pos else m
+    g = -(e * d) if pos else d
+    return ((c * (one + t * g)) * d) * (one if pos else unscale)
 
 
 @jit(**_JIT)
 def silu_derivative_lean(x):
     """silu'(x) = s (1 + x (1 - s)), s = sigmoid(x), in x's type: one exp, one division."""
-    m, t, e = sigmoid_exp(x, _zero_like(x))
+    m, t, e = sigmoid_exp(x, None)
     return _silu_derivative_finish(x >= 0, m, t, e, sigmoid_unscale(x))
 
 

@@ -254,7 +254,8 @@ def _has(module):
 def test_slow_reference_is_timed_on_a_slice(tmp_path, capsys):
     """--reference-cap: a NumPy reference call predicted to be slow runs on a slice, marked ~."""
     path = tmp_path / "r.json"
-    code = cli.main(["bench", "--functions", "softmax,tanh", "--sizes", "1e3,1e4",
+    functions = "softmax,tanh,cross_entropy,binary_cross_entropy_with_logits"  # losses: 0-d out
+    code = cli.main(["bench", "--functions", functions, "--sizes", "1e3,1e4",
                      "--backends", "numpy", "--peers", "none", "--budget", "0.002",
                      "--reference-cap", "1e-9", "--no-progress", "--plain", "--json", str(path)])
     assert code == 0

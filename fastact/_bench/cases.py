@@ -146,8 +146,8 @@ class Case:
         """The first ``elements`` elements of ``bufs`` (whole rows for the softmax family)."""
         rows = max(1, elements // bufs.x.shape[-1]) if self.rows_shaped else elements
 
-        def cut(a):
-            return None if a is None else a[:rows]
+        def cut(a):  # a reduced loss's 0-d out stays whole
+            return None if a is None or a.ndim == 0 else a[:rows]
 
         return Buffers(x=cut(bufs.x), grad=cut(bufs.grad), y=cut(bufs.y), out=cut(bufs.out),
                        params=bufs.params)

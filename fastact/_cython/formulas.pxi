@@ -521,11 +521,12 @@ cdef inline real logsigmoid_derivative_y(real y, real p0, real p1) noexcept nogi
 
 # ---------------------------------------------------------------- softsign
 cdef inline real softsign_forward(real x, real p0, real p1) noexcept nogil:
-    cdef double xd = x
-    cdef double r = xd / (1.0 + fa_abs_f64(xd))
-    if fa_abs_f64(xd) == INF:
-        r = fa_copysign_f64(1.0, xd)
-    return <real>r
+    # in x's own type: two roundings, <= 1.5 ULP; +-inf gives +-1 (not inf / inf)
+    cdef real one = 1
+    cdef real r = x / (one + _abs(x))
+    if _abs(x) == INF:
+        r = -one if x < 0 else one
+    return r
 
 cdef inline real softsign_derivative(real x, real p0, real p1) noexcept nogil:
     cdef double d = 1.0 + fa_abs_f64(x)

@@ -15,7 +15,7 @@ Conventions
   rounded once when stored.
 * Exceptions, for speed (16 float32 lanes instead of 8): the sigmoid-, exp- and
   log1p(exp)-based kernels (sigmoid, silu, swish, softplus, logsigmoid, elu, selu, celu,
-  tanh, tanhshrink forward; their derivatives; tanh', elu', selu', celu', tanhshrink';
+  tanh, tanhshrink, softsign forward; their derivatives; tanh', elu', selu', celu', tanhshrink';
   sigmoid' and tanh' from y) compute float32 arrays natively in
   float32 with ``_vmath``'s ``*_f32n`` functions, chosen per dtype at compile
   time (``by_dtype``, ``vexp_x``, ...; the sigmoid family's one core ``_vmath.sigmoid_exp``).
@@ -723,9 +723,9 @@ relu6__derivative_y = relu6__derivative
 # ------------------------------------------------------------- the rest
 @jit(**_JIT)
 def softsign__forward(x, a, b):
-    """softsign(x) = x / (1 + |x|)"""
-    z = W(x)
-    return at_inf(z, z / (1.0 + math.fabs(z)), -1.0, 1.0)
+    """softsign(x) = x / (1 + |x|), in x's own type (two roundings: <= 1.5 ULP)"""
+    one = T(1.0, x)
+    return at_inf(x, x / (one + abs(x)), -one, one)
 
 
 @jit(**_JIT)

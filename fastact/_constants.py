@@ -208,6 +208,12 @@ NUMBA_IN_PLACE_TILED_MIN_ELEMENTS = 1024
 # loops over blocks of this many elements on the stack (one formula per loop: GCC inlines
 # and vectorizes each, where one loop with both ran scalar calls for gelu)
 GATED_SPLIT_ELEMENTS = 256
+# the fused bias backward's bias gradient: each block of rows sums its rows in order into a
+# float64 row of its own, the blocks are added in order; the blocks depend on the shape only
+# (db's bits do not depend on the threads): at most this many blocks (items to balance
+# 2-16 threads) of at least this many rows (a block's row is written and read once more)
+BIAS_GRAD_MAX_BLOCKS = 64
+BIAS_GRAD_MIN_BLOCK_ROWS = 8
 
 # ---------------------------------------------------- softmax family's exp
 # exp(r) = 1 + r + r^2 Q(r): SOFTMAX_EXP_POLY_F32 / _F64 (fitted, in _coefficients).

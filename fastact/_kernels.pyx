@@ -99,6 +99,8 @@ cdef extern from "fa_constants.h":
     Py_ssize_t FA_STREAM_MIN_BYTES
     enum: FA_STREAM_TILE_BYTES
     enum: FA_WRITE_PREFETCH_BLOCK_BYTES
+    enum: FA_BIAS_GRAD_MAX_BLOCKS
+    enum: FA_BIAS_GRAD_MIN_BLOCK_ROWS
 
 cdef extern from "stream.h" nogil:
     int FA_HAVE_STREAM

@@ -13,7 +13,6 @@ from libc.stdlib cimport calloc, free
 
 cdef enum:
     FUSED_TILE = 2048        # columns per item (two float64 tiles fit a 32 KiB L1)
-    FUSED_MAX_BLOCKS = 64    # row blocks of the bias gradient
 
 
 cdef struct BiasCall:
@@ -119,8 +118,11 @@ def bias_call(ElementwiseKernel kernel not None, cnp.ndarray out not None,
     dtype, bias (m,) of it; db: None or a float64 (m,) array, set to the column sums of
     out (fixed blocks, fixed order: independent of n_threads)."""
     cdef Py_ssize_t rows = x.shape[0], m = x.shape[1]
-    cdef Py_ssize_t per_block = max(1, (rows + FUSED_MAX_BLOCKS - 1) // FUSED_MAX_BLOCKS)
-    cdef Py_ssize_t n_blocks = (rows + per_block - 1) // per_block
+    cdef Py_ssize_t per_block = max(1, (rows + FA_BIAS_GRAD_MAX_BLOCKS - 1) // FA_BIAS_GRAD_MAX_BLOCKS)
+    cdef Py_ssize_t n_blocks
+    if db is not None:
+        per_block = max(per_block, FA_BIAS_GRAD_MIN_BLOCK_ROWS)
+    n_blocks = (rows + per_block - 1) // per_block
     cdef double p0 = params[0] if len(params) > 0 else 0.0
     cdef double p1 = params[1] if len(params) > 1 else 0.0
     cdef BiasCall c = BiasCall(

@@ -25,17 +25,17 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
+from .._constants import BIAS_GRAD_MAX_BLOCKS, BIAS_GRAD_MIN_BLOCK_ROWS
 from ._parallel import _call_chunk, address_call
 from ._vmath import prefer_512_bit_vectors
 
 
 TILE = 2048  # columns per item: two float64 tiles fit a 32 KiB L1 data cache
-MAX_BLOCKS = 64  # row blocks of the bias gradient: enough items to balance 2-16 threads
 
 
 def block_rows(rows: int) -> int:
     """Rows per block of the bias-gradient reduction (a function of the shape only)."""
-    return max(1, -(-rows // MAX_BLOCKS))
+    return max(BIAS_GRAD_MIN_BLOCK_ROWS, -(-rows // BIAS_GRAD_MAX_BLOCKS))
 
 
 @njit(inline="always", nogil=True)

@@ -115,11 +115,11 @@ def main():
 
     groups = list(ROWS) if ns.rows == "all" else ns.rows.split(",")
     print(f"load average {os.getloadavg()[0]:.1f}")
-    print("launch:", {k: round(v * 1e6, 2) if isinstance(v, float) else v
+    print("launch:", {k: round(v * 1e6, 2) if isinstance(v, float) and k != "caller_share" else v
                       for k, v in numba_launch(2, rounds=4 * ns.rounds).items()})
     ns.rows = [r for g in groups for r in ROWS[g]]
     rows(ns)
-    print("launch:", {k: round(v * 1e6, 2) if isinstance(v, float) else v
+    print("launch:", {k: round(v * 1e6, 2) if isinstance(v, float) and k != "caller_share" else v
                       for k, v in numba_launch(2, rounds=4 * ns.rounds).items()})
     print(f"load average {os.getloadavg()[0]:.1f}")
 

@@ -352,8 +352,7 @@ def gelu_tanh__forward(x, a, b):
 
 
 @jit(**_JIT)
-def gelu_tanh__derivative(x, a, b):
-    """gelu_tanh'(x) = s + x s (1-s) 2 sqrt(2/pi)(1 + 3k x**2), s = sigmoid(2u)"""
+def _gelu_tanh_derivative_f64(x, a, b):
     prefer_512_bit_vectors()
     z = W(x)
     hi, lo = gelu_tanh_2u(z, x)
@@ -362,6 +361,26 @@ def gelu_tanh__derivative(x, a, b):
     zc = zc if zc > -GELU_TANH_ARG_MAX else -GELU_TANH_ARG_MAX
     du = 2.0 * GELU_TANH_C * (1.0 + 3.0 * GELU_TANH_K * (zc * zc))
     return at_inf(z, s + zc * (s * sn) * du, 0.0, 1.0)
+
+
+@jit(**_JIT)
+def _gelu_tanh_derivative_f32(x, a, b):
+    prefer_512_bit_vectors()
+    z = W(x)
+    zc = z if z < GELU_TANH_ARG_MAX else GELU_TANH_ARG_MAX
+    zc = zc if zc > -GELU_TANH_ARG_MAX else -GELU_TANH_ARG_MAX
+    u = np.float32(2.0 * GELU_TANH_C * (zc + GELU_TANH_K * (zc * zc * zc)))
+    e = exp_f32n(-abs(u))
+    d = F32_1 / (F32_1 + e)
+    s, sn = (d, e * d) if u >= F32_0 else (e * d, d)
+    du = np.float32(2.0 * GELU_TANH_C * (1.0 + 3.0 * GELU_TANH_K * (zc * zc)))
+    return at_inf(x, s + np.float32(zc) * (s * sn) * du, F32_0, F32_1)
+
+
+gelu_tanh__derivative = by_dtype(
+    _gelu_tanh_derivative_f64, _gelu_tanh_derivative_f32, "gelu_tanh__derivative",
+    "gelu_tanh'(x) = s + x s (1-s) 2 sqrt(2/pi)(1 + 3k x**2), s = sigmoid(2u); float32: 2u "
+    "and the last factor rounded to float32 from double, s and the rest in float32")
 
 
 # ------------------------------------------------------------- silu / swish

@@ -335,8 +335,7 @@ gelu__derivative = by_dtype(
 
 
 @jit(**_JIT)
-def gelu_tanh__forward(x, a, b):
-    """gelu_tanh(x) = x/2 (1 + tanh u) = x sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x**3)"""
+def _gelu_tanh_forward_f64(x, a, b):
     prefer_512_bit_vectors()
     z = W(x)
     hi, lo = gelu_tanh_2u(z, x)
@@ -349,6 +348,26 @@ def gelu_tanh__forward(x, a, b):
     r = z / (1.0 + e) if hi >= 0.0 else ze / (1.0 + e)
     r = -0.0 if z < -GELU_TANH_ARG_MAX else r  # 2u < -1975 there (u is computed from clamped x)
     return at_inf(z, r, -0.0, INF)
+
+
+@jit(**_JIT)
+def _gelu_tanh_forward_f32(x, a, b):
+    # 2u in double (x clamped to +-30), split into float32 hi + lo; x sigmoid(hi + lo) in
+    # float32 (x_sigmoid_dd: -0 where 2u is below its clamp, as x e^2u rounds to -0 there)
+    prefer_512_bit_vectors()
+    z = W(x)
+    zc = z if z < GELU_TANH_ARG_MAX else GELU_TANH_ARG_MAX
+    zc = zc if zc > -GELU_TANH_ARG_MAX else -GELU_TANH_ARG_MAX
+    u = 2.0 * GELU_TANH_C * (zc + GELU_TANH_K * (zc * zc * zc))
+    hi = np.float32(u)
+    lo = np.float32(u - np.float64(hi))
+    return at_inf(x, x_sigmoid_dd(x, hi, lo), -F32_0, np.float32(INF))
+
+
+gelu_tanh__forward = by_dtype(
+    _gelu_tanh_forward_f64, _gelu_tanh_forward_f32, "gelu_tanh__forward",
+    "gelu_tanh(x) = x/2 (1 + tanh u) = x sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x**3); "
+    "float32: 2u in double split into float32 hi + lo, x sigmoid(hi + lo) in float32")
 
 
 @jit(**_JIT)

@@ -19,14 +19,22 @@ _CALLS = 20  # calls per sample
 _WORK_ELEMENTS = 65536  # the Numba memory-bound threshold in float64 (512 KiB of output)
 
 
-def _median_per_call(fn, rounds, clock):
-    samples = []
-    for _ in range(rounds):
-        t0 = clock()
-        for _ in range(_CALLS):
-            fn()
-        samples.append((clock() - t0) / _CALLS)
-    return float(np.median(samples))
+def _interleaved(fns, rounds):
+    """[(median wall seconds, median calling-thread CPU seconds) per call] of each of
+    ``fns``, sampled round-robin (order alternated), both clocks on the same calls."""
+    for fn in fns:
+        fn()
+    samples = [([], []) for _ in fns]
+    order = list(range(len(fns)))
+    for r in range(rounds):
+        for i in (order if r % 2 == 0 else order[::-1]):
+            fn = fns[i]
+            t0, c0 = time.perf_counter(), time.thread_time()
+            for _ in range(_CALLS):
+                fn()
+            samples[i][0].append((time.perf_counter() - t0) / _CALLS)
+            samples[i][1].append((time.thread_time() - c0) / _CALLS)
+    return [(float(np.median(w)), float(np.median(c))) for w, c in samples]
 
 
 def numba_launch(threads: int, rounds: int = 25):
@@ -57,9 +65,9 @@ def numba_launch(threads: int, rounds: int = 25):
     record = {"threads": k, "work_elements": _WORK_ELEMENTS}
     for label, n in (("", k), ("work_", _WORK_ELEMENTS)):
         out, x = np.zeros(n, dtype), np.ones(n, dtype)
-        par = _timed(lambda: _threading.run_parallel(driver, (address, out, x, x, 0.0, 0.0,
-                                                              False), k), rounds)
-        ser = _timed(lambda: serial(out, x, x, 0.0, 0.0), rounds)
+        args = (address, out, x, x, 0.0, 0.0, False)
+        par, ser = _interleaved((lambda a=args: _threading.run_parallel(driver, a, k),
+                                 lambda a=args[1:6]: serial(*a)), rounds)
         record[f"{label}parallel_s"], record[f"{label}serial_s"] = par[0], ser[0]
         if label:
             record["caller_share"] = par[1] / ser[1] if ser[1] > 0 else None
@@ -67,10 +75,3 @@ def numba_launch(threads: int, rounds: int = 25):
             record["caller_cpu_s"] = par[1]
     record["launch_s"] = max(0.0, record["parallel_s"] - record["serial_s"])
     return record
-
-
-def _timed(fn, rounds):
-    """(median wall seconds, median calling-thread CPU seconds) per call of ``fn``."""
-    fn()
-    return (_median_per_call(fn, rounds, time.perf_counter),
-            _median_per_call(fn, rounds, time.thread_time))

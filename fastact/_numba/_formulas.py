@@ -20,7 +20,8 @@ Conventions
   float32 with ``_vmath``'s ``*_f32n`` functions, chosen per dtype at compile
   time (``by_dtype``, ``vexp_x``, ...; the sigmoid family's one core ``_vmath.sigmoid_exp``).
   Products beta x that feed exp are carried as hi + lo (FMA residual) so that
-  their rounding does not get amplified by exp.
+  their rounding does not get amplified by exp.  gelu_tanh and gelu_tanh' take 2u from
+  double (x clamped), then the same float32 core.
 * NaN inputs are restored by the loop (NaN in -> NaN out for every mode); the
   formulas handle +-inf themselves where the plain expression would give NaN.
 """

@@ -200,6 +200,10 @@ STREAM_TILE_BYTES = 8192
 # that size, prefetching the next block's output lines for writing: stores then find their
 # lines owned, and loads of x at the output's 4 KiB page offset do not wait behind them
 WRITE_PREFETCH_BLOCK_BYTES = 2048
+# a Numba memory-bound kernel with plain stores writes in such blocks on the threads, and on
+# one thread (through the driver) from this many bytes of output on: a smaller output stays
+# in cache, where the blocks only add calls
+NUMBA_WRITE_PREFETCH_MIN_BYTES = 8 << 20
 # a Numba kernel whose output is an input (in place) runs through an L1 tile with plain
 # stores from this many elements on: LLVM's loop over the aliased arrays falls back to
 # scalar code

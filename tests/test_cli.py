@@ -90,6 +90,10 @@ def test_bench_quick_subset_json_plot_and_compare(tmp_path, capsys):
     assert ref and all(r["time_s"] > 0 and r["gbps"] > 0 and not r["mismatch"] for r in ref)
     for backend in data["meta"]["backends"]:
         assert any(r["impl"] == backend for r in data["results"])
+    launch = data["meta"]["numba_launch"]
+    assert (launch is not None) == ("numba" in data["meta"]["backends"]
+                                    and data["meta"]["threads"] >= 2)
+    assert ("numba launch:" in proc.stdout) == (launch is not None)
     if _has("matplotlib"):
         assert png.stat().st_size > 10_000
     code = cli.main([*TINY, "--functions", "relu", "--backends", "numpy", "--peers", "none",
@@ -98,6 +102,24 @@ def test_bench_quick_subset_json_plot_and_compare(tmp_path, capsys):
     assert code == 0
     assert "compared with" in out and "vs old" in out
     assert json.loads(second.read_text())["results"]
+
+
+def test_numba_launch_record_and_note():
+    """The Numba launch the bench measures beside its rows: a minimal region through the
+    elementwise driver, and a region with work, each against the serial call."""
+    from fastact._bench.launch import numba_launch
+
+    assert numba_launch(1) is None and report.launch_lines(None) == []
+    launch = numba_launch(2, rounds=3)
+    if launch is None:
+        pytest.skip("no Numba backend with 2 threads here")
+    assert launch["threads"] == 2 and launch["work_elements"] == 65536
+    assert min(launch[k] for k in ("parallel_s", "serial_s", "caller_cpu_s",
+                                   "work_parallel_s", "work_serial_s", "caller_share")) > 0
+    assert launch["launch_s"] == max(0.0, launch["parallel_s"] - launch["serial_s"])
+    (line,) = report.launch_lines(launch)
+    assert line.startswith("numba launch:") and "on 2 threads" in line
+    assert "calling thread ran" in line
 
 
 def test_bench_in_process_plain_fallback_and_alloc(capsys, monkeypatch):

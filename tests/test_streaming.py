@@ -127,25 +127,28 @@ def test_streamed_path_through_the_public_api(backend, dtype):
 
 
 def test_numba_prefetched_driver_gives_the_serial_bits():
-    """A memory-bound kernel on the threads with plain stores runs in output blocks with
-    write prefetch: the serial loop's bits at every length around a block and a chunk."""
+    """A large memory-bound kernel with plain stores runs in output blocks with write
+    prefetch (on the threads, and through the driver on one thread): the serial loop's bits
+    at every length around a block and a chunk."""
     if "numba" not in fastact.backends():
         pytest.skip("numba unavailable")
     from fastact import _numba
 
+    assert _numba.config()["write_prefetch_min_bytes"] == _constants.NUMBA_WRITE_PREFETCH_MIN_BYTES
     x, g = _inputs(N, np.float32, seed=2)
     kernel = _numba.get_elementwise("relu", "backward_y")
     ref = _call(kernel, x, g, "backward_y", "relu", 1, np.empty_like(x))
-    old = _numba.PARALLEL_MIN_BYTES_CHEAP
-    _numba.PARALLEL_MIN_BYTES_CHEAP = 1
+    old = _numba.PARALLEL_MIN_BYTES_CHEAP, _numba.PREFETCH_MIN_BYTES
+    _numba.PARALLEL_MIN_BYTES_CHEAP = _numba.PREFETCH_MIN_BYTES = 1
     try:
         with _streaming("numba", False):
-            for n in (1, 511, 512, 513, 1025, N):
-                out = _misaligned_like(x[:n], n % 3)
-                got = _call(kernel, x[:n], g[:n], "backward_y", "relu", 2, out)
-                assert got.tobytes() == ref[:n].tobytes(), n
+            for n_threads in (1, 2):
+                for n in (1, 511, 512, 513, 1025, N):
+                    out = _misaligned_like(x[:n], n % 3)
+                    got = _call(kernel, x[:n], g[:n], "backward_y", "relu", n_threads, out)
+                    assert got.tobytes() == ref[:n].tobytes(), (n_threads, n)
     finally:
-        _numba.PARALLEL_MIN_BYTES_CHEAP = old
+        _numba.PARALLEL_MIN_BYTES_CHEAP, _numba.PREFETCH_MIN_BYTES = old
 
 
 def test_numba_streamed_driver_emits_non_temporal_stores():

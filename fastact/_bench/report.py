@@ -275,6 +275,7 @@ def summary_lines(report, old=None, threshold=0.15) -> list:
             lines.append(f"geometric mean at size {fmt_size(size)}: " + "; ".join(parts))
     lines += _problem_lines(all_rows)
     lines += stream_floor_lines(all_rows)
+    lines += launch_lines(meta.get("numba_launch"))
     busy = load_warning(meta.get("load"))
     if busy:
         lines.append(busy)
@@ -357,6 +358,21 @@ def stream_floor_lines(all_rows) -> list:
         lines.append(f"{function} {dtype} {fmt_shape(impls, size)}: read-two-write-one pass "
                      f"(np.add, same bytes) {fmt_time(floor)}; " + ", ".join(parts))
     return lines
+
+
+def launch_lines(launch) -> list:
+    """The Numba parallel launch measured in the run (``fastact._bench.launch``): the floor
+    of a threaded Numba row, and whether its other threads took a share of the work."""
+    if not launch:
+        return []
+    share = launch.get("caller_share")
+    work = (f"; on {launch['work_elements']} float64 elements the calling thread ran "
+            f"{share:.2f} of the serial loop's CPU time ({1 / launch['threads']:.2f}: an even "
+            f"split), {fmt_time(launch['work_parallel_s'])} threaded against "
+            f"{fmt_time(launch['work_serial_s'])} serially") if share is not None else ""
+    return [f"numba launch: a minimal parallel region through the elementwise driver takes "
+            f"{fmt_time(launch['parallel_s'])} per call on {launch['threads']} threads (a serial "
+            f"call {fmt_time(launch['serial_s'])}){work}"]
 
 
 def _threading_layers(meta) -> str:

@@ -3,7 +3,7 @@
 :func:`run` measures every selected case at every dtype and size with every
 selected fastact backend and every installed peer, plus the roofline, and
 returns a report dict (the ``--json`` document): ``meta`` (machine, versions,
-threads, compile times, settings) and ``results`` (one record per case,
+threads, compile times, the Numba parallel launch, settings) and ``results`` (one record per case,
 dtype, size, call style and implementation).
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 
 from . import cases as cases_mod
 from . import peers as peers_mod
+from .launch import numba_launch
 from .load import LoadMonitor
 from .report import fmt_size
 from .roofline import Roofline
@@ -199,6 +200,7 @@ def run(settings: Settings, progress) -> dict:
     try:
         with _pinned_blas() as blas_note:
             compile_times = _compile(backends, progress, settings.warmup)
+            launch = numba_launch(threads) if "numba" in backends else None
             records = _measure_all(settings, backends, libraries, roofline, progress, load)
     finally:
         progress.finish()
@@ -217,6 +219,7 @@ def run(settings: Settings, progress) -> dict:
         "backends": list(backends),
         "compile": compile_times,
         "roofline_gbps": {str(k): v for k, v in roofline_table.items()},
+        "numba_launch": launch,
         "settings": _settings_record(settings),
         "max_ulp": ulp_note,
         "load": load.record(),

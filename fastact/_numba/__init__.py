@@ -17,8 +17,9 @@ threads, smaller ones serially in the calling thread; when the arrays (inputs +
 output) of a memory-bound kernel take at least :data:`STREAM_MIN_BYTES`, an output
 that overlaps no input is written with streaming stores (``_parallel.drive_tiled``;
 the transcendental kernels keep plain stores: through the L1 tile they ran slower); a
-memory-bound kernel on the threads with plain stores prefetches its output lines for
-writing a block ahead (``_parallel.drive``'s ``prefetch``).  An output that is an input
+memory-bound kernel with plain stores on the threads, or on one thread from
+:data:`PREFETCH_MIN_BYTES` of output on, prefetches its output lines for writing a block
+ahead (``_parallel.drive``'s ``prefetch``).  An output that is an input
 (in place) goes through the tile with plain stores from
 ``_constants.NUMBA_IN_PLACE_TILED_MIN_ELEMENTS`` on (LLVM runs a loop over aliased arrays scalar).
 Every kernel is elementwise, so results do not depend on the thread count nor on the
@@ -47,6 +48,7 @@ _labels.install()
 PARALLEL_THRESHOLD = _constants.NUMBA_PARALLEL_MIN_ELEMENTS
 PARALLEL_MIN_BYTES_CHEAP = _constants.NUMBA_PARALLEL_MIN_BYTES_CHEAP
 STREAM_MIN_BYTES = _constants.STREAM_MIN_BYTES if _stream.AVAILABLE else None
+PREFETCH_MIN_BYTES = _constants.NUMBA_WRITE_PREFETCH_MIN_BYTES
 
 _LAYER = _threading.setup()
 _MAX_THREADS = _threading.max_threads()
@@ -98,20 +100,21 @@ def get_elementwise(kernel_id: str, mode: str):
         n = x.size
         parallel = n_threads > 1 and (out.nbytes >= PARALLEL_MIN_BYTES_CHEAP if cheap
                                       else n >= PARALLEL_THRESHOLD)
+        prefetch = cheap and (parallel or out.nbytes >= PREFETCH_MIN_BYTES)
         limit = STREAM_MIN_BYTES
         # short arrays skip the overlap test: they take neither tiled path
         disjoint = n < _constants.NUMBA_IN_PLACE_TILED_MIN_ELEMENTS or _disjoint(out, x, grad)
         streamed = (cheap and limit is not None
                     and out.nbytes * (2 if grad is x else 3) >= limit and disjoint)
         tiled = streamed or not disjoint
-        if not (parallel or tiled):
+        if not (parallel or tiled or prefetch):
             (entries.get(char) or compiled(char))(out, x, grad, a, b)
         else:
             k = 1 if not parallel else n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
             address = entries.get((char, "chunk")) or chunk_address(char)
             driver = _parallel.driver_for(_DTYPE_NAMES[char], tiled)
             _threading.run_parallel(driver, (address, out, x, grad, a, b,
-                                             streamed if tiled else cheap), k)
+                                             streamed if tiled else prefetch), k)
 
     kernel.__name__ = f"numba_{kernel_id}_{mode}"
     kernel.__doc__ = f"Numba kernel {kernel_id} ({mode}); see fastact._numba._formulas."
@@ -242,6 +245,7 @@ def config() -> dict:
         "parallel_threshold": PARALLEL_THRESHOLD,
         "parallel_min_bytes_cheap": PARALLEL_MIN_BYTES_CHEAP,
         "stream_min_bytes": STREAM_MIN_BYTES,
+        "write_prefetch_min_bytes": PREFETCH_MIN_BYTES,
         "tbb_library": _threading._state["tbb_library"],
         **({"openmp_wait_policy": describe_wait_policy()}
            if _threading._state["layer"] == "omp" else {}),

@@ -20,7 +20,8 @@ Conventions
   float32 with ``_vmath``'s ``*_f32n`` functions, chosen per dtype at compile
   time (``by_dtype``, ``vexp_x``, ...; the sigmoid family's one core ``_vmath.sigmoid_exp``).
   Products beta x that feed exp are carried as hi + lo (FMA residual) so that
-  their rounding does not get amplified by exp.
+  their rounding does not get amplified by exp.  gelu_tanh and gelu_tanh' take 2u from
+  double (x clamped), then the same float32 core.
 * NaN inputs are restored by the loop (NaN in -> NaN out for every mode); the
   formulas handle +-inf themselves where the plain expression would give NaN.
 """
@@ -335,8 +336,7 @@ gelu__derivative = by_dtype(
 
 
 @jit(**_JIT)
-def gelu_tanh__forward(x, a, b):
-    """gelu_tanh(x) = x/2 (1 + tanh u) = x sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x**3)"""
+def _gelu_tanh_forward_f64(x, a, b):
     prefer_512_bit_vectors()
     z = W(x)
     hi, lo = gelu_tanh_2u(z, x)
@@ -352,8 +352,27 @@ def gelu_tanh__forward(x, a, b):
 
 
 @jit(**_JIT)
-def gelu_tanh__derivative(x, a, b):
-    """gelu_tanh'(x) = s + x s (1-s) 2 sqrt(2/pi)(1 + 3k x**2), s = sigmoid(2u)"""
+def _gelu_tanh_forward_f32(x, a, b):
+    # 2u in double (x clamped to +-30), split into float32 hi + lo; x sigmoid(hi + lo) in
+    # float32 (x_sigmoid_dd: -0 where 2u is below its clamp, as x e^2u rounds to -0 there)
+    prefer_512_bit_vectors()
+    z = W(x)
+    zc = z if z < GELU_TANH_ARG_MAX else GELU_TANH_ARG_MAX
+    zc = zc if zc > -GELU_TANH_ARG_MAX else -GELU_TANH_ARG_MAX
+    u = 2.0 * GELU_TANH_C * (zc + GELU_TANH_K * (zc * zc * zc))
+    hi = np.float32(u)
+    lo = np.float32(u - np.float64(hi))
+    return at_inf(x, x_sigmoid_dd(x, hi, lo), -F32_0, np.float32(INF))
+
+
+gelu_tanh__forward = by_dtype(
+    _gelu_tanh_forward_f64, _gelu_tanh_forward_f32, "gelu_tanh__forward",
+    "gelu_tanh(x) = x/2 (1 + tanh u) = x sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x**3); "
+    "float32: 2u in double split into float32 hi + lo, x sigmoid(hi + lo) in float32")
+
+
+@jit(**_JIT)
+def _gelu_tanh_derivative_f64(x, a, b):
     prefer_512_bit_vectors()
     z = W(x)
     hi, lo = gelu_tanh_2u(z, x)
@@ -362,6 +381,26 @@ def gelu_tanh__derivative(x, a, b):
     zc = zc if zc > -GELU_TANH_ARG_MAX else -GELU_TANH_ARG_MAX
     du = 2.0 * GELU_TANH_C * (1.0 + 3.0 * GELU_TANH_K * (zc * zc))
     return at_inf(z, s + zc * (s * sn) * du, 0.0, 1.0)
+
+
+@jit(**_JIT)
+def _gelu_tanh_derivative_f32(x, a, b):
+    prefer_512_bit_vectors()
+    z = W(x)
+    zc = z if z < GELU_TANH_ARG_MAX else GELU_TANH_ARG_MAX
+    zc = zc if zc > -GELU_TANH_ARG_MAX else -GELU_TANH_ARG_MAX
+    u = np.float32(2.0 * GELU_TANH_C * (zc + GELU_TANH_K * (zc * zc * zc)))
+    e = exp_f32n(-abs(u))
+    d = F32_1 / (F32_1 + e)
+    s, sn = (d, e * d) if u >= F32_0 else (e * d, d)
+    du = np.float32(2.0 * GELU_TANH_C * (1.0 + 3.0 * GELU_TANH_K * (zc * zc)))
+    return at_inf(x, s + np.float32(zc) * (s * sn) * du, F32_0, F32_1)
+
+
+gelu_tanh__derivative = by_dtype(
+    _gelu_tanh_derivative_f64, _gelu_tanh_derivative_f32, "gelu_tanh__derivative",
+    "gelu_tanh'(x) = s + x s (1-s) 2 sqrt(2/pi)(1 + 3k x**2), s = sigmoid(2u); float32: 2u "
+    "and the last factor rounded to float32 from double, s and the rest in float32")
 
 
 # ------------------------------------------------------------- silu / swish

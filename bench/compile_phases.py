@@ -1,6 +1,6 @@
 """Where a cold first call of the Numba backend spends its CPU time, by compiler phase.
 
-    python bench/compile_phases.py softmax 4x1000 [float32] [--names]
+    python bench/compile_phases.py softmax 4x1000 [float32] [--names] [--axis=0]
 
 Runs one call (``fastact.<op>(x, backend="numba")`` on a float array of the given
 shape) in this process with a new empty ``FASTACT_CACHE_DIR`` unless one is set, and
@@ -66,7 +66,8 @@ def _instrument() -> list:
 
 def main(argv) -> None:
     show_names = "--names" in argv
-    argv = [a for a in argv if a != "--names"]
+    axis = {"axis": int(a.split("=")[1]) for a in argv if a.startswith("--axis=")}
+    argv = [a for a in argv if a != "--names" and not a.startswith("--axis=")]
     op = argv[0] if argv else "softmax"
     shape = tuple(int(v) for v in (argv[1] if len(argv) > 1 else "4x1000").split("x"))
     dtype = np.dtype(argv[2] if len(argv) > 2 else "float32")
@@ -76,7 +77,7 @@ def main(argv) -> None:
 
     compiled = _instrument()
     start = time.process_time()
-    getattr(fastact, op)(x, backend="numba")
+    getattr(fastact, op)(x, backend="numba", **axis)
     cpu = time.process_time() - start
     print(f"{op} {'x'.join(map(str, shape))} {dtype}: first call {cpu:.2f} s CPU, "
           f"{len(compiled)} functions compiled")

@@ -53,8 +53,8 @@ def test_every_kernel_is_cached_under_the_cache_dir():
         assert os.path.dirname(directory) == root
     assert os.path.basename(directory) == "numba-" + _cache.cache_key()
     names = {os.path.basename(p).split("-")[0] for p in numba_cache_files(directory)}
-    assert {"k_relu_forward_float64.serial", "k_relu_forward_float64.chunk",
-            "_parallel.drive", "_tasks.serial_entry.locals.run_serial"} <= names, names
+    assert {"k_relu_forward_float64.chunk", "_parallel.run_serial", "_parallel.drive",
+            "_tasks.serial_entry.locals.run_serial"} <= names, names
     assert numba_cache_files(PACKAGE) == before  # nothing written beside the sources
 
 
@@ -64,7 +64,7 @@ def test_a_fresh_cache_dir_gets_the_kernels_and_the_package_nothing(tmp_path):
     directory = out.split("DIR")[1].split()[0]
     assert directory == str(tmp_path / ("numba-" + _cache.cache_key()))
     names = {os.path.basename(p).split("-")[0] for p in numba_cache_files(str(tmp_path))}
-    assert {"k_relu_forward_float64.serial", "_tasks.serial_entry.locals.run_serial"} <= names, names
+    assert {"k_relu_forward_float64.chunk", "_tasks.serial_entry.locals.run_serial"} <= names, names
     assert all(p.startswith(directory) for p in numba_cache_files(str(tmp_path)))
     assert numba_cache_files(PACKAGE) == before
 
@@ -99,11 +99,12 @@ SMALL = """
 import numpy as np
 from fastact._numba import _cache, _factory
 from fastact._numba.softmax import _plan, _rows, _tasks, get_rowwise
-entry, serial = _factory.compile_kernel("relu", "forward", "float64")
-o = np.empty(3); entry(o, np.array([-1.0, 0.0, 2.0]), o, 0.0, 0.0)
+entry, address = _factory.compile_kernel("relu", "forward", "float64")
+o = np.empty(3); entry(address, o, np.array([-1.0, 0.0, 2.0]), o, 0.0, 0.0)
+chunk = _factory._chunks[("relu", "forward", "float64"), "cfunc"]
 p = np.empty((1, 2)); get_rowwise("softmax")(p, np.zeros((1, 2)), None, None, 1)
 rows = _tasks.serial_entry(_rows.SOFTMAX, _plan.SHORT_ROWS)  # its helpers are linked into it
-print("DIR", _cache.cache_dir(), "HITS", sum(serial.stats.cache_hits.values()),
+print("DIR", _cache.cache_dir(), "HITS", chunk.cache_hits,
       sum(rows.stats.cache_hits.values()), "OUT", o.tolist(), p.tolist() == [[0.5, 0.5]])
 """
 
@@ -142,14 +143,17 @@ def test_a_call_loads_only_what_it_needs():
         import sys, numpy as np, fastact
         fastact.gelu(np.ones(10, np.float32), backend="numba")
         from fastact._numba import _factory, _parallel
-        print("ELEMENTWISE", "fastact._numba.softmax" in sys.modules, len(_parallel._drivers),
-              len(_factory._chunks), sorted(m for m in sys.modules if "_generated_" in m))
+        print("ELEMENTWISE", "fastact._numba.softmax" in sys.modules, sorted(_parallel._drivers),
+              sorted(k for k in _factory._chunks if k[-1] != "cfunc"),
+              sorted(m for m in sys.modules if "_generated_" in m))
         fastact.softmax(np.ones((2, 3)), backend="numba")
         from fastact._numba.softmax import _tasks
         print("ROWS", _tasks.serial_entry.cache_info().currsize,
               _tasks.parallel_entry.cache_info().currsize)
     """.replace("\n        ", "\n"), {})
-    assert "ELEMENTWISE False 0 0 ['fastact._numba._generated_gelu_forward_float32']" in out, out
+    # one compiled loop (the C chunk function) and the serial driver, no parallel driver
+    assert ("ELEMENTWISE False [('run_serial', 'float32')] [('gelu', 'forward', 'float32')] "
+            "['fastact._numba._generated_gelu_forward_float32']") in out, out
     assert "ROWS 1 0" in out, out
 
 
@@ -214,3 +218,23 @@ def test_a_link_only_parallel_region_is_optimized_once_in_its_caller(tmp_path):
     assert "OUT [1.0, 2.0, 3.0, 4.0]" in out, out
     optimized = out.split("OPTIMIZED")[1]
     assert "entry" in optimized and "gufunc" not in optimized.lower(), optimized
+
+
+SHORT_COLUMNS = """
+import numpy as np, fastact
+from fastact._numba.softmax import _rows, _tiles
+x = np.arange(6, dtype=np.float32).reshape(3, 2)
+got = fastact.softmax(x, axis=0, backend="numba")
+print("SHORT", len(_rows.short_rows.overloads), "LONG", len(_rows.forward_row.overloads),
+      "COPIES", len(_tiles._copy_columns.overloads))
+want = fastact.softmax(np.ascontiguousarray(x.T), backend="numba").T  # SHORT_ROWS
+print("SAME", got.tobytes() == want.tobytes())
+"""
+
+
+def test_a_non_last_axis_of_short_columns_compiles_the_short_rows_only(tmp_path):
+    # the column tiles of unmasked columns of n <= SHORT_MAX run the short rows' code (as
+    # their transposed rows do, the same bits) and no long-row code; the gather and the
+    # scatter of a tile are one compilation
+    out = run_ok(SHORT_COLUMNS, {"FASTACT_CACHE_DIR": str(tmp_path)})
+    assert "SHORT 1 LONG 0 COPIES 1" in out and "SAME True" in out, out

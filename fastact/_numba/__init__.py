@@ -74,10 +74,10 @@ def _check(kernel_id, mode):
 def get_elementwise(kernel_id: str, mode: str):
     """kernel(out, x, grad, params, n_threads): out = f(x), f'(x), grad*f'(x) or grad*f'(y)."""
     _check(kernel_id, mode)
-    entries: dict = {}  # dtype char -> serial entry point; (char, "chunk") -> chunk address
+    entries: dict = {}  # dtype char -> (serial driver, chunk address); (char, "chunk") -> address
 
     def compiled(char):
-        entry = entries[char] = _factory.compile_kernel(kernel_id, mode, _DTYPE_NAMES[char])[0]
+        entry = entries[char] = _factory.compile_kernel(kernel_id, mode, _DTYPE_NAMES[char])
         return entry
 
     def chunk_address(char):
@@ -108,7 +108,8 @@ def get_elementwise(kernel_id: str, mode: str):
                     and out.nbytes * (2 if grad is x else 3) >= limit and disjoint)
         tiled = streamed or not disjoint
         if not (parallel or tiled or prefetch):
-            (entries.get(char) or compiled(char))(out, x, grad, a, b)
+            run, address = entries.get(char) or compiled(char)
+            run(address, out, x, grad, a, b)
         else:
             k = 1 if not parallel else n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
             address = entries.get((char, "chunk")) or chunk_address(char)
@@ -221,7 +222,6 @@ def warmup(verbose: bool = False) -> dict:
     for kernel_id, mode, dtype in kernel_variants():
         t = time.perf_counter()
         _factory.compile_kernel(kernel_id, mode, dtype)
-        _factory.chunk_address(kernel_id, mode, dtype)
         count += 1
         if verbose:
             print(f"{kernel_id:12s} {mode:11s} {dtype}: {time.perf_counter() - t:.2f} s")

@@ -1,4 +1,7 @@
-"""The one parallel driver: split a range into per-thread chunks, run a C kernel on each.
+"""The drivers of the elementwise kernels: a C kernel on a range, serial or split into chunks.
+
+``run_serial(address, out, x, grad, a, b)`` calls the kernel's C function on the whole
+range in the calling thread (:func:`serial_driver`: one per dtype, no parallel region).
 
 ``drive(address, out, x, grad, a, b, prefetch, n_chunks)`` calls the C function at
 ``address``, ``void chunk(T *out, T *x, T *grad, intp n, T a, T b)`` (each
@@ -31,11 +34,12 @@ from numba import prange, types
 from numba.extending import intrinsic
 
 from .._constants import STREAM_TILE_BYTES, WRITE_PREFETCH_BLOCK_BYTES
-from ._cache import jit
+from ._cache import jit, linked
 from ._stream import LINE, address, fence, prefetch_write, stream_line
 
 _lock = threading.Lock()
 _drivers: dict = {}
+_JIT = dict(nogil=True, error_model="numpy", boundscheck=False)
 
 
 def address_call(n_arrays: int):
@@ -67,7 +71,14 @@ def _call_chunk(typingctx, address, out, x, grad, n, a, b):
     return types.void(address, out, x, grad, n, a, b), address_call(3)
 
 
-@jit(nogil=True, error_model="numpy", boundscheck=False)
+@jit(**_JIT)
+def run_serial(address, out, x, grad, a, b):
+    """out = kernel(x, grad, a, b) in the calling thread, the kernel's C chunk function
+    at ``address`` on all of x."""
+    _call_chunk(address, out, x, grad, x.size, a, b)
+
+
+@linked(**_JIT)
 def _prefetched(address_, out, x, grad, a, b):
     """out = kernel(x, grad, a, b) in blocks of WRITE_PREFETCH_BLOCK_BYTES of out, each
     block's successor prefetched for writing before the block runs (the same bits)."""
@@ -84,10 +95,9 @@ def _prefetched(address_, out, x, grad, a, b):
     _call_chunk(address_, out[lo:], x[lo:], grad[lo:], n - lo, a, b)
 
 
-@jit(parallel=True, nogil=True, error_model="numpy", boundscheck=False)
-def drive(address, out, x, grad, a, b, prefetch, n_chunks):
-    """Chunk c of ``n_chunks`` (contiguous, in order) of out = kernel(x, grad, a, b);
-    ``prefetch``: through :func:`_prefetched`."""
+@linked(parallel=True, **_JIT)
+def _drive_chunks(address, out, x, grad, a, b, prefetch, n_chunks):
+    """:func:`drive`'s parallel region (link-only: optimized once, in the entry point)."""
     n = x.size
     step = (n + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
@@ -99,7 +109,7 @@ def drive(address, out, x, grad, a, b, prefetch, n_chunks):
             _call_chunk(address, out[lo:hi], x[lo:hi], grad[lo:hi], hi - lo, a, b)
 
 
-@jit(nogil=True, error_model="numpy", boundscheck=False)
+@linked(**_JIT)
 def _tiled(address_, out, x, grad, a, b, tile, stream):
     """out = kernel(x, grad, a, b) computed ``tile.size`` elements at a time into ``tile``
     (which overlaps nothing: the kernel's loop vectorizes even where out is an input),
@@ -123,11 +133,16 @@ def _tiled(address_, out, x, grad, a, b, tile, stream):
         fence()
 
 
-@jit(parallel=True, nogil=True, error_model="numpy", boundscheck=False)
-def drive_tiled(address_, out, x, grad, a, b, stream, n_chunks):
-    """:func:`drive` through an L1 tile (:func:`_tiled`): with ``stream`` out is written by
-    streaming stores (out must overlap no input), else by plain stores (out may be an
-    input: in place, where a loop over the aliased arrays runs scalar)."""
+@jit(**_JIT)
+def drive(address, out, x, grad, a, b, prefetch, n_chunks):
+    """Chunk c of ``n_chunks`` (contiguous, in order) of out = kernel(x, grad, a, b);
+    ``prefetch``: through :func:`_prefetched`."""
+    _drive_chunks(address, out, x, grad, a, b, prefetch, n_chunks)
+
+
+@linked(parallel=True, **_JIT)
+def _drive_tiled_chunks(address_, out, x, grad, a, b, stream, n_chunks):
+    """:func:`drive_tiled`'s parallel region (link-only: optimized once, in the entry)."""
     n = x.size
     step = (n + n_chunks - 1) // n_chunks
     per = STREAM_TILE_BYTES // x.itemsize
@@ -137,20 +152,39 @@ def drive_tiled(address_, out, x, grad, a, b, stream, n_chunks):
         _tiled(address_, out[lo:hi], x[lo:hi], grad[lo:hi], a, b, np.empty(per, x.dtype), stream)
 
 
-def driver_for(dtype: str, tiled: bool = False):
-    """The entry point of :func:`drive` (``tiled``: :func:`drive_tiled`) for ``dtype``
-    arrays: (intp address, out, x, grad, a, b, bool prefetch or stream, n_chunks) with
-    1-D C arrays and scalars of ``dtype`` (loaded or compiled once)."""
-    key = (dtype, tiled)
+@jit(**_JIT)
+def drive_tiled(address, out, x, grad, a, b, stream, n_chunks):
+    """:func:`drive` through an L1 tile (:func:`_tiled`): with ``stream`` out is written by
+    streaming stores (out must overlap no input), else by plain stores (out may be an
+    input: in place, where a loop over the aliased arrays runs scalar)."""
+    _drive_tiled_chunks(address, out, x, grad, a, b, stream, n_chunks)
+
+
+def _entry(fn, dtype: str, flags: tuple):
+    """The entry point of ``fn`` compiled for (intp address, out, x, grad, a, b, *flags)
+    with 1-D C arrays and scalars of ``dtype`` (loaded or compiled once)."""
+    key = (fn.py_func.__name__, dtype)
     entry = _drivers.get(key)
     if entry is None:
         with _lock:
             if key not in _drivers:
                 scalar = getattr(types, dtype)
                 arr = types.Array(scalar, 1, "C")
-                args = (types.intp, arr, arr, arr, scalar, scalar, types.boolean, types.intp)
-                fn = drive_tiled if tiled else drive
+                args = (types.intp, arr, arr, arr, scalar, scalar) + flags
                 fn.compile(args)
                 _drivers[key] = fn.overloads[args].entry_point
             entry = _drivers[key]
     return entry
+
+
+def serial_driver(dtype: str):
+    """The entry point of :func:`run_serial` for ``dtype``: (intp address, out, x, grad,
+    a, b) with 1-D C arrays and scalars of ``dtype``."""
+    return _drivers.get(("run_serial", dtype)) or _entry(run_serial, dtype, ())
+
+
+def driver_for(dtype: str, tiled: bool = False):
+    """The entry point of :func:`drive` (``tiled``: :func:`drive_tiled`) for ``dtype``
+    arrays: (intp address, out, x, grad, a, b, bool prefetch or stream, n_chunks) with
+    1-D C arrays and scalars of ``dtype`` (loaded or compiled once)."""
+    return _entry(drive_tiled if tiled else drive, dtype, (types.boolean, types.intp))

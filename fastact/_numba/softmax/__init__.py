@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _threading
-from ._plan import BLOCKS, LARGE_ROWS, ROWS, SHORT_ROWS, TILES, plan
+from ._plan import BLOCKS, LARGE_ROWS, ROWS, SHORT_ROWS, SHORT_TILES, TILES, plan
 from ._rows import LOG_SOFTMAX, LOGSUMEXP, SOFTMAX
 from ._tasks import parallel_entry, serial_entry
 
@@ -69,15 +69,16 @@ def warmup() -> None:
     for op, (kind, negate, forward, streams) in _OPS.items():
         for dtype in (np.float32, np.float64):
             for shape, hows in (((2, 3), (ROWS, LARGE_ROWS, BLOCKS, SHORT_ROWS)),
-                                ((1, 3, 2), (TILES,))):
+                                ((1, 3, 2), (TILES, SHORT_TILES))):
                 x = np.zeros(shape, dtype)
                 out = np.empty(shape[:1] + shape[2:] if op == "logsumexp" else shape, dtype)
                 grad = None if forward else x
                 masks = (None, np.ones(shape, np.bool_)) if forward else (None,)
                 for how in hows:
-                    if how == LARGE_ROWS and not streams or how == SHORT_ROWS and not forward:
+                    short = how in (SHORT_ROWS, SHORT_TILES)
+                    if how == LARGE_ROWS and not streams or short and not forward:
                         continue
-                    for mask in masks if how not in (LARGE_ROWS, SHORT_ROWS) else (None,):
+                    for mask in masks if how != LARGE_ROWS and not short else (None,):
                         if how != BLOCKS:
                             serial_entry(kind, how)(negate, out, x, grad, mask)
                         parallel_entry(kind, how)(negate, out, x, grad, mask, 2)

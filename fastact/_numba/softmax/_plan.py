@@ -29,6 +29,7 @@ LARGE_ROWS = 1  # the same, with prefetch and streaming stores
 BLOCKS = 2  # few long rows: threads split (row, block) tasks in phases
 TILES = 3  # a non-last axis: threads split column tiles
 SHORT_ROWS = 4  # unmasked forward rows of at most SHORT_MAX elements (``_rows.short_rows``)
+SHORT_TILES = 5  # TILES whose columns are such rows (the other TILES hold no short-row code)
 
 
 def plan(shape, itemsize, n_threads, forward, streams, unmasked=True):
@@ -36,8 +37,8 @@ def plan(shape, itemsize, n_threads, forward, streams, unmasked=True):
     (outer, n, inner) with inner > 1.  ``n_threads`` is already capped at
     Numba's pool; ``streams``: the op may use LARGE_ROWS (no mask, not logsumexp,
     softmax_backward).  Short unmasked forward rows take SHORT_ROWS whatever
-    the size (the one code for them: a call compiles the short or the long
-    rows' code, not both)."""
+    the size, and the column tiles of such rows SHORT_TILES (the one code for
+    them: a call compiles the short or the long rows' code, not both)."""
     rows, n = shape[0], shape[1]
     size = rows * n if len(shape) == 2 else rows * n * shape[2]
     nbytes = size * itemsize
@@ -45,10 +46,11 @@ def plan(shape, itemsize, n_threads, forward, streams, unmasked=True):
         serial = n_threads <= 1 or nbytes <= FORWARD_SERIAL_MAX_BYTES
     else:
         serial = n_threads <= 1 or size <= SERIAL_MAX_ELEMENTS
+    short = forward and unmasked and n <= SHORT_MAX
     if len(shape) == 3:
         tiles = rows * ((shape[2] + TILE_COLUMNS - 1) // TILE_COLUMNS)
-        return TILES, (1 if serial else min(n_threads, tiles))
-    if forward and unmasked and n <= SHORT_MAX:
+        return SHORT_TILES if short else TILES, (1 if serial else min(n_threads, tiles))
+    if short:
         return SHORT_ROWS, (1 if serial else min(n_threads, rows))
     kind = LARGE_ROWS if streams and STREAMING and nbytes >= LARGE_MIN_BYTES else ROWS
     if serial:

@@ -32,7 +32,7 @@ from ._bits import bit_limits, bits_view, max_of_bits
 from ._exp import BLOCK
 from ._kind import LITERAL, literal_value
 from ._large import backward_rows_large, forward_rows_large
-from ._plan import BLOCKS, LARGE_ROWS, SHORT_ROWS
+from ._plan import BLOCKS, LARGE_ROWS, SHORT_ROWS, SHORT_TILES
 from ._rows import (LOGSUMEXP, backward_block, backward_block_sum, backward_rows, block_max_bits,
                     exp_block, final_block, finite, forward_rows, row_factor, short_rows,
                     special_row)
@@ -85,7 +85,7 @@ def _task_count_impl(how, job):
 # ---------------------------------------------------------------- row and tile tasks
 def run_tasks(how, job, span):
     """Tasks span = (first, end) of a one-phase task kind (ROWS, LARGE_ROWS, SHORT_ROWS,
-    TILES)."""
+    TILES, SHORT_TILES)."""
 
 
 def _forward_row_tasks(how, job, span):
@@ -127,7 +127,20 @@ def _backward_large_row_tasks(how, job, span):
 
 
 def _forward_tile_tasks(how, job, span):
-    forward_tiles(job[0], job[1], span)
+    x = job[0][3]
+    forward_tiles(job[0], job[1], span, np.empty(min(BLOCK, x.shape[1]), x.dtype))
+
+
+def _forward_short_tile_tasks(how, job, span):
+    forward_tiles(job[0], None, span, None)
+
+
+def _forward_any_tile_tasks(how, job, span):
+    x = job[0][3]
+    if how == SHORT_TILES:
+        forward_tiles(job[0], None, span, None)
+    else:
+        forward_tiles(job[0], job[1], span, np.empty(min(BLOCK, x.shape[1]), x.dtype))
 
 
 def _backward_tile_tasks(how, job, span):
@@ -137,15 +150,17 @@ def _backward_tile_tasks(how, job, span):
 @overload(run_tasks, **LITERAL)
 def _run_tasks_impl(how, job, span):
     plan = literal_value(how)  # a literal task kind compiles its own row functions only
+    forward_tiles_impl = _forward_short_tile_tasks if plan == SHORT_TILES else _forward_tile_tasks
     if plan is None:
         rows = (_forward_row_tasks, _backward_row_tasks)
+        forward_tiles_impl = _forward_any_tile_tasks
     elif plan == LARGE_ROWS:
         rows = (_forward_large_row_tasks, _backward_large_row_tasks)
     elif plan == SHORT_ROWS:  # forward only
         rows = (_forward_short_row_tasks, _backward_small_row_tasks)
     else:
         rows = (_forward_small_row_tasks, _backward_small_row_tasks)
-    return _pick(job, *rows, _forward_tile_tasks, _backward_tile_tasks)
+    return _pick(job, *rows, forward_tiles_impl, _backward_tile_tasks)
 
 
 # ---------------------------------------------------------------- (row, block) tasks
@@ -336,8 +351,8 @@ def _run_phases(how, job, work, n_chunks):
     first: a parallel region takes flat tuples only)."""
     (kind, negate, out, x), mask, g = job
     for phase in range(phase_count(how, job)):
-        for c in prange(n_chunks):
-            _chunk(how, ((kind, negate, out, x), mask, g), work, phase, c, n_chunks)
+        for c in prange(n_chunks):  # c is unsigned in the region's gufunc: one _chunk type
+            _chunk(how, ((kind, negate, out, x), mask, g), work, phase, np.int64(c), n_chunks)
         after_phase(job, work, phase)
 
 

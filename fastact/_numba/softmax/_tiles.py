@@ -3,18 +3,22 @@
 Tile t (of ``outer * ceil(inner / TILE_COLUMNS)``) is TILE_COLUMNS neighbouring
 columns of one outer index: gathered into rows of scratch (each source row read
 as contiguous elements), each scratch row run through the row functions of
-``_rows`` (the very code the 2-D kernel runs on that row), the results
+``_rows`` (the very code the 2-D kernel runs on that row: ``short_rows`` for
+the task kind SHORT_TILES, else the long rows' functions), the results
 scattered back.  Every column gets the bits the last-axis kernel gives its
 transposed row, whatever the number of threads.
 """
 from __future__ import annotations
 
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 from .._cache import linked
 from ._exp import BLOCK
+from ._kind import LINK_ONLY, LITERAL
 from ._plan import TILE_COLUMNS
-from ._rows import LOGSUMEXP, backward_rows, forward_row, forward_row_any
+from ._rows import LOGSUMEXP, backward_rows, forward_row, short_rows
 
 _JIT = dict(nogil=True, error_model="numpy")
 
@@ -25,6 +29,13 @@ def _tile_stride(n):
     dtypes), an odd number of 16-element groups, so the rows of a tile do not all
     map to one set of the L1 cache."""
     return (((n + 15) // 16) | 1) * 16
+
+
+@linked(**_JIT)
+def _scratch_at(ns):
+    """(offset 0, column step 1, row stride ns) of a tile's scratch rows, as int64s (literal
+    0 and 1 would type a second copy of :func:`_copy_columns`)."""
+    return np.int64(0), np.int64(1), ns
 
 
 @linked(**_JIT)
@@ -58,26 +69,49 @@ def _tile_at(t, n, inner):
     return o_idx * n * inner + c0, o_idx * inner + c0, min(inner - c0, TILE_COLUMNS)
 
 
+def _forward_column(column, mask, buf):
+    """The forward row function on one gathered column, chosen by type: ``short_rows``
+    when buf is None (SHORT_TILES), else ``forward_row`` (mask: the column's, or None)."""
+
+
+@overload(_forward_column, **LITERAL)
+def _forward_column_impl(column, mask, buf):
+    if isinstance(buf, types.NoneType):
+        return lambda column, mask, buf: short_rows(column, 0, 1)
+    return lambda column, mask, buf: forward_row(column, mask, 0, buf)
+
+
+def _column_mask(mask, sm, lo, n):
+    """Column lo's gathered mask sm[lo:lo + n] as a (1, n) row; None without a mask."""
+
+
+@overload(_column_mask, inline="always", **LINK_ONLY)
+def _column_mask_impl(mask, sm, lo, n):
+    if isinstance(mask, types.NoneType):
+        return lambda mask, sm, lo, n: None
+    return lambda mask, sm, lo, n: sm[lo:lo + n].reshape(1, n)
+
+
 @linked(**_JIT)
-def _forward_columns(op, mask, scratch, w):
-    """forward_row_any on each of the w gathered columns; op's out: the tile's logsumexp
-    results (flat), unused otherwise; mask: the call's mask, None or not."""
+def _forward_columns(op, mask, scratch, buf, w):
+    """The forward row on each of the w gathered columns (:func:`_forward_column`; buf
+    None: SHORT_TILES); op's out: the tile's logsumexp results (flat), unused otherwise;
+    mask: the call's mask, None or not (each choice made while typing: one row code)."""
     kind, negate, out, _ = op
-    sx, so, sm, buf, ns, n = scratch
+    sx, so, sm, ns, n = scratch
     for c in range(w):
         lo = c * ns
         oc = out[c:c + 1].reshape(1, 1) if kind == LOGSUMEXP else so[lo:lo + n].reshape(1, n)
         column = (kind, negate, oc, sx[lo:lo + n].reshape(1, n))
-        if mask is None:
-            forward_row_any(column, None, 0, buf)
-        else:
-            forward_row(column, sm[lo:lo + n].reshape(1, n), 0, buf)
+        _forward_column(column, _column_mask(mask, sm, lo, n), buf)
 
 
 @linked(**_JIT)
-def forward_tiles(op, mask, tiles):
+def forward_tiles(op, mask, tiles, buf):
     """Tiles [t0, t1) = tiles of a forward op on (outer, n, inner) x (out shaped like x,
-    or (outer, inner) for logsumexp), through ``_rows.forward_row`` on scratch rows."""
+    or (outer, inner) for logsumexp), through ``_rows.short_rows`` on scratch rows (buf
+    None: SHORT_TILES) or ``_rows.forward_row`` (buf: min(BLOCK, n) elements of x's
+    dtype)."""
     kind, negate, out, x = op
     _, n, inner = x.shape
     ns = _tile_stride(n)
@@ -85,15 +119,16 @@ def forward_tiles(op, mask, tiles):
     sx = np.empty(TILE_COLUMNS * ns, x.dtype)
     so = np.empty(TILE_COLUMNS * ns if kind != LOGSUMEXP else 0, x.dtype)
     sm = np.empty(TILE_COLUMNS * ns if mask is not None else 0, np.bool_)
-    scratch = (sx, so, sm, np.empty(min(BLOCK, n), x.dtype), ns, n)
+    scratch = (sx, so, sm, ns, n)
+    at = _scratch_at(ns)
     for t in range(tiles[0], tiles[1]):
         base, j, w = _tile_at(t, n, inner)
-        _copy_columns(sx, (0, 1, ns), xf, (base, inner, 1), n, w)
+        _copy_columns(sx, at, xf, (base, inner, at[1]), n, w)
         if mask is not None:
-            _copy_columns(sm, (0, 1, ns), mask.reshape(-1), (base, inner, 1), n, w)
-        _forward_columns((kind, negate, of[j:j + w], x), mask, scratch, w)
+            _copy_columns(sm, at, mask.reshape(-1), (base, inner, at[1]), n, w)
+        _forward_columns((kind, negate, of[j:j + w], x), mask, scratch, buf, w)
         if kind != LOGSUMEXP:
-            _copy_columns(of, (base, inner, 1), so, (0, 1, ns), n, w)
+            _copy_columns(of, (base, inner, at[1]), so, at, n, w)
 
 
 @linked(**_JIT)
@@ -107,12 +142,13 @@ def backward_tiles(op, g, tiles):
     sy = np.empty(TILE_COLUMNS * ns, y.dtype)
     sg = np.empty(TILE_COLUMNS * ns, y.dtype)
     so = np.empty(TILE_COLUMNS * ns, y.dtype)
+    at = _scratch_at(ns)
     for t in range(tiles[0], tiles[1]):
         base, _, w = _tile_at(t, n, inner)
-        _copy_columns(sy, (0, 1, ns), yf, (base, inner, 1), n, w)
-        _copy_columns(sg, (0, 1, ns), gf, (base, inner, 1), n, w)
+        _copy_columns(sy, at, yf, (base, inner, at[1]), n, w)
+        _copy_columns(sg, at, gf, (base, inner, at[1]), n, w)
         for c in range(w):
             lo = c * ns
             column = (kind, negate, so[lo:lo + n].reshape(1, n), sy[lo:lo + n].reshape(1, n))
             backward_rows(column, sg[lo:lo + n].reshape(1, n), 0, 1)
-        _copy_columns(of, (base, inner, 1), so, (0, 1, ns), n, w)
+        _copy_columns(of, (base, inner, at[1]), so, at, n, w)

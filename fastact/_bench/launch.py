@@ -59,15 +59,14 @@ def numba_launch(threads: int, rounds: int = 25):
     if k < 2:
         return None
     kid, mode, dtype = _KERNEL
-    address = _factory.chunk_address(kid, mode, dtype)
+    serial, address = _factory.compile_kernel(kid, mode, dtype)  # the serial entry: (address, ...)
     driver = _parallel.driver_for(dtype)
-    serial = _factory.compile_kernel(kid, mode, dtype)[0]
     record = {"threads": k, "work_elements": _WORK_ELEMENTS}
     for label, n in (("", k), ("work_", _WORK_ELEMENTS)):
         out, x = np.zeros(n, dtype), np.ones(n, dtype)
         args = (address, out, x, x, 0.0, 0.0, False)
         par, ser = _interleaved((lambda a=args: _threading.run_parallel(driver, a, k),
-                                 lambda a=args[1:6]: serial(*a)), rounds)
+                                 lambda a=args[:6]: serial(*a)), rounds)
         record[f"{label}parallel_s"], record[f"{label}serial_s"] = par[0], ser[0]
         if label:
             record["caller_share"] = par[1] / ser[1] if ser[1] > 0 else None

@@ -46,6 +46,26 @@ static inline void fa_sm_vlanes_f64(const __m512d *e, __m512d *a, __m512d *b) {
     *a = _mm512_add_pd(_mm512_add_pd(e[0], e[2]), _mm512_add_pd(e[4], e[6]));
     *b = _mm512_add_pd(_mm512_add_pd(e[1], e[3]), _mm512_add_pd(e[5], e[7]));
 }
+/* the products a_i b_i in double of the 16 elements at a, b (the first r of them, the
+   others 0) added into the lanes d0 (elements 0-7), d1 (8-15) */
+static inline void fa_sm_vdot16_f32(const float *a, const float *b, ptrdiff_t r, __m512d *d0,
+                                    __m512d *d1) {
+    __mmask16 k = r >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << r) - 1);
+    __m512 va = _mm512_maskz_loadu_ps(k, a), vb = _mm512_maskz_loadu_ps(k, b);
+    *d0 = _mm512_add_pd(*d0, _mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(va)),
+                                           _mm512_cvtps_pd(_mm512_castps512_ps256(vb))));
+    *d1 = _mm512_add_pd(*d1, _mm512_mul_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(va, 1)),
+                                           _mm512_cvtps_pd(_mm512_extractf32x8_ps(vb, 1))));
+}
+static inline void fa_sm_vdot16_f64(const double *a, const double *b, ptrdiff_t r,
+                                    __m512d *d0, __m512d *d1) {
+    __mmask8 k0 = r >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << r) - 1);
+    __mmask8 k1 = r >= 16 ? (__mmask8)0xFF : r > 8 ? (__mmask8)((1u << (r - 8)) - 1) : 0;
+    *d0 = _mm512_add_pd(*d0, _mm512_mul_pd(_mm512_maskz_loadu_pd(k0, a),
+                                           _mm512_maskz_loadu_pd(k0, b)));
+    *d1 = _mm512_add_pd(*d1, _mm512_mul_pd(_mm512_maskz_loadu_pd(k1, a + 8),
+                                           _mm512_maskz_loadu_pd(k1, b + 8)));
+}
 #endif
 
 #define VT FA_SM_CAT(FA_SM_VT_, FA_S)
@@ -239,6 +259,90 @@ static inline int FN(short_row)(T *o, const T *x, ptrdiff_t n, int negate) {
     return 0;
 }
 
+/* log_softmax / logsumexp, a short row of n >= 1 (no mask): its max *m
+   (row_max's) and the argument of log_sum's log1p, *arg (log_arg), from the sum and
+   ties of exp_rest_sum (the last group padded: exp 0, no tie; same bits).  Returns 1,
+   writing nothing, for the general path's special rows. */
+static inline int FN(short_log_sum)(const T *x, ptrdiff_t n, T *m, double *arg) {
+    __m512i kh = VI(set1)(SIGN_BIT), kl = VI(set1)((IT)BITS(-(T)INFINITY));
+    for (ptrdiff_t j = 0; j < n; j += VL) {
+        const VM k = FN(vmask)(n - j);
+        const __m512i b = V_TO_I(V(maskz_loadu)(k, x + j));
+        kh = VI(mask_max)(kh, k, kh, b);
+        kl = VI(mask_min)(kl, k, kl, b);
+    }
+    FN(keys) keys = {VI(reduce_max)(kh), VI(reduce_min)(kl)};
+    const T mm = FN(key_max)(keys);
+    if (!(mm - mm == 0)) return 1;
+    const VT vm = V(set1)(mm), vnm = V(set1)(-mm);
+    __m512d d0 = _mm512_setzero_pd(), d1 = _mm512_setzero_pd();
+    ptrdiff_t ties = 0;
+    for (ptrdiff_t i = 0; i < n; i += FA_SM_GROUP) {
+        VT e[NV];
+        for (int q = 0; q < NV; q++) {
+            const VM k = FN(vmask)(n - i - VL * q);
+            VM tie = 0;
+            e[q] = k ? V(maskz_mov)(k, FN(vexp_scaled_rest)(V(maskz_loadu)(k, x + i + VL * q),
+                                                            vm, vnm, &tie))
+                     : V(setzero)();
+            ties += __builtin_popcount((unsigned)(tie & k));
+        }
+        FN(vfold)(e, &d0, &d1);
+    }
+    const double s = fa_sm_fold16(d0, d1);
+    if (s != s) return 1;
+    *m = mm;
+    *arg = FN(log_arg)(s, ties);
+    return 0;
+}
+/* log_softmax's final pass on a row of n: o = (x - m) - l (FN(log)'s) */
+static inline void FN(short_log_out)(T *o, const T *x, ptrdiff_t n, T m, T l) {
+    const VT vm = V(set1)(m), vl = V(set1)(l);
+    for (ptrdiff_t j = 0; j < n; j += VL) {
+        VM k = FN(vmask)(n - j);
+        V(mask_storeu)(o + j, k, V(sub)(V(sub)(V(maskz_loadu)(k, x + j), vm), vl));
+    }
+}
+/* A backward row of 1 to 64 in registers, bsum's and bwd's operations in their order
+   (same bits): softmax s = dot(g, y) (a whole group pairwise in T, else the products
+   in double lanes), o = y (g - s); log_softmax s = sum_pos(g), o = g - e^y s with
+   softmax's exp when every y is in [EXPNEG_LO, 0] (else bwd does the row). */
+static inline void FN(short_bwd)(int softmax, T *o, const T *y, const T *g, ptrdiff_t n) {
+    VT vy[NV], vg[NV], e[NV];
+    VM k[NV];
+    for (int j = 0; j < NV; j++) {
+        k[j] = FN(vmask)(n - VL * j);
+        vy[j] = V(maskz_loadu)(k[j], y + VL * j);
+        vg[j] = V(maskz_loadu)(k[j], g + VL * j);
+        e[j] = softmax ? V(mul)(vg[j], vy[j]) : vg[j];
+    }
+    __m512d d0 = _mm512_setzero_pd(), d1 = _mm512_setzero_pd();
+    if (n == FA_SM_GROUP || !softmax) {
+        FN(vfold)(e, &d0, &d1);
+    } else {
+        for (ptrdiff_t j = 0; j < n; j += FA_SM_LANES)
+            FA_SM_CAT(fa_sm_vdot16_, FA_S)(g + j, y + j, n - j, &d0, &d1);
+    }
+    const double s = fa_sm_fold16(d0, d1);
+    const VT st = V(set1)((T)s);
+    if (softmax) {
+        for (int j = 0; j < NV; j++)
+            if (k[j]) V(mask_storeu)(o + VL * j, k[j], V(mul)(vy[j], V(sub)(vg[j], st)));
+        return;
+    }
+    VM out = 0;
+    for (int j = 0; j < NV; j++)
+        out |= (VM)(k[j] & ~(V_CMP(vy[j], V(set1)(K(EXPNEG_LO)), _CMP_GE_OQ)
+                             & V_CMP(vy[j], V(setzero)(), _CMP_LE_OQ)));
+    if (out) {
+        FN(bwd)(0, o, y, g, n, s);
+        return;
+    }
+    for (int j = 0; j < NV; j++)
+        if (k[j])
+            V(mask_storeu)(o + VL * j, k[j], V(fnmadd)(FN(vexpneg)(vy[j]), st, vg[j]));
+}
+
 #undef VT
 #undef VM
 #undef VL
@@ -255,4 +359,7 @@ static inline ptrdiff_t FN(vexp_rest_sum)(FN(vpass) *p) { return 0; }
 static inline void FN(exp_tail)(T *o, const T *x, ptrdiff_t len, T m, int negate) {}
 static inline double FN(tail_sum)(const double *dacc, const T *e, ptrdiff_t len) { return 0; }
 static inline int FN(short_row)(T *o, const T *x, ptrdiff_t n, int negate) { return 1; }
+static inline int FN(short_log_sum)(const T *x, ptrdiff_t n, T *m, double *arg) { return 1; }
+static inline void FN(short_log_out)(T *o, const T *x, ptrdiff_t n, T m, T l) {}
+static inline void FN(short_bwd)(int softmax, T *o, const T *y, const T *g, ptrdiff_t n) {}
 #endif

@@ -160,6 +160,9 @@ static inline double fa_sm_fold_lanes(double *dacc) {
    (<= 2 ULP of double, vectorizes over a batch of rows), double rows the libm one */
 #define FA_SM_LOG1P_f32 fa_log1p_f64
 #define FA_SM_LOG1P_f64 log1p
+/* AVX-512: a batch of float rows of up to 16 as the lanes of vectors (double: no) */
+#define FA_SM_LANE_ROWS_f32 1
+#define FA_SM_LANE_ROWS_f64 0
 
 #define FA_S f32
 #include "softmax_impl.h"

@@ -295,6 +295,61 @@ static inline int FN(short_log_sum)(const T *x, ptrdiff_t n, T *m, double *arg) 
     *arg = FN(log_arg)(s, ties);
     return 0;
 }
+#if FA_SM_CAT(FA_SM_LANE_ROWS_, FA_S)
+/* log_softmax / logsumexp: FA_SM_SHORT_BATCH (16) float rows of n <= 16 (stride n) as
+   the lanes of vectors, element j of every row gathered into vector j: per row (lane)
+   short_log_sum's max, exps, ties, sum (lane j of the sum: e_j, whole) and pairwise
+   fold, so the same m, arg and special flags; no horizontal step.  Returns 1. */
+_Static_assert(FA_SM_SHORT_BATCH == 16, "lane_log_sums: a batch is the 16 lanes");
+static inline int FN(lane_log_sums)(const T *x, ptrdiff_t n, T *m, double *arg,
+                                    unsigned char *special) {
+    const __m512i idx = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32((int)n));
+    __m512 c[16];
+    __m512i kh = VI(set1)(SIGN_BIT), kl = VI(set1)((IT)BITS(-(T)INFINITY));
+    for (ptrdiff_t j = 0; j < n; j++) {
+        c[j] = _mm512_i32gather_ps(idx, x + j, 4);
+        kh = VI(max)(kh, V_TO_I(c[j]));
+        kl = VI(min)(kl, V_TO_I(c[j]));
+    }
+    const VT vm = V(castsi512)(VI(mask_blend)(_mm512_cmpge_epi32_mask(kh, _mm512_setzero_si512()), kl, kh));
+    const VT vnm = V(xor)(vm, V(set1)(-0.0f));
+    __mmask16 bad = (__mmask16)~V_CMP(V(sub)(vm, vm), V(setzero)(), _CMP_EQ_OQ);
+    __m512i ties = _mm512_setzero_si512();
+    __m512d d[32];                      /* d[j]: rows 0-7 of e_j, d[16 + j]: rows 8-15 */
+    for (int j = 0; j < 16; j++) {
+        VT e = V(setzero)();
+        if (j < n) {
+            VM tie;
+            e = FN(vexp_scaled_rest)(c[j], vm, vnm, &tie);
+            ties = VI(mask_add)(ties, tie, ties, VI(set1)(1));
+        }
+        d[j] = _mm512_cvtps_pd(_mm512_castps512_ps256(e));
+        d[16 + j] = _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1));
+    }
+    const __m512i t1 = VI(sub)(ties, VI(set1)(1));
+    for (int h = 0; h < 2; h++) {       /* fold_lanes' order: j + 8, + 4, + 2, + 1 */
+        __m512d *q = d + 16 * h;
+        for (int w = 8; w > 0; w /= 2)
+            for (int j = 0; j < w; j++) q[j] = _mm512_add_pd(q[j], q[j + w]);
+        __m256i th = h ? _mm512_extracti64x4_epi64(t1, 1) : _mm512_castsi512_si256(t1);
+        __m512d a = _mm512_add_pd(_mm512_mul_pd(q[0], _mm512_set1_pd(K(UNSCALE))),
+                                  _mm512_cvtepi32_pd(th));
+        bad |= (__mmask16)((unsigned)_mm512_cmp_pd_mask(q[0], q[0], _CMP_UNORD_Q) << (8 * h));
+        _mm512_storeu_pd(arg + 8 * h, a);
+    }
+    V(storeu)(m, vm);
+    for (int i = 0; i < 16; i++) {
+        special[i] = (bad >> i) & 1;
+        arg[i] = special[i] ? 0.0 : arg[i];
+    }
+    return 1;
+}
+#else
+static inline int FN(lane_log_sums)(const T *x, ptrdiff_t n, T *m, double *arg,
+                                    unsigned char *special) { return 0; }
+#endif
 /* log_softmax's final pass on a row of n: o = (x - m) - l (FN(log)'s) */
 static inline void FN(short_log_out)(T *o, const T *x, ptrdiff_t n, T m, T l) {
     const VT vm = V(set1)(m), vl = V(set1)(l);
@@ -361,5 +416,7 @@ static inline double FN(tail_sum)(const double *dacc, const T *e, ptrdiff_t len)
 static inline int FN(short_row)(T *o, const T *x, ptrdiff_t n, int negate) { return 1; }
 static inline int FN(short_log_sum)(const T *x, ptrdiff_t n, T *m, double *arg) { return 1; }
 static inline void FN(short_log_out)(T *o, const T *x, ptrdiff_t n, T m, T l) {}
+static inline int FN(lane_log_sums)(const T *x, ptrdiff_t n, T *m, double *arg,
+                                    unsigned char *special) { return 0; }
 static inline void FN(short_bwd)(int softmax, T *o, const T *y, const T *g, ptrdiff_t n) {}
 #endif

@@ -136,10 +136,12 @@ static void FN(short_log_rows)(const fa_sm_job *j, FN(rowctx) *plain, ptrdiff_t 
     unsigned char special[FA_SM_SHORT_BATCH];
     for (ptrdiff_t r = r0; r < r1; r += FA_SM_SHORT_BATCH) {
         const ptrdiff_t nb = r1 - r < FA_SM_SHORT_BATCH ? r1 - r : FA_SM_SHORT_BATCH;
-        for (ptrdiff_t i = 0; i < FA_SM_SHORT_BATCH; i++) {
-            arg[i] = 0.0;
-            special[i] = i < nb && FN(short_log_sum)(x + (r + i) * n, n, &m[i], &arg[i]);
-        }
+        if (nb < FA_SM_SHORT_BATCH || n > FA_SM_SHORT_BATCH
+            || !FN(lane_log_sums)(x + r * n, n, m, arg, special))
+            for (ptrdiff_t i = 0; i < FA_SM_SHORT_BATCH; i++) {
+                arg[i] = 0.0;
+                special[i] = i < nb && FN(short_log_sum)(x + (r + i) * n, n, &m[i], &arg[i]);
+            }
         for (ptrdiff_t i = 0; i < FA_SM_SHORT_BATCH; i++)
             lse[i] = FA_SM_CAT(FA_SM_LOG1P_, FA_S)(arg[i]);
         for (ptrdiff_t i = 0; i < nb; i++) {

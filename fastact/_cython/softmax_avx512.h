@@ -46,6 +46,19 @@ static inline void fa_sm_vlanes_f64(const __m512d *e, __m512d *a, __m512d *b) {
     *a = _mm512_add_pd(_mm512_add_pd(e[0], e[2]), _mm512_add_pd(e[4], e[6]));
     *b = _mm512_add_pd(_mm512_add_pd(e[1], e[3]), _mm512_add_pd(e[5], e[7]));
 }
+/* fa_sm_fold16's folds after its first (lanes j + 4, j + 2, j + 1, lower lanes first)
+   of 8 rows' 8 double lanes a[0..7] at once: lane l of the result is row
+   (l & 1) * 4 + l / 2 */
+static inline __m512d fa_sm_fold8x8(const __m512d *a) {
+    __m512d b[4], c[2];
+    for (int i = 0; i < 4; i++)         /* rows 2i, 2i + 1: lanes 0-3, 4-7 */
+        b[i] = _mm512_add_pd(_mm512_shuffle_f64x2(a[2 * i], a[2 * i + 1], 0x44),
+                             _mm512_shuffle_f64x2(a[2 * i], a[2 * i + 1], 0xEE));
+    for (int i = 0; i < 2; i++)         /* rows 4i .. 4i + 3: a pair of lanes each */
+        c[i] = _mm512_add_pd(_mm512_shuffle_f64x2(b[2 * i], b[2 * i + 1], 0x88),
+                             _mm512_shuffle_f64x2(b[2 * i], b[2 * i + 1], 0xDD));
+    return _mm512_add_pd(_mm512_unpacklo_pd(c[0], c[1]), _mm512_unpackhi_pd(c[0], c[1]));
+}
 /* the products a_i b_i in double of the 16 elements at a, b (the first r of them, the
    others 0) added into the lanes d0 (elements 0-7), d1 (8-15) */
 static inline void fa_sm_vdot16_f32(const float *a, const float *b, ptrdiff_t r, __m512d *d0,
@@ -346,9 +359,49 @@ static inline int FN(lane_log_sums)(const T *x, ptrdiff_t n, T *m, double *arg,
     }
     return 1;
 }
+/* A backward batch: 16 float rows of n <= 16 (stride n): each row's 16 double lanes of
+   bsum (lane j: 0 + g_j y_j, or 0 + g_j), lanes j + 8 added, then the other folds of 8
+   rows at once (fa_sm_fold8x8); then each row's pass as short_bwd makes it (same
+   bits).  Returns 1. */
+static inline int FN(lane_bwd)(int softmax, T *o, const T *y, const T *g, ptrdiff_t n) {
+    const VM k = FN(vmask)(n);
+    __m512d a[16];
+    double s8[16], s[16];
+    for (int r = 0; r < 16; r++) {
+        const VT vg = V(maskz_loadu)(k, g + r * n);
+        __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(vg));
+        __m512d hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(vg, 1));
+        if (softmax) {
+            const VT vy = V(maskz_loadu)(k, y + r * n);
+            lo = _mm512_mul_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(vy)));
+            hi = _mm512_mul_pd(hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(vy, 1)));
+        }
+        a[r] = _mm512_add_pd(_mm512_add_pd(_mm512_setzero_pd(), lo),
+                             _mm512_add_pd(_mm512_setzero_pd(), hi));
+    }
+    _mm512_storeu_pd(s8, fa_sm_fold8x8(a));
+    _mm512_storeu_pd(s8 + 8, fa_sm_fold8x8(a + 8));
+    for (int l = 0; l < 16; l++) s[(l & 8) + (l & 1) * 4 + (l & 7) / 2] = s8[l];
+    for (int r = 0; r < 16; r++) {
+        const VT st = V(set1)((T)s[r]);
+        const VT vy = V(maskz_loadu)(k, y + r * n), vg = V(maskz_loadu)(k, g + r * n);
+        if (softmax) {
+            V(mask_storeu)(o + r * n, k, V(mul)(vy, V(sub)(vg, st)));
+        } else if ((VM)(k & ~(V_CMP(vy, V(set1)(K(EXPNEG_LO)), _CMP_GE_OQ)
+                              & V_CMP(vy, V(setzero)(), _CMP_LE_OQ)))) {
+            FN(bwd)(0, o + r * n, y + r * n, g + r * n, n, s[r]);
+        } else {
+            V(mask_storeu)(o + r * n, k, V(fnmadd)(FN(vexpneg)(vy), st, vg));
+        }
+    }
+    return 1;
+}
 #else
 static inline int FN(lane_log_sums)(const T *x, ptrdiff_t n, T *m, double *arg,
                                     unsigned char *special) { return 0; }
+static inline int FN(lane_bwd)(int softmax, T *o, const T *y, const T *g, ptrdiff_t n) {
+    return 0;
+}
 #endif
 /* log_softmax's final pass on a row of n: o = (x - m) - l (FN(log)'s) */
 static inline void FN(short_log_out)(T *o, const T *x, ptrdiff_t n, T m, T l) {
@@ -362,7 +415,8 @@ static inline void FN(short_log_out)(T *o, const T *x, ptrdiff_t n, T m, T l) {
    (same bits): softmax s = dot(g, y) (a whole group pairwise in T, else the products
    in double lanes), o = y (g - s); log_softmax s = sum_pos(g), o = g - e^y s with
    softmax's exp when every y is in [EXPNEG_LO, 0] (else bwd does the row). */
-static inline void FN(short_bwd)(int softmax, T *o, const T *y, const T *g, ptrdiff_t n) {
+static inline __attribute__((always_inline)) void FN(short_bwd)(int softmax, T *o, const T *y,
+                                                             const T *g, ptrdiff_t n) {
     VT vy[NV], vg[NV], e[NV];
     VM k[NV];
     for (int j = 0; j < NV; j++) {
@@ -418,5 +472,8 @@ static inline int FN(short_log_sum)(const T *x, ptrdiff_t n, T *m, double *arg) 
 static inline void FN(short_log_out)(T *o, const T *x, ptrdiff_t n, T m, T l) {}
 static inline int FN(lane_log_sums)(const T *x, ptrdiff_t n, T *m, double *arg,
                                     unsigned char *special) { return 0; }
+static inline int FN(lane_bwd)(int softmax, T *o, const T *y, const T *g, ptrdiff_t n) {
+    return 0;
+}
 static inline void FN(short_bwd)(int softmax, T *o, const T *y, const T *g, ptrdiff_t n) {}
 #endif

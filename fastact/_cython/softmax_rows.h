@@ -255,7 +255,12 @@ static void FN(backward_rows)(const fa_sm_job *j, ptrdiff_t r0, ptrdiff_t r1) {
     const T *g = (const T *)j->g;
     const int softmax = j->kind, large = j->large && softmax;
     if (FA_SM_HAVE_AVX512 && n <= FA_SM_GROUP) {     /* rows in registers */
-        for (ptrdiff_t r = r0; r < r1; r++) FN(short_bwd)(softmax, o + r * n, x + r * n, g + r * n, n);
+        ptrdiff_t r = r0;
+        if (n <= FA_SM_SHORT_BATCH)                 /* 16 rows as the lanes */
+            for (; r + FA_SM_SHORT_BATCH <= r1 && FN(lane_bwd)(softmax, o + r * n, x + r * n,
+                                                               g + r * n, n);
+                 r += FA_SM_SHORT_BATCH) {}
+        for (; r < r1; r++) FN(short_bwd)(softmax, o + r * n, x + r * n, g + r * n, n);
         return;
     }
     for (ptrdiff_t r = r0; r < r1; r++) {

@@ -46,6 +46,32 @@ static inline void fa_sm_vlanes_f64(const __m512d *e, __m512d *a, __m512d *b) {
     *a = _mm512_add_pd(_mm512_add_pd(e[0], e[2]), _mm512_add_pd(e[4], e[6]));
     *b = _mm512_add_pd(_mm512_add_pd(e[1], e[3]), _mm512_add_pd(e[5], e[7]));
 }
+/* the 16 vectors r transposed: lane i of r[j] <- lane j of r[i] */
+static inline void fa_sm_transpose16_f32(__m512 *r) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+        r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xDD);
+    }
+}
 /* fa_sm_fold16's folds after its first (lanes j + 4, j + 2, j + 1, lower lanes first)
    of 8 rows' 8 double lanes a[0..7] at once: lane l of the result is row
    (l & 1) * 4 + l / 2 */
@@ -310,19 +336,19 @@ static inline int FN(short_log_sum)(const T *x, ptrdiff_t n, T *m, double *arg) 
 }
 #if FA_SM_CAT(FA_SM_LANE_ROWS_, FA_S)
 /* log_softmax / logsumexp: FA_SM_SHORT_BATCH (16) float rows of n <= 16 (stride n) as
-   the lanes of vectors, element j of every row gathered into vector j: per row (lane)
+   the lanes of vectors, the rows loaded and transposed (vector j: element j of every
+   row; gathers measured slower): per row (lane)
    short_log_sum's max, exps, ties, sum (lane j of the sum: e_j, whole) and pairwise
    fold, so the same m, arg and special flags; no horizontal step.  Returns 1. */
 _Static_assert(FA_SM_SHORT_BATCH == 16, "lane_log_sums: a batch is the 16 lanes");
 static inline int FN(lane_log_sums)(const T *x, ptrdiff_t n, T *m, double *arg,
                                     unsigned char *special) {
-    const __m512i idx = _mm512_mullo_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        _mm512_set1_epi32((int)n));
+    const VM kn = FN(vmask)(n);
     __m512 c[16];
     __m512i kh = VI(set1)(SIGN_BIT), kl = VI(set1)((IT)BITS(-(T)INFINITY));
+    for (int r = 0; r < 16; r++) c[r] = V(maskz_loadu)(kn, x + r * n);
+    fa_sm_transpose16_f32(c);
     for (ptrdiff_t j = 0; j < n; j++) {
-        c[j] = _mm512_i32gather_ps(idx, x + j, 4);
         kh = VI(max)(kh, V_TO_I(c[j]));
         kl = VI(min)(kl, V_TO_I(c[j]));
     }

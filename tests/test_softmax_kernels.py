@@ -223,6 +223,29 @@ def test_short_log_rows_special(op, n, dtype, kb):
             assert np.array_equal(xi, want, equal_nan=True), n_threads
 
 
+@pytest.mark.parametrize("kb", KERNEL_BACKENDS)
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("n", [1, 7, 16, 33, 64])
+@pytest.mark.parametrize("op", ["softmax_backward", "log_softmax_backward"])
+def test_short_backward_rows(op, n, dtype, kb):
+    """Backward rows of up to 64 (cython: in registers; float32 rows of up to 16 in
+    batches of 16): 37 rows, some with y above 0, far below, +-inf or NaN, 1-2 threads,
+    in place of y and of grad, give the bits of the same rows one at a time, and the
+    reference's values."""
+    y, g, _ = inputs(op, (37, n), dtype, seed=n)
+    for r, v in zip((3, 15, 16, 20, 30), (0.5, -120.0, -np.inf, np.inf, np.nan)):
+        y[r, n // 2] = v
+    want = np.concatenate([run(kb, op, y[r:r + 1], g[r:r + 1]) for r in range(len(y))])
+    with np.errstate(all="ignore"):
+        assert_close(want, reference(op, y, g), dtype, scale=backward_scale(op, y, g))
+    for n_threads in (1, 2):
+        assert np.array_equal(run(kb, op, y, g, n_threads=n_threads), want, equal_nan=True)
+        for target in ("y", "grad"):
+            yi, gi = y.copy(), g.copy()
+            run(kb, op, yi, gi, n_threads=n_threads, out=yi if target == "y" else gi)
+            assert np.array_equal(yi if target == "y" else gi, want, equal_nan=True), target
+
+
 # ------------------------------------------------------------------- in place
 @pytest.mark.parametrize("kb", KERNEL_BACKENDS)
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)

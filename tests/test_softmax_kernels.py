@@ -195,6 +195,57 @@ def test_short_rows_special_in_place(op, n, dtype, kb):
         assert np.array_equal(xi, want, equal_nan=True), n_threads
 
 
+@pytest.mark.parametrize("kb", KERNEL_BACKENDS)
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("n", [1, 16, 64, 65, 256, 257])
+@pytest.mark.parametrize("op", ["log_softmax", "logsumexp"])
+def test_short_log_rows_special(op, n, dtype, kb):
+    """log_softmax / logsumexp short rows (cython: batches of 16 rows, their logs in one
+    loop; special rows by the general path): 37 rows (not a multiple of the batch) with
+    NaN, +-inf and all -inf rows at and across batch edges, 1-3 threads, in place, give
+    the bits of the same rows one at a time (cython: and of the masked, general path)."""
+    x, _, _ = inputs(op, (37, n), dtype, seed=n)
+    x[0, 0] = np.copysign(np.nan, -1)
+    x[15, n // 2] = np.nan
+    x[16, n - 1] = np.inf
+    x[17] = -np.inf
+    x[31, 0] = -np.inf
+    x[36] = x[36, 0]                                   # all ties
+    want = np.concatenate([run(kb, op, x[r:r + 1]) for r in range(len(x))])
+    assert np.isnan(want[[0, 15]]).all() and not np.isnan(want[18:]).any()
+    if kb == "cython":                                 # masked rows: the general path
+        assert np.array_equal(run(kb, op, x, mask=np.ones(x.shape, bool)), want, equal_nan=True)
+    for n_threads in (1, 2, 3):
+        assert np.array_equal(run(kb, op, x, n_threads=n_threads), want, equal_nan=True)
+        if op == "log_softmax":
+            xi = x.copy()
+            run(kb, op, xi, n_threads=n_threads, out=xi)
+            assert np.array_equal(xi, want, equal_nan=True), n_threads
+
+
+@pytest.mark.parametrize("kb", KERNEL_BACKENDS)
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("n", [1, 7, 16, 33, 64])
+@pytest.mark.parametrize("op", ["softmax_backward", "log_softmax_backward"])
+def test_short_backward_rows(op, n, dtype, kb):
+    """Backward rows of up to 64 (cython: in registers; float32 rows of up to 16 in
+    batches of 16): 37 rows, some with y above 0, far below, +-inf or NaN, 1-2 threads,
+    in place of y and of grad, give the bits of the same rows one at a time, and the
+    reference's values."""
+    y, g, _ = inputs(op, (37, n), dtype, seed=n)
+    for r, v in zip((3, 15, 16, 20, 30), (0.5, -120.0, -np.inf, np.inf, np.nan)):
+        y[r, n // 2] = v
+    want = np.concatenate([run(kb, op, y[r:r + 1], g[r:r + 1]) for r in range(len(y))])
+    with np.errstate(all="ignore"):
+        assert_close(want, reference(op, y, g), dtype, scale=backward_scale(op, y, g))
+    for n_threads in (1, 2):
+        assert np.array_equal(run(kb, op, y, g, n_threads=n_threads), want, equal_nan=True)
+        for target in ("y", "grad"):
+            yi, gi = y.copy(), g.copy()
+            run(kb, op, yi, gi, n_threads=n_threads, out=yi if target == "y" else gi)
+            assert np.array_equal(yi if target == "y" else gi, want, equal_nan=True), target
+
+
 # ------------------------------------------------------------------- in place
 @pytest.mark.parametrize("kb", KERNEL_BACKENDS)
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)

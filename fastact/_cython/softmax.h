@@ -24,7 +24,7 @@ enum { FA_SM_ROWS = 0, FA_SM_ROW_BLOCKS = 1, FA_SM_TILES = 2 };
 /* how a thread runs its forward rows: see docs/softmax.md, "large arrays" */
 enum {
     FA_SM_PLAIN = 0,     /* block by block; large: prefetch + streaming stores */
-    FA_SM_SHORT = 1,     /* rows of up to 64 in registers (AVX-512, no mask) */
+    FA_SM_SHORT = 1,     /* short rows in registers (AVX-512, no mask; the plan says how short) */
     FA_SM_PIPELINED = 2, /* softmax: the next row's max inside this row's exp pass */
     FA_SM_WAVE = 3       /* large: a row's final pass streamed in the next exp pass */
 };
@@ -156,6 +156,13 @@ static inline double fa_sm_fold_lanes(double *dacc) {
 #define FA_SM_VS_f64 pd
 #define FA_SM_VI_f32 epi32
 #define FA_SM_VI_f64 epi64
+/* log1p of the rows' log_sum: float rows take vmath's branch-free double log1p
+   (<= 2 ULP of double, vectorizes over a batch of rows), double rows the libm one */
+#define FA_SM_LOG1P_f32 fa_log1p_f64
+#define FA_SM_LOG1P_f64 log1p
+/* AVX-512: a batch of float rows of up to 16 as the lanes of vectors (double: no) */
+#define FA_SM_LANE_ROWS_f32 1
+#define FA_SM_LANE_ROWS_f64 0
 
 #define FA_S f32
 #include "softmax_impl.h"

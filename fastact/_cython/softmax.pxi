@@ -30,6 +30,7 @@ cdef enum:
     WAVE_ROW_MIN_ELEMENTS = 1024      # large rows longer than this take the wave ...
     WAVE_ROW_MAX_BYTES = 1 << 20      # ... up to this long
     SHORT_ROW_MAX_ELEMENTS = 64       # rows held in registers (AVX-512 builds, no mask)
+    SHORT_LOG_ROW_MAX_ELEMENTS = 256  # log rows batched for their logs (not large ones)
 
 
 cdef int _sm_row_path(const fa_sm_job *job) noexcept nogil:
@@ -37,7 +38,9 @@ cdef int _sm_row_path(const fa_sm_job *job) noexcept nogil:
     cdef Py_ssize_t row_bytes = job.n * (8 if job.dbl else 4)
     if job.backward or job.strategy != FA_SM_ROWS or job.mk != NULL:
         return FA_SM_PLAIN
-    if FA_SM_HAVE_AVX512 and job.n <= SHORT_ROW_MAX_ELEMENTS:
+    if FA_SM_HAVE_AVX512 and (job.n <= SHORT_ROW_MAX_ELEMENTS or (
+            job.kind != FA_SM_SOFTMAX and not job.large
+            and job.n <= SHORT_LOG_ROW_MAX_ELEMENTS)):
         return FA_SM_SHORT
     if job.kind == FA_SM_SOFTMAX and not job.large and (job.dbl or job.n > FA_SM_BLOCK):
         return FA_SM_PIPELINED

@@ -46,6 +46,65 @@ static inline void fa_sm_vlanes_f64(const __m512d *e, __m512d *a, __m512d *b) {
     *a = _mm512_add_pd(_mm512_add_pd(e[0], e[2]), _mm512_add_pd(e[4], e[6]));
     *b = _mm512_add_pd(_mm512_add_pd(e[1], e[3]), _mm512_add_pd(e[5], e[7]));
 }
+/* the 16 vectors r transposed: lane i of r[j] <- lane j of r[i] */
+static inline void fa_sm_transpose16_f32(__m512 *r) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+        r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xDD);
+    }
+}
+/* fa_sm_fold16's folds after its first (lanes j + 4, j + 2, j + 1, lower lanes first)
+   of 8 rows' 8 double lanes a[0..7] at once: lane l of the result is row
+   (l & 1) * 4 + l / 2 */
+static inline __m512d fa_sm_fold8x8(const __m512d *a) {
+    __m512d b[4], c[2];
+    for (int i = 0; i < 4; i++)         /* rows 2i, 2i + 1: lanes 0-3, 4-7 */
+        b[i] = _mm512_add_pd(_mm512_shuffle_f64x2(a[2 * i], a[2 * i + 1], 0x44),
+                             _mm512_shuffle_f64x2(a[2 * i], a[2 * i + 1], 0xEE));
+    for (int i = 0; i < 2; i++)         /* rows 4i .. 4i + 3: a pair of lanes each */
+        c[i] = _mm512_add_pd(_mm512_shuffle_f64x2(b[2 * i], b[2 * i + 1], 0x88),
+                             _mm512_shuffle_f64x2(b[2 * i], b[2 * i + 1], 0xDD));
+    return _mm512_add_pd(_mm512_unpacklo_pd(c[0], c[1]), _mm512_unpackhi_pd(c[0], c[1]));
+}
+/* the products a_i b_i in double of the 16 elements at a, b (the first r of them, the
+   others 0) added into the lanes d0 (elements 0-7), d1 (8-15) */
+static inline void fa_sm_vdot16_f32(const float *a, const float *b, ptrdiff_t r, __m512d *d0,
+                                    __m512d *d1) {
+    __mmask16 k = r >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << r) - 1);
+    __m512 va = _mm512_maskz_loadu_ps(k, a), vb = _mm512_maskz_loadu_ps(k, b);
+    *d0 = _mm512_add_pd(*d0, _mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(va)),
+                                           _mm512_cvtps_pd(_mm512_castps512_ps256(vb))));
+    *d1 = _mm512_add_pd(*d1, _mm512_mul_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(va, 1)),
+                                           _mm512_cvtps_pd(_mm512_extractf32x8_ps(vb, 1))));
+}
+static inline void fa_sm_vdot16_f64(const double *a, const double *b, ptrdiff_t r,
+                                    __m512d *d0, __m512d *d1) {
+    __mmask8 k0 = r >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << r) - 1);
+    __mmask8 k1 = r >= 16 ? (__mmask8)0xFF : r > 8 ? (__mmask8)((1u << (r - 8)) - 1) : 0;
+    *d0 = _mm512_add_pd(*d0, _mm512_mul_pd(_mm512_maskz_loadu_pd(k0, a),
+                                           _mm512_maskz_loadu_pd(k0, b)));
+    *d1 = _mm512_add_pd(*d1, _mm512_mul_pd(_mm512_maskz_loadu_pd(k1, a + 8),
+                                           _mm512_maskz_loadu_pd(k1, b + 8)));
+}
 #endif
 
 #define VT FA_SM_CAT(FA_SM_VT_, FA_S)
@@ -239,6 +298,186 @@ static inline int FN(short_row)(T *o, const T *x, ptrdiff_t n, int negate) {
     return 0;
 }
 
+/* log_softmax / logsumexp, a short row of n >= 1 (no mask): its max *m
+   (row_max's) and the argument of log_sum's log1p, *arg (log_arg), from the sum and
+   ties of exp_rest_sum (the last group padded: exp 0, no tie; same bits).  Returns 1,
+   writing nothing, for the general path's special rows. */
+static inline int FN(short_log_sum)(const T *x, ptrdiff_t n, T *m, double *arg) {
+    __m512i kh = VI(set1)(SIGN_BIT), kl = VI(set1)((IT)BITS(-(T)INFINITY));
+    for (ptrdiff_t j = 0; j < n; j += VL) {
+        const VM k = FN(vmask)(n - j);
+        const __m512i b = V_TO_I(V(maskz_loadu)(k, x + j));
+        kh = VI(mask_max)(kh, k, kh, b);
+        kl = VI(mask_min)(kl, k, kl, b);
+    }
+    FN(keys) keys = {VI(reduce_max)(kh), VI(reduce_min)(kl)};
+    const T mm = FN(key_max)(keys);
+    if (!(mm - mm == 0)) return 1;
+    const VT vm = V(set1)(mm), vnm = V(set1)(-mm);
+    __m512d d0 = _mm512_setzero_pd(), d1 = _mm512_setzero_pd();
+    ptrdiff_t ties = 0;
+    for (ptrdiff_t i = 0; i < n; i += FA_SM_GROUP) {
+        VT e[NV];
+        for (int q = 0; q < NV; q++) {
+            const VM k = FN(vmask)(n - i - VL * q);
+            VM tie = 0;
+            e[q] = k ? V(maskz_mov)(k, FN(vexp_scaled_rest)(V(maskz_loadu)(k, x + i + VL * q),
+                                                            vm, vnm, &tie))
+                     : V(setzero)();
+            ties += __builtin_popcount((unsigned)(tie & k));
+        }
+        FN(vfold)(e, &d0, &d1);
+    }
+    const double s = fa_sm_fold16(d0, d1);
+    if (s != s) return 1;
+    *m = mm;
+    *arg = FN(log_arg)(s, ties);
+    return 0;
+}
+#if FA_SM_CAT(FA_SM_LANE_ROWS_, FA_S)
+/* log_softmax / logsumexp: FA_SM_SHORT_BATCH (16) float rows of n <= 16 (stride n) as
+   the lanes of vectors, the rows loaded and transposed (vector j: element j of every
+   row; gathers measured slower): per row (lane)
+   short_log_sum's max, exps, ties, sum (lane j of the sum: e_j, whole) and pairwise
+   fold, so the same m, arg and special flags; no horizontal step.  Returns 1. */
+_Static_assert(FA_SM_SHORT_BATCH == 16, "lane_log_sums: a batch is the 16 lanes");
+static inline int FN(lane_log_sums)(const T *x, ptrdiff_t n, T *m, double *arg,
+                                    unsigned char *special) {
+    const VM kn = FN(vmask)(n);
+    __m512 c[16];
+    __m512i kh = VI(set1)(SIGN_BIT), kl = VI(set1)((IT)BITS(-(T)INFINITY));
+    for (int r = 0; r < 16; r++) c[r] = V(maskz_loadu)(kn, x + r * n);
+    fa_sm_transpose16_f32(c);
+    for (ptrdiff_t j = 0; j < n; j++) {
+        kh = VI(max)(kh, V_TO_I(c[j]));
+        kl = VI(min)(kl, V_TO_I(c[j]));
+    }
+    const VT vm = V(castsi512)(VI(mask_blend)(_mm512_cmpge_epi32_mask(kh, _mm512_setzero_si512()), kl, kh));
+    const VT vnm = V(xor)(vm, V(set1)(-0.0f));
+    __mmask16 bad = (__mmask16)~V_CMP(V(sub)(vm, vm), V(setzero)(), _CMP_EQ_OQ);
+    __m512i ties = _mm512_setzero_si512();
+    __m512d d[32];                      /* d[j]: rows 0-7 of e_j, d[16 + j]: rows 8-15 */
+    for (int j = 0; j < 16; j++) {
+        VT e = V(setzero)();
+        if (j < n) {
+            VM tie;
+            e = FN(vexp_scaled_rest)(c[j], vm, vnm, &tie);
+            ties = VI(mask_add)(ties, tie, ties, VI(set1)(1));
+        }
+        d[j] = _mm512_cvtps_pd(_mm512_castps512_ps256(e));
+        d[16 + j] = _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1));
+    }
+    const __m512i t1 = VI(sub)(ties, VI(set1)(1));
+    for (int h = 0; h < 2; h++) {       /* fold_lanes' order: j + 8, + 4, + 2, + 1 */
+        __m512d *q = d + 16 * h;
+        for (int w = 8; w > 0; w /= 2)
+            for (int j = 0; j < w; j++) q[j] = _mm512_add_pd(q[j], q[j + w]);
+        __m256i th = h ? _mm512_extracti64x4_epi64(t1, 1) : _mm512_castsi512_si256(t1);
+        __m512d a = _mm512_add_pd(_mm512_mul_pd(q[0], _mm512_set1_pd(K(UNSCALE))),
+                                  _mm512_cvtepi32_pd(th));
+        bad |= (__mmask16)((unsigned)_mm512_cmp_pd_mask(q[0], q[0], _CMP_UNORD_Q) << (8 * h));
+        _mm512_storeu_pd(arg + 8 * h, a);
+    }
+    V(storeu)(m, vm);
+    for (int i = 0; i < 16; i++) {
+        special[i] = (bad >> i) & 1;
+        arg[i] = special[i] ? 0.0 : arg[i];
+    }
+    return 1;
+}
+/* A backward batch: 16 float rows of n <= 16 (stride n): each row's 16 double lanes of
+   bsum (lane j: 0 + g_j y_j, or 0 + g_j), lanes j + 8 added, then the other folds of 8
+   rows at once (fa_sm_fold8x8); then each row's pass as short_bwd makes it (same
+   bits).  Returns 1. */
+static inline int FN(lane_bwd)(int softmax, T *o, const T *y, const T *g, ptrdiff_t n) {
+    const VM k = FN(vmask)(n);
+    __m512d a[16];
+    double s8[16], s[16];
+    for (int r = 0; r < 16; r++) {
+        const VT vg = V(maskz_loadu)(k, g + r * n);
+        __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(vg));
+        __m512d hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(vg, 1));
+        if (softmax) {
+            const VT vy = V(maskz_loadu)(k, y + r * n);
+            lo = _mm512_mul_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(vy)));
+            hi = _mm512_mul_pd(hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(vy, 1)));
+        }
+        a[r] = _mm512_add_pd(_mm512_add_pd(_mm512_setzero_pd(), lo),
+                             _mm512_add_pd(_mm512_setzero_pd(), hi));
+    }
+    _mm512_storeu_pd(s8, fa_sm_fold8x8(a));
+    _mm512_storeu_pd(s8 + 8, fa_sm_fold8x8(a + 8));
+    for (int l = 0; l < 16; l++) s[(l & 8) + (l & 1) * 4 + (l & 7) / 2] = s8[l];
+    for (int r = 0; r < 16; r++) {
+        const VT st = V(set1)((T)s[r]);
+        const VT vy = V(maskz_loadu)(k, y + r * n), vg = V(maskz_loadu)(k, g + r * n);
+        if (softmax) {
+            V(mask_storeu)(o + r * n, k, V(mul)(vy, V(sub)(vg, st)));
+        } else if ((VM)(k & ~(V_CMP(vy, V(set1)(K(EXPNEG_LO)), _CMP_GE_OQ)
+                              & V_CMP(vy, V(setzero)(), _CMP_LE_OQ)))) {
+            FN(bwd)(0, o + r * n, y + r * n, g + r * n, n, s[r]);
+        } else {
+            V(mask_storeu)(o + r * n, k, V(fnmadd)(FN(vexpneg)(vy), st, vg));
+        }
+    }
+    return 1;
+}
+#else
+static inline int FN(lane_log_sums)(const T *x, ptrdiff_t n, T *m, double *arg,
+                                    unsigned char *special) { return 0; }
+static inline int FN(lane_bwd)(int softmax, T *o, const T *y, const T *g, ptrdiff_t n) {
+    return 0;
+}
+#endif
+/* log_softmax's final pass on a row of n: o = (x - m) - l (FN(log)'s) */
+static inline void FN(short_log_out)(T *o, const T *x, ptrdiff_t n, T m, T l) {
+    const VT vm = V(set1)(m), vl = V(set1)(l);
+    for (ptrdiff_t j = 0; j < n; j += VL) {
+        VM k = FN(vmask)(n - j);
+        V(mask_storeu)(o + j, k, V(sub)(V(sub)(V(maskz_loadu)(k, x + j), vm), vl));
+    }
+}
+/* A backward row of 1 to 64 in registers, bsum's and bwd's operations in their order
+   (same bits): softmax s = dot(g, y) (a whole group pairwise in T, else the products
+   in double lanes), o = y (g - s); log_softmax s = sum_pos(g), o = g - e^y s with
+   softmax's exp when every y is in [EXPNEG_LO, 0] (else bwd does the row). */
+static inline __attribute__((always_inline)) void FN(short_bwd)(int softmax, T *o, const T *y,
+                                                             const T *g, ptrdiff_t n) {
+    VT vy[NV], vg[NV], e[NV];
+    VM k[NV];
+    for (int j = 0; j < NV; j++) {
+        k[j] = FN(vmask)(n - VL * j);
+        vy[j] = V(maskz_loadu)(k[j], y + VL * j);
+        vg[j] = V(maskz_loadu)(k[j], g + VL * j);
+        e[j] = softmax ? V(mul)(vg[j], vy[j]) : vg[j];
+    }
+    __m512d d0 = _mm512_setzero_pd(), d1 = _mm512_setzero_pd();
+    if (n == FA_SM_GROUP || !softmax) {
+        FN(vfold)(e, &d0, &d1);
+    } else {
+        for (ptrdiff_t j = 0; j < n; j += FA_SM_LANES)
+            FA_SM_CAT(fa_sm_vdot16_, FA_S)(g + j, y + j, n - j, &d0, &d1);
+    }
+    const double s = fa_sm_fold16(d0, d1);
+    const VT st = V(set1)((T)s);
+    if (softmax) {
+        for (int j = 0; j < NV; j++)
+            if (k[j]) V(mask_storeu)(o + VL * j, k[j], V(mul)(vy[j], V(sub)(vg[j], st)));
+        return;
+    }
+    VM out = 0;
+    for (int j = 0; j < NV; j++)
+        out |= (VM)(k[j] & ~(V_CMP(vy[j], V(set1)(K(EXPNEG_LO)), _CMP_GE_OQ)
+                             & V_CMP(vy[j], V(setzero)(), _CMP_LE_OQ)));
+    if (out) {
+        FN(bwd)(0, o, y, g, n, s);
+        return;
+    }
+    for (int j = 0; j < NV; j++)
+        if (k[j])
+            V(mask_storeu)(o + VL * j, k[j], V(fnmadd)(FN(vexpneg)(vy[j]), st, vg[j]));
+}
+
 #undef VT
 #undef VM
 #undef VL
@@ -255,4 +494,12 @@ static inline ptrdiff_t FN(vexp_rest_sum)(FN(vpass) *p) { return 0; }
 static inline void FN(exp_tail)(T *o, const T *x, ptrdiff_t len, T m, int negate) {}
 static inline double FN(tail_sum)(const double *dacc, const T *e, ptrdiff_t len) { return 0; }
 static inline int FN(short_row)(T *o, const T *x, ptrdiff_t n, int negate) { return 1; }
+static inline int FN(short_log_sum)(const T *x, ptrdiff_t n, T *m, double *arg) { return 1; }
+static inline void FN(short_log_out)(T *o, const T *x, ptrdiff_t n, T m, T l) {}
+static inline int FN(lane_log_sums)(const T *x, ptrdiff_t n, T *m, double *arg,
+                                    unsigned char *special) { return 0; }
+static inline int FN(lane_bwd)(int softmax, T *o, const T *y, const T *g, ptrdiff_t n) {
+    return 0;
+}
+static inline void FN(short_bwd)(int softmax, T *o, const T *y, const T *g, ptrdiff_t n) {}
 #endif

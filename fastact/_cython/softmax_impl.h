@@ -191,9 +191,12 @@ static void FN(special)(int kind, const FN(row) *r, ptrdiff_t n, int nan_known) 
     T fill = (nan || r->m == (T)INFINITY) ? (T)NAN : off;
     for (ptrdiff_t i = 0; i < n; i++) r->o[i] = (mk == NULL || mk[i]) ? fill : off;
 }
-/* log1p of the unscaled sum of the exps other than one of the ties */
+/* the unscaled sum of the exps other than one of the ties, and its log1p */
+static inline double FN(log_arg)(double s, ptrdiff_t ties) {
+    return s * K(UNSCALE) + (double)(ties - 1);
+}
 static inline double FN(log_sum)(double s, ptrdiff_t ties) {
-    return log1p(s * K(UNSCALE) + (double)(ties - 1));
+    return FA_SM_CAT(FA_SM_LOG1P_, FA_S)(FN(log_arg)(s, ties));
 }
 
 /* ---- backward ------------------------------------------------------------------ */

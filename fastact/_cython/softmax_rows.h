@@ -115,28 +115,6 @@ static T FN(row_rest)(const FN(rowctx) *c, T *o, const T *x, const unsigned char
 static void FN(forward_row)(const FN(rowctx) *c, T *o, const T *x, const unsigned char *mk) {
     FN(row_rest)(c, o, x, mk, FN(row_max)(x, mk, c->n, c->negate));
 }
-/* log_softmax / logsumexp, a row of 1 to 64 (no mask, AVX-512): the row padded to 64
-   with its max m (ties: exp 0, their count taken off again) through one pass of the
-   fused loop, then the lanes fold: the sum, ties and bits of the general path.
-   Returns 1, writing nothing, for the general path's special rows. */
-static int FN(short_log_row)(int kind, T *o, const T *x, ptrdiff_t n) {
-    T m = FN(row_max)(x, NULL, n, 0);
-    if (!(m - m == 0)) return 1;
-    T pad[FA_SM_GROUP] __attribute__((aligned(64)));
-    for (ptrdiff_t i = 0; i < FA_SM_GROUP; i++) pad[i] = i < n ? x[i] : m;
-    double dacc[FA_SM_LANES] = {0};
-    FN(vpass) p = {NULL, pad, FA_SM_GROUP, m, NULL, NULL, NULL, 0, 0, NULL, NULL, dacc, 0};
-    FN(vexp_rest_sum)(&p);
-    const double s = FN(sum_finish)(dacc, pad, 0);
-    if (s != s) return 1;
-    const double lse = FN(log_sum)(s, p.ties - (FA_SM_GROUP - n));
-    if (kind == FA_SM_LOGSUMEXP)
-        o[0] = (T)((double)m + lse);
-    else
-        FN(log)(o, x, NULL, n, (double)m, lse);
-    return 0;
-}
-
 /* ---- a thread's rows [r0, r1), r0 < r1 ------------------------------------------- */
 #define ROW_PTRS(j)                                                               \
     T *o = (T *)(j)->o;                                                           \
@@ -146,21 +124,49 @@ static int FN(short_log_row)(int kind, T *o, const T *x, ptrdiff_t n) {
 static inline ptrdiff_t FN(ostride)(const fa_sm_job *j) {
     return j->kind == FA_SM_LOGSUMEXP && !j->backward ? 1 : j->n;
 }
-static void FN(short_rows)(const fa_sm_job *j, FN(rowctx) *c, ptrdiff_t r0, ptrdiff_t r1) {
+/* log_softmax / logsumexp short rows (AVX-512), FA_SM_SHORT_BATCH at a time: the
+   rows' maxima and sums, then their logs in one loop (float: vectorized), then the
+   results; special rows by the general path */
+static void FN(short_log_rows)(const fa_sm_job *j, FN(rowctx) *plain, ptrdiff_t r0,
+                               ptrdiff_t r1) {
     ROW_PTRS(j);
     const ptrdiff_t ostride = FN(ostride)(j);
-    const int kind = j->kind, negate = j->negate;
+    T m[FA_SM_SHORT_BATCH];
+    double arg[FA_SM_SHORT_BATCH], lse[FA_SM_SHORT_BATCH];
+    unsigned char special[FA_SM_SHORT_BATCH];
+    for (ptrdiff_t r = r0; r < r1; r += FA_SM_SHORT_BATCH) {
+        const ptrdiff_t nb = r1 - r < FA_SM_SHORT_BATCH ? r1 - r : FA_SM_SHORT_BATCH;
+        if (nb < FA_SM_SHORT_BATCH || n > FA_SM_SHORT_BATCH
+            || !FN(lane_log_sums)(x + r * n, n, m, arg, special))
+            for (ptrdiff_t i = 0; i < FA_SM_SHORT_BATCH; i++) {
+                arg[i] = 0.0;
+                special[i] = i < nb && FN(short_log_sum)(x + (r + i) * n, n, &m[i], &arg[i]);
+            }
+        for (ptrdiff_t i = 0; i < FA_SM_SHORT_BATCH; i++)
+            lse[i] = FA_SM_CAT(FA_SM_LOG1P_, FA_S)(arg[i]);
+        for (ptrdiff_t i = 0; i < nb; i++) {
+            T *oi = o + (r + i) * ostride;
+            const T *xi = x + (r + i) * n;
+            if (special[i])
+                FN(forward_row)(plain, oi, xi, NULL);
+            else if (j->kind == FA_SM_LOGSUMEXP)
+                oi[0] = (T)((double)m[i] + lse[i]);
+            else
+                FN(short_log_out)(oi, xi, n, m[i], (T)lse[i]);
+        }
+    }
+}
+static void FN(short_rows)(const fa_sm_job *j, FN(rowctx) *c, ptrdiff_t r0, ptrdiff_t r1) {
+    ROW_PTRS(j);
     FN(rowctx) plain = *c;           /* the general path's rows, without streaming */
     plain.stream = 0;
-    if (kind == FA_SM_SOFTMAX) {
-        for (ptrdiff_t r = r0; r < r1; r++)
-            if (FN(short_row)(o + r * n, x + r * n, n, negate))
-                FN(forward_row)(&plain, o + r * n, x + r * n, NULL);
+    if (j->kind != FA_SM_SOFTMAX) {
+        FN(short_log_rows)(j, &plain, r0, r1);
         return;
     }
     for (ptrdiff_t r = r0; r < r1; r++)
-        if (FN(short_log_row)(kind, o + r * ostride, x + r * n, n))
-            FN(forward_row)(&plain, o + r * ostride, x + r * n, NULL);
+        if (FN(short_row)(o + r * n, x + r * n, n, j->negate))
+            FN(forward_row)(&plain, o + r * n, x + r * n, NULL);
 }
 static void FN(pipelined_rows)(const fa_sm_job *j, FN(rowctx) *c, ptrdiff_t r0,
                                ptrdiff_t r1) {
@@ -248,6 +254,15 @@ static void FN(backward_rows)(const fa_sm_job *j, ptrdiff_t r0, ptrdiff_t r1) {
     ROW_PTRS(j);
     const T *g = (const T *)j->g;
     const int softmax = j->kind, large = j->large && softmax;
+    if (FA_SM_HAVE_AVX512 && n <= FA_SM_GROUP) {     /* rows in registers */
+        ptrdiff_t r = r0;
+        if (n <= FA_SM_SHORT_BATCH)                 /* 16 rows as the lanes */
+            for (; r + FA_SM_SHORT_BATCH <= r1 && FN(lane_bwd)(softmax, o + r * n, x + r * n,
+                                                               g + r * n, n);
+                 r += FA_SM_SHORT_BATCH) {}
+        for (; r < r1; r++) FN(short_bwd)(softmax, o + r * n, x + r * n, g + r * n, n);
+        return;
+    }
     for (ptrdiff_t r = r0; r < r1; r++) {
         const ptrdiff_t at = r * n;
         if (!large) {

@@ -336,49 +336,50 @@ def _short_max(xb, r, flip, sign, neginf):
 
 @linked(inline="always", **_JIT)
 def _short_factors(kind, x, ms, sums, ties, fa, fb):
-    """A batch's finishing factors in one vectorized loop: fa = 1/S (softmax), or
-    fa = m, fb = log1p(s 2**-scale + ties - 1) (the log ops: :func:`log_sum` by the
+    """A batch's finishing factors (float64) in one vectorized loop: fa = 1/S (softmax),
+    or fa = m, fb = log1p(s 2**-scale + ties - 1) (the log ops: :func:`log_sum` by the
     vectorizable log1p)."""
     u = unscale(x)
     for j in range(sums.shape[0]):
         if kind == SOFTMAX:
-            fa[j] = cast_like(fa, 1.0 / sums[j])
+            fa[j] = 1.0 / sums[j]
         else:
             fa[j] = ms[j]
-            fb[j] = _vmath.log1p_f64(sums[j] * u + np.float64(ties[j] - 1))
+            fb[j] = _vmath.log1p_f64(sums[j] * u + (ties[j] - 1.0))
 
 
 @linked(**_JIT)
 def short_rows(op, r0, r1):
     """Rows [r0, r1) of a forward op without a mask, n <= SHORT_MAX (the task kind
     SHORT_ROWS, on the calling thread or split over threads: the same bits): the
-    scratch of :func:`_short_rows_in`."""
+    scratch of :func:`_short_rows_in`, batches of min(SHORT_BATCH, rows)."""
     x = op[3]
-    n = x.shape[1]
-    nb = SHORT_BATCH
-    if r1 <= r0:
+    nb = min(SHORT_BATCH, r1 - r0)
+    if nb <= 0:
         return
-    ring = np.zeros((2 * nb + 1, n), x.dtype)  # two batches' rows and the missing row
-    work = (np.zeros(nb, x.dtype), np.ones(nb, np.float64), np.ones(nb, np.int64),
-            np.ones(nb, x.dtype), np.zeros(nb, np.float64), np.zeros(nb, np.bool_))
-    _short_rows_in(op, r0, r1, ring, np.zeros(n, x.dtype), work)
+    # two batches' rows, the missing row and its out; per row of a batch: m, S or s,
+    # ties, the finish's two factors, whether it waits for its finish
+    ring = np.zeros((2 * nb + 2, x.shape[1]), x.dtype)
+    work = np.zeros((6, nb), np.float64)
+    _short_rows_in(op, r0, r1, ring, work)
 
 
 @linked(_nrt=False, **_JIT)
-def _short_rows_in(op, r0, r1, ring, zero_out, work):
+def _short_rows_in(op, r0, r1, ring, work):
     """:func:`short_rows` given its scratch: per row one :func:`_short_pass`, per batch
     :func:`_short_factors`; special rows by :func:`special_row` (compiled without
     reference counts: the row views cost none; here: Numba's inlining while typing
     dropped a helper's logsumexp branch)."""
     _vmath.prefer_512_bit_vectors()
     kind, negate, out, x = op
-    ms, sums, ties, fa, fb, live = work
+    ms, sums, ties, fa, fb, live = work[0], work[1], work[2], work[3], work[4], work[5]
     n = x.shape[1]
     xb = bits_view(x)
     sign, zero, neginf = bit_limits(xb)
     flip = sign if negate else zero
-    nb = SHORT_BATCH
+    nb = work.shape[1]
     zero_row = ring[2 * nb]
+    zero_out = ring[2 * nb + 1]
     one = cast_like(x, 1.0)
     m = _short_max(xb, r0, flip, sign, neginf)
     for b0 in range(r0, r1 + nb, nb):  # a last batch finishes the rows of the one before
@@ -388,10 +389,10 @@ def _short_rows_in(op, r0, r1, ring, zero_out, work):
             ok = r < r1 and finite(m)
             if r < r1 and not ok:
                 special_row(op, None, r, m, np.bool_(False))
-            prev = ((out[r - nb], ring[nb - half + j]) if live[j] and kind != LOGSUMEXP
+            prev = ((out[r - nb], ring[nb - half + j]) if live[j] != 0 and kind != LOGSUMEXP
                     else (zero_out, zero_row))
-            cur = (x[r], ring[half + j]) if ok else (zero_row, zero_row)
-            fin = (fa[j], cast_like(x, fb[j]))
+            cur = (x[r] if ok else zero_row, ring[half + j])
+            fin = (cast_like(x, fa[j]), cast_like(x, fb[j]))
             mc = m if ok else one
             nxt = xb[r + 1] if r + 1 < r1 else bits_view(zero_row)
             if n <= LANES:
@@ -401,7 +402,7 @@ def _short_rows_in(op, r0, r1, ring, zero_out, work):
             if ok and s != s:
                 special_row(op, None, r, m, np.bool_(True))
                 ok = False
-            live[j] = ok
+            live[j] = 1.0 if ok else 0.0
             ms[j] = m if ok else one
             sums[j] = s if ok else 1.0
             ties[j] = t if ok else 1
@@ -410,8 +411,8 @@ def _short_rows_in(op, r0, r1, ring, zero_out, work):
         _short_factors(kind, x, ms, sums, ties, fa, fb)
         if kind == LOGSUMEXP:
             for j in range(nb):
-                if live[j]:
-                    out[b0 + j, 0] = np.float64(ms[j]) + fb[j]
+                if live[j] != 0:
+                    out[b0 + j, 0] = ms[j] + fb[j]
 
 
 # ------------------------------------------------------------ whole rows

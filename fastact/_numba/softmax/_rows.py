@@ -279,46 +279,48 @@ def block_span(lo, n):
 # ------------------------------------------------------------ short rows
 # Unmasked forward rows of up to SHORT_MAX elements, whatever the size (the plan's
 # SHORT_ROWS): one function per call, its helpers inlined while typing (no per-row
-# calls).  Rows go in batches of SHORT_BATCH; one loop over the n columns per row r
-# finishes row r - SHORT_BATCH, takes the terms and their sum of row r and the max
-# of row r + 1 (no scalar loop for the finish or the max of a short row); after a
-# batch, its rows' 1/S or log1p in one vectorized loop.  The finish reads a scratch
-# ring, never x: the loop holding the sum never overlaps its stores with its loads
-# (in place or not: the same vectorized loop, the same bits).  A missing row (before
-# the first, after the last, special) is a zero scratch row.
+# calls).  Rows go in batches of SHORT_BATCH; per row r one loop finishes row
+# r - SHORT_BATCH and makes row r's terms, a second one sums them and takes the max
+# of row r + 1; after a batch, its rows' 1/S or log1p in one vectorized loop.  The
+# finish reads a scratch ring, never x.  The sums are taken by a loop that only
+# loads: a loop that stores gets run-time overlap checks and a scalar fallback, whose
+# sum would differ with the distance between the rows.  A missing row (before the
+# first, after the last, special) is a zero scratch row.
 SHORT_BATCH = 16
 
 
 @linked(inline="always", **_JIT)
-def _short_pass(kind, prev, fin, cur, m, nxt, flip, width):
-    """The loop over the columns: prev = (out row, ring row) of row r - SHORT_BATCH,
-    finished by fin = (a, b): out = ring * a (softmax) or (ring - a) - b (log_softmax;
-    logsumexp: nothing); cur = (x row, ring row) of row r: softmax stores exp(v - m)
-    into the ring row, log_softmax x, the log ops take log_term; the bit reductions of
-    v over nxt (x's bits of row r + 1); width: a constant at least n (LLVM then
-    vectorizes a row of up to 16 elements as one vector body).  Returns (sum of the
-    terms in float64 by :func:`add_reassoc`: the loop's vectorized order, fixed by n
-    and width; ties; max bits; min bits)."""
+def _short_pass(kind, prev, fin, cur, m, nxt, flip, terms):
+    """Row r's two loops over the columns.  The first: prev = (out row, ring row) of row
+    r - SHORT_BATCH finished by fin = (a, b): out = ring * a (softmax) or (ring - a) - b
+    (log_softmax; logsumexp: nothing); cur = (x row, ring row) of row r: softmax stores
+    exp(v - m) into the ring row, log_softmax x, the log ops their log_term into terms
+    (scratch).  The second only loads (no stores: LLVM vectorizes it the same way
+    wherever the rows lie): the terms' float64 sum (:func:`add_reassoc`: the loop's
+    vectorized order, fixed by n), the ties, the bit reductions of v over nxt (x's
+    bits of row r + 1).  Returns (sum, ties, max bits, min bits)."""
     po, pr = prev
     xr, cr = cur
     negate = flip != 0
+    for i in range(xr.shape[0]):
+        if kind == SOFTMAX:
+            po[i] = pr[i] * fin[0]
+            cr[i] = _softmax_term(xr[i], negate, m)
+        else:
+            if kind == LOG_SOFTMAX:
+                po[i] = (pr[i] - fin[0]) - fin[1]
+                cr[i] = xr[i]
+            terms[i] = log_term(xr[i], m)[0]
+    tr = cr if kind == SOFTMAX else terms
     sign, _, neginf = bit_limits(nxt)
     bhi = sign
     blo = neginf
     s = 0.0
     ties = np.int32(0)
-    for i in range(min(xr.shape[0], width)):
-        if kind == SOFTMAX:
-            po[i] = pr[i] * fin[0]
-            e = _softmax_term(xr[i], negate, m)
-            cr[i] = e
-        else:
-            if kind == LOG_SOFTMAX:
-                po[i] = (pr[i] - fin[0]) - fin[1]
-                cr[i] = xr[i]
-            e, tie = log_term(xr[i], m)
-            ties = np.int32(ties + tie)
-        s = add_reassoc(s, np.float64(e))
+    for i in range(xr.shape[0]):
+        s = add_reassoc(s, np.float64(tr[i]))
+        if kind != SOFTMAX:
+            ties = np.int32(ties + np.int32(xr[i] == m))
         bhi, blo = _max_step(xor_bits(nxt[i], flip), bhi, blo)
     return s, ties, bhi, blo
 
@@ -357,9 +359,9 @@ def short_rows(op, r0, r1):
     nb = min(SHORT_BATCH, r1 - r0)
     if nb <= 0:
         return
-    # two batches' rows, the missing row and its out; per row of a batch: m, S or s,
-    # ties, the finish's two factors, whether it waits for its finish
-    ring = np.zeros((2 * nb + 2, x.shape[1]), x.dtype)
+    # two batches' rows, the missing row, its out, the log ops' terms; per row of a
+    # batch: m, S or s, ties, the finish's two factors, whether it waits for its finish
+    ring = np.zeros((2 * nb + 3, x.shape[1]), x.dtype)
     work = np.zeros((6, nb), np.float64)
     _short_rows_in(op, r0, r1, ring, work)
 
@@ -380,6 +382,7 @@ def _short_rows_in(op, r0, r1, ring, work):
     nb = work.shape[1]
     zero_row = ring[2 * nb]
     zero_out = ring[2 * nb + 1]
+    terms = ring[2 * nb + 2]
     one = cast_like(x, 1.0)
     m = _short_max(xb, r0, flip, sign, neginf)
     for b0 in range(r0, r1 + nb, nb):  # a last batch finishes the rows of the one before
@@ -395,10 +398,7 @@ def _short_rows_in(op, r0, r1, ring, work):
             fin = (cast_like(x, fa[j]), cast_like(x, fb[j]))
             mc = m if ok else one
             nxt = xb[r + 1] if r + 1 < r1 else bits_view(zero_row)
-            if n <= LANES:
-                s, t, bhi, blo = _short_pass(kind, prev, fin, cur, mc, nxt, flip, LANES)
-            else:
-                s, t, bhi, blo = _short_pass(kind, prev, fin, cur, mc, nxt, flip, SHORT_MAX)
+            s, t, bhi, blo = _short_pass(kind, prev, fin, cur, mc, nxt, flip, terms)
             if ok and s != s:
                 special_row(op, None, r, m, np.bool_(True))
                 ok = False

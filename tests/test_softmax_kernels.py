@@ -246,6 +246,31 @@ def test_short_backward_rows(op, n, dtype, kb):
             assert np.array_equal(yi if target == "y" else gi, want, equal_nan=True), target
 
 
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("n", [16, 33])
+@pytest.mark.parametrize("op", ["log_softmax", "logsumexp"])
+def test_short_rows_batches_numba(op, n, dtype):
+    """Numba's short rows run in batches of 16, each row finished one batch later:
+    special rows at the batches' edges, in place and not, 1-3 threads (chunks cut
+    batches anywhere) give the bits of the rows one at a time, close to the
+    reference."""
+    if "numba" not in KERNEL_BACKENDS:
+        pytest.skip("no numba")
+    x, _, _ = inputs(op, (4099, n), dtype, seed=n)  # over 128 KiB: 2-3 threads split it
+    x[15, 3] = np.nan
+    x[16] = -np.inf
+    x[31, n - 1] = np.inf
+    x[2049, 0] = np.nan
+    want = np.concatenate([run("numba", op, x[r:r + 1]) for r in range(len(x))])
+    assert_close(want, reference(op, x), dtype, ulps=4)
+    for n_threads in (1, 2, 3):
+        assert np.array_equal(run("numba", op, x, n_threads=n_threads), want, equal_nan=True)
+        if op != "logsumexp":
+            xi = x.copy()
+            run("numba", op, xi, n_threads=n_threads, out=xi)
+            assert np.array_equal(xi, want, equal_nan=True), n_threads
+
+
 # ------------------------------------------------------------------- in place
 @pytest.mark.parametrize("kb", KERNEL_BACKENDS)
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)

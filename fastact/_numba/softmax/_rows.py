@@ -23,7 +23,7 @@ from ._bits import bit_limits, bits_view, least_like, max_of_bits, xor_bits
 from ._exp import BLOCK, LANES, cast_like, exp_any, exp_shift, expneg, expneg_normal_min_bits, unscale
 from ._kind import LITERAL, LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, by_kind  # noqa: F401 (kinds re-exported)
 from ._plan import PIPELINE_MAX_BYTES, SHORT_MAX
-from ._sums import dot_lanes, sum_lanes, sum_pos
+from ._sums import add_reassoc, dot_lanes, sum_lanes, sum_pos
 from .. import _vmath
 
 _JIT = dict(nogil=True, error_model="numpy")
@@ -278,9 +278,53 @@ def block_span(lo, n):
 
 # ------------------------------------------------------------ short rows
 # Unmasked forward rows of up to SHORT_MAX elements, whatever the size (the plan's
-# SHORT_ROWS): one function per call (its helpers inlined while typing: no per-row
-# reference counts or calls), the row's terms in a scratch row padded with zeros to
-# whole groups of 4 * LANES.
+# SHORT_ROWS): one function per call, its helpers inlined while typing (no per-row
+# calls).  Rows go in batches of SHORT_BATCH; per row r one loop finishes row
+# r - SHORT_BATCH and makes row r's terms, a second one sums them and takes the max
+# of row r + 1; after a batch, its rows' 1/S or log1p in one vectorized loop.  The
+# finish reads a scratch ring, never x.  The sums are taken by a loop that only
+# loads: a loop that stores gets run-time overlap checks and a scalar fallback, whose
+# sum would differ with the distance between the rows.  A missing row (before the
+# first, after the last, special) is a zero scratch row.
+SHORT_BATCH = 16
+
+
+@linked(inline="always", **_JIT)
+def _short_pass(kind, prev, fin, cur, m, nxt, flip, terms):
+    """Row r's two loops over the columns.  The first: prev = (out row, ring row) of row
+    r - SHORT_BATCH finished by fin = (a, b): out = ring * a (softmax) or (ring - a) - b
+    (log_softmax; logsumexp: nothing); cur = (x row, ring row) of row r: softmax stores
+    exp(v - m) into the ring row, log_softmax x, the log ops their log_term into terms
+    (scratch).  The second only loads (no stores: LLVM vectorizes it the same way
+    wherever the rows lie): the terms' float64 sum (:func:`add_reassoc`: the loop's
+    vectorized order, fixed by n), the ties, the bit reductions of v over nxt (x's
+    bits of row r + 1).  Returns (sum, ties, max bits, min bits)."""
+    po, pr = prev
+    xr, cr = cur
+    negate = flip != 0
+    for i in range(xr.shape[0]):
+        if kind == SOFTMAX:
+            po[i] = pr[i] * fin[0]
+            cr[i] = _softmax_term(xr[i], negate, m)
+        else:
+            if kind == LOG_SOFTMAX:
+                po[i] = (pr[i] - fin[0]) - fin[1]
+                cr[i] = xr[i]
+            terms[i] = log_term(xr[i], m)[0]
+    tr = cr if kind == SOFTMAX else terms
+    sign, _, neginf = bit_limits(nxt)
+    bhi = sign
+    blo = neginf
+    s = 0.0
+    ties = np.int32(0)
+    for i in range(xr.shape[0]):
+        s = add_reassoc(s, np.float64(tr[i]))
+        if kind != SOFTMAX:
+            ties = np.int32(ties + np.int32(xr[i] == m))
+        bhi, blo = _max_step(xor_bits(nxt[i], flip), bhi, blo)
+    return s, ties, bhi, blo
+
+
 @linked(inline="always", **_JIT)
 def _short_max(xb, r, flip, sign, neginf):
     """max of v over row r of the bits xb (no mask), v = x with the bits xor flip;
@@ -293,76 +337,82 @@ def _short_max(xb, r, flip, sign, neginf):
 
 
 @linked(inline="always", **_JIT)
-def _short_sum(buf, acc):
-    """sum(buf) (len a multiple of 4 LANES) in float64: per group of 4 LANES the float
-    sums (b_j + b_{j+L}) + (b_{j+2L} + b_{j+3L}) added into LANES float64 lanes, groups in
-    order, then the lanes pairwise (L/2, ..., 1); acc: LANES float64 of scratch."""
-    for j in range(LANES):
-        acc[j] = 0.0
-    for o in range(0, buf.shape[0], 4 * LANES):
-        for j in range(LANES):
-            acc[j] += np.float64((buf[o + j] + buf[o + j + LANES])
-                                 + (buf[o + j + 2 * LANES] + buf[o + j + 3 * LANES]))
-    w = LANES // 2
-    while w >= 1:
-        for j in range(w):
-            acc[j] += acc[j + w]
-        w //= 2
-    return acc[0]
-
-
-@linked(inline="always", **_JIT)
-def _short_terms(op, buf, r, m):
-    """buf[i] = the row's terms (softmax: exp(v - m); log ops: log_term); returns the
-    number of entries == m (log ops; softmax 0)."""
-    kind, negate, _, x = op
-    ties = np.int32(0)
-    if kind == SOFTMAX:
-        for i in range(x.shape[1]):
-            buf[i] = _softmax_term(x[r, i], negate, m)
-    else:
-        for i in range(x.shape[1]):
-            e, tie = log_term(x[r, i], m)
-            buf[i] = e
-            ties = np.int32(ties + tie)
-    return ties
+def _short_factors(kind, x, ms, sums, ties, fa, fb):
+    """A batch's finishing factors (float64) in one vectorized loop: fa = 1/S (softmax),
+    or fa = m, fb = log1p(s 2**-scale + ties - 1) (the log ops: :func:`log_sum` by the
+    vectorizable log1p)."""
+    u = unscale(x)
+    for j in range(sums.shape[0]):
+        if kind == SOFTMAX:
+            fa[j] = 1.0 / sums[j]
+        else:
+            fa[j] = ms[j]
+            fb[j] = _vmath.log1p_f64(sums[j] * u + (ties[j] - 1.0))
 
 
 @linked(**_JIT)
 def short_rows(op, r0, r1):
     """Rows [r0, r1) of a forward op without a mask, n <= SHORT_MAX (the task kind
-    SHORT_ROWS, on the calling thread or split over threads: the same bits): max, terms,
-    :func:`_short_sum`, finish (here: Numba's inlining while typing dropped a helper's
-    logsumexp branch)."""
+    SHORT_ROWS, on the calling thread or split over threads: the same bits): the
+    scratch of :func:`_short_rows_in`, batches of min(SHORT_BATCH, rows)."""
+    x = op[3]
+    nb = min(SHORT_BATCH, r1 - r0)
+    if nb <= 0:
+        return
+    # two batches' rows, the missing row, its out, the log ops' terms; per row of a
+    # batch: m, S or s, ties, the finish's two factors, whether it waits for its finish
+    ring = np.zeros((2 * nb + 3, x.shape[1]), x.dtype)
+    work = np.zeros((6, nb), np.float64)
+    _short_rows_in(op, r0, r1, ring, work)
+
+
+@linked(_nrt=False, **_JIT)
+def _short_rows_in(op, r0, r1, ring, work):
+    """:func:`short_rows` given its scratch: per row one :func:`_short_pass`, per batch
+    :func:`_short_factors`; special rows by :func:`special_row` (compiled without
+    reference counts: the row views cost none; here: Numba's inlining while typing
+    dropped a helper's logsumexp branch)."""
     _vmath.prefer_512_bit_vectors()
-    kind, _, out, x = op
+    kind, negate, out, x = op
+    ms, sums, ties, fa, fb, live = work[0], work[1], work[2], work[3], work[4], work[5]
     n = x.shape[1]
     xb = bits_view(x)
-    group = 4 * LANES
-    buf = np.zeros((n + group - 1) // group * group, x.dtype)
-    acc = np.empty(LANES, np.float64)
     sign, zero, neginf = bit_limits(xb)
-    flip = sign if op[1] else zero
-    for r in range(r0, r1):
-        m = _short_max(xb, r, flip, sign, neginf)
-        if not finite(m):
-            special_row(op, None, r, m, np.bool_(False))
-            continue
-        ties = _short_terms(op, buf, r, m)
-        s = _short_sum(buf, acc)
-        if s != s:
-            special_row(op, None, r, m, np.bool_(True))
-        elif kind == SOFTMAX:
-            f = cast_like(out, 1.0 / s)
-            for i in range(n):
-                out[r, i] = buf[i] * f
-        elif kind == LOGSUMEXP:
-            out[r, 0] = np.float64(m) + log_sum(x, s, np.int64(ties))
-        else:
-            mt = cast_like(x, m)
-            lt = cast_like(x, log_sum(x, s, np.int64(ties)))
-            for i in range(n):
-                out[r, i] = (x[r, i] - mt) - lt
+    flip = sign if negate else zero
+    nb = work.shape[1]
+    zero_row = ring[2 * nb]
+    zero_out = ring[2 * nb + 1]
+    terms = ring[2 * nb + 2]
+    one = cast_like(x, 1.0)
+    m = _short_max(xb, r0, flip, sign, neginf)
+    for b0 in range(r0, r1 + nb, nb):  # a last batch finishes the rows of the one before
+        half = nb * (((b0 - r0) // nb) % 2)
+        for j in range(nb):
+            r = b0 + j
+            ok = r < r1 and finite(m)
+            if r < r1 and not ok:
+                special_row(op, None, r, m, np.bool_(False))
+            prev = ((out[r - nb], ring[nb - half + j]) if live[j] != 0 and kind != LOGSUMEXP
+                    else (zero_out, zero_row))
+            cur = (x[r] if ok else zero_row, ring[half + j])
+            fin = (cast_like(x, fa[j]), cast_like(x, fb[j]))
+            mc = m if ok else one
+            nxt = xb[r + 1] if r + 1 < r1 else bits_view(zero_row)
+            s, t, bhi, blo = _short_pass(kind, prev, fin, cur, mc, nxt, flip, terms)
+            if ok and s != s:
+                special_row(op, None, r, m, np.bool_(True))
+                ok = False
+            live[j] = 1.0 if ok else 0.0
+            ms[j] = m if ok else one
+            sums[j] = s if ok else 1.0
+            ties[j] = t if ok else 1
+            if r + 1 < r1:
+                m = max_of_bits(bhi, blo)
+        _short_factors(kind, x, ms, sums, ties, fa, fb)
+        if kind == LOGSUMEXP:
+            for j in range(nb):
+                if live[j] != 0:
+                    out[b0 + j, 0] = ms[j] + fb[j]
 
 
 # ------------------------------------------------------------ whole rows

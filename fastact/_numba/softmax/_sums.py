@@ -9,13 +9,27 @@ from __future__ import annotations
 
 import numpy as np
 from numba.core import types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 
 from .._cache import jit
 from ._exp import LANES
 from ._kind import LINK_ONLY
 
 _SUM_JIT = dict(nogil=True, error_model="numpy", fastmath={"reassoc"})
+
+
+@intrinsic
+def add_reassoc(typingctx, a, b):
+    """a + b (float64) that a loop's sum may re-associate (the ``reassoc`` flag on this
+    add only): a loop summing by it vectorizes, the loop's other float operations stay
+    as written."""
+    if a != types.float64 or b != types.float64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.fadd(args[0], args[1], flags=("reassoc",))
+
+    return types.float64(types.float64, types.float64), codegen
 
 
 @jit(**_SUM_JIT)

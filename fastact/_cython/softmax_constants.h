@@ -12,7 +12,7 @@
 #define FA_SM_LANES FA_SOFTMAX_LANES /* double lanes of a block sum; 64 elements = 4 per lane */
 #define FA_SM_GROUP 64   /* elements per step of the summing loops (4 * LANES) */
 #define FA_SM_TILE FA_SOFTMAX_TILE   /* columns per tile of a non-last axis */
-#define FA_SM_SHORT_BATCH 16 /* short log rows whose logs are taken in one loop */
+#define FA_SM_SHORT_BATCH FA_SOFTMAX_SHORT_BATCH /* short rows per batch (logs in one loop) */
 #define FA_SM_LINE 64    /* bytes per cache line */
 #define FA_SM_PAGE 4096  /* bytes per page (load/store aliasing distance) */
 

@@ -18,6 +18,7 @@ import math
 import numpy as np
 from numba.extending import overload
 
+from ..._constants import SOFTMAX_SHORT_BATCH
 from .._cache import linked
 from ._bits import bit_limits, bits_view, least_like, max_of_bits, xor_bits
 from ._exp import BLOCK, LANES, cast_like, exp_any, exp_shift, expneg, expneg_normal_min_bits, unscale
@@ -286,7 +287,7 @@ def block_span(lo, n):
 # loads: a loop that stores gets run-time overlap checks and a scalar fallback, whose
 # sum would differ with the distance between the rows.  A missing row (before the
 # first, after the last, special) is a zero scratch row.
-SHORT_BATCH = 16
+SHORT_BATCH = SOFTMAX_SHORT_BATCH
 
 
 @linked(inline="always", **_JIT)
@@ -555,16 +556,6 @@ def forward_rows(op, mask, r0, r1):
         forward_row_of_max(op, None, r1 - 1, buf, m)  # it has no next
         return
     for r in range(r0, r1):
-        forward_row(op, mask, r, buf)
-
-
-@linked(**_JIT)
-def forward_row_any(op, mask, r, buf):
-    """:func:`forward_row` of any length, as every plan computes it (:func:`short_rows`
-    for an unmasked row of n <= SHORT_MAX): for callers without a plan."""
-    if mask is None and op[3].shape[1] <= SHORT_MAX:
-        short_rows(op, r, r + 1)
-    else:
         forward_row(op, mask, r, buf)
 
 

@@ -189,6 +189,30 @@ def test_version_and_config(capsys):
     assert capsys.readouterr().out == printed.getvalue()
 
 
+def test_bench_load_start_is_what_runs_now(monkeypatch):
+    """A 1-minute load average still holding work that just ended does not make a quiet
+    start busy (the runnable count decides it); other tasks running now do, and so does
+    the average during the run beyond the benchmark's own threads."""
+    from fastact._bench import load
+
+    monkeypatch.setattr(load, "usable_cores", lambda: 2)
+    monkeypatch.setattr(load, "_loadavg", lambda: 1.5)     # the decaying average
+    monkeypatch.setattr(load, "_runnable_now", lambda: 0)  # nothing else runs now
+    quiet = load.LoadMonitor(threads=2)
+    quiet.sample()
+    assert quiet.record()["busy"] is False
+    monkeypatch.setattr(load, "_runnable_now", lambda: 2)  # two busy processes
+    assert load.LoadMonitor(threads=2).record()["busy"] is True
+    monkeypatch.setattr(load, "_runnable_now", lambda: 0)
+    during = load.LoadMonitor(threads=2)
+    monkeypatch.setattr(load, "_loadavg", lambda: 4.0)     # others joined during the run
+    during.sample()
+    assert during.record()["busy"] is True
+    monkeypatch.setattr(load, "_runnable_now", lambda: None)  # no count: the average decides
+    monkeypatch.setattr(load, "_loadavg", lambda: 1.5)
+    assert load.LoadMonitor(threads=2).record()["busy"] is True
+
+
 def test_bench_spread_load_and_width(tmp_path, capsys, monkeypatch):
     """Per-cell min/quartiles/max in the JSON, the wide-spread marker, a busy-machine warning,
     and a table that fits 120 columns (split into several tables, keys repeated)."""

@@ -17,6 +17,33 @@ def _loadavg():
         return None
 
 
+def _runnable_now():
+    """Tasks running or runnable right now besides the reading one (Linux: /proc/loadavg),
+    or None where the OS does not say."""
+    try:
+        with open("/proc/loadavg") as f:
+            running = int(f.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0, running - 1)
+
+
+def _runnable_before(samples: int = 5, pause: float = 0.02):
+    """The median of a few :func:`_runnable_now` readings, or None."""
+    import statistics
+    import time
+
+    values = []
+    for i in range(samples):
+        if i:
+            time.sleep(pause)
+        value = _runnable_now()
+        if value is None:
+            return None
+        values.append(value)
+    return statistics.median(values)
+
+
 class LoadMonitor:
     """Samples the 1-minute load average before and during a run of ``threads`` threads."""
 
@@ -24,6 +51,9 @@ class LoadMonitor:
         self.threads = threads
         self.cores = usable_cores()
         self.before = _loadavg()
+        # the 1-minute average still holds work that ended up to a minute ago: what runs now
+        # decides the start (the average where the OS gives no count)
+        self.runnable_before = _runnable_before()
         self.during: list = []
 
     def sample(self) -> None:
@@ -33,13 +63,15 @@ class LoadMonitor:
 
     def record(self) -> dict:
         """The ``meta["load"]`` of the report: the load before and the highest during the run,
-        and ``busy``: the load beyond the benchmark's own threads exceeded ``BUSY_FRACTION``
-        of the usable cores (the load average counts the benchmark's threads too)."""
+        and ``busy``: the other tasks runnable at the start, or the load average beyond the
+        benchmark's own threads during the run, exceeded ``BUSY_FRACTION`` of the usable
+        cores (the load average counts the benchmark's threads too)."""
         peak = max(self.during, default=None)
-        others = [v for v in (self.before, None if peak is None else peak - self.threads)
+        start = self.before if self.runnable_before is None else self.runnable_before
+        others = [v for v in (start, None if peak is None else peak - self.threads)
                   if v is not None]
         return {"cores": self.cores, "threads": self.threads, "loadavg_before": self.before,
-                "loadavg_peak": peak,
+                "runnable_before": self.runnable_before, "loadavg_peak": peak,
                 "busy": bool(others) and max(others) > BUSY_FRACTION * self.cores}
 
 

@@ -137,6 +137,13 @@ def sigmoid_pair_dd(hi, lo, like):
     return (d, ed) if hi >= 0.0 else (ed, d)
 
 
+@jit(**_JIT)
+def gelu_tanh_clamp(z):
+    """z clamped to +-GELU_TANH_ARG_MAX (NaN gives the upper bound: the loop restores NaN)."""
+    x = z if z < GELU_TANH_ARG_MAX else GELU_TANH_ARG_MAX
+    return x if x > -GELU_TANH_ARG_MAX else -GELU_TANH_ARG_MAX
+
+
 def gelu_tanh_2u(z, like):  # pragma: no cover - only ever compiled
     """(hi, lo) with hi + lo = 2 sqrt(2/pi) (z + k z**3), z clamped to +-30."""
     raise NotImplementedError
@@ -148,8 +155,7 @@ def _gelu_tanh_2u_f64(z):
     is exp(2u) with |2u| up to ~745, so u needs ~2**-60 relative accuracy.
     c = sqrt(2/pi) and k = 0.044715 are taken as the float64 constants (the
     function PyTorch and the registry define)."""
-    x = z if z < GELU_TANH_ARG_MAX else GELU_TANH_ARG_MAX
-    x = x if x > -GELU_TANH_ARG_MAX else -GELU_TANH_ARG_MAX
+    x = gelu_tanh_clamp(z)
     x2 = x * x
     e2 = fma(x, x, -x2)
     x3 = x2 * x
@@ -172,8 +178,7 @@ def _g2u(z, like):
     if isinstance(like, types.Float) and like.bitwidth == 32:
 
         def impl(z, like):
-            x = z if z < GELU_TANH_ARG_MAX else GELU_TANH_ARG_MAX
-            x = x if x > -GELU_TANH_ARG_MAX else -GELU_TANH_ARG_MAX
+            x = gelu_tanh_clamp(z)
             return 2.0 * GELU_TANH_C * (x + GELU_TANH_K * (x * x * x)), 0.0
 
         return impl
@@ -357,8 +362,7 @@ def _gelu_tanh_forward_f32(x, a, b):
     # float32 (x_sigmoid_dd: -0 where 2u is below its clamp, as x e^2u rounds to -0 there)
     prefer_512_bit_vectors()
     z = W(x)
-    zc = z if z < GELU_TANH_ARG_MAX else GELU_TANH_ARG_MAX
-    zc = zc if zc > -GELU_TANH_ARG_MAX else -GELU_TANH_ARG_MAX
+    zc = gelu_tanh_clamp(z)
     u = 2.0 * GELU_TANH_C * (zc + GELU_TANH_K * (zc * zc * zc))
     hi = np.float32(u)
     lo = np.float32(u - np.float64(hi))
@@ -377,8 +381,7 @@ def _gelu_tanh_derivative_f64(x, a, b):
     z = W(x)
     hi, lo = gelu_tanh_2u(z, x)
     s, sn = sigmoid_pair_dd(hi, lo, x)
-    zc = z if z < GELU_TANH_ARG_MAX else GELU_TANH_ARG_MAX
-    zc = zc if zc > -GELU_TANH_ARG_MAX else -GELU_TANH_ARG_MAX
+    zc = gelu_tanh_clamp(z)
     du = 2.0 * GELU_TANH_C * (1.0 + 3.0 * GELU_TANH_K * (zc * zc))
     return at_inf(z, s + zc * (s * sn) * du, 0.0, 1.0)
 
@@ -387,8 +390,7 @@ def _gelu_tanh_derivative_f64(x, a, b):
 def _gelu_tanh_derivative_f32(x, a, b):
     prefer_512_bit_vectors()
     z = W(x)
-    zc = z if z < GELU_TANH_ARG_MAX else GELU_TANH_ARG_MAX
-    zc = zc if zc > -GELU_TANH_ARG_MAX else -GELU_TANH_ARG_MAX
+    zc = gelu_tanh_clamp(z)
     u = np.float32(2.0 * GELU_TANH_C * (zc + GELU_TANH_K * (zc * zc * zc)))
     e = exp_f32n(-abs(u))
     d = F32_1 / (F32_1 + e)

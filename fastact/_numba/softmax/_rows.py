@@ -667,11 +667,51 @@ def log_softmax_backward_block(op, g, r, span, s):
             o[i] = _vmath.fma(-exp_any(yr[i]), st, gr[i])
 
 
+@linked(_nrt=False, **_JIT)
+def short_backward_rows(op, g, r0, r1):
+    """:func:`backward_rows` for n <= SHORT_MAX (every plan's): per row one loop that
+    only loads (vectorized the same way wherever the rows lie) takes the float64 sum
+    of g y (softmax) or g (log_softmax; and the bits test of
+    :func:`log_softmax_backward_block` on y) by :func:`add_reassoc` (the order fixed
+    by n), then one loop writes the row (no row views kept: compiled without
+    reference counts)."""
+    _vmath.prefer_512_bit_vectors()
+    kind, _, out, y = op
+    yb = bits_view(y)
+    least = least_like(yb)
+    lo_bits = expneg_normal_min_bits(yb)
+    for r in range(r0, r1):
+        yr, gr, br, o = y[r], g[r], yb[r], out[r]
+        s = 0.0
+        top = least
+        for i in range(yr.shape[0]):
+            if kind == SOFTMAX:
+                s = add_reassoc(s, np.float64(gr[i]) * np.float64(yr[i]))
+            else:
+                s = add_reassoc(s, np.float64(gr[i]))
+                b = br[i]
+                top = max(top, least if b == 0 else b)
+        st = cast_like(y, s)
+        if kind == SOFTMAX:
+            for i in range(yr.shape[0]):
+                o[i] = yr[i] * (gr[i] - st)
+        elif top <= lo_bits:
+            for i in range(yr.shape[0]):
+                o[i] = _vmath.fma(-expneg(yr[i]), st, gr[i])
+        else:
+            for i in range(yr.shape[0]):
+                o[i] = _vmath.fma(-exp_any(yr[i]), st, gr[i])
+
+
 @linked(**_JIT)
 def backward_rows(op, g, r0, r1):
     """Rows [r0, r1) of softmax_backward (kind SOFTMAX) or log_softmax_backward: the
-    row's block sums added in block order, then :func:`backward_block` per block."""
+    row's block sums added in block order, then :func:`backward_block` per block
+    (rows of n <= SHORT_MAX: :func:`short_backward_rows`)."""
     n = g.shape[1]
+    if n <= SHORT_MAX:
+        short_backward_rows(op, g, r0, r1)
+        return
     for r in range(r0, r1):
         s = 0.0
         for lo in range(0, n, BLOCK):

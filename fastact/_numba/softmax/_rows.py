@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba.extending import overload
+from numba.core import types
+from numba.extending import intrinsic, overload
 
 from ..._constants import SOFTMAX_SHORT_BATCH
 from .._cache import linked
@@ -667,6 +668,17 @@ def log_softmax_backward_block(op, g, r, span, s):
             o[i] = _vmath.fma(-exp_any(yr[i]), st, gr[i])
 
 
+@intrinsic
+def _not_inlined(typingctx):
+    """Keep the function this is called in out of its callers (LLVM's noinline): its
+    loops keep its own attributes (:func:`_vmath.prefer_512_bit_vectors`); no code."""
+    def codegen(context, builder, sig, args):
+        builder.function.attributes.add("noinline")
+        return context.get_dummy_value()
+
+    return types.none(), codegen
+
+
 @linked(_nrt=False, **_JIT)
 def short_backward_rows(op, g, r0, r1):
     """:func:`backward_rows` for n <= SHORT_MAX (every plan's): per row one loop that
@@ -676,6 +688,7 @@ def short_backward_rows(op, g, r0, r1):
     by n), then one loop writes the row (no row views kept: compiled without
     reference counts)."""
     _vmath.prefer_512_bit_vectors()
+    _not_inlined()
     kind, _, out, y = op
     yb = bits_view(y)
     least = least_like(yb)

@@ -19,11 +19,11 @@ from numba.extending import intrinsic, overload
 from .._cache import linked
 from .._stream import fence as sfence
 from ._exp import BLOCK, cast_like, expneg
-from ._plan import STREAMING
+from ._plan import SHORT_MAX, STREAMING
 from ._bits import bits_view
 from ._kind import LITERAL, by_kind
 from ._rows import (SOFTMAX, backward_block_sum, block_span, exp_rest_block, finite, forward_rows,
-                    log_sum, log_term, row_max, special_row)
+                    log_sum, log_term, row_max, short_backward_rows, special_row)
 from ._sums import sum_pos
 
 _JIT = dict(nogil=True, error_model="numpy")
@@ -309,9 +309,13 @@ def log_softmax_rows_large(op, r0, r1):
 @linked(**_JIT)
 def backward_rows_large(op, g, r0, r1):
     """softmax_backward's rows [r0, r1): the sums as ``_rows.backward_rows``, the pass
-    streamed to out; rows of one block prefetch the next row as they go."""
+    streamed to out; rows of one block prefetch the next row as they go (rows of
+    n <= SHORT_MAX: ``_rows.short_backward_rows``, not streamed)."""
     _, _, out, y = op
     n = y.shape[1]
+    if n <= SHORT_MAX:  # the short rows' sums
+        short_backward_rows(op, g, r0, r1)
+        return
     for r in range(r0, r1):
         s = 0.0
         for lo in range(0, n, BLOCK):

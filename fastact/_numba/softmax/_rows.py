@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba.extending import overload
+from numba.core import types
+from numba.extending import intrinsic, overload
 
 from ..._constants import SOFTMAX_SHORT_BATCH
 from .._cache import linked
@@ -667,11 +668,112 @@ def log_softmax_backward_block(op, g, r, span, s):
             o[i] = _vmath.fma(-exp_any(yr[i]), st, gr[i])
 
 
+def _inlining(attribute, doc):
+    @intrinsic
+    def mark(typingctx):
+        def codegen(context, builder, sig, args):
+            builder.function.attributes.add(attribute)
+            return context.get_dummy_value()
+
+        return types.none(), codegen
+
+    mark.__doc__ = doc
+    return mark
+
+
+_not_inlined = _inlining("noinline", """Keep the function this is called in out of its
+    callers (LLVM's noinline): its loops keep its own attributes
+    (:func:`_vmath.prefer_512_bit_vectors`); no code.""")
+_always_inlined = _inlining("alwaysinline", """Inline the function this is called in
+    into its callers (LLVM's alwaysinline); no code.""")
+
+
+@linked(_nrt=False, **_JIT)
+def short_backward_rows(op, g, r0, r1):
+    """:func:`backward_rows` for n <= SHORT_MAX (every plan's): per row one loop that
+    only loads (vectorized the same way wherever the rows lie) takes the float64 sum
+    of g y (softmax) or g (log_softmax; and the bits test of
+    :func:`log_softmax_backward_block` on y) by :func:`add_reassoc` (the order fixed
+    by n), then :func:`short_backward_write` writes the row (no row views kept:
+    compiled without reference counts)."""
+    _vmath.prefer_512_bit_vectors()
+    _not_inlined()
+    kind, _, _, y = op
+    yb = bits_view(y)
+    least = least_like(yb)
+    lo_bits = expneg_normal_min_bits(yb)
+    for r in range(r0, r1):
+        yr, gr, br = y[r], g[r], yb[r]
+        s = 0.0
+        top = least
+        for i in range(yr.shape[0]):
+            if kind == SOFTMAX:
+                s = add_reassoc(s, np.float64(gr[i]) * np.float64(yr[i]))
+            else:
+                s = add_reassoc(s, np.float64(gr[i]))
+                b = br[i]
+                top = max(top, least if b == 0 else b)
+        short_backward_write(op, g, r, cast_like(y, s), top <= lo_bits)
+
+
+@linked(_nrt=False, **_JIT)
+def _short_softmax_write(op, g, r, st):
+    """out = y * (g - st) on row r."""
+    _always_inlined()
+    _, _, out, y = op
+    o, yr, gr = out[r], y[r], g[r]
+    for i in range(yr.shape[0]):
+        o[i] = yr[i] * (gr[i] - st)
+
+
+@linked(_nrt=False, **_JIT)
+def _short_log_write(op, g, r, st, cheap):
+    """out = fma(-exp(y), st, g) on row r, by softmax's exp where cheap."""
+    _always_inlined()
+    _, _, out, y = op
+    o, yr, gr = out[r], y[r], g[r]
+    if cheap:
+        for i in range(yr.shape[0]):
+            o[i] = _vmath.fma(-expneg(yr[i]), st, gr[i])
+    else:
+        for i in range(yr.shape[0]):
+            o[i] = _vmath.fma(-exp_any(yr[i]), st, gr[i])
+
+
+def short_backward_write(op, g, r, st, cheap):
+    """Row r of a short backward op given st (the sum in y's type) and cheap (y in
+    [EXPNEG_NORMAL_MIN, 0]): the kind's code only."""
+
+
+@overload(short_backward_write, **LITERAL)
+def _short_backward_write_impl(op, g, r, st, cheap):
+    def softmax(op, g, r, st, cheap):
+        _always_inlined()
+        _short_softmax_write(op, g, r, st)
+
+    def log(op, g, r, st, cheap):
+        _always_inlined()
+        _short_log_write(op, g, r, st, cheap)
+
+    def runtime(op, g, r, st, cheap):
+        _always_inlined()
+        if op[0] == SOFTMAX:
+            _short_softmax_write(op, g, r, st)
+        else:
+            _short_log_write(op, g, r, st, cheap)
+
+    return by_kind(op, softmax, log, runtime)
+
+
 @linked(**_JIT)
 def backward_rows(op, g, r0, r1):
     """Rows [r0, r1) of softmax_backward (kind SOFTMAX) or log_softmax_backward: the
-    row's block sums added in block order, then :func:`backward_block` per block."""
+    row's block sums added in block order, then :func:`backward_block` per block
+    (rows of n <= SHORT_MAX: :func:`short_backward_rows`)."""
     n = g.shape[1]
+    if n <= SHORT_MAX:
+        short_backward_rows(op, g, r0, r1)
+        return
     for r in range(r0, r1):
         s = 0.0
         for lo in range(0, n, BLOCK):

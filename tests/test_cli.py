@@ -344,6 +344,32 @@ def test_softmax_backward_is_shown_beside_a_read_two_write_one_pass(tmp_path, ca
     assert floors["softmax_backward"] > 0 and floors["softmax"] is None
 
 
+def test_floors_are_timed_in_the_implementations_rounds(tmp_path, capsys, monkeypatch):
+    """The copy of a case's bytes (and softmax_backward's read-two-write-one pass) is sampled
+    in the same measure_many rounds as the case's implementations; the ratio uses it."""
+    from fastact._bench import run as run_mod
+
+    seen = []
+    real = run_mod.measure_many
+
+    def spy(fns, policy):
+        seen.append(set(fns))
+        return real(fns, policy)
+
+    monkeypatch.setattr(run_mod, "measure_many", spy)
+    path = tmp_path / "r.json"
+    code = cli.main(["bench", "--functions", "softmax_backward,relu", "--sizes", "1e3",
+                     "--dtypes", "float32", "--backends", "numpy", "--peers", "none",
+                     "--budget", "0.002", "--no-progress", "--plain", "--json", str(path)])
+    assert code == 0
+    capsys.readouterr()
+    assert {0, "roofline_s", "stream_floor_s"} in seen and {0, "roofline_s"} in seen
+    for r in json.loads(path.read_text())["results"]:
+        assert r["roofline_s"] > 0 and r["roofline_best_s"] > 0
+        assert r["roofline_ratio"] == pytest.approx(r["roofline_s"] / r["time_s"])
+        assert (r["stream_floor_s"] is not None) == (r["function"] == "softmax_backward")
+
+
 @pytest.mark.parametrize("bad", [["--shapes", "4096by2048"], ["--shapes", "0x5"],
                                  ["--shapes", "2x3,3x2"], ["--shapes", "2x3", "--sizes", "1e3"]])
 def test_bad_shapes(bad, capsys):

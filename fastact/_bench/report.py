@@ -266,8 +266,8 @@ def summary_lines(report, old=None, threshold=0.15) -> list:
     if meta["roofline_gbps"]:
         largest = max(meta["roofline_gbps"], key=int)
         lines.append(f"roofline: copying {int(largest) / 1e6:.3g} MB (read + write) runs at "
-                     f"{meta['roofline_gbps'][largest]:.1f} GB/s here (fastest of 1 and "
-                     f"{meta['threads']} threads)")
+                     f"{meta['roofline_gbps'][largest]:.1f} GB/s here at best (fastest of 1 "
+                     f"and {meta['threads']} threads, repeated back to back)")
     for size in meta["settings"]["sizes"]:
         at_size = [impls for (f, d, s, c), impls in all_rows if s == size and c == "out"]
         parts = _geomean_parts(meta["backends"], at_size)
@@ -298,7 +298,8 @@ def _legend_lines(report) -> list:
            "scaled up linearly (--reference-cap)."]
           if any(r.get("extrapolated_from") for r in report["results"]) else []),
         "GB/s and roofline: the fastest fastact backend (bytes read + written / time; roofline = "
-        "time of a multi-threaded copy of the same bytes / time). vs peer: best peer time / "
+        "time of a multi-threaded copy of the same bytes, timed in the same rounds as the "
+        "implementations, / time). vs peer: best peer time / "
         "fastest fastact time (>1: fastact faster). max ULP: the maximum error in ULP of that "
         f"fastact backend / that peer against mpmath ({meta.get('max_ulp', 'not measured')}).",
         f"threads: {meta['threads']} (fastact{''.join(f', {k}' for k in meta['peer_threads'])}); "

@@ -2,13 +2,15 @@
 
 A kernel that reads ``r`` bytes and writes ``w`` bytes moves ``r + w`` bytes;
 a copy of ``(r + w) / 2`` bytes moves the same amount (it reads and writes
-each byte once).  The roofline time of a case is the faster of a
-single-threaded ``np.copyto`` and a ``threads``-way copy (contiguous chunks
-copied by a thread pool; ``np.copyto`` releases the GIL), measured in the same
-run as the kernels; the fastest sample is kept (the roofline is what the
-machine can do, so noise from other processes should not lower it).
-``roofline_ratio = roofline time / kernel time`` (1.0 = as fast as a copy of
-its bytes).
+each byte once).  Each case's floor is such a copy (a ``threads``-way copy in
+contiguous chunks by a thread pool from 64 KiB, else ``np.copyto``; both release
+the GIL) timed in the case's own round robin beside its implementations
+(:meth:`Roofline.copy_call`; :meth:`Roofline.stream_call` for a read-two-write-one
+pass), so floor and kernels meet the same memory bandwidth, cache state and load:
+``roofline_ratio = copy time / kernel time`` (1.0 = as fast as a copy of its
+bytes).  :meth:`Roofline.seconds` is the machine's best copy (the faster of one
+and ``threads`` threads, the fastest sample of copies repeated back to back),
+reported in the run's meta.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ class Roofline:
         self.policy = Policy(**{**policy.__dict__, "budget": 4 * policy.budget, "min_repeats": 5})
         self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
         self._times: dict = {}
+        self._floor_buffers: dict = {}
 
     def seconds(self, nbytes: int) -> float:
         """Seconds to move ``nbytes`` bytes (read + write) with the best copy."""
@@ -42,19 +45,34 @@ class Roofline:
             self._times[half] = best
         return self._times[half]
 
-    def stream_seconds(self, elements: int, dtype) -> float:
-        """Seconds of the best read-two-write-one pass over ``elements`` of ``dtype``:
-        ``np.add(a, b, out=c)`` on one thread or split like the copy (the floor of a
-        kernel such as softmax_backward, which reads y and grad and writes one result)."""
-        key = ("r2w1", int(elements), np.dtype(dtype).str)
-        if key not in self._times:
-            a, b = np.ones(elements, dtype), np.ones(elements, dtype)
-            c = np.zeros(elements, dtype)
-            best = min(measure(lambda: np.add(a, b, out=c), self.policy).samples)
-            if self._pool is not None and elements >= 64 * 1024:
-                best = min(best, min(measure(self._threaded(c, a, b), self.policy).samples))
-            self._times[key] = best
-        return self._times[key]
+    def copy_call(self, nbytes: int):
+        """A callable moving ``nbytes`` bytes (read + write) as :meth:`seconds` does: the
+        ``threads``-way copy from 64 KiB of source, else ``np.copyto``; its own buffers."""
+        half = max(1, int(nbytes) // 2)
+        src, dst = self._buffers(("copy", half), lambda: (np.ones(half, np.uint8),
+                                                            np.zeros(half, np.uint8)))
+        if self._pool is not None and half >= 64 * 1024:
+            return self._threaded(dst, src)
+        return lambda: np.copyto(dst, src)
+
+    def stream_call(self, elements: int, dtype):
+        """A callable running ``np.add(a, b, out=c)`` over ``elements`` of ``dtype`` on its own
+        buffers, split like the copy from 64 Ki elements: the floor of a kernel such as
+        softmax_backward, which reads y and grad and writes one result."""
+        a, b, c = self._buffers(("r2w1", int(elements), np.dtype(dtype).str), lambda: (
+            np.ones(elements, dtype), np.ones(elements, dtype), np.zeros(elements, dtype)))
+        if self._pool is not None and elements >= 64 * 1024:
+            return self._threaded(c, a, b)
+        return lambda: np.add(a, b, out=c)
+
+    def _buffers(self, key, make):
+        if key not in self._floor_buffers:
+            self._floor_buffers[key] = make()
+        return self._floor_buffers[key]
+
+    def release(self):
+        """Drop the in-row floors' buffers (the run moves on to another size)."""
+        self._floor_buffers.clear()
 
     def _threaded(self, dst, src, other=None):
         n = src.size
@@ -82,3 +100,4 @@ class Roofline:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
+        self.release()

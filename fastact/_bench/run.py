@@ -134,8 +134,10 @@ class Point:
     call: str  # "out" (preallocated result) or "alloc" (the call allocates it)
     bufs: object  # the case's buffers (x, grad, out, ...)
     ref: object = None  # the NumPy reference result to check against (None: no check)
-    roofline_s: float = 0.0  # time of a multi-threaded copy of the same bytes
-    stream_floor_s: object = None  # read-two-write-one pass (STREAM_FLOOR_CASES only)
+    roofline_best_s: float = 0.0  # the machine's best copy of the same bytes (memoized)
+    # record field -> callable timed in the point's round robin: "roofline_s" (a copy of
+    # the same bytes), "stream_floor_s" (read-two-write-one pass, STREAM_FLOOR_CASES only)
+    floors: dict = field(default_factory=dict)
 
 
 def _reference_slice(point, records, cap):
@@ -265,18 +267,21 @@ def _measure_all(settings, backends, libraries, roofline, progress, load) -> lis
             for case in selected:
                 bufs = case.make_buffers(dtype, size, pool)
                 ref = case.reference(bufs) if settings.check and size <= CHECK_MAX_SIZE else None
-                roof_s = roofline.seconds(case.nbytes(size, dtype))
-                floor_s = (roofline.stream_seconds(int(np.prod(case.shape(size))), dtype)
-                           if case.name in STREAM_FLOOR_CASES else None)
+                best_s = roofline.seconds(case.nbytes(size, dtype))
+                floors = {"roofline_s": roofline.copy_call(case.nbytes(size, dtype))}
+                if case.name in STREAM_FLOOR_CASES:
+                    floors["stream_floor_s"] = roofline.stream_call(
+                        int(np.prod(case.shape(size))), dtype)
                 for call in calls:
                     load.sample()
                     progress.advance(f"{case.name} {dtype} {fmt_size(size)} {call}")
-                    point = Point(case, dtype, size, call, bufs, ref, roof_s, floor_s)
+                    point = Point(case, dtype, size, call, bufs, ref, best_s, floors)
                     sliced = _reference_slice(point, records, settings.reference_cap)
                     impls = _implementations(point, backends, libraries, sliced)
                     records.extend(_measure_point(point, impls, settings.policy))
                 del bufs, point
             pool.clear()
+            roofline.release()
     return records
 
 
@@ -288,8 +293,8 @@ def _new_record(point, impl) -> dict:
         "kind": case.kind, "dtype": point.dtype, "size": int(size),
         "shape": list(case.shape(size)), "bytes": case.nbytes(size, point.dtype),
         "call": point.call, "impl": impl.label, "impl_kind": impl.kind,
-        "allocates": bool(impl.allocates), "note": impl.note, "roofline_s": point.roofline_s,
-        "stream_floor_s": point.stream_floor_s,
+        "allocates": bool(impl.allocates), "note": impl.note, "roofline_s": None,
+        "roofline_best_s": point.roofline_best_s, "stream_floor_s": None,
         "time_s": None, "error": impl.error, "mismatch": False,
         "extrapolated_from": impl.elements if impl.scale != 1.0 else None,
     }
@@ -311,7 +316,8 @@ def _first_call(point, impl, record):
 
 
 def _measure_point(point, impls, policy) -> list:
-    """One record per implementation; the timings are taken round-robin (measure_many)."""
+    """One record per implementation; the timings are taken round-robin (measure_many), the
+    point's floors (``point.floors``) in the same rounds."""
     records, ready, firsts = [], {}, {}
     for i, impl in enumerate(impls):
         records.append(_new_record(point, impl))
@@ -324,13 +330,16 @@ def _measure_point(point, impls, policy) -> list:
             ready[i] = impl.fn
         except Exception as exc:  # an incomplete backend or a broken peer: report and go on
             records[i]["error"] = f"{type(exc).__name__}: {exc}"[:300]
-    for i, timing in _timings(ready, policy, records).items():
+    timings = _timings({**ready, **point.floors}, policy, records)
+    floors = {name: timings.pop(name).median_s for name in point.floors if name in timings}
+    for i, timing in timings.items():
         impl, record = impls[i], records[i]
         median = timing.median_s * impl.scale
         record.update(
             time_s=median, first_call_s=firsts.get(i, timing.first_s) * impl.scale,
             repeats=timing.repeats, number=timing.number,
-            gbps=record["bytes"] / median / 1e9, roofline_ratio=point.roofline_s / median,
+            gbps=record["bytes"] / median / 1e9, **floors,
+            roofline_ratio=floors.get("roofline_s", point.roofline_best_s) / median,
             **timing.spread(impl.scale),
         )
     return records

@@ -1,11 +1,12 @@
-"""silu, silu_backward and sigmoid, one thread, CPU time per element (time.thread_time).
+"""silu, silu_backward, sigmoid, tanh, tanhshrink: one thread, CPU time per element (time.thread_time).
 
     python bench/sigmoid_thread_time.py [n=1e5] [dtypes=float32,float64] [functions=silu,silu_backward,sigmoid]
+    python bench/sigmoid_thread_time.py 1e5 float32 tanh,tanhshrink
 
 x ~ N(0, 3^2), grad ~ N(0, 1); fastact's numba and cython backends and PyTorch's aten ops
-(out= preallocated everywhere) on the same arrays, interleaved in one process: each round
-times 3 calls of every contender in turn; printed: PyTorch's ns per element and each backend's
-time / PyTorch's (medians).  Against another build: PYTHONPATH=<its checkout> python ...
+(out= preallocated everywhere; tanhshrink: tanh into out, then x - out) on the same arrays,
+interleaved in one process: each round times 3 calls of every contender in turn; printed:
+PyTorch's ns per element and each backend's time / PyTorch's (medians).  Against another build: PYTHONPATH=<its checkout> python ...
 """
 import sys
 import time
@@ -32,6 +33,8 @@ def _contenders(fn, x, g, out):
         ours = {b: (lambda b=b: fastact.backward("silu", g, x, out=out, backend=b)) for b in ("numba", "cython")}
         return ours, lambda: torch.ops.aten.silu_backward.grad_input(tg, tx, grad_input=to)
     ours = {b: (lambda b=b: getattr(fastact, fn)(x, out=out, backend=b)) for b in ("numba", "cython")}
+    if fn == "tanhshrink":  # no aten op: PyTorch's composite x - tanh(x), without temporaries
+        return ours, lambda: torch.sub(tx, torch.tanh(tx, out=to), out=to)
     return ours, lambda: getattr(torch.ops.aten, fn).out(tx, out=to)
 
 

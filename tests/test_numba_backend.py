@@ -46,6 +46,8 @@ def test_hot_loops_use_vector_registers_and_no_libm(kernel_id, dtype, tmp_path):
         print("ZMM", "zmm" in asm)
         print("LIBM", bool(re.search(r"call\\w*\\s+\\S*(exp|log|tanh|erf|pow)\\w*", asm, re.I)))
         print("GATHER", bool(re.search(r"vgather|vscatter", asm)))
+        chunk = _factory._chunks[({kernel_id!r}, "forward", {dtype!r}), "cfunc"]  # what drivers call
+        print("CHUNK_ZMM", "zmm" in chunk._library.get_asm_str())
     """, env={"FASTACT_CACHE_DIR": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     assert "VEC True" in proc.stdout, proc.stdout
@@ -53,6 +55,8 @@ def test_hot_loops_use_vector_registers_and_no_libm(kernel_id, dtype, tmp_path):
     assert "GATHER False" in proc.stdout, "contiguous loops load and store whole vectors: " + proc.stdout
     if kernel_id in ("gelu", "gelu_tanh") and _host_has_avx512():
         assert "ZMM True" in proc.stdout, "gelu kernels ask for 512-bit vectors: " + proc.stdout
+    if _host_has_avx512():
+        assert "CHUNK_ZMM True" in proc.stdout, "the C chunk (serial inlined) keeps 512-bit vectors: " + proc.stdout
 
 
 def test_bias_driver_stages_with_whole_vectors():

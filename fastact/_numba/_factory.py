@@ -71,7 +71,9 @@ CACHE = {cache}
 
 def chunk(out, x, grad, n, a, b):
     """serial() on n elements at the given addresses: the C function the drivers call
-    (compiled as a cfunc on the kernel's first call)."""
+    (compiled as a cfunc on the kernel's first call).  LLVM inlines serial() into it, so it
+    asks for 512-bit vectors itself (the attribute of an inlined function is dropped)."""
+    prefer_512_bit_vectors()
     serial(carray(out, n), carray(x, n), carray(grad, n), a, b)
 '''
 
@@ -138,7 +140,9 @@ CACHE = {cache}
 
 def chunk(out, d_up, gate, up, grad, n, a, b):
     """serial() on n elements at the given addresses: the C function the fused driver
-    calls (compiled as a cfunc on first use)."""
+    calls (compiled as a cfunc on first use); 512-bit vectors asked for here too (serial() is
+    inlined into it)."""
+    prefer_512_bit_vectors()
     serial(carray(out, n), carray(d_up, n), carray(gate, n), carray(up, n), carray(grad, n),
            a, b)
 '''

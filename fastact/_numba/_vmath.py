@@ -144,6 +144,21 @@ def normcdf_scale_f32(typingctx, t):
 
 
 @intrinsic
+def pow2_rounded_f32(typingctx, t):
+    """2.0**k as a float32 from t = k + ROUND_SHIFT_F32 (the sum that rounded k): (bits(t) +
+    127) << 23, as normcdf_scale_f32 without its scale; for k in [-126, 127] (int32 lanes)."""
+    if t != types.float32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        i32 = ir.IntType(32)
+        bits = builder.add(builder.bitcast(args[0], i32), ir.Constant(i32, C.EXP_BIAS_F32))
+        return builder.bitcast(builder.shl(bits, ir.Constant(i32, C.MANT_BITS_F32)), ir.FloatType())
+
+    return types.float32(t), codegen
+
+
+@intrinsic
 def sigmoid_scale(typingctx, t):
     """2.0**(k + S) (S = SIGMOID_EXP_SCALE_EXP of t's type) from t = k + ROUND_SHIFT (the sum
     that rounded k) in t's type: (bits(t) + bias + S) << mantissa bits, the low bits of
@@ -251,6 +266,7 @@ _log_atanh = _horner(C.LOG_ATANH_SERIES[2:], "_log_atanh")  # to s**21
 _log_atanh_lp = _horner(C.LOG_ATANH_SERIES[6:], "_log_atanh_lp")  # to s**13
 _expm1_cephes_f32 = _horner(C.EXPM1_CEPHES_F32, "_expm1_cephes_f32")
 _expm1_fit_f64 = _horner(C.EXPM1_POLY, "_expm1_fit_f64")  # the Cython backend's (expm1(r) - r)/r^2
+_expm1_fit_f32 = _horner(C.EXPM1_POLY_F32, "_expm1_fit_f32")  # its float32 one
 _log1p_cephes_f32 = _horner(C.LOG1P_CEPHES_F32, "_log1p_cephes_f32")
 _normcdf_mills = _horner_dd(C.NORMCDF_MILLS, C.NORMCDF_MILLS_DD_STEPS, "_normcdf_mills")
 _normcdf_near_f32 = _horner(C.NORMCDF_NEAR_F32, "_normcdf_near_f32")
@@ -670,15 +686,19 @@ def tanhshrink_f32n(x):
 @jit(**_JIT)
 def tanh_f32n(x):
     """tanh(x) in float32 (<= ~3 ulp): sign(x) (-q / (2 + q)), q = expm1(-2|x|), |x| clamped to
-    TANH_ARG_MAX_F32 (tanh rounds to 1 beyond); q = 2^n expm1(r) + (2^n - 1) by one FMA
-    (n <= 0: exact at n = 0, so tanh keeps its digits near 0)."""
+    TANH_ARG_MAX_F32 (tanh rounds to 1 beyond); -2|x| = n ln2 + r by FMA, 2^n from the bits of
+    the rounding sum, q = 2^n expm1(r) + (2^n - 1) by one FMA (n <= 0: exact at n = 0, so tanh
+    keeps its digits near 0), expm1(r) = r + r**2 Q(r) with the fitted EXPM1_POLY_F32.  The
+    Cython backend's fa_tanh_f32, operation for operation."""
     a = abs(x)
-    a = a if a < C.TANH_ARG_MAX_F32 else C.TANH_ARG_MAX_F32
-    nf, r = exp_reduce(np.float32(-2.0) * a)
-    p = fma(_expm1_cephes_f32(r), r * r, r)
-    s = pow2_f32(nf)
-    q = fma(s, p, s - F32_1)
-    return math.copysign(-q / (np.float32(2.0) + q), x)
+    y = np.float32(-2.0) * (C.TANH_ARG_MAX_F32 if a > C.TANH_ARG_MAX_F32 else a)  # NaN passes
+    k = fma(y, C.LOG2E_F32, F32_SHIFTER)  # n + ROUND_SHIFT_F32: n rounded
+    nf = k - F32_SHIFTER
+    r = fma(nf, -C.LN2_LO_F32, fma(nf, -C.LN2_HI_F32, y))
+    s = pow2_rounded_f32(k)
+    q = fma(s, fma(r * r, _expm1_fit_f32(r), r), s - F32_1)
+    t = -q / (np.float32(2.0) + q)
+    return math.copysign(F32_1 if a > C.TANH_ARG_MAX_F32 else t, x)
 
 
 # ------------------------------------------------- the sigmoid family's core

@@ -19,7 +19,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import intrinsic, overload
 
-from ..._constants import SOFTMAX_SHORT_BATCH
+from ..._constants import SOFTMAX_SHORT_BATCH, SOFTMAX_SHORT_NARROW
 from .._cache import linked
 from ._bits import bit_limits, bits_view, least_like, max_of_bits, xor_bits
 from ._exp import BLOCK, LANES, cast_like, exp_any, exp_shift, expneg, expneg_normal_min_bits, unscale
@@ -289,6 +289,7 @@ def block_span(lo, n):
 # sum would differ with the distance between the rows.  A missing row (before the
 # first, after the last, special) is a zero scratch row.
 SHORT_BATCH = SOFTMAX_SHORT_BATCH
+NARROW = SOFTMAX_SHORT_NARROW
 
 
 @linked(inline="always", **_JIT)
@@ -690,14 +691,28 @@ _always_inlined = _inlining("alwaysinline", """Inline the function this is calle
 
 @linked(_nrt=False, **_JIT)
 def short_backward_rows(op, g, r0, r1):
-    """:func:`backward_rows` for n <= SHORT_MAX (every plan's): per row one loop that
-    only loads (vectorized the same way wherever the rows lie) takes the float64 sum
-    of g y (softmax) or g (log_softmax; and the bits test of
-    :func:`log_softmax_backward_block` on y) by :func:`add_reassoc` (the order fixed
-    by n), then :func:`short_backward_write` writes the row (no row views kept:
-    compiled without reference counts)."""
+    """:func:`backward_rows` for n <= SHORT_MAX (every plan's) by
+    :func:`_short_backward_run`, for n <= NARROW with its loops bounded by
+    min(n, NARROW): LLVM then runs them as whole vectors, not a scalar remainder (a
+    copy of its own: its sum order is fixed by n as well).  Marked noinline: its loops
+    keep its own attributes."""
     _vmath.prefer_512_bit_vectors()
     _not_inlined()
+    n = g.shape[1]
+    if n <= NARROW:
+        _short_backward_run(op, g, r0, r1, min(n, NARROW))
+    else:
+        _short_backward_run(op, g, r0, r1, n)
+
+
+@linked(_nrt=False, **_JIT)
+def _short_backward_run(op, g, r0, r1, w):
+    """Rows [r0, r1) of w = n elements: per row one loop that only loads (vectorized the
+    same way wherever the rows lie) takes the float64 sum of g y (softmax) or g
+    (log_softmax; and the bits test of :func:`log_softmax_backward_block` on y) by
+    :func:`add_reassoc` (the order fixed by n), then :func:`short_backward_write` writes
+    the row (no row views kept: compiled without reference counts)."""
+    _always_inlined()
     kind, _, _, y = op
     yb = bits_view(y)
     least = least_like(yb)
@@ -706,61 +721,61 @@ def short_backward_rows(op, g, r0, r1):
         yr, gr, br = y[r], g[r], yb[r]
         s = 0.0
         top = least
-        for i in range(yr.shape[0]):
+        for i in range(w):
             if kind == SOFTMAX:
                 s = add_reassoc(s, np.float64(gr[i]) * np.float64(yr[i]))
             else:
                 s = add_reassoc(s, np.float64(gr[i]))
                 b = br[i]
                 top = max(top, least if b == 0 else b)
-        short_backward_write(op, g, r, cast_like(y, s), top <= lo_bits)
+        short_backward_write(op, g, r, cast_like(y, s), top <= lo_bits, w)
 
 
 @linked(_nrt=False, **_JIT)
-def _short_softmax_write(op, g, r, st):
-    """out = y * (g - st) on row r."""
+def _short_softmax_write(op, g, r, st, w):
+    """out = y * (g - st) on row r of w elements."""
     _always_inlined()
     _, _, out, y = op
     o, yr, gr = out[r], y[r], g[r]
-    for i in range(yr.shape[0]):
+    for i in range(w):
         o[i] = yr[i] * (gr[i] - st)
 
 
 @linked(_nrt=False, **_JIT)
-def _short_log_write(op, g, r, st, cheap):
-    """out = fma(-exp(y), st, g) on row r, by softmax's exp where cheap."""
+def _short_log_write(op, g, r, st, cheap, w):
+    """out = fma(-exp(y), st, g) on row r of w elements, by softmax's exp where cheap."""
     _always_inlined()
     _, _, out, y = op
     o, yr, gr = out[r], y[r], g[r]
     if cheap:
-        for i in range(yr.shape[0]):
+        for i in range(w):
             o[i] = _vmath.fma(-expneg(yr[i]), st, gr[i])
     else:
-        for i in range(yr.shape[0]):
+        for i in range(w):
             o[i] = _vmath.fma(-exp_any(yr[i]), st, gr[i])
 
 
-def short_backward_write(op, g, r, st, cheap):
-    """Row r of a short backward op given st (the sum in y's type) and cheap (y in
-    [EXPNEG_NORMAL_MIN, 0]): the kind's code only."""
+def short_backward_write(op, g, r, st, cheap, w):
+    """Row r (its first w elements) of a short backward op given st (the sum in y's type)
+    and cheap (y in [EXPNEG_NORMAL_MIN, 0]): the kind's code only."""
 
 
 @overload(short_backward_write, **LITERAL)
-def _short_backward_write_impl(op, g, r, st, cheap):
-    def softmax(op, g, r, st, cheap):
+def _short_backward_write_impl(op, g, r, st, cheap, w):
+    def softmax(op, g, r, st, cheap, w):
         _always_inlined()
-        _short_softmax_write(op, g, r, st)
+        _short_softmax_write(op, g, r, st, w)
 
-    def log(op, g, r, st, cheap):
+    def log(op, g, r, st, cheap, w):
         _always_inlined()
-        _short_log_write(op, g, r, st, cheap)
+        _short_log_write(op, g, r, st, cheap, w)
 
-    def runtime(op, g, r, st, cheap):
+    def runtime(op, g, r, st, cheap, w):
         _always_inlined()
         if op[0] == SOFTMAX:
-            _short_softmax_write(op, g, r, st)
+            _short_softmax_write(op, g, r, st, w)
         else:
-            _short_log_write(op, g, r, st, cheap)
+            _short_log_write(op, g, r, st, cheap, w)
 
     return by_kind(op, softmax, log, runtime)
 

@@ -20,7 +20,7 @@ LIBM = re.compile(r"call\w*\s+\S*(exp|log|tanh|erf|pow)\w*", re.I)
 TRANSCENDENTAL = ("sigmoid", "tanh", "gelu", "gelu_tanh", "silu", "mish", "softplus", "logsigmoid")
 
 
-def _run(code: str, timeout=240, env=None):
+def _run(code: str, timeout=600, env=None):
     """Run code in a fresh interpreter (a hang or abort cannot take pytest down)."""
     full_env = dict(os.environ, **(env or {}))
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,

@@ -134,9 +134,11 @@ def _function_cache_class():
     return FastactFunctionCache
 
 
-def _link_only_compiler_class():
-    """A Numba compiler pipeline whose code library is link-only (built once)."""
-    cls = _state.get("link_only_compiler")
+def _link_only_compiler_class(optimized=False):
+    """A Numba compiler pipeline whose code library is link-only (built once per
+    ``optimized``: the library's own module optimized alone first, as a cached
+    function's is)."""
+    cls = _state.get(("link_only_compiler", optimized))
     if cls is not None:
         return cls
     from numba.core.codegen import JITCodeLibrary
@@ -164,6 +166,15 @@ def _link_only_compiler_class():
         @property
         def codegen(self):
             return _NoEnvironment(self._codegen)
+
+    class OptimizedLinkOnlyLibrary(LinkOnlyLibrary):
+        """Optimized (function and module passes) as a cached function's library, so its
+        loops are vectorized alone, in their own order; no machine code either."""
+
+        _optimize_functions = JITCodeLibrary._optimize_functions
+        _optimize_final_module = JITCodeLibrary._optimize_final_module
+
+    library_class = OptimizedLinkOnlyLibrary if optimized else LinkOnlyLibrary
 
     class _NoEnvironment:
         """The codegen, except that a link-only function's environment (used only by a
@@ -209,8 +220,8 @@ def _link_only_compiler_class():
 
             def run_pass(self, state):
                 if state.library is None:
-                    state.library = LinkOnlyLibrary(state.targetctx.codegen(),
-                                                    state.func_id.func_qualname)
+                    state.library = library_class(state.targetctx.codegen(),
+                                                  state.func_id.func_qualname)
                     state.library.enable_object_caching()
                 if lowering is not NativeParforLowering:
                     return super().run_pass(state)
@@ -229,26 +240,28 @@ def _link_only_compiler_class():
             pm.finalize()
             return [pm]
 
-    _state["link_only_compiler"] = LinkOnlyCompiler
+    _state[("link_only_compiler", optimized)] = LinkOnlyCompiler
     return LinkOnlyCompiler
 
 
-def link_only_options() -> dict:
+def link_only_options(optimized=False) -> dict:
     """Numba jit options of a link-only helper (see the module doc); also usable as an
     ``@overload``'s ``jit_options``."""
     try:
-        pipeline = _link_only_compiler_class()
+        pipeline = _link_only_compiler_class(optimized)
     except (ImportError, AttributeError):  # a Numba without these internals: plain compiles
         return {}
     return dict(pipeline_class=pipeline, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 
-def linked(**options):
+def linked(optimized=False, **options):
     """``numba.njit(**options)`` for a helper called from compiled code only: link-only,
-    not cached on its own (its callers' cache entries hold its code)."""
+    not cached on its own (its callers' cache entries hold its code).  ``optimized``:
+    its code is optimized alone first (as a cached function's), then linked as it is
+    (a loop vectorized alone keeps its order of operations in every caller)."""
     from numba import njit
 
-    return njit(cache=False, **options, **link_only_options())
+    return njit(cache=False, **options, **link_only_options(optimized))
 
 
 def jit(**options):

@@ -203,10 +203,17 @@ def _link_only_library_classes():
         its callees linked in, so its loops are vectorized alone, in their own order;
         no machine code either."""
 
-        _optimize_functions = JITCodeLibrary._optimize_functions
-        _optimize_final_module = JITCodeLibrary._optimize_final_module
-        finalize = JITCodeLibrary.finalize
-        _get_module_for_linking = JITCodeLibrary._get_module_for_linking
+        def _optimize_functions(self, ll_module):
+            JITCodeLibrary._optimize_functions(self, ll_module)
+
+        def _optimize_final_module(self):
+            JITCodeLibrary._optimize_final_module(self)
+
+        def finalize(self):
+            JITCodeLibrary.finalize(self)
+
+        def _get_module_for_linking(self):
+            return JITCodeLibrary._get_module_for_linking(self)
 
         def _finalize_final_module(self):
             self._finalized = True

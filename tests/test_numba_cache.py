@@ -238,3 +238,51 @@ def test_a_non_last_axis_of_short_columns_compiles_the_short_rows_only(tmp_path)
     # scatter of a tile are one compilation
     out = run_ok(SHORT_COLUMNS, {"FASTACT_CACHE_DIR": str(tmp_path)})
     assert "SHORT 1 LONG 0 COPIES 1" in out and "SAME True" in out, out
+
+
+
+LINK_CHAIN = """
+import numpy as np
+from numba.core import codegen
+from fastact._numba._cache import jit, linked
+optimized = []
+optimize = codegen.CPUCodeLibrary._optimize_final_module
+def recording(self):
+    optimized.append(self.name.split(".")[-1])
+    return optimize(self)
+codegen.CPUCodeLibrary._optimize_final_module = recording
+
+@linked()
+def inc(x):
+    return x + 1.0
+
+@linked()
+def twice_inc(x):
+    return inc(x) * 2.0
+
+@linked(optimized=True)
+def total(a):
+    s = 0.0
+    for i in range(a.size):
+        s += a[i]
+    return s
+
+@linked()
+def both(x, a):
+    return twice_inc(x) + inc(x) + total(a)
+
+@jit()
+def entry(x, a):
+    return both(x, a) + twice_inc(x)
+
+ours = {"inc", "twice_inc", "total", "both", "entry"}
+print("OUT", entry(1.0, np.arange(3.0)), "OPTIMIZED", sorted(ours.intersection(optimized)))
+"""
+
+
+def test_link_only_helpers_reached_along_several_paths_link_into_their_caller(tmp_path):
+    # inc is linked through twice_inc and directly, twice_inc through both and directly;
+    # link-only helpers are optimized in the entry only, an optimized one (total) alone
+    # first; the entry resolves every symbol once
+    out = run_ok(LINK_CHAIN, {"FASTACT_CACHE_DIR": str(tmp_path)})
+    assert "OUT 13.0 OPTIMIZED ['entry', 'total']" in out, out

@@ -134,19 +134,19 @@ def _function_cache_class():
     return FastactFunctionCache
 
 
-def _link_only_compiler_class():
-    """A Numba compiler pipeline whose code library is link-only (built once)."""
-    cls = _state.get("link_only_compiler")
-    if cls is not None:
-        return cls
+def _link_only_library_classes():
+    """(LinkOnlyLibrary, OptimizedLinkOnlyLibrary): Numba code libraries without machine
+    code (built once)."""
+    classes = _state.get("link_only_libraries")
+    if classes is not None:
+        return classes
     from numba.core.codegen import JITCodeLibrary
-    from numba.core.compiler import CompilerBase, DefaultPassBuilder
-    from numba.core.compiler_machinery import register_pass
-    from numba.core.typed_passes import NativeLowering, NativeParforLowering
 
     class LinkOnlyLibrary(JITCodeLibrary):
         """Finalized without module optimization or machine code: its module is linked
-        into the libraries of its callers, whose own finalization optimizes it."""
+        into the libraries of its callers, whose own finalization optimizes it.  Its
+        callees are linked in only then, each once (not into every link-only library of
+        a call chain in turn)."""
 
         def _optimize_functions(self, ll_module):  # the caller's module optimization runs them
             ll_module.data_layout = self._codegen._data_layout
@@ -154,8 +154,27 @@ def _link_only_compiler_class():
         def _optimize_final_module(self):
             pass
 
-        def _finalize_final_module(self):
+        def finalize(self):
+            self._raise_if_finalized()
+            for library in self._linking_libraries:
+                self._reload_init.update(library._reload_init)
             self._finalized = True
+
+        def _get_module_for_linking(self):
+            """Its own code and the code of every library it links, directly or through
+            other link-only libraries (each once), exported functions linkonce_odr."""
+            self._ensure_finalized()
+            if self._shared_module is None:
+                mod = self._final_module.clone()
+                for library in _linked_closure(self):
+                    own = library._final_module if type(library) is LinkOnlyLibrary else \
+                        library._get_module_for_linking()
+                    mod.link_in(own, preserve=True)
+                for fn in mod.functions:
+                    if not fn.is_declaration and fn.linkage == ll_linkage.external:
+                        fn.linkage = "linkonce_odr"
+                self._shared_module = mod
+            return self._shared_module
 
         def get_pointer_to_function(self, name):
             self._ensure_finalized()
@@ -164,6 +183,40 @@ def _link_only_compiler_class():
         @property
         def codegen(self):
             return _NoEnvironment(self._codegen)
+
+    def _linked_closure(library):
+        """The libraries linked by ``library`` and, through link-only ones, transitively
+        (each once, ``library`` excluded)."""
+        seen, order, todo = {id(library)}, [], list(library._linking_libraries)
+        while todo:
+            lib = todo.pop(0)
+            if id(lib) in seen:
+                continue
+            seen.add(id(lib))
+            order.append(lib)
+            if type(lib) is LinkOnlyLibrary:
+                todo.extend(lib._linking_libraries)
+        return order
+
+    class OptimizedLinkOnlyLibrary(LinkOnlyLibrary):
+        """Optimized (function and module passes) as a cached function's library, with
+        its callees linked in, so its loops are vectorized alone, in their own order;
+        no machine code either."""
+
+        def _optimize_functions(self, ll_module):
+            JITCodeLibrary._optimize_functions(self, ll_module)
+
+        def _optimize_final_module(self):
+            JITCodeLibrary._optimize_final_module(self)
+
+        def finalize(self):
+            JITCodeLibrary.finalize(self)
+
+        def _get_module_for_linking(self):
+            return JITCodeLibrary._get_module_for_linking(self)
+
+        def _finalize_final_module(self):
+            self._finalized = True
 
     class _NoEnvironment:
         """The codegen, except that a link-only function's environment (used only by a
@@ -177,6 +230,26 @@ def _link_only_compiler_class():
 
         def set_env(self, env_name, env):
             pass
+
+    from llvmlite.binding import Linkage as ll_linkage
+
+    _state["link_only_libraries"] = LinkOnlyLibrary, OptimizedLinkOnlyLibrary
+    return _state["link_only_libraries"]
+
+
+def _link_only_compiler_class(optimized=False):
+    """A Numba compiler pipeline whose code library is link-only (built once per
+    ``optimized``: the library's own module optimized alone first, as a cached
+    function's is)."""
+    cls = _state.get(("link_only_compiler", optimized))
+    if cls is not None:
+        return cls
+    from numba.core.compiler import CompilerBase, DefaultPassBuilder
+    from numba.core.compiler_machinery import register_pass
+    from numba.core.typed_passes import NativeLowering, NativeParforLowering
+
+    LinkOnlyLibrary, OptimizedLinkOnlyLibrary = _link_only_library_classes()
+    library_class = OptimizedLinkOnlyLibrary if optimized else LinkOnlyLibrary
 
     @contextlib.contextmanager
     def parallel_regions_link_only(codegen):
@@ -205,12 +278,12 @@ def _link_only_compiler_class():
         """The lowering pass ``lowering`` building a :class:`LinkOnlyLibrary`."""
 
         class LinkOnly(lowering):
-            _name = "fastact_link_only_" + lowering._name
+            _name = f"fastact_link_only{'_optimized' if optimized else ''}_{lowering._name}"
 
             def run_pass(self, state):
                 if state.library is None:
-                    state.library = LinkOnlyLibrary(state.targetctx.codegen(),
-                                                    state.func_id.func_qualname)
+                    state.library = library_class(state.targetctx.codegen(),
+                                                  state.func_id.func_qualname)
                     state.library.enable_object_caching()
                 if lowering is not NativeParforLowering:
                     return super().run_pass(state)
@@ -229,26 +302,28 @@ def _link_only_compiler_class():
             pm.finalize()
             return [pm]
 
-    _state["link_only_compiler"] = LinkOnlyCompiler
+    _state[("link_only_compiler", optimized)] = LinkOnlyCompiler
     return LinkOnlyCompiler
 
 
-def link_only_options() -> dict:
+def link_only_options(optimized=False) -> dict:
     """Numba jit options of a link-only helper (see the module doc); also usable as an
     ``@overload``'s ``jit_options``."""
     try:
-        pipeline = _link_only_compiler_class()
+        pipeline = _link_only_compiler_class(optimized)
     except (ImportError, AttributeError):  # a Numba without these internals: plain compiles
         return {}
     return dict(pipeline_class=pipeline, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 
-def linked(**options):
+def linked(optimized=False, **options):
     """``numba.njit(**options)`` for a helper called from compiled code only: link-only,
-    not cached on its own (its callers' cache entries hold its code)."""
+    not cached on its own (its callers' cache entries hold its code).  ``optimized``:
+    its code is optimized alone first (as a cached function's), then linked as it is
+    (a loop vectorized alone keeps its order of operations in every caller)."""
     from numba import njit
 
-    return njit(cache=False, **options, **link_only_options())
+    return njit(cache=False, **options, **link_only_options(optimized))
 
 
 def jit(**options):

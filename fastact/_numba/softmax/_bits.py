@@ -9,13 +9,11 @@ Integer reductions vectorize where float max reductions need fast-math.
 from __future__ import annotations
 
 import numpy as np
-from numba import types
+from numba import typeof, types
 from numba.core.imputils import impl_ret_borrowed
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 from numba.np.arrayobj import populate_array
 
-from .. import _vmath
-from ._kind import LINK_ONLY
 
 
 def _bitcast(src, dst):
@@ -60,57 +58,65 @@ def bits_view(typingctx, a):
     return view(a), codegen
 
 
-def bit_limits(xb):
-    """(sign bit, zero, bits of -inf) as signed integers of the type of the view xb:
-    the starting values of the max and min reductions."""
+def _dtype_of(t):
+    """The element type of array type t, else t itself."""
+    return t.dtype if isinstance(t, types.Array) else t
 
 
-@overload(bit_limits, inline="never", **LINK_ONLY)
-def _bit_limits_impl(xb):
-    if xb.dtype == types.int64:
-        def impl(xb):
-            return np.int64(-0x8000000000000000), np.int64(0), np.int64(-0x0010000000000000)
-        return impl
-    if xb.dtype == types.int32:
-        def impl(xb):
-            return np.int32(-0x80000000), np.int32(0), np.int32(-0x00800000)
-        return impl
-    return None
+def constant_by_type(name, value_of):
+    """An intrinsic ``name(a)`` giving the constant ``value_of(t)`` (a scalar or tuple,
+    None: no match) for the element type t of the Numba type of ``a``: typed and
+    lowered in place, no compiled function of its own."""
+
+    def typer(typingctx, a):
+        value = value_of(_dtype_of(a))
+        if value is None:
+            return None
+
+        def codegen(context, builder, sig, args):
+            return context.get_constant_generic(builder, sig.return_type, value)
+
+        return typeof(value)(a), codegen
+
+    typer.__name__ = name
+    return intrinsic(typer)
 
 
-def xor_bits(b, flip):
+# bit_limits(xb): (sign bit, zero, bits of -inf) as signed integers of the type of the
+# view xb: the starting values of the max and min reductions
+bit_limits = constant_by_type("bit_limits", {
+    types.int64: (np.int64(-0x8000000000000000), np.int64(0), np.int64(-0x0010000000000000)),
+    types.int32: (np.int32(-0x80000000), np.int32(0), np.int32(-0x00800000))}.get)
+
+
+@intrinsic
+def xor_bits(typingctx, b, flip):
     """b ^ flip in the integer type of b (int32 stays int32: 16 vector lanes)."""
+    if b not in _BITS.values() or not isinstance(flip, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.xor(args[0], context.cast(builder, args[1], flip, b))
+
+    return b(b, flip), codegen
 
 
-@overload(xor_bits, inline="always", **LINK_ONLY)
-def _xor_bits_impl(b, flip):
-    if b == types.int64:
-        return lambda b, flip: np.int64(b ^ flip)
-    if b == types.int32:
-        return lambda b, flip: np.int32(b ^ flip)
-    return None
-
-
-def max_of_bits(hi, lo):
+@intrinsic
+def max_of_bits(typingctx, hi, lo):
     """The max from the two bit reductions: float(hi) if hi >= 0 else float(lo)
     (float32 for int32 bits, float64 for int64)."""
+    floats = {bits: f for f, bits in _BITS.items()}
+    if hi not in floats or lo != hi:
+        return None
+
+    def codegen(context, builder, sig, args):
+        positive = builder.icmp_signed(">=", args[0], context.get_constant(hi, 0))
+        chosen = builder.select(positive, args[0], args[1])
+        return builder.bitcast(chosen, context.get_value_type(floats[hi]))
+
+    return floats[hi](hi, lo), codegen
 
 
-@overload(max_of_bits, inline="never", **LINK_ONLY)
-def _max_of_bits_impl(hi, lo):
-    if hi == types.int64:
-        return lambda hi, lo: _vmath.i64_as_f64(hi if hi >= 0 else lo)
-    if hi == types.int32:
-        return lambda hi, lo: i32_as_f32(hi if hi >= 0 else lo)
-    return None
-
-
-def least_like(b):
-    """The least integer of the type of the integer array b."""
-
-
-@overload(least_like, inline="always", **LINK_ONLY)
-def _least_like_impl(b):
-    if b.dtype == types.int32:
-        return lambda b: np.int32(-2 ** 31)
-    return lambda b: np.int64(-2 ** 63)
+# least_like(b): the least integer of the type of the integer array b
+least_like = constant_by_type("least_like", {
+    types.int32: np.int32(-2 ** 31), types.int64: np.int64(-2 ** 63)}.get)

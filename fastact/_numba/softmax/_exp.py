@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import numpy as np
 from numba import types
-from numba.extending import overload
+from llvmlite import ir
+from numba.extending import intrinsic, overload
 
 from .._cache import linked
 from ... import _constants as C
 from .. import _vmath
-from ._bits import f32_as_i32, i32_as_f32
+from ._bits import constant_by_type
 from ._kind import LINK_ONLY
 
 # ------------------------------------------------------------------ constants
@@ -58,18 +59,13 @@ _REDUCE_F64 = (LOG2E, SHIFT_F64, LN2_HI_F64, LN2_LO_F64)
 # bits of SHIFT minus the exponent bias: (bits(n + SHIFT) - this) << mantissa = bits(2**n)
 _POW2_BASE_F32 = 0x4B400000 - 127
 _POW2_BASE_F64 = 0x4338000000000000 - 1023
+_POW2_BASE = {types.float32: (_POW2_BASE_F32, 23), types.float64: (_POW2_BASE_F64, 52)}
 
 
 # --------------------------------------------------- per-dtype building blocks
-def _reduction(t):
-    """(log2e, shift, ln2 high part, ln2 low part) in the type of t."""
-
-
-@overload(_reduction, inline="always", **LINK_ONLY)
-def _reduction_impl(t):
-    if t == types.float32:
-        return lambda t: _REDUCE_F32
-    return lambda t: _REDUCE_F64
+# (log2e, shift, ln2 high part, ln2 low part) in the type of t
+_reduction = constant_by_type("reduction", {types.float32: _REDUCE_F32,
+                                            types.float64: _REDUCE_F64}.get)
 
 
 def _poly(r):
@@ -89,18 +85,26 @@ def _poly_impl(r):
     return impl
 
 
-def _pow2_of_shifted(k, extra):
+@intrinsic
+def _pow2_of_shifted(typingctx, k, extra):
     """2**(n + extra) for k = n + SHIFT (n an integer), from the bits of k; 0 when
-    n + extra is at or below the exponent bias (the exponent field is 0)."""
+    n + extra is at or below the exponent bias (the exponent field is 0): the integer
+    arithmetic wraps in k's width."""
+    if k not in _POW2_BASE or not isinstance(extra, types.Integer):
+        return None
+    base, mantissa = _POW2_BASE[k]
 
+    def codegen(context, builder, sig, args):
+        bits = ir.IntType(k.bitwidth)
+        offset = builder.sub(context.get_constant(types.int64, base),
+                             context.cast(builder, args[1], extra, types.int64))
+        if k.bitwidth < 64:
+            offset = builder.trunc(offset, bits)
+        e = builder.shl(builder.sub(builder.bitcast(args[0], bits), offset),
+                        ir.Constant(bits, mantissa))
+        return builder.bitcast(e, context.get_value_type(k))
 
-@overload(_pow2_of_shifted, inline="always", **LINK_ONLY)
-def _pow2_of_shifted_impl(k, extra):
-    if k == types.float32:
-        return lambda k, extra: i32_as_f32(
-            np.int32((f32_as_i32(k) - np.int32(_POW2_BASE_F32 - extra)) << np.int32(23)))
-    return lambda k, extra: _vmath.i64_as_f64(
-        (_vmath.f64_as_i64(k) - (_POW2_BASE_F64 - extra)) << 52)
+    return k(k, extra), codegen
 
 
 @linked(**_JIT)
@@ -113,17 +117,10 @@ def _reduce(tc):
     return k, _vmath.fma(n, -ln2_lo, r)
 
 
-def _limits(t):
-    """(expneg clamp, exp_shift clamp, exp_shift's log2 scale) in the type of t."""
-
-
-@overload(_limits, inline="always", **LINK_ONLY)
-def _limits_impl(t):
-    if t == types.float32:
-        lim = (_F32(EXPNEG_CLAMP_F32), _F32(EXP_SHIFT_CLAMP_F32), EXP_SHIFT_LOG2_F32)
-    else:
-        lim = (EXPNEG_CLAMP_F64, EXP_SHIFT_CLAMP_F64, EXP_SHIFT_LOG2_F64)
-    return lambda t: lim
+# (expneg clamp, exp_shift clamp, exp_shift's log2 scale) in the type of t
+_limits = constant_by_type("limits", {
+    types.float32: (_F32(EXPNEG_CLAMP_F32), _F32(EXP_SHIFT_CLAMP_F32), EXP_SHIFT_LOG2_F32),
+    types.float64: (EXPNEG_CLAMP_F64, EXP_SHIFT_CLAMP_F64, EXP_SHIFT_LOG2_F64)}.get)
 
 
 # ------------------------------------------------------------- the exponentials
@@ -145,14 +142,17 @@ def _with_rounding_error(r, v, m, t):
     return r + ((v - (t - bb)) + (-m - bb))
 
 
-def _zero_below(t, low, y):
+@intrinsic
+def _zero_below(typingctx, t, low, y):
     """0 where t < low (TwoSum turns v = -inf into NaN), else y."""
+    if not (t == low == y and isinstance(t, types.Float)):
+        return None
 
+    def codegen(context, builder, sig, args):
+        below = builder.fcmp_ordered("<", args[0], args[1])
+        return builder.select(below, context.get_constant(y, 0.0), args[2])
 
-@overload(_zero_below, inline="always", **LINK_ONLY)
-def _zero_below_impl(t, low, y):
-    zero = _F32(0.0) if y == types.float32 else 0.0
-    return lambda t, low, y: zero if t < low else y
+    return y(t, low, y), codegen
 
 
 @linked(**_JIT)
@@ -167,16 +167,10 @@ def exp_shift(v, m):
     return _zero_below(t, low, _poly(r) * _pow2_of_shifted(k, scale_log2))
 
 
-def unscale(like):
-    """The factor removing exp_shift's scale from a sum, for the dtype of array ``like``
-    (2**-64 for float32, 2**-128 for float64)."""
-
-
-@overload(unscale, **LINK_ONLY)
-def _unscale_impl(like):
-    if like.dtype == types.float32:
-        return lambda like: 2.0 ** -EXP_SHIFT_LOG2_F32
-    return lambda like: 2.0 ** -EXP_SHIFT_LOG2_F64
+# unscale(like): the factor removing exp_shift's scale from a sum, for the dtype of
+# array ``like`` (2**-64 for float32, 2**-128 for float64)
+unscale = constant_by_type("unscale", {types.float32: 2.0 ** -EXP_SHIFT_LOG2_F32,
+                                       types.float64: 2.0 ** -EXP_SHIFT_LOG2_F64}.get)
 
 
 def exp_any(v):
@@ -193,25 +187,19 @@ def _exp_any_impl(v):
     return None
 
 
-def expneg_normal_min_bits(b):
-    """The bits (as b's signed integers) of EXPNEG_NORMAL_MIN_F32 / _F64."""
+# expneg_normal_min_bits(b): the bits (as b's signed integers) of EXPNEG_NORMAL_MIN_F32 / _F64
+expneg_normal_min_bits = constant_by_type("expneg_normal_min_bits", {
+    types.int32: np.array(EXPNEG_NORMAL_MIN_F32, np.float32).view(np.int32)[()],
+    types.int64: np.array(EXPNEG_NORMAL_MIN_F64, np.float64).view(np.int64)[()]}.get)
 
 
-@overload(expneg_normal_min_bits, inline="always", **LINK_ONLY)
-def _expneg_normal_min_bits_impl(b):
-    if b.dtype == types.int32:
-        v = int(np.array(EXPNEG_NORMAL_MIN_F32, np.float32).view(np.int32))
-        return lambda b: np.int32(v)
-    v = int(np.array(EXPNEG_NORMAL_MIN_F64, np.float64).view(np.int64))
-    return lambda b: np.int64(v)
-
-
-def cast_like(a, v):
+@intrinsic
+def cast_like(typingctx, a, v):
     """v converted to the dtype of array a."""
+    if not isinstance(a, types.Array) or not isinstance(v, types.Number):
+        return None
 
+    def codegen(context, builder, sig, args):
+        return context.cast(builder, args[1], v, a.dtype)
 
-@overload(cast_like, **LINK_ONLY)
-def _cast_like_impl(a, v):
-    if a.dtype == types.float32:
-        return lambda a, v: np.float32(v)
-    return lambda a, v: np.float64(v)
+    return a.dtype(a, v), codegen

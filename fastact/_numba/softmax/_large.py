@@ -18,6 +18,7 @@ from numba.extending import intrinsic, overload
 
 from .._cache import linked
 from .._stream import fence as sfence
+from ._alloc import empty
 from ._exp import BLOCK, cast_like, expneg
 from ._plan import SHORT_MAX, STREAMING
 from ._bits import bits_view
@@ -289,7 +290,7 @@ def softmax_rows_large(op, r0, r1):
     if n > BLOCK:
         forward_rows(op, None, r0, r1)
         return
-    buf = np.empty(n, x.dtype)
+    buf = empty(n, x.dtype)
     for r in range(r0, r1):
         _softmax_row_large(op, r, buf, r + 1 < r1)
     sfence()
@@ -300,7 +301,7 @@ def log_softmax_rows_large(op, r0, r1):
     """:func:`forward_rows_large` of log_softmax (rows of one block prefetch the next)."""
     x = op[3]
     n = x.shape[1]
-    buf = np.empty(min(BLOCK, n), x.dtype)
+    buf = empty(min(BLOCK, n), x.dtype)
     for r in range(r0, r1):
         _log_softmax_row_large(op, r, buf, r + 1 < r1 and n <= BLOCK)
     sfence()

@@ -21,6 +21,7 @@ from numba.extending import intrinsic, overload
 
 from ..._constants import SOFTMAX_SHORT_BATCH, SOFTMAX_SHORT_NARROW
 from .._cache import linked
+from ._alloc import empty, zeros
 from ._bits import bit_limits, bits_view, least_like, max_of_bits, xor_bits
 from ._exp import BLOCK, LANES, cast_like, exp_any, exp_shift, expneg, expneg_normal_min_bits, unscale
 from ._kind import LITERAL, LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, by_kind  # noqa: F401 (kinds re-exported)
@@ -364,8 +365,8 @@ def short_rows(op, r0, r1):
         return
     # two batches' rows, the missing row, its out, the log ops' terms; per row of a
     # batch: m, S or s, ties, the finish's two factors, whether it waits for its finish
-    ring = np.zeros((2 * nb + 3, x.shape[1]), x.dtype)
-    work = np.zeros((6, nb), np.float64)
+    ring = zeros((2 * nb + 3, x.shape[1]), x.dtype)
+    work = zeros((6, nb), np.float64)
     _short_rows_in(op, r0, r1, ring, work)
 
 
@@ -549,7 +550,7 @@ def forward_rows(op, mask, r0, r1):
     pipelined (:func:`forward_row_piped`) while the rows are unmasked and fit in
     PIPELINE_MAX_BYTES."""
     x = op[3]
-    buf = np.empty(min(BLOCK, x.shape[1]), x.dtype)
+    buf = empty(min(BLOCK, x.shape[1]), x.dtype)
     rows = r1 - r0
     if mask is None and rows >= 2 and rows * x.shape[1] * x.itemsize <= PIPELINE_MAX_BYTES:
         m = row_max(bits_view(x), None, r0, op[1])

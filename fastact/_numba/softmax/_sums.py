@@ -3,6 +3,8 @@
 Float partial sums of four elements in the array's type, each added in float64;
 re-association is allowed inside these loops only (so they vectorize), and
 since the grouping is fixed by ``n`` the bits do not depend on threads or plan.
+Each sum is optimized alone (vectorized in its own order), then linked into its
+callers as it is: no machine code, Python wrapper or cache entry of its own.
 Accuracy: docs/softmax.md, "Sums".
 """
 from __future__ import annotations
@@ -11,7 +13,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import intrinsic, overload
 
-from .._cache import jit
+from .._cache import jit, linked
 from ._exp import LANES
 from ._kind import LINK_ONLY
 
@@ -32,7 +34,7 @@ def add_reassoc(typingctx, a, b):
     return types.float64(types.float64, types.float64), codegen
 
 
-@jit(**_SUM_JIT)
+@linked(optimized=True, **_SUM_JIT)
 def sum_run(a, lo, hi):
     """sum(a[lo:hi]) in float64."""
     s = 0.0
@@ -42,7 +44,7 @@ def sum_run(a, lo, hi):
     return s
 
 
-@jit(**_SUM_JIT)
+@linked(optimized=True, **_SUM_JIT)
 def sum_pos(a, n):
     """softmax's sum(a[0:n]) of e >= 0: the run cut into four quarters of
     L = n // 4, float sums (a_i + a_{i+L}) + (a_{i+2L} + a_{i+3L}) in a's type
@@ -104,13 +106,13 @@ def _lanes(a, b, n):
     return s
 
 
-@jit(**_SUM_JIT)
+@linked(optimized=True, **_SUM_JIT)
 def sum_lanes(a, n):
     """log_softmax_backward's sum(a[0:n]) (signed; error < 2 u sum |a|)."""
     return _lanes(a, None, n)
 
 
-@jit(**_SUM_JIT)
+@linked(optimized=True, **_SUM_JIT)
 def dot_lanes(a, b, n):
     """softmax_backward's sum(a[0:n] * b[0:n]) (signed; products rounded in a's type,
     no contraction: error < 3 u sum |a b|)."""

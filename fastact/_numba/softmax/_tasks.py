@@ -28,6 +28,7 @@ from numba import prange, types
 from numba.extending import overload
 
 from .._cache import jit, linked
+from ._alloc import empty, zeros
 from ._bits import bit_limits, bits_view, max_of_bits
 from ._exp import BLOCK
 from ._kind import LITERAL, literal_value
@@ -128,7 +129,7 @@ def _backward_large_row_tasks(how, job, span):
 
 def _forward_tile_tasks(how, job, span):
     x = job[0][3]
-    forward_tiles(job[0], job[1], span, np.empty(min(BLOCK, x.shape[1]), x.dtype))
+    forward_tiles(job[0], job[1], span, empty(min(BLOCK, x.shape[1]), x.dtype))
 
 
 def _forward_short_tile_tasks(how, job, span):
@@ -140,7 +141,7 @@ def _forward_any_tile_tasks(how, job, span):
     if how == SHORT_TILES:
         forward_tiles(job[0], None, span, None)
     else:
-        forward_tiles(job[0], job[1], span, np.empty(min(BLOCK, x.shape[1]), x.dtype))
+        forward_tiles(job[0], job[1], span, empty(min(BLOCK, x.shape[1]), x.dtype))
 
 
 def _backward_tile_tasks(how, job, span):
@@ -181,14 +182,14 @@ def _forward_scratch(job, n_chunks):
     tasks = rows * ((n + BLOCK - 1) // BLOCK)
     xb = bits_view(x)
     # block max bits (2), row maxima, block sums, block ties, exp buffers, row finish
-    return (np.empty(tasks, xb.dtype), np.empty(tasks, xb.dtype), np.empty(rows, x.dtype),
-            np.empty(tasks, np.float64), np.zeros(tasks, np.int64),
-            np.empty((n_chunks, BLOCK), x.dtype), np.empty(rows, np.float64))
+    return (empty(tasks, xb.dtype), empty(tasks, xb.dtype), empty(rows, x.dtype),
+            empty(tasks, np.float64), zeros(tasks, np.int64),
+            empty((n_chunks, BLOCK), x.dtype), empty(rows, np.float64))
 
 
 def _backward_scratch(job, n_chunks):
     rows, n = job[0][3].shape
-    return np.empty(rows * ((n + BLOCK - 1) // BLOCK), np.float64), np.zeros(rows, np.float64)
+    return empty(rows * ((n + BLOCK - 1) // BLOCK), np.float64), zeros(rows, np.float64)
 
 
 def _no_scratch(job, n_chunks):

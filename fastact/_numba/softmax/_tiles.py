@@ -15,6 +15,7 @@ from numba import types
 from numba.extending import overload
 
 from .._cache import linked
+from ._alloc import empty
 from ._exp import BLOCK
 from ._kind import LINK_ONLY, LITERAL
 from ._plan import TILE_COLUMNS
@@ -116,9 +117,9 @@ def forward_tiles(op, mask, tiles, buf):
     _, n, inner = x.shape
     ns = _tile_stride(n)
     xf, of = x.reshape(-1), out.reshape(-1)
-    sx = np.empty(TILE_COLUMNS * ns, x.dtype)
-    so = np.empty(TILE_COLUMNS * ns if kind != LOGSUMEXP else 0, x.dtype)
-    sm = np.empty(TILE_COLUMNS * ns if mask is not None else 0, np.bool_)
+    sx = empty(TILE_COLUMNS * ns, x.dtype)
+    so = empty(TILE_COLUMNS * ns if kind != LOGSUMEXP else 0, x.dtype)
+    sm = empty(TILE_COLUMNS * ns if mask is not None else 0, np.bool_)
     scratch = (sx, so, sm, ns, n)
     at = _scratch_at(ns)
     for t in range(tiles[0], tiles[1]):
@@ -139,9 +140,9 @@ def backward_tiles(op, g, tiles):
     _, n, inner = y.shape
     ns = _tile_stride(n)
     yf, gf, of = y.reshape(-1), g.reshape(-1), out.reshape(-1)
-    sy = np.empty(TILE_COLUMNS * ns, y.dtype)
-    sg = np.empty(TILE_COLUMNS * ns, y.dtype)
-    so = np.empty(TILE_COLUMNS * ns, y.dtype)
+    sy = empty(TILE_COLUMNS * ns, y.dtype)
+    sg = empty(TILE_COLUMNS * ns, y.dtype)
+    so = empty(TILE_COLUMNS * ns, y.dtype)
     at = _scratch_at(ns)
     for t in range(tiles[0], tiles[1]):
         base, _, w = _tile_at(t, n, inner)

@@ -370,6 +370,28 @@ def test_floors_are_timed_in_the_implementations_rounds(tmp_path, capsys, monkey
         assert (r["stream_floor_s"] is not None) == (r["function"] == "softmax_backward")
 
 
+def test_copy_floor_runs_on_the_case_arrays():
+    """A forward's floor copies x into out; a backward's copies grad, then half of x, into
+    out (the bytes its kernels move, in their arrays); inputs are never written."""
+    from fastact._bench.roofline import Roofline
+
+    roof = Roofline(2)
+    try:
+        x, grad = np.arange(1 << 17, dtype=np.float32), np.full(1 << 17, 7, np.float32)
+        keep_x, keep_grad, out = x.copy(), grad.copy(), np.zeros_like(x)
+        roof.copy_call(2 * x.nbytes, [x], out)()
+        assert np.array_equal(out, x)
+        roof.copy_call(3 * x.nbytes, [grad, x], out)()
+        half = x.size // 2
+        assert np.array_equal(out[:half], x[:half]) and np.array_equal(out[half:], grad[half:])
+        roof.stream_call(x, grad, out)()
+        assert np.array_equal(out, x + grad)
+        assert np.array_equal(x, keep_x) and np.array_equal(grad, keep_grad)
+        roof.copy_call(1000, [x], out[:10])()  # shapes that do not allow it: own buffers
+    finally:
+        roof.close()
+
+
 @pytest.mark.parametrize("bad", [["--shapes", "4096by2048"], ["--shapes", "0x5"],
                                  ["--shapes", "2x3,3x2"], ["--shapes", "2x3", "--sizes", "1e3"]])
 def test_bad_shapes(bad, capsys):

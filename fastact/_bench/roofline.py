@@ -2,18 +2,22 @@
 
 A kernel that reads ``r`` bytes and writes ``w`` bytes moves ``r + w`` bytes;
 a copy of ``(r + w) / 2`` bytes moves the same amount (it reads and writes
-each byte once).  Each case's floor is such a copy (a ``threads``-way copy in
-contiguous chunks by a thread pool from 64 KiB, else ``np.copyto``; both release
-the GIL) timed in the case's own round robin beside its implementations
-(:meth:`Roofline.copy_call`; :meth:`Roofline.stream_call` for a read-two-write-one
-pass), so floor and kernels meet the same memory bandwidth, cache state and load:
-``roofline_ratio = copy time / kernel time`` (1.0 = as fast as a copy of its
-bytes).  :meth:`Roofline.seconds` is the machine's best copy (the faster of one
-and ``threads`` threads, the fastest sample of copies repeated back to back),
-reported in the run's meta.
+each byte once).  Each case's floor is such a copy timed in the case's own round
+robin beside its implementations (:meth:`Roofline.copy_call`): from the arrays the
+kernels read into the array they write where the shapes allow (an activation's
+forward: ``x`` into ``out``, the very bytes and cache lines of the kernels), else
+between buffers of its own; a ``threads``-way copy in contiguous chunks by a thread
+pool from 64 KiB, else ``np.copyto`` (both release the GIL).  So floor and kernels
+meet the same memory bandwidth, cache state and load: ``roofline_ratio = copy time
+/ kernel time`` (1.0 = as fast as a copy of its bytes).  :meth:`Roofline.stream_call`
+is the read-two-write-one pass (softmax_backward's floor) on the case's arrays.
+:meth:`Roofline.seconds` is the machine's best copy (the faster of one and
+``threads`` threads, the fastest sample of copies repeated back to back), reported
+in the run's meta.
 """
 from __future__ import annotations
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -21,6 +25,28 @@ import numpy as np
 from .timing import Policy, measure
 
 _ALIGN = 64  # chunk boundaries on cache lines
+
+
+def _flat_bytes(a):
+    """A contiguous array's bytes as a flat uint8 view (None otherwise)."""
+    if a is None or np.ndim(a) == 0 or not a.flags.c_contiguous:
+        return None
+    return a.reshape(-1).view(np.uint8)
+
+
+def _pieces_on_case_arrays(to_copy, sources, out):
+    """[(dst, src)] copying ``to_copy`` bytes from ``sources`` into ``out`` in turn (each
+    source at most once over ``out``), or None when the arrays do not allow it."""
+    dst, srcs = _flat_bytes(out), [_flat_bytes(s) for s in sources]
+    if dst is None or not srcs or any(s is None or s.size != dst.size for s in srcs):
+        return None
+    pieces = []
+    for src in srcs:
+        take = min(to_copy, dst.size)
+        if take:
+            pieces.append((dst[:take], src[:take]))
+        to_copy -= take
+    return pieces if to_copy == 0 else None
 
 
 class Roofline:
@@ -45,25 +71,30 @@ class Roofline:
             self._times[half] = best
         return self._times[half]
 
-    def copy_call(self, nbytes: int):
-        """A callable moving ``nbytes`` bytes (read + write) as :meth:`seconds` does: the
-        ``threads``-way copy from 64 KiB of source, else ``np.copyto``; its own buffers."""
-        half = max(1, int(nbytes) // 2)
-        src, dst = self._buffers(("copy", half), lambda: (np.ones(half, np.uint8),
-                                                            np.zeros(half, np.uint8)))
-        if self._pool is not None and half >= 64 * 1024:
-            return self._threaded(dst, src)
-        return lambda: np.copyto(dst, src)
+    def copy_call(self, nbytes: int, sources=(), out=None):
+        """A callable moving ``nbytes`` bytes (read + write) by copies: from the case's own
+        ``sources`` into its ``out`` (the arrays and cache lines its kernels touch) when they
+        are contiguous and of one size, else between buffers of its own; threaded from
+        64 KiB like :meth:`seconds`."""
+        pieces = _pieces_on_case_arrays(int(nbytes) // 2, sources, out)
+        if pieces is None:
+            half = max(1, int(nbytes) // 2)
+            pieces = [self._buffers(("copy", half), lambda: (np.zeros(half, np.uint8),
+                                                             np.ones(half, np.uint8)))]
+        calls = [self._threaded(dst, src) if self._pool is not None and dst.size >= 64 * 1024
+                 else functools.partial(np.copyto, dst, src) for dst, src in pieces]
+        if len(calls) == 1:
+            return calls[0]
+        return lambda: [call() for call in calls]
 
-    def stream_call(self, elements: int, dtype):
-        """A callable running ``np.add(a, b, out=c)`` over ``elements`` of ``dtype`` on its own
-        buffers, split like the copy from 64 Ki elements: the floor of a kernel such as
-        softmax_backward, which reads y and grad and writes one result."""
-        a, b, c = self._buffers(("r2w1", int(elements), np.dtype(dtype).str), lambda: (
-            np.ones(elements, dtype), np.ones(elements, dtype), np.zeros(elements, dtype)))
-        if self._pool is not None and elements >= 64 * 1024:
-            return self._threaded(c, a, b)
-        return lambda: np.add(a, b, out=c)
+    def stream_call(self, a, b, out):
+        """A callable running ``np.add(a, b, out=out)`` on the case's arrays, split like the
+        copy from 64 Ki elements: the floor of a kernel such as softmax_backward, which reads
+        y and grad and writes one result."""
+        a, b, out = (np.asarray(v).reshape(-1) for v in (a, b, out))
+        if self._pool is not None and a.size >= 64 * 1024:
+            return self._threaded(out, a, b)
+        return functools.partial(np.add, a, b, out=out)
 
     def _buffers(self, key, make):
         if key not in self._floor_buffers:

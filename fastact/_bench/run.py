@@ -136,7 +136,8 @@ class Point:
     ref: object = None  # the NumPy reference result to check against (None: no check)
     roofline_best_s: float = 0.0  # the machine's best copy of the same bytes (memoized)
     # record field -> callable timed in the point's round robin: "roofline_s" (a copy of
-    # the same bytes), "stream_floor_s" (read-two-write-one pass, STREAM_FLOOR_CASES only)
+    # the same bytes, on the case's own arrays where their shapes allow), "stream_floor_s"
+    # (the read-two-write-one pass on y, grad and out; STREAM_FLOOR_CASES only)
     floors: dict = field(default_factory=dict)
 
 
@@ -267,11 +268,12 @@ def _measure_all(settings, backends, libraries, roofline, progress, load) -> lis
             for case in selected:
                 bufs = case.make_buffers(dtype, size, pool)
                 ref = case.reference(bufs) if settings.check and size <= CHECK_MAX_SIZE else None
-                best_s = roofline.seconds(case.nbytes(size, dtype))
-                floors = {"roofline_s": roofline.copy_call(case.nbytes(size, dtype))}
+                nbytes = case.nbytes(size, dtype)
+                best_s = roofline.seconds(nbytes)
+                floors = {"roofline_s": roofline.copy_call(
+                    nbytes, [getattr(bufs, name) for name in case.reads], bufs.out)}
                 if case.name in STREAM_FLOOR_CASES:
-                    floors["stream_floor_s"] = roofline.stream_call(
-                        int(np.prod(case.shape(size))), dtype)
+                    floors["stream_floor_s"] = roofline.stream_call(bufs.y, bufs.grad, bufs.out)
                 for call in calls:
                     load.sample()
                     progress.advance(f"{case.name} {dtype} {fmt_size(size)} {call}")

@@ -298,8 +298,8 @@ def _legend_lines(report) -> list:
            "scaled up linearly (--reference-cap)."]
           if any(r.get("extrapolated_from") for r in report["results"]) else []),
         "GB/s and roofline: the fastest fastact backend (bytes read + written / time; roofline = "
-        "time of a multi-threaded copy of the same bytes, timed in the same rounds as the "
-        "implementations, / time). vs peer: best peer time / "
+        "time of a multi-threaded copy of the same bytes from the case's inputs into its output, "
+        "timed in the same rounds as the implementations, / time). vs peer: best peer time / "
         "fastest fastact time (>1: fastact faster). max ULP: the maximum error in ULP of that "
         f"fastact backend / that peer against mpmath ({meta.get('max_ulp', 'not measured')}).",
         f"threads: {meta['threads']} (fastact{''.join(f', {k}' for k in meta['peer_threads'])}); "

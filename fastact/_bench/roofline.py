@@ -6,8 +6,9 @@ each byte once).  Each case's floor is such a copy timed in the case's own round
 robin beside its implementations (:meth:`Roofline.copy_call`): from the arrays the
 kernels read into the array they write where the shapes allow (an activation's
 forward: ``x`` into ``out``, the very bytes and cache lines of the kernels), else
-between buffers of its own; a ``threads``-way copy in contiguous chunks by a thread
-pool from 64 KiB, else ``np.copyto`` (both release the GIL).  So floor and kernels
+between buffers of its own; split over the threads in contiguous chunks by a thread
+pool where that was the faster copy back to back, else ``np.copyto``
+(both release the GIL).  So floor and kernels
 meet the same memory bandwidth, cache state and load: ``roofline_ratio = copy time
 / kernel time`` (1.0 = as fast as a copy of its bytes).  :meth:`Roofline.stream_call`
 is the read-two-write-one pass (softmax_backward's floor) on the case's arrays.
@@ -58,6 +59,7 @@ class Roofline:
         self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
         self._times: dict = {}
         self._floor_buffers: dict = {}
+        self._split: dict = {}  # copied bytes -> the threads-way copy beat np.copyto
 
     def seconds(self, nbytes: int) -> float:
         """Seconds to move ``nbytes`` bytes (read + write) with the best copy."""
@@ -66,33 +68,37 @@ class Roofline:
             src = np.ones(half, dtype=np.uint8)
             dst = np.zeros(half, dtype=np.uint8)
             best = min(measure(lambda: np.copyto(dst, src), self.policy).samples)
+            self._split[half] = False
             if self._pool is not None and half >= 64 * 1024:
-                best = min(best, min(measure(self._threaded(dst, src), self.policy).samples))
+                split = min(measure(self._threaded(dst, src), self.policy).samples)
+                self._split[half] = split < best
+                best = min(best, split)
             self._times[half] = best
         return self._times[half]
 
     def copy_call(self, nbytes: int, sources=(), out=None):
         """A callable moving ``nbytes`` bytes (read + write) by copies: from the case's own
         ``sources`` into its ``out`` (the arrays and cache lines its kernels touch) when they
-        are contiguous and of one size, else between buffers of its own; threaded from
-        64 KiB like :meth:`seconds`."""
-        pieces = _pieces_on_case_arrays(int(nbytes) // 2, sources, out)
+        are contiguous and of one size, else between buffers of its own; split over the
+        threads where that was the faster copy in :meth:`seconds` (from 64 KiB)."""
+        half = max(1, int(nbytes) // 2)
+        pieces = _pieces_on_case_arrays(half, sources, out)
         if pieces is None:
-            half = max(1, int(nbytes) // 2)
             pieces = [self._buffers(("copy", half), lambda: (np.zeros(half, np.uint8),
                                                              np.ones(half, np.uint8)))]
-        calls = [self._threaded(dst, src) if self._pool is not None and dst.size >= 64 * 1024
+        split = self._pool is not None and self._split.get(half, half >= 64 * 1024)
+        calls = [self._threaded(dst, src) if split and dst.size >= 64 * 1024
                  else functools.partial(np.copyto, dst, src) for dst, src in pieces]
         if len(calls) == 1:
             return calls[0]
         return lambda: [call() for call in calls]
 
     def stream_call(self, a, b, out):
-        """A callable running ``np.add(a, b, out=out)`` on the case's arrays, split like the
-        copy from 64 Ki elements: the floor of a kernel such as softmax_backward, which reads
-        y and grad and writes one result."""
+        """A callable running ``np.add(a, b, out=out)`` on the case's arrays, split over the
+        threads where a copy of its bytes was faster split: the floor of a kernel such as
+        softmax_backward, which reads y and grad and writes one result."""
         a, b, out = (np.asarray(v).reshape(-1) for v in (a, b, out))
-        if self._pool is not None and a.size >= 64 * 1024:
+        if self._pool is not None and self._split.get(3 * out.nbytes // 2, a.size >= 64 * 1024):
             return self._threaded(out, a, b)
         return functools.partial(np.add, a, b, out=out)
 

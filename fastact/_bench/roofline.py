@@ -130,8 +130,7 @@ class Roofline:
 
     def table(self) -> dict:
         """{bytes moved: GB/s} of the copies measured so far."""
-        return {2 * half: 2 * half / t / 1e9 for half, t in sorted(
-            (k, t) for k, t in self._times.items() if isinstance(k, int))}
+        return {2 * half: 2 * half / t / 1e9 for half, t in sorted(self._times.items())}
 
     def close(self):
         if self._pool is not None:

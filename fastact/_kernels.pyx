@@ -285,6 +285,7 @@ cdef extern from "workpool.h" nogil:
     void fa_pool_state(int *last, int *cap, int64_t *remaining_ns, long *stalls)
     bint fa_pool_set_adaptive(bint on)
     bint fa_pool_set_sleeping_join(bint on)
+    bint fa_pool_set_apart(bint on, long *moves)
     void fa_pool_open_window(int cap, int64_t window_ns)
 
 
@@ -309,6 +310,14 @@ def _set_pool_sleeping_join(on):
     """The pool's caller waits for claimed parts asleep (True) or yielding (tuning runs);
     returns the old setting."""
     return bool(fa_pool_set_sleeping_join(bool(on)))
+
+
+def _set_pool_apart(on):
+    """Helpers that find themselves on the caller's core move off it (True) or stay (tuning
+    runs); returns the old setting and how many moves there were so far."""
+    cdef long moves
+    old = bool(fa_pool_set_apart(bool(on), &moves))
+    return old, moves
 
 
 def _pool_open_window(int cap, double seconds):

@@ -1,5 +1,9 @@
 """The Cython work pool's contention policy, checked without timing: its decision functions
 and the thread count its loops used."""
+import os
+import sys
+import threading
+
 import numpy as np
 import pytest
 
@@ -102,3 +106,54 @@ def test_either_join_gives_the_bits_of_one_thread(pool, sleeping):
                 assert pool._pool_state()["last_threads"] == 2
     finally:
         pool._set_pool_sleeping_join(old)
+
+
+# ------------------------------------------------ a helper on the caller's core
+def _pool_helpers() -> list:
+    """The thread ids of the pool's helpers (named by the pool)."""
+    found = []
+    for tid in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{tid}/comm") as f:
+            if f.read().strip() == "fastact-pool":
+                found.append(int(tid))
+    return found
+
+
+def _cpu_of(tid: int) -> int:
+    """The core a thread of this process last ran on (/proc: field 39 of stat)."""
+    with open(f"/proc/self/task/{tid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[36])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread affinity: Linux only")
+@pytest.mark.parametrize("apart", [True, False])
+def test_a_helper_on_the_callers_core_moves_off_it_with_the_same_bits(pool, apart):
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        pytest.skip("one usable core")
+    x = np.random.default_rng(5).standard_normal(300_001).astype(np.float32) * 4
+    with fastact.threads(1):
+        want = fastact.tanh(x, backend="cython").tobytes()
+    old, _ = pool._set_pool_apart(apart)
+    pool._set_pool_adaptive(False)
+    try:
+        with fastact.threads(2):
+            fastact.tanh(x, backend="cython")  # the pool starts its helpers
+            helper = _pool_helpers()[0]
+            main = threading.get_native_id()
+            for _ in range(50):  # the caller may migrate between the pinning and the call
+                cpu = _cpu_of(main)
+                os.sched_setaffinity(helper, {cpu})
+                moves = pool._set_pool_apart(apart)[1]
+                assert fastact.tanh(x, backend="cython").tobytes() == want
+                if pool._set_pool_apart(apart)[1] > moves:
+                    break
+            left = os.sched_getaffinity(helper)
+            if apart:
+                assert cpu not in left and left <= set(cores) and left
+            else:
+                assert left == {cpu}
+    finally:
+        for tid in _pool_helpers():
+            os.sched_setaffinity(tid, cores)
+        pool._set_pool_apart(old)

@@ -13,6 +13,7 @@
  * would have taken to run them (fa_pool_stalled: a helper was descheduled) makes the loops
  * of the next window run on one thread fewer (fa_pool_threads_for); the window doubles
  * while the first loop after it stalls again and ends after a loop that does not.
+ * Placement: a helper starting a loop on its caller's core moves off it (fa_pool_keep_apart).
  * Compiled only with OpenMP available (its flags bring pthreads); else loops are serial. */
 #ifndef FA_WORKPOOL_H
 #define FA_WORKPOOL_H
@@ -56,6 +57,8 @@ static inline int fa_pool_threads_for(int threads, int cap, int64_t now, int64_t
 #if defined(_OPENMP)
 #include <pthread.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <time.h>
 #if defined(__x86_64__) || defined(__i386__)
@@ -100,8 +103,13 @@ static struct {
        loops slower (docs/tuning.md, "Contention"); switched on for tuning runs */
     _Atomic int adaptive;         /* 1: the thread cap after a stall */
     _Atomic int sleeping_join;    /* 1: the caller sleeps instead of yielding */
+    /* the caller's thread and core (-1: unknown), published with each loop */
+    _Atomic long caller_tid;
+    _Atomic int caller_cpu;
+    _Atomic int apart;            /* 1: a helper on the caller's core moves off it */
+    _Atomic long moves;           /* helpers moved off the caller's core */
 } fa_pool = {0, NULL, NULL, 0, 0, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-             PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0};
+             PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, 0, -1, 1, 0};
 
 #define FA_POOL_GEN(w) ((uint32_t)((w) >> 32))
 #define FA_POOL_PARTS(w) ((ptrdiff_t)(((w) >> 16) & 0xffff))
@@ -153,6 +161,37 @@ static void fa_pool_sleep_while(uint32_t seen) {
     pthread_mutex_unlock(&fa_pool.sleep);
 }
 
+#if defined(__linux__)
+/* a helper woken on the core its caller runs on shares that core with it (the scheduler
+   places a woken thread near its waker, also when another process keeps the other cores
+   busy): it narrows its affinity to its cores but the caller's (else the caller's cores but
+   that one), so the loop gets a core of its own or a share of another's */
+static void fa_pool_keep_apart(void) {
+    const int cpu = atomic_load(&fa_pool.caller_cpu);
+    if (!atomic_load(&fa_pool.apart) || cpu < 0 || cpu >= CPU_SETSIZE || sched_getcpu() != cpu)
+        return;
+    cpu_set_t set;
+    if (pthread_getaffinity_np(pthread_self(), sizeof set, &set) != 0) return;
+    CPU_CLR(cpu, &set);
+    if (CPU_COUNT(&set) == 0) {
+        if (sched_getaffinity((pid_t)atomic_load(&fa_pool.caller_tid), sizeof set, &set) != 0)
+            return;
+        CPU_CLR(cpu, &set);
+    }
+    if (CPU_COUNT(&set) > 0 && pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0)
+        atomic_fetch_add(&fa_pool.moves, 1);
+}
+
+/* not cached: a forked child's thread has a new id */
+static void fa_pool_publish_caller(void) {
+    atomic_store(&fa_pool.caller_tid, (long)syscall(SYS_gettid));
+    atomic_store(&fa_pool.caller_cpu, sched_getcpu());
+}
+#else
+static void fa_pool_keep_apart(void) {}
+static void fa_pool_publish_caller(void) {}
+#endif
+
 static void *fa_pool_helper(void *arg) {
     const int index = (int)(intptr_t)arg;
     uint32_t seen = FA_POOL_GEN(atomic_load(&fa_pool.word));
@@ -162,9 +201,11 @@ static void *fa_pool_helper(void *arg) {
         const uint32_t gen = FA_POOL_GEN(word);
         if (gen != seen) {
             seen = gen;
-            if (index < atomic_load(&fa_pool.allowed))
+            if (index < atomic_load(&fa_pool.allowed)) {
+                fa_pool_keep_apart();
                 fa_pool_work(gen, atomic_load(&fa_pool.fn), atomic_load(&fa_pool.ctx),
                              FA_POOL_PARTS(word));
+            }
             idle_since = fa_pool_now_ns();
         } else if (fa_pool_now_ns() - idle_since < FA_POOL_SPIN_NS) {
             for (int i = 0; i < 64; i++) FA_POOL_RELAX();
@@ -187,6 +228,9 @@ static int fa_pool_grow(int n) {
                                           (void *)(intptr_t)fa_pool.helpers);
         pthread_attr_destroy(&attr);
         if (failed) break;  /* fewer helpers: the loop still completes */
+#if defined(__linux__)
+        pthread_setname_np(t, "fastact-pool");  /* what top -H and the tests see */
+#endif
         fa_pool.helpers++;
     }
     return fa_pool.helpers;
@@ -255,6 +299,7 @@ static FA_POOL_NOINLINE void fa_pool_run(fa_pool_fn fn, void *ctx, ptrdiff_t par
     atomic_store(&fa_pool.ctx, ctx);
     atomic_store(&fa_pool.allowed, helpers < threads - 1 ? helpers : threads - 1);
     atomic_store(&fa_pool.done, 0);
+    fa_pool_publish_caller();
     const uint32_t gen = FA_POOL_GEN(atomic_load(&fa_pool.word)) + 1;
     atomic_store(&fa_pool.word, ((uint64_t)gen << 32) | ((uint64_t)parts << 16));
     if (atomic_load(&fa_pool.sleepers) > 0) {
@@ -289,6 +334,13 @@ static int fa_pool_set_adaptive(int on) {
     atomic_store(&fa_pool.until, 0);
     atomic_store(&fa_pool.window, 0);
     return atomic_exchange(&fa_pool.adaptive, on ? 1 : 0);
+}
+
+/* helpers on the caller's core move off it (1) or stay (0: tuning runs); returns the
+   previous setting; *moves counts the moves so far */
+static int fa_pool_set_apart(int on, long *moves) {
+    *moves = atomic_load(&fa_pool.moves);
+    return atomic_exchange(&fa_pool.apart, on ? 1 : 0);
 }
 
 /* the caller waits for claimed parts asleep (1) or yielding its core (0: tuning runs);

@@ -7,19 +7,19 @@ Variants, switched at run time in one process (float32, ``out=``, 2 threads): ``
 helper that finds itself on its caller's core moves off it: the default) and ``o`` (it
 stays; the helpers' affinity is reset to every usable core before each ``o`` block, so
 an earlier move does not carry over).  Each round runs the phases 0, 1 and 2 busy
-processes (busy process i pinned to core 1 - i); inside a phase both variants run
+processes (`fastact._bench.busy.BusyProcesses`: pinned from the last core); inside a phase both variants run
 ``seconds`` of single calls per cell, in alternating order.  Printed: median and p90 per
 variant and busy count, relative to the quiet median of ``o``; and the moves made.
 """
 import importlib
 import os
-import subprocess
 import sys
-import time
 
 import numpy as np
 
 import fastact
+from fastact._bench.busy import BusyProcesses
+from fastact._bench.contention import time_calls
 
 
 def pool_module():
@@ -49,24 +49,12 @@ def make_cells(functions, sizes) -> list:
     return cells
 
 
-def time_calls(call, seconds: float) -> list:
-    times, end = [], time.perf_counter() + seconds
-    while time.perf_counter() < end or len(times) < 5:
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return times
-
-
 def run(cells, seconds: float, rounds: int) -> dict:
     kernels, everywhere = pool_module(), os.sched_getaffinity(0)
     samples = {}
     for round_no in range(rounds):
         for busy in (0, 1, 2):
-            procs = [subprocess.Popen(["taskset", "-c", str(1 - i), sys.executable, "-c",
-                                       "while 1: pass"]) for i in range(busy)]
-            time.sleep(0.2)
-            try:
+            with BusyProcesses(busy):
                 for apart in ((1, 0) if round_no % 2 else (0, 1)):
                     kernels._set_pool_apart(apart)
                     if not apart:
@@ -74,10 +62,6 @@ def run(cells, seconds: float, rounds: int) -> dict:
                             os.sched_setaffinity(tid, everywhere)
                     for key, call in cells:
                         samples.setdefault(key + (busy, apart), []).extend(time_calls(call, seconds))
-            finally:
-                for p in procs:
-                    p.kill()
-                    p.wait()
     kernels._set_pool_apart(1)
     return samples
 

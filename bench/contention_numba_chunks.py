@@ -5,19 +5,19 @@
 
 Calls the float32 forward driver (``_parallel.driver_for``) directly with 2 threads and
 each chunk count (the backend passes one chunk per thread), in one process; each round
-runs the phases 0, 1 and 2 busy processes (busy process i pinned to core 1 - i) and every
+runs the phases 0, 1 and 2 busy processes (pinned from the last core) and every
 cell ``seconds`` of single calls per phase, the cell order reversed every other round.
 Printed: median and p90 per chunk count and busy count, relative to the quiet median of
 the first chunk count.
 """
-import subprocess
 import sys
-import time
 
 import numba
 import numpy as np
 
 import fastact
+from fastact._bench.busy import BusyProcesses
+from fastact._bench.contention import time_calls
 from fastact._numba import _factory, _parallel
 
 
@@ -45,21 +45,9 @@ def run(cells, seconds: float, rounds: int) -> dict:
     samples = {}
     for round_no in range(rounds):
         for busy in (0, 1, 2):
-            procs = [subprocess.Popen(["taskset", "-c", str(1 - i), sys.executable, "-c",
-                                       "while 1: pass"]) for i in range(busy)]
-            time.sleep(0.2)
-            try:
+            with BusyProcesses(busy):
                 for key, call in (cells if round_no % 2 == 0 else cells[::-1]):
-                    times, end = [], time.perf_counter() + seconds
-                    while time.perf_counter() < end or len(times) < 5:
-                        start = time.perf_counter()
-                        call()
-                        times.append(time.perf_counter() - start)
-                    samples.setdefault(key + (busy,), []).extend(times)
-            finally:
-                for p in procs:
-                    p.kill()
-                    p.wait()
+                    samples.setdefault(key + (busy,), []).extend(time_calls(call, seconds))
     return samples
 
 

@@ -179,26 +179,24 @@ final_block.__doc__ = """``final_block(op, mask, r, span, m, f)``: the final pas
 
 # ------------------------------------------------------------ special rows
 @linked(**_JIT)
-def _has_nan(x, mask, r):
-    xr = x[r]
-    if mask is None:
-        for i in range(xr.shape[0]):
-            if xr[i] != xr[i]:
-                return True
-    else:
-        for i in range(xr.shape[0]):
-            if xr[i] != xr[i] and mask[r, i]:
-                return True
-    return False
-
-
-@linked(**_JIT)
 def special_row(op, mask, r, m, nan_known):
     """Finish row r whose max m is not finite or whose sum is NaN, as the reference:
     NaN (or +inf) rows give NaN (logsumexp: +inf for +inf without NaN); all -inf or
     fully masked rows give 0 (softmax) / -inf; masked entries 0 / -inf."""
     kind, _, out, x = op
-    nan = nan_known or m != m or _has_nan(x, mask, r)
+    nan = nan_known or m != m
+    if not nan:  # a NaN among the row's unmasked entries
+        xr = x[r]
+        if mask is None:
+            for i in range(xr.shape[0]):
+                if xr[i] != xr[i]:
+                    nan = True
+                    break
+        else:
+            for i in range(xr.shape[0]):
+                if xr[i] != xr[i] and mask[r, i]:
+                    nan = True
+                    break
     if kind == LOGSUMEXP:
         out[r, 0] = _NAN if nan else np.float64(m)  # +inf or -inf
         return

@@ -25,24 +25,13 @@ _JIT = dict(nogil=True, error_model="numpy")
 
 
 @linked(**_JIT)
-def _tile_stride(n):
-    """Scratch row stride for n: whole 64-byte lines (16 elements: enough for both
-    dtypes), an odd number of 16-element groups, so the rows of a tile do not all
-    map to one set of the L1 cache."""
-    return (((n + 15) // 16) | 1) * 16
-
-
-@linked(**_JIT)
-def _scratch_at(ns):
-    """(offset 0, column step 1, row stride ns) of a tile's scratch rows, as int64s (literal
-    0 and 1 would type a second copy of :func:`_copy_columns`)."""
-    return np.int64(0), np.int64(1), ns
-
-
-@linked(**_JIT)
-def tile_count(shape):
-    """The number of tiles of an (outer, n, inner) array."""
-    return shape[0] * ((shape[2] + TILE_COLUMNS - 1) // TILE_COLUMNS)
+def _scratch_rows(n):
+    """(ns, (offset 0, column step 1, row stride ns)) of a tile's scratch rows for columns
+    of n: ns whole 64-byte lines (16 elements: enough for both dtypes), an odd number of
+    16-element groups, so the rows of a tile do not all map to one set of the L1 cache;
+    int64s (literal 0 and 1 would type a second copy of :func:`_copy_columns`)."""
+    ns = (((n + 15) // 16) | 1) * 16
+    return ns, (np.int64(0), np.int64(1), ns)
 
 
 @linked(**_JIT)
@@ -108,13 +97,12 @@ def forward_tiles(op, mask, tiles, buf):
     dtype)."""
     kind, negate, out, x = op
     _, n, inner = x.shape
-    ns = _tile_stride(n)
+    ns, at = _scratch_rows(n)
     xf, of = x.reshape(-1), out.reshape(-1)
     sx = empty(TILE_COLUMNS * ns, x.dtype)
     so = empty(TILE_COLUMNS * ns if kind != LOGSUMEXP else 0, x.dtype)
     sm = empty(TILE_COLUMNS * ns if mask is not None else 0, np.bool_)
     scratch = (sx, so, sm, ns, n)
-    at = _scratch_at(ns)
     for t in range(tiles[0], tiles[1]):
         base, j, w = _tile_at(t, n, inner)
         _copy_columns(sx, at, xf, (base, inner, at[1]), n, w)
@@ -131,12 +119,11 @@ def backward_tiles(op, g, tiles):
     ``_rows.backward_rows`` on scratch rows."""
     kind, negate, out, y = op
     _, n, inner = y.shape
-    ns = _tile_stride(n)
+    ns, at = _scratch_rows(n)
     yf, gf, of = y.reshape(-1), g.reshape(-1), out.reshape(-1)
     sy = empty(TILE_COLUMNS * ns, y.dtype)
     sg = empty(TILE_COLUMNS * ns, y.dtype)
     so = empty(TILE_COLUMNS * ns, y.dtype)
-    at = _scratch_at(ns)
     for t in range(tiles[0], tiles[1]):
         base, _, w = _tile_at(t, n, inner)
         _copy_columns(sy, at, yf, (base, inner, at[1]), n, w)

@@ -19,10 +19,9 @@ from .._cache import link_only_options
 
 SOFTMAX, LOG_SOFTMAX, LOGSUMEXP = 0, 1, 2
 
-# Overloads here are link-only helpers (``_cache.linked``); those that must see a literal
-# argument prefer literal types (Numba tries non-literal types first otherwise).
+# the options of the family's overloads: their implementations are link-only helpers
+# (``_cache.linked``)
 LINK_ONLY = dict(jit_options=link_only_options())
-LITERAL = dict(prefer_literal=True, **LINK_ONLY)
 
 
 def literal_value(t):

@@ -159,14 +159,21 @@ def test_a_call_loads_only_what_it_needs():
 
 SOFTMAX_ONLY = """
 import numpy as np, fastact
+from numba.core import dispatcher
 from fastact._numba.softmax import _plan, _rows, _tasks
+compiled = []
+compile_one = dispatcher._FunctionCompiler.compile
+def counting(self, args, return_type):
+    compiled.append(self.py_func.__qualname__)
+    return compile_one(self, args, return_type)
+dispatcher._FunctionCompiler.compile = counting
 fastact.softmax(np.ones((2, 3), np.float32), backend="numba")
 entry = _tasks.serial_entry(_rows.SOFTMAX, _plan.SHORT_ROWS)
 print("ENTRIES", _tasks.serial_entry.cache_info().currsize,
       _tasks.parallel_entry.cache_info().currsize,
       "HITS", sum(entry.stats.cache_hits.values()), "MISSES", sum(entry.stats.cache_misses.values()),
       "SIGNATURES", len(entry.signatures), "CALLEES", len(_rows.short_rows.overloads),
-      "LONG", len(_rows.forward_rows.overloads))
+      "LONG", len(_rows.forward_rows.overloads), "COMPILED", len(compiled), sorted(compiled))
 """
 
 
@@ -174,14 +181,16 @@ def test_a_softmax_call_compiles_and_loads_its_own_op_and_plan_only(tmp_path):
     # cold: one cache entry is written, the short softmax rows' in float32 (no float64,
     # no long-row code, no log op, no parallel region, no helper of its own);
     # warm: the one entry point is loaded, nothing else is compiled or loaded
+    # cold, six functions are compiled (the entry, short_rows, _short_rows_in, special_row,
+    # _softmax_term, expneg: the kind and plan choices compile nothing of their own)
     env = {"FASTACT_CACHE_DIR": str(tmp_path)}
     out = run_ok(SOFTMAX_ONLY, env)
-    assert "ENTRIES 1 0 HITS 0 MISSES 1 SIGNATURES 1 CALLEES 1 LONG 0" in out, out
+    assert "ENTRIES 1 0 HITS 0 MISSES 1 SIGNATURES 1 CALLEES 1 LONG 0 COMPILED 6" in out, out
     index = [os.path.basename(p).split("-")[0]
              for p in glob.glob(os.path.join(str(tmp_path), "**", "*.nbi"), recursive=True)]
     assert index == ["_tasks.serial_entry.locals.run_serial"], index
     out = run_ok(SOFTMAX_ONLY, env)
-    assert "ENTRIES 1 0 HITS 1 MISSES 0 SIGNATURES 1 CALLEES 0 LONG 0" in out, out
+    assert "ENTRIES 1 0 HITS 1 MISSES 0 SIGNATURES 1 CALLEES 0 LONG 0 COMPILED 0" in out, out
 
 
 PARALLEL_REGION = """

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _threading
-from ._plan import BLOCKS, LARGE_ROWS, ROWS, SHORT_ROWS, SHORT_TILES, TILES, plan
+from ._plan import BLOCKS, LARGE_ROWS, ROWS, SHORT_ROWS, SHORT_TILES, TILES, plan, task_count
 from ._rows import LOG_SOFTMAX, LOGSUMEXP, SOFTMAX
 from ._tasks import parallel_entry, serial_entry
 
@@ -49,14 +49,17 @@ def get_rowwise(op):
             x = x.reshape(x.shape[:2])
             grad = None if grad is None else grad.reshape(x.shape)
             mask = None if mask is None else mask.reshape(x.shape)
+        if x.ndim == 2 and out.ndim != 2:  # logsumexp's (rows,) as (rows, 1); (outer, n, 1): x's
+            out = out.reshape(x.shape[:1] + (1,) if out.ndim == 1 else x.shape)
         k = n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
         how, chunks = plan(x.shape, x.itemsize, k, forward, streams and mask is None,
                            mask is None)
+        tasks = task_count(how, x.shape)
         if chunks == 1:
-            serial_entry(kind, how)(negate, out, x, grad, mask)
+            serial_entry(kind, how)(negate, out, x, grad, mask, tasks)
         else:
-            _threading.run_parallel(parallel_entry(kind, how), (negate, out, x, grad, mask),
-                                    chunks)
+            _threading.run_parallel(parallel_entry(kind, how),
+                                    (negate, out, x, grad, mask, tasks), chunks)
 
     kernel.__name__ = f"numba_{op}"
     kernel.__doc__ = f"Numba row kernel for {op} (see fastact._numba.softmax)."
@@ -78,10 +81,13 @@ def warmup() -> None:
                     short = how in (SHORT_ROWS, SHORT_TILES)
                     if how == LARGE_ROWS and not streams or short and not forward:
                         continue
+                    args = (negate, out.reshape(x.shape[:1] + (1,)) if out.ndim == 1 else out,
+                            x, grad)
+                    tasks = task_count(how, shape)
                     for mask in masks if how != LARGE_ROWS and not short else (None,):
                         if how != BLOCKS:
-                            serial_entry(kind, how)(negate, out, x, grad, mask)
-                        parallel_entry(kind, how)(negate, out, x, grad, mask, 2)
+                            serial_entry(kind, how)(*args, mask, tasks)
+                        parallel_entry(kind, how)(*args, mask, tasks, 2)
 
 
 __all__ = ["get_rowwise", "warmup"]

@@ -120,3 +120,36 @@ def max_of_bits(typingctx, hi, lo):
 # least_like(b): the least integer of the type of the integer array b
 least_like = constant_by_type("least_like", {
     types.int32: np.int32(-2 ** 31), types.int64: np.int64(-2 ** 63)}.get)
+
+
+@intrinsic
+def max_step(typingctx, b, hi, lo):
+    """The two bit reductions advanced by b: (b if b > hi else hi, b if b < lo else lo)."""
+    if b not in _BITS.values() or hi != b or lo != b:
+        return None
+
+    def codegen(context, builder, sig, args):
+        v, h, l = args
+        return context.make_tuple(builder, sig.return_type, [
+            builder.select(builder.icmp_signed(">", v, h), v, h),
+            builder.select(builder.icmp_signed("<", v, l), v, l)])
+
+    return types.UniTuple(b, 2)(b, hi, lo), codegen
+
+
+@intrinsic
+def smaller(typingctx, a, b):
+    """The smaller of two integers, in their common type (Numba's ``min`` compiles a
+    function)."""
+    if not isinstance(a, types.Integer) or not isinstance(b, types.Integer):
+        return None
+    t = typingctx.unify_types(types.unliteral(a), types.unliteral(b))
+    if not isinstance(t, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        x, y = (context.cast(builder, v, s, t) for v, s in zip(args, sig.args))
+        less = builder.icmp_signed("<", x, y) if t.signed else builder.icmp_unsigned("<", x, y)
+        return builder.select(less, x, y)
+
+    return t(a, b), codegen

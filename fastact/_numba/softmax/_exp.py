@@ -54,6 +54,7 @@ POLY_F64 = tuple(float(c) for c in C.SOFTMAX_EXP_POLY_F64)
 _JIT = dict(nogil=True, error_model="numpy")
 _F32 = np.float32
 _POLY_F32 = tuple(_F32(c) for c in POLY_F32)
+# (log2e, shift, ln2 high part, ln2 low part) of _reduce
 _REDUCE_F32 = (_F32(LOG2E), _F32(SHIFT_F32), _F32(LN2_HI_F32), _F32(LN2_LO_F32))
 _REDUCE_F64 = (LOG2E, SHIFT_F64, LN2_HI_F64, LN2_LO_F64)
 # bits of SHIFT minus the exponent bias: (bits(n + SHIFT) - this) << mantissa = bits(2**n)
@@ -63,26 +64,21 @@ _POW2_BASE = {types.float32: (_POW2_BASE_F32, 23), types.float64: (_POW2_BASE_F6
 
 
 # --------------------------------------------------- per-dtype building blocks
-# (log2e, shift, ln2 high part, ln2 low part) in the type of t
-_reduction = constant_by_type("reduction", {types.float32: _REDUCE_F32,
-                                            types.float64: _REDUCE_F64}.get)
-
-
-def _poly(r):
+# (intrinsics: typed and lowered in place, no compiled function of their own)
+@intrinsic
+def _poly(typingctx, r):
     """exp(r) for |r| <= ln2/2 in the type of r (Horner with fma over POLY_F32/POLY_F64)."""
-
-
-@overload(_poly, inline="always", **LINK_ONLY)
-def _poly_impl(r):
+    if r not in (types.float32, types.float64):
+        return None
     coeffs = _POLY_F32 if r == types.float32 else POLY_F64
 
-    def impl(r):
-        p = coeffs[0]
-        for i in range(1, len(coeffs)):
-            p = _vmath.fma(p, r, coeffs[i])
+    def codegen(context, builder, sig, args):
+        p = context.get_constant(r, coeffs[0])
+        for c in coeffs[1:]:
+            p = builder.fma(p, args[0], context.get_constant(r, c))
         return p
 
-    return impl
+    return r(r), codegen
 
 
 @intrinsic
@@ -107,14 +103,22 @@ def _pow2_of_shifted(typingctx, k, extra):
     return k(k, extra), codegen
 
 
-@linked(**_JIT)
-def _reduce(tc):
+@intrinsic
+def _reduce(typingctx, tc):
     """(k, r) with k = n + SHIFT, n = round(tc / ln2), r = tc - n ln2 (two fmas)."""
-    log2e, shift, ln2_hi, ln2_lo = _reduction(tc)
-    k = _vmath.fma(tc, log2e, shift)
-    n = k - shift
-    r = _vmath.fma(n, -ln2_hi, tc)
-    return k, _vmath.fma(n, -ln2_lo, r)
+    if tc not in (types.float32, types.float64):
+        return None
+    log2e, shift, ln2_hi, ln2_lo = _REDUCE_F32 if tc == types.float32 else _REDUCE_F64
+
+    def codegen(context, builder, sig, args):
+        t = args[0]
+        k = builder.fma(t, context.get_constant(tc, log2e), context.get_constant(tc, shift))
+        n = builder.fsub(k, context.get_constant(tc, shift))
+        r = builder.fma(n, context.get_constant(tc, -ln2_hi), t)
+        r = builder.fma(n, context.get_constant(tc, -ln2_lo), r)
+        return context.make_tuple(builder, sig.return_type, [k, r])
+
+    return types.UniTuple(tc, 2)(tc), codegen
 
 
 # (expneg clamp, exp_shift clamp, exp_shift's log2 scale) in the type of t

@@ -14,15 +14,15 @@ import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
 from .._cache import linked
 from .._stream import fence as sfence
 from ._alloc import empty
 from ._exp import BLOCK, cast_like, expneg
 from ._plan import SHORT_MAX, STREAMING
-from ._bits import bits_view
-from ._kind import LITERAL, by_kind
+from ._bits import bits_view, smaller
+from ._kind import by_kind
 from ._rows import (SOFTMAX, backward_block_sum, block_span, exp_rest_block, finite, forward_rows,
                     log_sum, log_term, row_max, short_backward_rows, special_row)
 from ._sums import sum_pos
@@ -265,23 +265,6 @@ def _log_softmax_row_large(op, r, buf, pf):
     stream_final(True, out[r], x[r], cast_like(x, m), cast_like(x, lse))
 
 
-def forward_rows_large(op, r0, r1):
-    """Rows [r0, r1) of softmax/softmin (rows of one block) or log_softmax, no mask;
-    other cases as ``_rows.forward_rows``."""
-
-
-@overload(forward_rows_large, **LITERAL)
-def _forward_rows_large_impl(op, r0, r1):
-    def runtime(op, r0, r1):
-        if op[0] == SOFTMAX:
-            softmax_rows_large(op, r0, r1)
-        else:
-            log_softmax_rows_large(op, r0, r1)
-
-    return by_kind(op, lambda op, r0, r1: softmax_rows_large(op, r0, r1),
-                   lambda op, r0, r1: log_softmax_rows_large(op, r0, r1), runtime)
-
-
 @linked(**_JIT)
 def softmax_rows_large(op, r0, r1):
     """:func:`forward_rows_large` of softmax/softmin: longer rows by ``forward_rows``."""
@@ -301,7 +284,7 @@ def log_softmax_rows_large(op, r0, r1):
     """:func:`forward_rows_large` of log_softmax (rows of one block prefetch the next)."""
     x = op[3]
     n = x.shape[1]
-    buf = empty(min(BLOCK, n), x.dtype)
+    buf = empty(smaller(BLOCK, n), x.dtype)
     for r in range(r0, r1):
         _log_softmax_row_large(op, r, buf, r + 1 < r1 and n <= BLOCK)
     sfence()
@@ -320,12 +303,26 @@ def backward_rows_large(op, g, r0, r1):
     for r in range(r0, r1):
         s = 0.0
         for lo in range(0, n, BLOCK):
-            s += backward_block_sum(op, g, r, (lo, min(lo + BLOCK, n)))
+            s += backward_block_sum(op, g, r, (lo, smaller(lo + BLOCK, n)))
         st = cast_like(y, s)
         pf = r + 1 < r1 and n <= BLOCK
         rn = r + 1 if pf else r
         for lo in range(0, n, BLOCK):
-            hi = min(lo + BLOCK, n)
+            hi = smaller(lo + BLOCK, n)
             stream_backward(out[r, lo:hi], y[r, lo:hi], g[r, lo:hi], st,
                             (y[rn, lo:hi], g[rn, lo:hi]), pf)
     sfence()
+
+
+@linked(**_JIT)
+def _forward_rows_large_runtime(op, r0, r1):
+    if op[0] == SOFTMAX:
+        softmax_rows_large(op, r0, r1)
+    else:
+        log_softmax_rows_large(op, r0, r1)
+
+
+forward_rows_large = by_kind(softmax_rows_large, log_softmax_rows_large,
+                             _forward_rows_large_runtime)
+forward_rows_large.__doc__ = """``forward_rows_large(op, r0, r1)``: rows [r0, r1) of softmax/softmin
+    (rows of one block) or log_softmax, no mask; other cases as ``_rows.forward_rows``."""

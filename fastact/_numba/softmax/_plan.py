@@ -48,8 +48,8 @@ def plan(shape, itemsize, n_threads, forward, streams, unmasked=True):
         serial = n_threads <= 1 or size <= SERIAL_MAX_ELEMENTS
     short = forward and unmasked and n <= SHORT_MAX
     if len(shape) == 3:
-        tiles = rows * ((shape[2] + TILE_COLUMNS - 1) // TILE_COLUMNS)
-        return SHORT_TILES if short else TILES, (1 if serial else min(n_threads, tiles))
+        how = SHORT_TILES if short else TILES
+        return how, (1 if serial else min(n_threads, task_count(how, shape)))
     if short:
         return SHORT_ROWS, (1 if serial else min(n_threads, rows))
     kind = LARGE_ROWS if streams and STREAMING and nbytes >= LARGE_MIN_BYTES else ROWS
@@ -58,5 +58,15 @@ def plan(shape, itemsize, n_threads, forward, streams, unmasked=True):
     if rows < 2 * n_threads and n > BLOCK:
         if nbytes <= FORWARD_BLOCKS_SERIAL_MAX_BYTES if forward else size <= SERIAL_MAX_ELEMENTS:
             return kind, 1
-        return BLOCKS, min(n_threads, rows * ((n + BLOCK - 1) // BLOCK))
+        return BLOCKS, min(n_threads, task_count(BLOCKS, shape))
     return kind, (n_threads if n_threads < rows else rows)
+
+
+def task_count(how, shape):
+    """The number of tasks of task kind ``how`` on ``shape``: rows, (row, block) pairs
+    (BLOCKS) or column tiles (TILES, SHORT_TILES)."""
+    if how in (TILES, SHORT_TILES):
+        return shape[0] * ((shape[2] + TILE_COLUMNS - 1) // TILE_COLUMNS)
+    if how == BLOCKS:
+        return shape[0] * ((shape[1] + BLOCK - 1) // BLOCK)
+    return shape[0]

@@ -17,14 +17,14 @@ import math
 
 import numpy as np
 from numba.core import types
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
 from ..._constants import SOFTMAX_SHORT_BATCH, SOFTMAX_SHORT_NARROW
 from .._cache import linked
 from ._alloc import empty, zeros
-from ._bits import bit_limits, bits_view, least_like, max_of_bits, xor_bits
+from ._bits import bit_limits, bits_view, constant_by_type, least_like, max_of_bits, max_step, smaller, xor_bits
 from ._exp import BLOCK, LANES, cast_like, exp_any, exp_shift, expneg, expneg_normal_min_bits, unscale
-from ._kind import LITERAL, LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, by_kind  # noqa: F401 (kinds re-exported)
+from ._kind import LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, by_kind, chosen, literal_value  # noqa: F401
 from ._plan import PIPELINE_MAX_BYTES, SHORT_MAX
 from ._sums import add_reassoc, dot_lanes, sum_lanes, sum_pos
 from .. import _vmath
@@ -50,12 +50,6 @@ def log_term(v, m):
     return (0.0 if tie else exp_shift(v, m)), np.int32(tie)
 
 
-@linked(**_JIT)
-def _max_step(b, bhi, blo):
-    """The two bit reductions advanced by b."""
-    return (b if b > bhi else bhi), (b if b < blo else blo)
-
-
 # ------------------------------------------------------------ block pieces
 @linked(**_JIT)
 def block_max_bits(xb, mask, r, lo, hi, negate):
@@ -68,7 +62,7 @@ def block_max_bits(xb, mask, r, lo, hi, negate):
     xr = xb[r, lo:hi]
     if mask is None:
         for i in range(xr.shape[0]):
-            bhi, blo = _max_step(xor_bits(xr[i], flip), bhi, blo)
+            bhi, blo = max_step(xor_bits(xr[i], flip), bhi, blo)
     else:
         mr = mask[r, lo:hi]
         for i in range(xr.shape[0]):
@@ -83,7 +77,7 @@ def block_max_bits(xb, mask, r, lo, hi, negate):
 @linked(**_JIT)
 def exp_store_block(op, mask, r, span, m):
     """out[r, j] = exp(v_j - m) (0 where masked) on span by softmax's exp of the
-    rounded v - m; returns their sum (float64, :func:`sum_pos`)."""
+    rounded v - m; returns (their sum (float64, :func:`sum_pos`), 0 ties)."""
     _, negate, out, x = op
     lo, hi = span
     o = out[r, lo:hi]
@@ -96,7 +90,7 @@ def exp_store_block(op, mask, r, span, m):
         for i in range(xr.shape[0]):
             e = _softmax_term(xr[i], negate, m)
             o[i] = e if mr[i] else 0.0
-    return sum_pos(o, hi - lo)
+    return sum_pos(o, hi - lo), np.int64(0)
 
 
 @linked(**_JIT)
@@ -153,99 +147,56 @@ def log_block(op, mask, r, span, m, lse):
 
 
 # ------------------------------------------------------------ one kind's code
-# Each function below runs the op's kind's code only (``_kind.by_kind``).
-def exp_block(op, mask, buf, r, span, m):
-    """(sum, ties) of one block's exp pass: softmax's :func:`exp_store_block` (ties 0)
-    or the log ops' :func:`exp_rest_block`."""
+# Each function below calls the op's kind's code only (``_kind.by_kind``); the runtime_
+# functions serve a kind known at run time only.
+@linked(**_JIT)
+def _exp_block_runtime(op, mask, buf, r, span, m):
+    if op[0] == SOFTMAX:
+        return exp_store_block(op, mask, r, span, m)
+    return exp_rest_block(op, mask, buf, r, span, m)
 
 
-@overload(exp_block, inline="always", **LITERAL)
-def _exp_block_impl(op, mask, buf, r, span, m):
-    def softmax(op, mask, buf, r, span, m):
-        return exp_store_block(op, mask, r, span, m), np.int64(0)
-
-    def runtime(op, mask, buf, r, span, m):
-        if op[0] == SOFTMAX:
-            return exp_store_block(op, mask, r, span, m), np.int64(0)
-        return exp_rest_block(op, mask, buf, r, span, m)
-
-    return by_kind(op, softmax, lambda op, mask, buf, r, span, m: exp_rest_block(
-        op, mask, buf, r, span, m), runtime)
+exp_block = by_kind(exp_store_block, exp_rest_block, _exp_block_runtime,
+                    softmax_picks=(0, 1, 3, 4, 5))
+exp_block.__doc__ = """``exp_block(op, mask, buf, r, span, m)``: (sum, ties) of one block's exp
+    pass: softmax's :func:`exp_store_block` (ties 0) or the log ops' :func:`exp_rest_block`."""
 
 
-def exp_next_block(op, buf, r, span, m):
-    """(sum, ties, max bits, min bits): :func:`exp_store_next_block` (ties 0) or
-    :func:`exp_rest_next_block`."""
+@linked(**_JIT)
+def _final_block_runtime(op, mask, r, span, m, f):
+    if op[0] == SOFTMAX:
+        scale_block(op[2], r, span, f)
+    else:
+        log_block(op, mask, r, span, m, f)
 
 
-@overload(exp_next_block, inline="always", **LITERAL)
-def _exp_next_block_impl(op, buf, r, span, m):
-    def softmax(op, buf, r, span, m):
-        s, h, l = exp_store_next_block(op, r, span, m)
-        return s, np.int64(0), h, l
-
-    def runtime(op, buf, r, span, m):
-        if op[0] == SOFTMAX:
-            s, h, l = exp_store_next_block(op, r, span, m)
-            return s, np.int64(0), h, l
-        return exp_rest_next_block(op, buf, r, span, m)
-
-    return by_kind(op, softmax, lambda op, buf, r, span, m: exp_rest_next_block(
-        op, buf, r, span, m), runtime)
-
-
-def row_factor(op, s, ties):
-    """What finishes a row from its exp sum: 1/S (softmax) or log1p(s) (:func:`log_sum`)."""
-
-
-@overload(row_factor, **LITERAL)
-def _row_factor_impl(op, s, ties):
-    def runtime(op, s, ties):
-        return 1.0 / s if op[0] == SOFTMAX else log_sum(op[3], s, ties)
-
-    return by_kind(op, lambda op, s, ties: 1.0 / s,
-                   lambda op, s, ties: log_sum(op[3], s, ties), runtime)
-
-
-def final_block(op, mask, r, span, m, f):
-    """The final pass over one block given f = :func:`row_factor`: softmax
-    :func:`scale_block`, log_softmax :func:`log_block` (not logsumexp)."""
-
-
-@overload(final_block, **LITERAL)
-def _final_block_impl(op, mask, r, span, m, f):
-    def runtime(op, mask, r, span, m, f):
-        if op[0] == SOFTMAX:
-            scale_block(op[2], r, span, f)
-        else:
-            log_block(op, mask, r, span, m, f)
-
-    return by_kind(op, lambda op, mask, r, span, m, f: scale_block(op[2], r, span, f),
-                   lambda op, mask, r, span, m, f: log_block(op, mask, r, span, m, f), runtime)
+final_block = by_kind(scale_block, log_block, _final_block_runtime,
+                      softmax_picks=((0, 2), 2, 3, 5))
+final_block.__doc__ = """``final_block(op, mask, r, span, m, f)``: the final pass over one block
+    given f = :func:`row_factor`: softmax :func:`scale_block`, log_softmax :func:`log_block`
+    (not logsumexp)."""
 
 
 # ------------------------------------------------------------ special rows
-@linked(**_JIT)
-def _has_nan(x, mask, r):
-    xr = x[r]
-    if mask is None:
-        for i in range(xr.shape[0]):
-            if xr[i] != xr[i]:
-                return True
-    else:
-        for i in range(xr.shape[0]):
-            if xr[i] != xr[i] and mask[r, i]:
-                return True
-    return False
-
-
 @linked(**_JIT)
 def special_row(op, mask, r, m, nan_known):
     """Finish row r whose max m is not finite or whose sum is NaN, as the reference:
     NaN (or +inf) rows give NaN (logsumexp: +inf for +inf without NaN); all -inf or
     fully masked rows give 0 (softmax) / -inf; masked entries 0 / -inf."""
     kind, _, out, x = op
-    nan = nan_known or m != m or _has_nan(x, mask, r)
+    nan = nan_known or m != m
+    if not nan:  # a NaN among the row's unmasked entries
+        xr = x[r]
+        if mask is None:
+            for i in range(xr.shape[0]):
+                if xr[i] != xr[i]:
+                    nan = True
+                    break
+        else:
+            for i in range(xr.shape[0]):
+                if xr[i] != xr[i] and mask[r, i]:
+                    nan = True
+                    break
     if kind == LOGSUMEXP:
         out[r, 0] = _NAN if nan else np.float64(m)  # +inf or -inf
         return
@@ -262,9 +213,17 @@ def special_row(op, mask, r, m, nan_known):
             o[i] = fill if mask[r, i] else off
 
 
-@linked(**_JIT)
-def finite(v):
-    return v - v == 0.0
+@intrinsic
+def finite(typingctx, v):
+    """v - v == 0.0: v is neither NaN nor +-inf."""
+    if not isinstance(v, types.Float):
+        return None
+
+    def codegen(context, builder, sig, args):
+        d = builder.fsub(args[0], args[0])
+        return builder.fcmp_ordered("==", d, context.get_constant(v, 0.0))
+
+    return types.boolean(v), codegen
 
 
 @linked(**_JIT)
@@ -273,10 +232,29 @@ def log_sum(x, s, ties):
     return math.log1p(s * unscale(x) + (ties - 1))
 
 
+@intrinsic
+def _reciprocal(typingctx, op, s, ties):
+    """1.0 / s (float64): softmax's row factor."""
+    def codegen(context, builder, sig, args):
+        return builder.fdiv(context.get_constant(types.float64, 1.0), args[1])
+
+    return types.float64(op, types.float64, ties), codegen
+
+
+@linked(**_JIT)
+def _row_factor_runtime(op, s, ties):
+    return 1.0 / s if op[0] == SOFTMAX else log_sum(op[3], s, ties)
+
+
+row_factor = by_kind(_reciprocal, log_sum, _row_factor_runtime, log_picks=((0, 3), 1, 2))
+row_factor.__doc__ = """``row_factor(op, s, ties)``: what finishes a row from its exp sum: 1/S
+    (softmax) or log1p(s) (:func:`log_sum`)."""
+
+
 @linked(inline="always", **_JIT)
 def block_span(lo, n):
     """The block of a row of n elements that starts at lo."""
-    return lo, min(lo + BLOCK, n)
+    return lo, smaller(lo + BLOCK, n)
 
 
 # ------------------------------------------------------------ short rows
@@ -291,6 +269,15 @@ def block_span(lo, n):
 # first, after the last, special) is a zero scratch row.
 SHORT_BATCH = SOFTMAX_SHORT_BATCH
 NARROW = SOFTMAX_SHORT_NARROW
+
+
+# the element terms of one kind in _short_pass: the other kind's term compiles nothing
+_no_term = constant_by_type("no_term", lambda t: 0.0)
+_no_log_term = constant_by_type("no_log_term", lambda t: (0.0, np.int32(0)))
+_softmax_term_of = chosen(lambda kind, x, negate, m: (
+    (_softmax_term, (1, 2, 3)) if literal_value(kind) in (SOFTMAX, None) else (_no_term, (1,))))
+_log_term_of = chosen(lambda kind, v, m: (
+    (log_term, (1, 2)) if literal_value(kind) != SOFTMAX else (_no_log_term, (1,))))
 
 
 @linked(inline="always", **_JIT)
@@ -309,12 +296,12 @@ def _short_pass(kind, prev, fin, cur, m, nxt, flip, terms):
     for i in range(xr.shape[0]):
         if kind == SOFTMAX:
             po[i] = pr[i] * fin[0]
-            cr[i] = _softmax_term(xr[i], negate, m)
+            cr[i] = _softmax_term_of(kind, xr[i], negate, m)
         else:
             if kind == LOG_SOFTMAX:
                 po[i] = (pr[i] - fin[0]) - fin[1]
                 cr[i] = xr[i]
-            terms[i] = log_term(xr[i], m)[0]
+            terms[i] = _log_term_of(kind, xr[i], m)[0]
     tr = cr if kind == SOFTMAX else terms
     sign, _, neginf = bit_limits(nxt)
     bhi = sign
@@ -325,7 +312,7 @@ def _short_pass(kind, prev, fin, cur, m, nxt, flip, terms):
         s = add_reassoc(s, np.float64(tr[i]))
         if kind != SOFTMAX:
             ties = np.int32(ties + np.int32(xr[i] == m))
-        bhi, blo = _max_step(xor_bits(nxt[i], flip), bhi, blo)
+        bhi, blo = max_step(xor_bits(nxt[i], flip), bhi, blo)
     return s, ties, bhi, blo
 
 
@@ -336,7 +323,7 @@ def _short_max(xb, r, flip, sign, neginf):
     bhi = sign
     blo = neginf
     for i in range(xb.shape[1]):
-        bhi, blo = _max_step(xor_bits(xb[r, i], flip), bhi, blo)
+        bhi, blo = max_step(xor_bits(xb[r, i], flip), bhi, blo)
     return max_of_bits(bhi, blo)
 
 
@@ -360,7 +347,7 @@ def short_rows(op, r0, r1):
     SHORT_ROWS, on the calling thread or split over threads: the same bits): the
     scratch of :func:`_short_rows_in`, batches of min(SHORT_BATCH, rows)."""
     x = op[3]
-    nb = min(SHORT_BATCH, r1 - r0)
+    nb = smaller(SHORT_BATCH, r1 - r0)
     if nb <= 0:
         return
     # two batches' rows, the missing row, its out, the log ops' terms; per row of a
@@ -428,7 +415,7 @@ def row_max(xb, mask, r, negate):
     bhi = sign
     blo = neginf
     for lo in range(0, n, BLOCK):
-        h, l = block_max_bits(xb, mask, r, lo, min(lo + BLOCK, n), negate)
+        h, l = block_max_bits(xb, mask, r, lo, smaller(lo + BLOCK, n), negate)
         bhi = h if h > bhi else bhi
         blo = l if l < blo else blo
     return max_of_bits(bhi, blo)
@@ -481,7 +468,7 @@ def forward_row_of_max(op, mask, r, buf, m):
 @linked(**_JIT)
 def exp_store_next_block(op, r, span, m):
     """:func:`exp_store_block` (no mask) on row r with the bit reductions of row
-    r + 1 over the same span in the same loop: (sum, max bits, min bits)."""
+    r + 1 over the same span in the same loop: (sum, 0 ties, max bits, min bits)."""
     _, negate, out, x = op
     xb = bits_view(x)
     sign, zero, neginf = bit_limits(xb)
@@ -494,8 +481,8 @@ def exp_store_next_block(op, r, span, m):
     xn = xb[r + 1, lo:hi]
     for i in range(xr.shape[0]):
         o[i] = _softmax_term(xr[i], negate, m)
-        bhi, blo = _max_step(xor_bits(xn[i], flip), bhi, blo)
-    return sum_pos(o, hi - lo), bhi, blo
+        bhi, blo = max_step(xor_bits(xn[i], flip), bhi, blo)
+    return sum_pos(o, hi - lo), np.int64(0), bhi, blo
 
 
 @linked(**_JIT)
@@ -515,8 +502,21 @@ def exp_rest_next_block(op, buf, r, span, m):
         e, tie = log_term(xr[i], m)
         buf[i] = e
         ties = np.int32(ties + tie)
-        bhi, blo = _max_step(xn[i], bhi, blo)
+        bhi, blo = max_step(xn[i], bhi, blo)
     return sum_pos(buf, hi - lo), np.int64(ties), bhi, blo
+
+
+@linked(**_JIT)
+def _exp_next_block_runtime(op, buf, r, span, m):
+    if op[0] == SOFTMAX:
+        return exp_store_next_block(op, r, span, m)
+    return exp_rest_next_block(op, buf, r, span, m)
+
+
+exp_next_block = by_kind(exp_store_next_block, exp_rest_next_block, _exp_next_block_runtime,
+                         softmax_picks=(0, 2, 3, 4))
+exp_next_block.__doc__ = """``exp_next_block(op, buf, r, span, m)``: (sum, ties, max bits, min
+    bits): :func:`exp_store_next_block` (ties 0) or :func:`exp_rest_next_block`."""
 
 
 @linked(**_JIT)
@@ -550,7 +550,7 @@ def forward_rows(op, mask, r0, r1):
     pipelined (:func:`forward_row_piped`) while the rows are unmasked and fit in
     PIPELINE_MAX_BYTES."""
     x = op[3]
-    buf = empty(min(BLOCK, x.shape[1]), x.dtype)
+    buf = empty(smaller(BLOCK, x.shape[1]), x.dtype)
     rows = r1 - r0
     if mask is None and rows >= 2 and rows * x.shape[1] * x.itemsize <= PIPELINE_MAX_BYTES:
         m = row_max(bits_view(x), None, r0, op[1])
@@ -574,26 +574,27 @@ def forward_rows_any(op, mask, r0, r1):
 
 
 # ------------------------------------------------------------ backward ops
-def backward_block_sum(op, g, r, span):
-    """sum(g * y) (softmax, :func:`dot_lanes`) or sum(g) (log_softmax,
-    :func:`sum_lanes`) over row r, span, in float64 (y = op's x)."""
+@linked(**_JIT)
+def _dot_block_sum(op, g, r, span):
+    return dot_lanes(g[r, span[0]:span[1]], op[3][r, span[0]:span[1]], span[1] - span[0])
 
 
-@overload(backward_block_sum, inline="always", **LITERAL)
-def _backward_block_sum_impl(op, g, r, span):
-    def softmax(op, g, r, span):
-        return dot_lanes(g[r, span[0]:span[1]], op[3][r, span[0]:span[1]], span[1] - span[0])
+@linked(**_JIT)
+def _grad_block_sum(op, g, r, span):
+    return sum_lanes(g[r, span[0]:span[1]], span[1] - span[0])
 
-    def log(op, g, r, span):
-        return sum_lanes(g[r, span[0]:span[1]], span[1] - span[0])
 
-    def runtime(op, g, r, span):
-        if op[0] == SOFTMAX:
-            return dot_lanes(g[r, span[0]:span[1]], op[3][r, span[0]:span[1]],
-                             span[1] - span[0])
-        return sum_lanes(g[r, span[0]:span[1]], span[1] - span[0])
+@linked(**_JIT)
+def _backward_block_sum_runtime(op, g, r, span):
+    if op[0] == SOFTMAX:
+        return _dot_block_sum(op, g, r, span)
+    return _grad_block_sum(op, g, r, span)
 
-    return by_kind(op, softmax, log, runtime)
+
+backward_block_sum = by_kind(_dot_block_sum, _grad_block_sum, _backward_block_sum_runtime)
+backward_block_sum.__doc__ = """``backward_block_sum(op, g, r, span)``: sum(g * y) (softmax,
+    :func:`dot_lanes`) or sum(g) (log_softmax, :func:`sum_lanes`) over row r, span, in
+    float64 (y = op's x)."""
 
 
 @linked(**_JIT)
@@ -610,25 +611,6 @@ def _max_log_bits(yb, least, top):
         b = yb[i]
         top = max(top, least if b == 0 else b)
     return top
-
-
-def backward_block(op, g, r, span, s):
-    """On row r, span, in y's type T with s_T = s rounded to T: softmax y * (g - s_T)
-    (:func:`softmax_backward_block`), log_softmax fma(-exp(y), s_T, g)
-    (:func:`log_softmax_backward_block`)."""
-
-
-@overload(backward_block, **LITERAL)
-def _backward_block_impl(op, g, r, span, s):
-    def runtime(op, g, r, span, s):
-        if op[0] == SOFTMAX:
-            softmax_backward_block(op, g, r, span, s)
-        else:
-            log_softmax_backward_block(op, g, r, span, s)
-
-    return by_kind(op, lambda op, g, r, span, s: softmax_backward_block(op, g, r, span, s),
-                   lambda op, g, r, span, s: log_softmax_backward_block(op, g, r, span, s),
-                   runtime)
 
 
 @linked(**_JIT)
@@ -670,6 +652,21 @@ def log_softmax_backward_block(op, g, r, span, s):
             o[i] = _vmath.fma(-exp_any(yr[i]), st, gr[i])
 
 
+@linked(**_JIT)
+def _backward_block_runtime(op, g, r, span, s):
+    if op[0] == SOFTMAX:
+        softmax_backward_block(op, g, r, span, s)
+    else:
+        log_softmax_backward_block(op, g, r, span, s)
+
+
+backward_block = by_kind(softmax_backward_block, log_softmax_backward_block,
+                         _backward_block_runtime)
+backward_block.__doc__ = """``backward_block(op, g, r, span, s)``: on row r, span, in y's type T
+    with s_T = s rounded to T: softmax y * (g - s_T) (:func:`softmax_backward_block`),
+    log_softmax fma(-exp(y), s_T, g) (:func:`log_softmax_backward_block`)."""
+
+
 def _inlining(attribute, doc):
     @intrinsic
     def mark(typingctx):
@@ -701,7 +698,7 @@ def short_backward_rows(op, g, r0, r1):
     _not_inlined()
     n = g.shape[1]
     if n <= NARROW:
-        _short_backward_run(op, g, r0, r1, min(n, NARROW))
+        _short_backward_run(op, g, r0, r1, smaller(n, NARROW))
     else:
         _short_backward_run(op, g, r0, r1, n)
 
@@ -756,29 +753,20 @@ def _short_log_write(op, g, r, st, cheap, w):
             o[i] = _vmath.fma(-exp_any(yr[i]), st, gr[i])
 
 
-def short_backward_write(op, g, r, st, cheap, w):
-    """Row r (its first w elements) of a short backward op given st (the sum in y's type)
-    and cheap (y in [EXPNEG_NORMAL_MIN, 0]): the kind's code only."""
-
-
-@overload(short_backward_write, **LITERAL)
-def _short_backward_write_impl(op, g, r, st, cheap, w):
-    def softmax(op, g, r, st, cheap, w):
-        _always_inlined()
+@linked(_nrt=False, **_JIT)
+def _short_backward_write_runtime(op, g, r, st, cheap, w):
+    _always_inlined()
+    if op[0] == SOFTMAX:
         _short_softmax_write(op, g, r, st, w)
-
-    def log(op, g, r, st, cheap, w):
-        _always_inlined()
+    else:
         _short_log_write(op, g, r, st, cheap, w)
 
-    def runtime(op, g, r, st, cheap, w):
-        _always_inlined()
-        if op[0] == SOFTMAX:
-            _short_softmax_write(op, g, r, st, w)
-        else:
-            _short_log_write(op, g, r, st, cheap, w)
 
-    return by_kind(op, softmax, log, runtime)
+short_backward_write = by_kind(_short_softmax_write, _short_log_write,
+                               _short_backward_write_runtime, softmax_picks=(0, 1, 2, 3, 5))
+short_backward_write.__doc__ = """``short_backward_write(op, g, r, st, cheap, w)``: row r (its first
+    w elements) of a short backward op given st (the sum in y's type) and cheap (y in
+    [EXPNEG_NORMAL_MIN, 0]): the kind's code only."""
 
 
 @linked(**_JIT)
@@ -793,6 +781,6 @@ def backward_rows(op, g, r0, r1):
     for r in range(r0, r1):
         s = 0.0
         for lo in range(0, n, BLOCK):
-            s += backward_block_sum(op, g, r, (lo, min(lo + BLOCK, n)))
+            s += backward_block_sum(op, g, r, (lo, smaller(lo + BLOCK, n)))
         for lo in range(0, n, BLOCK):
-            backward_block(op, g, r, (lo, min(lo + BLOCK, n)), s)
+            backward_block(op, g, r, (lo, smaller(lo + BLOCK, n)), s)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 from numba import types
-from numba.extending import overload
 
 from .._cache import linked
 from ._alloc import empty
+from ._bits import smaller
 from ._exp import BLOCK
-from ._kind import LINK_ONLY, LITERAL
+from ._kind import chosen
 from ._plan import TILE_COLUMNS
 from ._rows import LOGSUMEXP, backward_rows, forward_row, short_rows
 
@@ -25,24 +25,13 @@ _JIT = dict(nogil=True, error_model="numpy")
 
 
 @linked(**_JIT)
-def _tile_stride(n):
-    """Scratch row stride for n: whole 64-byte lines (16 elements: enough for both
-    dtypes), an odd number of 16-element groups, so the rows of a tile do not all
-    map to one set of the L1 cache."""
-    return (((n + 15) // 16) | 1) * 16
-
-
-@linked(**_JIT)
-def _scratch_at(ns):
-    """(offset 0, column step 1, row stride ns) of a tile's scratch rows, as int64s (literal
-    0 and 1 would type a second copy of :func:`_copy_columns`)."""
-    return np.int64(0), np.int64(1), ns
-
-
-@linked(**_JIT)
-def tile_count(shape):
-    """The number of tiles of an (outer, n, inner) array."""
-    return shape[0] * ((shape[2] + TILE_COLUMNS - 1) // TILE_COLUMNS)
+def _scratch_rows(n):
+    """(ns, (offset 0, column step 1, row stride ns)) of a tile's scratch rows for columns
+    of n: ns whole 64-byte lines (16 elements: enough for both dtypes), an odd number of
+    16-element groups, so the rows of a tile do not all map to one set of the L1 cache;
+    int64s (literal 0 and 1 would type a second copy of :func:`_copy_columns`)."""
+    ns = (((n + 15) // 16) | 1) * 16
+    return ns, (np.int64(0), np.int64(1), ns)
 
 
 @linked(**_JIT)
@@ -67,30 +56,19 @@ def _tile_at(t, n, inner):
     per = (inner + TILE_COLUMNS - 1) // TILE_COLUMNS
     o_idx = t // per
     c0 = (t - o_idx * per) * TILE_COLUMNS
-    return o_idx * n * inner + c0, o_idx * inner + c0, min(inner - c0, TILE_COLUMNS)
+    return o_idx * n * inner + c0, o_idx * inner + c0, smaller(inner - c0, TILE_COLUMNS)
 
 
-def _forward_column(column, mask, buf):
-    """The forward row function on one gathered column, chosen by type: ``short_rows``
-    when buf is None (SHORT_TILES), else ``forward_row`` (mask: the column's, or None)."""
-
-
-@overload(_forward_column, **LITERAL)
-def _forward_column_impl(column, mask, buf):
+def _choose_column_code(column, mask, buf, r0, r1):
     if isinstance(buf, types.NoneType):
-        return lambda column, mask, buf: short_rows(column, 0, 1)
-    return lambda column, mask, buf: forward_row(column, mask, 0, buf)
+        return short_rows, (0, 3, 4)
+    return forward_row, (0, 1, 3, 2)
 
 
-def _column_mask(mask, sm, lo, n):
-    """Column lo's gathered mask sm[lo:lo + n] as a (1, n) row; None without a mask."""
-
-
-@overload(_column_mask, inline="always", **LINK_ONLY)
-def _column_mask_impl(mask, sm, lo, n):
-    if isinstance(mask, types.NoneType):
-        return lambda mask, sm, lo, n: None
-    return lambda mask, sm, lo, n: sm[lo:lo + n].reshape(1, n)
+_forward_column = chosen(_choose_column_code)
+_forward_column.__doc__ = """``_forward_column(column, mask, buf, 0, 1)``: the forward row function
+    on one gathered column, chosen by type: ``short_rows(column, 0, 1)`` when buf is None
+    (SHORT_TILES), else ``forward_row(column, mask, 0, buf)`` (mask: the column's, or None)."""
 
 
 @linked(**_JIT)
@@ -100,11 +78,15 @@ def _forward_columns(op, mask, scratch, buf, w):
     mask: the call's mask, None or not (each choice made while typing: one row code)."""
     kind, negate, out, _ = op
     sx, so, sm, ns, n = scratch
+    first, one = np.int64(0), np.int64(1)
     for c in range(w):
         lo = c * ns
         oc = out[c:c + 1].reshape(1, 1) if kind == LOGSUMEXP else so[lo:lo + n].reshape(1, n)
         column = (kind, negate, oc, sx[lo:lo + n].reshape(1, n))
-        _forward_column(column, _column_mask(mask, sm, lo, n), buf)
+        if mask is None:
+            _forward_column(column, None, buf, first, one)
+        else:
+            _forward_column(column, sm[lo:lo + n].reshape(1, n), buf, first, one)
 
 
 @linked(**_JIT)
@@ -115,13 +97,12 @@ def forward_tiles(op, mask, tiles, buf):
     dtype)."""
     kind, negate, out, x = op
     _, n, inner = x.shape
-    ns = _tile_stride(n)
+    ns, at = _scratch_rows(n)
     xf, of = x.reshape(-1), out.reshape(-1)
     sx = empty(TILE_COLUMNS * ns, x.dtype)
     so = empty(TILE_COLUMNS * ns if kind != LOGSUMEXP else 0, x.dtype)
     sm = empty(TILE_COLUMNS * ns if mask is not None else 0, np.bool_)
     scratch = (sx, so, sm, ns, n)
-    at = _scratch_at(ns)
     for t in range(tiles[0], tiles[1]):
         base, j, w = _tile_at(t, n, inner)
         _copy_columns(sx, at, xf, (base, inner, at[1]), n, w)
@@ -138,12 +119,11 @@ def backward_tiles(op, g, tiles):
     ``_rows.backward_rows`` on scratch rows."""
     kind, negate, out, y = op
     _, n, inner = y.shape
-    ns = _tile_stride(n)
+    ns, at = _scratch_rows(n)
     yf, gf, of = y.reshape(-1), g.reshape(-1), out.reshape(-1)
     sy = empty(TILE_COLUMNS * ns, y.dtype)
     sg = empty(TILE_COLUMNS * ns, y.dtype)
     so = empty(TILE_COLUMNS * ns, y.dtype)
-    at = _scratch_at(ns)
     for t in range(tiles[0], tiles[1]):
         base, _, w = _tile_at(t, n, inner)
         _copy_columns(sy, at, yf, (base, inner, at[1]), n, w)

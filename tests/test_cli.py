@@ -403,7 +403,8 @@ def test_bad_shapes(bad, capsys):
 
 def test_measure_many_round_robin():
     """measure_many samples every fast implementation in each round (so a drifting machine
-    slows them alike) and times a slow one alone; no timing assertions."""
+    slows them alike), each round starting one implementation later, and times a slow one
+    alone; no timing assertions."""
     import time as _time
 
     from fastact._bench.timing import Policy, measure_many
@@ -420,3 +421,5 @@ def test_measure_many_round_robin():
     n_a, n_b = timings["a"].number, timings["b"].number
     body = order[4:]
     assert body[:n_a] == ["a"] * n_a and body[n_a:n_a + n_b] == ["b"] * n_b
+    second = body[n_a + n_b:2 * (n_a + n_b)]  # the next round starts with b
+    assert second == ["b"] * n_b + ["a"] * n_a

@@ -10,9 +10,9 @@ seconds and the timer's resolution does not matter).  Samples are taken until
 never past ``hard_limit`` budgets; the median per-call time is reported.
 
 :func:`measure_many` times several implementations of one case round-robin
-(one sample of each per round), so that a machine whose speed drifts (shared
-memory bandwidth, other jobs) slows all of them alike and the ratios between
-them stay meaningful.
+(one sample of each per round, the order rotating from round to round), so
+that a machine whose speed drifts (shared memory bandwidth, other jobs) slows
+all of them alike and the ratios between them stay meaningful.
 """
 from __future__ import annotations
 
@@ -99,6 +99,9 @@ def measure_many(fns: dict, policy: Policy = Policy()) -> dict:
     budgets, at most ``max_repeats`` rounds).  An unbatched sample (one call)
     follows an untimed call of the same implementation: the previous one's
     thread pool (PyTorch's OpenMP, Numba's TBB) may still spin for a moment.
+    Each round starts one implementation later than the one before, so every
+    implementation takes every place in the round alike: the calls right after a
+    much slower one ran slower on this machine, whoever they were.
     """
     gc_was_enabled = gc.isenabled()
     gc.disable()
@@ -111,12 +114,13 @@ def measure_many(fns: dict, policy: Policy = Policy()) -> dict:
                 continue
             estimate = _run(fn, 1)
             fast[key] = (fn, first, max(1, int(policy.min_sample / max(estimate, 1e-9))), [])
-        spent, rounds = 0.0, 0
+        spent, rounds, entries = 0.0, 0, list(fast.values())
         budget, limit = policy.budget * len(fast), policy.hard_limit * policy.budget * len(fast)
         while fast and rounds < policy.max_repeats:
             if rounds >= policy.min_repeats and spent >= budget or rounds and spent >= limit:
                 break
-            for fn, _, number, samples in fast.values():
+            for k in range(len(entries)):  # each round starts one implementation later
+                fn, _, number, samples = entries[(rounds + k) % len(entries)]
                 if number == 1:  # a settling call: the previous implementation's thread
                     _run(fn, 1)  # pool may still be spinning on the cores for a moment
                 elapsed = _run(fn, number)

@@ -32,7 +32,8 @@ def main(path, size="1e7", dtype="float32", max_ms="6"):
                  and k != "torch" and 0.01 <= r["time_s"] < report["meta"]["settings"]["policy"]["slow_call"]]
         torch = impls["torch"]["time_s"]
         ratios = tuple(impls[k]["time_s"] / torch for k in ("numba", "cython"))
-        groups[bool(peers)].append((f, *ratios, impls["numba"]["roofline_s"] / torch))
+        copy = impls["numba"].get("roofline_s") or float("nan")  # the in-row copy
+        groups[bool(peers)].append((f, *ratios, copy / torch))
     for slow, members in groups.items():
         if not members:
             continue

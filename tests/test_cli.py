@@ -402,24 +402,30 @@ def test_bad_shapes(bad, capsys):
 
 
 def test_measure_many_round_robin():
-    """measure_many samples every fast implementation in each round (so a drifting machine
-    slows them alike), each round starting one implementation later, and times a slow one
-    alone; no timing assertions."""
+    """measure_many samples every fast implementation once in each round (so a drifting
+    machine slows them alike), in a random order, and times a slow one alone; no timing
+    assertions."""
     import time as _time
 
     from fastact._bench.timing import Policy, measure_many
 
     order = []
-    fns = {"a": lambda: order.append("a"), "b": lambda: order.append("b"),
-           "slow": lambda: _time.sleep(0.03)}
+    fns = {k: (lambda k=k: order.append(k)) for k in "abc"}
+    fns["slow"] = lambda: _time.sleep(0.03)
     policy = Policy(budget=0.002, min_repeats=4, max_repeats=6, min_sample=1e-4, slow_call=0.02)
     timings = measure_many(fns, policy)
-    assert set(timings) == {"a", "b", "slow"}
-    assert timings["a"].repeats == timings["b"].repeats >= 4
+    assert set(timings) == {"a", "b", "c", "slow"}
+    assert timings["a"].repeats == timings["b"].repeats == timings["c"].repeats >= 4
     assert timings["slow"].median_s >= 0.02
-    # after the two calibration calls each, samples alternate a-batch, b-batch
-    n_a, n_b = timings["a"].number, timings["b"].number
-    body = order[4:]
-    assert body[:n_a] == ["a"] * n_a and body[n_a:n_a + n_b] == ["b"] * n_b
-    second = body[n_a + n_b:2 * (n_a + n_b)]  # the next round starts with b
-    assert second == ["b"] * n_b + ["a"] * n_a
+    # after the two calibration calls each, every round holds one batch of each
+    numbers = {k: timings[k].number for k in "abc"}
+    body, rounds = order[6:], []
+    while body:
+        batches = []
+        for _ in range(3):
+            batches.append(body[0])
+            assert body[:numbers[body[0]]] == [body[0]] * numbers[body[0]]
+            body = body[numbers[body[0]]:]
+        assert sorted(batches) == ["a", "b", "c"]
+        rounds.append(batches)
+    assert len(rounds) == timings["a"].repeats

@@ -10,13 +10,14 @@ seconds and the timer's resolution does not matter).  Samples are taken until
 never past ``hard_limit`` budgets; the median per-call time is reported.
 
 :func:`measure_many` times several implementations of one case round-robin
-(one sample of each per round, the order rotating from round to round), so
+(one sample of each per round, each round in a random order), so
 that a machine whose speed drifts (shared memory bandwidth, other jobs) slows
 all of them alike and the ratios between them stay meaningful.
 """
 from __future__ import annotations
 
 import gc
+import random
 import statistics
 import time
 from dataclasses import dataclass
@@ -99,9 +100,10 @@ def measure_many(fns: dict, policy: Policy = Policy()) -> dict:
     budgets, at most ``max_repeats`` rounds).  An unbatched sample (one call)
     follows an untimed call of the same implementation: the previous one's
     thread pool (PyTorch's OpenMP, Numba's TBB) may still spin for a moment.
-    Each round starts one implementation later than the one before, so every
-    implementation takes every place in the round alike: the calls right after a
-    much slower one ran slower on this machine, whoever they were.
+    Each round runs them in a random order: the calls right after a much slower
+    one ran slower on this machine, whoever made them, so a fixed order (or one
+    rotated from round to round) put the same implementation right after the
+    slowest in every round (docs/tuning.md, "The float32 1e7 rows after a slow peer").
     """
     gc_was_enabled = gc.isenabled()
     gc.disable()
@@ -115,12 +117,13 @@ def measure_many(fns: dict, policy: Policy = Policy()) -> dict:
             estimate = _run(fn, 1)
             fast[key] = (fn, first, max(1, int(policy.min_sample / max(estimate, 1e-9))), [])
         spent, rounds, entries = 0.0, 0, list(fast.values())
+        shuffle = random.Random().shuffle
         budget, limit = policy.budget * len(fast), policy.hard_limit * policy.budget * len(fast)
         while fast and rounds < policy.max_repeats:
             if rounds >= policy.min_repeats and spent >= budget or rounds and spent >= limit:
                 break
-            for k in range(len(entries)):  # each round starts one implementation later
-                fn, _, number, samples = entries[(rounds + k) % len(entries)]
+            shuffle(entries)  # rounds in random orders: each follows each other alike
+            for fn, _, number, samples in entries:
                 if number == 1:  # a settling call: the previous implementation's thread
                     _run(fn, 1)  # pool may still be spinning on the cores for a moment
                 elapsed = _run(fn, number)

@@ -170,7 +170,7 @@ def _row_log_sum(x, r, rn, buf, m, g):
             ties += tb
         return log_sum(x, s, ties), s, max_of_bits(keys[0], keys[1])
     for lo in range(0, n, BLOCK):
-        s += exp_store_block((SOFTMAX, False, g, x), None, r, block_span(lo, n), m)
+        s += exp_store_block((SOFTMAX, False, g, x), None, r, block_span(lo, n), m)[0]
     return math.log(s), s, row_max(bits_view(x), None, rn, False)
 
 

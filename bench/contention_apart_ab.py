@@ -36,7 +36,8 @@ def pool_helpers() -> list:
             if open(f"/proc/self/task/{t}/comm").read().strip() == "fastact-pool"]
 
 
-def make_cells(functions, sizes) -> list:
+def make_cells(functions, sizes, backend="cython") -> list:
+    """((name, n), call) per function and size: float32, ``out=``, on ``backend``."""
     rng = np.random.default_rng(0)
     cells = []
     for n in sizes:
@@ -44,8 +45,8 @@ def make_cells(functions, sizes) -> list:
         out = np.empty_like(x)
         for name in functions:
             fn = getattr(fastact, name)
-            fn(x, out=out, backend="cython")
-            cells.append(((name, n), lambda fn=fn, x=x, out=out: fn(x, out=out, backend="cython")))
+            fn(x, out=out, backend=backend)
+            cells.append(((name, n), lambda fn=fn, x=x, out=out: fn(x, out=out, backend=backend)))
     return cells
 
 
@@ -75,13 +76,19 @@ def main(argv) -> None:
     cells = make_cells(functions, sizes)
     samples = run(cells, seconds, rounds)
     print(f"load {open('/proc/loadavg').read().strip()}; moves {pool_module()._set_pool_apart(1)[1]}")
+    print_table(cells, samples, "oA")
+
+
+def print_table(cells, samples, labels) -> None:
+    """Per cell: median and p90 of each variant (samples keyed (name, n, busy, variant
+    index)) and busy count, over the quiet median of variant 0; ``labels[i]`` names variant i."""
     for (name, n), _ in cells:
         quiet = np.median(samples[(name, n, 0, 0)])
-        line = f"{name:8s} {n:>7.0e} quiet median (o) {quiet * 1e3:7.3f} ms |"
+        line = f"{name:8s} {n:>7.0e} quiet median ({labels[0]}) {quiet * 1e3:7.3f} ms |"
         for busy in (0, 1, 2):
-            for apart in (0, 1):
-                s = np.array(samples[(name, n, busy, apart)])
-                line += (f" {busy} busy {'A' if apart else 'o'} {np.median(s) / quiet:4.2f}"
+            for v, label in enumerate(labels):
+                s = np.array(samples[(name, n, busy, v)])
+                line += (f" {busy} busy {label} {np.median(s) / quiet:4.2f}"
                          f" (p90 {np.percentile(s, 90) / quiet:4.2f})")
         print(line)
 

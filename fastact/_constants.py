@@ -172,9 +172,10 @@ SIGMOID_EXP_ARG_MIN_F32 = _F32(-120.0)  # n = -173: 2^(n + 64) normal; 120 e^-12
 # on the calling thread below these sizes, in elements, and on the threads above them;
 # _CHEAP for the memory-bound kernels (piecewise-linear, and every backward from y: a few
 # operations per element), the others for the transcendental ones.
-CYTHON_PARALLEL_MIN_ELEMENTS = 8192  # the work pool (fastact/_cython/workpool.h)
+# the work pool (fastact/_cython/workpool.h; it also runs the Numba backend's loops when built)
+CYTHON_PARALLEL_MIN_ELEMENTS = 8192
 CYTHON_PARALLEL_MIN_ELEMENTS_CHEAP = 49152
-NUMBA_PARALLEL_MIN_ELEMENTS = 32768  # Numba's threading layer (TBB)
+NUMBA_PARALLEL_MIN_ELEMENTS = 32768  # Numba's threading layer (TBB), without the work pool
 # a memory-bound Numba kernel runs on the threads from this many bytes of output on (float32
 # 131072 elements, float64 65536): a TBB launch costs more than a shorter loop
 NUMBA_PARALLEL_MIN_BYTES_CHEAP = 512 << 10

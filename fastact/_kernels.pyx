@@ -354,6 +354,7 @@ cdef struct ChunkedCall:
     const LoopCall *call
     Py_ssize_t chunk
     bint streamed
+    bint blocked    # plain stores in prefetched blocks (_call_range), else one call a chunk
 
 
 cdef void _run_chunk(void *ctx, Py_ssize_t k) noexcept nogil:
@@ -363,28 +364,38 @@ cdef void _run_chunk(void *ctx, Py_ssize_t k) noexcept nogil:
     cdef Py_ssize_t m = a.chunk if n - start > a.chunk else n - start
     if a.streamed:
         _call_range_streamed(a.call, start, m)
-    else:
+    elif a.blocked:
         _call_range(a.call, start, m)
+    else:
+        _call_to(a.call, a.call.out + start * a.call.itemsize, start, m)
 
 
-cdef void _run(const LoopCall *c, Py_ssize_t n_threads, bint cheap) noexcept nogil:
+cdef void _run_with(const LoopCall *c, Py_ssize_t n_threads, bint cheap,
+                    bint blocked) noexcept nogil:
     """The whole call: serial below the parallel threshold of its class (cheap: memory-bound),
     else equal chunks shared by the calling thread and up to n_threads - 1 helpers (the bits
     do not depend on who computes a chunk, nor on the stores: a memory-bound loop streams
     from THRESHOLDS.stream_min_bytes, see _streams; a transcendental one is slower through
-    the L1 tile than with prefetched plain stores)."""
+    the L1 tile than with prefetched plain stores).  ``blocked``: plain stores in prefetched
+    blocks (_call_range), else one loop call a chunk."""
     cdef ChunkedCall a
     cdef Py_ssize_t nchunks
     cdef Py_ssize_t parallel_min = (THRESHOLDS.parallel_min_elements_cheap if cheap
                                     else THRESHOLDS.parallel_min_elements)
     a.call = c
     a.streamed = cheap and _streams(c)
+    a.blocked = blocked
     if n_threads <= 1 or c.n < parallel_min or _forked_child or not FASTACT_OPENMP:
         a.chunk = c.n
         _run_chunk(&a, 0)
         return
     nchunks = _n_chunks(c.n, n_threads * CHUNKS_PER_THREAD, &a.chunk)
     fa_pool_run(_run_chunk, &a, nchunks, <int>n_threads)
+
+
+cdef inline void _run(const LoopCall *c, Py_ssize_t n_threads, bint cheap) noexcept nogil:
+    """The whole call of one of this module's loops (_run_with, plain stores in blocks)."""
+    _run_with(c, n_threads, cheap, True)
 
 
 cdef class ElementwiseKernel:
@@ -424,37 +435,59 @@ cdef class ElementwiseKernel:
 
     def __call__(self, cnp.ndarray out not None, cnp.ndarray x not None, grad, tuple params,
                  Py_ssize_t n_threads):
-        cdef Py_ssize_t n = cnp.PyArray_SIZE(out)
-        cdef int typ = cnp.PyArray_TYPE(out)
-        cdef double p0 = 0.0, p1 = 0.0
-        cdef Py_ssize_t n_params = len(params)
-        cdef char *gp = NULL
-        if n_params > 0:
-            p0 = params[0]
-            if n_params > 1:
-                p1 = params[1]
-        if (cnp.PyArray_SIZE(x) != n or cnp.PyArray_TYPE(x) != typ
-                or not cnp.PyArray_IS_C_CONTIGUOUS(out) or not cnp.PyArray_IS_C_CONTIGUOUS(x)):
-            raise ValueError("fastact cython kernel: out and x must be C-contiguous arrays "
-                             "of one size and dtype")
-        if self.needs_grad:
-            if not isinstance(grad, cnp.ndarray):
-                raise TypeError("fastact cython kernel: the backward modes need grad")
-            if (cnp.PyArray_SIZE(<cnp.ndarray>grad) != n or cnp.PyArray_TYPE(<cnp.ndarray>grad) != typ
-                    or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>grad)):
-                raise ValueError("fastact cython kernel: grad must match x")
-            gp = cnp.PyArray_BYTES(<cnp.ndarray>grad)
-        if typ != cnp.NPY_FLOAT64 and typ != cnp.NPY_FLOAT32:
-            raise TypeError(f"fastact cython kernel: dtype {out.dtype} is not float32/float64")
-        cdef LoopCall c = LoopCall(f32=self.f32, f64=self.f64, out=cnp.PyArray_BYTES(out),
-                                   x=cnp.PyArray_BYTES(x), g=gp, n=n,
-                                   itemsize=8 if typ == cnp.NPY_FLOAT64 else 4, p0=p0, p1=p1)
-        cdef bint cheap = self.cheap
-        if n < THRESHOLDS.nogil_min_elements:
-            _run(&c, 1, cheap)
-        else:
-            with nogil:
-                _run(&c, n_threads, cheap)
+        _call_loop(self.f32, self.f64, out, x, grad, params, n_threads, self.needs_grad,
+                   self.cheap, True)
+
+
+cdef _call_loop(loop_f32 f32, loop_f64 f64, cnp.ndarray out, cnp.ndarray x, grad,
+                tuple params, Py_ssize_t n_threads, bint needs_grad, bint cheap, bint blocked):
+    """out = loop(x, grad, params) through _run_with, after checking the arrays (the loop of
+    out's dtype; the GIL released from NOGIL_MIN elements on)."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(out)
+    cdef int typ = cnp.PyArray_TYPE(out)
+    cdef double p0 = 0.0, p1 = 0.0
+    cdef Py_ssize_t n_params = len(params)
+    cdef char *gp = NULL
+    if n_params > 0:
+        p0 = params[0]
+        if n_params > 1:
+            p1 = params[1]
+    if (cnp.PyArray_SIZE(x) != n or cnp.PyArray_TYPE(x) != typ
+            or not cnp.PyArray_IS_C_CONTIGUOUS(out) or not cnp.PyArray_IS_C_CONTIGUOUS(x)):
+        raise ValueError("fastact cython kernel: out and x must be C-contiguous arrays "
+                         "of one size and dtype")
+    if needs_grad:
+        if not isinstance(grad, cnp.ndarray):
+            raise TypeError("fastact cython kernel: the backward modes need grad")
+        if (cnp.PyArray_SIZE(<cnp.ndarray>grad) != n or cnp.PyArray_TYPE(<cnp.ndarray>grad) != typ
+                or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>grad)):
+            raise ValueError("fastact cython kernel: grad must match x")
+        gp = cnp.PyArray_BYTES(<cnp.ndarray>grad)
+    if typ != cnp.NPY_FLOAT64 and typ != cnp.NPY_FLOAT32:
+        raise TypeError(f"fastact cython kernel: dtype {out.dtype} is not float32/float64")
+    cdef LoopCall c = LoopCall(f32=f32, f64=f64, out=cnp.PyArray_BYTES(out),
+                               x=cnp.PyArray_BYTES(x), g=gp, n=n,
+                               itemsize=8 if typ == cnp.NPY_FLOAT64 else 4, p0=p0, p1=p1)
+    if n < THRESHOLDS.nogil_min_elements:
+        _run_with(&c, 1, cheap, blocked)
+    else:
+        with nogil:
+            _run_with(&c, n_threads, cheap, blocked)
+
+
+def run_loop_at(size_t address, cnp.ndarray out not None, cnp.ndarray x not None, grad,
+                tuple params, Py_ssize_t n_threads, bint cheap):
+    """out = loop(x, grad, params) where the loop is a C function compiled elsewhere, at
+    ``address``, with this module's loop ABI for out's dtype (``void loop(T *out, const T
+    *x, const T *g, Py_ssize_t n, T p0, T p1)``; g NULL when grad is None), run by this
+    module's driver: the work pool's chunks; ``cheap`` (the memory-bound class): its
+    thresholds, plain stores in prefetched blocks, streaming stores past STREAM_MIN_BYTES;
+    else one loop call a chunk.  The caller vouches for the address: the Numba backend
+    passes its compiled chunk functions."""
+    if address == 0:
+        raise ValueError("fastact cython kernel: a loop address of 0")
+    _call_loop(<loop_f32>address, <loop_f64>address, out, x, grad, params, n_threads,
+               grad is not None, cheap, cheap)
 
 
 def build_info():

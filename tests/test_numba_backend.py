@@ -83,6 +83,7 @@ def _host_has_avx512():
 def test_threading_layer_is_thread_and_fork_safe():
     proc = _run("""
         import numpy as np, fastact._numba as nb
+        nb.WORK_POOL = False  # the layer itself, not the work pool
         k = nb.get_elementwise("relu", "forward")
         x = np.ones(1_000_000); o = np.empty_like(x); k(o, x, None, (), 2)
         from fastact._numba import _threading
@@ -94,9 +95,11 @@ def test_threading_layer_is_thread_and_fork_safe():
     assert layer[0] == "tbb" or layer[1] == "lock", proc.stdout
 
 
-def test_concurrent_threads_fork_and_thread_count_give_identical_results():
-    proc = _run("""
+@pytest.mark.parametrize("work_pool", [True, False])
+def test_concurrent_threads_fork_and_thread_count_give_identical_results(work_pool):
+    proc = _run(f"""
         import os, threading, numpy as np, fastact._numba as nb
+        nb.WORK_POOL = {work_pool}
         k = nb.get_elementwise("gelu", "forward")
         x = np.random.default_rng(0).standard_normal(400_000)
         ref = np.empty_like(x); k(ref, x, None, (), 1)
@@ -252,3 +255,66 @@ def test_numba_label_counter_is_reset_after_each_compilation():
     ir_utils._the_max_label._value = 10 ** 30
     twice(np.float64(1.5))
     assert ir_utils._the_max_label._value == 0
+
+
+def _awkward(n, dtype, seed):
+    x = np.random.default_rng(seed).standard_normal(n).astype(dtype) * 8
+    x[:6] = [np.nan, np.inf, -np.inf, -0.0, 0.0, np.finfo(dtype).tiny / 4]
+    return x
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kernel_id, mode, params", [
+    ("elu", "forward", (0.7,)),              # transcendental, a parameter
+    ("gelu", "backward", ()),                # transcendental, grad
+    ("leaky_relu", "backward", (0.03,)),     # memory-bound, grad
+    ("sigmoid", "backward_y", ()),           # memory-bound (from y), grad
+])
+def test_work_pool_runs_the_numba_chunks_with_the_layers_bits(kernel_id, mode, params, dtype,
+                                                                monkeypatch):
+    """Parallel calls whose out overlaps no input run the kernel's compiled chunks on the
+    Cython extension's work pool, with the bits of the threading layer and of one thread;
+    in place they stay on the layer."""
+    import fastact._numba as nb
+
+    if nb._pool_driver() is None:
+        pytest.skip("the compiled extension is not built")
+    threads_asked = []
+    driver = nb._work_pool[0]
+    monkeypatch.setattr(nb, "_work_pool",
+                        [lambda *args: (threads_asked.append(args[-2]), driver(*args))])
+    k = nb.get_elementwise(kernel_id, mode)
+    n = 300_017  # parallel in both classes, a ragged tail
+    x = _awkward(n, dtype, 1)
+    g = _awkward(n, dtype, 2) if mode != "forward" else None
+    x_before = x.copy()
+    pooled, layer, serial = (np.empty_like(x) for _ in range(3))
+    k(pooled, x, g, params, 2)
+    assert threads_asked == [2]
+    k(serial, x, g, params, 1)
+    monkeypatch.setattr(nb, "WORK_POOL", False)
+    k(layer, x, g, params, 2)
+    assert threads_asked == [2]
+    monkeypatch.setattr(nb, "WORK_POOL", True)
+    if g is None:  # out is an input: x, else grad
+        in_place = x.copy()
+        k(in_place, in_place, None, params, 2)
+    else:
+        in_place = g.copy()
+        k(in_place, x, in_place, params, 2)
+    assert threads_asked == [2], "in place: the threading layer"
+    bits = pooled.view(f"u{pooled.itemsize}")
+    assert np.array_equal(bits, layer.view(bits.dtype))
+    assert np.array_equal(bits, serial.view(bits.dtype))
+    assert np.array_equal(bits, in_place.view(bits.dtype))
+    assert np.array_equal(x.view(bits.dtype), x_before.view(bits.dtype))
+
+
+def test_work_pool_driver_refuses_a_null_loop():
+    import fastact._cython as cy
+
+    if cy.loop_driver() is None:
+        pytest.skip("the compiled extension is not built")
+    x = np.ones(8)
+    with pytest.raises(ValueError, match="address"):
+        cy.loop_driver()(0, np.empty_like(x), x, None, (), 2, False)

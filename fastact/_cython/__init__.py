@@ -184,6 +184,13 @@ def get_elementwise(kernel_id: str, mode: str):
     return k
 
 
+def loop_driver():
+    """The extension's driver of elementwise loops compiled elsewhere,
+    ``run_loop_at(address, out, x, grad, params, n_threads, cheap)`` (the work pool's
+    chunks, prefetch and streaming stores), or None without the extension."""
+    return getattr(_module, "run_loop_at", None)
+
+
 def get_biased(kernel_id: str, mode: str):
     """``kernel(out, x, grad, bias, params, n_threads, db=None)``: ``mode`` of the activation
     on x + bias in one pass (see ``fastact._reference.get_biased``)."""

@@ -22,6 +22,12 @@ memory-bound kernel with plain stores on the threads, or on one thread from
 ahead (``_parallel.drive``'s ``prefetch``).  An output that is an input
 (in place) goes through the tile with plain stores from
 ``_constants.NUMBA_IN_PLACE_TILED_MIN_ELEMENTS`` on (LLVM runs a loop over aliased arrays scalar).
+With the Cython extension built (and :data:`WORK_POOL` set), a parallel call whose output
+overlaps no input runs the kernel's compiled chunk function on the extension's work pool
+(``fastact._cython.loop_driver``: chunks taken first come first served, helpers that
+sleep between calls and move off their caller's core) instead of the threading layer,
+whose TBB workers spin between calls and, beside busy processes, share a core with
+them in whole time slices (docs/tuning.md, "Numba loops on the work pool").
 Every kernel is elementwise, so results do not depend on the thread count nor on the
 stores.
 """
@@ -49,6 +55,9 @@ PARALLEL_THRESHOLD = _constants.NUMBA_PARALLEL_MIN_ELEMENTS
 PARALLEL_MIN_BYTES_CHEAP = _constants.NUMBA_PARALLEL_MIN_BYTES_CHEAP
 STREAM_MIN_BYTES = _constants.STREAM_MIN_BYTES if _stream.AVAILABLE else None
 PREFETCH_MIN_BYTES = _constants.NUMBA_WRITE_PREFETCH_MIN_BYTES
+# With the Cython extension built, parallel loops whose output overlaps no input run on its
+# work pool (module docstring); False: on the threading layer
+WORK_POOL = True
 
 _LAYER = _threading.setup()
 _MAX_THREADS = _threading.max_threads()
@@ -86,6 +95,7 @@ def get_elementwise(kernel_id: str, mode: str):
         return address
 
     cheap = memory_bound(kernel_id, mode)
+    uses_grad = MODES[mode][1]
 
     def kernel(out, x, grad, params, n_threads):
         char = x.dtype.char
@@ -100,26 +110,49 @@ def get_elementwise(kernel_id: str, mode: str):
         n = x.size
         parallel = n_threads > 1 and (out.nbytes >= PARALLEL_MIN_BYTES_CHEAP if cheap
                                       else n >= PARALLEL_THRESHOLD)
+        # short arrays skip the overlap test: they take neither tiled path nor the pool
+        disjoint = n < _constants.NUMBA_IN_PLACE_TILED_MIN_ELEMENTS or _disjoint(out, x, grad)
+        pool = _pool_driver() if parallel and disjoint else None
+        if pool is not None:
+            address = entries.get((char, "chunk")) or chunk_address(char)
+            pool(address, out, x, grad if uses_grad else None, (a, b),
+                 _threading.caller_threads(n_threads), cheap)
+            return
         prefetch = cheap and (parallel or out.nbytes >= PREFETCH_MIN_BYTES)
         limit = STREAM_MIN_BYTES
-        # short arrays skip the overlap test: they take neither tiled path
-        disjoint = n < _constants.NUMBA_IN_PLACE_TILED_MIN_ELEMENTS or _disjoint(out, x, grad)
         streamed = (cheap and limit is not None
                     and out.nbytes * (2 if grad is x else 3) >= limit and disjoint)
         tiled = streamed or not disjoint
         if not (parallel or tiled or prefetch):
             run, address = entries.get(char) or compiled(char)
             run(address, out, x, grad, a, b)
-        else:
-            k = 1 if not parallel else n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
-            address = entries.get((char, "chunk")) or chunk_address(char)
-            driver = _parallel.driver_for(_DTYPE_NAMES[char], tiled)
-            _threading.run_parallel(driver, (address, out, x, grad, a, b,
-                                             streamed if tiled else prefetch), k)
+            return
+        k = 1 if not parallel else n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
+        address = entries.get((char, "chunk")) or chunk_address(char)
+        driver = _parallel.driver_for(_DTYPE_NAMES[char], tiled)
+        _threading.run_parallel(driver, (address, out, x, grad, a, b,
+                                         streamed if tiled else prefetch), k)
 
     kernel.__name__ = f"numba_{kernel_id}_{mode}"
     kernel.__doc__ = f"Numba kernel {kernel_id} ({mode}); see fastact._numba._formulas."
     return kernel
+
+
+_work_pool: list = []  # [the Cython extension's loop driver, or None], looked up once
+
+
+def _pool_driver():
+    """The work pool's loop driver (``fastact._cython.loop_driver``) when WORK_POOL is set
+    and the compiled extension loads; else None (the threading layer)."""
+    if not WORK_POOL:
+        return None
+    if not _work_pool:
+        try:
+            from .._cython import loop_driver
+            _work_pool.append(loop_driver())
+        except Exception:  # no extension, or it failed to load: the layer runs every loop
+            _work_pool.append(None)
+    return _work_pool[0]
 
 
 def _disjoint(out, x, grad) -> bool:
@@ -247,6 +280,8 @@ def config() -> dict:
         "stream_min_bytes": STREAM_MIN_BYTES,
         "write_prefetch_min_bytes": PREFETCH_MIN_BYTES,
         "tbb_library": _threading._state["tbb_library"],
+        "elementwise_pool": ("fastact work pool (the cython extension)" if _pool_driver()
+                             else "the threading layer"),
         **({"openmp_wait_policy": describe_wait_policy()}
            if _threading._state["layer"] == "omp" else {}),
         "cache_dir": _cache.cache_dir(),

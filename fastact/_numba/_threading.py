@@ -108,6 +108,14 @@ def active_layer() -> str:
         return f"{_state['layer']} (not started)"
 
 
+def caller_threads(n_threads: int) -> int:
+    """n_threads, capped by the calling thread's Numba thread count when the layer has
+    started (``numba.set_num_threads`` starts it; asking before would start it for nothing)."""
+    if not numba.np.ufunc.parallel._is_initialized:
+        return n_threads
+    return min(n_threads, numba.get_num_threads())
+
+
 def _call_with_threads(fn, args, n_chunks):
     if n_chunks >= _pool_size:  # the whole pool: Numba's default count, nothing to set
         fn(*args, n_chunks)

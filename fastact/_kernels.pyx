@@ -350,6 +350,20 @@ def _set_chunks_per_thread(n):
     return old
 
 
+# a transcendental loop of this module runs its chunks in prefetched write blocks (True) or
+# one call a chunk (False); the memory-bound loops always take the blocks
+cdef bint TRANSCENDENTAL_BLOCKS = False
+
+
+def _set_transcendental_blocks(on):
+    """Set whether the transcendental loops run in prefetched write blocks (tuning); returns
+    the old setting."""
+    global TRANSCENDENTAL_BLOCKS
+    old = TRANSCENDENTAL_BLOCKS
+    TRANSCENDENTAL_BLOCKS = bool(on)
+    return old
+
+
 cdef struct ChunkedCall:
     const LoopCall *call
     Py_ssize_t chunk
@@ -436,7 +450,7 @@ cdef class ElementwiseKernel:
     def __call__(self, cnp.ndarray out not None, cnp.ndarray x not None, grad, tuple params,
                  Py_ssize_t n_threads):
         _call_loop(self.f32, self.f64, out, x, grad, params, n_threads, self.needs_grad,
-                   self.cheap, True)
+                   self.cheap, self.cheap or TRANSCENDENTAL_BLOCKS)
 
 
 cdef _call_loop(loop_f32 f32, loop_f64 f64, cnp.ndarray out, cnp.ndarray x, grad,

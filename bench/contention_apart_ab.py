@@ -37,13 +37,16 @@ def pool_helpers() -> list:
 
 
 def make_cells(functions, sizes, backend="cython") -> list:
-    """((name, n), call) per function and size: float32, ``out=``, on ``backend``."""
+    """((name, n), call) per function and size: float32, ``out=``, on ``backend``; the
+    softmax family on rows of 1000."""
     rng = np.random.default_rng(0)
     cells = []
     for n in sizes:
-        x = rng.standard_normal(n).astype(np.float32)
-        out = np.empty_like(x)
         for name in functions:
+            x = rng.standard_normal(n).astype(np.float32)
+            if name in ("softmax", "log_softmax", "logsumexp"):
+                x = x.reshape(-1, 1000)
+            out = np.empty_like(x) if name != "logsumexp" else np.empty(x.shape[0], x.dtype)
             fn = getattr(fastact, name)
             fn(x, out=out, backend=backend)
             cells.append(((name, n), lambda fn=fn, x=x, out=out: fn(x, out=out, backend=backend)))

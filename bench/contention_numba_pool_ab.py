@@ -2,12 +2,12 @@
 and 2 busy processes.
 
     python bench/contention_numba_pool_ab.py [functions] [sizes] [seconds] [rounds]
-    python bench/contention_numba_pool_ab.py relu,sigmoid,gelu,tanh 1e6,1e7 0.25 8
+    python bench/contention_numba_pool_ab.py relu,sigmoid,gelu,softmax 1e5,1e7 0.25 6
 
 Variants, switched at run time in one process (float32, ``out=``, 2 threads, backend
-"numba"): ``T`` (every parallel loop on Numba's threading layer) and ``P`` (loops from
-``fastact._numba.WORK_POOL_MIN_ELEMENTS`` on: the Numba-compiled chunks on the Cython
-extension's work pool, the default).  Each round runs the phases 0, 1 and 2 busy
+"numba"; the softmax family on rows of 1000): ``T`` (every parallel loop on Numba's
+threading layer) and ``P`` (``fastact._numba.WORK_POOL``: the Numba-compiled chunks on
+the Cython extension's work pool, the default).  Each round runs the phases 0, 1 and 2 busy
 processes; inside a phase both variants run ``seconds`` of single calls per cell, in
 alternating order.  Printed: median and p90 per variant and busy count, relative to the
 quiet median of ``T``.
@@ -22,17 +22,16 @@ from fastact._bench.contention import time_calls
 
 
 def run(cells, seconds: float, rounds: int) -> dict:
-    pool_min = numba_backend.WORK_POOL_MIN_ELEMENTS
     samples = {}
     for round_no in range(rounds):
         for busy in (0, 1, 2):
             with BusyProcesses(busy):
                 for variant in ((1, 0) if round_no % 2 else (0, 1)):
-                    numba_backend.WORK_POOL_MIN_ELEMENTS = pool_min if variant else None
+                    numba_backend.WORK_POOL = bool(variant)
                     for key, call in cells:
                         samples.setdefault(key + (busy, variant), []).extend(
                             time_calls(call, seconds))
-    numba_backend.WORK_POOL_MIN_ELEMENTS = pool_min
+    numba_backend.WORK_POOL = True
     return samples
 
 
@@ -44,8 +43,7 @@ def main(argv) -> None:
     fastact.set_num_threads(2)
     cells = make_cells(functions, sizes, backend="numba")
     samples = run(cells, seconds, rounds)
-    print(f"load {open('/proc/loadavg').read().strip()}; pool from "
-          f"{numba_backend.WORK_POOL_MIN_ELEMENTS} elements")
+    print(f"load {open('/proc/loadavg').read().strip()}")
     print_table(cells, samples, "TP")
 
 

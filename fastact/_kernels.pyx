@@ -504,6 +504,37 @@ def run_loop_at(size_t address, cnp.ndarray out not None, cnp.ndarray x not None
                grad is not None, cheap, cheap)
 
 
+def run_parts_at(size_t address, tuple arrays, tuple values, Py_ssize_t parts, int n_threads):
+    """``part(ctx, k)`` for k in range(parts), where ``part`` is a C function compiled
+    elsewhere, at ``address`` (``void part(int64_t *ctx, Py_ssize_t k)``), on the work pool
+    with up to n_threads threads (each part once, by any thread), the GIL released.  ctx
+    holds the data addresses of ``arrays`` (0 for None), then ``values`` (integers), at
+    most 16 in all.  The caller vouches for the function (the Numba softmax family's parts)."""
+    cdef int64_t ctx[16]
+    cdef Py_ssize_t n_arrays = len(arrays), k
+    if address == 0:
+        raise ValueError("fastact cython kernel: a part function address of 0")
+    if n_arrays + len(values) > 16:
+        raise ValueError("fastact cython kernel: at most 16 context entries")
+    for k in range(n_arrays):
+        item = arrays[k]
+        if item is None:
+            ctx[k] = 0
+        elif isinstance(item, cnp.ndarray):
+            ctx[k] = <int64_t><size_t>cnp.PyArray_DATA(<cnp.ndarray>item)
+        else:
+            raise TypeError("fastact cython kernel: the context's arrays must be ndarrays or None")
+    for k in range(len(values)):
+        ctx[n_arrays + k] = values[k]
+    cdef fa_pool_fn fn = <fa_pool_fn>address
+    with nogil:
+        if n_threads <= 1 or parts <= 1 or _forked_child or not FASTACT_OPENMP:
+            for k in range(parts):
+                fn(ctx, k)
+        else:
+            fa_pool_run(fn, ctx, parts, n_threads)
+
+
 def build_info():
     """How this extension was built: OpenMP, the vector ISA it targets, compiler flags."""
     return {

@@ -318,3 +318,70 @@ def test_work_pool_driver_refuses_a_null_loop():
     x = np.ones(8)
     with pytest.raises(ValueError, match="address"):
         cy.loop_driver()(0, np.empty_like(x), x, None, (), 2, False)
+
+
+@pytest.mark.parametrize("op, shape, dtype, backward", [
+    ("softmax", (300, 1000), "float32", False),       # ROWS
+    ("logsumexp", (300, 1000), "float64", False),
+    ("log_softmax", (300, 1000), "float32", True),    # a backward op: x holds y
+    ("softmax", (20000, 16), "float32", False),       # SHORT_ROWS
+])
+def test_work_pool_runs_the_softmax_rows_with_the_layers_bits(op, shape, dtype, backward,
+                                                              monkeypatch):
+    """Parallel softmax-family calls over rows run as parts on the work pool (a compiled
+    part function, no parallel region), with the bits of the threading layer; in place
+    too; a masked call stays on the layer."""
+    import fastact
+    import fastact._numba as nb
+    from fastact._numba.softmax import _pool
+
+    if _pool.parts_driver() is None:
+        pytest.skip("the compiled extension is not built")
+    calls = []
+    driver = _pool._driver[0]
+    monkeypatch.setattr(_pool, "_driver", [lambda *args: (calls.append(args[-1]), driver(*args))])
+    x = _awkward(shape[0] * shape[1], dtype, 3).reshape(shape)
+    x[5] = -np.inf
+    if backward:
+        y = fastact.log_softmax(x, backend="numba")
+        g = _awkward(x.size, dtype, 4).reshape(shape)
+        run = lambda out=None: fastact.log_softmax_backward(g, y, out=out, backend="numba")
+    else:
+        fn = getattr(fastact, op)
+        run = lambda out=None: fn(x, out=out, backend="numba")
+    calls.clear()
+    pooled = run()
+    assert calls == [2]
+    if backward:  # into grad
+        in_place = g.copy()
+        fastact.log_softmax_backward(in_place, y, out=in_place, backend="numba")
+    else:
+        in_place = x.copy() if op != "logsumexp" else None
+        if in_place is not None:
+            getattr(fastact, op)(in_place, out=in_place, backend="numba")
+    pooled_calls = 2 if in_place is not None else 1
+    assert len(calls) == pooled_calls
+    monkeypatch.setattr(nb, "WORK_POOL", False)
+    layer = run()
+    assert len(calls) == pooled_calls
+    bits = f"u{np.dtype(dtype).itemsize}"
+    assert np.array_equal(pooled.view(bits), layer.view(bits))
+    if in_place is not None:
+        assert np.array_equal(pooled.view(bits), in_place.view(bits))
+    if op == "softmax" and shape[1] > 256:  # a masked call runs on the threading layer
+        monkeypatch.setattr(nb, "WORK_POOL", True)
+        fastact.softmax(x, where=np.ones(shape, bool), backend="numba")
+        assert len(calls) == pooled_calls
+
+
+def test_work_pool_parts_driver_checks_its_context():
+    import fastact._cython as cy
+
+    if cy.parts_driver() is None:
+        pytest.skip("the compiled extension is not built")
+    with pytest.raises(ValueError, match="address"):
+        cy.parts_driver()(0, (), (), 1, 2)
+    with pytest.raises(ValueError, match="16"):
+        cy.parts_driver()(1, (), tuple(range(17)), 1, 2)
+    with pytest.raises(TypeError, match="ndarray"):
+        cy.parts_driver()(1, ([1.0],), (), 1, 2)

@@ -36,9 +36,13 @@ import numpy as np, fastact
 from fastact._numba import _cache
 x = np.random.default_rng(0).standard_normal((80, 1000))  # 640 kB: threads for relu
 fastact.relu(x[:2], backend="numba")                     # serial elementwise
-fastact.relu(x, backend="numba")                         # parallel elementwise
+fastact._numba.WORK_POOL = False
+fastact.relu(x, backend="numba")                         # parallel elementwise, the layer's
+fastact._numba.WORK_POOL = True
+fastact.softmax(x, backend="numba")                      # rows on the work pool, if built
 fastact.log_softmax(x[:4, :8], axis=0, backend="numba")  # softmax family, a non-last axis
-print("DIR", _cache.cache_dir())
+from fastact._numba.softmax import _pool
+print("DIR", _cache.cache_dir(), "POOL", _pool.parts_driver() is not None)
 """
 
 
@@ -55,6 +59,8 @@ def test_every_kernel_is_cached_under_the_cache_dir():
     names = {os.path.basename(p).split("-")[0] for p in numba_cache_files(directory)}
     assert {"k_relu_forward_float64.chunk", "_parallel.run_serial", "_parallel.drive",
             "_tasks.serial_entry.locals.run_serial"} <= names, names
+    if "POOL True" in out:  # softmax ROWS float64 forward: its part function
+        assert "sm_0_0_float64_f.chunk" in names, names
     assert numba_cache_files(PACKAGE) == before  # nothing written beside the sources
 
 

@@ -191,6 +191,13 @@ def loop_driver():
     return getattr(_module, "run_loop_at", None)
 
 
+def parts_driver():
+    """The extension's driver of part functions compiled elsewhere,
+    ``run_parts_at(address, ctx, parts, n_threads)`` (the work pool), or None without
+    the extension."""
+    return getattr(_module, "run_parts_at", None)
+
+
 def get_biased(kernel_id: str, mode: str):
     """``kernel(out, x, grad, bias, params, n_threads, db=None)``: ``mode`` of the activation
     on x + bias in one pass (see ``fastact._reference.get_biased``)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _threading
+from . import _pool
 from ._plan import BLOCKS, LARGE_ROWS, ROWS, SHORT_ROWS, SHORT_TILES, TILES, plan, task_count
 from ._rows import LOG_SOFTMAX, LOGSUMEXP, SOFTMAX
 from ._tasks import parallel_entry, serial_entry
@@ -42,6 +43,8 @@ _OPS = {
 
 def get_rowwise(op):
     """``kernel(out, x, grad, mask, n_threads)`` for the softmax-family op ``op``."""
+    from ... import _numba as backend  # WORK_POOL, read at each call
+
     kind, negate, forward, streams = _OPS[op]
 
     def kernel(out, x, grad, mask, n_threads):
@@ -57,6 +60,9 @@ def get_rowwise(op):
         tasks = task_count(how, x.shape)
         if chunks == 1:
             serial_entry(kind, how)(negate, out, x, grad, mask, tasks)
+        elif (backend.WORK_POOL and how in _pool.POOLED and mask is None and x.ndim == 2
+              and _pool.parts_driver() is not None):
+            _pool.run(kind, how, negate, out, x, grad, tasks, _threading.caller_threads(chunks))
         else:
             _threading.run_parallel(parallel_entry(kind, how),
                                     (negate, out, x, grad, mask, tasks), chunks)

@@ -15,6 +15,8 @@ from numba.extending import intrinsic, overload
 
 from .._cache import jit, linked
 from ._exp import LANES
+from .. import _vmath
+from ._alloc import local_zeros
 from ._kind import LINK_ONLY
 
 _SUM_JIT = dict(nogil=True, error_model="numpy", fastmath={"reassoc"})
@@ -72,6 +74,17 @@ def _term_impl(a, b, i):
     return lambda a, b, i: a[i] * b[i]
 
 
+def _from(b, lo, hi):
+    """b[lo:hi] (None: None)."""
+
+
+@overload(_from, inline="always", **LINK_ONLY)
+def _from_impl(b, lo, hi):
+    if isinstance(b, types.NoneType):
+        return lambda b, lo, hi: None
+    return lambda b, lo, hi: b[lo:hi]
+
+
 def _term64(a, b, i):
     """a[i] (b None) or a[i] * b[i], in float64."""
 
@@ -87,10 +100,12 @@ def _term64_impl(a, b, i):
 def _lanes(a, b, n):
     """sum of the terms t_i = a_i (b None) or a_i b_i, i < n: per 64 elements the
     float sums (t_j + t_{j+16}) + (t_{j+32} + t_{j+48}) in a's type added into 16
-    float64 lanes, the last n % 64 terms into the lanes in float64, then the lanes
-    in order.  The block is read once, in order (one stream per array: the
-    hardware prefetcher follows it)."""
-    acc = np.zeros(LANES, np.float64)
+    float64 lanes, the last n % 64 terms into the lanes in float64 (term i into lane
+    i % 16), then the lanes in order.  The block is read once, in order (one stream
+    per array: the hardware prefetcher follows it); the lanes live on the stack and
+    the loops run as 512-bit vectors where the CPU has them."""
+    _vmath.prefer_512_bit_vectors()
+    acc = local_zeros(LANES, np.float64)
     m = n // (4 * LANES)
     for k in range(m):
         o = 4 * LANES * k
@@ -98,8 +113,14 @@ def _lanes(a, b, n):
             acc[j] += np.float64((_term(a, b, o + j) + _term(a, b, o + j + LANES))
                                  + (_term(a, b, o + j + 2 * LANES)
                                     + _term(a, b, o + j + 3 * LANES)))
-    for i in range(4 * LANES * m, n):
-        acc[i % LANES] += _term64(a, b, i)
+    lo = 4 * LANES * m  # the rest as views from 0: indices known >= 0 (no gathers)
+    ra, rb, rest = a[lo:n], _from(b, lo, n), n - lo
+    whole = rest - rest % LANES
+    for k in range(whole // LANES):
+        for j in range(LANES):
+            acc[j] += _term64(ra, rb, LANES * k + j)
+    for j in range(rest - whole):
+        acc[j] += _term64(ra, rb, whole + j)
     s = 0.0
     for j in range(LANES):
         s += acc[j]

@@ -440,16 +440,15 @@ static inline void FN(short_log_out)(T *o, const T *x, ptrdiff_t n, T m, T l) {
 /* A backward row of 1 to 64 in registers, bsum's and bwd's operations in their order
    (same bits): softmax s = dot(g, y) (a whole group pairwise in T, else the products
    in double lanes), o = y (g - s); log_softmax s = sum_pos(g), o = g - e^y s with
-   softmax's exp when every y is in [EXPNEG_LO, 0] (else bwd does the row).  Vectors
-   from nv on are not loaded (n <= nv VL; zeros, as their masked loads would be). */
+   softmax's exp when every y is in [EXPNEG_LO, 0] (else bwd does the row). */
 static inline __attribute__((always_inline)) void FN(short_bwd)(int softmax, T *o, const T *y,
-                                                             const T *g, ptrdiff_t n, int nv) {
+                                                             const T *g, ptrdiff_t n) {
     VT vy[NV], vg[NV], e[NV];
     VM k[NV];
     for (int j = 0; j < NV; j++) {
-        k[j] = j < nv ? FN(vmask)(n - VL * j) : (VM)0;
-        vy[j] = j < nv ? V(maskz_loadu)(k[j], y + VL * j) : V(setzero)();
-        vg[j] = j < nv ? V(maskz_loadu)(k[j], g + VL * j) : V(setzero)();
+        k[j] = FN(vmask)(n - VL * j);
+        vy[j] = V(maskz_loadu)(k[j], y + VL * j);
+        vg[j] = V(maskz_loadu)(k[j], g + VL * j);
         e[j] = softmax ? V(mul)(vg[j], vy[j]) : vg[j];
     }
     __m512d d0 = _mm512_setzero_pd(), d1 = _mm512_setzero_pd();
@@ -478,17 +477,6 @@ static inline __attribute__((always_inline)) void FN(short_bwd)(int softmax, T *
         if (k[j])
             V(mask_storeu)(o + VL * j, k[j], V(fnmadd)(FN(vexpneg)(vy[j]), st, vg[j]));
 }
-/* rows [r0, r1) of n <= FA_SM_GROUP by short_bwd; rows of at most two vectors touch
-   those two only (a copy of short_bwd with nv = 2 after inlining) */
-static inline void FN(short_bwd_rows)(int softmax, T *o, const T *y, const T *g, ptrdiff_t n,
-                                      ptrdiff_t r0, ptrdiff_t r1) {
-    if (n <= 2 * VL)
-        for (ptrdiff_t r = r0; r < r1; r++)
-            FN(short_bwd)(softmax, o + r * n, y + r * n, g + r * n, n, 2);
-    else
-        for (ptrdiff_t r = r0; r < r1; r++)
-            FN(short_bwd)(softmax, o + r * n, y + r * n, g + r * n, n, NV);
-}
 
 #undef VT
 #undef VM
@@ -513,6 +501,5 @@ static inline int FN(lane_log_sums)(const T *x, ptrdiff_t n, T *m, double *arg,
 static inline int FN(lane_bwd)(int softmax, T *o, const T *y, const T *g, ptrdiff_t n) {
     return 0;
 }
-static inline void FN(short_bwd_rows)(int softmax, T *o, const T *y, const T *g, ptrdiff_t n,
-                                      ptrdiff_t r0, ptrdiff_t r1) {}
+static inline void FN(short_bwd)(int softmax, T *o, const T *y, const T *g, ptrdiff_t n) {}
 #endif

@@ -260,7 +260,7 @@ static void FN(backward_rows)(const fa_sm_job *j, ptrdiff_t r0, ptrdiff_t r1) {
             for (; r + FA_SM_SHORT_BATCH <= r1 && FN(lane_bwd)(softmax, o + r * n, x + r * n,
                                                                g + r * n, n);
                  r += FA_SM_SHORT_BATCH) {}
-        FN(short_bwd_rows)(softmax, o, x, g, n, r, r1);
+        for (; r < r1; r++) FN(short_bwd)(softmax, o + r * n, x + r * n, g + r * n, n);
         return;
     }
     for (ptrdiff_t r = r0; r < r1; r++) {

@@ -89,16 +89,16 @@ def local_zeros(typingctx, n, dtype):
     count = n.literal_value
 
     def codegen(context, builder, sig, args):
-        ltype = ir.ArrayType(context.get_data_type(nb_dtype), count)
-        slot = cgutils.alloca_once(builder, ltype)
-        builder.store(ltype(None), slot)
+        elem = context.get_data_type(nb_dtype)
+        slot = cgutils.alloca_once(builder, ir.ArrayType(elem, count))  # in the entry block
+        builder.store(ir.ArrayType(elem, count)(None), slot)  # zeroed at each call
         ary = make_array(arrtype)(context, builder)
         intp = context.get_value_type(types.intp)
-        itemsize = context.get_abi_sizeof(context.get_data_type(nb_dtype))
-        populate_array(ary, data=builder.bitcast(slot, context.get_data_type(nb_dtype).as_pointer()),
+        itemsize = intp(context.get_abi_sizeof(elem))
+        populate_array(ary, data=builder.bitcast(slot, elem.as_pointer()),
                        shape=cgutils.pack_array(builder, [intp(count)], ty=intp),
-                       strides=cgutils.pack_array(builder, [intp(itemsize)], ty=intp),
-                       itemsize=intp(itemsize), meminfo=None)
+                       strides=cgutils.pack_array(builder, [itemsize], ty=intp),
+                       itemsize=itemsize, meminfo=None)
         return ary._getvalue()
 
     return arrtype(n, dtype), codegen

@@ -1,9 +1,10 @@
 """Where a cold first call of the Numba backend spends its CPU time, by compiler phase.
 
     python bench/compile_phases.py softmax 4x1000 [float32] [--names] [--axis=0]
+    python bench/compile_phases.py softmax_backward 4x16
 
 Runs one call (``fastact.<op>(x, backend="numba")`` on a float array of the given
-shape) in this process with a new empty ``FASTACT_CACHE_DIR`` unless one is set, and
+shape; a backward op gets x as grad and y from NumPy) in this process with a new empty ``FASTACT_CACHE_DIR`` unless one is set, and
 prints its CPU time split into Numba's and LLVM's phases (each phase's own time, the
 phases it calls excluded), and the number of functions Numba compiled.  The phases are
 measured by wrapping Numba's internal methods: a measuring tool, nothing imports it.
@@ -64,6 +65,13 @@ def _instrument() -> list:
     return compiled
 
 
+def _forward_output(op, x, axis=-1):
+    """y of the forward op of a backward op, by NumPy (nothing compiled)."""
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    y = e / e.sum(axis=axis, keepdims=True)
+    return (np.log(y) if op.startswith("log_") else y).astype(x.dtype)
+
+
 def main(argv) -> None:
     show_names = "--names" in argv
     axis = {"axis": int(a.split("=")[1]) for a in argv if a.startswith("--axis=")}
@@ -77,7 +85,9 @@ def main(argv) -> None:
 
     compiled = _instrument()
     start = time.process_time()
-    getattr(fastact, op)(x, backend="numba", **axis)
+    # a backward op (softmax_backward, log_softmax_backward): grad x and y computed by NumPy
+    args = (x,) if not op.endswith("_backward") else (x, _forward_output(op, x, **axis))
+    getattr(fastact, op)(*args, backend="numba", **axis)
     cpu = time.process_time() - start
     print(f"{op} {'x'.join(map(str, shape))} {dtype}: first call {cpu:.2f} s CPU, "
           f"{len(compiled)} functions compiled")

@@ -4,10 +4,13 @@
 (C order, NumPy's alignment, Numba's reference-counted memory) as intrinsics: Numba
 compiles ``np.empty`` as two functions of its own and ``np.zeros`` as two more in
 every cold call; these are lowered in place.  Sizes are those of existing arrays
-(no overflow check).
+(no overflow check).  ``local_zeros(n, dtype)`` is a zeroed 1-D array of a constant
+n on the stack of the function it is lowered into (no heap allocation, no reference
+count): it must not outlive that call.
 """
 from __future__ import annotations
 
+from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -73,3 +76,29 @@ def _constructor(name, fill_zero):
 
 empty = _constructor("empty", False)
 zeros = _constructor("zeros", True)
+
+
+@intrinsic
+def local_zeros(typingctx, n, dtype):
+    """``local_zeros(n, dtype)``: a zeroed C array of n (a constant) elements of dtype in
+    the calling function's stack frame, without meminfo; valid until that function returns."""
+    nb_dtype = ty_parse_dtype(dtype)
+    if not isinstance(n, types.IntegerLiteral) or nb_dtype is None:
+        return None
+    arrtype = types.Array(nb_dtype, 1, "C")
+    count = n.literal_value
+
+    def codegen(context, builder, sig, args):
+        elem = context.get_data_type(nb_dtype)
+        slot = cgutils.alloca_once(builder, ir.ArrayType(elem, count))  # in the entry block
+        builder.store(ir.ArrayType(elem, count)(None), slot)  # zeroed at each call
+        ary = make_array(arrtype)(context, builder)
+        intp = context.get_value_type(types.intp)
+        itemsize = intp(context.get_abi_sizeof(elem))
+        populate_array(ary, data=builder.bitcast(slot, elem.as_pointer()),
+                       shape=cgutils.pack_array(builder, [intp(count)], ty=intp),
+                       strides=cgutils.pack_array(builder, [itemsize], ty=intp),
+                       itemsize=itemsize, meminfo=None)
+        return ary._getvalue()
+
+    return arrtype(n, dtype), codegen

@@ -8,11 +8,11 @@ docs/tuning.md, "Numba softmax kernels").
 from __future__ import annotations
 
 
-from ..._constants import SOFTMAX_TILE
+from ..._constants import NUMBA_SOFTMAX_BACKWARD_SERIAL_MAX_BYTES, SOFTMAX_TILE
 from ._exp import BLOCK
 
 # ---------------------------------------------------------------- thresholds
-SERIAL_MAX_ELEMENTS = 1 << 15  # backward ops: up to this many elements on the calling thread
+BACKWARD_SERIAL_MAX_BYTES = NUMBA_SOFTMAX_BACKWARD_SERIAL_MAX_BYTES  # backward ops: serial up to this
 FORWARD_SERIAL_MAX_BYTES = 1 << 17  # forward ops: up to this many bytes on the calling thread
 FORWARD_BLOCKS_SERIAL_MAX_BYTES = 1 << 19  # ... when threads would split (row, block) tasks
 PIPELINE_MAX_BYTES = 1 << 20  # a thread's rows pipelined while they fit in its L2 cache
@@ -45,7 +45,7 @@ def plan(shape, itemsize, n_threads, forward, streams, unmasked=True):
     if forward:
         serial = n_threads <= 1 or nbytes <= FORWARD_SERIAL_MAX_BYTES
     else:
-        serial = n_threads <= 1 or size <= SERIAL_MAX_ELEMENTS
+        serial = n_threads <= 1 or nbytes <= BACKWARD_SERIAL_MAX_BYTES
     short = forward and unmasked and n <= SHORT_MAX
     if len(shape) == 3:
         how = SHORT_TILES if short else TILES
@@ -56,7 +56,7 @@ def plan(shape, itemsize, n_threads, forward, streams, unmasked=True):
     if serial:
         return kind, 1
     if rows < 2 * n_threads and n > BLOCK:
-        if nbytes <= FORWARD_BLOCKS_SERIAL_MAX_BYTES if forward else size <= SERIAL_MAX_ELEMENTS:
+        if forward and nbytes <= FORWARD_BLOCKS_SERIAL_MAX_BYTES:
             return kind, 1
         return BLOCKS, min(n_threads, task_count(BLOCKS, shape))
     return kind, (n_threads if n_threads < rows else rows)

@@ -574,7 +574,7 @@ def forward_rows_any(op, mask, r0, r1):
 
 
 # ------------------------------------------------------------ backward ops
-@linked(**_JIT)
+@linked(_nrt=False, **_JIT)
 def _dot_block_sum(op, g, r, span):
     return dot_lanes(g[r, span[0]:span[1]], op[3][r, span[0]:span[1]], span[1] - span[0])
 
@@ -594,7 +594,8 @@ def _backward_block_sum_runtime(op, g, r, span):
 backward_block_sum = by_kind(_dot_block_sum, _grad_block_sum, _backward_block_sum_runtime)
 backward_block_sum.__doc__ = """``backward_block_sum(op, g, r, span)``: sum(g * y) (softmax,
     :func:`dot_lanes`) or sum(g) (log_softmax, :func:`sum_lanes`) over row r, span, in
-    float64 (y = op's x)."""
+    float64 (y = op's x); softmax's row views are not kept (compiled without reference
+    counts)."""
 
 
 @linked(**_JIT)
@@ -615,7 +616,10 @@ def _max_log_bits(yb, least, top):
 
 @linked(**_JIT)
 def softmax_backward_block(op, g, r, span, s):
-    """out = y * (g - s_T) on row r, span (see :func:`backward_block`)."""
+    """out = y * (g - s_T) on row r, span (see :func:`backward_block`), as 512-bit
+    vectors where the CPU has them (kept out of its callers: the loop keeps that)."""
+    _vmath.prefer_512_bit_vectors()
+    _not_inlined()
     _, _, out, y = op
     lo, hi = span
     o, yr, gr = out[r, lo:hi], y[r, lo:hi], g[r, lo:hi]

@@ -15,6 +15,8 @@ from numba.extending import intrinsic, overload
 
 from .._cache import jit, linked
 from ._exp import LANES
+from .. import _vmath
+from ._alloc import local_zeros, zeros
 from ._kind import LINK_ONLY
 
 _SUM_JIT = dict(nogil=True, error_model="numpy", fastmath={"reassoc"})
@@ -84,13 +86,23 @@ def _term64_impl(a, b, i):
 
 
 @jit(inline="always", **_SUM_JIT)
-def _lanes(a, b, n):
+def _rest(acc, a, b, n):
+    """acc[i % 16] += t_i (float64) for i < n, in order."""
+    whole = n - n % LANES
+    for k in range(whole // LANES):
+        for j in range(LANES):
+            acc[j] += _term64(a, b, LANES * k + j)
+    for j in range(n - whole):
+        acc[j] += _term64(a, b, whole + j)
+
+
+@jit(inline="always", **_SUM_JIT)
+def _lanes(a, b, n, acc):
     """sum of the terms t_i = a_i (b None) or a_i b_i, i < n: per 64 elements the
-    float sums (t_j + t_{j+16}) + (t_{j+32} + t_{j+48}) in a's type added into 16
-    float64 lanes, the last n % 64 terms into the lanes in float64, then the lanes
-    in order.  The block is read once, in order (one stream per array: the
-    hardware prefetcher follows it)."""
-    acc = np.zeros(LANES, np.float64)
+    float sums (t_j + t_{j+16}) + (t_{j+32} + t_{j+48}) in a's type added into the 16
+    float64 lanes acc (zeros), the last n % 64 terms into the lanes in float64 (term
+    i into lane i % 16), then the lanes in order.  The block is read once, in order
+    (one stream per array: the hardware prefetcher follows it)."""
     m = n // (4 * LANES)
     for k in range(m):
         o = 4 * LANES * k
@@ -98,8 +110,11 @@ def _lanes(a, b, n):
             acc[j] += np.float64((_term(a, b, o + j) + _term(a, b, o + j + LANES))
                                  + (_term(a, b, o + j + 2 * LANES)
                                     + _term(a, b, o + j + 3 * LANES)))
-    for i in range(4 * LANES * m, n):
-        acc[i % LANES] += _term64(a, b, i)
+    lo = 4 * LANES * m  # the rest as views from 0: indices known >= 0 (no gathers)
+    if b is None:
+        _rest(acc, a[lo:n], None, n - lo)
+    else:
+        _rest(acc, a[lo:n], b[lo:n], n - lo)
     s = 0.0
     for j in range(LANES):
         s += acc[j]
@@ -108,12 +123,16 @@ def _lanes(a, b, n):
 
 @linked(optimized=True, **_SUM_JIT)
 def sum_lanes(a, n):
-    """log_softmax_backward's sum(a[0:n]) (signed; error < 2 u sum |a|)."""
-    return _lanes(a, None, n)
+    """log_softmax_backward's sum(a[0:n]) (signed; error < 2 u sum |a|); the lanes in
+    memory (lanes kept in registers get the main loop vectorized across its steps,
+    as gathers)."""
+    return _lanes(a, None, n, zeros(LANES, np.float64))
 
 
 @linked(optimized=True, **_SUM_JIT)
 def dot_lanes(a, b, n):
     """softmax_backward's sum(a[0:n] * b[0:n]) (signed; products rounded in a's type,
-    no contraction: error < 3 u sum |a b|)."""
-    return _lanes(a, b, n)
+    no contraction: error < 3 u sum |a b|); the lanes on the stack, 512-bit vectors
+    where the CPU has them."""
+    _vmath.prefer_512_bit_vectors()
+    return _lanes(a, b, n, local_zeros(LANES, np.float64))

@@ -303,7 +303,15 @@ def test_work_pool_runs_the_numba_chunks_with_the_layers_bits(kernel_id, mode, p
         in_place = g.copy()
         k(in_place, x, in_place, params, 2)
     assert threads_asked == [2], "in place: the threading layer"
+    capped = np.empty_like(x)
+    numba.set_num_threads(1)  # the caller's Numba thread count caps the pool's threads
+    try:
+        k(capped, x, g, params, 2)
+    finally:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    assert threads_asked == [2, 1]
     bits = pooled.view(f"u{pooled.itemsize}")
+    assert np.array_equal(bits, capped.view(bits.dtype))
     assert np.array_equal(bits, layer.view(bits.dtype))
     assert np.array_equal(bits, serial.view(bits.dtype))
     assert np.array_equal(bits, in_place.view(bits.dtype))

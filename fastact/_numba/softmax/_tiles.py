@@ -19,7 +19,7 @@ from ._bits import smaller
 from ._exp import BLOCK
 from ._kind import chosen
 from ._plan import TILE_COLUMNS
-from ._rows import LOGSUMEXP, backward_rows, forward_row, short_rows
+from ._rows import LOGSUMEXP, backward_rows, forward_row, short_rows_any
 
 _JIT = dict(nogil=True, error_model="numpy")
 
@@ -61,13 +61,13 @@ def _tile_at(t, n, inner):
 
 def _choose_column_code(column, mask, buf, r0, r1):
     if isinstance(buf, types.NoneType):
-        return short_rows, (0, 3, 4)
+        return short_rows_any, (0, 3, 4)
     return forward_row, (0, 1, 3, 2)
 
 
 _forward_column = chosen(_choose_column_code)
 _forward_column.__doc__ = """``_forward_column(column, mask, buf, 0, 1)``: the forward row function
-    on one gathered column, chosen by type: ``short_rows(column, 0, 1)`` when buf is None
+    on one gathered column, chosen by type: ``short_rows_any(column, 0, 1)`` when buf is None
     (SHORT_TILES), else ``forward_row(column, mask, 0, buf)`` (mask: the column's, or None)."""
 
 

@@ -562,8 +562,9 @@ def _lane_rows(op, r0, r1, t, work):
 def _lane_out(op, t, b0, lane, factors, w):
     """The results of :func:`_lane_rows`' batch from row b0 on, given per lane (max bits
     hi, lo, m, scratch) and (sum, factor a, factor b): the rows as t's lanes (softmax: its
-    terms times a, log_softmax: (x - a) - b), LANE_MAX whole rows of LANE_MAX without a
-    special row transposed back into out at once, the others by :func:`_lane_finish`."""
+    terms times a, log_softmax: (x - m) - b), LANE_MAX whole rows of LANE_MAX without a
+    special row transposed back into out at once, the others copied out row by row
+    (logsumexp: a + b; special rows: :func:`special_row`)."""
     kind, _, out, x = op
     hi, lo, mt, f = lane
     sums, fa, fb = factors
@@ -584,33 +585,17 @@ def _lane_out(op, t, b0, lane, factors, w):
             whole = whole and finite(max_of_bits(hi[l], lo[l])) and sums[l] == sums[l]
         if whole:
             _transpose_square(t, n * LANE_ROWS + g, LANE_ROWS, out, (b0 + g) * LANE_MAX, LANE_MAX)
-        else:
-            for l in range(g, e):
-                _lane_finish(op, b0 + l, max_of_bits(hi[l], lo[l]), mt[l], sums[l], fa[l],
-                             fb[l], w)
-
-
-@linked(inline="always", **_JIT)
-def _lane_finish(op, r, m, mt, s, a, b, w):
-    """Row r of :func:`_lane_rows` of max m (mt: m, or 1 if not finite) and sum s:
-    special rows by :func:`special_row`, else out = exp(v - m) a (softmax), (x - a) - b
-    (log_softmax) or a + b (logsumexp), a and b the factors (no early return: inlined)."""
-    kind, negate, out, x = op
-    o = out[r]
-    xr = x[r]
-    if not finite(m) or s != s:
-        special_row(op, None, r, m, np.bool_(finite(m)))
-    elif kind == SOFTMAX:
-        f = cast_like(x, a)
-        for j in range(w):
-            o[j] = _softmax_term_of(kind, xr[j], negate, mt) * f
-    elif kind == LOG_SOFTMAX:
-        at = cast_like(x, a)
-        bt = cast_like(x, b)
-        for j in range(w):
-            o[j] = (xr[j] - at) - bt
-    else:
-        out[r, 0] = a + b
+            continue
+        for l in range(g, e):
+            m = max_of_bits(hi[l], lo[l])
+            o = out[b0 + l]
+            if not finite(m) or sums[l] != sums[l]:
+                special_row(op, None, b0 + l, m, np.bool_(finite(m)))
+            elif kind == LOGSUMEXP:
+                o[0] = fa[l] + fb[l]
+            else:
+                for j in range(w):
+                    o[j] = t[n + j, l]
 
 
 # ------------------------------------------------------------ whole rows

@@ -13,6 +13,7 @@ docs/softmax.md.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -25,7 +26,7 @@ from .._cache import linked
 from ._alloc import empty, zeros
 from ._bits import bit_limits, bits_view, constant_by_type, least_like, max_of_bits, max_step, smaller, xor_bits
 from ._exp import BLOCK, LANES, cast_like, exp_any, exp_shift, expneg, expneg_normal_min_bits, unscale
-from ._kind import LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, by_kind, chosen, literal_value  # noqa: F401
+from ._kind import LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, by_kind, chosen, literal_kind, literal_value  # noqa: F401
 from ._plan import PIPELINE_MAX_BYTES, SHORT_MAX
 from ._sums import add_reassoc, dot_lanes, sum_lanes, sum_pos
 from .. import _vmath
@@ -425,6 +426,11 @@ def lane_rows(op, r0, r1):
                empty((5, LANE_ROWS), np.float64))
 
 
+_lane_rows = chosen(lambda op, r0, r1, t, work: (_lane_rows_of_kind(literal_kind(op)), None))
+_lane_rows.__doc__ = """``_lane_rows(op, r0, r1, t, work)``: :func:`_lane_rows_of_kind` for the kind of
+    op (a literal, or None)."""
+
+
 @linked(**_JIT)
 def _short_or_lane_rows(op, r0, r1):
     """:func:`lane_rows` for n <= LANE_MAX, else :func:`short_rows` (float32)."""
@@ -497,75 +503,83 @@ def _lane_load(xb, b0, k, tb):
                     tb[np.uint64(j), np.uint64(l)] = xr[j]
 
 
-@linked(_nrt=False, **_JIT)
-def _lane_rows(op, r0, r1, t, work):
-    """:func:`lane_rows` given its scratch: LANE_ROWS rows at a time as the lanes
+@functools.lru_cache(maxsize=None)
+def _lane_rows_of_kind(literal):
+    """:func:`lane_rows` given its scratch, for ops of the kind ``literal`` (None: the op's
+    kind, read at run time; else a constant: the other kinds' branches, in the helpers
+    inlined too, are pruned before typing).  LANE_ROWS rows at a time as the lanes
     of vectors (no horizontal step; loops as long as the batch): the rows transposed into
     t (:func:`_lane_load`), per lane the max bits, the terms, their float64 sum in column
     order (fixed by n), the ties; the batch's factors by :func:`_short_factors`; the
     results by :func:`_lane_out`.  t: rows [0, n) x transposed, [n, 2n) the terms, then
     m, the ties (then a factor), the max's two bit reductions; work: m, S or s, ties,
     the two factors (float64)."""
-    _vmath.prefer_512_bit_vectors()
-    _not_inlined()
-    kind, negate, out, x = op
-    n = x.shape[1]
-    w = smaller(n, LANE_MAX)  # a bound LLVM knows: whole vectors, no remainder
-    xb = bits_view(x)
-    tb = bits_view(t)
-    sign, zero, neginf = bit_limits(xb)
-    flip = sign if negate else zero
-    mt, tc, hi, lo = t[2 * n], t[2 * n + 1], tb[2 * n + 2], tb[2 * n + 3]
-    one = cast_like(x, 1.0)
-    zero_t = cast_like(x, 0.0)
-    for b0 in range(r0, r1, LANE_ROWS):
-        k = smaller(r1 - b0, LANE_ROWS)
-        _lane_load(xb, b0, k, tb)
-        for l in range(k):
-            hi[l] = sign
-            lo[l] = neginf
-            tc[l] = zero_t
-        for j in range(w):
-            tj = tb[j]
+
+    @linked(_nrt=False, **_JIT)
+    def lane_rows_in(op, r0, r1, t, work):
+        _vmath.prefer_512_bit_vectors()
+        _not_inlined()
+        _, negate, out, x = op
+        kind = op[0] if literal is None else literal
+        n = x.shape[1]
+        w = smaller(n, LANE_MAX)  # a bound LLVM knows: whole vectors, no remainder
+        xb = bits_view(x)
+        tb = bits_view(t)
+        sign, zero, neginf = bit_limits(xb)
+        flip = sign if negate else zero
+        mt, tc, hi, lo = t[2 * n], t[2 * n + 1], tb[2 * n + 2], tb[2 * n + 3]
+        one = cast_like(x, 1.0)
+        zero_t = cast_like(x, 0.0)
+        for b0 in range(r0, r1, LANE_ROWS):
+            k = smaller(r1 - b0, LANE_ROWS)
+            _lane_load(xb, b0, k, tb)
             for l in range(k):
-                v = xor_bits(tj[l], flip)
-                hi[l] = v if v > hi[l] else hi[l]
-                lo[l] = v if v < lo[l] else lo[l]
-        for l in range(k):
-            m = max_of_bits(hi[l], lo[l])
-            mt[l] = m if finite(m) else one
-        for j in range(w):
-            tj = t[j]
-            ej = t[n + j]
+                hi[l] = sign
+                lo[l] = neginf
+                tc[l] = zero_t
+            for j in range(w):
+                tj = tb[j]
+                for l in range(k):
+                    v = xor_bits(tj[l], flip)
+                    hi[l] = v if v > hi[l] else hi[l]
+                    lo[l] = v if v < lo[l] else lo[l]
             for l in range(k):
-                v = tj[l]
-                m = mt[l]
-                if kind == SOFTMAX:
-                    ej[l] = _softmax_term_of(kind, v, negate, m)
-                else:
-                    ej[l] = _log_term_of(kind, v, m)[0]
-                    tc[l] += one if v == m else zero_t
-        ms, sums, ties, fa, fb = work[0, :k], work[1, :k], work[2, :k], work[3, :k], work[4, :k]
-        for l in range(k):
-            sums[l] = 0.0
-            ties[l] = tc[l]
-            ms[l] = mt[l]
-        for j in range(w):
-            ej = t[n + j]
+                m = max_of_bits(hi[l], lo[l])
+                mt[l] = m if finite(m) else one
+            for j in range(w):
+                tj = t[j]
+                ej = t[n + j]
+                for l in range(k):
+                    v = tj[l]
+                    m = mt[l]
+                    if kind == SOFTMAX:
+                        ej[l] = _softmax_term_of(kind, v, negate, m)
+                    else:
+                        ej[l] = _log_term_of(kind, v, m)[0]
+                        tc[l] += one if v == m else zero_t
+            ms, sums, ties, fa, fb = work[0, :k], work[1, :k], work[2, :k], work[3, :k], work[4, :k]
             for l in range(k):
-                sums[l] = sums[l] + np.float64(ej[l])
-        _short_factors(kind, x, ms, sums, ties, fa, fb)
-        _lane_out(op, t, b0, (hi, lo, mt, tc), (sums, fa, fb), w)
+                sums[l] = 0.0
+                ties[l] = tc[l]
+                ms[l] = mt[l]
+            for j in range(w):
+                ej = t[n + j]
+                for l in range(k):
+                    sums[l] = sums[l] + np.float64(ej[l])
+            _short_factors(kind, x, ms, sums, ties, fa, fb)
+            _lane_out(kind, op, t, b0, (hi, lo, mt, tc), (sums, fa, fb), w)
+
+    return lane_rows_in
 
 
 @linked(inline="always", **_JIT)
-def _lane_out(op, t, b0, lane, factors, w):
+def _lane_out(kind, op, t, b0, lane, factors, w):
     """The results of :func:`_lane_rows`' batch from row b0 on, given per lane (max bits
     hi, lo, m, scratch) and (sum, factor a, factor b): the rows as t's lanes (softmax: its
     terms times a, log_softmax: (x - m) - b), LANE_MAX whole rows of LANE_MAX without a
     special row transposed back into out at once, the others copied out row by row
-    (logsumexp: a + b; special rows: :func:`special_row`)."""
-    kind, _, out, x = op
+    (logsumexp: a + b; special rows: :func:`special_row`); kind: op's kind."""
+    _, _, out, x = op
     hi, lo, mt, f = lane
     sums, fa, fb = factors
     n = x.shape[1]

@@ -26,7 +26,8 @@ from .._cache import linked
 from ._alloc import empty, zeros
 from ._bits import bit_limits, bits_view, constant_by_type, least_like, max_of_bits, max_step, smaller, xor_bits
 from ._exp import BLOCK, LANES, cast_like, exp_any, exp_shift, expneg, expneg_normal_min_bits, unscale
-from ._kind import LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, by_kind, chosen, literal_kind, literal_value  # noqa: F401
+from ._kind import (LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, by_kind, chosen, literal_kind,  # noqa: F401
+                    literal_value)
 from ._plan import PIPELINE_MAX_BYTES, SHORT_MAX
 from ._sums import add_reassoc, dot_lanes, sum_lanes, sum_pos
 from .. import _vmath
@@ -427,8 +428,8 @@ def lane_rows(op, r0, r1):
 
 
 _lane_rows = chosen(lambda op, r0, r1, t, work: (_lane_rows_of_kind(literal_kind(op)), None))
-_lane_rows.__doc__ = """``_lane_rows(op, r0, r1, t, work)``: :func:`_lane_rows_of_kind` for the kind of
-    op (a literal, or None)."""
+_lane_rows.__doc__ = """``_lane_rows(op, r0, r1, t, work)``: :func:`_lane_rows_of_kind` for the
+    kind of op (a literal, or None)."""
 
 
 @linked(**_JIT)

@@ -2,10 +2,10 @@
 
 Tile t (of ``outer * ceil(inner / TILE_COLUMNS)``) is TILE_COLUMNS neighbouring
 columns of one outer index: gathered into rows of scratch (each source row read
-as contiguous elements), each scratch row run through the row functions of
-``_rows`` (the very code the 2-D kernel runs on that row: ``short_rows`` for
-the task kind SHORT_TILES, else the long rows' functions), the results
-scattered back.  Every column gets the bits the last-axis kernel gives its
+as contiguous elements), the scratch rows run through the row functions of
+``_rows`` (the very code the 2-D kernel runs on those rows: ``short_rows_any``
+on the tile's rows at once for the task kind SHORT_TILES, else the long rows'
+functions row by row), the results scattered back.  Every column gets the bits the last-axis kernel gives its
 transposed row, whatever the number of threads.
 """
 from __future__ import annotations

@@ -231,6 +231,7 @@ SOFTMAX_LANES = 16  # float64 lanes of a block sum (64 elements = 4 per lane)
 SOFTMAX_TILE = 16  # columns per tile of a non-last axis
 SOFTMAX_SHORT_BATCH = 16  # short rows per batch: their reductions or logs taken together
 SOFTMAX_SHORT_NARROW = 16  # short rows of up to this many elements: loops of a known bound
+SOFTMAX_LANE_ROWS = 128  # float32 rows of n <= SOFTMAX_SHORT_NARROW: rows per batch, as lanes
 # the elementwise losses' reductions: float64 sums of fixed blocks of this many elements,
 # added in block order (so the bits do not depend on the threads)
 LOSS_SUM_BLOCK = 8192

@@ -173,29 +173,41 @@ def counting(self, args, return_type):
     compiled.append(self.py_func.__qualname__)
     return compile_one(self, args, return_type)
 dispatcher._FunctionCompiler.compile = counting
-fastact.softmax(np.ones((2, 3), np.float32), backend="numba")
-entry = _tasks.serial_entry(_rows.SOFTMAX, _plan.SHORT_ROWS)
+fastact.softmax(np.ones((2, 3), np.{dtype}), backend="numba")
+entry = _tasks.serial_entry(_rows.SOFTMAX, _plan.{plan})
 print("ENTRIES", _tasks.serial_entry.cache_info().currsize,
       _tasks.parallel_entry.cache_info().currsize,
       "HITS", sum(entry.stats.cache_hits.values()), "MISSES", sum(entry.stats.cache_misses.values()),
-      "SIGNATURES", len(entry.signatures), "CALLEES", len(_rows.short_rows.overloads),
+      "SIGNATURES", len(entry.signatures), "CALLEES", len(_rows.{rows}.overloads),
       "LONG", len(_rows.forward_rows.overloads), "COMPILED", len(compiled), sorted(compiled))
 """
 
 
-def test_a_softmax_call_compiles_and_loads_its_own_op_and_plan_only(tmp_path):
-    # cold: one cache entry is written, the short softmax rows' in float32 (no float64,
-    # no long-row code, no log op, no parallel region, no helper of its own);
+# float32 rows of n <= 16: the lanes (lane_rows, its kind's lane_rows_in), no pipelined
+# short rows; float64: the pipelined short rows (short_rows, _short_rows_in), no lane code
+@pytest.mark.parametrize("dtype, plan, rows, own", [
+    ("float32", "SHORT_LANES", "lane_rows",
+     ["_lane_rows_of_kind.<locals>.lane_rows_in", "lane_rows"]),
+    ("float64", "SHORT_ROWS", "short_rows", ["_short_rows_in", "short_rows"])])
+def test_a_softmax_call_compiles_and_loads_its_own_op_and_plan_only(tmp_path, dtype, plan, rows,
+                                                                    own):
+    # cold: one cache entry is written, the short softmax rows' of its dtype (no long-row
+    # code, no log op, no parallel region, no helper of its own, no other short-row code);
     # warm: the one entry point is loaded, nothing else is compiled or loaded
-    # cold, six functions are compiled (the entry, short_rows, _short_rows_in, special_row,
-    # _softmax_term, expneg: the kind and plan choices compile nothing of their own)
+    # cold, six functions are compiled (the entry, the plan's two row functions,
+    # special_row, _softmax_term, expneg: the kind and plan choices compile nothing of
+    # their own)
     env = {"FASTACT_CACHE_DIR": str(tmp_path)}
-    out = run_ok(SOFTMAX_ONLY, env)
+    code = SOFTMAX_ONLY.format(dtype=dtype, plan=plan, rows=rows)
+    out = run_ok(code, env)
     assert "ENTRIES 1 0 HITS 0 MISSES 1 SIGNATURES 1 CALLEES 1 LONG 0 COMPILED 6" in out, out
+    names = sorted(["_softmax_term", "expneg", "serial_entry.<locals>.run_serial", "special_row"]
+                   + own)
+    assert str(names) in out, out
     index = [os.path.basename(p).split("-")[0]
              for p in glob.glob(os.path.join(str(tmp_path), "**", "*.nbi"), recursive=True)]
     assert index == ["_tasks.serial_entry.locals.run_serial"], index
-    out = run_ok(SOFTMAX_ONLY, env)
+    out = run_ok(code, env)
     assert "ENTRIES 1 0 HITS 1 MISSES 0 SIGNATURES 1 CALLEES 0 LONG 0 COMPILED 0" in out, out
 
 

@@ -23,7 +23,8 @@ import numpy as np
 
 from .. import _threading
 from . import _pool
-from ._plan import BLOCKS, LARGE_ROWS, ROWS, SHORT_ROWS, SHORT_TILES, TILES, plan, task_count
+from ._plan import (BLOCKS, LARGE_ROWS, ROWS, SHORT_LANES, SHORT_ROWS, SHORT_TILES, TILES, plan,
+                    task_count)
 from ._rows import LOG_SOFTMAX, LOGSUMEXP, SOFTMAX
 from ._tasks import parallel_entry, serial_entry
 
@@ -77,14 +78,15 @@ def warmup() -> None:
     every op and plan: float32 and float64, 2-D and 3-D, with and without a mask."""
     for op, (kind, negate, forward, streams) in _OPS.items():
         for dtype in (np.float32, np.float64):
-            for shape, hows in (((2, 3), (ROWS, LARGE_ROWS, BLOCKS, SHORT_ROWS)),
+            lanes = (SHORT_LANES,) if dtype == np.float32 else ()
+            for shape, hows in (((2, 3), (ROWS, LARGE_ROWS, BLOCKS, SHORT_ROWS) + lanes),
                                 ((1, 3, 2), (TILES, SHORT_TILES))):
                 x = np.zeros(shape, dtype)
                 out = np.empty(shape[:1] + shape[2:] if op == "logsumexp" else shape, dtype)
                 grad = None if forward else x
                 masks = (None, np.ones(shape, np.bool_)) if forward else (None,)
                 for how in hows:
-                    short = how in (SHORT_ROWS, SHORT_TILES)
+                    short = how in (SHORT_ROWS, SHORT_LANES, SHORT_TILES)
                     if how == LARGE_ROWS and not streams or short and not forward:
                         continue
                     args = (negate, out.reshape(x.shape[:1] + (1,)) if out.ndim == 1 else out,

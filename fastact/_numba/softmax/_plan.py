@@ -8,7 +8,7 @@ docs/tuning.md, "Numba softmax kernels").
 from __future__ import annotations
 
 
-from ..._constants import NUMBA_SOFTMAX_BACKWARD_SERIAL_MAX_BYTES, SOFTMAX_TILE
+from ..._constants import NUMBA_SOFTMAX_BACKWARD_SERIAL_MAX_BYTES, SOFTMAX_SHORT_NARROW, SOFTMAX_TILE
 from ._exp import BLOCK
 
 # ---------------------------------------------------------------- thresholds
@@ -30,15 +30,17 @@ BLOCKS = 2  # few long rows: threads split (row, block) tasks in phases
 TILES = 3  # a non-last axis: threads split column tiles
 SHORT_ROWS = 4  # unmasked forward rows of at most SHORT_MAX elements (``_rows.short_rows``)
 SHORT_TILES = 5  # TILES whose columns are such rows (the other TILES hold no short-row code)
+SHORT_LANES = 6  # SHORT_ROWS of float32, n <= SOFTMAX_SHORT_NARROW: rows as vector lanes
 
 
 def plan(shape, itemsize, n_threads, forward, streams, unmasked=True):
     """(task kind, parallel chunks) for a call on ``shape`` = (rows, n) or
     (outer, n, inner) with inner > 1.  ``n_threads`` is already capped at
     Numba's pool; ``streams``: the op may use LARGE_ROWS (no mask, not logsumexp,
-    softmax_backward).  Short unmasked forward rows take SHORT_ROWS whatever
-    the size, and the column tiles of such rows SHORT_TILES (the one code for
-    them: a call compiles the short or the long rows' code, not both)."""
+    softmax_backward).  Short unmasked forward rows take SHORT_ROWS (float32 rows
+    of n <= SOFTMAX_SHORT_NARROW: SHORT_LANES) whatever the size, and the column
+    tiles of such rows SHORT_TILES (the one code for them: a call compiles the
+    short or the long rows' code, not both)."""
     rows, n = shape[0], shape[1]
     size = rows * n if len(shape) == 2 else rows * n * shape[2]
     nbytes = size * itemsize
@@ -51,7 +53,8 @@ def plan(shape, itemsize, n_threads, forward, streams, unmasked=True):
         how = SHORT_TILES if short else TILES
         return how, (1 if serial else min(n_threads, task_count(how, shape)))
     if short:
-        return SHORT_ROWS, (1 if serial else min(n_threads, rows))
+        how = SHORT_LANES if itemsize == 4 and n <= SOFTMAX_SHORT_NARROW else SHORT_ROWS
+        return how, (1 if serial else min(n_threads, rows))
     kind = LARGE_ROWS if streams and STREAMING and nbytes >= LARGE_MIN_BYTES else ROWS
     if serial:
         return kind, 1

@@ -13,18 +13,21 @@ docs/softmax.md.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
+from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-from ..._constants import SOFTMAX_SHORT_BATCH, SOFTMAX_SHORT_NARROW
+from ..._constants import SOFTMAX_LANE_ROWS, SOFTMAX_SHORT_BATCH, SOFTMAX_SHORT_NARROW
 from .._cache import linked
 from ._alloc import empty, zeros
 from ._bits import bit_limits, bits_view, constant_by_type, least_like, max_of_bits, max_step, smaller, xor_bits
 from ._exp import BLOCK, LANES, cast_like, exp_any, exp_shift, expneg, expneg_normal_min_bits, unscale
-from ._kind import LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, by_kind, chosen, literal_value  # noqa: F401
+from ._kind import (LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, by_kind, chosen, literal_kind,  # noqa: F401
+                    literal_value)
 from ._plan import PIPELINE_MAX_BYTES, SHORT_MAX
 from ._sums import add_reassoc, dot_lanes, sum_lanes, sum_pos
 from .. import _vmath
@@ -269,6 +272,8 @@ def block_span(lo, n):
 # first, after the last, special) is a zero scratch row.
 SHORT_BATCH = SOFTMAX_SHORT_BATCH
 NARROW = SOFTMAX_SHORT_NARROW
+LANE_MAX = SOFTMAX_SHORT_NARROW  # float32 rows of up to this many elements: vector lanes
+LANE_ROWS = SOFTMAX_LANE_ROWS
 
 
 # the element terms of one kind in _short_pass: the other kind's term compiles nothing
@@ -344,8 +349,9 @@ def _short_factors(kind, x, ms, sums, ties, fa, fb):
 @linked(**_JIT)
 def short_rows(op, r0, r1):
     """Rows [r0, r1) of a forward op without a mask, n <= SHORT_MAX (the task kind
-    SHORT_ROWS, on the calling thread or split over threads: the same bits): the
-    scratch of :func:`_short_rows_in`, batches of min(SHORT_BATCH, rows)."""
+    SHORT_ROWS, on the calling thread or split over threads: the same bits), but not
+    float32 rows of n <= LANE_MAX (:func:`lane_rows`; either: :func:`short_rows_any`):
+    the scratch of :func:`_short_rows_in`, batches of min(SHORT_BATCH, rows)."""
     x = op[3]
     nb = smaller(SHORT_BATCH, r1 - r0)
     if nb <= 0:
@@ -404,6 +410,207 @@ def _short_rows_in(op, r0, r1, ring, work):
             for j in range(nb):
                 if live[j] != 0:
                     out[b0 + j, 0] = ms[j] + fb[j]
+
+
+# Float32 short rows of n <= LANE_MAX as vector lanes (the task kind SHORT_LANES):
+# LANE_ROWS rows at a time, each a lane of the vectors (no horizontal step).  Float64
+# rows (no faster so) and the other task kinds compile none of this code.
+@linked(**_JIT)
+def lane_rows(op, r0, r1):
+    """Rows [r0, r1) of a forward op without a mask, float32, n <= LANE_MAX (the task
+    kind SHORT_LANES, on the calling thread or split over threads: the same bits): the
+    scratch of :func:`_lane_rows`."""
+    x = op[3]
+    # per lane: the batch transposed, its terms, m, ties or a factor, the max's two bit
+    # reductions (x's type); m, S or s, ties, the finish's two factors (float64)
+    _lane_rows(op, r0, r1, empty((2 * x.shape[1] + 4, LANE_ROWS), x.dtype),
+               empty((5, LANE_ROWS), np.float64))
+
+
+_lane_rows = chosen(lambda op, r0, r1, t, work: (_lane_rows_of_kind(literal_kind(op)), None))
+_lane_rows.__doc__ = """``_lane_rows(op, r0, r1, t, work)``: :func:`_lane_rows_of_kind` for the
+    kind of op (a literal, or None)."""
+
+
+@linked(**_JIT)
+def _short_or_lane_rows(op, r0, r1):
+    """:func:`lane_rows` for n <= LANE_MAX, else :func:`short_rows` (float32)."""
+    if op[3].shape[1] <= LANE_MAX:
+        lane_rows(op, r0, r1)
+    else:
+        short_rows(op, r0, r1)
+
+
+short_rows_any = chosen(lambda op, r0, r1: (
+    _short_or_lane_rows if op[3].dtype == types.float32 else short_rows, None))
+short_rows_any.__doc__ = """``short_rows_any(op, r0, r1)``: rows [r0, r1) of a forward op without a
+    mask, n <= SHORT_MAX, as the plan's task kind computes them (SHORT_LANES or SHORT_ROWS;
+    for callers without a plan: the column tiles, users' compiled code)."""
+
+
+@intrinsic
+def _transpose_square(typingctx, src, s0, ss, dst, d0, ds):
+    """dst[d0 + c ds + i] = src[s0 + i ss + c] for i, c < LANE_MAX (flat element offsets
+    into the arrays' data, ss and ds literal strides): the rows loaded as vectors,
+    transposed in registers by two-source shuffles (at step s, element (i, c) trades bit
+    s of i with bit s of c), stored as vectors."""
+    if not (isinstance(src, types.Array) and isinstance(dst, types.Array)
+            and src.dtype == dst.dtype and src.layout == dst.layout == "C"
+            and isinstance(ss, types.IntegerLiteral)
+            and isinstance(ds, types.IntegerLiteral)):
+        return None
+    size = LANE_MAX
+    strides = ss.literal_value, ds.literal_value
+    align = src.dtype.bitwidth // 8
+
+    def codegen(context, builder, sig, args):
+        i64 = ir.IntType(64)
+        vec = ir.VectorType(context.get_value_type(src.dtype), size)
+
+        def at(k):
+            data = context.make_array(sig.args[3 * k])(context, builder, args[3 * k]).data
+            start = context.cast(builder, args[3 * k + 1], sig.args[3 * k + 1], types.int64)
+            return [builder.bitcast(builder.gep(data, [builder.add(start, ir.Constant(
+                i64, strides[k] * i))]), vec.as_pointer()) for i in range(size)]
+
+        v = [builder.load(p, align=align) for p in at(0)]
+        for bit in (1, 2, 4, 8)[:size.bit_length() - 1]:
+            low = [p ^ bit | size if p & bit else p for p in range(size)]
+            high = [p | size if p & bit else p ^ bit for p in range(size)]
+            for a in range(size):
+                if not a & bit:
+                    b = a | bit
+                    v[a], v[b] = (builder.shuffle_vector(v[a], v[b], ir.Constant(
+                        ir.VectorType(ir.IntType(32), size), mask)) for mask in (low, high))
+        for value, p in zip(v, at(1)):
+            builder.store(value, p, align=align)
+        return context.get_dummy_value()
+
+    return types.none(src, s0, ss, dst, d0, ds), codegen
+
+
+@linked(inline="always", **_JIT)
+def _lane_load(xb, b0, k, tb):
+    """tb[j, l] = xb[b0 + l, j] for l < k, j < n (n <= LANE_MAX): groups of
+    LANE_MAX whole rows of LANE_MAX by :func:`_transpose_square`, else element by element."""
+    n = xb.shape[1]
+    for g in range(0, k, LANE_MAX):
+        if n == LANE_MAX and k - g >= LANE_MAX:
+            _transpose_square(xb, (b0 + g) * LANE_MAX, LANE_MAX, tb, g, LANE_ROWS)
+        else:
+            for l in range(g, smaller(g + LANE_MAX, k)):
+                xr = xb[b0 + l]
+                for j in range(smaller(n, LANE_MAX)):  # unsigned: no wraparound
+                    tb[np.uint64(j), np.uint64(l)] = xr[j]
+
+
+@functools.lru_cache(maxsize=None)
+def _lane_rows_of_kind(literal):
+    """:func:`lane_rows` given its scratch, for ops of the kind ``literal`` (None: the op's
+    kind, read at run time; else a constant: the other kinds' branches, in the helpers
+    inlined too, are pruned before typing).  LANE_ROWS rows at a time as the lanes
+    of vectors (no horizontal step; loops as long as the batch): the rows transposed into
+    t (:func:`_lane_load`), per lane the max bits, the terms, their float64 sum in column
+    order (fixed by n), the ties; the batch's factors by :func:`_short_factors`; the
+    results by :func:`_lane_out`.  t: rows [0, n) x transposed, [n, 2n) the terms, then
+    m, the ties (then a factor), the max's two bit reductions; work: m, S or s, ties,
+    the two factors (float64)."""
+
+    @linked(_nrt=False, **_JIT)
+    def lane_rows_in(op, r0, r1, t, work):
+        _vmath.prefer_512_bit_vectors()
+        _not_inlined()
+        _, negate, out, x = op
+        kind = op[0] if literal is None else literal
+        n = x.shape[1]
+        w = smaller(n, LANE_MAX)  # a bound LLVM knows: whole vectors, no remainder
+        xb = bits_view(x)
+        tb = bits_view(t)
+        sign, zero, neginf = bit_limits(xb)
+        flip = sign if negate else zero
+        mt, tc, hi, lo = t[2 * n], t[2 * n + 1], tb[2 * n + 2], tb[2 * n + 3]
+        one = cast_like(x, 1.0)
+        zero_t = cast_like(x, 0.0)
+        for b0 in range(r0, r1, LANE_ROWS):
+            k = smaller(r1 - b0, LANE_ROWS)
+            _lane_load(xb, b0, k, tb)
+            for l in range(k):
+                hi[l] = sign
+                lo[l] = neginf
+                tc[l] = zero_t
+            for j in range(w):
+                tj = tb[j]
+                for l in range(k):
+                    v = xor_bits(tj[l], flip)
+                    hi[l] = v if v > hi[l] else hi[l]
+                    lo[l] = v if v < lo[l] else lo[l]
+            for l in range(k):
+                m = max_of_bits(hi[l], lo[l])
+                mt[l] = m if finite(m) else one
+            for j in range(w):
+                tj = t[j]
+                ej = t[n + j]
+                for l in range(k):
+                    v = tj[l]
+                    m = mt[l]
+                    if kind == SOFTMAX:
+                        ej[l] = _softmax_term_of(kind, v, negate, m)
+                    else:
+                        ej[l] = _log_term_of(kind, v, m)[0]
+                        tc[l] += one if v == m else zero_t
+            ms, sums, ties, fa, fb = work[0, :k], work[1, :k], work[2, :k], work[3, :k], work[4, :k]
+            for l in range(k):
+                sums[l] = 0.0
+                ties[l] = tc[l]
+                ms[l] = mt[l]
+            for j in range(w):
+                ej = t[n + j]
+                for l in range(k):
+                    sums[l] = sums[l] + np.float64(ej[l])
+            _short_factors(kind, x, ms, sums, ties, fa, fb)
+            _lane_out(kind, op, t, b0, (hi, lo, mt, tc), (sums, fa, fb), w)
+
+    return lane_rows_in
+
+
+@linked(inline="always", **_JIT)
+def _lane_out(kind, op, t, b0, lane, factors, w):
+    """The results of :func:`_lane_rows`' batch from row b0 on, given per lane (max bits
+    hi, lo, m, scratch) and (sum, factor a, factor b): the rows as t's lanes (softmax: its
+    terms times a, log_softmax: (x - m) - b), LANE_MAX whole rows of LANE_MAX without a
+    special row transposed back into out at once, the others copied out row by row
+    (logsumexp: a + b; special rows: :func:`special_row`); kind: op's kind."""
+    _, _, out, x = op
+    hi, lo, mt, f = lane
+    sums, fa, fb = factors
+    n = x.shape[1]
+    k = sums.shape[0]
+    if kind != LOGSUMEXP:
+        for l in range(k):
+            f[l] = cast_like(x, fa[l] if kind == SOFTMAX else fb[l])
+        for j in range(w):
+            tj = t[j]
+            ej = t[n + j]
+            for l in range(k):
+                ej[l] = ej[l] * f[l] if kind == SOFTMAX else (tj[l] - mt[l]) - f[l]
+    for g in range(0, k, LANE_MAX):
+        e = smaller(g + LANE_MAX, k)
+        whole = kind != LOGSUMEXP and n == LANE_MAX and e - g == LANE_MAX
+        for l in range(g, e):
+            whole = whole and finite(max_of_bits(hi[l], lo[l])) and sums[l] == sums[l]
+        if whole:
+            _transpose_square(t, n * LANE_ROWS + g, LANE_ROWS, out, (b0 + g) * LANE_MAX, LANE_MAX)
+            continue
+        for l in range(g, e):
+            m = max_of_bits(hi[l], lo[l])
+            o = out[b0 + l]
+            if not finite(m) or sums[l] != sums[l]:
+                special_row(op, None, b0 + l, m, np.bool_(finite(m)))
+            elif kind == LOGSUMEXP:
+                o[0] = fa[l] + fb[l]
+            else:
+                for j in range(w):
+                    o[j] = t[n + j, l]
 
 
 # ------------------------------------------------------------ whole rows
@@ -565,10 +772,10 @@ def forward_rows(op, mask, r0, r1):
 @linked(**_JIT)
 def forward_rows_any(op, mask, r0, r1):
     """Rows [r0, r1) of a forward op of any length, as every plan computes them:
-    :func:`short_rows` for unmasked rows of n <= SHORT_MAX, else :func:`forward_rows`
+    :func:`short_rows_any` for unmasked rows of n <= SHORT_MAX, else :func:`forward_rows`
     (for callers without a plan: users' compiled code)."""
     if mask is None and op[3].shape[1] <= SHORT_MAX:
-        short_rows(op, r0, r1)
+        short_rows_any(op, r0, r1)
     else:
         forward_rows(op, mask, r0, r1)
 

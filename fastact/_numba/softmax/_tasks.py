@@ -34,10 +34,10 @@ from ._bits import bit_limits, bits_view, max_of_bits, smaller
 from ._exp import BLOCK
 from ._kind import chosen, literal_value
 from ._large import backward_rows_large, forward_rows_large
-from ._plan import BLOCKS, LARGE_ROWS, SHORT_ROWS, SHORT_TILES, TILES
+from ._plan import BLOCKS, LARGE_ROWS, SHORT_LANES, SHORT_ROWS, SHORT_TILES, TILES
 from ._rows import (LOGSUMEXP, backward_block, backward_block_sum, backward_rows, block_max_bits,
-                    exp_block, final_block, finite, forward_rows, row_factor, short_rows,
-                    special_row)
+                    exp_block, final_block, finite, forward_rows, lane_rows, row_factor,
+                    short_rows, special_row)
 from ._tiles import backward_tiles, forward_tiles
 
 _JIT = dict(nogil=True, error_model="numpy")
@@ -80,6 +80,8 @@ def _choose_tasks(how, job, first, end):
         return _forward_short_tile_tasks, (_OP,) + _SPAN
     if plan == SHORT_ROWS:
         return short_rows, (_OP,) + _SPAN
+    if plan == SHORT_LANES:
+        return lane_rows, (_OP,) + _SPAN
     if plan == LARGE_ROWS:
         return forward_rows_large, (_OP,) + _SPAN
     return forward_rows, (_OP, _MASK) + _SPAN
@@ -87,7 +89,8 @@ def _choose_tasks(how, job, first, end):
 
 run_tasks = chosen(_choose_tasks)
 run_tasks.__doc__ = """``run_tasks(how, job, first, end)``: tasks [first, end) of a one-phase task
-    kind (ROWS, LARGE_ROWS, SHORT_ROWS, TILES, SHORT_TILES), by the literal ``how``."""
+    kind (ROWS, LARGE_ROWS, SHORT_ROWS, SHORT_LANES, TILES, SHORT_TILES), by the literal
+    ``how``."""
 
 
 # ---------------------------------------------------------------- (row, block) tasks

@@ -2,10 +2,10 @@
 
 Tile t (of ``outer * ceil(inner / TILE_COLUMNS)``) is TILE_COLUMNS neighbouring
 columns of one outer index: gathered into rows of scratch (each source row read
-as contiguous elements), each scratch row run through the row functions of
-``_rows`` (the very code the 2-D kernel runs on that row: ``short_rows`` for
-the task kind SHORT_TILES, else the long rows' functions), the results
-scattered back.  Every column gets the bits the last-axis kernel gives its
+as contiguous elements), the scratch rows run through the row functions of
+``_rows`` (the code the 2-D kernel runs on those rows: ``short_rows``, the pipelined
+short rows, on the tile's rows at once for the task kind SHORT_TILES, else the long rows'
+functions row by row), the results scattered back.  Every column gets the bits the last-axis kernel gives its
 transposed row, whatever the number of threads.
 """
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _tile_at(t, n, inner):
 
 
 def _choose_column_code(column, mask, buf, r0, r1):
-    if isinstance(buf, types.NoneType):
+    if isinstance(buf, types.NoneType):  # the pipelined rows: n is not known while typing
         return short_rows, (0, 3, 4)
     return forward_row, (0, 1, 3, 2)
 
@@ -74,11 +74,17 @@ _forward_column.__doc__ = """``_forward_column(column, mask, buf, 0, 1)``: the f
 @linked(**_JIT)
 def _forward_columns(op, mask, scratch, buf, w):
     """The forward row on each of the w gathered columns (:func:`_forward_column`; buf
-    None: SHORT_TILES); op's out: the tile's logsumexp results (flat), unused otherwise;
-    mask: the call's mask, None or not (each choice made while typing: one row code)."""
+    None, SHORT_TILES: on all w at once, as the rows of one array); op's out: the tile's
+    logsumexp results (flat), unused otherwise; mask: the call's mask, None or not (each
+    choice made while typing: one row code)."""
     kind, negate, out, _ = op
     sx, so, sm, ns, n = scratch
     first, one = np.int64(0), np.int64(1)
+    if buf is None:  # SHORT_TILES: the w columns are the rows of one C array (ns == n)
+        oc = out[:w].reshape(w, 1) if kind == LOGSUMEXP else so[:w * n].reshape(w, n)
+        _forward_column((kind, negate, oc, sx[:w * n].reshape(w, n)), None, buf, first,
+                        np.int64(w))
+        return
     for c in range(w):
         lo = c * ns
         oc = out[c:c + 1].reshape(1, 1) if kind == LOGSUMEXP else so[lo:lo + n].reshape(1, n)
@@ -98,6 +104,8 @@ def forward_tiles(op, mask, tiles, buf):
     kind, negate, out, x = op
     _, n, inner = x.shape
     ns, at = _scratch_rows(n)
+    if buf is None:  # SHORT_TILES: one short-rows call per tile, on rows of n
+        ns, at = n, (np.int64(0), np.int64(1), n)
     xf, of = x.reshape(-1), out.reshape(-1)
     sx = empty(TILE_COLUMNS * ns, x.dtype)
     so = empty(TILE_COLUMNS * ns if kind != LOGSUMEXP else 0, x.dtype)

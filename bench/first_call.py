@@ -61,6 +61,8 @@ CASES = {
     "softmax 4x1000 (serial)": ("softmax(x[:4], backend='numba')", "x = x.reshape(-1, 1000)"),
     "log_softmax 4x1000": ("log_softmax(x[:4], backend='numba')", "x = x.reshape(-1, 1000)"),
     "log_softmax axis 0": ("log_softmax(x, axis=0, backend='numba')", "x = x.reshape(-1, 1000)"),
+    "softmax axis 0, columns of 16": ("softmax(x[:16], axis=0, backend='numba')",
+                                      "x = x.reshape(-1, 1000)"),
     "softmax 4x16 (short rows)": ("softmax(x[:4, :16], backend='numba')",
                                   "x = x.reshape(-1, 1000)"),
     "numba floor": None,

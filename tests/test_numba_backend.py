@@ -276,13 +276,14 @@ def test_work_pool_runs_the_numba_chunks_with_the_layers_bits(kernel_id, mode, p
     Cython extension's work pool, with the bits of the threading layer and of one thread;
     in place they stay on the layer."""
     import fastact._numba as nb
+    from fastact._numba import _threading
 
     if nb._pool_driver() is None:
         pytest.skip("the compiled extension is not built")
     threads_asked = []
-    driver = nb._work_pool[0]
-    monkeypatch.setattr(nb, "_work_pool",
-                        [lambda *args: (threads_asked.append(args[-2]), driver(*args))])
+    driver = nb._pool_driver()
+    monkeypatch.setitem(_threading._extension_drivers, "loop_driver",
+                        lambda *args: (threads_asked.append(args[-2]), driver(*args)))
     k = nb.get_elementwise(kernel_id, mode)
     n = 300_017  # parallel in both classes, a ragged tail
     x = _awkward(n, dtype, 1)
@@ -341,13 +342,15 @@ def test_work_pool_runs_the_softmax_rows_with_the_layers_bits(op, shape, dtype, 
     too; a masked call stays on the layer."""
     import fastact
     import fastact._numba as nb
+    from fastact._numba import _threading
     from fastact._numba.softmax import _pool
 
     if _pool.parts_driver() is None:
         pytest.skip("the compiled extension is not built")
     calls = []
-    driver = _pool._driver[0]
-    monkeypatch.setattr(_pool, "_driver", [lambda *args: (calls.append(args[-1]), driver(*args))])
+    driver = _pool.parts_driver()
+    monkeypatch.setitem(_threading._extension_drivers, "parts_driver",
+                        lambda *args: (calls.append(args[-1]), driver(*args)))
     x = _awkward(shape[0] * shape[1], dtype, 3).reshape(shape)
     x[5] = -np.inf
     if backward:

@@ -138,21 +138,10 @@ def get_elementwise(kernel_id: str, mode: str):
     return kernel
 
 
-_work_pool: list = []  # [the Cython extension's loop driver, or None], looked up once
-
-
 def _pool_driver():
     """The work pool's loop driver (``fastact._cython.loop_driver``) when WORK_POOL is set
     and the compiled extension loads; else None (the threading layer)."""
-    if not WORK_POOL:
-        return None
-    if not _work_pool:
-        try:
-            from .._cython import loop_driver
-            _work_pool.append(loop_driver())
-        except Exception:  # no extension, or it failed to load: the layer runs every loop
-            _work_pool.append(None)
-    return _work_pool[0]
+    return _threading.extension_driver("loop_driver") if WORK_POOL else None
 
 
 def _disjoint(out, x, grad) -> bool:

@@ -108,6 +108,21 @@ def active_layer() -> str:
         return f"{_state['layer']} (not started)"
 
 
+_extension_drivers: dict = {}  # name -> the Cython extension's work-pool driver, or None
+
+
+def extension_driver(name: str):
+    """``fastact._cython.<name>()``, a driver of the Cython extension's work pool
+    (``loop_driver``, ``parts_driver``), looked up once; None without the extension."""
+    if name not in _extension_drivers:
+        try:
+            from .. import _cython
+            _extension_drivers[name] = getattr(_cython, name)()
+        except Exception:  # no extension, or it failed to load: the threading layer
+            _extension_drivers[name] = None
+    return _extension_drivers[name]
+
+
 def caller_threads(n_threads: int) -> int:
     """n_threads, capped by the calling thread's Numba thread count when the layer has
     started (``numba.set_num_threads`` starts it; asking before would start it for nothing)."""

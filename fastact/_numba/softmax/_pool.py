@@ -1,8 +1,7 @@
 """The softmax family's row tasks on the Cython extension's work pool.
 
-A call whose plan splits rows over threads (ROWS, LARGE_ROWS, SHORT_ROWS, SHORT_LANES: 2-D,
-no mask)
-runs, when the extension is built, as parts of its rows on the extension's work pool
+A call whose plan splits rows over threads (ROWS, LARGE_ROWS, SHORT_ROWS, SHORT_LANES;
+2-D, no mask) runs, when the extension is built, as parts of its rows on the extension's work pool
 (``fastact._cython.parts_driver``) instead of a prange on Numba's threading layer, whose
 TBB workers spin between calls and, beside busy processes, share a core with them in
 whole time slices (docs/tuning.md, "Numba loops on the work pool").  Each part is a
@@ -17,7 +16,7 @@ from __future__ import annotations
 from numba import types
 from numba.extending import intrinsic
 
-from .. import _factory
+from .. import _factory, _threading
 from ._plan import LARGE_ROWS, ROWS, SHORT_LANES, SHORT_ROWS
 
 _TEMPLATE = '''\
@@ -78,19 +77,9 @@ def part_address(kind: int, how: int, dtype: str, forward: bool) -> int:
     return address
 
 
-_driver: list = []  # [the extension's parts driver, or None], looked up once
-_addresses: dict = {}  # (kind, how, dtype char, forward) -> part function address
-
-
 def parts_driver():
     """``fastact._cython.parts_driver()`` when the compiled extension loads, else None."""
-    if not _driver:
-        try:
-            from ..._cython import parts_driver as driver
-            _driver.append(driver())
-        except Exception:  # no extension, or it failed to load: the threading layer
-            _driver.append(None)
-    return _driver[0]
+    return _threading.extension_driver("parts_driver")
 
 
 POOLED = frozenset((ROWS, LARGE_ROWS, SHORT_ROWS, SHORT_LANES))  # the task kinds run here
@@ -101,8 +90,6 @@ def run(kind, how, negate, out, x, grad, tasks, n_threads) -> None:
     """The job's tasks (2-D C arrays, task kind in POOLED, no mask) as parts on the work
     pool with up to n_threads threads (``parts_driver()`` must not be None)."""
     parts = min(tasks, n_threads * PARTS_PER_THREAD)
-    key = (kind, how, x.dtype.char, grad is None)
-    address = _addresses.get(key) or _addresses.setdefault(
-        key, part_address(kind, how, x.dtype.name, grad is None))
-    _driver[0](address, (out, x, grad), (x.shape[0], x.shape[1], out.shape[1], negate, tasks,
-                                         parts), parts, n_threads)
+    address = part_address(kind, how, x.dtype.name, grad is None)
+    parts_driver()(address, (out, x, grad), (x.shape[0], x.shape[1], out.shape[1], negate,
+                                             tasks, parts), parts, n_threads)

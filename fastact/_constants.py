@@ -193,6 +193,12 @@ NOGIL_MIN_ELEMENTS = 4096  # the Cython kernels keep the GIL below this size
 CONTENTION_STALL_MIN_NS = 300_000
 CONTENTION_WINDOW_MIN_NS = 10_000_000
 CONTENTION_WINDOW_MAX_NS = 160_000_000
+# The work pool's caller, out of parts, spins for the parts its helpers hold up to
+# CONTENTION_JOIN_SPIN_PARTS of its own mean part times (within _MIN_NS.._MAX_NS) before it
+# gives up its core: beside busy processes a yield costs a whole scheduler slice.
+CONTENTION_JOIN_SPIN_PARTS = 2
+CONTENTION_JOIN_SPIN_MIN_NS = 20_000
+CONTENTION_JOIN_SPIN_MAX_NS = 2_000_000
 # An elementwise kernel whose arrays (inputs read + output written) take at least
 # STREAM_MIN_BYTES, and whose output overlaps no input, writes it with streaming
 # (non-temporal) stores: past the last-level cache they save the read of every output

@@ -282,9 +282,11 @@ cdef extern from "workpool.h" nogil:
                          int64_t wait_ns)
     int64_t fa_pool_next_window(int64_t window, bint stalled)
     int fa_pool_threads_for(int threads, int cap, int64_t now, int64_t until)
+    int64_t fa_pool_join_spin_ns(int64_t own_ns, Py_ssize_t own_parts, int spin_parts)
     void fa_pool_state(int *last, int *cap, int64_t *remaining_ns, long *stalls)
     bint fa_pool_set_adaptive(bint on)
     bint fa_pool_set_sleeping_join(bint on)
+    int fa_pool_set_join_spin_parts(int parts)
     bint fa_pool_set_apart(bint on, long *moves)
     void fa_pool_open_window(int cap, int64_t window_ns)
 
@@ -312,6 +314,12 @@ def _set_pool_sleeping_join(on):
     return bool(fa_pool_set_sleeping_join(bool(on)))
 
 
+def _set_pool_join_spin_parts(parts):
+    """The pool's caller spins for claimed parts up to ``parts`` of its mean part times before
+    it yields or sleeps (0: a fixed count of pauses; tuning runs); returns the old setting."""
+    return fa_pool_set_join_spin_parts(int(parts))
+
+
 def _set_pool_apart(on):
     """Helpers that find themselves on the caller's core move off it (True) or stay (tuning
     runs); returns the old setting and how many moves there were so far."""
@@ -328,13 +336,15 @@ def _pool_open_window(int cap, double seconds):
 def _pool_policy(str name, *args):
     """The pool's pure policy functions, for tests: ``stalled(own_ns, own_parts, parts,
     wait_ns)``, ``next_window(window_ns, stalled)``, ``threads_for(threads, cap, now_ns,
-    until_ns)``."""
+    until_ns)``, ``join_spin(own_ns, own_parts, spin_parts)``."""
     if name == "stalled":
         return bool(fa_pool_stalled(args[0], args[1], args[2], args[3]))
     if name == "next_window":
         return fa_pool_next_window(args[0], args[1])
     if name == "threads_for":
         return fa_pool_threads_for(args[0], args[1], args[2], args[3])
+    if name == "join_spin":
+        return fa_pool_join_spin_ns(args[0], args[1], args[2])
     raise ValueError(f"no pool policy function {name!r}")
 
 # chunks per thread of a parallel loop, taken first come first served by the calling

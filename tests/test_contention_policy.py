@@ -62,6 +62,18 @@ def test_a_window_caps_the_threads_while_it_lasts(pool, threads, cap, now, until
     assert pool._pool_policy("threads_for", threads, cap, now, until) == used
 
 
+@pytest.mark.parametrize("own_ns, own_parts, spin_parts, spin_ns", [
+    (8 * MS, 8, 2, 2 * MS),  # two of the caller's mean part times
+    (8 * MS, 8, 4, C.CONTENTION_JOIN_SPIN_MAX_NS),  # never longer than the maximum
+    (80_000, 8, 2, C.CONTENTION_JOIN_SPIN_MIN_NS),  # never shorter than the minimum
+    (0, 0, 2, C.CONTENTION_JOIN_SPIN_MIN_NS),  # the helpers took every part
+])
+def test_the_join_spins_a_few_part_times_within_its_bounds(pool, own_ns, own_parts, spin_parts,
+                                                           spin_ns):
+    assert C.CONTENTION_JOIN_SPIN_MIN_NS < 2 * MS <= C.CONTENTION_JOIN_SPIN_MAX_NS
+    assert pool._pool_policy("join_spin", own_ns, own_parts, spin_parts) == spin_ns
+
+
 # ----------------------------------------------- the thread count a loop used
 def test_loops_in_a_window_run_on_the_caller_alone_with_the_same_bits(pool):
     x = np.random.default_rng(3).standard_normal(300_001).astype(np.float32) * 4
@@ -89,8 +101,8 @@ def test_with_the_policy_off_a_window_is_ignored(pool):
     assert pool._pool_state()["last_threads"] == 2
 
 
-@pytest.mark.parametrize("sleeping", [True, False])
-def test_either_join_gives_the_bits_of_one_thread(pool, sleeping):
+@pytest.mark.parametrize("sleeping, spin_parts", [(True, 2), (False, 2), (False, 0)])
+def test_either_join_gives_the_bits_of_one_thread(pool, sleeping, spin_parts):
     rng = np.random.default_rng(7)
     x, rows = rng.standard_normal(1_000_003) * 6, rng.standard_normal((1000, 1000)) * 6
     calls = [lambda: fastact.tanh(x, backend="cython"),
@@ -98,14 +110,16 @@ def test_either_join_gives_the_bits_of_one_thread(pool, sleeping):
     with fastact.threads(1):
         want = [f().tobytes() for f in calls]
     pool._set_pool_adaptive(False)  # no window from a real stall: every loop has 2 threads
-    old = pool._set_pool_sleeping_join(sleeping)
+    old = pool._set_pool_sleeping_join(sleeping), pool._set_pool_join_spin_parts(spin_parts)
     try:
         with fastact.threads(2):
             for _ in range(3):
                 assert [f().tobytes() for f in calls] == want
                 assert pool._pool_state()["last_threads"] == 2
     finally:
-        pool._set_pool_sleeping_join(old)
+        pool._set_pool_sleeping_join(old[0])
+        assert pool._set_pool_join_spin_parts(old[1]) == spin_parts
+    assert old[1] == C.CONTENTION_JOIN_SPIN_PARTS  # the default
 
 
 # ------------------------------------------------ a helper on the caller's core

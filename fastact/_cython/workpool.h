@@ -8,7 +8,8 @@
  * slice (an OpenMP region must wait at its barrier for every team member).  Which
  * thread runs a part never changes its bits.  An idle helper spins FA_POOL_SPIN_NS,
  * then sleeps; one loop at a time uses the pool (a concurrent caller runs its loop
- * serially), and the loop function must not call fa_pool_run.
+ * serially), and the loop function must not call fa_pool_run.  The caller, out of parts,
+ * spins about two of its part times for the parts helpers hold before it gives up its core.
  * Contention: a loop whose caller, out of parts, waited for claimed parts longer than it
  * would have taken to run them (fa_pool_stalled: a helper was descheduled) makes the loops
  * of the next window run on one thread fewer (fa_pool_threads_for); the window doubles
@@ -28,6 +29,9 @@ typedef void (*fa_pool_fn)(void *ctx, ptrdiff_t part);
 #define FA_POOL_STALL_MIN_NS FA_CONTENTION_STALL_MIN_NS
 #define FA_POOL_SOLO_MIN_NS FA_CONTENTION_WINDOW_MIN_NS
 #define FA_POOL_SOLO_MAX_NS FA_CONTENTION_WINDOW_MAX_NS
+#define FA_POOL_JOIN_SPIN_PARTS FA_CONTENTION_JOIN_SPIN_PARTS
+#define FA_POOL_JOIN_SPIN_MIN_NS FA_CONTENTION_JOIN_SPIN_MIN_NS
+#define FA_POOL_JOIN_SPIN_MAX_NS FA_CONTENTION_JOIN_SPIN_MAX_NS
 
 /* 1 when a loop of `parts` parts took longer than its caller alone would have: the caller
    ran own_parts of them in own_ns, then waited wait_ns for the parts helpers had claimed,
@@ -78,7 +82,9 @@ static inline int fa_pool_threads_for(int threads, int cap, int64_t now, int64_t
 
 #define FA_POOL_MAX 256           /* helper threads at most */
 #define FA_POOL_SPIN_NS 50000     /* an idle helper spins this long before it sleeps */
-#define FA_POOL_WAIT_SPINS 2000   /* the caller's pauses before it sleeps */
+#define FA_POOL_WAIT_SPINS 2000   /* the caller's pauses before it gives up its core */
+/* the caller, out of parts, spins at least this long, and up to FA_POOL_JOIN_SPIN_PARTS of
+   its own mean part times (at most _MAX_NS), before it yields or sleeps */
 #define FA_POOL_WAIT_SLEEP_NS 1000000  /* the caller re-checks at least this often asleep */
 /* the published loop: one word = generation (32 bits) | parts (16) | next part (16),
    claimed by compare-and-swap; the fields below belong to the word's generation */
@@ -108,8 +114,10 @@ static struct {
     _Atomic int caller_cpu;
     _Atomic int apart;            /* 1: a helper on the caller's core moves off it */
     _Atomic long moves;           /* helpers moved off the caller's core */
+    _Atomic int join_spin_parts;  /* the join's spin in mean part times (0: FA_POOL_WAIT_SPINS) */
 } fa_pool = {0, NULL, NULL, 0, 0, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-             PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, 0, -1, 1, 0};
+             PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, 0, -1, 1, 0,
+             FA_POOL_JOIN_SPIN_PARTS};
 
 #define FA_POOL_GEN(w) ((uint32_t)((w) >> 32))
 #define FA_POOL_PARTS(w) ((ptrdiff_t)(((w) >> 16) & 0xffff))
@@ -236,13 +244,33 @@ static int fa_pool_grow(int n) {
     return fa_pool.helpers;
 }
 
-/* wait until every part of `parts` is done: spin, then sleep until the last one wakes us
-   (the caller's core then goes idle, and the OS may move a preempted helper onto it) */
-static void fa_pool_join(ptrdiff_t parts) {
-    for (int spins = 0; spins < FA_POOL_WAIT_SPINS; spins++) {
-        if (atomic_load(&fa_pool.done) >= parts) return;
-        FA_POOL_RELAX();
+/* how long the caller, out of parts, spins for the parts helpers hold: a helper that runs
+   finishes its part within about one part time, and giving up the core (a yield, or a sleep)
+   beside busy processes costs a whole scheduler slice before the caller runs again */
+static inline int64_t fa_pool_join_spin_ns(int64_t own_ns, ptrdiff_t own_parts, int spin_parts) {
+    int64_t ns = own_parts > 0 ? spin_parts * (own_ns / own_parts) : 0;
+    if (ns < FA_POOL_JOIN_SPIN_MIN_NS) ns = FA_POOL_JOIN_SPIN_MIN_NS;
+    return ns > FA_POOL_JOIN_SPIN_MAX_NS ? FA_POOL_JOIN_SPIN_MAX_NS : ns;
+}
+
+/* wait until every part of `parts` is done: spin (spin_ns, or FA_POOL_WAIT_SPINS pauses when
+   0), then yield or sleep until the last one wakes us (the caller's core then goes idle, and
+   the OS may move a preempted helper onto it) */
+static void fa_pool_join(ptrdiff_t parts, int64_t spin_ns) {
+    if (spin_ns > 0) {
+        const int64_t until = fa_pool_now_ns() + spin_ns;
+        while (atomic_load(&fa_pool.done) < parts) {
+            for (int i = 0; i < 16; i++) FA_POOL_RELAX();
+            if (atomic_load(&fa_pool.done) >= parts) return;
+            if (fa_pool_now_ns() > until) break;
+        }
+    } else {
+        for (int spins = 0; spins < FA_POOL_WAIT_SPINS; spins++) {
+            if (atomic_load(&fa_pool.done) >= parts) return;
+            FA_POOL_RELAX();
+        }
     }
+    if (atomic_load(&fa_pool.done) >= parts) return;
     if (!atomic_load(&fa_pool.sleeping_join)) {
         while (atomic_load(&fa_pool.done) < parts) sched_yield();
         return;
@@ -309,7 +337,8 @@ static FA_POOL_NOINLINE void fa_pool_run(fa_pool_fn fn, void *ctx, ptrdiff_t par
     }
     const ptrdiff_t own = fa_pool_work(gen, fn, ctx, parts);
     const int64_t own_end = fa_pool_now_ns();
-    fa_pool_join(parts);
+    const int spin_parts = atomic_load(&fa_pool.join_spin_parts);
+    fa_pool_join(parts, spin_parts > 0 ? fa_pool_join_spin_ns(own_end - start, own, spin_parts) : 0);
     const int64_t end = fa_pool_now_ns();
     atomic_store(&fa_pool.last_threads, threads);
     if (adaptive)
@@ -348,6 +377,12 @@ static int fa_pool_set_apart(int on, long *moves) {
 static int fa_pool_set_sleeping_join(int on) {
     return atomic_exchange(&fa_pool.sleeping_join, on ? 1 : 0);
 }
+
+/* the join's spin in mean part times (0: FA_POOL_WAIT_SPINS pauses; tuning runs); returns
+   the previous setting */
+static int fa_pool_set_join_spin_parts(int parts) {
+    return atomic_exchange(&fa_pool.join_spin_parts, parts > 0 ? parts : 0);
+}
 #else
 static void fa_pool_run(fa_pool_fn fn, void *ctx, ptrdiff_t parts, int threads) {
     (void)threads;
@@ -358,6 +393,7 @@ static void fa_pool_state(int *last, int *cap, int64_t *remaining_ns, long *stal
 }
 static int fa_pool_set_adaptive(int on) { (void)on; return 0; }
 static int fa_pool_set_sleeping_join(int on) { (void)on; return 0; }
+static int fa_pool_set_join_spin_parts(int parts) { (void)parts; return 0; }
 static void fa_pool_open_window(int cap, int64_t window_ns) { (void)cap; (void)window_ns; }
 #endif
 #endif

@@ -148,6 +148,24 @@ def test_tails_within_ulp_bar(name, kwargs, dtype, mode, x, ulps, backend, oracl
             x, got, exact[0], bad)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("alpha", [0.3, 1.7])
+def test_celu_backward_from_y_where_one_over_alpha_rounds(alpha, dtype, backend):
+    """celu' from y is y (1 / alpha) + 1: within the derivative bar where 1 / alpha is
+    not exact (the registry's examples use powers of two), y = -alpha .. 1."""
+    import mpmath
+
+    x = np.linspace(-40.0 * alpha, 1.0, 401).astype(dtype)
+    y = fastact.celu(x, alpha=alpha, backend="numpy")
+    with mpmath.workdps(30):
+        true = np.array([1.0 if v > 0 else float(mpmath.exp(mpmath.mpf(float(v)) / alpha))
+                         for v in x])
+    got = fastact.backward("celu", np.ones_like(y), y=y, alpha=alpha, backend=backend)
+    bad = derivative_bad(got, true, dtype)
+    assert not bad.any(), f"celu alpha={alpha} {dtype} [{backend}] backward(y)\n" + describe(
+        x, got, true, bad)
+
+
 # (name, x, f'(x)) at the kinks: the one-sided values PyTorch's autograd gives
 KINK_DERIVATIVES = [
     ("hardswish", -3.0, 0.0),

@@ -329,6 +329,47 @@ def test_work_pool_driver_refuses_a_null_loop():
         cy.loop_driver()(0, np.empty_like(x), x, None, (), 2, False)
 
 
+@pytest.mark.parametrize("kernel_id, mode, params, bias_grad", [
+    ("elu", "forward", (0.7,), False),
+    ("leaky_relu", "backward", (0.03,), True),
+])
+def test_work_pool_runs_the_numba_bias_loops_with_the_layers_bits(kernel_id, mode, params,
+                                                                  bias_grad, monkeypatch):
+    """An activation of x + bias runs the kernel's compiled chunks on the extension's bias
+    driver (the work pool) from PARALLEL_THRESHOLD elements on, in one thread below,
+    with the bits (out and db) of the threading layer's driver."""
+    import fastact._cython as cy
+    import fastact._numba as nb
+    from fastact._numba import _threading
+
+    if cy.bias_driver() is None:
+        pytest.skip("the compiled extension is not built")
+    threads_asked = []
+    driver = cy.bias_driver()
+    monkeypatch.setitem(_threading._extension_drivers, "bias_driver",
+                        lambda *args: (threads_asked.append(args[-2]), driver(*args)))
+    k = nb.get_biased(kernel_id, mode)
+    rows, m = 40, 2500  # 100000 elements: parallel; two tiles a row, the second ragged
+    x = _awkward(rows * m, "float32", 1).reshape(rows, m)
+    g = _awkward(rows * m, "float32", 2).reshape(rows, m) if mode != "forward" else None
+    b = _awkward(m, "float32", 3)[::-1].copy()
+    outs, dbs = [], []
+    for n_threads, pool in ((2, True), (2, False), (1, False)):
+        monkeypatch.setattr(nb, "WORK_POOL", pool)
+        outs.append(np.empty_like(x))
+        dbs.append(np.zeros(m) if bias_grad else None)
+        k(outs[-1], x, g, b, params, n_threads, dbs[-1])
+    monkeypatch.setattr(nb, "WORK_POOL", True)
+    k(np.empty_like(x[:2]), x[:2], None if g is None else g[:2], b, params, 2)
+    assert threads_asked == [2, 1], "parallel, then one thread below the threshold"
+    for other in outs[1:]:
+        assert np.array_equal(outs[0].view(np.uint32), other.view(np.uint32))
+    if bias_grad:
+        assert all(np.array_equal(dbs[0].view(np.uint64), d.view(np.uint64)) for d in dbs)
+    with pytest.raises(ValueError, match="address"):
+        driver(0, np.empty_like(x), x, g, b, (0.0, 0.0), 2, None)
+
+
 @pytest.mark.parametrize("op, shape, dtype, backward", [
     ("softmax", (300, 1000), "float32", False),       # ROWS
     ("logsumexp", (300, 1000), "float64", False),

@@ -191,6 +191,13 @@ def loop_driver():
     return getattr(_module, "run_loop_at", None)
 
 
+def bias_driver():
+    """The extension's driver of an activation on x + bias with the activation's loop
+    compiled elsewhere, ``bias_call_at(address, out, x, grad, bias, params, n_threads,
+    db)`` (the work pool's items), or None without the extension."""
+    return getattr(_module, "bias_call_at", None)
+
+
 def parts_driver():
     """The extension's driver of part functions compiled elsewhere,
     ``run_parts_at(address, ctx, parts, n_threads)`` (the work pool), or None without

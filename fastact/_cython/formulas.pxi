@@ -397,7 +397,8 @@ cdef inline real celu_derivative(real x, real p0, real p1) noexcept nogil:
     return 1 if x > 0 else _exp(x / p0)
 
 cdef inline real celu_derivative_y(real y, real p0, real p1) noexcept nogil:
-    return 1 if y > 0 else y / p0 + 1
+    # y times 1 / alpha (one division a call, out of the loop), then + 1
+    return 1 if y > 0 else y * (<real>1 / p0) + 1
 
 # ------------------------------------- softplus (p0 = beta, p1 = threshold)
 cdef inline real softplus_forward(real x, real p0, real p1) noexcept nogil:

@@ -117,6 +117,25 @@ def bias_call(ElementwiseKernel kernel not None, cnp.ndarray out not None,
     """``kernel``'s mode on x + bias: out, x (grad): C-contiguous (rows, m) of one float
     dtype, bias (m,) of it; db: None or a float64 (m,) array, set to the column sums of
     out (fixed blocks, fixed order: independent of n_threads)."""
+    if grad is None and kernel.needs_grad:
+        raise TypeError("fastact cython kernel: the backward modes need grad")
+    _bias_run(kernel.f32, kernel.f64, out, x, grad, bias, params, n_threads, db)
+
+
+def bias_call_at(size_t address, cnp.ndarray out not None, cnp.ndarray x not None, grad,
+                 cnp.ndarray bias not None, tuple params, Py_ssize_t n_threads, db=None):
+    """:func:`bias_call` with the activation's loop a C function compiled elsewhere, at
+    ``address``, with this module's loop ABI for x's dtype (``run_loop_at``'s; g NULL when
+    grad is None).  The caller vouches for the address and the arrays: the Numba
+    backend passes its compiled chunk functions."""
+    if address == 0:
+        raise ValueError("fastact cython kernel: a loop address of 0")
+    _bias_run(<loop_f32>address, <loop_f64>address, out, x, grad, bias, params, n_threads, db)
+
+
+cdef _bias_run(loop_f32 f32, loop_f64 f64, cnp.ndarray out, cnp.ndarray x, grad,
+               cnp.ndarray bias, tuple params, Py_ssize_t n_threads, db):
+    """The loop (f32 or f64, by x's dtype) on x + bias, item by item on the work pool."""
     cdef Py_ssize_t rows = x.shape[0], m = x.shape[1]
     cdef Py_ssize_t per_block = max(1, (rows + FA_BIAS_GRAD_MAX_BLOCKS - 1) // FA_BIAS_GRAD_MAX_BLOCKS)
     cdef Py_ssize_t n_blocks
@@ -126,13 +145,11 @@ def bias_call(ElementwiseKernel kernel not None, cnp.ndarray out not None,
     cdef double p0 = params[0] if len(params) > 0 else 0.0
     cdef double p1 = params[1] if len(params) > 1 else 0.0
     cdef BiasCall c = BiasCall(
-        f32=kernel.f32, f64=kernel.f64, out=cnp.PyArray_BYTES(out), x=cnp.PyArray_BYTES(x),
+        f32=f32, f64=f64, out=cnp.PyArray_BYTES(out), x=cnp.PyArray_BYTES(x),
         g=NULL, bias=cnp.PyArray_BYTES(bias), partial=NULL, rows=rows, m=m,
         per_block=per_block, itemsize=x.itemsize, p0=p0, p1=p1)
     if grad is not None:
         c.g = cnp.PyArray_BYTES(<cnp.ndarray>grad)
-    elif kernel.needs_grad:
-        raise TypeError("fastact cython kernel: the backward modes need grad")
     if db is not None:
         c.partial = <double *>calloc(n_blocks * m, sizeof(double))
         if c.partial == NULL:

@@ -163,7 +163,10 @@ def _run_fused(kind, char, args, n, n_threads):
 def get_biased(kernel_id: str, mode: str):
     """kernel(out, x, grad, bias, params, n_threads, db=None): ``mode`` of the activation
     on x + bias (out, x, grad: C-contiguous (rows, m); bias: (m,)); db (float64 (m,), or
-    None) receives the column sums of out, bitwise independent of n_threads."""
+    None) receives the column sums of out, bitwise independent of n_threads.  With the
+    extension built (and WORK_POOL set) the extension's bias driver runs the kernel's C
+    chunk function on its work pool (``fastact._cython.bias_driver``), else ``_fused``'s
+    driver on the threading layer."""
     _check(kernel_id, mode)
     chunks: dict = {}  # dtype char -> the kernel's C chunk function
 
@@ -171,6 +174,11 @@ def get_biased(kernel_id: str, mode: str):
         char = x.dtype.char
         address = chunks.get(char) or chunks.setdefault(
             char, _factory.chunk_address(kernel_id, mode, _DTYPE_NAMES[char]))
+        pool = _threading.extension_driver("bias_driver") if WORK_POOL else None
+        if pool is not None:
+            threads = 1 if x.size < PARALLEL_THRESHOLD else _threading.caller_threads(n_threads)
+            pool(address, out, x, grad, bias, kernel_args(params), threads, db)
+            return
         rows, m = x.shape
         per_block = _fused.block_rows(rows) if db is not None else 1  # 1: items in memory order
         partial = np.zeros((-(-rows // per_block), m if db is not None else 0))

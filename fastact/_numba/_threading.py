@@ -113,7 +113,8 @@ _extension_drivers: dict = {}  # name -> the Cython extension's work-pool driver
 
 def extension_driver(name: str):
     """``fastact._cython.<name>()``, a driver of the Cython extension's work pool
-    (``loop_driver``, ``parts_driver``), looked up once; None without the extension."""
+    (``loop_driver``, ``parts_driver``, ``bias_driver``), looked up once; None without the
+    extension."""
     if name not in _extension_drivers:
         try:
             from .. import _cython

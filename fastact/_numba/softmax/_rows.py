@@ -54,7 +54,7 @@ def log_term(v, m):
 
 
 # ------------------------------------------------------------ block pieces
-@linked(**_JIT)
+@linked(_nrt=False, **_JIT)
 def block_max_bits(xb, mask, r, lo, hi, negate):
     """(max, min) of the signed bits of v = -x if negate else x over row r, [lo, hi);
     masked entries give (sign bit, bits of -inf), which never win."""
@@ -614,9 +614,10 @@ def _lane_out(kind, op, t, b0, lane, factors, w):
 
 
 # ------------------------------------------------------------ whole rows
-@linked(**_JIT)
+@linked(_nrt=False, **_JIT)
 def row_max(xb, mask, r, negate):
-    """max of v = -x if negate else x over row r (masked entries -inf)."""
+    """max of v = -x if negate else x over row r (masked entries -inf); no reference
+    counts (the streamed rows of ``_large`` take none)."""
     sign, _, neginf = bit_limits(xb)
     n = xb.shape[1]
     bhi = sign

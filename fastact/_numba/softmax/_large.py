@@ -220,7 +220,10 @@ def exp_prefetched(e, xr, xn, pf, m, negate):
 @linked(**_NO_RC)
 def exp_rest_prefetched(buf, xr, xn, m):
     """``_rows.exp_rest_block`` on the unmasked run xr (same values, same sum), 64
-    elements at a time, each chunk prefetching the same elements of xn."""
+    elements at a time, each chunk prefetching the same elements of xn (512-bit
+    vectors, as :func:`exp_prefetched`)."""
+    _vmath.prefer_512_bit_vectors()
+    _not_inlined()
     n = xr.shape[0]
     ties = np.int32(0)
     i = 0

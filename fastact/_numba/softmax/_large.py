@@ -319,7 +319,7 @@ def log_softmax_rows_large(op, r0, r1):
     _log_softmax_rows_large_in(op, r0, r1, empty(smaller(BLOCK, x.shape[1]), x.dtype))
 
 
-@linked(**_JIT)
+@linked(**_NO_RC)
 def backward_rows_large(op, g, r0, r1):
     """softmax_backward's rows [r0, r1): the sums as ``_rows.backward_rows``, the pass
     streamed to out; rows of one block prefetch the next row as they go (rows of

@@ -1,8 +1,8 @@
 """Rows of arrays past the caches: prefetch the next row, stream the output.
 
 From ``LARGE_MIN_BYTES`` of input (see ``_plan``; x86-64 only), softmax rows of
-one block and log_softmax rows prefetch the next row during their exp pass and
-write ``out`` with non-temporal 64-byte vector stores (no line of ``out`` is
+one block and log_softmax rows prefetch the next row during their exp pass (logsumexp's
+rows too: they store one result) and write ``out`` with non-temporal 64-byte vector stores (no line of ``out`` is
 read from memory before it is written; softmax keeps its exps in a buffer
 until the sum is known); softmax_backward's final pass is streamed the same
 way.  The values are those of ``_rows``: the bits are the same.  The rows' loops keep no
@@ -26,7 +26,7 @@ from ._exp import BLOCK, cast_like, expneg
 from ._plan import SHORT_MAX, STREAMING
 from ._bits import bits_view, constant_by_type, smaller
 from ._kind import by_kind
-from ._rows import (SOFTMAX, _not_inlined, backward_block_sum, block_span, exp_rest_block, finite,
+from ._rows import (LOGSUMEXP, SOFTMAX, _not_inlined, backward_block_sum, block_span, exp_rest_block, finite,
                     forward_rows, log_sum, log_term, row_max, short_backward_rows, special_row)
 from ._sums import sum_pos
 
@@ -261,8 +261,9 @@ def _softmax_row_large(op, r, buf, pf):
 
 @linked(**_NO_RC)
 def _log_softmax_row_large(op, r, buf, pf):
-    """log_softmax row r: exp sums (prefetching row r + 1 if pf), then out[r] streamed."""
-    _, _, out, x = op
+    """log_softmax row r: exp sums (prefetching row r + 1 if pf), then out[r] streamed
+    (logsumexp: out[r, 0] = m + log1p(s))."""
+    kind, _, out, x = op
     n = x.shape[1]
     m = row_max(bits_view(x), None, r, False)
     if not finite(m):
@@ -283,6 +284,9 @@ def _log_softmax_row_large(op, r, buf, pf):
         special_row(op, None, r, m, np.bool_(True))
         return
     lse = log_sum(x, s, ties)
+    if kind == LOGSUMEXP:
+        out[r, 0] = np.float64(m) + lse
+        return
     stream_final(True, out[r], x[r], cast_like(x, m), cast_like(x, lse))
 
 
@@ -314,7 +318,8 @@ def softmax_rows_large(op, r0, r1):
 
 @linked(**_JIT)
 def log_softmax_rows_large(op, r0, r1):
-    """:func:`forward_rows_large` of log_softmax (rows of one block prefetch the next)."""
+    """:func:`forward_rows_large` of log_softmax and logsumexp (rows of one block prefetch
+    the next)."""
     x = op[3]
     _log_softmax_rows_large_in(op, r0, r1, empty(smaller(BLOCK, x.shape[1]), x.dtype))
 
@@ -354,4 +359,4 @@ def _forward_rows_large_runtime(op, r0, r1):
 forward_rows_large = by_kind(softmax_rows_large, log_softmax_rows_large,
                              _forward_rows_large_runtime)
 forward_rows_large.__doc__ = """``forward_rows_large(op, r0, r1)``: rows [r0, r1) of softmax/softmin
-    (rows of one block) or log_softmax, no mask; other cases as ``_rows.forward_rows``."""
+    (rows of one block), log_softmax or logsumexp, no mask; other cases as ``_rows.forward_rows``."""

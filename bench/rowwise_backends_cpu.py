@@ -22,7 +22,8 @@ import time
 
 import numpy as np
 
-_LINE = re.compile(r"(\S+ \S+ \S+) t=\d+ numba\s+([\d.]+) ms\s+cython\s+([\d.]+) ms\s+torch\s+([\d.]+)")
+_LINE = re.compile(r"(\S+ \S+ \S+) t=\d+ numba\s+([\d.]+) ms\s+cython\s+([\d.]+) ms"
+                   r"\s+torch\s+([\d.]+)")
 
 
 def _batch(f, reps, clock):
@@ -61,7 +62,8 @@ def case(op, dtype, shape, threads, rounds):
     med = {k: statistics.median(v) for k, v in ts.items()}
     print(f"{op} {dtype} {shape[0]}x{shape[1]} t={threads} "
           + "  ".join(f"{k} {v * 1e3:8.3f} ms" for k, v in med.items())
-          + f"  nb/torch {med['numba'] / med['torch']:.2f} nb/cy {med['numba'] / med['cython']:.2f}",
+          + f"  nb/torch {med['numba'] / med['torch']:.2f}"
+          + f" nb/cy {med['numba'] / med['cython']:.2f}",
           flush=True)
 
 

@@ -1,11 +1,12 @@
 """Rows of arrays past the caches: prefetch the next row, stream the output.
 
 From ``LARGE_MIN_BYTES`` of input (see ``_plan``; x86-64 only), softmax rows of
-one block and log_softmax rows prefetch the next row during their exp pass (logsumexp's
-rows too: they store one result) and write ``out`` with non-temporal 64-byte vector stores (no line of ``out`` is
+one block and log_softmax rows prefetch the next row during their exp pass and
+write ``out`` with non-temporal 64-byte vector stores (no line of ``out`` is
 read from memory before it is written; softmax keeps its exps in a buffer
 until the sum is known); softmax_backward's final pass is streamed the same
-way.  The values are those of ``_rows``: the bits are the same.  The rows' loops keep no
+way; logsumexp's rows prefetch as log_softmax's (one result each, stored plainly).
+The values are those of ``_rows``: the bits are the same.  The rows' loops keep no
 reference counts (a locked increment waits for the streaming stores before it to
 reach memory: the next row's work would not overlap them).
 The intrinsics use numba.extending.intrinsic and llvmlite IR only.
@@ -26,8 +27,9 @@ from ._exp import BLOCK, cast_like, expneg
 from ._plan import SHORT_MAX, STREAMING
 from ._bits import bits_view, constant_by_type, smaller
 from ._kind import by_kind
-from ._rows import (LOGSUMEXP, SOFTMAX, _not_inlined, backward_block_sum, block_span, exp_rest_block, finite,
-                    forward_rows, log_sum, log_term, row_max, short_backward_rows, special_row)
+from ._rows import (LOGSUMEXP, SOFTMAX, _not_inlined, backward_block_sum, block_span,
+                    exp_rest_block, finite, forward_rows, log_sum, log_term, row_max,
+                    short_backward_rows, special_row)
 from ._sums import sum_pos
 
 _JIT = dict(nogil=True, error_model="numpy")
@@ -358,5 +360,6 @@ def _forward_rows_large_runtime(op, r0, r1):
 
 forward_rows_large = by_kind(softmax_rows_large, log_softmax_rows_large,
                              _forward_rows_large_runtime)
-forward_rows_large.__doc__ = """``forward_rows_large(op, r0, r1)``: rows [r0, r1) of softmax/softmin
-    (rows of one block), log_softmax or logsumexp, no mask; other cases as ``_rows.forward_rows``."""
+forward_rows_large.__doc__ = """``forward_rows_large(op, r0, r1)``: rows [r0, r1) of
+    softmax/softmin (rows of one block), log_softmax or logsumexp, no mask; other cases as
+    ``_rows.forward_rows``."""

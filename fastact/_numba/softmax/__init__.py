@@ -31,12 +31,12 @@ from ._tasks import parallel_entry, serial_entry
 _threading.setup()  # the layer must be chosen before the first parallel launch
 _MAX_THREADS = _threading.max_threads()
 
-# op -> (kind, negate, forward, may stream without a mask)
+# op -> (kind, negate, forward, may take LARGE_ROWS without a mask)
 _OPS = {
     "softmax": (SOFTMAX, False, True, True),
     "softmin": (SOFTMAX, True, True, True),
     "log_softmax": (LOG_SOFTMAX, False, True, True),
-    "logsumexp": (LOGSUMEXP, False, True, False),
+    "logsumexp": (LOGSUMEXP, False, True, True),
     "softmax_backward": (SOFTMAX, False, False, True),
     "log_softmax_backward": (LOG_SOFTMAX, False, False, False),
 }

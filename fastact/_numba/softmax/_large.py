@@ -5,7 +5,10 @@ one block and log_softmax rows prefetch the next row during their exp pass and
 write ``out`` with non-temporal 64-byte vector stores (no line of ``out`` is
 read from memory before it is written; softmax keeps its exps in a buffer
 until the sum is known); softmax_backward's final pass is streamed the same
-way.  The values are those of ``_rows``: the bits are the same.
+way; logsumexp's rows prefetch as log_softmax's (one result each, stored plainly).
+The values are those of ``_rows``: the bits are the same.  The rows' loops keep no
+reference counts (a locked increment waits for the streaming stores before it to
+reach memory: the next row's work would not overlap them).
 The intrinsics use numba.extending.intrinsic and llvmlite IR only.
 """
 from __future__ import annotations
@@ -17,18 +20,23 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .._cache import linked
+from .. import _vmath
 from .._stream import fence as sfence
 from ._alloc import empty
 from ._exp import BLOCK, cast_like, expneg
 from ._plan import SHORT_MAX, STREAMING
-from ._bits import bits_view, smaller
+from ._bits import bits_view, constant_by_type, smaller
 from ._kind import by_kind
-from ._rows import (SOFTMAX, backward_block_sum, block_span, exp_rest_block, finite, forward_rows,
-                    log_sum, log_term, row_max, short_backward_rows, special_row)
+from ._rows import (LOGSUMEXP, SOFTMAX, _not_inlined, backward_block_sum, block_span,
+                    exp_rest_block, finite, forward_rows, log_sum, log_term, row_max,
+                    short_backward_rows, special_row)
 from ._sums import sum_pos
 
 _JIT = dict(nogil=True, error_model="numpy")
+_NO_RC = dict(_nrt=False, **_JIT)  # no reference counts (see the module doc); no allocation
 _LINE = 64  # bytes per cache line and per streaming store
+# line_elements(a): elements of a's dtype per 64-byte line (a constant: no division)
+line_elements = constant_by_type("line_elements", {types.float32: 16, types.float64: 8}.get)
 
 
 # ---------------------------------------------------------------- intrinsics
@@ -119,7 +127,7 @@ stream64_backward = _stream64_intrinsic(
 
 
 # ---------------------------------------------------------------- streamed passes
-@linked(**_JIT)
+@linked(**_NO_RC)
 def _stream_bounds(o):
     """(index of o's first 64-byte aligned element, end of the whole 64-byte vectors
     from there)."""
@@ -127,7 +135,7 @@ def _stream_bounds(o):
     i = 0
     while i < n and misaligned64(o, i) != 0:
         i += 1
-    w = _LINE // o.itemsize
+    w = line_elements(o)
     return i, i + (n - i) // w * w
 
 
@@ -136,12 +144,12 @@ def _final_value(log, a, p, q):
     return ((a - p) - q) if log else a * p
 
 
-@linked(**_JIT)
+@linked(**_NO_RC)
 def stream_final(log, o, a, p, q):
     """o = a * p (softmax; q unused) or o = (a - p) - q (log_softmax) in o's type, by
     streaming stores from the first 64-byte aligned element of o."""
     n = o.shape[0]
-    w = _LINE // o.itemsize
+    w = line_elements(o)
     i = 0
     while i < n and misaligned64(o, i) != 0:
         o[i] = _final_value(log, a[i], p, q)
@@ -156,7 +164,7 @@ def stream_final(log, o, a, p, q):
         o[j] = _final_value(log, a[j], p, q)
 
 
-@linked(**_JIT)
+@linked(**_NO_RC)
 def stream_backward(o, y, g, st, following, pf):
     """o = y * (g - st) (softmax_backward's pass, the bits of ``_rows.backward_block``)
     by streaming stores from the first 64-byte aligned element of o; if pf, each 64
@@ -165,7 +173,7 @@ def stream_backward(o, y, g, st, following, pf):
     start, end = _stream_bounds(o)
     for i in range(start):
         o[i] = y[i] * (g[i] - st)
-    for i in range(start, end, _LINE // o.itemsize):
+    for i in range(start, end, line_elements(o)):
         if pf:
             prefetch(yn, i)
             prefetch(gn, i)
@@ -175,39 +183,54 @@ def stream_backward(o, y, g, st, following, pf):
 
 
 # ---------------------------------------------------------------- prefetched exps
-@linked(**_JIT)
+@linked(**_NO_RC)
+def _prefetch64(xn, i):
+    """Prefetch the lines of xn[i:i + 64] (a burst per 64 elements: docs/tuning.md)."""
+    for b in range(0, 64, line_elements(xn)):
+        prefetch(xn, i + b)
+
+
+@linked(**_NO_RC)
 def exp_prefetched(e, xr, xn, pf, m, negate):
     """e = exp(v - m) (v = -x if negate else x) over the row xr by softmax's exp, 64
     elements at a time, each chunk prefetching (if pf) the same elements of the next
-    row xn; returns the sum as ``_sums.sum_pos``."""
+    row xn; returns the sum as ``_sums.sum_pos``.  Its own function: its loops are
+    512-bit vectors where the CPU has them, negate tested once."""
+    _vmath.prefer_512_bit_vectors()
+    _not_inlined()
     n = xr.shape[0]
-    step = _LINE // xr.itemsize
     i = 0
     if pf:
         while i + 64 <= n:
-            for b in range(0, 64, step):  # a burst of lines per 64 elements (docs/tuning.md)
-                prefetch(xn, i + b)
-            for j in range(i, i + 64):
-                v = -xr[j] if negate else xr[j]
-                e[j] = expneg(v - m)
+            _prefetch64(xn, i)
+            if negate:
+                for j in range(i, i + 64):
+                    e[j] = expneg(-xr[j] - m)
+            else:
+                for j in range(i, i + 64):
+                    e[j] = expneg(xr[j] - m)
             i += 64
-    for j in range(i, n):
-        v = -xr[j] if negate else xr[j]
-        e[j] = expneg(v - m)
+    if negate:
+        for j in range(i, n):
+            e[j] = expneg(-xr[j] - m)
+    else:
+        for j in range(i, n):
+            e[j] = expneg(xr[j] - m)
     return sum_pos(e, n)
 
 
-@linked(**_JIT)
+@linked(**_NO_RC)
 def exp_rest_prefetched(buf, xr, xn, m):
     """``_rows.exp_rest_block`` on the unmasked run xr (same values, same sum), 64
-    elements at a time, each chunk prefetching the same elements of xn."""
+    elements at a time, each chunk prefetching the same elements of xn (512-bit
+    vectors, as :func:`exp_prefetched`)."""
+    _vmath.prefer_512_bit_vectors()
+    _not_inlined()
     n = xr.shape[0]
-    step = _LINE // xr.itemsize
     ties = np.int32(0)
     i = 0
     while i + 64 <= n:
-        for b in range(0, 64, step):
-            prefetch(xn, i + b)
+        _prefetch64(xn, i)
         for j in range(i, i + 64):
             e, tie = log_term(xr[j], m)
             buf[j] = e
@@ -221,7 +244,7 @@ def exp_rest_prefetched(buf, xr, xn, m):
 
 
 # ---------------------------------------------------------------- large rows
-@linked(**_JIT)
+@linked(**_NO_RC)
 def _softmax_row_large(op, r, buf, pf):
     """Softmax row r of one block: exps into buf (prefetching row r + 1 if pf), then
     out[r] streamed."""
@@ -238,10 +261,11 @@ def _softmax_row_large(op, r, buf, pf):
     stream_final(False, out[r], buf, f, f)
 
 
-@linked(**_JIT)
+@linked(**_NO_RC)
 def _log_softmax_row_large(op, r, buf, pf):
-    """log_softmax row r: exp sums (prefetching row r + 1 if pf), then out[r] streamed."""
-    _, _, out, x = op
+    """log_softmax row r: exp sums (prefetching row r + 1 if pf), then out[r] streamed
+    (logsumexp: out[r, 0] = m + log1p(s))."""
+    kind, _, out, x = op
     n = x.shape[1]
     m = row_max(bits_view(x), None, r, False)
     if not finite(m):
@@ -262,7 +286,25 @@ def _log_softmax_row_large(op, r, buf, pf):
         special_row(op, None, r, m, np.bool_(True))
         return
     lse = log_sum(x, s, ties)
+    if kind == LOGSUMEXP:
+        out[r, 0] = np.float64(m) + lse
+        return
     stream_final(True, out[r], x[r], cast_like(x, m), cast_like(x, lse))
+
+
+@linked(**_NO_RC)
+def _softmax_rows_large_in(op, r0, r1, buf):
+    for r in range(r0, r1):
+        _softmax_row_large(op, r, buf, r + 1 < r1)
+    sfence()
+
+
+@linked(**_NO_RC)
+def _log_softmax_rows_large_in(op, r0, r1, buf):
+    n = op[3].shape[1]
+    for r in range(r0, r1):
+        _log_softmax_row_large(op, r, buf, r + 1 < r1 and n <= BLOCK)
+    sfence()
 
 
 @linked(**_JIT)
@@ -273,24 +315,18 @@ def softmax_rows_large(op, r0, r1):
     if n > BLOCK:
         forward_rows(op, None, r0, r1)
         return
-    buf = empty(n, x.dtype)
-    for r in range(r0, r1):
-        _softmax_row_large(op, r, buf, r + 1 < r1)
-    sfence()
+    _softmax_rows_large_in(op, r0, r1, empty(n, x.dtype))
 
 
 @linked(**_JIT)
 def log_softmax_rows_large(op, r0, r1):
-    """:func:`forward_rows_large` of log_softmax (rows of one block prefetch the next)."""
+    """:func:`forward_rows_large` of log_softmax and logsumexp (rows of one block prefetch
+    the next)."""
     x = op[3]
-    n = x.shape[1]
-    buf = empty(smaller(BLOCK, n), x.dtype)
-    for r in range(r0, r1):
-        _log_softmax_row_large(op, r, buf, r + 1 < r1 and n <= BLOCK)
-    sfence()
+    _log_softmax_rows_large_in(op, r0, r1, empty(smaller(BLOCK, x.shape[1]), x.dtype))
 
 
-@linked(**_JIT)
+@linked(**_NO_RC)
 def backward_rows_large(op, g, r0, r1):
     """softmax_backward's rows [r0, r1): the sums as ``_rows.backward_rows``, the pass
     streamed to out; rows of one block prefetch the next row as they go (rows of
@@ -324,5 +360,6 @@ def _forward_rows_large_runtime(op, r0, r1):
 
 forward_rows_large = by_kind(softmax_rows_large, log_softmax_rows_large,
                              _forward_rows_large_runtime)
-forward_rows_large.__doc__ = """``forward_rows_large(op, r0, r1)``: rows [r0, r1) of softmax/softmin
-    (rows of one block) or log_softmax, no mask; other cases as ``_rows.forward_rows``."""
+forward_rows_large.__doc__ = """``forward_rows_large(op, r0, r1)``: rows [r0, r1) of
+    softmax/softmin (rows of one block), log_softmax or logsumexp, no mask; other cases as
+    ``_rows.forward_rows``."""

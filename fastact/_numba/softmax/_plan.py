@@ -36,8 +36,8 @@ SHORT_LANES = 6  # SHORT_ROWS of float32, n <= SOFTMAX_SHORT_NARROW: rows as vec
 def plan(shape, itemsize, n_threads, forward, streams, unmasked=True):
     """(task kind, parallel chunks) for a call on ``shape`` = (rows, n) or
     (outer, n, inner) with inner > 1.  ``n_threads`` is already capped at
-    Numba's pool; ``streams``: the op may use LARGE_ROWS (no mask, not logsumexp,
-    softmax_backward).  Short unmasked forward rows take SHORT_ROWS (float32 rows
+    Numba's pool; ``streams``: the op may use LARGE_ROWS (no mask, not
+    log_softmax_backward).  Short unmasked forward rows take SHORT_ROWS (float32 rows
     of n <= SOFTMAX_SHORT_NARROW: SHORT_LANES) whatever the size, and the column
     tiles of such rows SHORT_TILES (the one code for them: a call compiles the
     short or the long rows' code, not both)."""

@@ -54,7 +54,9 @@ def log_term(v, m):
 
 
 # ------------------------------------------------------------ block pieces
-@linked(**_JIT)
+# The exp passes over a block (``exp_*_block``) are functions of their own (noinline),
+# without reference counts, their loops 512-bit vectors where the CPU has them.
+@linked(_nrt=False, **_JIT)
 def block_max_bits(xb, mask, r, lo, hi, negate):
     """(max, min) of the signed bits of v = -x if negate else x over row r, [lo, hi);
     masked entries give (sign bit, bits of -inf), which never win."""
@@ -77,10 +79,12 @@ def block_max_bits(xb, mask, r, lo, hi, negate):
     return bhi, blo
 
 
-@linked(**_JIT)
+@linked(_nrt=False, **_JIT)
 def exp_store_block(op, mask, r, span, m):
     """out[r, j] = exp(v_j - m) (0 where masked) on span by softmax's exp of the
     rounded v - m; returns (their sum (float64, :func:`sum_pos`), 0 ties)."""
+    _vmath.prefer_512_bit_vectors()
+    _not_inlined()
     _, negate, out, x = op
     lo, hi = span
     o = out[r, lo:hi]
@@ -96,10 +100,12 @@ def exp_store_block(op, mask, r, span, m):
     return sum_pos(o, hi - lo), np.int64(0)
 
 
-@linked(**_JIT)
+@linked(_nrt=False, **_JIT)
 def exp_rest_block(op, mask, buf, r, span, m):
     """(sum of 2**s exp(x - m) over the entries x != m (float64), number of entries
     == m) on span (the log ops: never negated); buf (x's dtype) is scratch."""
+    _vmath.prefer_512_bit_vectors()
+    _not_inlined()
     x = op[3]
     lo, hi = span
     xr = x[r, lo:hi]
@@ -614,9 +620,10 @@ def _lane_out(kind, op, t, b0, lane, factors, w):
 
 
 # ------------------------------------------------------------ whole rows
-@linked(**_JIT)
+@linked(_nrt=False, **_JIT)
 def row_max(xb, mask, r, negate):
-    """max of v = -x if negate else x over row r (masked entries -inf)."""
+    """max of v = -x if negate else x over row r (masked entries -inf); no reference
+    counts (the streamed rows of ``_large`` take none)."""
     sign, _, neginf = bit_limits(xb)
     n = xb.shape[1]
     bhi = sign
@@ -672,10 +679,12 @@ def forward_row_of_max(op, mask, r, buf, m):
 # Pipelined rows (no mask): the max of row r + 1 is taken, block by block, inside
 # the exp pass of row r (the same loop); the max is exact in any order and the
 # exps and sums are forward_row's, so the bits are the same.
-@linked(**_JIT)
+@linked(_nrt=False, **_JIT)
 def exp_store_next_block(op, r, span, m):
     """:func:`exp_store_block` (no mask) on row r with the bit reductions of row
     r + 1 over the same span in the same loop: (sum, 0 ties, max bits, min bits)."""
+    _vmath.prefer_512_bit_vectors()
+    _not_inlined()
     _, negate, out, x = op
     xb = bits_view(x)
     sign, zero, neginf = bit_limits(xb)
@@ -692,10 +701,12 @@ def exp_store_next_block(op, r, span, m):
     return sum_pos(o, hi - lo), np.int64(0), bhi, blo
 
 
-@linked(**_JIT)
+@linked(_nrt=False, **_JIT)
 def exp_rest_next_block(op, buf, r, span, m):
     """:func:`exp_rest_block` (no mask) on row r with the bit reductions of row r + 1
     over the same span in the same loop: (sum, ties, max bits, min bits)."""
+    _vmath.prefer_512_bit_vectors()
+    _not_inlined()
     x = op[3]
     xb = bits_view(x)
     sign, _, neginf = bit_limits(xb)

@@ -154,9 +154,19 @@ def test_contention_bench_reports_each_busy_phase(tmp_path, monkeypatch, capsys)
     assert [(v["impl"], v["busy"], v["bar"]) for v in report["verdicts"]] == [
         ("numpy", 1, 2.0), ("numpy", 2, 3.0)]
     table = capsys.readouterr().out
-    assert "slowdown" in table and "meets it" in table
+    assert "slowdown" in table and "means" in table and "meets it" in table
     assert len(_Recording.started) == 3  # one process, then two
     assert not any(map(_alive, _Recording.started))
+
+
+def test_summary_gives_the_median_slowdown_and_the_ratio_of_means():
+    """Loaded calls in two modes (one scheduler turn apart): the median lands in the slow one,
+    the means give the time the run of calls took."""
+    quiet, loaded = [2.0] * 5, [2.0, 2.0, 6.0, 6.0, 6.0]
+    cell = cont.Cell("x", "relu", 10**7, None, {0: quiet, 2: loaded})
+    (record,) = cont.summarize([cell])
+    assert record["busy"] == 2 and record["slowdown"] == pytest.approx(3.0)
+    assert record["mean_ratio"] == pytest.approx(4.4 / 2.0)
 
 
 def test_contention_bench_interrupted_leaves_no_busy_process(monkeypatch, capsys):

@@ -5,7 +5,9 @@ installed, is timed in single calls on a quiet machine and beside 1 and 2
 busy-loop processes pinned to cores (:mod:`fastact._bench.busy`); the phases
 alternate over several rounds so a drift of the machine's own load hits all of
 them alike.  Per implementation, function and size the report gives the quiet
-and the loaded median, the slowdown (loaded / quiet median) and the 90th
+and the loaded median, the slowdown (loaded / quiet median), the ratio of the
+means (the time a run of calls takes: where the loaded calls split into a fast and
+a slow mode, one scheduler turn apart, the median lands in either) and the 90th
 percentile of the loaded single calls relative to the quiet median (and of the
 quiet calls: how noisy the quiet phase itself was).
 
@@ -132,6 +134,7 @@ def summarize(cells: list) -> list:
     records = []
     for cell in cells:
         quiet = float(np.median(cell.samples[0]))
+        quiet_mean = float(np.mean(cell.samples[0]))
         quiet_p90 = float(np.percentile(cell.samples[0], 90))
         for busy, samples in sorted(cell.samples.items()):
             if busy == 0:
@@ -141,6 +144,8 @@ def summarize(cells: list) -> list:
                 "impl": cell.impl, "function": cell.function, "size": cell.size, "busy": busy,
                 "quiet_median_s": quiet, "loaded_median_s": loaded,
                 "slowdown": loaded / quiet if quiet > 0 else float("nan"),
+                "mean_ratio": float(np.mean(samples)) / quiet_mean if quiet_mean > 0 else
+                float("nan"),
                 "p90_over_quiet": float(np.percentile(samples, 90)) / quiet if quiet else
                 float("nan"),
                 "quiet_p90_over_quiet": quiet_p90 / quiet if quiet else float("nan"),
@@ -172,11 +177,11 @@ def verdicts(records: list) -> list:
 def table_lines(records: list, summary: list, markdown: bool = False) -> list:
     """The per-cell table and the per-implementation verdicts, as text (or markdown) lines."""
     head = ("busy", "impl", "function", "size", "quiet median", "loaded median", "slowdown",
-            "p90 / quiet", "quiet p90 / quiet")
+            "means", "p90 / quiet", "quiet p90 / quiet")
     rows = [(str(r["busy"]), r["impl"], r["function"], fmt_size(r["size"]),
              fmt_time(r["quiet_median_s"]), fmt_time(r["loaded_median_s"]), f"{r['slowdown']:.2f}x",
-             f"{r['p90_over_quiet']:.2f}x", f"{r['quiet_p90_over_quiet']:.2f}x")
-            for r in records]
+             f"{r['mean_ratio']:.2f}x", f"{r['p90_over_quiet']:.2f}x",
+             f"{r['quiet_p90_over_quiet']:.2f}x") for r in records]
     lines = _grid(head, rows, markdown)
     lines.append("")
     verdict_head = ("busy", "impl", "worst slowdown", "at", "worst p90 / quiet (1e5)", "bar",

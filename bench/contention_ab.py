@@ -41,23 +41,28 @@ def make_cells(functions, sizes):
     return cells
 
 
-def measure(cells, rounds, budget):
-    kernels = _cython._module
+def apply_policy(setting):
+    """This script's variants: (thread cap after a stall, sleeping join)."""
+    cap, sleep = setting
+    _cython._module._set_pool_adaptive(cap)
+    _cython._module._set_pool_sleeping_join(sleep)
+
+
+def measure(cells, rounds, budget, apply=apply_policy):
+    """Samples per (cell key, busy count): the phases of PHASES, ``rounds`` rounds in each,
+    the cells in alternating order, ``apply(setting)`` before each cell's calls."""
     samples = {}
     for busy in PHASES:
         with BusyProcesses(busy):
             for r in range(rounds):
-                for key, (cap, sleep), call in (cells if r % 2 == 0 else cells[::-1]):
-                    kernels._set_pool_adaptive(cap)
-                    kernels._set_pool_sleeping_join(sleep)
+                for key, setting, call in (cells if r % 2 == 0 else cells[::-1]):
+                    apply(setting)
                     got = samples.setdefault((key, busy), [])
                     end = time.perf_counter() + budget
                     while time.perf_counter() < end or len(got) < 3:
                         t0 = time.perf_counter()
                         call()
                         got.append(time.perf_counter() - t0)
-    kernels._set_pool_adaptive(True)
-    kernels._set_pool_sleeping_join(True)
     return samples
 
 
@@ -73,6 +78,8 @@ def main(argv):
     with open("/proc/loadavg") as f:
         print("load before:", f.read().strip())
     samples = measure(cells, rounds, budget)
+    _cython._module._set_pool_adaptive(False)  # the defaults
+    _cython._module._set_pool_sleeping_join(False)
     with open("/proc/loadavg") as f:
         print("load after:", f.read().strip())
     for name in functions:

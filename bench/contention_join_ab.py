@@ -11,16 +11,17 @@ then sleep).  The phases 0, 1, 2 busy processes run twice; inside a phase every 
 ``budget`` seconds of single calls per round, in alternating order.  Printed: median and
 p90 per variant and busy count, relative to the quiet median of ``pauses``.
 """
+import os
 import sys
-import time
 
 import numpy as np
 
 import fastact
 from fastact import _cython
-from fastact._bench.busy import BusyProcesses
 
-PHASES = (0, 1, 2, 0, 1, 2)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import contention_ab  # noqa: E402  (the phases and the timing loop)
+
 VARIANTS = {"pauses": (0, False), "spin1": (1, False), "spin2": (2, False),
             "spin4": (4, False), "spin2s": (2, True)}
 
@@ -43,22 +44,11 @@ def make_cells(functions, sizes, backend):
     return cells
 
 
-def measure(cells, rounds, budget):
-    kernels = _cython._module
-    samples = {}
-    for busy in PHASES:
-        with BusyProcesses(busy):
-            for r in range(rounds):
-                for key, (spin, sleep), call in (cells if r % 2 == 0 else cells[::-1]):
-                    kernels._set_pool_join_spin_parts(spin)
-                    kernels._set_pool_sleeping_join(sleep)
-                    got = samples.setdefault((key, busy), [])
-                    end = time.perf_counter() + budget
-                    while time.perf_counter() < end or len(got) < 3:
-                        t0 = time.perf_counter()
-                        call()
-                        got.append(time.perf_counter() - t0)
-    return samples
+def apply_join(setting):
+    """This script's variants: (the join's spin in part times, sleeping join)."""
+    spin, sleep = setting
+    _cython._module._set_pool_join_spin_parts(spin)
+    _cython._module._set_pool_sleeping_join(sleep)
 
 
 def main(argv):
@@ -76,7 +66,7 @@ def main(argv):
             call()  # first touch, compile: never timed
         with open("/proc/loadavg") as f:
             print("load before:", f.read().strip())
-        samples = measure(cells, rounds, budget)
+        samples = contention_ab.measure(cells, rounds, budget, apply_join)
     _cython._module._set_pool_join_spin_parts(defaults[0])
     _cython._module._set_pool_sleeping_join(defaults[1])
     with open("/proc/loadavg") as f:

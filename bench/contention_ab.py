@@ -66,6 +66,21 @@ def measure(cells, rounds, budget, apply=apply_policy):
     return samples
 
 
+def report(samples, functions, sizes, variants, base, label=""):
+    """Median and p90 per variant and busy count over the quiet median of ``base``."""
+    for name in functions:
+        for n in sizes:
+            quiet = np.median(samples[((name, n, base), 0)])
+            print(f"{name} {n:g}{label}: quiet median of {base} {quiet * 1e3:.3f} ms")
+            for variant in variants:
+                row = [f"{variant:>6}"]
+                for busy in (0, 1, 2):
+                    s = samples[((name, n, variant), busy)]
+                    row.append(f"busy {busy}: {np.median(s) / quiet:5.2f}x "
+                               f"(p90 {np.percentile(s, 90) / quiet:5.2f}x)")
+                print("   ".join(row))
+
+
 def main(argv):
     functions = (argv[1] if len(argv) > 1 else "relu,sigmoid,gelu").split(",")
     sizes = [int(float(s)) for s in (argv[2] if len(argv) > 2 else "1e5,1e7").split(",")]
@@ -82,17 +97,7 @@ def main(argv):
     _cython._module._set_pool_sleeping_join(False)
     with open("/proc/loadavg") as f:
         print("load after:", f.read().strip())
-    for name in functions:
-        for n in sizes:
-            quiet = np.median(samples[((name, n, "old"), 0)])
-            print(f"{name} {n:g}: quiet median of old {quiet * 1e3:.3f} ms")
-            for variant in VARIANTS:
-                row = [f"{variant:>6}"]
-                for busy in (0, 1, 2):
-                    s = samples[((name, n, variant), busy)]
-                    row.append(f"busy {busy}: {np.median(s) / quiet:5.2f}x "
-                               f"(p90 {np.percentile(s, 90) / quiet:5.2f}x)")
-                print("   ".join(row))
+    report(samples, functions, sizes, VARIANTS, "old")
     print("pool:", _cython._module._pool_state())
 
 

@@ -71,17 +71,7 @@ def main(argv):
     _cython._module._set_pool_sleeping_join(defaults[1])
     with open("/proc/loadavg") as f:
         print("load after:", f.read().strip())
-    for name in functions:
-        for n in sizes:
-            quiet = np.median(samples[((name, n, "pauses"), 0)])
-            print(f"{name} {n:g} ({backend}): quiet median of pauses {quiet * 1e3:.3f} ms")
-            for variant in VARIANTS:
-                row = [f"{variant:>6}"]
-                for busy in (0, 1, 2):
-                    s = samples[((name, n, variant), busy)]
-                    row.append(f"busy {busy}: {np.median(s) / quiet:5.2f}x "
-                               f"(p90 {np.percentile(s, 90) / quiet:5.2f}x)")
-                print("   ".join(row))
+    contention_ab.report(samples, functions, sizes, VARIANTS, "pauses", f" ({backend})")
 
 
 if __name__ == "__main__":

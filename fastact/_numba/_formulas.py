@@ -40,6 +40,8 @@ from .._constants import (
     GELU_TANH_K,
     MISH_ARG_MAX,
     QUICK_GELU_BETA,
+    QUICK_GELU_BETA_HI_F32,
+    QUICK_GELU_BETA_LO_F32,
     SELU_ALPHA,
     SELU_SCALE,
 )
@@ -492,15 +494,44 @@ def _quick_gelu_derivative_f64(z):
 
 
 @jit(**_JIT)
-def quick_gelu__forward(x, a, b):
-    """quick_gelu(x) = x sigmoid(QUICK_GELU_BETA x), in float64, rounded once"""
+def _quick_gelu_forward_wide(x, a, b):
     return T(at_inf(W(x), _quick_gelu_forward_f64(W(x)), -0.0, INF), x)
 
 
 @jit(**_JIT)
-def quick_gelu__derivative(x, a, b):
-    """quick_gelu'(x) = s (1 + beta x (1 - s)), s = sigmoid(beta x), in float64, rounded once"""
+def _quick_gelu_derivative_wide(x, a, b):
     return T(at_inf(W(x), _quick_gelu_derivative_f64(W(x)), 0.0, 1.0), x)
+
+
+@jit(**_JIT)
+def _quick_gelu_beta_x_f32(x):
+    """QUICK_GELU_BETA x = hi + lo in float32: hi = BETA_HI x rounded, lo its FMA residual plus
+    BETA_LO x (0 where hi overflows: e^-|u| is 0 there)."""
+    hi = QUICK_GELU_BETA_HI_F32 * x
+    lo = fma(QUICK_GELU_BETA_HI_F32, x, -hi) + QUICK_GELU_BETA_LO_F32 * x
+    return hi, (lo if abs(hi) < T(INF, x) else T(0.0, x))
+
+
+@jit(**_JIT)
+def _quick_gelu_forward_f32(x, a, b):
+    hi, lo = _quick_gelu_beta_x_f32(x)
+    return at_inf(x, x_sigmoid_dd(x, hi, lo), T(-0.0, x), T(INF, x))
+
+
+@jit(**_JIT)
+def _quick_gelu_derivative_f32(x, a, b):
+    hi, lo = _quick_gelu_beta_x_f32(x)
+    return at_inf(x, silu_derivative_dd(hi, lo), T(0.0, x), T(1.0, x))
+
+
+quick_gelu__forward = by_dtype(
+    _quick_gelu_forward_wide, _quick_gelu_forward_f32, "quick_gelu__forward",
+    "quick_gelu(x) = x sigmoid(QUICK_GELU_BETA x): float64 rounded once; float32 in float32, "
+    "beta x carried as hi + lo (swish's float path)")
+quick_gelu__derivative = by_dtype(
+    _quick_gelu_derivative_wide, _quick_gelu_derivative_f32, "quick_gelu__derivative",
+    "quick_gelu'(x) = s (1 + beta x (1 - s)), s = sigmoid(beta x): float64 rounded once; "
+    "float32 in float32, beta x carried as hi + lo")
 
 
 # ------------------------------------------------------------ elu family

@@ -82,9 +82,7 @@ static inline int fa_pool_threads_for(int threads, int cap, int64_t now, int64_t
 
 #define FA_POOL_MAX 256           /* helper threads at most */
 #define FA_POOL_SPIN_NS 50000     /* an idle helper spins this long before it sleeps */
-#define FA_POOL_WAIT_SPINS 2000   /* the caller's pauses before it gives up its core */
-/* the caller, out of parts, spins at least this long, and up to FA_POOL_JOIN_SPIN_PARTS of
-   its own mean part times (at most _MAX_NS), before it yields or sleeps */
+#define FA_POOL_WAIT_SPINS 2000   /* the caller's pauses before it gives up its core (tuning) */
 #define FA_POOL_WAIT_SLEEP_NS 1000000  /* the caller re-checks at least this often asleep */
 /* the published loop: one word = generation (32 bits) | parts (16) | next part (16),
    claimed by compare-and-swap; the fields below belong to the word's generation */

@@ -263,6 +263,16 @@ def _awkward(n, dtype, seed):
     return x
 
 
+def _record_threads(monkeypatch, name, driver):
+    """The thread counts the extension's ``name`` driver is asked for, through ``driver``."""
+    from fastact._numba import _threading
+
+    asked = []
+    monkeypatch.setitem(_threading._extension_drivers, name,
+                        lambda *args: (asked.append(args[-2]), driver(*args)))
+    return asked
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("kernel_id, mode, params", [
     ("elu", "forward", (0.7,)),              # transcendental, a parameter
@@ -276,14 +286,10 @@ def test_work_pool_runs_the_numba_chunks_with_the_layers_bits(kernel_id, mode, p
     Cython extension's work pool, with the bits of the threading layer and of one thread;
     in place they stay on the layer."""
     import fastact._numba as nb
-    from fastact._numba import _threading
 
     if nb._pool_driver() is None:
         pytest.skip("the compiled extension is not built")
-    threads_asked = []
-    driver = nb._pool_driver()
-    monkeypatch.setitem(_threading._extension_drivers, "loop_driver",
-                        lambda *args: (threads_asked.append(args[-2]), driver(*args)))
+    threads_asked = _record_threads(monkeypatch, "loop_driver", nb._pool_driver())
     k = nb.get_elementwise(kernel_id, mode)
     n = 300_017  # parallel in both classes, a ragged tail
     x = _awkward(n, dtype, 1)
@@ -340,14 +346,10 @@ def test_work_pool_runs_the_numba_bias_loops_with_the_layers_bits(kernel_id, mod
     with the bits (out and db) of the threading layer's driver."""
     import fastact._cython as cy
     import fastact._numba as nb
-    from fastact._numba import _threading
 
     if cy.bias_driver() is None:
         pytest.skip("the compiled extension is not built")
-    threads_asked = []
-    driver = cy.bias_driver()
-    monkeypatch.setitem(_threading._extension_drivers, "bias_driver",
-                        lambda *args: (threads_asked.append(args[-2]), driver(*args)))
+    threads_asked = _record_threads(monkeypatch, "bias_driver", cy.bias_driver())
     k = nb.get_biased(kernel_id, mode)
     rows, m = 40, 2500  # 100000 elements: parallel; two tiles a row, the second ragged
     x = _awkward(rows * m, "float32", 1).reshape(rows, m)
@@ -367,7 +369,7 @@ def test_work_pool_runs_the_numba_bias_loops_with_the_layers_bits(kernel_id, mod
     if bias_grad:
         assert all(np.array_equal(dbs[0].view(np.uint64), d.view(np.uint64)) for d in dbs)
     with pytest.raises(ValueError, match="address"):
-        driver(0, np.empty_like(x), x, g, b, (0.0, 0.0), 2, None)
+        cy.bias_driver()(0, np.empty_like(x), x, g, b, (0.0, 0.0), 2, None)
 
 
 @pytest.mark.parametrize("op, shape, dtype, backward", [

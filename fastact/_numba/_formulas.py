@@ -72,6 +72,7 @@ from ._vmath import (
     vexpm1,
     vlog1p,
     tanh_f32n,
+    tanh_f64n,
     tanhshrink_f32n,
     vtanh,
     vtanhshrink,
@@ -269,7 +270,7 @@ def sigmoid__derivative_y(y, a, b):
 # ---------------------------------------------------------------------- tanh
 @jit(**_JIT)
 def _tanh_forward_f64(x, a, b):
-    return vtanh(W(x), x)
+    return tanh_f64n(x)
 
 
 @jit(**_JIT)
@@ -278,8 +279,8 @@ def _tanh_forward_f32(x, a, b):
 
 
 tanh__forward = by_dtype(_tanh_forward_f64, _tanh_forward_f32, "tanh__forward",
-                         "tanh(x) = sign(x) e/(e+2), e = expm1(2|x|) (float32: -q/(2+q), "
-                         "q = expm1(-2|x|), in float32)")
+                         "tanh(x) = sign(x) (-q/(2+q)), q = expm1(-2|x|), in x's type "
+                         "(both backends' algorithm)")
 
 
 @jit(**_JIT)

@@ -701,6 +701,25 @@ def tanh_f32n(x):
     return math.copysign(F32_1 if a > C.TANH_ARG_MAX_F32 else t, x)
 
 
+_SHIFTER_BITS = int(np.float64(C.ROUND_SHIFT).view(np.int64))  # n + ROUND_SHIFT - this: n
+
+
+@jit(**_JIT)
+def tanh_f64n(x):
+    """tanh(x) in float64 (<= 2 ulp): tanh_f32n's algorithm with the float64 constants, the
+    fitted EXPM1_POLY and 2^n from the bits of the rounding sum (n <= 0: no overflow, no
+    select).  The Cython backend's fa_tanh_f64, operation for operation."""
+    a = math.fabs(x)
+    y = -2.0 * (C.TANH_ARG_MAX if a > C.TANH_ARG_MAX else a)  # NaN passes
+    k = fma(y, LOG2E, SHIFTER)  # n + ROUND_SHIFT: n rounded
+    nf = k - SHIFTER
+    r = fma(nf, -LN2_LO, fma(nf, -LN2_HI, y))
+    s = pow2_f64(f64_as_i64(k) - _SHIFTER_BITS)
+    q = fma(s, fma(r * r, _expm1_fit_f64(r), r), s - 1.0)
+    t = -q / (2.0 + q)
+    return math.copysign(1.0 if a > C.TANH_ARG_MAX else t, x)
+
+
 # ------------------------------------------------- the sigmoid family's core
 def sigmoid_exp(hi, lo):  # pragma: no cover - only ever compiled
     """(m, t, e) for u = hi + lo (lo a tiny correction, e.g. beta x's FMA residual, or None), in

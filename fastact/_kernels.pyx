@@ -380,6 +380,19 @@ def _set_forward_blocks_min(nbytes):
     return old
 
 
+# the transcendental loops stream too (tuning, for A/B: they keep plain stores)
+cdef bint STREAM_TRANSCENDENTAL = False
+
+
+def _set_stream_transcendental(on):
+    """Set whether the transcendental loops may stream as the memory-bound ones (tuning);
+    returns the old setting."""
+    global STREAM_TRANSCENDENTAL
+    old = STREAM_TRANSCENDENTAL
+    STREAM_TRANSCENDENTAL = bool(on)
+    return old
+
+
 def _set_transcendental_blocks(on):
     """Set whether the transcendental loops run in prefetched write blocks (tuning); returns
     the old setting."""
@@ -422,7 +435,7 @@ cdef void _run_with(const LoopCall *c, Py_ssize_t n_threads, bint cheap,
     cdef Py_ssize_t parallel_min = (THRESHOLDS.parallel_min_elements_cheap if cheap
                                     else THRESHOLDS.parallel_min_elements)
     a.call = c
-    a.streamed = cheap and _streams(c)
+    a.streamed = (cheap or STREAM_TRANSCENDENTAL) and _streams(c)
     a.blocked = blocked
     if n_threads <= 1 or c.n < parallel_min or _forked_child or not FASTACT_OPENMP:
         a.chunk = c.n

@@ -211,6 +211,14 @@ STREAM_TILE_BYTES = 8192
 # that size, prefetching the next block's output lines for writing: stores then find their
 # lines owned, and loads of x at the output's 4 KiB page offset do not wait behind them
 WRITE_PREFETCH_BLOCK_BYTES = 2048
+# a smooth (compute-bound) elementwise kernel whose x takes at least READ_PREFETCH_MIN_BYTES runs
+# its loop in calls of READ_PREFETCH_BLOCK_BYTES of x (a multiple of 64 bytes), each after read
+# prefetches of its lines READ_PREFETCH_AHEAD_BYTES on (x and grad): past the caches the
+# hardware prefetcher alone leaves such loops waiting on memory; below, one call (the same
+# values either way)
+READ_PREFETCH_MIN_BYTES = 1 << 20
+READ_PREFETCH_BLOCK_BYTES = 512
+READ_PREFETCH_AHEAD_BYTES = 4096
 # a Numba memory-bound kernel with plain stores writes in such blocks on the threads, and on
 # one thread (through the driver) from this many bytes of output on: a smaller output stays
 # in cache, where the blocks only add calls

@@ -218,7 +218,7 @@ WRITE_PREFETCH_BLOCK_BYTES = 2048
 # values either way)
 READ_PREFETCH_MIN_BYTES = 1 << 20
 READ_PREFETCH_BLOCK_BYTES = 512
-READ_PREFETCH_AHEAD_BYTES = 4096
+READ_PREFETCH_AHEAD_BYTES = 2048
 # a Numba memory-bound kernel with plain stores writes in such blocks on the threads, and on
 # one thread (through the driver) from this many bytes of output on: a smaller output stays
 # in cache, where the blocks only add calls

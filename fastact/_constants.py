@@ -215,6 +215,14 @@ WRITE_PREFETCH_BLOCK_BYTES = 2048
 # blocks once its arrays (x + out) take this many bytes: past the cache their one-call
 # chunks stalled on x's loads; below, the blocks only add calls
 CYTHON_FORWARD_BLOCKS_MIN_BYTES = 48 << 20
+# a smooth (compute-bound) elementwise kernel whose x takes at least READ_PREFETCH_MIN_BYTES runs
+# its loop in calls of READ_PREFETCH_BLOCK_BYTES of x (a multiple of 64 bytes), each after read
+# prefetches of its lines READ_PREFETCH_AHEAD_BYTES on (x and grad): past the caches the
+# hardware prefetcher alone leaves such loops waiting on memory; below, one call (the same
+# values either way)
+READ_PREFETCH_MIN_BYTES = 1 << 20
+READ_PREFETCH_BLOCK_BYTES = 512
+READ_PREFETCH_AHEAD_BYTES = 2048
 # a Numba memory-bound kernel with plain stores writes in such blocks on the threads, and on
 # one thread (through the driver) from this many bytes of output on: a smaller output stays
 # in cache, where the blocks only add calls

@@ -100,6 +100,9 @@ cdef extern from "fa_constants.h":
     Py_ssize_t FA_CYTHON_FORWARD_BLOCKS_MIN_BYTES
     enum: FA_STREAM_TILE_BYTES
     enum: FA_WRITE_PREFETCH_BLOCK_BYTES
+    Py_ssize_t FA_READ_PREFETCH_MIN_BYTES
+    enum: FA_READ_PREFETCH_BLOCK_BYTES
+    enum: FA_READ_PREFETCH_AHEAD_BYTES
     enum: FA_BIAS_GRAD_MAX_BLOCKS
     enum: FA_BIAS_GRAD_MIN_BLOCK_ROWS
 
@@ -110,6 +113,7 @@ cdef extern from "stream.h" nogil:
     void fa_stream_fence()
     Py_ssize_t fa_stream_misalign(const char *p)
     bint fa_disjoint(const char *a, const char *b, Py_ssize_t n)
+    void fa_prefetch_read_ahead(const char *p, Py_ssize_t ahead, Py_ssize_t nbytes)
 
 cdef struct ElementwiseThresholds:
     Py_ssize_t parallel_min_elements
@@ -239,6 +243,23 @@ cdef inline void _call_range(const LoopCall *c, Py_ssize_t start, Py_ssize_t m) 
         _call_to(c, c.out + s * c.itemsize, s, block)
         s += block
     _call_to(c, c.out + s * c.itemsize, s, end - s)
+
+
+cdef void _call_read_ahead(const LoopCall *c, Py_ssize_t start, Py_ssize_t m) noexcept nogil:
+    """The loop on elements [start, start + m) in calls of FA_READ_PREFETCH_BLOCK_BYTES of x
+    (a multiple of 16 elements: the same values as one call), each after read prefetches of
+    the lines FA_READ_PREFETCH_AHEAD_BYTES past its own, in x and g."""
+    cdef Py_ssize_t size = c.itemsize
+    cdef Py_ssize_t block = FA_READ_PREFETCH_BLOCK_BYTES // size
+    cdef Py_ssize_t s = start
+    cdef Py_ssize_t end = start + m
+    while end - s > block:
+        fa_prefetch_read_ahead(c.x + s * size, FA_READ_PREFETCH_AHEAD_BYTES, block * size)
+        if c.g != NULL:
+            fa_prefetch_read_ahead(c.g + s * size, FA_READ_PREFETCH_AHEAD_BYTES, block * size)
+        _call_to(c, c.out + s * size, s, block)
+        s += block
+    _call_to(c, c.out + s * size, s, end - s)
 
 
 cdef void _call_range_streamed(const LoopCall *c, Py_ssize_t start, Py_ssize_t m) noexcept nogil:
@@ -407,6 +428,7 @@ cdef struct ChunkedCall:
     Py_ssize_t chunk
     bint streamed
     bint blocked    # plain stores in prefetched blocks (_call_range), else one call a chunk
+    bint read_ahead  # not blocked: calls after read prefetches (_call_read_ahead)
 
 
 cdef void _run_chunk(void *ctx, Py_ssize_t k) noexcept nogil:
@@ -418,6 +440,8 @@ cdef void _run_chunk(void *ctx, Py_ssize_t k) noexcept nogil:
         _call_range_streamed(a.call, start, m)
     elif a.blocked:
         _call_range(a.call, start, m)
+    elif a.read_ahead:
+        _call_read_ahead(a.call, start, m)
     else:
         _call_to(a.call, a.call.out + start * a.call.itemsize, start, m)
 
@@ -429,7 +453,8 @@ cdef void _run_with(const LoopCall *c, Py_ssize_t n_threads, bint cheap,
     do not depend on who computes a chunk, nor on the stores: a memory-bound loop streams
     from THRESHOLDS.stream_min_bytes, see _streams; a transcendental one is slower through
     the L1 tile than with prefetched plain stores).  ``blocked``: plain stores in prefetched
-    blocks (_call_range), else one loop call a chunk."""
+    blocks (_call_range), else one loop call a chunk, or past READ_PREFETCH_MIN_BYTES of x
+    (not cheap) calls after read prefetches (_call_read_ahead)."""
     cdef ChunkedCall a
     cdef Py_ssize_t nchunks
     cdef Py_ssize_t parallel_min = (THRESHOLDS.parallel_min_elements_cheap if cheap
@@ -437,6 +462,7 @@ cdef void _run_with(const LoopCall *c, Py_ssize_t n_threads, bint cheap,
     a.call = c
     a.streamed = (cheap or STREAM_TRANSCENDENTAL) and _streams(c)
     a.blocked = blocked
+    a.read_ahead = not cheap and c.n * c.itemsize >= FA_READ_PREFETCH_MIN_BYTES
     if n_threads <= 1 or c.n < parallel_min or _forked_child or not FASTACT_OPENMP:
         a.chunk = c.n
         _run_chunk(&a, 0)

@@ -52,6 +52,18 @@ static inline void fa_stream_fence(void) {
 #endif
 }
 
+/* Prefetch for reading the lines of [p + ahead, p + ahead + nbytes), one request per line (a
+ * hint: no values change; the addresses are formed as integers and never dereferenced, so
+ * past an array's end they are harmless) */
+static inline void fa_prefetch_read_ahead(const char *p, ptrdiff_t ahead, ptrdiff_t nbytes) {
+#if defined(__GNUC__) || defined(__clang__)
+    for (ptrdiff_t k = 0; k < nbytes; k += FA_STREAM_LINE)
+        __builtin_prefetch((const void *)((uintptr_t)p + (uintptr_t)(ahead + k)), 0, 3);
+#else
+    (void)p; (void)ahead; (void)nbytes;
+#endif
+}
+
 /* bytes from p to the next line boundary (0 when p is on one) */
 static inline ptrdiff_t fa_stream_misalign(const char *p) {
     return (ptrdiff_t)((FA_STREAM_LINE - ((uintptr_t)p & (FA_STREAM_LINE - 1)))

@@ -27,7 +27,10 @@ overlaps no input runs the kernel's compiled chunk function on the extension's w
 (``fastact._cython.loop_driver``: chunks taken first come first served, helpers that
 sleep between calls and move off their caller's core) instead of the threading layer,
 whose TBB workers spin between calls and, beside busy processes, share a core with
-them in whole time slices (docs/tuning.md, "Numba loops on the work pool").
+them in whole time slices (docs/tuning.md, "Numba loops on the work pool").  A transcendental
+kernel whose x takes at least :data:`READ_PREFETCH_MIN_BYTES` goes through that driver on one
+thread too: it calls the chunk function a block at a time, each after read prefetches of the
+input lines ahead (docs/tuning.md, "Smooth elementwise loops past the caches").
 Every kernel is elementwise, so results do not depend on the thread count nor on the
 stores.
 """
@@ -55,6 +58,7 @@ PARALLEL_THRESHOLD = _constants.NUMBA_PARALLEL_MIN_ELEMENTS
 PARALLEL_MIN_BYTES_CHEAP = _constants.NUMBA_PARALLEL_MIN_BYTES_CHEAP
 STREAM_MIN_BYTES = _constants.STREAM_MIN_BYTES if _stream.AVAILABLE else None
 PREFETCH_MIN_BYTES = _constants.NUMBA_WRITE_PREFETCH_MIN_BYTES
+READ_PREFETCH_MIN_BYTES = _constants.READ_PREFETCH_MIN_BYTES
 # With the Cython extension built, parallel loops whose output overlaps no input run on its
 # work pool (module docstring); False: on the threading layer
 WORK_POOL = True
@@ -112,11 +116,13 @@ def get_elementwise(kernel_id: str, mode: str):
                                       else n >= PARALLEL_THRESHOLD)
         # short arrays skip the overlap test: they take neither tiled path nor the pool
         disjoint = n < _constants.NUMBA_IN_PLACE_TILED_MIN_ELEMENTS or _disjoint(out, x, grad)
-        pool = _pool_driver() if parallel and disjoint else None
+        # on one thread too past READ_PREFETCH_MIN_BYTES: the pool's driver prefetches x ahead
+        far = not cheap and x.nbytes >= READ_PREFETCH_MIN_BYTES
+        pool = _pool_driver() if (parallel or far) and disjoint else None
         if pool is not None:
             address = entries.get((char, "chunk")) or chunk_address(char)
             pool(address, out, x, grad if uses_grad else None, (a, b),
-                 _threading.caller_threads(n_threads), cheap)
+                 _threading.caller_threads(n_threads) if parallel else 1, cheap)
             return
         prefetch = cheap and (parallel or out.nbytes >= PREFETCH_MIN_BYTES)
         limit = STREAM_MIN_BYTES

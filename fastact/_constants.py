@@ -211,10 +211,6 @@ STREAM_TILE_BYTES = 8192
 # that size, prefetching the next block's output lines for writing: stores then find their
 # lines owned, and loads of x at the output's 4 KiB page offset do not wait behind them
 WRITE_PREFETCH_BLOCK_BYTES = 2048
-# a Cython forward loop of the kernels _kernels.FORWARD_BLOCKS_KERNEL_IDS names runs in such
-# blocks once its arrays (x + out) take this many bytes: past the cache their one-call
-# chunks stalled on x's loads; below, the blocks only add calls
-CYTHON_FORWARD_BLOCKS_MIN_BYTES = 48 << 20
 # a smooth (compute-bound) elementwise kernel whose x takes at least READ_PREFETCH_MIN_BYTES runs
 # its loop in calls of READ_PREFETCH_BLOCK_BYTES of x (a multiple of 64 bytes), each after read
 # prefetches of its lines READ_PREFETCH_AHEAD_BYTES on (x and grad): past the caches the

@@ -97,7 +97,6 @@ cdef extern from "fa_constants.h":
     Py_ssize_t FA_CYTHON_PARALLEL_MIN_ELEMENTS_CHEAP
     Py_ssize_t FA_NOGIL_MIN_ELEMENTS
     Py_ssize_t FA_STREAM_MIN_BYTES
-    Py_ssize_t FA_CYTHON_FORWARD_BLOCKS_MIN_BYTES
     enum: FA_STREAM_TILE_BYTES
     enum: FA_WRITE_PREFETCH_BLOCK_BYTES
     Py_ssize_t FA_READ_PREFETCH_MIN_BYTES
@@ -385,22 +384,6 @@ def _set_chunks_per_thread(n):
 # a transcendental loop of this module runs its chunks in prefetched write blocks (True) or
 # one call a chunk (False); the memory-bound loops always take the blocks
 cdef bint TRANSCENDENTAL_BLOCKS = False
-# ... but the forward loops of these kernels (log1p or a division on top of their exp) take
-# the blocks from FA_CYTHON_FORWARD_BLOCKS_MIN_BYTES of arrays on (docs/tuning.md, "Forward
-# write blocks past the cache")
-FORWARD_BLOCKS_KERNEL_IDS = frozenset(("gelu", "softplus", "mish", "logsigmoid", "tanhshrink"))
-cdef Py_ssize_t FORWARD_BLOCKS_MIN_BYTES = FA_CYTHON_FORWARD_BLOCKS_MIN_BYTES
-
-
-def _set_forward_blocks_min(nbytes):
-    """Set the arrays' bytes from which FORWARD_BLOCKS_KERNEL_IDS' forward loops run in
-    blocks (tuning); returns the old value."""
-    global FORWARD_BLOCKS_MIN_BYTES
-    old = FORWARD_BLOCKS_MIN_BYTES
-    FORWARD_BLOCKS_MIN_BYTES = max(int(nbytes), 0)
-    return old
-
-
 # the transcendental loops stream too (tuning, for A/B: they keep plain stores)
 cdef bint STREAM_TRANSCENDENTAL = False
 
@@ -492,7 +475,6 @@ cdef class ElementwiseKernel:
     cdef readonly str mode
     cdef readonly bint needs_grad
     cdef readonly bint cheap
-    cdef readonly bint large_blocks
 
     def __cinit__(self, str kernel_id, str mode):
         if kernel_id not in KERNEL_IDS:
@@ -508,15 +490,13 @@ cdef class ElementwiseKernel:
         self.mode = mode
         self.needs_grad = mode in ("backward", "backward_y")
         self.cheap = kernel_id in CHEAP_KERNEL_IDS or mode == "backward_y"
-        self.large_blocks = mode == "forward" and kernel_id in FORWARD_BLOCKS_KERNEL_IDS
 
     def __repr__(self):
         return f"<fastact cython kernel {self.kernel_id}:{self.mode}>"
 
     def __call__(self, cnp.ndarray out not None, cnp.ndarray x not None, grad, tuple params,
                  Py_ssize_t n_threads):
-        cdef bint blocked = self.cheap or TRANSCENDENTAL_BLOCKS or (
-            self.large_blocks and 2 * cnp.PyArray_NBYTES(out) >= FORWARD_BLOCKS_MIN_BYTES)
+        cdef bint blocked = self.cheap or TRANSCENDENTAL_BLOCKS
         _call_loop(self.f32, self.f64, out, x, grad, params, n_threads, self.needs_grad,
                    self.cheap, blocked)
 

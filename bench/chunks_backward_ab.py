@@ -4,8 +4,6 @@ PyTorch on the same arrays.
 
     python bench/chunks_backward_ab.py [size=1e7] [functions] [dtypes] [chunks=8,2,1] [rounds=15]
 """
-import random
-import statistics
 import sys
 
 import numpy as np
@@ -14,13 +12,11 @@ import fastact
 from fastact import _cython
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from peer_rows_ab import _torch_call  # noqa: E402
+from peer_rows_ab import _torch_call, interleaved  # noqa: E402
 
 
 def main(size="1e7", functions="celu,selu,silu,softplus", dtypes="float32", chunks="8,2,1",
          rounds="15"):
-    import time
-
     import torch
 
     fastact.set_num_threads(2)
@@ -45,20 +41,7 @@ def main(size="1e7", functions="celu,selu,silu,softplus", dtypes="float32", chun
             calls = {f"{b}_c{c}": variant(b, int(c), x, g, o, name)
                      for b in ("numba", "cython") for c in chunks.split(",")}
             calls["torch"] = _torch_call(name, "backward", x, g, o)
-            times = {k: [] for k in calls}
-            for fn in calls.values():
-                fn()
-            for _ in range(int(rounds)):
-                order = list(calls)
-                random.shuffle(order)
-                for k in order:
-                    best = float("inf")
-                    for _ in range(3):
-                        t0 = time.perf_counter()
-                        calls[k]()
-                        best = min(best, time.perf_counter() - t0)
-                    times[k].append(best)
-            med = {k: statistics.median(v) for k, v in times.items()}
+            med = interleaved(calls, int(rounds), 3)
             t = med["torch"]
             print(f"{name}_backward {dtype} torch {t * 1e3:.2f} ms  " + "  ".join(
                 f"{k} {v / t:.2f}" for k, v in med.items() if k != "torch"), flush=True)

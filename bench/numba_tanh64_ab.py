@@ -8,15 +8,15 @@ kernel and PyTorch on the same arrays.
 x ~ N(0, 3^2), out preallocated; 1 thread for the loops (the per-element cost), 2 threads for
 the public calls; medians of the rounds (each variant best of 3 calls, shuffled order).
 """
-import random
-import statistics
 import sys
-import time
 
 import numpy as np
 from numba import njit
 
 import fastact
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from peer_rows_ab import interleaved  # noqa: E402
 from fastact._numba import _vmath
 
 
@@ -48,20 +48,7 @@ def main(sizes="1e5,1e7", rounds="15"):
                  "numba": lambda: fastact.tanh(x, out=out, backend="numba"),
                  "cython": lambda: fastact.tanh(x, out=out, backend="cython"),
                  "torch": lambda: torch.tanh(tx, out=to)}
-        times = {k: [] for k in calls}
-        for fn in calls.values():
-            fn()
-        for _ in range(int(rounds)):
-            order = list(calls)
-            random.shuffle(order)
-            for k in order:
-                best = float("inf")
-                for _ in range(3):
-                    t0 = time.perf_counter()
-                    calls[k]()
-                    best = min(best, time.perf_counter() - t0)
-                times[k].append(best)
-        med = {k: statistics.median(v) for k, v in times.items()}
+        med = interleaved(calls, int(rounds), 3)
         print(f"n={n}: " + "  ".join(f"{k} {v * 1e3:.3f} ms" for k, v in med.items())
               + f"  | numba/torch {med['numba'] / med['torch']:.2f}"
               f" cython/torch {med['cython'] / med['torch']:.2f}"

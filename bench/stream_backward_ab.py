@@ -9,10 +9,7 @@ at any size (``_set_stream_min(0)`` and ``_set_stream_transcendental(True)``).  
 grad ~ N(0, 1), out preallocated, 2 threads; each round times every variant once (best of 3
 calls), shuffled; prints medians and ratios to PyTorch.
 """
-import random
-import statistics
 import sys
-import time
 
 import numpy as np
 
@@ -20,7 +17,7 @@ import fastact
 from fastact import _cython
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from peer_rows_ab import _torch_call  # noqa: E402
+from peer_rows_ab import _torch_call, interleaved  # noqa: E402
 
 
 def main(size="1e7", functions="celu,selu,silu,swish,softplus", dtypes="float32,float64",
@@ -50,20 +47,7 @@ def main(size="1e7", functions="celu,selu,silu,swish,softplus", dtypes="float32,
             calls = {f"{b}_{'stream' if on else 'plain'}": variant(b, on, x, g, o, name)
                      for b in ("numba", "cython") for on in (False, True)}
             calls["torch"] = _torch_call(name, "backward", x, g, o)
-            times = {k: [] for k in calls}
-            for fn in calls.values():
-                fn()
-            for _ in range(int(rounds)):
-                order = list(calls)
-                random.shuffle(order)
-                for k in order:
-                    best = float("inf")
-                    for _ in range(3):
-                        t0 = time.perf_counter()
-                        calls[k]()
-                        best = min(best, time.perf_counter() - t0)
-                    times[k].append(best)
-            med = {k: statistics.median(v) for k, v in times.items()}
+            med = interleaved(calls, int(rounds), 3)
             t = med["torch"]
             print(f"{name}_backward {dtype} torch {t * 1e3:.2f} ms  " + "  ".join(
                 f"{k} {v / t:.2f}" for k, v in med.items() if k != "torch"), flush=True)

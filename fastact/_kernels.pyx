@@ -384,7 +384,8 @@ def _set_chunks_per_thread(n):
 # a transcendental loop of this module runs its chunks in prefetched write blocks (True) or
 # one call a chunk (False); the memory-bound loops always take the blocks
 cdef bint TRANSCENDENTAL_BLOCKS = False
-# the transcendental loops stream too (tuning, for A/B: they keep plain stores)
+# True: the transcendental loops stream as the memory-bound ones do (a tuning switch; by
+# default they keep plain stores)
 cdef bint STREAM_TRANSCENDENTAL = False
 
 
@@ -496,9 +497,8 @@ cdef class ElementwiseKernel:
 
     def __call__(self, cnp.ndarray out not None, cnp.ndarray x not None, grad, tuple params,
                  Py_ssize_t n_threads):
-        cdef bint blocked = self.cheap or TRANSCENDENTAL_BLOCKS
         _call_loop(self.f32, self.f64, out, x, grad, params, n_threads, self.needs_grad,
-                   self.cheap, blocked)
+                   self.cheap, self.cheap or TRANSCENDENTAL_BLOCKS)
 
 
 cdef _call_loop(loop_f32 f32, loop_f64 f64, cnp.ndarray out, cnp.ndarray x, grad,

@@ -153,7 +153,6 @@ GELU_TANH_ARG_MAX = 30.0  # |x| clamp of the tanh approximation: sigmoid(2u) is 
 # tanhshrink's series (x - tanh x)/x^3 in w = x^2 for float32 results, rounded to float32
 # (evaluated in float: its coefficients' rounding adds < 0.1 ULP)
 TANHSHRINK_W_LP_F32 = tuple(_F32(c) for c in TANHSHRINK_W_LP)  # noqa: F405 (from _coefficients)
-MISH_ARG_MAX = 20.0  # above, mish(x) = x and mish'(x) = 1 (tanh(softplus(x)) rounds to 1)
 # |u| clamp of sigmoid(u): sigmoid is exactly 0 or 1 beyond in both float types (e^-746 = 0),
 # so the clamp changes no value; it keeps u s (1 - s) finite
 SIGMOID_ARG_MAX = 800.0

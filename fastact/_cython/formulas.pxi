@@ -23,6 +23,8 @@ cdef extern from "vmath.h" nogil:
     double fa_sigmoid_derivative_f64(double x)
     double fa_silu_f64(double x)
     double fa_silu_derivative_f64(double x)
+    double fa_mish_f64(double x)
+    double fa_mish_derivative_f64(double x)
     double fa_x_sigmoid_dd_f64(double x, double uh, double ul)
     double fa_exp_neg_abs_f64(double x)
     double fa_exp_neg_abs_dd_f64(double hi, double lo)
@@ -45,6 +47,8 @@ cdef extern from "vmath.h" nogil:
     float fa_sigmoid_derivative_f32(float x)
     float fa_silu_f32(float x)
     float fa_silu_derivative_f32(float x)
+    float fa_mish_f32(float x)
+    float fa_mish_derivative_f32(float x)
     float fa_x_sigmoid_dd_f32(float x, float uh, float ul)
     float fa_exp_neg_abs_f32(float x)
     float fa_exp_neg_abs_dd_f32(float hi, float lo)
@@ -57,7 +61,6 @@ cdef extern from "vmath.h" nogil:
 cdef extern from "fa_constants.h":
     const double GELU_TANH_K "FA_GELU_TANH_K"
     const double GELU_TANH_ARG_MAX "FA_GELU_TANH_ARG_MAX"
-    const double MISH_ARG_MAX "FA_MISH_ARG_MAX"
     const double SIGMOID_ARG_MAX "FA_SIGMOID_ARG_MAX"
     const double SELU_SCALE "FA_SELU_SCALE"
     const double QUICK_GELU_BETA "FA_QUICK_GELU_BETA"
@@ -425,34 +428,15 @@ cdef inline real softplus_derivative(real x, real p0, real p1) noexcept nogil:
 
 # -------------------------------------------------------------------- mish
 cdef inline real mish_forward(real x, real p0, real p1) noexcept nogil:
-    # x tanh(log(1 + e^x)) = x n / (n + 2), n = e (e + 2), e = e^x = m * scale
-    cdef double xd = x
-    cdef double xc = xd if xd < MISH_ARG_MAX else MISH_ARG_MAX
-    cdef double scale
-    cdef double m = fa_exp_split_dd_f64(xc, 0.0, &scale)
-    cdef double e = m * scale
-    cdef double n2 = e * (e + 2.0) + 2.0
-    cdef double r = ((xd * m) * (e + 2.0) / n2) * scale
-    if xd > MISH_ARG_MAX:
-        r = xd
-    if xd == -INF:
-        r = -0.0
-    return <real>r
+    # x tanh(log(1 + e^x)) in the array's type from one e^-|x| (fa_mish)
+    return fa_mish_f32(x) if real is float else fa_mish_f64(x)
 
 cdef inline real mish_derivative(real x, real p0, real p1) noexcept nogil:
-    # t + x sigmoid(x) (1 - t^2),  t = tanh(softplus(x))
-    cdef double xd = x
-    cdef double xc = xd if xd < MISH_ARG_MAX else MISH_ARG_MAX
-    cdef double e = fa_exp_f64(xc)
-    cdef double n = e * (e + 2.0)
-    cdef double t = n / (n + 2.0)
-    cdef double omt = 2.0 / (n + 2.0)  # 1 - t
-    cdef double r = t + xd * fa_sigmoid_f64(xd) * omt * (1.0 + t)
-    if xd > MISH_ARG_MAX:
-        r = 1.0
-    if xd == -INF:
-        r = 0.0
-    return <real>r
+    # t + x sigmoid(x) (1 - t^2),  t = tanh(softplus(x)), from the same e^-|x|
+    cdef real r = fa_mish_derivative_f32(x) if real is float else fa_mish_derivative_f64(x)
+    if x == -INF:  # the formula gives -0 at -inf
+        r = 0
+    return r
 
 # ------------------------------------------------------------- hardsigmoid
 cdef inline real hardsigmoid_forward(real x, real p0, real p1) noexcept nogil:

@@ -17,6 +17,7 @@
  *   fa_sigmoid_derivative_S, fa_silu_S, fa_silu_derivative_S, fa_x_sigmoid_dd_S,
  *     fa_silu_derivative_dd_S  (the same bars), each from one e^-|u| (fa__sigmoid_exp_any)
  *     and one division; fa_exp_neg_abs_S(x), fa_exp_neg_abs_dd_S(hi, lo): that e^-|u|
+ *   fa_mish_S, fa_mish_derivative_S  (float <= 4 ULP), from the same e^-|x| and one division
  *   fa_two_prod_S(a, b, &lo)  a*b rounded, *lo its exact rounding error
  * The polynomials, range reductions and 2^k scalings round a*b + c once in the FMA builds
  * (x86-64-v3, v4: the same bits on both) and twice in the others (which meet the same bars).
@@ -273,6 +274,41 @@ FA_INLINE FA_T FA_S(fa_silu_derivative_dd)(FA_T uh, FA_T ul) {
     FA_T t, e;
     FA_T m = FA_S(fa__sigmoid_exp_any)(uh, ul, 1, &t, &e);
     return FA_S(fa__silu_derivative_finish)(uh >= (FA_T)0, m, t, e);
+}
+
+/* mish(x) = x tanh(log(1 + e^x)) from E = e^-|x| (the core's m = E 2^S): x q for x >= 0,
+ * ((x m) q) 2^-S below, q = 1 - c as x - x c (one rounding with FMA), c = g/D: 2E^2 /
+ * (1 + 2E + 2E^2) above, E (1 + E) / (2 + 2E + E^2) below (c <= 2/5 scales the quotient's
+ * error); D = c0 + E (2 + c1 E), g = E (c0 - 1 + c1 E), (c0, c1) = (1, 2) or (2, 1) */
+FA_INLINE FA_T FA_S(fa_mish)(FA_T x) {
+    FA_T t, e;
+    FA_T m = FA_S(fa__sigmoid_exp)(x, &t, &e);
+    int pos = x >= (FA_T)0;
+    FA_T c0 = pos ? (FA_T)1 : (FA_T)2;
+    FA_T u = ((FA_T)3 - c0) * e;
+    FA_T c = (e * ((c0 - (FA_T)1) + u)) / FA_S(fa__fma)(e, (FA_T)2 + u, c0);
+    FA_T num = pos ? x : t * m;  /* t = x down to the clamp, where the result rounds to -0 */
+    FA_T sc = pos ? (FA_T)1 : FA_K(SIGMOID_EXP_UNSCALE);
+    FA_T r = FA_S(fa_copysign)(FA_S(fa__fma)(-num, c, num) * sc, x);  /* -0 kept */
+    return x == (FA_T)__builtin_inf() ? x : r;  /* inf - inf c is NaN */
+}
+
+/* mish'(x) = tanh(sp) + x sigmoid(x) (1 - tanh(sp)^2), sp = log(1 + e^x), from the same w, d
+ * and r = 1/d: r (w + 4 x E^2 (1 + E) r) for x >= 0, (m r (w + 4 x (1 + E) r)) 2^-S below;
+ * x taken as +-|t| (t = -|x| clamped), so +-inf give 1, 0 without inf * 0 */
+FA_INLINE FA_T FA_S(fa_mish_derivative)(FA_T x) {
+    FA_T t, e;
+    FA_T m = FA_S(fa__sigmoid_exp)(x, &t, &e);
+    int pos = x >= (FA_T)0;
+    FA_T c0 = pos ? (FA_T)1 : (FA_T)2;
+    FA_T c1 = (FA_T)3 - c0;
+    FA_T w = FA_S(fa__fma)(c1, e, c0);
+    FA_T r = (FA_T)1 / FA_S(fa__fma)(e, FA_S(fa__fma)(c1, e, (FA_T)2), c0);
+    FA_T xh = pos ? -t * (e * e) : t;
+    FA_T c = pos ? (FA_T)1 : m;
+    FA_T sc = pos ? (FA_T)1 : FA_K(SIGMOID_EXP_UNSCALE);
+    FA_T v = FA_S(fa__fma)((FA_T)4 * xh, ((FA_T)1 + e) * r, w);
+    return ((c * r) * v) * sc;
 }
 
 /* e^-|x| from the sigmoid family's core: < 1 ULP where normal */

@@ -38,7 +38,6 @@ from .._constants import (
     GELU_TANH_ARG_MAX,
     GELU_TANH_C,
     GELU_TANH_K,
-    MISH_ARG_MAX,
     QUICK_GELU_BETA,
     QUICK_GELU_BETA_HI_F32,
     QUICK_GELU_BETA_LO_F32,
@@ -59,6 +58,8 @@ from ._vmath import (
     exp_neg_abs_dd,
     silu_derivative_dd,
     silu_derivative_lean,
+    mish_lean,
+    mish_derivative_lean,
     silu_lean,
     x_sigmoid_dd,
     gelu_derivative_f64,
@@ -666,30 +667,15 @@ def softplus__derivative(x, a, b):
 
 
 @jit(**_JIT)
-def _mish_t(z, like):
-    """tanh(softplus(z)) = n / (n + 2), n = e (e + 2), e = exp(z) (1 above z = 20)."""
-    e = vexp(z if z < MISH_ARG_MAX else MISH_ARG_MAX, like)
-    n = e * (e + 2.0)
-    return n / (n + 2.0) if z <= MISH_ARG_MAX else 1.0
-
-
-@jit(**_JIT)
 def mish__forward(x, a, b):
-    """mish(x) = x tanh(softplus(x)) = (x e)(e + 2) / (n + 2), n = e (e + 2), e = exp(x)"""
-    z = W(x)
-    ze, e = vexp_mul(z if z < MISH_ARG_MAX else MISH_ARG_MAX, z, x)
-    n = e * (e + 2.0)
-    r = (ze * (e + 2.0)) / (n + 2.0) if z <= MISH_ARG_MAX else z
-    return at_inf(z, r, -0.0, INF)
+    """mish(x) = x tanh(softplus(x)), in x's type from one e^-|x| (mish_lean)"""
+    return mish_lean(x)
 
 
 @jit(**_JIT)
 def mish__derivative(x, a, b):
-    """mish'(x) = t + x sigmoid(x) (1 - t**2), t = tanh(softplus(x))"""
-    z = W(x)
-    t = _mish_t(z, x)
-    s = sigmoid_pair(z, x)[0]
-    return at_inf(z, t + z * s * ((1.0 - t) * (1.0 + t)), 0.0, 1.0)
+    """mish'(x) = t + x sigmoid(x) (1 - t**2), t = tanh(softplus(x)), in x's type"""
+    return T(0.0, x) if x == -INF else mish_derivative_lean(x)
 
 
 @jit(**_JIT)

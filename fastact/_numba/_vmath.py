@@ -861,6 +861,46 @@ def silu_derivative_dd(uh, ul):
 
 
 @jit(**_JIT)
+def _mish_parts(x):
+    """(pos, m, t, e, c0, c1) for mish: sigmoid_exp's (m, t, e) of x and (c0, c1) = (1, 2) for
+    x >= 0, (2, 1) below, in x's type."""
+    m, t, e = sigmoid_exp(x, None)
+    one = _one_like(e)
+    pos = x >= 0
+    c0 = one if pos else one + one
+    return pos, m, t, e, c0, (one + one + one) - c0
+
+
+@jit(**_JIT)
+def mish_lean(x):
+    """mish(x) = x tanh(log(1 + e^x)) in x's type from E = e^-|x|: x q for x >= 0, ((x m) q)
+    2^-S below, q = 1 - c as x - x c (one FMA), c = g/D = 2E^2 / (1 + 2E + 2E^2) above,
+    E (1 + E) / (2 + 2E + E^2) below.  The Cython backend's fa_mish, operation for operation."""
+    pos, m, t, e, c0, c1 = _mish_parts(x)
+    one = _one_like(e)
+    u = c1 * e
+    c = (e * ((c0 - one) + u)) / fma(e, (one + one) + u, c0)
+    num = x if pos else t * m
+    r = math.copysign(fma(-num, c, num) * (one if pos else sigmoid_unscale(x)), x)
+    return x if x == np.inf else r
+
+
+@jit(**_JIT)
+def mish_derivative_lean(x):
+    """mish'(x) = tanh(sp) + x sigmoid(x) (1 - tanh(sp)^2), sp = log(1 + e^x), in x's type:
+    r (w + 4 x E^2 (1 + E) r) for x >= 0, (m r (w + 4 x (1 + E) r)) 2^-S below, w = c0 + c1 E,
+    r = 1/D (x as +-|t|: +inf gives 1).  The Cython backend's fa_mish_derivative."""
+    pos, m, t, e, c0, c1 = _mish_parts(x)
+    one = _one_like(e)
+    two = one + one
+    w = fma(c1, e, c0)
+    r = one / fma(e, fma(c1, e, two), c0)
+    xh = -t * (e * e) if pos else t
+    v = fma((two + two) * xh, (one + e) * r, w)
+    return (((one if pos else m) * r) * v) * (one if pos else sigmoid_unscale(x))
+
+
+@jit(**_JIT)
 def _normcdf_parts_f32n(x):
     """(y, x R(y) and y/sqrt(2 pi) - R(y) (the gelu pieces), e^(-y^2/2) = (m, lo)) in float32
     for y = |x| clamped to NORMCDF_ARG_MAX_F32, R(y) = Phi(-y) e^(y^2/2): the near polynomial

@@ -344,6 +344,32 @@ def test_softmax_backward_is_shown_beside_a_read_two_write_one_pass(tmp_path, ca
     assert floors["softmax_backward"] > 0 and floors["softmax"] is None
 
 
+def test_large_smooth_forwards_are_timed_on_cache_resident_slices(tmp_path, capsys, monkeypatch):
+    """Past COMPUTE_FLOOR_MIN_BYTES a smooth forward is also timed per compiled backend on
+    slices of COMPUTE_FLOOR_SLICE_BYTES, once per slice of the input, in the same rounds, and
+    shown over the copy of the same bytes; piecewise-linear forwards and backwards are not."""
+    from fastact._bench import run as run_mod
+
+    monkeypatch.setattr(run_mod, "COMPUTE_FLOOR_MIN_BYTES", 1)
+    monkeypatch.setattr(run_mod, "COMPUTE_FLOOR_SLICE_BYTES", 4096)
+    seen, real = [], run_mod.measure_many
+    monkeypatch.setattr(run_mod, "measure_many",
+                        lambda fns, policy: seen.append(set(fns)) or real(fns, policy))
+    path = tmp_path / "r.json"
+    code = cli.main(["bench", "--functions", "sigmoid,relu", "--sizes", "1e4", "--dtypes",
+                     "float32", "--backends", "numpy,cython", "--peers", "none", "--budget",
+                     "0.002", "--no-progress", "--plain", "--json", str(path)])
+    assert code == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "arithmetic alone" in line]
+    assert len(lines) == 1 and lines[0].startswith("sigmoid float32 1e4:") and "cython" in lines[0]
+    assert {0, 1, "roofline_s", ("compute", "cython")} in seen
+    for r in json.loads(path.read_text())["results"]:
+        floor = r["function"] == "sigmoid" and r["impl"] == "cython"
+        assert (r["compute_floor_s"] is not None) == floor, r
+        if floor:
+            assert r["compute_floor_s"] > 0
+
+
 def test_floors_are_timed_in_the_implementations_rounds(tmp_path, capsys, monkeypatch):
     """The copy of a case's bytes (and softmax_backward's read-two-write-one pass) is sampled
     in the same measure_many rounds as the case's implementations; the ratio uses it."""

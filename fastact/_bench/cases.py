@@ -152,6 +152,19 @@ class Case:
         return Buffers(x=cut(bufs.x), grad=cut(bufs.grad), y=cut(bufs.y), out=cut(bufs.out),
                        params=bufs.params)
 
+    def compute_floor_call(self, backend: str, bufs: "Buffers", elements: int):
+        """A callable running this case's ``backend`` kernel on the first ``elements`` of its
+        arrays (cache-resident) once per such slice of the whole input: the arithmetic of the
+        full call without its memory traffic (plus one launch per slice)."""
+        part = self.fastact_call(backend, self.slice_buffers(bufs, elements))
+        calls = -(-bufs.x.size // elements)
+
+        def run():
+            for _ in range(calls):
+                part()
+
+        return run
+
     def forward_output(self, x):
         """y = f(x) for the backward-from-output cases (fastest backend, untimed)."""
         import fastact

@@ -275,6 +275,7 @@ def summary_lines(report, old=None, threshold=0.15) -> list:
             lines.append(f"geometric mean at size {fmt_size(size)}: " + "; ".join(parts))
     lines += _problem_lines(all_rows)
     lines += stream_floor_lines(all_rows)
+    lines += compute_floor_lines(all_rows)
     lines += launch_lines(meta.get("numba_launch"))
     busy = load_warning(meta.get("load"))
     if busy:
@@ -358,6 +359,28 @@ def stream_floor_lines(all_rows) -> list:
                  if r["impl_kind"] == "backend" and r["time_s"]]
         lines.append(f"{function} {dtype} {fmt_shape(impls, size)}: read-two-write-one pass "
                      f"(np.add, same bytes) {fmt_time(floor)}; " + ", ".join(parts))
+    return lines
+
+
+def compute_floor_lines(all_rows) -> list:
+    """Per large smooth forward timed on cache-resident slices (``compute_floor_s``): each
+    backend's arithmetic alone and its time, as multiples of the copy of the same bytes,
+    beside the fastest peer's: where the arithmetic alone exceeds a bar over the copy, the
+    bar is out of reach at the kernel's accuracy on this machine's cores."""
+    lines = []
+    for (function, dtype, size, call), impls in all_rows:
+        floors = {r["impl"]: r for r in impls.values() if r.get("compute_floor_s")}
+        copy = next((r.get("roofline_s") for r in impls.values() if r.get("roofline_s")), None)
+        if not floors or not copy or call != "out":
+            continue
+        parts = [f"{name} {fmt_time(r['compute_floor_s'])} (x{r['compute_floor_s'] / copy:.2f}; "
+                 f"the call x{r['time_s'] / copy:.2f})" for name, r in floors.items() if r["time_s"]]
+        peers = [r for r in impls.values() if r["impl_kind"] == "peer" and r["time_s"]]
+        best = min(peers, key=lambda r: r["time_s"]) if peers else None
+        peer = f"; fastest peer {best['impl']} x{best['time_s'] / copy:.2f}" if best else ""
+        lines.append(f"{function} {dtype} {fmt_size(size)}: arithmetic alone (cache-resident "
+                     f"slices), over the copy of the same bytes ({fmt_time(copy)}): "
+                     + ", ".join(parts) + peer)
     return lines
 
 

@@ -32,6 +32,11 @@ CHECK_MAX_SIZE = 100_000  # results are compared with the NumPy reference up to 
 # cases shown beside a read-two-write-one pass over their bytes (their floor: they read
 # y and grad once and write one result)
 STREAM_FLOOR_CASES = ("softmax_backward",)
+# smooth elementwise forwards whose arrays take COMPUTE_FLOOR_MIN_BYTES or more are also timed
+# on cache-resident slices of COMPUTE_FLOOR_SLICE_BYTES of x (x and out of each thread's share
+# fit its L2), once per slice of the input: each backend's arithmetic alone, beside the copy
+COMPUTE_FLOOR_MIN_BYTES = 32 << 20
+COMPUTE_FLOOR_SLICE_BYTES = 1 << 20
 
 
 @dataclass
@@ -139,6 +144,8 @@ class Point:
     # the same bytes, on the case's own arrays where their shapes allow), "stream_floor_s"
     # (the read-two-write-one pass on y, grad and out; STREAM_FLOOR_CASES only)
     floors: dict = field(default_factory=dict)
+    # backend -> callable: the kernel on cache-resident slices (``compute_floor_s``), same rounds
+    compute_floors: dict = field(default_factory=dict)
 
 
 def _reference_slice(point, records, cap):
@@ -274,10 +281,12 @@ def _measure_all(settings, backends, libraries, roofline, progress, load) -> lis
                     nbytes, [getattr(bufs, name) for name in case.reads], bufs.out)}
                 if case.name in STREAM_FLOOR_CASES:
                     floors["stream_floor_s"] = roofline.stream_call(bufs.y, bufs.grad, bufs.out)
+                compute = _compute_floors(case, bufs, nbytes, backends)
                 for call in calls:
                     load.sample()
                     progress.advance(f"{case.name} {dtype} {fmt_size(size)} {call}")
-                    point = Point(case, dtype, size, call, bufs, ref, best_s, floors)
+                    point = Point(case, dtype, size, call, bufs, ref, best_s, floors,
+                                  compute if call == "out" else {})
                     sliced = _reference_slice(point, records, settings.reference_cap)
                     impls = _implementations(point, backends, libraries, sliced)
                     records.extend(_measure_point(point, impls, settings.policy))
@@ -285,6 +294,18 @@ def _measure_all(settings, backends, libraries, roofline, progress, load) -> lis
             pool.clear()
             roofline.release()
     return records
+
+
+def _compute_floors(case, bufs, nbytes, backends) -> dict:
+    """{backend: callable} timing the compiled backends' arithmetic alone (see
+    COMPUTE_FLOOR_MIN_BYTES) for a large smooth elementwise forward; else {}."""
+    from .._registry import memory_bound
+
+    if (case.kind != "elementwise" or case.mode != "forward" or nbytes < COMPUTE_FLOOR_MIN_BYTES
+            or memory_bound(case.op, case.mode)):
+        return {}
+    elements = max(1, COMPUTE_FLOOR_SLICE_BYTES // bufs.x.itemsize)
+    return {b: case.compute_floor_call(b, bufs, elements) for b in backends if b != "numpy"}
 
 
 def _new_record(point, impl) -> dict:
@@ -296,7 +317,7 @@ def _new_record(point, impl) -> dict:
         "shape": list(case.shape(size)), "bytes": case.nbytes(size, point.dtype),
         "call": point.call, "impl": impl.label, "impl_kind": impl.kind,
         "allocates": bool(impl.allocates), "note": impl.note, "roofline_s": None,
-        "roofline_best_s": point.roofline_best_s, "stream_floor_s": None,
+        "roofline_best_s": point.roofline_best_s, "stream_floor_s": None, "compute_floor_s": None,
         "time_s": None, "error": impl.error, "mismatch": False,
         "extrapolated_from": impl.elements if impl.scale != 1.0 else None,
     }
@@ -332,8 +353,10 @@ def _measure_point(point, impls, policy) -> list:
             ready[i] = impl.fn
         except Exception as exc:  # an incomplete backend or a broken peer: report and go on
             records[i]["error"] = f"{type(exc).__name__}: {exc}"[:300]
-    timings = _timings({**ready, **point.floors}, policy, records)
+    computes = {("compute", b): fn for b, fn in point.compute_floors.items()}
+    timings = _timings({**ready, **point.floors, **computes}, policy, records)
     floors = {name: timings.pop(name).median_s for name in point.floors if name in timings}
+    compute = {key[1]: timings.pop(key).median_s for key in computes if key in timings}
     for i, timing in timings.items():
         impl, record = impls[i], records[i]
         median = timing.median_s * impl.scale
@@ -342,6 +365,7 @@ def _measure_point(point, impls, policy) -> list:
             repeats=timing.repeats, number=timing.number,
             gbps=record["bytes"] / median / 1e9, **floors,
             roofline_ratio=floors.get("roofline_s", point.roofline_best_s) / median,
+            compute_floor_s=compute.get(impl.label) if impl.kind == "backend" else None,
             **timing.spread(impl.scale),
         )
     return records
@@ -358,7 +382,8 @@ def _timings(ready, policy, records) -> dict:
             try:
                 timings.update(measure_many({i: fn}, policy))
             except Exception as exc:
-                records[i]["error"] = f"{type(exc).__name__}: {exc}"[:300]
+                if isinstance(i, int):  # a floor that fails is left out, not an error
+                    records[i]["error"] = f"{type(exc).__name__}: {exc}"[:300]
         return timings
 
 

@@ -35,7 +35,8 @@ import numpy as np
 STREAM_SIZES = (1e5, 1e6, 2e6, 4e6, 8e6, 1.6e7, 3.2e7, 6.4e7)
 LAUNCH_SIZES = (256, 1e4, 2e4, 3e4, 5e4, 1e5, 2e5, 5e5, 1e6)
 KERNELS = {  # class -> (kernel id, mode)
-    "memory-bound": (("identity", "forward"), ("relu", "backward_y"), ("hardtanh", "forward")),
+    "memory-bound": (("identity", "forward"), ("relu", "backward_y"), ("hardtanh", "forward"),
+                     ("identity", "backward")),
     "transcendental": (("sigmoid", "forward"), ("gelu", "forward")),
 }
 

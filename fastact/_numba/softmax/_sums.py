@@ -77,15 +77,15 @@ def _term_impl(a, b, i):
 
 @intrinsic
 def _tail_fold(typingctx, acc, a, b, n):
-    """The sum of the 16 float64 lanes acc after acc[i % 16] += t_i (t_i = a_i, or a_i b_i
-    in float64) for i < n < 64, in order (a, b: views of the last n % 64 terms): four
+    """The sum of the 16 float64 lanes acc after acc[i % 16] += a_i b_i (in float64) for
+    i < n < 64, in order (a, b: views of the last n % 64 elements): four
     steps of 16 masked vector lanes, terms past n 0.0 (a lane is never -0.0: adding +0.0
     leaves it as it is); then the lanes pairwise, lane j + 8, + 4, + 2, + 1 into lane j
     (the Cython backend's order), as vector halves."""
     if not (isinstance(acc, types.Array) and acc.dtype == types.float64
             and isinstance(a, types.Array) and a.dtype in (types.float32, types.float64)
             and a.layout == acc.layout == "C"
-            and (isinstance(b, types.NoneType) or b == a) and isinstance(n, types.Integer)):
+            and b == a and isinstance(n, types.Integer)):
         return None
     f64, i32 = ir.DoubleType(), ir.IntType(32)
 
@@ -117,8 +117,7 @@ def _tail_fold(typingctx, acc, a, b, n):
                                             ir.Constant(vt, None)])
                     return v if a.dtype == types.float64 else builder.fpext(v, dt)
 
-                t = terms(1) if isinstance(b, types.NoneType) else builder.fmul(terms(1), terms(2))
-                s = builder.fadd(s, t)
+                s = builder.fadd(s, builder.fmul(terms(1), terms(2)))
             builder.store(s, lanes)
         s = builder.load(lanes)
         w = LANES // 2
@@ -133,12 +132,11 @@ def _tail_fold(typingctx, acc, a, b, n):
 
 
 @jit(inline="always", **_SUM_JIT)
-def _lanes(a, b, n, acc):
-    """sum of the terms t_i = a_i (b None) or a_i b_i, i < n: per 64 elements the
-    float sums (t_j + t_{j+16}) + (t_{j+32} + t_{j+48}) in a's type added into the 16
-    float64 lanes acc (zeros), then the last n % 64 terms and the lanes' pairwise sum
-    (:func:`_tail_fold`).  The block is read once, in order (one stream per array: the
-    hardware prefetcher follows it)."""
+def _groups(a, b, n, acc):
+    """Per 64 elements of the terms t_i = a_i (b None) or a_i b_i, i < n, the float sums
+    (t_j + t_{j+16}) + (t_{j+32} + t_{j+48}) in a's type added into the 16 float64 lanes
+    acc (zeros); returns where the last n % 64 terms start.  The block is read once, in
+    order (one stream per array: the hardware prefetcher follows it)."""
     m = n // (4 * LANES)
     for k in range(m):
         o = 4 * LANES * k
@@ -146,24 +144,42 @@ def _lanes(a, b, n, acc):
             acc[j] += np.float64((_term(a, b, o + j) + _term(a, b, o + j + LANES))
                                  + (_term(a, b, o + j + 2 * LANES)
                                     + _term(a, b, o + j + 3 * LANES)))
-    lo = 4 * LANES * m
-    if b is None:
-        return _tail_fold(acc, a[lo:n], None, n - lo)
-    return _tail_fold(acc, a[lo:n], b[lo:n], n - lo)
+    return 4 * LANES * m
+
+
+@jit(inline="always", **_SUM_JIT)
+def _rest_in_order(acc, a, n):
+    """acc[i % 16] += a_i (float64) for i < n, then the lanes in order."""
+    whole = n - n % LANES
+    for k in range(whole // LANES):
+        for j in range(LANES):
+            acc[j] += np.float64(a[LANES * k + j])
+    for j in range(n - whole):
+        acc[j] += np.float64(a[whole + j])
+    s = 0.0
+    for j in range(LANES):
+        s += acc[j]
+    return s
 
 
 @linked(optimized=True, **_SUM_JIT)
 def sum_lanes(a, n):
-    """log_softmax_backward's sum(a[0:n]) (signed; error < 2 u sum |a|); the lanes in
-    memory (lanes kept in registers get the main loop vectorized across its steps,
-    as gathers)."""
-    return _lanes(a, None, n, zeros(LANES, np.float64))
+    """log_softmax_backward's sum(a[0:n]) (signed; error < 2 u sum |a|): :func:`_groups`,
+    the last n % 64 terms into the lanes (term i into lane i % 16), the lanes in order;
+    the lanes in memory (lanes kept in registers get the main loop vectorized across its
+    steps, as gathers)."""
+    acc = zeros(LANES, np.float64)
+    lo = _groups(a, None, n, acc)
+    return _rest_in_order(acc, a[lo:n], n - lo)
 
 
 @linked(optimized=True, **_SUM_JIT)
 def dot_lanes(a, b, n):
     """softmax_backward's sum(a[0:n] * b[0:n]) (signed; products rounded in a's type,
-    no contraction: error < 3 u sum |a b|); the lanes on the stack, 512-bit vectors
-    where the CPU has them."""
+    no contraction: error < 3 u sum |a b|): :func:`_groups`, then the last n % 64
+    products and the lanes pairwise by :func:`_tail_fold` (the Cython backend's order);
+    the lanes on the stack, 512-bit vectors where the CPU has them."""
     _vmath.prefer_512_bit_vectors()
-    return _lanes(a, b, n, local_zeros(LANES, np.float64))
+    acc = local_zeros(LANES, np.float64)
+    lo = _groups(a, b, n, acc)
+    return _tail_fold(acc, a[lo:n], b[lo:n], n - lo)

@@ -6,7 +6,8 @@ process on the same arrays.
 
 Each round times every variant as the best of ``--calls`` calls (arrays stay in cache, as
 in ``fastact bench``), in a shuffled order; prints the medians and the ratios to PyTorch
-(forward ops) or to the floor ``np.add(y, g, out=o)`` (backward ops).  x ~ N(0, 1), out
+(forward ops) or to the floor ``np.add(y, g, out=o)`` (backward ops), else to the first
+variant.  x ~ N(0, 1), out
 preallocated; the backward ops take y = softmax(x) (log_softmax for its backward).
 """
 from __future__ import annotations
@@ -60,7 +61,8 @@ def variants(row, rng, names):
         calls["torch"] = _torch_call(op, x, g, out if op != "logsumexp" else np.empty((rows, 1), dtype))
     if "floor" in names and backward:
         calls["floor"] = lambda: np.add(x, g, out=out)
-    return calls, ("floor" if backward and "floor" in names else "torch")
+    base = "floor" if backward and "floor" in calls else "torch" if "torch" in calls else None
+    return calls, base or next(iter(calls))
 
 
 def main():

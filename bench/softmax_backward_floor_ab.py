@@ -9,8 +9,8 @@ bench``), shuffled, medians and minima over the rounds:
 - ``floor``: ``np.add(y, g, out=o)``, one thread (the bar's pass);
 - ``numba``, ``cython``: the public calls (Numba as planned; ``numba-thr``: Numba with the
   serial threshold at 0, so threaded);
-- ``numba-1t``, ``cython-1t``: the kernels alone on one thread (Numba's serial entry; Cython
-  with one thread): what a one-thread call cannot go below;
+- ``numba-1t``, ``cython-1t``: the kernels alone on one thread, without the dispatch (Numba's
+  serial entry; Cython's row kernel with one thread): what a one-thread call cannot go below;
 - ``call``: the public Numba and Cython call on a (2, 16) array: the dispatch's share.
 """
 import random
@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 import fastact
+from fastact import _backends
 from fastact._numba.softmax import _plan
 from fastact._numba.softmax._plan import ROWS
 from fastact._numba.softmax._rows import SOFTMAX
@@ -41,16 +42,8 @@ def _variants(shape, dtype, rng):
     o = np.empty_like(y)
     ys, gs, os_ = (np.zeros((2, 16), dtype) for _ in range(3))
     serial = serial_entry(SOFTMAX, ROWS)
+    cython_kernel = _backends.load("cython").get_rowwise("softmax_backward")
     shipped = _plan.BACKWARD_SERIAL_MAX_BYTES
-
-    def one_thread(fn):
-        def run():
-            old = fastact.set_num_threads(1)
-            try:
-                fn()
-            finally:
-                fastact.set_num_threads(old)
-        return run
 
     def numba_at(threshold):
         def run():
@@ -65,7 +58,7 @@ def _variants(shape, dtype, rng):
         "numba-thr": numba_at(0),
         "cython": lambda: fastact.softmax_backward(g, y, out=o, backend="cython"),
         "numba-1t": lambda: serial(False, o, y, g, None, rows),
-        "cython-1t": one_thread(lambda: fastact.softmax_backward(g, y, out=o, backend="cython")),
+        "cython-1t": lambda: cython_kernel(o, y, g, None, 1),
         "call-numba": lambda: fastact.softmax_backward(gs, ys, out=os_, backend="numba"),
         "call-cython": lambda: fastact.softmax_backward(gs, ys, out=os_, backend="cython"),
     }

@@ -179,9 +179,10 @@ NUMBA_PARALLEL_MIN_ELEMENTS = 32768  # Numba's threading layer (TBB), without th
 # 131072 elements, float64 65536): a TBB launch costs more than a shorter loop
 NUMBA_PARALLEL_MIN_BYTES_CHEAP = 512 << 10
 # the Numba softmax_backward / log_softmax_backward run on the calling thread up to this
-# many bytes of y (float32 65536 elements, float64 32768): a few operations per element
-# and a sum per row, a TBB launch costs more (docs/tuning.md, "Numba softmax kernels")
-NUMBA_SOFTMAX_BACKWARD_SERIAL_MAX_BYTES = 256 << 10
+# many bytes of y (float32 131072 elements, float64 65536): a few operations per element
+# and a sum per row, a parallel launch costs more (docs/tuning.md, "Numba softmax
+# kernels" and "The softmax family's last rows over the bars")
+NUMBA_SOFTMAX_BACKWARD_SERIAL_MAX_BYTES = 512 << 10
 NOGIL_MIN_ELEMENTS = 4096  # the Cython kernels keep the GIL below this size
 # Under contention (docs/tuning.md, "Contention"): a parallel loop of the Cython work pool
 # whose caller, out of parts, waited for the parts helpers claimed longer than it would

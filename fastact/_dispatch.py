@@ -30,6 +30,8 @@ _F64 = np.dtype(np.float64)
 _F16 = np.dtype(np.float16)
 _NATIVE = (_F32, _F64)
 _ndarray = np.ndarray
+# np.may_share_memory without its __array_function__ dispatch (the fast paths pass ndarrays)
+_may_share_memory = getattr(np.may_share_memory, "_implementation", np.may_share_memory)
 
 # (backend module, kernel id, mode) -> kernel callable
 _kernels: dict = {}
@@ -182,8 +184,8 @@ def elementwise(entry, mode, x, values, out, backend, grad=None):
                 and out.dtype is dt
                 and out.shape == x.shape
                 and out.flags.carray  # C-contiguous, aligned and writeable
-                and (out is x or not np.may_share_memory(out, x))
-                and (grad is None or out is grad or not np.may_share_memory(out, grad))
+                and (out is x or not _may_share_memory(out, x))
+                and (grad is None or out is grad or not _may_share_memory(out, grad))
             ):
                 kernel(out, x, grad, params, n_threads)
                 return out
@@ -295,16 +297,21 @@ def rowwise(op_name, x, grad, axis, out, backend, where=None, keepdims=False):
             elif (type(out) is _ndarray and out.dtype is dt and out.shape == res_shape
                   and out.flags.carray
                   and (out is x or out is grad or not (
-                      np.may_share_memory(out, x)
-                      or (grad is not None and np.may_share_memory(out, grad))))):
+                      _may_share_memory(out, x)
+                      or (grad is not None and _may_share_memory(out, grad))))):
                 o = out
             else:
                 o = None
             if o is not None and rows and n:
                 kernel = _kernels.get((be, op_name, "row")) or _row_kernel(be, op_name)
-                k_out = o.reshape(rows) if op.reduces else o.reshape(rows, n)
-                g2 = grad.reshape(rows, n) if grad is not None else None
-                kernel(k_out, x.reshape(rows, n), g2, None, n_threads)
+                # the kernel's (rows, n) and (rows,) views: 2-D arrays are already
+                if op.reduces:
+                    k_out = o if o.ndim == 1 else o.reshape(rows)
+                else:
+                    k_out = o if o.ndim == 2 else o.reshape(rows, n)
+                x2 = x if x.ndim == 2 else x.reshape(rows, n)
+                g2 = grad if grad is None or grad.ndim == 2 else grad.reshape(rows, n)
+                kernel(k_out, x2, g2, None, n_threads)
                 return o if o.ndim else o[()]
 
     along = _Along(axis, where, keepdims)

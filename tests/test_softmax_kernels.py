@@ -246,6 +246,18 @@ def test_short_backward_rows(op, n, dtype, kb):
             assert np.array_equal(yi if target == "y" else gi, want, equal_nan=True), target
 
 
+@pytest.mark.skipif(KERNEL_BACKENDS != ["numba", "cython"], reason="needs both backends")
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("n", [257, 1000, 2047, 2049, 5000])
+def test_softmax_backward_long_rows_same_bits_in_both_backends(n, dtype):
+    """softmax_backward rows longer than Numba's short rows: both backends sum g y in one
+    order (groups of 64, the tail in double lanes, the lanes pairwise): the same bits."""
+    y, g, _ = inputs("softmax_backward", (9, n), dtype, seed=n)
+    for n_threads in (1, 2):
+        got = run("numba", "softmax_backward", y, g, n_threads=n_threads)
+        assert np.array_equal(got, run("cython", "softmax_backward", y, g, n_threads=n_threads))
+
+
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("n", [16, 33])
 @pytest.mark.parametrize("op", ["log_softmax", "logsumexp"])

@@ -871,7 +871,7 @@ def _normcdf_parts_f32n(x):
     v = F32_1 / y  # used for y > near_max only
     q = _normcdf_far_f32(v * v)
     r_near = _normcdf_near_f32(y - C.NORMCDF_NEAR_SHIFT_F32)
-    xr = math.copysign(q, x) if y > near_max else x * r_near
+    xr = math.copysign(q if y > near_max else y * r_near, x)
     c = y * np.float32(C.INV_SQRT_2PI) - (r_near if y <= near_max else v * q)
     p = y * y
     return p, fma(y, y, -p), xr, c

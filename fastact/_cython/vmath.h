@@ -230,7 +230,7 @@ FA_INLINE float fa__mul_exp_neg_half_f32(float m, float p, float lo) {
 /* The float32 gelu parts for x finite or infinite, y = |x| clamped to NORMCDF_ARG_MAX_F32,
  * R(y) = Phi(-y) e^(y^2/2): *xr = x R(y), returns y/sqrt(2 pi) - R(y); y^2 = *p + *lo
  * exactly.  R: the near polynomial in y - 1 or v F(v^2), v = 1/y, both evaluated, then a
- * select; in the far range x R = -+F(v^2) exactly (x v = -+1). */
+ * select; in the far range x R = -+F(v^2) exactly (x v = -+1), v^2 taken as 1/(*p). */
 FA_INLINE float fa__gelu_parts_f32(float x, float *xr, float *p, float *lo) {
     /* min(|x|, ARG_MAX) on the bits (non-negative floats order as their bits); NaN gives
      * ARG_MAX, and the callers' x carries it */
@@ -239,11 +239,11 @@ FA_INLINE float fa__gelu_parts_f32(float x, float *xr, float *p, float *lo) {
     float near = fa__horner_fma_f32(fa__normcdf_near_f32, FA_N_TERMS(fa__normcdf_near_f32),
                                     y - FA_NORMCDF_NEAR_SHIFT_F32);
     int is_near = y <= FA_NORMCDF_NEAR_MAX_F32;
-    float v = 1.0f / (is_near ? FA_NORMCDF_NEAR_MAX_F32 : y);
-    float q = fa__horner_fma_f32(fa__normcdf_far_f32, FA_N_TERMS(fa__normcdf_far_f32), v * v);
-    *xr = is_near ? x * near : fa_copysign_f32(q, x);
     *p = fa_two_prod_f32(y, y, lo);
-    return y * (float)FA_INV_SQRT_2PI - (is_near ? near : v * q);
+    float w = 1.0f / *p;                                    /* v^2, used where y > NEAR_MAX */
+    float q = fa__horner_fma_f32(fa__normcdf_far_f32, FA_N_TERMS(fa__normcdf_far_f32), w);
+    *xr = is_near ? x * near : fa_copysign_f32(q, x);
+    return y * (float)FA_INV_SQRT_2PI - (is_near ? near : (y * w) * q);
 }
 
 /* gelu(x) = x Phi(x) in float arithmetic: x Phi(-|x|) = x R e^(-x^2/2), rounded once where

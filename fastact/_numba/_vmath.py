@@ -864,16 +864,17 @@ def _normcdf_parts_f32n(x):
     """(y, x R(y) and y/sqrt(2 pi) - R(y) (the gelu pieces), e^(-y^2/2) = (m, lo)) in float32
     for y = |x| clamped to NORMCDF_ARG_MAX_F32, R(y) = Phi(-y) e^(y^2/2): the near polynomial
     in y - 1 or v F(v^2), v = 1/y (both evaluated, then a select); in the far range
-    x R(y) = sign(x) F(v^2) exactly (x v = -+1); y^2 = p + lo split exactly by an FMA."""
+    x R(y) = sign(x) F(v^2) exactly (x v = -+1), v^2 taken as 1/p; y^2 = p + lo split
+    exactly by an FMA."""
     y = abs(x)
     y = y if y < C.NORMCDF_ARG_MAX_F32 else C.NORMCDF_ARG_MAX_F32  # NaN: the caller's x
     near_max = C.NORMCDF_NEAR_MAX_F32
-    v = F32_1 / y  # used for y > near_max only
-    q = _normcdf_far_f32(v * v)
+    p = y * y
+    w = F32_1 / p  # v**2, used for y > near_max only
+    q = _normcdf_far_f32(w)
     r_near = _normcdf_near_f32(y - C.NORMCDF_NEAR_SHIFT_F32)
     xr = math.copysign(q if y > near_max else y * r_near, x)
-    c = y * np.float32(C.INV_SQRT_2PI) - (r_near if y <= near_max else v * q)
-    p = y * y
+    c = y * np.float32(C.INV_SQRT_2PI) - (r_near if y <= near_max else (y * w) * q)
     return p, fma(y, y, -p), xr, c
 
 

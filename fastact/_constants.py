@@ -134,6 +134,9 @@ NORMCDF_NEAR_SHIFT_F32 = _F32(1.0)  # y - 1 is exact for y >= 1/2
 NORMCDF_EXP_Q_F32 = SOFTMAX_EXP_POLY_F32[:-2]  # noqa: F405  (drops the 1 + r terms)
 NORMCDF_EXP_SCALE_BITS_F32 = 64
 NORMCDF_EXP_UNSCALE_F32 = _F32(2.0 ** -64)
+# ROUND_SHIFT_F32 + EXP_BIAS_F32 + SCALE_BITS: adding it rounds to an integer k (as
+# ROUND_SHIFT_F32 does), and the sum's bits shifted left by MANT_BITS_F32 are 2^(k + SCALE_BITS)
+NORMCDF_EXP_SHIFT_F32 = _F32(ROUND_SHIFT_F32 + EXP_BIAS_F32 + NORMCDF_EXP_SCALE_BITS_F32)
 
 # --------------------------------------------------- activation constants
 # SELU (Klambauer et al. 2017), as PyTorch uses them.

@@ -214,16 +214,15 @@ FA_INLINE float fa__horner_fma_f32(const float *c, int n, float r) {
  * (m 2^(k+BIAS) + m 2^(k+BIAS) expm1(r)) 2^-BIAS is rounded once where it is subnormal */
 FA_INLINE float fa__mul_exp_neg_half_f32(float m, float p, float lo) {
     float h = -0.5f * p;
-    float t = FA_GELU_FMA_F32(h, FA_LOG2E_F32, FA_ROUND_SHIFT_F32);   /* bits: bits(SHIFT) + k */
-    float k = t - FA_ROUND_SHIFT_F32;
+    float t = FA_GELU_FMA_F32(h, FA_LOG2E_F32, FA_NORMCDF_EXP_SHIFT_F32);   /* SHIFT + k */
+    float k = t - FA_NORMCDF_EXP_SHIFT_F32;
     float r = FA_GELU_FMA_F32(k, -FA_LN2_HI_F32, h);                   /* exact */
     r = FA_GELU_FMA_F32(k, -FA_LN2_LO_F32, r);
     r = FA_GELU_FMA_F32(lo, -0.5f, r);
     float q = fa__horner_fma_f32(fa__normcdf_exp_q_f32, FA_N_TERMS(fa__normcdf_exp_q_f32), r);
     float e = FA_GELU_FMA_F32(r * r, q, r);
-    /* (bits(SHIFT) + k + EXP_BIAS + BIAS) << MANT_BITS: the low bits of bits(SHIFT) are 0 */
-    uint32_t sb = (fa_bits_f32(t) + (uint32_t)(FA_EXP_BIAS_F32 + FA_NORMCDF_EXP_SCALE_BITS_F32))
-                  << FA_MANT_BITS_F32;
+    /* the low 9 bits of bits(t) are k + EXP_BIAS + BIAS (in [1, 254]): 2^(k+BIAS) */
+    uint32_t sb = fa_bits_f32(t) << FA_MANT_BITS_F32;
     float ms = m * fa_from_bits_f32(sb);
     return FA_GELU_FMA_F32(ms, e, ms) * FA_NORMCDF_EXP_UNSCALE_F32;
 }
@@ -231,18 +230,20 @@ FA_INLINE float fa__mul_exp_neg_half_f32(float m, float p, float lo) {
 /* The float32 gelu parts for x finite or infinite, y = |x| clamped to NORMCDF_ARG_MAX_F32,
  * R(y) = Phi(-y) e^(y^2/2): *xr = x R(y), returns y/sqrt(2 pi) - R(y); y^2 = *p + *lo
  * exactly.  R: the near polynomial in y - 1 or v F(v^2), v = 1/y, both evaluated, then a
- * select; in the far range x R = -+F(v^2) exactly (x v = -+1). */
+ * select; in the far range x R = -+F(v^2) exactly (x v = -+1), v^2 taken as 1/(*p). */
 FA_INLINE float fa__gelu_parts_f32(float x, float *xr, float *p, float *lo) {
-    float y = fa_abs_f32(x);
-    y = y > FA_NORMCDF_ARG_MAX_F32 ? FA_NORMCDF_ARG_MAX_F32 : y;
+    /* min(|x|, ARG_MAX) on the bits (non-negative floats order as their bits); NaN gives
+     * ARG_MAX, and the callers' x carries it */
+    uint32_t yb = fa_bits_f32(x) & 0x7fffffffu, yb_max = fa_bits_f32(FA_NORMCDF_ARG_MAX_F32);
+    float y = fa_from_bits_f32(yb < yb_max ? yb : yb_max);
     float near = fa__horner_fma_f32(fa__normcdf_near_f32, FA_N_TERMS(fa__normcdf_near_f32),
                                     y - FA_NORMCDF_NEAR_SHIFT_F32);
     int is_near = y <= FA_NORMCDF_NEAR_MAX_F32;
-    float v = 1.0f / (is_near ? FA_NORMCDF_NEAR_MAX_F32 : y);
-    float q = fa__horner_fma_f32(fa__normcdf_far_f32, FA_N_TERMS(fa__normcdf_far_f32), v * v);
-    *xr = is_near ? x * near : fa_copysign_f32(q, x);
     *p = fa_two_prod_f32(y, y, lo);
-    return y * (float)FA_INV_SQRT_2PI - (is_near ? near : v * q);
+    float w = 1.0f / *p;                                    /* v^2, used where y > NEAR_MAX */
+    float q = fa__horner_fma_f32(fa__normcdf_far_f32, FA_N_TERMS(fa__normcdf_far_f32), w);
+    *xr = is_near ? x * near : fa_copysign_f32(q, x);
+    return y * (float)FA_INV_SQRT_2PI - (is_near ? near : (y * w) * q);
 }
 
 /* gelu(x) = x Phi(x) in float arithmetic: x Phi(-|x|) = x R e^(-x^2/2), rounded once where
@@ -251,8 +252,8 @@ FA_INLINE float fa__gelu_parts_f32(float x, float *xr, float *p, float *lo) {
 FA_INLINE float fa_gelu_f32(float x) {
     float xr, p, lo;
     fa__gelu_parts_f32(x, &xr, &p, &lo);
-    float t = fa_copysign_f32(fa__mul_exp_neg_half_f32(xr, p, lo), x);  /* the sign fixes a zero */
-    return x > 0.0f ? x - t : t;
+    float t = fa__mul_exp_neg_half_f32(xr, p, lo);
+    return x <= 0.0f ? t : x - t;
 }
 
 /* gelu'(x) = Phi(x) + x phi(x) in float arithmetic: with a = (y/sqrt(2 pi) - R(y)) e^(-y^2/2),
@@ -262,7 +263,7 @@ FA_INLINE float fa_gelu_derivative_f32(float x) {
     float c = fa__gelu_parts_f32(x, &xr, &p, &lo);
     float a = fa__mul_exp_neg_half_f32(c, p, lo);
     float d = x < 0.0f ? -a : 1.0f + a;
-    return x == -__builtin_inff() ? 0.0f : d;
+    return x > -__builtin_inff() ? d : (x == x ? 0.0f : x);
 }
 
 /* ------------------------------------------------ log1p on [0, 1] (float) */

@@ -128,16 +128,15 @@ def pow2_f32(typingctx, nf):
 
 @intrinsic
 def normcdf_scale_f32(typingctx, t):
-    """2.0**(k + NORMCDF_EXP_SCALE_BITS_F32) as a float32 from t = k + ROUND_SHIFT_F32 (the
-    sum that rounded k): (bits(t) + 127 + SCALE_BITS) << 23, the low 9 bits of
-    bits(ROUND_SHIFT_F32) being 0; for k + SCALE_BITS in [-126, 127] (int32 lanes)."""
+    """2.0**(k + NORMCDF_EXP_SCALE_BITS_F32) as a float32 from t = k + NORMCDF_EXP_SHIFT_F32
+    (the sum that rounded k): bits(t) << 23, the low 9 bits of bits(t) being
+    k + 127 + SCALE_BITS; for k + SCALE_BITS in [-126, 127] (int32 lanes)."""
     if t != types.float32:
         return None
 
     def codegen(context, builder, sig, args):
         i32 = ir.IntType(32)
-        add = ir.Constant(i32, C.EXP_BIAS_F32 + C.NORMCDF_EXP_SCALE_BITS_F32)
-        bits = builder.add(builder.bitcast(args[0], i32), add)
+        bits = builder.bitcast(args[0], i32)
         return builder.bitcast(builder.shl(bits, ir.Constant(i32, C.MANT_BITS_F32)), ir.FloatType())
 
     return types.float32(t), codegen
@@ -905,16 +904,17 @@ def _normcdf_parts_f32n(x):
     """(y, x R(y) and y/sqrt(2 pi) - R(y) (the gelu pieces), e^(-y^2/2) = (m, lo)) in float32
     for y = |x| clamped to NORMCDF_ARG_MAX_F32, R(y) = Phi(-y) e^(y^2/2): the near polynomial
     in y - 1 or v F(v^2), v = 1/y (both evaluated, then a select); in the far range
-    x R(y) = sign(x) F(v^2) exactly (x v = -+1); y^2 = p + lo split exactly by an FMA."""
+    x R(y) = sign(x) F(v^2) exactly (x v = -+1), v^2 taken as 1/p; y^2 = p + lo split
+    exactly by an FMA."""
     y = abs(x)
-    y = y if y < C.NORMCDF_ARG_MAX_F32 else C.NORMCDF_ARG_MAX_F32
+    y = y if y < C.NORMCDF_ARG_MAX_F32 else C.NORMCDF_ARG_MAX_F32  # NaN: the caller's x
     near_max = C.NORMCDF_NEAR_MAX_F32
-    v = F32_1 / (y if y > near_max else near_max)
-    q = _normcdf_far_f32(v * v)
-    r_near = _normcdf_near_f32(y - C.NORMCDF_NEAR_SHIFT_F32)
-    xr = x * r_near if y <= near_max else (q if x >= F32_0 else -q)
-    c = y * np.float32(C.INV_SQRT_2PI) - (r_near if y <= near_max else v * q)
     p = y * y
+    w = F32_1 / p  # v**2, used for y > near_max only
+    q = _normcdf_far_f32(w)
+    r_near = _normcdf_near_f32(y - C.NORMCDF_NEAR_SHIFT_F32)
+    xr = math.copysign(q if y > near_max else y * r_near, x)
+    c = y * np.float32(C.INV_SQRT_2PI) - (r_near if y <= near_max else (y * w) * q)
     return p, fma(y, y, -p), xr, c
 
 
@@ -925,8 +925,8 @@ def _exp_neg_half_mul_f32n(p, lo, m):
     from the bits of the rounding sum) times 2^-SCALE_BITS last, so that a subnormal result
     is rounded once (the Cython backend's fa__mul_exp_neg_half_f32)."""
     h = -F32_HALF * p
-    t = fma(h, C.LOG2E_F32, F32_SHIFTER)
-    nf = t - F32_SHIFTER
+    t = fma(h, C.LOG2E_F32, C.NORMCDF_EXP_SHIFT_F32)
+    nf = t - C.NORMCDF_EXP_SHIFT_F32
     r = fma(nf, -C.LN2_HI_F32, h)
     r = fma(nf, -C.LN2_LO_F32, r)
     r = fma(lo, -F32_HALF, r)
@@ -940,7 +940,7 @@ def gelu_f32n(x):
     """x Phi(x) in float32: x Phi(-|x|) = x R e^(-x^2/2), rounded once where subnormal;
     x - x Phi(-x) for x > 0; +-0 kept, -inf gives -0 (y is clamped), +inf gives +inf."""
     p, lo, xr, _ = _normcdf_parts_f32n(x)
-    t = math.copysign(_exp_neg_half_mul_f32n(p, lo, xr), x)  # the sign fixes a zero
+    t = _exp_neg_half_mul_f32n(p, lo, xr)  # x's sign, zeros included
     return x - t if x > F32_0 else t
 
 

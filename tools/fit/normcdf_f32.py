@@ -18,7 +18,7 @@ import numpy as np
 NEAR_MAX = 2.0  # NORMCDF_NEAR_MAX_F32 in fastact/_constants.py
 ARG_MAX = 15.0  # NORMCDF_ARG_MAX_F32
 NEAR_DEGREE = 10
-FAR_DEGREE = 10
+FAR_DEGREE = 9
 N_NODES = 120
 
 

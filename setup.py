@@ -125,6 +125,7 @@ def kernel_loops_pxi(registry):
         template,
         kernels=[(kid, kid in with_y) for kid in registry.all_kernel_ids()],
         cheap=[kid for a in registry.ACTIVATIONS if not a.smooth for kid in a.kernel_ids()],
+        keeps_nan=list(registry.nan_keeping_forward_ids()),
         modes=getattr(registry, "MODES", ("forward", "derivative", "backward", "backward_y")),
     )
 

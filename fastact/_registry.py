@@ -95,6 +95,8 @@ class ActivationSpec:
         which this activation is another one (``swish`` at beta = 1 is ``silu``).
     oracle / oracle_derivative: ``(mp, x, **params) -> mpf`` in mpmath.
     examples: extra parameter sets the tests sweep besides the defaults.
+    forward_keeps_nan: kernel ids whose compiled forward formulas (both dtypes, both compiled
+        backends) give NaN for a NaN x by themselves: their forward loops skip the NaN select.
     """
 
     name: str
@@ -109,6 +111,7 @@ class ActivationSpec:
     aliases: tuple = ()
     examples: tuple = ()
     same_as: Optional[SameAs] = None
+    forward_keeps_nan: tuple = ()
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
@@ -358,6 +361,7 @@ ACTIVATIONS: tuple = (
     ),
     ActivationSpec(
         "gelu", "Gaussian error linear unit (exact, or PyTorch's tanh approximation).",
+        forward_keeps_nan=("gelu",),
         formula=(
             "gelu(x) = x * Phi(x) = x/2 * erfc(-x/sqrt(2));  with approximate='tanh': "
             "x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x**3)))"
@@ -577,6 +581,11 @@ def lookup(name) -> ActivationSpec:
 def all_kernel_ids() -> tuple:
     """Every elementwise kernel id a complete backend must provide."""
     return tuple(k for a in ACTIVATIONS for k in a.kernel_ids())
+
+
+def nan_keeping_forward_ids() -> tuple:
+    """Kernel ids whose forward loops need no NaN select (``forward_keeps_nan``)."""
+    return tuple(k for a in ACTIVATIONS for k in a.forward_keeps_nan)
 
 
 def y_kernel_ids() -> tuple:

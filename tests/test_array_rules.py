@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import fastact
+from fastact import _registry as registry
 from tests._arrays import INTS, KERNEL_CASES, ROW_OP_NAMES, base_values, case_modes, cast, grads_like
 
 KCASES = [pytest.param(c, id=c.id) for c in KERNEL_CASES]
@@ -227,3 +228,16 @@ def test_rowwise_input_never_written(op, backend):
         fn(x, axis=0, backend=backend)
         fn(x, axis=None, backend=backend)
     assert np.array_equal(x, x_before)
+
+
+@pytest.mark.parametrize("kernel_id", registry.nan_keeping_forward_ids())
+def test_forwards_without_a_nan_select_keep_nan(kernel_id, backend):
+    """The kernels whose forward loops skip the NaN select (``forward_keeps_nan``) give NaN
+    for every NaN in x by their formula alone, in both dtypes, whatever the NaN's sign."""
+    params = registry.params_for_kernel(kernel_id)
+    name = registry.kernel_spec(kernel_id).name
+    for dt in (np.float32, np.float64):
+        x = np.array([np.nan, -np.nan, 1.0, -1.0, 0.0] * 40, dtype=dt)
+        got = fastact.get(name, **params).forward(x, backend=backend)
+        assert np.isnan(got[0::5]).all() and np.isnan(got[1::5]).all(), (dt, got[:5])
+        assert np.isfinite(got[2::5]).all()

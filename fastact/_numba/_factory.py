@@ -6,7 +6,8 @@ formula ``_formulas.<kernel_id>__<forward|derivative|derivative_y>``::
     serial(out, x, grad, a, b):          # a, b: parameters cast to the dtype
         for i in range(n):
             v = F(x[i], a, b)
-            v = x[i] if x[i] != x[i] else v  # NaN in -> NaN out, every mode
+            v = x[i] if x[i] != x[i] else v  # NaN in -> NaN out (the formula's own where
+                                             # the registry says so: forward_keeps_nan)
             out[i] = v                       # "backward*": out[i] = grad[i] * v
 
 The one compiled form of the loop is ``chunk``, a C function wrapping ``serial``
@@ -40,7 +41,7 @@ import warnings
 
 import numpy as np
 
-from .._registry import MODES
+from .._registry import MODES, nan_keeping_forward_ids
 from ._cache import cache_dir
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -59,8 +60,7 @@ def serial(out, x, grad, a, b):
     prefer_512_bit_vectors()
     for i in range(x.size):
         xi = x[i]
-        v = F(xi, a, b)
-        v = xi if xi != xi else v
+        v = F(xi, a, b){nan_select}
         out[i] = {store}
 
 
@@ -93,6 +93,8 @@ def source(kernel_id: str, mode: str, dtype: str, cache: bool = True) -> str:
         cache=cache,
         expr=("grad[i] * " if uses_grad else "") + f"{formula}(x[i], a, b)",
         store="grad[i] * v" if uses_grad else "v",
+        nan_select=("" if mode == "forward" and kernel_id in nan_keeping_forward_ids()
+                    else "\n        v = xi if xi != xi else v"),
     )
 
 

@@ -938,10 +938,11 @@ def _exp_neg_half_mul_f32n(p, lo, m):
 @jit(**_JIT)
 def gelu_f32n(x):
     """x Phi(x) in float32: x Phi(-|x|) = x R e^(-x^2/2), rounded once where subnormal;
-    x - x Phi(-x) for x > 0; +-0 kept, -inf gives -0 (y is clamped), +inf gives +inf."""
+    x - x Phi(-x) for x > 0; +-0 kept, -inf gives -0 (y is clamped), +inf gives +inf, NaN
+    gives NaN."""
     p, lo, xr, _ = _normcdf_parts_f32n(x)
     t = _exp_neg_half_mul_f32n(p, lo, xr)  # x's sign, zeros included
-    return x - t if x > F32_0 else t
+    return t if x <= F32_0 else x - t  # NaN x: x - t
 
 
 @jit(**_JIT)

@@ -13,10 +13,8 @@ bench``), shuffled, medians and minima over the rounds:
   serial entry; Cython's row kernel with one thread): what a one-thread call cannot go below;
 - ``call``: the public Numba and Cython call on a (2, 16) array: the dispatch's share.
 """
-import random
 import statistics
 import sys
-import time
 
 import numpy as np
 
@@ -26,13 +24,7 @@ from fastact._numba.softmax import _plan
 from fastact._numba.softmax._plan import ROWS
 from fastact._numba.softmax._rows import SOFTMAX
 from fastact._numba.softmax._tasks import serial_entry
-
-
-def _block(fn, calls=200):
-    t0 = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    return (time.perf_counter() - t0) / calls
+from softmax_backward_serial_ab import block_rounds  # this directory's shared timing loop
 
 
 def _variants(shape, dtype, rng):
@@ -72,14 +64,7 @@ def main(shapes="64x1000", rounds="21", threads="2"):
     for dtype in ("float32", "float64"):
         for shape in shapes.split(","):
             calls = _variants(shape, dtype, rng)
-            times = {k: [] for k in calls}
-            for fn in calls.values():
-                _block(fn, 20)
-            for _ in range(int(rounds)):
-                order = list(calls)
-                random.shuffle(order)
-                for k in order:
-                    times[k].append(_block(calls[k]))
+            times = block_rounds(calls, rounds)
             med = {k: statistics.median(v) for k, v in times.items()}
             floor = med["floor"]
             print(f"{dtype} {shape}: " + "  ".join(

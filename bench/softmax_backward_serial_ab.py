@@ -27,6 +27,20 @@ def _block(fn, calls=200):
     return (time.perf_counter() - t0) / calls
 
 
+def block_rounds(calls, rounds):
+    """{name: [per-call time of each round's block of 200 calls]}: every variant once per
+    round, in a shuffled order, after a warm-up block of 20."""
+    times = {k: [] for k in calls}
+    for fn in calls.values():
+        _block(fn, 20)
+    for _ in range(int(rounds)):
+        order = list(calls)
+        random.shuffle(order)
+        for k in order:
+            times[k].append(_block(calls[k]))
+    return times
+
+
 def main(shapes="64x1000,32x1000,16x1000,64x256", thresholds="262144,65536,0", rounds="15",
          op="softmax_backward"):
     fastact.set_num_threads(2)
@@ -47,14 +61,7 @@ def main(shapes="64x1000,32x1000,16x1000,64x256", thresholds="262144,65536,0", r
             calls = {f"numba<={t}": numba_at(int(t)) for t in thresholds.split(",")}
             calls["cython"] = lambda: f(g, y, out=o, backend="cython")
             calls["floor"] = lambda: np.add(y, g, out=o)
-            times = {k: [] for k in calls}
-            for fn in calls.values():
-                _block(fn, 20)
-            for _ in range(int(rounds)):
-                order = list(calls)
-                random.shuffle(order)
-                for k in order:
-                    times[k].append(_block(calls[k]))
+            times = block_rounds(calls, rounds)
             med = {k: statistics.median(v) for k, v in times.items()}
             print(f"{op} {dtype} {shape:>9s} floor {med['floor'] * 1e6:.1f} us  " + "  ".join(
                 f"{k} {v / med['floor']:.2f}" for k, v in med.items() if k != "floor"), flush=True)

@@ -293,9 +293,9 @@ FA_INLINE FA_T FA_S(fa_mish)(FA_T x) {
     return x == (FA_T)__builtin_inf() ? x : r;  /* inf - inf c is NaN */
 }
 
-/* mish'(x) = tanh(sp) + x sigmoid(x) (1 - tanh(sp)^2), sp = log(1 + e^x), from the same w, d
- * and r = 1/d: r (w + 4 x E^2 (1 + E) r) for x >= 0, (m r (w + 4 x (1 + E) r)) 2^-S below;
- * x taken as +-|t| (t = -|x| clamped), so +-inf give 1, 0 without inf * 0 */
+/* mish'(x) = tanh(sp) + x sigmoid(x) (1 - tanh(sp)^2), sp = log(1 + e^x), from fa_mish's E, D
+ * and w = c0 + c1 E, r = 1/D: r (w + 4 x E^2 (1 + E) r) for x >= 0, (m r (w + 4 x (1 + E) r))
+ * 2^-S below; x taken as +-|t| (t = -|x| clamped), so +-inf give 1, 0 without inf * 0 */
 FA_INLINE FA_T FA_S(fa_mish_derivative)(FA_T x) {
     FA_T t, e;
     FA_T m = FA_S(fa__sigmoid_exp)(x, &t, &e);

@@ -53,6 +53,9 @@ PYX = os.path.join("fastact", "_kernels.pyx")
 LOOPS_TEMPLATE = os.path.join(HERE, "fastact", "_cython", "kernel_loops.pxi.tp")
 UFUNC_LOOPS_TEMPLATE = os.path.join(HERE, "fastact", "_cython", "ufunc_loops.pxi.tp")
 GATED_LOOPS_TEMPLATE = os.path.join(HERE, "fastact", "_cython", "gated_loops.pxi.tp")
+# kernel ids whose float32 loops some builds write by hand (_cython/gelu_avx512.h): their
+# gated units reach them through _LOOPS_F32 rather than inlining the scalar formula
+KERNEL_LOOPS_F32 = ("gelu",)
 PXD_TEMPLATE = os.path.join(HERE, "fastact", "_cython", "kernels.pxd.tp")
 GEN_DIR = os.path.join("build", "fastact_gen")  # generated sources (relative: cwd = HERE)
 C_DIR = os.path.join("build", "fastact_c")  # the cythonized C file
@@ -134,8 +137,10 @@ def gated_loops_pxi(registry, constants):
     """The text of _gated_loops.pxi: the one-pass loops of every gated unit's kernel id."""
     with open(GATED_LOOPS_TEMPLATE) as f:
         template = f.read()
+    ids = list(registry.all_kernel_ids())
     return Tempita.sub(template, gated=list(registry.gated_kernel_ids()),
-                       split=int(constants.GATED_SPLIT_ELEMENTS))
+                       split=int(constants.GATED_SPLIT_ELEMENTS),
+                       by_kernel_loops={k: 4 * ids.index(k) for k in KERNEL_LOOPS_F32})
 
 
 def ufunc_loops_pxi(registry):

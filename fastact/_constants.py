@@ -128,6 +128,14 @@ NORMCDF_MILLS_DD_STEPS = 3
 # v NORMCDF_FAR_F32(v^2), v = 1/y (fitted by tools/fit/normcdf_f32.py, in _coefficients)
 NORMCDF_NEAR_MAX_F32 = _F32(2.0)
 NORMCDF_NEAR_SHIFT_F32 = _F32(1.0)  # y - 1 is exact for y >= 1/2
+# The AVX-512 builds take R(y) from a table instead: k = round(y / STEP) read from the low
+# bits of y INV_STEP + ROUND_SHIFT_F32, R(y) = P_k(y - k STEP) (exact), P_k of DEGREE from
+# NORMCDF_TABLE_F32 (entry j ENTRIES + k: P_k's coefficient of s^(DEGREE - j)), ENTRIES a
+# power of two covering k <= NORMCDF_ARG_MAX_F32 / STEP (tools/fit/normcdf_f32.py)
+NORMCDF_TABLE_STEP_F32 = _F32(0.5)
+NORMCDF_TABLE_INV_STEP_F32 = _F32(2.0)
+NORMCDF_TABLE_ENTRIES = 32
+NORMCDF_TABLE_DEGREE = 6
 # e^(-y^2/2) for these: e^r = 1 + r + r^2 NORMCDF_EXP_Q_F32(r) on |r| <= ln2/2 (softmax's
 # fitted float32 Q), 2^k applied as 2^(k + SCALE_BITS) (normal for y <= NORMCDF_ARG_MAX_F32)
 # times UNSCALE = 2^-SCALE_BITS, so that a subnormal result is rounded once

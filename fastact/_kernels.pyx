@@ -72,6 +72,23 @@ ctypedef void (*loop_f64)(double *out, const double *x, const double *g, Py_ssiz
 # 4 * kernel index + mode index) and CHEAP_KERNEL_IDS, rendered by setup.py
 include "_kernel_loops.pxi"
 
+# The AVX-512 builds' float32 gelu loops (_cython/gelu_avx512.h: the scalar formulas' bits,
+# their table lookups by permutes) replace the generated ones there
+cdef extern from "gelu_avx512.h":
+    int FA_GELU_VECTOR_LOOPS
+    void fa_gelu_forward_loop_f32(float *out, const float *x, const float *g, Py_ssize_t n,
+                                  float p0, float p1) noexcept nogil
+    void fa_gelu_derivative_loop_f32(float *out, const float *x, const float *g, Py_ssize_t n,
+                                     float p0, float p1) noexcept nogil
+    void fa_gelu_backward_loop_f32(float *out, const float *x, const float *g, Py_ssize_t n,
+                                   float p0, float p1) noexcept nogil
+
+if FA_GELU_VECTOR_LOOPS:
+    _LOOPS_F32[4 * KERNEL_IDS.index("gelu") + MODES.index("forward")] = fa_gelu_forward_loop_f32
+    _LOOPS_F32[4 * KERNEL_IDS.index("gelu") + MODES.index("derivative")] = \
+        fa_gelu_derivative_loop_f32
+    _LOOPS_F32[4 * KERNEL_IDS.index("gelu") + MODES.index("backward")] = fa_gelu_backward_loop_f32
+
 # the gated units' one-pass loops: (out or d_gate, d_up, gate, up, grad, n, p0, p1)
 ctypedef void (*gated_f32)(float *out, float *d_up, const float *gate, const float *up,
                            const float *g, Py_ssize_t n, float p0, float p1) noexcept nogil

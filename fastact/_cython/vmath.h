@@ -227,15 +227,43 @@ FA_INLINE float fa__mul_exp_neg_half_f32(float m, float p, float lo) {
     return FA_GELU_FMA_F32(ms, e, ms) * FA_NORMCDF_EXP_UNSCALE_F32;
 }
 
+/* The AVX-512 builds' R(y) for 0 <= y <= NORMCDF_ARG_MAX_F32: P_k(s) from the interval
+ * table, k = round(y / STEP) from the low bits of the rounding sum, s = y - k STEP (exact);
+ * gelu_avx512.h picks the coefficients of 16 lanes by permutes, with these operations */
+#if defined(__AVX512F__)
+#define FA_NORMCDF_BY_TABLE 1
+static const float fa__normcdf_table_f32[] __attribute__((aligned(64))) = FA_NORMCDF_TABLE_F32;
+
+FA_INLINE float fa__normcdf_table_r_f32(float y) {
+    float t = FA_GELU_FMA_F32(y, FA_NORMCDF_TABLE_INV_STEP_F32, FA_ROUND_SHIFT_F32);
+    float s = FA_GELU_FMA_F32(t - FA_ROUND_SHIFT_F32, -FA_NORMCDF_TABLE_STEP_F32, y);
+    const float *c = fa__normcdf_table_f32 + (fa_bits_f32(t) & (FA_NORMCDF_TABLE_ENTRIES - 1));
+    float q = c[0];
+    FA_UNROLL
+    for (int j = 1; j <= FA_NORMCDF_TABLE_DEGREE; j++)
+        q = FA_GELU_FMA_F32(q, s, c[j * FA_NORMCDF_TABLE_ENTRIES]);
+    return q;
+}
+#else
+#define FA_NORMCDF_BY_TABLE 0
+#endif
+
 /* The float32 gelu parts for x finite or infinite, y = |x| clamped to NORMCDF_ARG_MAX_F32,
  * R(y) = Phi(-y) e^(y^2/2): *xr = x R(y), returns y/sqrt(2 pi) - R(y); y^2 = *p + *lo
- * exactly.  R: the near polynomial in y - 1 or v F(v^2), v = 1/y, both evaluated, then a
- * select; in the far range x R = -+F(v^2) exactly (x v = -+1), v^2 taken as 1/(*p). */
+ * exactly.  R from the table (AVX-512 builds: *xr = copysign(y, x) R), else the near
+ * polynomial in y - 1 or v F(v^2), v = 1/y, both evaluated, then a select; in the far range
+ * x R = -+F(v^2) exactly (x v = -+1), v^2 taken as 1/(*p). */
 FA_INLINE float fa__gelu_parts_f32(float x, float *xr, float *p, float *lo) {
     /* min(|x|, ARG_MAX) on the bits (non-negative floats order as their bits); NaN gives
      * ARG_MAX, and the callers' x carries it */
     uint32_t yb = fa_bits_f32(x) & 0x7fffffffu, yb_max = fa_bits_f32(FA_NORMCDF_ARG_MAX_F32);
     float y = fa_from_bits_f32(yb < yb_max ? yb : yb_max);
+#if FA_NORMCDF_BY_TABLE
+    float r = fa__normcdf_table_r_f32(y);
+    *p = fa_two_prod_f32(y, y, lo);
+    *xr = fa_from_bits_f32(fa_bits_f32(y) | (fa_bits_f32(x) & 0x80000000u)) * r;
+    return y * (float)FA_INV_SQRT_2PI - r;
+#else
     float near = fa__horner_fma_f32(fa__normcdf_near_f32, FA_N_TERMS(fa__normcdf_near_f32),
                                     y - FA_NORMCDF_NEAR_SHIFT_F32);
     int is_near = y <= FA_NORMCDF_NEAR_MAX_F32;
@@ -244,6 +272,7 @@ FA_INLINE float fa__gelu_parts_f32(float x, float *xr, float *p, float *lo) {
     float q = fa__horner_fma_f32(fa__normcdf_far_f32, FA_N_TERMS(fa__normcdf_far_f32), w);
     *xr = is_near ? x * near : fa_copysign_f32(q, x);
     return y * (float)FA_INV_SQRT_2PI - (is_near ? near : (y * w) * q);
+#endif
 }
 
 /* gelu(x) = x Phi(x) in float arithmetic: x Phi(-|x|) = x R e^(-x^2/2), rounded once where

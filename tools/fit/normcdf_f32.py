@@ -7,6 +7,10 @@ Phi(x) = 1 - Phi(-x) for x > 0, with R a polynomial in float arithmetic:
 * far, y > NORMCDF_NEAR_MAX_F32: R(y) = v F(v^2), v = 1/y (R ~ 1/(y sqrt(2 pi)));
   the fit covers y up to NORMCDF_ARG_MAX_F32, where the kernels clamp y.
 
+The AVX-512 builds instead take R from a table of TABLE_INTERVALS polynomials: on
+|y - k/2| <= 1/4, R(y) = P_k(s), s = y - k/2 (exact), P_k of degree TABLE_DEGREE, its
+coefficients picked for 16 lanes at once by a two-register permute (32 entries).
+
 Each polynomial is a relative least-squares fit at Chebyshev nodes (mpmath, 40 digits),
 rounded to float32 one coefficient at a time, highest first, the lower ones refitted
 after each rounding; the generated comment gives the maximal relative error of the
@@ -20,6 +24,9 @@ ARG_MAX = 15.0  # NORMCDF_ARG_MAX_F32
 NEAR_DEGREE = 10
 FAR_DEGREE = 9
 N_NODES = 120
+TABLE_DEGREE = 6
+TABLE_ENTRIES = 32  # two AVX-512 registers; intervals k = 0 .. 2 ARG_MAX are used
+TABLE_STEP = 0.5    # NORMCDF_TABLE_STEP_F32
 
 
 def mills(y):
@@ -64,6 +71,21 @@ def fit_float32(f, a, b, degree):
     return tuple(np.float32(float(c)) for c in fixed), float(worst * 2**24)
 
 
+def table():
+    """(coefficients of every interval, coefficient-major: entry j * TABLE_ENTRIES + k is
+    the coefficient of s^(TABLE_DEGREE - j) of P_k; the worst fit error in ULP)."""
+    last = int(ARG_MAX / TABLE_STEP)
+    columns, worst = [], 0.0
+    for k in range(TABLE_ENTRIES):
+        c = mp.mpf(min(k, last)) * TABLE_STEP
+        lo, hi = max(-mp.mpf(TABLE_STEP) / 2, -c), min(mp.mpf(TABLE_STEP) / 2, ARG_MAX - c)
+        coeffs, err = fit_float32(lambda s, c=c: mills(c + s), lo, hi, TABLE_DEGREE)
+        columns.append(coeffs)
+        worst = max(worst, err)
+    flat = tuple(columns[k][j] for j in range(TABLE_DEGREE + 1) for k in range(TABLE_ENTRIES))
+    return flat, worst
+
+
 def coefficients():
     """[(name, value, comment)] for fastact/_coefficients.py."""
     mp.mp.dps = 40
@@ -76,4 +98,9 @@ def coefficients():
         coeffs, err = fit_float32(f, a, b, degree)
         out.append((name, coeffs, f"{what}, highest first (float32); relative error "
                     f"{err:.2f} ULP"))
+    flat, err = table()
+    out.append(("NORMCDF_TABLE_F32", flat,
+                f"R(y) = P_k(y - k/2) on |y - k/2| <= {TABLE_STEP / 2}, k = round(y/{TABLE_STEP}), "
+                f"degree {TABLE_DEGREE}: entry j * {TABLE_ENTRIES} + k is P_k's coefficient of "
+                f"s^({TABLE_DEGREE} - j) (float32); relative error {err:.2f} ULP"))
     return out

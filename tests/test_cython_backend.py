@@ -351,8 +351,10 @@ def test_kernel_rejects_bad_arrays_instead_of_crashing():
 
 def test_gelu_on_every_isa_variant(tmp_path, oracle):
     """gelu (Phi) uses FMA where the build has it: the FMA builds (x86-64-v3 and v4) give the
-    same bits, and every build (the SSE2 baseline included) keeps 4 ULP against mpmath on the
-    lower tail down to underflow and on the upper side (forward, derivative, backward)."""
+    same float64 bits (float32: the AVX-512 build takes R(y) from its interval table, the
+    others from the near and far polynomials), and every build (the SSE2 baseline included)
+    keeps 4 ULP against mpmath on the lower tail down to underflow and on the upper side
+    (forward, derivative, backward)."""
     x = np.concatenate([np.linspace(-14.0, -0.25, 551), np.linspace(0.25, 6.0, 116)])
     np.save(tmp_path / "x.npy", x)
     code = f"""
@@ -368,7 +370,7 @@ def test_gelu_on_every_isa_variant(tmp_path, oracle):
     results = results_on_isa_variants(code, tmp_path, baseline=True)
     assert "baseline" in results
     fma_builds = [v for v in ("x86_64_v3", "x86_64_v4") if v in results]
-    for key in results[fma_builds[0]].files if fma_builds else ():
+    for key in [k for k in results[fma_builds[0]].files if k.endswith("float64")] if fma_builds else ():
         for v in fma_builds[1:]:
             assert np.array_equal(results[fma_builds[0]][key], results[v][key]), key
     keep = np.abs(x) >= 1.5  # gelu' has a zero at -0.75: no ULP bar near it

@@ -56,14 +56,16 @@ def get_rowwise(op):
         if x.ndim == 2 and out.ndim != 2:  # logsumexp's (rows,) as (rows, 1); (outer, n, 1): x's
             out = out.reshape(x.shape[:1] + (1,) if out.ndim == 1 else x.shape)
         k = n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
+        pooled = (backend.WORK_POOL and mask is None and x.ndim == 2
+                  and _pool.parts_driver() is not None)
         how, chunks = plan(x.shape, x.itemsize, k, forward, streams and mask is None,
-                           mask is None)
+                           mask is None, pooled)
         tasks = task_count(how, x.shape)
-        if chunks == 1:
+        if pooled and how in _pool.POOLED and (chunks > 1 or not forward):
+            _pool.run(kind, how, negate, out, x, grad, tasks,
+                      _threading.caller_threads(chunks) if chunks > 1 else 1)
+        elif chunks == 1:
             serial_entry(kind, how)(negate, out, x, grad, mask, tasks)
-        elif (backend.WORK_POOL and how in _pool.POOLED and mask is None and x.ndim == 2
-              and _pool.parts_driver() is not None):
-            _pool.run(kind, how, negate, out, x, grad, tasks, _threading.caller_threads(chunks))
         else:
             _threading.run_parallel(parallel_entry(kind, how),
                                     (negate, out, x, grad, mask, tasks), chunks)

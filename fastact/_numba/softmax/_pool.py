@@ -96,11 +96,11 @@ def part_count(tasks, n_threads, nbytes, backward) -> int:
     return min(tasks, n_threads * PARTS_PER_THREAD)
 
 
-def run(kind, how, negate, out, x, grad, tasks, n_threads) -> None:
-    """The job's tasks (2-D C arrays, task kind in POOLED, no mask) as parts on the work
-    pool with up to n_threads threads (``parts_driver()`` must not be None; one thread:
-    the calling thread alone, without the dispatcher's typing of the arguments)."""
-    parts = part_count(tasks, n_threads, x.nbytes, grad is not None)
-    address = part_address(kind, how, "float32" if x.itemsize == 4 else "float64", grad is None)
-    parts_driver()(address, (out, x, grad), (x.shape[0], x.shape[1], out.shape[1], negate,
-                                             tasks, parts), parts, n_threads)
+def job(kind, how, negate, x, out_columns, backward, tasks, n_threads) -> tuple:
+    """``(address, values, parts)``: ``parts_driver()(address, (out, x, grad), values, parts,
+    n_threads)`` runs the job's tasks (2-D C arrays, task kind in POOLED, no mask) as parts
+    on the work pool with up to n_threads threads (one: the calling thread alone, without
+    the dispatcher's typing of the arguments).  They depend on x's shape and dtype only."""
+    parts = part_count(tasks, n_threads, x.nbytes, backward)
+    address = part_address(kind, how, "float32" if x.itemsize == 4 else "float64", not backward)
+    return address, (x.shape[0], x.shape[1], out_columns, negate, tasks, parts), parts

@@ -3,12 +3,15 @@ read-two-write-one floor, in one process on the same arrays.
 
     python bench/softmax_backward_parts_ab.py parts [shapes=64x1000] [rounds=15]
     python bench/softmax_backward_parts_ab.py calls [shapes=64x1000] [rounds=15]
+    python bench/softmax_backward_parts_ab.py idle [shapes=64x1000] [rounds=40]
 
 ``parts``: the Numba backward part function (op kind SOFTMAX, task kind ROWS) through the
 extension's driver, as 1 part on the calling thread (``p1``) and as 2, 4, 8, 16 parts on 2
 threads, beside ``floor`` (``np.add(y, g, out=o)``, one thread).  ``calls``: the public
 softmax_backward of each backend with ``out=`` on 2 threads, the floor, and the public call
-on a (2, 16) array (``call-*``: the fixed cost).  Each round times every variant as a block
+on a (2, 16) array (``call-*``: the fixed cost).  ``idle``: each backend's public call
+right after the calling thread spent 20 us or 200 us busy elsewhere (the pool's helpers spin
+50 us, then sleep), and the call after it; medians over the rounds.  Each round times every variant as a block
 of calls (about 2 ms; arrays stay in cache, as in ``fastact bench``), in a shuffled order;
 prints medians per call in us.  Run it under two trees (``PYTHONPATH=<a built checkout>``),
 alternating, to compare builds: two extension modules in one process share the cores with
@@ -67,9 +70,45 @@ def _call_variants(y, g, o):
     return calls
 
 
+def _after_idle(call, idle, rounds):
+    firsts, seconds = [], []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < idle:
+            pass
+        t0 = time.perf_counter()
+        call()
+        t1 = time.perf_counter()
+        call()
+        firsts.append(time.perf_counter() - t0 - (time.perf_counter() - t1))
+        seconds.append(time.perf_counter() - t1)
+    return statistics.median(firsts), statistics.median(seconds)
+
+
+def idle(y, g, o, rounds):
+    """{backend and idle time: (first call, second call)} after the caller was busy."""
+    res = {}
+    for b in ("numba", "cython"):
+        call = lambda b=b: fastact.softmax_backward(g, y, out=o, backend=b)  # noqa: E731
+        _block(call, 50)
+        for wait in (20e-6, 200e-6):
+            res[f"{b} after {wait * 1e6:.0f} us"] = _after_idle(call, wait, rounds)
+    return res
+
+
 def main(what="calls", shapes="64x1000", rounds="15"):
     fastact.set_num_threads(2)
     rng = np.random.default_rng(0)
+    if what == "idle":
+        for dtype in ("float32", "float64"):
+            for shape in shapes.split(","):
+                rows, n = (int(v) for v in shape.split("x"))
+                y = fastact.softmax(rng.standard_normal((rows, n)).astype(dtype))
+                g, o = rng.standard_normal((rows, n)).astype(dtype), np.empty_like(y)
+                print(f"{dtype} {shape}: " + "  ".join(
+                    f"{k}: {a * 1e6:.1f} then {b * 1e6:.1f}"
+                    for k, (a, b) in idle(y, g, o, int(rounds)).items()), flush=True)
+        return
     for dtype in ("float32", "float64"):
         for shape in shapes.split(","):
             rows, n = (int(v) for v in shape.split("x"))

@@ -189,9 +189,8 @@ NUMBA_SOFTMAX_BACKWARD_SERIAL_MAX_BYTES = 512 << 10
 # the backward ops whose rows split over the work pool (both backends; Numba's when the
 # extension is built) run on the calling thread up to this many bytes of y (float32 32768
 # elements, float64 16384): there a job of cache-resident rows takes one part per thread
-# (below); two threads beat one back to back from 64 KiB, by little below this size, where
-# a call after an idle gap paid more for the split (docs/tuning.md, "softmax_backward at
-# (64, 1000)")
+# (below); below this size two threads save less than a call after an idle gap pays for the
+# split (docs/tuning.md, "softmax_backward at (64, 1000)")
 SOFTMAX_BACKWARD_POOL_SERIAL_MAX_BYTES = 128 << 10
 # a softmax-family backward job split over the work pool (both backends) takes one part per
 # thread while its y takes at most this many bytes per thread: each thread then runs the

@@ -194,6 +194,17 @@ NUMBA_PARALLEL_MIN_BYTES_CHEAP = 512 << 10
 # and a sum per row, a parallel launch costs more (docs/tuning.md, "Numba softmax
 # kernels" and "The softmax family's last rows over the bars")
 NUMBA_SOFTMAX_BACKWARD_SERIAL_MAX_BYTES = 512 << 10
+# the backward ops whose rows split over the work pool (both backends; Numba's when the
+# extension is built) run on the calling thread up to this many bytes of y (float32 32768
+# elements, float64 16384): there a job of cache-resident rows takes one part per thread
+# (below); below this size two threads save less than a call after an idle gap pays for the
+# split (docs/tuning.md, "softmax_backward at (64, 1000)")
+SOFTMAX_BACKWARD_POOL_SERIAL_MAX_BYTES = 128 << 10
+# a softmax-family backward job split over the work pool (both backends) takes one part per
+# thread while its y takes at most this many bytes per thread: each thread then runs the
+# same rows call after call, which stay in its L2 cache (y, grad and out: 3x these bytes);
+# first-come parts move rows between the cores' caches from one call to the next
+SOFTMAX_BACKWARD_THREAD_PART_MAX_BYTES = 512 << 10
 NOGIL_MIN_ELEMENTS = 4096  # the Cython kernels keep the GIL below this size
 # Under contention (docs/tuning.md, "Contention"): a parallel loop of the Cython work pool
 # whose caller, out of parts, waited for the parts helpers claimed longer than it would

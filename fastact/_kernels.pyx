@@ -112,6 +112,7 @@ include "_gated_loops.pxi"
 cdef extern from "fa_constants.h":
     Py_ssize_t FA_CYTHON_PARALLEL_MIN_ELEMENTS
     Py_ssize_t FA_CYTHON_PARALLEL_MIN_ELEMENTS_CHEAP
+    Py_ssize_t FA_SOFTMAX_BACKWARD_POOL_SERIAL_MAX_BYTES
     Py_ssize_t FA_NOGIL_MIN_ELEMENTS
     Py_ssize_t FA_STREAM_MIN_BYTES
     enum: FA_STREAM_TILE_BYTES

@@ -53,12 +53,16 @@ cdef int _sm_row_path(const fa_sm_job *job) noexcept nogil:
 cdef void _sm_plan(fa_sm_job *job, Py_ssize_t n_threads) noexcept nogil:
     """The plan of a job whose op, shape and dtype are set: threads, strategy, path.
 
-    Serial up to SERIAL_MAX_ELEMENTS; a non-last axis: tiles; fewer than two rows
-    per thread that span several blocks: (row, block) tasks; else rows split."""
+    Serial up to SERIAL_MAX_ELEMENTS (backward rows that would split: up to
+    FA_SOFTMAX_BACKWARD_POOL_SERIAL_MAX_BYTES of y); a non-last axis: tiles; fewer than
+    two rows per thread that span several blocks: (row, block) tasks; else rows split."""
     cdef Py_ssize_t total = job.rows * job.n * job.inner
     cdef Py_ssize_t k = n_threads
     cdef Py_ssize_t blocks = (job.n + FA_SM_BLOCK - 1) // FA_SM_BLOCK
-    if _forked_child or not FASTACT_OPENMP or total <= SERIAL_MAX_ELEMENTS:
+    cdef bint split_rows = job.inner == 1 and not (job.rows < 2 * k and job.n > FA_SM_BLOCK)
+    if _forked_child or not FASTACT_OPENMP or total <= SERIAL_MAX_ELEMENTS and not (
+            job.backward and split_rows
+            and total * (8 if job.dbl else 4) > FA_SOFTMAX_BACKWARD_POOL_SERIAL_MAX_BYTES):
         k = 1
     job.large = total * (8 if job.dbl else 4) >= LARGE_MIN_BYTES
     if job.inner > 1:

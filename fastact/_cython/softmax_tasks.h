@@ -229,6 +229,15 @@ static void FN(row_part)(void *ctx, ptrdiff_t c) {
     FN(rows_part)(a->j, fa_sm_part(a->j->rows, c, a->parts),
                   fa_sm_part(a->j->rows, c + 1, a->parts));
 }
+/* parts of the rows on k threads: a backward job whose y takes at most
+   FA_SOFTMAX_BACKWARD_THREAD_PART_MAX_BYTES per thread one per thread (each thread then
+   runs the same rows call after call, in its own cache), else fa_sm_parts */
+static inline ptrdiff_t FN(row_parts)(const fa_sm_job *j, ptrdiff_t k) {
+    if (j->backward && (size_t)j->rows * (size_t)j->n * sizeof(T)
+                       <= (size_t)k * FA_SOFTMAX_BACKWARD_THREAD_PART_MAX_BYTES)
+        return j->rows < k ? j->rows : k;
+    return fa_sm_parts(j->rows, k);
+}
 static int FN(run)(const fa_sm_job *j) {
     const ptrdiff_t k = j->threads;
     if (j->strategy == FA_SM_TILES) return FN(tiles_parallel)(j);
@@ -237,7 +246,7 @@ static int FN(run)(const fa_sm_job *j) {
         FN(rows_part)(j, 0, j->rows);
         return 0;
     }
-    FN(row_pass) a = {j, fa_sm_parts(j->rows, k)};
+    FN(row_pass) a = {j, FN(row_parts)(j, k)};
     fa_pool_run(FN(row_part), &a, a.parts, (int)k);
     return 0;
 }

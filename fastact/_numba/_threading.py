@@ -127,9 +127,12 @@ def extension_driver(name: str):
 def caller_threads(n_threads: int) -> int:
     """n_threads, capped by the calling thread's Numba thread count when the layer has
     started (``numba.set_num_threads`` starts it; asking before would start it for nothing)."""
-    if not numba.np.ufunc.parallel._is_initialized:
+    layer = numba.np.ufunc.parallel
+    if not layer._is_initialized:
         return n_threads
-    return min(n_threads, numba.get_num_threads())
+    # the layer's own getter, once started (numba.get_num_threads adds a lock and checks)
+    caller = layer._get_num_threads()
+    return caller if caller < n_threads else n_threads
 
 
 def _call_with_threads(fn, args, n_chunks):

@@ -30,6 +30,7 @@ from ._tasks import parallel_entry, serial_entry
 
 _threading.setup()  # the layer must be chosen before the first parallel launch
 _MAX_THREADS = _threading.max_threads()
+_POOLED_JOBS_MAX = 64  # shapes whose pooled plan a backward kernel keeps (then starts over)
 
 # op -> (kind, negate, forward, may take LARGE_ROWS without a mask)
 _OPS = {
@@ -47,8 +48,17 @@ def get_rowwise(op):
     from ... import _numba as backend  # WORK_POOL, read at each call
 
     kind, negate, forward, streams = _OPS[op]
+    # backward ops: (shape, itemsize, n_threads) of a 2-D call planned onto the work pool ->
+    # (address, values, parts, threads), its driver's arguments (the plan, kept)
+    pooled_jobs = {}
 
     def kernel(out, x, grad, mask, n_threads):
+        if not forward and mask is None and backend.WORK_POOL:
+            key = (x.shape, x.itemsize, n_threads)
+            job = pooled_jobs.get(key)
+            if job is not None and (job[3] == 1 or _threading.caller_threads(job[3]) == job[3]):
+                _pool.parts_driver()(job[0], (out, x, grad), job[1], job[2], job[3])
+                return
         if x.ndim == 3 and x.shape[2] == 1:  # the last axis after all
             x = x.reshape(x.shape[:2])
             grad = None if grad is None else grad.reshape(x.shape)
@@ -56,14 +66,21 @@ def get_rowwise(op):
         if x.ndim == 2 and out.ndim != 2:  # logsumexp's (rows,) as (rows, 1); (outer, n, 1): x's
             out = out.reshape(x.shape[:1] + (1,) if out.ndim == 1 else x.shape)
         k = n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
+        pooled = (backend.WORK_POOL and mask is None and x.ndim == 2
+                  and _pool.parts_driver() is not None)
         how, chunks = plan(x.shape, x.itemsize, k, forward, streams and mask is None,
-                           mask is None)
+                           mask is None, pooled)
         tasks = task_count(how, x.shape)
-        if chunks == 1:
+        if pooled and how in _pool.POOLED and (chunks > 1 or not forward):
+            threads = _threading.caller_threads(chunks) if chunks > 1 else 1
+            job = _pool.job(kind, how, negate, x, out.shape[1], not forward, tasks, threads)
+            if not forward and threads == chunks and len(key[0]) == 2:
+                if len(pooled_jobs) >= _POOLED_JOBS_MAX:
+                    pooled_jobs.clear()
+                pooled_jobs[key] = job + (threads,)
+            _pool.parts_driver()(job[0], (out, x, grad), job[1], job[2], threads)
+        elif chunks == 1:
             serial_entry(kind, how)(negate, out, x, grad, mask, tasks)
-        elif (backend.WORK_POOL and how in _pool.POOLED and mask is None and x.ndim == 2
-              and _pool.parts_driver() is not None):
-            _pool.run(kind, how, negate, out, x, grad, tasks, _threading.caller_threads(chunks))
         else:
             _threading.run_parallel(parallel_entry(kind, how),
                                     (negate, out, x, grad, mask, tasks), chunks)

@@ -8,11 +8,14 @@ docs/tuning.md, "Numba softmax kernels").
 from __future__ import annotations
 
 
-from ..._constants import NUMBA_SOFTMAX_BACKWARD_SERIAL_MAX_BYTES, SOFTMAX_SHORT_NARROW, SOFTMAX_TILE
+from ..._constants import (NUMBA_SOFTMAX_BACKWARD_SERIAL_MAX_BYTES,
+                           SOFTMAX_BACKWARD_POOL_SERIAL_MAX_BYTES, SOFTMAX_SHORT_NARROW,
+                           SOFTMAX_TILE)
 from ._exp import BLOCK
 
 # ---------------------------------------------------------------- thresholds
 BACKWARD_SERIAL_MAX_BYTES = NUMBA_SOFTMAX_BACKWARD_SERIAL_MAX_BYTES  # backward ops: serial up to this
+BACKWARD_POOL_SERIAL_MAX_BYTES = SOFTMAX_BACKWARD_POOL_SERIAL_MAX_BYTES  # ... on the work pool
 FORWARD_SERIAL_MAX_BYTES = 1 << 17  # forward ops: up to this many bytes on the calling thread
 FORWARD_BLOCKS_SERIAL_MAX_BYTES = 1 << 19  # ... when threads would split (row, block) tasks
 PIPELINE_MAX_BYTES = 1 << 20  # a thread's rows pipelined while they fit in its L2 cache
@@ -33,21 +36,23 @@ SHORT_TILES = 5  # TILES whose columns are such rows (the other TILES hold no sh
 SHORT_LANES = 6  # SHORT_ROWS of float32, n <= SOFTMAX_SHORT_NARROW: rows as vector lanes
 
 
-def plan(shape, itemsize, n_threads, forward, streams, unmasked=True):
+def plan(shape, itemsize, n_threads, forward, streams, unmasked=True, pooled=False):
     """(task kind, parallel chunks) for a call on ``shape`` = (rows, n) or
     (outer, n, inner) with inner > 1.  ``n_threads`` is already capped at
     Numba's pool; ``streams``: the op may use LARGE_ROWS (no mask, not
-    log_softmax_backward).  Short unmasked forward rows take SHORT_ROWS (float32 rows
-    of n <= SOFTMAX_SHORT_NARROW: SHORT_LANES) whatever the size, and the column
-    tiles of such rows SHORT_TILES (the one code for them: a call compiles the
-    short or the long rows' code, not both)."""
+    log_softmax_backward); ``pooled``: split rows would run on the work pool.
+    Short unmasked forward rows take SHORT_ROWS (float32 rows of n <=
+    SOFTMAX_SHORT_NARROW: SHORT_LANES) whatever the size, and the column tiles of
+    such rows SHORT_TILES (the one code for them: a call compiles the short or the
+    long rows' code, not both)."""
     rows, n = shape[0], shape[1]
     size = rows * n if len(shape) == 2 else rows * n * shape[2]
     nbytes = size * itemsize
     if forward:
         serial = n_threads <= 1 or nbytes <= FORWARD_SERIAL_MAX_BYTES
     else:
-        serial = n_threads <= 1 or nbytes <= BACKWARD_SERIAL_MAX_BYTES
+        serial = n_threads <= 1 or nbytes <= (BACKWARD_POOL_SERIAL_MAX_BYTES if pooled
+                                              else BACKWARD_SERIAL_MAX_BYTES)
     short = forward and unmasked and n <= SHORT_MAX
     if len(shape) == 3:
         how = SHORT_TILES if short else TILES
@@ -59,8 +64,8 @@ def plan(shape, itemsize, n_threads, forward, streams, unmasked=True):
     if serial:
         return kind, 1
     if rows < 2 * n_threads and n > BLOCK:
-        if forward and nbytes <= FORWARD_BLOCKS_SERIAL_MAX_BYTES:
-            return kind, 1
+        if nbytes <= (FORWARD_BLOCKS_SERIAL_MAX_BYTES if forward else BACKWARD_SERIAL_MAX_BYTES):
+            return kind, 1  # BLOCKS run on Numba's threading layer, not on the work pool
         return BLOCKS, min(n_threads, task_count(BLOCKS, shape))
     return kind, (n_threads if n_threads < rows else rows)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from numba import types
 from numba.extending import intrinsic
 
+from ..._constants import SOFTMAX_BACKWARD_THREAD_PART_MAX_BYTES
 from .. import _factory, _threading
 from ._plan import LARGE_ROWS, ROWS, SHORT_LANES, SHORT_ROWS
 
@@ -86,10 +87,20 @@ POOLED = frozenset((ROWS, LARGE_ROWS, SHORT_ROWS, SHORT_LANES))  # the task kind
 PARTS_PER_THREAD = 8  # first come first served: a descheduled thread leaves its share
 
 
-def run(kind, how, negate, out, x, grad, tasks, n_threads) -> None:
-    """The job's tasks (2-D C arrays, task kind in POOLED, no mask) as parts on the work
-    pool with up to n_threads threads (``parts_driver()`` must not be None)."""
-    parts = min(tasks, n_threads * PARTS_PER_THREAD)
-    address = part_address(kind, how, x.dtype.name, grad is None)
-    parts_driver()(address, (out, x, grad), (x.shape[0], x.shape[1], out.shape[1], negate,
-                                             tasks, parts), parts, n_threads)
+def part_count(tasks, n_threads, nbytes, backward) -> int:
+    """Parts of a job of ``tasks`` tasks over ``nbytes`` bytes of x: one per thread for a
+    backward job of cache-resident rows (SOFTMAX_BACKWARD_THREAD_PART_MAX_BYTES), else
+    PARTS_PER_THREAD per thread; at most ``tasks``."""
+    if backward and nbytes <= n_threads * SOFTMAX_BACKWARD_THREAD_PART_MAX_BYTES:
+        return min(tasks, n_threads)
+    return min(tasks, n_threads * PARTS_PER_THREAD)
+
+
+def job(kind, how, negate, x, out_columns, backward, tasks, n_threads) -> tuple:
+    """``(address, values, parts)``: ``parts_driver()(address, (out, x, grad), values, parts,
+    n_threads)`` runs the job's tasks (2-D C arrays, task kind in POOLED, no mask) as parts
+    on the work pool with up to n_threads threads (one: the calling thread alone, without
+    the dispatcher's typing of the arguments).  They depend on x's shape and dtype only."""
+    parts = part_count(tasks, n_threads, x.nbytes, backward)
+    address = part_address(kind, how, "float32" if x.itemsize == 4 else "float64", not backward)
+    return address, (x.shape[0], x.shape[1], out_columns, negate, tasks, parts), parts

@@ -199,6 +199,14 @@ def main(argv=None) -> int:
 # ---------------------------------------------------------------------- bench
 def bench(args) -> int:
     """``fastact bench``: measure the selected cases, print the table, write the reports."""
+    try:
+        libraries = _peer_libraries(args.peers)
+    except ValueError as exc:
+        print(f"fastact bench: {exc}", file=sys.stderr)
+        return 2
+    from ._bench import peers
+
+    peers.import_first(peers.available_libraries(libraries))  # before fastact's kernels load
     from ._bench.progress import make_progress
     from ._bench.run import run
 
@@ -207,7 +215,6 @@ def bench(args) -> int:
     try:
         _check_outputs(args)
         old = _check_bench_args(args)
-        libraries = _peer_libraries(args.peers)
         settings = _bench_settings(args, libraries)
     except (ValueError, OSError) as exc:
         print(f"fastact bench: {exc}", file=sys.stderr)

@@ -427,14 +427,30 @@ def test_bad_shapes(bad, capsys):
     assert "shapes" in capsys.readouterr().err
 
 
-def test_measure_many_round_robin():
+def test_per_call_batches_back_to_back():
+    """The calls per sample come from a batch of calls back to back, not one call."""
+    from fastact._bench.timing import _per_call
+
+    calls = []
+    assert _per_call(lambda: calls.append(1), 1e-3) > 0
+    assert len(calls) > 1
+
+
+def test_measure_many_round_robin(monkeypatch):
     """measure_many samples every fast implementation once in each round (so a drifting
-    machine slows them alike), in a random order, and times a slow one alone; no timing
-    assertions."""
+    machine slows them alike), in a random order, each sample after one settling call, and
+    times a slow one alone; no timing assertions."""
     import time as _time
 
+    from fastact._bench import timing
     from fastact._bench.timing import Policy, measure_many
 
+    def one_call(fn, seconds):  # the batch estimate from one call: a known call count
+        start = _time.perf_counter()
+        fn()
+        return _time.perf_counter() - start
+
+    monkeypatch.setattr(timing, "_per_call", one_call)
     order = []
     fns = {k: (lambda k=k: order.append(k)) for k in "abc"}
     fns["slow"] = lambda: _time.sleep(0.03)
@@ -443,8 +459,9 @@ def test_measure_many_round_robin():
     assert set(timings) == {"a", "b", "c", "slow"}
     assert timings["a"].repeats == timings["b"].repeats == timings["c"].repeats >= 4
     assert timings["slow"].median_s >= 0.02
-    # after the two calibration calls each, every round holds one batch of each
-    numbers = {k: timings[k].number for k in "abc"}
+    # after the two calibration calls each, every round holds one settling call and one
+    # batch of each
+    numbers = {k: timings[k].number + 1 for k in "abc"}
     body, rounds = order[6:], []
     while body:
         batches = []
@@ -455,3 +472,20 @@ def test_measure_many_round_robin():
         assert sorted(batches) == ["a", "b", "c"]
         rounds.append(batches)
     assert len(rounds) == timings["a"].repeats
+
+
+@pytest.mark.skipif(peers.library_version("torch") is None, reason="PyTorch not installed")
+def test_bench_loads_pytorch_before_fastacts_openmp():
+    """PyTorch's libgomp.so.1 and the extension's share a soname: the bench imports PyTorch
+    first, so PyTorch runs with its own wait policy, not the one fastact would choose."""
+    code = ("import numpy as np\n"
+            "from fastact._bench import peers\n"
+            "peers.import_first(['torch'])\n"
+            "import fastact\n"
+            "fastact.relu(np.ones(4, np.float32), backend='cython')\n"
+            "print(fastact.config()['backends']['cython'].get('openmp_wait_policy'))\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "fastact:" not in out.stdout, out.stdout

@@ -87,6 +87,16 @@ def available_libraries(requested=None) -> list:
     return [lib for lib in wanted if library_version(lib) is not None]
 
 
+def import_first(libraries) -> None:
+    """Import the peers that bring GNU OpenMP before fastact's kernels load it: PyTorch's
+    wheel ships libgomp.so.1, the soname the Cython extension links, and a process keeps
+    the first one loaded, with the wait policy it was loaded with.  Imported first, PyTorch
+    runs with its own (what its users have), not the one fastact would choose
+    (fastact._openmp_policy; fastact's kernels run on their own pool either way)."""
+    if "torch" in libraries:
+        import torch  # noqa: F401
+
+
 def set_threads(n: int, libraries) -> dict:
     """Give every threaded peer ``n`` threads (as fastact); returns what was set."""
     done = {}

@@ -64,6 +64,19 @@ def _run(fn, number: int) -> float:
     return time.perf_counter() - start
 
 
+def _per_call(fn, seconds: float) -> float:
+    """Seconds per call of ``fn`` called back to back for about ``seconds`` (at least once):
+    the batch size of a sample.  One call alone is no estimate where a call after a pause
+    wakes threads that back-to-back calls find running (PyTorch's OpenMP team, the pool)."""
+    calls, start = 0, time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds or calls >= 10_000:
+            return elapsed / calls
+
+
 def measure(fn, policy: Policy = Policy()) -> Timing:
     """Median seconds per call of ``fn()`` under ``policy`` (garbage collector paused)."""
     gc_was_enabled = gc.isenabled()
@@ -71,7 +84,7 @@ def measure(fn, policy: Policy = Policy()) -> Timing:
     try:
         first = _run(fn, 1)
         samples = [first] if first >= policy.slow_call else []
-        estimate = first if first >= policy.slow_call else _run(fn, 1)
+        estimate = first if first >= policy.slow_call else _per_call(fn, policy.min_sample)
         number = max(1, int(policy.min_sample / max(estimate, 1e-9)))
         spent = 0.0
         limit = policy.hard_limit * policy.budget
@@ -97,9 +110,10 @@ def measure_many(fns: dict, policy: Policy = Policy()) -> dict:
     (a round would be as long as they are); the others get one calibrated
     sample each per round until every one has ``min_repeats`` samples and
     ``budget`` seconds per implementation are spent (at most ``hard_limit``
-    budgets, at most ``max_repeats`` rounds).  An unbatched sample (one call)
-    follows an untimed call of the same implementation: the previous one's
-    thread pool (PyTorch's OpenMP, Numba's TBB) may still spin for a moment.
+    budgets, at most ``max_repeats`` rounds).  The calls per sample come from calls
+    back to back (:func:`_per_call`), and every sample follows an untimed call of the same
+    implementation: the previous one's thread pool (PyTorch's OpenMP, Numba's TBB, the
+    Cython backend's) may still spin on the cores, and this one's may sleep.
     Each round runs them in a random order: the calls right after a much slower
     one ran slower on this machine, whoever made them, so a fixed order (or one
     rotated from round to round) put the same implementation right after the
@@ -114,7 +128,7 @@ def measure_many(fns: dict, policy: Policy = Policy()) -> dict:
             if first >= policy.slow_call:
                 timings[key] = measure(fn, policy)
                 continue
-            estimate = _run(fn, 1)
+            estimate = _per_call(fn, policy.min_sample)
             fast[key] = (fn, first, max(1, int(policy.min_sample / max(estimate, 1e-9))), [])
         spent, rounds, entries = 0.0, 0, list(fast.values())
         shuffle = random.Random().shuffle
@@ -124,8 +138,7 @@ def measure_many(fns: dict, policy: Policy = Policy()) -> dict:
                 break
             shuffle(entries)  # rounds in random orders: each follows each other alike
             for fn, _, number, samples in entries:
-                if number == 1:  # a settling call: the previous implementation's thread
-                    _run(fn, 1)  # pool may still be spinning on the cores for a moment
+                _run(fn, 1)  # settling: wakes this one's threads, outlasts others' spins
                 elapsed = _run(fn, number)
                 spent += elapsed
                 samples.append(elapsed / number)

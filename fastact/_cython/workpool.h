@@ -84,12 +84,15 @@ static inline int fa_pool_threads_for(int threads, int cap, int64_t now, int64_t
 #define FA_POOL_SPIN_NS 50000     /* an idle helper spins this long before it sleeps */
 #define FA_POOL_WAIT_SPINS 2000   /* the caller's pauses before it gives up its core (tuning) */
 #define FA_POOL_WAIT_SLEEP_NS 1000000  /* the caller re-checks at least this often asleep */
-/* the published loop: one word = generation (32 bits) | parts (16) | next part (16),
-   claimed by compare-and-swap; the fields below belong to the word's generation */
+/* the published loop: one word = generation (32 bits) | front (16) | back (16), the parts
+   in [front, back) unclaimed; the caller claims from the front, helpers from the back (by
+   compare-and-swap), so that on cache-resident data each thread's parts stay near the ones
+   it ran in the last loop, in its own cache; the fields below belong to the word's generation */
 static struct {
     _Atomic uint64_t word;
     _Atomic(fa_pool_fn) fn;
     _Atomic(void *) ctx;
+    _Atomic ptrdiff_t parts;
     _Atomic int allowed;          /* helpers 0 .. allowed-1 may take parts */
     _Atomic ptrdiff_t done;       /* parts finished */
     _Atomic int sleepers;
@@ -113,20 +116,22 @@ static struct {
     _Atomic int apart;            /* 1: a helper on the caller's core moves off it */
     _Atomic long moves;           /* helpers moved off the caller's core */
     _Atomic int join_spin_parts;  /* the join's spin in mean part times (0: FA_POOL_WAIT_SPINS) */
-} fa_pool = {0, NULL, NULL, 0, 0, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+} fa_pool = {0, NULL, NULL, 0, 0, 0, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
              PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, 0, -1, 1, 0,
              FA_POOL_JOIN_SPIN_PARTS};
 
 #define FA_POOL_GEN(w) ((uint32_t)((w) >> 32))
-#define FA_POOL_PARTS(w) ((ptrdiff_t)(((w) >> 16) & 0xffff))
-#define FA_POOL_NEXT(w) ((ptrdiff_t)((w) & 0xffff))
+#define FA_POOL_FRONT(w) ((ptrdiff_t)(((w) >> 16) & 0xffff))
+#define FA_POOL_BACK(w) ((ptrdiff_t)((w) & 0xffff))
 
-/* claim the next part of generation gen: 1 and *part, or 0 when none is left */
-static int fa_pool_claim(uint32_t gen, ptrdiff_t *part) {
+/* claim a part of generation gen, the first unclaimed one (the caller) or the last (from_back:
+   helpers): 1 and *part, or 0 when none is left */
+static int fa_pool_claim(uint32_t gen, int from_back, ptrdiff_t *part) {
     uint64_t w = atomic_load(&fa_pool.word);
-    while (FA_POOL_GEN(w) == gen && FA_POOL_NEXT(w) < FA_POOL_PARTS(w)) {
-        if (atomic_compare_exchange_weak(&fa_pool.word, &w, w + 1)) {
-            *part = FA_POOL_NEXT(w);
+    while (FA_POOL_GEN(w) == gen && FA_POOL_FRONT(w) < FA_POOL_BACK(w)) {
+        if (atomic_compare_exchange_weak(&fa_pool.word, &w,
+                                         from_back ? w - 1 : w + ((uint64_t)1 << 16))) {
+            *part = from_back ? FA_POOL_BACK(w) - 1 : FA_POOL_FRONT(w);
             return 1;
         }
     }
@@ -137,9 +142,9 @@ static int fa_pool_claim(uint32_t gen, ptrdiff_t *part) {
    valid because a successful claim proves the generation unfinished); returns how many;
    the thread finishing the last part of `parts` wakes a sleeping caller */
 static FA_POOL_NOINLINE ptrdiff_t fa_pool_work(uint32_t gen, fa_pool_fn fn, void *ctx,
-                                               ptrdiff_t parts) {
+                                               ptrdiff_t parts, int from_back) {
     ptrdiff_t part, ran = 0;
-    while (fa_pool_claim(gen, &part)) {
+    while (fa_pool_claim(gen, from_back, &part)) {
         fn(ctx, part);
         ran++;
         if (atomic_fetch_add(&fa_pool.done, 1) + 1 == parts
@@ -210,7 +215,7 @@ static void *fa_pool_helper(void *arg) {
             if (index < atomic_load(&fa_pool.allowed)) {
                 fa_pool_keep_apart();
                 fa_pool_work(gen, atomic_load(&fa_pool.fn), atomic_load(&fa_pool.ctx),
-                             FA_POOL_PARTS(word));
+                             atomic_load(&fa_pool.parts), 1);
             }
             idle_since = fa_pool_now_ns();
         } else if (fa_pool_now_ns() - idle_since < FA_POOL_SPIN_NS) {
@@ -323,17 +328,18 @@ static FA_POOL_NOINLINE void fa_pool_run(fa_pool_fn fn, void *ctx, ptrdiff_t par
     const int helpers = fa_pool_grow(threads - 1);
     atomic_store(&fa_pool.fn, fn);
     atomic_store(&fa_pool.ctx, ctx);
+    atomic_store(&fa_pool.parts, parts);
     atomic_store(&fa_pool.allowed, helpers < threads - 1 ? helpers : threads - 1);
     atomic_store(&fa_pool.done, 0);
     fa_pool_publish_caller();
     const uint32_t gen = FA_POOL_GEN(atomic_load(&fa_pool.word)) + 1;
-    atomic_store(&fa_pool.word, ((uint64_t)gen << 32) | ((uint64_t)parts << 16));
+    atomic_store(&fa_pool.word, ((uint64_t)gen << 32) | (uint64_t)parts);
     if (atomic_load(&fa_pool.sleepers) > 0) {
         pthread_mutex_lock(&fa_pool.sleep);
         pthread_cond_broadcast(&fa_pool.wake);
         pthread_mutex_unlock(&fa_pool.sleep);
     }
-    const ptrdiff_t own = fa_pool_work(gen, fn, ctx, parts);
+    const ptrdiff_t own = fa_pool_work(gen, fn, ctx, parts, 0);
     const int64_t own_end = fa_pool_now_ns();
     const int spin_parts = atomic_load(&fa_pool.join_spin_parts);
     fa_pool_join(parts, spin_parts > 0 ? fa_pool_join_spin_ns(own_end - start, own, spin_parts) : 0);

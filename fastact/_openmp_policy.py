@@ -15,6 +15,10 @@ other libraries (and child processes) see the user's environment.
 
 A libgomp already loaded by another library (e.g. Numba's ``omp`` threading
 layer, imported first) keeps the policy it started with: :func:`describe` says so.
+PyTorch's wheel ships its own libgomp.so.1 under the same soname, so a process has one
+runtime for both: imported after fastact's kernels, PyTorch runs with this policy (its
+cache-resident calls then wait for a worker to wake), imported before them, fastact runs
+with PyTorch's.  ``fastact bench`` imports PyTorch first (its users' policy).
 """
 from __future__ import annotations
 

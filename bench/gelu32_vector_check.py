@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 
-from gelu32_ops_ab import ROOT, constants_header
+from gelu32_ops_ab import ROOT, ULPS_C, constants_header
 
 CHECK = r"""
 #include <stddef.h>
@@ -27,13 +27,7 @@ static void sfwd(const float *x, float *o, long n) { for (long i = 0; i < n; i++
 static void sder(const float *x, float *o, long n) {
     for (long i = 0; i < n; i++) { float v = x[i], f = fa_gelu_derivative_f32(v); o[i] = v != v ? v : f; }
 }
-static double ulps(float v, double xd, int d) {
-    double ph = 0.5 * erfc(-xd / sqrt(2.0));
-    double ref = d ? ph + xd * exp(-0.5 * xd * xd) * 0.3989422804014327 : xd * ph;
-    int e; frexp(fabs(ref), &e);
-    double u = ldexp(1.0, e - 24) < 0x1p-149 ? 0x1p-149 : ldexp(1.0, e - 24);
-    return fabs(v - ref) / u;
-}
+ULPS_HERE
 int main(int argc, char **argv) {
     long B = 1 << 20, step = atol(argv[1]);
     float *xs = malloc(B * 4), *a = malloc(B * 4), *b = malloc(B * 4);
@@ -63,7 +57,7 @@ int main(int argc, char **argv) {
                worst[d][2], wx[d][2], worst[d][3], wx[d][3]);
     return diff[0] || diff[1];
 }
-"""
+""".replace("ULPS_HERE\n", ULPS_C)
 
 
 def main():

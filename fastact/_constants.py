@@ -186,7 +186,8 @@ SIGMOID_EXP_ARG_MIN_F32 = _F32(-120.0)  # n = -173: 2^(n + 64) normal; 120 e^-12
 CYTHON_PARALLEL_MIN_ELEMENTS = 8192
 CYTHON_PARALLEL_MIN_ELEMENTS_CHEAP = 49152
 NUMBA_PARALLEL_MIN_ELEMENTS = 32768  # Numba's threading layer (TBB), without the work pool
-# a memory-bound Numba kernel runs on the threads from this many bytes of output on (float32
+# a memory-bound Numba kernel on the threading layer (without the work pool, which applies
+# the thresholds above) runs on the threads from this many bytes of output on (float32
 # 131072 elements, float64 65536): a TBB launch costs more than a shorter loop
 NUMBA_PARALLEL_MIN_BYTES_CHEAP = 512 << 10
 # the Numba softmax_backward / log_softmax_backward run on the calling thread up to this

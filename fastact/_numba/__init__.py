@@ -52,10 +52,14 @@ _labels.install()
 
 # The launch and store policy (fastact/_constants.py; measurements: docs/tuning.md,
 # "Elementwise loop drivers"); module attributes, read at each call, so tuning runs can
-# set them.  Below PARALLEL_THRESHOLD elements (PARALLEL_MIN_BYTES_CHEAP bytes for the
-# memory-bound kernels) a kernel runs serially in the calling thread.
+# set them.  With the work pool, calls of POOL_PARALLEL_MIN_ELEMENTS elements or more go to
+# it and its thresholds decide; without it, below PARALLEL_THRESHOLD elements
+# (PARALLEL_MIN_BYTES_CHEAP bytes for the memory-bound kernels) a kernel runs serially in
+# the calling thread.
 PARALLEL_THRESHOLD = _constants.NUMBA_PARALLEL_MIN_ELEMENTS
 PARALLEL_MIN_BYTES_CHEAP = _constants.NUMBA_PARALLEL_MIN_BYTES_CHEAP
+# the pool's smaller threshold (it applies its own per class of kernel, the Cython backend's)
+POOL_PARALLEL_MIN_ELEMENTS = _constants.CYTHON_PARALLEL_MIN_ELEMENTS
 STREAM_MIN_BYTES = _constants.STREAM_MIN_BYTES if _stream.AVAILABLE else None
 PREFETCH_MIN_BYTES = _constants.NUMBA_WRITE_PREFETCH_MIN_BYTES
 READ_PREFETCH_MIN_BYTES = _constants.READ_PREFETCH_MIN_BYTES
@@ -112,8 +116,9 @@ def get_elementwise(kernel_id: str, mode: str):
             grad = x
         a, b = kernel_args(params)
         n = x.size
-        parallel = n_threads > 1 and (out.nbytes >= PARALLEL_MIN_BYTES_CHEAP if cheap
-                                      else n >= PARALLEL_THRESHOLD)
+        pooled = n_threads > 1 and n >= POOL_PARALLEL_MIN_ELEMENTS and _pool_driver() is not None
+        parallel = pooled or n_threads > 1 and (out.nbytes >= PARALLEL_MIN_BYTES_CHEAP if cheap
+                                                else n >= PARALLEL_THRESHOLD)
         # short arrays skip the overlap test: they take neither tiled path nor the pool
         disjoint = n < _constants.NUMBA_IN_PLACE_TILED_MIN_ELEMENTS or _disjoint(out, x, grad)
         # on one thread too past READ_PREFETCH_MIN_BYTES: the pool's driver prefetches x ahead

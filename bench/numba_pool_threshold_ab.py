@@ -10,30 +10,19 @@ and PyTorch's kernels on the same arrays; prints the median over rounds, in us.
 docs/tuning.md, "The Numba backend's memory-bound calls on the pool".
 """
 import sys
-import time
 
 import numpy as np
 import torch  # first: its libgomp keeps PyTorch's own wait policy
 
 import fastact
 from fastact import _numba
+from pool_chunks import median_us
 
 torch.set_num_threads(2)
 fastact.set_num_threads(2)
 n = int(float(sys.argv[1])) if len(sys.argv) > 1 else 10**5
 rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 9
 VARIANTS = {"before": 1 << 62, "after": _numba.POOL_PARALLEL_MIN_ELEMENTS}
-
-
-def median_us(fn):
-    for _ in range(30):
-        fn()
-    ts = []
-    for _ in range(200):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts)) * 1e6
 
 
 for dtype in ("float32", "float64"):

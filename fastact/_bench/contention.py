@@ -75,7 +75,6 @@ def _forward_cases(functions) -> list:
 
 def build_cells(settings: ContentionSettings) -> list:
     """Every (implementation, kernel, size) cell, its callable warmed up."""
-    peers_mod.import_first(settings.peers)
     backends = settings.backends or default_backends()
     pool = cases_mod.InputPool()
     cells = []

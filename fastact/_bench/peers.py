@@ -92,7 +92,8 @@ def import_first(libraries) -> None:
     wheel ships libgomp.so.1, the soname the Cython extension links, and a process keeps
     the first one loaded, with the wait policy it was loaded with.  Imported first, PyTorch
     runs with its own (what its users have), not the one fastact would choose
-    (fastact._openmp_policy; fastact's kernels run on their own pool either way)."""
+    (fastact._openmp_policy; fastact's kernels run on their own pool either way).  The CLI
+    calls it first thing: parsing the bench's settings already loads the kernels."""
     if "torch" in libraries:
         import torch  # noqa: F401
 

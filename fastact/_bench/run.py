@@ -197,12 +197,11 @@ def _implementations(point, backends, libraries, ref_elements=None):
 
 def run(settings: Settings, progress) -> dict:
     """Measure every selected case; returns the report dict (see module docstring)."""
-    libraries = peers_mod.available_libraries(settings.peers)
-    peers_mod.import_first(libraries)
     import fastact
 
     started = time.perf_counter()
     backends = tuple(settings.backends) or tuple(fastact.backends())
+    libraries = peers_mod.available_libraries(settings.peers)
     previous_threads = fastact.set_num_threads(settings.threads or fastact.get_num_threads())
     threads = fastact.get_num_threads()  # capped to the usable cores
     peer_threads = peers_mod.set_threads(threads, libraries)

@@ -1,10 +1,10 @@
-"""The Numba backend's cache-resident elementwise calls: on the work pool from the pool's
-thresholds, or (before) on the calling thread up to NUMBA_PARALLEL_MIN_BYTES_CHEAP.
+"""The Numba backend's cache-resident elementwise calls: through the work pool's driver
+(serial or parallel by the pool's thresholds), or (before) through Numba's own drivers (the
+calling thread up to NUMBA_PARALLEL_MIN_BYTES_CHEAP, the threading layer above).
 
     python bench/numba_pool_threshold_ab.py [size=1e5] [rounds=9]
 
-Interleaved in one process (`fastact._numba.POOL_PARALLEL_MIN_ELEMENTS` set per variant,
-read at each call): relu, hardtanh, identity forward and relu, hardtanh backward (float32
+Interleaved in one process (`fastact._numba.WORK_POOL` set per variant, read at each call): relu, hardtanh, identity forward and relu, hardtanh backward (float32
 and float64, 2 threads, out= preallocated, x ~ N(0, 3^2)), 200 calls back to back after 30,
 and PyTorch's kernels on the same arrays; prints the median over rounds, in us.
 docs/tuning.md, "The Numba backend's memory-bound calls on the pool".
@@ -22,7 +22,7 @@ torch.set_num_threads(2)
 fastact.set_num_threads(2)
 n = int(float(sys.argv[1])) if len(sys.argv) > 1 else 10**5
 rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 9
-VARIANTS = {"before": 1 << 62, "after": _numba.POOL_PARALLEL_MIN_ELEMENTS}
+VARIANTS = {"before": False, "after": True}
 
 
 for dtype in ("float32", "float64"):
@@ -44,13 +44,13 @@ for dtype in ("float32", "float64"):
     }
     res = {}
     for _ in range(rounds):
-        for label, threshold in VARIANTS.items():
-            _numba.POOL_PARALLEL_MIN_ELEMENTS = threshold
+        for label, pooled in VARIANTS.items():
+            _numba.WORK_POOL = pooled
             for name, (fa, _) in cases.items():
                 res.setdefault((name, label), []).append(median_us(fa))
         for name, (_, peer) in cases.items():
             res.setdefault((name, "torch"), []).append(median_us(peer))
-    _numba.POOL_PARALLEL_MIN_ELEMENTS = VARIANTS["after"]
+    _numba.WORK_POOL = VARIANTS["after"]
     for name in cases:
         cell = {k[1]: round(float(np.median(v)), 1) for k, v in res.items() if k[0] == name}
         print(f"{name} {dtype} {n:.0e}: before {cell['before']} us, after {cell['after']} us,"

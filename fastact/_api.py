@@ -63,16 +63,21 @@ def _make_forward(entry):
         p.name if p.default is REQUIRED else f"{p.name}=_defaults[{p.name!r}]" for p in entry.params
     )
     values = "".join(f"{p.name}, " for p in entry.params)
+    # the defaults themselves pass as the registry's one default tuple (resolved once)
+    same = " and ".join(f"{p.name} is _dv[{i}]" for i, p in enumerate(entry.params))
+    if entry.params and all(p.default is not REQUIRED for p in entry.params):
+        values = f"_dv if {same} else ({values})"
     src = textwrap.dedent(
         f"""
         def {entry.name}(x{', ' + sig if sig else ''}, *, bias=None, out=None, backend=None):
+            values = {values or "()"}
             if bias is None:
-                return _elementwise(_entry, "forward", x, ({values}), out, backend)
-            return _biased(_entry, "forward", x, ({values}), bias, out, backend)
+                return _elementwise(_entry, "forward", x, values, out, backend)
+            return _biased(_entry, "forward", x, values, bias, out, backend)
         """
     )
     namespace = {"_elementwise": _dispatch.elementwise, "_biased": _fused.biased,
-                 "_entry": entry, "_defaults": entry.defaults}
+                 "_entry": entry, "_defaults": entry.defaults, "_dv": entry._default_values}
     exec(src, namespace)  # noqa: S102 - source generated from the registry above
     fn = namespace[entry.name]
     fn.__annotations__ = _annotations(entry)
@@ -135,6 +140,8 @@ def backward(name: str, grad: ArrayLike, x: Optional[ArrayLike] = None, *,
     if bias_grad and bias is None:
         raise TypeError(f"fastact.backward({entry.name!r}): bias_grad=True needs the bias= "
                         "(its shape says which axes to sum)")
+    if grad is None:
+        raise TypeError(f"fastact.backward({entry.name!r}): grad must be an array, got None")
     if x is not None and y is not None:
         raise TypeError(f"fastact.backward({entry.name!r}): pass the forward input x= or the "
                         "output y=, not both")

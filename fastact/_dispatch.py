@@ -160,10 +160,13 @@ def elementwise(entry, mode, x, values, out, backend, grad=None):
     in the backward modes.  (A trailing default, not a keyword-only parameter: CPython
     fills keyword-only defaults on every call, at a cost; see docs/tuning.md.)
     """
-    try:  # the registry's cache of validated parameters (keyed with types, see resolve)
-        kernel_id, params = entry._cache[(values, tuple(map(type, values)) if values else ())]
-    except (KeyError, TypeError):
-        kernel_id, params = entry.resolve(values)
+    if values is entry._default_values and entry._default_resolved is not None:
+        kernel_id, params = entry._default_resolved
+    else:
+        try:  # the registry's cache of validated parameters (keyed with types, see resolve)
+            kernel_id, params = entry._cache[(values, tuple(map(type, values)) if values else ())]
+        except (KeyError, TypeError):
+            kernel_id, params = entry.resolve(values)
     be = _backends.resolve(backend)
     n_threads = _backends.num_threads
 
@@ -224,7 +227,10 @@ def _elementwise_general(entry, mode, kernel_call, x, grad, out):
         arrays, view = [a if a.flags.c_contiguous else a.copy(order="C") for a in arrays], out
     direct = view is not None and _direct_target(
         view, arrays + _arrays_among(originals), compute_dtype)
-    target = view if direct else np.empty(arrays[0].shape, compute_dtype)
+    # an input that is out's very view passes as the target itself (kernels test in place
+    # by identity)
+    target = (next((a for a in arrays if _same_view(a, view)), view) if direct
+              else np.empty(arrays[0].shape, compute_dtype))
     if target.size:
         be, kernel_id, params, n_threads = kernel_call
         _kernel(be, kernel_id, mode)(target, arrays[0], arrays[1] if len(arrays) > 1 else None,

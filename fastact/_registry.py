@@ -113,10 +113,15 @@ class ActivationSpec:
     same_as: Optional[SameAs] = None
     forward_keeps_nan: tuple = ()
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
+    _y_cache: dict = field(default_factory=dict, compare=False, repr=False)
+    # bind((), {}): one tuple object, so resolve's result for it can be found by identity
+    _default_values: tuple = field(default=(), init=False, compare=False, repr=False)
+    _default_resolved: Optional[tuple] = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self):
         if sum(p.choices is None for p in self.params) > KERNEL_ARG_COUNT:
             raise ValueError(f"{self.name}: a kernel takes at most {KERNEL_ARG_COUNT} numbers")
+        object.__setattr__(self, "_default_values", tuple(p.default for p in self.params))
 
     # ------------------------------------------------------------------ params
     @property
@@ -138,6 +143,8 @@ class ActivationSpec:
         Results are cached, so repeated calls with the same values are a
         dictionary lookup.
         """
+        if values is self._default_values and self._default_resolved is not None and not exact:
+            return self._default_resolved
         # The key holds the types too: True == 1.0 (same hash) must not hit 1.0's entry.
         key = (values, tuple(map(type, values)) if values else ())
         if not exact:
@@ -156,6 +163,8 @@ class ActivationSpec:
             self._cache[key] = result
         except TypeError:  # unhashable value: nothing to cache
             pass
+        if values is self._default_values:
+            object.__setattr__(self, "_default_resolved", result)
         return result
 
     def _resolve_exact(self, values: tuple):
@@ -189,7 +198,10 @@ class ActivationSpec:
         return kernel_id, tuple(numeric)
 
     def bind(self, args: tuple, kwargs: dict) -> tuple:
-        """Turn positional/keyword parameters into a tuple in declaration order."""
+        """Turn positional/keyword parameters into a tuple in declaration order (the one
+        ``_default_values`` tuple when none is given)."""
+        if not args and not kwargs:
+            return self._default_values
         if len(args) > len(self.params):
             raise TypeError(
                 f"{self.name}() takes at most {len(self.params)} parameter(s) "
@@ -215,7 +227,16 @@ class ActivationSpec:
         """True when f' can be computed from y = f(x) for these parameters."""
         if self.from_y is None:
             return False
-        return bool(self.from_y.valid(dict(zip(self.param_names, values))))
+        try:
+            return self._y_cache[values]
+        except (KeyError, TypeError):  # not seen yet, or unhashable: evaluate
+            pass
+        accepts = bool(self.from_y.valid(dict(zip(self.param_names, values))))
+        try:
+            self._y_cache[values] = accepts
+        except TypeError:
+            pass
+        return accepts
 
     def kernel_ids(self) -> tuple:
         """Every kernel id this entry can resolve to (one per choice value)."""

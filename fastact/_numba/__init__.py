@@ -22,15 +22,17 @@ memory-bound kernel with plain stores on the threads, or on one thread from
 ahead (``_parallel.drive``'s ``prefetch``).  An output that is an input
 (in place) goes through the tile with plain stores from
 ``_constants.NUMBA_IN_PLACE_TILED_MIN_ELEMENTS`` on (LLVM runs a loop over aliased arrays scalar).
-With the Cython extension built (and :data:`WORK_POOL` set), a parallel call whose output
-overlaps no input runs the kernel's compiled chunk function on the extension's work pool
-(``fastact._cython.loop_driver``: chunks taken first come first served, helpers that
-sleep between calls and move off their caller's core) instead of the threading layer,
+With the Cython extension built (and :data:`WORK_POOL` set), every call whose output
+overlaps no input runs the kernel's compiled chunk function through the extension's work
+pool's driver (``fastact._cython.loop_driver``), which applies the Cython backend's
+policy: serial below its thresholds (one C call, where Numba's dispatcher costs several
+hundred nanoseconds), else chunks taken first come first served by the caller and helpers
+that sleep between calls and move off their caller's core, instead of the threading layer,
 whose TBB workers spin between calls and, beside busy processes, share a core with
-them in whole time slices (docs/tuning.md, "Numba loops on the work pool").  A transcendental
-kernel whose x takes at least :data:`READ_PREFETCH_MIN_BYTES` goes through that driver on one
-thread too: it calls the chunk function a block at a time, each after read prefetches of the
-input lines ahead (docs/tuning.md, "Smooth elementwise loops past the caches").
+them in whole time slices (docs/tuning.md, "Numba loops on the work pool"); a transcendental
+kernel whose x takes at least ``_constants.READ_PREFETCH_MIN_BYTES`` is called a block at a time,
+each after read prefetches of the input lines ahead (docs/tuning.md, "Smooth elementwise
+loops past the caches").
 Every kernel is elementwise, so results do not depend on the thread count nor on the
 stores.
 """
@@ -52,19 +54,17 @@ _labels.install()
 
 # The launch and store policy (fastact/_constants.py; measurements: docs/tuning.md,
 # "Elementwise loop drivers"); module attributes, read at each call, so tuning runs can
-# set them.  With the work pool, calls of POOL_PARALLEL_MIN_ELEMENTS elements or more go to
-# it and its thresholds decide; without it, below PARALLEL_THRESHOLD elements
+# set them.  With the work pool, every call whose output overlaps no input goes through its
+# driver and its thresholds decide; without it, below PARALLEL_THRESHOLD elements
 # (PARALLEL_MIN_BYTES_CHEAP bytes for the memory-bound kernels) a kernel runs serially in
 # the calling thread.
 PARALLEL_THRESHOLD = _constants.NUMBA_PARALLEL_MIN_ELEMENTS
 PARALLEL_MIN_BYTES_CHEAP = _constants.NUMBA_PARALLEL_MIN_BYTES_CHEAP
-# the pool's smaller threshold (it applies its own per class of kernel, the Cython backend's)
-POOL_PARALLEL_MIN_ELEMENTS = _constants.CYTHON_PARALLEL_MIN_ELEMENTS
+IN_PLACE_TILED_MIN = _constants.NUMBA_IN_PLACE_TILED_MIN_ELEMENTS
 STREAM_MIN_BYTES = _constants.STREAM_MIN_BYTES if _stream.AVAILABLE else None
 PREFETCH_MIN_BYTES = _constants.NUMBA_WRITE_PREFETCH_MIN_BYTES
-READ_PREFETCH_MIN_BYTES = _constants.READ_PREFETCH_MIN_BYTES
-# With the Cython extension built, parallel loops whose output overlaps no input run on its
-# work pool (module docstring); False: on the threading layer
+# With the Cython extension built, loops whose output overlaps no input run through its
+# work pool (module docstring); False: Numba's own drivers and threading layer
 WORK_POOL = True
 
 _LAYER = _threading.setup()
@@ -91,44 +91,42 @@ def _check(kernel_id, mode):
 def get_elementwise(kernel_id: str, mode: str):
     """kernel(out, x, grad, params, n_threads): out = f(x), f'(x), grad*f'(x) or grad*f'(y)."""
     _check(kernel_id, mode)
-    entries: dict = {}  # dtype char -> (serial driver, chunk address); (char, "chunk") -> address
+    entries: dict = {}  # dtype char -> (serial driver, chunk address)
+    chunks: dict = {}  # dtype char -> chunk address
 
     def compiled(char):
         entry = entries[char] = _factory.compile_kernel(kernel_id, mode, _DTYPE_NAMES[char])
         return entry
 
     def chunk_address(char):
-        address = entries[char, "chunk"] = _factory.chunk_address(kernel_id, mode,
-                                                                   _DTYPE_NAMES[char])
+        address = chunks[char] = _factory.chunk_address(kernel_id, mode, _DTYPE_NAMES[char])
         return address
 
     cheap = memory_bound(kernel_id, mode)
     uses_grad = MODES[mode][1]
 
     def kernel(out, x, grad, params, n_threads):
+        # the dispatch layer's contract: out is an input object itself or overlaps none
+        if uses_grad and grad is None:
+            raise TypeError("fastact numba kernel: the backward modes need grad")
+        in_place = out is x or out is grad
+        pool = _pool_driver() if not in_place or x.size < IN_PLACE_TILED_MIN else None
+        if pool is not None:  # any shape (C-contiguous); serial or parallel by its thresholds
+            address = chunks.get(x.dtype.char) or chunk_address(x.dtype.char)
+            pool(address, out, x, grad if uses_grad else None, params,
+                 _threading.caller_threads(n_threads) if n_threads > 1 else 1, cheap)
+            return
+        _own_drivers(out.reshape(-1), x.reshape(-1), grad, params, n_threads, in_place)
+
+    def _own_drivers(out, x, grad, params, n_threads, in_place):
+        """Without the pool (or in place): Numba's serial driver or its threading layer."""
         char = x.dtype.char
-        if x.ndim != 1:
-            x = x.reshape(-1)
-            out = out.reshape(-1)
-            if grad is not None:
-                grad = grad.reshape(-1)
-        if grad is None:
-            grad = x
+        grad = x if grad is None else grad.reshape(-1)
         a, b = kernel_args(params)
         n = x.size
-        pooled = n_threads > 1 and n >= POOL_PARALLEL_MIN_ELEMENTS and _pool_driver() is not None
-        parallel = pooled or n_threads > 1 and (out.nbytes >= PARALLEL_MIN_BYTES_CHEAP if cheap
-                                                else n >= PARALLEL_THRESHOLD)
-        # short arrays skip the overlap test: they take neither tiled path nor the pool
-        disjoint = n < _constants.NUMBA_IN_PLACE_TILED_MIN_ELEMENTS or _disjoint(out, x, grad)
-        # on one thread too past READ_PREFETCH_MIN_BYTES: the pool's driver prefetches x ahead
-        far = not cheap and x.nbytes >= READ_PREFETCH_MIN_BYTES
-        pool = _pool_driver() if (parallel or far) and disjoint else None
-        if pool is not None:
-            address = entries.get((char, "chunk")) or chunk_address(char)
-            pool(address, out, x, grad if uses_grad else None, (a, b),
-                 _threading.caller_threads(n_threads) if parallel else 1, cheap)
-            return
+        disjoint = not in_place or n < IN_PLACE_TILED_MIN  # short in place: no tile
+        parallel = n_threads > 1 and (out.nbytes >= PARALLEL_MIN_BYTES_CHEAP if cheap
+                                      else n >= PARALLEL_THRESHOLD)
         prefetch = cheap and (parallel or out.nbytes >= PREFETCH_MIN_BYTES)
         limit = STREAM_MIN_BYTES
         streamed = (cheap and limit is not None
@@ -139,7 +137,7 @@ def get_elementwise(kernel_id: str, mode: str):
             run(address, out, x, grad, a, b)
             return
         k = 1 if not parallel else n_threads if n_threads < _MAX_THREADS else _MAX_THREADS
-        address = entries.get((char, "chunk")) or chunk_address(char)
+        address = chunks.get(char) or chunk_address(char)
         driver = _parallel.driver_for(_DTYPE_NAMES[char], tiled)
         _threading.run_parallel(driver, (address, out, x, grad, a, b,
                                          streamed if tiled else prefetch), k)
@@ -153,12 +151,6 @@ def _pool_driver():
     """The work pool's loop driver (``fastact._cython.loop_driver``) when WORK_POOL is set
     and the compiled extension loads; else None (the threading layer)."""
     return _threading.extension_driver("loop_driver") if WORK_POOL else None
-
-
-def _disjoint(out, x, grad) -> bool:
-    """out overlaps no input: it may be streamed (in place, out is x, its lines are in
-    cache already; the dispatch layer passes an out that is an input or overlaps none)."""
-    return not (np.may_share_memory(out, x) or np.may_share_memory(out, grad))
 
 
 def _run_fused(kind, char, args, n, n_threads):

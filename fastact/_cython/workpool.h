@@ -82,6 +82,7 @@ static inline int fa_pool_threads_for(int threads, int cap, int64_t now, int64_t
 
 #define FA_POOL_MAX 256           /* helper threads at most */
 #define FA_POOL_SPIN_NS 50000     /* an idle helper spins this long before it sleeps */
+#define FA_POOL_POLL_PAUSES 8     /* ... looking for a new loop every this many pauses */
 #define FA_POOL_WAIT_SPINS 2000   /* the caller's pauses before it gives up its core (tuning) */
 #define FA_POOL_WAIT_SLEEP_NS 1000000  /* the caller re-checks at least this often asleep */
 /* the published loop: one word = generation (32 bits) | front (16) | back (16), the parts
@@ -139,20 +140,21 @@ static int fa_pool_claim(uint32_t gen, int from_back, ptrdiff_t *part) {
 }
 
 /* run parts of generation gen while any is left (fn and ctx: read before the first claim,
-   valid because a successful claim proves the generation unfinished); returns how many;
-   the thread finishing the last part of `parts` wakes a sleeping caller */
+   valid because a successful claim proves the generation unfinished); returns how many.
+   A thread counts its parts done once, when none is left to claim (one atomic add a
+   thread, not one a part); the thread completing the count wakes a sleeping caller */
 static FA_POOL_NOINLINE ptrdiff_t fa_pool_work(uint32_t gen, fa_pool_fn fn, void *ctx,
                                                ptrdiff_t parts, int from_back) {
     ptrdiff_t part, ran = 0;
     while (fa_pool_claim(gen, from_back, &part)) {
         fn(ctx, part);
         ran++;
-        if (atomic_fetch_add(&fa_pool.done, 1) + 1 == parts
-                && atomic_load(&fa_pool.caller_asleep)) {
-            pthread_mutex_lock(&fa_pool.sleep);
-            pthread_cond_broadcast(&fa_pool.finished);
-            pthread_mutex_unlock(&fa_pool.sleep);
-        }
+    }
+    if (ran && atomic_fetch_add(&fa_pool.done, ran) + ran == parts
+            && atomic_load(&fa_pool.caller_asleep)) {
+        pthread_mutex_lock(&fa_pool.sleep);
+        pthread_cond_broadcast(&fa_pool.finished);
+        pthread_mutex_unlock(&fa_pool.sleep);
     }
     return ran;
 }
@@ -219,7 +221,7 @@ static void *fa_pool_helper(void *arg) {
             }
             idle_since = fa_pool_now_ns();
         } else if (fa_pool_now_ns() - idle_since < FA_POOL_SPIN_NS) {
-            for (int i = 0; i < 64; i++) FA_POOL_RELAX();
+            for (int i = 0; i < FA_POOL_POLL_PAUSES; i++) FA_POOL_RELAX();
         } else {
             fa_pool_sleep_while(seen);
         }

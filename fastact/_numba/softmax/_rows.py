@@ -459,21 +459,24 @@ short_rows_any.__doc__ = """``short_rows_any(op, r0, r1)``: rows [r0, r1) of a f
 def _lane_load(xb, b0, k, tb, hi, lo, flip):
     """tb[j, l] = xb[b0 + l, j] for l < k, j < n (n <= LANE_MAX), and the bit reductions
     hi[l], lo[l] advanced over row b0 + l's bits xor flip (``max_step``): groups of
-    LANE_MAX whole rows of LANE_MAX by :func:`transpose_max_square`, else element by
-    element."""
+    LANE_MAX whole rows of LANE_MAX by :func:`transpose_max_square`, the other rows
+    element by element, then their reductions by a loop over the columns."""
     n = xb.shape[1]
-    for g in range(0, k, LANE_MAX):
-        if n == LANE_MAX and k - g >= LANE_MAX:
-            transpose_max_square(xb, (b0 + g) * LANE_MAX, tb, g, LANE_ROWS, hi, lo, g, flip)
-        else:
-            for l in range(g, smaller(g + LANE_MAX, k)):
-                xr = xb[b0 + l]
-                bhi, blo = hi[l], lo[l]
-                for j in range(smaller(n, LANE_MAX)):  # unsigned: no wraparound
-                    b = xr[j]
-                    tb[np.uint64(j), np.uint64(l)] = b
-                    bhi, blo = max_step(xor_bits(b, flip), bhi, blo)
-                hi[l], lo[l] = bhi, blo
+    w = smaller(n, LANE_MAX)
+    done = k - k % LANE_MAX if n == LANE_MAX else 0
+    for g in range(0, done, LANE_MAX):
+        transpose_max_square(xb, (b0 + g) * LANE_MAX, tb, g, LANE_ROWS, hi, lo, g, flip)
+    for l in range(done, k):
+        xr = xb[b0 + l]
+        for j in range(w):  # unsigned: no wraparound
+            tb[np.uint64(j), np.uint64(l)] = xr[j]
+    hr, lr = hi[done:k], lo[done:k]  # views from 0: no index wraparound, vector loops
+    for j in range(w):
+        tj = tb[j, done:k]
+        for l in range(tj.shape[0]):
+            v = xor_bits(tj[l], flip)
+            hr[l] = v if v > hr[l] else hr[l]
+            lr[l] = v if v < lr[l] else lr[l]
 
 
 @linked(inline="always", **_JIT)
@@ -487,10 +490,11 @@ def _lane_sums(t, n, sums, w):
         done = k - k % LANE_MAX
         for g in range(0, done, LANE_MAX):
             column_sums_square(t, n * LANE_ROWS + g, LANE_ROWS, sums, g)
+    rest = sums[done:]  # a view from 0: no index wraparound, a vector loop
     for j in range(w):
-        ej = t[n + j]
-        for l in range(done, k):
-            sums[l] = sums[l] + np.float64(ej[l])
+        ej = t[n + j, done:k]
+        for l in range(ej.shape[0]):
+            rest[l] = rest[l] + np.float64(ej[l])
 
 
 @functools.lru_cache(maxsize=None)

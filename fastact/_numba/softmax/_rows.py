@@ -505,9 +505,9 @@ def _lane_rows_of_kind(literal):
     of vectors (no horizontal step; loops as long as the batch): the rows transposed into
     t with their max bits (:func:`_lane_load`), per lane the terms and the ties, the
     terms' float64 sum in column order (:func:`_lane_sums`: fixed by n); the batch's
-    factors by :func:`_short_factors`; the results by :func:`_lane_out`.  t: rows [0, n) x transposed, [n, 2n) the terms, then
-    m, the ties (then a factor), the max's two bit reductions; work: m, S or s, ties,
-    the two factors (float64)."""
+    factors by :func:`_short_factors`; the results by :func:`_lane_out`.  t: rows [0, n)
+    x transposed, [n, 2n) the terms, then m, the ties (then a factor), the max's two bit
+    reductions; work: m, S or s, ties, the two factors (float64)."""
 
     @linked(_nrt=False, **_JIT)
     def lane_rows_in(op, r0, r1, t, work):

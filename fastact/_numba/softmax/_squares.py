@@ -51,8 +51,9 @@ def _transposed(builder, v):
 
 def _splat(builder, scalar, vec):
     """scalar in every lane of a vector of type vec."""
-    one = builder.insert_element(ir.Constant(vec, ir.Undefined), scalar, ir.Constant(ir.IntType(32), 0))
-    return builder.shuffle_vector(one, ir.Constant(vec, ir.Undefined), ir.Constant(_MASK, [0] * SIZE))
+    undef = ir.Constant(vec, ir.Undefined)
+    one = builder.insert_element(undef, scalar, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(one, undef, ir.Constant(_MASK, [0] * SIZE))
 
 
 def _c_arrays(*arrays):
@@ -70,8 +71,10 @@ def transpose_square(typingctx, src, s0, ss, dst, d0, ds):
 
     def codegen(context, builder, sig, args):
         vec = ir.VectorType(context.get_value_type(src.dtype), SIZE)
-        loads = _vector_pointers(context, builder, src, args[0], (s0, args[1]), ss.literal_value, vec)
-        stores = _vector_pointers(context, builder, dst, args[3], (d0, args[4]), ds.literal_value, vec)
+        loads = _vector_pointers(context, builder, src, args[0], (s0, args[1]),
+                                 ss.literal_value, vec)
+        stores = _vector_pointers(context, builder, dst, args[3], (d0, args[4]),
+                                  ds.literal_value, vec)
         for value, p in zip(_transposed(builder, [builder.load(p, align=align) for p in loads]),
                             stores):
             builder.store(value, p, align=align)
@@ -95,7 +98,8 @@ def transpose_max_square(typingctx, src, s0, dst, d0, ds, hi, lo, l0, flip):
     def codegen(context, builder, sig, args):
         vec = ir.VectorType(context.get_value_type(src.dtype), SIZE)
         loads = _vector_pointers(context, builder, src, args[0], (s0, args[1]), SIZE, vec)
-        stores = _vector_pointers(context, builder, dst, args[2], (d0, args[3]), ds.literal_value, vec)
+        stores = _vector_pointers(context, builder, dst, args[2], (d0, args[3]),
+                                  ds.literal_value, vec)
         columns = _transposed(builder, [builder.load(p, align=align) for p in loads])
         for value, p in zip(columns, stores):
             builder.store(value, p, align=align)
@@ -127,7 +131,9 @@ def column_sums_square(typingctx, t, t0, ts, sums, l0):
         wide = ir.VectorType(ir.DoubleType(), SIZE)
         ps = _lane_pointer(context, builder, sums, args[3], (l0, args[4]), wide)
         s = builder.load(ps, align=8)
-        for p in _vector_pointers(context, builder, t, args[0], (t0, args[1]), ts.literal_value, vec):
+        columns = _vector_pointers(context, builder, t, args[0], (t0, args[1]),
+                                   ts.literal_value, vec)
+        for p in columns:
             s = builder.fadd(s, builder.fpext(builder.load(p, align=4), wide))
         builder.store(s, ps, align=8)
         return context.get_dummy_value()

@@ -201,10 +201,11 @@ NUMBA_SOFTMAX_BACKWARD_SERIAL_MAX_BYTES = 512 << 10
 # (below); below this size two threads save less than a call after an idle gap pays for the
 # split (docs/tuning.md, "softmax_backward at (64, 1000)")
 SOFTMAX_BACKWARD_POOL_SERIAL_MAX_BYTES = 128 << 10
-# a softmax-family backward job split over the work pool (both backends) takes one part per
-# thread while its y takes at most this many bytes per thread: each thread then runs the
-# same rows call after call, which stay in its L2 cache (y, grad and out: 3x these bytes);
-# first-come parts move rows between the cores' caches from one call to the next
+# a softmax-family backward job split over the work pool (both backends; Numba's forward jobs
+# too) takes one part per thread while its y takes at most this many bytes per thread: each
+# thread then runs the same rows call after call, which stay in its L2 cache (y, grad and
+# out: 3x these bytes); first-come parts move rows between the cores' caches from one call
+# to the next
 SOFTMAX_BACKWARD_THREAD_PART_MAX_BYTES = 512 << 10
 NOGIL_MIN_ELEMENTS = 4096  # the Cython kernels keep the GIL below this size
 # Under contention (docs/tuning.md, "Contention"): a parallel loop of the Cython work pool

@@ -385,6 +385,45 @@ static inline int FN(lane_log_sums)(const T *x, ptrdiff_t n, T *m, double *arg,
     }
     return 1;
 }
+/* softmax: FA_SM_SHORT_BATCH (16) float rows of n <= 16 (stride n; o may be x) as the
+   lanes of vectors: per row (lane) short_row's max, exps, lanes (e_j, e_j+8) and pairwise
+   fold (j + 8, + 4, + 2, + 1: fa_sm_fold16's order), 1/S and products: the same bits.
+   Returns 0, writing nothing, when a row is special (a max not finite, a NaN sum). */
+static inline int FN(lane_softmax)(T *o, const T *x, ptrdiff_t n, int negate) {
+    const VM kn = FN(vmask)(n);
+    const __m512i flip = VI(set1)(negate ? SIGN_BIT : 0);
+    __m512 c[16];
+    __m512i kh = VI(set1)(SIGN_BIT), kl = VI(set1)((IT)BITS(-(T)INFINITY));
+    for (int r = 0; r < 16; r++) c[r] = V(maskz_loadu)(kn, x + r * n);
+    fa_sm_transpose16_f32(c);
+    for (ptrdiff_t j = 0; j < n; j++) {
+        const __m512i b = _mm512_xor_si512(V_TO_I(c[j]), flip);
+        kh = VI(max)(kh, b);
+        kl = VI(min)(kl, b);
+    }
+    const VT vm = V(castsi512)(VI(mask_blend)(_mm512_cmpge_epi32_mask(kh, _mm512_setzero_si512()), kl, kh));
+    if ((__mmask16)~V_CMP(V(sub)(vm, vm), V(setzero)(), _CMP_EQ_OQ)) return 0;
+    __m512d d[32];                      /* d[j]: rows 0-7 of e_j, d[16 + j]: rows 8-15 */
+    for (int j = 0; j < 16; j++) {
+        c[j] = j < n ? FN(vexpneg)(V(sub)(negate ? V(sub)(V(setzero)(), c[j]) : c[j], vm))
+                     : V(setzero)();
+        d[j] = _mm512_cvtps_pd(_mm512_castps512_ps256(c[j]));
+        d[16 + j] = _mm512_cvtps_pd(_mm512_extractf32x8_ps(c[j], 1));
+    }
+    __m256 f[2];
+    for (int h = 0; h < 2; h++) {
+        __m512d *q = d + 16 * h;
+        for (int w = 8; w > 0; w /= 2)
+            for (int j = 0; j < w; j++) q[j] = _mm512_add_pd(q[j], q[j + w]);
+        if (_mm512_cmp_pd_mask(q[0], q[0], _CMP_UNORD_Q)) return 0;
+        f[h] = _mm512_cvtpd_ps(_mm512_div_pd(_mm512_set1_pd(1.0), q[0]));
+    }
+    const VT vf = _mm512_insertf32x8(_mm512_castps256_ps512(f[0]), f[1], 1);
+    for (int j = 0; j < 16; j++) c[j] = V(mul)(c[j], vf);
+    fa_sm_transpose16_f32(c);
+    for (int r = 0; r < 16; r++) V(mask_storeu)(o + r * n, kn, c[r]);
+    return 1;
+}
 /* A backward batch: 16 float rows of n <= 16 (stride n): each row's 16 double lanes of
    bsum (lane j: 0 + g_j y_j, or 0 + g_j), lanes j + 8 added, then the other folds of 8
    rows at once (fa_sm_fold8x8); then each row's pass as short_bwd makes it (same
@@ -425,6 +464,7 @@ static inline int FN(lane_bwd)(int softmax, T *o, const T *y, const T *g, ptrdif
 #else
 static inline int FN(lane_log_sums)(const T *x, ptrdiff_t n, T *m, double *arg,
                                     unsigned char *special) { return 0; }
+static inline int FN(lane_softmax)(T *o, const T *x, ptrdiff_t n, int negate) { return 0; }
 static inline int FN(lane_bwd)(int softmax, T *o, const T *y, const T *g, ptrdiff_t n) {
     return 0;
 }
@@ -498,6 +538,7 @@ static inline int FN(short_log_sum)(const T *x, ptrdiff_t n, T *m, double *arg) 
 static inline void FN(short_log_out)(T *o, const T *x, ptrdiff_t n, T m, T l) {}
 static inline int FN(lane_log_sums)(const T *x, ptrdiff_t n, T *m, double *arg,
                                     unsigned char *special) { return 0; }
+static inline int FN(lane_softmax)(T *o, const T *x, ptrdiff_t n, int negate) { return 0; }
 static inline int FN(lane_bwd)(int softmax, T *o, const T *y, const T *g, ptrdiff_t n) {
     return 0;
 }

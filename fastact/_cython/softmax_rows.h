@@ -164,9 +164,16 @@ static void FN(short_rows)(const fa_sm_job *j, FN(rowctx) *c, ptrdiff_t r0, ptrd
         FN(short_log_rows)(j, &plain, r0, r1);
         return;
     }
-    for (ptrdiff_t r = r0; r < r1; r++)
-        if (FN(short_row)(o + r * n, x + r * n, n, j->negate))
-            FN(forward_row)(&plain, o + r * n, x + r * n, NULL);
+    for (ptrdiff_t r = r0; r < r1;) {
+        const int batch = n <= FA_SM_SHORT_BATCH && r + FA_SM_SHORT_BATCH <= r1;
+        if (batch && FN(lane_softmax)(o + r * n, x + r * n, n, j->negate)) {
+            r += FA_SM_SHORT_BATCH;             /* 16 rows as the lanes */
+            continue;
+        }
+        for (const ptrdiff_t e = batch ? r + FA_SM_SHORT_BATCH : r1; r < e; r++)
+            if (FN(short_row)(o + r * n, x + r * n, n, j->negate))
+                FN(forward_row)(&plain, o + r * n, x + r * n, NULL);
+    }
 }
 static void FN(pipelined_rows)(const fa_sm_job *j, FN(rowctx) *c, ptrdiff_t r0,
                                ptrdiff_t r1) {

@@ -48,12 +48,12 @@ def get_rowwise(op):
     from ... import _numba as backend  # WORK_POOL, read at each call
 
     kind, negate, forward, streams = _OPS[op]
-    # backward ops: (shape, itemsize, n_threads) of a 2-D call planned onto the work pool ->
-    # (address, values, parts, threads), its driver's arguments (the plan, kept)
+    # (shape, itemsize, n_threads) of a 2-D call planned onto the work pool -> (address,
+    # values, parts, threads), its driver's arguments (the plan, kept)
     pooled_jobs = {}
 
     def kernel(out, x, grad, mask, n_threads):
-        if not forward and mask is None and backend.WORK_POOL:
+        if mask is None and backend.WORK_POOL:
             key = (x.shape, x.itemsize, n_threads)
             job = pooled_jobs.get(key)
             if job is not None and (job[3] == 1 or _threading.caller_threads(job[3]) == job[3]):
@@ -74,7 +74,7 @@ def get_rowwise(op):
         if pooled and how in _pool.POOLED and (chunks > 1 or not forward):
             threads = _threading.caller_threads(chunks) if chunks > 1 else 1
             job = _pool.job(kind, how, negate, x, out.shape[1], not forward, tasks, threads)
-            if not forward and threads == chunks and len(key[0]) == 2:
+            if threads == chunks and len(key[0]) == 2:
                 if len(pooled_jobs) >= _POOLED_JOBS_MAX:
                     pooled_jobs.clear()
                 pooled_jobs[key] = job + (threads,)

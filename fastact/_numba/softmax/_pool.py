@@ -87,11 +87,12 @@ POOLED = frozenset((ROWS, LARGE_ROWS, SHORT_ROWS, SHORT_LANES))  # the task kind
 PARTS_PER_THREAD = 8  # first come first served: a descheduled thread leaves its share
 
 
-def part_count(tasks, n_threads, nbytes, backward) -> int:
+def part_count(tasks, n_threads, nbytes) -> int:
     """Parts of a job of ``tasks`` tasks over ``nbytes`` bytes of x: one per thread for a
-    backward job of cache-resident rows (SOFTMAX_BACKWARD_THREAD_PART_MAX_BYTES), else
+    job of cache-resident rows (SOFTMAX_BACKWARD_THREAD_PART_MAX_BYTES per thread, forward
+    or backward: a forward part pays its scratch and the max of its first row apart), else
     PARTS_PER_THREAD per thread; at most ``tasks``."""
-    if backward and nbytes <= n_threads * SOFTMAX_BACKWARD_THREAD_PART_MAX_BYTES:
+    if nbytes <= n_threads * SOFTMAX_BACKWARD_THREAD_PART_MAX_BYTES:
         return min(tasks, n_threads)
     return min(tasks, n_threads * PARTS_PER_THREAD)
 
@@ -101,6 +102,6 @@ def job(kind, how, negate, x, out_columns, backward, tasks, n_threads) -> tuple:
     n_threads)`` runs the job's tasks (2-D C arrays, task kind in POOLED, no mask) as parts
     on the work pool with up to n_threads threads (one: the calling thread alone, without
     the dispatcher's typing of the arguments).  They depend on x's shape and dtype only."""
-    parts = part_count(tasks, n_threads, x.nbytes, backward)
+    parts = part_count(tasks, n_threads, x.nbytes)
     address = part_address(kind, how, "float32" if x.itemsize == 4 else "float64", not backward)
     return address, (x.shape[0], x.shape[1], out_columns, negate, tasks, parts), parts

@@ -17,7 +17,6 @@ import functools
 import math
 
 import numpy as np
-from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
@@ -29,6 +28,8 @@ from ._exp import BLOCK, LANES, cast_like, exp_any, exp_shift, expneg, expneg_no
 from ._kind import (LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, by_kind, chosen, literal_kind,  # noqa: F401
                     literal_value)
 from ._plan import PIPELINE_MAX_BYTES, SHORT_MAX
+from ._squares import (column_sums_square, log_rows_square, transpose_max_square,
+                       transpose_square)
 from ._sums import add_reassoc, dot_lanes, sum_lanes, sum_pos
 from .. import _vmath
 
@@ -454,60 +455,46 @@ short_rows_any.__doc__ = """``short_rows_any(op, r0, r1)``: rows [r0, r1) of a f
     for callers without a plan: the column tiles, users' compiled code)."""
 
 
-@intrinsic
-def _transpose_square(typingctx, src, s0, ss, dst, d0, ds):
-    """dst[d0 + c ds + i] = src[s0 + i ss + c] for i, c < LANE_MAX (flat element offsets
-    into the arrays' data, ss and ds literal strides): the rows loaded as vectors,
-    transposed in registers by two-source shuffles (at step s, element (i, c) trades bit
-    s of i with bit s of c), stored as vectors."""
-    if not (isinstance(src, types.Array) and isinstance(dst, types.Array)
-            and src.dtype == dst.dtype and src.layout == dst.layout == "C"
-            and isinstance(ss, types.IntegerLiteral)
-            and isinstance(ds, types.IntegerLiteral)):
-        return None
-    size = LANE_MAX
-    strides = ss.literal_value, ds.literal_value
-    align = src.dtype.bitwidth // 8
-
-    def codegen(context, builder, sig, args):
-        i64 = ir.IntType(64)
-        vec = ir.VectorType(context.get_value_type(src.dtype), size)
-
-        def at(k):
-            data = context.make_array(sig.args[3 * k])(context, builder, args[3 * k]).data
-            start = context.cast(builder, args[3 * k + 1], sig.args[3 * k + 1], types.int64)
-            return [builder.bitcast(builder.gep(data, [builder.add(start, ir.Constant(
-                i64, strides[k] * i))]), vec.as_pointer()) for i in range(size)]
-
-        v = [builder.load(p, align=align) for p in at(0)]
-        for bit in (1, 2, 4, 8)[:size.bit_length() - 1]:
-            low = [p ^ bit | size if p & bit else p for p in range(size)]
-            high = [p | size if p & bit else p ^ bit for p in range(size)]
-            for a in range(size):
-                if not a & bit:
-                    b = a | bit
-                    v[a], v[b] = (builder.shuffle_vector(v[a], v[b], ir.Constant(
-                        ir.VectorType(ir.IntType(32), size), mask)) for mask in (low, high))
-        for value, p in zip(v, at(1)):
-            builder.store(value, p, align=align)
-        return context.get_dummy_value()
-
-    return types.none(src, s0, ss, dst, d0, ds), codegen
+@linked(inline="always", **_JIT)
+def _lane_load(xb, b0, k, tb, hi, lo, flip):
+    """tb[j, l] = xb[b0 + l, j] for l < k, j < n (n <= LANE_MAX), and the bit reductions
+    hi[l], lo[l] advanced over row b0 + l's bits xor flip (``max_step``): groups of
+    LANE_MAX whole rows of LANE_MAX by :func:`transpose_max_square`, the other rows
+    element by element, then their reductions by a loop over the columns."""
+    n = xb.shape[1]
+    w = smaller(n, LANE_MAX)
+    done = k - k % LANE_MAX if n == LANE_MAX else 0
+    for g in range(0, done, LANE_MAX):
+        transpose_max_square(xb, (b0 + g) * LANE_MAX, tb, g, LANE_ROWS, hi, lo, g, flip)
+    for l in range(done, k):
+        xr = xb[b0 + l]
+        for j in range(w):  # unsigned: no wraparound
+            tb[np.uint64(j), np.uint64(l)] = xr[j]
+    hr, lr = hi[done:k], lo[done:k]  # views from 0: no index wraparound, vector loops
+    for j in range(w):
+        tj = tb[j, done:k]
+        for l in range(tj.shape[0]):
+            v = xor_bits(tj[l], flip)
+            hr[l] = v if v > hr[l] else hr[l]
+            lr[l] = v if v < lr[l] else lr[l]
 
 
 @linked(inline="always", **_JIT)
-def _lane_load(xb, b0, k, tb):
-    """tb[j, l] = xb[b0 + l, j] for l < k, j < n (n <= LANE_MAX): groups of
-    LANE_MAX whole rows of LANE_MAX by :func:`_transpose_square`, else element by element."""
-    n = xb.shape[1]
-    for g in range(0, k, LANE_MAX):
-        if n == LANE_MAX and k - g >= LANE_MAX:
-            _transpose_square(xb, (b0 + g) * LANE_MAX, LANE_MAX, tb, g, LANE_ROWS)
-        else:
-            for l in range(g, smaller(g + LANE_MAX, k)):
-                xr = xb[b0 + l]
-                for j in range(smaller(n, LANE_MAX)):  # unsigned: no wraparound
-                    tb[np.uint64(j), np.uint64(l)] = xr[j]
+def _lane_sums(t, n, sums, w):
+    """sums[l] += the terms t[n + j, l] as float64, j < w in order, for the batch's lanes
+    l < len(sums): groups of LANE_MAX lanes of LANE_MAX terms by
+    :func:`column_sums_square`, the others by a loop over the columns."""
+    k = sums.shape[0]
+    done = 0
+    if w == LANE_MAX:
+        done = k - k % LANE_MAX
+        for g in range(0, done, LANE_MAX):
+            column_sums_square(t, n * LANE_ROWS + g, LANE_ROWS, sums, g)
+    rest = sums[done:]  # a view from 0: no index wraparound, a vector loop
+    for j in range(w):
+        ej = t[n + j, done:k]
+        for l in range(ej.shape[0]):
+            rest[l] = rest[l] + np.float64(ej[l])
 
 
 @functools.lru_cache(maxsize=None)
@@ -516,11 +503,11 @@ def _lane_rows_of_kind(literal):
     kind, read at run time; else a constant: the other kinds' branches, in the helpers
     inlined too, are pruned before typing).  LANE_ROWS rows at a time as the lanes
     of vectors (no horizontal step; loops as long as the batch): the rows transposed into
-    t (:func:`_lane_load`), per lane the max bits, the terms, their float64 sum in column
-    order (fixed by n), the ties; the batch's factors by :func:`_short_factors`; the
-    results by :func:`_lane_out`.  t: rows [0, n) x transposed, [n, 2n) the terms, then
-    m, the ties (then a factor), the max's two bit reductions; work: m, S or s, ties,
-    the two factors (float64)."""
+    t with their max bits (:func:`_lane_load`), per lane the terms and the ties, the
+    terms' float64 sum in column order (:func:`_lane_sums`: fixed by n); the batch's
+    factors by :func:`_short_factors`; the results by :func:`_lane_out`.  t: rows [0, n)
+    x transposed, [n, 2n) the terms, then m, the ties (then a factor), the max's two bit
+    reductions; work: m, S or s, ties, the two factors (float64)."""
 
     @linked(_nrt=False, **_JIT)
     def lane_rows_in(op, r0, r1, t, work):
@@ -539,17 +526,11 @@ def _lane_rows_of_kind(literal):
         zero_t = cast_like(x, 0.0)
         for b0 in range(r0, r1, LANE_ROWS):
             k = smaller(r1 - b0, LANE_ROWS)
-            _lane_load(xb, b0, k, tb)
             for l in range(k):
                 hi[l] = sign
                 lo[l] = neginf
                 tc[l] = zero_t
-            for j in range(w):
-                tj = tb[j]
-                for l in range(k):
-                    v = xor_bits(tj[l], flip)
-                    hi[l] = v if v > hi[l] else hi[l]
-                    lo[l] = v if v < lo[l] else lo[l]
+            _lane_load(xb, b0, k, tb, hi, lo, flip)
             for l in range(k):
                 m = max_of_bits(hi[l], lo[l])
                 mt[l] = m if finite(m) else one
@@ -569,10 +550,7 @@ def _lane_rows_of_kind(literal):
                 sums[l] = 0.0
                 ties[l] = tc[l]
                 ms[l] = mt[l]
-            for j in range(w):
-                ej = t[n + j]
-                for l in range(k):
-                    sums[l] = sums[l] + np.float64(ej[l])
+            _lane_sums(t, n, sums, w)
             _short_factors(kind, x, ms, sums, ties, fa, fb)
             _lane_out(kind, op, t, b0, (hi, lo, mt, tc), (sums, fa, fb), w)
 
@@ -582,30 +560,35 @@ def _lane_rows_of_kind(literal):
 @linked(inline="always", **_JIT)
 def _lane_out(kind, op, t, b0, lane, factors, w):
     """The results of :func:`_lane_rows`' batch from row b0 on, given per lane (max bits
-    hi, lo, m, scratch) and (sum, factor a, factor b): the rows as t's lanes (softmax: its
-    terms times a, log_softmax: (x - m) - b), LANE_MAX whole rows of LANE_MAX without a
-    special row transposed back into out at once, the others copied out row by row
-    (logsumexp: a + b; special rows: :func:`special_row`); kind: op's kind."""
+    hi, lo, m, scratch) and (sum, factor a, factor b): softmax its terms times a in t's
+    lanes, LANE_MAX whole rows of LANE_MAX transposed back into out at once, the other
+    rows copied out row by row; log_softmax (x - m) - b from x (whole rows by
+    :func:`log_rows_square`); logsumexp a + b; special rows by :func:`special_row` (a
+    batch holding one takes the row by row path); kind: op's kind."""
     _, _, out, x = op
     hi, lo, mt, f = lane
     sums, fa, fb = factors
     n = x.shape[1]
     k = sums.shape[0]
+    special = np.int32(0)
+    for l in range(k):
+        special += np.int32(not (finite(max_of_bits(hi[l], lo[l])) & (sums[l] == sums[l])))
     if kind != LOGSUMEXP:
         for l in range(k):
             f[l] = cast_like(x, fa[l] if kind == SOFTMAX else fb[l])
+    if kind == SOFTMAX:
         for j in range(w):
-            tj = t[j]
             ej = t[n + j]
             for l in range(k):
-                ej[l] = ej[l] * f[l] if kind == SOFTMAX else (tj[l] - mt[l]) - f[l]
+                ej[l] = ej[l] * f[l]
     for g in range(0, k, LANE_MAX):
         e = smaller(g + LANE_MAX, k)
-        whole = kind != LOGSUMEXP and n == LANE_MAX and e - g == LANE_MAX
-        for l in range(g, e):
-            whole = whole and finite(max_of_bits(hi[l], lo[l])) and sums[l] == sums[l]
-        if whole:
-            _transpose_square(t, n * LANE_ROWS + g, LANE_ROWS, out, (b0 + g) * LANE_MAX, LANE_MAX)
+        if kind != LOGSUMEXP and special == 0 and n == LANE_MAX and e - g == LANE_MAX:
+            if kind == SOFTMAX:
+                transpose_square(t, n * LANE_ROWS + g, LANE_ROWS, out, (b0 + g) * LANE_MAX,
+                                 LANE_MAX)
+            else:
+                log_rows_square(x, (b0 + g) * LANE_MAX, out, mt, f, g)
             continue
         for l in range(g, e):
             m = max_of_bits(hi[l], lo[l])
@@ -614,9 +597,13 @@ def _lane_out(kind, op, t, b0, lane, factors, w):
                 special_row(op, None, b0 + l, m, np.bool_(finite(m)))
             elif kind == LOGSUMEXP:
                 o[0] = fa[l] + fb[l]
-            else:
+            elif kind == SOFTMAX:
                 for j in range(w):
                     o[j] = t[n + j, l]
+            else:
+                xr = x[b0 + l]
+                for j in range(w):
+                    o[j] = (xr[j] - mt[l]) - f[l]
 
 
 # ------------------------------------------------------------ whole rows

@@ -273,6 +273,25 @@ def test_backward_with_both_x_and_y_is_an_error(backend):
         fastact.get("tanh").backward(np.ones(7), x=x, y=np.tanh(x), backend=backend)
 
 
+def test_backward_without_grad_is_an_error(backend):
+    x = np.linspace(-2, 2, 2000)  # past the Numba backend's in-place tile threshold too
+    for kwargs in ({"x": x}, {"y": x}):
+        with pytest.raises(TypeError, match="grad must be an array"):
+            fastact.backward("relu", None, backend=backend, **kwargs)
+
+
+def test_defaults_passed_by_value_and_bools_take_the_checked_path(backend):
+    """A parameter equal to its default but another object takes the checked path: the
+    resolved defaults are found by identity, and True is never the default 1.0."""
+    x = np.linspace(-3, 3, 13)
+    assert np.array_equal(fastact.hardtanh(x, float("-1"), float("1"), backend=backend),
+                          fastact.hardtanh(x, backend=backend))
+    with pytest.raises(TypeError):
+        fastact.hardtanh(x, -1.0, True, backend=backend)
+    with pytest.raises(TypeError):
+        fastact.backward("hardtanh", np.ones(13), x, max_val=True, backend=backend)
+
+
 def test_other_void_dtypes_are_named_in_their_error():
     """bfloat16 is supported (tests/test_interop.py); other V-kind dtypes are a clear TypeError."""
     from fastact._dispatch import dtype_error

@@ -106,9 +106,9 @@ def get_elementwise(kernel_id: str, mode: str):
     uses_grad = MODES[mode][1]
 
     def kernel(out, x, grad, params, n_threads):
-        # the dispatch layer's contract: out is an input object itself or overlaps none
         if uses_grad and grad is None:
             raise TypeError("fastact numba kernel: the backward modes need grad")
+        # the dispatch layer's contract: out is an input object itself or overlaps none
         in_place = out is x or out is grad
         pool = _pool_driver() if not in_place or x.size < IN_PLACE_TILED_MIN else None
         if pool is not None:  # any shape (C-contiguous); serial or parallel by its thresholds

@@ -62,15 +62,15 @@ def _make_forward(entry):
     sig = ", ".join(
         p.name if p.default is REQUIRED else f"{p.name}=_defaults[{p.name!r}]" for p in entry.params
     )
-    values = "".join(f"{p.name}, " for p in entry.params)
+    values = "(" + "".join(f"{p.name}, " for p in entry.params) + ")"
     # the defaults themselves pass as the registry's one default tuple (resolved once)
-    same = " and ".join(f"{p.name} is _dv[{i}]" for i, p in enumerate(entry.params))
     if entry.params and all(p.default is not REQUIRED for p in entry.params):
-        values = f"_dv if {same} else ({values})"
+        same = " and ".join(f"{p.name} is _dv[{i}]" for i, p in enumerate(entry.params))
+        values = f"_dv if {same} else {values}"
     src = textwrap.dedent(
         f"""
         def {entry.name}(x{', ' + sig if sig else ''}, *, bias=None, out=None, backend=None):
-            values = {values or "()"}
+            values = {values}
             if bias is None:
                 return _elementwise(_entry, "forward", x, values, out, backend)
             return _biased(_entry, "forward", x, values, bias, out, backend)

@@ -117,11 +117,14 @@ class ActivationSpec:
     # bind((), {}): one tuple object, so resolve's result for it can be found by identity
     _default_values: tuple = field(default=(), init=False, compare=False, repr=False)
     _default_resolved: Optional[tuple] = field(default=None, init=False, compare=False, repr=False)
+    # parameter name -> its position (bind's lookup)
+    _param_index: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __post_init__(self):
         if sum(p.choices is None for p in self.params) > KERNEL_ARG_COUNT:
             raise ValueError(f"{self.name}: a kernel takes at most {KERNEL_ARG_COUNT} numbers")
         object.__setattr__(self, "_default_values", tuple(p.default for p in self.params))
+        self._param_index.update((p.name, i) for i, p in enumerate(self.params))
 
     # ------------------------------------------------------------------ params
     @property
@@ -207,20 +210,18 @@ class ActivationSpec:
                 f"{self.name}() takes at most {len(self.params)} parameter(s) "
                 f"({', '.join(self.param_names) or 'none'}), got {len(args)}"
             )
-        values = list(args) + [REQUIRED] * (len(self.params) - len(args))
+        values = [*args, *self._default_values[len(args):]]
+        index = self._param_index
         for key, v in kwargs.items():
-            if key not in self.param_names:
+            i = index.get(key)
+            if i is None:
                 raise TypeError(
                     f"{self.name}() got an unexpected parameter {key!r}; "
                     f"its parameters are: {', '.join(self.param_names) or 'none'}"
                 )
-            i = self.param_names.index(key)
             if i < len(args):
                 raise TypeError(f"{self.name}() got multiple values for parameter {key!r}")
             values[i] = v
-        for i, p in enumerate(self.params):
-            if values[i] is REQUIRED and p.default is not REQUIRED:
-                values[i] = p.default
         return tuple(values)
 
     def accepts_y(self, values: tuple) -> bool:

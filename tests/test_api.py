@@ -133,6 +133,26 @@ def test_positional_parameters_in_generated_functions():
                 assert sig.parameters[p.name].default == p.default
 
 
+@pytest.mark.parametrize("entry", [a for a in ACTIVATIONS if a.params], ids=lambda a: a.name)
+def test_bind_places_each_parameter_and_keeps_the_others_defaults(entry):
+    """bind((), {name: v}) puts v at the parameter's position, every other at its default;
+    positional values first; a name twice, a name it lacks, too many values: TypeErrors."""
+    defaults = tuple(p.default for p in entry.params)
+    assert entry.bind((), {}) is entry.bind((), {})
+    for i, p in enumerate(entry.params):
+        marker = object()
+        assert entry.bind((), {p.name: marker}) == (*defaults[:i], marker, *defaults[i + 1:])
+    args = tuple(object() for _ in entry.params)
+    assert entry.bind(args, {}) == args
+    assert entry.bind(args[:1], {}) == (args[0], *defaults[1:])
+    with pytest.raises(TypeError, match="multiple values"):
+        entry.bind(args[:1], {entry.params[0].name: 1.0})
+    with pytest.raises(TypeError, match="unexpected parameter 'nope'"):
+        entry.bind((), {"nope": 1.0})
+    with pytest.raises(TypeError, match="at most"):
+        entry.bind((*args, 1.0), {})
+
+
 def test_docstrings_contain_the_formulas():
     for a in ACTIVATIONS:
         doc = getattr(fastact, a.name).__doc__

@@ -438,8 +438,8 @@ def test_per_call_batches_back_to_back():
 
 def test_measure_many_round_robin(monkeypatch):
     """measure_many samples every fast implementation once in each round (so a drifting
-    machine slows them alike), in a random order, each sample after one settling call, and
-    times a slow one alone; no timing assertions."""
+    machine slows them alike), in a random order, each sample after at least
+    ``policy.settle`` seconds of its own calls, and times a slow one alone."""
     import time as _time
 
     from fastact._bench import timing
@@ -451,27 +451,32 @@ def test_measure_many_round_robin(monkeypatch):
         return _time.perf_counter() - start
 
     monkeypatch.setattr(timing, "_per_call", one_call)
-    order = []
-    fns = {k: (lambda k=k: order.append(k)) for k in "abc"}
+    calls, settles = [], []
+    real_back_to_back = timing._back_to_back
+
+    def marked(fn, seconds):  # where each settling run starts
+        settles.append(len(calls))
+        return real_back_to_back(fn, seconds)
+
+    monkeypatch.setattr(timing, "_back_to_back", marked)
+    fns = {k: (lambda k=k: calls.append((k, _time.perf_counter()))) for k in "abc"}
     fns["slow"] = lambda: _time.sleep(0.03)
-    policy = Policy(budget=0.002, min_repeats=4, max_repeats=6, min_sample=1e-4, slow_call=0.02)
+    policy = Policy(budget=0.002, min_repeats=4, max_repeats=6, min_sample=1e-4,
+                    slow_call=0.02, settle=5e-4)
     timings = measure_many(fns, policy)
     assert set(timings) == {"a", "b", "c", "slow"}
     assert timings["a"].repeats == timings["b"].repeats == timings["c"].repeats >= 4
     assert timings["slow"].median_s >= 0.02
-    # after the two calibration calls each, every round holds one settling call and one
-    # batch of each
-    numbers = {k: timings[k].number + 1 for k in "abc"}
-    body, rounds = order[6:], []
-    while body:
-        batches = []
-        for _ in range(3):
-            batches.append(body[0])
-            assert body[:numbers[body[0]]] == [body[0]] * numbers[body[0]]
-            body = body[numbers[body[0]]:]
-        assert sorted(batches) == ["a", "b", "c"]
-        rounds.append(batches)
-    assert len(rounds) == timings["a"].repeats
+    # after the two calibration calls each: per round, one run of each implementation's
+    # calls, its settling calls (for policy.settle seconds) and then its timed batch
+    assert settles[0] == 6 and len(settles) == 3 * timings["a"].repeats
+    runs = [calls[a:b] for a, b in zip(settles, settles[1:] + [len(calls)])]
+    for i in range(0, len(runs), 3):
+        assert sorted(run[0][0] for run in runs[i:i + 3]) == ["a", "b", "c"]
+    for run in runs:
+        key, number = run[0][0], timings[run[0][0]].number
+        assert len(run) > number and all(c[0] == key for c in run)
+        assert run[-number][1] - run[0][1] >= 0.9 * policy.settle
 
 
 @pytest.mark.skipif(peers.library_version("torch") is None, reason="PyTorch not installed")

@@ -55,6 +55,9 @@ class Policy:
     min_sample: float = 1e-3  # seconds per sample (fast calls are batched)
     slow_call: float = 0.1  # a first call this slow counts as a sample
     hard_limit: float = 3.0  # never spend more than hard_limit * budget after the first call
+    # measure_many: seconds of untimed calls back to back before each sample (counted in the
+    # budget), longer than a predecessor's OpenMP workers spin and than this one's wake-up
+    settle: float = 2.5e-3
 
 
 def _run(fn, number: int) -> float:
@@ -64,17 +67,24 @@ def _run(fn, number: int) -> float:
     return time.perf_counter() - start
 
 
-def _per_call(fn, seconds: float) -> float:
-    """Seconds per call of ``fn`` called back to back for about ``seconds`` (at least once):
-    the batch size of a sample.  One call alone is no estimate where a call after a pause
-    wakes threads that back-to-back calls find running (PyTorch's OpenMP team, the pool)."""
+def _back_to_back(fn, seconds: float) -> tuple:
+    """(calls, seconds spent) of ``fn`` called back to back for about ``seconds`` (at
+    least once, at most 10,000 calls)."""
     calls, start = 0, time.perf_counter()
     while True:
         fn()
         calls += 1
         elapsed = time.perf_counter() - start
         if elapsed >= seconds or calls >= 10_000:
-            return elapsed / calls
+            return calls, elapsed
+
+
+def _per_call(fn, seconds: float) -> float:
+    """Seconds per call of ``fn`` called back to back for about ``seconds``: the batch size
+    of a sample.  One call alone is no estimate where a call after a pause wakes threads
+    that back-to-back calls find running (PyTorch's OpenMP team, the pool)."""
+    calls, elapsed = _back_to_back(fn, seconds)
+    return elapsed / calls
 
 
 def measure(fn, policy: Policy = Policy()) -> Timing:
@@ -111,9 +121,11 @@ def measure_many(fns: dict, policy: Policy = Policy()) -> dict:
     sample each per round until every one has ``min_repeats`` samples and
     ``budget`` seconds per implementation are spent (at most ``hard_limit``
     budgets, at most ``max_repeats`` rounds).  The calls per sample come from calls
-    back to back (:func:`_per_call`), and every sample follows an untimed call of the same
-    implementation: the previous one's thread pool (PyTorch's OpenMP, Numba's TBB, the
-    Cython backend's) may still spin on the cores, and this one's may sleep.
+    back to back (:func:`_per_call`), and every sample follows ``policy.settle`` seconds of
+    untimed calls of the same implementation (at least one; counted in the budget): the
+    previous one's thread pool (PyTorch's OpenMP workers spin for milliseconds after its
+    calls) may still take the cores, and this one's may sleep, so each is timed in the
+    steady state of its own calls back to back, as a loop of one library's calls runs.
     Each round runs them in a random order: the calls right after a much slower
     one ran slower on this machine, whoever made them, so a fixed order (or one
     rotated from round to round) put the same implementation right after the
@@ -138,7 +150,7 @@ def measure_many(fns: dict, policy: Policy = Policy()) -> dict:
                 break
             shuffle(entries)  # rounds in random orders: each follows each other alike
             for fn, _, number, samples in entries:
-                _run(fn, 1)  # settling: wakes this one's threads, outlasts others' spins
+                spent += _back_to_back(fn, policy.settle)[1]
                 elapsed = _run(fn, number)
                 spent += elapsed
                 samples.append(elapsed / number)

@@ -55,8 +55,9 @@ def _shapes(text):
         shapes = ()
     if not shapes or any(len(s) != 2 or min(s) < 1 for s in shapes):
         raise argparse.ArgumentTypeError(f"shapes must look like 4096x2048,64x1000: {text!r}")
-    if len({r * n for r, n in shapes}) != len(shapes):
-        raise argparse.ArgumentTypeError(f"shapes must have different element counts: {text!r}")
+    if len(set(shapes)) != len(shapes):
+        twice = sorted({f"{r}x{n}" for r, n in shapes if shapes.count((r, n)) > 1})
+        raise argparse.ArgumentTypeError(f"shapes must differ; given twice: {', '.join(twice)}")
     return shapes
 
 
@@ -106,8 +107,9 @@ def _add_bench_parser(sub) -> None:
                        help="element counts, e.g. 1e3,1e5,1e7 (the default)")
     bench.add_argument("--shapes", type=_shapes, default=None, metavar="ROWSxN,...",
                        help="softmax-family cases on these exact (rows, n) shapes, e.g. "
-                       "4096x2048,256x50257,64x1000 (sizes become rows*n; elementwise cases "
-                       "run flat at those sizes); replaces --sizes")
+                       "4096x2048,256x50257,64x1000 (sizes become rows*n; shapes of one size "
+                       "are rows of their own; elementwise cases run flat, once per size); "
+                       "replaces --sizes")
     bench.add_argument("--backends", type=_csv, default=(),
                        help="fastact backends to time (default: all available)")
     bench.add_argument("--peers", type=_csv, default=None,
@@ -358,7 +360,7 @@ def _bench_settings(args, libraries):
         policy = Policy(**{**policy.__dict__, "budget": args.budget})
     if args.shapes and args.sizes:
         raise ValueError("give --shapes or --sizes, not both")
-    shape_sizes = tuple(r * n for r, n in args.shapes or ())
+    shape_sizes = tuple(dict.fromkeys(r * n for r, n in args.shapes or ()))
     return Settings(
         functions=args.functions,
         dtypes=args.dtypes or (QUICK_DTYPES if args.quick else DEFAULT_DTYPES),

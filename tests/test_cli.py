@@ -419,12 +419,47 @@ def test_copy_floor_runs_on_the_case_arrays():
 
 
 @pytest.mark.parametrize("bad", [["--shapes", "4096by2048"], ["--shapes", "0x5"],
-                                 ["--shapes", "2x3,3x2"], ["--shapes", "2x3", "--sizes", "1e3"]])
+                                 ["--shapes", "2x3,3x2,2X3"],
+                                 ["--shapes", "2x3", "--sizes", "1e3"]])
 def test_bad_shapes(bad, capsys):
     with pytest.raises(SystemExit) if bad[-1] != "1e3" else contextlib.nullcontext():
         code = cli.main(["bench", *bad, "--no-progress"])
         assert code == 2
-    assert "shapes" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "shapes" in err
+    assert ("given twice: 2x3" in err) == (bad[1] == "2x3,3x2,2X3")
+
+
+def test_shapes_of_one_element_count_are_rows_of_their_own(tmp_path, capsys):
+    """Two shapes of one element count: a softmax-family row each, keyed and shown by its
+    shape (table, markdown, --compare, JSON); elementwise cases run once at that size. A
+    report from before (distinct counts), and one whose records have no "shape", compare."""
+    fast = ["bench", "--functions", "softmax,relu", "--dtypes", "float32", "--backends",
+            "numpy", "--peers", "none", "--budget", "0.002", "--no-ulp", "--no-progress",
+            "--plain"]
+    old, new, md = tmp_path / "old.json", tmp_path / "new.json", tmp_path / "new.md"
+    assert cli.main([*fast, "--shapes", "64x16", "--json", str(old)]) == 0
+    assert cli.main([*fast, "--shapes", "64x16,16x64", "--compare", str(old),
+                     "--json", str(new), "--markdown", str(md)]) == 0
+    out = capsys.readouterr().out
+    assert "64x16" in out and "16x64" in out and "vs old" in out
+    result, before = report.read_json(new), report.read_json(old)
+    results = result["results"]
+    shapes = [tuple(r["shape"]) for r in results if r["function"] == "softmax"]
+    assert shapes == [(64, 16), (16, 64)]
+    assert [r["size"] for r in results if r["function"] == "relu"] == [1024]
+    keys = [key for key, _ in report.rows(result) if key[0] == "softmax_backward"]
+    assert keys == [("softmax_backward", "float32", label, "out") for label in ("64x16", "16x64")]
+    assert "| softmax | float32 | 16x64 |" in md.read_text()
+    assert report.compare(result, before)[2] == len(before["results"])  # every old row matched
+    header, body, _ = report.table_data(result, before)
+    vs_old = {(c[0], c[2]): c[header.index("vs old")] for c in body}
+    assert vs_old[("softmax", "64x16")] != "-" and vs_old[("softmax", "16x64")] == "-"
+    for r in before["results"]:
+        del r["shape"]
+    elementwise = sum(r["kind"] == "elementwise" for r in before["results"])
+    assert report.compare(result, before)[2] == elementwise  # shapeless rows: keyed by size
+    assert any(line.startswith("compared with") for line in report.summary_lines(result, before))
 
 
 def test_per_call_batches_back_to_back():

@@ -6,8 +6,8 @@ most: the forward pass (``"gelu_tanh"``), the fused backward from the input
 output for the default parameters, the backward from the output
 (``"sigmoid_backward_y"``: grad * f'(y)).  Every op of ``ROW_OPS`` (the
 softmax family) gives one case, run along the last axis of a
-``(size // 1000, 1000)`` array, or of the exact ``(rows, n)`` shapes given by
-``row_lengths`` (``fastact bench --shapes 4096x2048,256x50257``).  The losses
+``(size // 1000, 1000)`` array, or of the exact ``(rows, n)`` shape given by
+``row_length`` (``fastact bench --shapes 4096x2048,256x50257``).  The losses
 give a forward case (the loss alone) and a backward case (loss and gradient,
 ``return_grad=True``): ``cross_entropy`` on rows like the softmax family,
 ``binary_cross_entropy_with_logits`` on a flat array.
@@ -46,7 +46,7 @@ class Case:
     op: str  # kernel id ("gelu_tanh") or row op name ("softmax_backward")
     params: tuple = ()  # ((name, value), ...) passed to fastact
     peers: tuple = field(default=(), compare=False)  # filled by peers.attach
-    row_lengths: tuple = field(default=(), compare=False)  # ((size, n), ...): exact row shapes
+    row_length: int = field(default=0, compare=False)  # exact (size // n, n) rows (0: default)
 
     # ---------------------------------------------------------------- facts
     @property
@@ -73,7 +73,7 @@ class Case:
 
     def shape(self, size: int) -> tuple:
         if self.rows_shaped:
-            cols = dict(self.row_lengths).get(size) or min(size, ROW_LENGTH)
+            cols = self.row_length or min(size, ROW_LENGTH)
             return (max(1, size // cols), cols)
         return (size,)
 

@@ -1,13 +1,17 @@
 """``--plot FILE.png``: throughput against size, one panel per function.
 
 Every fastact backend and every peer is a coloured line (GB/s = bytes moved /
-median time, log-log axes) with error bars spanning the samples' interquartile
+median time, log scale) with error bars spanning the samples' interquartile
 range; the roofline (a multi-threaded copy of the same
-bytes) is the dashed black line.  One dtype per figure.
+bytes) is the dashed black line.  A panel's x axis is its table rows' sizes or
+shapes (``1e5``, ``65536x16``: :func:`~fastact._bench.report.row_label`), evenly
+spaced in order of size.  One dtype per figure.
 """
 from __future__ import annotations
 
 import math
+
+from .report import row_label
 
 
 def plot(report, path, dtype=None, functions=None):
@@ -32,10 +36,10 @@ def plot(report, path, dtype=None, functions=None):
     nrows = math.ceil(len(functions) / ncols)
     width, height = 3.0 * ncols + 0.8, 2.3 * nrows + 1.4
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
-    limits = _limits(records)
+    ylim = _ylim(records)
     for i, (ax, function) in enumerate(zip(axes.flat, functions)):
         mine = [r for r in records if r["function"] == function]
-        _panel(ax, function, mine, colours, limits)
+        _panel(ax, function, mine, colours, ylim)
         _label_panel(ax, first_column=i % ncols == 0, last_row=i + ncols >= len(functions))
     for ax in axes.flat[len(functions):]:
         ax.set_visible(False)
@@ -45,14 +49,12 @@ def plot(report, path, dtype=None, functions=None):
     return dtype
 
 
-def _limits(records) -> tuple:
-    """``(xlim, ylim)`` shared by every panel, set by hand: shared axes make matplotlib
+def _ylim(records) -> tuple:
+    """The y limits shared by every panel, set by hand: shared axes make matplotlib
     O(panels**2)."""
     gbps = [r["gbps"] for r in records if r["time_s"]]
     gbps += [_roof_gbps(r) for r in records]
-    ylim = (10 ** math.floor(math.log10(min(gbps))), 10 ** math.ceil(math.log10(max(gbps))))
-    sizes = [r["size"] for r in records]
-    return (min(sizes) / 1.6, max(sizes) * 1.6), ylim
+    return 10 ** math.floor(math.log10(min(gbps))), 10 ** math.ceil(math.log10(max(gbps)))
 
 
 def _roof_gbps(record) -> float:
@@ -60,28 +62,28 @@ def _roof_gbps(record) -> float:
     return record["bytes"] / (record.get("roofline_s") or record["roofline_best_s"]) / 1e9
 
 
-def _panel(ax, function, records, colours, limits) -> None:
-    """One function: the roofline (dashed black) and one line per implementation."""
+def _panel(ax, function, records, colours, ylim) -> None:
+    """One function: the roofline (dashed black) and one line per implementation, over the
+    function's rows in order of size (shapes of one size in measurement order)."""
     import matplotlib.ticker
 
-    by_size = {}
-    for r in records:  # one point per size: the fastest of the size's in-row copies
-        by_size[r["size"]] = max(by_size.get(r["size"], 0.0), _roof_gbps(r))
-    roof = sorted(by_size.items())
-    ax.plot(*zip(*roof), "k--", lw=1.2)
+    records = sorted(records, key=lambda r: r["size"])
+    at = {label: i for i, label in enumerate(dict.fromkeys(map(row_label, records)))}
+    roof = {}
+    for r in records:  # one point per size or shape: the fastest of its in-row copies
+        roof[at[row_label(r)]] = max(roof.get(at[row_label(r)], 0.0), _roof_gbps(r))
+    ax.plot(*zip(*sorted(roof.items())), "k--", lw=1.2)
     for impl, colour in colours.items():
-        mine = sorted((r for r in records if r["impl"] == impl and r["time_s"]),
-                      key=lambda r: r["size"])
+        mine = [r for r in records if r["impl"] == impl and r["time_s"]]
         if mine:
-            ax.errorbar([r["size"] for r in mine], [r["gbps"] for r in mine],
+            ax.errorbar([at[row_label(r)] for r in mine], [r["gbps"] for r in mine],
                         yerr=_error_bars(mine), fmt="o-", ms=3, lw=1.2, color=colour,
                         elinewidth=0.9, capsize=2)
-    ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlim(*limits[0])
-    ax.set_ylim(*limits[1])
+    ax.set_xlim(-0.4, len(at) - 0.6)
+    ax.set_ylim(*ylim)
+    ax.set_xticks(range(len(at)), list(at))
     ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_title(function, fontsize=9, pad=3)
     ax.grid(True, which="major", alpha=0.3)
 
@@ -100,11 +102,12 @@ def _error_bars(records):
 
 
 def _label_panel(ax, first_column, last_row) -> None:
-    ax.tick_params(labelsize=7, labelleft=first_column, labelbottom=last_row)
+    """GB/s on the first column, each panel's own sizes or shapes under it."""
+    ax.tick_params(labelsize=7, labelleft=first_column)
     if first_column:
         ax.set_ylabel("GB/s", fontsize=8)
     if last_row:
-        ax.set_xlabel("elements", fontsize=8)
+        ax.set_xlabel("elements, or rows x n", fontsize=8)
 
 
 def _decorate(fig, meta, dtype, colours, size) -> None:

@@ -1,6 +1,8 @@
 """Turning a report dict into a table (rich or plain text), JSON and a comparison.
 
-One table row per (function, dtype, size, call style).  Columns: the time of
+One table row per (function, dtype, size or shape, call style): a softmax-family or
+cross-entropy case is keyed and shown by its (rows, n) shape, any other case by its size
+(:func:`row_label`).  Columns: the time of
 every fastact backend with its speed-up over the NumPy reference
 (``numpy_time / time``), the throughput (GB/s = bytes moved / time) and the
 roofline ratio (copy time of the same bytes / time) of the fastest fastact
@@ -25,12 +27,31 @@ TABLE_WIDTH = 120  # columns of the table when the terminal's width is unknown
 
 
 # ------------------------------------------------------------------ analysis
+def point_label(kind, shape, size) -> str:
+    """'65536x16' (rows x row length) for a case on (rows, n) rows, else the size ('1e6')."""
+    if kind in ("rowwise", "loss") and len(shape or ()) == 2:
+        return f"{shape[0]}x{shape[1]}"
+    return fmt_size(size)
+
+
+def row_label(r) -> str:
+    """A record's place in its row's key and in every table, comparison and plot; a record
+    without a "shape" is labelled by its size."""
+    return point_label(r.get("kind"), r.get("shape"), r["size"])
+
+
 def row_key(r) -> tuple:
-    return (r["function"], r["dtype"], r["size"], r["call"])
+    return (r["function"], r["dtype"], row_label(r), r["call"])
+
+
+def row_size(impls) -> int:
+    """The element count of a row (``{impl: record}``)."""
+    return next(iter(impls.values()))["size"]
 
 
 def rows(report) -> list:
-    """[(key, {impl: record})] in measurement order, with derived fields filled in."""
+    """[(key, {impl: record})] by function (first measured first), dtype, size (shapes of one
+    size in measurement order) and call, with derived fields filled in."""
     grouped: dict = {}
     for r in report["results"]:
         grouped.setdefault(row_key(r), {})[r["impl"]] = r
@@ -40,7 +61,7 @@ def rows(report) -> list:
     settings = report["meta"]["settings"]
     order = {"dtype": settings["dtypes"], "call": ["out", "alloc"]}
     grouped = dict(sorted(grouped.items(), key=lambda kv: (
-        first_seen[kv[0][0]], order["dtype"].index(kv[0][1]), kv[0][2],
+        first_seen[kv[0][0]], order["dtype"].index(kv[0][1]), row_size(kv[1]),
         order["call"].index(kv[0][3]))))
     for impls in grouped.values():
         ref = impls.get("numpy")
@@ -81,15 +102,6 @@ def fmt_time(seconds) -> str:
 def fmt_size(n: int) -> str:
     exp = int(round(math.log10(n))) if n > 0 else 0
     return f"1e{exp}" if 10**exp == n else str(n)
-
-
-def fmt_shape(impls, size) -> str:
-    """'4096x2048' for a softmax-family row (rows x row length), else the size."""
-    r = next(iter(impls.values()))
-    shape = r.get("shape") or []
-    if r.get("kind") in ("rowwise", "loss") and len(shape) == 2:
-        return f"{shape[0]}x{shape[1]}"
-    return fmt_size(size)
 
 
 def fmt_ratio(value) -> str:
@@ -135,12 +147,12 @@ def table_data(report, old=None):
     header += ["GB/s", "roofline", "best peer", "vs peer", "max ULP"] + (["vs old"] if old else [])
     body, breaks, previous = [], [], None
     for key, impls in rows(report):
-        function, dtype, size, call = key
+        function, dtype, label, call = key
         if previous is not None and function != previous:
             breaks.append(len(body))
         previous = function
         top, peer = best(impls, "backend"), best(impls, "peer")
-        cells = [function, dtype, fmt_shape(impls, size)] + ([call] if show_call else [])
+        cells = [function, dtype, label] + ([call] if show_call else [])
         cells += [_cell(impls.get(b)) for b in backends]
         if top is not None:
             cells += [f"{top['gbps']:.3g}", f"{top['roofline_ratio']:.2f}"]
@@ -269,7 +281,8 @@ def summary_lines(report, old=None, threshold=0.15) -> list:
                      f"{meta['roofline_gbps'][largest]:.1f} GB/s here at best (fastest of 1 "
                      f"and {meta['threads']} threads, repeated back to back)")
     for size in meta["settings"]["sizes"]:
-        at_size = [impls for (f, d, s, c), impls in all_rows if s == size and c == "out"]
+        at_size = [impls for (_, _, _, call), impls in all_rows
+                   if row_size(impls) == size and call == "out"]
         parts = _geomean_parts(meta["backends"], at_size)
         if parts:
             lines.append(f"geometric mean at size {fmt_size(size)}: " + "; ".join(parts))
@@ -350,14 +363,14 @@ def stream_floor_lines(all_rows) -> list:
     """Per case measured beside a read-two-write-one pass (``stream_floor_s``): that pass's
     time and each backend's time as a multiple of it."""
     lines = []
-    for (function, dtype, size, call), impls in all_rows:
+    for (function, dtype, label, call), impls in all_rows:
         floor = next((r.get("stream_floor_s") for r in impls.values()
                       if r.get("stream_floor_s")), None)
         if not floor or call != "out":
             continue
         parts = [f"{r['impl']} x{r['time_s'] / floor:.2f}" for r in impls.values()
                  if r["impl_kind"] == "backend" and r["time_s"]]
-        lines.append(f"{function} {dtype} {fmt_shape(impls, size)}: read-two-write-one pass "
+        lines.append(f"{function} {dtype} {label}: read-two-write-one pass "
                      f"(np.add, same bytes) {fmt_time(floor)}; " + ", ".join(parts))
     return lines
 
@@ -368,7 +381,7 @@ def compute_floor_lines(all_rows) -> list:
     beside the fastest peer's: where the arithmetic alone exceeds a bar over the copy, the
     bar is out of reach at the kernel's accuracy on this machine's cores."""
     lines = []
-    for (function, dtype, size, call), impls in all_rows:
+    for (function, dtype, label, call), impls in all_rows:
         floors = {r["impl"]: r for r in impls.values() if r.get("compute_floor_s")}
         copy = next((r.get("roofline_s") for r in impls.values() if r.get("roofline_s")), None)
         if not floors or not copy or call != "out":
@@ -378,7 +391,7 @@ def compute_floor_lines(all_rows) -> list:
         peers = [r for r in impls.values() if r["impl_kind"] == "peer" and r["time_s"]]
         best = min(peers, key=lambda r: r["time_s"]) if peers else None
         peer = f"; fastest peer {best['impl']} x{best['time_s'] / copy:.2f}" if best else ""
-        lines.append(f"{function} {dtype} {fmt_size(size)}: arithmetic alone (cache-resident "
+        lines.append(f"{function} {dtype} {label}: arithmetic alone (cache-resident "
                      f"slices), over the copy of the same bytes ({fmt_time(copy)}): "
                      + ", ".join(parts) + peer)
     return lines
@@ -455,6 +468,6 @@ def compare_lines(report, old, threshold=0.15) -> list:
              f"than {threshold:.0%}"]
     for change, r, t_old in regressions:
         lines.append(f"  REGRESSION {r['impl']:<7} {r['function']} {r['dtype']} "
-                     f"{fmt_size(r['size'])} {r['call']}: {fmt_time(t_old)} -> "
+                     f"{row_label(r)} {r['call']}: {fmt_time(t_old)} -> "
                      f"{fmt_time(r['time_s'])} ({change:+.0%})")
     return lines

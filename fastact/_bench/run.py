@@ -20,7 +20,7 @@ from . import cases as cases_mod
 from . import peers as peers_mod
 from .launch import numba_launch
 from .load import LoadMonitor
-from .report import fmt_size
+from .report import point_label
 from .roofline import Roofline
 from .timing import Policy, measure_many
 
@@ -52,7 +52,7 @@ class Settings:
     check: bool = True
     warmup: bool = False  # call backends' warmup() first (compiles every kernel)
     reference_cap: float = 1.0  # seconds: a slower NumPy reference call is timed on a slice
-    row_lengths: tuple = ()  # ((size, n), ...): softmax-family cases at (size // n, n)
+    row_lengths: tuple = ()  # ((size, n), ...): rows-shaped cases at each (size // n, n) given
     ulp: bool = True  # the "max ULP" column (fastact accuracy's quick grid, cached per build)
 
 
@@ -263,16 +263,15 @@ def _settings_record(settings: Settings) -> dict:
 def _measure_all(settings, backends, libraries, roofline, progress, load) -> list:
     """The records of every selected case at every dtype, size and call style; the machine's
     load is sampled at every point."""
-    selected = tuple(
-        dataclasses.replace(c, row_lengths=settings.row_lengths) if c.rows_shaped else c
-        for c in cases_mod.select(settings.functions))
+    selected = cases_mod.select(settings.functions)
+    at_size = {size: _cases_at(selected, size, settings.row_lengths) for size in settings.sizes}
     calls = ("out", "alloc") if settings.alloc else ("out",)
     pool = cases_mod.InputPool()
     records = []
-    progress.start(len(settings.dtypes) * len(settings.sizes) * len(selected) * len(calls))
+    progress.start(len(settings.dtypes) * sum(map(len, at_size.values())) * len(calls))
     for dtype in settings.dtypes:
-        for size in settings.sizes:
-            for case in selected:
+        for size, size_cases in at_size.items():
+            for case in size_cases:
                 bufs = case.make_buffers(dtype, size, pool)
                 ref = case.reference(bufs) if settings.check and size <= CHECK_MAX_SIZE else None
                 nbytes = case.nbytes(size, dtype)
@@ -284,7 +283,8 @@ def _measure_all(settings, backends, libraries, roofline, progress, load) -> lis
                 compute = _compute_floors(case, bufs, nbytes, backends)
                 for call in calls:
                     load.sample()
-                    progress.advance(f"{case.name} {dtype} {fmt_size(size)} {call}")
+                    where = point_label(case.kind, case.shape(size), size)
+                    progress.advance(f"{case.name} {dtype} {where} {call}")
                     point = Point(case, dtype, size, call, bufs, ref, best_s, floors,
                                   compute if call == "out" else {})
                     sliced = _reference_slice(point, records, settings.reference_cap)
@@ -294,6 +294,14 @@ def _measure_all(settings, backends, libraries, roofline, progress, load) -> lis
             pool.clear()
             roofline.release()
     return records
+
+
+def _cases_at(selected, size, row_lengths) -> list:
+    """The cases measured at ``size``: a rows-shaped case once per row length ``row_lengths``
+    gives for that size (else once, on its default rows), any other case once."""
+    lengths = [n for s, n in row_lengths if s == size] or [0]
+    return [dataclasses.replace(c, row_length=n) for c in selected
+            for n in (lengths if c.rows_shaped else [0])]
 
 
 def _compute_floors(case, bufs, nbytes, backends) -> dict:

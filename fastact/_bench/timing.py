@@ -55,8 +55,9 @@ class Policy:
     min_sample: float = 1e-3  # seconds per sample (fast calls are batched)
     slow_call: float = 0.1  # a first call this slow counts as a sample
     hard_limit: float = 3.0  # never spend more than hard_limit * budget after the first call
-    # measure_many: seconds of untimed calls back to back before each sample (counted in the
-    # budget), longer than a predecessor's OpenMP workers spin and than this one's wake-up
+    # measure_many: seconds of untimed calls back to back before each sample (all but the
+    # first counted in the budget), longer than a predecessor's OpenMP workers spin and
+    # than this one's wake-up
     settle: float = 2.5e-3
 
 
@@ -122,7 +123,8 @@ def measure_many(fns: dict, policy: Policy = Policy()) -> dict:
     ``budget`` seconds per implementation are spent (at most ``hard_limit``
     budgets, at most ``max_repeats`` rounds).  The calls per sample come from calls
     back to back (:func:`_per_call`), and every sample follows ``policy.settle`` seconds of
-    untimed calls of the same implementation (at least one; counted in the budget): the
+    untimed calls of the same implementation (at least one; all but the first counted in
+    the budget, so slow calls keep their samples): the
     previous one's thread pool (PyTorch's OpenMP workers spin for milliseconds after its
     calls) may still take the cores, and this one's may sleep, so each is timed in the
     steady state of its own calls back to back, as a loop of one library's calls runs.
@@ -150,7 +152,8 @@ def measure_many(fns: dict, policy: Policy = Policy()) -> dict:
                 break
             shuffle(entries)  # rounds in random orders: each follows each other alike
             for fn, _, number, samples in entries:
-                spent += _back_to_back(fn, policy.settle)[1]
+                calls, settled = _back_to_back(fn, policy.settle)
+                spent += settled * (calls - 1) / calls  # its calls but the first count
                 elapsed = _run(fn, number)
                 spent += elapsed
                 samples.append(elapsed / number)

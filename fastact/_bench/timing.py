@@ -80,12 +80,14 @@ def _back_to_back(fn, seconds: float) -> tuple:
             return calls, elapsed
 
 
-def _per_call(fn, seconds: float) -> float:
-    """Seconds per call of ``fn`` called back to back for about ``seconds``: the batch size
-    of a sample.  One call alone is no estimate where a call after a pause wakes threads
-    that back-to-back calls find running (PyTorch's OpenMP team, the pool)."""
-    calls, elapsed = _back_to_back(fn, seconds)
-    return elapsed / calls
+def _per_call(fn, seconds: float, windows: int = 3) -> float:
+    """Seconds per call of ``fn`` called back to back, the least of ``windows`` windows of
+    about ``seconds`` each: the batch size of a sample.  One call alone is no estimate where
+    a call after a pause wakes threads that back-to-back calls find running (PyTorch's
+    OpenMP team, the pool), and one window is none where a hiccup of the machine lands in
+    it (a sample of one call where a hundred fit)."""
+    return min(elapsed / calls for calls, elapsed in
+               (_back_to_back(fn, seconds) for _ in range(windows)))
 
 
 def measure(fn, policy: Policy = Policy()) -> Timing:

@@ -6,7 +6,10 @@ A backend is a module providing
 * ``get_elementwise(kernel_id, mode) -> kernel`` where ``mode`` is one of
   ``_registry.MODES``: ``"forward"``, ``"derivative"``, ``"backward"``
   (grad * f'(x)) and ``"backward_y"`` (grad * f' computed from y), and
-  ``kernel(out, x, grad, params, n_threads)`` fills ``out``;
+  ``kernel(out, x, grad, params, n_threads)`` fills ``out`` (C-contiguous arrays of one
+  dtype and size), or returns False without writing where ``out`` overlaps ``x`` or
+  ``grad`` without being that very object (a kernel that computes such calls right, as
+  the reference's, may always fill ``out``);
 * ``get_rowwise(op) -> kernel`` for the softmax family (``ROW_OPS`` in the
   registry), ``kernel(out, x, grad, mask, n_threads)`` working along the last
   axis of 2-D ``(rows, n)`` arrays (``out`` is ``(rows,)`` for ``logsumexp``),

@@ -170,8 +170,9 @@ def elementwise(entry, mode, x, values, out, backend, grad=None):
     be = _backends.resolve(backend)
     n_threads = _backends.num_threads
 
-    # Fast path: C-contiguous native float arrays of one dtype and shape, out absent
-    # or ready to use (each input is out exactly or does not overlap it).
+    # Fast path: C-contiguous native float arrays of one dtype and shape, out absent or
+    # ready to use; a kernel returns False, writing nothing, where out overlaps an input
+    # it is not (the general path below copies).
     if type(x) is _ndarray:
         dt = x.dtype
         if (dt is _F32 or dt is _F64) and x.flags.c_contiguous and (
@@ -187,10 +188,8 @@ def elementwise(entry, mode, x, values, out, backend, grad=None):
                 and out.dtype is dt
                 and out.shape == x.shape
                 and out.flags.carray  # C-contiguous, aligned and writeable
-                and (out is x or not _may_share_memory(out, x))
-                and (grad is None or out is grad or not _may_share_memory(out, grad))
+                and kernel(out, x, grad, params, n_threads) is not False
             ):
-                kernel(out, x, grad, params, n_threads)
                 return out
 
     if _interop.is_foreign(x) or grad is not None and _interop.is_foreign(grad):
@@ -233,8 +232,11 @@ def _elementwise_general(entry, mode, kernel_call, x, grad, out):
               else np.empty(arrays[0].shape, compute_dtype))
     if target.size:
         be, kernel_id, params, n_threads = kernel_call
-        _kernel(be, kernel_id, mode)(target, arrays[0], arrays[1] if len(arrays) > 1 else None,
-                                     params, n_threads)
+        ran = _kernel(be, kernel_id, mode)(target, arrays[0],
+                                           arrays[1] if len(arrays) > 1 else None,
+                                           params, n_threads)
+        if ran is False:  # a direct target is an input itself or apart from them all
+            raise RuntimeError(f"fastact.{func}: the kernel refused its own output array")
     return _finish(target.T if transposed else target, out, result_dtype, direct)
 
 

@@ -515,14 +515,18 @@ cdef class ElementwiseKernel:
 
     def __call__(self, cnp.ndarray out not None, cnp.ndarray x not None, grad, tuple params,
                  Py_ssize_t n_threads):
-        _call_loop(self.f32, self.f64, out, x, grad, params, n_threads, self.needs_grad,
-                   self.cheap, self.cheap or TRANSCENDENTAL_BLOCKS)
+        """out = the loop of (x, grad); False, writing nothing, when out overlaps x or grad
+        without being that very array (the caller then computes another way)."""
+        return _call_loop(self.f32, self.f64, out, x, grad, params, n_threads,
+                          self.needs_grad, self.cheap, self.cheap or TRANSCENDENTAL_BLOCKS)
 
 
-cdef _call_loop(loop_f32 f32, loop_f64 f64, cnp.ndarray out, cnp.ndarray x, grad,
-                tuple params, Py_ssize_t n_threads, bint needs_grad, bint cheap, bint blocked):
+cdef bint _call_loop(loop_f32 f32, loop_f64 f64, cnp.ndarray out, cnp.ndarray x, grad,
+                     tuple params, Py_ssize_t n_threads, bint needs_grad, bint cheap,
+                     bint blocked) except -1:
     """out = loop(x, grad, params) through _run_with, after checking the arrays (the loop of
-    out's dtype; the GIL released from NOGIL_MIN elements on)."""
+    out's dtype; the GIL released from NOGIL_MIN elements on); True, or False without
+    running when out overlaps an input it is not (in place means out is that input)."""
     cdef Py_ssize_t n = cnp.PyArray_SIZE(out)
     cdef int typ = cnp.PyArray_TYPE(out)
     cdef double p0 = 0.0, p1 = 0.0
@@ -548,11 +552,16 @@ cdef _call_loop(loop_f32 f32, loop_f64 f64, cnp.ndarray out, cnp.ndarray x, grad
     cdef LoopCall c = LoopCall(f32=f32, f64=f64, out=cnp.PyArray_BYTES(out),
                                x=cnp.PyArray_BYTES(x), g=gp, n=n,
                                itemsize=8 if typ == cnp.NPY_FLOAT64 else 4, p0=p0, p1=p1)
+    cdef Py_ssize_t nbytes = n * c.itemsize
+    if ((out is not x and not fa_disjoint(c.out, c.x, nbytes))
+            or (gp != NULL and out is not grad and not fa_disjoint(c.out, gp, nbytes))):
+        return False
     if n < THRESHOLDS.nogil_min_elements:
         _run_with(&c, 1, cheap, blocked)
     else:
         with nogil:
             _run_with(&c, n_threads, cheap, blocked)
+    return True
 
 
 def run_loop_at(size_t address, cnp.ndarray out not None, cnp.ndarray x not None, grad,
@@ -563,11 +572,12 @@ def run_loop_at(size_t address, cnp.ndarray out not None, cnp.ndarray x not None
     module's driver: the work pool's chunks; ``cheap`` (the memory-bound class): its
     thresholds, plain stores in prefetched blocks, streaming stores past STREAM_MIN_BYTES;
     else one loop call a chunk.  The caller vouches for the address: the Numba backend
-    passes its compiled chunk functions."""
+    passes its compiled chunk functions.  False, writing nothing, when out overlaps x or
+    grad without being that very array."""
     if address == 0:
         raise ValueError("fastact cython kernel: a loop address of 0")
-    _call_loop(<loop_f32>address, <loop_f64>address, out, x, grad, params, n_threads,
-               grad is not None, cheap, cheap)
+    return _call_loop(<loop_f32>address, <loop_f64>address, out, x, grad, params, n_threads,
+                      grad is not None, cheap, cheap)
 
 
 def run_parts_at(size_t address, tuple arrays, tuple values, Py_ssize_t parts, int n_threads):

@@ -8,6 +8,8 @@
   ``out`` and a strided ``out`` give the same values;
 * the input is never written (without out=); a 0-d input gives a NumPy scalar.
 """
+import sys
+
 import numpy as np
 import pytest
 
@@ -161,6 +163,11 @@ def test_out_rules(case, backend):
             src, dst = buf[1:], buf[:-1]
             assert run(case, mode, src, backend, grad=g, out=dst) is dst
             assert same(dst, want), f"{case} {mode} overlapping out (behind)"
+            if mode.startswith("backward"):  # out shifted by one element over grad
+                gbuf = np.concatenate([grad, grad[:1]])
+                gsrc, gdst = gbuf[:-1], gbuf[1:]
+                assert run(case, mode, xd, backend, grad=gsrc, out=gdst) is gdst
+                assert same(gdst, want), f"{case} {mode} out overlapping grad"
             # reversed in place (out is x[::-1] of the same buffer)
             xr = xd.copy()
             run(case, mode, xr, backend, grad=g, out=xr[::-1])
@@ -241,3 +248,34 @@ def test_forwards_without_a_nan_select_keep_nan(kernel_id, backend):
         got = fastact.get(name, **params).forward(x, backend=backend)
         assert np.isnan(got[0::5]).all() and np.isnan(got[1::5]).all(), (dt, got[:5])
         assert np.isfinite(got[2::5]).all()
+
+
+@pytest.mark.parametrize("pool", [True, False], ids=["pool", "own drivers"])
+def test_kernels_refuse_an_out_over_an_input_they_are_not(backend, pool, monkeypatch):
+    """A compiled elementwise kernel returns False and writes nothing where out overlaps x
+    or grad without being that array (the dispatch then copies); out being x or grad
+    itself, or apart, runs.  Numba: through the work pool's driver and its own drivers."""
+    from fastact import _backends
+
+    if backend == "numpy":
+        pytest.skip("the reference computes overlapping calls right (no refusal)")
+    if backend == "numba":
+        monkeypatch.setattr(sys.modules["fastact._numba"], "WORK_POOL", pool)
+    elif not pool:
+        pytest.skip("one driver")
+    kernel = _backends.resolve(backend).get_elementwise("relu", "backward")
+    buf = np.linspace(-2.0, 2.0, 101)
+    grad = np.full(100, 3.0)
+    before = buf.copy()
+    assert kernel(buf[1:], buf[:-1], grad, (), 2) is False
+    gbuf = np.concatenate([grad, grad[:1]])
+    assert kernel(gbuf[1:], buf[:-1], gbuf[:-1], (), 2) is False
+    assert np.array_equal(buf, before) and (gbuf == 3.0).all()
+    x = buf[:-1].copy()
+    want = np.where(x > 0, 3.0, 0.0)
+    out = np.empty_like(x)
+    for target, xs, g in ((out, x, grad), (x, x, grad), (grad, x, grad)):
+        xs, g = xs.copy(), g.copy()
+        target = xs if target is x else g if target is grad else out
+        assert kernel(target, xs, g, (), 2) is not False
+        assert np.array_equal(target, want)

@@ -108,15 +108,19 @@ def get_elementwise(kernel_id: str, mode: str):
     def kernel(out, x, grad, params, n_threads):
         if uses_grad and grad is None:
             raise TypeError("fastact numba kernel: the backward modes need grad")
-        # the dispatch layer's contract: out is an input object itself or overlaps none
+        # in place means out is an input object itself; False (nothing written) when out
+        # overlaps an input it is not: the pool's driver checks, the own drivers here
         in_place = out is x or out is grad
         pool = _pool_driver() if not in_place or x.size < IN_PLACE_TILED_MIN else None
         if pool is not None:  # any shape (C-contiguous); serial or parallel by its thresholds
             address = chunks.get(x.dtype.char) or chunk_address(x.dtype.char)
-            pool(address, out, x, grad if uses_grad else None, params,
-                 _threading.caller_threads(n_threads) if n_threads > 1 else 1, cheap)
-            return
+            return pool(address, out, x, grad if uses_grad else None, params,
+                        _threading.caller_threads(n_threads) if n_threads > 1 else 1, cheap)
+        if ((out is not x and np.may_share_memory(out, x))
+                or (uses_grad and out is not grad and np.may_share_memory(out, grad))):
+            return False
         _own_drivers(out.reshape(-1), x.reshape(-1), grad, params, n_threads, in_place)
+        return True
 
     def _own_drivers(out, x, grad, params, n_threads, in_place):
         """Without the pool (or in place): Numba's serial driver or its threading layer."""

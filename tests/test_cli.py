@@ -213,6 +213,26 @@ def test_bench_load_start_is_what_runs_now(monkeypatch):
     assert load.LoadMonitor(threads=2).record()["busy"] is True
 
 
+def test_bench_reports_the_pools_stalls(tmp_path, capsys, monkeypatch):
+    """The work pool's stalled loops during the run (each caps the next loops at one thread
+    for a window) go to the JSON and a summary line; without the extension: None."""
+    from fastact._bench import run as run_mod
+
+    counts = iter([3, 5])
+    monkeypatch.setattr(run_mod, "_pool_stalls", lambda: next(counts))
+    path = tmp_path / "r.json"
+    code = cli.main([*TINY, "--functions", "relu", "--backends", "numpy", "--peers", "none",
+                     "--json", str(path), "--plain", "--no-ulp"])
+    assert code == 0
+    assert "work pool: 2 loop(s) waited on a descheduled helper" in capsys.readouterr().out
+    assert json.loads(path.read_text())["meta"]["pool_stalls"] == 2
+    monkeypatch.setattr(run_mod, "_pool_stalls", lambda: None)
+    code = cli.main([*TINY, "--functions", "relu", "--backends", "numpy", "--peers", "none",
+                     "--json", str(path), "--plain", "--no-ulp"])
+    assert code == 0 and "work pool:" not in capsys.readouterr().out
+    assert json.loads(path.read_text())["meta"]["pool_stalls"] is None
+
+
 def test_bench_spread_load_and_width(tmp_path, capsys, monkeypatch):
     """Per-cell min/quartiles/max in the JSON, the wide-spread marker, a busy-machine warning,
     and a table that fits 120 columns (split into several tables, keys repeated)."""

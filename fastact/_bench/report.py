@@ -290,6 +290,13 @@ def summary_lines(report, old=None, threshold=0.15) -> list:
     lines += stream_floor_lines(all_rows)
     lines += compute_floor_lines(all_rows)
     lines += launch_lines(meta.get("numba_launch"))
+    if meta.get("pool_stalls"):
+        from .. import _constants as C
+
+        lines.append(f"work pool: {meta['pool_stalls']} loop(s) waited on a descheduled helper "
+                     f"during the run; each capped the next loops at one thread for "
+                     f"{C.CONTENTION_WINDOW_MIN_NS / 1e6:g}-{C.CONTENTION_WINDOW_MAX_NS / 1e6:g} "
+                     "ms (the contention policy), so some of fastact's samples ran on one thread")
     busy = load_warning(meta.get("load"))
     if busy:
         lines.append(busy)

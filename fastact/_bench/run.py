@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -207,6 +208,7 @@ def run(settings: Settings, progress) -> dict:
     peer_threads = peers_mod.set_threads(threads, libraries)
     roofline = Roofline(threads, settings.policy)
     load = LoadMonitor(threads)
+    stalls_before = _pool_stalls() or 0
     try:
         with _pinned_blas() as blas_note:
             compile_times = _compile(backends, progress, settings.warmup)
@@ -217,6 +219,7 @@ def run(settings: Settings, progress) -> dict:
         fastact.set_num_threads(previous_threads)
         roofline_table = roofline.table()
         roofline.close()
+    stalls_after = _pool_stalls()
     _first_call_overheads(records, compile_times)
     ulp_note = _attach_max_ulp(records, backends, libraries) if settings.ulp else "not measured"
     meta = {
@@ -233,9 +236,17 @@ def run(settings: Settings, progress) -> dict:
         "settings": _settings_record(settings),
         "max_ulp": ulp_note,
         "load": load.record(),
+        "pool_stalls": None if stalls_after is None else stalls_after - stalls_before,
         "wall_seconds": time.perf_counter() - started,
     }
     return {"meta": meta, "results": records}
+
+
+def _pool_stalls():
+    """The work pool's count of stalled loops so far (each caps the next loops at one
+    thread for a window: the contention policy); None without the compiled extension."""
+    state = getattr(sys.modules.get("fastact._kernels"), "_pool_state", None)
+    return state()["stalls"] if state is not None else None
 
 
 def _attach_max_ulp(records, backends, libraries) -> str:

@@ -56,6 +56,35 @@ def test_against_mpmath(op, n, dtype, backend, oracle):
                     f"({err[i]:.1f} ULP, bar {bar[i]:.1f})")
 
 
+# rows whose softmax has subnormal entries (and softmin's: the rows negated)
+SUBNORMAL_ROWS = {np.float32: [[0.0, -95.0, -100.0, -103.0], [3.0, 2.0, -94.0, -101.5]],
+                  np.float64: [[0.0, -720.0, -740.0, -700.0], [1.0, 1.0, -715.0, -744.0]]}
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("op", ["softmax", "softmin"])
+def test_subnormal_results_within_one_ulp(op, dtype, backend):
+    """Gradual underflow: entries below the smallest normal within 1 ULP (the subnormal
+    spacing) of mpmath, the others within the bar of test_against_mpmath."""
+    import mpmath
+
+    from fastact._accuracy.oracle import row_values
+
+    rows = np.array(SUBNORMAL_ROWS[dtype], dtype)
+    x = -rows if op == "softmin" else rows
+    got = getattr(fastact, op)(x, backend=backend)
+    fi = np.finfo(dtype)
+    subnormal = float(fi.smallest_subnormal)
+    for r, true_row in enumerate(row_values(op, x)):
+        for j, true in enumerate(true_row):
+            g = float(got[r, j])
+            if true < fi.smallest_normal:
+                err = float(abs(mpmath.mpf(g) - true) / subnormal)
+                assert err <= 1.0, (op, r, j, g, true, err)
+            else:
+                assert abs(g - float(true)) <= 4 * float(np.spacing(dtype(g))), (op, r, j, g, true)
+
+
 # ------------------------------------------------------------------ vs the reference
 def ref(op, x, axis=-1, where=None, keepdims=False, grad=None):
     """The reference result through the public API's "numpy" backend."""

@@ -15,8 +15,8 @@ static double FN(weighted_gap)(const T *w, const T *x, ptrdiff_t n, T m) {
     for (int k = 0; i + k < n; k++) dacc[k] += (w ? (double)w[i + k] : 1.0) * (md - (double)x[i + k]);
     return fa_sm_fold_lanes(dacc);
 }
-/* g = scale ((keep w_t + smooth W) e / S - smooth w) from the exps e in g (w NULL: all
-   1); the target entry from (e_t - S) / S in double */
+/* g = scale ((keep w_t + smooth W) e / S - smooth w) from the exps e in g and their sum
+   S (both scaled by 2^s; w NULL: all 1); the target entry from (e_t - S) / S in double */
 static void FN(ce_grad_row)(const fa_ce_job *j, T *g, const T *w, ptrdiff_t t, double wt,
                             double s) {
     const double e_t = (double)g[t];
@@ -32,8 +32,9 @@ static void FN(ce_grad_row)(const fa_ce_job *j, T *g, const T *w, ptrdiff_t t, d
     }
     g[t] = (T)(j->scale * (j->keep * wt * ((e_t - s) / s) + j->smooth * (j->wsum * e_t / s - wt)));
 }
-/* lse - m of a row of finite max m, and its exp sum *s: with g the exps stored there and
-   log(S); else logsumexp's scaled exps (accurate for every logit).  xn: the next row,
+/* lse - m of a row of finite max m, and its exp sum *s: with g softmax's scaled exps
+   stored there, their sum S' and log(S' 2^-s); else logsumexp's scaled exps (accurate
+   for every logit).  xn: the next row,
    its max taken in the same pass into *mn (row_max's, except that a NaN or the sign of
    a zero may differ: the next row's loss and gradient are the same); pf: the row after
    it, prefetched; each NULL: none */
@@ -51,7 +52,7 @@ static double FN(ce_log_sum)(const T *x, ptrdiff_t n, T m, T *g, const T *xn, co
         const T mb = FN(key_max)(keys);
         *mn = mb > *mn ? mb : *mn;
     }
-    return g ? log(*s) : FN(log_sum)(*s, ties);
+    return g ? log(*s * FA_SM_K(UNSCALE)) : FN(log_sum)(*s, ties);
 }
 /* row r of max m: its loss keep w_t (lse - x_t) + smooth sum_c w_c (lse - x_c) and
    gradient; ignored rows 0, rows with NaN, +inf or only -inf NaN.  Returns the max of

@@ -138,15 +138,20 @@ static inline VT FN(vpow2_poly)(VT k, VT r, unsigned bias) {
     __m512i e = VI(slli)(VI(sub)(V_TO_I(k), VI(set1)((IT)(K(SHIFT_BITS) - bias))), K(MANT_BITS));
     return V(mul)(p, V(castsi512)(e));
 }
-/* expneg lane by lane (max keeps NaN: the clamp's second operand) */
-static inline VT FN(vexpneg)(VT t) {
-    VT tc = V(max)(V(set1)(K(EXPNEG_CLAMP)), t);
+/* expneg_at lane by lane (max keeps NaN: the clamp's second operand) */
+static inline VT FN(vexpneg_at)(VT t, T clamp, unsigned bias) {
+    VT tc = V(max)(V(set1)(clamp), t);
     VT k = V(fmadd)(tc, V(set1)(K(LOG2E)), V(set1)(K(SHIFT)));
     VT n = V(sub)(k, V(set1)(K(SHIFT)));
     VT r = V(fmadd)(n, V(set1)(-K(LN2_HI)), tc);
     r = V(fmadd)(n, V(set1)(-K(LN2_LO)), r);
-    return FN(vpow2_poly)(k, r, K(EXP_BIAS));
+    return FN(vpow2_poly)(k, r, bias);
 }
+/* expneg_s (softmax's scaled exp) and expneg lane by lane */
+static inline VT FN(vexpneg_s)(VT t) {
+    return FN(vexpneg_at)(t, K(EXP_CLAMP), K(EXP_BIAS) + K(SCALE_LOG2));
+}
+static inline VT FN(vexpneg)(VT t) { return FN(vexpneg_at)(t, K(EXPNEG_CLAMP), K(EXP_BIAS)); }
 /* exp_scaled lane by lane, 0 where v == m (the ties, returned in *tie) */
 static inline VT FN(vexp_scaled_rest)(VT v, VT vm, VT vnm, VM *tie) {
     const VT lo = V(set1)(K(EXP_CLAMP));
@@ -167,7 +172,7 @@ static inline VT FN(vexp_scaled_rest)(VT v, VT vm, VT vnm, VM *tie) {
 }
 
 
-/* softmax: o = expneg(v - m), their group sums added into dacc; returns the count
+/* softmax: o = expneg_s(v - m), their group sums added into dacc; returns the count
    of elements done (whole groups); the caller does the rest.  0 + a = a: a block in
    one call or in pieces gives the same bits.  l2: see FA_SM_PREFETCH_LONG */
 static inline __attribute__((always_inline)) ptrdiff_t FN(vexp_sum_body)(
@@ -184,7 +189,7 @@ static inline __attribute__((always_inline)) ptrdiff_t FN(vexp_sum_body)(
             if (p->pf != NULL) FA_SM_PREFETCH_ROW(p->pf + at, l2);
             VT v = V(loadu)(p->x + at);
             v = negate ? V(sub)(V(setzero)(), v) : v;
-            e[q] = FN(vexpneg)(V(sub)(v, vm));
+            e[q] = FN(vexpneg_s)(V(sub)(v, vm));
             V(storeu)(p->o + at, e[q]);
             if (p->so != NULL) V(stream)(p->so + at, V(mul)(V(loadu)(p->se + at), va));
             if (p->xm != NULL) {
@@ -245,14 +250,14 @@ static inline __attribute__((always_inline)) ptrdiff_t FN(vexp_rest_sum_body)(
 static inline __attribute__((always_inline)) ptrdiff_t FN(vexp_rest_sum)(FN(vpass) *p) {
     return p->xm != NULL ? FN(vexp_rest_sum_body)(p, 1) : FN(vexp_rest_sum_body)(p, 0);
 }
-/* o = expneg(v - m) for the last < 64 elements of a block, by masked vectors */
+/* o = expneg_s(v - m) for the last < 64 elements of a block, by masked vectors */
 static inline void FN(exp_tail)(T *o, const T *x, ptrdiff_t len, T m, int negate) {
     const VT vm = V(set1)(m);
     for (ptrdiff_t k = 0; k < len; k += VL) {
         VM mk = FN(vmask)(len - k);
         VT v = V(maskz_loadu)(mk, x + k);
         v = negate ? V(sub)(V(setzero)(), v) : v;
-        V(mask_storeu)(o + k, mk, FN(vexpneg)(V(sub)(v, vm)));
+        V(mask_storeu)(o + k, mk, FN(vexpneg_s)(V(sub)(v, vm)));
     }
 }
 /* the block sum from the lanes dacc and the last len < 64 exps e (sum_finish's) */
@@ -287,7 +292,7 @@ static inline int FN(short_row)(T *o, const T *x, ptrdiff_t n, int negate) {
     const VT vm = V(set1)(m);
     for (int j = 0; j < NV; j++) {                   /* unused vectors: 0, exactly */
         VT t = negate ? V(sub)(V(setzero)(), v[j]) : v[j];
-        e[j] = k[j] ? V(maskz_mov)(k[j], FN(vexpneg)(V(sub)(t, vm))) : V(setzero)();
+        e[j] = k[j] ? V(maskz_mov)(k[j], FN(vexpneg_s)(V(sub)(t, vm))) : V(setzero)();
     }
     __m512d a, b;
     V_LANES(e, &a, &b);
@@ -405,7 +410,7 @@ static inline int FN(lane_softmax)(T *o, const T *x, ptrdiff_t n, int negate) {
     if ((__mmask16)~V_CMP(V(sub)(vm, vm), V(setzero)(), _CMP_EQ_OQ)) return 0;
     __m512d d[32];                      /* d[j]: rows 0-7 of e_j, d[16 + j]: rows 8-15 */
     for (int j = 0; j < 16; j++) {
-        c[j] = j < n ? FN(vexpneg)(V(sub)(negate ? V(sub)(V(setzero)(), c[j]) : c[j], vm))
+        c[j] = j < n ? FN(vexpneg_s)(V(sub)(negate ? V(sub)(V(setzero)(), c[j]) : c[j], vm))
                      : V(setzero)();
         d[j] = _mm512_cvtps_pd(_mm512_castps512_ps256(c[j]));
         d[16 + j] = _mm512_cvtps_pd(_mm512_extractf32x8_ps(c[j], 1));

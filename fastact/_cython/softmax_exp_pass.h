@@ -13,14 +13,14 @@ typedef struct {
     FN(keys) *keys;
 } FN(block);
 
-/* o = expneg(v - m) for len elements */
+/* o = expneg_s(v - m) (softmax's scaled exps) for len elements */
 static inline __attribute__((always_inline)) void FN(expneg_run)(T *o, const T *x,
                                                                   ptrdiff_t len, T m,
                                                                   int negate) {
     if (negate)
-        for (ptrdiff_t i = 0; i < len; i++) o[i] = FN(expneg)(-x[i] - m);
+        for (ptrdiff_t i = 0; i < len; i++) o[i] = FN(expneg_s)(-x[i] - m);
     else
-        for (ptrdiff_t i = 0; i < len; i++) o[i] = FN(expneg)(x[i] - m);
+        for (ptrdiff_t i = 0; i < len; i++) o[i] = FN(expneg_s)(x[i] - m);
 }
 /* the same in groups of 64, each prefetching 64 elements of pf and streaming 64 of
    the waiting row w; the masked form (0 where masked) neither prefetches nor streams */
@@ -30,7 +30,7 @@ static void FN(expneg_pass)(T *o, const FN(block) *b) {
     if (b->mk != NULL) {
         const T sg = b->negate ? (T)-1 : (T)1;
         for (; i < b->len; i++) {
-            T e = FN(expneg)(sg * b->x[i] - b->m);
+            T e = FN(expneg_s)(sg * b->x[i] - b->m);
             o[i] = b->mk[i] ? e : (T)0;
         }
         return;
@@ -69,7 +69,7 @@ static double FN(exp_store_v)(T *o, const FN(block) *b) {
     if (b->xm != NULL) FN(keys_add)(b->xm + i, b->len - i, b->negate, b->keys);
     return FN(tail_sum)(dacc, o + i, b->len - i);
 }
-/* softmax's block: o = exp(v - m) (0 where masked), prefetching, stepping the wave
+/* softmax's block: o = 2^s exp(v - m) (0 where masked), prefetching, stepping the wave
    and taking the max keys of xm as it goes; returns the block sum */
 static double FN(exp_store)(T *o, const FN(block) *b) {
     if (FA_SM_HAVE_AVX512 && b->mk == NULL) return FN(exp_store_v)(o, b);
@@ -77,7 +77,7 @@ static double FN(exp_store)(T *o, const FN(block) *b) {
     FN(expneg_pass)(o, b);
     return FN(sum_pos)(o, b->len);
 }
-/* pipelined softmax block: o = exp(v - m), returning the max of the next row's block
+/* pipelined softmax block: o = 2^s exp(v - m), returning the max of the next row's block
    xm[0:nn) (nn = len, or 0 at the end), taken in the same loop */
 static T FN(exp_store_next)(T *o, const FN(block) *b, ptrdiff_t nn) {
     const IT flip = b->negate ? SIGN_BIT : 0;
@@ -88,14 +88,14 @@ static T FN(exp_store_next)(T *o, const FN(block) *b, ptrdiff_t nn) {
     ptrdiff_t c = b->len < nn ? b->len : nn, i;
     if (b->negate) {
         for (i = 0; i < c; i++) {
-            o[i] = FN(expneg)(-x[i] - m);
+            o[i] = FN(expneg_s)(-x[i] - m);
             IT v = (IT)BITS(xn[i]) ^ flip;
             hi = v > hi ? v : hi;
             lo = v < lo ? v : lo;
         }
     } else {
         for (i = 0; i < c; i++) {
-            o[i] = FN(expneg)(x[i] - m);
+            o[i] = FN(expneg_s)(x[i] - m);
             IT v = (IT)BITS(xn[i]);
             hi = v > hi ? v : hi;
             lo = v < lo ? v : lo;

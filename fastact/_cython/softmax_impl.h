@@ -22,18 +22,26 @@ static inline T FN(pow2_poly)(T k, T r, unsigned bias) {
     for (int j = 2; j < (int)(sizeof c / sizeof c[0]); j++) p = FMA(p, r, c[j]);
     return p * FROM_BITS((BITS(k) - K(SHIFT_BITS) + (UT)bias) << K(MANT_BITS));
 }
-/* softmax's exp(t) for t = v - m <= 0 rounded once: n = round(t / ln2), r = t - n ln2
-   (two constants, fma), the polynomial, times 2^n from the bits.  Results below the
-   smallest normal may be flushed (p = e / S with S >= 1 is then below it too); -inf
-   gives 0, NaN gives NaN; t > 0 (masked entries only) gives garbage selected away. */
-static inline T FN(expneg)(T t) {
-    T tc = t < K(EXPNEG_CLAMP) ? K(EXPNEG_CLAMP) : t;
+/* exp(t) 2^s for t <= 0 rounded once: n = round(t / ln2), r = t - n ln2 (two
+   constants, fma), the polynomial, times 2^(n + s) from the bits (bias = the exponent
+   bias + s); t clamped at clamp, where 2^(n + s) is 0.  -inf gives 0, NaN gives NaN;
+   t > 0 (masked entries only) gives garbage selected away. */
+static inline T FN(expneg_at)(T t, T clamp, unsigned bias) {
+    T tc = t < clamp ? clamp : t;
     T k = FMA(tc, K(LOG2E), K(SHIFT));
     T n = k - K(SHIFT);
     T r = FMA(n, -K(LN2_HI), tc);
     r = FMA(n, -K(LN2_LO), r);
-    return FN(pow2_poly)(k, r, K(EXP_BIAS));
+    return FN(pow2_poly)(k, r, bias);
 }
+/* softmax's exp of t = v - m <= 0, scaled by 2^SCALE_LOG2: 2^s times expneg's value
+   where that is normal, a normal number or 0 down to the unscaled subnormals (so e' / S'
+   is rounded once into them) */
+static inline T FN(expneg_s)(T t) {
+    return FN(expneg_at)(t, K(EXP_CLAMP), K(EXP_BIAS) + K(SCALE_LOG2));
+}
+/* exp(t) for t <= 0, flushed below the smallest normal (log_softmax_backward) */
+static inline T FN(expneg)(T t) { return FN(expneg_at)(t, K(EXPNEG_CLAMP), K(EXP_BIAS)); }
 /* log_softmax's and logsumexp's exp(v - m) for v <= m, accurate for every logit,
    returned scaled by 2^SCALE_LOG2, so that every result is a normal number or 0
    (the caller removes the scale from the sum exactly).  Results below 2^-190 /
@@ -150,7 +158,8 @@ static T FN(row_max)(const T *x, const unsigned char *mk, ptrdiff_t n, int negat
 }
 
 /* ---- final passes -------------------------------------------------------------- */
-/* o *= 1/S, 1/S rounded to T (with e's ~1 ULP: < 2.5 ULP in all) */
+/* o *= 1/S', 1/S' rounded to T (S' the scaled sum: o = e' / S' is e / S rounded once,
+   subnormals too; with e's ~1 ULP: < 2.5 ULP in all) */
 static void FN(scale)(T *o, ptrdiff_t len, double inv) {
     const T f = (T)inv;
     for (ptrdiff_t i = 0; i < len; i++) o[i] *= f;

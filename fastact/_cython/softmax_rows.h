@@ -58,7 +58,8 @@ static FN(sums) FN(row_sums)(const FN(rowctx) *c, const FN(row) *r) {
     if (c->fuse_max && c->pf != NULL) out.next_max = FN(key_max)(keys);
     return out;
 }
-/* softmax's final pass: o = e * (T)(1 / s); the wave: the row waits, the last is done */
+/* softmax's final pass: o = e' * (T)(1 / S') (S' the scaled sum); the wave: the row
+   waits, the last is done */
 static void FN(finish_softmax)(const FN(rowctx) *c, const FN(row) *r, double s) {
     const double inv = 1.0 / s;
     if (c->w != NULL) {

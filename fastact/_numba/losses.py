@@ -38,7 +38,7 @@ from ._cache import jit
 from ._formulas import by_dtype
 from ._vmath import F32_1, exp_f32n, log1p_unit_f32n, prefer_512_bit_vectors, vexp, vlog1p
 from .softmax._bits import bit_limits, bits_view, max_of_bits
-from .softmax._exp import BLOCK, LANES, cast_like
+from .softmax._exp import BLOCK, LANES, cast_like, unscale
 from .softmax._rows import (SOFTMAX, block_span, exp_store_block, finite, log_sum, log_term,
                             row_max)
 from .softmax._sums import sum_pos
@@ -155,9 +155,10 @@ def _rest_block_next(x, r, rn, buf, span, m, keys):
 
 @jit(**_JIT)
 def _row_log_sum(x, r, rn, buf, m, g):
-    """(lse - m, the exp sum, row rn's max): with g the exps exp(x - m) stored in g[r] and
-    lse - m = log(S); without g by the scaled exps of logsumexp (accurate for every
-    logit), row rn's max taken in the same pass (row_max's bits)."""
+    """(lse - m, the exp sum, row rn's max): with g softmax's scaled exps 2**s exp(x - m)
+    stored in g[r], their sum S' and lse - m = log(S' 2**-s); without g by the scaled exps
+    of logsumexp (accurate for every logit), row rn's max taken in the same pass (row_max's
+    bits)."""
     n = x.shape[1]
     s = 0.0
     if g is None:
@@ -171,13 +172,14 @@ def _row_log_sum(x, r, rn, buf, m, g):
         return log_sum(x, s, ties), s, max_of_bits(keys[0], keys[1])
     for lo in range(0, n, BLOCK):
         s += exp_store_block((SOFTMAX, False, g, x), None, r, block_span(lo, n), m)[0]
-    return math.log(s), s, row_max(bits_view(x), None, rn, False)
+    return math.log(s * unscale(x)), s, row_max(bits_view(x), None, rn, False)
 
 
 @jit(**_JIT)
 def _grad_row(g, weights, r, t, coefs, s, wt):
     """g[r] = scale ((keep w_t + smooth W) e / S - smooth w) - scale keep w_t onehot(t),
-    from the exps e in g[r]; the target entry from (e_t - S) / S in float64."""
+    from the exps e in g[r] and their sum S (both scaled by 2**s); the target entry from
+    (e_t - S) / S in float64."""
     smooth, keep, scale, wsum = coefs
     gr = g[r]
     e_t = np.float64(gr[t])

@@ -1,11 +1,15 @@
 """The softmax family's exponentials, vectorizable, float32 and float64.
 
-Contracts (algorithm: docs/softmax.md, "Exponentials"):
+Contracts (algorithm: docs/softmax.md, "Exps and their sum"):
 
-* :func:`expneg` ``(t)``: softmax's ``exp(t)`` of the rounded ``t = v - m <= 0``;
-  results below the smallest normal may be flushed to 0 (``p = e / S`` with
-  ``S >= 1`` is then below it too).  -inf gives 0, NaN gives NaN; ``t > 0`` (masked
-  entries only) gives an unspecified value.
+* :func:`expneg_scaled` ``(t)``: softmax's ``2**s exp(t)`` of the rounded
+  ``t = v - m <= 0``, ``s`` = 64 (float32) or 128 (float64): ``2**s`` times
+  :func:`expneg`'s value wherever that is normal, and a normal number or 0 down to
+  the unscaled subnormals, so ``p = e' * (1 / S')`` (``S'`` the scaled sum) is rounded
+  once into the subnormals.  -inf gives 0, NaN gives NaN; ``t > 0`` (masked entries
+  only) gives an unspecified value.
+* :func:`expneg` ``(t)``: ``exp(t)`` for ``t <= 0``, results below the smallest normal
+  flushed to 0 (log_softmax_backward's cheap exp for ``t`` in ``[EXPNEG_NORMAL_MIN, 0]``).
 * :func:`exp_shift` ``(v, m)``: ``2**s exp(v - m)`` for ``v <= m`` with ``s`` = 64
   (float32) or 128 (float64), accurate for every logit (``v - m`` is carried
   exactly by TwoSum into the polynomial: < 1.5 ULP); every result is a normal number
@@ -128,14 +132,28 @@ _limits = constant_by_type("limits", {
 
 
 # ------------------------------------------------------------- the exponentials
-@linked(**_JIT)
-def expneg(t):
-    """exp(t) for t <= 0 in the type of t, flushed below the smallest normal:
-    exp(r) 2**n of tc = max(t, clamp) = n ln2 + r (2**n of the clamp is 0)."""
-    clamp, _, _ = _limits(t)
+@linked(inline="always", **_JIT)
+def _expneg_at(t, clamp, extra):
+    """exp(r) 2**(n + extra) of tc = max(t, clamp) = n ln2 + r (2**(n + extra) of the
+    clamp is 0)."""
     tc = clamp if t < clamp else t  # NaN stays NaN
     k, r = _reduce(tc)
-    return _poly(r) * _pow2_of_shifted(k, 0)
+    return _poly(r) * _pow2_of_shifted(k, extra)
+
+
+@linked(**_JIT)
+def expneg(t):
+    """exp(t) for t <= 0 in the type of t, flushed below the smallest normal."""
+    clamp, _, _ = _limits(t)
+    return _expneg_at(t, clamp, 0)
+
+
+@linked(**_JIT)
+def expneg_scaled(t):
+    """2**s exp(t) for t <= 0 in the type of t (s: exp_shift's scale), 0 where the
+    unscaled value is below 2**-190 (float32) / 2**-1150 (float64)."""
+    _, low, scale_log2 = _limits(t)
+    return _expneg_at(t, low, scale_log2)
 
 
 @linked(inline="always", **_JIT)

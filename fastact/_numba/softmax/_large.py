@@ -23,7 +23,7 @@ from .._cache import linked
 from .. import _vmath
 from .._stream import fence as sfence
 from ._alloc import empty
-from ._exp import BLOCK, cast_like, expneg
+from ._exp import BLOCK, cast_like, expneg_scaled
 from ._plan import SHORT_MAX, STREAMING
 from ._bits import bits_view, constant_by_type, smaller
 from ._kind import by_kind
@@ -192,7 +192,7 @@ def _prefetch64(xn, i):
 
 @linked(**_NO_RC)
 def exp_prefetched(e, xr, xn, pf, m, negate):
-    """e = exp(v - m) (v = -x if negate else x) over the row xr by softmax's exp, 64
+    """e = 2**s exp(v - m) (v = -x if negate else x) over the row xr by softmax's exp, 64
     elements at a time, each chunk prefetching (if pf) the same elements of the next
     row xn; returns the sum as ``_sums.sum_pos``.  Its own function: its loops are
     512-bit vectors where the CPU has them, negate tested once."""
@@ -205,17 +205,17 @@ def exp_prefetched(e, xr, xn, pf, m, negate):
             _prefetch64(xn, i)
             if negate:
                 for j in range(i, i + 64):
-                    e[j] = expneg(-xr[j] - m)
+                    e[j] = expneg_scaled(-xr[j] - m)
             else:
                 for j in range(i, i + 64):
-                    e[j] = expneg(xr[j] - m)
+                    e[j] = expneg_scaled(xr[j] - m)
             i += 64
     if negate:
         for j in range(i, n):
-            e[j] = expneg(-xr[j] - m)
+            e[j] = expneg_scaled(-xr[j] - m)
     else:
         for j in range(i, n):
-            e[j] = expneg(xr[j] - m)
+            e[j] = expneg_scaled(xr[j] - m)
     return sum_pos(e, n)
 
 

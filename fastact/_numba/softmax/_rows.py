@@ -24,7 +24,8 @@ from ..._constants import SOFTMAX_LANE_ROWS, SOFTMAX_SHORT_BATCH, SOFTMAX_SHORT_
 from .._cache import linked
 from ._alloc import empty, zeros
 from ._bits import bit_limits, bits_view, constant_by_type, least_like, max_of_bits, max_step, smaller, xor_bits
-from ._exp import BLOCK, LANES, cast_like, exp_any, exp_shift, expneg, expneg_normal_min_bits, unscale
+from ._exp import (BLOCK, LANES, cast_like, exp_any, exp_shift, expneg, expneg_normal_min_bits,
+                   expneg_scaled, unscale)
 from ._kind import (LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, by_kind, chosen, literal_kind,  # noqa: F401
                     literal_value)
 from ._plan import PIPELINE_MAX_BYTES, SHORT_MAX
@@ -42,9 +43,9 @@ _NAN = math.nan
 # ------------------------------------------------------------ element terms
 @linked(**_JIT)
 def _softmax_term(x, negate, m):
-    """softmax's exp(v - m), v = -x if negate else x."""
+    """softmax's scaled exp 2**s exp(v - m), v = -x if negate else x (:func:`expneg_scaled`)."""
     v = -x if negate else x
-    return expneg(v - m)
+    return expneg_scaled(v - m)
 
 
 @linked(**_JIT)
@@ -82,8 +83,8 @@ def block_max_bits(xb, mask, r, lo, hi, negate):
 
 @linked(_nrt=False, **_JIT)
 def exp_store_block(op, mask, r, span, m):
-    """out[r, j] = exp(v_j - m) (0 where masked) on span by softmax's exp of the
-    rounded v - m; returns (their sum (float64, :func:`sum_pos`), 0 ties)."""
+    """out[r, j] = 2**s exp(v_j - m) (0 where masked) on span by softmax's scaled exp of
+    the rounded v - m; returns (their sum (float64, :func:`sum_pos`), 0 ties)."""
     _vmath.prefer_512_bit_vectors()
     _not_inlined()
     _, negate, out, x = op
@@ -130,7 +131,8 @@ def exp_rest_block(op, mask, buf, r, span, m):
 
 @linked(**_JIT)
 def scale_block(out, r, span, inv):
-    """out[r, span] *= f, f = inv rounded to out's type (< 2.5 ULP with e's ~1 ULP)."""
+    """out[r, span] *= f, f = inv = 1/S' rounded to out's type (S' the scaled sum: e' f
+    is e / S rounded once, subnormals too; < 2.5 ULP with e's ~1 ULP)."""
     o = out[r, span[0]:span[1]]
     f = cast_like(out, inv)
     for i in range(o.shape[0]):
@@ -244,7 +246,7 @@ def log_sum(x, s, ties):
 
 @intrinsic
 def _reciprocal(typingctx, op, s, ties):
-    """1.0 / s (float64): softmax's row factor."""
+    """1.0 / s (float64): softmax's row factor (s the scaled sum: 2**-s / S)."""
     def codegen(context, builder, sig, args):
         return builder.fdiv(context.get_constant(types.float64, 1.0), args[1])
 

@@ -126,10 +126,10 @@ def measure_many(fns: dict, policy: Policy = Policy()) -> dict:
     budgets, at most ``max_repeats`` rounds).  The calls per sample come from calls
     back to back (:func:`_per_call`), and every sample follows ``policy.settle`` seconds of
     untimed calls of the same implementation (at least one; all but the first counted in
-    the budget, so slow calls keep their samples): the
-    previous one's thread pool (PyTorch's OpenMP workers spin for milliseconds after its
-    calls) may still take the cores, and this one's may sleep, so each is timed in the
-    steady state of its own calls back to back, as a loop of one library's calls runs.
+    the budget, so slow calls keep their samples): the previous one's thread pool
+    (PyTorch's OpenMP workers spin for milliseconds after its calls) may still take the
+    cores, and this one's may sleep, so each is timed in the steady state of its own calls
+    back to back, as a loop of one library's calls runs.
     Each round runs them in a random order: the calls right after a much slower
     one ran slower on this machine, whoever made them, so a fixed order (or one
     rotated from round to round) put the same implementation right after the

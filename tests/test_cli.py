@@ -511,7 +511,8 @@ def test_per_call_survives_one_slow_call():
 def test_measure_many_round_robin(monkeypatch):
     """measure_many samples every fast implementation once in each round (so a drifting
     machine slows them alike), in a random order, each sample after at least
-    ``policy.settle`` seconds of its own calls, and times a slow one alone."""
+    ``policy.settle`` seconds of its own calls (or 10,000 of them, where they are that
+    fast), and times a slow one alone."""
     import time as _time
 
     from fastact._bench import timing
@@ -548,7 +549,9 @@ def test_measure_many_round_robin(monkeypatch):
     for run in runs:
         key, number = run[0][0], timings[run[0][0]].number
         assert len(run) > number and all(c[0] == key for c in run)
-        assert run[-number][1] - run[0][1] >= 0.9 * policy.settle
+        settling_calls = len(run) - number  # the settling run stops at 10,000 calls
+        assert (run[-number][1] - run[0][1] >= 0.9 * policy.settle
+                or settling_calls == 10_000)
 
 
 @pytest.mark.skipif(peers.library_version("torch") is None, reason="PyTorch not installed")

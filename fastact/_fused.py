@@ -83,6 +83,11 @@ def biased(entry, mode, x, values, bias, out, backend, grad=None, bias_grad=Fals
     its shape); with ``bias_grad``, ``(result, db)``, db the result summed over the
     axes along which bias is broadcast."""
     kernel_id, params = entry.resolve(values)
+    if mode != "backward_y":
+        done = _biased_direct(kernel_id, mode, (x, bias, grad), out, params,
+                              (backend, bias_grad))
+        if done is not None:
+            return done
     func = _FUNC_OF_MODE[mode] or entry.name
     what = "y" if mode == "backward_y" else "x"
     names = [what, "bias"] + (["grad"] if grad is not None else [])
@@ -108,6 +113,41 @@ def biased(entry, mode, x, values, bias, out, backend, grad=None, bias_grad=Fals
     return result, _as_result(reduce_to_shape(res, bs.shape).astype(result_dtype))
 
 
+def _biased_direct(kernel_id, mode, arrays, out, params, how):
+    """The common case straight to the kernel: x (and grad, and out) C-contiguous ndarrays
+    of one native dtype and shape, bias one contiguous row of the last axis's length;
+    None where that does not hold or the kernel refuses an overlapping ``out``."""
+    x, bias, grad = arrays
+    dt = x.dtype if type(x) is np.ndarray else None
+    if ((dt is not _F32 and dt is not _F64) or type(bias) is not np.ndarray
+            or bias.dtype is not dt or bias.ndim != 1 or not x.ndim):
+        return None
+    shape = x.shape
+    if (shape[-1] != bias.shape[0] or not x.size or not x.flags.c_contiguous
+            or not bias.flags.c_contiguous or not _plain(grad, dt, shape, False)
+            or not _plain(out, dt, shape, True)):
+        return None
+    backend, bias_grad = how
+    m = shape[-1]
+    target = np.empty(shape, dt) if out is None else out
+    x2, g2, t2 = x, grad, target
+    if len(shape) != 2:  # the kernels take (rows, m); in place stays the very object
+        x2 = x.reshape(-1, m)
+        g2 = None if grad is None else grad.reshape(-1, m)
+        t2 = x2 if target is x else g2 if target is grad else target.reshape(-1, m)
+    db = np.empty(m, _F64) if bias_grad else None
+    kernel = _fused_kernel(_backends.resolve(backend), "bias", kernel_id, mode)
+    if kernel(t2, x2, g2, bias, params, _backends.num_threads, db) is False:
+        return None
+    return (target, db.astype(dt, copy=False)) if bias_grad else target
+
+
+def _plain(a, dt, shape, written) -> bool:
+    """``a`` absent, or a C-contiguous ndarray of dtype ``dt`` and ``shape`` (writeable)."""
+    return a is None or (type(a) is np.ndarray and a.dtype is dt and a.shape == shape
+                         and a.flags.c_contiguous and (not written or a.flags.writeable))
+
+
 def _fast_bias(xs, bs, gs, shape) -> bool:
     """A per-feature bias: one row of the last axis's length, x not broadcast."""
     return (xs.ndim >= 1 and shape == xs.shape and bs.ndim <= xs.ndim and bs.size == shape[-1]
@@ -128,9 +168,13 @@ def _biased_fast(kernel_id, mode, arrays, originals, params, how):
     db = np.zeros(m, _F64) if bias_grad else None
     if target.size:
         kernel = _fused_kernel(be, "bias", kernel_id, mode)
-        kernel(target.reshape(rows, m), xs.reshape(rows, m),
-               None if gs is None else gs.reshape(rows, m), bs.reshape(m), params,
-               _backends.num_threads, db)
+        x2, g2 = xs.reshape(rows, m), None if gs is None else gs.reshape(rows, m)
+        same = [a2 for a, a2 in ((xs, x2), (gs, g2)) if direct and a is not None
+                and _dispatch._same_view(a, target)]  # in place: that very operand
+        args = (x2, g2, bs.reshape(m), params, _backends.num_threads, db)
+        if kernel(same[0] if same else target.reshape(rows, m), *args) is False:
+            direct, target = False, np.empty(shape, compute)  # out overlaps the bias
+            kernel(target.reshape(rows, m), *args)
     result = _dispatch._finish(target, out, result_dtype, direct)
     if not bias_grad:
         return result

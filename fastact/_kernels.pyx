@@ -130,6 +130,7 @@ cdef extern from "stream.h" nogil:
     void fa_stream_fence()
     Py_ssize_t fa_stream_misalign(const char *p)
     bint fa_disjoint(const char *a, const char *b, Py_ssize_t n)
+    bint fa_apart(const char *a, Py_ssize_t na, const char *b, Py_ssize_t nb)
     void fa_prefetch_read_ahead(const char *p, Py_ssize_t ahead, Py_ssize_t nbytes)
 
 cdef struct ElementwiseThresholds:

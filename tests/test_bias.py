@@ -188,3 +188,70 @@ def test_against_pytorch_autograd(name, torch_fn, backend):
     dz, db = fastact.backward(name, g, x, bias=b, bias_grad=True, backend=backend)
     np.testing.assert_allclose(dz, xt.grad.numpy(), rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(db, bt.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("pool", [True, False], ids=["pool", "own drivers"])
+def test_bias_kernels_refuse_an_out_over_an_input_they_are_not(backend, pool, monkeypatch):
+    """A compiled bias kernel returns False and writes nothing where out overlaps the
+    bias, or x or grad without being that array; out being x or grad itself, or apart,
+    runs.  Numba: through the extension's driver and its own."""
+    import sys
+
+    from fastact import _backends
+
+    if backend == "numpy":
+        pytest.skip("the reference computes overlapping calls right (no refusal)")
+    if backend == "numba":
+        monkeypatch.setattr(sys.modules["fastact._numba"], "WORK_POOL", pool)
+    elif not pool:
+        pytest.skip("one driver")
+    kernel = _backends.resolve(backend).get_biased("relu", "backward")
+    rows, m = 4, 25
+    buf = np.linspace(-2.0, 2.0, rows * m + 1)
+    grad, bias = np.full((rows, m), 3.0), np.full(m, 0.5)
+    before = buf.copy()
+    shifted, x = buf[1:].reshape(rows, m), buf[:-1].reshape(rows, m)
+    assert kernel(shifted, x, grad, bias, (), 2) is False
+    gbuf = np.full(rows * m + 1, 3.0)
+    assert kernel(gbuf[1:].reshape(rows, m), x, gbuf[:-1].reshape(rows, m), bias, (),
+                  2) is False
+    wide = np.zeros(rows * m)
+    assert kernel(wide.reshape(rows, m), x, grad, wide[:m], (), 2) is False
+    assert np.array_equal(buf, before) and (gbuf == 3.0).all() and not wide.any()
+    want = np.where(x + bias > 0, 3.0, 0.0)
+    for which in ("apart", "x", "grad"):
+        xs, g = x.copy(), grad.copy()
+        target = {"apart": np.empty_like(xs), "x": xs, "grad": g}[which]
+        assert kernel(target, xs, g, bias, (), 2) is not False
+        assert np.array_equal(target, want), which
+
+
+@pytest.mark.parametrize("shape", [(6, 40), (2, 3, 40), (40,)])
+def test_out_over_an_operand_through_the_public_call(shape, backend):
+    """Every way out can meet the operands gives the values of a call into a fresh array:
+    in place on x or grad (the very array, or another view of it, of any rank), shifted
+    over x or grad, over the bias."""
+    x, b, g = _data(np.float64, shape, seed=3)
+    want = fastact.backward("silu", g, x, bias=b, backend=backend)
+    want_fwd = fastact.silu(x, bias=b, backend=backend)
+    xc = x.copy()
+    assert fastact.silu(xc, bias=b, out=xc[...], backend=backend).base is xc
+    _same(xc, want_fwd)
+    gc = g.copy()
+    dz, db = fastact.backward("silu", gc, x, bias=b, bias_grad=True, out=gc, backend=backend)
+    assert dz is gc
+    _same(gc, want)
+    np.testing.assert_allclose(db, want.reshape(-1, shape[-1]).sum(axis=0), rtol=1e-12)
+    n = x.size
+    for over in ("x", "grad"):
+        buf = np.concatenate([(x if over == "x" else g).reshape(-1), [0.0]])
+        src, dst = buf[1:].reshape(shape), buf[:-1].reshape(shape)
+        xs, gs = (src, g) if over == "x" else (x, src)
+        expect = fastact.backward("silu", gs.copy(), xs.copy(), bias=b, backend=backend)
+        fastact.backward("silu", gs, xs, bias=b, out=dst, backend=backend)
+        _same(dst, expect)
+    both = np.concatenate([b, np.zeros(n)])
+    bias_view, out_view = both[:shape[-1]], both[:n].reshape(shape)
+    expect = fastact.silu(x, bias=bias_view.copy(), backend=backend)
+    fastact.silu(x, bias=bias_view, out=out_view, backend=backend)
+    _same(out_view, expect)

@@ -29,6 +29,7 @@ the user set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.machinery
 import importlib.util
@@ -207,14 +208,10 @@ def parts_driver():
 
 def get_biased(kernel_id: str, mode: str):
     """``kernel(out, x, grad, bias, params, n_threads, db=None)``: ``mode`` of the activation
-    on x + bias in one pass (see ``fastact._reference.get_biased``)."""
-    loop = get_elementwise(kernel_id, mode)
-    call = _module.bias_call
-
-    def kernel(out, x, grad, bias, params, n_threads, db=None):
-        call(loop, out, x, grad, bias, params, n_threads, db)
-
-    return kernel
+    on x + bias in one pass (see ``fastact._reference.get_biased``); False, writing
+    nothing, when out overlaps bias, or x or grad without being that very array."""
+    loop = get_elementwise(kernel_id, mode)  # loads the extension
+    return functools.partial(_module.bias_call, loop)
 
 
 def get_gated(kernel_id: str, mode: str):

@@ -116,10 +116,11 @@ def bias_call(ElementwiseKernel kernel not None, cnp.ndarray out not None,
               Py_ssize_t n_threads, db=None):
     """``kernel``'s mode on x + bias: out, x (grad): C-contiguous (rows, m) of one float
     dtype, bias (m,) of it; db: None or a float64 (m,) array, set to the column sums of
-    out (fixed blocks, fixed order: independent of n_threads)."""
+    out (fixed blocks, fixed order: independent of n_threads).  False, writing nothing,
+    when out overlaps bias, or x or grad without being that very array."""
     if grad is None and kernel.needs_grad:
         raise TypeError("fastact cython kernel: the backward modes need grad")
-    _bias_run(kernel.f32, kernel.f64, out, x, grad, bias, params, n_threads, db)
+    return _bias_run(kernel.f32, kernel.f64, out, x, grad, bias, params, n_threads, db)
 
 
 def bias_call_at(size_t address, cnp.ndarray out not None, cnp.ndarray x not None, grad,
@@ -127,15 +128,32 @@ def bias_call_at(size_t address, cnp.ndarray out not None, cnp.ndarray x not Non
     """:func:`bias_call` with the activation's loop a C function compiled elsewhere, at
     ``address``, with this module's loop ABI for x's dtype (``run_loop_at``'s; g NULL when
     grad is None).  The caller vouches for the address and the arrays: the Numba
-    backend passes its compiled chunk functions."""
+    backend passes its compiled chunk functions.  False as :func:`bias_call`."""
     if address == 0:
         raise ValueError("fastact cython kernel: a loop address of 0")
-    _bias_run(<loop_f32>address, <loop_f64>address, out, x, grad, bias, params, n_threads, db)
+    return _bias_run(<loop_f32>address, <loop_f64>address, out, x, grad, bias, params, n_threads, db)
 
 
-cdef _bias_run(loop_f32 f32, loop_f64 f64, cnp.ndarray out, cnp.ndarray x, grad,
-               cnp.ndarray bias, tuple params, Py_ssize_t n_threads, db):
-    """The loop (f32 or f64, by x's dtype) on x + bias, item by item on the work pool."""
+cdef bint _overlapping(cnp.ndarray out, cnp.ndarray x, grad, cnp.ndarray bias):
+    """out overlaps bias, or x or grad without being that very array (a tile of out is
+    written after only its own tile of x and grad are read)."""
+    cdef const char *o = cnp.PyArray_BYTES(out)
+    cdef Py_ssize_t n = cnp.PyArray_NBYTES(out)
+    if not fa_apart(o, n, cnp.PyArray_BYTES(bias), cnp.PyArray_NBYTES(bias)):
+        return True
+    if out is not x and not fa_apart(o, n, cnp.PyArray_BYTES(x), cnp.PyArray_NBYTES(x)):
+        return True
+    return (grad is not None and out is not grad
+            and not fa_apart(o, n, cnp.PyArray_BYTES(<cnp.ndarray>grad),
+                             cnp.PyArray_NBYTES(<cnp.ndarray>grad)))
+
+
+cdef bint _bias_run(loop_f32 f32, loop_f64 f64, cnp.ndarray out, cnp.ndarray x, grad,
+                    cnp.ndarray bias, tuple params, Py_ssize_t n_threads, db) except -1:
+    """The loop (f32 or f64, by x's dtype) on x + bias, item by item on the work pool;
+    True, or False without running when out overlaps an input (:func:`_overlapping`)."""
+    if _overlapping(out, x, grad, bias):
+        return False
     cdef Py_ssize_t rows = x.shape[0], m = x.shape[1]
     cdef Py_ssize_t per_block = max(1, (rows + FA_BIAS_GRAD_MAX_BLOCKS - 1) // FA_BIAS_GRAD_MAX_BLOCKS)
     cdef Py_ssize_t n_blocks
@@ -161,6 +179,7 @@ cdef _bias_run(loop_f32 f32, loop_f64 f64, cnp.ndarray out, cnp.ndarray x, grad,
             _sum_blocks(c.partial, n_blocks, m, db)
     finally:
         free(c.partial)
+    return True
 
 
 cdef _sum_blocks(const double *partial, Py_ssize_t n_blocks, Py_ssize_t m, double[::1] db):

@@ -70,9 +70,14 @@ static inline ptrdiff_t fa_stream_misalign(const char *p) {
                        & (FA_STREAM_LINE - 1));
 }
 
+/* 1 when the byte ranges [a, a + na) and [b, b + nb) do not overlap (b NULL: none) */
+static inline int fa_apart(const char *a, ptrdiff_t na, const char *b, ptrdiff_t nb) {
+    return b == NULL || (uintptr_t)a + (uintptr_t)na <= (uintptr_t)b
+        || (uintptr_t)b + (uintptr_t)nb <= (uintptr_t)a;
+}
+
 /* 1 when the byte ranges [a, a + n) and [b, b + n) do not overlap */
 static inline int fa_disjoint(const char *a, const char *b, ptrdiff_t n) {
-    return b == NULL || (uintptr_t)a + (uintptr_t)n <= (uintptr_t)b
-        || (uintptr_t)b + (uintptr_t)n <= (uintptr_t)a;
+    return fa_apart(a, n, b, n);
 }
 #endif

@@ -173,7 +173,8 @@ def get_biased(kernel_id: str, mode: str):
     None) receives the column sums of out, bitwise independent of n_threads.  With the
     extension built (and WORK_POOL set) the extension's bias driver runs the kernel's C
     chunk function on its work pool (``fastact._cython.bias_driver``), else ``_fused``'s
-    driver on the threading layer."""
+    driver on the threading layer.  False, writing nothing, when out overlaps bias, or x or
+    grad without being that very array."""
     _check(kernel_id, mode)
     chunks: dict = {}  # dtype char -> the kernel's C chunk function
 
@@ -184,8 +185,10 @@ def get_biased(kernel_id: str, mode: str):
         pool = _threading.extension_driver("bias_driver") if WORK_POOL else None
         if pool is not None:
             threads = 1 if x.size < PARALLEL_THRESHOLD else _threading.caller_threads(n_threads)
-            pool(address, out, x, grad, bias, kernel_args(params), threads, db)
-            return
+            return pool(address, out, x, grad, bias, kernel_args(params), threads, db)
+        if (np.may_share_memory(out, bias) or (out is not x and np.may_share_memory(out, x))
+                or (grad is not None and out is not grad and np.may_share_memory(out, grad))):
+            return False
         rows, m = x.shape
         per_block = _fused.block_rows(rows) if db is not None else 1  # 1: items in memory order
         partial = np.zeros((-(-rows // per_block), m if db is not None else 0))
@@ -197,6 +200,7 @@ def get_biased(kernel_id: str, mode: str):
                                           partial, geom), x.size, n_threads)
         if db is not None:
             np.sum(partial, axis=0, out=db)  # block order: independent of the threads
+        return True
 
     kernel.__name__ = f"numba_{kernel_id}_{mode}_bias"
     return kernel

@@ -154,6 +154,13 @@ cdef bint _bias_run(loop_f32 f32, loop_f64 f64, cnp.ndarray out, cnp.ndarray x, 
     True, or False without running when out overlaps an input (:func:`_overlapping`)."""
     if _overlapping(out, x, grad, bias):
         return False
+    cdef double *sums = NULL
+    if db is not None:
+        if (not isinstance(db, cnp.ndarray) or cnp.PyArray_TYPE(<cnp.ndarray>db) != cnp.NPY_FLOAT64
+                or cnp.PyArray_SIZE(<cnp.ndarray>db) != x.shape[1]
+                or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>db)):
+            raise ValueError("fastact cython kernel: db must be a contiguous float64 (m,) array")
+        sums = <double *>cnp.PyArray_DATA(<cnp.ndarray>db)
     cdef Py_ssize_t rows = x.shape[0], m = x.shape[1]
     cdef Py_ssize_t per_block = max(1, (rows + FA_BIAS_GRAD_MAX_BLOCKS - 1) // FA_BIAS_GRAD_MAX_BLOCKS)
     cdef Py_ssize_t n_blocks
@@ -176,13 +183,14 @@ cdef bint _bias_run(loop_f32 f32, loop_f64 f64, cnp.ndarray out, cnp.ndarray x, 
         with nogil:
             _run_items(_bias_item_any, &c, n_blocks * _tiles(m), rows * m, n_threads)
         if db is not None:
-            _sum_blocks(c.partial, n_blocks, m, db)
+            _sum_blocks(c.partial, n_blocks, m, sums)
     finally:
         free(c.partial)
     return True
 
 
-cdef _sum_blocks(const double *partial, Py_ssize_t n_blocks, Py_ssize_t m, double[::1] db):
+cdef void _sum_blocks(const double *partial, Py_ssize_t n_blocks, Py_ssize_t m,
+                     double *db) noexcept nogil:
     """db[j] = sum of partial[blk, j] for blk = 0, 1, ... in order."""
     cdef Py_ssize_t blk, j
     for j in range(m):

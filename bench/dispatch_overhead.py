@@ -1,4 +1,4 @@
-"""The public call's own cost: fastact's calls on 16 elements (the kernel's work is a few
+"""The public call's own cost: fastact's calls on 16 elements (bias: one row of 16; the kernel's work is a few
 nanoseconds) for each compiled backend, beside PyTorch's calls on the same arrays.
 
     python bench/dispatch_overhead.py [repeats=7]
@@ -17,6 +17,7 @@ import fastact  # noqa: F401 - the timed statements call it
 repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 7
 x = np.linspace(-3, 3, 16, dtype=np.float32)
 g, out = np.ones_like(x), np.empty_like(x)
+x2, g2, out2, b = x.reshape(1, 16), g.reshape(1, 16), out.reshape(1, 16), np.ones(16, np.float32)
 tx, tg, to = torch.from_numpy(x), torch.from_numpy(g), torch.from_numpy(out)
 CALLS = [
     "fastact.relu(x, out=out, backend=B)",
@@ -25,6 +26,9 @@ CALLS = [
     "fastact.backward('relu', g, x, out=out, backend=B)",
     "fastact.backward('hardtanh', g, x, out=out, backend=B)",
     "fastact.backward('hardtanh', g, y=x, out=out, backend=B)",
+    "fastact.relu(x2, bias=b, out=out2, backend=B)",
+    "fastact.backward('relu', g2, x2, bias=b, out=out2, backend=B)",
+    "fastact.backward('relu', g2, x2, bias=b, bias_grad=True, out=out2, backend=B)",
 ]
 PEERS = [
     "torch.clamp_min(tx, 0, out=to)",

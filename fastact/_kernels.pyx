@@ -68,8 +68,15 @@ ctypedef void (*loop_f32)(float *out, const float *x, const float *g, Py_ssize_t
 ctypedef void (*loop_f64)(double *out, const double *x, const double *g, Py_ssize_t n,
                           double p0, double p1) noexcept nogil
 
+# the loops of f on x + b (b: the bias's row), forward, derivative and backward
+ctypedef void (*bias_loop_f32)(float *out, const float *x, const float *b, const float *g,
+                               Py_ssize_t n, float p0, float p1) noexcept nogil
+ctypedef void (*bias_loop_f64)(double *out, const double *x, const double *b, const double *g,
+                               Py_ssize_t n, double p0, double p1) noexcept nogil
+
 # _<id>_<mode>_<f32|f64> loops, KERNEL_IDS, MODES, _LOOPS_F32/_LOOPS_F64 (slot
-# 4 * kernel index + mode index) and CHEAP_KERNEL_IDS, rendered by setup.py
+# 4 * kernel index + mode index), the _bias loops and _BIAS_LOOPS_F32/_F64 (slot 3 * kernel
+# index + mode index) and CHEAP_KERNEL_IDS, rendered by setup.py
 include "_kernel_loops.pxi"
 
 # The AVX-512 builds' float32 gelu loops (_cython/gelu_avx512.h: the scalar formulas' bits,
@@ -491,6 +498,8 @@ cdef class ElementwiseKernel:
 
     cdef loop_f32 f32
     cdef loop_f64 f64
+    cdef bias_loop_f32 bias_f32   # f on x + b in one loop (NULL: the bias calls stage x + b)
+    cdef bias_loop_f64 bias_f64
     cdef readonly str kernel_id
     cdef readonly str mode
     cdef readonly bint needs_grad
@@ -506,6 +515,10 @@ cdef class ElementwiseKernel:
             raise KeyError(f"{kernel_id!r} has no derivative as a function of y ({mode!r})")
         self.f32 = _LOOPS_F32[slot]
         self.f64 = _LOOPS_F64[slot]
+        self.bias_f32, self.bias_f64 = NULL, NULL
+        if mode != "backward_y":
+            slot = KERNEL_IDS.index(kernel_id) * 3 + MODES.index(mode)
+            self.bias_f32, self.bias_f64 = _BIAS_LOOPS_F32[slot], _BIAS_LOOPS_F64[slot]
         self.kernel_id = kernel_id
         self.mode = mode
         self.needs_grad = mode in ("backward", "backward_y")

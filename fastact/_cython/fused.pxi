@@ -2,9 +2,10 @@
 # the work pool and ElementwiseKernel): an activation of x + bias, and the gated units
 # act(gate) * up.  The work is cut in items (a block of rows, or one row, times a tile of
 # FUSED_TILE columns); consecutive items form the parts of a work-pool loop (_run_items).
-# Bias: each tile is staged in a stack buffer of the thread running it (cache-resident)
-# and the activation's loop runs on it, writing the output: one pass over memory, the
-# values of the unfused sequence (x + bias rounded to the dtype, then f).  The bias
+# Bias: the piecewise-linear activations' loops of f(x + b) run on each tile; the others'
+# tiles are staged FUSED_STAGE columns at a time in a stack buffer of the thread running
+# it (L1-resident) and the activation's loop runs on it, writing the output: one pass over
+# memory, the values of the unfused sequence (x + bias rounded to the dtype, then f).  The bias
 # gradient: each block of rows sums its rows in order into its own float64 row of
 # `partial`, and the rows of `partial` are added in block order; the blocks depend on
 # the shape only, so db is bitwise independent of the thread count.  Gated units: the
@@ -13,11 +14,14 @@ from libc.stdlib cimport calloc, free
 
 cdef enum:
     FUSED_TILE = 2048        # columns per item (two float64 tiles fit a 32 KiB L1)
+    FUSED_STAGE = 256        # x + bias staged and the loop run this many columns at a time
 
 
 cdef struct BiasCall:
-    loop_f32 f32
+    loop_f32 f32              # the activation's loop, on x + bias staged
     loop_f64 f64
+    bias_loop_f32 bias_f32    # or f on x + bias in one loop (NULL: stage)
+    bias_loop_f64 bias_f64
     char *out
     const char *x
     const char *g             # NULL: no grad
@@ -50,14 +54,29 @@ cdef void _bias_item(const BiasCall *c, Py_ssize_t k, real *tmp) noexcept nogil:
     cdef double *acc = (c.partial + blk * c.m + c0) if c.partial != NULL else NULL
     if r_end > c.rows:
         r_end = c.rows
+    cdef Py_ssize_t j0, part
     for r in range(blk * c.per_block, r_end):
         s = r * c.m + c0
-        for j in range(w):
-            tmp[j] = x[s + j] + b[j]
+        j0 = 0
         if real is float:
-            c.f32(out + s, tmp, (g + s) if g != NULL else NULL, w, <float>c.p0, <float>c.p1)
+            if c.bias_f32 != NULL:  # f(x + bias) in one loop
+                c.bias_f32(out + s, x + s, b, (g + s) if g != NULL else NULL, w,
+                           <float>c.p0, <float>c.p1)
+                j0 = w
         else:
-            c.f64(out + s, tmp, (g + s) if g != NULL else NULL, w, c.p0, c.p1)
+            if c.bias_f64 != NULL:
+                c.bias_f64(out + s, x + s, b, (g + s) if g != NULL else NULL, w, c.p0, c.p1)
+                j0 = w
+        while j0 < w:  # else x + bias staged for the activation's own loop
+            part = FUSED_STAGE if w - j0 > FUSED_STAGE else w - j0
+            for j in range(part):
+                tmp[j] = x[s + j0 + j] + b[j0 + j]
+            if real is float:
+                c.f32(out + s + j0, tmp, (g + s + j0) if g != NULL else NULL, part,
+                      <float>c.p0, <float>c.p1)
+            else:
+                c.f64(out + s + j0, tmp, (g + s + j0) if g != NULL else NULL, part, c.p0, c.p1)
+            j0 += part
         if acc != NULL:
             for j in range(w):
                 acc[j] += out[s + j]
@@ -65,7 +84,7 @@ cdef void _bias_item(const BiasCall *c, Py_ssize_t k, real *tmp) noexcept nogil:
 
 cdef void _bias_item_any(const void *ctx, Py_ssize_t k) noexcept nogil:
     cdef const BiasCall *c = <const BiasCall *>ctx
-    cdef double buf[FUSED_TILE]
+    cdef double buf[FUSED_STAGE]
     if c.itemsize == 4:
         _bias_item(c, k, <float *>buf)
     else:
@@ -120,7 +139,8 @@ def bias_call(ElementwiseKernel kernel not None, cnp.ndarray out not None,
     when out overlaps bias, or x or grad without being that very array."""
     if grad is None and kernel.needs_grad:
         raise TypeError("fastact cython kernel: the backward modes need grad")
-    return _bias_run(kernel.f32, kernel.f64, out, x, grad, bias, params, n_threads, db)
+    return _bias_run(kernel.f32, kernel.f64, kernel.bias_f32, kernel.bias_f64, out, x, grad,
+                     bias, params, n_threads, db)
 
 
 def bias_call_at(size_t address, cnp.ndarray out not None, cnp.ndarray x not None, grad,
@@ -131,7 +151,8 @@ def bias_call_at(size_t address, cnp.ndarray out not None, cnp.ndarray x not Non
     backend passes its compiled chunk functions.  False as :func:`bias_call`."""
     if address == 0:
         raise ValueError("fastact cython kernel: a loop address of 0")
-    return _bias_run(<loop_f32>address, <loop_f64>address, out, x, grad, bias, params, n_threads, db)
+    return _bias_run(<loop_f32>address, <loop_f64>address, NULL, NULL, out, x, grad, bias,
+                     params, n_threads, db)
 
 
 cdef bint _overlapping(cnp.ndarray out, cnp.ndarray x, grad, cnp.ndarray bias):
@@ -148,8 +169,9 @@ cdef bint _overlapping(cnp.ndarray out, cnp.ndarray x, grad, cnp.ndarray bias):
                              cnp.PyArray_NBYTES(<cnp.ndarray>grad)))
 
 
-cdef bint _bias_run(loop_f32 f32, loop_f64 f64, cnp.ndarray out, cnp.ndarray x, grad,
-                    cnp.ndarray bias, tuple params, Py_ssize_t n_threads, db) except -1:
+cdef bint _bias_run(loop_f32 f32, loop_f64 f64, bias_loop_f32 bias_f32, bias_loop_f64 bias_f64,
+                    cnp.ndarray out, cnp.ndarray x, grad, cnp.ndarray bias, tuple params,
+                    Py_ssize_t n_threads, db) except -1:
     """The loop (f32 or f64, by x's dtype) on x + bias, item by item on the work pool;
     True, or False without running when out overlaps an input (:func:`_overlapping`)."""
     if _overlapping(out, x, grad, bias):
@@ -170,8 +192,8 @@ cdef bint _bias_run(loop_f32 f32, loop_f64 f64, cnp.ndarray out, cnp.ndarray x, 
     cdef double p0 = params[0] if len(params) > 0 else 0.0
     cdef double p1 = params[1] if len(params) > 1 else 0.0
     cdef BiasCall c = BiasCall(
-        f32=f32, f64=f64, out=cnp.PyArray_BYTES(out), x=cnp.PyArray_BYTES(x),
-        g=NULL, bias=cnp.PyArray_BYTES(bias), partial=NULL, rows=rows, m=m,
+        f32=f32, f64=f64, bias_f32=bias_f32, bias_f64=bias_f64, out=cnp.PyArray_BYTES(out),
+        x=cnp.PyArray_BYTES(x), g=NULL, bias=cnp.PyArray_BYTES(bias), partial=NULL, rows=rows, m=m,
         per_block=per_block, itemsize=x.itemsize, p0=p0, p1=p1)
     if grad is not None:
         c.g = cnp.PyArray_BYTES(<cnp.ndarray>grad)

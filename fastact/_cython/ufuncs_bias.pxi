@@ -91,6 +91,7 @@ cdef void _bias_contiguous(const BiasUfunc *u, char **args, Py_ssize_t n, Py_ssi
     _bias_param_run(u, args, steps, 0, 1, size, p)
     c.f32, c.f64, c.out, c.x, c.bias = u.f32, u.f64, args[u.nargs - 1], args[u.ix], args[u.ix + 1]
     c.g = args[0] if u.ix == 1 else NULL
+    c.bias_f32, c.bias_f64 = NULL, NULL  # the staged path, with the ufunc's loop
     c.partial = NULL
     c.rows, c.m, c.per_block, c.itemsize, c.p0, c.p1 = 1, n, 1, size, p[0], p[1]
     _run_items(_bias_item_any, &c, _tiles(n), n, _ufunc_threads)

@@ -10,11 +10,41 @@
 # `partial`, and the rows of `partial` are added in block order; the blocks depend on
 # the shape only, so db is bitwise independent of the thread count.  Gated units: the
 # unit's generated one-pass loop (_gated_loops.pxi) on each item.
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport free, malloc
 
 cdef enum:
     FUSED_TILE = 2048        # columns per item (two float64 tiles fit a 32 KiB L1)
     FUSED_STAGE = 256        # x + bias staged and the loop run this many columns at a time
+
+
+cdef extern from *:
+    """
+    /* sums[j] = 0.0 + src[j] + src[m + j] + ... (rows - 1 terms more, in row order: the bits
+       of a row-by-row loop from zero) for j < w, 32 columns at a time held in registers. */
+    #define FA_COLUMN_SUMS(NAME, T)                                                      \
+    static inline void NAME(double *sums, const T *src, Py_ssize_t rows, Py_ssize_t m,   \
+                            Py_ssize_t w) {                                              \
+        Py_ssize_t j0 = 0, r;                                                            \
+        for (; j0 + 32 <= w; j0 += 32) {                                                 \
+            double a[32];                                                                \
+            for (int j = 0; j < 32; j++) a[j] = 0.0;                                     \
+            for (r = 0; r < rows; r++)                                                   \
+                for (int j = 0; j < 32; j++) a[j] += (double)src[r * m + j0 + j];        \
+            for (int j = 0; j < 32; j++) sums[j0 + j] = a[j];                            \
+        }                                                                                \
+        for (Py_ssize_t j = j0; j < w; j++) {                                            \
+            double a = 0.0;                                                              \
+            for (r = 0; r < rows; r++) a += (double)src[r * m + j];                      \
+            sums[j] = a;                                                                 \
+        }                                                                                \
+    }
+    FA_COLUMN_SUMS(fa_column_sums_f32, float)
+    FA_COLUMN_SUMS(fa_column_sums_f64, double)
+    """
+    void fa_column_sums_f32(double *acc, const float *src, Py_ssize_t rows, Py_ssize_t m,
+                            Py_ssize_t w) noexcept nogil
+    void fa_column_sums_f64(double *acc, const double *src, Py_ssize_t rows, Py_ssize_t m,
+                            Py_ssize_t w) noexcept nogil
 
 
 cdef struct BiasCall:
@@ -26,7 +56,7 @@ cdef struct BiasCall:
     const char *x
     const char *g             # NULL: no grad
     const char *bias
-    double *partial           # NULL: no bias gradient; else (n_blocks, m), zeroed
+    double *partial           # NULL: no bias gradient; else (n_blocks, m), each item sets its part
     Py_ssize_t rows
     Py_ssize_t m
     Py_ssize_t per_block
@@ -77,9 +107,12 @@ cdef void _bias_item(const BiasCall *c, Py_ssize_t k, real *tmp) noexcept nogil:
             else:
                 c.f64(out + s + j0, tmp, (g + s + j0) if g != NULL else NULL, part, c.p0, c.p1)
             j0 += part
-        if acc != NULL:
-            for j in range(w):
-                acc[j] += out[s + j]
+    if acc != NULL:  # the block's rows are written: its row of partial, their column sums
+        s = blk * c.per_block * c.m + c0
+        if real is float:
+            fa_column_sums_f32(acc, out + s, r_end - blk * c.per_block, c.m, w)
+        else:
+            fa_column_sums_f64(acc, out + s, r_end - blk * c.per_block, c.m, w)
 
 
 cdef void _bias_item_any(const void *ctx, Py_ssize_t k) noexcept nogil:
@@ -197,17 +230,19 @@ cdef bint _bias_run(loop_f32 f32, loop_f64 f64, bias_loop_f32 bias_f32, bias_loo
         per_block=per_block, itemsize=x.itemsize, p0=p0, p1=p1)
     if grad is not None:
         c.g = cnp.PyArray_BYTES(<cnp.ndarray>grad)
-    if db is not None:
-        c.partial = <double *>calloc(n_blocks * m, sizeof(double))
-        if c.partial == NULL:
+    cdef double *scratch = NULL
+    if db is not None:  # one block writes db itself
+        scratch = <double *>malloc(n_blocks * m * sizeof(double)) if n_blocks > 1 else NULL
+        if n_blocks > 1 and scratch == NULL:
             raise MemoryError()
+        c.partial = scratch if n_blocks > 1 else sums
     try:
         with nogil:
             _run_items(_bias_item_any, &c, n_blocks * _tiles(m), rows * m, n_threads)
-        if db is not None:
-            _sum_blocks(c.partial, n_blocks, m, sums)
+        if scratch != NULL:
+            _sum_blocks(scratch, n_blocks, m, sums)
     finally:
-        free(c.partial)
+        free(scratch)
     return True
 
 

@@ -29,6 +29,7 @@ the user set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.machinery
 import importlib.util
@@ -198,6 +199,20 @@ def bias_driver():
     return getattr(_module, "bias_call_at", None)
 
 
+def gated_driver():
+    """The extension's driver of a gated unit with the unit's loop compiled elsewhere,
+    ``gated_call_at(address, outs, ins, rows, m, params, n_threads)`` (Strided operands,
+    the work pool's items), or None without the extension."""
+    return getattr(_module, "gated_call_at", None)
+
+
+def gated_direct_driver():
+    """The same on whole arrays, ``gated_direct_at(address, out, x, other, grad, gate_half,
+    params, n_threads)`` (the contract of ``get_gated_direct``'s kernels), or None without
+    the extension."""
+    return getattr(_module, "gated_direct_at", None)
+
+
 def parts_driver():
     """The extension's driver of part functions compiled elsewhere,
     ``run_parts_at(address, ctx, parts, n_threads)`` (the work pool), or None without
@@ -229,6 +244,14 @@ def get_gated(kernel_id: str, mode: str):
         call(kernel_id, mode, outs, ins, rows, m, params, n_threads)
 
     return kernel
+
+
+def get_gated_direct(kernel_id: str, mode: str):
+    """The gated unit on whole C-contiguous arrays, ``kernel(out, x, other, grad, gate_half,
+    params, n_threads)``: x split along its last axis (other None) or the pair (x, other)
+    (forward only); True, or False writing nothing when out overlaps an input it is not."""
+    check_available()
+    return functools.partial(_module.gated_direct, _module.gated_slot(kernel_id, mode))
 
 
 def _factory(attr: str, what: str):

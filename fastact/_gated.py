@@ -4,7 +4,10 @@ The operands come as one array split in halves along ``axis`` or as two arrays
 that broadcast together; either way the kernel sees (rows, m) operands inside
 flat C-contiguous buffers (:class:`fastact._fused.Strided`): the halves of a
 C-contiguous x split along its last axis are used in place, anything else is
-brought to that layout first (a copy).  Array rules as in ``_dispatch``.
+brought to that layout first (a copy).  The common case (C-contiguous ndarrays of one
+native dtype, split along the last axis or two of one shape, ``out`` absent or ready) goes
+straight to the backend's kernel on whole arrays (``get_gated_direct``), which checks
+``out`` against the inputs itself.  Array rules as in ``_dispatch``.
 """
 from __future__ import annotations
 
@@ -83,33 +86,19 @@ def gated(spec, act, x, other, axis, values, out, backend):
         kernel_id, params = act._default_resolved
     else:
         kernel_id, params = act.resolve(values)
-    # Fast path: C-contiguous ndarrays of one native float dtype, x split along its last
-    # axis or two of one shape, out absent or ready; the kernel returns False, writing
-    # nothing, where out overlaps an input it is not (the general path below copies).
-    if type(x) is _ndarray and x.ndim:
-        dt = x.dtype
-        if (dt is _F32 or dt is _F64) and x.flags.c_contiguous:
-            if other is None:
-                n2 = x.shape[-1]
-                shape = (x.shape[:-1] + (n2 >> 1,) if type(axis) is int and not n2 & 1
-                         and (axis == -1 or axis == x.ndim - 1) else None)
-            else:
-                shape = (x.shape if axis == -1 and type(other) is _ndarray and other.dtype is dt
-                         and other.shape == x.shape and other.flags.c_contiguous else None)
-            if shape is not None:
-                if out is None:
-                    o = np.empty(shape, dt)
-                elif (type(out) is _ndarray and out.dtype is dt and out.shape == shape
-                      and out.flags.carray):  # C-contiguous, aligned and writeable
-                    o = out
-                else:
-                    o = None
-                be = _backends.resolve(backend)
-                if o is not None and (_directs.get((be, kernel_id, "forward"))
-                                      or _direct_kernel(be, kernel_id, "forward"))(
-                        o, x, other, None, spec.gate_half, params,
-                        _backends.num_threads) is not False:
-                    return o
+    # Fast path: ndarrays of a native float dtype, x split along its last axis or two
+    # arrays; the kernel takes the call (C-contiguous arrays of one dtype, two of one
+    # shape, out absent or ready and apart from the inputs or one of them) or returns False
+    # writing nothing, and the general path below converts, copies, checks and raises.
+    if type(x) is _ndarray and (x.dtype is _F32 or x.dtype is _F64) and (
+            (other is None and type(axis) is int and (axis == -1 or axis == x.ndim - 1))
+            or (axis == -1 and type(other) is _ndarray)):
+        be = _backends.resolve(backend)
+        result = (_directs.get((be, kernel_id, "forward"))
+                  or _direct_kernel(be, kernel_id, "forward"))(
+            out, x, other, None, spec.gate_half, params, _backends.num_threads)
+        if result is not False:
+            return result
     return _gated_general(spec, x, other, axis, (kernel_id, params), out, backend)
 
 
@@ -141,28 +130,15 @@ def gated_backward(spec, act, grad, x, other, axis, values, out, backend):
         kernel_id, params = act._default_resolved
     else:
         kernel_id, params = act.resolve(values)
-    # Fast path: the split form of a C-contiguous x along its last axis, grad C-contiguous
-    # of the result's shape, out as in gated()
-    if other is None and type(x) is _ndarray and type(grad) is _ndarray and x.ndim:
-        dt = x.dtype
-        n2 = x.shape[-1]
-        if ((dt is _F32 or dt is _F64) and grad.dtype is dt and type(axis) is int
-                and (axis == -1 or axis == x.ndim - 1) and not n2 & 1
-                and x.flags.c_contiguous and grad.flags.c_contiguous
-                and grad.shape == x.shape[:-1] + (n2 >> 1,)):
-            if out is None:
-                o = np.empty(x.shape, dt)
-            elif (type(out) is _ndarray and out.dtype is dt and out.shape == x.shape
-                  and out.flags.carray):
-                o = out
-            else:
-                o = None
-            be = _backends.resolve(backend)
-            if o is not None and (_directs.get((be, kernel_id, "backward"))
-                                  or _direct_kernel(be, kernel_id, "backward"))(
-                    o, x, None, grad, spec.gate_half, params,
-                    _backends.num_threads) is not False:
-                return o
+    # Fast path: the split form along x's last axis, as in gated()
+    if (other is None and type(x) is _ndarray and (x.dtype is _F32 or x.dtype is _F64)
+            and type(axis) is int and (axis == -1 or axis == x.ndim - 1)):
+        be = _backends.resolve(backend)
+        result = (_directs.get((be, kernel_id, "backward"))
+                  or _direct_kernel(be, kernel_id, "backward"))(
+            out, x, None, grad, spec.gate_half, params, _backends.num_threads)
+        if result is not False:
+            return result
     return _gated_backward_general(spec, grad, x, other, axis, (kernel_id, params), out,
                                    backend)
 
@@ -217,37 +193,69 @@ def _direct_kernel(be, kernel_id, mode):
 
 
 def _strided_direct(kernel):
-    """A whole-array gated kernel from a Strided one: False, writing nothing, when out
-    overlaps an input it is not."""
+    """A whole-array gated kernel (the contract of ``fastact._cython.get_gated_direct``)
+    from a Strided one."""
 
     def direct(out, x, other, grad, gate_half, params, n_threads):
+        shape = _direct_shape(x, other, grad)
+        if shape is None:
+            return False
+        if out is None:
+            out = np.empty(shape, x.dtype)
+        elif not (type(out) is _ndarray and out.dtype is x.dtype and out.shape == shape
+                  and out.flags.carray):
+            return False
         for a in (x, other, grad):
             if a is not None and a is not out and _may_share_memory(a, out):
                 return False
-        if not out.size:
-            return True
-        flat = x.reshape(-1)
-        if other is None:
-            n2 = x.shape[-1]
-            h = n2 // 2
-            halves = (Strided(flat, 0, n2), Strided(flat, h, n2))
-            ins = (halves[gate_half], halves[1 - gate_half])
-            rows, m = x.size // n2, h
-        else:
-            pair = (Strided(flat, 0, x.size), Strided(other.reshape(-1), 0, x.size))
-            ins = (pair[gate_half], pair[1 - gate_half])
-            rows, m = 1, x.size
-        flat_out = out.reshape(-1)
-        if grad is None:
-            outs = (Strided(flat_out, 0, m),)
-        else:
-            halves = (Strided(flat_out, 0, 2 * m), Strided(flat_out, m, 2 * m))
-            outs = (halves[gate_half], halves[1 - gate_half])
-            ins = ins + (Strided(grad.reshape(-1), 0, m),)
-        kernel(outs, ins, rows, m, params, n_threads)
-        return True
+        if out.size:
+            kernel(*_strided_operands(out, x, other, grad, gate_half), params, n_threads)
+        return out
 
     return direct
+
+
+def _direct_shape(x, other, grad):
+    """The result's shape of a whole-array gated call (``_strided_direct``), or None when
+    the operands are not C-contiguous arrays of x's native float dtype in the call's shapes."""
+    dt = x.dtype
+    if (dt is not _F32 and dt is not _F64) or not x.ndim or not (x.flags.c_contiguous
+                                                                and x.flags.aligned):
+        return None
+    if other is not None:
+        same = (grad is None and type(other) is _ndarray and other.dtype is dt
+                and other.shape == x.shape and other.flags.c_contiguous and other.flags.aligned)
+        return x.shape if same else None
+    n2 = x.shape[-1]
+    if n2 % 2:
+        return None
+    half = x.shape[:-1] + (n2 // 2,)
+    if grad is None:
+        return half
+    same = (type(grad) is _ndarray and grad.dtype is dt and grad.shape == half
+            and grad.flags.c_contiguous and grad.flags.aligned)
+    return x.shape if same else None
+
+
+def _strided_operands(out, x, other, grad, gate_half):
+    """(outs, ins, rows, m) of a Strided gated kernel for a whole-array call."""
+    flat = x.reshape(-1)
+    if other is None:
+        n2 = x.shape[-1]
+        m = n2 // 2
+        halves = (Strided(flat, 0, n2), Strided(flat, m, n2))
+        rows = x.size // n2
+    else:
+        m = x.size
+        halves = (Strided(flat, 0, m), Strided(other.reshape(-1), 0, m))
+        rows = 1
+    ins = (halves[gate_half], halves[1 - gate_half])
+    flat_out = out.reshape(-1)
+    if grad is None:
+        return (Strided(flat_out, 0, m),), ins, rows, m
+    halves = (Strided(flat_out, 0, 2 * m), Strided(flat_out, m, 2 * m))
+    return ((halves[gate_half], halves[1 - gate_half]),
+            ins + (Strided(grad.reshape(-1), 0, m),), rows, m)
 
 
 def _backward_kernel(spec, backend, kernel_id, params, plan, grads, g):

@@ -260,7 +260,9 @@ def test_out_over_an_input_gives_the_values_of_apart_arrays(backend):
 def test_direct_kernels_refuse_an_out_over_an_input_they_are_not(mode, backend):
     """The whole-array gated kernels (``_gated._direct_kernel``: the backend's, or one
     built on its Strided kernel) return False and write nothing where out overlaps an
-    input it is not; out being that input (in place) or apart runs."""
+    input it is not, or is not a ready array of the result's shape and dtype, or the
+    call is not theirs (an odd split); out being that input (in place), apart or None
+    runs."""
     from fastact import _backends, _gated
 
     kernel = _gated._direct_kernel(_backends.resolve(backend), "silu", mode)
@@ -280,8 +282,14 @@ def test_direct_kernels_refuse_an_out_over_an_input_they_are_not(mode, backend):
         for target in ("a", "b", "apart"):
             a2, b2 = a.copy(), b.copy()
             out = a2 if target == "a" else b2 if target == "b" else np.empty_like(a)
-            assert kernel(out, a2, b2, None, 1, (), 2) is True
+            assert kernel(out, a2, b2, None, 1, (), 2) is out
             _same(out, want)
+        _same(kernel(None, a, b, None, 1, (), 2), want)
+        for out in (np.empty((2, 65)), np.empty((2, 64), np.float32), np.empty((64, 2)).T,
+                    np.empty(128)):
+            assert kernel(out, a, b, None, 1, (), 2) is False
+        assert kernel(None, np.ones((2, 63)), None, None, 0, (), 2) is False
+        assert kernel(None, a, b[:, :32], None, 1, (), 2) is False
     else:
         grad = buf[200:264].reshape(2, 32)
         assert kernel(buf[64:192].reshape(2, 64), x, None, grad, 0, (), 2) is False
@@ -292,5 +300,8 @@ def test_direct_kernels_refuse_an_out_over_an_input_they_are_not(mode, backend):
         for in_place in (True, False):
             x2 = x.copy()
             out = x2 if in_place else np.empty_like(x)
-            assert kernel(out, x2, None, grad, 0, (), 2) is True
+            assert kernel(out, x2, None, grad, 0, (), 2) is out
             _same(out, want)
+        _same(kernel(None, x, None, grad, 0, (), 2), want)
+        assert kernel(np.empty((2, 32)), x, None, grad, 0, (), 2) is False
+        assert kernel(None, x, None, grad.astype(np.float32), 0, (), 2) is False

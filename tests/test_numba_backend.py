@@ -414,9 +414,10 @@ def test_work_pool_runs_the_numba_gated_loops_with_the_layers_bits(kernel_id, mo
     monkeypatch.setattr(nb, "WORK_POOL", True)
     for n_threads in (2, 1):
         results.append(np.full_like(results[0], np.nan))
-        assert direct(results[-1], x, None, grad, 1, params, n_threads) is True
+        assert direct(results[-1], x, None, grad, 1, params, n_threads) is results[-1]
     small = np.empty_like(results[0][:2])
-    assert direct(small, x[:2], None, None if grad is None else grad[:2], 1, params, 2)
+    assert direct(small, x[:2], None, None if grad is None else grad[:2], 1, params,
+                  2) is small
     assert asked_direct == [2, 1, 1], "parallel, serial, then one thread below the threshold"
     bits = f"u{np.dtype(dtype).itemsize}"
     for other in results[1:]:

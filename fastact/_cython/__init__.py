@@ -247,9 +247,12 @@ def get_gated(kernel_id: str, mode: str):
 
 
 def get_gated_direct(kernel_id: str, mode: str):
-    """The gated unit on whole C-contiguous arrays, ``kernel(out, x, other, grad, gate_half,
-    params, n_threads)``: x split along its last axis (other None) or the pair (x, other)
-    (forward only); True, or False writing nothing when out overlaps an input it is not."""
+    """The gated unit on whole arrays, ``kernel(out, x, other, grad, gate_half, params,
+    n_threads)``: x split along its last axis (other None; grad given in mode "backward")
+    or the pair (x, other) (forward), C-contiguous of one native float dtype; gate_half 1:
+    the gate is the second half or operand.  Returns out (a new array when None), or False,
+    writing nothing, for any other call, an out that is not ready (C-contiguous, writeable,
+    the result's shape and dtype) or that overlaps an input it is not."""
     check_available()
     return functools.partial(_module.gated_direct, _module.gated_slot(kernel_id, mode))
 

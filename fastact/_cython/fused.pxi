@@ -294,8 +294,8 @@ cdef _gated_strided(gated_f32 f32, gated_f64 f64, tuple outs, tuple ins, Py_ssiz
         _gated_run(&c, n_threads)
 
 
-def gated_direct(Py_ssize_t slot, cnp.ndarray out not None, cnp.ndarray x not None, other,
-                 grad, int gate_half, tuple params, Py_ssize_t n_threads):
+def gated_direct(Py_ssize_t slot, out, cnp.ndarray x not None, other, grad, int gate_half,
+                 tuple params, Py_ssize_t n_threads):
     """The unit's loops at ``slot`` (``gated_slot``) on whole arrays (``_gated_direct``)."""
     if slot < 0 or slot >= 2 * len(GATED_KERNEL_IDS):
         raise IndexError(f"fastact cython kernel: no gated slot {slot}")
@@ -303,9 +303,10 @@ def gated_direct(Py_ssize_t slot, cnp.ndarray out not None, cnp.ndarray x not No
                          params, n_threads)
 
 
-def gated_direct_at(size_t address, cnp.ndarray out not None, cnp.ndarray x not None, other,
-                    grad, int gate_half, tuple params, Py_ssize_t n_threads):
-    """:func:`gated_direct` with the loop at ``address`` (``gated_call_at``'s ABI)."""
+def gated_direct_at(size_t address, out, cnp.ndarray x not None, other, grad, int gate_half,
+                    tuple params, Py_ssize_t n_threads):
+    """:func:`gated_direct` with the loop at ``address`` (``gated_call_at``'s ABI, for x's
+    dtype); the caller vouches for the address."""
     if address == 0:
         raise ValueError("fastact cython kernel: a loop address of 0")
     return _gated_direct(<gated_f32>address, <gated_f64>address, out, x, other, grad,
@@ -317,78 +318,104 @@ cdef inline bint _apart(const char *a, Py_ssize_t na, const char *b, Py_ssize_t 
     return <size_t>a + <size_t>na <= <size_t>b or <size_t>b + <size_t>nb <= <size_t>a
 
 
-cdef bint _gated_direct(gated_f32 f32, gated_f64 f64, cnp.ndarray out, cnp.ndarray x, other,
-                        grad, int gate_half, tuple params, Py_ssize_t n_threads) except -1:
-    """C-contiguous arrays of one float dtype: x split in halves along its last axis into out
-    (forward: grad None, out (..., n/2); backward: grad (..., n/2), out x's shape, d_gate and
-    d_up in its halves), or gate and up = (x, other) in the order gate_half (forward, out
-    x's shape); gate_half 1: gate = the second.  False, writing nothing, when out overlaps
-    an input it is not (in place means out is that input)."""
-    cdef int typ = cnp.PyArray_TYPE(x)
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), n2, h, nb
-    cdef char *xp = cnp.PyArray_BYTES(x)
-    cdef char *op = cnp.PyArray_BYTES(out)
-    cdef char *second
+cdef bint _fits(object a, int typ, int nd, const cnp.npy_intp *dims, bint write):
+    """``a`` is an ndarray (exactly) of type typ, native byte order, C-contiguous and
+    aligned (and writeable with ``write``), of shape dims[:nd]."""
+    cdef cnp.ndarray arr
+    cdef int i
+    if type(a) is not cnp.ndarray:
+        return False
+    arr = <cnp.ndarray>a
+    if (cnp.PyArray_TYPE(arr) != typ or cnp.PyArray_NDIM(arr) != nd
+            or not cnp.PyArray_ISCARRAY_RO(arr) or not cnp.PyArray_ISNOTSWAPPED(arr)
+            or (write and not cnp.PyArray_ISWRITEABLE(arr))):
+        return False
+    for i in range(nd):
+        if cnp.PyArray_DIM(arr, i) != dims[i]:
+            return False
+    return True
+
+
+cdef object _gated_direct(gated_f32 f32, gated_f64 f64, out, cnp.ndarray x, other, grad,
+                          int gate_half, tuple params, Py_ssize_t n_threads):
+    """The unit on whole arrays of one native float dtype, C-contiguous and aligned: x split
+    in halves along its last axis (other None; forward: grad None, the result (..., n/2);
+    backward: grad (..., n/2), the result x's shape, d_gate and d_up in its halves), or
+    gate and up = (x, other) in the order gate_half (forward only; other of x's shape);
+    gate_half 1: gate = the second.  Returns out, or a new array when out is None; False,
+    writing nothing, when the call is not one of these (an odd split, operands of other
+    shapes or layouts), or out is not a ready array of the result's shape and dtype, or
+    overlaps an input it is not (in place means out is that input)."""
+    cdef int typ = cnp.PyArray_TYPE(x), nd = cnp.PyArray_NDIM(x)
+    cdef cnp.npy_intp dims[64]
     cdef GatedCall c
-    if ((typ != cnp.NPY_FLOAT32 and typ != cnp.NPY_FLOAT64) or cnp.PyArray_TYPE(out) != typ
-            or not cnp.PyArray_IS_C_CONTIGUOUS(x) or not cnp.PyArray_IS_C_CONTIGUOUS(out)
-            or not cnp.PyArray_ISWRITEABLE(out) or gate_half not in (0, 1)):
-        raise ValueError("fastact cython kernel: out and x must be C-contiguous arrays of one "
-                         "float dtype")
-    c.f32 = f32
-    c.f64 = f64
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), n2, h, nb, i
+    if ((typ != cnp.NPY_FLOAT32 and typ != cnp.NPY_FLOAT64) or nd == 0 or nd > 64
+            or not _fits(x, typ, nd, cnp.PyArray_DIMS(x), False) or gate_half not in (0, 1)):
+        return False
+    for i in range(nd):
+        dims[i] = cnp.PyArray_DIM(x, i)
     c.itemsize = 4 if typ == cnp.NPY_FLOAT32 else 8
     nb = n * c.itemsize
     if other is None:
-        if cnp.PyArray_NDIM(x) == 0 or cnp.PyArray_DIM(x, cnp.PyArray_NDIM(x) - 1) % 2:
-            raise ValueError("fastact cython kernel: x's last axis must have even length")
-        n2 = cnp.PyArray_DIM(x, cnp.PyArray_NDIM(x) - 1)
+        n2 = dims[nd - 1]
+        if n2 % 2:
+            return False
         h = n2 // 2
         c.rows, c.m = (n // n2 if n2 else 0), h
-        _gated_operand(&c, 0, xp, gate_half * h, n2)
-        _gated_operand(&c, 1, xp, (1 - gate_half) * h, n2)
-        if grad is None:
-            _gated_check(out, c.rows * h, typ)
-            _gated_operand(&c, 3, op, 0, h)
-            _gated_operand(&c, 4, op, 0, h)
-            if not _apart(op, c.rows * h * c.itemsize, xp, nb):
-                return False
-        else:
-            _gated_check(out, n, typ)
-            _gated_operand(&c, 2, cnp.PyArray_BYTES(_gated_check(grad, c.rows * h, typ)), 0, h)
-            _gated_operand(&c, 3, op, gate_half * h, n2)
-            _gated_operand(&c, 4, op, (1 - gate_half) * h, n2)
-            if ((out is not x and not _apart(op, nb, xp, nb))
-                    or not _apart(op, nb, c.base[2], c.rows * h * c.itemsize)):
-                return False
-    else:
-        if grad is not None:
-            raise ValueError("fastact cython kernel: the two-array form is forward only")
-        _gated_check(out, n, typ)
-        second = cnp.PyArray_BYTES(_gated_check(other, n, typ))
-        c.rows, c.m = (1 if n else 0), n
-        _gated_operand(&c, gate_half, xp, 0, n)
-        _gated_operand(&c, 1 - gate_half, second, 0, n)
-        _gated_operand(&c, 3, op, 0, n)
-        _gated_operand(&c, 4, op, 0, n)
-        if ((out is not x and not _apart(op, nb, xp, nb))
-                or (out is not other and not _apart(op, nb, second, nb))):
+        dims[nd - 1] = h  # grad's shape, or the forward result's
+        if grad is not None and not _fits(grad, typ, nd, dims, False):
             return False
-    if grad is None:
-        _gated_operand(&c, 2, c.base[0], c.off[0], c.rs[0])
+        if grad is not None:
+            dims[nd - 1] = n2
+    elif grad is not None:
+        raise ValueError("fastact cython kernel: the two-array form is forward only")
+    elif not _fits(other, typ, nd, dims, False):
+        return False
+    else:
+        c.rows, c.m = (1 if n else 0), n
+    if out is None:
+        out = cnp.PyArray_EMPTY(nd, dims, typ, 0)
+    elif not _fits(out, typ, nd, dims, True):
+        return False
+    c.f32 = f32
+    c.f64 = f64
+    if not _gated_layout(&c, <cnp.ndarray>out, x, other, grad, gate_half, nb):
+        return False
     _gated_params(&c, params)
     if c.rows * c.m < NOGIL_MIN:
         _gated_run(&c, 1)
     else:
         with nogil:
             _gated_run(&c, n_threads)
-    return True
+    return out
 
 
-cdef cnp.ndarray _gated_check(object a, Py_ssize_t n, int typ):
-    """``a``: a C-contiguous ndarray of n elements of type typ, else a ValueError."""
-    if (not isinstance(a, cnp.ndarray) or cnp.PyArray_SIZE(<cnp.ndarray>a) != n
-            or cnp.PyArray_TYPE(<cnp.ndarray>a) != typ
-            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a)):
-        raise ValueError("fastact cython kernel: the gated operands do not match x")
-    return <cnp.ndarray>a
+cdef bint _gated_layout(GatedCall *c, cnp.ndarray out, cnp.ndarray x, other, grad,
+                        int gate_half, Py_ssize_t nb):
+    """The operands of _gated_direct's call in ``c`` (rows, m and itemsize set); False
+    when out overlaps an input it is not."""
+    cdef char *xp = cnp.PyArray_BYTES(x)
+    cdef char *op = cnp.PyArray_BYTES(out)
+    cdef char *second
+    cdef Py_ssize_t h = c.m, n2 = 2 * c.m, gb = c.rows * c.m * c.itemsize
+    if other is not None:
+        second = cnp.PyArray_BYTES(<cnp.ndarray>other)
+        _gated_operand(c, gate_half, xp, 0, h)
+        _gated_operand(c, 1 - gate_half, second, 0, h)
+        _gated_operand(c, 2, c.base[0], 0, h)
+        _gated_operand(c, 3, op, 0, h)
+        _gated_operand(c, 4, op, 0, h)
+        return ((out is x or _apart(op, nb, xp, nb))
+                and (out is other or _apart(op, nb, second, nb)))
+    _gated_operand(c, 0, xp, gate_half * h, n2)
+    _gated_operand(c, 1, xp, (1 - gate_half) * h, n2)
+    if grad is None:
+        _gated_operand(c, 2, xp, gate_half * h, n2)
+        _gated_operand(c, 3, op, 0, h)
+        _gated_operand(c, 4, op, 0, h)
+        return _apart(op, gb, xp, nb)
+    _gated_operand(c, 2, cnp.PyArray_BYTES(<cnp.ndarray>grad), 0, h)
+    _gated_operand(c, 3, op, gate_half * h, n2)
+    _gated_operand(c, 4, op, (1 - gate_half) * h, n2)
+    return (out is x or _apart(op, nb, xp, nb)) and _apart(op, nb, c.base[2], gb)

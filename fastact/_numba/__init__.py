@@ -240,10 +240,11 @@ def get_gated_direct(kernel_id: str, mode: str):
 
     def kernel(out, x, other, grad, gate_half, params, n_threads):
         pool = _threading.extension_driver("gated_direct_driver") if WORK_POOL else None
-        if pool is None:
+        char = x.dtype.char
+        if pool is None or char not in _DTYPE_NAMES:
             return False
-        n = out.size if grad is None else grad.size
-        return pool(address_of(x.dtype.char), out, x, other, grad, gate_half, params,
+        n = x.size >> 1 if other is None else x.size  # the gate's elements
+        return pool(address_of(char), out, x, other, grad, gate_half, params,
                     _gated_threads(n, n_threads))
 
     kernel.__name__ = f"numba_{kernel_id}_{mode}_gated_direct"

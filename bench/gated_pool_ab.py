@@ -5,8 +5,9 @@ composite on the same arrays.
     python bench/gated_pool_ab.py [shape=24x4096] [rounds=15] [threads=2]
 
 x of the shape is split along its last axis (gate, up halves); out= preallocated.  Each
-round times every case back to back, 200 calls each (after 50 settling calls); printed: the
-median over the rounds of the time per call, us.  "numba pool" and "numba own" are the
+round times every case back to back, PyTorch first, 200 calls each (after 3 ms of settling
+calls), the pool and the own driver in turn first; printed: the median over the rounds of
+the time per call, us.  "numba pool" and "numba own" are the
 backend's Strided kernel (``fastact._numba.get_gated``) with ``WORK_POOL`` True and False;
 "numba public" and "cython public" the public call (dispatch included).
 """
@@ -25,8 +26,11 @@ from fastact._registry import BY_NAME, GATED_BY_NAME
 UNITS = ("glu", "reglu", "geglu", "swiglu")
 
 
-def _per_call(fn, n=200, settle=50):
-    for _ in range(settle):
+def _per_call(fn, n=200, settle=0.003):
+    """Seconds per call of n calls, after ``settle`` seconds of calls (another library's
+    spinning OpenMP workers, or sleeping pool helpers, settle meanwhile)."""
+    end = time.perf_counter() + settle
+    while time.perf_counter() < end:
         fn()
     t = time.perf_counter()
     for _ in range(n):
@@ -89,9 +93,14 @@ def main():
     for dtype in ("float32", "float64"):
         for label, cases in _cases(shape, dtype, threads):
             times = {k: [] for k in cases}
-            for _ in range(rounds):
-                for k, fn in cases.items():
-                    times[k].append(_per_call(fn))
+            order = list(cases)  # PyTorch first: its spinning workers settle before ours
+            order.sort(key=lambda k: k != "torch")
+            for r in range(rounds):
+                if r:  # pool and own driver take turns going first
+                    order[order.index("numba pool")], order[order.index("numba own")] = \
+                        "numba own", "numba pool"
+                for k in order:
+                    times[k].append(_per_call(cases[k]))
             table[label] = {k: statistics.median(v) * 1e6 for k, v in times.items()}
     keys = list(next(iter(table.values())))
     print(f"{'us per call ' + 'x'.join(map(str, shape)):22s}" + "".join(f"{k:>15s}" for k in keys))

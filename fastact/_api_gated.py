@@ -9,13 +9,15 @@ from ._registry import BY_NAME, GATED, REQUIRED
 
 _FORWARD = '''
 def {name}(x, {second}=None, *, {params}axis=-1, out=None, backend=None):
-    _check_second({second}, {name!r})
-    return _gated.gated(_spec, x, {second}, axis, ({values}), out, backend)
+    if {second} is not None and isinstance({second}, int):
+        _check_second({second}, {name!r})
+    return _forward(_spec, _act, x, {second}, axis, {values}, out, backend)
 '''
 _BACKWARD = '''
 def {name}_backward(grad, x, {second}=None, *, {params}axis=-1, out=None, backend=None):
-    _check_second({second}, {name!r} + "_backward")
-    return _gated.gated_backward(_spec, grad, x, {second}, axis, ({values}), out, backend)
+    if {second} is not None and isinstance({second}, int):
+        _check_second({second}, {name!r} + "_backward")
+    return _backward(_spec, _act, grad, x, {second}, axis, {values}, out, backend)
 '''
 
 
@@ -53,12 +55,17 @@ def _doc(spec, backward: bool) -> str:
 def _make(spec, backward: bool):
     act = BY_NAME[spec.activation]
     params = "".join(
-        f"{p.name}={'_REQUIRED' if p.default is REQUIRED else repr(p.default)}, "
-        for p in act.params)
-    values = "".join(f"{p.name}, " for p in act.params)
+        f"{p.name}={'_REQUIRED' if p.default is REQUIRED else f'_dv[{i}]'}, "
+        for i, p in enumerate(act.params))
+    values = "(" + "".join(f"{p.name}, " for p in act.params) + ")"
+    # the defaults themselves pass as the registry's one default tuple (resolved once)
+    if act.params and all(p.default is not REQUIRED for p in act.params):
+        same = " and ".join(f"{p.name} is _dv[{i}]" for i, p in enumerate(act.params))
+        values = f"(_dv if {same} else {values})"
     src = textwrap.dedent((_BACKWARD if backward else _FORWARD).format(
         name=spec.name, second=spec.second, params=params, values=values))
-    namespace = {"_gated": _gated, "_spec": spec, "_check_second": _check_second,
+    namespace = {"_forward": _gated.gated, "_backward": _gated.gated_backward, "_spec": spec,
+                 "_act": act, "_dv": act._default_values, "_check_second": _check_second,
                  "_REQUIRED": REQUIRED}
     exec(src, namespace)  # noqa: S102 - source generated from the registry
     fn = namespace[f"{spec.name}_backward" if backward else spec.name]

@@ -4,7 +4,10 @@ The operands come as one array split in halves along ``axis`` or as two arrays
 that broadcast together; either way the kernel sees (rows, m) operands inside
 flat C-contiguous buffers (:class:`fastact._fused.Strided`): the halves of a
 C-contiguous x split along its last axis are used in place, anything else is
-brought to that layout first (a copy).  Array rules as in ``_dispatch``.
+brought to that layout first (a copy).  The common case (C-contiguous ndarrays of one
+native dtype, split along the last axis or two of one shape, ``out`` absent or ready) goes
+straight to the backend's kernel on whole arrays (``get_gated_direct``), which checks
+``out`` against the inputs itself.  Array rules as in ``_dispatch``.
 """
 from __future__ import annotations
 
@@ -15,7 +18,9 @@ import numpy as np
 from . import _backends, _dispatch
 from ._fused import _F32, _F64, Strided, _as_result, _broadcast_shape, _converted, \
     _fused_kernel, reduce_to_shape
-from ._registry import BY_NAME
+
+_ndarray = np.ndarray
+_may_share_memory = _dispatch._may_share_memory
 
 
 class _Plan(NamedTuple):
@@ -74,60 +79,32 @@ def _prepare(spec, x, other, axis, func, grad=None):
     return plan, converted, result_dtype, compute
 
 
-def _kernel_id(spec, values):
-    return BY_NAME[spec.activation].resolve(values)
-
-
-def _fast_plan(spec, x, other, axis, grad=None):
-    """The plan of the common case, checked cheaply: C-contiguous ndarrays of one native
-    float dtype, x split along its last axis or two arrays of one shape (and grad of the
-    result's shape); else None (the general path converts, broadcasts, moves axes)."""
-    dt = x.dtype if type(x) is np.ndarray else None
-    if (dt is not _F32 and dt is not _F64) or not x.ndim or not x.flags.c_contiguous:
-        return None
-    for a in (other, grad):
-        if a is not None and (type(a) is not np.ndarray or a.dtype is not dt
-                              or not a.flags.c_contiguous):
-            return None
-    flat = x.reshape(-1)
-    if other is None:
-        n2 = x.shape[-1]
-        if type(axis) is not int or axis not in (-1, x.ndim - 1) or n2 % 2:
-            return None
-        h = n2 // 2
-        halves = (Strided(flat, 0, n2), Strided(flat, h, n2))
-        shape = x.shape[:-1] + (h,)
-        plan = _Plan(halves[spec.gate_half], halves[1 - spec.gate_half], x.size // n2 if n2
-                     else 0, h, shape, x.ndim - 1, x.shape)
+def gated(spec, act, x, other, axis, values, out, backend):
+    """act(gate) * up (see :class:`fastact._registry.GatedSpec`); ``act`` is the entry of
+    ``spec.activation``."""
+    if values is act._default_values and act._default_resolved is not None:
+        kernel_id, params = act._default_resolved
     else:
-        if other.shape != x.shape or axis != -1:
-            return None
-        n = x.size
-        ops = (Strided(flat, 0, n), Strided(other.reshape(-1), 0, n))
-        plan = _Plan(ops[spec.gate_half], ops[1 - spec.gate_half], 1, n, x.shape, None,
-                     x.shape)
-    return plan if grad is None or grad.shape == plan.shape else None
+        kernel_id, params = act.resolve(values)
+    # Fast path: ndarrays of a native float dtype, x split along its last axis or two
+    # arrays; the kernel takes the call (C-contiguous arrays of one dtype, two of one
+    # shape, out absent or ready and apart from the inputs or one of them) or returns False
+    # writing nothing, and the general path below converts, copies, checks and raises.
+    if type(x) is _ndarray and (x.dtype is _F32 or x.dtype is _F64) and (
+            (other is None and type(axis) is int and (axis == -1 or axis == x.ndim - 1))
+            or (axis == -1 and type(other) is _ndarray)):
+        be = _backends.resolve(backend)
+        result = (_directs.get((be, kernel_id, "forward"))
+                  or _direct_kernel(be, kernel_id, "forward"))(
+            out, x, other, None, spec.gate_half, params, _backends.num_threads)
+        if result is not False:
+            return result
+    return _gated_general(spec, x, other, axis, (kernel_id, params), out, backend)
 
 
-def _ready(out, shape, dtype, operands) -> bool:
-    """``out`` can take the kernel's result as it is: a C-contiguous writeable ndarray of
-    ``shape`` and ``dtype`` that is an operand or overlaps none."""
-    return (type(out) is np.ndarray and out.dtype is dtype and out.shape == shape
-            and out.flags.carray
-            and all(a is None or a is out or not np.may_share_memory(a, out) for a in operands))
-
-
-def gated(spec, x, other, axis, values, out, backend):
-    """act(gate) * up (see :class:`fastact._registry.GatedSpec`)."""
-    kernel_id, params = _kernel_id(spec, values)
-    plan = _fast_plan(spec, x, other, axis)
-    if plan is not None and (out is None or _ready(out, plan.shape, x.dtype, (x, other))):
-        target = np.empty(plan.shape, x.dtype) if out is None else out
-        if target.size:
-            kernel = _fused_kernel(_backends.resolve(backend), "gated", kernel_id, "forward")
-            kernel((Strided(target.reshape(-1), 0, plan.m),), (plan.gate, plan.up), plan.rows,
-                   plan.m, params, _backends.num_threads)
-        return target
+def _gated_general(spec, x, other, axis, resolved, out, backend):
+    """Any input: convert, broadcast, move the split axis last, run, move it back."""
+    kernel_id, params = resolved
     func = spec.name
     plan, converted, result_dtype, compute = _prepare(spec, x, other, axis, func)
     shape = _moved_back(plan.shape, plan.axis)
@@ -145,17 +122,31 @@ def gated(spec, x, other, axis, values, out, backend):
     return _dispatch._finish(result, out, result_dtype, direct)
 
 
-def gated_backward(spec, grad, x, other, axis, values, out, backend):
+def gated_backward(spec, act, grad, x, other, axis, values, out, backend):
     """The gradients of both operands of act(gate) * up, from one pass:
     d_gate = grad * up * act'(gate), d_up = grad * act(gate).  Split form: one array
     of x's shape; two-array form: a pair in the order of the operands."""
-    kernel_id, params = _kernel_id(spec, values)
-    plan = None if other is not None else _fast_plan(spec, x, None, axis, grad)
-    if plan is not None and (out is None or _ready(out, x.shape, x.dtype, (x, grad))):
-        grads = np.empty(x.shape, x.dtype) if out is None else out
-        if grads.size:
-            _backward_kernel(spec, backend, kernel_id, params, plan, grads, grad.reshape(-1))
-        return grads
+    if values is act._default_values and act._default_resolved is not None:
+        kernel_id, params = act._default_resolved
+    else:
+        kernel_id, params = act.resolve(values)
+    # Fast path: the split form along x's last axis, as in gated()
+    if (other is None and type(x) is _ndarray and (x.dtype is _F32 or x.dtype is _F64)
+            and type(axis) is int and (axis == -1 or axis == x.ndim - 1)):
+        be = _backends.resolve(backend)
+        result = (_directs.get((be, kernel_id, "backward"))
+                  or _direct_kernel(be, kernel_id, "backward"))(
+            out, x, None, grad, spec.gate_half, params, _backends.num_threads)
+        if result is not False:
+            return result
+    return _gated_backward_general(spec, grad, x, other, axis, (kernel_id, params), out,
+                                   backend)
+
+
+def _gated_backward_general(spec, grad, x, other, axis, resolved, out, backend):
+    """Any input: convert, broadcast, move the split axis last, run, move it back; the
+    two-array form's gradients summed over the axes along which an operand broadcast."""
+    kernel_id, params = resolved
     func = f"{spec.name}_backward"
     plan, converted, result_dtype, compute = _prepare(spec, x, other, axis, func, grad)
     result_shape = _moved_back(plan.shape, plan.axis)
@@ -185,6 +176,86 @@ def gated_backward(spec, grad, x, other, axis, values, out, backend):
                          else d_first,
                          reduce_to_shape(d_second, second.shape) if second.shape != plan.shape
                          else d_second), out, result_dtype, func)
+
+
+_directs: dict = {}  # (backend module, kernel id, mode) -> kernel on whole arrays
+
+
+def _direct_kernel(be, kernel_id, mode):
+    """The backend's gated kernel on whole arrays (``get_gated_direct``: the contract of
+    ``fastact._cython.get_gated_direct``), or one built here on its Strided kernel."""
+    getter = getattr(be, "get_gated_direct", None)
+    kernel = getter(kernel_id, mode) if getter is not None else None
+    if kernel is None:
+        kernel = _strided_direct(_fused_kernel(be, "gated", kernel_id, mode))
+    _directs[be, kernel_id, mode] = kernel
+    return kernel
+
+
+def _strided_direct(kernel):
+    """A whole-array gated kernel (the contract of ``fastact._cython.get_gated_direct``)
+    from a Strided one."""
+
+    def direct(out, x, other, grad, gate_half, params, n_threads):
+        shape = _direct_shape(x, other, grad)
+        if shape is None:
+            return False
+        if out is None:
+            out = np.empty(shape, x.dtype)
+        elif not (type(out) is _ndarray and out.dtype is x.dtype and out.shape == shape
+                  and out.flags.carray):
+            return False
+        for a in (x, other, grad):
+            if a is not None and a is not out and _may_share_memory(a, out):
+                return False
+        if out.size:
+            kernel(*_strided_operands(out, x, other, grad, gate_half), params, n_threads)
+        return out
+
+    return direct
+
+
+def _direct_shape(x, other, grad):
+    """The result's shape of a whole-array gated call (``_strided_direct``), or None when
+    the operands are not C-contiguous arrays of x's native float dtype in the call's shapes."""
+    dt = x.dtype
+    if (dt is not _F32 and dt is not _F64) or not x.ndim or not (x.flags.c_contiguous
+                                                                and x.flags.aligned):
+        return None
+    if other is not None:
+        same = (grad is None and type(other) is _ndarray and other.dtype is dt
+                and other.shape == x.shape and other.flags.c_contiguous and other.flags.aligned)
+        return x.shape if same else None
+    n2 = x.shape[-1]
+    if n2 % 2:
+        return None
+    half = x.shape[:-1] + (n2 // 2,)
+    if grad is None:
+        return half
+    same = (type(grad) is _ndarray and grad.dtype is dt and grad.shape == half
+            and grad.flags.c_contiguous and grad.flags.aligned)
+    return x.shape if same else None
+
+
+def _strided_operands(out, x, other, grad, gate_half):
+    """(outs, ins, rows, m) of a Strided gated kernel for a whole-array call."""
+    flat = x.reshape(-1)
+    if other is None:
+        n2 = x.shape[-1]
+        m = n2 // 2
+        halves = (Strided(flat, 0, n2), Strided(flat, m, n2))
+        rows = x.size // n2
+    else:
+        m = x.size
+        halves = (Strided(flat, 0, m), Strided(other.reshape(-1), 0, m))
+        rows = 1
+    ins = (halves[gate_half], halves[1 - gate_half])
+    flat_out = out.reshape(-1)
+    if grad is None:
+        return (Strided(flat_out, 0, m),), ins, rows, m
+    halves = (Strided(flat_out, 0, 2 * m), Strided(flat_out, m, 2 * m))
+    return ((halves[gate_half], halves[1 - gate_half]),
+            ins + (Strided(grad.reshape(-1), 0, m),), rows, m)
 
 
 def _backward_kernel(spec, backend, kernel_id, params, plan, grads, g):

@@ -222,3 +222,86 @@ def test_glu_matches_pytorch_on_other_axes(backend):
     for axis in (0, 1, 2):
         ref = torch.nn.functional.glu(torch.tensor(x), dim=axis).numpy()
         np.testing.assert_allclose(fastact.glu(x, axis=axis, backend=backend), ref, rtol=1e-14)
+
+
+
+def test_out_over_an_input_gives_the_values_of_apart_arrays(backend):
+    """A C-contiguous out overlapping an input it is not (the fast path's kernels refuse
+    it; the general path copies) gives the values of the same call on copies, and the
+    reference's."""
+    rng = np.random.default_rng(7)
+    buf = rng.standard_normal(3 * 64).astype(np.float32)
+    x = buf[:128].reshape(1, 128)  # split form: out on x's second half
+    want = fastact.swiglu(x.copy(), backend=backend)
+    ref = fastact.swiglu(x.copy(), backend="numpy")
+    out = buf[64:128].reshape(1, 64)
+    assert fastact.swiglu(x, out=out, backend=backend) is out
+    _same(out, want)
+    np.testing.assert_allclose(out, ref, rtol=1e-6)
+    buf = rng.standard_normal(200)
+    a, b = buf[:100], buf[100:]  # two-array form: out across both
+    want = fastact.glu(a.copy(), b.copy(), backend=backend)
+    ref = fastact.glu(a.copy(), b.copy(), backend="numpy")
+    out = buf[50:150]
+    assert fastact.glu(a, b, out=out, backend=backend) is out
+    _same(out, want)
+    np.testing.assert_allclose(out, ref, rtol=1e-14)
+    buf = rng.standard_normal(3 * 64)
+    x, grad = buf[:128].reshape(1, 128), rng.standard_normal((1, 64))
+    want = fastact.geglu_backward(grad, x.copy(), backend=backend)
+    ref = fastact.geglu_backward(grad, x.copy(), backend="numpy")
+    out = buf[64:].reshape(1, 128)  # backward: out over x's second half and beyond
+    assert fastact.geglu_backward(grad, x, out=out, backend=backend) is out
+    _same(out, want)
+    np.testing.assert_allclose(out, ref, rtol=1e-13, atol=1e-300)
+
+
+@pytest.mark.parametrize("mode", ["forward", "backward"])
+def test_direct_kernels_refuse_an_out_over_an_input_they_are_not(mode, backend):
+    """The whole-array gated kernels (``_gated._direct_kernel``: the backend's, or one
+    built on its Strided kernel) return False and write nothing where out overlaps an
+    input it is not, or is not a ready array of the result's shape and dtype, or the
+    call is not theirs (an odd split); out being that input (in place), apart or None
+    runs."""
+    from fastact import _backends, _gated
+
+    kernel = _gated._direct_kernel(_backends.resolve(backend), "silu", mode)
+    rng = np.random.default_rng(3)
+    buf = rng.standard_normal(300)
+    before = buf.copy()
+    x = buf[:128].reshape(2, 64)
+    if mode == "forward":
+        assert kernel(buf[100:164].reshape(2, 32), x, None, None, 0, (), 2) is False
+        for first, second in ((buf[:128], buf[150:278]), (buf[150:278], buf[:128])):
+            out = buf[100:228].reshape(2, 64)  # over the second operand, then the first
+            assert kernel(out, first.reshape(2, 64), second.reshape(2, 64), None, 1, (),
+                          2) is False
+        assert np.array_equal(buf, before)
+        a, b = rng.standard_normal((2, 2, 64))
+        want = fastact.swiglu(b, a, backend=backend)  # gate_half 1: the gate is b
+        for target in ("a", "b", "apart"):
+            a2, b2 = a.copy(), b.copy()
+            out = a2 if target == "a" else b2 if target == "b" else np.empty_like(a)
+            assert kernel(out, a2, b2, None, 1, (), 2) is out
+            _same(out, want)
+        _same(kernel(None, a, b, None, 1, (), 2), want)
+        for out in (np.empty((2, 65)), np.empty((2, 64), np.float32), np.empty((64, 2)).T,
+                    np.empty(128)):
+            assert kernel(out, a, b, None, 1, (), 2) is False
+        assert kernel(None, np.ones((2, 63)), None, None, 0, (), 2) is False
+        assert kernel(None, a, b[:, :32], None, 1, (), 2) is False
+    else:
+        grad = buf[200:264].reshape(2, 32)
+        assert kernel(buf[64:192].reshape(2, 64), x, None, grad, 0, (), 2) is False
+        assert kernel(buf[150:278].reshape(2, 64), x, None, grad, 0, (), 2) is False
+        assert np.array_equal(buf, before)
+        x, grad = rng.standard_normal((2, 64)), rng.standard_normal((2, 32))
+        want = fastact.swiglu_backward(grad, x, backend=backend)
+        for in_place in (True, False):
+            x2 = x.copy()
+            out = x2 if in_place else np.empty_like(x)
+            assert kernel(out, x2, None, grad, 0, (), 2) is out
+            _same(out, want)
+        _same(kernel(None, x, None, grad, 0, (), 2), want)
+        assert kernel(np.empty((2, 32)), x, None, grad, 0, (), 2) is False
+        assert kernel(None, x, None, grad.astype(np.float32), 0, (), 2) is False

@@ -263,13 +263,14 @@ def _awkward(n, dtype, seed):
     return x
 
 
-def _record_threads(monkeypatch, name, driver):
-    """The thread counts the extension's ``name`` driver is asked for, through ``driver``."""
+def _record_threads(monkeypatch, name, driver, position=-2):
+    """The thread counts the extension's ``name`` driver is asked for (its argument at
+    ``position``), through ``driver``."""
     from fastact._numba import _threading
 
     asked = []
     monkeypatch.setitem(_threading._extension_drivers, name,
-                        lambda *args: (asked.append(args[-2]), driver(*args)))
+                        lambda *args: (asked.append(args[position]), driver(*args))[1])
     return asked
 
 
@@ -372,6 +373,62 @@ def test_work_pool_runs_the_numba_bias_loops_with_the_layers_bits(kernel_id, mod
         assert all(np.array_equal(dbs[0].view(np.uint64), d.view(np.uint64)) for d in dbs)
     with pytest.raises(ValueError, match="address"):
         cy.bias_driver()(0, np.empty_like(x), x, g, b, (0.0, 0.0), 2, None)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kernel_id, mode", [("gelu", "forward"), ("gelu", "backward"),
+                                             ("sigmoid", "backward"), ("relu", "forward")])
+def test_work_pool_runs_the_numba_gated_loops_with_the_layers_bits(kernel_id, mode, dtype,
+                                                                   monkeypatch):
+    """A gated unit runs its compiled chunks on the extension's gated drivers (the work
+    pool; Strided operands, or whole arrays) from PARALLEL_THRESHOLD elements on, in one
+    thread below, with the bits of the threading layer's driver, serial or threaded."""
+    import fastact._cython as cy
+    import fastact._numba as nb
+    from fastact._fused import Strided
+
+    if cy.gated_driver() is None:
+        pytest.skip("the compiled extension is not built")
+    asked = _record_threads(monkeypatch, "gated_driver", cy.gated_driver(), -1)
+    asked_direct = _record_threads(monkeypatch, "gated_direct_driver",
+                                   cy.gated_direct_driver(), -1)
+    k, direct = nb.get_gated(kernel_id, mode), nb.get_gated_direct(kernel_id, mode)
+    rows, m = 40, 2500  # 100000 elements: parallel; two tiles a row, the second ragged
+    x = _awkward(rows * 2 * m, dtype, 1).reshape(rows, 2 * m)
+    flat = x.reshape(-1)
+    ins = (Strided(flat, m, 2 * m), Strided(flat, 0, 2 * m))  # gate at an offset: glu's
+    grad = _awkward(rows * m, dtype, 2).reshape(rows, m) if mode == "backward" else None
+    if grad is not None:
+        ins += (Strided(grad.reshape(-1), 0, m),)
+    params = (0.0, 0.0)
+    results = []
+    for n_threads, pool in ((2, True), (1, True), (2, False), (1, False)):
+        monkeypatch.setattr(nb, "WORK_POOL", pool)
+        res = np.full((rows, 2 * m) if grad is not None else (rows, m), np.nan, dtype)
+        r = res.reshape(-1)
+        outs = ((Strided(r, m, 2 * m), Strided(r, 0, 2 * m)) if grad is not None
+                else (Strided(r, 0, m),))
+        k(outs, ins, rows, m, params, n_threads)
+        results.append(res)
+    assert asked == [2, 1]
+    monkeypatch.setattr(nb, "WORK_POOL", True)
+    for n_threads in (2, 1):
+        results.append(np.full_like(results[0], np.nan))
+        assert direct(results[-1], x, None, grad, 1, params, n_threads) is results[-1]
+    small = np.empty_like(results[0][:2])
+    assert direct(small, x[:2], None, None if grad is None else grad[:2], 1, params,
+                  2) is small
+    assert asked_direct == [2, 1, 1], "parallel, serial, then one thread below the threshold"
+    bits = f"u{np.dtype(dtype).itemsize}"
+    for other in results[1:]:
+        assert np.array_equal(results[0].view(bits), other.view(bits))
+    assert np.array_equal(small.view(bits), results[0][:2].view(bits))
+    monkeypatch.setattr(nb, "WORK_POOL", False)
+    assert direct(small, x[:2], None, None if grad is None else grad[:2], 1, params, 2) is False
+    with pytest.raises(ValueError, match="address"):
+        cy.gated_driver()(0, outs, ins, rows, m, params, 2)
+    with pytest.raises(ValueError, match="address"):
+        cy.gated_direct_driver()(0, small, x[:2], None, None, 1, params, 2)
 
 
 @pytest.mark.parametrize("op, shape, dtype, backward", [

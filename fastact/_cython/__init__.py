@@ -199,6 +199,20 @@ def bias_driver():
     return getattr(_module, "bias_call_at", None)
 
 
+def gated_driver():
+    """The extension's driver of a gated unit with the unit's loop compiled elsewhere,
+    ``gated_call_at(address, outs, ins, rows, m, params, n_threads)`` (Strided operands,
+    the work pool's items), or None without the extension."""
+    return getattr(_module, "gated_call_at", None)
+
+
+def gated_direct_driver():
+    """The same on whole arrays, ``gated_direct_at(address, out, x, other, grad, gate_half,
+    params, n_threads)`` (the contract of ``get_gated_direct``'s kernels), or None without
+    the extension."""
+    return getattr(_module, "gated_direct_at", None)
+
+
 def parts_driver():
     """The extension's driver of part functions compiled elsewhere,
     ``run_parts_at(address, ctx, parts, n_threads)`` (the work pool), or None without
@@ -226,6 +240,17 @@ def get_gated(kernel_id: str, mode: str):
         call(kernel_id, mode, outs, ins, rows, m, params, n_threads)
 
     return kernel
+
+
+def get_gated_direct(kernel_id: str, mode: str):
+    """The gated unit on whole arrays, ``kernel(out, x, other, grad, gate_half, params,
+    n_threads)``: x split along its last axis (other None; grad given in mode "backward")
+    or the pair (x, other) (forward), C-contiguous of one native float dtype; gate_half 1:
+    the gate is the second half or operand.  Returns out (a new array when None), or False,
+    writing nothing, for any other call, an out that is not ready (C-contiguous, writeable,
+    the result's shape and dtype) or that overlaps an input it is not."""
+    check_available()
+    return functools.partial(_module.gated_direct, _module.gated_slot(kernel_id, mode))
 
 
 def _factory(attr: str, what: str):

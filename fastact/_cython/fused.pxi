@@ -271,9 +271,7 @@ cdef struct GatedCall:
 
 
 cdef inline char *_row(const GatedCall *c, int i, Py_ssize_t r, Py_ssize_t c0) noexcept nogil:
-    """Operand i at row r, column c0 (NULL when absent)."""
-    if c.base[i] == NULL:
-        return NULL
+    """Operand i at row r, column c0."""
     return c.base[i] + (c.off[i] + r * c.rs[i] + c0) * c.itemsize
 
 
@@ -298,6 +296,27 @@ cdef void _gated_run(GatedCall *c, Py_ssize_t n_threads) noexcept nogil:
     _run_items(_gated_item, c, c.rows * _tiles(c.m), c.rows * c.m, n_threads)
 
 
+cdef inline void _gated_operand(GatedCall *c, int i, char *base, Py_ssize_t off,
+                                Py_ssize_t rs) noexcept:
+    c.base[i] = base
+    c.off[i] = off
+    c.rs[i] = rs
+
+
+cdef inline void _gated_absent(GatedCall *c) noexcept:
+    """An operand the mode does not use gets a used one's place (never NULL): grad that of
+    gate, d_up that of out, as the Numba driver passes them."""
+    if c.base[2] == NULL:
+        _gated_operand(c, 2, c.base[0], c.off[0], c.rs[0])
+    if c.base[4] == NULL:
+        _gated_operand(c, 4, c.base[3], c.off[3], c.rs[3])
+
+
+cdef inline void _gated_params(GatedCall *c, tuple params):
+    c.p0 = params[0] if len(params) > 0 else 0.0
+    c.p1 = params[1] if len(params) > 1 else 0.0
+
+
 cdef Py_ssize_t _gated_slot(str kernel_id, str mode) except -1:
     if kernel_id not in GATED_KERNEL_IDS:
         raise KeyError(f"the cython backend has no gated loop for {kernel_id!r}")
@@ -306,32 +325,181 @@ cdef Py_ssize_t _gated_slot(str kernel_id, str mode) except -1:
     return 2 * GATED_KERNEL_IDS.index(kernel_id) + (mode == "backward")
 
 
+def gated_slot(str kernel_id, str mode):
+    """The slot of the unit's loops (``gated_direct``'s first argument)."""
+    return _gated_slot(kernel_id, mode)
+
+
 def gated_call(str kernel_id, str mode, tuple outs, tuple ins, Py_ssize_t rows, Py_ssize_t m,
                tuple params, Py_ssize_t n_threads):
     """act(gate) * up (mode "forward"; outs = (out,), ins = (gate, up)) or its gradients
     (mode "backward"; outs = (d_gate, d_up), ins = (gate, up, grad)); operands are
     ``fastact._fused.Strided`` (flat C-contiguous buffer, offset, row stride)."""
+    cdef Py_ssize_t slot = _gated_slot(kernel_id, mode)
+    _gated_strided(_GATED_F32[slot], _GATED_F64[slot], outs, ins, rows, m, params, n_threads)
+
+
+def gated_call_at(size_t address, tuple outs, tuple ins, Py_ssize_t rows, Py_ssize_t m,
+                  tuple params, Py_ssize_t n_threads):
+    """:func:`gated_call` with the unit's loop a C function compiled elsewhere, at
+    ``address``, with this module's gated loop ABI for the operands' dtype (``void
+    loop(T *out, T *d_up, const T *gate, const T *up, const T *g, Py_ssize_t n, T p0, T
+    p1)``; an absent grad or d_up passed as gate or out).  The caller vouches for the
+    address and the operands: the Numba backend passes its compiled chunk functions."""
+    if address == 0:
+        raise ValueError("fastact cython kernel: a loop address of 0")
+    _gated_strided(<gated_f32>address, <gated_f64>address, outs, ins, rows, m, params,
+                   n_threads)
+
+
+cdef _gated_strided(gated_f32 f32, gated_f64 f64, tuple outs, tuple ins, Py_ssize_t rows,
+                    Py_ssize_t m, tuple params, Py_ssize_t n_threads):
+    """The loop (f32 or f64, by the operands' itemsize) on Strided operands, item by item
+    on the work pool, the GIL released."""
     cdef GatedCall c
     cdef Py_ssize_t i
-    cdef Py_ssize_t slot = _gated_slot(kernel_id, mode)
     cdef cnp.ndarray flat
-    c.f32 = _GATED_F32[slot]
-    c.f64 = _GATED_F64[slot]
+    c.f32 = f32
+    c.f64 = f64
     c.itemsize = 8
     operands = list(ins) + [None] * (3 - len(ins)) + list(outs) + [None] * (2 - len(outs))
     for i in range(5):
-        c.base[i] = NULL
-        c.off[i] = 0
-        c.rs[i] = 0
+        _gated_operand(&c, i, NULL, 0, 0)
         if operands[i] is not None:
             flat = operands[i].flat
-            c.base[i] = cnp.PyArray_BYTES(flat)
-            c.off[i] = operands[i].offset
-            c.rs[i] = operands[i].row_stride
+            _gated_operand(&c, i, cnp.PyArray_BYTES(flat), operands[i].offset,
+                           operands[i].row_stride)
             c.itemsize = flat.itemsize
+    _gated_absent(&c)
     c.rows = rows
     c.m = m
-    c.p0 = params[0] if len(params) > 0 else 0.0
-    c.p1 = params[1] if len(params) > 1 else 0.0
+    _gated_params(&c, params)
     with nogil:
         _gated_run(&c, n_threads)
+
+
+def gated_direct(Py_ssize_t slot, out, cnp.ndarray x not None, other, grad, int gate_half,
+                 tuple params, Py_ssize_t n_threads):
+    """The unit's loops at ``slot`` (``gated_slot``) on whole arrays (``_gated_direct``)."""
+    if slot < 0 or slot >= 2 * len(GATED_KERNEL_IDS):
+        raise IndexError(f"fastact cython kernel: no gated slot {slot}")
+    return _gated_direct(_GATED_F32[slot], _GATED_F64[slot], out, x, other, grad, gate_half,
+                         params, n_threads)
+
+
+def gated_direct_at(size_t address, out, cnp.ndarray x not None, other, grad, int gate_half,
+                    tuple params, Py_ssize_t n_threads):
+    """:func:`gated_direct` with the loop at ``address`` (``gated_call_at``'s ABI, for x's
+    dtype); the caller vouches for the address."""
+    if address == 0:
+        raise ValueError("fastact cython kernel: a loop address of 0")
+    return _gated_direct(<gated_f32>address, <gated_f64>address, out, x, other, grad,
+                         gate_half, params, n_threads)
+
+
+cdef inline bint _apart(const char *a, Py_ssize_t na, const char *b, Py_ssize_t nb) noexcept:
+    """The byte ranges [a, a + na) and [b, b + nb) do not overlap."""
+    return <size_t>a + <size_t>na <= <size_t>b or <size_t>b + <size_t>nb <= <size_t>a
+
+
+cdef bint _fits(object a, int typ, int nd, const cnp.npy_intp *dims, bint write):
+    """``a`` is an ndarray (exactly) of type typ, native byte order, C-contiguous and
+    aligned (and writeable with ``write``), of shape dims[:nd]."""
+    cdef cnp.ndarray arr
+    cdef int i
+    if type(a) is not cnp.ndarray:
+        return False
+    arr = <cnp.ndarray>a
+    if (cnp.PyArray_TYPE(arr) != typ or cnp.PyArray_NDIM(arr) != nd
+            or not cnp.PyArray_ISCARRAY_RO(arr) or not cnp.PyArray_ISNOTSWAPPED(arr)
+            or (write and not cnp.PyArray_ISWRITEABLE(arr))):
+        return False
+    for i in range(nd):
+        if cnp.PyArray_DIM(arr, i) != dims[i]:
+            return False
+    return True
+
+
+cdef object _gated_direct(gated_f32 f32, gated_f64 f64, out, cnp.ndarray x, other, grad,
+                          int gate_half, tuple params, Py_ssize_t n_threads):
+    """The unit on whole arrays of one native float dtype, C-contiguous and aligned: x split
+    in halves along its last axis (other None; forward: grad None, the result (..., n/2);
+    backward: grad (..., n/2), the result x's shape, d_gate and d_up in its halves), or
+    gate and up = (x, other) in the order gate_half (forward only; other of x's shape);
+    gate_half 1: gate = the second.  Returns out, or a new array when out is None; False,
+    writing nothing, when the call is not one of these (an odd split, operands of other
+    shapes or layouts), or out is not a ready array of the result's shape and dtype, or
+    overlaps an input it is not (in place means out is that input)."""
+    cdef int typ = cnp.PyArray_TYPE(x), nd = cnp.PyArray_NDIM(x)
+    cdef cnp.npy_intp dims[64]
+    cdef GatedCall c
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), n2, h, nb, i
+    if ((typ != cnp.NPY_FLOAT32 and typ != cnp.NPY_FLOAT64) or nd == 0 or nd > 64
+            or not _fits(x, typ, nd, cnp.PyArray_DIMS(x), False) or gate_half not in (0, 1)):
+        return False
+    for i in range(nd):
+        dims[i] = cnp.PyArray_DIM(x, i)
+    c.itemsize = 4 if typ == cnp.NPY_FLOAT32 else 8
+    nb = n * c.itemsize
+    if other is None:
+        n2 = dims[nd - 1]
+        if n2 % 2:
+            return False
+        h = n2 // 2
+        c.rows, c.m = (n // n2 if n2 else 0), h
+        dims[nd - 1] = h  # grad's shape, or the forward result's
+        if grad is not None and not _fits(grad, typ, nd, dims, False):
+            return False
+        if grad is not None:
+            dims[nd - 1] = n2
+    elif grad is not None:
+        raise ValueError("fastact cython kernel: the two-array form is forward only")
+    elif not _fits(other, typ, nd, dims, False):
+        return False
+    else:
+        c.rows, c.m = (1 if n else 0), n
+    if out is None:
+        out = cnp.PyArray_EMPTY(nd, dims, typ, 0)
+    elif not _fits(out, typ, nd, dims, True):
+        return False
+    c.f32 = f32
+    c.f64 = f64
+    if not _gated_layout(&c, <cnp.ndarray>out, x, other, grad, gate_half, nb):
+        return False
+    _gated_params(&c, params)
+    if c.rows * c.m < NOGIL_MIN:
+        _gated_run(&c, 1)
+    else:
+        with nogil:
+            _gated_run(&c, n_threads)
+    return out
+
+
+cdef bint _gated_layout(GatedCall *c, cnp.ndarray out, cnp.ndarray x, other, grad,
+                        int gate_half, Py_ssize_t nb):
+    """The operands of _gated_direct's call in ``c`` (rows, m and itemsize set); False
+    when out overlaps an input it is not."""
+    cdef char *xp = cnp.PyArray_BYTES(x)
+    cdef char *op = cnp.PyArray_BYTES(out)
+    cdef char *second
+    cdef Py_ssize_t h = c.m, n2 = 2 * c.m, gb = c.rows * c.m * c.itemsize
+    if other is not None:
+        second = cnp.PyArray_BYTES(<cnp.ndarray>other)
+        _gated_operand(c, gate_half, xp, 0, h)
+        _gated_operand(c, 1 - gate_half, second, 0, h)
+        _gated_operand(c, 2, c.base[0], 0, h)
+        _gated_operand(c, 3, op, 0, h)
+        _gated_operand(c, 4, op, 0, h)
+        return ((out is x or _apart(op, nb, xp, nb))
+                and (out is other or _apart(op, nb, second, nb)))
+    _gated_operand(c, 0, xp, gate_half * h, n2)
+    _gated_operand(c, 1, xp, (1 - gate_half) * h, n2)
+    if grad is None:
+        _gated_operand(c, 2, xp, gate_half * h, n2)
+        _gated_operand(c, 3, op, 0, h)
+        _gated_operand(c, 4, op, 0, h)
+        return _apart(op, gb, xp, nb)
+    _gated_operand(c, 2, cnp.PyArray_BYTES(<cnp.ndarray>grad), 0, h)
+    _gated_operand(c, 3, op, gate_half * h, n2)
+    _gated_operand(c, 4, op, (1 - gate_half) * h, n2)
+    return (out is x or _apart(op, nb, xp, nb)) and _apart(op, nb, c.base[2], gb)

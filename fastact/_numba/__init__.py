@@ -209,16 +209,18 @@ def get_biased(kernel_id: str, mode: str):
 def get_gated(kernel_id: str, mode: str):
     """The gated unit act(gate) * up of ``kernel_id`` (see ``fastact._reference.get_gated``
     for the interface); ``mode`` is "forward" or "backward": the unit's generated
-    one-pass loop on every (row, tile) item."""
-    _check(kernel_id, "forward")
-    if mode not in ("forward", "backward"):
-        raise ValueError(f"unknown gated mode {mode!r}")
-    chunks: dict = {}  # dtype char -> the unit's C chunk function
+    one-pass loop on every (row, tile) item.  With the extension built (and WORK_POOL
+    set) the extension's gated driver runs the loop's C chunk function on its work pool
+    (``fastact._cython.gated_driver``), else ``_fused``'s driver on the threading layer."""
+    chunks, address_of = _gated_chunks(kernel_id, mode)
 
     def kernel(outs, ins, rows, m, params, n_threads):
         char = ins[0].flat.dtype.char
-        address = chunks.get(char) or chunks.setdefault(
-            char, _factory.gated_address(kernel_id, mode, _DTYPE_NAMES[char]))
+        address = chunks.get(char) or address_of(char)
+        pool = _threading.extension_driver("gated_driver") if WORK_POOL else None
+        if pool is not None:
+            pool(address, outs, ins, rows, m, params, _gated_threads(rows * m, n_threads))
+            return
         gate, up, grad = ins if len(ins) == 3 else (ins[0], ins[1], ins[0])
         out, d_up = outs if len(outs) == 2 else (outs[0], outs[0])
         geom = (rows, m, gate.offset, gate.row_stride, up.offset, up.row_stride, grad.offset,
@@ -229,6 +231,49 @@ def get_gated(kernel_id: str, mode: str):
 
     kernel.__name__ = f"numba_{kernel_id}_{mode}_gated"
     return kernel
+
+
+def get_gated_direct(kernel_id: str, mode: str):
+    """The gated unit on whole arrays (interface: ``fastact._cython.get_gated_direct``) on
+    the extension's work pool (``fastact._cython.gated_direct_driver``); None without the
+    extension, and False (nothing written) from a call while WORK_POOL is unset: the
+    dispatch then uses :func:`get_gated`'s kernel."""
+    chunks, address_of = _gated_chunks(kernel_id, mode)
+    if _threading.extension_driver("gated_direct_driver") is None:
+        return None
+    drivers = _threading._extension_drivers  # holds the driver: looked up above
+
+    def kernel(out, x, other, grad, gate_half, params, n_threads):
+        pool = drivers.get("gated_direct_driver") if WORK_POOL else None
+        char = x.dtype.char
+        if pool is None or char not in _DTYPE_NAMES:
+            return False
+        n = x.size >> 1 if other is None else x.size  # the gate's elements (_gated_threads)
+        return pool(chunks.get(char) or address_of(char), out, x, other, grad, gate_half,
+                    params, 1 if n < PARALLEL_THRESHOLD else _threading.caller_threads(n_threads))
+
+    kernel.__name__ = f"numba_{kernel_id}_{mode}_gated_direct"
+    return kernel
+
+
+def _gated_chunks(kernel_id, mode):
+    """``(chunks, address_of)``: dtype char -> the address of the unit's C chunk function,
+    and the function that compiles (or loads) one on first use and records it there."""
+    _check(kernel_id, "forward")
+    if mode not in ("forward", "backward"):
+        raise ValueError(f"unknown gated mode {mode!r}")
+    chunks: dict = {}
+
+    def address_of(char):
+        return chunks.get(char) or chunks.setdefault(
+            char, _factory.gated_address(kernel_id, mode, _DTYPE_NAMES[char]))
+
+    return chunks, address_of
+
+
+def _gated_threads(n, n_threads):
+    """The work pool's thread count for a gated call of n elements (as the bias kernels)."""
+    return 1 if n < PARALLEL_THRESHOLD else _threading.caller_threads(n_threads)
 
 
 def get_rowwise(op: str):

@@ -15,8 +15,9 @@ block of rows sums its rows in order into its own float64 row of ``partial``,
 and the caller adds the rows of ``partial`` in block order.  The blocks depend on
 the shape only (:func:`block_rows`), so ``db`` is bitwise independent of the
 thread count.  Drivers are compiled once per process and dtype, serial and
-parallel.  With the Cython extension built, the bias kernels run on its driver and
-work pool instead (``fastact._cython.bias_driver``, the same items and bits).
+parallel.  With the Cython extension built, the bias and gated kernels run on its drivers
+and work pool instead (``fastact._cython.bias_driver``, ``gated_driver``,
+``gated_direct_driver``: the same items and bits).
 """
 from __future__ import annotations
 

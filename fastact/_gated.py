@@ -93,10 +93,8 @@ def gated(spec, act, x, other, axis, values, out, backend):
     if type(x) is _ndarray and (x.dtype is _F32 or x.dtype is _F64) and (
             (other is None and type(axis) is int and (axis == -1 or axis == x.ndim - 1))
             or (axis == -1 and type(other) is _ndarray)):
-        be = _backends.resolve(backend)
-        result = (_directs.get((be, kernel_id, "forward"))
-                  or _direct_kernel(be, kernel_id, "forward"))(
-            out, x, other, None, spec.gate_half, params, _backends.num_threads)
+        result = _run_direct(backend, kernel_id, "forward",
+                             (out, x, other, None, spec.gate_half, params))
         if result is not False:
             return result
     return _gated_general(spec, x, other, axis, (kernel_id, params), out, backend)
@@ -133,10 +131,8 @@ def gated_backward(spec, act, grad, x, other, axis, values, out, backend):
     # Fast path: the split form along x's last axis, as in gated()
     if (other is None and type(x) is _ndarray and (x.dtype is _F32 or x.dtype is _F64)
             and type(axis) is int and (axis == -1 or axis == x.ndim - 1)):
-        be = _backends.resolve(backend)
-        result = (_directs.get((be, kernel_id, "backward"))
-                  or _direct_kernel(be, kernel_id, "backward"))(
-            out, x, None, grad, spec.gate_half, params, _backends.num_threads)
+        result = _run_direct(backend, kernel_id, "backward",
+                             (out, x, None, grad, spec.gate_half, params))
         if result is not False:
             return result
     return _gated_backward_general(spec, grad, x, other, axis, (kernel_id, params), out,
@@ -179,6 +175,14 @@ def _gated_backward_general(spec, grad, x, other, axis, resolved, out, backend):
 
 
 _directs: dict = {}  # (backend module, kernel id, mode) -> kernel on whole arrays
+
+
+def _run_direct(backend, kernel_id, mode, args):
+    """The whole-array kernel of (backend, kernel id, mode) on ``args`` and the thread
+    count: its result, or False where the call is not its own."""
+    be = _backends.resolve(backend)
+    kernel = _directs.get((be, kernel_id, mode)) or _direct_kernel(be, kernel_id, mode)
+    return kernel(*args, _backends.num_threads)
 
 
 def _direct_kernel(be, kernel_id, mode):

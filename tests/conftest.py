@@ -79,3 +79,19 @@ def _restore_global_state():
     fastact.set_num_threads(threads)
     if fastact.get_backend() != backend:
         fastact.set_backend(backend)
+
+
+@pytest.fixture(params=[True, False], ids=["pool", "own drivers"])
+def refusing_backend(request, backend, monkeypatch):
+    """A compiled backend whose kernels refuse an ``out`` over an input they are not, with
+    the extension's work-pool drivers (``pool``) or, for Numba, its own drivers; the
+    reference computes such calls right (no refusal) and Cython has one driver."""
+    if backend == "numpy":
+        pytest.skip("the reference computes overlapping calls right (no refusal)")
+    if backend == "numba":
+        import sys
+
+        monkeypatch.setattr(sys.modules["fastact._numba"], "WORK_POOL", request.param)
+    elif not request.param:
+        pytest.skip("one driver")
+    return backend

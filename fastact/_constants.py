@@ -161,6 +161,11 @@ QUICK_GELU_BETA_LO_F32 = _F32(QUICK_GELU_BETA - float(QUICK_GELU_BETA_HI_F32))
 # result would move by tens of ULP (the tail's condition number is ~|2u| ~ 700).
 GELU_TANH_C = math.sqrt(2.0 / math.pi)
 GELU_TANH_ARG_MAX = 30.0  # |x| clamp of the tanh approximation: sigmoid(2u) is 0 or 1 beyond
+# 2u clamp from above in gelu_tanh and gelu_tanh' (x <= GELU_TANH_ARG_MAX): beyond it
+# 1 + e^-2u = 1, s = 1 and x s (1 - s) du < 2^-60, so the results are x and 1 in both float
+# types either way; the clamp keeps e^-2u normal (a subnormal operand costs a microcode
+# assist per vector)
+GELU_TANH_2U_MAX = 60.0
 # tanhshrink's series (x - tanh x)/x^3 in w = x^2 for float32 results, rounded to float32
 # (evaluated in float: its coefficients' rounding adds < 0.1 ULP)
 TANHSHRINK_W_LP_F32 = tuple(_F32(c) for c in TANHSHRINK_W_LP)  # noqa: F405 (from _coefficients)

@@ -190,3 +190,13 @@ def test_gelu_keeps_the_sign_of_zeros_and_tiny_negatives(dtype, backend):
     x = np.array([-0.0, 0.0, -tiny, tiny, -1e-30], dtype)
     got = fastact.gelu(x, backend=backend)
     assert np.signbit(got).tolist() == [True, False, True, False, True], f"{backend}: {got}"
+
+
+def test_gelu_tanh_upper_tail_is_x_and_its_slope_one(backend):
+    """Where 2u >= 60 (x >= 9) e^-2u is below half an ULP of 1 in both types: gelu_tanh(x)
+    is x and its derivative 1 exactly (the kernels clamp 2u there, keeping e^-2u normal)."""
+    for dt in (np.float32, np.float64):
+        x = np.linspace(9.0, 40.0, 20001).astype(dt)
+        np.testing.assert_array_equal(fastact.gelu(x, approximate="tanh", backend=backend), x)
+        np.testing.assert_array_equal(
+            fastact.derivative("gelu", x, approximate="tanh", backend=backend), np.ones_like(x))

@@ -61,6 +61,7 @@ cdef extern from "vmath.h" nogil:
 cdef extern from "fa_constants.h":
     const double GELU_TANH_K "FA_GELU_TANH_K"
     const double GELU_TANH_ARG_MAX "FA_GELU_TANH_ARG_MAX"
+    const double GELU_TANH_2U_MAX "FA_GELU_TANH_2U_MAX"
     const double SIGMOID_ARG_MAX "FA_SIGMOID_ARG_MAX"
     const double SELU_SCALE "FA_SELU_SCALE"
     const double QUICK_GELU_BETA "FA_QUICK_GELU_BETA"
@@ -215,11 +216,14 @@ cdef inline real gelu_tanh_forward(real x, real p0, real p1) noexcept nogil:
     cdef float fh
     if real is double:
         hi = _gelu_tanh_u2(xc, &lo)
+        hi = hi if hi < GELU_TANH_2U_MAX else GELU_TANH_2U_MAX  # the result is x beyond
         r = _x_sigmoid(xd, hi, lo)
     else:
         hi = GELU_TANH_2C * (xc + GELU_TANH_K * (xc * xc * xc))
         fh = <float>hi
-        r = _x_sigmoid_f32(x, fh, _float_lo(hi, fh))
+        lo = _float_lo(hi, fh)
+        fh = fh if fh < <float>GELU_TANH_2U_MAX else <float>GELU_TANH_2U_MAX
+        r = _x_sigmoid_f32(x, fh, <float>lo)
     if xd == -INF:
         r = -0.0
     return <real>r
@@ -229,6 +233,7 @@ cdef inline real gelu_tanh_derivative(real x, real p0, real p1) noexcept nogil:
     cdef double xc = _clamp30(x)
     cdef real u2 = <real>(GELU_TANH_2C * (xc + GELU_TANH_K * (xc * xc * xc)))
     cdef real sn
+    u2 = u2 if u2 < <real>GELU_TANH_2U_MAX else <real>GELU_TANH_2U_MAX
     cdef real s = _sigmoid_pair(u2, &sn)
     cdef real du = <real>(GELU_TANH_2C * (1.0 + 3.0 * GELU_TANH_K * (xc * xc)))
     return s + (<real>xc) * s * sn * du

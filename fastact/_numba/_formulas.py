@@ -37,6 +37,7 @@ from ._cache import jit
 from .._constants import (
     GELU_TANH_ARG_MAX,
     GELU_TANH_C,
+    GELU_TANH_2U_MAX,
     GELU_TANH_K,
     QUICK_GELU_BETA,
     QUICK_GELU_BETA_HI_F32,
@@ -349,6 +350,7 @@ def _gelu_tanh_forward_f64(x, a, b):
     prefer_512_bit_vectors()
     z = W(x)
     hi, lo = gelu_tanh_2u(z, x)
+    hi = hi if hi < GELU_TANH_2U_MAX else GELU_TANH_2U_MAX  # the result is x beyond
     # x sigmoid(v), v = hi + lo: x / (1 + e^-v) for v >= 0, (x e^v) / (1 + e^v) below,
     # with x multiplied in before e^v's final scaling (x e^v can be normal when e^v is not)
     a = -math.fabs(hi)
@@ -370,6 +372,8 @@ def _gelu_tanh_forward_f32(x, a, b):
     u = 2.0 * GELU_TANH_C * (zc + GELU_TANH_K * (zc * zc * zc))
     hi = np.float32(u)
     lo = np.float32(u - np.float64(hi))
+    top = np.float32(GELU_TANH_2U_MAX)  # the result is x beyond
+    hi = hi if hi < top else top
     return at_inf(x, x_sigmoid_dd(x, hi, lo), -F32_0, np.float32(INF))
 
 
@@ -384,6 +388,7 @@ def _gelu_tanh_derivative_f64(x, a, b):
     prefer_512_bit_vectors()
     z = W(x)
     hi, lo = gelu_tanh_2u(z, x)
+    hi = hi if hi < GELU_TANH_2U_MAX else GELU_TANH_2U_MAX
     s, sn = sigmoid_pair_dd(hi, lo, x)
     zc = gelu_tanh_clamp(z)
     du = 2.0 * GELU_TANH_C * (1.0 + 3.0 * GELU_TANH_K * (zc * zc))
@@ -396,6 +401,8 @@ def _gelu_tanh_derivative_f32(x, a, b):
     z = W(x)
     zc = gelu_tanh_clamp(z)
     u = np.float32(2.0 * GELU_TANH_C * (zc + GELU_TANH_K * (zc * zc * zc)))
+    top = np.float32(GELU_TANH_2U_MAX)  # e^-2u stays normal; the result is 1 beyond
+    u = u if u < top else top
     e = exp_f32n(-abs(u))
     d = F32_1 / (F32_1 + e)
     s, sn = (d, e * d) if u >= F32_0 else (e * d, d)

@@ -35,8 +35,9 @@ CALLS = """
 import numpy as np, fastact
 from fastact._numba import _cache
 x = np.random.default_rng(0).standard_normal((80, 1000))  # 640 kB: threads for relu
-fastact.relu(x[:2], backend="numba")                     # serial elementwise
+fastact.relu(x[:2], backend="numba")                     # serial elementwise, on the pool
 fastact._numba.WORK_POOL = False
+fastact.relu(x[:2], backend="numba")                     # serial elementwise, Numba's driver
 fastact.relu(x, backend="numba")                         # parallel elementwise, the layer's
 fastact._numba.WORK_POOL = True
 fastact.softmax(x, backend="numba")                      # rows on the work pool, if built

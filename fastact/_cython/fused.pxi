@@ -397,11 +397,6 @@ def gated_direct_at(size_t address, out, cnp.ndarray x not None, other, grad, in
                          gate_half, params, n_threads)
 
 
-cdef inline bint _apart(const char *a, Py_ssize_t na, const char *b, Py_ssize_t nb) noexcept:
-    """The byte ranges [a, a + na) and [b, b + nb) do not overlap."""
-    return <size_t>a + <size_t>na <= <size_t>b or <size_t>b + <size_t>nb <= <size_t>a
-
-
 cdef bint _fits(object a, int typ, int nd, const cnp.npy_intp *dims, bint write):
     """``a`` is an ndarray (exactly) of type typ, native byte order, C-contiguous and
     aligned (and writeable with ``write``), of shape dims[:nd]."""
@@ -490,16 +485,16 @@ cdef bint _gated_layout(GatedCall *c, cnp.ndarray out, cnp.ndarray x, other, gra
         _gated_operand(c, 2, c.base[0], 0, h)
         _gated_operand(c, 3, op, 0, h)
         _gated_operand(c, 4, op, 0, h)
-        return ((out is x or _apart(op, nb, xp, nb))
-                and (out is other or _apart(op, nb, second, nb)))
+        return ((out is x or fa_apart(op, nb, xp, nb))
+                and (out is other or fa_apart(op, nb, second, nb)))
     _gated_operand(c, 0, xp, gate_half * h, n2)
     _gated_operand(c, 1, xp, (1 - gate_half) * h, n2)
     if grad is None:
         _gated_operand(c, 2, xp, gate_half * h, n2)
         _gated_operand(c, 3, op, 0, h)
         _gated_operand(c, 4, op, 0, h)
-        return _apart(op, gb, xp, nb)
+        return fa_apart(op, gb, xp, nb)
     _gated_operand(c, 2, cnp.PyArray_BYTES(<cnp.ndarray>grad), 0, h)
     _gated_operand(c, 3, op, gate_half * h, n2)
     _gated_operand(c, 4, op, (1 - gate_half) * h, n2)
-    return (out is x or _apart(op, nb, xp, nb)) and _apart(op, nb, c.base[2], gb)
+    return (out is x or fa_apart(op, nb, xp, nb)) and fa_apart(op, nb, c.base[2], gb)

@@ -20,6 +20,7 @@ given (no rounding at run time).
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -147,6 +148,14 @@ NORMCDF_EXP_UNSCALE_F32 = _F32(2.0 ** -64)
 NORMCDF_EXP_SHIFT_F32 = _F32(ROUND_SHIFT_F32 + EXP_BIAS_F32 + NORMCDF_EXP_SCALE_BITS_F32)
 
 # --------------------------------------------------- activation constants
+
+
+def _f32_pair(value: Fraction) -> tuple:
+    """(hi, lo): hi the float32 nearest value (via float64), lo the float32 nearest value - hi."""
+    hi = _F32(float(value))
+    return hi, _F32(float(value - Fraction(float(hi))))
+
+
 # SELU (Klambauer et al. 2017), as PyTorch uses them.
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -160,6 +169,11 @@ QUICK_GELU_BETA_LO_F32 = _F32(QUICK_GELU_BETA - float(QUICK_GELU_BETA_HI_F32))
 # constants (as in PyTorch); with the exact constant the far lower tail of a float64
 # result would move by tens of ULP (the tail's condition number is ~|2u| ~ 700).
 GELU_TANH_C = math.sqrt(2.0 / math.pi)
+# float32 kernels take 2u = x (A + B x^2), A = 2 GELU_TANH_C, B = A GELU_TANH_K, as float pairs
+# HI + LO (the exact product of the float64 constants: HI its float32 rounding, LO the rest's)
+GELU_TANH_2C_HI_F32, GELU_TANH_2C_LO_F32 = _f32_pair(2 * Fraction(GELU_TANH_C))
+GELU_TANH_2CK_HI_F32, GELU_TANH_2CK_LO_F32 = _f32_pair(2 * Fraction(GELU_TANH_C) * Fraction(GELU_TANH_K))
+GELU_TANH_6CK_F32 = _F32(6 * Fraction(GELU_TANH_C) * Fraction(GELU_TANH_K))  # d(2u)/dx = A + 3B x^2
 GELU_TANH_ARG_MAX = 30.0  # |x| clamp of the tanh approximation: sigmoid(2u) is 0 or 1 beyond
 # 2u clamp from above in gelu_tanh and gelu_tanh' (x <= GELU_TANH_ARG_MAX): beyond it
 # 1 + e^-2u = 1, s = 1 and x s (1 - s) du < 2^-60, so the results are x and 1 in both float

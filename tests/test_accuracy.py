@@ -125,6 +125,10 @@ TAIL_CASES = [
     # float32 gelu in float arithmetic: the lower tail down to underflow, both pieces of R
     ("gelu", {}, "float32", "forward", np.linspace(-14.0, -0.25, 551), 4),
     ("gelu", {}, "float32", "derivative", np.linspace(-14.0, -1.5, 501), 4),
+    # float32 gelu_tanh: 2u as a float pair, x not clamped (selects beyond +-30), 2u clamped
+    # from above by a difference; the lower tail down to underflow
+    ("gelu", {"approximate": "tanh"}, "float32", "forward",
+     np.concatenate([np.linspace(-11.5, -0.25, 461), np.linspace(0.25, 40.0, 160)]), 4),
     # swish with a beta inexact in float32: beta x carried with its rounding error
     *[("swish", {"beta": SWISH_BETA_F32}, "float32", mode,
        np.append(np.linspace(-60.0, -3.0, 229), -22.6), 4) for mode in ("forward", "derivative")],

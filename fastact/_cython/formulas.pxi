@@ -57,6 +57,7 @@ cdef extern from "vmath.h" nogil:
     float fa_silu_derivative_dd_f32(float uh, float ul)
     float fa_abs_f32(float x)
     float fa_two_prod_f32(float a, float b, float *lo)
+    float fa__fma_f32(float a, float b, float c)
 
 cdef extern from "fa_constants.h":
     const double GELU_TANH_K "FA_GELU_TANH_K"
@@ -67,6 +68,11 @@ cdef extern from "fa_constants.h":
     const double QUICK_GELU_BETA "FA_QUICK_GELU_BETA"
     const float QUICK_GELU_BETA_HI_F32 "FA_QUICK_GELU_BETA_HI_F32"
     const float QUICK_GELU_BETA_LO_F32 "FA_QUICK_GELU_BETA_LO_F32"
+    const float GELU_TANH_2C_HI_F32 "FA_GELU_TANH_2C_HI_F32"
+    const float GELU_TANH_2C_LO_F32 "FA_GELU_TANH_2C_LO_F32"
+    const float GELU_TANH_2CK_HI_F32 "FA_GELU_TANH_2CK_HI_F32"
+    const float GELU_TANH_2CK_LO_F32 "FA_GELU_TANH_2CK_LO_F32"
+    const float GELU_TANH_6CK_F32 "FA_GELU_TANH_6CK_F32"
 
 cdef extern from *:
     """
@@ -207,36 +213,66 @@ cdef inline double _clamp30(double x) noexcept nogil:
     x = x if x > -GELU_TANH_ARG_MAX else -GELU_TANH_ARG_MAX
     return x if x < GELU_TANH_ARG_MAX else GELU_TANH_ARG_MAX
 
+cdef inline float _gelu_tanh_u2_f32(float x, float *lo) noexcept nogil:
+    """2u = x (A + B x^2) as a float pair hi + *lo (|x| <= 30, ~2^-40 relative): x^2 and
+    the products exact by FMA, A + B x^2 by a two-sum (the lower tail's relative error is
+    |2u| times that of 2u)."""
+    cdef float sl, pl, hl
+    cdef float s = fa_two_prod_f32(x, x, &sl)
+    cdef float p = fa_two_prod_f32(GELU_TANH_2CK_HI_F32, s, &pl)
+    cdef float q = GELU_TANH_2C_HI_F32 + p
+    cdef float bb = q - GELU_TANH_2C_HI_F32
+    cdef float ql = (((GELU_TANH_2C_HI_F32 - (q - bb)) + (p - bb))
+                     + ((pl + GELU_TANH_2CK_HI_F32 * sl) + (GELU_TANH_2CK_LO_F32 * s + GELU_TANH_2C_LO_F32)))
+    cdef float h = fa_two_prod_f32(x, q, &hl)
+    lo[0] = hl + x * ql
+    return h
+
 cdef inline real gelu_tanh_forward(real x, real p0, real p1) noexcept nogil:
-    # x/2 (1 + tanh u) = x sigmoid(2u); 2u carried in double-double (the lower
+    # x/2 (1 + tanh u) = x sigmoid(2u); 2u carried as a pair of the array's type (the lower
     # tail's relative error is |2u| times that of u)
-    cdef double xd = x
-    cdef double xc = _clamp30(xd)
-    cdef double lo = 0.0, hi, e, scale, r
-    cdef float fh
+    cdef double xd, lo_d, hi_d, r_d
+    cdef float hi, lo, r, over
+    cdef float top = <float>GELU_TANH_2U_MAX, lim = <float>GELU_TANH_ARG_MAX, neg_zero = -0.0
     if real is double:
-        hi = _gelu_tanh_u2(xc, &lo)
-        hi = hi if hi < GELU_TANH_2U_MAX else GELU_TANH_2U_MAX  # the result is x beyond
-        r = _x_sigmoid(xd, hi, lo)
+        xd = x
+        hi_d = _gelu_tanh_u2(_clamp30(xd), &lo_d)
+        hi_d = hi_d if hi_d < GELU_TANH_2U_MAX else GELU_TANH_2U_MAX  # the result is x beyond
+        r_d = _x_sigmoid(xd, hi_d, lo_d)
+        return -0.0 if xd == -INF else r_d
     else:
-        hi = GELU_TANH_2C * (xc + GELU_TANH_K * (xc * xc * xc))
-        fh = <float>hi
-        lo = _float_lo(hi, fh)
-        fh = fh if fh < <float>GELU_TANH_2U_MAX else <float>GELU_TANH_2U_MAX
-        r = _x_sigmoid_f32(x, fh, <float>lo)
-    if xd == -INF:
-        r = -0.0
-    return <real>r
+        # x is not clamped and 2u is clamped by a difference: gcc 12 does not vectorize
+        # this loop with a select on either; the two selects after cover |x| > ARG_MAX
+        hi = _gelu_tanh_u2_f32(x, &lo)  # before lo is read (C leaves argument order open)
+        over = hi - top if hi > top else 0
+        r = fa_x_sigmoid_dd_f32(x, hi - over, lo)  # the result is x beyond the clamp
+        r = x if x > lim else r
+        return neg_zero if x < -lim else r  # x e^2u rounds to -0
 
 cdef inline real gelu_tanh_derivative(real x, real p0, real p1) noexcept nogil:
-    # s + x s (1 - s) d(2u)/dx,  s = sigmoid(2u)
-    cdef double xc = _clamp30(x)
-    cdef real u2 = <real>(GELU_TANH_2C * (xc + GELU_TANH_K * (xc * xc * xc)))
-    cdef real sn
-    u2 = u2 if u2 < <real>GELU_TANH_2U_MAX else <real>GELU_TANH_2U_MAX
-    cdef real s = _sigmoid_pair(u2, &sn)
-    cdef real du = <real>(GELU_TANH_2C * (1.0 + 3.0 * GELU_TANH_K * (xc * xc)))
-    return s + (<real>xc) * s * sn * du
+    # s + x s (1 - s) d(2u)/dx,  s = sigmoid(2u); float32: 2u = x (A + B x^2) in float
+    # (the bar's absolute term covers the tail, where |2u| scales 2u's rounding)
+    cdef double xd
+    cdef real u2, sn, s, du
+    cdef float xx, over, r
+    cdef float top = <float>GELU_TANH_2U_MAX, lim = <float>GELU_TANH_ARG_MAX, one = 1, zero = 0
+    if real is double:
+        xd = _clamp30(x)
+        u2 = GELU_TANH_2C * (xd + GELU_TANH_K * (xd * xd * xd))
+        u2 = u2 if u2 < GELU_TANH_2U_MAX else GELU_TANH_2U_MAX
+        s = _sigmoid_pair(u2, &sn)
+        du = GELU_TANH_2C * (1.0 + 3.0 * GELU_TANH_K * (xd * xd))
+        return s + xd * s * sn * du
+    else:
+        xx = x * x
+        u2 = x * fa__fma_f32(GELU_TANH_2CK_HI_F32, xx, GELU_TANH_2C_HI_F32)
+        du = fa__fma_f32(GELU_TANH_6CK_F32, xx, GELU_TANH_2C_HI_F32)
+        over = u2 - top if u2 > top else 0  # as in the forward
+        u2 = u2 - over
+        s = _sigmoid_pair(u2, &sn)
+        r = s + x * s * sn * du
+        r = one if x > lim else r
+        return zero if x < -lim else r
 
 # -------------------------------------------------------------------- silu
 cdef inline double _x_sigmoid(double x, double uh, double ul) noexcept nogil:
@@ -245,22 +281,6 @@ cdef inline double _x_sigmoid(double x, double uh, double ul) noexcept nogil:
     cdef bint pos = uh >= 0
     e = fa_exp_split_dd_f64(-uh if pos else uh, -ul if pos else ul, &scale)
     return ((x * (1.0 if pos else e)) / (1.0 + e * scale)) * (1.0 if pos else scale)
-
-cdef inline float _x_sigmoid_f32(float x, float uh, float ul) noexcept nogil:
-    """x * sigmoid(uh + ul) in float, rounded once where sigmoid would be subnormal.
-
-    Float literals throughout: a `1.0` would make Cython promote the arithmetic
-    to double (half the lanes per vector and conversions)."""
-    cdef float scale, e
-    cdef float one = 1
-    cdef bint pos = uh >= 0
-    e = fa_exp_split_dd_f32(-uh if pos else uh, -ul if pos else ul, &scale)
-    return ((x * (one if pos else e)) / (one + e * scale)) * (one if pos else scale)
-
-cdef inline float _float_lo(double u, float hi) noexcept nogil:
-    """u - hi as a float (0 where it is not finite): the low part of u = hi + lo."""
-    cdef float lo = <float>(u - <double>hi)
-    return lo if lo - lo == 0 else 0.0
 
 cdef inline real _sigmoid_pair(real u, real *sn) noexcept nogil:
     """sigmoid(u), and *sn = sigmoid(-u) = 1 - sigmoid(u), from one exponential."""

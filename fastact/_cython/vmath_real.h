@@ -237,11 +237,12 @@ FA_INLINE FA_T FA_S(fa_silu)(FA_T x) {
 /* x sigmoid(u), u = uh + ul exactly (swish, u = beta x), for finite x: x/(1 + e) for u >= 0,
  * else (x e)/(1 + e), with x e = (x m) 2^-S where e^u is below 2^-SIGMOID_EXP_SCALE_EXP/2 (one
  * rounding where it is subnormal; no overflow of x m unless |x e^u| >= 2^(emax - S)), 0 below
- * the clamp */
+ * the clamp.  There 1 + e rounds to 1, so e is taken as 0: never a subnormal operand. */
 FA_INLINE FA_T FA_S(fa_x_sigmoid_dd)(FA_T x, FA_T uh, FA_T ul) {
-    FA_T t, e;
-    FA_T m = FA_S(fa__sigmoid_exp_any)(uh, ul, 1, &t, &e);
+    FA_T t, e_any;
+    FA_T m = FA_S(fa__sigmoid_exp_any)(uh, ul, 1, &t, &e_any);
     int scaled = t < -(FA_T)(FA_K(SIGMOID_EXP_SCALE_EXP) / 2);
+    FA_T e = (scaled ? (FA_T)0 : m) * FA_K(SIGMOID_EXP_UNSCALE);
     FA_T num = scaled ? x * m : x * e;
     num = -FA_S(fa_abs)(uh) < FA_K(SIGMOID_EXP_ARG_MIN) ? (FA_T)0 * x : num;
     int pos = uh >= (FA_T)0;

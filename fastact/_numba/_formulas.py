@@ -20,8 +20,8 @@ Conventions
   float32 with ``_vmath``'s ``*_f32n`` functions, chosen per dtype at compile
   time (``by_dtype``, ``vexp_x``, ...; the sigmoid family's one core ``_vmath.sigmoid_exp``).
   Products beta x that feed exp are carried as hi + lo (FMA residual) so that
-  their rounding does not get amplified by exp.  gelu_tanh and gelu_tanh' take 2u from
-  double (x clamped), then the same float32 core.
+  their rounding does not get amplified by exp.  float32 gelu_tanh takes 2u as a float32
+  pair, gelu_tanh' 2u rounded in float32, then the same float32 core.
 * NaN inputs are restored by the loop (NaN in -> NaN out for every mode); the
   formulas handle +-inf themselves where the plain expression would give NaN.
 """
@@ -37,6 +37,11 @@ from ._cache import jit
 from .._constants import (
     GELU_TANH_ARG_MAX,
     GELU_TANH_C,
+    GELU_TANH_2C_HI_F32,
+    GELU_TANH_2C_LO_F32,
+    GELU_TANH_2CK_HI_F32,
+    GELU_TANH_2CK_LO_F32,
+    GELU_TANH_6CK_F32,
     GELU_TANH_2U_MAX,
     GELU_TANH_K,
     QUICK_GELU_BETA,
@@ -149,11 +154,6 @@ def gelu_tanh_clamp(z):
     return x if x > -GELU_TANH_ARG_MAX else -GELU_TANH_ARG_MAX
 
 
-def gelu_tanh_2u(z, like):  # pragma: no cover - only ever compiled
-    """(hi, lo) with hi + lo = 2 sqrt(2/pi) (z + k z**3), z clamped to +-30."""
-    raise NotImplementedError
-
-
 @jit(**_JIT)
 def _gelu_tanh_2u_f64(z):
     """2u in double-double (FMA products, two-sum): the lower tail of gelu_tanh
@@ -176,18 +176,6 @@ def _gelu_tanh_2u_f64(z):
     hi = v + ev
     lo = ev - (hi - v)
     return hi, lo
-
-
-@overload(gelu_tanh_2u, inline="always")
-def _g2u(z, like):
-    if isinstance(like, types.Float) and like.bitwidth == 32:
-
-        def impl(z, like):
-            x = gelu_tanh_clamp(z)
-            return 2.0 * GELU_TANH_C * (x + GELU_TANH_K * (x * x * x)), 0.0
-
-        return impl
-    return lambda z, like: _gelu_tanh_2u_f64(z)
 
 
 @jit(**_JIT)
@@ -349,7 +337,7 @@ gelu__derivative = by_dtype(
 def _gelu_tanh_forward_f64(x, a, b):
     prefer_512_bit_vectors()
     z = W(x)
-    hi, lo = gelu_tanh_2u(z, x)
+    hi, lo = _gelu_tanh_2u_f64(z)
     hi = hi if hi < GELU_TANH_2U_MAX else GELU_TANH_2U_MAX  # the result is x beyond
     # x sigmoid(v), v = hi + lo: x / (1 + e^-v) for v >= 0, (x e^v) / (1 + e^v) below,
     # with x multiplied in before e^v's final scaling (x e^v can be normal when e^v is not)
@@ -363,31 +351,48 @@ def _gelu_tanh_forward_f64(x, a, b):
 
 
 @jit(**_JIT)
+def _gelu_tanh_2u_pair_f32(x):
+    """2u = x (A + B x^2) as a float32 pair (hi, lo), ~2^-44 relative: x^2 and the products
+    exact by FMA, A + B x^2 by a two-sum (the lower tail's relative error is |2u| times
+    that of 2u)."""
+    s = x * x
+    sl = fma(x, x, -s)
+    p = GELU_TANH_2CK_HI_F32 * s
+    pl = fma(GELU_TANH_2CK_HI_F32, s, -p)
+    q = GELU_TANH_2C_HI_F32 + p
+    bb = q - GELU_TANH_2C_HI_F32
+    ql = (((GELU_TANH_2C_HI_F32 - (q - bb)) + (p - bb))
+          + ((pl + GELU_TANH_2CK_HI_F32 * sl) + (GELU_TANH_2CK_LO_F32 * s + GELU_TANH_2C_LO_F32)))
+    h = x * q
+    return h, fma(x, q, -h) + x * ql
+
+
+@jit(**_JIT)
 def _gelu_tanh_forward_f32(x, a, b):
-    # 2u in double (x clamped to +-30), split into float32 hi + lo; x sigmoid(hi + lo) in
-    # float32 (x_sigmoid_dd: -0 where 2u is below its clamp, as x e^2u rounds to -0 there)
+    # 2u as a float32 pair, clamped from above by a difference; x sigmoid(hi + lo) in float32
+    # (x_sigmoid_dd: -0 where 2u is below its clamp, as x e^2u rounds to -0 there); x is not
+    # clamped, so the selects after cover |x| > GELU_TANH_ARG_MAX (and 2u's overflow)
     prefer_512_bit_vectors()
-    z = W(x)
-    zc = gelu_tanh_clamp(z)
-    u = 2.0 * GELU_TANH_C * (zc + GELU_TANH_K * (zc * zc * zc))
-    hi = np.float32(u)
-    lo = np.float32(u - np.float64(hi))
+    hi, lo = _gelu_tanh_2u_pair_f32(x)
     top = np.float32(GELU_TANH_2U_MAX)  # the result is x beyond
-    hi = hi if hi < top else top
-    return at_inf(x, x_sigmoid_dd(x, hi, lo), -F32_0, np.float32(INF))
+    over = hi - top if hi > top else F32_0
+    r = x_sigmoid_dd(x, hi - over, lo)
+    lim = np.float32(GELU_TANH_ARG_MAX)
+    r = x if x > lim else r
+    return -F32_0 if x < -lim else r
 
 
 gelu_tanh__forward = by_dtype(
     _gelu_tanh_forward_f64, _gelu_tanh_forward_f32, "gelu_tanh__forward",
     "gelu_tanh(x) = x/2 (1 + tanh u) = x sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x**3); "
-    "float32: 2u in double split into float32 hi + lo, x sigmoid(hi + lo) in float32")
+    "float32: 2u as a float32 pair hi + lo, x sigmoid(hi + lo) in float32")
 
 
 @jit(**_JIT)
 def _gelu_tanh_derivative_f64(x, a, b):
     prefer_512_bit_vectors()
     z = W(x)
-    hi, lo = gelu_tanh_2u(z, x)
+    hi, lo = _gelu_tanh_2u_f64(z)
     hi = hi if hi < GELU_TANH_2U_MAX else GELU_TANH_2U_MAX
     s, sn = sigmoid_pair_dd(hi, lo, x)
     zc = gelu_tanh_clamp(z)
@@ -397,23 +402,28 @@ def _gelu_tanh_derivative_f64(x, a, b):
 
 @jit(**_JIT)
 def _gelu_tanh_derivative_f32(x, a, b):
+    # 2u = x (A + B x^2) in float32 (the bar's absolute term covers the tail, where |2u|
+    # scales its rounding), clamped from above as in the forward; s from one exp
     prefer_512_bit_vectors()
-    z = W(x)
-    zc = gelu_tanh_clamp(z)
-    u = np.float32(2.0 * GELU_TANH_C * (zc + GELU_TANH_K * (zc * zc * zc)))
+    xx = x * x
+    u = x * fma(GELU_TANH_2CK_HI_F32, xx, GELU_TANH_2C_HI_F32)
+    du = fma(GELU_TANH_6CK_F32, xx, GELU_TANH_2C_HI_F32)
     top = np.float32(GELU_TANH_2U_MAX)  # e^-2u stays normal; the result is 1 beyond
-    u = u if u < top else top
+    over = u - top if u > top else F32_0
+    u = u - over
     e = exp_f32n(-abs(u))
     d = F32_1 / (F32_1 + e)
     s, sn = (d, e * d) if u >= F32_0 else (e * d, d)
-    du = np.float32(2.0 * GELU_TANH_C * (1.0 + 3.0 * GELU_TANH_K * (zc * zc)))
-    return at_inf(x, s + np.float32(zc) * (s * sn) * du, F32_0, F32_1)
+    r = s + x * (s * sn) * du
+    lim = np.float32(GELU_TANH_ARG_MAX)
+    r = F32_1 if x > lim else r
+    return F32_0 if x < -lim else r
 
 
 gelu_tanh__derivative = by_dtype(
     _gelu_tanh_derivative_f64, _gelu_tanh_derivative_f32, "gelu_tanh__derivative",
-    "gelu_tanh'(x) = s + x s (1-s) 2 sqrt(2/pi)(1 + 3k x**2), s = sigmoid(2u); float32: 2u "
-    "and the last factor rounded to float32 from double, s and the rest in float32")
+    "gelu_tanh'(x) = s + x s (1-s) 2 sqrt(2/pi)(1 + 3k x**2), s = sigmoid(2u); float32: "
+    "everything in float32")
 
 
 # ------------------------------------------------------------- silu / swish

@@ -822,10 +822,12 @@ def silu_lean(x):
 def x_sigmoid_dd(x, uh, ul):
     """x sigmoid(u), u = uh + ul (swish: u = beta x), for finite x in x's type: x/(1 + e) for
     u >= 0, else (x e)/(1 + e) with x e = (x m) 2^-S where e^u < 2^(-S/2) (rounded once where
-    subnormal; no overflow unless |x e^u| >= 2^(emax - S)), 0 below the clamp."""
+    subnormal; no overflow unless |x e^u| >= 2^(emax - S)), 0 below the clamp.  There
+    1 + e rounds to 1, so e is taken as 0: never a subnormal operand."""
     m, t, e = sigmoid_exp(uh, ul)
     one = _one_like(e)
     scaled = t < sigmoid_scaled_min(x)
+    e = (one - one if scaled else m) * sigmoid_unscale(x)
     num = x * m if scaled else x * e
     num = (one - one) * x if -abs(uh) < t else num  # below the clamp: +-0
     sc = sigmoid_unscale(x) if scaled else one

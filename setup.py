@@ -129,6 +129,7 @@ def kernel_loops_pxi(registry):
         kernels=[(kid, kid in with_y) for kid in registry.all_kernel_ids()],
         cheap=[kid for a in registry.ACTIVATIONS if not a.smooth for kid in a.kernel_ids()],
         keeps_nan=list(registry.nan_keeping_forward_ids()),
+        unit_p0=list(registry.unit_first_param_ids()),
         modes=getattr(registry, "MODES", ("forward", "derivative", "backward", "backward_y")),
     )
 

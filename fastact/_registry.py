@@ -97,6 +97,9 @@ class ActivationSpec:
     examples: extra parameter sets the tests sweep besides the defaults.
     forward_keeps_nan: kernel ids whose compiled forward formulas (both dtypes, both compiled
         backends) give NaN for a NaN x by themselves: their forward loops skip the NaN select.
+    unit_first_param: kernel ids whose compiled loops test the first parameter for 1 once
+        and then run a copy with the constant 1 (the formula's products and divisions by it
+        fold away: the same bits, fewer operations).
     """
 
     name: str
@@ -112,6 +115,7 @@ class ActivationSpec:
     examples: tuple = ()
     same_as: Optional[SameAs] = None
     forward_keeps_nan: tuple = ()
+    unit_first_param: tuple = ()
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
     _y_cache: dict = field(default_factory=dict, compare=False, repr=False)
     # bind((), {}): one tuple object, so resolve's result for it can be found by identity
@@ -477,6 +481,7 @@ ACTIVATIONS: tuple = (
         else _sig(mp, beta * x),
         params=(Param("beta", 1.0, **_nonzero), Param("threshold", 20.0)),
         examples=({"beta": 2.0, "threshold": 20.0}, {"beta": 1.0, "threshold": 5.0}),
+        unit_first_param=("softplus",),
     ),
     ActivationSpec(
         "mish", "Mish, a self-regularised non-monotonic activation.",
@@ -608,6 +613,11 @@ def all_kernel_ids() -> tuple:
 def nan_keeping_forward_ids() -> tuple:
     """Kernel ids whose forward loops need no NaN select (``forward_keeps_nan``)."""
     return tuple(k for a in ACTIVATIONS for k in a.forward_keeps_nan)
+
+
+def unit_first_param_ids() -> tuple:
+    """Kernel ids whose loops have a version for a first parameter of 1 (``unit_first_param``)."""
+    return tuple(k for a in ACTIVATIONS for k in a.unit_first_param)
 
 
 def y_kernel_ids() -> tuple:

@@ -121,6 +121,24 @@ def test_values_that_make_an_activation_another_run_its_kernels(entry, backend):
                                                               want.view(np.uint8))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threshold", [20.0, 5.0])
+def test_softplus_at_beta_one_has_the_bits_of_the_general_formula(dtype, threshold, backend):
+    """softplus's loops run a copy for beta = 1 (registry ``unit_first_param``), which must
+    keep the general formula's bits: max(x, 0) + log1p(e^-|x|), i.e. -logsigmoid(-x) up to
+    the sign of a zero, and x above the threshold."""
+    assert "softplus" in BY_NAME["softplus"].unit_first_param
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.standard_normal(20000) * 30, np.linspace(-120.0, 40.0, 20001),
+                        [0.0, -0.0, 1e-40, -1e-40, 5e-324, 19.99, 20.0, 20.01]]).astype(dtype)
+    got = fastact.softplus(x, beta=1.0, threshold=threshold, backend=backend)
+    want = np.where(x > threshold, x, -fastact.logsigmoid(-x, backend=backend) + dtype(0.0))
+    assert np.array_equal(got.view(np.uint8), want.view(np.uint8))
+    g = rng.standard_normal(x.size).astype(dtype)
+    d = fastact.get("softplus", beta=1.0, threshold=threshold)
+    assert np.array_equal(d.backward(g, x, backend=backend), g * d.derivative(x, backend=backend))
+
+
 def test_positional_parameters_in_generated_functions():
     for a in ACTIVATIONS:
         sig = inspect.signature(getattr(fastact, a.name))

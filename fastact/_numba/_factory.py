@@ -41,7 +41,7 @@ import warnings
 
 import numpy as np
 
-from .._registry import MODES, nan_keeping_forward_ids
+from .._registry import MODES, nan_keeping_forward_ids, unit_first_param_ids
 from ._cache import cache_dir
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -51,13 +51,13 @@ _TEMPLATE = '''\
 from numba import carray
 from fastact._numba._cache import linked
 from fastact._numba._formulas import {formula} as F
-from fastact._numba._vmath import prefer_512_bit_vectors
+from fastact._numba._vmath import prefer_512_bit_vectors{one_def}
 
 
 @linked(nogil=True, error_model="numpy", boundscheck=False)
 def serial(out, x, grad, a, b):
     """out[i] = {expr} (NaN where x[i] is NaN), i in range(x.size)."""
-    prefer_512_bit_vectors()
+    prefer_512_bit_vectors(){unit_loop}
     for i in range(x.size):
         xi = x[i]
         v = F(xi, a, b){nan_select}
@@ -81,10 +81,25 @@ _lock = threading.RLock()
 _chunks: dict = {}  # (kernel id, mode, dtype), (kernel id, "gated", mode, dtype) -> address
 
 
+# unit_first_param ids: the loop with the constant 1 for a (the formula's x * a, x / a and
+# their error terms fold away), run when a == 1
+_UNIT_LOOP = """
+    if a == ONE:
+        for i in range(x.size):
+            xi = x[i]
+            v = F(xi, ONE, b){nan_select}
+            out[i] = {store}
+        return"""
+
+
 def source(kernel_id: str, mode: str, dtype: str, cache: bool = True) -> str:
     """The generated module text for one kernel."""
     suffix, uses_grad = MODES[mode]
     formula = f"{kernel_id}__{suffix}"
+    store = "grad[i] * v" if uses_grad else "v"
+    nan_select = ("" if mode == "forward" and kernel_id in nan_keeping_forward_ids()
+                  else "\n        v = xi if xi != xi else v")
+    unit = kernel_id in unit_first_param_ids() and mode != "backward_y"
     return _TEMPLATE.format(
         kernel_id=kernel_id,
         mode=mode,
@@ -92,9 +107,11 @@ def source(kernel_id: str, mode: str, dtype: str, cache: bool = True) -> str:
         formula=formula,
         cache=cache,
         expr=("grad[i] * " if uses_grad else "") + f"{formula}(x[i], a, b)",
-        store="grad[i] * v" if uses_grad else "v",
-        nan_select=("" if mode == "forward" and kernel_id in nan_keeping_forward_ids()
-                    else "\n        v = xi if xi != xi else v"),
+        store=store,
+        nan_select=nan_select,
+        one_def=f"\nfrom numpy import {dtype}\n\nONE = {dtype}(1.0)" if unit else "",
+        unit_loop=_UNIT_LOOP.format(store=store, nan_select=nan_select.replace("\n", "\n    "))
+        if unit else "",
     )
 
 

@@ -122,6 +122,13 @@ TAIL_CASES = [
     *[(name, kw, "float64", "forward", np.linspace(-745.0, -700.0, 91), 4)
       for name, kw in [("silu", {}), ("swish", {"beta": 1.0}), ("sigmoid", {})]],
     ("sigmoid", {}, "float32", "derivative", np.linspace(-87.0, 87.0, 349), 4),
+    # where e^-|x| is below 2^-32 (float32) it is taken as 0 in the sums it only adds to
+    *[(name, {}, "float32", mode, np.concatenate([np.linspace(-104.0, -80.0, 97),
+                                                  np.linspace(30.0, 95.0, 131)]), 4)
+      for name in ("mish", "silu") for mode in ("forward", "derivative")],
+    *[(name, {}, "float64", mode, np.concatenate([np.linspace(-745.0, -700.0, 91),
+                                                  np.linspace(60.0, 760.0, 141)]), 4)
+      for name, mode in (("mish", "forward"), ("silu", "forward"), ("silu", "derivative"))],
     # float32 gelu in float arithmetic: the lower tail down to underflow, both pieces of R
     ("gelu", {}, "float32", "forward", np.linspace(-14.0, -0.25, 551), 4),
     ("gelu", {}, "float32", "derivative", np.linspace(-14.0, -1.5, 501), 4),

@@ -204,6 +204,13 @@ FA_INLINE FA_T FA_S(fa__sigmoid_exp_any)(FA_T hi, FA_T lo, int with_lo, FA_T *t,
     return m;
 }
 
+/* The core's e = m 2^-S, or 0 where t < -S/2 (e < 2^-S/2: 1 + e rounds to 1, and e times
+ * anything O(|t|) is below half an ULP of 1): the same bits for the formulas that only add e
+ * to such terms, without a subnormal e (each costs a microcode assist per vector) */
+FA_INLINE FA_T FA_S(fa__sigmoid_e_or_0)(FA_T m, FA_T t) {
+    return (t < -(FA_T)(FA_K(SIGMOID_EXP_SCALE_EXP) / 2) ? (FA_T)0 : m) * FA_K(SIGMOID_EXP_UNSCALE);
+}
+
 FA_INLINE FA_T FA_S(fa__sigmoid_exp)(FA_T x, FA_T *t, FA_T *e) {
     return FA_S(fa__sigmoid_exp_any)(x, (FA_T)0, 0, t, e);
 }
@@ -226,8 +233,9 @@ FA_INLINE FA_T FA_S(fa_sigmoid_derivative)(FA_T x) {
 /* silu(x) = x sigmoid(x) for finite x: x/(1 + e) for x >= 0, ((t m)/(1 + e)) 2^-S below
  * (t = x down to the clamp, where the result rounds to -0) */
 FA_INLINE FA_T FA_S(fa_silu)(FA_T x) {
-    FA_T t, e;
-    FA_T m = FA_S(fa__sigmoid_exp)(x, &t, &e);
+    FA_T t, e_any;
+    FA_T m = FA_S(fa__sigmoid_exp)(x, &t, &e_any);
+    FA_T e = FA_S(fa__sigmoid_e_or_0)(m, t);
     int pos = x >= (FA_T)0;
     FA_T num = pos ? x : t * m;  /* selects before the one division (gcc would split it in two) */
     FA_T sc = pos ? (FA_T)1 : FA_K(SIGMOID_EXP_UNSCALE);
@@ -237,12 +245,12 @@ FA_INLINE FA_T FA_S(fa_silu)(FA_T x) {
 /* x sigmoid(u), u = uh + ul exactly (swish, u = beta x), for finite x: x/(1 + e) for u >= 0,
  * else (x e)/(1 + e), with x e = (x m) 2^-S where e^u is below 2^-SIGMOID_EXP_SCALE_EXP/2 (one
  * rounding where it is subnormal; no overflow of x m unless |x e^u| >= 2^(emax - S)), 0 below
- * the clamp.  There 1 + e rounds to 1, so e is taken as 0: never a subnormal operand. */
+ * the clamp (e from fa__sigmoid_e_or_0) */
 FA_INLINE FA_T FA_S(fa_x_sigmoid_dd)(FA_T x, FA_T uh, FA_T ul) {
     FA_T t, e_any;
     FA_T m = FA_S(fa__sigmoid_exp_any)(uh, ul, 1, &t, &e_any);
+    FA_T e = FA_S(fa__sigmoid_e_or_0)(m, t);
     int scaled = t < -(FA_T)(FA_K(SIGMOID_EXP_SCALE_EXP) / 2);
-    FA_T e = (scaled ? (FA_T)0 : m) * FA_K(SIGMOID_EXP_UNSCALE);
     FA_T num = scaled ? x * m : x * e;
     num = -FA_S(fa_abs)(uh) < FA_K(SIGMOID_EXP_ARG_MIN) ? (FA_T)0 * x : num;
     int pos = uh >= (FA_T)0;
@@ -265,16 +273,16 @@ FA_INLINE FA_T FA_S(fa__silu_derivative_finish)(int pos, FA_T m, FA_T t, FA_T e)
 
 /* silu'(x), one exp and one division (x = +-inf give 1, 0) */
 FA_INLINE FA_T FA_S(fa_silu_derivative)(FA_T x) {
-    FA_T t, e;
-    FA_T m = FA_S(fa__sigmoid_exp)(x, &t, &e);
-    return FA_S(fa__silu_derivative_finish)(x >= (FA_T)0, m, t, e);
+    FA_T t, e_any;
+    FA_T m = FA_S(fa__sigmoid_exp)(x, &t, &e_any);
+    return FA_S(fa__silu_derivative_finish)(x >= (FA_T)0, m, t, FA_S(fa__sigmoid_e_or_0)(m, t));
 }
 
 /* silu'(u) for u = uh + ul exactly (swish': u = beta x), ul carried into e^-|u| */
 FA_INLINE FA_T FA_S(fa_silu_derivative_dd)(FA_T uh, FA_T ul) {
-    FA_T t, e;
-    FA_T m = FA_S(fa__sigmoid_exp_any)(uh, ul, 1, &t, &e);
-    return FA_S(fa__silu_derivative_finish)(uh >= (FA_T)0, m, t, e);
+    FA_T t, e_any;
+    FA_T m = FA_S(fa__sigmoid_exp_any)(uh, ul, 1, &t, &e_any);
+    return FA_S(fa__silu_derivative_finish)(uh >= (FA_T)0, m, t, FA_S(fa__sigmoid_e_or_0)(m, t));
 }
 
 /* mish(x) = x tanh(log(1 + e^x)) from E = e^-|x| (the core's m = E 2^S): x q for x >= 0,
@@ -282,8 +290,9 @@ FA_INLINE FA_T FA_S(fa_silu_derivative_dd)(FA_T uh, FA_T ul) {
  * (1 + 2E + 2E^2) above, E (1 + E) / (2 + 2E + E^2) below (c <= 2/5 scales the quotient's
  * error); D = c0 + E (2 + c1 E), g = E (c0 - 1 + c1 E), (c0, c1) = (1, 2) or (2, 1) */
 FA_INLINE FA_T FA_S(fa_mish)(FA_T x) {
-    FA_T t, e;
-    FA_T m = FA_S(fa__sigmoid_exp)(x, &t, &e);
+    FA_T t, e_any;
+    FA_T m = FA_S(fa__sigmoid_exp)(x, &t, &e_any);
+    FA_T e = FA_S(fa__sigmoid_e_or_0)(m, t);
     int pos = x >= (FA_T)0;
     FA_T c0 = pos ? (FA_T)1 : (FA_T)2;
     FA_T u = ((FA_T)3 - c0) * e;
@@ -298,8 +307,9 @@ FA_INLINE FA_T FA_S(fa_mish)(FA_T x) {
  * and w = c0 + c1 E, r = 1/D: r (w + 4 x E^2 (1 + E) r) for x >= 0, (m r (w + 4 x (1 + E) r))
  * 2^-S below; x taken as +-|t| (t = -|x| clamped), so +-inf give 1, 0 without inf * 0 */
 FA_INLINE FA_T FA_S(fa_mish_derivative)(FA_T x) {
-    FA_T t, e;
-    FA_T m = FA_S(fa__sigmoid_exp)(x, &t, &e);
+    FA_T t, e_any;
+    FA_T m = FA_S(fa__sigmoid_exp)(x, &t, &e_any);
+    FA_T e = FA_S(fa__sigmoid_e_or_0)(m, t);
     int pos = x >= (FA_T)0;
     FA_T c0 = pos ? (FA_T)1 : (FA_T)2;
     FA_T c1 = (FA_T)3 - c0;

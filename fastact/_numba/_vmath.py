@@ -779,6 +779,14 @@ sigmoid_scaled_min = _value_by_precision(-C.SIGMOID_EXP_SCALE_EXP / 2.0,
 
 
 @jit(**_JIT)
+def sigmoid_e_or_0(m, t):
+    """sigmoid_exp's e = m 2^-S, or 0 where t < -S/2 (e < 2^-S/2: 1 + e rounds to 1, and e
+    times anything O(|t|) is below half an ULP of 1): the same bits for the formulas that only
+    add e to such terms, without a subnormal e (each costs a microcode assist per vector)."""
+    return (_zero_like(m) if t < sigmoid_scaled_min(m) else m) * sigmoid_unscale(m)
+
+
+@jit(**_JIT)
 def sigmoid_dd(hi, lo):
     """sigmoid(u), u = hi + lo, in hi's type: 1/(1 + e) for u >= 0, e/(1 + e) below (one exp,
     one division)."""
@@ -812,7 +820,8 @@ def sigmoid_derivative_lean(x):
 def silu_lean(x):
     """silu(x) = x sigmoid(x) for finite x, in x's type: x/(1 + e) for x >= 0, else
     ((t m)/(1 + e)) 2^-S (t = x down to the clamp, where the result rounds to -0)."""
-    m, t, e = sigmoid_exp(x, None)
+    m, t, _ = sigmoid_exp(x, None)
+    e = sigmoid_e_or_0(m, t)
     one = _one_like(e)
     pos = x >= 0
     return ((x if pos else t * m) / (one + e)) * (one if pos else sigmoid_unscale(x))
@@ -822,12 +831,11 @@ def silu_lean(x):
 def x_sigmoid_dd(x, uh, ul):
     """x sigmoid(u), u = uh + ul (swish: u = beta x), for finite x in x's type: x/(1 + e) for
     u >= 0, else (x e)/(1 + e) with x e = (x m) 2^-S where e^u < 2^(-S/2) (rounded once where
-    subnormal; no overflow unless |x e^u| >= 2^(emax - S)), 0 below the clamp.  There
-    1 + e rounds to 1, so e is taken as 0: never a subnormal operand."""
-    m, t, e = sigmoid_exp(uh, ul)
+    subnormal; no overflow unless |x e^u| >= 2^(emax - S)), 0 below the clamp."""
+    m, t, _ = sigmoid_exp(uh, ul)
+    e = sigmoid_e_or_0(m, t)
     one = _one_like(e)
     scaled = t < sigmoid_scaled_min(x)
-    e = (one - one if scaled else m) * sigmoid_unscale(x)
     num = x * m if scaled else x * e
     num = (one - one) * x if -abs(uh) < t else num  # below the clamp: +-0
     sc = sigmoid_unscale(x) if scaled else one
@@ -850,22 +858,23 @@ def _silu_derivative_finish(pos, m, t, e, unscale):
 @jit(**_JIT)
 def silu_derivative_lean(x):
     """silu'(x) = s (1 + x (1 - s)), s = sigmoid(x), in x's type: one exp, one division."""
-    m, t, e = sigmoid_exp(x, None)
-    return _silu_derivative_finish(x >= 0, m, t, e, sigmoid_unscale(x))
+    m, t, _ = sigmoid_exp(x, None)
+    return _silu_derivative_finish(x >= 0, m, t, sigmoid_e_or_0(m, t), sigmoid_unscale(x))
 
 
 @jit(**_JIT)
 def silu_derivative_dd(uh, ul):
     """silu'(u) for u = uh + ul (swish': u = beta x), ul carried into e^-|u|."""
-    m, t, e = sigmoid_exp(uh, ul)
-    return _silu_derivative_finish(uh >= 0, m, t, e, sigmoid_unscale(uh))
+    m, t, _ = sigmoid_exp(uh, ul)
+    return _silu_derivative_finish(uh >= 0, m, t, sigmoid_e_or_0(m, t), sigmoid_unscale(uh))
 
 
 @jit(**_JIT)
 def _mish_parts(x):
-    """(pos, m, t, e, c0, c1) for mish: sigmoid_exp's (m, t, e) of x and (c0, c1) = (1, 2) for
-    x >= 0, (2, 1) below, in x's type."""
-    m, t, e = sigmoid_exp(x, None)
+    """(pos, m, t, e, c0, c1) for mish: sigmoid_exp's (m, t) of x, e = sigmoid_e_or_0 and
+    (c0, c1) = (1, 2) for x >= 0, (2, 1) below, in x's type."""
+    m, t, _ = sigmoid_exp(x, None)
+    e = sigmoid_e_or_0(m, t)
     one = _one_like(e)
     pos = x >= 0
     c0 = one if pos else one + one

@@ -193,6 +193,11 @@ SIGMOID_EXP_SCALE_EXP = 128
 SIGMOID_EXP_SCALE_EXP_F32 = 64
 SIGMOID_EXP_UNSCALE = 2.0 ** -128
 SIGMOID_EXP_UNSCALE_F32 = _F32(2.0 ** -64)
+# e^t raised to this where it is below (silu, mish, x sigmoid(u) and their derivatives): below
+# e^(-S/2), so only where those formulas add e to O(1) terms or take e, e^2 and |t| e beside
+# them (all under half an ULP of 1); e^2 stays normal
+SIGMOID_E_FLOOR = 2.0 ** -100
+SIGMOID_E_FLOOR_F32 = _F32(2.0 ** -60)
 SIGMOID_EXP_ARG_MIN = -790.0  # n = -1140: 2^(n + 128) normal; 790 e^-790 rounds to 0
 SIGMOID_EXP_ARG_MIN_F32 = _F32(-120.0)  # n = -173: 2^(n + 64) normal; 120 e^-120 rounds to 0
 

@@ -204,11 +204,20 @@ FA_INLINE FA_T FA_S(fa__sigmoid_exp_any)(FA_T hi, FA_T lo, int with_lo, FA_T *t,
     return m;
 }
 
-/* The core's e = m 2^-S, or 0 where t < -S/2 (e < 2^-S/2: 1 + e rounds to 1, and e times
- * anything O(|t|) is below half an ULP of 1): the same bits for the formulas that only add e
- * to such terms, without a subnormal e (each costs a microcode assist per vector) */
-FA_INLINE FA_T FA_S(fa__sigmoid_e_or_0)(FA_T m, FA_T t) {
-    return (t < -(FA_T)(FA_K(SIGMOID_EXP_SCALE_EXP) / 2) ? (FA_T)0 : m) * FA_K(SIGMOID_EXP_UNSCALE);
+/* The core's e = m 2^-S, raised to SIGMOID_E_FLOOR (2^-60 float, 2^-100 double) where it is
+ * below: the same bits for the formulas that add e to O(1) terms or take e, e^2 and |t| e
+ * only there (all below half an ULP of 1), without a subnormal e (each costs a microcode
+ * assist per vector).  The max is taken on the bits: on the values gcc folds 1 + e for the
+ * floor and computes the product for every lane before a select */
+FA_INLINE FA_T FA_S(fa__sigmoid_e_floored)(FA_T m) {
+    FA_T lo = FA_K(SIGMOID_E_FLOOR) / FA_K(SIGMOID_EXP_UNSCALE);
+#if defined(__AVX2__) || defined(__AVX512F__)
+    FA_I mb = (FA_I)FA_S(fa_bits)(m);  /* m > 0: the bits order as the values */
+    FA_I lb = (FA_I)FA_S(fa_bits)(lo);
+    return FA_S(fa_from_bits)((FA_U)(mb > lb ? mb : lb)) * FA_K(SIGMOID_EXP_UNSCALE);
+#else
+    return (m > lo ? m : lo) * FA_K(SIGMOID_EXP_UNSCALE);  /* SSE2: no 64-bit integer compare */
+#endif
 }
 
 FA_INLINE FA_T FA_S(fa__sigmoid_exp)(FA_T x, FA_T *t, FA_T *e) {
@@ -235,7 +244,7 @@ FA_INLINE FA_T FA_S(fa_sigmoid_derivative)(FA_T x) {
 FA_INLINE FA_T FA_S(fa_silu)(FA_T x) {
     FA_T t, e_any;
     FA_T m = FA_S(fa__sigmoid_exp)(x, &t, &e_any);
-    FA_T e = FA_S(fa__sigmoid_e_or_0)(m, t);
+    FA_T e = FA_S(fa__sigmoid_e_floored)(m);
     int pos = x >= (FA_T)0;
     FA_T num = pos ? x : t * m;  /* selects before the one division (gcc would split it in two) */
     FA_T sc = pos ? (FA_T)1 : FA_K(SIGMOID_EXP_UNSCALE);
@@ -245,11 +254,11 @@ FA_INLINE FA_T FA_S(fa_silu)(FA_T x) {
 /* x sigmoid(u), u = uh + ul exactly (swish, u = beta x), for finite x: x/(1 + e) for u >= 0,
  * else (x e)/(1 + e), with x e = (x m) 2^-S where e^u is below 2^-SIGMOID_EXP_SCALE_EXP/2 (one
  * rounding where it is subnormal; no overflow of x m unless |x e^u| >= 2^(emax - S)), 0 below
- * the clamp (e from fa__sigmoid_e_or_0) */
+ * the clamp (e from fa__sigmoid_e_floored) */
 FA_INLINE FA_T FA_S(fa_x_sigmoid_dd)(FA_T x, FA_T uh, FA_T ul) {
     FA_T t, e_any;
     FA_T m = FA_S(fa__sigmoid_exp_any)(uh, ul, 1, &t, &e_any);
-    FA_T e = FA_S(fa__sigmoid_e_or_0)(m, t);
+    FA_T e = FA_S(fa__sigmoid_e_floored)(m);
     int scaled = t < -(FA_T)(FA_K(SIGMOID_EXP_SCALE_EXP) / 2);
     FA_T num = scaled ? x * m : x * e;
     num = -FA_S(fa_abs)(uh) < FA_K(SIGMOID_EXP_ARG_MIN) ? (FA_T)0 * x : num;
@@ -275,14 +284,14 @@ FA_INLINE FA_T FA_S(fa__silu_derivative_finish)(int pos, FA_T m, FA_T t, FA_T e)
 FA_INLINE FA_T FA_S(fa_silu_derivative)(FA_T x) {
     FA_T t, e_any;
     FA_T m = FA_S(fa__sigmoid_exp)(x, &t, &e_any);
-    return FA_S(fa__silu_derivative_finish)(x >= (FA_T)0, m, t, FA_S(fa__sigmoid_e_or_0)(m, t));
+    return FA_S(fa__silu_derivative_finish)(x >= (FA_T)0, m, t, FA_S(fa__sigmoid_e_floored)(m));
 }
 
 /* silu'(u) for u = uh + ul exactly (swish': u = beta x), ul carried into e^-|u| */
 FA_INLINE FA_T FA_S(fa_silu_derivative_dd)(FA_T uh, FA_T ul) {
     FA_T t, e_any;
     FA_T m = FA_S(fa__sigmoid_exp_any)(uh, ul, 1, &t, &e_any);
-    return FA_S(fa__silu_derivative_finish)(uh >= (FA_T)0, m, t, FA_S(fa__sigmoid_e_or_0)(m, t));
+    return FA_S(fa__silu_derivative_finish)(uh >= (FA_T)0, m, t, FA_S(fa__sigmoid_e_floored)(m));
 }
 
 /* mish(x) = x tanh(log(1 + e^x)) from E = e^-|x| (the core's m = E 2^S): x q for x >= 0,
@@ -292,7 +301,7 @@ FA_INLINE FA_T FA_S(fa_silu_derivative_dd)(FA_T uh, FA_T ul) {
 FA_INLINE FA_T FA_S(fa_mish)(FA_T x) {
     FA_T t, e_any;
     FA_T m = FA_S(fa__sigmoid_exp)(x, &t, &e_any);
-    FA_T e = FA_S(fa__sigmoid_e_or_0)(m, t);
+    FA_T e = FA_S(fa__sigmoid_e_floored)(m);
     int pos = x >= (FA_T)0;
     FA_T c0 = pos ? (FA_T)1 : (FA_T)2;
     FA_T u = ((FA_T)3 - c0) * e;
@@ -309,7 +318,7 @@ FA_INLINE FA_T FA_S(fa_mish)(FA_T x) {
 FA_INLINE FA_T FA_S(fa_mish_derivative)(FA_T x) {
     FA_T t, e_any;
     FA_T m = FA_S(fa__sigmoid_exp)(x, &t, &e_any);
-    FA_T e = FA_S(fa__sigmoid_e_or_0)(m, t);
+    FA_T e = FA_S(fa__sigmoid_e_floored)(m);
     int pos = x >= (FA_T)0;
     FA_T c0 = pos ? (FA_T)1 : (FA_T)2;
     FA_T c1 = (FA_T)3 - c0;

@@ -111,6 +111,22 @@ def fma(typingctx, a, b, c):
 
 
 @intrinsic
+def positive_max(typingctx, a, b):
+    """max(a, b) for positive a, b of one float type, compared as integers (positive floats'
+    bits order as their values): LLVM's float folds do not see through it."""
+    if not (a == b and a in (types.float64, types.float32)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ity = ir.IntType(32 if a == types.float32 else 64)
+        ia, ib = (builder.bitcast(v, ity) for v in args)
+        return builder.bitcast(builder.select(builder.icmp_signed(">", ia, ib), ia, ib),
+                               args[0].type)
+
+    return a(a, a), codegen
+
+
+@intrinsic
 def pow2_f32(typingctx, nf):
     """2.0**n as a float32 for an integer-valued float32 n in [-126, 127] (exponent bits
     built in int32, so the vector loop keeps 16 float32 lanes)."""
@@ -773,17 +789,20 @@ _zero_like = _value_by_precision(0.0, F32_0, "_zero_like")
 _one_like = _value_by_precision(1.0, F32_1, "_one_like")
 sigmoid_unscale = _value_by_precision(C.SIGMOID_EXP_UNSCALE, C.SIGMOID_EXP_UNSCALE_F32,
                                       "sigmoid_unscale")
+sigmoid_e_floor = _value_by_precision(C.SIGMOID_E_FLOOR, C.SIGMOID_E_FLOOR_F32, "sigmoid_e_floor")
 sigmoid_scaled_min = _value_by_precision(-C.SIGMOID_EXP_SCALE_EXP / 2.0,
                                          np.float32(-C.SIGMOID_EXP_SCALE_EXP_F32 / 2.0),
                                          "sigmoid_scaled_min")
 
 
 @jit(**_JIT)
-def sigmoid_e_or_0(m, t):
-    """sigmoid_exp's e = m 2^-S, or 0 where t < -S/2 (e < 2^-S/2: 1 + e rounds to 1, and e
-    times anything O(|t|) is below half an ULP of 1): the same bits for the formulas that only
-    add e to such terms, without a subnormal e (each costs a microcode assist per vector)."""
-    return (_zero_like(m) if t < sigmoid_scaled_min(m) else m) * sigmoid_unscale(m)
+def sigmoid_e_floored(m):
+    """sigmoid_exp's e = m 2^-S, raised to SIGMOID_E_FLOOR where it is below: the same bits for
+    the formulas that add e to O(1) terms or take e, e^2 and |t| e only there (all below half
+    an ULP of 1), without a subnormal e (each costs a microcode assist per vector).  The max
+    is taken on the bits: on the values LLVM folds 1 + e for the floor and computes the
+    product for every lane before a select."""
+    return positive_max(m, sigmoid_e_floor(m) / sigmoid_unscale(m)) * sigmoid_unscale(m)
 
 
 @jit(**_JIT)
@@ -821,7 +840,7 @@ def silu_lean(x):
     """silu(x) = x sigmoid(x) for finite x, in x's type: x/(1 + e) for x >= 0, else
     ((t m)/(1 + e)) 2^-S (t = x down to the clamp, where the result rounds to -0)."""
     m, t, _ = sigmoid_exp(x, None)
-    e = sigmoid_e_or_0(m, t)
+    e = sigmoid_e_floored(m)
     one = _one_like(e)
     pos = x >= 0
     return ((x if pos else t * m) / (one + e)) * (one if pos else sigmoid_unscale(x))
@@ -833,7 +852,7 @@ def x_sigmoid_dd(x, uh, ul):
     u >= 0, else (x e)/(1 + e) with x e = (x m) 2^-S where e^u < 2^(-S/2) (rounded once where
     subnormal; no overflow unless |x e^u| >= 2^(emax - S)), 0 below the clamp."""
     m, t, _ = sigmoid_exp(uh, ul)
-    e = sigmoid_e_or_0(m, t)
+    e = sigmoid_e_floored(m)
     one = _one_like(e)
     scaled = t < sigmoid_scaled_min(x)
     num = x * m if scaled else x * e
@@ -859,22 +878,22 @@ def _silu_derivative_finish(pos, m, t, e, unscale):
 def silu_derivative_lean(x):
     """silu'(x) = s (1 + x (1 - s)), s = sigmoid(x), in x's type: one exp, one division."""
     m, t, _ = sigmoid_exp(x, None)
-    return _silu_derivative_finish(x >= 0, m, t, sigmoid_e_or_0(m, t), sigmoid_unscale(x))
+    return _silu_derivative_finish(x >= 0, m, t, sigmoid_e_floored(m), sigmoid_unscale(x))
 
 
 @jit(**_JIT)
 def silu_derivative_dd(uh, ul):
     """silu'(u) for u = uh + ul (swish': u = beta x), ul carried into e^-|u|."""
     m, t, _ = sigmoid_exp(uh, ul)
-    return _silu_derivative_finish(uh >= 0, m, t, sigmoid_e_or_0(m, t), sigmoid_unscale(uh))
+    return _silu_derivative_finish(uh >= 0, m, t, sigmoid_e_floored(m), sigmoid_unscale(uh))
 
 
 @jit(**_JIT)
 def _mish_parts(x):
-    """(pos, m, t, e, c0, c1) for mish: sigmoid_exp's (m, t) of x, e = sigmoid_e_or_0 and
+    """(pos, m, t, e, c0, c1) for mish: sigmoid_exp's (m, t) of x, e = sigmoid_e_floored and
     (c0, c1) = (1, 2) for x >= 0, (2, 1) below, in x's type."""
     m, t, _ = sigmoid_exp(x, None)
-    e = sigmoid_e_or_0(m, t)
+    e = sigmoid_e_floored(m)
     one = _one_like(e)
     pos = x >= 0
     c0 = one if pos else one + one

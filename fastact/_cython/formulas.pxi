@@ -58,6 +58,8 @@ cdef extern from "vmath.h" nogil:
     float fa_abs_f32(float x)
     float fa_two_prod_f32(float a, float b, float *lo)
     float fa__fma_f32(float a, float b, float c)
+    float fa__sigmoid_exp_f32(float x, float *t, float *e)
+    float fa__sigmoid_e_floored_f32(float m)
 
 cdef extern from "fa_constants.h":
     const double GELU_TANH_K "FA_GELU_TANH_K"
@@ -73,6 +75,7 @@ cdef extern from "fa_constants.h":
     const float GELU_TANH_2CK_HI_F32 "FA_GELU_TANH_2CK_HI_F32"
     const float GELU_TANH_2CK_LO_F32 "FA_GELU_TANH_2CK_LO_F32"
     const float GELU_TANH_6CK_F32 "FA_GELU_TANH_6CK_F32"
+    const float SIGMOID_EXP_UNSCALE_F32 "FA_SIGMOID_EXP_UNSCALE_F32"
 
 cdef extern from *:
     """
@@ -251,11 +254,14 @@ cdef inline real gelu_tanh_forward(real x, real p0, real p1) noexcept nogil:
 
 cdef inline real gelu_tanh_derivative(real x, real p0, real p1) noexcept nogil:
     # s + x s (1 - s) d(2u)/dx,  s = sigmoid(2u); float32: 2u = x (A + B x^2) in float
-    # (the bar's absolute term covers the tail, where |2u| scales 2u's rounding)
+    # (the bar's absolute term covers the tail, where |2u| scales 2u's rounding); below 0
+    # s is taken scaled by 2^S from the sigmoid core and the result scaled back once, so
+    # no intermediate is subnormal where the result is not (the same bits where all are normal)
     cdef double xd
     cdef real u2, sn, s, du
-    cdef float xx, over, r
+    cdef float xx, over, r, m, t, e, d, sc
     cdef float top = <float>GELU_TANH_2U_MAX, lim = <float>GELU_TANH_ARG_MAX, one = 1, zero = 0
+    cdef bint pos
     if real is double:
         xd = _clamp30(x)
         u2 = GELU_TANH_2C * (xd + GELU_TANH_K * (xd * xd * xd))
@@ -269,8 +275,14 @@ cdef inline real gelu_tanh_derivative(real x, real p0, real p1) noexcept nogil:
         du = fa__fma_f32(GELU_TANH_6CK_F32, xx, GELU_TANH_2C_HI_F32)
         over = u2 - top if u2 > top else 0  # as in the forward
         u2 = u2 - over
-        s = _sigmoid_pair(u2, &sn)
-        r = s + x * s * sn * du
+        m = fa__sigmoid_exp_f32(u2, &t, &e)
+        e = fa__sigmoid_e_floored_f32(m)
+        d = one / (one + e)
+        pos = u2 >= 0
+        s = d if pos else m * d
+        sn = e * d if pos else d
+        sc = one if pos else SIGMOID_EXP_UNSCALE_F32
+        r = (s + x * s * sn * du) * sc
         r = one if x > lim else r
         return zero if x < -lim else r
 

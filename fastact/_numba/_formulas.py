@@ -68,6 +68,9 @@ from ._vmath import (
     mish_derivative_lean,
     silu_lean,
     x_sigmoid_dd,
+    sigmoid_exp,
+    sigmoid_e_floored,
+    sigmoid_unscale,
     gelu_derivative_f64,
     gelu_f64,
     gelu_derivative_f32n,
@@ -411,10 +414,14 @@ def _gelu_tanh_derivative_f32(x, a, b):
     top = np.float32(GELU_TANH_2U_MAX)  # e^-2u stays normal; the result is 1 beyond
     over = u - top if u > top else F32_0
     u = u - over
-    e = exp_f32n(-abs(u))
+    # below 0, s scaled by 2^S from the sigmoid core and the result scaled back once (no
+    # subnormal intermediate where the result is normal)
+    m, _, _ = sigmoid_exp(u, None)
+    e = sigmoid_e_floored(m)
     d = F32_1 / (F32_1 + e)
-    s, sn = (d, e * d) if u >= F32_0 else (e * d, d)
-    r = s + x * (s * sn) * du
+    pos = u >= F32_0
+    s, sn = (d, e * d) if pos else (m * d, d)
+    r = (s + x * (s * sn) * du) * (F32_1 if pos else sigmoid_unscale(x))
     lim = np.float32(GELU_TANH_ARG_MAX)
     r = F32_1 if x > lim else r
     return F32_0 if x < -lim else r

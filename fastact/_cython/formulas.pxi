@@ -39,7 +39,6 @@ cdef extern from "vmath.h" nogil:
     double fa_abs_f64(double x)
     double fa_copysign_f64(double mag, double sgn)
     float fa_exp_f32(float x)
-    float fa_exp_split_dd_f32(float hi, float lo, float *scale)
     float fa_expm1_f32(float x)
     float fa_log1p_f32(float x)
     float fa_tanh_f32(float x)
@@ -217,16 +216,17 @@ cdef inline double _clamp30(double x) noexcept nogil:
     return x if x < GELU_TANH_ARG_MAX else GELU_TANH_ARG_MAX
 
 cdef inline float _gelu_tanh_u2_f32(float x, float *lo) noexcept nogil:
-    """2u = x (A + B x^2) as a float pair hi + *lo (|x| <= 30, ~2^-40 relative): x^2 and
-    the products exact by FMA, A + B x^2 by a two-sum (the lower tail's relative error is
-    |2u| times that of 2u)."""
+    """2u = x (A + B x^2) as a float pair hi + *lo (~2^-45 relative where x^3 B is finite):
+    x^2 and the products exact by FMA, A + B x^2 by a two-sum (the lower tail's relative
+    error is |2u| times that of 2u)."""
     cdef float sl, pl, hl
     cdef float s = fa_two_prod_f32(x, x, &sl)
     cdef float p = fa_two_prod_f32(GELU_TANH_2CK_HI_F32, s, &pl)
     cdef float q = GELU_TANH_2C_HI_F32 + p
     cdef float bb = q - GELU_TANH_2C_HI_F32
     cdef float ql = (((GELU_TANH_2C_HI_F32 - (q - bb)) + (p - bb))
-                     + ((pl + GELU_TANH_2CK_HI_F32 * sl) + (GELU_TANH_2CK_LO_F32 * s + GELU_TANH_2C_LO_F32)))
+                     + ((pl + GELU_TANH_2CK_HI_F32 * sl)
+                        + (GELU_TANH_2CK_LO_F32 * s + GELU_TANH_2C_LO_F32)))
     cdef float h = fa_two_prod_f32(x, q, &hl)
     lo[0] = hl + x * ql
     return h

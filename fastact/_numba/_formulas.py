@@ -355,9 +355,9 @@ def _gelu_tanh_forward_f64(x, a, b):
 
 @jit(**_JIT)
 def _gelu_tanh_2u_pair_f32(x):
-    """2u = x (A + B x^2) as a float32 pair (hi, lo), ~2^-44 relative: x^2 and the products
-    exact by FMA, A + B x^2 by a two-sum (the lower tail's relative error is |2u| times
-    that of 2u)."""
+    """2u = x (A + B x^2) as a float32 pair (hi, lo), ~2^-45 relative where x^3 B is finite:
+    x^2 and the products exact by FMA, A + B x^2 by a two-sum (the lower tail's relative
+    error is |2u| times that of 2u)."""
     s = x * x
     sl = fma(x, x, -s)
     p = GELU_TANH_2CK_HI_F32 * s

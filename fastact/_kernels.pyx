@@ -436,16 +436,37 @@ def _set_transcendental_blocks(on):
 cdef struct ChunkedCall:
     const LoopCall *call
     Py_ssize_t chunk
+    Py_ssize_t head  # elements before out's first 64-byte line boundary (0: none reachable)
     bint streamed
     bint blocked    # plain stores in prefetched blocks (_call_range), else one call a chunk
     bint read_ahead  # not blocked: calls after read prefetches (_call_read_ahead)
 
 
+cdef inline Py_ssize_t _line_head(const char *x, Py_ssize_t n, Py_ssize_t itemsize) noexcept nogil:
+    """The elements before x's first 64-byte line boundary, so that the vector loops load
+    whole lines (loads across two lines cost more than such stores; grad and out from NumPy
+    share x's offset in a line); 0 where x is not aligned to its elements or is shorter."""
+    cdef Py_ssize_t head = fa_stream_misalign(x) // itemsize
+    if (<size_t>x) % itemsize != 0 or head >= n:
+        return 0
+    return head
+
+
 cdef void _run_chunk(void *ctx, Py_ssize_t k) noexcept nogil:
+    """Chunk k: elements [k chunk + head, (k + 1) chunk + head) (the first from 0), so every
+    chunk after the first starts on a line of x; the first's head runs as a call of its own
+    (the same bits: elementwise loops)."""
     cdef const ChunkedCall *a = <const ChunkedCall *>ctx
-    cdef Py_ssize_t start = k * a.chunk
     cdef Py_ssize_t n = a.call.n
-    cdef Py_ssize_t m = a.chunk if n - start > a.chunk else n - start
+    cdef Py_ssize_t start = k * a.chunk + a.head if k > 0 else 0
+    cdef Py_ssize_t stop = (k + 1) * a.chunk + a.head
+    cdef Py_ssize_t m
+    if stop > n:
+        stop = n
+    if start == 0 and a.head > 0 and not a.streamed:
+        start = a.head if a.head < stop else stop
+        _call_to(a.call, a.call.out, 0, start)
+    m = stop - start
     if a.streamed:
         _call_range_streamed(a.call, start, m)
     elif a.blocked:
@@ -473,11 +494,13 @@ cdef void _run_with(const LoopCall *c, Py_ssize_t n_threads, bint cheap,
     a.streamed = (cheap or STREAM_TRANSCENDENTAL) and _streams(c)
     a.blocked = blocked
     a.read_ahead = not cheap and c.n * c.itemsize >= FA_READ_PREFETCH_MIN_BYTES
+    a.head = _line_head(c.x, c.n, c.itemsize)
     if n_threads <= 1 or c.n < parallel_min or _forked_child or not FASTACT_OPENMP:
         a.chunk = c.n
         _run_chunk(&a, 0)
         return
-    nchunks = _n_chunks(c.n, n_threads * CHUNKS_PER_THREAD, &a.chunk)
+    _n_chunks(c.n - a.head, n_threads * CHUNKS_PER_THREAD, &a.chunk)
+    nchunks = (c.n - a.head + a.chunk - 1) // a.chunk
     fa_pool_run(_run_chunk, &a, nchunks, <int>n_threads)
 
 

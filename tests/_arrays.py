@@ -284,6 +284,15 @@ def large_array(n, dtype, seed=0, scale=5.0) -> np.ndarray:
     return (np.random.default_rng(seed).standard_normal(n) * scale).astype(dtype)
 
 
+def at_line_offset(a, shift) -> np.ndarray:
+    """A copy of ``a`` starting ``shift`` elements past a 64-byte line boundary."""
+    buf = np.empty(a.size + 64, a.dtype)
+    start = (-buf.ctypes.data % 64) // a.itemsize + shift
+    view = buf[start:start + a.size]
+    view[...] = a
+    return view
+
+
 def cast(a, dtype) -> np.ndarray:
     """``a.astype(dtype)``; out-of-range values become +-inf silently."""
     with np.errstate(over="ignore", invalid="ignore"):

@@ -28,6 +28,7 @@ from fastact import _backends
 from fastact._registry import (all_kernel_ids, gated_kernel_ids, kernel_modes, kernel_params_for,
                                memory_bound)
 
+from tests._arrays import at_line_offset
 from tests._oracle import derivative_bad, describe, exact_ulp_bad
 from tests._subprocess import (assert_same_bits_on_isa_variants, results_on_isa_variants,
                               run_python)
@@ -168,6 +169,21 @@ def test_bitwise_identical_for_any_thread_count(dtype):
             for n in (2, 3, 5):
                 got = _run(kid, mode, x, g, n)
                 assert ref.tobytes() == got.tobytes(), f"{kid} {mode} {dtype.__name__} n={n}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bits_do_not_depend_on_where_x_sits_in_a_line(dtype):
+    """The driver runs x's first partial line as a call of its own and starts every chunk on
+    a line of x: the same bits at every offset, serially and in chunks, for every kernel."""
+    x, g = _inputs(N_BIG, dtype, seed=7)
+    per_line = 64 // x.itemsize
+    for kid in all_kernel_ids():
+        for mode in kernel_modes(kid):
+            ref = _run(kid, mode, at_line_offset(x, 0), at_line_offset(g, 0), 1)
+            for shift, n_threads in ((1, 1), (per_line - 1, 1), (3, 2), (per_line // 2, 3)):
+                got = _run(kid, mode, at_line_offset(x, shift), at_line_offset(g, shift),
+                           n_threads)
+                assert got.tobytes() == ref.tobytes(), (kid, mode, shift, n_threads)
 
 
 def test_serial_and_parallel_paths_agree_with_small_arrays():

@@ -15,6 +15,7 @@ import pytest
 numba = pytest.importorskip("numba")
 
 from fastact._registry import all_kernel_ids  # noqa: E402
+from tests._arrays import at_line_offset  # noqa: E402
 
 LIBM = re.compile(r"call\w*\s+\S*(exp|log|tanh|erf|pow)\w*", re.I)
 TRANSCENDENTAL = ("sigmoid", "tanh", "gelu", "gelu_tanh", "silu", "mish", "softplus", "logsigmoid")
@@ -498,3 +499,23 @@ def test_work_pool_parts_driver_checks_its_context():
         cy.parts_driver()(1, (), tuple(range(17)), 1, 2)
     with pytest.raises(TypeError, match="ndarray"):
         cy.parts_driver()(1, ([1.0],), (), 1, 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bits_do_not_depend_on_where_x_sits_in_a_line(dtype):
+    """Through the work pool's driver, x's first partial line runs as a call of its own and
+    every chunk starts on a line of x: the same bits at every offset and thread count."""
+    from fastact import _numba as nb
+
+    x = np.random.default_rng(3).standard_normal(300_001).astype(dtype) * 4
+    g = np.random.default_rng(4).standard_normal(x.size).astype(dtype)
+    for kid, mode in (("relu", "backward"), ("gelu", "forward")):
+        kernel = nb.get_elementwise(kid, mode)
+        grad = g if mode == "backward" else None
+        ref = np.empty_like(x)
+        kernel(ref, at_line_offset(x, 0), grad, (), 1)
+        for shift, n_threads in ((1, 1), (64 // x.itemsize - 1, 2), (3, 2)):
+            out = np.empty_like(x)
+            kernel(out, at_line_offset(x, shift),
+                   None if grad is None else at_line_offset(grad, shift), (), n_threads)
+            assert out.tobytes() == ref.tobytes(), (kid, mode, shift, n_threads)

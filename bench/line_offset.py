@@ -2,9 +2,9 @@
 starting at one offset within a 64-byte line (0 or 16 bytes: NumPy's large arrays sit 16
 bytes past a page), on cache-resident and larger sizes.
 
-    python bench/line_offset.py [threads] [cython|numba] [offsets] [sizes]
+    python bench/line_offset.py [threads] [cython|numba|numba-own] [offsets] [sizes]
 
-e.g. ``python bench/line_offset.py 2 cython 0,16 1e5,1e6``.  Against another build:
+numba-own: the Numba kernels on Numba's own drivers instead of the work pool; e.g. ``python bench/line_offset.py 2 cython 0,16 1e5,1e6``.  Against another build:
 PYTHONPATH=<its checkout> python bench/line_offset.py ...; docs/tuning.md, "x's first partial
 line as a call of its own".
 """
@@ -32,6 +32,10 @@ def at_offset(n, dtype, offset):
 
 def main(threads="1", backend="cython", offsets="0,16", sizes="1e5,1e6"):
     fastact.set_num_threads(int(threads))
+    if backend == "numba-own":
+        from fastact import _numba
+
+        _numba.WORK_POOL, backend = False, "numba"
     for dtype in map(np.dtype, ("float32", "float64")):
         for n in (int(float(s)) for s in sizes.split(",")):
             for offset in map(int, offsets.split(",")):

@@ -501,12 +501,15 @@ def test_work_pool_parts_driver_checks_its_context():
         cy.parts_driver()(1, ([1.0],), (), 1, 2)
 
 
+@pytest.mark.parametrize("work_pool", [True, False])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_bits_do_not_depend_on_where_x_sits_in_a_line(dtype):
-    """Through the work pool's driver, x's first partial line runs as a call of its own and
-    every chunk starts on a line of x: the same bits at every offset and thread count."""
+def test_bits_do_not_depend_on_where_x_sits_in_a_line(dtype, work_pool, monkeypatch):
+    """Through the work pool's driver and Numba's own, x's first partial line runs as a call
+    of its own and every chunk starts on a line of x: the same bits at every offset and
+    thread count."""
     from fastact import _numba as nb
 
+    monkeypatch.setattr(nb, "WORK_POOL", work_pool)
     x = np.random.default_rng(3).standard_normal(300_001).astype(dtype) * 4
     g = np.random.default_rng(4).standard_normal(x.size).astype(dtype)
     for kid, mode in (("relu", "backward"), ("gelu", "forward")):

@@ -71,11 +71,24 @@ def _call_chunk(typingctx, address, out, x, grad, n, a, b):
     return types.void(address, out, x, grad, n, a, b), address_call(3)
 
 
+@linked(**_JIT)
+def line_head(x):
+    """The elements before x's first 64-byte line boundary: run as a call of their own, they
+    let the vector loop load whole lines (0 where x is not aligned to its elements or is
+    shorter)."""
+    size = x.itemsize
+    at = address(x)
+    head = ((LINE - at % LINE) % LINE) // size
+    return head if at % size == 0 and head < x.size else 0
+
+
 @jit(**_JIT)
-def run_serial(address, out, x, grad, a, b):
+def run_serial(address_, out, x, grad, a, b):
     """out = kernel(x, grad, a, b) in the calling thread, the kernel's C chunk function
-    at ``address`` on all of x."""
-    _call_chunk(address, out, x, grad, x.size, a, b)
+    at ``address_`` on all of x (x's first partial line as a call of its own)."""
+    h = line_head(x)
+    _call_chunk(address_, out[:h], x[:h], grad[:h], h, a, b)
+    _call_chunk(address_, out[h:], x[h:], grad[h:], x.size - h, a, b)
 
 
 @linked(**_JIT)
@@ -97,12 +110,18 @@ def _prefetched(address_, out, x, grad, a, b):
 
 @linked(parallel=True, **_JIT)
 def _drive_chunks(address, out, x, grad, a, b, prefetch, n_chunks):
-    """:func:`drive`'s parallel region (link-only: optimized once, in the entry point)."""
+    """:func:`drive`'s parallel region (link-only: optimized once, in the entry point):
+    chunk c is [h + c step, h + (c + 1) step) with step whole lines and h :func:`line_head`,
+    the first from 0 (its head a call of its own), so every chunk runs on lines of x."""
     n = x.size
-    step = (n + n_chunks - 1) // n_chunks
+    h = line_head(x)
+    per_line = LINE // x.itemsize
+    step = ((n - h + n_chunks - 1) // n_chunks + per_line - 1) // per_line * per_line
     for c in prange(n_chunks):
-        lo = min(c * step, n)
-        hi = min(lo + step, n)
+        lo = min(h + c * step, n) if c > 0 else h
+        hi = min(h + (c + 1) * step, n)
+        if c == 0:
+            _call_chunk(address, out[:h], x[:h], grad[:h], h, a, b)
         if prefetch:
             _prefetched(address, out[lo:hi], x[lo:hi], grad[lo:hi], a, b)
         else:

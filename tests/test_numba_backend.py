@@ -522,3 +522,30 @@ def test_bits_do_not_depend_on_where_x_sits_in_a_line(dtype, work_pool, monkeypa
             kernel(out, at_line_offset(x, shift),
                    None if grad is None else at_line_offset(grad, shift), (), n_threads)
             assert out.tobytes() == ref.tobytes(), (kid, mode, shift, n_threads)
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax", "logsumexp"])
+@pytest.mark.parametrize("shape", [(1, 1000), (64, 16), (3, 300)])
+def test_serial_rowwise_forward_runs_on_the_pool_with_the_layers_bits(op, shape, monkeypatch):
+    """A forward row op small enough to run serially goes to the extension's parts driver in
+    the calling thread (its arguments are not typed by a dispatcher), a second call of the
+    shape straight from the kept plan, with the bits of Numba's own serial entry."""
+    import fastact._numba as nb
+
+    from fastact._cython import parts_driver
+
+    if parts_driver() is None:
+        pytest.skip("the compiled extension is not built")
+    asked = _record_threads(monkeypatch, "parts_driver", parts_driver(), -1)
+    kernel = nb.get_rowwise(op)
+    x = _awkward(shape[0] * shape[1], "float32", 4).reshape(shape)
+    out_shape = shape[:1] if op == "logsumexp" else shape
+    pooled, again, own = (np.full(out_shape, np.nan, np.float32) for _ in range(3))
+    kernel(pooled, x, None, None, 2)
+    kernel(again, x, None, None, 2)
+    assert asked == [1, 1], "the calling thread alone, twice"
+    monkeypatch.setattr(nb, "WORK_POOL", False)
+    kernel(own, x, None, None, 2)
+    assert asked == [1, 1]
+    for other in (again, own):
+        assert np.array_equal(pooled.view(np.uint32), other.view(np.uint32))

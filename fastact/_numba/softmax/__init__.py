@@ -71,7 +71,7 @@ def get_rowwise(op):
         how, chunks = plan(x.shape, x.itemsize, k, forward, streams and mask is None,
                            mask is None, pooled)
         tasks = task_count(how, x.shape)
-        if pooled and how in _pool.POOLED and (chunks > 1 or not forward):
+        if pooled and how in _pool.POOLED:
             threads = _threading.caller_threads(chunks) if chunks > 1 else 1
             job = _pool.job(kind, how, negate, x, out.shape[1], not forward, tasks, threads)
             if threads == chunks and len(key[0]) == 2:

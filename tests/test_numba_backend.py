@@ -169,27 +169,44 @@ def test_import_fastact_does_not_import_numba():
 
 def test_softmax_loops_use_vector_registers_and_keep_the_thread_count(tmp_path):
     # Compiled fresh (cached code cannot be inspected); the row helpers are link-only,
-    # so each serial entry point holds its plan's hot loops: for every op, dtype and
-    # plan (rows; large arrays: prefetch, streaming stores) it must use ymm/zmm
-    # registers and call no libm function; 2-thread launches (rows, column tiles)
-    # restore the caller's Numba thread count.
+    # so each serial entry point (Numba's own driver) and each work-pool part function
+    # holds its plan's hot loops: for every op, dtype and plan (rows; large arrays:
+    # prefetch, streaming stores) they must use vectors (ymm/zmm registers; the part
+    # functions, cfuncs, by their optimized IR) and call no libm exp or vector log; 2-thread
+    # launches (rows, column tiles) restore the caller's Numba thread count.
     proc = _run("""
         import re, numba, numpy as np
-        from fastact._numba import softmax as S
-        from fastact._numba.softmax import _plan as P
+        import fastact._numba as nb
+        from fastact._numba import _factory, softmax as S
+        from fastact._numba.softmax import _plan as P, _pool
         shapes = [(3, 300)] + ([(4, 1 << 20)] if P.STREAMING else [])
-        for op, (kind, negate, forward, streams) in S._OPS.items():
-            for dt in (np.float32, np.float64):
-                for shape in shapes:
-                    x = np.random.default_rng(0).standard_normal(shape).astype(dt)
-                    o = np.empty((shape[0], 1) if op == "logsumexp" else shape, dt)
-                    S.get_rowwise(op)(o, x, None if forward else x, None, 1)
-                    how, _ = P.plan(shape, x.itemsize, 1, forward, streams)
-                    entry = S.serial_entry(kind, how)
-                    asm = "".join(entry.inspect_asm(sig) for sig in entry.signatures)
-                    vec = ("zmm" in asm) or ("ymm" in asm)
-                    libm = bool(re.search(r"call\\w*\\s+\\S*(exp|log)\\w*", asm, re.I))
-                    print("LOOP", op, np.dtype(dt).name, how, vec and not libm)
+        # no exp call at all, no vector log; the log ops' one log1p a row is a scalar call
+        libm_ir = re.compile(r"@(llvm\\.)?exp[\\w.]*\\(|@llvm\\.log\\w*\\.v\\d+")
+        print("PARTS", _pool.parts_driver() is not None)
+        for pool in (False, True):
+            nb.WORK_POOL = pool
+            for op, (kind, negate, forward, streams) in S._OPS.items():
+                for dt in (np.float32, np.float64):
+                    for shape in shapes:
+                        x = np.random.default_rng(0).standard_normal(shape).astype(dt)
+                        o = np.empty((shape[0], 1) if op == "logsumexp" else shape, dt)
+                        S.get_rowwise(op)(o, x, None if forward else x, None, 1)
+                        how, _ = P.plan(shape, x.itemsize, 1, forward, streams)
+                        if not pool:
+                            entry = S.serial_entry(kind, how)
+                            asm = "".join(entry.inspect_asm(sig) for sig in entry.signatures)
+                            vec = ("zmm" in asm) or ("ymm" in asm)
+                            libm = bool(re.search(r"call\\w*\\s+\\S*(exp|log)\\w*", asm, re.I))
+                        elif _pool.parts_driver() is not None and how in _pool.POOLED:
+                            key = ("softmax_part", kind, how, np.dtype(dt).name,
+                                   "f" if forward else "b")
+                            ir = _factory._chunks[key, "cfunc"].inspect_llvm()
+                            vec = bool(re.search(r"<(8|16) x (float|double)>", ir))
+                            libm = bool(libm_ir.search(ir))
+                        else:
+                            continue
+                        print("LOOP", pool, op, np.dtype(dt).name, how, vec and not libm)
+        nb.WORK_POOL = True
         numba.set_num_threads(1)
         x = np.ones((64, 4000)); o = np.empty_like(x)
         S.get_rowwise("softmax")(o, x, None, None, 2)
@@ -199,7 +216,9 @@ def test_softmax_loops_use_vector_registers_and_keep_the_thread_count(tmp_path):
     """, env={"FASTACT_CACHE_DIR": str(tmp_path), "NUMBA_CACHE_DIR": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     loops = [line for line in proc.stdout.splitlines() if line.startswith("LOOP")]
-    assert len({tuple(line.split()[1:4]) for line in loops}) >= 12, proc.stdout
+    own = {tuple(line.split()[2:5]) for line in loops if line.startswith("LOOP False")}
+    pooled = {tuple(line.split()[2:5]) for line in loops if line.startswith("LOOP True")}
+    assert len(own) >= 12 and (len(pooled) >= 12 or "PARTS False" in proc.stdout), proc.stdout
     assert all(line.endswith("True") for line in loops), proc.stdout
     assert "THREADS 1" in proc.stdout, proc.stdout
 

@@ -109,6 +109,7 @@ from fastact._numba.softmax import _plan, _rows, _tasks, get_rowwise
 entry, address = _factory.compile_kernel("relu", "forward", "float64")
 o = np.empty(3); entry(address, o, np.array([-1.0, 0.0, 2.0]), o, 0.0, 0.0)
 chunk = _factory._chunks[("relu", "forward", "float64"), "cfunc"]
+import fastact._numba as nb; nb.WORK_POOL = False  # Numba's own serial entry, not a pool part
 p = np.empty((1, 2)); get_rowwise("softmax")(p, np.zeros((1, 2)), None, None, 1)
 rows = _tasks.serial_entry(_rows.SOFTMAX, _plan.SHORT_ROWS)  # its helpers are linked into it
 print("DIR", _cache.cache_dir(), "HITS", chunk.cache_hits,
@@ -157,14 +158,21 @@ def test_a_call_loads_only_what_it_needs():
         fastact.softmax(np.ones((2, 3)), backend="numba")
         from fastact._numba.softmax import _tasks
         print("ROWS", _tasks.serial_entry.cache_info().currsize,
-              _tasks.parallel_entry.cache_info().currsize)
+              _tasks.parallel_entry.cache_info().currsize,
+              sorted(k[0] for k in _factory._chunks if k[-1] == "cfunc" and "softmax_part" in k[0]))
     """.replace("\n        ", "\n"), {})
     # one compiled loop (the C chunk function), run by the work pool's driver (the compiled
     # extension's) or else by Numba's serial driver; no parallel driver
     drivers = "[]" if "POOL True" in out else "[('run_serial', 'float32')]"
     assert (f"ELEMENTWISE False {drivers} [('gelu', 'forward', 'float32')] "
             "['fastact._numba._generated_gelu_forward_float32']") in out, out
-    assert "ROWS 1 0" in out, out
+    # the rows: the work pool's part function of softmax's short float64 rows, in the calling
+    # thread, else Numba's own serial entry; no parallel entry either way
+    from fastact._numba.softmax import _plan
+
+    rows = (f"ROWS 0 0 [('softmax_part', 0, {_plan.SHORT_ROWS}, 'float64', 'f')]"
+            if "POOL True" in out else "ROWS 1 0 []")
+    assert rows in out, out
 
 
 SOFTMAX_ONLY = """
@@ -177,42 +185,63 @@ def counting(self, args, return_type):
     compiled.append(self.py_func.__qualname__)
     return compile_one(self, args, return_type)
 dispatcher._FunctionCompiler.compile = counting
+fastact._numba.WORK_POOL = {pool}
 fastact.softmax(np.ones((2, 3), np.{dtype}), backend="numba")
+from fastact._numba import _factory
+from fastact._numba.softmax import _pool
 entry = _tasks.serial_entry(_rows.SOFTMAX, _plan.{plan})
 print("ENTRIES", _tasks.serial_entry.cache_info().currsize,
       _tasks.parallel_entry.cache_info().currsize,
       "HITS", sum(entry.stats.cache_hits.values()), "MISSES", sum(entry.stats.cache_misses.values()),
       "SIGNATURES", len(entry.signatures), "CALLEES", len(_rows.{rows}.overloads),
       "LONG", len(_rows.forward_rows.overloads), "COMPILED", len(compiled), sorted(compiled))
+print("PARTS", _pool.parts_driver() is not None,
+      sorted(k[0] for k in _factory._chunks if k[-1] == "cfunc" and "softmax_part" in k[0]))
 """
 
 
 # float32 rows of n <= 16: the lanes (lane_rows, its kind's lane_rows_in), no pipelined
 # short rows; float64: the pipelined short rows (short_rows, _short_rows_in), no lane code
+@pytest.mark.parametrize("pool", [False, True], ids=["own entry", "pool part"])
 @pytest.mark.parametrize("dtype, plan, rows, own", [
     ("float32", "SHORT_LANES", "lane_rows",
      ["_lane_rows_of_kind.<locals>.lane_rows_in", "lane_rows"]),
     ("float64", "SHORT_ROWS", "short_rows", ["_short_rows_in", "short_rows"])])
 def test_a_softmax_call_compiles_and_loads_its_own_op_and_plan_only(tmp_path, dtype, plan, rows,
-                                                                    own):
+                                                                    own, pool):
     # cold: one cache entry is written, the short softmax rows' of its dtype (no long-row
     # code, no log op, no parallel region, no helper of its own, no other short-row code);
-    # warm: the one entry point is loaded, nothing else is compiled or loaded
-    # cold, six functions are compiled (the entry, the plan's two row functions,
+    # warm: that entry is loaded, nothing else is compiled or loaded.  Numba's own serial
+    # entry: six functions are compiled (the entry, the plan's two row functions,
     # special_row, _softmax_term, expneg_scaled: the kind and plan choices compile nothing
-    # of their own)
+    # of their own); on the work pool the entry is the plan's part function (``chunk``,
+    # with Numba's carray) instead
+    from fastact._numba.softmax import _plan
+
     env = {"FASTACT_CACHE_DIR": str(tmp_path)}
-    code = SOFTMAX_ONLY.format(dtype=dtype, plan=plan, rows=rows)
+    code = SOFTMAX_ONLY.format(dtype=dtype, plan=plan, rows=rows, pool=pool)
     out = run_ok(code, env)
-    assert "ENTRIES 1 0 HITS 0 MISSES 1 SIGNATURES 1 CALLEES 1 LONG 0 COMPILED 6" in out, out
-    names = sorted(["_softmax_term", "expneg_scaled", "serial_entry.<locals>.run_serial",
-                    "special_row", *own])
+    if pool and "PARTS False" in out:
+        pytest.skip("the compiled extension is not built: no work pool")
+    part = f"sm_0_{getattr(_plan, plan)}_{dtype}_f"
+    if pool:
+        # (the serial entry's object is made by the print itself, never compiled)
+        assert "ENTRIES 1 0 HITS 0 MISSES 0 SIGNATURES 0 CALLEES 1 LONG 0 COMPILED 7" in out, out
+        names = sorted(["_softmax_term", "expneg_scaled", "chunk", "impl_carray.<locals>.impl",
+                        "special_row", *own])
+        assert f"PARTS True [('softmax_part', 0, {getattr(_plan, plan)}, '{dtype}', 'f')]" in out
+    else:
+        assert "ENTRIES 1 0 HITS 0 MISSES 1 SIGNATURES 1 CALLEES 1 LONG 0 COMPILED 6" in out, out
+        names = sorted(["_softmax_term", "expneg_scaled", "serial_entry.<locals>.run_serial",
+                        "special_row", *own])
     assert str(names) in out, out
     index = [os.path.basename(p).split("-")[0]
              for p in glob.glob(os.path.join(str(tmp_path), "**", "*.nbi"), recursive=True)]
-    assert index == ["_tasks.serial_entry.locals.run_serial"], index
+    assert index == ([f"{part}.chunk"] if pool else ["_tasks.serial_entry.locals.run_serial"]), index
     out = run_ok(code, env)
-    assert "ENTRIES 1 0 HITS 1 MISSES 0 SIGNATURES 1 CALLEES 0 LONG 0 COMPILED 0" in out, out
+    warm = ("ENTRIES 1 0 HITS 0 MISSES 0 SIGNATURES 0 CALLEES 0 LONG 0 COMPILED 0" if pool
+            else "ENTRIES 1 0 HITS 1 MISSES 0 SIGNATURES 1 CALLEES 0 LONG 0 COMPILED 0")
+    assert warm in out, out
 
 
 PARALLEL_REGION = """

@@ -6,7 +6,8 @@ range in the calling thread (:func:`serial_driver`: one per dtype, no parallel r
 ``drive(address, out, x, grad, a, b, prefetch, n_chunks)`` calls the C function at
 ``address``, ``void chunk(T *out, T *x, T *grad, intp n, T a, T b)`` (each
 generated kernel has one, ``_factory``), on ``n_chunks`` contiguous chunks in a
-``prange``; launch it through ``_threading.run_parallel``, which sets the thread
+``prange`` (x's first partial 64-byte line a call of its own, the chunks whole lines
+of x: :func:`line_head`); launch it through ``_threading.run_parallel``, which sets the thread
 count to ``n_chunks``.  The kernel is a run-time address, not a compile-time
 constant, so there is ONE driver per dtype for every kernel id and mode, and it
 is cached on disk like every other kernel (a first-class function argument

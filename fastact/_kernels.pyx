@@ -437,7 +437,7 @@ def _set_transcendental_blocks(on):
 cdef struct ChunkedCall:
     const LoopCall *call
     Py_ssize_t chunk
-    Py_ssize_t head  # elements before out's first 64-byte line boundary (0: none reachable)
+    Py_ssize_t head  # elements before x's first 64-byte line boundary (0: none reachable)
     bint streamed
     bint blocked    # plain stores in prefetched blocks (_call_range), else one call a chunk
     bint read_ahead  # not blocked: calls after read prefetches (_call_read_ahead)

@@ -32,6 +32,8 @@ import time
 
 import numpy as np
 
+from fastact._registry import kernel_params_for
+
 STREAM_SIZES = (1e5, 1e6, 2e6, 4e6, 8e6, 1.6e7, 3.2e7, 6.4e7)
 LAUNCH_SIZES = (256, 1e4, 2e4, 3e4, 5e4, 1e5, 2e5, 5e5, 1e6)
 KERNELS = {  # class -> (kernel id, mode)
@@ -123,7 +125,7 @@ def _each_kernel(ns, classes, sizes):
         for dtype in ns.dtypes:
             for n in ns.sizes or sizes:
                 for cls in classes:
-                    for kid, mode in KERNELS[cls]:
+                    for kid, mode in ns.kernels or KERNELS[cls]:
                         yield (name, knobs, kid, mode, cls, dtype, n, be.get_elementwise(kid, mode),
                                _arrays(n, dtype, mode))
         knobs.stream(False)
@@ -135,7 +137,7 @@ def stream(ns):
     print("|---|---|---|---|---|---|---|---|---|")
     for name, knobs, kid, mode, _, dtype, n, kernel, (out, x, g) in _each_kernel(
             ns, ("memory-bound",), STREAM_SIZES):
-        args = (out, x, g, (), ns.threads)
+        args = (out, x, g, kernel_params_for(kid), ns.threads)
         moved = x.nbytes * (3 if g is not None else 2)
         src = np.ones(moved // 2, np.uint8)
         dst = np.empty_like(src)
@@ -152,7 +154,7 @@ def launch(ns):
     print("|---|---|---|---|---|---|---|---|")
     for name, knobs, kid, mode, cls, dtype, n, kernel, (out, x, g) in _each_kernel(
             ns, tuple(KERNELS), LAUNCH_SIZES):
-        args = (out, x, g, (), ns.threads)
+        args = (out, x, g, kernel_params_for(kid), ns.threads)
         t = interleaved({"serial": _with(knobs.parallel, False, kernel, args),
                          "parallel": _with(knobs.parallel, True, kernel, args)}, ns.rounds)
         print(f"| {name} | {cls} | {kid}:{mode} | {dtype} | {n:.0e}"
@@ -168,7 +170,7 @@ PREFETCH_KERNELS = (("relu", "forward"), ("hardshrink", "forward"), ("threshold"
 
 def prefetch(ns):
     from fastact._numba import _factory, _parallel
-    from fastact._registry import kernel_args, kernel_params_for
+    from fastact._registry import kernel_args
 
     clock = time.thread_time if ns.cpu else time.perf_counter
     print("| kernel | dtype | size | plain | prefetched | prefetched/plain |")
@@ -201,7 +203,10 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--cpu", action="store_true")
+    parser.add_argument("--kernels", default="",
+                        help="kernel:mode,... instead of the class's (e.g. elu:backward_y)")
     ns = parser.parse_args()
+    ns.kernels = [tuple(k.split(":")) for k in ns.kernels.split(",") if k]
     ns.backends = ns.backends.split(",")
     ns.dtypes = ns.dtypes.split(",")
     ns.sizes = tuple(float(s) for s in ns.sizes.split(",") if s)

@@ -250,7 +250,8 @@ CONTENTION_JOIN_SPIN_MAX_NS = 2_000_000
 # An elementwise kernel whose arrays (inputs read + output written) take at least
 # STREAM_MIN_BYTES, and whose output overlaps no input, writes it with streaming
 # (non-temporal) stores: past the last-level cache they save the read of every output
-# line; below, plain stores keep the arrays in cache for the next call.
+# line; below, plain stores keep the arrays in cache for the next call. The backends use
+# the last-level cache's size where the OS reports a smaller one (fastact/_machine.py).
 STREAM_MIN_BYTES = 128 << 20
 # a streamed loop computes STREAM_TILE_BYTES of output at a time into a buffer in L1
 # (a multiple of the 64-byte line), then copies it out with the streaming stores

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import fastact
-from fastact import _constants
+from fastact import _constants, _machine
 from fastact._registry import all_kernel_ids, kernel_modes, kernel_params_for, memory_bound
 
 from tests._arrays import large_array, specials
@@ -78,7 +78,12 @@ def test_thresholds_live_in_the_constants():
     assert not memory_bound("sigmoid", "forward")
     cy = _cython()
     if cy.config()["stream_min_bytes"] is not None:
-        assert cy.config()["stream_min_bytes"] == _constants.STREAM_MIN_BYTES
+        assert cy.config()["stream_min_bytes"] == _machine.stream_min_bytes()
+        assert 64 <= _machine.stream_min_bytes() <= _constants.STREAM_MIN_BYTES
+    if "numba" in fastact.backends():
+        from fastact import _numba
+
+        assert _numba.config()["stream_min_bytes"] in (None, _machine.stream_min_bytes())
     assert cy.config()["parallel_min"] == _constants.CYTHON_PARALLEL_MIN_ELEMENTS
     assert cy.config()["parallel_min_cheap"] == _constants.CYTHON_PARALLEL_MIN_ELEMENTS_CHEAP
 

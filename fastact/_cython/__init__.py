@@ -36,6 +36,7 @@ import importlib.util
 import os
 import sys
 
+from .. import _machine
 from .._openmp_policy import describe as describe_wait_policy
 from .._openmp_policy import wait_policy
 
@@ -160,6 +161,8 @@ def _after_fork_in_child():
 
 with wait_policy():  # libgomp reads its wait policy when the extension loads it
     _load()
+if _module is not None:  # the extension starts from STREAM_MIN_BYTES; this machine's value
+    _module._set_stream_min(_machine.stream_min_bytes())
 if _module is not None and hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 

@@ -44,7 +44,7 @@ import numba
 import numpy as np
 
 from . import _cache, _factory, _fused, _labels, _parallel, _stream, _threading
-from .. import _constants
+from .. import _constants, _machine
 from .._openmp_policy import describe as describe_wait_policy
 from .._registry import (MODES, all_kernel_ids, kernel_args, kernel_modes, memory_bound,
                          y_kernel_ids)
@@ -61,7 +61,7 @@ _labels.install()
 PARALLEL_THRESHOLD = _constants.NUMBA_PARALLEL_MIN_ELEMENTS
 PARALLEL_MIN_BYTES_CHEAP = _constants.NUMBA_PARALLEL_MIN_BYTES_CHEAP
 IN_PLACE_TILED_MIN = _constants.NUMBA_IN_PLACE_TILED_MIN_ELEMENTS
-STREAM_MIN_BYTES = _constants.STREAM_MIN_BYTES if _stream.AVAILABLE else None
+STREAM_MIN_BYTES = _machine.stream_min_bytes() if _stream.AVAILABLE else None
 PREFETCH_MIN_BYTES = _constants.NUMBA_WRITE_PREFETCH_MIN_BYTES
 # With the Cython extension built, loops whose output overlaps no input run through its
 # work pool (module docstring); False: Numba's own drivers and threading layer

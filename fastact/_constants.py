@@ -156,9 +156,23 @@ def _f32_pair(value: Fraction) -> tuple:
     return hi, _F32(float(value - Fraction(float(hi))))
 
 
+def _f32_pair_below(value: Fraction) -> tuple:
+    """(hi, lo) as :func:`_f32_pair` with hi the largest float32 <= value, so lo >= 0."""
+    hi = _F32(float(value))
+    if Fraction(float(hi)) > value:
+        hi = np.nextafter(hi, _F32(-np.inf))
+    return hi, _F32(float(value - Fraction(float(hi))))
+
+
 # SELU (Klambauer et al. 2017), as PyTorch uses them.
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
+# float32 kernels scale by float pairs HI + LO of scale and of the float64 product scale alpha
+# (fma(HI, v, LO v): about the float64 product's rounding, no float64 detour); HI is rounded
+# down, so LO >= 0 and v = inf gives inf + inf, not inf - inf
+SELU_SCALE_HI_F32, SELU_SCALE_LO_F32 = _f32_pair_below(Fraction(SELU_SCALE))
+SELU_SCALE_ALPHA_HI_F32, SELU_SCALE_ALPHA_LO_F32 = _f32_pair_below(
+    Fraction(SELU_SCALE * SELU_ALPHA))
 GELU_TANH_K = 0.044715  # cubic coefficient of the tanh approximation
 # quick_gelu(x) = x sigmoid(QUICK_GELU_BETA x) (CLIP, OpenAI): the float64 nearest 1.702 is the
 # slope every backend and the oracle use; float32 kernels carry it as the float pair HI + LO.

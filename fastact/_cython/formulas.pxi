@@ -75,6 +75,10 @@ cdef extern from "fa_constants.h":
     const float GELU_TANH_2CK_LO_F32 "FA_GELU_TANH_2CK_LO_F32"
     const float GELU_TANH_6CK_F32 "FA_GELU_TANH_6CK_F32"
     const float SIGMOID_EXP_UNSCALE_F32 "FA_SIGMOID_EXP_UNSCALE_F32"
+    const float SELU_SCALE_HI_F32 "FA_SELU_SCALE_HI_F32"
+    const float SELU_SCALE_LO_F32 "FA_SELU_SCALE_LO_F32"
+    const float SELU_SCALE_ALPHA_HI_F32 "FA_SELU_SCALE_ALPHA_HI_F32"
+    const float SELU_SCALE_ALPHA_LO_F32 "FA_SELU_SCALE_ALPHA_LO_F32"
 
 cdef extern from *:
     """
@@ -316,13 +320,6 @@ cdef inline real _two_prod_any(real a, real b, real *lo) noexcept nogil:
     else:
         return fa_two_prod_f64(a, b, lo)
 
-cdef inline real _clamp_arg_r(real u) noexcept nogil:
-    """u clamped to +-SIGMOID_ARG_MAX (sigmoid is exactly 0 or 1 beyond) in the array's
-    type (NaN passes)."""
-    cdef real lim = <real>SIGMOID_ARG_MAX
-    u = u if u > -lim else -lim
-    return u if u < lim else lim
-
 cdef inline real silu_forward(real x, real p0, real p1) noexcept nogil:
     cdef real r = fa_silu_f32(x) if real is float else fa_silu_f64(x)
     if x == -INF:
@@ -419,12 +416,30 @@ cdef inline real elu_derivative_y(real y, real p0, real p1) noexcept nogil:
 
 # -------------------------------------------------------------------- selu
 
+cdef inline float _selu_scaled_f32(bint pos, float v) noexcept nogil:
+    """scale v (pos) or scale alpha v, the constant a float pair: fma(hi, v, lo v), within
+    a hair of one rounding; the selects go first, one FMA for every lane."""
+    cdef float hi = SELU_SCALE_HI_F32 if pos else SELU_SCALE_ALPHA_HI_F32
+    cdef float lo = SELU_SCALE_LO_F32 if pos else SELU_SCALE_ALPHA_LO_F32
+    return fa__fma_f32(hi, v, lo * v)
+
 cdef inline real selu_forward(real x, real p0, real p1) noexcept nogil:
-    cdef double xd = x
-    return <real>(SELU_SCALE * xd if xd > 0 else SELU_SCALE_ALPHA * <double>_expm1(x))
+    # scale x if x > 0 else scale alpha expm1(x)
+    cdef bint pos = x > 0
+    cdef real e = _expm1(x)
+    if real is float:
+        return _selu_scaled_f32(pos, x if pos else e)
+    else:
+        return SELU_SCALE * x if pos else SELU_SCALE_ALPHA * e
 
 cdef inline real selu_derivative(real x, real p0, real p1) noexcept nogil:
-    return <real>(SELU_SCALE if x > 0 else SELU_SCALE_ALPHA * <double>_exp(x))
+    # scale if x > 0 else scale alpha exp(x)
+    cdef bint pos = x > 0
+    cdef real e = _exp(x)
+    if real is float:
+        return _selu_scaled_f32(pos, 1 if pos else e)
+    else:
+        return SELU_SCALE if pos else SELU_SCALE_ALPHA * e
 
 cdef inline real selu_derivative_y(real y, real p0, real p1) noexcept nogil:
     return <real>SELU_SCALE if y > 0 else y + <real>SELU_SCALE_ALPHA
@@ -456,12 +471,11 @@ cdef inline real softplus_forward(real x, real p0, real p1) noexcept nogil:
                                   fa_log1p_unit_f32(fa_exp_neg_abs_dd_f32(uh, ul)))) / p0
 
 cdef inline real softplus_derivative(real x, real p0, real p1) noexcept nogil:
-    cdef real uu = x * p0
-    cdef real u = _clamp_arg_r(uu)   # x * p0 rounded once, as in the array's type
-    if real is float:
-        return 1 if uu > p1 else fa_sigmoid_f32(u)
-    else:
-        return 1 if uu > p1 else fa_sigmoid_f64(u)
+    # sigmoid(u), u = x * p0 rounded once in the array's type (the core clamps |u|), then the
+    # threshold's select: no masked division, no clamp compares to combine
+    cdef real u = x * p0
+    cdef real s = fa_sigmoid_f32(u) if real is float else fa_sigmoid_f64(u)
+    return 1 if u > p1 else s
 
 # -------------------------------------------------------------------- mish
 cdef inline real mish_forward(real x, real p0, real p1) noexcept nogil:

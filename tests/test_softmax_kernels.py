@@ -228,8 +228,8 @@ def test_short_log_rows_special(op, n, dtype, kb):
 @pytest.mark.parametrize("n", [1, 7, 16, 33, 64])
 @pytest.mark.parametrize("op", ["softmax_backward", "log_softmax_backward"])
 def test_short_backward_rows(op, n, dtype, kb):
-    """Backward rows of up to 64 (cython: in registers; float32 rows of up to 16 in
-    batches of 16): 37 rows, some with y above 0, far below, +-inf or NaN, 1-2 threads,
+    """Backward rows of up to 64 (cython: in registers; rows of up to 16 in batches of
+    16, float32 and float64): 37 rows, some with y above 0, far below, +-inf or NaN, 1-2 threads,
     in place of y and of grad, give the bits of the same rows one at a time, and the
     reference's values."""
     y, g, _ = inputs(op, (37, n), dtype, seed=n)

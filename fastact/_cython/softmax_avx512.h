@@ -96,6 +96,31 @@ static inline void fa_sm_vdot16_f32(const float *a, const float *b, ptrdiff_t r,
     *d1 = _mm512_add_pd(*d1, _mm512_mul_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(va, 1)),
                                            _mm512_cvtps_pd(_mm512_extractf32x8_ps(vb, 1))));
 }
+/* a backward row of n <= 16 as bsum's 16 double lanes (lane j: g_j y_j, or g_j; 0 from n
+   on): elements 0-7 in *lo, 8-15 in *hi */
+static inline void fa_sm_bwd_lanes16_f32(int softmax, const float *y, const float *g,
+                                         ptrdiff_t n, __m512d *lo, __m512d *hi) {
+    const __mmask16 k = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+    const __m512 vg = _mm512_maskz_loadu_ps(k, g);
+    *lo = _mm512_cvtps_pd(_mm512_castps512_ps256(vg));
+    *hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(vg, 1));
+    if (softmax) {
+        const __m512 vy = _mm512_maskz_loadu_ps(k, y);
+        *lo = _mm512_mul_pd(*lo, _mm512_cvtps_pd(_mm512_castps512_ps256(vy)));
+        *hi = _mm512_mul_pd(*hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(vy, 1)));
+    }
+}
+static inline void fa_sm_bwd_lanes16_f64(int softmax, const double *y, const double *g,
+                                         ptrdiff_t n, __m512d *lo, __m512d *hi) {
+    const __mmask8 k0 = n >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << n) - 1);
+    const __mmask8 k1 = n >= 16 ? (__mmask8)0xFF : n > 8 ? (__mmask8)((1u << (n - 8)) - 1) : 0;
+    *lo = _mm512_maskz_loadu_pd(k0, g);
+    *hi = _mm512_maskz_loadu_pd(k1, g + 8);
+    if (softmax) {
+        *lo = _mm512_mul_pd(*lo, _mm512_maskz_loadu_pd(k0, y));
+        *hi = _mm512_mul_pd(*hi, _mm512_maskz_loadu_pd(k1, y + 8));
+    }
+}
 static inline void fa_sm_vdot16_f64(const double *a, const double *b, ptrdiff_t r,
                                     __m512d *d0, __m512d *d1) {
     __mmask8 k0 = r >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << r) - 1);
@@ -429,51 +454,58 @@ static inline int FN(lane_softmax)(T *o, const T *x, ptrdiff_t n, int negate) {
     for (int r = 0; r < 16; r++) V(mask_storeu)(o + r * n, kn, c[r]);
     return 1;
 }
-/* A backward batch: 16 float rows of n <= 16 (stride n): each row's 16 double lanes of
-   bsum (lane j: 0 + g_j y_j, or 0 + g_j), lanes j + 8 added, then the other folds of 8
-   rows at once (fa_sm_fold8x8); then each row's pass as short_bwd makes it (same
-   bits).  Returns 1. */
+#else
+static inline int FN(lane_log_sums)(const T *x, ptrdiff_t n, T *m, double *arg,
+                                    unsigned char *special) { return 0; }
+static inline int FN(lane_softmax)(T *o, const T *x, ptrdiff_t n, int negate) { return 0; }
+#endif
+/* A backward batch: 16 rows of n <= 16 (stride n): each row's 16 double lanes of bsum
+   (lane j: 0 + g_j y_j, or 0 + g_j), lanes j + 8 added, then the other folds of 8 rows at
+   once (fa_sm_fold8x8); then each row's pass as short_bwd makes it (same bits).
+   Returns 1. */
 static inline int FN(lane_bwd)(int softmax, T *o, const T *y, const T *g, ptrdiff_t n) {
-    const VM k = FN(vmask)(n);
     __m512d a[16];
     double s8[16], s[16];
     for (int r = 0; r < 16; r++) {
-        const VT vg = V(maskz_loadu)(k, g + r * n);
-        __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(vg));
-        __m512d hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(vg, 1));
-        if (softmax) {
-            const VT vy = V(maskz_loadu)(k, y + r * n);
-            lo = _mm512_mul_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(vy)));
-            hi = _mm512_mul_pd(hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(vy, 1)));
-        }
+        __m512d lo, hi;
+        FA_SM_CAT(fa_sm_bwd_lanes16_, FA_S)(softmax, y + r * n, g + r * n, n, &lo, &hi);
         a[r] = _mm512_add_pd(_mm512_add_pd(_mm512_setzero_pd(), lo),
                              _mm512_add_pd(_mm512_setzero_pd(), hi));
     }
     _mm512_storeu_pd(s8, fa_sm_fold8x8(a));
     _mm512_storeu_pd(s8 + 8, fa_sm_fold8x8(a + 8));
     for (int l = 0; l < 16; l++) s[(l & 8) + (l & 1) * 4 + (l & 7) / 2] = s8[l];
+    enum { NR = 16 / (64 / (int)sizeof(T)) };        /* vectors a row: 1 float, 2 double */
+    VM k[NR];
+    for (int j = 0; j < NR; j++) k[j] = FN(vmask)(n - VL * j);
     for (int r = 0; r < 16; r++) {
         const VT st = V(set1)((T)s[r]);
-        const VT vy = V(maskz_loadu)(k, y + r * n), vg = V(maskz_loadu)(k, g + r * n);
-        if (softmax) {
-            V(mask_storeu)(o + r * n, k, V(mul)(vy, V(sub)(vg, st)));
-        } else if ((VM)(k & ~(V_CMP(vy, V(set1)(K(EXPNEG_LO)), _CMP_GE_OQ)
-                              & V_CMP(vy, V(setzero)(), _CMP_LE_OQ)))) {
-            FN(bwd)(0, o + r * n, y + r * n, g + r * n, n, s[r]);
-        } else {
-            V(mask_storeu)(o + r * n, k, V(fnmadd)(FN(vexpneg)(vy), st, vg));
+        T *orow = o + r * n;
+        const T *yrow = y + r * n, *grow = g + r * n;
+        VT vy[NR], vg[NR];
+        VM bad = 0;
+        for (int j = 0; j < NR; j++) {
+            vy[j] = V(maskz_loadu)(k[j], yrow + VL * j);
+            vg[j] = V(maskz_loadu)(k[j], grow + VL * j);
         }
+        if (softmax) {
+            for (int j = 0; j < NR; j++)
+                V(mask_storeu)(orow + VL * j, k[j], V(mul)(vy[j], V(sub)(vg[j], st)));
+            continue;
+        }
+        for (int j = 0; j < NR; j++)                   /* y outside [EXPNEG_LO, 0]: bwd */
+            bad |= (VM)(k[j] & ~(V_CMP(vy[j], V(set1)(K(EXPNEG_LO)), _CMP_GE_OQ)
+                                 & V_CMP(vy[j], V(setzero)(), _CMP_LE_OQ)));
+        if (bad) {
+            FN(bwd)(0, orow, yrow, grow, n, s[r]);
+            continue;
+        }
+        for (int j = 0; j < NR; j++)
+            if (k[j])                                  /* no exps of an empty vector */
+                V(mask_storeu)(orow + VL * j, k[j], V(fnmadd)(FN(vexpneg)(vy[j]), st, vg[j]));
     }
     return 1;
 }
-#else
-static inline int FN(lane_log_sums)(const T *x, ptrdiff_t n, T *m, double *arg,
-                                    unsigned char *special) { return 0; }
-static inline int FN(lane_softmax)(T *o, const T *x, ptrdiff_t n, int negate) { return 0; }
-static inline int FN(lane_bwd)(int softmax, T *o, const T *y, const T *g, ptrdiff_t n) {
-    return 0;
-}
-#endif
 /* log_softmax's final pass on a row of n: o = (x - m) - l (FN(log)'s) */
 static inline void FN(short_log_out)(T *o, const T *x, ptrdiff_t n, T m, T l) {
     const VT vm = V(set1)(m), vl = V(set1)(l);

@@ -197,9 +197,6 @@ GELU_TANH_2U_MAX = 60.0
 # tanhshrink's series (x - tanh x)/x^3 in w = x^2 for float32 results, rounded to float32
 # (evaluated in float: its coefficients' rounding adds < 0.1 ULP)
 TANHSHRINK_W_LP_F32 = tuple(_F32(c) for c in TANHSHRINK_W_LP)  # noqa: F405 (from _coefficients)
-# |u| clamp of sigmoid(u): sigmoid is exactly 0 or 1 beyond in both float types (e^-746 = 0),
-# so the clamp changes no value; it keeps u s (1 - s) finite
-SIGMOID_ARG_MAX = 800.0
 # The sigmoid family's e^t for t = -|x| <= 0: computed as m = e^t 2^S, S = SIGMOID_EXP_SCALE_EXP
 # (m normal for t >= SIGMOID_EXP_ARG_MIN, where 2^(n + S) is still normal), so that x e^t is
 # rounded once where e^t is subnormal; below the clamp e^t and |t| e^t round to 0

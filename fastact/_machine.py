@@ -7,6 +7,7 @@ value where it describes none (docs/tuning.md, "Streaming stores").
 """
 from __future__ import annotations
 
+import functools
 import os
 from typing import Optional
 
@@ -69,6 +70,7 @@ def last_level_cache_bytes(root: str = SYSFS_CPUS, cpus: Optional[set] = None) -
     return size * -(-max(1, len(cpus)) // sharing)
 
 
+@functools.lru_cache(maxsize=None)
 def stream_min_bytes(cache_bytes: Optional[int] = -1) -> int:
     """Arrays (inputs + output) from which an elementwise loop writes with streaming stores:
     min(last-level cache, STREAM_MIN_BYTES), a multiple of the 64-byte line;

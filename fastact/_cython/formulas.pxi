@@ -64,7 +64,6 @@ cdef extern from "fa_constants.h":
     const double GELU_TANH_K "FA_GELU_TANH_K"
     const double GELU_TANH_ARG_MAX "FA_GELU_TANH_ARG_MAX"
     const double GELU_TANH_2U_MAX "FA_GELU_TANH_2U_MAX"
-    const double SIGMOID_ARG_MAX "FA_SIGMOID_ARG_MAX"
     const double SELU_SCALE "FA_SELU_SCALE"
     const double QUICK_GELU_BETA "FA_QUICK_GELU_BETA"
     const float QUICK_GELU_BETA_HI_F32 "FA_QUICK_GELU_BETA_HI_F32"
